@@ -1,0 +1,53 @@
+"""Durable file writes: temp file, fsync, rename, fsync of the directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, tmpdir: Path | None = None, mode: int = 0o600) -> None:
+    """Write *data* to *path* so that it is either fully there or absent.
+
+    The data goes to a temporary file (in *tmpdir*, which must be on the same
+    file system, else next to *path*), is fsynced, renamed into place, and the
+    target directory is fsynced, so the file survives a crash once this returns.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tdir = tmpdir if tmpdir is not None else path.parent
+    tdir.mkdir(parents=True, exist_ok=True)
+    tmp = tdir / f".tmp-{os.getpid()}-{os.urandom(6).hex()}-{path.name}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_new(path: Path, data: bytes, *, tmpdir: Path | None = None, mode: int = 0o600) -> None:
+    """Like :func:`write_atomic` but refuses to replace an existing file."""
+    if Path(path).exists():
+        raise FileExistsError(f"{path}: already exists")
+    write_atomic(path, data, tmpdir=tmpdir, mode=mode)

@@ -98,7 +98,9 @@ class PolicyFetchError(MTASTSError):
     failures, otherwise sts-policy-fetch-error.
     """
 
-    def __init__(self, message: str, *, url: str | None = None, result_type: str = RESULT_FETCH_ERROR):
+    def __init__(
+        self, message: str, *, url: str | None = None, result_type: str = RESULT_FETCH_ERROR
+    ):
         self.message = message
         self.url = url
         self._result_type = result_type

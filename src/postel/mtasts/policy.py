@@ -159,4 +159,6 @@ def _line_problem(line: str) -> str:
         return "empty field name"
     if len(key) > 32 and re.fullmatch(r"[A-Za-z0-9_.\-]+", key):
         return f"field name {key[:40]!r} longer than 32 characters"
-    return f"invalid field name {key[:40]!r} (letters, digits, '_', '-', '.'; letter or digit first)"
+    return (
+        f"invalid field name {key[:40]!r} (letters, digits, '_', '-', '.'; letter or digit first)"
+    )

@@ -95,7 +95,9 @@ def parse_record(txt: str) -> Record:
         if key == "id":
             value = _ID.match(txt, pos)
             if value is None or not _field_ends(txt, value.end()):
-                raise RecordSyntaxError("id must be 1 to 32 letters or digits", offset=pos, field="id")
+                raise RecordSyntaxError(
+                    "id must be 1 to 32 letters or digits", offset=pos, field="id"
+                )
             if record_id is None:
                 record_id = value.group()
         else:

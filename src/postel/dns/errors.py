@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from postel.dns.ede import describe
+
 
 class DNSError(Exception):
     """A DNS lookup did not produce an answer."""
@@ -74,8 +76,6 @@ class BogusError(DNSError):
         ede_text: str = "",
         server: str = "",
     ) -> None:
-        from postel.dns.ede import describe
-
         where = f" from {server}" if server else ""
         detail = describe(ede_code, ede_text)
         super().__init__(

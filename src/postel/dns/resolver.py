@@ -1,0 +1,147 @@
+"""DNSResolver: lookups through a validating recursive resolver (dnspython)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rdatatype
+
+from postel.dns.answer import Answer
+from postel.dns.base import Resolver
+from postel.dns.errors import BogusError, CnameChainError, DNSError, NotFound, TemporaryError
+from postel.dns.names import to_name, to_rdtype
+from postel.dns.resolvconf import system_nameservers
+from postel.dns.response import Step, interpret
+
+log = logging.getLogger("postel.dns")
+
+# RFC 8914 needs no request option: a resolver adds EDE to any EDNS response.
+# 1232 bytes avoids fragmentation (DNS flag day 2020); larger answers go to TCP.
+EDNS_PAYLOAD = 1232
+
+
+def make_query(name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.QueryMessage:
+    """Query with RD, EDNS0 and the DO bit (RFC 4035 §3.2.1)."""
+    return dns.message.make_query(name, rdtype, use_edns=0, want_dnssec=True, payload=EDNS_PAYLOAD)
+
+
+class DNSResolver(Resolver):
+    """Asks the ``nameservers`` in order (default: /etc/resolv.conf).
+
+    ``timeout`` bounds one lookup in total, including CNAME re-queries and
+    trying further servers; one server gets at most ``attempt_timeout``.
+    Trusts the AD bit, so the nameservers must be a validating resolver
+    reached over a trusted path (RFC 4033 §4, RFC 6698 §1.3).
+    """
+
+    def __init__(
+        self,
+        nameservers: list[str] | None = None,
+        port: int = 53,
+        timeout: float = 5.0,
+        *,
+        attempt_timeout: float = 2.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.nameservers = list(nameservers) if nameservers else system_nameservers()
+        self.port = port
+        self.timeout = timeout
+        self.attempt_timeout = attempt_timeout
+        self.log = logger or log
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        qname = to_name(name)
+        qtype = to_rdtype(rdtype)
+        deadline = time.monotonic() + self.timeout
+        chain: list[dns.name.Name] = []
+        current = qname
+        authentic = True
+        # Each round follows the CNAMEs present in one response; the chain limit
+        # in interpret() bounds the number of rounds.
+        while True:
+            try:
+                step = await self._ask(qname, qtype, current, chain, deadline)
+            except NotFound as e:
+                if not authentic:
+                    e.authentic = False
+                raise
+            authentic = authentic and step.authentic
+            chain = step.chain
+            current = step.name
+            if step.records is not None:
+                answer = Answer(
+                    qname=qname.to_text(),
+                    name=current.to_text(),
+                    rdtype=dns.rdatatype.to_text(qtype),
+                    records=step.records,
+                    authentic=authentic,
+                    cname_chain=[n.to_text() for n in chain],
+                )
+                self.log.debug(
+                    "dns answer",
+                    extra={
+                        "qname": answer.qname,
+                        "rdtype": answer.rdtype,
+                        "count": len(answer.records),
+                        "authentic": authentic,
+                        "cnames": len(chain),
+                    },
+                )
+                return answer
+
+    async def _ask(
+        self,
+        qname: dns.name.Name,
+        qtype: dns.rdatatype.RdataType,
+        current: dns.name.Name,
+        chain: list[dns.name.Name],
+        deadline: float,
+    ) -> Step:
+        q_text = qname.to_text()
+        t_text = dns.rdatatype.to_text(qtype)
+        errors: list[str] = []
+        last: TemporaryError | None = None
+        for server in self.nameservers:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            query = make_query(current, qtype)
+            try:
+                response, _tcp = await dns.asyncquery.udp_with_fallback(
+                    query, server, timeout=min(self.attempt_timeout, remaining), port=self.port
+                )
+            except dns.exception.Timeout:
+                errors.append(f"{server}: timeout")
+                continue
+            except (dns.exception.DNSException, OSError, ValueError) as e:
+                errors.append(f"{server}: {type(e).__name__}: {e}")
+                continue
+            try:
+                return interpret(response, qname, qtype, start=current, chain=chain, server=server)
+            except (NotFound, BogusError, CnameChainError):
+                raise
+            except TemporaryError as e:
+                # SERVFAIL without a DNSSEC reason, REFUSED, ...: try the next server.
+                errors.append(f"{server}: {e}")
+                last = e
+                continue
+            except DNSError:
+                raise
+        detail = "; ".join(errors) or "no time left"
+        self.log.info(
+            "dns lookup failed", extra={"qname": q_text, "rdtype": t_text, "error": detail}
+        )
+        if last is not None and len(errors) == 1:
+            raise last
+        raise TemporaryError(
+            f"{q_text} {t_text}: no usable answer from {', '.join(self.nameservers)}: {detail}",
+            qname=q_text,
+            rdtype=t_text,
+            ede_code=last.ede_code if last else None,
+            ede_text=last.ede_text if last else "",
+        )

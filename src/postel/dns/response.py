@@ -1,0 +1,154 @@
+"""Interpreting one response of a validating resolver (pure, no I/O).
+
+The resolver asks with RD, EDNS0 and DO set (RFC 4035 §3.2.1); a validating
+resolver then sets AD on authentic data (RFC 4035 §3.2.3, RFC 6840 §5.7) and
+reports why it failed in an extended DNS error option (RFC 8914).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
+
+from postel.dns.ede import describe, is_dnssec_failure
+from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
+from postel.dns.names import MAX_CNAMES
+
+
+@dataclass
+class Step:
+    """What one response told us.
+
+    ``records`` is None when the response ended in a CNAME whose target it did
+    not resolve: ask again for ``name``.
+    """
+
+    name: dns.name.Name
+    chain: list[dns.name.Name]
+    records: list[dns.rdata.Rdata] | None
+    authentic: bool
+
+
+def extended_error(response: dns.message.Message) -> tuple[int | None, str]:
+    """The first DNSSEC-related EDE option, else the first one (RFC 8914 §2)."""
+    found: list[tuple[int, str]] = []
+    for opt in response.options:
+        if isinstance(opt, dns.edns.EDEOption):
+            found.append((int(opt.code), opt.text or ""))
+    for code, text in found:
+        if is_dnssec_failure(code):
+            return code, text
+    if found:
+        return found[0]
+    return None, ""
+
+
+def _find(
+    response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> list[dns.rdata.Rdata] | None:
+    for rrset in response.answer:
+        if (
+            rrset.name == name
+            and rrset.rdtype == rdtype
+            and rrset.rdclass == dns.rdataclass.IN
+            and rrset.covers == dns.rdatatype.NONE
+        ):
+            return list(rrset)
+    return None
+
+
+def _has_soa(response: dns.message.Message) -> bool:
+    return any(rrset.rdtype == dns.rdatatype.SOA for rrset in response.authority)
+
+
+def interpret(
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    *,
+    start: dns.name.Name | None = None,
+    chain: list[dns.name.Name] | None = None,
+    server: str = "",
+) -> Step:
+    """Follow the answer from ``start`` (default ``qname``) through CNAMEs.
+
+    ``qname``/``chain`` describe the whole lookup so far, so errors name the
+    original question and the CNAME limit counts across re-queries.
+    Raises NotFound, BogusError, TemporaryError (CnameChainError).
+    """
+    q_text = qname.to_text()
+    t_text = dns.rdatatype.to_text(rdtype)
+    where = f" from {server}" if server else ""
+    chain = list(chain or [])
+    current = start if start is not None else qname
+    seen = {qname, *chain}
+    authentic = bool(response.flags & dns.flags.AD)
+    rcode = response.rcode()
+
+    if rcode == dns.rcode.SERVFAIL:
+        code, text = extended_error(response)
+        if is_dnssec_failure(code):
+            raise BogusError(q_text, t_text, ede_code=code, ede_text=text, server=server)
+        raise TemporaryError(
+            f"{q_text} {t_text}: server failure (SERVFAIL){where}, {describe(code, text)}",
+            qname=q_text,
+            rdtype=t_text,
+            ede_code=code,
+            ede_text=text,
+        )
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        code, text = extended_error(response)
+        extra = f", {describe(code, text)}" if code is not None else ""
+        raise TemporaryError(
+            f"{q_text} {t_text}: {dns.rcode.to_text(rcode)}{where}{extra}",
+            qname=q_text,
+            rdtype=t_text,
+            ede_code=code,
+            ede_text=text,
+        )
+
+    # RFC 1034 §3.6.2 / RFC 2181 §10.1: follow the chain inside the answer section.
+    while True:
+        records = _find(response, current, rdtype)
+        if records is not None and rcode == dns.rcode.NOERROR:
+            return Step(current, chain, records, authentic)
+        if rdtype == dns.rdatatype.CNAME:
+            break
+        cname = _find(response, current, dns.rdatatype.CNAME)
+        if not cname:
+            break
+        rd = cname[0]
+        assert isinstance(rd, dns.rdtypes.ANY.CNAME.CNAME)
+        target = rd.target.canonicalize()
+        if target in seen:
+            raise CnameChainError(
+                f"{q_text} {t_text}: CNAME loop at {current.to_text()} -> {target.to_text()}",
+                qname=q_text,
+                rdtype=t_text,
+            )
+        if len(chain) >= MAX_CNAMES:
+            raise CnameChainError(
+                f"{q_text} {t_text}: more than {MAX_CNAMES} CNAMEs (RFC 7672 §2.2)",
+                qname=q_text,
+                rdtype=t_text,
+            )
+        chain.append(target)
+        seen.add(target)
+        current = target
+
+    if rcode == dns.rcode.NXDOMAIN:
+        raise NotFound(q_text, t_text, nxdomain=True, authentic=authentic, name=current.to_text())
+    if current != (start or qname) and not _has_soa(response):
+        # The chain stops at a CNAME whose target this response did not cover
+        # (a full NODATA answer carries the target zone's SOA, RFC 2308 §2.2).
+        return Step(current, chain, None, authentic)
+    raise NotFound(q_text, t_text, nxdomain=False, authentic=authentic, name=current.to_text())

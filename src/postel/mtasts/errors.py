@@ -25,7 +25,15 @@ class NoRecord(MTASTSError):
 
 
 class NoPolicy(MTASTSError):
-    """The policy host does not exist or answered 404 (RFC 8461 §3.3): no policy served."""
+    """The policy host does not exist or answered 404 (RFC 8461 §3.3): no policy served.
+
+    With a record published this still fails to retrieve the announced policy,
+    so it is reported as sts-policy-fetch-error.
+    """
+
+    @property
+    def result_type(self) -> str | None:
+        return RESULT_FETCH_ERROR
 
 
 class TemporaryError(MTASTSError):

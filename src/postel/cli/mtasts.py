@@ -1,0 +1,115 @@
+"""`postel mtasts`: parse MTA-STS records and policies, look up a domain's policy (RFC 8461)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from postel.mtasts.errors import MTASTSError, NoRecord
+from postel.mtasts.policy import MAX_POLICY_SIZE, parse_policy
+from postel.mtasts.record import parse_record
+
+_RECORD_LIMIT = 64 * 1024
+
+
+@click.group(name="mtasts")
+def command() -> None:
+    """MTA-STS records and policies (RFC 8461)."""
+
+
+def _echo_json(value: dict[str, Any]) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def _read(path: Path, limit: int) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(limit + 1)
+    except OSError as e:
+        _fail(f"{path}: cannot read: {e.strerror or e}")
+
+
+@command.command(name="parse")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--record",
+    "is_record",
+    is_flag=True,
+    help="FILE holds an _mta-sts TXT record value instead of a policy.",
+)
+def parse_cmd(file: Path, is_record: bool) -> None:
+    """Parse a policy file (or with --record a TXT record value); print normalised JSON."""
+    if is_record:
+        data = _read(file, _RECORD_LIMIT)
+        if len(data) > _RECORD_LIMIT:
+            _fail(f"{file}: larger than {_RECORD_LIMIT} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            _fail(f"{file}: invalid UTF-8 at byte {e.start}")
+        # The file holds one value; a final line break is not part of it.
+        text = text.removesuffix("\n").removesuffix("\r")
+        try:
+            _echo_json(parse_record(text).to_json())
+        except MTASTSError as e:
+            _fail(f"{file}: {e}")
+        return
+    data = _read(file, MAX_POLICY_SIZE)
+    if len(data) > MAX_POLICY_SIZE:
+        # RFC 8461 §3.3: a policy over 64 KiB is a syntax error.
+        _fail(f"{file}: mta-sts policy larger than {MAX_POLICY_SIZE} bytes")
+    try:
+        _echo_json(parse_policy(data).to_json())
+    except MTASTSError as e:
+        _fail(f"{file}: {e}")
+
+
+@command.command(name="lookup")
+@click.argument("domain")
+@click.option("--nameserver", "nameservers", multiple=True, help="Resolver IP (repeatable).")
+@click.option("--dns-port", type=int, default=53, show_default=True, help="Resolver port.")
+@click.option(
+    "--ca-file",
+    "ca_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Extra trusted CA certificates (PEM), besides the system CAs (repeatable).",
+)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
+def lookup_cmd(
+    domain: str,
+    nameservers: tuple[str, ...],
+    dns_port: int,
+    ca_files: tuple[Path, ...],
+    timeout: float,
+) -> None:
+    """Look up DOMAIN's MTA-STS record, fetch its policy and print both as JSON."""
+    from postel.dns.resolver import DNSResolver
+    from postel.mtasts.fetch import make_ssl_context
+    from postel.mtasts.lookup import lookup
+
+    resolver = DNSResolver(list(nameservers) or None, port=dns_port)
+    try:
+        ctx = make_ssl_context(ca_files)
+    except (OSError, ValueError) as e:
+        _fail(f"loading CA files: {e}")
+    try:
+        result = asyncio.run(lookup(resolver, domain, ssl_context=ctx, timeout=timeout))
+    except ValueError as e:
+        _fail(str(e))
+    _echo_json(result.to_json())
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if result.error is not None and not isinstance(result.error, NoRecord):
+        _fail(f"{result.domain}: {result.error}")
+    if isinstance(result.error, NoRecord):
+        click.echo(f"{result.domain}: no MTA-STS record", err=True)

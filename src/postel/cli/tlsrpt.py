@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -17,20 +18,20 @@ def command() -> None:
     """SMTP TLS reports (RFC 8460)."""
 
 
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
 def _read_bounded(path: Path, limit: int) -> bytes:
     try:
         with path.open("rb") as f:
             data = f.read(limit + 1)
     except OSError as e:
-        raise click.ClickException(f"{path}: cannot read: {e.strerror or e}") from None
+        _fail(f"{path}: cannot read: {e.strerror or e}")
     if len(data) > limit:
-        raise click.ClickException(f"{path}: larger than {limit} bytes")
+        _fail(f"{path}: larger than {limit} bytes")
     return data
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
 
 
 @command.command(name="parse")
@@ -43,7 +44,6 @@ def parse_cmd(file: Path, strict: bool) -> None:
         result = parse_report(data, strict=strict)
     except TLSRPTError as e:
         _fail(f"{file}: {e}")
-        return
     for w in result.warnings:
         click.echo(f"warning: {file}: {w}", err=True)
     click.echo(result.report.to_json())
@@ -65,13 +65,10 @@ def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: fl
         result = asyncio.run(lookup_record(resolver, domain))
     except TLSRPTError as e:
         _fail(f"_smtp._tls.{domain}: {e}")
-        return
     except DNSError as e:
         _fail(f"_smtp._tls.{domain}: DNS lookup failed: {e}")
-        return
     if result.record is None:
         _fail(f"{result.name}: no TLSRPT record")
-        return
     out = {
         "name": result.name,
         "record": result.text,

@@ -48,7 +48,8 @@ def gunzip_bounded(data: bytes, max_size: int) -> bytes:
                 if d.eof or (not buf and not chunk):
                     break
         except zlib.error as e:
-            raise InputError(f"invalid gzip data at compressed offset {len(data) - len(rest)}: {e}")
+            offset = len(data) - len(rest)
+            raise InputError(f"invalid gzip data (member at offset {offset}): {e}") from None
         if not d.eof:
             raise InputError("truncated gzip data")
         rest = d.unused_data

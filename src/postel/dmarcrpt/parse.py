@@ -1,0 +1,480 @@
+"""Parsing DMARC aggregate reports (RFC 7489 appendix C and RFC 9990).
+
+XML is parsed with defusedxml: DTDs (and so entity expansion and external
+entities) are refused. Input may be XML, gzip, zip (one XML member) or a
+whole report message. Lenient parsing (the default) repairs stray '<' and '&'
+in text, tolerates missing optional-in-practice fields and reports them as
+warnings; strict parsing rejects them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import defusedxml
+import defusedxml.ElementTree as DET
+
+from postel.dmarcrpt.container import (
+    gunzip_bounded,
+    is_gzip,
+    is_zip,
+    looks_like_message,
+    report_parts,
+    unzip_bounded,
+)
+from postel.dmarcrpt.errors import (
+    DMARCReportError,
+    InputError,
+    LimitError,
+    ReportError,
+    XMLError,
+)
+from postel.dmarcrpt.report import (
+    NAMESPACE_RFC9990,
+    AuthResults,
+    DateRange,
+    DKIMResult,
+    Identifiers,
+    PolicyEvaluated,
+    PolicyOverrideReason,
+    PolicyPublished,
+    Record,
+    Report,
+    ReportMetadata,
+    Row,
+    SPFResult,
+)
+
+log = logging.getLogger("postel.dmarcrpt")
+
+# Namespaces whose elements are report elements (others are extensions).
+_REPORT_NAMESPACES = ("", NAMESPACE_RFC9990, "http://dmarc.org/dmarc-xml/0.1")
+
+_POLICIES = ("none", "quarantine", "reject")
+_VALUES: dict[str, tuple[str, ...]] = {
+    "p": _POLICIES,
+    "sp": _POLICIES,
+    "np": _POLICIES,
+    "adkim": ("r", "s"),
+    "aspf": ("r", "s"),
+    "testing": ("n", "y"),
+    "discovery_method": ("psl", "treewalk"),
+    "disposition": ("none", "quarantine", "reject", "pass"),
+    "policy_evaluated/dkim": ("pass", "fail"),
+    "policy_evaluated/spf": ("pass", "fail"),
+    "dkim/result": ("none", "pass", "fail", "policy", "neutral", "temperror", "permerror"),
+    "spf/result": ("none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"),
+    # RFC 7489 §C and RFC 9990 PolicyOverrideType.
+    "reason/type": (
+        "forwarded",
+        "sampled_out",
+        "trusted_forwarder",
+        "mailing_list",
+        "local_policy",
+        "policy_test_mode",
+        "other",
+    ),
+}
+
+# A '<' that does not start markup, or an '&' that does not start a reference.
+_STRAY_LT_RE = re.compile(
+    rb"<(?![?!]|/?[A-Za-z_][\w.:\-]*"
+    rb"(?:\s+[A-Za-z_][\w.:\-]*\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*\s*/?>)"
+)
+_STRAY_AMP_RE = re.compile(rb"&(?!(?:[A-Za-z_][\w.\-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on input, decompressed size and element counts."""
+
+    max_input_bytes: int = 20 * 1024 * 1024
+    max_decompressed_bytes: int = 50 * 1024 * 1024
+    max_records: int = 100_000
+    max_auth_results: int = 100  # per record and kind
+    max_list_items: int = 100  # errors, reasons
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class ParseResult:
+    report: Report
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Ctx:
+    def __init__(self, strict: bool, limits: Limits) -> None:
+        self.strict = strict
+        self.limits = limits
+        self.warnings: list[str] = []
+
+    def odd(self, path: str, msg: str) -> None:
+        if self.strict:
+            raise ReportError(msg, path)
+        self.warnings.append(f"{path}: {msg}" if path else msg)
+
+    def note(self, path: str, msg: str) -> None:
+        self.warnings.append(f"{path}: {msg}" if path else msg)
+
+
+def _split(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def _children(ctx: _Ctx, el: ET.Element, path: str) -> list[tuple[str, ET.Element]]:
+    """Report children of el with their local names; extension elements are skipped."""
+    out = []
+    for child in el:
+        if not isinstance(child.tag, str):  # comments, processing instructions
+            continue
+        ns, local = _split(child.tag)
+        if ns not in _REPORT_NAMESPACES:
+            ctx.note(f"{path}/{local}", f"extension element in namespace {ns!r} ignored")
+            continue
+        out.append((local, child))
+    return out
+
+
+class _Elem:
+    """An element's report children by local name, for lookups with paths."""
+
+    def __init__(self, ctx: _Ctx, el: ET.Element, path: str) -> None:
+        self.ctx = ctx
+        self.path = path
+        self.by_name: dict[str, list[ET.Element]] = {}
+        for local, child in _children(ctx, el, path):
+            self.by_name.setdefault(local, []).append(child)
+
+    def all(self, name: str) -> list[ET.Element]:
+        return self.by_name.get(name, [])
+
+    def one(self, name: str) -> ET.Element | None:
+        els = self.all(name)
+        if len(els) > 1:
+            self.ctx.odd(f"{self.path}/{name}", f"element occurs {len(els)} times, using first")
+        return els[0] if els else None
+
+    def sub(self, name: str, *, required: bool = True) -> _Elem | None:
+        el = self.one(name)
+        if el is None:
+            if required:
+                raise ReportError("required element missing", f"{self.path}/{name}")
+            return None
+        return _Elem(self.ctx, el, f"{self.path}/{name}")
+
+    def text(self, name: str) -> str | None:
+        el = self.one(name)
+        if el is None:
+            return None
+        return "".join(el.itertext()).strip()
+
+    def required(self, name: str, *, lenient: bool = False) -> str:
+        """Text of a required element; lenient: missing is a warning and gives ""."""
+        v = self.text(name)
+        p = f"{self.path}/{name}"
+        if v is None:
+            if not lenient:
+                raise ReportError("required element missing", p)
+            self.ctx.odd(p, "required element missing")
+            return ""
+        if v == "" and not lenient:
+            raise ReportError("required element empty", p)
+        return v
+
+    def value(self, name: str, kind: str | None = None, *, required: bool = False) -> str | None:
+        """Text of an enumerated element, lower-cased and checked against known values."""
+        v = self.text(name)
+        p = f"{self.path}/{name}"
+        if v is None or v == "":
+            if required:
+                self.ctx.odd(p, "required element missing" if v is None else "empty")
+                return ""
+            return None
+        v = v.lower()
+        known = _VALUES.get(kind or name)
+        if known is not None and v not in known:
+            self.ctx.odd(p, f"unknown value {v!r} (expected one of {', '.join(known)})")
+        return v
+
+    def integer(self, name: str, *, required: bool = True) -> int | None:
+        v = self.text(name)
+        p = f"{self.path}/{name}"
+        if v is None or v == "":
+            if required:
+                raise ReportError("required element missing", p)
+            return None
+        if v.isascii() and v.isdigit() and len(v) <= 19:
+            return int(v)
+        m = re.fullmatch(r"(\d{1,19})\.0*", v)
+        if m:
+            self.ctx.odd(p, f"integer with a fraction: {v!r}")
+            return int(m.group(1))
+        raise ReportError(f"expected a non-negative integer, got {v[:40]!r}", p)
+
+
+def _repair(data: bytes) -> bytes:
+    """Escape stray '<' and '&' in text, as some reporters send (lenient mode)."""
+    return _STRAY_AMP_RE.sub(b"&amp;", _STRAY_LT_RE.sub(b"&lt;", data))
+
+
+def _fromstring(data: bytes) -> ET.Element:
+    try:
+        root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DTDForbidden:
+        raise XMLError("XML document type declarations (DTD) are not allowed") from None
+    except defusedxml.EntitiesForbidden:
+        raise XMLError("XML entity declarations are not allowed") from None
+    except defusedxml.ExternalReferenceForbidden:
+        raise XMLError("XML external references are not allowed") from None
+    except ET.ParseError as e:
+        raise XMLError(f"XML not well-formed: {e}") from None
+    except (ValueError, LookupError, TypeError) as e:
+        raise XMLError(f"cannot parse XML: {e}") from None
+    if not isinstance(root, ET.Element):
+        raise XMLError("XML has no root element")
+    return root
+
+
+def _parse_xml(ctx: _Ctx, data: bytes) -> ET.Element:
+    if not data.strip():
+        raise XMLError("empty document, no XML report")
+    try:
+        return _fromstring(data)
+    except XMLError as e:
+        cause = e
+    if ctx.strict or "not allowed" in str(cause):
+        raise cause
+    repaired = _repair(data)
+    if repaired == data:
+        raise cause
+    try:
+        root = _fromstring(repaired)
+    except XMLError:
+        raise cause from None
+    ctx.note("", f"{cause}; repaired stray '<' or '&' in text")
+    return root
+
+
+def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
+    md = fb.sub("report_metadata")
+    assert md is not None
+    dr = md.sub("date_range")
+    assert dr is not None
+    begin = dr.integer("begin")
+    end = dr.integer("end")
+    assert begin is not None and end is not None
+    if end < begin:
+        ctx.odd(dr.path, "end before begin")
+    errors = [("".join(e.itertext())).strip() for e in md.all("error")]
+    if len(errors) > ctx.limits.max_list_items:
+        raise LimitError(f"{md.path}/error: more than {ctx.limits.max_list_items} elements")
+    return ReportMetadata(
+        org_name=md.required("org_name"),
+        email=md.required("email", lenient=True),
+        report_id=md.required("report_id"),
+        date_range=DateRange(begin=begin, end=end),
+        extra_contact_info=md.text("extra_contact_info") or None,
+        errors=errors,
+        generator=md.text("generator") or None,
+    )
+
+
+def _policy_published(ctx: _Ctx, fb: _Elem) -> PolicyPublished:
+    pp = fb.sub("policy_published")
+    assert pp is not None
+    pct = pp.integer("pct", required=False)
+    if pct is not None and pct > 100:
+        ctx.odd(f"{pp.path}/pct", f"percentage over 100: {pct}")
+    return PolicyPublished(
+        domain=pp.required("domain").lower().rstrip("."),
+        p=pp.value("p", required=True) or "",
+        sp=pp.value("sp"),
+        np=pp.value("np"),
+        adkim=pp.value("adkim"),
+        aspf=pp.value("aspf"),
+        pct=pct,
+        fo=pp.text("fo") or None,
+        testing=pp.value("testing"),
+        discovery_method=pp.value("discovery_method"),
+    )
+
+
+def _record(ctx: _Ctx, el: ET.Element, path: str) -> Record:
+    rec = _Elem(ctx, el, path)
+    row = rec.sub("row")
+    assert row is not None
+    source_ip = row.required("source_ip")
+    try:
+        source_ip = str(ipaddress.ip_address(source_ip))
+    except ValueError:
+        ctx.odd(f"{row.path}/source_ip", f"not an IP address: {source_ip[:60]!r}")
+    count = row.integer("count")
+    assert count is not None
+    pe = row.sub("policy_evaluated", required=False)
+    if pe is None:
+        ctx.odd(f"{row.path}/policy_evaluated", "required element missing")
+        evaluated = PolicyEvaluated(disposition="", dkim="", spf="")
+    else:
+        reasons_el = pe.all("reason")
+        if len(reasons_el) > ctx.limits.max_list_items:
+            raise LimitError(f"{pe.path}/reason: more than {ctx.limits.max_list_items} elements")
+        reasons = []
+        for i, r in enumerate(reasons_el):
+            re_ = _Elem(ctx, r, f"{pe.path}/reason[{i}]")
+            reasons.append(
+                PolicyOverrideReason(
+                    type=re_.value("type", "reason/type", required=True) or "",
+                    comment=re_.text("comment") or None,
+                )
+            )
+        evaluated = PolicyEvaluated(
+            disposition=pe.value("disposition", required=True) or "",
+            dkim=pe.value("dkim", "policy_evaluated/dkim", required=True) or "",
+            spf=pe.value("spf", "policy_evaluated/spf", required=True) or "",
+            reasons=reasons,
+        )
+    ids = rec.sub("identifiers", required=False)
+    if ids is None:
+        ctx.odd(f"{path}/identifiers", "required element missing")
+        identifiers = Identifiers(header_from="")
+    else:
+        env_from = ids.text("envelope_from")
+        identifiers = Identifiers(
+            header_from=ids.required("header_from", lenient=True),
+            envelope_from=env_from,
+            envelope_to=ids.text("envelope_to") or None,
+        )
+    ar = rec.sub("auth_results", required=False)
+    auth = AuthResults()
+    if ar is None:
+        ctx.odd(f"{path}/auth_results", "required element missing")
+    else:
+        for kind in ("dkim", "spf"):
+            if len(ar.all(kind)) > ctx.limits.max_auth_results:
+                raise LimitError(
+                    f"{ar.path}/{kind}: more than {ctx.limits.max_auth_results} results"
+                )
+        for i, d in enumerate(ar.all("dkim")):
+            de = _Elem(ctx, d, f"{ar.path}/dkim[{i}]")
+            auth.dkim.append(
+                DKIMResult(
+                    domain=de.required("domain", lenient=True).lower(),
+                    result=de.value("result", "dkim/result", required=True) or "",
+                    selector=de.text("selector") or None,
+                    human_result=de.text("human_result") or None,
+                )
+            )
+        for i, s in enumerate(ar.all("spf")):
+            se = _Elem(ctx, s, f"{ar.path}/spf[{i}]")
+            scope = se.value("scope")
+            auth.spf.append(
+                SPFResult(
+                    domain=se.required("domain", lenient=True).lower(),
+                    result=se.value("result", "spf/result", required=True) or "",
+                    scope=scope,
+                    human_result=se.text("human_result") or None,
+                )
+            )
+    return Record(row=Row(source_ip, count, evaluated), identifiers=identifiers, auth_results=auth)
+
+
+def report_from_element(
+    root: ET.Element, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> ParseResult:
+    """Build a Report from a parsed XML root element."""
+    ctx = _Ctx(strict, limits)
+    return ParseResult(_report(ctx, root), ctx.warnings)
+
+
+def _report(ctx: _Ctx, root: ET.Element) -> Report:
+    ns, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
+    if local != "feedback":
+        raise ReportError(f"root element is <{local}>, expected <feedback>", "/")
+    if ns not in _REPORT_NAMESPACES:
+        ctx.odd("/feedback", f"unknown namespace {ns!r}")
+    fb = _Elem(ctx, root, "/feedback")
+    records_el = fb.all("record")
+    if len(records_el) > ctx.limits.max_records:
+        raise LimitError(f"/feedback/record: more than {ctx.limits.max_records} records")
+    if not records_el:
+        ctx.odd("/feedback/record", "no records")
+    version = fb.text("version")
+    if version is not None and version not in ("1.0", "1"):
+        ctx.note("/feedback/version", f"unexpected version {version!r}")
+    return Report(
+        metadata=_metadata(ctx, fb),
+        policy_published=_policy_published(ctx, fb),
+        records=[_record(ctx, el, f"/feedback/record[{i}]") for i, el in enumerate(records_el)],
+        version=version or None,
+        format="rfc9990" if ns == NAMESPACE_RFC9990 else "rfc7489",
+        namespace=ns or None,
+    )
+
+
+def parse_report_xml(
+    data: bytes, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> ParseResult:
+    """Parse an aggregate report from XML bytes."""
+    if len(data) > limits.max_decompressed_bytes:
+        raise LimitError(f"XML report larger than {limits.max_decompressed_bytes} bytes")
+    ctx = _Ctx(strict, limits)
+    root = _parse_xml(ctx, data)
+    report = _report(ctx, root)
+    return ParseResult(report, ctx.warnings)
+
+
+def _unwrap(data: bytes, limits: Limits) -> bytes:
+    if is_gzip(data):
+        return gunzip_bounded(data, limits.max_decompressed_bytes)
+    if is_zip(data):
+        return unzip_bounded(data, limits.max_decompressed_bytes)
+    return data
+
+
+def parse_report(
+    data: bytes, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> ParseResult:
+    """Parse a report given as XML, .xml.gz, .zip or a whole report message.
+
+    Raises a DMARCReportError (InputError, LimitError, XMLError, ReportError).
+    """
+    if len(data) > limits.max_input_bytes:
+        raise LimitError(f"input larger than {limits.max_input_bytes} bytes")
+    if is_gzip(data) or is_zip(data):
+        return parse_report_xml(_unwrap(data, limits), strict=strict, limits=limits)
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"<" or not stripped:
+        return parse_report_xml(data, strict=strict, limits=limits)
+    if looks_like_message(data):
+        return _parse_message(data, strict=strict, limits=limits)
+    raise InputError("input is not XML, gzip, zip or a report message")
+
+
+def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
+    parts = report_parts(data)
+    if not parts:
+        raise InputError("message contains no DMARC report attachment (xml, gzip or zip)")
+    first_error: DMARCReportError | None = None
+    for part in parts:
+        try:
+            return parse_report_xml(_unwrap(part.data, limits), strict=strict, limits=limits)
+        except LimitError as e:
+            raise LimitError(f"{part.describe()}: {e}") from None
+        except DMARCReportError as e:
+            log.debug("report part unusable", extra={"part": part.describe(), "err": str(e)})
+            if first_error is None:
+                if isinstance(e, ReportError):
+                    first_error = ReportError(e.reason, f"{part.describe()}: {e.path}")
+                else:
+                    first_error = type(e)(f"{part.describe()}: {e}")
+    assert first_error is not None
+    raise first_error

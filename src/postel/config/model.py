@@ -16,7 +16,15 @@ class Strict(BaseModel):
 
 class Port(Strict):
     enabled: bool = Field(True, description="Whether this service listens.")
-    port: int = Field(0, ge=0, le=65535, description="TCP port; 0 means the service default.")
+    port: int = Field(25, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
+
+
+class SubmissionPort(Port):
+    port: int = Field(587, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
+
+
+class SubmissionsPort(Port):
+    port: int = Field(465, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
 
 
 class WebService(Strict):
@@ -37,15 +45,15 @@ class Listener(Strict):
     tls_cert_file: str = Field("", description="PEM certificate chain for STARTTLS/TLS.")
     tls_key_file: str = Field("", description="PEM private key for the certificate.")
     smtp: Port = Field(
-        default_factory=lambda: Port(port=25),
+        default_factory=Port,
         description="Incoming mail (port 25, STARTTLS).",
     )
-    submission: Port = Field(
-        default_factory=lambda: Port(port=587),
+    submission: SubmissionPort = Field(
+        default_factory=SubmissionPort,
         description="Submission with STARTTLS and AUTH (port 587).",
     )
-    submissions: Port = Field(
-        default_factory=lambda: Port(port=465),
+    submissions: SubmissionsPort = Field(
+        default_factory=SubmissionsPort,
         description="Submission over implicit TLS (port 465).",
     )
     web: WebService = Field(default_factory=WebService, description="Web listener.")

@@ -1,0 +1,22 @@
+"""`postel serve`: run the mail server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from postel.cli.options import config_option, load_or_exit
+
+
+@click.command(name="serve")
+@config_option
+def command(config_dir: Path) -> None:
+    """Run all configured listeners until stopped (SIGINT/SIGTERM)."""
+    from postel import log
+    from postel.server import run
+
+    cfg = load_or_exit(config_dir)
+    log.configure(cfg.static.log.level, cfg.static.log.packages, with_time=True)
+    asyncio.run(run(cfg))

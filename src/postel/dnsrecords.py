@@ -1,0 +1,165 @@
+"""The DNS records a domain needs, as zone-file text (reference-behaviour §7).
+
+Pure: everything comes from the configuration and the public keys passed in.
+Used by quickstart and by the admin's "DNS records" page.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from postel.config import Config
+from postel.config.keys import load_private_key
+from postel.hostkeys import cert_file_spki_sha256
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str  # absolute, with trailing dot
+    rtype: str
+    value: str  # zone-file rdata text
+    comment: str = ""
+    commented_out: bool = False
+
+    def zone_line(self) -> str:
+        line = f"{self.name} 300 IN {self.rtype} {self.value}"
+        if self.commented_out:
+            line = "; " + line
+        return f";; {self.comment}\n{line}" if self.comment else line
+
+
+def txt(value: str) -> str:
+    """TXT rdata: strings of at most 255 octets (RFC 1035 §3.3.14)."""
+    chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+    return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+
+
+def dkim_txt(key_file: Path, algorithm: str) -> str:
+    key = load_private_key(key_file, algorithm)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
+    if isinstance(key, rsa.RSAPrivateKey):
+        der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+    raise ValueError(f"{key_file}: unsupported DKIM key type")
+
+
+def host_records(cfg: Config, *, dnssec: bool = True) -> list[Record]:
+    """Records about the mail host itself: TLSA per host key, SPF, host TLSRPT."""
+    host = cfg.static.hostname
+    out: list[Record] = []
+    seen: set[str] = set()
+    for lst in cfg.static.listeners.values():
+        if not lst.tls_cert_file or not lst.smtp.enabled:
+            continue
+        digest = cert_file_spki_sha256(cfg.path(lst.tls_cert_file))
+        if digest in seen:
+            continue
+        seen.add(digest)
+        out.append(
+            Record(
+                f"_25._tcp.{host}.",
+                "TLSA",
+                f"3 1 1 {digest}",
+                "DANE: SHA-256 of the host key (RFC 7672); needs DNSSEC"
+                + ("" if dnssec else ", so left commented out"),
+                commented_out=not dnssec,
+            )
+        )
+    out.append(Record(f"{host}.", "TXT", txt("v=spf1 a -all"), "SPF for the host name (HELO)"))
+    if cfg.static.host_tlsrpt.localpart:
+        rua = f"mailto:{cfg.static.host_tlsrpt.localpart}@{host}"
+        out.append(
+            Record(
+                f"_smtp._tls.{host}.",
+                "TXT",
+                txt(f"v=TLSRPTv1; rua={rua}"),
+                "TLS reports about this MX host (DANE, RFC 8460)",
+            )
+        )
+    return out
+
+
+def domain_records(cfg: Config, domain: str) -> list[Record]:
+    """Records for one hosted domain."""
+    dom = cfg.domains.domains[domain]
+    host = cfg.static.hostname
+    out: list[Record] = [
+        Record(f"{domain}.", "MX", f"10 {host}.", "Mail for the domain goes to this host"),
+        Record(f"{domain}.", "TXT", txt("v=spf1 mx -all"), "SPF: only our MX sends"),
+    ]
+    for sel in dom.dkim.sign:
+        selector = dom.dkim.selectors[sel]
+        value = dkim_txt(cfg.path(selector.key_file), selector.algorithm)
+        out.append(
+            Record(
+                f"{sel}._domainkey.{domain}.",
+                "TXT",
+                txt(value),
+                f"DKIM public key, selector {sel} ({selector.algorithm})",
+            )
+        )
+    dmarc = "v=DMARC1; p=reject"
+    if dom.dmarc_reports is not None:
+        dmarc += f"; rua=mailto:{dom.dmarc_reports.localpart}@{domain}"
+    out.append(Record(f"_dmarc.{domain}.", "TXT", txt(dmarc), "DMARC policy (RFC 7489)"))
+    if dom.mta_sts is not None:
+        out.append(
+            Record(
+                f"mta-sts.{domain}.",
+                "CNAME",
+                f"{host}.",
+                "MTA-STS policy host, served by postel (RFC 8461 §3.3)",
+            )
+        )
+        out.append(
+            Record(
+                f"_mta-sts.{domain}.",
+                "TXT",
+                txt(f"v=STSv1; id={dom.mta_sts.policy_id}"),
+                "MTA-STS record; change id when the policy changes (RFC 8461 §3.1)",
+            )
+        )
+    if dom.tlsrpt_reports is not None:
+        rua = f"mailto:{dom.tlsrpt_reports.localpart}@{domain}"
+        out.append(
+            Record(
+                f"_smtp._tls.{domain}.",
+                "TXT",
+                txt(f"v=TLSRPTv1; rua={rua}"),
+                "TLS reports for the domain (RFC 8460 §3)",
+            )
+        )
+    out.append(
+        Record(
+            f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
+        )
+    )
+    out.append(Record(f"_imaps._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186)"))
+    return out
+
+
+def mtasts_policy_text(cfg: Config, domain: str) -> str | None:
+    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt."""
+    policy = cfg.domains.domains[domain].mta_sts
+    if policy is None:
+        return None
+    lines = ["version: STSv1", f"mode: {policy.mode}"]
+    for mx in policy.mx or [cfg.static.hostname]:
+        lines.append(f"mx: {mx}")
+    lines.append(f"max_age: {policy.max_age}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def zone_text(records: list[Record]) -> str:
+    return "\n".join(r.zone_line() for r in records) + "\n"

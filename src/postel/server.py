@@ -1,0 +1,91 @@
+"""`postel serve`: run every listener and loop of one instance in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from postel.config import Config
+
+log = logging.getLogger("postel.serve")
+
+
+@dataclass
+class Running:
+    """What a started instance listens on, for printing and for tests."""
+
+    bound: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+async def check_resolver(cfg: Config) -> None:
+    """Warn loudly when the resolver does not validate DNSSEC (no DANE then)."""
+    from postel.dns.check import check_validating
+    from postel.dns.resolver import DNSResolver
+
+    resolver = DNSResolver(cfg.static.dns.nameservers or None, port=cfg.static.dns.port)
+    try:
+        ok, detail = await check_validating(resolver)
+    except Exception as exc:  # the check must never stop the server
+        ok, detail = False, f"check failed: {exc}"
+    if not ok:
+        log.warning(
+            "DNS RESOLVER DOES NOT VALIDATE DNSSEC: DANE is disabled and DNSSEC status is "
+            "unknown for every delivery; configure a validating resolver in [dns]",
+            extra={"detail": detail},
+        )
+    else:
+        log.info("dns resolver validates dnssec", extra={"detail": detail})
+
+
+async def run(
+    cfg: Config,
+    *,
+    ready: Callable[[Running], Awaitable[None] | None] | None = None,
+    stop: asyncio.Event | None = None,
+    check_dns: bool = True,
+) -> None:
+    """Start every service of *cfg*, run until *stop* is set or SIGINT/SIGTERM."""
+    from postel.dns.resolver import DNSResolver
+    from postel.smtpserver import SMTPService
+    from postel.store import Store
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    cfg.datadir.ensure()
+    if check_dns:
+        await check_resolver(cfg)
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None,
+        port=cfg.static.dns.port,
+        timeout=cfg.static.dns.timeout,
+    )
+    running = Running()
+    async with AsyncExitStack() as stack:
+        store = Store(cfg.datadir)
+        stack.callback(store.close)
+        from postel.services import make_submitter, start_extras
+
+        submitter = await make_submitter(cfg, store, resolver, stack)
+        smtp = SMTPService(cfg, store, resolver, submitter)
+        await smtp.start()
+        stack.push_async_callback(smtp.stop)
+        running.bound.extend(smtp.bound)
+        running.bound.extend(await start_extras(cfg, store, resolver, stack))
+        for ip, port, kind in running.bound:
+            log.info("listening", extra={"ip": ip, "port": port, "service": kind})
+        if ready is not None:
+            result = ready(running)
+            if result is not None:
+                await result
+        await stop.wait()
+        log.info("stopping")
+    log.info("stopped")

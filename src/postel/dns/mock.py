@@ -58,7 +58,9 @@ class MockResolver(Resolver):
         for i, text in enumerate(value):
             try:
                 parsed.append(
-                    dns.rdata.from_text(dns.rdataclass.IN, qtype, text, origin=dns.name.root)
+                    dns.rdata.from_text(
+                        dns.rdataclass.IN, qtype, text, origin=dns.name.root, relativize=False
+                    )
                 )
             except Exception as e:
                 raise ValueError(f"{key[0]} {key[1]} record {i} {text!r}: {e}") from e

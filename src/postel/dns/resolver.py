@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -13,7 +14,7 @@ import dns.rdatatype
 
 from postel.dns.answer import Answer
 from postel.dns.base import Resolver
-from postel.dns.errors import BogusError, CnameChainError, DNSError, NotFound, TemporaryError
+from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
 from postel.dns.names import to_name, to_rdtype
 from postel.dns.resolvconf import system_nameservers
 from postel.dns.response import Step, interpret
@@ -106,38 +107,50 @@ class DNSResolver(Resolver):
         t_text = dns.rdatatype.to_text(qtype)
         errors: list[str] = []
         last: TemporaryError | None = None
-        for server in self.nameservers:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            query = make_query(current, qtype)
-            try:
-                response, _tcp = await dns.asyncquery.udp_with_fallback(
-                    query, server, timeout=min(self.attempt_timeout, remaining), port=self.port
-                )
-            except dns.exception.Timeout:
-                errors.append(f"{server}: timeout")
-                continue
-            except (dns.exception.DNSException, OSError, ValueError) as e:
-                errors.append(f"{server}: {type(e).__name__}: {e}")
-                continue
-            try:
-                return interpret(response, qname, qtype, start=current, chain=chain, server=server)
-            except (NotFound, BogusError, CnameChainError):
-                raise
-            except TemporaryError as e:
-                # SERVFAIL without a DNSSEC reason, REFUSED, ...: try the next server.
-                errors.append(f"{server}: {e}")
-                last = e
-                continue
-            except DNSError:
-                raise
+        # Servers that timed out or could not be reached are asked again while
+        # time is left (UDP gets lost); servers that answered with an error are not.
+        pending = list(self.nameservers)
+        while pending and deadline - time.monotonic() > 0:
+            retry: list[str] = []
+            for server in pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                query = make_query(current, qtype)
+                try:
+                    response, _tcp = await dns.asyncquery.udp_with_fallback(
+                        query, server, timeout=min(self.attempt_timeout, remaining), port=self.port
+                    )
+                except dns.exception.Timeout:
+                    errors.append(f"{server}: timeout")
+                    retry.append(server)
+                    continue
+                except (dns.exception.DNSException, OSError, ValueError) as e:
+                    errors.append(f"{server}: {type(e).__name__}: {e}")
+                    retry.append(server)
+                    continue
+                try:
+                    return interpret(
+                        response, qname, qtype, start=current, chain=chain, server=server
+                    )
+                except (NotFound, BogusError, CnameChainError):
+                    raise
+                except TemporaryError as e:
+                    # SERVFAIL without a DNSSEC reason, REFUSED, ...: try the next server.
+                    errors.append(f"{server}: {e}")
+                    last = e
+            pending = retry
+            if retry:
+                # Do not spin on an immediately failing server (e.g. ICMP unreachable).
+                await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         detail = "; ".join(errors) or "no time left"
         self.log.info(
             "dns lookup failed", extra={"qname": q_text, "rdtype": t_text, "error": detail}
         )
         if last is not None and len(errors) == 1:
             raise last
+        if len(errors) > 6:
+            detail = "; ".join([*errors[:3], f"... {len(errors) - 4} more ...", errors[-1]])
         raise TemporaryError(
             f"{q_text} {t_text}: no usable answer from {', '.join(self.nameservers)}: {detail}",
             qname=q_text,

@@ -53,7 +53,8 @@ tls_key_file = "certs/localhost.key"
 smtp = {{ enabled = true, port = {PORTS["smtp"]} }}
 submission = {{ enabled = true, port = {PORTS["submission"]} }}
 submissions = {{ enabled = true, port = {PORTS["submissions"]} }}
-web = {{ enabled = true, port = {PORTS["web"]}, tls = false, admin = true, webmail = true, mtasts = true }}
+web = {{ enabled = true, port = {PORTS["web"]}, tls = false, admin = true, webmail = true, \
+mtasts = true }}
 """
 
 

@@ -108,11 +108,13 @@ def domains_toml(
     hostname: str,
 ) -> str:
     sel_lines = "\n".join(
-        f'[domains.{_q(domain)}.dkim.selectors.{_q(s)}]\nalgorithm = {_q(a)}\nkey_file = {_q(k)}\n'
+        f"[domains.{_q(domain)}.dkim.selectors.{_q(s)}]\n"
+        f"algorithm = {_q(a)}\nkey_file = {_q(k)}\n"
         for s, a, k in selectors
     )
     sign = ", ".join(_q(s) for s, _, _ in selectors)
-    return f"""# domains.toml: hosted domains and accounts. `postel config describe domains` documents it.
+    return f"""# domains.toml: hosted domains and accounts.
+# `postel config describe domains` documents every field.
 
 [domains.{_q(domain)}]
 description = ""

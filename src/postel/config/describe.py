@@ -49,7 +49,8 @@ def describe(model: type[BaseModel], table: str = "", example_key: str = "NAME")
         sub = _model_of(info)
         dict_sub = _dict_model(info)
         if dict_sub is not None:
-            subtables.append((f"{table}.{name}" if table else name, dict_sub, info.description or ""))
+            path = f"{table}.{name}" if table else name
+            subtables.append((path, dict_sub, info.description or ""))
             continue
         if sub is not None and info.default_factory is not None:
             subtables.append(("" , sub, f"{table}.{name}" if table else name))

@@ -30,7 +30,7 @@ class TLSALookup:
     qname: str  # owner name queried last
     tried: tuple[str, ...]  # owner names queried, in order
     records: tuple[TLSARecord, ...]  # empty when there were none
-    authentic: bool | None  # DNSSEC status of the TLSA answer; None when not found
+    authentic: bool  # DNSSEC status of the TLSA answer (of the denial when none found)
     cname_chain: tuple[str, ...] = ()  # CNAMEs followed by the resolver for the TLSA name
 
 
@@ -76,12 +76,15 @@ async def lookup_tlsa(
         if exp != original:
             bases.insert(0, exp)
     tried: list[str] = []
+    denial_authentic = False
     for base in bases:
         qname = tlsa_qname(base, port)
         tried.append(qname)
         try:
             answer = await resolver.lookup(qname, "TLSA")
-        except NotFound:
+        except NotFound as exc:
+            # RFC 7672 §2.2.3: an authenticated denial means "no TLSA here".
+            denial_authentic = exc.authentic
             continue
         records = tuple(
             TLSARecord.from_rdata(rd) for rd in answer.records if rd.rdtype == dns.rdatatype.TLSA
@@ -105,5 +108,5 @@ async def lookup_tlsa(
         qname=tried[-1],
         tried=tuple(tried),
         records=(),
-        authentic=None,
+        authentic=denial_authentic,
     )

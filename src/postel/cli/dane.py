@@ -1,0 +1,98 @@
+"""`postel dane`: inspect TLSA records (RFC 7672)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+
+from postel.dane.allowed import normalize_name
+from postel.dane.errors import DANEError
+from postel.dane.lookup import TLSALookup, expand_host, lookup_tlsa
+from postel.dane.record import policy_strings
+from postel.dns import DNSError
+from postel.dns.resolver import DNSResolver
+
+
+@click.group(name="dane")
+def command() -> None:
+    """DANE TLSA records for SMTP servers."""
+
+
+@command.command(name="lookup")
+@click.argument("host")
+@click.option("--port", default=25, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="IP",
+    help="Resolver to ask (repeatable); default: the system's resolvers.",
+)
+@click.option("--timeout", default=5.0, show_default=True, type=float, help="DNS timeout (s).")
+def lookup_command(host: str, port: int, nameservers: tuple[str, ...], timeout: float) -> None:
+    """Look up the TLSA records of HOST and print them as JSON.
+
+    Follows the host's CNAMEs for the TLSA base domain when the expansion is
+    DNSSEC-authentic (RFC 7672 §2.2.3), and reports each record's usability
+    and whether the answers were DNSSEC-authentic.
+    """
+    try:
+        normalize_name(host)
+    except DANEError as exc:
+        click.echo(f"postel dane lookup: {exc}", err=True)
+        sys.exit(1)
+    resolver = DNSResolver(nameservers=list(nameservers) or None, timeout=timeout)
+    try:
+        output = asyncio.run(_lookup(resolver, host, port))
+    except DNSError as exc:
+        click.echo(f"postel dane lookup: {host}: DNS error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(output, indent=2))
+
+
+async def _lookup(resolver: DNSResolver, host: str, port: int) -> dict[str, Any]:
+    expansion = await expand_host(resolver, host)
+    result = await lookup_tlsa(
+        resolver,
+        expansion.host,
+        port,
+        expanded=expansion.expanded,
+        expanded_authentic=bool(expansion.authentic),
+    )
+    return lookup_json(result, host_authentic=expansion.authentic, expanded=expansion.expanded)
+
+
+def lookup_json(
+    result: TLSALookup, host_authentic: bool | None = None, expanded: str | None = None
+) -> dict[str, Any]:
+    """JSON form of a TLSA lookup."""
+    return {
+        "host": result.host,
+        "port": result.port,
+        "host_authentic": host_authentic,
+        "expanded_host": expanded,
+        "tlsa_base_domain": result.base_domain,
+        "qname": result.qname,
+        "tried": list(result.tried),
+        "cname_chain": list(result.cname_chain),
+        "authentic": result.authentic,
+        "records": [
+            {
+                "text": r.text(),
+                "usage": r.usage,
+                "selector": r.selector,
+                "mtype": r.mtype,
+                "usable": r.usable,
+                "unusable_reason": r.unusable_reason(),
+            }
+            for r in result.records
+        ],
+        "any_usable": any(r.usable for r in result.records),
+        "policy_strings": policy_strings(result.records),
+        # RFC 7672 §2.2: DANE applies only when the address and TLSA answers are authentic.
+        "dane_applies": bool(host_authentic) and bool(result.authentic) and bool(result.records),
+    }

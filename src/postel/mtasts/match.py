@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import idna
+
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 WILDCARD_PREFIX = "*."
 
@@ -26,17 +28,18 @@ def mx_pattern_error(pattern: str) -> str | None:
             return f"{pattern!r}: a wildcard is only allowed as the whole left-most label"
         if not _LABEL.fullmatch(label):
             return f"{pattern!r}: invalid label {label!r} (letters, digits, inner hyphens, 1-63)"
-        if label[:4].lower() == "xn--" and not _valid_punycode(label[4:]):
+        if label[:4].lower() == "xn--" and not _valid_a_label(label):
             return f"{pattern!r}: label {label!r} is not a valid A-label"
     return None
 
 
-def _valid_punycode(encoded: str) -> bool:
+def _valid_a_label(label: str) -> bool:
+    """IDNA 2008 (RFC 5891 §5.4) check of an ``xn--`` label."""
     try:
-        decoded = encoded.encode("ascii").decode("punycode")
-    except UnicodeError:
+        idna.decode(label)
+    except (idna.IDNAError, UnicodeError):
         return False
-    return bool(decoded) and not decoded.isascii()
+    return True
 
 
 def host_matches(pattern: str, host: str) -> bool:

@@ -63,20 +63,13 @@ def parse_record(txt: str) -> Record:
     pos = len(_VERSION_TAG)
     record_id: str | None = None
     extensions: list[tuple[str, str]] = []
-    nfields = 0
-    while True:
+    while pos < len(txt):
         delim = _DELIM.match(txt, pos)
         if delim is None:
-            if pos == len(txt) and nfields > 0:
-                break
-            raise RecordSyntaxError(
-                f"expected ';' but found {_show(txt, pos)}", offset=pos, field=None
-            )
+            raise RecordSyntaxError(f"expected ';' but found {_show(txt, pos)}", offset=pos)
         pos = delim.end()
         if pos == len(txt):
-            if nfields == 0:
-                raise RecordSyntaxError("missing required field id", field="id")
-            break
+            break  # RFC 8461 §3.1: optional trailing delimiter
         name = _NAME.match(txt, pos)
         if name is None:
             raise RecordSyntaxError(
@@ -109,7 +102,6 @@ def parse_record(txt: str) -> Record:
                 )
             extensions.append((key, value.group()))
         pos = value.end()
-        nfields += 1
     if record_id is None:
         raise RecordSyntaxError("missing required field id", field="id")
     return Record(id=record_id, extensions=tuple(extensions))

@@ -1,0 +1,33 @@
+"""Accounts, mailboxes and messages: a SQLite index per account plus
+immutable message files (shared/DESIGN.md "Data directory")."""
+
+from postel.store.account import AccountStore
+from postel.store.errors import (
+    CredentialsError,
+    InvalidFlag,
+    InvalidMailboxName,
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    StoreError,
+    UnknownAccount,
+)
+from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats
+from postel.store.store import Store
+
+__all__ = [
+    "AccountStore",
+    "CredentialsError",
+    "DomainSecurity",
+    "InvalidFlag",
+    "InvalidMailboxName",
+    "MailboxExists",
+    "MailboxInfo",
+    "MailboxNotFound",
+    "Message",
+    "MessageNotFound",
+    "Store",
+    "StoreError",
+    "StoreStats",
+    "UnknownAccount",
+]

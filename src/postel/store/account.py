@@ -1,0 +1,723 @@
+"""One account's mailboxes and messages: accounts/<name>/index.db and msg/.
+
+Durability (shared/DESIGN.md "Data directory"): a delivered file is linked
+into msg/<bucket>/<msgid> and its directory fsynced before the index row is
+committed; if anything fails in between, the row is rolled back and the
+linked file removed. Message files are never changed after that, so backups
+can hard-link them. Removing a message deletes the row first, then the file.
+
+All methods are synchronous and serialised by a lock, so one AccountStore can
+be shared by threads (e.g. asyncio.to_thread) of one process.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from postel.datadir import message_path
+from postel.db import open_db
+from postel.fsutil import fsync_dir
+from postel.store.envelope import Envelope, parse_envelope, read_header_block
+from postel.store.errors import (
+    InvalidFlag,
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    StoreError,
+)
+from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats
+from postel.store.names import (
+    DEFAULT_MAILBOXES,
+    INBOX,
+    SEPARATOR,
+    join_flags,
+    normalize_mailbox,
+    parse_flags,
+    split_flags,
+)
+from postel.store.schema import MESSAGE_COLUMNS, MIGRATIONS, list_sql
+
+log = logging.getLogger("postel.store")
+
+INDEX_DB = "index.db"
+ORPHANS_DIR = "orphans"
+MAX_PAGE = 10_000
+_COPY_CHUNK = 1024 * 1024
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """Commit the open transaction (a seam for failure tests)."""
+    conn.execute("COMMIT")
+
+
+def _iso(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _ensure_dir(path: Path) -> None:
+    """Create *path* (and parents), fsyncing the parent of each new directory."""
+    if path.is_dir():
+        return
+    _ensure_dir(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
+def normalize_domain(domain: str) -> str:
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+class AccountStore:
+    """Mailboxes and messages of one account. Create through :class:`Store`."""
+
+    def __init__(self, name: str, directory: Path, tmpdir: Path) -> None:
+        self.name = name
+        self.dir = directory
+        self._tmpdir = tmpdir
+        self._lock = threading.RLock()
+        _ensure_dir(directory)
+        self._conn = open_db(directory / INDEX_DB, MIGRATIONS)
+        self._closed = False
+        try:
+            for mailbox in DEFAULT_MAILBOXES:
+                with self._write():
+                    self._mailbox_id(mailbox, create=True)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _write(self) -> _WriteTx:
+        return _WriteTx(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"account {self.name!r}: store is closed")
+
+    def _mailbox_row(self, name: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._conn.execute(
+            "SELECT * FROM mailbox WHERE name = ?", (name,)
+        ).fetchone()
+        return row
+
+    def _mailbox_id(self, name: str, *, create: bool) -> int:
+        """Id of mailbox *name* (normalised); inside a write transaction if create."""
+        row = self._mailbox_row(name)
+        if row is not None:
+            return int(row["id"])
+        if not create:
+            raise MailboxNotFound(f"account {self.name!r}: no mailbox {name!r}")
+        return self._insert_mailbox(name)
+
+    def _insert_mailbox(self, name: str) -> int:
+        uidvalidity = self._next_uidvalidity()
+        cur = self._conn.execute(
+            "INSERT INTO mailbox (name, uidvalidity, uidnext) VALUES (?, ?, 1)",
+            (name, uidvalidity),
+        )
+        assert cur.lastrowid is not None
+        log.debug("mailbox created", extra={"account": self.name, "mailbox": name})
+        return cur.lastrowid
+
+    def _next_uidvalidity(self) -> int:
+        # Strictly increasing per account, so a deleted and re-created mailbox
+        # never reuses a UIDVALIDITY (RFC 9051 §2.3.1.1).
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'next_uidvalidity'").fetchone()
+        value = int(row[0])
+        self._conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'next_uidvalidity'", (value + 1,)
+        )
+        return value
+
+    def _message_row(self, msgid: int) -> sqlite3.Row:
+        row: sqlite3.Row | None = self._conn.execute(
+            f"SELECT {MESSAGE_COLUMNS}, m.mailbox_id, b.name AS mailbox_name "
+            "FROM message m JOIN mailbox b ON b.id = m.mailbox_id WHERE m.id = ?",
+            (msgid,),
+        ).fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no message with id {msgid}")
+        return row
+
+    @staticmethod
+    def _to_message(row: sqlite3.Row, mailbox: str) -> Message:
+        received = _parse_iso(row["received"])
+        assert received is not None
+        return Message(
+            msgid=int(row["id"]),
+            mailbox=mailbox,
+            uid=int(row["uid"]),
+            flags=parse_flags(row["flags"]),
+            size=int(row["size"]),
+            received=received,
+            requiretls=bool(row["requiretls"]),
+            subject=row["subject"],
+            from_=row["from_addr"],
+            to=row["to_addr"],
+            cc=row["cc"],
+            date=_parse_iso(row["date"]),
+            message_id=row["message_id"],
+            in_reply_to=row["in_reply_to"],
+            has_attachments=bool(row["has_attachments"]),
+            keywords=parse_flags(row["keywords"]),
+        )
+
+    def _place(self, source: Path, target: Path) -> None:
+        """Hard-link *source* to *target*; copy (and fsync) across file systems."""
+        _ensure_dir(target.parent)
+        try:
+            os.link(source, target)
+            return
+        except FileExistsError:
+            self._set_aside(target)
+            os.link(source, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with open(source, "rb") as src, os.fdopen(os.dup(fd), "wb") as dst:
+                shutil.copyfileobj(src, dst, _COPY_CHUNK)
+                dst.flush()
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            target.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+
+    def _set_aside(self, path: Path) -> None:
+        """A file where a new message goes: left by a delivery that crashed
+        before its commit. Never acknowledged, but moved aside, not deleted."""
+        orphans = self.dir / ORPHANS_DIR
+        _ensure_dir(orphans)
+        dest = orphans / f"{path.name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        os.rename(path, dest)
+        fsync_dir(orphans)
+        log.warning(
+            "file without index row moved aside",
+            extra={"account": self.name, "path": str(path), "dest": str(dest)},
+        )
+
+    # -- delivery ---------------------------------------------------------
+
+    def deliver(
+        self,
+        mailbox: str,
+        source: Path,
+        *,
+        flags: Iterable[str] = (),
+        received: datetime | None = None,
+        requiretls: bool = False,
+        keywords: Iterable[str] = (),
+    ) -> Message:
+        """Add the complete, fsynced file *source* to *mailbox* (created if
+        missing). Durable when this returns; *source* itself is left alone."""
+        mailbox = normalize_mailbox(mailbox)
+        sysflags, kw1 = split_flags(flags)
+        more_flags, kw2 = split_flags(keywords)
+        if more_flags:
+            raise InvalidFlag(f"system flags given as keywords: {sorted(more_flags)}")
+        kws = kw1 | kw2
+        source = Path(source)
+        size = os.stat(source).st_size
+        with open(source, "rb") as fp:
+            env = parse_envelope(read_header_block(fp))
+        when = received if received is not None else datetime.now(UTC)
+        with self._lock:
+            self._check_open()
+            return self._deliver_locked(
+                mailbox, source, size, env, sysflags, kws, when, requiretls
+            )
+
+    def _deliver_locked(
+        self,
+        mailbox: str,
+        source: Path,
+        size: int,
+        env: Envelope,
+        sysflags: frozenset[str],
+        kws: frozenset[str],
+        when: datetime,
+        requiretls: bool,
+    ) -> Message:
+        conn = self._conn
+        placed: Path | None = None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            mailbox_id = self._mailbox_id(mailbox, create=True)
+            uid = int(
+                conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,))
+                .fetchone()[0]
+            )
+            cur = conn.execute(
+                "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
+                "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
+                "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    mailbox_id, uid, join_flags(sysflags), join_flags(kws), size, _iso(when),
+                    int(requiretls), env.subject, env.from_, env.to, env.cc,
+                    _iso(env.date) if env.date else None, env.message_id, env.in_reply_to,
+                    int(env.has_attachments),
+                ),
+            )
+            msgid = cur.lastrowid
+            assert msgid is not None
+            conn.execute(
+                "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
+                "unseen = unseen + ?, size = size + ? WHERE id = ?",
+                (0 if "\\Seen" in sysflags else 1, size, mailbox_id),
+            )
+            target = message_path(self.dir, msgid)
+            self._place(source, target)
+            placed = target
+            fsync_dir(target.parent)
+            _commit(conn)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if placed is not None:
+                placed.unlink(missing_ok=True)
+            raise
+        log.debug(
+            "message delivered",
+            extra={"account": self.name, "mailbox": mailbox, "msgid": msgid, "size": size},
+        )
+        return Message(
+            msgid=msgid, mailbox=mailbox, uid=uid, flags=sysflags, size=size,
+            received=datetime.fromisoformat(_iso(when)), requiretls=requiretls,
+            subject=env.subject, from_=env.from_, to=env.to, cc=env.cc, date=env.date,
+            message_id=env.message_id, in_reply_to=env.in_reply_to,
+            has_attachments=env.has_attachments, keywords=kws,
+        )
+
+    def deliver_bytes(
+        self,
+        mailbox: str,
+        data: bytes,
+        *,
+        flags: Iterable[str] = (),
+        received: datetime | None = None,
+        requiretls: bool = False,
+        keywords: Iterable[str] = (),
+    ) -> Message:
+        """Write *data* to a fsynced temporary file in the data dir's tmp/, then
+        :meth:`deliver` it."""
+        _ensure_dir(self._tmpdir)
+        tmp = self._tmpdir / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return self.deliver(
+                mailbox, tmp, flags=flags, received=received, requiretls=requiretls,
+                keywords=keywords,
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # -- mailboxes --------------------------------------------------------
+
+    def mailboxes(self) -> list[MailboxInfo]:
+        """All mailboxes: the default ones first, then the others by name."""
+        with self._lock:
+            self._check_open()
+            rows = self._conn.execute("SELECT * FROM mailbox").fetchall()
+        infos = [
+            MailboxInfo(
+                name=r["name"], id=int(r["id"]), uidvalidity=int(r["uidvalidity"]),
+                uidnext=int(r["uidnext"]), total=int(r["total"]), unseen=int(r["unseen"]),
+                size=int(r["size"]),
+            )
+            for r in rows
+        ]
+        rank = {name: i for i, name in enumerate(DEFAULT_MAILBOXES)}
+        return sorted(infos, key=lambda m: (rank.get(m.name, len(rank)), m.name))
+
+    def mailbox(self, name: str) -> MailboxInfo:
+        name = normalize_mailbox(name)
+        for info in self.mailboxes():
+            if info.name == name:
+                return info
+        raise MailboxNotFound(f"account {self.name!r}: no mailbox {name!r}")
+
+    def create_mailbox(self, name: str) -> MailboxInfo:
+        name = normalize_mailbox(name)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                if self._mailbox_row(name) is not None:
+                    raise MailboxExists(f"account {self.name!r}: mailbox {name!r} exists")
+                self._insert_mailbox(name)
+        return self.mailbox(name)
+
+    def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
+        """Rename a mailbox and its children ("old/x" -> "new/x"), keeping
+        UIDVALIDITY and UIDs. The Inbox can be neither source nor target."""
+        old, new = normalize_mailbox(old), normalize_mailbox(new)
+        if INBOX in (old, new):
+            raise StoreError(f"account {self.name!r}: the Inbox cannot be renamed or replaced")
+        with self._lock:
+            self._check_open()
+            with self._write():
+                if self._mailbox_row(old) is None:
+                    raise MailboxNotFound(f"account {self.name!r}: no mailbox {old!r}")
+                prefix = old + SEPARATOR
+                renames = [(old, new)] + [
+                    (r["name"], new + SEPARATOR + r["name"][len(prefix):])
+                    for r in self._conn.execute(
+                        "SELECT name FROM mailbox WHERE substr(name, 1, ?) = ?",
+                        (len(prefix), prefix),
+                    )
+                ]
+                for _, target in renames:
+                    if self._mailbox_row(target) is not None:
+                        raise MailboxExists(
+                            f"account {self.name!r}: mailbox {target!r} exists"
+                        )
+                for source, target in renames:
+                    self._conn.execute(
+                        "UPDATE mailbox SET name = ? WHERE name = ?", (target, source)
+                    )
+        return self.mailbox(new)
+
+    def delete_mailbox(self, name: str) -> int:
+        """Delete a mailbox (not the Inbox) with its messages; returns how many
+        messages were removed. Child mailboxes stay."""
+        name = normalize_mailbox(name)
+        if name == INBOX:
+            raise StoreError(f"account {self.name!r}: the Inbox cannot be deleted")
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(name, create=False)
+                msgids = [
+                    int(r[0])
+                    for r in self._conn.execute(
+                        "SELECT id FROM message WHERE mailbox_id = ?", (mailbox_id,)
+                    )
+                ]
+                self._conn.execute("DELETE FROM message WHERE mailbox_id = ?", (mailbox_id,))
+                self._conn.execute("DELETE FROM mailbox WHERE id = ?", (mailbox_id,))
+            self._unlink_files(msgids)
+        return len(msgids)
+
+    # -- messages ---------------------------------------------------------
+
+    def list_messages(
+        self,
+        mailbox: str,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+        cursor: int | None = None,
+    ) -> list[Message]:
+        """One page of a mailbox in UID order, from the index only.
+
+        *cursor* is the UID of the last message of the previous page; paging
+        by cursor stays fast however deep, *offset* skips index entries."""
+        if offset < 0 or not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"offset must be >= 0 and limit 0..{MAX_PAGE}")
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            params: list[Any] = [mailbox_id]
+            if cursor is not None:
+                params.append(cursor)
+            params += [limit, offset]
+            sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
+            rows = self._conn.execute(sql, params).fetchall()
+        return [self._to_message(r, mailbox) for r in rows]
+
+    def get(self, msgid: int) -> Message:
+        with self._lock:
+            self._check_open()
+            row = self._message_row(msgid)
+        return self._to_message(row, row["mailbox_name"])
+
+    def get_by_uid(self, mailbox: str, uid: int) -> Message:
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            row = self._conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = ? AND m.uid = ?",
+                (mailbox_id, uid),
+            ).fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no uid {uid} in {mailbox!r}")
+        return self._to_message(row, mailbox)
+
+    def message_path(self, msgid: int) -> Path:
+        """Path of the message file (checked against the index)."""
+        self.get(msgid)
+        return message_path(self.dir, msgid)
+
+    def open_message(self, msgid: int) -> BinaryIO:
+        """The message file, opened for binary reading; the caller closes it."""
+        path = self.message_path(msgid)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"account {self.name!r}: message {msgid} is indexed but {path} is missing"
+            ) from exc
+
+    def set_flags(
+        self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Message:
+        """Add and remove system flags (\\Seen ...) and keywords; returns the
+        updated message. Removing wins over adding the same flag."""
+        add_flags, add_kw = split_flags(add)
+        remove_flags, remove_kw = split_flags(remove)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                row = self._message_row(msgid)
+                old = parse_flags(row["flags"])
+                flags = (old | add_flags) - remove_flags
+                keywords = (parse_flags(row["keywords"]) | add_kw) - remove_kw
+                self._conn.execute(
+                    "UPDATE message SET flags = ?, keywords = ? WHERE id = ?",
+                    (join_flags(flags), join_flags(keywords), msgid),
+                )
+                was_seen, is_seen = "\\Seen" in old, "\\Seen" in flags
+                if was_seen != is_seen:
+                    self._conn.execute(
+                        "UPDATE mailbox SET unseen = unseen + ? WHERE id = ?",
+                        (-1 if is_seen else 1, row["mailbox_id"]),
+                    )
+        return self.get(msgid)
+
+    def move(self, msgid: int, mailbox: str) -> Message:
+        """Move a message to another existing mailbox; it gets a new UID there.
+        The file stays where it is (its path depends on the msgid only)."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                row = self._message_row(msgid)
+                target_id = self._mailbox_id(mailbox, create=False)
+                source_id = int(row["mailbox_id"])
+                if target_id != source_id:
+                    size = int(row["size"])
+                    unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
+                    uid = int(
+                        self._conn.execute(
+                            "SELECT uidnext FROM mailbox WHERE id = ?", (target_id,)
+                        ).fetchone()[0]
+                    )
+                    self._conn.execute(
+                        "UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?",
+                        (target_id, uid, msgid),
+                    )
+                    self._conn.execute(
+                        "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, "
+                        "size = size - ? WHERE id = ?",
+                        (unseen, size, source_id),
+                    )
+                    self._conn.execute(
+                        "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
+                        "unseen = unseen + ?, size = size + ? WHERE id = ?",
+                        (unseen, size, target_id),
+                    )
+        return self.get(msgid)
+
+    def remove(self, msgid: int) -> None:
+        """Delete a message: the index row first, then its file."""
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._delete_rows([self._message_row(msgid)])
+            self._unlink_files([msgid])
+
+    def expunge(self, mailbox: str) -> list[int]:
+        """Remove the messages flagged \\Deleted in *mailbox*; returns their ids."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(mailbox, create=False)
+                rows = [
+                    r
+                    for r in self._conn.execute(
+                        "SELECT id, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
+                        "AND instr(flags, '\\Deleted') > 0 ORDER BY uid",
+                        (mailbox_id,),
+                    ).fetchall()
+                    if "\\Deleted" in parse_flags(r["flags"])
+                ]
+                self._delete_rows(rows)
+            msgids = [int(r["id"]) for r in rows]
+            self._unlink_files(msgids)
+        return msgids
+
+    def _delete_rows(self, rows: list[sqlite3.Row]) -> None:
+        for row in rows:
+            unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
+            self._conn.execute("DELETE FROM message WHERE id = ?", (row["id"],))
+            self._conn.execute(
+                "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, size = size - ? "
+                "WHERE id = ?",
+                (unseen, row["size"], row["mailbox_id"]),
+            )
+
+    def _unlink_files(self, msgids: Iterable[int]) -> None:
+        for msgid in msgids:
+            path = message_path(self.dir, msgid)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                log.warning(
+                    "message file already gone",
+                    extra={"account": self.name, "msgid": msgid, "path": str(path)},
+                )
+
+    # -- recipient domain security (reference-behaviour §2, §4) -----------
+
+    def remember_domain_security(
+        self, domain: str, starttls: bool | None, requiretls: bool | None
+    ) -> None:
+        """Record what a delivery to *domain* saw; None keeps the earlier value."""
+        domain = normalize_domain(domain)
+        now = _iso(datetime.now(UTC))
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.execute(
+                    "INSERT INTO domain_security (domain, starttls, requiretls, updated) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (domain) DO UPDATE SET "
+                    "starttls = coalesce(excluded.starttls, starttls), "
+                    "requiretls = coalesce(excluded.requiretls, requiretls), "
+                    "updated = excluded.updated",
+                    (
+                        domain,
+                        None if starttls is None else int(starttls),
+                        None if requiretls is None else int(requiretls),
+                        now,
+                    ),
+                )
+
+    def domain_security(self, domain: str) -> DomainSecurity:
+        """What is known about *domain*; all None when nothing is."""
+        domain = normalize_domain(domain)
+        with self._lock:
+            self._check_open()
+            row = self._conn.execute(
+                "SELECT * FROM domain_security WHERE domain = ?", (domain,)
+            ).fetchone()
+        if row is None:
+            return DomainSecurity(domain, None, None, None)
+        return DomainSecurity(
+            domain=domain,
+            starttls=None if row["starttls"] is None else bool(row["starttls"]),
+            requiretls=None if row["requiretls"] is None else bool(row["requiretls"]),
+            updated=_parse_iso(row["updated"]),
+        )
+
+    # -- whole account ----------------------------------------------------
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            self._check_open()
+            row = self._conn.execute(
+                "SELECT count(*), coalesce(sum(total), 0), coalesce(sum(size), 0) FROM mailbox"
+            ).fetchone()
+        index_bytes = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                index_bytes += (self.dir / (INDEX_DB + suffix)).stat().st_size
+            except FileNotFoundError:
+                pass
+        return StoreStats(
+            messages=int(row[1]), message_bytes=int(row[2]), index_bytes=index_bytes,
+            mailboxes=int(row[0]),
+        )
+
+    def check(self) -> list[str]:
+        """Invariants of the index: uid < uidnext, mailbox counters match the
+        messages. Empty when consistent (used by verifydata)."""
+        problems: list[str] = []
+        with self._lock:
+            self._check_open()
+            bad_uid = self._conn.execute(
+                "SELECT m.id, m.uid, b.name, b.uidnext FROM message m "
+                "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.uid >= b.uidnext"
+            ).fetchall()
+            counts = self._conn.execute(
+                "SELECT b.name, b.total, b.unseen, b.size, count(m.id) AS n, "
+                "coalesce(sum(m.size), 0) AS s, "
+                "coalesce(sum(CASE WHEN instr(' ' || m.flags || ' ', ' \\Seen ') > 0 "
+                "THEN 0 ELSE 1 END), 0) AS u "
+                "FROM mailbox b LEFT JOIN message m ON m.mailbox_id = b.id GROUP BY b.id"
+            ).fetchall()
+        for r in bad_uid:
+            problems.append(
+                f"{self.dir}: message {r[0]} in {r[2]!r} has uid {r[1]} >= uidnext {r[3]}"
+            )
+        for r in counts:
+            if (r["total"], r["unseen"], r["size"]) != (r["n"], r["u"], r["s"]):
+                problems.append(
+                    f"{self.dir}: mailbox {r['name']!r} counters total/unseen/size "
+                    f"{r['total']}/{r['unseen']}/{r['size']} but messages say "
+                    f"{r['n']}/{r['u']}/{r['s']}"
+                )
+        return problems
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+
+class _WriteTx:
+    """BEGIN IMMEDIATE ... COMMIT on the account's connection (lock held by caller)."""
+
+    def __init__(self, store: AccountStore) -> None:
+        self._conn = store._conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            try:
+                _commit(self._conn)
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")

@@ -1,0 +1,125 @@
+"""auth.db: account passwords as salted slow hashes (scrypt) and SCRAM-SHA-256
+keys (RFC 5802, RFC 7677). No password is ever stored in clear."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from postel.db import Migration, open_db
+from postel.store.errors import CredentialsError
+from postel.store.names import check_account_name
+from postel.store.passwords import scram_sha256_keys, scrypt_hash, scrypt_verify
+
+MIGRATIONS: list[Migration] = [
+    """
+    CREATE TABLE password (
+        account TEXT PRIMARY KEY,
+        scrypt TEXT NOT NULL,
+        scram_salt BLOB NOT NULL,
+        scram_iterations INTEGER NOT NULL,
+        scram_stored_key BLOB NOT NULL,
+        scram_server_key BLOB NOT NULL,
+        updated TEXT NOT NULL
+    );
+    """,
+]
+
+# Verified against when the account is unknown, so that the time taken does
+# not tell whether an account exists.
+@functools.cache
+def _dummy_hash() -> str:
+    return scrypt_hash("postel-no-such-account", salt=b"\0" * 16)
+
+
+class Credentials:
+    """Passwords of accounts in auth.db. Thread-safe; close when done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn = open_db(self.path, MIGRATIONS)
+        self._lock = threading.Lock()
+        try:
+            self.path.chmod(0o600)
+        except OSError:
+            pass
+
+    def _row(self, account: str) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(
+                "SELECT * FROM password WHERE account = ?", (account,)
+            ).fetchone()
+        return row
+
+    def set_password(self, account: str, password: str) -> None:
+        """Store new hashes for *account* (replacing any earlier ones)."""
+        check_account_name(account)
+        if not password:
+            raise CredentialsError(f"account {account!r}: empty password")
+        encoded = scrypt_hash(password)
+        keys = scram_sha256_keys(password)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO password (account, scrypt, scram_salt, scram_iterations, "
+                "scram_stored_key, scram_server_key, updated) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (account) DO UPDATE SET scrypt = excluded.scrypt, "
+                "scram_salt = excluded.scram_salt, scram_iterations = excluded.scram_iterations, "
+                "scram_stored_key = excluded.scram_stored_key, "
+                "scram_server_key = excluded.scram_server_key, updated = excluded.updated",
+                (account, encoded, keys.salt, keys.iterations, keys.stored_key,
+                 keys.server_key, now),
+            )
+
+    def verify(self, account: str, password: str) -> bool:
+        """True if *password* is the account's; False for unknown accounts."""
+        row = self._row(account)
+        if row is None:
+            scrypt_verify(password, _dummy_hash())
+            return False
+        return scrypt_verify(password, str(row["scrypt"]))
+
+    def has_password(self, account: str) -> bool:
+        return self._row(account) is not None
+
+    def accounts(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT account FROM password ORDER BY account").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def remove(self, account: str) -> bool:
+        """Forget the account's password; True if there was one."""
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM password WHERE account = ?", (account,))
+        return cur.rowcount > 0
+
+    def scram_sha256(self, account: str) -> tuple[bytes, int, bytes, bytes] | None:
+        """(salt, iterations, StoredKey, ServerKey) for SCRAM-SHA-256, or None."""
+        row = self._row(account)
+        if row is None:
+            return None
+        return (
+            bytes(row["scram_salt"]),
+            int(row["scram_iterations"]),
+            bytes(row["scram_stored_key"]),
+            bytes(row["scram_server_key"]),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Credentials:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,67 @@
+"""Records handed out by the store: messages, mailboxes, domain security, stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    """A stored message as the index knows it (no file access needed)."""
+
+    msgid: int
+    mailbox: str
+    uid: int
+    flags: frozenset[str]
+    size: int
+    received: datetime
+    requiretls: bool
+    subject: str
+    from_: str
+    to: str
+    cc: str
+    date: datetime | None
+    message_id: str
+    in_reply_to: str
+    has_attachments: bool
+    keywords: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def seen(self) -> bool:
+        return "\\Seen" in self.flags
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    name: str
+    id: int
+    uidvalidity: int
+    uidnext: int
+    total: int
+    unseen: int
+    size: int
+
+
+@dataclass(frozen=True)
+class DomainSecurity:
+    """What an account's earlier deliveries saw at a recipient domain.
+
+    None means unknown (never observed)."""
+
+    domain: str
+    starttls: bool | None
+    requiretls: bool | None
+    updated: datetime | None
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    messages: int
+    message_bytes: int  # sum of the stored message sizes
+    index_bytes: int  # index.db with its WAL
+    mailboxes: int
+
+    @property
+    def disk_usage(self) -> int:
+        return self.message_bytes + self.index_bytes

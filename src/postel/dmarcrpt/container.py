@@ -92,8 +92,7 @@ def unzip_bounded(data: bytes, max_size: int) -> bytes:
             info = xml[0]
             if info.file_size > max_size:
                 raise LimitError(
-                    f"zip member {info.filename!r} is {info.file_size} bytes, "
-                    f"more than {max_size}"
+                    f"zip member {info.filename!r} is {info.file_size} bytes, more than {max_size}"
                 )
             out = bytearray()
             with zf.open(info) as f:
@@ -150,9 +149,7 @@ def report_parts(data: bytes) -> list[Attachment]:
         ctype = part.get_content_type().lower()
         fname = _filename(part)
         if not (
-            ctype in _XML_TYPES
-            or ctype in _ARCHIVE_TYPES
-            or fname.lower().endswith(_NAME_SUFFIXES)
+            ctype in _XML_TYPES or ctype in _ARCHIVE_TYPES or fname.lower().endswith(_NAME_SUFFIXES)
         ):
             continue
         try:

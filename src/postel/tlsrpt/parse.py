@@ -285,9 +285,7 @@ def _policy(ctx: _Ctx, v: Any, path: str) -> Policy:
     if "summary" not in obj:
         raise ReportError("required field missing", sp)
     sobj = _object(obj["summary"], sp)
-    _known(
-        ctx, sobj, sp, ("total-successful-session-count", "total-failure-session-count")
-    )
+    _known(ctx, sobj, sp, ("total-successful-session-count", "total-failure-session-count"))
     summary = Summary(
         total_successful_session_count=_count(ctx, sobj, "total-successful-session-count", sp),
         total_failure_session_count=_count(ctx, sobj, "total-failure-session-count", sp),
@@ -390,9 +388,7 @@ def parse_report_json(
     try:
         obj = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
-        raise InputError(
-            f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from None
+        raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
     except RecursionError:
         raise InputError("not valid JSON: nested too deeply") from None
     except ValueError as e:
@@ -446,3 +442,13 @@ def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
         return result
     assert first_error is not None
     raise first_error
+
+
+def policies_from_obj(obj: Any, *, limits: Limits = DEFAULT_LIMITS) -> list[Policy]:
+    """Strictly parse a JSON array of `policies` entries (as stored by postel)."""
+    if not isinstance(obj, list):
+        raise ReportError(f"expected array, got {_kind(obj)}", "policies")
+    if len(obj) > limits.max_policies:
+        raise LimitError(f"policies: more than {limits.max_policies} entries")
+    ctx = _Ctx(True, limits)
+    return [_policy(ctx, p, _join("policies", i)) for i, p in enumerate(obj)]

@@ -1,0 +1,251 @@
+"""Storage of outgoing TLS results and the report suppression list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+from postel.db import open_db, transaction
+from postel.tlsrpt.parse import policies_from_obj
+from postel.tlsrpt.report import policy_to_dict
+from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, rows_for_attempt
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE result (
+        id INTEGER PRIMARY KEY,
+        policy_domain TEXT NOT NULL,
+        day TEXT NOT NULL,
+        recipient_domain TEXT NOT NULL,
+        is_host INTEGER NOT NULL,
+        send_report INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        sent_to_recipient_domain INTEGER NOT NULL DEFAULT 0,
+        recipient_domain_reporting_addresses TEXT NOT NULL DEFAULT '[]',
+        sent_to_policy_domain INTEGER NOT NULL DEFAULT 0,
+        results TEXT NOT NULL,
+        UNIQUE (policy_domain, day, recipient_domain)
+    );
+    CREATE INDEX result_day ON result (day);
+    CREATE TABLE suppression (
+        address TEXT PRIMARY KEY,
+        until TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        manual INTEGER NOT NULL DEFAULT 1,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE bounce (
+        address TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        last TEXT NOT NULL
+    );
+    """,
+]
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+class ResultDB:
+    """tlsrptresult.db: open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> ResultDB:
+        return cls(open_db(path, MIGRATIONS, readonly=readonly), path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # Results.
+
+    def add_attempt(
+        self, attempt: AttemptResults, *, send_report: bool, now: dt.datetime | None = None
+    ) -> list[ResultRow]:
+        """Merge one delivery attempt's results into the stored rows."""
+        now = now or dt.datetime.now(dt.UTC)
+        day = now.astimezone(dt.UTC).date()
+        out: list[ResultRow] = []
+        with transaction(self.conn):
+            for row in rows_for_attempt(attempt, day, send_report):
+                existing = self._get(row.policy_domain, day, row.recipient_domain)
+                if existing is not None:
+                    merged = merge_row(existing, row)
+                    self.conn.execute(
+                        "UPDATE result SET send_report = ?, updated = ?, results = ?"
+                        " WHERE policy_domain = ? AND day = ? AND recipient_domain = ?",
+                        (
+                            int(merged.send_report),
+                            _iso(now),
+                            self._dump(merged),
+                            merged.policy_domain,
+                            day.isoformat(),
+                            merged.recipient_domain,
+                        ),
+                    )
+                    out.append(merged)
+                else:
+                    self.conn.execute(
+                        "INSERT INTO result (policy_domain, day, recipient_domain, is_host,"
+                        " send_report, created, updated, results) VALUES (?,?,?,?,?,?,?,?)",
+                        (
+                            row.policy_domain,
+                            day.isoformat(),
+                            row.recipient_domain,
+                            int(row.is_host),
+                            int(row.send_report),
+                            _iso(now),
+                            _iso(now),
+                            self._dump(row),
+                        ),
+                    )
+                    row.created = row.updated = now
+                    out.append(row)
+        return out
+
+    @staticmethod
+    def _dump(row: ResultRow) -> str:
+        return json.dumps([policy_to_dict(p) for p in row.results], sort_keys=True)
+
+    @staticmethod
+    def _row(r: sqlite3.Row) -> ResultRow:
+        return ResultRow(
+            policy_domain=r["policy_domain"],
+            day=dt.date.fromisoformat(r["day"]),
+            recipient_domain=r["recipient_domain"],
+            is_host=bool(r["is_host"]),
+            send_report=bool(r["send_report"]),
+            results=policies_from_obj(json.loads(r["results"])),
+            created=dt.datetime.fromisoformat(r["created"]),
+            updated=dt.datetime.fromisoformat(r["updated"]),
+            sent_to_recipient_domain=bool(r["sent_to_recipient_domain"]),
+            recipient_domain_reporting_addresses=json.loads(
+                r["recipient_domain_reporting_addresses"]
+            ),
+            sent_to_policy_domain=bool(r["sent_to_policy_domain"]),
+        )
+
+    def _get(self, policy_domain: str, day: dt.date, recipient_domain: str) -> ResultRow | None:
+        r = self.conn.execute(
+            "SELECT * FROM result WHERE policy_domain = ? AND day = ? AND recipient_domain = ?",
+            (policy_domain, day.isoformat(), recipient_domain),
+        ).fetchone()
+        return None if r is None else self._row(r)
+
+    def rows(
+        self, *, day: dt.date | None = None, policy_domain: str | None = None
+    ) -> list[ResultRow]:
+        sql, args = "SELECT * FROM result WHERE 1=1", []
+        if day is not None:
+            sql += " AND day = ?"
+            args.append(day.isoformat())
+        if policy_domain is not None:
+            sql += " AND policy_domain = ?"
+            args.append(policy_domain)
+        sql += " ORDER BY day, policy_domain, recipient_domain"
+        return [self._row(r) for r in self.conn.execute(sql, args)]
+
+    def days(self) -> list[dt.date]:
+        return [
+            dt.date.fromisoformat(r[0])
+            for r in self.conn.execute("SELECT DISTINCT day FROM result ORDER BY day")
+        ]
+
+    def mark_sent(
+        self,
+        day: dt.date,
+        policy_domain: str,
+        *,
+        to_recipient_domain: bool,
+        reporting_addresses: list[str] | None = None,
+        recipient_domain: str | None = None,
+    ) -> None:
+        """Record that a report covering these rows went out."""
+        where = "day = ? AND policy_domain = ?"
+        args: list[object] = [day.isoformat(), policy_domain]
+        if recipient_domain is not None:
+            where += " AND recipient_domain = ?"
+            args.append(recipient_domain)
+        if to_recipient_domain:
+            self.conn.execute(
+                "UPDATE result SET sent_to_recipient_domain = 1,"
+                f" recipient_domain_reporting_addresses = ? WHERE {where}",
+                [json.dumps(sorted(reporting_addresses or [])), *args],
+            )
+        else:
+            self.conn.execute(f"UPDATE result SET sent_to_policy_domain = 1 WHERE {where}", args)
+
+    def delete(self, day: dt.date, policy_domain: str | None = None) -> int:
+        if policy_domain is None:
+            cur = self.conn.execute("DELETE FROM result WHERE day = ?", (day.isoformat(),))
+        else:
+            cur = self.conn.execute(
+                "DELETE FROM result WHERE day = ? AND policy_domain = ?",
+                (day.isoformat(), policy_domain),
+            )
+        return cur.rowcount
+
+    def delete_older_than(self, day: dt.date) -> int:
+        cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
+        return cur.rowcount
+
+    # Suppression list (reference §1): addresses that get no reports.
+
+    def suppress(
+        self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO suppression (address, until, comment, manual, created)"
+            " VALUES (?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET until = excluded.until,"
+            " comment = excluded.comment, manual = excluded.manual",
+            (address.lower(), _iso(until), comment, int(manual), _iso(dt.datetime.now(dt.UTC))),
+        )
+
+    def unsuppress(self, address: str) -> bool:
+        cur = self.conn.execute("DELETE FROM suppression WHERE address = ?", (address.lower(),))
+        return cur.rowcount > 0
+
+    def suppressions(self) -> list[tuple[str, dt.datetime, str, bool]]:
+        return [
+            (r["address"], dt.datetime.fromisoformat(r["until"]), r["comment"], bool(r["manual"]))
+            for r in self.conn.execute("SELECT * FROM suppression ORDER BY address")
+        ]
+
+    def is_suppressed(self, address: str, now: dt.datetime | None = None) -> bool:
+        now = now or dt.datetime.now(dt.UTC)
+        r = self.conn.execute(
+            "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
+        ).fetchone()
+        return r is not None and dt.datetime.fromisoformat(r["until"]) > now
+
+    def record_bounce(
+        self, address: str, *, threshold: int = 3, now: dt.datetime | None = None
+    ) -> bool:
+        """Count a bounced report; suppress for 30 days at *threshold*. True if suppressed."""
+        now = now or dt.datetime.now(dt.UTC)
+        addr = address.lower()
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO bounce (address, count, last) VALUES (?, 1, ?)"
+                " ON CONFLICT(address) DO UPDATE SET count = count + 1, last = excluded.last",
+                (addr, _iso(now)),
+            )
+            count = self.conn.execute(
+                "SELECT count FROM bounce WHERE address = ?", (addr,)
+            ).fetchone()[0]
+        if count >= threshold:
+            self.suppress(
+                addr,
+                now + dt.timedelta(days=30),
+                f"automatic: {count} bounced reports",
+                manual=False,
+            )
+            return True
+        return False

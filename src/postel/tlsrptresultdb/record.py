@@ -1,0 +1,81 @@
+"""Turning one delivery attempt's TLS results into rows (pure).
+
+RFC 8460 §4.3/4.4; reference-behaviour §1 "Stored per delivery attempt".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from postel.tlsrpt.report import Policy, PolicyType, merge_policies
+
+
+@dataclass
+class AttemptResults:
+    """What one direct delivery attempt to a recipient domain found.
+
+    *domain_result* is the recipient-domain (MTA-STS) entry; *host_results*
+    one entry per MX host tried, keyed by host name (DANE / no-policy-found).
+    """
+
+    recipient_domain: str
+    domain_result: Policy | None = None
+    host_results: dict[str, Policy] = field(default_factory=dict)
+
+
+@dataclass
+class ResultRow:
+    policy_domain: str
+    day: dt.date
+    recipient_domain: str
+    is_host: bool
+    send_report: bool
+    results: list[Policy]
+    created: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    sent_to_recipient_domain: bool = False
+    recipient_domain_reporting_addresses: list[str] = field(default_factory=list)
+    sent_to_policy_domain: bool = False
+
+
+def rows_for_attempt(attempt: AttemptResults, day: dt.date, send_report: bool) -> list[ResultRow]:
+    """The rows one attempt adds (before merging into stored rows)."""
+    rows: list[ResultRow] = []
+    host_tlsa_domains = {
+        p.policy.policy_domain
+        for p in attempt.host_results.values()
+        if p.policy.policy_type == PolicyType.TLSA
+    }
+    for host, policy in sorted(attempt.host_results.items()):
+        policy_domain = policy.policy.policy_domain or host
+        rows.append(
+            ResultRow(policy_domain, day, attempt.recipient_domain, True, send_report, [policy])
+        )
+    dr = attempt.domain_result
+    if dr is not None:
+        # reference §1: a recipient-domain no-policy-found entry is dropped when
+        # the same attempt produced a tlsa host result for that policy domain.
+        dropped = (
+            dr.policy.policy_type == PolicyType.NO_POLICY_FOUND
+            and (dr.policy.policy_domain or attempt.recipient_domain) in host_tlsa_domains
+        )
+        if not dropped:
+            rows.append(
+                ResultRow(
+                    attempt.recipient_domain,
+                    day,
+                    attempt.recipient_domain,
+                    False,
+                    send_report,
+                    [dr],
+                )
+            )
+    return rows
+
+
+def merge_row(existing: ResultRow, new: ResultRow) -> ResultRow:
+    """Add *new*'s results to *existing*; send_report only goes false -> true."""
+    existing.results = merge_policies(existing.results, new.results)
+    existing.send_report = existing.send_report or new.send_report
+    return existing

@@ -1,0 +1,136 @@
+"""Recording outgoing TLS results (reference-behaviour §1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from postel.tlsrpt.report import (
+    FailureDetails,
+    Policy,
+    PolicyDetails,
+    PolicyType,
+    ResultType,
+    Summary,
+)
+from postel.tlsrptresultdb import AttemptResults, ResultDB
+
+NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+
+def sts(domain: str, ok: int, fail: int = 0) -> Policy:
+    details = (
+        [
+            FailureDetails(
+                ResultType.CERTIFICATE_EXPIRED,
+                receiving_mx_hostname="mx.example.org",
+                receiving_ip="192.0.2.1",
+                failed_session_count=fail,
+            )
+        ]
+        if fail
+        else []
+    )
+    return Policy(
+        PolicyDetails(
+            PolicyType.STS, ["version: STSv1", "mode: enforce"], domain, ["mx.example.org"]
+        ),
+        Summary(ok, fail),
+        details,
+    )
+
+
+def tlsa(base: str, ok: int) -> Policy:
+    return Policy(PolicyDetails(PolicyType.TLSA, ["3 1 1 ab"], base, []), Summary(ok, 0))
+
+
+def nopolicy(domain: str) -> Policy:
+    return Policy(PolicyDetails(PolicyType.NO_POLICY_FOUND, [], domain, []), Summary(1, 0))
+
+
+def test_rows_per_domain_and_host_merged(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    attempt = AttemptResults(
+        "example.org", sts("example.org", 1), {"mx.example.org": tlsa("mx.example.org", 1)}
+    )
+    db.add_attempt(attempt, send_report=False, now=NOW)
+    db.add_attempt(
+        AttemptResults(
+            "example.org", sts("example.org", 0, 2), {"mx.example.org": tlsa("mx.example.org", 1)}
+        ),
+        send_report=True,
+        now=NOW,
+    )
+    rows = db.rows(day=NOW.date())
+    assert [(r.policy_domain, r.recipient_domain, r.is_host) for r in rows] == [
+        ("example.org", "example.org", False),
+        ("mx.example.org", "example.org", True),
+    ]
+    dom = rows[0]
+    assert dom.send_report is True
+    assert len(dom.results) == 1
+    assert dom.results[0].summary == Summary(1, 2)
+    assert dom.results[0].failure_details[0].failed_session_count == 2
+    assert rows[1].results[0].summary.total_successful_session_count == 2
+    db.close()
+
+
+def test_send_report_never_goes_back_to_false(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=True, now=NOW)
+    db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=False, now=NOW)
+    (row,) = db.rows()
+    assert row.send_report is True
+    assert row.results[0].summary.total_successful_session_count == 2
+    db.close()
+
+
+def test_no_policy_row_dropped_when_host_has_tlsa_for_same_domain(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    # No MX: the domain itself is the host, and it has TLSA records.
+    db.add_attempt(
+        AttemptResults("b.example", nopolicy("b.example"), {"b.example": tlsa("b.example", 1)}),
+        send_report=True,
+        now=NOW,
+    )
+    rows = db.rows()
+    assert len(rows) == 1 and rows[0].is_host
+    assert rows[0].results[0].policy.policy_type == PolicyType.TLSA
+    db.close()
+
+
+def test_mark_sent_and_cleanup(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=True, now=NOW)
+    db.add_attempt(
+        AttemptResults("a.example", nopolicy("a.example")),
+        send_report=True,
+        now=NOW - dt.timedelta(days=3),
+    )
+    db.mark_sent(
+        NOW.date(),
+        "a.example",
+        to_recipient_domain=True,
+        reporting_addresses=["mailto:x@a.example"],
+    )
+    row = db.rows(day=NOW.date())[0]
+    assert row.sent_to_recipient_domain and row.recipient_domain_reporting_addresses == [
+        "mailto:x@a.example"
+    ]
+    assert db.delete_older_than(NOW.date() - dt.timedelta(days=2)) == 1
+    assert db.days() == [NOW.date()]
+    db.close()
+
+
+def test_suppression_and_automatic_bounce_suppression(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    db.suppress("Reports@Example.org", NOW + dt.timedelta(days=1), "asked us", manual=True)
+    assert db.is_suppressed("reports@example.org", now=NOW)
+    assert not db.is_suppressed("reports@example.org", now=NOW + dt.timedelta(days=2))
+    assert db.record_bounce("tls@b.example", now=NOW) is False
+    assert db.record_bounce("tls@b.example", now=NOW) is False
+    assert db.record_bounce("tls@b.example", now=NOW) is True
+    assert db.is_suppressed("tls@b.example", now=NOW)
+    assert db.unsuppress("reports@example.org")
+    assert [s[0] for s in db.suppressions()] == ["tls@b.example"]
+    db.close()

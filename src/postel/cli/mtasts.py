@@ -84,12 +84,16 @@ def parse_cmd(file: Path, is_record: bool) -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Extra trusted CA certificates (PEM), besides the system CAs (repeatable).",
 )
+@click.option(
+    "--https-port", type=int, default=443, show_default=True, help="Policy server port (tests)."
+)
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
 def lookup_cmd(
     domain: str,
     nameservers: tuple[str, ...],
     dns_port: int,
     ca_files: tuple[Path, ...],
+    https_port: int,
     timeout: float,
 ) -> None:
     """Look up DOMAIN's MTA-STS record, fetch its policy and print both as JSON."""
@@ -103,7 +107,9 @@ def lookup_cmd(
     except (OSError, ValueError) as e:
         _fail(f"loading CA files: {e}")
     try:
-        result = asyncio.run(lookup(resolver, domain, ssl_context=ctx, timeout=timeout))
+        result = asyncio.run(
+            lookup(resolver, domain, ssl_context=ctx, port=https_port, timeout=timeout)
+        )
     except ValueError as e:
         _fail(str(e))
     _echo_json(result.to_json())

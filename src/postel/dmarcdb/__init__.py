@@ -1,0 +1,20 @@
+"""dmarcrpt.db: received DMARC aggregate reports, their duplicates, and sums for charts."""
+
+from postel.dmarcdb.counts import report_counts
+from postel.dmarcdb.db import DMARCDB, open
+from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
+from postel.dmarcdb.model import AddResult, Counts, DayTotal, OrgTotal, Page, StoredReport
+
+__all__ = [
+    "DMARCDB",
+    "AddResult",
+    "Counts",
+    "DMARCDBError",
+    "DayTotal",
+    "InvalidArgument",
+    "OrgTotal",
+    "Page",
+    "StoredReport",
+    "open",
+    "report_counts",
+]

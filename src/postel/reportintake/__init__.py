@@ -1,0 +1,15 @@
+"""Intake of received TLS (RFC 8460) and DMARC aggregate (RFC 7489) report messages."""
+
+from postel.reportintake.errors import ReportIntakeError, UnknownKind
+from postel.reportintake.intake import KINDS, intake, intake_sync
+from postel.reportintake.result import IntakeResult, Status
+
+__all__ = [
+    "KINDS",
+    "IntakeResult",
+    "ReportIntakeError",
+    "Status",
+    "UnknownKind",
+    "intake",
+    "intake_sync",
+]

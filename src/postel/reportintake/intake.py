@@ -1,0 +1,148 @@
+"""Report intake: parse a delivered TLS or DMARC report message and store it.
+
+The SMTP server calls :func:`intake` after a message to a report address has
+been delivered to its mailbox; nothing here may fail that delivery, so bad
+input is logged and returned as a result, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from postel import dmarcdb, dmarcrpt, tlsrpt, tlsrptdb
+from postel.datadir import DataDir
+from postel.reportintake.errors import UnknownKind
+from postel.reportintake.message import TooLarge, header_from, read_bounded
+from postel.reportintake.result import IntakeResult, Status
+
+log = logging.getLogger("postel.reportintake")
+
+KINDS = ("tlsrpt", "tlsrpt-host", "dmarc")
+
+
+def _message_ref(datadir: DataDir, path: Path) -> str:
+    """The message file relative to the data directory, e.g. accounts/a/msg/0/7."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(datadir.root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _unparseable(kind: str, rcpt: str, error: str) -> IntakeResult:
+    log.warning("unparseable report", extra={"kind": kind, "rcpt": rcpt, "error": error})
+    return IntakeResult(kind, rcpt, Status.UNPARSEABLE, error=error)
+
+
+def _failed(kind: str, rcpt: str, error: str) -> IntakeResult:
+    log.error("storing report failed", extra={"kind": kind, "rcpt": rcpt, "error": error})
+    return IntakeResult(kind, rcpt, Status.FAILED, error=error)
+
+
+def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> IntakeResult:
+    try:
+        parsed = tlsrpt.parse_report(data)
+    except tlsrpt.TLSRPTError as e:
+        return _unparseable(kind, rcpt, str(e))
+    report = parsed.report
+    try:
+        with tlsrptdb.open(datadir.tlsrpt_db) as db:
+            added = db.add(
+                report,
+                kind="host" if kind == "tlsrpt-host" else "domain",
+                warnings=parsed.warnings,
+                from_addr=header_from(data),
+                to_rcpt=rcpt,
+                message_ref=ref,
+            )
+    except Exception as e:  # the message is delivered; storing is best effort
+        return _failed(kind, rcpt, f"{datadir.tlsrpt_db}: {e}")
+    return _stored(
+        kind,
+        rcpt,
+        added.id,
+        added.duplicate,
+        report.organization_name,
+        report.report_id,
+        parsed.warnings,
+    )
+
+
+def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str) -> IntakeResult:
+    try:
+        parsed = dmarcrpt.parse_report(data)
+    except dmarcrpt.DMARCReportError as e:
+        return _unparseable("dmarc", rcpt, str(e))
+    md = parsed.report.metadata
+    try:
+        with dmarcdb.open(datadir.dmarcrpt_db) as db:
+            added = db.add(
+                parsed.report,
+                warnings=parsed.warnings,
+                from_addr=header_from(data),
+                to_rcpt=rcpt,
+                message_ref=ref,
+            )
+    except Exception as e:  # the message is delivered; storing is best effort
+        return _failed("dmarc", rcpt, f"{datadir.dmarcrpt_db}: {e}")
+    return _stored(
+        "dmarc", rcpt, added.id, added.duplicate, md.org_name, md.report_id, parsed.warnings
+    )
+
+
+def _stored(
+    kind: str,
+    rcpt: str,
+    db_id: int,
+    duplicate: bool,
+    org: str,
+    report_id: str,
+    warnings: list[str],
+) -> IntakeResult:
+    status = Status.DUPLICATE if duplicate else Status.STORED
+    log.info(
+        "report duplicate" if duplicate else "report stored",
+        extra={
+            "kind": kind,
+            "rcpt": rcpt,
+            "id": db_id,
+            "org": org,
+            "report_id": report_id,
+            "warnings": len(warnings),
+        },
+    )
+    return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings))
+
+
+def intake_sync(datadir: DataDir | Path, kind: str, message_path: Path, rcpt: str) -> IntakeResult:
+    """Parse the report message at *message_path* and store it (blocking).
+
+    *kind*: "tlsrpt" (a report to a domain's TLSRPT address), "tlsrpt-host"
+    (to the host's TLSRPT address, about the MX host) or "dmarc".
+    """
+    if kind not in KINDS:
+        raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
+    dd = datadir if isinstance(datadir, DataDir) else DataDir(Path(datadir))
+    limit = (
+        dmarcrpt.DEFAULT_LIMITS.max_input_bytes
+        if kind == "dmarc"
+        else tlsrpt.DEFAULT_LIMITS.max_input_bytes
+    )
+    try:
+        data = read_bounded(Path(message_path), limit)
+    except TooLarge as e:
+        return _unparseable(kind, rcpt, str(e))
+    except OSError as e:
+        return _failed(kind, rcpt, f"{message_path}: cannot read message: {e.strerror or e}")
+    ref = _message_ref(dd, Path(message_path))
+    if kind == "dmarc":
+        return _dmarc(dd, data, rcpt, ref)
+    return _tlsrpt(dd, kind, data, rcpt, ref)
+
+
+async def intake(datadir: DataDir | Path, kind: str, message_path: Path, rcpt: str) -> IntakeResult:
+    """:func:`intake_sync` in a worker thread, so parsing does not block the loop."""
+    if kind not in KINDS:
+        raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
+    return await asyncio.to_thread(intake_sync, datadir, kind, message_path, rcpt)

@@ -1,0 +1,276 @@
+"""tlsrpt.db: storing received TLS reports and querying them for the admin pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from postel.db import open_db, transaction
+from postel.tlsrpt import Report
+from postel.tlsrpt.report import format_datetime
+from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
+from postel.tlsrptdb.model import AddResult, DayTotal, OrgTotal, Page, StoredReport
+from postel.tlsrptdb.schema import MIGRATIONS
+
+log = logging.getLogger("postel.tlsrptdb")
+
+KINDS = ("domain", "host")
+MAX_PAGE = 1000
+
+_COLUMNS = (
+    "r.id, r.received, r.from_addr, r.to_rcpt, r.kind, r.organization, r.report_id, "
+    "r.contact_info, r.start, r.end, r.policy_domains, r.successes, r.failures, "
+    "r.warnings, r.message_ref"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _domain_key(domain: str) -> str:
+    return domain.strip().lower().rstrip(".")
+
+
+class TLSRPTDB:
+    """The database of received TLS reports. Use :func:`open`; close when done."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self.path = path
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise TLSRPTDBError(f"{self.path}: database is closed")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> TLSRPTDB:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing --------------------------------------------------------------
+
+    def add(
+        self,
+        report: Report,
+        *,
+        kind: str = "domain",
+        warnings: list[str] | None = None,
+        from_addr: str = "",
+        to_rcpt: str = "",
+        message_ref: str = "",
+        received: datetime | None = None,
+    ) -> AddResult:
+        """Store a report. A report with an (organization, report-id) already stored
+        is recorded as a duplicate of that one, not stored again."""
+        if kind not in KINDS:
+            raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+        when = format_datetime(received or _now())
+        domains = [_domain_key(d) for d in report.policy_domains()]
+        try:
+            with transaction(self.conn):
+                row = self.conn.execute(
+                    "SELECT id FROM report WHERE organization = ? AND report_id = ?",
+                    (report.organization_name, report.report_id),
+                ).fetchone()
+                if row is not None:
+                    self.conn.execute(
+                        "INSERT INTO duplicate (report, received, from_addr, to_rcpt, "
+                        "message_ref) VALUES (?, ?, ?, ?, ?)",
+                        (row[0], when, from_addr, to_rcpt, message_ref),
+                    )
+                    return AddResult(int(row[0]), duplicate=True)
+                start = format_datetime(report.date_range.start)
+                cur = self.conn.execute(
+                    "INSERT INTO report (received, from_addr, to_rcpt, kind, organization, "
+                    "report_id, contact_info, start, end, day, policy_domains, successes, "
+                    "failures, json, warnings, message_ref) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        when,
+                        from_addr,
+                        to_rcpt,
+                        kind,
+                        report.organization_name,
+                        report.report_id,
+                        report.contact_info,
+                        start,
+                        format_datetime(report.date_range.end),
+                        start[:10],
+                        "\n".join(domains),
+                        report.total_successes(),
+                        report.total_failures(),
+                        report.to_json(indent=None),
+                        json.dumps(list(warnings or []), ensure_ascii=False),
+                        message_ref,
+                    ),
+                )
+                rid = cur.lastrowid
+                assert rid is not None
+                self.conn.executemany(
+                    "INSERT INTO policy (report, idx, domain, policy_type, successes, failures) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            rid,
+                            i,
+                            _domain_key(p.policy.policy_domain),
+                            str(p.policy.policy_type),
+                            p.summary.total_successful_session_count,
+                            p.summary.total_failure_session_count,
+                        )
+                        for i, p in enumerate(report.policies)
+                    ],
+                )
+        except sqlite3.Error as e:
+            raise TLSRPTDBError(f"{self.path}: storing report {report.report_id!r}: {e}") from e
+        log.debug("report stored", extra={"id": rid, "org": report.organization_name})
+        return AddResult(int(rid))
+
+    def delete(self, report_id: int) -> bool:
+        """Remove a report (and its duplicates); False when there was none."""
+        with transaction(self.conn):
+            cur = self.conn.execute("DELETE FROM report WHERE id = ?", (report_id,))
+        return cur.rowcount > 0
+
+    # -- reading --------------------------------------------------------------
+
+    @staticmethod
+    def _row(row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> StoredReport:
+        return StoredReport(
+            id=int(row["id"]),
+            received=row["received"],
+            from_addr=row["from_addr"],
+            to_rcpt=row["to_rcpt"],
+            kind=row["kind"],
+            organization=row["organization"],
+            report_id=row["report_id"],
+            contact_info=row["contact_info"],
+            start=row["start"],
+            end=row["end"],
+            policy_domains=[d for d in str(row["policy_domains"]).split("\n") if d],
+            successes=int(row["successes"]),
+            failures=int(row["failures"]),
+            warnings=list(json.loads(row["warnings"] or "[]")),
+            message_ref=row["message_ref"],
+            json=row["json"] if with_json else "",
+            duplicates=duplicates,
+        )
+
+    @staticmethod
+    def _filter(domain: str | None, kind: str | None) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if domain:
+            clauses.append("r.id IN (SELECT report FROM policy WHERE domain = ?)")
+            args.append(_domain_key(domain))
+        if kind:
+            if kind not in KINDS:
+                raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+            clauses.append("r.kind = ?")
+            args.append(kind)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def list_reports(
+        self,
+        *,
+        domain: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
+        """Reports newest first (by start of the date range, then id)."""
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise InvalidArgument(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        where, args = self._filter(domain, kind)
+        total = int(self.conn.execute(f"SELECT count(*) FROM report r{where}", args).fetchone()[0])
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM report r{where} ORDER BY r.start DESC, r.id DESC "
+            "LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return Page([self._row(r, with_json=False) for r in rows], total)
+
+    def get(self, report_id: int) -> StoredReport | None:
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS}, r.json FROM report r WHERE r.id = ?", (report_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        dups = self.conn.execute(
+            "SELECT count(*) FROM duplicate WHERE report = ?", (report_id,)
+        ).fetchone()[0]
+        return self._row(row, with_json=True, duplicates=int(dups))
+
+    def find(self, organization: str, report_id: str) -> StoredReport | None:
+        row = self.conn.execute(
+            "SELECT id FROM report WHERE organization = ? AND report_id = ?",
+            (organization, report_id),
+        ).fetchone()
+        return None if row is None else self.get(int(row[0]))
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM report").fetchone()[0])
+
+    def duplicate_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM duplicate").fetchone()[0])
+
+    def daily_totals(
+        self, *, domain: str | None = None, since: str | None = None, until: str | None = None
+    ) -> list[DayTotal]:
+        """Sums per day (UTC day of start-datetime), oldest first. With *domain*, only
+        that domain's policy entries count. *since*/*until*: YYYY-MM-DD, inclusive."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if domain:
+            clauses.append("p.domain = ?")
+            args.append(_domain_key(domain))
+        if since:
+            clauses.append("r.day >= ?")
+            args.append(since)
+        if until:
+            clauses.append("r.day <= ?")
+            args.append(until)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self.conn.execute(
+            "SELECT r.day, count(DISTINCT r.id), coalesce(sum(p.successes), 0), "
+            "coalesce(sum(p.failures), 0) FROM report r JOIN policy p ON p.report = r.id"
+            f"{where} GROUP BY r.day ORDER BY r.day",
+            args,
+        ).fetchall()
+        return [DayTotal(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def organization_totals(self, *, domain: str | None = None) -> list[OrgTotal]:
+        """Sums per reporting organization, most sessions first."""
+        where, args = ("", [])
+        if domain:
+            where, args = " WHERE p.domain = ?", [_domain_key(domain)]
+        rows = self.conn.execute(
+            "SELECT r.organization, count(DISTINCT r.id), coalesce(sum(p.successes), 0) AS s, "
+            "coalesce(sum(p.failures), 0) AS f FROM report r JOIN policy p ON p.report = r.id"
+            f"{where} GROUP BY r.organization ORDER BY s + f DESC, r.organization",
+            args,
+        ).fetchall()
+        return [OrgTotal(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def open(path: Path, *, readonly: bool = False) -> TLSRPTDB:
+    """Open (creating and migrating) tlsrpt.db at *path*."""
+    return TLSRPTDB(open_db(Path(path), MIGRATIONS, readonly=readonly), Path(path))

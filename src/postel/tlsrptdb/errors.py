@@ -1,0 +1,11 @@
+"""Errors of the received-TLS-report database; messages name the database file."""
+
+from __future__ import annotations
+
+
+class TLSRPTDBError(Exception):
+    """Base of errors raised by postel.tlsrptdb."""
+
+
+class InvalidArgument(TLSRPTDBError):
+    """A query or insert was given a value it cannot use (e.g. a bad kind or limit)."""

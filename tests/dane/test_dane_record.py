@@ -67,6 +67,17 @@ def test_from_rdata() -> None:
     assert TLSARecord.from_rdata(rd) == TLSARecord(2, 0, 1, bytes.fromhex(SHA256_HEX))
 
 
+def test_from_generic_rdata_and_wire_keep_bad_lengths() -> None:
+    wire = bytes([3, 1, 1]) + b"\x00\x11"
+    rd = dns.rdata.GenericRdata(dns.rdataclass.IN, dns.rdatatype.TLSA, wire)
+    rec = TLSARecord.from_rdata(rd)
+    assert rec == TLSARecord(3, 1, 1, b"\x00\x11") == TLSARecord.from_wire(wire)
+    assert not rec.usable
+    with pytest.raises(TLSAParseError) as info:
+        TLSARecord.from_wire(b"\x03\x01")
+    assert info.value.field == "mtype"
+
+
 def test_constructor_rejects_out_of_range() -> None:
     with pytest.raises(ValueError, match="usage"):
         TLSARecord(256, 1, 1, b"")

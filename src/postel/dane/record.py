@@ -75,9 +75,30 @@ class TLSARecord:
 
     @classmethod
     def from_rdata(cls, rdata: dns.rdata.Rdata) -> TLSARecord:
-        """From a dnspython TLSA rdata (``dns.rdtypes.ANY.TLSA.TLSA``)."""
+        """From a dnspython TLSA rdata (``dns.rdtypes.ANY.TLSA.TLSA``).
+
+        A ``dns.rdata.GenericRdata`` (unparsed wire data) is accepted too: recent
+        dnspython refuses TLSA digests of the wrong length, which RFC 7672 §3.1
+        wants treated as unusable records rather than as a broken answer.
+        """
         fields: Any = rdata
-        return cls(int(fields.usage), int(fields.selector), int(fields.mtype), bytes(fields.cert))
+        if hasattr(fields, "usage"):
+            return cls(
+                int(fields.usage), int(fields.selector), int(fields.mtype), bytes(fields.cert)
+            )
+        return cls.from_wire(bytes(fields.data))
+
+    @classmethod
+    def from_wire(cls, wire: bytes) -> TLSARecord:
+        """From TLSA RDATA in wire form (RFC 6698 §2.1)."""
+        if len(wire) < 3:
+            raise TLSAParseError(
+                f"RDATA of {len(wire)} bytes is shorter than 3",
+                text=wire.hex(),
+                field="usage" if not wire else ("selector", "mtype")[len(wire) - 1],
+                offset=len(wire),
+            )
+        return cls(wire[0], wire[1], wire[2], bytes(wire[3:]))
 
     @classmethod
     def from_text(cls, text: str) -> TLSARecord:

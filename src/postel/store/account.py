@@ -678,8 +678,8 @@ class AccountStore:
             counts = self._conn.execute(
                 "SELECT b.name, b.total, b.unseen, b.size, count(m.id) AS n, "
                 "coalesce(sum(m.size), 0) AS s, "
-                "coalesce(sum(CASE WHEN instr(' ' || m.flags || ' ', ' \\Seen ') > 0 "
-                "THEN 0 ELSE 1 END), 0) AS u "
+                "coalesce(sum(CASE WHEN m.id IS NULL THEN 0 "
+                "WHEN instr(' ' || m.flags || ' ', ' \\Seen ') > 0 THEN 0 ELSE 1 END), 0) AS u "
                 "FROM mailbox b LEFT JOIN message m ON m.mailbox_id = b.id GROUP BY b.id"
             ).fetchall()
         for r in bad_uid:

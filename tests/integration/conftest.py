@@ -1,0 +1,28 @@
+"""Integration fixtures: the loopback test network (see testnet/README.md)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import testnet as testnet_pkg
+
+
+@pytest.fixture(scope="session")
+def testnet() -> Iterator[testnet_pkg.TestNet]:
+    """knot + unbound + HTTPS on a loopback /24 of this pytest process, started once
+    per session and stopped at its end. Missing programs are an error, not a skip."""
+    net = testnet_pkg.TestNet()
+    try:
+        net.start()
+    except testnet_pkg.TestNetError as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield net
+    finally:
+        net.stop()

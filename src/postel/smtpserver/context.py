@@ -1,0 +1,44 @@
+"""What every SMTP session of a running service shares."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from postel.config import Config
+
+if TYPE_CHECKING:
+    from postel.dns import Resolver
+    from postel.smtpserver.submit import Submitter
+    from postel.store.credentials import Credentials
+    from postel.store.store import Store
+
+Kind = Literal["smtp", "submission", "submissions"]
+
+log = logging.getLogger("postel.smtpserver")
+
+
+@dataclass
+class ServerContext:
+    cfg: Config
+    store: Store
+    resolver: Resolver
+    submitter: Submitter
+    credentials: Credentials | None
+    # Seconds to wait after a failed AUTH, multiplied by the number of failures.
+    auth_failure_delay: float = 1.0
+    # Longest wait for SPF/DKIM/DMARC verification before "temperror" is recorded.
+    verify_timeout: float = 30.0
+    # Longest wait for the reverse DNS name of a client.
+    rdns_timeout: float = 5.0
+    connections: int = 0
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run *coro* in the background; stop() waits for it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)

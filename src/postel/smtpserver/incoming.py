@@ -1,0 +1,208 @@
+"""Delivery of a message received on the incoming port to local accounts.
+
+The message gets Authentication-Results (RFC 8601) and Received (RFC 5321
+§4.4) headers, is written to a temp file and fsynced, delivered to every
+recipient's mailbox (hard links, index row committed), and only then is the
+250 reply sent (shared/DESIGN.md "Data directory").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from postel.smtp.reply import Reply
+from postel.smtpserver.compose import write_message
+from postel.smtpserver.context import ServerContext
+from postel.smtpserver.errors import SubmitError
+from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
+from postel.smtpserver.recipients import ReportKind
+from postel.smtpserver.transaction import SessionInfo, Transaction
+
+if TYPE_CHECKING:
+    from postel.auth import AuthResults
+
+log = logging.getLogger("postel.smtpserver")
+
+JUNK_MAILBOX = "Junk"
+
+
+@dataclass
+class Outcome:
+    reply: Reply
+    final: Path | None = None
+    reports: list[tuple[ReportKind, str]] = field(default_factory=list)
+
+    def after(self, ctx: ServerContext) -> None:
+        """After the reply: hand reports to the intake, then remove the temp file."""
+        if self.final is None:
+            return
+        final = self.final
+        if not self.reports:
+            with contextlib.suppress(FileNotFoundError):
+                final.unlink()
+            return
+        ctx.spawn(_intake_all(ctx, final, self.reports))
+
+
+def fallback_results(mail_from: str, helo: str, reason: str) -> AuthResults:
+    """Results recorded when verification failed or timed out: nothing is lost."""
+    from postel.auth import AuthResults, DKIMResult, DMARCResult, SPFResult
+
+    domain = mail_from.rpartition("@")[2] if mail_from else helo
+    return AuthResults(
+        spf=SPFResult("temperror", domain, reason=reason),
+        dkim=[DKIMResult("none", reason=reason)],
+        dmarc=DMARCResult("temperror", reason=reason),
+    )
+
+
+async def verify(
+    ctx: ServerContext, info: SessionInfo, tx: Transaction, message: bytes
+) -> AuthResults:
+    from postel.auth import verify_message
+
+    mail_from = str(tx.sender) if tx.sender is not None else ""
+    try:
+        return await asyncio.wait_for(
+            verify_message(
+                ctx.resolver,
+                ip=info.ip,
+                helo=info.helo,
+                mail_from=mail_from,
+                message=message,
+                hostname=ctx.cfg.static.hostname,
+            ),
+            ctx.verify_timeout,
+        )
+    except TimeoutError:
+        log.info("message verification timed out")
+        return fallback_results(mail_from, info.helo, "verification timed out")
+    except Exception as exc:
+        log.error("message verification failed", extra={"err": repr(exc)})
+        return fallback_results(mail_from, info.helo, "verification failed")
+
+
+def trace_headers(
+    ctx: ServerContext, info: SessionInfo, tx: Transaction, results: AuthResults | None
+) -> bytes:
+    hostname = ctx.cfg.static.hostname
+    rcpt = tx.recipients[0].path() if len(tx.recipients) == 1 else None
+    received = received_header(
+        ReceivedInfo(
+            helo=info.helo,
+            ip=info.ip,
+            rdns=info.rdns,
+            hostname=hostname,
+            protocol=protocol_type(
+                ehlo=info.ehlo,
+                tls=info.tls_version is not None,
+                authenticated=info.account is not None,
+                smtputf8=tx.params.smtputf8,
+            ),
+            cid=info.cid,
+            recipient=rcpt,
+            tls_version=info.tls_version,
+            tls_cipher=info.tls_cipher,
+            when=datetime.now(UTC),
+        )
+    )
+    out = received
+    if results is not None:
+        out = results.header(hostname).rstrip("\r\n").replace("\r\n", "\n").replace(
+            "\n", "\r\n"
+        ) + "\r\n" + out
+    return out.encode("utf-8")
+
+
+async def deliver(
+    ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path
+) -> Outcome:
+    message = await asyncio.to_thread(spool.read_bytes)
+    results = await verify(ctx, info, tx, message)
+    disposition = results.disposition()
+    if disposition == "reject":
+        log.info("message rejected by dmarc policy", extra={"from": results.dmarc.from_domain})
+        return Outcome(
+            Reply(550, "5.7.1", f"rejected by the DMARC policy of {results.dmarc.from_domain}")
+        )
+    del message
+    final = spool.with_name(spool.name + "-final")
+    await asyncio.to_thread(
+        write_message, final, trace_headers(ctx, info, tx, results), spool
+    )
+    outcome = Outcome(Reply(250, "2.0.0", f"delivered, id {info.cid}"), final=final)
+    targets: list[tuple[str, str]] = []
+    forward: list[str] = []
+    for local in tx.local:
+        for account, mailbox in local.deliveries:
+            box = JUNK_MAILBOX if disposition == "junk" else mailbox
+            if (account, box) not in targets:
+                targets.append((account, box))
+        forward.extend(a for a in local.forward if a not in forward)
+        if local.report is not None:
+            outcome.reports.append((local.report, str(local.address)))
+    try:
+        for account, mailbox in targets:
+            msg = await asyncio.to_thread(
+                ctx.store.account(account).deliver,
+                mailbox,
+                final,
+                requiretls=tx.params.requiretls,
+            )
+            log.info(
+                "delivered",
+                extra={"account": account, "mailbox": mailbox, "msgid": msg.msgid},
+            )
+    except Exception as exc:
+        log.error("delivery to account failed", extra={"err": repr(exc)})
+        outcome.reply = Reply(451, "4.3.0", f"temporary failure storing message, id {info.cid}")
+        outcome.reports = []
+        return outcome
+    if forward:
+        sender = str(tx.sender) if tx.sender is not None else ""
+        try:
+            await ctx.submitter("", sender, forward, final, tx.params.requiretls)
+        except SubmitError as exc:
+            log.error("forwarding failed", extra={"err": str(exc), "rcpts": forward})
+            if not targets:
+                outcome.reply = Reply(exc.code, exc.enhanced, exc.text)
+        except Exception as exc:
+            log.error("forwarding failed", extra={"err": repr(exc), "rcpts": forward})
+            if not targets:
+                outcome.reply = Reply(451, "4.3.0", f"temporary failure, id {info.cid}")
+    return outcome
+
+
+async def _intake_all(
+    ctx: ServerContext, final: Path, reports: list[tuple[ReportKind, str]]
+) -> None:
+    try:
+        for kind, rcpt in reports:
+            await run_intake(ctx, kind, final, rcpt)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(final)
+
+
+async def run_intake(ctx: ServerContext, kind: ReportKind, path: Path, rcpt: str) -> None:
+    """Hand a delivered report message to postel.reportintake, if it exists.
+
+    Every error is logged and swallowed: the delivery has already happened.
+    """
+    if importlib.util.find_spec("postel.reportintake") is None:
+        log.debug("no report intake module; report kept in the mailbox only")
+        return
+    try:
+        module = importlib.import_module("postel.reportintake")
+        await module.intake(ctx.cfg.datadir, kind, path, rcpt)
+    except Exception as exc:
+        log.error("report intake failed", extra={"err": repr(exc), "kind": kind, "rcpt": rcpt})

@@ -1,0 +1,88 @@
+"""Bounded reading of SMTP command lines and DATA (RFC 5321 §4.5.2, §4.5.3.1).
+
+Lines longer than the limit are consumed up to their end and reported, so the
+session stays in sync with the client. DATA is dot-unstuffed, its line ends are
+normalised to CRLF, and it is written to a file as it arrives (bounded memory);
+once the size limit is passed the rest is read and discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+class TooLong:
+    """Marker for a line longer than the limit (already consumed)."""
+
+
+TOO_LONG = TooLong()
+
+
+async def read_line(reader: asyncio.StreamReader) -> bytes | TooLong | None:
+    """One line including its LF; TOO_LONG if over the reader's limit; None at EOF.
+
+    The reader's ``limit`` (set when the server is started) is the line bound.
+    """
+    too_long = False
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            return None
+        except asyncio.LimitOverrunError as exc:
+            too_long = True
+            await reader.read(max(exc.consumed, 1))
+            continue
+        return TOO_LONG if too_long else line
+
+
+@dataclass
+class DataResult:
+    size: int = 0  # bytes of the message (unstuffed, CRLF line ends)
+    too_big: bool = False
+    line_too_long: bool = False
+    eof: bool = False  # connection closed before the final "."
+    eight_bit: bool = False
+
+
+async def read_data(
+    reader: asyncio.StreamReader,
+    sink: BinaryIO,
+    *,
+    max_size: int,
+    max_line: int,
+    line_timeout: float,
+) -> DataResult:
+    """Read DATA until ``.CRLF`` into *sink* (RFC 5321 §4.5.2 dot-unstuffing).
+
+    Raises TimeoutError when a line does not arrive within *line_timeout*.
+    """
+    result = DataResult()
+    while True:
+        line = await asyncio.wait_for(read_line(reader), line_timeout)
+        if line is None:
+            result.eof = True
+            return result
+        if isinstance(line, TooLong):
+            result.line_too_long = True
+            continue
+        if line in (b".\r\n", b".\n"):
+            return result
+        if line.startswith(b"."):
+            line = line[1:]
+        content = line.rstrip(b"\n").removesuffix(b"\r")
+        if len(content) > max_line:
+            result.line_too_long = True
+            continue
+        if result.too_big or result.line_too_long:
+            continue
+        if not result.eight_bit and not content.isascii():
+            result.eight_bit = True
+        result.size += len(content) + 2
+        if result.size > max_size:
+            result.too_big = True
+            continue
+        sink.write(content)
+        sink.write(b"\r\n")

@@ -1,0 +1,162 @@
+"""SMTPService: the SMTP listeners of every configured listener, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import TYPE_CHECKING
+
+from postel.config import Config
+from postel.log import cid_context
+from postel.smtp.reply import Reply
+from postel.smtpserver.context import Kind, ServerContext
+from postel.smtpserver.errors import BindError, ListenerConfigError
+from postel.smtpserver.session import Session
+from postel.smtpserver.tls import server_context
+
+if TYPE_CHECKING:
+    from postel.dns import Resolver
+    from postel.smtpserver.submit import Submitter
+    from postel.store.store import Store
+
+log = logging.getLogger("postel.smtpserver")
+
+KINDS: tuple[Kind, ...] = ("smtp", "submission", "submissions")
+STOP_GRACE = 5.0  # seconds for busy sessions to finish at stop()
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class SMTPService:
+    """Incoming SMTP (25), submission (587, STARTTLS) and submissions (465, TLS).
+
+    A configured port of 0 means "any free port" (used by tests); the ports
+    actually bound are in :attr:`bound` as (ip, port, kind).
+    """
+
+    def __init__(
+        self, cfg: Config, store: Store, resolver: Resolver, submitter: Submitter
+    ) -> None:
+        self.cfg = cfg
+        self.ctx = ServerContext(cfg, store, resolver, submitter, credentials=None)
+        self.bound: list[tuple[str, int, str]] = []
+        self._servers: list[asyncio.Server] = []
+        self._sessions: dict[Session, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        from postel.store.credentials import Credentials
+
+        cfg = self.cfg
+        cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
+        self.ctx.credentials = Credentials(cfg.datadir.auth_db)
+        limit = cfg.static.limits.max_line_length + 2
+        try:
+            for name, lst in cfg.static.listeners.items():
+                tls_ctx: ssl.SSLContext | None = None
+                if lst.tls_cert_file and lst.tls_key_file:
+                    tls_ctx = server_context(
+                        cfg.path(lst.tls_cert_file), cfg.path(lst.tls_key_file)
+                    )
+                for kind in KINDS:
+                    port = getattr(lst, kind)
+                    if not port.enabled:
+                        continue
+                    if tls_ctx is None and kind != "smtp":
+                        raise ListenerConfigError(
+                            f"listener {name!r}: {kind} needs tls_cert_file and tls_key_file"
+                        )
+                    for ip in lst.ips:
+                        await self._listen(name, kind, ip, port.port, tls_ctx, limit)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _listen(
+        self,
+        name: str,
+        kind: Kind,
+        ip: str,
+        port: int,
+        tls_ctx: ssl.SSLContext | None,
+        limit: int,
+    ) -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._connection(kind, tls_ctx, reader, writer)
+
+        implicit = kind == "submissions"
+        try:
+            server = await asyncio.start_server(
+                handle,
+                host=ip,
+                port=port,
+                limit=limit,
+                ssl=tls_ctx if implicit else None,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            raise BindError(
+                f"listener {name!r}: cannot listen for {kind} on {ip} port {port}: {exc}"
+            ) from exc
+        self._servers.append(server)
+        for sock in server.sockets:
+            self.bound.append((ip, int(sock.getsockname()[1]), kind))
+
+    async def _connection(
+        self,
+        kind: Kind,
+        tls_ctx: ssl.SSLContext | None,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        with cid_context():
+            limits = self.cfg.static.limits
+            if self.ctx.connections >= limits.max_connections:
+                log.info("too many connections", extra={"max": limits.max_connections})
+                with contextlib.suppress(Exception):
+                    writer.write(Reply(421, "4.7.0", "too many connections, try later").encode())
+                    await asyncio.wait_for(writer.drain(), 2)
+                    writer.close()
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            session = Session(self.ctx, kind, tls_ctx, reader, writer)
+            self.ctx.connections += 1
+            self._sessions[session] = task
+            try:
+                await session.run()
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("session failed")
+            finally:
+                self.ctx.connections -= 1
+                self._sessions.pop(session, None)
+
+    async def stop(self) -> None:
+        """Stop accepting; end idle sessions now, busy ones within a few seconds."""
+        for server in self._servers:
+            server.close()
+        for session, task in list(self._sessions.items()):
+            if not session.busy:
+                await session.shutdown()
+                task.cancel()
+        tasks = list(self._sessions.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        if self.ctx.background:
+            _, pending_bg = await asyncio.wait(list(self.ctx.background), timeout=STOP_GRACE)
+            for task in pending_bg:
+                task.cancel()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1)
+        self._servers.clear()
+        if self.ctx.credentials is not None:
+            self.ctx.credentials.close()
+            self.ctx.credentials = None

@@ -1,0 +1,510 @@
+"""The SMTP state machine of one connection (RFC 5321 §4.1, §4.3.2).
+
+Our own asyncio implementation instead of aiosmtpd: aiosmtpd keeps DATA in
+memory, and REQUIRETLS, size/line/recipient limits with exact replies, error
+counting and a session deadline would need overriding nearly every verb and
+its private state; a direct state machine keeps these exact and testable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from postel.log import cid_hex, trace_line
+from postel.smtp.errors import ParameterError
+from postel.smtp.params import parse_mail, parse_rcpt
+from postel.smtp.reply import Reply
+from postel.smtpserver import sasl
+from postel.smtpserver.context import Kind, ServerContext
+from postel.smtpserver.lines import TooLong, read_data, read_line
+from postel.smtpserver.recipients import RecipientRefused, resolve
+from postel.smtpserver.transaction import SessionInfo, Transaction
+
+log = logging.getLogger("postel.smtpserver")
+
+MAX_ERRORS = 10  # bad commands before the connection is closed
+MAX_AUTH_FAILURES = 3
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class Closed(Exception):
+    """The session ends (client gone, QUIT, timeout or too many errors)."""
+
+
+class Session:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        kind: Kind,
+        tls_context: ssl.SSLContext | None,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.ctx = ctx
+        self.kind = kind
+        self.tls_context = tls_context
+        self.reader = reader
+        self.writer = writer
+        self.limits = ctx.cfg.static.limits
+        self.hostname = ctx.cfg.static.hostname
+        peer = writer.get_extra_info("peername")
+        self.ip = str(peer[0]) if peer else "unknown"
+        self.tls = writer.get_extra_info("ssl_object") is not None
+        self.helo: str | None = None
+        self.ehlo = False
+        self.account: str | None = None
+        self.tx: Transaction | None = None
+        self.errors = 0
+        self.auth_failures = 0
+        self.busy = False  # between end of DATA and the reply: do not cancel
+        self.deadline = time.monotonic() + self.limits.connection_timeout
+        self.rdns_task: asyncio.Task[str | None] | None = None
+
+    # -- I/O ----------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return min(self.limits.command_timeout, left)
+
+    async def _read(self, secret: bool = False) -> str | TooLong:
+        try:
+            line = await asyncio.wait_for(read_line(self.reader), self._timeout())
+        except TimeoutError:
+            await self._send(Reply(421, "4.4.2", f"{self.hostname} timeout, closing"))
+            raise Closed("timeout") from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            raise Closed(f"read: {exc}") from exc
+        if line is None:
+            raise Closed("client closed the connection")
+        if isinstance(line, TooLong):
+            trace_line(log, "C:", "<line too long>")
+            return line
+        text = line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", "surrogateescape")
+        trace_line(log, "C:", text, secret=secret)
+        return text
+
+    async def _send(self, reply: Reply) -> None:
+        for line in reply.lines():
+            trace_line(log, "S:", line)
+        try:
+            self.writer.write(reply.encode())
+            await asyncio.wait_for(self.writer.drain(), self.limits.command_timeout)
+        except (ConnectionError, TimeoutError, ssl.SSLError) as exc:
+            raise Closed(f"write: {exc}") from exc
+
+    async def reply(self, code: int, enhanced: str, text: str) -> None:
+        await self._reply(Reply(code, enhanced, text))
+
+    async def _reply(self, reply: Reply) -> None:
+        await self._send(reply)
+        if reply.code >= 500:
+            self.errors += 1
+            if self.errors >= MAX_ERRORS:
+                await self._send(Reply(421, "4.7.0", "too many errors, closing"))
+                raise Closed("too many errors")
+
+    # -- main loop ------------------------------------------------------------
+
+    async def run(self) -> None:
+        log.info("new connection", extra={"ip": self.ip, "service": self.kind})
+        self.rdns_task = asyncio.get_running_loop().create_task(self._rdns())
+        try:
+            await self._send(Reply(220, None, f"{self.hostname} ESMTP postel"))
+            while True:
+                line = await self._read()
+                if isinstance(line, TooLong):
+                    await self.reply(500, "5.5.2", "line too long")
+                    continue
+                await self._command(line)
+        except Closed as exc:
+            log.info("connection closed", extra={"reason": str(exc), "ip": self.ip})
+        finally:
+            if self.rdns_task is not None and not self.rdns_task.done():
+                self.rdns_task.cancel()
+            await self.close()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+            await asyncio.wait_for(self.writer.wait_closed(), 2)
+
+    async def shutdown(self) -> None:
+        """Tell the client we are going away (service stop)."""
+        with contextlib.suppress(Exception):
+            self.writer.write(Reply(421, "4.3.2", f"{self.hostname} shutting down").encode())
+            await asyncio.wait_for(self.writer.drain(), 1)
+
+    async def _rdns(self) -> str | None:
+        import ipaddress
+
+        try:
+            name = ipaddress.ip_address(self.ip).reverse_pointer
+            answer = await asyncio.wait_for(
+                self.ctx.resolver.lookup(name, "PTR"), self.ctx.rdns_timeout
+            )
+            for record in answer.records:
+                return str(getattr(record, "target", record)).rstrip(".").lower()
+        except Exception:  # no name, timeouts, DNS errors: the IP is used
+            return None
+        return None
+
+    async def _command(self, line: str) -> None:
+        verb, _, arg = line.partition(" ")
+        verb = verb.upper()
+        handler = {
+            "EHLO": self.cmd_ehlo,
+            "HELO": self.cmd_helo,
+            "MAIL": self.cmd_mail,
+            "RCPT": self.cmd_rcpt,
+            "DATA": self.cmd_data,
+            "RSET": self.cmd_rset,
+            "NOOP": self.cmd_noop,
+            "QUIT": self.cmd_quit,
+            "VRFY": self.cmd_vrfy,
+            "HELP": self.cmd_help,
+            "STARTTLS": self.cmd_starttls,
+            "AUTH": self.cmd_auth,
+        }.get(verb)
+        if handler is None:
+            await self.reply(500, "5.5.2", "command not recognized")
+            return
+        await handler(arg.strip(" "))
+
+    # -- extensions -------------------------------------------------------------
+
+    @property
+    def submission(self) -> bool:
+        return self.kind != "smtp"
+
+    def extensions(self) -> list[str]:
+        ext = [
+            "PIPELINING",
+            f"SIZE {self.limits.max_message_size}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+        ]
+        if not self.tls and self.tls_context is not None:
+            ext.append("STARTTLS")
+        if self.tls:
+            ext.append("REQUIRETLS")  # RFC 8689 §4: only offered over TLS
+            if self.submission:
+                ext.append("AUTH PLAIN LOGIN")
+        return ext
+
+    def _param_keywords(self) -> frozenset[str]:
+        if not self.ehlo:
+            return frozenset()
+        words = {e.split(" ")[0] for e in self.extensions()}
+        # Refused below with a clearer reply than "not supported" when not on TLS.
+        words.add("REQUIRETLS")
+        return frozenset(words)
+
+    # -- commands ---------------------------------------------------------------
+
+    async def cmd_ehlo(self, arg: str) -> None:
+        if not arg:
+            await self.reply(501, "5.5.4", "EHLO needs a domain or address literal")
+            return
+        self.helo, self.ehlo, self.tx = arg.split(" ")[0], True, None
+        lines = [f"{self.hostname} greets {self.helo}", *self.extensions()]
+        await self._send(Reply(250, None, "\n".join(lines)))
+
+    async def cmd_helo(self, arg: str) -> None:
+        if not arg:
+            await self.reply(501, "5.5.4", "HELO needs a domain")
+            return
+        self.helo, self.ehlo, self.tx = arg.split(" ")[0], False, None
+        await self._send(Reply(250, None, f"{self.hostname} greets {self.helo}"))
+
+    async def cmd_rset(self, arg: str) -> None:
+        self.tx = None
+        await self.reply(250, "2.0.0", "reset")
+
+    async def cmd_noop(self, arg: str) -> None:
+        await self.reply(250, "2.0.0", "ok")
+
+    async def cmd_quit(self, arg: str) -> None:
+        await self.reply(221, "2.0.0", f"{self.hostname} closing")
+        raise Closed("quit")
+
+    async def cmd_vrfy(self, arg: str) -> None:
+        # RFC 5321 §3.5.3: 252 when not verifying (no address harvesting).
+        await self.reply(252, "2.5.0", "cannot verify, but will try delivery")
+
+    async def cmd_help(self, arg: str) -> None:
+        await self.reply(214, "2.0.0", "see RFC 5321")
+
+    async def cmd_starttls(self, arg: str) -> None:
+        if self.tls:
+            await self.reply(503, "5.5.1", "TLS already active")
+            return
+        if self.tls_context is None:
+            await self.reply(502, "5.5.1", "STARTTLS not available")
+            return
+        if arg:
+            await self.reply(501, "5.5.4", "STARTTLS takes no parameters")
+            return
+        # RFC 3207 §4.2 / CVE-2011-0411: nothing may be pipelined after STARTTLS.
+        if getattr(self.reader, "_buffer", b""):
+            await self._send(Reply(554, "5.5.1", "data pipelined after STARTTLS, closing"))
+            raise Closed("pipelined data after STARTTLS")
+        await self._send(Reply(220, "2.0.0", "ready to start TLS"))
+        try:
+            await self.writer.start_tls(
+                self.tls_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.info("tls handshake failed", extra={"err": str(exc), "ip": self.ip})
+            raise Closed(f"tls handshake: {exc}") from exc
+        self.tls = True
+        # RFC 3207 §4.2: forget everything learned before TLS.
+        self.helo, self.ehlo, self.tx, self.account = None, False, None, None
+        log.debug("tls started", extra=self._tls_extra())
+
+    def _tls_info(self) -> tuple[str | None, str | None]:
+        obj = self.writer.get_extra_info("ssl_object")
+        if obj is None:
+            return None, None
+        cipher = obj.cipher()
+        return obj.version(), (cipher[0] if cipher else None)
+
+    def _tls_extra(self) -> dict[str, str]:
+        version, cipher = self._tls_info()
+        return {"version": version or "", "cipher": cipher or ""}
+
+    # -- AUTH (RFC 4954) ---------------------------------------------------------
+
+    async def cmd_auth(self, arg: str) -> None:
+        if not self.submission:
+            await self.reply(503, "5.5.1", "AUTH only on the submission ports")
+            return
+        if not self.tls:
+            await self.reply(538, "5.7.11", "encryption required: use STARTTLS first")
+            return
+        if not self.ehlo:
+            await self.reply(503, "5.5.1", "send EHLO first")
+            return
+        if self.account is not None:
+            await self.reply(503, "5.5.1", "already authenticated")
+            return
+        if self.tx is not None:
+            await self.reply(503, "5.5.1", "AUTH not allowed during a mail transaction")
+            return
+        mech, _, initial = arg.partition(" ")
+        mech = mech.upper()
+        try:
+            if mech == "PLAIN":
+                response = initial or await self._challenge("")
+                authzid, user, password = sasl.decode_plain(response)
+                if authzid and authzid != user:
+                    await self.reply(535, "5.7.8", "authorization identity not allowed")
+                    await self._auth_failed(user)
+                    return
+            elif mech == "LOGIN":
+                user = sasl.decode_text(initial or await self._challenge(sasl.LOGIN_USERNAME))
+                password = sasl.decode_text(await self._challenge(sasl.LOGIN_PASSWORD))
+            else:
+                await self.reply(504, "5.5.4", f"mechanism {mech or '(none)'} not supported")
+                return
+        except _Cancelled:
+            await self.reply(501, "5.0.0", "authentication cancelled")
+            return
+        except sasl.SASLError as exc:
+            await self.reply(501, "5.5.2", f"malformed authentication response: {exc}")
+            return
+        account = await self._verify(user, password)
+        if account is None:
+            await self.reply(535, "5.7.8", "authentication failed")
+            await self._auth_failed(user)
+            return
+        self.account = account
+        log.info("authenticated", extra={"account": account, "mechanism": mech})
+        await self.reply(235, "2.7.0", "authentication successful")
+
+    async def _challenge(self, text: str) -> str:
+        await self._send(Reply(334, None, text))
+        line = await self._read(secret=True)
+        if isinstance(line, TooLong):
+            raise sasl.SASLError("response too long")
+        if line == "*":
+            raise _Cancelled
+        return line
+
+    async def _verify(self, user: str, password: str) -> str | None:
+        domains = self.ctx.cfg.domains
+        account = domains.account_for_address(user) if "@" in user else user
+        creds = self.ctx.credentials
+        if creds is None:
+            return None
+        name = account if account in domains.accounts else "nosuchaccount"
+        ok = await asyncio.to_thread(creds.verify, name, password)
+        return account if ok and account in domains.accounts else None
+
+    async def _auth_failed(self, user: str) -> None:
+        self.auth_failures += 1
+        log.info("authentication failed", extra={"user": user, "ip": self.ip})
+        await asyncio.sleep(self.ctx.auth_failure_delay * self.auth_failures)
+        if self.auth_failures >= MAX_AUTH_FAILURES:
+            await self._send(Reply(421, "4.7.0", "too many authentication failures"))
+            raise Closed("too many authentication failures")
+
+    # -- mail transaction -----------------------------------------------------------
+
+    async def cmd_mail(self, arg: str) -> None:
+        if self.helo is None:
+            await self.reply(503, "5.5.1", "send EHLO first")
+            return
+        if self.tx is not None:
+            await self.reply(503, "5.5.1", "nested MAIL command")
+            return
+        if self.submission and self.account is None:
+            await self.reply(530, "5.7.0", "authentication required")
+            return
+        try:
+            cmd = parse_mail(arg, self._param_keywords())
+        except ParameterError as exc:
+            await self.reply(exc.code, exc.enhanced, exc.message)
+            return
+        params = cmd.params
+        if params.requiretls and not self.tls:
+            await self.reply(530, "5.7.10", "REQUIRETLS only over TLS (RFC 8689 §4)")
+            return
+        if params.size is not None and params.size > self.limits.max_message_size:
+            await self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
+            return
+        if self.submission:
+            assert self.account is not None
+            from postel.smtpserver.submission import sender_allowed
+
+            if cmd.sender is None or not sender_allowed(self.ctx.cfg, self.account, cmd.sender):
+                await self.reply(553, "5.7.1", "sender address not allowed for this account")
+                return
+        self.tx = Transaction(cmd.sender, params, started=datetime.now(UTC))
+        await self.reply(250, "2.1.0", "sender ok")
+
+    async def cmd_rcpt(self, arg: str) -> None:
+        tx = self.tx
+        if tx is None:
+            await self.reply(503, "5.5.1", "send MAIL first")
+            return
+        if len(tx.recipients) >= self.limits.max_recipients:
+            await self.reply(452, "4.5.3", "too many recipients")
+            return
+        try:
+            cmd = parse_rcpt(arg, smtputf8=tx.params.smtputf8)
+        except ParameterError as exc:
+            await self.reply(exc.code, exc.enhanced, exc.message)
+            return
+        if self.submission and not cmd.postmaster:
+            tx.recipients.append(cmd.recipient)
+            await self.reply(250, "2.1.5", "recipient ok")
+            return
+        try:
+            local = resolve(self.ctx.cfg, cmd.recipient, postmaster=cmd.postmaster)
+        except RecipientRefused as exc:
+            log.info("recipient refused", extra={"rcpt": str(cmd.recipient), "ip": self.ip})
+            await self._reply(exc.reply)
+            return
+        tx.recipients.append(cmd.recipient)
+        tx.local.append(local)
+        await self.reply(250, "2.1.5", "recipient ok")
+
+    async def cmd_data(self, arg: str) -> None:
+        tx = self.tx
+        if tx is None:
+            await self.reply(503, "5.5.1", "send MAIL first")
+            return
+        if arg:
+            await self.reply(501, "5.5.4", "DATA takes no parameters")
+            return
+        if not tx.recipients:
+            await self.reply(554, "5.5.1", "no valid recipients")
+            return
+        await self._send(Reply(354, None, "end data with <CR><LF>.<CR><LF>"))
+        spool = self._spool_path()
+        try:
+            await self._receive(tx, spool)
+        finally:
+            self.tx = None
+            with contextlib.suppress(FileNotFoundError):
+                spool.unlink()
+
+    def _spool_path(self) -> Path:
+        tmp = self.ctx.cfg.datadir.tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"smtp-{cid_hex()}-{os.urandom(6).hex()}"
+
+    async def _receive(self, tx: Transaction, spool: Path) -> None:
+        with open(spool, "xb") as sink:
+            try:
+                result = await read_data(
+                    self.reader,
+                    sink,
+                    max_size=self.limits.max_message_size,
+                    max_line=self.limits.max_line_length,
+                    line_timeout=self._timeout(),
+                )
+            except TimeoutError:
+                await self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
+                raise Closed("timeout in DATA") from None
+            except (ConnectionError, ssl.SSLError) as exc:
+                raise Closed(f"read in DATA: {exc}") from exc
+        trace_line(log, "C:", f"<{result.size} bytes of data>", data=True)
+        if result.eof:
+            raise Closed("client closed the connection during DATA")
+        if result.too_big:
+            await self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
+            return
+        if result.line_too_long:
+            await self.reply(500, "5.5.2", f"line too long, max {self.limits.max_line_length}")
+            return
+        info = await self._session_info()
+        self.busy = True
+        try:
+            if self.submission:
+                from postel.smtpserver.submission import submit
+
+                assert self.account is not None
+                reply = await submit(self.ctx, info, tx, spool, self.account)
+                await self._reply(reply)
+            else:
+                from postel.smtpserver.incoming import deliver
+
+                outcome = await deliver(self.ctx, info, tx, spool)
+                try:
+                    await self._reply(outcome.reply)
+                finally:
+                    outcome.after(self.ctx)
+        finally:
+            self.busy = False
+
+    async def _session_info(self) -> SessionInfo:
+        rdns = None
+        if self.rdns_task is not None:
+            with contextlib.suppress(Exception):
+                rdns = await self.rdns_task
+        version, cipher = self._tls_info()
+        return SessionInfo(
+            ip=self.ip,
+            helo=self.helo or "",
+            ehlo=self.ehlo,
+            rdns=rdns,
+            cid=cid_hex(),
+            tls_version=version,
+            tls_cipher=cipher,
+            account=self.account,
+        )
+
+
+class _Cancelled(Exception):
+    """The client answered ``*`` to an AUTH challenge (RFC 4954 §4)."""

@@ -9,7 +9,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from postel.dmarcrpt import InputError, LimitError, Limits, XMLError, parse_report
+from postel.dmarcrpt import (
+    ForbiddenXMLError,
+    InputError,
+    LimitError,
+    Limits,
+    XMLError,
+    parse_report,
+)
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -48,7 +55,7 @@ ATTACKS = [BILLION_LAUGHS, EXTERNAL_ENTITY, PARAMETER_ENTITY, EXTERNAL_DTD]
 @pytest.mark.parametrize("doc", ATTACKS)
 @pytest.mark.parametrize("strict", [False, True])
 def test_dtd_and_entities_rejected(doc: bytes, strict: bool) -> None:
-    with pytest.raises(XMLError, match="not allowed"):
+    with pytest.raises(ForbiddenXMLError, match="not allowed"):
         parse_report(doc, strict=strict)
 
 

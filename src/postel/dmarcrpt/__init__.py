@@ -5,6 +5,7 @@ Pure: parses bytes passed in; XML through defusedxml (no DTDs, no entities).
 
 from postel.dmarcrpt.errors import (
     DMARCReportError,
+    ForbiddenXMLError,
     InputError,
     LimitError,
     ReportError,
@@ -41,6 +42,7 @@ __all__ = [
     "DKIMResult",
     "DMARCReportError",
     "DateRange",
+    "ForbiddenXMLError",
     "Identifiers",
     "InputError",
     "LimitError",

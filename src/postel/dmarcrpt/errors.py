@@ -19,6 +19,10 @@ class XMLError(DMARCReportError):
     """The XML is not well-formed, or uses forbidden constructs (DTDs, entities)."""
 
 
+class ForbiddenXMLError(XMLError):
+    """The XML uses a DTD, entity declarations or external references (never allowed)."""
+
+
 class ReportError(DMARCReportError):
     """The XML is not a valid aggregate report; `path` names the element, e.g. `record[0]/row`."""
 

@@ -28,6 +28,7 @@ from postel.dmarcrpt.container import (
 )
 from postel.dmarcrpt.errors import (
     DMARCReportError,
+    ForbiddenXMLError,
     InputError,
     LimitError,
     ReportError,
@@ -230,11 +231,11 @@ def _fromstring(data: bytes) -> ET.Element:
     try:
         root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
-        raise XMLError("XML document type declarations (DTD) are not allowed") from None
+        raise ForbiddenXMLError("XML document type declarations (DTD) are not allowed") from None
     except defusedxml.EntitiesForbidden:
-        raise XMLError("XML entity declarations are not allowed") from None
+        raise ForbiddenXMLError("XML entity declarations are not allowed") from None
     except defusedxml.ExternalReferenceForbidden:
-        raise XMLError("XML external references are not allowed") from None
+        raise ForbiddenXMLError("XML external references are not allowed") from None
     except ET.ParseError as e:
         raise XMLError(f"XML not well-formed: {e}") from None
     except (ValueError, LookupError, TypeError) as e:
@@ -251,7 +252,7 @@ def _parse_xml(ctx: _Ctx, data: bytes) -> ET.Element:
         return _fromstring(data)
     except XMLError as e:
         cause = e
-    if ctx.strict or "not allowed" in str(cause):
+    if ctx.strict or isinstance(cause, ForbiddenXMLError):
         raise cause
     repaired = _repair(data)
     if repaired == data:

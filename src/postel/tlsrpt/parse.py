@@ -437,7 +437,10 @@ def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
             if isinstance(e, LimitError):
                 raise LimitError(f"{part.describe()}: {e}") from None
             if first_error is None:
-                first_error = type(e)(f"{part.describe()}: {e}")
+                if isinstance(e, ReportError):
+                    first_error = ReportError(e.reason, f"{part.describe()}: {e.path}")
+                else:
+                    first_error = type(e)(f"{part.describe()}: {e}")
             continue
         return result
     assert first_error is not None

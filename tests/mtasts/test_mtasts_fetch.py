@@ -167,7 +167,7 @@ async def test_timeout(policy_server: PolicyServer) -> None:
     async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nversion")
-        await asyncio.sleep(30)
+        await reader.read()  # stalls until the client gives up
 
     policy_server.handler = stall
     start = time.monotonic()
@@ -244,6 +244,33 @@ async def test_tries_next_address(policy_server: PolicyServer) -> None:
         port=policy_server.port,
         timeout=TIMEOUT,
     )
+    assert result.ip == "127.0.0.1"
+
+
+async def test_silent_address_skipped(
+    policy_server: PolicyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_server.response = http_response(POLICY)
+    monkeypatch.setattr("postel.mtasts.fetch.CONNECT_TIMEOUT", 0.3)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Accepts TCP, never answers the TLS handshake; done when the client gives up.
+        await reader.read()
+        writer.close()
+
+    blackhole = await asyncio.start_server(silent, "127.0.0.2", policy_server.port)
+    async with blackhole:
+        resolver = MockResolver({(HOST, "A"): ["127.0.0.2", "127.0.0.1"]})
+        start = time.monotonic()
+        result = await fetch_policy(
+            resolver,
+            DOMAIN,
+            ssl_context=policy_server.client_context(),
+            port=policy_server.port,
+            timeout=TIMEOUT,
+        )
+        assert time.monotonic() - start < 3
+        blackhole.close()
     assert result.ip == "127.0.0.1"
 
 

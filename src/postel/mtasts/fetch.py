@@ -30,6 +30,7 @@ from postel.mtasts.policy import MAX_POLICY_SIZE, Policy, parse_policy
 
 WELL_KNOWN_PATH = "/.well-known/mta-sts.txt"
 DEFAULT_TIMEOUT = 60.0  # RFC 8461 §3.3: "a timeout of one minute is suggested"
+CONNECT_TIMEOUT = 10.0  # per address, when another address remains to be tried
 _HEAD_LIMIT = 32 * 1024
 _USER_AGENT = f"postel/{postel.__version__}"
 
@@ -59,17 +60,15 @@ def make_ssl_context(
     ca_files: Sequence[str | PathLike[str]] = (), *, system_cas: bool = True
 ) -> ssl.SSLContext:
     """PKIX verification (RFC 8461 §3.3) against system CAs and extra CA files, TLS >= 1.2."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH) if system_cas else _empty_context()
+    # Both context kinds verify the chain and the host name (check_hostname, CERT_REQUIRED).
+    if system_cas:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     for path in ca_files:
         ctx.load_verify_locations(cafile=path)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
-
-
-def _empty_context() -> ssl.SSLContext:
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 async def fetch_policy(
@@ -98,18 +97,20 @@ async def fetch_policy(
     try:
         async with asyncio.timeout(timeout):
             ips = await _resolve(resolver, host, url)
-            last: PolicyFetchError | None = None
-            for ip in ips:
+            for n, ip in enumerate(ips, start=1):
                 try:
-                    head, body = await _get(ip, port, host, ctx, url)
-                except OSError as e:
-                    # Connection refused/unreachable: try the next address.
-                    last = PolicyFetchError(f"connecting to {ip} port {port}: {e}", url=url)
-                    log.debug("policy fetch connect failed", extra={"url": url, "ip": ip})
+                    # An address that does not answer must leave time for the next one.
+                    connect_timeout = CONNECT_TIMEOUT if n < len(ips) else None
+                    reader, writer = await _connect(ip, port, host, ctx, url, connect_timeout)
+                except (OSError, TimeoutError) as e:
+                    problem = f"connecting to {ip} port {port}: {str(e) or 'timed out'}"
+                    if n == len(ips):
+                        raise PolicyFetchError(problem, url=url) from None
+                    log.debug("policy fetch: %s, trying the next address", problem)
                     continue
+                head, body = await _exchange(reader, writer, ip, host, url)
                 return _result(head, body, url, ip, log)
-            assert last is not None
-            raise last
+            raise AssertionError("_resolve returns at least one address")
     except TimeoutError:
         raise PolicyFetchError(f"timed out after {timeout:g} s", url=url) from None
 
@@ -135,13 +136,15 @@ async def _resolve(resolver: Resolver, host: str, url: str) -> list[str]:
     raise PolicyFetchError(f"resolving {host}: {what}: {problem}", url=url)
 
 
-async def _get(
-    ip: str, port: int, host: str, ctx: ssl.SSLContext, url: str
-) -> tuple[ResponseHead, bytes]:
+async def _connect(
+    ip: str, port: int, host: str, ctx: ssl.SSLContext, url: str, timeout: float | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """TCP connection and TLS handshake with SNI ``host``; PKIX failures are sts-webpki-invalid."""
     try:
-        reader, writer = await asyncio.open_connection(
-            ip, port, ssl=ctx, server_hostname=host, limit=_HEAD_LIMIT
-        )
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(
+                ip, port, ssl=ctx, server_hostname=host, limit=_HEAD_LIMIT
+            )
     except ssl.SSLCertVerificationError as e:
         raise PolicyFetchError(
             f"certificate of {ip} not valid for {host}: {e.verify_message or e.reason}",
@@ -152,6 +155,12 @@ async def _get(
         raise PolicyFetchError(
             f"TLS handshake with {ip} failed: {e.reason or e}", url=url
         ) from None
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, host: str, url: str
+) -> tuple[ResponseHead, bytes]:
+    """Send the GET and read the response; the body only for status 200."""
     try:
         writer.write(build_request(host, WELL_KNOWN_PATH, _USER_AGENT))
         await writer.drain()

@@ -115,16 +115,24 @@ def _stored(
     return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings))
 
 
-def intake_sync(datadir: DataDir | Path, kind: str, message_path: Path, rcpt: str) -> IntakeResult:
+def intake_sync(
+    datadir: DataDir | Path,
+    kind: str,
+    message_path: Path,
+    rcpt: str,
+    *,
+    max_bytes: int | None = None,
+) -> IntakeResult:
     """Parse the report message at *message_path* and store it (blocking).
 
     *kind*: "tlsrpt" (a report to a domain's TLSRPT address), "tlsrpt-host"
-    (to the host's TLSRPT address, about the MX host) or "dmarc".
+    (to the host's TLSRPT address, about the MX host) or "dmarc". Messages
+    over *max_bytes* (default: the parser's input limit) are not parsed.
     """
     if kind not in KINDS:
         raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
     dd = datadir if isinstance(datadir, DataDir) else DataDir(Path(datadir))
-    limit = (
+    limit = max_bytes or (
         dmarcrpt.DEFAULT_LIMITS.max_input_bytes
         if kind == "dmarc"
         else tlsrpt.DEFAULT_LIMITS.max_input_bytes
@@ -141,8 +149,17 @@ def intake_sync(datadir: DataDir | Path, kind: str, message_path: Path, rcpt: st
     return _tlsrpt(dd, kind, data, rcpt, ref)
 
 
-async def intake(datadir: DataDir | Path, kind: str, message_path: Path, rcpt: str) -> IntakeResult:
+async def intake(
+    datadir: DataDir | Path,
+    kind: str,
+    message_path: Path,
+    rcpt: str,
+    *,
+    max_bytes: int | None = None,
+) -> IntakeResult:
     """:func:`intake_sync` in a worker thread, so parsing does not block the loop."""
     if kind not in KINDS:
         raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
-    return await asyncio.to_thread(intake_sync, datadir, kind, message_path, rcpt)
+    return await asyncio.to_thread(
+        intake_sync, datadir, kind, message_path, rcpt, max_bytes=max_bytes
+    )

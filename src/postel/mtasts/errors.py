@@ -8,11 +8,17 @@ RESULT_POLICY_INVALID = "sts-policy-invalid"
 RESULT_WEBPKI_INVALID = "sts-webpki-invalid"
 
 
+def _located(what: str, *where: tuple[str, int | str | None], message: str) -> str:
+    """``what, line 3, field mode: message``, leaving out unknown parts."""
+    parts = [f"{name} {value}" for name, value in where if value is not None]
+    return f"{', '.join([what, *parts])}: {message}"
+
+
 class MTASTSError(Exception):
     """Base of all MTA-STS errors.
 
     ``result_type`` is the RFC 8460 result type to report for this failure,
-    or None when the condition is not a failure (no record, no policy).
+    or None when the condition is not a failure (no record).
     """
 
     @property
@@ -37,7 +43,7 @@ class NoPolicy(MTASTSError):
 
 
 class TemporaryError(MTASTSError):
-    """A temporary DNS failure while looking up the record or the policy host."""
+    """A DNS failure other than NXDOMAIN/NODATA looking up the record (RFC 8461 §3.1)."""
 
     @property
     def result_type(self) -> str | None:
@@ -55,13 +61,9 @@ class RecordSyntaxError(MTASTSError):
         self.message = message
         self.offset = offset
         self.field = field
-        where = []
-        if offset is not None:
-            where.append(f"offset {offset}")
-        if field is not None:
-            where.append(f"field {field}")
-        prefix = f"mta-sts record, {', '.join(where)}: " if where else "mta-sts record: "
-        super().__init__(prefix + message)
+        super().__init__(
+            _located("mta-sts record", ("offset", offset), ("field", field), message=message)
+        )
 
     @property
     def result_type(self) -> str | None:
@@ -86,13 +88,9 @@ class PolicySyntaxError(MTASTSError):
         self.message = message
         self.line = line
         self.field = field
-        where = []
-        if line is not None:
-            where.append(f"line {line}")
-        if field is not None:
-            where.append(f"field {field}")
-        prefix = f"mta-sts policy, {', '.join(where)}: " if where else "mta-sts policy: "
-        super().__init__(prefix + message)
+        super().__init__(
+            _located("mta-sts policy", ("line", line), ("field", field), message=message)
+        )
 
     @property
     def result_type(self) -> str | None:

@@ -9,12 +9,13 @@ from typing import Any
 
 from postel.mtasts.errors import PolicySyntaxError
 from postel.mtasts.match import matches_any, mx_pattern_error
+from postel.mtasts.record import EXT_NAME
 
 VERSION = "STSv1"
 MAX_AGE_LIMIT = 31557600  # RFC 8461 §3.2: about one year
 MAX_POLICY_SIZE = 64 * 1024  # RFC 8461 §3.3: policy bodies over 64 KiB are invalid
 
-_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]{0,31}):[ \t]*(.*?)[ \t]*")
+_LINE = re.compile(rf"({EXT_NAME}):[ \t]*(.*?)[ \t]*")
 _VALUE = re.compile(r"[^\x00-\x1f\x7f]+")
 _MAX_AGE = re.compile(r"[0-9]{1,10}")
 _SINGLE_FIELDS = ("version", "mode", "max_age")

@@ -14,7 +14,9 @@ _VERSION_TAG = "v=" + VERSION
 
 # RFC 8461 §3.1 ABNF pieces.
 _DELIM = re.compile(r"[ \t]*;[ \t]*")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+# Extension names, also of policy fields (RFC 8461 §3.2 sts-policy-ext-name).
+EXT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}"
+_NAME = re.compile(EXT_NAME)
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
 _ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")

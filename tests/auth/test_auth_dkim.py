@@ -49,10 +49,12 @@ def signer(ed_key: ed25519.Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey) -> DKI
 
 @pytest.fixture()
 def keys_dns(ed_key: ed25519.Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey) -> MockResolver:
-    return MockResolver({
-        ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
-        ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(rsa_key))],
-    })
+    return MockResolver(
+        {
+            ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
+            ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(rsa_key))],
+        }
+    )
 
 
 def test_sign_prepends_one_signature_per_selector(signer: DKIMSigner) -> None:
@@ -114,10 +116,12 @@ async def test_relaxed_canonicalisation_tolerates_whitespace(
 
 
 async def test_key_lookup_problems(signer: DKIMSigner, rsa_key: rsa.RSAPrivateKey) -> None:
-    r = MockResolver({
-        ("ed._domainkey.example.com", "TXT"): TemporaryError("SERVFAIL"),
-        ("rsa._domainkey.example.com", "TXT"): [txt("v=DKIM1; k=rsa; p=")],
-    })
+    r = MockResolver(
+        {
+            ("ed._domainkey.example.com", "TXT"): TemporaryError("SERVFAIL"),
+            ("rsa._domainkey.example.com", "TXT"): [txt("v=DKIM1; k=rsa; p=")],
+        }
+    )
     results = await verify_dkim(r, sign_message(signer, MESSAGE))
     assert results[0].result == "temperror"
     assert results[1].result == "permerror" and results[1].reason == "key revoked"
@@ -126,14 +130,14 @@ async def test_key_lookup_problems(signer: DKIMSigner, rsa_key: rsa.RSAPrivateKe
     assert "no key at ed._domainkey.example.com" in results[0].reason
 
 
-async def test_wrong_key_fails(
-    signer: DKIMSigner, rsa_key: rsa.RSAPrivateKey
-) -> None:
+async def test_wrong_key_fails(signer: DKIMSigner, rsa_key: rsa.RSAPrivateKey) -> None:
     other = ed25519.Ed25519PrivateKey.generate()
-    r = MockResolver({
-        ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(other))],
-        ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(rsa_key))],
-    })
+    r = MockResolver(
+        {
+            ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(other))],
+            ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(rsa_key))],
+        }
+    )
     results = await verify_dkim(r, sign_message(signer, MESSAGE))
     assert [r.result for r in results] == ["fail", "pass"]
 
@@ -141,10 +145,12 @@ async def test_wrong_key_fails(
 async def test_key_type_mismatch_is_permerror(
     signer: DKIMSigner, ed_key: ed25519.Ed25519PrivateKey
 ) -> None:
-    r = MockResolver({
-        ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
-        ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
-    })
+    r = MockResolver(
+        {
+            ("ed._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
+            ("rsa._domainkey.example.com", "TXT"): [txt(public_key_record(ed_key))],
+        }
+    )
     results = await verify_dkim(r, sign_message(signer, MESSAGE))
     assert [r.result for r in results] == ["pass", "permerror"]
 
@@ -173,31 +179,51 @@ def test_sign_needs_from(signer: DKIMSigner) -> None:
 
 
 def _config(tmp_path: Path, domains: dict) -> Config:
-    return Config(dir=tmp_path, static=StaticConfig.model_construct(),
-                  domains=DomainsConfig.model_validate({"domains": domains}))
+    return Config(
+        dir=tmp_path,
+        static=StaticConfig.model_construct(),
+        domains=DomainsConfig.model_validate({"domains": domains}),
+    )
 
 
 def _write(path: Path, key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
-async def test_from_config(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey,
-                           rsa_key: rsa.RSAPrivateKey, keys_dns: MockResolver) -> None:
+async def test_from_config(
+    tmp_path: Path,
+    ed_key: ed25519.Ed25519PrivateKey,
+    rsa_key: rsa.RSAPrivateKey,
+    keys_dns: MockResolver,
+) -> None:
     _write(tmp_path / "ed.pem", ed_key)
     _write(tmp_path / "rsa.pem", rsa_key)
-    cfg = _config(tmp_path, {
-        "example.com": {"dkim": {
-            "selectors": {
-                "ed": {"algorithm": "ed25519", "key_file": "ed.pem"},
-                "rsa": {"algorithm": "rsa", "key_file": "rsa.pem", "headers": ["From", "Subject"]},
-                "old": {"algorithm": "rsa", "key_file": "missing.pem"},
+    cfg = _config(
+        tmp_path,
+        {
+            "example.com": {
+                "dkim": {
+                    "selectors": {
+                        "ed": {"algorithm": "ed25519", "key_file": "ed.pem"},
+                        "rsa": {
+                            "algorithm": "rsa",
+                            "key_file": "rsa.pem",
+                            "headers": ["From", "Subject"],
+                        },
+                        "old": {"algorithm": "rsa", "key_file": "missing.pem"},
+                    },
+                    "sign": ["ed", "rsa"],
+                }
             },
-            "sign": ["ed", "rsa"],
-        }},
-        "example.net": {},
-    })
+            "example.net": {},
+        },
+    )
     signer = DKIMSigner.from_config(cfg, "Example.COM")
     assert signer is not None
     assert signer.domain == "example.com"
@@ -211,11 +237,29 @@ async def test_from_config(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey,
 
 def test_from_config_bad_key(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey) -> None:
     _write(tmp_path / "ed.pem", ed_key)
-    cfg = _config(tmp_path, {"example.com": {"dkim": {
-        "selectors": {"s": {"algorithm": "rsa", "key_file": "ed.pem"}}, "sign": ["s"]}}})
+    cfg = _config(
+        tmp_path,
+        {
+            "example.com": {
+                "dkim": {
+                    "selectors": {"s": {"algorithm": "rsa", "key_file": "ed.pem"}},
+                    "sign": ["s"],
+                }
+            }
+        },
+    )
     with pytest.raises(DKIMKeyError, match="selector s"):
         DKIMSigner.from_config(cfg, "example.com")
-    cfg = _config(tmp_path, {"example.com": {"dkim": {
-        "selectors": {"s": {"algorithm": "rsa", "key_file": "nope.pem"}}, "sign": ["s"]}}})
-    with pytest.raises(DKIMKeyError, match="nope.pem"):
+    cfg = _config(
+        tmp_path,
+        {
+            "example.com": {
+                "dkim": {
+                    "selectors": {"s": {"algorithm": "rsa", "key_file": "nope.pem"}},
+                    "sign": ["s"],
+                }
+            }
+        },
+    )
+    with pytest.raises(DKIMKeyError, match=r"nope\.pem"):
         DKIMSigner.from_config(cfg, "example.com")

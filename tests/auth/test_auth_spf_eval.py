@@ -41,8 +41,9 @@ BASE: dict[tuple[str, str], list[str] | TemporaryError] = {
 }
 
 
-def resolver(spf: dict[str, str], extra: dict[tuple[str, str], list[str]] | None = None
-             ) -> MockResolver:
+def resolver(
+    spf: dict[str, str], extra: dict[tuple[str, str], list[str] | TemporaryError] | None = None
+) -> MockResolver:
     records: dict = dict(BASE)
     for name, rec in spf.items():
         records[(name, "TXT")] = [txt(rec)]
@@ -50,8 +51,9 @@ def resolver(spf: dict[str, str], extra: dict[tuple[str, str], list[str]] | None
     return MockResolver(records)
 
 
-async def spf_result(r: MockResolver, ip: str, domain: str = "example.com",
-                     sender: str = "user@example.com") -> str:
+async def spf_result(
+    r: MockResolver, ip: str, domain: str = "example.com", sender: str = "user@example.com"
+) -> str:
     res = await check_host(r, ip=ip, domain=domain, sender=sender, helo="mx.client.example")
     return res.result
 
@@ -112,11 +114,13 @@ async def test_ip6_uses_aaaa_for_a_mechanism() -> None:
 
 
 async def test_include_chain() -> None:
-    r = resolver({
-        "example.com": "v=spf1 include:a.example.net -all",
-        "a.example.net": "v=spf1 include:b.example.net ~all",
-        "b.example.net": "v=spf1 ip4:198.51.100.0/24 -all",
-    })
+    r = resolver(
+        {
+            "example.com": "v=spf1 include:a.example.net -all",
+            "a.example.net": "v=spf1 include:b.example.net ~all",
+            "b.example.net": "v=spf1 ip4:198.51.100.0/24 -all",
+        }
+    )
     assert await spf_result(r, "198.51.100.7") == "pass"
     # Inner fail/softfail only means "no match": the outer -all decides.
     assert await spf_result(r, "203.0.113.1") == "fail"
@@ -124,20 +128,23 @@ async def test_include_chain() -> None:
 
 async def test_include_of_domain_without_record_is_permerror() -> None:
     r = resolver({"example.com": "v=spf1 include:nothing.example.net -all"})
-    res = await check_host(r, ip="192.0.2.1", domain="example.com", sender="a@example.com",
-                           helo="h.example")
+    res = await check_host(
+        r, ip="192.0.2.1", domain="example.com", sender="a@example.com", helo="h.example"
+    )
     assert res.result == "permerror"
     assert "nothing.example.net" in res.reason
 
 
 async def test_include_temperror_propagates() -> None:
-    r = resolver({"example.com": "v=spf1 include:broken.example.net -all"},
-                 {("broken.example.net", "TXT"): TemporaryError("SERVFAIL")})  # type: ignore[dict-item]
+    r = resolver(
+        {"example.com": "v=spf1 include:broken.example.net -all"},
+        {("broken.example.net", "TXT"): TemporaryError("SERVFAIL")},
+    )
     assert await spf_result(r, "192.0.2.1") == "temperror"
 
 
 async def test_top_level_results() -> None:
-    r = resolver({}, {("broken.example", "TXT"): TemporaryError("SERVFAIL")})  # type: ignore[dict-item]
+    r = resolver({}, {("broken.example", "TXT"): TemporaryError("SERVFAIL")})
     assert await spf_result(r, "192.0.2.1", "nospf.example") == "none"
     assert await spf_result(r, "192.0.2.1", "broken.example") == "temperror"
     r2 = resolver({"example.com": "v=spf1 bogus -all"})
@@ -158,8 +165,9 @@ def _chain(n: int) -> dict[str, str]:
 
 async def test_lookup_limit() -> None:
     assert await spf_result(resolver(_chain(10)), "192.0.2.1") == "pass"
-    res = await check_host(resolver(_chain(11)), ip="192.0.2.1", domain="example.com",
-                           sender="a@example.com", helo="h")
+    res = await check_host(
+        resolver(_chain(11)), ip="192.0.2.1", domain="example.com", sender="a@example.com", helo="h"
+    )
     assert res.result == "permerror"
     assert "more than 10 DNS lookups" in res.reason
 
@@ -173,8 +181,13 @@ async def test_lookup_limit_counts_nested_and_redirect() -> None:
     extra = {(f"h{i}.example.net", "A"): ["203.0.113.9"] for i in range(8)}
     extra[("last.example.net", "A")] = ["192.0.2.1"]
     # include (1) + 8 a (9) + redirect (10) + a (11): over the limit.
-    res = await check_host(resolver(recs, extra), ip="192.0.2.1", domain="example.com",
-                           sender="a@example.com", helo="h")
+    res = await check_host(
+        resolver(recs, extra),
+        ip="192.0.2.1",
+        domain="example.com",
+        sender="a@example.com",
+        helo="h",
+    )
     assert res.result == "permerror"
     assert "more than 10 DNS lookups (at a:last.example.net)" in res.reason
 
@@ -183,8 +196,13 @@ async def test_void_lookup_limit() -> None:
     two = "v=spf1 a:v1.example.net a:v2.example.net ip4:192.0.2.1 -all"
     three = "v=spf1 a:v1.example.net a:v2.example.net exists:v3.example.net ip4:192.0.2.1 -all"
     assert await spf_result(resolver({"example.com": two}), "192.0.2.1") == "pass"
-    res = await check_host(resolver({"example.com": three}), ip="192.0.2.1",
-                           domain="example.com", sender="a@example.com", helo="h")
+    res = await check_host(
+        resolver({"example.com": three}),
+        ip="192.0.2.1",
+        domain="example.com",
+        sender="a@example.com",
+        helo="h",
+    )
     assert res.result == "permerror"
     assert "void lookups" in res.reason
 
@@ -192,17 +210,20 @@ async def test_void_lookup_limit() -> None:
 async def test_mx_limit() -> None:
     mx = [f"{i} mx{i}.example.net." for i in range(11)]
     r = resolver({"example.com": "v=spf1 mx ip4:192.0.2.1 -all"}, {("example.com", "MX"): mx})
-    res = await check_host(r, ip="192.0.2.1", domain="example.com", sender="a@example.com",
-                           helo="h")
+    res = await check_host(
+        r, ip="192.0.2.1", domain="example.com", sender="a@example.com", helo="h"
+    )
     assert res.result == "permerror"
     assert "more than 10 MX names" in res.reason
 
 
 async def test_redirect() -> None:
-    r = resolver({
-        "example.com": "v=spf1 redirect=_spf.example.net",
-        "_spf.example.net": "v=spf1 ip4:192.0.2.1 -all",
-    })
+    r = resolver(
+        {
+            "example.com": "v=spf1 redirect=_spf.example.net",
+            "_spf.example.net": "v=spf1 ip4:192.0.2.1 -all",
+        }
+    )
     assert await spf_result(r, "192.0.2.1") == "pass"
     assert await spf_result(r, "192.0.2.2") == "fail"
 
@@ -218,10 +239,13 @@ async def test_redirect_to_no_record_is_permerror() -> None:
 
 
 async def test_redirect_uses_target_domain_for_macros() -> None:
-    r = resolver({
-        "example.com": "v=spf1 redirect=_spf.example.net",
-        "_spf.example.net": "v=spf1 a:%{d} -all",
-    }, {("_spf.example.net", "A"): ["192.0.2.5"]})
+    r = resolver(
+        {
+            "example.com": "v=spf1 redirect=_spf.example.net",
+            "_spf.example.net": "v=spf1 a:%{d} -all",
+        },
+        {("_spf.example.net", "A"): ["192.0.2.5"]},
+    )
     assert await spf_result(r, "192.0.2.5") == "pass"
 
 
@@ -230,46 +254,60 @@ async def test_exists_with_macros() -> None:
         {"email.example.com": "v=spf1 exists:%{ir}.%{l1r-}.lp._spf.%{d2} -all"},
         {("3.2.0.192.strong.lp._spf.example.com", "A"): ["127.0.0.2"]},
     )
-    assert await spf_result(r, "192.0.2.3", "email.example.com",
-                            "strong-bad@email.example.com") == "pass"
-    assert await spf_result(r, "192.0.2.4", "email.example.com",
-                            "strong-bad@email.example.com") == "fail"
+    assert (
+        await spf_result(r, "192.0.2.3", "email.example.com", "strong-bad@email.example.com")
+        == "pass"
+    )
+    assert (
+        await spf_result(r, "192.0.2.4", "email.example.com", "strong-bad@email.example.com")
+        == "fail"
+    )
 
 
 async def test_exp_explanation() -> None:
     r = resolver(
         {"example.com": "v=spf1 mx -all exp=explain._spf.%{d}"},
-        {("explain._spf.example.com", "TXT"): [
-            txt("%{i} is not one of %{d}'s designated mail servers.")]},
+        {
+            ("explain._spf.example.com", "TXT"): [
+                txt("%{i} is not one of %{d}'s designated mail servers.")
+            ]
+        },
     )
-    res = await check_host(r, ip="192.0.2.7", domain="example.com", sender="a@example.com",
-                           helo="h")
+    res = await check_host(
+        r, ip="192.0.2.7", domain="example.com", sender="a@example.com", helo="h"
+    )
     assert res.result == "fail"
     assert res.explanation == "192.0.2.7 is not one of example.com's designated mail servers."
 
 
 async def test_exp_of_included_record_not_used() -> None:
     r = resolver(
-        {"example.com": "v=spf1 include:inc.example.net -all",
-         "inc.example.net": "v=spf1 -all exp=e.example.net"},
+        {
+            "example.com": "v=spf1 include:inc.example.net -all",
+            "inc.example.net": "v=spf1 -all exp=e.example.net",
+        },
         {("e.example.net", "TXT"): [txt("not me")]},
     )
-    res = await check_host(r, ip="192.0.2.7", domain="example.com", sender="a@example.com",
-                           helo="h")
+    res = await check_host(
+        r, ip="192.0.2.7", domain="example.com", sender="a@example.com", helo="h"
+    )
     assert res.result == "fail"
     assert res.explanation == ""
 
 
 async def test_temperror_in_mechanism_lookup() -> None:
-    r = resolver({"example.com": "v=spf1 a:broken.example.net -all"},
-                 {("broken.example.net", "A"): TemporaryError("timeout")})  # type: ignore[dict-item]
+    r = resolver(
+        {"example.com": "v=spf1 a:broken.example.net -all"},
+        {("broken.example.net", "A"): TemporaryError("timeout")},
+    )
     assert await spf_result(r, "192.0.2.1") == "temperror"
 
 
 async def test_result_fields() -> None:
     r = resolver({"example.com": "v=spf1 ip4:192.0.2.1 -all"})
-    res = await check_host(r, ip="192.0.2.1", domain="Example.COM.", sender="a@example.com",
-                           helo="h")
+    res = await check_host(
+        r, ip="192.0.2.1", domain="Example.COM.", sender="a@example.com", helo="h"
+    )
     assert res.result == "pass"
     assert res.domain == "example.com"
     assert res.identity == "mailfrom"
@@ -304,15 +342,22 @@ async def test_result_fields() -> None:
     ],
 )
 async def test_macro_examples(macro: str, expected: str) -> None:
-    ctx = MacroContext(sender="strong-bad@email.example.com",
-                       ip=ipaddress.ip_address("192.0.2.3"), helo="mx.example.org")
+    ctx = MacroContext(
+        sender="strong-bad@email.example.com",
+        ip=ipaddress.ip_address("192.0.2.3"),
+        helo="mx.example.org",
+    )
     assert await expand(macro, "email.example.com", ctx) == expected
 
 
 async def test_macro_ipv6_and_exp_letters() -> None:
-    ctx = MacroContext(sender="strong-bad@email.example.com",
-                       ip=ipaddress.ip_address("2001:db8::cb01"), helo="mx.example.org",
-                       receiver="mx.example.com", timestamp=1234)
+    ctx = MacroContext(
+        sender="strong-bad@email.example.com",
+        ip=ipaddress.ip_address("2001:db8::cb01"),
+        helo="mx.example.org",
+        receiver="mx.example.com",
+        timestamp=1234,
+    )
     assert await expand("%{ir}.%{v}._spf.%{d2}", "email.example.com", ctx) == (
         "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"
     )
@@ -321,14 +366,17 @@ async def test_macro_ipv6_and_exp_letters() -> None:
 
 
 async def test_expanded_domain_truncated_to_253() -> None:
-    ctx = MacroContext(sender=("a" * 60 + ".") * 5 + "@x.example",
-                       ip=ipaddress.ip_address("192.0.2.3"), helo="h")
+    ctx = MacroContext(
+        sender=("a" * 60 + ".") * 5 + "@x.example", ip=ipaddress.ip_address("192.0.2.3"), helo="h"
+    )
     out = await expand_domain("%{l}.example.com", "x.example", ctx)
     assert len(out) <= 253
     assert out.endswith(".example.com")
 
 
 async def test_ptr_macro_uses_validated_name() -> None:
-    r = resolver({"example.com": "v=spf1 exists:%{p}.ok.example.net -all"},
-                 {("amy.example.com.ok.example.net", "A"): ["127.0.0.2"]})
+    r = resolver(
+        {"example.com": "v=spf1 exists:%{p}.ok.example.net -all"},
+        {("amy.example.com.ok.example.net", "A"): ["127.0.0.2"]},
+    )
     assert await spf_result(r, "192.0.2.65") == "pass"

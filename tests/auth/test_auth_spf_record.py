@@ -21,8 +21,16 @@ def test_parse_full_record() -> None:
     )
     names = [(m.qualifier, m.name) for m in rec.mechanisms]
     assert names == [
-        ("+", "mx"), ("+", "a"), ("-", "ip4"), ("~", "ip6"), ("?", "include"),
-        ("+", "exists"), ("+", "ptr"), ("+", "a"), ("+", "mx"), ("-", "all"),
+        ("+", "mx"),
+        ("+", "a"),
+        ("-", "ip4"),
+        ("~", "ip6"),
+        ("?", "include"),
+        ("+", "exists"),
+        ("+", "ptr"),
+        ("+", "a"),
+        ("+", "mx"),
+        ("-", "all"),
     ]
     assert rec.mechanisms[1].domain_spec == "colo.example.com"
     assert rec.mechanisms[1].cidr4 == 28
@@ -102,12 +110,56 @@ def test_text_roundtrip() -> None:
     assert parse_record(rec.text()) == rec
 
 
-_TERMS = st.sampled_from([
-    "a", "mx", "ptr", "all", "-all", "~all", "?all", "+all", "ip4:", "ip6:", "include:",
-    "exists:", "redirect=", "exp=", "a:", "mx:", "/", "//", "24", "128", "0", "33",
-    "192.0.2.1", "2001:db8::1", "::", "example.com", "%{d}", "%{ir}", "%{l1r-}", "%%", "%_",
-    "%-", "%", "{", "}", "=", ":", ".", "-", " ", "  ", "x", "é", "\x00", "%{", "%{z}",
-])
+_TERMS = st.sampled_from(
+    [
+        "a",
+        "mx",
+        "ptr",
+        "all",
+        "-all",
+        "~all",
+        "?all",
+        "+all",
+        "ip4:",
+        "ip6:",
+        "include:",
+        "exists:",
+        "redirect=",
+        "exp=",
+        "a:",
+        "mx:",
+        "/",
+        "//",
+        "24",
+        "128",
+        "0",
+        "33",
+        "192.0.2.1",
+        "2001:db8::1",
+        "::",
+        "example.com",
+        "%{d}",
+        "%{ir}",
+        "%{l1r-}",
+        "%%",
+        "%_",
+        "%-",
+        "%",
+        "{",
+        "}",
+        "=",
+        ":",
+        ".",
+        "-",
+        " ",
+        "  ",
+        "x",
+        "é",
+        "\x00",
+        "%{",
+        "%{z}",
+    ]
+)
 
 _RECORDS = st.one_of(
     st.text(max_size=80),

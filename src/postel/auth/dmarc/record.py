@@ -58,7 +58,7 @@ def _uris(value: str, tag: str) -> tuple[str, ...]:
 def parse_record(txt: str) -> DMARCRecord:
     """Parse a DMARC record; raises DMARCSyntaxError when it is unusable.
 
-    Unknown tags are kept; a record without a valid p= but with a valid rua=
+    Unknown tags are kept, malformed ones ignored; a record without a valid p= but with a valid rua=
     is treated as p=none (RFC 7489 §6.6.3 step 6).
     """
     if not is_dmarc_record(txt):
@@ -73,7 +73,7 @@ def parse_record(txt: str) -> DMARCRecord:
         name = name.strip(" \t").lower()
         value = value.strip(" \t")
         if not eq or not _TAG.match(name):
-            raise DMARCSyntaxError(f"invalid tag-value {part!r}")
+            continue  # RFC 9989: unknown (here: unparsable) tags are ignored
         if name in tags:
             continue  # first occurrence wins
         tags[name] = value

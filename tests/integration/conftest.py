@@ -18,10 +18,13 @@ def testnet() -> Iterator[testnet_pkg.TestNet]:
     """knot + unbound + HTTPS on a loopback /24 of this pytest process, started once
     per session and stopped at its end. Missing programs are an error, not a skip."""
     net = testnet_pkg.TestNet()
+    problem = ""
     try:
         net.start()
     except testnet_pkg.TestNetError as e:
-        pytest.fail(str(e), pytrace=False)
+        problem = str(e)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     try:
         yield net
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import trustme
 
-from . import addresses
+from . import addresses, procs
 from .https import CERT_KINDS, HTTPSServer, Request
 from .knot import MODES, TLD, Knot, Zone
 from .unbound import Unbound
@@ -91,7 +91,7 @@ class TestNet:
     # lifecycle
 
     def start(self, timeout: float = 60.0) -> None:
-        missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
+        missing = [p for p in REQUIRED_PROGRAMS if procs.find(p) is None]
         if missing:
             raise TestNetError(
                 f"integration tests need {', '.join(missing)}: "
@@ -99,7 +99,11 @@ class TestNet:
             )
         deadline = time.monotonic() + timeout
         self.block = addresses.allocate()
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"postel-testnet-{self.block.prefix}-"))
+        prefix = f"postel-testnet-{self.block.prefix}-"
+        # We hold this block's lock, so its old directories belong to dead runs.
+        for stale in Path(tempfile.gettempdir()).glob(prefix + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
         self.ca_file = self.workdir / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         try:

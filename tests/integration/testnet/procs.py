@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# Daemons live in sbin, which is not on every user's PATH.
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def find(program: str) -> str | None:
+    """Absolute path of ``program`` on PATH or in the sbin directories."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
+    return shutil.which(program, path=path)
+
+
+def program(name: str) -> str:
+    found = find(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found (apt-get install -y $(cat .ci/apt-packages.txt))")
+    return found
 
 
 def _die_with_parent() -> None:
@@ -25,7 +42,7 @@ class Process:
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            argv,
+            [program(argv[0]), *argv[1:]],
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -60,7 +77,11 @@ def run(argv: list[str], timeout: float = 20.0) -> str:
     """Run a control command; raise with its output when it fails."""
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            [program(argv[0]), *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as e:
         raise RuntimeError(f"{' '.join(argv)}: no result after {timeout}s") from e

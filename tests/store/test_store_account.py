@@ -263,8 +263,7 @@ def test_pagination_with_100k_messages_uses_the_index(acc: AccountStore) -> None
             sql = list_sql(newest_first=newest_first, cursor=cursor)
             params: list[int] = [inbox_id] + ([50_000] if cursor else []) + [50, 0]
             plan = [
-                str(r["detail"])
-                for r in acc._conn.execute("EXPLAIN QUERY PLAN " + sql, params)
+                str(r["detail"]) for r in acc._conn.execute("EXPLAIN QUERY PLAN " + sql, params)
             ]
             text = " | ".join(plan)
             assert "USING INDEX message_mailbox_uid" in text, text
@@ -370,9 +369,7 @@ def test_mailbox_create_rename_delete(acc: AccountStore) -> None:
         acc.delete_mailbox("Work/2024")
     # Re-created mailboxes get a new, higher UIDVALIDITY (RFC 9051 §2.3.1.1).
     again = acc.create_mailbox("Work/2024")
-    assert again.uidvalidity > max(
-        m.uidvalidity for m in acc.mailboxes() if m.name != "Work/2024"
-    )
+    assert again.uidvalidity > max(m.uidvalidity for m in acc.mailboxes() if m.name != "Work/2024")
     for bad in ("", "a//b", "/a", "a/", " a", "a*", "a\x00b", "x" * 201):
         with pytest.raises(InvalidMailboxName):
             acc.create_mailbox(bad)

@@ -147,9 +147,7 @@ class AccountStore:
         # never reuses a UIDVALIDITY (RFC 9051 §2.3.1.1).
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'next_uidvalidity'").fetchone()
         value = int(row[0])
-        self._conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'next_uidvalidity'", (value + 1,)
-        )
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'next_uidvalidity'", (value + 1,))
         return value
 
     def _message_row(self, msgid: int) -> sqlite3.Row:
@@ -250,9 +248,7 @@ class AccountStore:
         when = received if received is not None else datetime.now(UTC)
         with self._lock:
             self._check_open()
-            return self._deliver_locked(
-                mailbox, source, size, env, sysflags, kws, when, requiretls
-            )
+            return self._deliver_locked(mailbox, source, size, env, sysflags, kws, when, requiretls)
 
     def _deliver_locked(
         self,
@@ -271,17 +267,29 @@ class AccountStore:
         try:
             mailbox_id = self._mailbox_id(mailbox, create=True)
             uid = int(
-                conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,))
-                .fetchone()[0]
+                conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()[
+                    0
+                ]
             )
             cur = conn.execute(
                 "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
                 "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
                 "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    mailbox_id, uid, join_flags(sysflags), join_flags(kws), size, _iso(when),
-                    int(requiretls), env.subject, env.from_, env.to, env.cc,
-                    _iso(env.date) if env.date else None, env.message_id, env.in_reply_to,
+                    mailbox_id,
+                    uid,
+                    join_flags(sysflags),
+                    join_flags(kws),
+                    size,
+                    _iso(when),
+                    int(requiretls),
+                    env.subject,
+                    env.from_,
+                    env.to,
+                    env.cc,
+                    _iso(env.date) if env.date else None,
+                    env.message_id,
+                    env.in_reply_to,
                     int(env.has_attachments),
                 ),
             )
@@ -308,11 +316,22 @@ class AccountStore:
             extra={"account": self.name, "mailbox": mailbox, "msgid": msgid, "size": size},
         )
         return Message(
-            msgid=msgid, mailbox=mailbox, uid=uid, flags=sysflags, size=size,
-            received=datetime.fromisoformat(_iso(when)), requiretls=requiretls,
-            subject=env.subject, from_=env.from_, to=env.to, cc=env.cc, date=env.date,
-            message_id=env.message_id, in_reply_to=env.in_reply_to,
-            has_attachments=env.has_attachments, keywords=kws,
+            msgid=msgid,
+            mailbox=mailbox,
+            uid=uid,
+            flags=sysflags,
+            size=size,
+            received=datetime.fromisoformat(_iso(when)),
+            requiretls=requiretls,
+            subject=env.subject,
+            from_=env.from_,
+            to=env.to,
+            cc=env.cc,
+            date=env.date,
+            message_id=env.message_id,
+            in_reply_to=env.in_reply_to,
+            has_attachments=env.has_attachments,
+            keywords=kws,
         )
 
     def deliver_bytes(
@@ -334,12 +353,16 @@ class AccountStore:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
             return self.deliver(
-                mailbox, tmp, flags=flags, received=received, requiretls=requiretls,
+                mailbox,
+                tmp,
+                flags=flags,
+                received=received,
+                requiretls=requiretls,
                 keywords=keywords,
             )
         finally:
@@ -354,8 +377,12 @@ class AccountStore:
             rows = self._conn.execute("SELECT * FROM mailbox").fetchall()
         infos = [
             MailboxInfo(
-                name=r["name"], id=int(r["id"]), uidvalidity=int(r["uidvalidity"]),
-                uidnext=int(r["uidnext"]), total=int(r["total"]), unseen=int(r["unseen"]),
+                name=r["name"],
+                id=int(r["id"]),
+                uidvalidity=int(r["uidvalidity"]),
+                uidnext=int(r["uidnext"]),
+                total=int(r["total"]),
+                unseen=int(r["unseen"]),
                 size=int(r["size"]),
             )
             for r in rows
@@ -393,7 +420,7 @@ class AccountStore:
                     raise MailboxNotFound(f"account {self.name!r}: no mailbox {old!r}")
                 prefix = old + SEPARATOR
                 renames = [(old, new)] + [
-                    (r["name"], new + SEPARATOR + r["name"][len(prefix):])
+                    (r["name"], new + SEPARATOR + r["name"][len(prefix) :])
                     for r in self._conn.execute(
                         "SELECT name FROM mailbox WHERE substr(name, 1, ?) = ?",
                         (len(prefix), prefix),
@@ -401,9 +428,7 @@ class AccountStore:
                 ]
                 for _, target in renames:
                     if self._mailbox_row(target) is not None:
-                        raise MailboxExists(
-                            f"account {self.name!r}: mailbox {target!r} exists"
-                        )
+                        raise MailboxExists(f"account {self.name!r}: mailbox {target!r} exists")
                 for source, target in renames:
                     self._conn.execute(
                         "UPDATE mailbox SET name = ? WHERE name = ?", (target, source)
@@ -494,9 +519,7 @@ class AccountStore:
                 f"account {self.name!r}: message {msgid} is indexed but {path} is missing"
             ) from exc
 
-    def set_flags(
-        self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()
-    ) -> Message:
+    def set_flags(self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Message:
         """Add and remove system flags (\\Seen ...) and keywords; returns the
         updated message. Removing wins over adding the same flag."""
         add_flags, add_kw = split_flags(add)
@@ -661,7 +684,9 @@ class AccountStore:
             except FileNotFoundError:
                 pass
         return StoreStats(
-            messages=int(row[1]), message_bytes=int(row[2]), index_bytes=index_bytes,
+            messages=int(row[1]),
+            message_bytes=int(row[2]),
+            index_bytes=index_bytes,
             mailboxes=int(row[0]),
         )
 

@@ -29,6 +29,7 @@ MIGRATIONS: list[Migration] = [
     """,
 ]
 
+
 # Verified against when the account is unknown, so that the time taken does
 # not tell whether an account exists.
 @functools.cache
@@ -71,8 +72,15 @@ class Credentials:
                 "scram_salt = excluded.scram_salt, scram_iterations = excluded.scram_iterations, "
                 "scram_stored_key = excluded.scram_stored_key, "
                 "scram_server_key = excluded.scram_server_key, updated = excluded.updated",
-                (account, encoded, keys.salt, keys.iterations, keys.stored_key,
-                 keys.server_key, now),
+                (
+                    account,
+                    encoded,
+                    keys.salt,
+                    keys.iterations,
+                    keys.stored_key,
+                    keys.server_key,
+                    now,
+                ),
             )
 
     def verify(self, account: str, password: str) -> bool:

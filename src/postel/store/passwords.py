@@ -29,18 +29,23 @@ SCRYPT_PREFIX = "$scrypt$"
 def saslprep(password: str) -> str:
     """RFC 4013 §2: map, normalise (NFKC), prohibit, check bidi."""
     mapped = "".join(
-        " " if stringprep.in_table_c12(c) else c
-        for c in password
-        if not stringprep.in_table_b1(c)
+        " " if stringprep.in_table_c12(c) else c for c in password if not stringprep.in_table_b1(c)
     )
     text = unicodedata.normalize("NFKC", mapped)
     if not text:
         raise CredentialsError("password is empty after SASLprep")
     prohibited = (
-        stringprep.in_table_c12, stringprep.in_table_c21, stringprep.in_table_c22,
-        stringprep.in_table_c3, stringprep.in_table_c4, stringprep.in_table_c5,
-        stringprep.in_table_c6, stringprep.in_table_c7, stringprep.in_table_c8,
-        stringprep.in_table_c9, stringprep.in_table_a1,
+        stringprep.in_table_c12,
+        stringprep.in_table_c21,
+        stringprep.in_table_c22,
+        stringprep.in_table_c3,
+        stringprep.in_table_c4,
+        stringprep.in_table_c5,
+        stringprep.in_table_c6,
+        stringprep.in_table_c7,
+        stringprep.in_table_c8,
+        stringprep.in_table_c9,
+        stringprep.in_table_a1,
     )
     for i, c in enumerate(text):
         if any(check(c) for check in prohibited):
@@ -61,11 +66,16 @@ def _b64(data: bytes) -> str:
 
 
 def scrypt_hash(password: str, salt: bytes | None = None) -> str:
-    """"$scrypt$ln=14,r=8,p=1$<salt>$<hash>" for *password*."""
+    """Encode *password* as "$scrypt$ln=14,r=8,p=1$<salt>$<hash>"."""
     salt = os.urandom(SALT_LEN) if salt is None else salt
     digest = hashlib.scrypt(
-        saslprep(password).encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-        maxmem=SCRYPT_MAXMEM, dklen=SCRYPT_LEN,
+        saslprep(password).encode("utf-8"),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=SCRYPT_MAXMEM,
+        dklen=SCRYPT_LEN,
     )
     ln = SCRYPT_N.bit_length() - 1
     return f"{SCRYPT_PREFIX}ln={ln},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(digest)}"

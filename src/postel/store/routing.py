@@ -77,7 +77,8 @@ def _match(
         for report in (dom.dmarc_reports, dom.tlsrpt_reports):
             if report is not None and report.localpart.lower() == local.lower():
                 return Destination(
-                    "account", [(report.account, report.mailbox)],
+                    "account",
+                    [(report.account, report.mailbox)],
                     address=f"{report.localpart}@{domain}",
                 )
         for alias, targets in dom.aliases.items():
@@ -85,7 +86,10 @@ def _match(
                 return _expand(ctx, f"{alias}@{domain}", targets, depth, seen)
     tlsrpt = ctx.host_tlsrpt
     if (
-        tlsrpt is not None and tlsrpt.localpart and tlsrpt.account and domain == ctx.hostname
+        tlsrpt is not None
+        and tlsrpt.localpart
+        and tlsrpt.account
+        and domain == ctx.hostname
         and tlsrpt.localpart.lower() == local.lower()
     ):
         return Destination(
@@ -164,8 +168,7 @@ def resolve_recipient(
     if "@" not in address.strip():
         # RFC 5321 §4.1.1.3: "Postmaster" without a domain must be accepted.
         if address.strip().lower() == "postmaster" and ctx.postmaster is not None:
-            return Destination("account", [ctx.postmaster], address="postmaster",
-                               original=original)
+            return Destination("account", [ctx.postmaster], address="postmaster", original=original)
         return None
     parts = _split(address)
     if parts is None:
@@ -181,8 +184,12 @@ def resolve_recipient(
     if dest is None:
         return None
     return Destination(
-        dest.kind, dest.accounts, forward=dest.forward, address=dest.address,
-        original=original, subaddress=subaddress,
+        dest.kind,
+        dest.accounts,
+        forward=dest.forward,
+        address=dest.address,
+        original=original,
+        subaddress=subaddress,
     )
 
 
@@ -190,7 +197,10 @@ def resolve_for_config(config: Config, address: str) -> Destination | None:
     """:func:`resolve_recipient` with everything taken from a loaded Config."""
     static = config.static
     return resolve_recipient(
-        config.domains, address, hostname=static.hostname, host_tlsrpt=static.host_tlsrpt,
+        config.domains,
+        address,
+        hostname=static.hostname,
+        host_tlsrpt=static.host_tlsrpt,
         postmaster_account=static.postmaster_account,
         postmaster_mailbox=static.postmaster_mailbox,
     )

@@ -51,9 +51,7 @@ class Store:
         if not self.datadir.accounts_dir.is_dir():
             return []
         return sorted(
-            d.name
-            for d in self.datadir.accounts_dir.iterdir()
-            if (d / INDEX_DB).is_file()
+            d.name for d in self.datadir.accounts_dir.iterdir() if (d / INDEX_DB).is_file()
         )
 
     def close(self) -> None:

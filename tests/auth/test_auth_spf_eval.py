@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postel.auth.spf.evaluate import check_host
 from postel.auth.spf.macro import MacroContext, expand, expand_domain
@@ -380,3 +382,40 @@ async def test_ptr_macro_uses_validated_name() -> None:
         {("amy.example.com.ok.example.net", "A"): ["127.0.0.2"]},
     )
     assert await spf_result(r, "192.0.2.65") == "pass"
+
+
+_PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+_SPFISH = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "mx",
+            "ptr",
+            "-all",
+            "~all",
+            "include:inc.example.net",
+            "exists:%{i}.x.example",
+            "redirect=red.example.net",
+            "exp=e.example.net",
+            "ip4:192.0.2.0/24",
+            "ip6:2001:db8::/32",
+            "a:%{d}",
+            "mx:nowhere.example",
+            "a/24",
+            "%{z}",
+            "include:",
+            "x=y",
+        ]
+    ),
+    max_size=8,
+).map(lambda ts: "v=spf1 " + " ".join(ts))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_SPFISH, _PRINTABLE.map(lambda t: "v=spf1 " + t)), _SPFISH)
+async def test_check_host_never_raises(record: str, included: str) -> None:
+    r = resolver({"example.com": record, "inc.example.net": included, "red.example.net": included})
+    res = await check_host(
+        r, ip="192.0.2.65", domain="example.com", sender="a@example.com", helo="h.example"
+    )
+    assert res.result in ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")

@@ -34,6 +34,11 @@ async def verify_spf(
     resolver: Resolver, *, ip: str, helo: str, mail_from: str, hostname: str, timeout: float
 ) -> SPFResult:
     """SPF for the MAIL FROM identity, or HELO for the null reverse-path (RFC 7208 §2.4)."""
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return SPFResult("none", "", reason=f"invalid client IP {ip!r}")
+    mail_from = mail_from.strip().removeprefix("<").removesuffix(">")
     if mail_from:
         local, at, dom = mail_from.rpartition("@")
         if not at:

@@ -186,11 +186,9 @@ class AccountStore:
     def _place(self, source: Path, target: Path) -> None:
         """Hard-link *source* to *target*; copy (and fsync) across file systems."""
         _ensure_dir(target.parent)
-        try:
-            os.link(source, target)
-            return
-        except FileExistsError:
+        if os.path.lexists(target):
             self._set_aside(target)
+        try:
             os.link(source, target)
             return
         except OSError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from postel.fsutil import write_new
 from postel.hostkeys import write_key_and_cert
-from postel.passwords import hash_password
+from postel.store.passwords import scrypt_hash
 
 DOMAIN = "postel.localhost"
 HOSTNAME = "mail.postel.localhost"
@@ -87,7 +87,7 @@ def ensure_local_config(base: Path, ip: str = "127.0.0.1") -> LocalInfo:
         if not key.exists():
             write_key_and_cert(key, cert, ["localhost", HOSTNAME, "127.0.0.1", "::1"])
         if not (config_dir / "adminpasswd").exists():
-            write_new(config_dir / "adminpasswd", (hash_password(PASSWORD) + "\n").encode())
+            write_new(config_dir / "adminpasswd", (scrypt_hash(PASSWORD) + "\n").encode())
         write_new(config_dir / "domains.toml", DOMAINS_TOML.encode(), mode=0o644)
         write_new(config_dir / "postel.toml", static_toml(ip).encode(), mode=0o644)
         from postel.config import load_config

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from postel.config.names import check_address, check_domain
 from postel.fsutil import write_new
 from postel.hostkeys import write_key_and_cert
-from postel.passwords import generate_password, hash_password
+from postel.passwords import generate_password
+from postel.store.passwords import scrypt_hash
 
 
 class QuickstartError(Exception):
@@ -178,7 +179,7 @@ def quickstart(
     write_key_and_cert(config_dir / "certs/host.key", config_dir / "certs/host.crt", [host])
     selectors = _write_dkim_keys(config_dir, domain, year)
     admin_password = generate_password()
-    write_new(config_dir / "adminpasswd", (hash_password(admin_password) + "\n").encode())
+    write_new(config_dir / "adminpasswd", (scrypt_hash(admin_password) + "\n").encode())
     policy_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + secrets.token_hex(2)
     policy_id = "".join(c for c in policy_id if c.isalnum())
     write_new(

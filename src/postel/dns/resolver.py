@@ -11,6 +11,7 @@ import dns.exception
 import dns.message
 import dns.name
 import dns.rdatatype
+import dns.rdtypes.ANY.TLSA
 
 from postel.dns.answer import Answer
 from postel.dns.base import Resolver
@@ -20,6 +21,12 @@ from postel.dns.resolvconf import system_nameservers
 from postel.dns.response import Step, interpret
 
 log = logging.getLogger("postel.dns")
+
+# RFC 7672 §3.1: a TLSA record whose data length does not fit its matching
+# type is "unusable", not a reason to drop the whole answer. dnspython rejects
+# such records while parsing the message, so accept any length for TLSA and
+# leave the check to postel.dane.
+dns.rdtypes.ANY.TLSA.TLSA._cert_length_by_mtype = {}
 
 # RFC 8914 needs no request option: a resolver adds EDE to any EDNS response.
 # 1232 bytes avoids fragmentation (DNS flag day 2020); larger answers go to TCP.

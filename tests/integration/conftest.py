@@ -29,3 +29,19 @@ def testnet() -> Iterator[testnet_pkg.TestNet]:
         yield net
     finally:
         net.stop()
+
+
+# --- Postfix as a real SMTP peer (postfixpeer/README.md; owned by the report-intake helper) ---
+
+import postfixpeer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postfix_peer(testnet: testnet_pkg.TestNet) -> Iterator[postfixpeer.PostfixPeer]:
+    """A private Postfix on its own loopback address of the test network, smtpd on port 25.
+    Call ``configure(relay_to=(ip, port), tls=...)`` first; stopped at session end."""
+    peer = postfixpeer.PostfixPeer(testnet.ip(), ca_file=Path(testnet.ca_file))
+    try:
+        yield peer
+    finally:
+        peer.cleanup()

@@ -161,6 +161,16 @@ def test_oversized_message_is_unparseable(datadir: DataDir) -> None:
     assert res.status is Status.UNPARSEABLE and "larger than 100 bytes" in res.error
 
 
+def test_transient_server_copy_has_no_message_ref(datadir: DataDir) -> None:
+    raw = (TESTDATA / "tlsrpt" / "smtp_tls.json").read_bytes()
+    path = datadir.tmp / "17-final"
+    path.write_bytes(report_mail(raw, "r.json", "application", "tlsrpt+json", tlsrpt=True))
+    res = intake_sync(datadir, "tlsrpt", path, "tlsrpt@example.com")
+    with tlsrptdb.open(datadir.tlsrpt_db) as db:
+        got = db.get(res.db_id or 0)
+    assert got is not None and got.message_ref == ""
+
+
 def test_missing_file_fails_without_raising(datadir: DataDir) -> None:
     res = intake_sync(datadir.root, "dmarc", datadir.root / "nope", "r@example.com")
     assert res.status is Status.FAILED and "cannot read" in res.error

@@ -23,11 +23,13 @@ KINDS = ("tlsrpt", "tlsrpt-host", "dmarc")
 
 
 def _message_ref(datadir: DataDir, path: Path) -> str:
-    """The message file relative to the data directory, e.g. accounts/a/msg/0/7."""
+    """The message file relative to the data directory, e.g. accounts/a/msg/0/7;
+    empty for a transient file (the server's copy in tmp/, removed after intake)."""
     try:
-        return str(Path(path).resolve().relative_to(Path(datadir.root).resolve()))
+        rel = Path(path).resolve().relative_to(Path(datadir.root).resolve())
     except ValueError:
         return str(path)
+    return "" if rel.parts[:1] == (datadir.tmp.name,) else str(rel)
 
 
 def _unparseable(kind: str, rcpt: str, error: str) -> IntakeResult:

@@ -258,12 +258,16 @@ class Session:
         if getattr(self.reader, "_buffer", b""):
             await self._send(Reply(554, "5.5.1", "data pipelined after STARTTLS, closing"))
             raise Closed("pipelined data after STARTTLS")
-        await self._send(Reply(220, "2.0.0", "ready to start TLS"))
+        # No await between writing 220 and start_tls (which pauses reading at
+        # once): else the client's ClientHello could land in the stream buffer.
+        ready = Reply(220, "2.0.0", "ready to start TLS")
+        trace_line(log, "S:", ready.lines()[0])
         try:
+            self.writer.write(ready.encode())
             await self.writer.start_tls(
                 self.tls_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT
             )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             log.info("tls handshake failed", extra={"err": str(exc), "ip": self.ip})
             raise Closed(f"tls handshake: {exc}") from exc
         self.tls = True

@@ -1,0 +1,522 @@
+"""One SMTP session to one host IP: banner, EHLO, STARTTLS per TLS policy, PKIX
+and DANE evaluation, MAIL/RCPT/DATA and QUIT (RFC 5321, RFC 3207, RFC 7672,
+RFC 8689, reference-behaviour §1-§2).
+
+Never raises for remote problems: everything ends up in the SessionResult.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+
+from postel.dane import TLSARecord, usable_records, verify_chain
+from postel.log import trace_line
+from postel.smtp.reply import Reply
+from postel.smtpclient.classify import classify_tls_error, is_timeout
+from postel.smtpclient.dotstuff import CHUNK, DotStuffer
+from postel.smtpclient.errors import ClientError, ProtocolError
+from postel.smtpclient.pkix import verify_pkix
+from postel.smtpclient.policy import TLSPolicy
+from postel.smtpclient.replies import MAX_LINE, Closed, parse_ehlo, read_reply
+from postel.smtpclient.result import DataReply, RcptResult, SessionResult
+from postel.smtpclient.tlsmode import TLSMode
+from postel.tlsrpt.report import FailureDetails, ResultType
+
+_log = logging.getLogger("postel.smtpclient")
+
+# RFC 5321 §4.5.3.2.6: wait up to 10 minutes for the reply to the end of data.
+DATA_END_TIMEOUT = 600.0
+QUIT_TIMEOUT = 5.0
+
+
+def client_context() -> ssl.SSLContext:
+    """TLS >= 1.2 without verification: PKIX and DANE are evaluated afterwards,
+    so both can be reported (reference-behaviour §2)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_COMPRESSION
+    return ctx
+
+
+def peer_chain(writer: asyncio.StreamWriter) -> list[bytes]:
+    """The certificates the peer sent (leaf first), DER.
+
+    Python 3.11 has no public API for the unverified chain (3.13 has); the C
+    object underneath the SSLObject offers it. Falls back to the leaf only.
+    """
+    obj = writer.get_extra_info("ssl_object")
+    if obj is None:
+        return []
+    inner = getattr(obj, "_sslobj", None)
+    getter = getattr(inner, "get_unverified_chain", None) or getattr(
+        obj, "get_unverified_chain", None
+    )
+    if getter is not None:
+        try:
+            chain = getter()
+            if chain:
+                return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+        except (AttributeError, ValueError, ssl.SSLError):
+            pass
+    leaf = obj.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def _path(addr: str) -> str:
+    return f"<{addr}>"
+
+
+class _Done(Exception):
+    """Internal: the session has ended; the result is complete."""
+
+
+class _Session:
+    def __init__(
+        self,
+        *,
+        host: str,
+        ip: str,
+        port: int,
+        tls: TLSPolicy,
+        ehlo_name: str,
+        mail_from: str,
+        rcpts: Sequence[str],
+        message: Path,
+        requiretls: bool,
+        smtputf8: bool,
+        eightbit: bool,
+        connect_timeout: float,
+        command_timeout: float,
+        data_end_timeout: float,
+        log: logging.Logger,
+    ) -> None:
+        self.host = host.rstrip(".")
+        self.ip, self.port, self.policy = ip, port, tls
+        self.ehlo_name, self.mail_from, self.rcpts = ehlo_name, mail_from, list(rcpts)
+        self.message, self.requiretls = message, requiretls
+        self.smtputf8, self.eightbit = smtputf8, eightbit
+        self.connect_timeout, self.command_timeout = connect_timeout, command_timeout
+        self.data_end_timeout = data_end_timeout
+        self.log = log
+        self.r = SessionResult(host=self.host, ip=ip, port=port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.local_ip = ""
+        self.step = "connect"
+        self.first_tls_read = False
+
+    # -- helpers -------------------------------------------------------------------
+
+    def fail(self, *, permanent: bool, code: int, enhanced: str, message: str) -> _Done:
+        self.r.error = ClientError(
+            permanent=permanent, code=code, enhanced=enhanced, message=message
+        )
+        return _Done()
+
+    def reply_error(self, reply: Reply, what: str) -> _Done:
+        text = reply.text.replace("\n", " ")
+        return self.fail(
+            permanent=reply.code >= 500,
+            code=reply.code,
+            enhanced=reply.enhanced or "",
+            message=f"{what}: remote replied {reply.code} {text}",
+        )
+
+    def detail(self, result_type: ResultType | str, reason: str, info: str) -> FailureDetails:
+        return FailureDetails(
+            result_type=result_type,
+            sending_mta_ip=self.local_ip,
+            receiving_mx_hostname=self.host,
+            receiving_mx_helo=self.r.receiving_mx_helo,
+            receiving_ip=self.ip,
+            failed_session_count=1,
+            additional_information=info,
+            failure_reason_code=reason,
+        )
+
+    async def send(self, line: str, *, log_line: str | None = None) -> None:
+        assert self.writer is not None
+        trace_line(self.log, "C:", log_line if log_line is not None else line)
+        self.writer.write(line.encode("utf-8") + b"\r\n")
+        async with asyncio.timeout(self.command_timeout):
+            await self.writer.drain()
+
+    async def read(self, timeout: float | None = None) -> Reply:
+        assert self.reader is not None
+        if not self.first_tls_read:
+            return await read_reply(self.reader, timeout or self.command_timeout, self.log)
+        # Reference §1: a TLS alert on the first read after the handshake turns
+        # the success into a failure (TLS 1.3 servers reject after the handshake).
+        self.first_tls_read = False
+        try:
+            return await read_reply(self.reader, timeout or self.command_timeout, self.log)
+        except ssl.SSLError as exc:
+            failure = classify_tls_error(exc)
+            self.r.tls_success = False
+            self.r.tls_failure = self.detail(failure.result_type, failure.reason, failure.detail)
+            self.log.info("tls alert after handshake", extra={"err": str(exc), "ip": self.ip})
+            raise self.fail(
+                permanent=False,
+                code=0,
+                enhanced="4.7.5",
+                message=f"TLS error after handshake with {self.ip}: {failure.detail}",
+            ) from exc
+
+    async def command(self, line: str, timeout: float | None = None) -> Reply:
+        await self.send(line)
+        return await self.read(timeout)
+
+    # -- the conversation --------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.connect()
+        if self.policy.mode == TLSMode.IMMEDIATE:
+            await self.handshake()
+        self.step = "banner"
+        banner = await self.read()
+        self.r.banner = banner.text.split("\n", 1)[0]
+        if banner.code != 220:
+            raise self.reply_error(banner, "greeting")
+        await self.hello()
+        mode = self.policy.mode
+        if mode == TLSMode.STARTTLS_REQUIRED or (
+            mode == TLSMode.OPPORTUNISTIC and self.r.starttls_offered
+        ):
+            await self.starttls()
+        await self.transaction()
+
+    async def connect(self) -> None:
+        self.step = "connect"
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                self.reader, self.writer = await asyncio.open_connection(
+                    self.ip, self.port, limit=MAX_LINE + 2
+                )
+        except (OSError, TimeoutError) as exc:
+            what = "timeout" if is_timeout(exc) else str(exc) or type(exc).__name__
+            raise self.fail(
+                permanent=False,
+                code=0,
+                enhanced="4.4.1",
+                message=f"connecting to {self.ip} port {self.port}: {what}",
+            ) from exc
+        self.r.connected = True
+        sock = self.writer.get_extra_info("sockname")
+        if sock:
+            self.local_ip = str(sock[0])
+        self.log.debug("connected", extra={"host": self.host, "ip": self.ip, "port": self.port})
+
+    async def hello(self) -> None:
+        self.step = "EHLO"
+        reply = await self.command(f"EHLO {self.ehlo_name}")
+        if reply.code == 250:
+            helo, exts = parse_ehlo(reply)
+        elif reply.code >= 500:
+            # RFC 5321 §3.2: a server without EHLO support; fall back to HELO.
+            self.step = "HELO"
+            reply = await self.command(f"HELO {self.ehlo_name}")
+            if reply.code != 250:
+                raise self.reply_error(reply, "HELO")
+            helo, exts = reply.text.split("\n", 1)[0].split(" ", 1)[0], {}
+        else:
+            raise self.reply_error(reply, "EHLO")
+        self.r.receiving_mx_helo = helo
+        self.r.extensions = exts
+        if not self.r.tls:
+            self.r.starttls_offered = "STARTTLS" in exts
+        self.r.requiretls_offered = "REQUIRETLS" in exts
+
+    async def starttls(self) -> None:
+        self.step = "STARTTLS"
+        reply = await self.command("STARTTLS")
+        if reply.code != 220:
+            text = f"STARTTLS refused: {reply.code} {reply.text}".replace("\n", " ")
+            self.r.tls_failure = self.detail(ResultType.STARTTLS_NOT_SUPPORTED, "", text)
+            if self.policy.mode == TLSMode.OPPORTUNISTIC:
+                # The session state is unchanged after a refused STARTTLS: go on in plaintext.
+                self.log.info("starttls refused, continuing without tls", extra={"ip": self.ip})
+                return
+            raise self.fail(permanent=False, code=0, enhanced="4.7.10", message=text)
+        await self.handshake()
+        self.step = "EHLO after STARTTLS"
+        # RFC 3207 §4.2: forget what was learned before TLS.
+        await self.hello()
+
+    async def handshake(self) -> None:
+        self.step = "TLS handshake"
+        assert self.writer is not None
+        sni = self.policy.sni(self.host)
+        try:
+            await self.writer.start_tls(
+                client_context(),
+                server_hostname=sni or None,
+                ssl_handshake_timeout=self.command_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, EOFError) as exc:
+            failure = classify_tls_error(exc)
+            self.r.tls_failure = self.detail(failure.result_type, failure.reason, failure.detail)
+            self.log.info(
+                "tls handshake failed",
+                extra={"err": failure.detail, "ip": self.ip, "reason": failure.reason},
+            )
+            raise self.fail(
+                permanent=False,
+                code=0,
+                enhanced="4.7.5",
+                message=f"TLS handshake with {self.ip}: {failure.detail}",
+            ) from exc
+        self.r.tls = True
+        obj = self.writer.get_extra_info("ssl_object")
+        if obj is not None:
+            self.r.tls_version = obj.version() or ""
+            cipher = obj.cipher()
+            self.r.cipher = cipher[0] if cipher else ""
+        self.verify(peer_chain(self.writer))
+        self.r.tls_success = True
+        self.first_tls_read = True
+        self.log.debug(
+            "tls established",
+            extra={"version": self.r.tls_version, "cipher": self.r.cipher, "sni": sni},
+        )
+
+    def verify(self, chain: list[bytes]) -> None:
+        """Evaluate PKIX and DANE (always, for reporting) and enforce per policy."""
+        pol = self.policy
+        pkix = verify_pkix(chain, pol.pkix_reference(self.host), extra_ca_files=pol.extra_ca_files)
+        self.r.pkix_ok = pkix.ok
+        if not pkix.ok and pkix.result_type is not None:
+            self.r.pkix_failure = self.detail(pkix.result_type, "", pkix.detail)
+        usable: list[TLSARecord] = usable_records(pol.dane_records)
+        dane_ok = True
+        if pol.dane_records:
+            names = pol.allowed_names or [pol.pkix_reference(self.host)]
+            self.r.dane = verify_chain(chain, pol.dane_records, names, log=self.log)
+            # With only unusable records there is nothing to verify (RFC 7672 §2.2);
+            # the tlsa-invalid result comes from the TLSA lookup, not from here.
+            if usable and not self.r.dane.matched:
+                dane_ok = False
+                vr = self.r.dane
+                self.r.dane_failure = self.detail(
+                    vr.result_type or ResultType.VALIDATION_FAILURE,
+                    vr.failure_reason or "",
+                    vr.detail,
+                )
+        broken = []
+        if pol.verify_pkix and not pkix.ok:
+            broken.append(f"PKIX: {pkix.result_type}: {pkix.detail}")
+        if pol.verify_dane and usable and not dane_ok:
+            broken.append(
+                f"DANE: {self.r.dane_failure and self.r.dane_failure.additional_information}"
+            )
+        self.log.debug(
+            "tls verification",
+            extra={"pkix": pkix.ok, "pkixerr": pkix.detail, "dane": dane_ok if usable else None},
+        )
+        if not broken:
+            return
+        if pol.ignore_verification_errors:
+            self.log.info(
+                "ignoring tls verification failure (TLS-Required: No)",
+                extra={"err": "; ".join(broken), "ip": self.ip},
+            )
+            return
+        self.r.verification_failed = True
+        raise self.fail(
+            permanent=False,
+            code=0,
+            enhanced="4.7.5",
+            message=f"TLS verification of {self.host} ({self.ip}) failed: " + "; ".join(broken),
+        )
+
+    async def transaction(self) -> None:
+        exts = self.r.extensions
+        size = self.message.stat().st_size
+        # RFC 8689 §4.2.1: REQUIRETLS only over TLS to a server announcing it.
+        if self.requiretls and not (self.r.tls and self.r.requiretls_offered):
+            why = "no TLS" if not self.r.tls else "REQUIRETLS not announced"
+            await self.reject_all(550, "5.7.30", f"REQUIRETLS needed but {why} at {self.host}")
+        if self.smtputf8 and "SMTPUTF8" not in exts:
+            await self.reject_all(553, "5.6.7", f"SMTPUTF8 needed but not supported by {self.host}")
+        if self.eightbit and "8BITMIME" not in exts:
+            await self.reject_all(
+                554, "5.6.3", f"8-bit message but 8BITMIME not supported by {self.host}"
+            )
+        limit = exts.get("SIZE", "")
+        if limit.isdigit() and int(limit) > 0 and size > int(limit):
+            await self.reject_all(
+                552, "5.3.4", f"message of {size} bytes over the size limit {limit} of {self.host}"
+            )
+
+        params = []
+        if "SIZE" in exts:
+            params.append(f"SIZE={size}")
+        if self.eightbit:
+            params.append("BODY=8BITMIME")
+        if self.smtputf8:
+            params.append("SMTPUTF8")
+        if self.requiretls:
+            params.append("REQUIRETLS")
+        self.step = "MAIL FROM"
+        reply = await self.command(" ".join([f"MAIL FROM:{_path(self.mail_from)}", *params]))
+        if reply.code // 100 != 2:
+            raise self.reply_error(reply, "MAIL FROM")
+
+        self.step = "RCPT TO"
+        for rcpt in self.rcpts:
+            reply = await self.command(f"RCPT TO:{_path(rcpt)}")
+            self.r.rcpts.append(
+                RcptResult(
+                    rcpt=rcpt,
+                    code=reply.code,
+                    enhanced=reply.enhanced or "",
+                    text=reply.text.replace("\n", " "),
+                    accepted=reply.code // 100 == 2,
+                )
+            )
+        if not any(r.accepted for r in self.r.rcpts):
+            await self.quit()
+            raise _Done()
+
+        self.step = "DATA"
+        reply = await self.command("DATA")
+        if reply.code != 354:
+            raise self.reply_error(reply, "DATA")
+        await self.send_data()
+        self.step = "end of data"
+        reply = await self.read(self.data_end_timeout)
+        self.r.data_reply = DataReply(
+            reply.code, reply.enhanced or "", reply.text.replace("\n", " ")
+        )
+        self.log.info(
+            "delivery attempt done",
+            extra={"code": reply.code, "host": self.host, "ip": self.ip, "tls": self.r.tls},
+        )
+        await self.quit()
+
+    async def reject_all(self, code: int, enhanced: str, message: str) -> None:
+        """A local decision that no recipient can be delivered in this session."""
+        self.r.rcpts = [RcptResult(r, code, enhanced, message, False) for r in self.rcpts]
+        self.log.info("not sending", extra={"err": message, "ip": self.ip})
+        await self.quit()
+        raise self.fail(permanent=code >= 500, code=code, enhanced=enhanced, message=message)
+
+    async def send_data(self) -> None:
+        assert self.writer is not None
+        stuffer = DotStuffer()
+        total = 0
+        with self.message.open("rb") as fp:
+            while True:
+                chunk = await asyncio.to_thread(fp.read, CHUNK)
+                out = stuffer.feed(chunk) if chunk else stuffer.finish()
+                if out:
+                    self.writer.write(out)
+                    total += len(out)
+                    async with asyncio.timeout(self.command_timeout):
+                        await self.writer.drain()
+                if not chunk:
+                    break
+        trace_line(self.log, "C:", f"<{total} bytes of data>", data=True)
+
+    async def quit(self) -> None:
+        """Best effort QUIT (RFC 5321 §4.1.1.10); errors are irrelevant now."""
+        self.step = "QUIT"
+        try:
+            async with asyncio.timeout(min(self.command_timeout, QUIT_TIMEOUT)):
+                await self.command("QUIT")
+        except (_Done, ClientError, Closed, OSError, TimeoutError, ssl.SSLError):
+            pass
+
+    async def close(self) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.writer.close()
+            async with asyncio.timeout(min(self.command_timeout, QUIT_TIMEOUT)):
+                await self.writer.wait_closed()
+        except (OSError, TimeoutError, ssl.SSLError):
+            pass
+
+    def remote_failure(self, exc: BaseException) -> None:
+        """Turn a connection-level exception into the session's (temporary) error."""
+        if isinstance(exc, ProtocolError):
+            self.r.error = ClientError(
+                permanent=False,
+                code=0,
+                enhanced=exc.enhanced,
+                message=f"{self.step}: {exc.message} ({self.ip})",
+            )
+            return
+        if is_timeout(exc):
+            what = "timeout waiting for the remote"
+        elif isinstance(exc, Closed | asyncio.IncompleteReadError | ConnectionError):
+            what = f"connection closed ({exc})"
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        self.r.error = ClientError(
+            permanent=False, code=0, enhanced="4.4.2", message=f"{self.step}: {what} ({self.ip})"
+        )
+
+
+async def deliver_session(
+    *,
+    host: str,
+    ip: str,
+    port: int,
+    tls: TLSPolicy,
+    ehlo_name: str,
+    mail_from: str,
+    rcpts: list[str],
+    message: Path,
+    requiretls: bool,
+    smtputf8: bool,
+    eightbit: bool,
+    connect_timeout: float,
+    command_timeout: float,
+    logger: logging.Logger | None = None,
+    data_end_timeout: float | None = None,
+) -> SessionResult:
+    """Try to deliver ``message`` to ``rcpts`` over one SMTP session with ``ip``.
+
+    Remote problems never raise: they are in the result (see SessionResult).
+    After a TLS failure the connection is gone; falling back to plaintext is
+    the caller's decision (a new session with TLSMode.SKIP).
+    """
+    s = _Session(
+        host=host,
+        ip=ip,
+        port=port,
+        tls=tls,
+        ehlo_name=ehlo_name,
+        mail_from=mail_from,
+        rcpts=rcpts,
+        message=message,
+        requiretls=requiretls,
+        smtputf8=smtputf8,
+        eightbit=eightbit,
+        connect_timeout=connect_timeout,
+        command_timeout=command_timeout,
+        data_end_timeout=data_end_timeout if data_end_timeout is not None else DATA_END_TIMEOUT,
+        log=logger or _log,
+    )
+    try:
+        await s.run()
+    except _Done:
+        pass
+    except ClientError as exc:
+        s.remote_failure(exc)
+    except (OSError, TimeoutError, Closed, EOFError, ssl.SSLError) as exc:
+        s.remote_failure(exc)
+    finally:
+        await s.close()
+    if s.r.error is not None:
+        s.log.info(
+            "delivery attempt failed",
+            extra={"err": str(s.r.error), "host": s.host, "ip": ip, "step": s.step},
+        )
+    return s.r

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postel.smtpserver.lines import TOO_LONG, read_data, read_line
+from postel.smtpserver.lines import TOO_LONG, DataResult, read_data, read_line
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 
 
@@ -27,7 +27,9 @@ async def test_read_line_too_long_resyncs() -> None:
     assert await read_line(r) is None  # EOF before LF
 
 
-async def data_of(raw: bytes, max_size: int = 10_000, max_line: int = 98) -> tuple[bytes, object]:
+async def data_of(
+    raw: bytes, max_size: int = 10_000, max_line: int = 98
+) -> tuple[bytes, DataResult]:
     sink = io.BytesIO()
     result = await read_data(reader(raw), sink, max_size=max_size, max_line=max_line,
                              line_timeout=5)
@@ -37,7 +39,7 @@ async def data_of(raw: bytes, max_size: int = 10_000, max_line: int = 98) -> tup
 async def test_dot_unstuffing_and_line_ends() -> None:
     data, result = await data_of(b"a\r\n..b\r\nc\n.\r\nNEXT\r\n")
     assert data == b"a\r\n.b\r\nc\r\n"
-    assert getattr(result, "size") == len(data)
+    assert result.size == len(data)
 
 
 async def test_size_limit_reads_to_end() -> None:
@@ -50,7 +52,7 @@ async def test_size_limit_reads_to_end() -> None:
 
 async def test_eof_in_data() -> None:
     _, result = await data_of(b"abc\r\n")
-    assert getattr(result, "eof")
+    assert result.eof
 
 
 @given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
@@ -59,7 +61,7 @@ async def test_stuffing_roundtrip(lines: list[bytes]) -> None:
     stuffed = b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in lines)
     data, result = await data_of(stuffed + b".\r\n")
     assert data == b"".join(ln + b"\r\n" for ln in lines)
-    assert not getattr(result, "too_big") and not getattr(result, "line_too_long")
+    assert not result.too_big and not result.line_too_long
 
 
 def test_received_header() -> None:

@@ -1,0 +1,40 @@
+"""Outgoing delivery of one message to one recipient domain.
+
+MTA-STS (postel.mtastsdb), MX/TLSA gathering with DNSSEC status (RFC 7672
+§2.2), the TLS decision per host (reference-behaviour §2), SMTP sessions
+(postel.smtpclient) and TLS results for reports (RFC 8460, reference §1).
+"""
+
+from postel.delivery.decide import HostDecision, decide
+from postel.delivery.deliverer import Deliverer
+from postel.delivery.errors import DeliveryError, NextHopLookupError, NullMX
+from postel.delivery.gather import (
+    HostAddresses,
+    HostTLSA,
+    NextHops,
+    gather_ips,
+    gather_next_hops,
+    gather_tlsa,
+)
+from postel.delivery.localonly import LOCALSERVE_MAILBOX
+from postel.delivery.request import DeliveryRequest, RecipientOutcome
+from postel.delivery.results import AttemptReport
+
+__all__ = [
+    "LOCALSERVE_MAILBOX",
+    "AttemptReport",
+    "Deliverer",
+    "DeliveryError",
+    "DeliveryRequest",
+    "HostAddresses",
+    "HostDecision",
+    "HostTLSA",
+    "NextHopLookupError",
+    "NextHops",
+    "NullMX",
+    "RecipientOutcome",
+    "decide",
+    "gather_ips",
+    "gather_next_hops",
+    "gather_tlsa",
+]

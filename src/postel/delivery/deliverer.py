@@ -1,0 +1,293 @@
+"""Deliver one message to the recipients of one domain over SMTP (RFC 5321 §5.1).
+
+MTA-STS (RFC 8461) from the cache, next hops with DNSSEC status (RFC 7672
+§2.2), the decision table per host (decide.py), one SMTP session per host IP
+(postel.smtpclient), plaintext retry where allowed, TLS results recorded for
+RFC 8460 reports (results.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from postel.config import Config
+from postel.delivery.decide import HostDecision, decide
+from postel.delivery.errors import DeliveryError, NextHopLookupError
+from postel.delivery.gather import (
+    HostTLSA,
+    NextHops,
+    gather_ips,
+    gather_next_hops,
+    gather_tlsa,
+)
+from postel.delivery.localonly import deliver_local
+from postel.delivery.request import DeliveryRequest, RecipientOutcome
+from postel.delivery.results import AttemptReport, is_ip_literal, record
+from postel.dns import DNSError, Resolver
+from postel.log import cid_context
+from postel.mtastsdb import MTASTSDB, PolicyLookup
+from postel.mtastsdb.model import no_policy_result
+from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
+from postel.store import Store
+from postel.tlsrptresultdb import ResultDB
+
+_log = logging.getLogger("postel.delivery")
+
+COMMAND_TIMEOUT = 300.0  # RFC 5321 §4.5.3.2 suggests 5 minutes and more
+# Local decisions of the SMTP client that another host may not share.
+_HOST_SPECIFIC = frozenset({"5.7.30", "5.6.7", "5.6.3", "5.3.4"})
+
+SessionFn = Callable[..., Awaitable[SessionResult]]
+
+
+class _Outcomes:
+    """Per-recipient bookkeeping across hosts and addresses."""
+
+    def __init__(self, rcpts: list[str]) -> None:
+        self.pending = list(dict.fromkeys(rcpts))
+        self.final: dict[str, RecipientOutcome] = {}
+        self.tried: dict[str, list[RecipientOutcome]] = {r: [] for r in self.pending}
+
+    def settle(self, o: RecipientOutcome) -> None:
+        self.final[o.rcpt] = o
+        if o.rcpt in self.pending:
+            self.pending.remove(o.rcpt)
+
+    def note(self, o: RecipientOutcome) -> None:
+        self.tried.setdefault(o.rcpt, []).append(o)
+
+    def note_all(self, err: DeliveryError, remote: str) -> None:
+        for r in self.pending:
+            self.note(RecipientOutcome(r, "permanent" if err.permanent else "temporary",
+                                       err.code, err.enhanced, err.message, remote))
+
+    def result(self, rcpts: list[str]) -> list[RecipientOutcome]:
+        out: list[RecipientOutcome] = []
+        for r in rcpts:
+            if r in self.final:
+                out.append(self.final[r])
+                continue
+            tried = self.tried.get(r, [])
+            # Temporary wins: another attempt may succeed (RFC 5321 §4.5.4.1).
+            temp = [o for o in tried if o.status == "temporary"]
+            if temp:
+                out.append(temp[-1])
+            elif tried:
+                out.append(tried[-1])
+            else:
+                out.append(RecipientOutcome(r, "temporary", 451, "4.4.0", "no host was tried"))
+        return out
+
+
+class Deliverer:
+    """Delivers messages for the queue. One instance serves all deliveries."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        resolver: Resolver,
+        mtastsdb: MTASTSDB,
+        resultdb: ResultDB | None,
+        store: Store,
+        *,
+        smtp_port: int | None = None,
+        logger: logging.Logger | None = None,
+        session: SessionFn | None = None,
+        command_timeout: float = COMMAND_TIMEOUT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.resolver = resolver
+        self.mtastsdb = mtastsdb
+        self.resultdb = resultdb
+        self.store = store
+        self.smtp_port = smtp_port if smtp_port is not None else cfg.static.delivery.smtp_port
+        self.log = logger or _log
+        self.session: SessionFn = session or deliver_session
+        self.command_timeout = command_timeout
+        self.rng = rng or random.Random()
+        self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
+
+    async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+        """Try each MX host in order until one accepts; an outcome per recipient."""
+        with cid_context():
+            if self.cfg.static.delivery.local_only:
+                return await asyncio.to_thread(deliver_local, self.cfg, self.store, req, self.log)
+            self.log.info("delivering", extra={"domain": req.domain, "rcpts": len(req.rcpts),
+                                               "attempt": req.attempt})
+            if is_ip_literal(req.domain):
+                return await self._deliver_ip_literal(req)
+            return await self._deliver(req)
+
+    # -- direct delivery -------------------------------------------------------
+
+    async def _mtasts(self, req: DeliveryRequest) -> PolicyLookup:
+        try:
+            return await self.mtastsdb.get(self.resolver, req.domain)
+        except Exception as e:
+            # The cache must not stop delivery; proceed as without MTA-STS.
+            self.log.exception("mta-sts lookup failed", extra={"domain": req.domain})
+            return PolicyLookup(req.domain, None, None, no_policy_result(req.domain),
+                                temporary=True, error=str(e))
+
+    async def _deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+        domain = req.domain.rstrip(".").lower()
+        sts = await self._mtasts(req)
+        report = AttemptReport(domain, sts.tlsrpt_result)
+        outcomes = _Outcomes(req.rcpts)
+        try:
+            hops = await gather_next_hops(self.resolver, domain, rng=self.rng)
+        except DeliveryError as e:
+            if isinstance(e, NextHopLookupError) and isinstance(e.cause, DNSError):
+                report.domain_dns_failure(e.cause)
+            self.log.info("no next hop", extra={"domain": domain, "err": e.message})
+            outcomes.note_all(e, "")
+            self._record(req, report)
+            return outcomes.result(req.rcpts)
+        for host in hops.hosts:
+            if not outcomes.pending:
+                break
+            stop = await self._try_host(req, hops, host, sts, report, outcomes)
+            if stop:
+                break
+        self._record(req, report)
+        return outcomes.result(req.rcpts)
+
+    async def _try_host(
+        self,
+        req: DeliveryRequest,
+        hops: NextHops,
+        host: str,
+        sts: PolicyLookup,
+        report: AttemptReport,
+        outcomes: _Outcomes,
+    ) -> bool:
+        """Deliver via one MX host; True when no further host should be tried."""
+        addrs = await gather_ips(self.resolver, host)
+        if not addrs.ips:
+            report.host_addresses(addrs)
+            err = DeliveryError(f"no addresses for {host}: {addrs.error}", permanent=False,
+                                code=451, enhanced="4.4.4")
+            outcomes.note_all(err, host)
+            return False
+        tlsa: HostTLSA | None = None
+        if not req.tls_required_no or req.requiretls:
+            tlsa = await gather_tlsa(self.resolver, hops, addrs)
+        if tlsa is not None:
+            report.host_tlsa(host, tlsa)
+        else:
+            report.host_addresses(addrs)
+        decision = decide(
+            host, policy=sts.policy, tlsa=tlsa, requiretls=req.requiretls,
+            tls_required_no=req.tls_required_no, extra_ca_files=self.extra_ca_files,
+        )
+        if decision.mx_mismatch:
+            report.mx_mismatch(host, enforced=decision.mismatch_enforced)
+        if decision.skip:
+            assert decision.failure is not None
+            self.log.info("skipping host", extra={"host": host, "err": decision.failure.message})
+            outcomes.note_all(decision.failure, host)
+            return False
+        assert decision.tls is not None
+        for ip in addrs.ips:
+            res = await self._session(req, host, ip, decision.tls, outcomes.pending)
+            report.session(res)
+            if self._tls_broken(res) and decision.plaintext_fallback:
+                self.log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip})
+                plain = TLSPolicy(mode=TLSMode.SKIP, pkix_name=host)
+                res = await self._session(req, host, ip, plain, outcomes.pending)
+            stop = self._take(req, res, decision, outcomes)
+            if stop or not outcomes.pending:
+                return True
+            if res.connected and res.banner:
+                return False  # the host answered; try the next host, not its other addresses
+        return False
+
+    @staticmethod
+    def _tls_broken(res: SessionResult) -> bool:
+        """The session failed because of TLS, before the transaction started."""
+        return (
+            res.error is not None
+            and (res.tls_failure is not None or res.verification_failed)
+            and not res.rcpts
+        )
+
+    async def _session(
+        self, req: DeliveryRequest, host: str, ip: str, tls: TLSPolicy, rcpts: list[str]
+    ) -> SessionResult:
+        kwargs: dict[str, Any] = dict(
+            host=host, ip=ip, port=self.smtp_port, tls=tls, ehlo_name=self.cfg.static.hostname,
+            mail_from=req.mail_from, rcpts=list(rcpts), message=Path(req.message),
+            requiretls=req.requiretls, smtputf8=req.smtputf8, eightbit=req.eightbit,
+            connect_timeout=self.cfg.static.delivery.connect_timeout,
+            command_timeout=self.command_timeout, logger=self.log,
+        )
+        return await self.session(**kwargs)
+
+    def _take(
+        self, req: DeliveryRequest, res: SessionResult, decision: HostDecision, out: _Outcomes
+    ) -> bool:
+        """Sort the session's per-recipient results; True when delivery is settled."""
+        remote = res.host
+        err = res.error
+        host_specific = err is not None and err.enhanced in _HOST_SPECIFIC
+        for rcpt in list(out.pending):
+            status, code, enhanced, message = res.outcome(rcpt)
+            o = RecipientOutcome(rcpt, status, code, enhanced, message, remote)
+            rr = next((r for r in res.rcpts if r.rcpt == rcpt), None)
+            if status == "delivered":
+                out.settle(o)
+            elif status == "permanent" and not host_specific and (rr is not None or err):
+                # A remote 5xx (RCPT, MAIL, DATA): final for this message (RFC 5321 §4.2.1).
+                out.settle(o)
+            else:
+                out.note(o)
+        if res.delivered:
+            self._remember(req, res)
+        return err is not None and err.permanent and not host_specific and not res.delivered
+
+    def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
+        """reference §2: the sender account remembers STARTTLS/REQUIRETLS support."""
+        if not req.sender_account:
+            return
+        try:
+            acc = self.store.account(req.sender_account)
+            acc.remember_domain_security(
+                req.domain, res.tls or res.starttls_offered, res.requiretls_offered
+            )
+        except Exception:
+            self.log.exception("remembering domain security failed",
+                               extra={"account": req.sender_account, "domain": req.domain})
+
+    def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
+        record(
+            self.resultdb, report,
+            disabled=self.cfg.static.reports.no_outgoing_tls_reports,
+            is_tlsrpt=req.is_tlsrpt, is_dmarc_report=req.is_dmarc_report,
+        )
+
+    # -- address literals --------------------------------------------------------
+
+    async def _deliver_ip_literal(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+        """RFC 5321 §4.1.3: no MX, no MTA-STS, no DANE, no TLS reporting."""
+        inner = req.domain[1:-1]
+        ip = inner[5:] if inner.lower().startswith("ipv6:") else inner
+        outcomes = _Outcomes(req.rcpts)
+        decision = decide(ip, policy=None, tlsa=None, requiretls=req.requiretls,
+                          tls_required_no=req.tls_required_no)
+        if decision.skip:
+            assert decision.failure is not None
+            outcomes.note_all(decision.failure, ip)
+            return outcomes.result(req.rcpts)
+        assert decision.tls is not None
+        res = await self._session(req, ip, ip, decision.tls, outcomes.pending)
+        if self._tls_broken(res) and decision.plaintext_fallback:
+            res = await self._session(req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip),
+                                      outcomes.pending)
+        self._take(req, res, decision, outcomes)
+        return outcomes.result(req.rcpts)

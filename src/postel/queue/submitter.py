@@ -1,0 +1,57 @@
+"""QueueSubmitter: the postel.smtpserver Submitter that hands mail to the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from postel.queue.errors import BadMessage
+from postel.queue.queue import Queue
+from postel.smtp.address import parse_address
+from postel.smtp.errors import AddressError
+from postel.smtpserver.errors import SubmitError
+
+log = logging.getLogger("postel.queue")
+
+
+class QueueSubmitter:
+    """Local recipients (configured domains, postel.store.routing) go straight
+    into their accounts; alias forwards and other domains are queued."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    async def __call__(
+        self, account: str, mail_from: str, rcpts: list[str], path: Path, requiretls: bool
+    ) -> None:
+        from postel.smtpserver.recipients import is_local_domain
+        from postel.store.routing import resolve_for_config
+
+        cfg = self.queue.cfg
+        local: list[tuple[str, str]] = []
+        remote: list[str] = []
+        for rcpt in rcpts:
+            try:
+                addr = parse_address(rcpt, smtputf8=True)
+            except AddressError as exc:
+                raise SubmitError(550, "5.1.3", f"bad recipient address {rcpt}: {exc}") from exc
+            dest = resolve_for_config(cfg, rcpt)
+            if dest is None:
+                if is_local_domain(cfg, addr.domain):
+                    raise SubmitError(550, "5.1.1", f"{rcpt}: no such user here")
+                if str(addr) not in remote:
+                    remote.append(str(addr))
+                continue
+            local.extend(t for t in dest.accounts if t not in local)
+            remote.extend(f for f in dest.forward if f not in remote)
+        if remote:
+            try:
+                await self.queue.add(account, mail_from, remote, path, requiretls=requiretls)
+            except BadMessage as exc:
+                raise SubmitError(550, "5.1.3", str(exc)) from exc
+        for acc, mailbox in local:
+            await asyncio.to_thread(
+                self.queue.store.account(acc).deliver, mailbox, path, requiretls=requiretls
+            )
+            log.info("delivered locally", extra={"account": acc, "mailbox": mailbox})

@@ -28,7 +28,7 @@ async def test_auth_plain_over_starttls_with_dkim(env: Env) -> None:
             assert not c.has_extn("auth")  # not offered before TLS
             c.starttls(context=env.client_context())
             c.ehlo()
-            assert c.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+            assert c.esmtp_features["auth"].split() == ["SCRAM-SHA-256", "PLAIN", "LOGIN"]
             c.login("alice@example.org", PASSWORD)  # smtplib tries CRAM-MD5 (absent), PLAIN
             c.mail("alice@example.org")
             c.rcpt("bob@example.org")
@@ -160,3 +160,50 @@ async def test_login_names(env: Env, user: str) -> None:
 
     code, _ = await run(go)
     assert code == 235
+
+
+def scram_login(c: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
+    """A SCRAM-SHA-256 client (RFC 5802 §3) on top of smtplib.docmd."""
+    import hashlib
+    import hmac
+    import os
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    cnonce = b64(os.urandom(12))
+    first_bare = f"n={user},r={cnonce}"
+    code, resp = c.docmd("AUTH", "SCRAM-SHA-256 " + b64(("n,," + first_bare).encode()))
+    if code != 334:
+        return code, resp
+    server_first = base64.b64decode(resp).decode()
+    attrs = dict(a.split("=", 1) for a in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored = hashlib.sha256(client_key).digest()
+    without_proof = f"c=biws,r={attrs['r']}"
+    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
+    sig = hmac.new(stored, auth_message, hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig, strict=True))
+    code, resp = c.docmd(b64(f"{without_proof},p={b64(proof)}".encode()))
+    if code != 334:
+        return code, resp
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    expected = "v=" + b64(hmac.new(server_key, auth_message, hashlib.sha256).digest())
+    assert base64.b64decode(resp).decode() == expected  # the server knows the key too
+    return c.docmd("")
+
+
+async def test_scram_sha256(env: Env) -> None:
+    def go() -> tuple[tuple[int, bytes], tuple[int, bytes], tuple[int, bytes]]:
+        with env.submissions() as c:
+            c.ehlo()
+            bad = scram_login(c, "alice", "wrong")
+            unknown = scram_login(c, "nobody", PASSWORD)
+            good = scram_login(c, "alice@example.org", PASSWORD)
+            return bad, unknown, good
+
+    bad, unknown, good = await run(go)
+    assert bad[0] == 535 and unknown[0] == 535
+    assert good[0] == 235

@@ -1,9 +1,12 @@
-"""SASL message decoding for SMTP AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN."""
+"""SASL for SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, SCRAM-SHA-256 (RFC 7677)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import os
 
 
 class SASLError(Exception):
@@ -46,3 +49,73 @@ def decode_text(text: str) -> str:
 
 LOGIN_USERNAME = base64.b64encode(b"Username:").decode()
 LOGIN_PASSWORD = base64.b64encode(b"Password:").decode()
+
+
+def _scram_name(value: str) -> str:
+    # RFC 5802 §5.1: "=2C" is ",", "=3D" is "="; any other "=" is an error.
+    out = value.replace("=2C", ",").replace("=3D", "\0")
+    if "=" in out:
+        raise SASLError("invalid escape in SCRAM user name")
+    return out.replace("\0", "=")
+
+
+def _attributes(message: str) -> list[tuple[str, str]]:
+    out = []
+    for part in message.split(","):
+        key, eq, value = part.partition("=")
+        if len(key) != 1 or not eq:
+            raise SASLError(f"invalid SCRAM attribute {part!r}")
+        out.append((key, value))
+    return out
+
+
+class ScramServer:
+    """The server side of SCRAM-SHA-256 (RFC 5802 §5, RFC 7677), without channel binding."""
+
+    def __init__(self, client_first: str) -> None:
+        gs2, sep, bare = client_first.partition(",")
+        authzid, sep2, bare = bare.partition(",")
+        if not sep or not sep2 or gs2 not in ("n", "y"):
+            raise SASLError("SCRAM: unsupported or invalid GS2 header (no channel binding)")
+        if authzid and not authzid.startswith("a="):
+            raise SASLError("SCRAM: invalid authzid")
+        self.gs2_header = f"{gs2},{authzid},"
+        self.client_first_bare = bare
+        attrs = _attributes(bare)
+        if len(attrs) < 2 or attrs[0][0] != "n" or attrs[1][0] != "r" or not attrs[1][1]:
+            raise SASLError("SCRAM: client-first-message needs n= and r=")
+        if attrs[0][1].startswith("m") or any(k == "m" for k, _ in attrs):
+            raise SASLError("SCRAM: mandatory extensions not supported")
+        self.username = _scram_name(attrs[0][1])
+        self.authzid = _scram_name(authzid[2:]) if authzid else ""
+        self.client_nonce = attrs[1][1]
+        self.nonce = ""
+        self.server_first = ""
+
+    def first(self, salt: bytes, iterations: int) -> str:
+        self.nonce = self.client_nonce + base64.b64encode(os.urandom(18)).decode()
+        self.server_first = (
+            f"r={self.nonce},s={base64.b64encode(salt).decode()},i={iterations}"
+        )
+        return self.server_first
+
+    def final(self, client_final: str, stored_key: bytes, server_key: bytes) -> str | None:
+        """The server-final-message (``v=...``) if the proof is right, else None."""
+        without_proof, sep, proof_attr = client_final.rpartition(",p=")
+        if not sep:
+            raise SASLError("SCRAM: client-final-message without proof")
+        attrs = dict(_attributes(without_proof))
+        if attrs.get("r") != self.nonce:
+            raise SASLError("SCRAM: nonce mismatch")
+        if attrs.get("c") != base64.b64encode(self.gs2_header.encode()).decode():
+            raise SASLError("SCRAM: channel binding data mismatch")
+        proof = decode_b64(proof_attr)
+        auth_message = ",".join((self.client_first_bare, self.server_first, without_proof))
+        signature = hmac.new(stored_key, auth_message.encode(), hashlib.sha256).digest()
+        if len(proof) != len(signature):
+            return None
+        client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+        if not hmac.compare_digest(hashlib.sha256(client_key).digest(), stored_key):
+            return None
+        server_sig = hmac.new(server_key, auth_message.encode(), hashlib.sha256).digest()
+        return "v=" + base64.b64encode(server_sig).decode()

@@ -140,13 +140,39 @@ def domain_records(cfg: Config, domain: str) -> list[Record]:
                 "TLS reports for the domain (RFC 8460 §3)",
             )
         )
+    out.extend(client_records(cfg, domain))
     out.append(
         Record(
-            f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
+            f"{domain}.",
+            "CAA",
+            '0 issue "letsencrypt.org"',
+            "CAA: only this ACME CA may issue certificates for the domain (RFC 8659); "
+            "name yours if you use another",
         )
     )
-    out.append(Record(f"_imaps._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186)"))
     return out
+
+
+def client_records(cfg: Config, domain: str) -> list[Record]:
+    """Client settings: autoconfig host name and SRV records (RFC 6186, RFC 8314)."""
+    host = cfg.static.hostname
+    return [
+        Record(
+            f"autoconfig.{domain}.",
+            "CNAME",
+            f"{host}.",
+            "Client settings (autoconfig) are served by the mail host",
+        ),
+        Record(
+            f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
+        ),
+        Record(
+            f"_submission._tcp.{domain}.", "SRV", f"1 1 587 {host}.", "Mail clients (RFC 6186)"
+        ),
+        Record(f"_imaps._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
+        Record(f"_imap._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
+        Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),
+    ]
 
 
 def mtasts_policy_text(cfg: Config, domain: str) -> str | None:

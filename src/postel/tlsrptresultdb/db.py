@@ -182,15 +182,21 @@ class ResultDB:
         else:
             self.conn.execute(f"UPDATE result SET sent_to_policy_domain = 1 WHERE {where}", args)
 
-    def delete(self, day: dt.date, policy_domain: str | None = None) -> int:
-        if policy_domain is None:
-            cur = self.conn.execute("DELETE FROM result WHERE day = ?", (day.isoformat(),))
-        else:
-            cur = self.conn.execute(
-                "DELETE FROM result WHERE day = ? AND policy_domain = ?",
-                (day.isoformat(), policy_domain),
-            )
-        return cur.rowcount
+    def delete(
+        self,
+        day: dt.date,
+        policy_domain: str | None = None,
+        *,
+        recipient_domain: str | None = None,
+    ) -> int:
+        sql, args = "DELETE FROM result WHERE day = ?", [day.isoformat()]
+        if policy_domain is not None:
+            sql += " AND policy_domain = ?"
+            args.append(policy_domain)
+        if recipient_domain is not None:
+            sql += " AND recipient_domain = ?"
+            args.append(recipient_domain)
+        return self.conn.execute(sql, args).rowcount
 
     def delete_older_than(self, day: dt.date) -> int:
         cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
@@ -224,6 +230,10 @@ class ResultDB:
             "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
         ).fetchone()
         return r is not None and dt.datetime.fromisoformat(r["until"]) > now
+
+    def clear_bounces(self, address: str) -> None:
+        """Forget counted bounces after a report reached *address*."""
+        self.conn.execute("DELETE FROM bounce WHERE address = ?", (address.lower(),))
 
     def record_bounce(
         self, address: str, *, threshold: int = 3, now: dt.datetime | None = None

@@ -7,7 +7,7 @@ import smtplib
 import socket
 
 import pytest
-from conftest import HOSTNAME, Env, run
+from smtpserver_env import HOSTNAME, Env, run
 
 MSG = (
     b"From: Sender <someone@sender.test>\r\n"

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import Env, run
+from smtpserver_env import Env, run
 
 from postel.dns.mock import MockResolver
 from postel.smtpserver import BindError, LocalSubmitter, SMTPService

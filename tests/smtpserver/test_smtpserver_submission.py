@@ -6,7 +6,7 @@ import base64
 import smtplib
 
 import pytest
-from conftest import PASSWORD, Env, run
+from smtpserver_env import PASSWORD, Env, run
 
 MSG = (
     b"From: Alice <alice@example.org>\r\n"

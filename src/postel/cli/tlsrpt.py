@@ -1,14 +1,17 @@
-"""`postel tlsrpt`: parse TLS reports and look up TLSRPT records (RFC 8460)."""
+"""`postel tlsrpt`: parse TLS reports, look up TLSRPT records, send outgoing reports
+and manage their suppression list (RFC 8460)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
+from postel.cli.options import config_option, load_or_exit
 from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
 
@@ -77,3 +80,139 @@ def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: fl
         "dnssec": result.authentic,
     }
     click.echo(json.dumps(out, indent=2))
+
+
+# Outgoing reports (issue 6): `send` and the suppression list.
+
+
+@command.command(name="send")
+@config_option
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="UTC day to report (default: every finished day with results).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the reports and recipients; send nothing.")
+def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
+    """Send the outgoing TLS reports now (or print them with --dry-run) as JSON."""
+    from postel.dns.resolver import DNSResolver
+    from postel.tlsrptresultdb import ResultDB
+    from postel.tlsrptsend.service import QueueEnqueue, adding_queue, make_sender
+
+    cfg = load_or_exit(config_dir)
+    if cfg.static.reports.no_outgoing_tls_reports and not dry_run:
+        _fail("outgoing TLS reports are disabled (reports.no_outgoing_tls_reports)")
+    path = cfg.datadir.tlsrptresult_db
+    if not path.exists():
+        click.echo("[]")
+        return
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
+    )
+
+    async def main() -> list[dict[str, Any]]:
+        db = ResultDB.open(path)
+        queue = None if dry_run else adding_queue(cfg)
+        try:
+            enqueue = None if queue is None else QueueEnqueue(queue, cfg.datadir.tmp)
+            sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False)
+            if day is not None:
+                outcomes = await sender.send_day(day.date(), dry_run=dry_run)
+            elif dry_run:
+                today = dt.datetime.now(dt.UTC).date()
+                outcomes = []
+                for d in db.days():
+                    if d < today:
+                        outcomes.extend(await sender.send_day(d, dry_run=True))
+            else:
+                outcomes = await sender.run()
+            return [o.to_dict() for o in outcomes]
+        finally:
+            if queue is not None:
+                queue.db.close()
+                queue.store.close()
+            db.close()
+
+    click.echo(json.dumps(asyncio.run(main()), indent=2))
+
+
+@command.group(name="suppress")
+def suppress_group() -> None:
+    """Reporting addresses that get no TLS reports (mailto address or https URI)."""
+
+
+def _norm_address(address: str) -> str:
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    if not address or (address[:6].lower() != "https:" and "@" not in address):
+        _fail(f"{address!r}: not an e-mail address or https URI")
+    return address
+
+
+def _open_resultdb(config_dir: Path) -> Any:
+    from postel.tlsrptresultdb import ResultDB
+
+    cfg = load_or_exit(config_dir)
+    cfg.datadir.ensure()
+    return ResultDB.open(cfg.datadir.tlsrptresult_db)
+
+
+@suppress_group.command(name="add")
+@config_option
+@click.argument("address")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=3650,
+    show_default=True,
+    help="How long the suppression lasts.",
+)
+@click.option("--comment", default="", help="Why.")
+def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) -> None:
+    """Send no reports to ADDRESS for --days days."""
+    addr = _norm_address(address)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    db = _open_resultdb(config_dir)
+    try:
+        db.suppress(addr, until, comment, manual=True)
+    finally:
+        db.close()
+    click.echo(f"suppressed {addr} until {until.isoformat(timespec='seconds')}")
+
+
+@suppress_group.command(name="list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def suppress_list_cmd(config_dir: Path, as_json: bool) -> None:
+    """List suppressed reporting addresses."""
+    db = _open_resultdb(config_dir)
+    try:
+        rows = db.suppressions()
+    finally:
+        db.close()
+    items = [
+        {"address": a, "until": u.isoformat(timespec="seconds"), "comment": c, "manual": m}
+        for a, u, c, m in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for it in items:
+        kind = "manual" if it["manual"] else "automatic"
+        click.echo(f"{it['address']}\tuntil {it['until']}\t{kind}\t{it['comment']}")
+
+
+@suppress_group.command(name="remove")
+@config_option
+@click.argument("address")
+def suppress_remove_cmd(config_dir: Path, address: str) -> None:
+    """Send reports to ADDRESS again."""
+    addr = _norm_address(address)
+    db = _open_resultdb(config_dir)
+    try:
+        removed = db.unsuppress(addr)
+    finally:
+        db.close()
+    if not removed:
+        _fail(f"{addr}: not on the suppression list")
+    click.echo(f"removed {addr}")

@@ -1,0 +1,117 @@
+"""Every database of a data directory, in one place (shared/DESIGN.md "Data directory").
+
+backup and verifydata are driven by this list: a new database is added here
+(path, migrations, record checker, message files) and both tools handle it.
+Functions are named by dotted path ("module:attribute") and imported only
+when used, so this module stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from postel.db import Migration
+
+# check(conn, label) -> problems; conn is open on the database (maybe a migrated copy).
+RecordCheck = Callable[[sqlite3.Connection, str], list[str]]
+# forget(conn, ids): remove records whose message files vanished during a backup,
+# keeping the database's own invariants (counters) right.
+Forget = Callable[[sqlite3.Connection, Sequence[int]], None]
+
+
+@dataclass(frozen=True)
+class MessageFiles:
+    """Records of *table* own immutable files at msg/<id // 1000>/<id> next to the
+    database (postel.datadir.message_path), of the size in *size_column*."""
+
+    table: str
+    id_column: str
+    size_column: str
+    forget: str  # dotted path of a Forget
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    # Relative to the data dir; one "*" path component for per-account databases.
+    pattern: str
+    migrations: str  # dotted path of the MIGRATIONS list
+    check: str  # dotted path of a RecordCheck
+    files: MessageFiles | None = None
+    # Paths (relative to the database's directory) that belong to it besides
+    # the database, its WAL/SHM files and its message files: directories whose
+    # content is not checked.
+    owned_dirs: tuple[str, ...] = ()
+
+    def load_migrations(self) -> list[Migration]:
+        return list(resolve(self.migrations))
+
+    def load_check(self) -> RecordCheck:
+        fn: RecordCheck = resolve(self.check)
+        return fn
+
+    def load_forget(self) -> Forget | None:
+        if self.files is None:
+            return None
+        fn: Forget = resolve(self.files.forget)
+        return fn
+
+    def locate(self, root: Path) -> list[Path]:
+        """Existing database files of this kind under data dir *root*."""
+        if "*" not in self.pattern:
+            path = root / self.pattern
+            return [path] if path.is_file() else []
+        head, _, tail = self.pattern.partition("*")
+        base = root / head.rstrip("/")
+        if not base.is_dir():
+            return []
+        return sorted(
+            d / tail.lstrip("/") for d in base.iterdir() if (d / tail.lstrip("/")).is_file()
+        )
+
+
+_VR = "postel.verifydata.records"
+
+DATABASES: tuple[Database, ...] = (
+    Database("auth", "auth.db", "postel.store.credentials:MIGRATIONS", f"{_VR}:check_auth"),
+    Database(
+        "account",
+        "accounts/*/index.db",
+        "postel.store.schema:MIGRATIONS",
+        f"{_VR}:check_account",
+        MessageFiles("message", "id", "size", f"{_VR}:forget_account_messages"),
+        owned_dirs=("orphans",),
+    ),
+    Database(
+        "queue",
+        "queue/index.db",
+        "postel.queue.schema:MIGRATIONS",
+        f"{_VR}:check_queue",
+        MessageFiles("message", "id", "size", f"{_VR}:forget_queue_messages"),
+    ),
+    Database("mtasts", "mtasts.db", "postel.mtastsdb.schema:MIGRATIONS", f"{_VR}:check_mtasts"),
+    Database("tlsrpt", "tlsrpt.db", "postel.tlsrptdb.schema:MIGRATIONS", f"{_VR}:check_tlsrpt"),
+    Database("dmarcrpt", "dmarcrpt.db", "postel.dmarcdb.schema:MIGRATIONS", f"{_VR}:check_dmarc"),
+    Database(
+        "tlsrptresult",
+        "tlsrptresult.db",
+        "postel.tlsrptresultdb.db:MIGRATIONS",
+        f"{_VR}:check_tlsrptresult",
+    ),
+)
+
+# Other paths of a data dir, relative to it; directories are not looked into.
+OTHER_FILES: tuple[str, ...] = ("postel.version",)
+OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
+# Suffixes SQLite adds next to a database file.
+SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal")
+
+
+def resolve(dotted: str) -> Any:
+    module, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,11 @@
+"""Errors of verifydata."""
+
+from __future__ import annotations
+
+
+class VerifyError(Exception):
+    """verifydata could not run at all (not: the data has problems)."""
+
+
+class NotADataDir(VerifyError):
+    """The given directory is not a postel data directory."""

@@ -23,4 +23,9 @@ async def start_extras(
     cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on."""
+    from postel.tlsrptsend.service import start_daily_reports
+
+    # Daily outgoing TLS reports (RFC 8460); queued through an adding-only queue
+    # whose entries the server's queue loop picks up.
+    await start_daily_reports(cfg, resolver, stack)
     return []

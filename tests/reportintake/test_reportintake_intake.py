@@ -8,10 +8,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from postel import dmarcdb, tlsrptdb
 from postel.datadir import DataDir
 from postel.reportintake import IntakeResult, Status, UnknownKind, intake, intake_sync
+from postel.reportintake.message import header_from
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 
@@ -192,3 +195,24 @@ async def test_unknown_kind_is_a_programming_error(datadir: DataDir) -> None:
 def test_result_ok_property() -> None:
     assert IntakeResult("dmarc", "r", Status.DUPLICATE).ok
     assert not IntakeResult("dmarc", "r", Status.FAILED).ok
+
+
+junk = st.one_of(
+    st.binary(max_size=400),
+    st.builds(
+        lambda h, b: h + b"\r\n\r\n" + b,
+        st.sampled_from([b"From: a@b.example", b"From: <>", b"From: =?x?q?", b"Subject: x"]),
+        st.binary(max_size=200),
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=junk, kind=st.sampled_from(["tlsrpt", "tlsrpt-host", "dmarc"]))
+def test_intake_never_raises_on_arbitrary_input(datadir: DataDir, data: bytes, kind: str) -> None:
+    path = deliver(datadir, data, 99)
+    res = intake_sync(datadir, kind, path, "r@example.com")
+    assert res.status in (Status.UNPARSEABLE, Status.STORED, Status.DUPLICATE)
+    assert isinstance(header_from(data), str)

@@ -24,18 +24,28 @@ from postel.fsutil import fsync_dir, write_atomic
 from postel.queue.errors import BadMessage, EntryNotFound, QueueError
 from postel.queue.model import Entry, QueuedMessage, iso
 from postel.queue.schema import MIGRATIONS
-from postel.smtp.address import parse_address
+from postel.smtp.address import Address, parse_address
 from postel.smtp.errors import AddressError
 
 log = logging.getLogger("postel.queue")
 
 
-def recipient_domain(rcpt: str) -> str:
-    """The lower-case A-label domain of *rcpt*; BadMessage if unparsable."""
+def parse_recipient(rcpt: str) -> Address:
+    """*rcpt* parsed (domain as lower-case A-label); BadMessage if unparsable."""
     try:
-        return parse_address(rcpt, smtputf8=True).domain
+        return parse_address(rcpt, smtputf8=True)
     except AddressError as exc:
         raise BadMessage(f"bad recipient address {rcpt!r}: {exc}") from exc
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether *address* has a non-ASCII localpart (U-label domains become A-labels)."""
+    if address.isascii():
+        return False
+    try:
+        return parse_address(address, smtputf8=True).needs_smtputf8
+    except AddressError:
+        return True
 
 
 class QueueDB:
@@ -115,8 +125,10 @@ class QueueDB:
         """
         unique: list[tuple[str, str]] = []
         for rcpt in rcpts:
-            if rcpt not in (r for r, _ in unique):
-                unique.append((rcpt, recipient_domain(rcpt)))
+            addr = parse_recipient(rcpt)
+            if str(addr) not in (r for r, _ in unique):
+                unique.append((str(addr), addr.domain))
+                smtputf8 = smtputf8 or addr.needs_smtputf8
         if not unique:
             raise BadMessage("no recipients to queue")
         if not isinstance(source, bytes) and not Path(source).is_file():
@@ -334,4 +346,4 @@ class QueueDB:
         return removed
 
 
-__all__ = ["QueueDB", "QueueError", "recipient_domain"]
+__all__ = ["QueueDB", "QueueError", "needs_smtputf8", "parse_recipient"]

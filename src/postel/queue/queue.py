@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from postel.datadir import DataDir
 from postel.log import cid_context
 from postel.queue import backoff
-from postel.queue.db import QueueDB
+from postel.queue.db import QueueDB, needs_smtputf8
 from postel.queue.deliver import DelivererLike, Outcome, Result, make_request
 from postel.queue.dsn import Action, DSNInput, DSNRecipient, build_dsn
 from postel.queue.headers import content_flags, flags_from_header, read_header_block, split_header
@@ -135,11 +135,7 @@ class Queue:
             else:
                 flags = content_flags(Path(message_path))
             tlsrpt = flags.is_tlsrpt if is_tlsrpt is None else is_tlsrpt
-            smtputf8 = (
-                flags.header_utf8
-                or not mail_from.isascii()
-                or any(not r.isascii() for r in rcpts)
-            )
+            smtputf8 = flags.header_utf8 or needs_smtputf8(mail_from)
             limit = max_attempts or (
                 backoff.TLSRPT_MAX_ATTEMPTS if tlsrpt else backoff.DEFAULT_MAX_ATTEMPTS
             )

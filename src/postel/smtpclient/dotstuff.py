@@ -93,10 +93,11 @@ def stuff(data: bytes) -> bytes:
 
 
 def unstuff(stream: bytes) -> bytes:
-    """Reverse of ``stuff`` (what a receiver does, RFC 5321 §4.5.2): without the terminator."""
-    if not stream.endswith(b"\r\n.\r\n") and stream != b".\r\n":
+    """Reverse of ``stuff`` (what a receiver does, RFC 5321 §4.5.2): the message
+    with CRLF line ends, without the terminator."""
+    if stream == b".\r\n":
+        return b""
+    if not stream.endswith(b"\r\n.\r\n"):
         raise ValueError("no <CRLF>.<CRLF> terminator")
-    body = stream[:-3]
-    lines = body.split(b"\r\n")
-    out = [line[1:] if line.startswith(b".") else line for line in lines]
-    return b"\r\n".join(out)
+    lines = stream[:-3].split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)

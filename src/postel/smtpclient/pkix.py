@@ -14,12 +14,14 @@ import ipaddress
 import logging
 import ssl
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
@@ -89,7 +91,10 @@ def load_store(
     certs: list[x509.Certificate] = []
     for f in files:
         try:
-            certs.extend(x509.load_pem_x509_certificates(f.read_bytes()))
+            with warnings.catch_warnings():
+                # System bundles hold old roots with negative serial numbers.
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                certs.extend(x509.load_pem_x509_certificates(f.read_bytes()))
         except (OSError, ValueError) as exc:
             _log.warning("cannot load CA file", extra={"file": str(f), "err": str(exc)})
     result = (Store(certs) if certs else None, len(certs))

@@ -1,0 +1,11 @@
+"""Errors of backup."""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """The backup cannot be made at all (the message says what and where)."""
+
+
+class DestinationExists(BackupError):
+    """The destination exists; a backup never overwrites."""

@@ -119,8 +119,15 @@ class QEnv:
     queues: list[Queue] = field(default_factory=list)
 
     def queue(self, **kw: Any) -> Queue:
-        q = Queue(self.cfg.datadir, self.cfg, self.deliverer, self.store,
-                  now=kw.pop("now", self.clock), rand=kw.pop("rand", lambda: 0.5), **kw)
+        q = Queue(
+            self.cfg.datadir,
+            self.cfg,
+            self.deliverer,
+            self.store,
+            now=kw.pop("now", self.clock),
+            rand=kw.pop("rand", lambda: 0.5),
+            **kw,
+        )
         self.queues.append(q)
         return q
 

@@ -12,8 +12,9 @@ from postel.queue import BadMessage, QueueDB
 async def test_add_writes_file_and_rows(qenv: QEnv) -> None:
     q = qenv.queue()
     src = qenv.message_file()
-    ids = await q.add("alice", "alice@example.org",
-                      ["a@remote.test", "b@remote.test", "c@other.test"], src)
+    ids = await q.add(
+        "alice", "alice@example.org", ["a@remote.test", "b@remote.test", "c@other.test"], src
+    )
     assert len(ids) == 3
     db = QueueDB.open(qenv.cfg.datadir)  # a second connection sees the committed rows
     try:
@@ -37,10 +38,16 @@ async def test_add_writes_file_and_rows(qenv: QEnv) -> None:
 
 async def test_add_detects_headers_and_flags(qenv: QEnv) -> None:
     q = qenv.queue()
-    data = (b"From: reports@example.org\r\nTLS-Report-Domain: example.org\r\n"
-            b"TLS-Required: No\r\nSubject: Gr\xc3\xbc\xc3\x9fe\r\n\r\nbody \xc3\xa9\r\n")
-    await q.add("", "reports@example.org", ["tlsrpt@remote.test", "tlsrpt@remote.test"],
-                qenv.message_file(data))
+    data = (
+        b"From: reports@example.org\r\nTLS-Report-Domain: example.org\r\n"
+        b"TLS-Required: No\r\nSubject: Gr\xc3\xbc\xc3\x9fe\r\n\r\nbody \xc3\xa9\r\n"
+    )
+    await q.add(
+        "",
+        "reports@example.org",
+        ["tlsrpt@remote.test", "tlsrpt@remote.test"],
+        qenv.message_file(data),
+    )
     [e] = q.db.entries()  # duplicate recipients collapse
     assert e.msg.is_tlsrpt and e.msg.tls_required_no
     assert e.msg.smtputf8 and e.msg.eightbit
@@ -50,8 +57,9 @@ async def test_add_detects_headers_and_flags(qenv: QEnv) -> None:
 async def test_requiretls_overrides_tls_required_no(qenv: QEnv) -> None:
     q = qenv.queue()
     data = b"From: alice@example.org\r\nTLS-Required: No\r\n\r\nx\r\n"
-    await q.add("alice", "alice@example.org", ["x@remote.test"], qenv.message_file(data),
-                requiretls=True)
+    await q.add(
+        "alice", "alice@example.org", ["x@remote.test"], qenv.message_file(data), requiretls=True
+    )
     [e] = q.db.entries()
     assert e.msg.requiretls and not e.msg.tls_required_no
 
@@ -98,7 +106,10 @@ async def test_crash_between_write_and_commit_leaves_orphan_that_recovery_remove
 
     q = qenv.queue()
     assert q.db.entries() == []
-    q.recover()
+    # Young files may belong to an add in progress elsewhere: kept for now.
+    assert q.db.recover() == []
+    assert orphan.exists()
+    q.recover(min_age=0)
     assert not orphan.exists() and not tmp_leftover.exists()
     # Ids are never reused: the next message gets a new one.
     await q.add("alice", "alice@example.org", ["x@remote.test"], qenv.message_file())

@@ -23,8 +23,9 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 def run(config_dir: Path, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(command, [args[0], "--config", str(config_dir), *args[1:]],
-                              input=input)
+    return CliRunner().invoke(
+        command, [args[0], "--config", str(config_dir), *args[1:]], input=input
+    )
 
 
 def queue_db(config_dir: Path) -> QueueDB:
@@ -34,10 +35,21 @@ def queue_db(config_dir: Path) -> QueueDB:
 def add(config_dir: Path, rcpts: list[str], mail_from: str = "alice@example.org") -> list[int]:
     db = queue_db(config_dir)
     try:
-        ids = db.add(MESSAGE, account="alice", mail_from=mail_from, rcpts=rcpts,
-                     requiretls=False, tls_required_no=False, is_tlsrpt=False,
-                     is_dmarc_report=False, smtputf8=False, eightbit=False, max_attempts=20,
-                     now=dt.datetime.now(dt.UTC), subject="Hello there")
+        ids = db.add(
+            MESSAGE,
+            account="alice",
+            mail_from=mail_from,
+            rcpts=rcpts,
+            requiretls=False,
+            tls_required_no=False,
+            is_tlsrpt=False,
+            is_dmarc_report=False,
+            smtputf8=False,
+            eightbit=False,
+            max_attempts=20,
+            now=dt.datetime.now(dt.UTC),
+            subject="Hello there",
+        )
         for i in ids:
             db.reschedule(i, FUTURE, error="451 4.4.1 try later", code=451)
         return ids
@@ -111,8 +123,9 @@ def test_drop_asks_and_says_no_dsn(config_dir: Path) -> None:
     r = run(config_dir, "drop", str(j), "--yes")
     assert r.exit_code == 0
     assert json.loads(run(config_dir, "list", "--json").output) == []
-    files = [p for p in (load_config(config_dir).datadir.queue_dir / "msg").rglob("*")
-             if p.is_file()]
+    files = [
+        p for p in (load_config(config_dir).datadir.queue_dir / "msg").rglob("*") if p.is_file()
+    ]
     assert files == []  # the message file goes with its last entry
 
 

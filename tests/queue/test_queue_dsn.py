@@ -40,31 +40,52 @@ def status_groups(dsn: EmailMessage) -> list[dict[str, str]]:
 
 
 def test_build_dsn_structure() -> None:
-    data = build_dsn(DSNInput(
-        reporting_mta="mail.example.org",
-        mail_from="alice@example.org",
-        arrival=T0,
-        original=MESSAGE,
-        recipients=[
-            DSNRecipient("bob@remote.test", "failed", "5.1.1", 550, "5.1.1", "no such user",
-                         "mx.remote.test", last_attempt=T0),
-            DSNRecipient("carol@remote.test", "failed", "5.4.7", 451, "4.4.1", "timeout",
-                         "mx.remote.test"),
-        ],
-        now=T0 + dt.timedelta(hours=1),
-        subject="Hello there",
-        message_id="<m1@example.org>",
-    ))
+    data = build_dsn(
+        DSNInput(
+            reporting_mta="mail.example.org",
+            mail_from="alice@example.org",
+            arrival=T0,
+            original=MESSAGE,
+            recipients=[
+                DSNRecipient(
+                    "bob@remote.test",
+                    "failed",
+                    "5.1.1",
+                    550,
+                    "5.1.1",
+                    "no such user",
+                    "mx.remote.test",
+                    last_attempt=T0,
+                ),
+                DSNRecipient(
+                    "carol@remote.test",
+                    "failed",
+                    "5.4.7",
+                    451,
+                    "4.4.1",
+                    "timeout",
+                    "mx.remote.test",
+                ),
+            ],
+            now=T0 + dt.timedelta(hours=1),
+            subject="Hello there",
+            message_id="<m1@example.org>",
+        )
+    )
     assert data.isascii() and b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
     dsn = parse(data)
     assert dsn.get_content_type() == "multipart/report"
     assert dsn.get_param("report-type") == "delivery-status"
-    assert dsn["To"].addresses[0].addr_spec == "alice@example.org" and dsn["Auto-Submitted"] == "auto-replied"
+    assert dsn["To"].addresses[0].addr_spec == "alice@example.org"
+    assert dsn["Auto-Submitted"] == "auto-replied"
     assert "Hello there" in dsn["Subject"] and dsn["In-Reply-To"] == "<m1@example.org>"
     parts = dsn.get_payload()
     assert isinstance(parts, list)
     assert [p.get_content_type() for p in parts] == [
-        "text/plain", "message/delivery-status", "text/rfc822-headers"]
+        "text/plain",
+        "message/delivery-status",
+        "text/rfc822-headers",
+    ]
     assert "bob@remote.test" in parts[0].get_content()
     groups = status_groups(dsn)
     assert groups[0]["reporting-mta"] == "dns; mail.example.org"
@@ -85,12 +106,17 @@ def test_build_dsn_structure() -> None:
 
 
 def test_build_dsn_for_internationalised_addresses_uses_global_types() -> None:
-    data = build_dsn(DSNInput(
-        reporting_mta="mail.example.org", mail_from="jürgen@example.org", arrival=T0,
-        original="From: jürgen@example.org\r\nSubject: Grüße\r\n\r\nx".encode(),
-        recipients=[DSNRecipient("δοκιμή@remote.test", "failed", "5.1.1", 550, "5.1.1", "no")],
-        now=T0, subject="Grüße",
-    ))
+    data = build_dsn(
+        DSNInput(
+            reporting_mta="mail.example.org",
+            mail_from="jürgen@example.org",
+            arrival=T0,
+            original="From: jürgen@example.org\r\nSubject: Grüße\r\n\r\nx".encode(),
+            recipients=[DSNRecipient("δοκιμή@remote.test", "failed", "5.1.1", 550, "5.1.1", "no")],
+            now=T0,
+            subject="Grüße",
+        )
+    )
     dsn = parse(data)
     types = [p.get_content_type() for p in dsn.walk()]
     assert "message/global-delivery-status" in types and "message/global-headers" in types
@@ -166,16 +192,16 @@ async def test_tls_report_bounce_counted_no_dsn(qenv: QEnv) -> None:
     qenv.deliverer.decide = perm
     q = qenv.queue()
     report = b"From: postmaster@example.org\r\nTLS-Report-Domain: remote.test\r\n\r\nx\r\n"
-    await q.add("", "postmaster@example.org", ["tlsrpt@remote.test"],
-                qenv.message_file(report))
+    await q.add("", "postmaster@example.org", ["tlsrpt@remote.test"], qenv.message_file(report))
     await q.run_due()
     assert q.db.entries() == []
     assert qenv.inbox("alice") == []
     await q.stop()
     db = ResultDB.open(qenv.cfg.datadir.tlsrptresult_db)
     try:
-        row = db.conn.execute("SELECT count FROM bounce WHERE address = ?",
-                              ("tlsrpt@remote.test",)).fetchone()
+        row = db.conn.execute(
+            "SELECT count FROM bounce WHERE address = ?", ("tlsrpt@remote.test",)
+        ).fetchone()
     finally:
         db.close()
     assert row is not None and row[0] == 1

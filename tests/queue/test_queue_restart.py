@@ -22,8 +22,7 @@ async def test_stop_mid_attempt_then_restart_delivers_once(qenv: QEnv) -> None:
     qenv.deliverer.delay = 30  # never finishes before stop's timeout
     q = qenv.queue(poll_interval=0.05)
     q.start()
-    [entry_id] = await q.add("alice", "alice@example.org", ["a@remote.test"],
-                             qenv.message_file())
+    [entry_id] = await q.add("alice", "alice@example.org", ["a@remote.test"], qenv.message_file())
     await asyncio.wait_for(qenv.deliverer.started.wait(), 5)
     await q.stop(timeout=0.1)  # the attempt is cancelled: its entry stays
     assert qenv.deliverer.completed == []
@@ -53,8 +52,9 @@ async def test_graceful_stop_waits_for_running_attempt(qenv: QEnv) -> None:
 
 async def test_restart_without_duplicates(qenv: QEnv) -> None:
     q = qenv.queue()
-    await q.add("alice", "alice@example.org", ["a@remote.test", "b@remote.test"],
-                qenv.message_file())
+    await q.add(
+        "alice", "alice@example.org", ["a@remote.test", "b@remote.test"], qenv.message_file()
+    )
     before = [(e.id, e.rcpt) for e in q.db.entries()]
     await q.stop()
     for _ in range(2):

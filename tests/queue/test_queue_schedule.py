@@ -52,8 +52,12 @@ def test_delay_dsn_once_after_four_hours() -> None:
 
 async def test_one_transaction_per_domain_with_all_its_recipients(qenv: QEnv) -> None:
     q = qenv.queue()
-    await q.add("alice", "alice@example.org",
-                ["a@remote.test", "b@other.test", "c@REMOTE.test"], qenv.message_file())
+    await q.add(
+        "alice",
+        "alice@example.org",
+        ["a@remote.test", "b@other.test", "c@REMOTE.test"],
+        qenv.message_file(),
+    )
     await q.run_due()
     reqs = sorted(qenv.deliverer.requests, key=lambda r: r.domain)
     assert [(r.domain, r.rcpts) for r in reqs] == [
@@ -99,8 +103,9 @@ async def test_partial_success_keeps_only_failed_recipients(qenv: QEnv) -> None:
 
     qenv.deliverer.decide = mixed
     q = qenv.queue()
-    await q.add("alice", "alice@example.org", ["a@remote.test", "b@remote.test"],
-                qenv.message_file())
+    await q.add(
+        "alice", "alice@example.org", ["a@remote.test", "b@remote.test"], qenv.message_file()
+    )
     await q.run_due()
     assert [e.rcpt for e in q.db.entries()] == ["b@remote.test"]
     qenv.clock.advance(10 * MIN)

@@ -13,9 +13,13 @@ async def test_local_and_remote_split(qenv: QEnv) -> None:
     q = qenv.queue()
     sub = QueueSubmitter(q)
     spool = qenv.message_file()
-    await sub("alice", "alice@example.org",
-              ["bob@example.org", "x@remote.test", "team@example.org", "y@Remote.TEST"],
-              spool, False)
+    await sub(
+        "alice",
+        "alice@example.org",
+        ["bob@example.org", "x@remote.test", "team@example.org", "y@Remote.TEST"],
+        spool,
+        False,
+    )
     assert qenv.inbox("bob") == [MESSAGE]  # once, though named twice (alias)
     assert qenv.inbox("alice") == [MESSAGE]
     entries = q.db.entries()
@@ -25,8 +29,9 @@ async def test_local_and_remote_split(qenv: QEnv) -> None:
 
 async def test_alias_forward_is_queued(qenv: QEnv) -> None:
     q = qenv.queue()
-    await QueueSubmitter(q)("", "someone@sender.test", ["out@example.org"],
-                            qenv.message_file(), True)
+    await QueueSubmitter(q)(
+        "", "someone@sender.test", ["out@example.org"], qenv.message_file(), True
+    )
     assert qenv.inbox("bob") == [MESSAGE]
     [e] = q.db.entries()
     assert e.rcpt == "friend@remote.test" and e.msg.requiretls
@@ -36,14 +41,16 @@ async def test_alias_forward_is_queued(qenv: QEnv) -> None:
 async def test_unknown_local_user_refused(qenv: QEnv) -> None:
     q = qenv.queue()
     with pytest.raises(SubmitError) as info:
-        await QueueSubmitter(q)("alice", "alice@example.org", ["nobody@example.org"],
-                                qenv.message_file(), False)
+        await QueueSubmitter(q)(
+            "alice", "alice@example.org", ["nobody@example.org"], qenv.message_file(), False
+        )
     assert info.value.code == 550 and info.value.enhanced == "5.1.1"
     assert q.db.entries() == []
 
 
 async def test_only_local_recipients_queue_nothing(qenv: QEnv) -> None:
     q = qenv.queue()
-    await QueueSubmitter(q)("alice", "alice@example.org", ["bob@example.org"],
-                            qenv.message_file(), False)
+    await QueueSubmitter(q)(
+        "alice", "alice@example.org", ["bob@example.org"], qenv.message_file(), False
+    )
     assert q.db.entries() == [] and qenv.queue_files() == []

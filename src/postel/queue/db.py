@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from postel.smtp.address import Address, parse_address
 from postel.smtp.errors import AddressError
 
 log = logging.getLogger("postel.queue")
+
+ORPHAN_MIN_AGE = 600.0  # seconds
 
 
 def parse_recipient(rcpt: str) -> Address:
@@ -146,9 +149,19 @@ class QueueDB:
                         " eightbit, subject, message_id)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            msg_id, iso(now), account, mail_from, size, int(requiretls),
-                            int(tls_required_no), int(is_tlsrpt), int(is_dmarc_report),
-                            int(smtputf8), int(eightbit), subject, message_id,
+                            msg_id,
+                            iso(now),
+                            account,
+                            mail_from,
+                            size,
+                            int(requiretls),
+                            int(tls_required_no),
+                            int(is_tlsrpt),
+                            int(is_dmarc_report),
+                            int(smtputf8),
+                            int(eightbit),
+                            subject,
+                            message_id,
                         ),
                     )
                     ids = []
@@ -252,8 +265,13 @@ class QueueDB:
                 " last_enhanced = ?, remote_mta = ?,"
                 " dsn_sent_delay = COALESCE(?, dsn_sent_delay) WHERE id = ?",
                 (
-                    iso(next_attempt), error[:2000], code, enhanced, remote_mta,
-                    None if dsn_sent_delay is None else int(dsn_sent_delay), entry_id,
+                    iso(next_attempt),
+                    error[:2000],
+                    code,
+                    enhanced,
+                    remote_mta,
+                    None if dsn_sent_delay is None else int(dsn_sent_delay),
+                    entry_id,
                 ),
             )
 
@@ -297,9 +315,7 @@ class QueueDB:
         """Make one entry (None: all) due now and release holds; count changed."""
         with self.lock:
             if entry_id is None:
-                cur = self.conn.execute(
-                    "UPDATE entry SET next_attempt = ?, hold = 0", (iso(now),)
-                )
+                cur = self.conn.execute("UPDATE entry SET next_attempt = ?, hold = 0", (iso(now),))
             else:
                 self._require(entry_id)
                 cur = self.conn.execute(
@@ -316,28 +332,37 @@ class QueueDB:
 
     # -- recovery ---------------------------------------------------------
 
-    def recover(self) -> list[Path]:
-        """At start-up, before anything is added: remove message rows without
-        entries, and files (incl. temp files) no message row names. Returns the
-        removed files. Rows whose file is missing are logged (their delivery
-        fails permanently)."""
+    def recover(self, *, min_age: float = ORPHAN_MIN_AGE, now: float | None = None) -> list[Path]:
+        """Remove message rows without entries, and files (incl. temp files)
+        that no message row names and that are older than *min_age* seconds
+        (younger ones may belong to an add in progress in another process).
+        Returns the removed files. Rows whose file is missing are logged
+        (their delivery fails permanently)."""
         removed: list[Path] = []
+        cutoff = (time.time() if now is None else now) - min_age
         with self.lock:
             with transaction(self.conn):
                 self.conn.execute(
                     "DELETE FROM message WHERE id NOT IN (SELECT DISTINCT msg_id FROM entry)"
                 )
-            known = {int(r[0]) for r in self.conn.execute("SELECT id FROM message")}
             base = self.datadir.queue_dir / "msg"
-            if base.is_dir():
-                for bucket in base.iterdir():
-                    if not bucket.is_dir():
+            files = (
+                [f for b in base.iterdir() if b.is_dir() for f in b.iterdir()]
+                if (base.is_dir())
+                else []
+            )
+            # Read the rows after listing: a file committed meanwhile is known.
+            known = {int(r[0]) for r in self.conn.execute("SELECT id FROM message")}
+            for f in files:
+                if f.name.isdigit() and int(f.name) in known:
+                    continue
+                try:
+                    if f.lstat().st_mtime > cutoff:
                         continue
-                    for f in bucket.iterdir():
-                        if f.name.isdigit() and int(f.name) in known:
-                            continue
-                        f.unlink(missing_ok=True)
-                        removed.append(f)
+                except FileNotFoundError:
+                    continue
+                f.unlink(missing_ok=True)
+                removed.append(f)
             for mid in known:
                 if not self.msg_path(mid).is_file():
                     log.error("queued message file missing", extra={"msgid": mid})

@@ -30,6 +30,7 @@ T = TypeVar("T")
 CONCURRENCY = 10  # recipient domains delivered to at once
 POLL_INTERVAL = 5.0  # seconds: notices changes made by the CLI
 STOP_TIMEOUT = 30.0  # seconds to let running attempts finish on stop
+CLEANUP_INTERVAL = 3600.0  # seconds between orphan file sweeps
 
 
 def _utcnow() -> dt.datetime:
@@ -45,7 +46,11 @@ def _expired_status(enhanced: str) -> str:
 
 def _dsn_rcpt(
     rcpt: str,
-    o: Outcome, now: dt.datetime, action: Action, status: str, until: dt.datetime | None = None
+    o: Outcome,
+    now: dt.datetime,
+    action: Action,
+    status: str,
+    until: dt.datetime | None = None,
 ) -> DSNRecipient:
     return DSNRecipient(
         rcpt=rcpt,
@@ -166,10 +171,13 @@ class Queue:
 
     # -- the loop ---------------------------------------------------------
 
-    def recover(self) -> None:
-        """Start-up cleanup (orphan files); must run before anything is added."""
+    def recover(self, *, min_age: float | None = None) -> None:
+        """Start-up cleanup: orphan files of crashed adds (see QueueDB.recover)."""
         if not self._recovered:
-            self.db.recover()
+            if min_age is None:
+                self.db.recover()
+            else:
+                self.db.recover(min_age=min_age)
             self._recovered = True
 
     def start(self) -> None:
@@ -184,9 +192,14 @@ class Queue:
 
     async def _loop(self) -> None:
         log.info("queue started", extra={"concurrency": self.concurrency})
+        loop = asyncio.get_running_loop()
+        next_cleanup = loop.time() + CLEANUP_INTERVAL
         while not self._stopping:
             self._wake.clear()
             try:
+                if loop.time() >= next_cleanup:
+                    next_cleanup = loop.time() + CLEANUP_INTERVAL
+                    await self._db(self.db.recover)
                 await self._schedule()
                 timeout = await self._sleep_time()
             except Exception as exc:
@@ -278,9 +291,7 @@ class Queue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.exception(
-                    "queue attempt failed", extra={"domain": domain, "err": repr(exc)}
-                )
+                log.exception("queue attempt failed", extra={"domain": domain, "err": repr(exc)})
 
     async def _attempt(self, domain: str, group: list[Entry]) -> None:
         msg = group[0].msg
@@ -348,34 +359,54 @@ class Queue:
             )
             attempts = e.attempts + 1
             if o.status == "delivered":
-                log.info("delivered", extra={"msgid": msg.id, "rcpt": e.rcpt,
-                                             "remote": o.remote_mta})
+                log.info(
+                    "delivered", extra={"msgid": msg.id, "rcpt": e.rcpt, "remote": o.remote_mta}
+                )
                 done.append(e.id)
                 continue
             if o.status == "permanent":
-                log.info("delivery failed permanently",
-                         extra={"msgid": msg.id, "rcpt": e.rcpt, "err": o.message})
+                log.info(
+                    "delivery failed permanently",
+                    extra={"msgid": msg.id, "rcpt": e.rcpt, "err": o.message},
+                )
                 failed.append(_dsn_rcpt(e.rcpt, o, now, "failed", o.enhanced or "5.0.0"))
                 done.append(e.id)
                 continue
             nxt = backoff.next_attempt(e.created, now, attempts, e.max_attempts, self.rand())
             if nxt is None:
-                log.info("delivery given up", extra={"msgid": msg.id, "rcpt": e.rcpt,
-                                                     "attempts": attempts, "err": o.message})
+                log.info(
+                    "delivery given up",
+                    extra={"msgid": msg.id, "rcpt": e.rcpt, "attempts": attempts, "err": o.message},
+                )
                 failed.append(_dsn_rcpt(e.rcpt, o, now, "failed", _expired_status(o.enhanced)))
                 done.append(e.id)
                 continue
             send_delay = backoff.delay_dsn_due(e.created, now, e.dsn_sent_delay)
-            log.info("delivery deferred", extra={"msgid": msg.id, "rcpt": e.rcpt,
-                                                 "next": nxt.isoformat(), "err": o.message})
+            log.info(
+                "delivery deferred",
+                extra={"msgid": msg.id, "rcpt": e.rcpt, "next": nxt.isoformat(), "err": o.message},
+            )
             await self._db(
-                self.db.reschedule, e.id, nxt, error=o.message, code=o.code,
-                enhanced=o.enhanced, remote_mta=o.remote_mta,
+                self.db.reschedule,
+                e.id,
+                nxt,
+                error=o.message,
+                code=o.code,
+                enhanced=o.enhanced,
+                remote_mta=o.remote_mta,
                 dsn_sent_delay=True if send_delay else None,
             )
             if send_delay:
-                delayed.append(_dsn_rcpt(e.rcpt, o, now, "delayed", o.enhanced or "4.0.0",
-                                         until=e.created + backoff.MAX_AGE))
+                delayed.append(
+                    _dsn_rcpt(
+                        e.rcpt,
+                        o,
+                        now,
+                        "delayed",
+                        o.enhanced or "4.0.0",
+                        until=e.created + backoff.MAX_AGE,
+                    )
+                )
         if failed:
             await self._notify(msg, failed)
         if delayed:
@@ -447,4 +478,3 @@ class Queue:
             await asyncio.to_thread(work)
         except Exception as exc:
             log.exception("cannot record report bounce", extra={"rcpt": rcpt, "err": repr(exc)})
-

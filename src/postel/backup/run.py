@@ -114,7 +114,7 @@ def backup(
     progress: Progress | None = None,
 ) -> Summary:
     """Back up *config_dir* and *data_dir* into the new directory *dest*."""
-    config_dir, data_dir, dest = Path(config_dir), Path(data_dir), Path(dest)
+    config_dir, data_dir, dest = Path(config_dir), Path(data_dir).resolve(), Path(dest)
     if os.path.lexists(dest):
         raise DestinationExists(f"{dest}: already exists, not overwriting")
     if not data_dir.is_dir():
@@ -124,7 +124,7 @@ def backup(
     ):
         raise BackupError(f"{dest}: must not be inside the config or data directory")
     dest.mkdir(parents=True, mode=0o700)
-    run = _Run(data_dir.resolve(), dest / "data", warn, progress)
+    run = _Run(data_dir, dest / "data", warn, progress)
     _copy_config(config_dir, data_dir, dest / "config")
     run.dst.mkdir(mode=0o700)
     known: set[Path] = set()
@@ -188,6 +188,7 @@ def _message_files(run: _Run, db: Database, path: Path, snap: Snapshot) -> set[P
             forget = db.load_forget()
             assert forget is not None
             conn = sqlite3.connect(str(snap.path), isolation_level=None)
+            conn.row_factory = sqlite3.Row
             try:
                 forget(conn, deleted)
             finally:

@@ -72,4 +72,4 @@ def unknown_files(root: Path, known: set[Path]) -> list[Path]:
         if any(path.is_relative_to(d) for d in skip):
             continue
         out.append(path)
-    return out
+    return sorted(out)

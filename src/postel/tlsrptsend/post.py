@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import re
 import ssl
@@ -54,11 +55,7 @@ def request_bytes(host: str, port: int, target: str, body: bytes) -> bytes:
 
 async def _addresses(resolver: Resolver, host: str, uri: str) -> list[str]:
     try:
-        literal = host.strip("[]")
-        import ipaddress
-
-        ipaddress.ip_address(literal)
-        return [literal]
+        return [str(ipaddress.ip_address(host.strip("[]")))]
     except ValueError:
         pass
     ips: list[str] = []

@@ -189,8 +189,7 @@ async def test_local_only(tmp_path: Path) -> None:
     try:
         msg = tmp_path / "m.eml"
         msg.write_bytes(b"Subject: local\r\n\r\nbody\r\n")
-        d = Deliverer(cfg, MockResolver({}), None, None, store,  # type: ignore[arg-type]
-                      session=Script({}))
+        d = Deliverer(cfg, MockResolver({}), None, None, store, session=Script({}))
         out = await d.deliver(DeliveryRequest(
             domain="example.com", mail_from="alice@sender.example",
             rcpts=["bob@sender.example", "x@example.com", "y@example.com"], message=msg,

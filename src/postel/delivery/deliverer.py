@@ -91,7 +91,7 @@ class Deliverer:
         self,
         cfg: Config,
         resolver: Resolver,
-        mtastsdb: MTASTSDB,
+        mtastsdb: MTASTSDB | None,
         resultdb: ResultDB | None,
         store: Store,
         *,
@@ -127,6 +127,8 @@ class Deliverer:
     # -- direct delivery -------------------------------------------------------
 
     async def _mtasts(self, req: DeliveryRequest) -> PolicyLookup:
+        if self.mtastsdb is None:  # no cache (tools, tests): MTA-STS not applied
+            return PolicyLookup(req.domain, None, None, no_policy_result(req.domain))
         try:
             return await self.mtastsdb.get(self.resolver, req.domain)
         except Exception as e:

@@ -28,4 +28,7 @@ async def start_extras(
     # Daily outgoing TLS reports (RFC 8460); queued through an adding-only queue
     # whose entries the server's queue loop picks up.
     await start_daily_reports(cfg, resolver, stack)
-    return []
+    from postel.web import start_web
+
+    # Web listeners: admin, webmail, MTA-STS policies (issue 8).
+    return await start_web(cfg, store, resolver, stack)

@@ -1,0 +1,7 @@
+"""The web admin (issue 8): login, domains and accounts, DNS records and check,
+reports, outgoing TLS results, MTA-STS cache, queue, suppression list."""
+
+from postel.web.admin.routes import routes
+from postel.web.admin.state import AdminState
+
+__all__ = ["AdminState", "routes"]

@@ -1,0 +1,85 @@
+"""Login and logout with the admin password (rate-limited per client address)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postel.web.admin.guard import field, page, public_page, redirect, render, session_of
+from postel.web.admin.state import COOKIE, PREFIX, admin_state
+from postel.web.auth import check_admin_password, client_key
+from postel.web.sessions import Session
+
+log = logging.getLogger("postel.web")
+
+FAILURE_DELAY = 0.5  # seconds added to every failed login
+
+
+def set_cookie(request: Request, response: Response, session: Session) -> None:
+    response.set_cookie(
+        COOKIE,
+        session.id,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+@public_page
+async def login_form(request: Request) -> Response:
+    st = admin_state(request)
+    session = session_of(request)
+    if session is not None and session.authenticated:
+        return redirect(f"{PREFIX}/")
+    if session is None:
+        session = st.sessions.new()
+        request.state.session = session
+    response = render(request, "admin/login.html", error="")
+    set_cookie(request, response, session)
+    return response
+
+
+@public_page
+async def login(request: Request) -> Response:
+    st = admin_state(request)
+    key = client_key(request.client.host if request.client else None)
+    wait = st.limiter.retry_after(key)
+    if wait > 0:
+        log.info("login rate limited", extra={"client": key})
+        response = render(
+            request,
+            "admin/login.html",
+            status_code=429,
+            error=f"Too many failed logins: try again in {math.ceil(wait)} seconds.",
+        )
+        response.headers["retry-after"] = str(math.ceil(wait))
+        return response
+    password = field(request, "password")
+    path = st.cfg.path(st.cfg.static.admin_password_file)
+    if not password or not await check_admin_password(path, password):
+        st.limiter.failure(key)
+        log.info("admin login failed", extra={"client": key})
+        await asyncio.sleep(FAILURE_DELAY)
+        return render(request, "admin/login.html", status_code=401, error="Wrong password.")
+    st.limiter.success(key)
+    session = st.sessions.login(session_of(request), "admin")
+    log.info("admin logged in", extra={"client": key})
+    response = redirect(f"{PREFIX}/")
+    set_cookie(request, response, session)
+    return response
+
+
+@page
+async def logout(request: Request) -> Response:
+    st = admin_state(request)
+    session = session_of(request)
+    if session is not None:
+        st.sessions.delete(session.id)
+    response = redirect(f"{PREFIX}/login")
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response

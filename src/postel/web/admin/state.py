@@ -1,0 +1,38 @@
+"""What the admin pages share: configuration, stores, sessions, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from postel.config import Config
+from postel.dns import Resolver
+from postel.dnscheck import CheckOptions
+from postel.web.auth import LoginLimiter
+from postel.web.sessions import SessionStore
+from postel.web.templating import Templates
+
+COOKIE = "postel_admin"
+PREFIX = "/admin"
+
+
+@dataclass
+class AdminState:
+    cfg: Config
+    store: Any
+    resolver: Resolver
+    sessions: SessionStore
+    limiter: LoginLimiter
+    templates: Templates
+    internal: bool  # the listener is internal: admin allowed on any of its addresses
+    check_options: CheckOptions | None = None
+    queue: Any = None  # postel.queue object when running; None: opened from the data dir
+    edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def admin_state(request: Request) -> AdminState:
+    st: AdminState = request.app.state.admin
+    return st

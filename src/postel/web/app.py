@@ -1,0 +1,97 @@
+"""The Starlette application of one web listener: admin, webmail, MTA-STS policies.
+
+Parts are switched on per listener (postel.toml [listeners.X.web]). The
+webmail (another package) plugs in as ``postel.web.webmail.build(cfg, store,
+resolver, sessions=...) -> ASGI app``, mounted at /webmail, when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from postel.config import Config
+from postel.dns import Resolver
+from postel.dnscheck import CheckOptions
+from postel.web.admin import AdminState
+from postel.web.admin import routes as admin_routes
+from postel.web.auth import LoginLimiter
+from postel.web.headers import SecurityHeaders
+from postel.web.mtasts import MTASTSHost
+from postel.web.sessions import SessionStore
+from postel.web.templating import STATIC_DIR, Templates
+
+log = logging.getLogger("postel.web")
+
+
+def _webmail_app(cfg: Config, store: Any, resolver: Resolver, sessions: SessionStore) -> Any:
+    try:
+        module = importlib.import_module("postel.web.webmail")
+    except ModuleNotFoundError:
+        return None
+    build = getattr(module, "build", None)
+    return build(cfg, store, resolver, sessions=sessions) if callable(build) else None
+
+
+def build_app(
+    cfg: Config,
+    store: Any,
+    resolver: Resolver,
+    *,
+    admin: bool,
+    webmail: bool,
+    mtasts: bool,
+    internal: bool = False,
+    sessions: SessionStore | None = None,
+    limiter: LoginLimiter | None = None,
+    check_options: CheckOptions | None = None,
+    queue: Any = None,
+) -> Starlette:
+    """One listener's app. *internal*: the listener is internal (admin allowed on all
+    its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
+    between listeners."""
+    sessions = sessions or SessionStore()
+    routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=str(STATIC_DIR)))]
+    if admin:
+        routes.append(Mount("/admin", routes=admin_routes()))
+    webmail_app = _webmail_app(cfg, store, resolver, sessions) if webmail else None
+    if webmail_app is not None:
+        routes.append(Mount("/webmail", app=webmail_app))
+
+    async def root(request: Request) -> Response:
+        if admin:
+            return RedirectResponse("/admin/", status_code=303)
+        if webmail_app is not None:
+            return RedirectResponse("/webmail/", status_code=303)
+        return PlainTextResponse("not found\n", status_code=404)
+
+    async def admin_slash(request: Request) -> Response:
+        return RedirectResponse("/admin/", status_code=307)
+
+    routes.append(Route("/", root))
+    if admin:
+        routes.append(Route("/admin", admin_slash))
+    middleware = [Middleware(SecurityHeaders)]
+    if mtasts:
+        middleware.append(Middleware(MTASTSHost, config=lambda: cfg))
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.admin = AdminState(
+        cfg=cfg,
+        store=store,
+        resolver=resolver,
+        sessions=sessions,
+        limiter=limiter or LoginLimiter(),
+        templates=Templates(),
+        internal=internal,
+        check_options=check_options,
+        queue=queue,
+    )
+    return app

@@ -1,0 +1,38 @@
+"""CSRF protection: a per-session token in every form plus an Origin check."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from postel.web.sessions import Session
+
+FIELD = "csrf"
+
+
+def own_origin(request: Request) -> str:
+    """scheme://host[:port] of this request as the browser addressed it."""
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}".lower()
+
+
+def origin_ok(request: Request) -> bool:
+    """Origin (or, without it, Referer) must be this site when the browser sends one;
+    Sec-Fetch-Site must not say cross-site."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin.lower() == own_origin(request)
+    referer = request.headers.get("referer")
+    if referer:
+        return (referer.lower() + "/").startswith(own_origin(request) + "/")
+    return True
+
+
+def token_ok(session: Session | None, token: str | None) -> bool:
+    if session is None or not token:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), token.encode())

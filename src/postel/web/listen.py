@@ -1,0 +1,129 @@
+"""Running the web listeners with uvicorn inside postel's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import uvicorn
+
+from postel.config import Config, Listener
+from postel.dns import Resolver
+from postel.web.app import build_app
+from postel.web.auth import LoginLimiter
+from postel.web.errors import ListenError
+from postel.web.sessions import SessionStore
+
+log = logging.getLogger("postel.web")
+
+SHUTDOWN_GRACE = 5.0
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to postel."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(ip: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((ip, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"web listener {ip} port {port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def kinds(lst: Listener) -> list[str]:
+    """What a listener serves, as reported by start_web."""
+    out = [k for k in ("admin", "webmail") if getattr(lst.web, k)]
+    if lst.web.mtasts:
+        out.append("mtasts")
+    return out or ["web"]
+
+
+async def start_web(
+    cfg: Config, store: Any, resolver: Resolver, stack: AsyncExitStack, *, queue: Any = None
+) -> list[tuple[str, int, str]]:
+    """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
+    Returns (ip, port, kind) for each address and each kind it serves."""
+    sessions = SessionStore()
+    limiter = LoginLimiter()
+    bound: list[tuple[str, int, str]] = []
+    for name, lst in cfg.static.listeners.items():
+        if not lst.web.enabled:
+            continue
+        app = build_app(
+            cfg,
+            store,
+            resolver,
+            admin=lst.web.admin,
+            webmail=lst.web.webmail,
+            mtasts=lst.web.mtasts,
+            internal=lst.internal,
+            sessions=sessions,
+            limiter=limiter,
+            queue=queue,
+        )
+        tls: dict[str, Any] = {}
+        if lst.web.tls:
+            tls = {
+                "ssl_certfile": str(cfg.path(lst.tls_cert_file)),
+                "ssl_keyfile": str(cfg.path(lst.tls_key_file)),
+            }
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+            **tls,
+        )
+        socks: list[socket.socket] = []
+        try:
+            for ip in lst.ips:
+                socks.append(_bind(ip, lst.web.port))
+        except ListenError:
+            for s in socks:
+                s.close()
+            raise
+        server = _Server(config)
+        task = asyncio.create_task(server.serve(sockets=socks), name=f"web-{name}")
+
+        async def stop(server: _Server = server, task: asyncio.Task[None] = task) -> None:
+            server.should_exit = True
+            try:
+                await asyncio.wait_for(task, SHUTDOWN_GRACE + 2)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+
+        stack.push_async_callback(stop)
+        # Wait until it accepts connections (or failed).
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if task.done():
+            exc = task.exception()
+            raise ListenError(f"web listener {name}: did not start: {exc}")
+        for sock in socks:
+            ip, port = sock.getsockname()[:2]
+            for kind in kinds(lst):
+                bound.append((ip, port, kind))
+        log.info("web listener started", extra={"listener": name, "tls": lst.web.tls})
+    return bound

@@ -146,7 +146,7 @@ def _norm_address(address: str) -> str:
         address = address[7:]
     if not address or (address[:6].lower() != "https:" and "@" not in address):
         _fail(f"{address!r}: not an e-mail address or https URI")
-    return address
+    return address.lower()  # the suppression list compares case-insensitively
 
 
 def _open_resultdb(config_dir: Path) -> Any:

@@ -13,10 +13,30 @@ from postel.config import Config
 
 
 async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack) -> Any:
-    """Where submitted mail goes: local accounts until the queue exists."""
-    from postel.smtpserver import LocalSubmitter
+    """Where submitted mail goes: local accounts directly, the rest through the
+    outgoing queue, whose delivery loop starts here."""
+    from postel.delivery import Deliverer
+    from postel.mtastsdb import MTASTSDB
+    from postel.queue import Queue, QueueSubmitter
+    from postel.tlsrptresultdb import ResultDB
 
-    return LocalSubmitter(cfg, store)
+    mtastsdb = MTASTSDB.open(
+        cfg.datadir.mtasts_db, extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files]
+    )
+    stack.callback(mtastsdb.close)
+    resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+    stack.callback(resultdb.close)
+    deliverer = Deliverer(
+        cfg,
+        resolver,
+        mtastsdb,
+        None if cfg.static.reports.no_outgoing_tls_reports else resultdb,
+        store,
+    )
+    queue = Queue(cfg.datadir, cfg, deliverer, store, resultdb=resultdb)
+    queue.start()
+    stack.push_async_callback(queue.stop)
+    return QueueSubmitter(queue)
 
 
 async def start_extras(

@@ -1,0 +1,166 @@
+"""End to end through the outgoing queue: a running postel (postel.server.run with
+the queue wired in services.py) takes a message on its submission port (STARTTLS,
+AUTH), queues it and delivers it over the test network to a Postfix MX; a
+recipient domain with a null MX (RFC 7505) bounces into the sender's Inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import itertools
+import smtplib
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from postfixpeer import PostfixPeer
+
+from postel.config import Config, load_config
+from postel.server import Running, run
+from postel.store.credentials import Credentials
+from postel.store.store import Store
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+PASSWORD = "correct horse battery staple"
+HOSTNAME = "mail.qsender.test"
+_n = itertools.count()
+
+
+@dataclass
+class Sender:
+    cfg: Config
+    port: int
+    ca_file: str
+
+    def submit(self, rcpts: list[str], body: bytes) -> None:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="laptop", timeout=20) as c:
+            c.starttls(context=ctx)
+            c.login("alice@qsender.test", PASSWORD)
+            c.sendmail("alice@qsender.test", rcpts, body)
+
+    def inbox(self) -> list[bytes]:
+        with Store(self.cfg.datadir) as store:
+            acc = store.account("alice")
+            return [
+                acc.message_path(m.msgid).read_bytes()
+                for m in acc.list_messages("Inbox", limit=100)
+            ]
+
+    def queue_entries(self) -> list[Any]:
+        from postel.queue import QueueDB
+
+        db = QueueDB.open(self.cfg.datadir)
+        try:
+            return db.entries()
+        finally:
+            db.close()
+
+
+@pytest.fixture
+async def sender(testnet: Any, tmp_path: Path) -> AsyncIterator[Sender]:
+    d = tmp_path / "sender"
+    d.mkdir()
+    cert = testnet.ca.issue_cert(HOSTNAME, "127.0.0.1")
+    cert.private_key_pem.write_to_path(str(d / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
+    (d / "postel.toml").write_text(f"""
+hostname = "{HOSTNAME}"
+postmaster_account = "alice"
+[listeners.local]
+ips = ["127.0.0.1"]
+tls_cert_file = "cert.pem"
+tls_key_file = "key.pem"
+smtp = {{ enabled = false }}
+submission = {{ port = 0 }}
+submissions = {{ enabled = false }}
+[dns]
+nameservers = ["{testnet.resolver_ip}"]
+timeout = 5
+[tls]
+extra_ca_files = ["{testnet.ca_file}"]
+[reports]
+no_outgoing_tls_reports = true
+[delivery]
+connect_timeout = 5
+""")
+    (d / "domains.toml").write_text("""
+[domains."qsender.test"]
+[accounts.alice]
+domain = "qsender.test"
+addresses = ["alice@qsender.test"]
+""")
+    cfg = load_config(d)
+    cfg.datadir.ensure()
+    with Credentials(cfg.datadir.auth_db) as creds:
+        creds.set_password("alice", PASSWORD)
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run(cfg, ready=lambda r: ready.set_result(r), stop=stop, check_dns=False)
+    )
+    try:
+        running = await asyncio.wait_for(asyncio.shield(ready), 20)
+        port = next(p for _ip, p, kind in running.bound if kind == "submission")
+        yield Sender(cfg, port, str(testnet.ca_file))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+async def wait_for(cond: Any, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if await asyncio.to_thread(cond):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+async def test_submitted_mail_is_queued_and_delivered_to_postfix(
+    testnet: Any, postfix_peer: PostfixPeer, sender: Sender, tmp_path: Path
+) -> None:
+    domain = f"qpf{next(_n)}-{testnet.ip().replace('.', '-')}.test"
+    mx = f"mx.{domain}"
+    cert = testnet.ca.issue_cert(mx)
+    cert.private_key_pem.write_to_path(str(tmp_path / "mx-key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "mx-cert.pem"))
+    testnet.set_zone(domain, ["@ MX 10 mx", f"mx A {postfix_peer.ip}"], dnssec="unsigned")
+    postfix_peer.configure(relay_to=None, tls="may")
+    postfix_peer.receive_into_maildir(
+        [domain], cert_file=tmp_path / "mx-cert.pem", key_file=tmp_path / "mx-key.pem"
+    )
+    body = (
+        f"From: alice@qsender.test\r\nTo: bob@{domain}\r\nSubject: through the queue\r\n"
+        "\r\nHello over the queue.\r\n"
+    ).encode()
+    await asyncio.to_thread(sender.submit, [f"bob@{domain}", f"carol@{domain}"], body)
+
+    await wait_for(lambda: len(postfix_peer.maildir_messages(domain)) == 2)
+    msgs = postfix_peer.maildir_messages(domain)
+    assert all(b"Subject: through the queue" in m for m in msgs)
+    assert all(b"(using TLS" in m for m in msgs)  # opportunistic STARTTLS was used
+    await wait_for(lambda: sender.queue_entries() == [])
+    assert sender.inbox() == []  # no DSN
+
+
+async def test_null_mx_bounces_into_senders_inbox(testnet: Any, sender: Sender) -> None:
+    domain = f"qnull{next(_n)}-{testnet.ip().replace('.', '-')}.test"
+    testnet.set_zone(domain, ["@ MX 0 ."], dnssec="unsigned")
+    body = (
+        f"From: alice@qsender.test\r\nTo: bob@{domain}\r\nSubject: nowhere\r\n\r\nx\r\n"
+    ).encode()
+    await asyncio.to_thread(sender.submit, [f"bob@{domain}"], body)
+    await wait_for(lambda: len(sender.inbox()) == 1)
+    dsn = email.message_from_bytes(sender.inbox()[0], policy=email.policy.default)
+    assert dsn.get_content_type() == "multipart/report"
+    text = sender.inbox()[0].decode()
+    assert f"Final-Recipient: rfc822; bob@{domain}" in text
+    assert "Action: failed" in text and "Status: 5." in text
+    assert sender.queue_entries() == []

@@ -6,6 +6,7 @@ stay, and callers validate the result with validate_domains before writing.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import tomlkit
@@ -68,9 +69,12 @@ def add_domain(
     if domains is None:
         domains = tomlkit.table(is_super_table=True)
         doc.add("domains", domains)
-    if not isinstance(domains, Table):
+    if isinstance(domains, Table):
+        domains.append(domain, table)
+    elif isinstance(domains, MutableMapping):  # split over the file (tomlkit proxy)
+        domains[domain] = table
+    else:
         raise ValueError("domains in domains.toml is not a table")
-    domains.append(domain, table)
     return tomlkit.dumps(doc)
 
 

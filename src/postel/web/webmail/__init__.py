@@ -1,0 +1,7 @@
+"""Webmail for account users (issue 9): mailboxes, reading with sanitised HTML,
+compose/reply/forward/drafts, sending through the queue, and the per-recipient
+security bar (postel.recipientsecurity) with its JSON endpoint."""
+
+from postel.web.webmail.app import build
+
+__all__ = ["build"]

@@ -1,0 +1,111 @@
+"""The webmail Starlette app, mounted at /webmail by postel.web.app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from postel.config import Config
+from postel.dns import Resolver
+from postel.web.auth import LoginLimiter
+from postel.web.sessions import SessionStore
+from postel.web.templating import Templates
+from postel.web.webmail import api, compose, login, mailbox, message
+from postel.web.webmail.state import WebmailState
+
+log = logging.getLogger("postel.web")
+
+
+class _AddOnly:
+    """Deliverer of an adding-only queue: the server's own queue loop delivers."""
+
+    async def deliver(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("adding-only queue: delivery is done by the server's queue loop")
+
+
+def default_submitter(cfg: Config, store: Any) -> Any:
+    """A QueueSubmitter over an adding-only queue: local recipients are delivered at
+    once, others queued; the running server's queue loop picks them up (it polls)."""
+    from postel.queue import Queue, QueueSubmitter
+
+    return QueueSubmitter(Queue(cfg.datadir, cfg, _AddOnly(), store))
+
+
+def open_mtastsdb(cfg: Config) -> Any:
+    from postel.mtastsdb import MTASTSDB
+
+    try:
+        return MTASTSDB.open(
+            cfg.datadir.mtasts_db,
+            extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+        )
+    except Exception as exc:  # the bar falls back to direct MTA-STS lookups
+        log.warning("mta-sts cache unavailable for webmail",
+                    extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)})
+        return None
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", mailbox.index),
+        Route("/login", login.login_form, methods=["GET"]),
+        Route("/login", login.login, methods=["POST"]),
+        Route("/logout", login.logout, methods=["POST"]),
+        Route("/mailbox", mailbox.mailbox),
+        Route("/msg/{msgid:int}", message.read),
+        Route("/msg/{msgid:int}/part/{index:int}", message.part),
+        Route("/msg/{msgid:int}/action", message.action, methods=["POST"]),
+        Route("/compose", compose.compose_form, methods=["GET"]),
+        Route("/compose", compose.compose_submit, methods=["POST"]),
+        Route("/api/recipientsecurity", api.recipient_security),
+    ]
+
+
+def build(
+    cfg: Config,
+    store: Any,
+    resolver: Resolver,
+    *,
+    sessions: SessionStore | None = None,
+    submitter: Any = None,
+    queue: Any = None,
+    mtastsdb: Any = None,
+    limiter: LoginLimiter | None = None,
+    https_port: int = 443,
+) -> Starlette:
+    """The webmail ASGI app. *sessions* is ignored on purpose: account sessions live
+    in their own store so that no webmail session can ever pass as an admin session.
+    *submitter* (or *queue*) is where sent mail goes; default: the data directory's
+    queue, delivered by the server's queue loop."""
+    del sessions
+    if submitter is None:
+        if queue is not None:
+            from postel.queue import QueueSubmitter
+
+            submitter = QueueSubmitter(queue)
+        else:
+            submitter = default_submitter(cfg, store)
+    if mtastsdb is None:
+        mtastsdb = open_mtastsdb(cfg)
+    from postel.mtasts.fetch import make_ssl_context
+
+    app = Starlette(routes=routes())
+    app.state.webmail = WebmailState(
+        cfg=cfg,
+        store=store,
+        resolver=resolver,
+        sessions=SessionStore(),
+        limiter=limiter or LoginLimiter(),
+        templates=Templates(),
+        submitter=submitter,
+        mtastsdb=mtastsdb,
+        mtasts_ssl=make_ssl_context([cfg.path(p) for p in cfg.static.tls.extra_ca_files]),
+        https_port=https_port,
+    )
+    return app
+
+
+__all__ = ["build"]

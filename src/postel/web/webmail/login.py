@@ -1,0 +1,100 @@
+"""Webmail login per account (e-mail address + password), rate-limited per client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postel.store.credentials import Credentials
+from postel.web.auth import client_key
+from postel.web.sessions import Session
+from postel.web.webmail.guard import field, page, redirect, render, session_of
+from postel.web.webmail.state import COOKIE, PREFIX, state_of
+
+log = logging.getLogger("postel.web")
+
+FAILURE_DELAY = 0.5
+
+
+def set_cookie(request: Request, response: Response, session: Session) -> None:
+    response.set_cookie(
+        COOKIE, session.id, path=PREFIX, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def verify(auth_db: object, account: str, password: str) -> bool:
+    from pathlib import Path
+
+    creds = Credentials(Path(str(auth_db)))
+    try:
+        return creds.verify(account, password)
+    finally:
+        creds.close()
+
+
+@page(public=True)
+async def login_form(request: Request) -> Response:
+    st = state_of(request)
+    session = session_of(request)
+    if session is not None and session.authenticated:
+        return redirect(f"{PREFIX}/")
+    if session is None:
+        session = st.sessions.new()
+        request.state.session = session
+    response = render(request, "webmail/login.html", error="", address="")
+    set_cookie(request, response, session)
+    return response
+
+
+@page(public=True)
+async def login(request: Request) -> Response:
+    st = state_of(request)
+    key = client_key(request.client.host if request.client else None)
+    address = field(request, "address")
+    wait = st.limiter.retry_after(key)
+    if wait > 0:
+        response = render(
+            request, "webmail/login.html", status_code=429, address=address,
+            error=f"Too many failed logins: try again in {math.ceil(wait)} seconds.",
+        )
+        response.headers["retry-after"] = str(math.ceil(wait))
+        return response
+    password = field(request, "password", strip=False)
+    account = st.cfg.domains.account_for_address(address) if "@" in address else None
+    ok = False
+    if password:
+        # Verify even for unknown addresses so timing does not tell which exist.
+        ok = await asyncio.to_thread(
+            verify, st.cfg.datadir.auth_db, account or "\x00unknown", password
+        )
+    if not ok or account is None:
+        st.limiter.failure(key)
+        log.info("webmail login failed", extra={"client": key})
+        await asyncio.sleep(FAILURE_DELAY)
+        return render(
+            request, "webmail/login.html", status_code=401, address=address,
+            error="Wrong address or password.",
+        )
+    st.limiter.success(key)
+    session = st.sessions.login(session_of(request), account)
+    session.data["address"] = address.lower()
+    log.info("webmail login", extra={"client": key, "account": account})
+    response = redirect(f"{PREFIX}/")
+    set_cookie(request, response, session)
+    return response
+
+
+@page
+async def logout(request: Request) -> Response:
+    st = state_of(request)
+    session = session_of(request)
+    if session is not None:
+        st.sessions.delete(session.id)
+    response = redirect(f"{PREFIX}/login")
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response

@@ -1,0 +1,38 @@
+"""What the webmail pages share: configuration, stores, sessions, submission."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from postel.config import Config
+from postel.dns import Resolver
+from postel.web.auth import LoginLimiter
+from postel.web.sessions import SessionStore
+from postel.web.templating import Templates
+
+COOKIE = "postel_webmail"
+PREFIX = "/webmail"
+PAGE_SIZE = 50
+
+
+@dataclass
+class WebmailState:
+    cfg: Config
+    store: Any  # postel.store.Store
+    resolver: Resolver
+    sessions: SessionStore  # webmail's own: an account session must never pass as admin
+    limiter: LoginLimiter
+    templates: Templates
+    submitter: Any  # postel.smtpserver.submit.Submitter
+    mtastsdb: Any = None  # postel.mtastsdb.MTASTSDB, or None: direct MTA-STS lookups
+    mtasts_ssl: ssl.SSLContext | None = None
+    https_port: int = 443
+
+
+def state_of(request: Request) -> WebmailState:
+    st: WebmailState = request.app.state.webmail
+    return st

@@ -171,6 +171,38 @@ async def test_immediate_tls(
     assert verbs(srv) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
 
 
+async def test_immediate_tls_pkix_failure_gets_helo(
+    server: Server, pki: PKI, make_policy: MakePolicy, message: Path
+) -> None:
+    ctx, _ = pki.server_context("other.example.net")
+    srv = server(Script(tls_context=ctx, implicit_tls=True))
+    r = await deliver(srv, make_policy(TLSMode.IMMEDIATE), message)
+    assert r.delivered == [RCPT]
+    assert r.pkix_failure is not None
+    assert r.pkix_failure.result_type == ResultType.CERTIFICATE_HOST_MISMATCH
+    assert r.pkix_failure.receiving_mx_helo == MX
+    assert r.pkix_failure.sending_mta_ip == "127.0.0.1"
+
+
+async def test_missing_message_file_raises(make_policy: MakePolicy, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await deliver_session(
+            host=MX,
+            ip="127.0.0.1",
+            port=9,
+            tls=make_policy(),
+            ehlo_name="c.example",
+            mail_from="",
+            rcpts=[RCPT],
+            message=tmp_path / "missing.eml",
+            requiretls=False,
+            smtputf8=False,
+            eightbit=False,
+            connect_timeout=1,
+            command_timeout=1,
+        )
+
+
 # -- PKIX ------------------------------------------------------------------------------
 
 PAST = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)

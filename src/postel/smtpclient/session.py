@@ -228,6 +228,10 @@ class _Session:
             raise self.reply_error(reply, "EHLO")
         self.r.receiving_mx_helo = helo
         self.r.extensions = exts
+        # With immediate TLS, verification ran before the greeting was known.
+        for d in (self.r.pkix_failure, self.r.dane_failure, self.r.tls_failure):
+            if d is not None and not d.receiving_mx_helo:
+                d.receiving_mx_helo = helo
         if not self.r.tls:
             self.r.starttls_offered = "STARTTLS" in exts
         self.r.requiretls_offered = "REQUIRETLS" in exts
@@ -487,6 +491,7 @@ async def deliver_session(
     After a TLS failure the connection is gone; falling back to plaintext is
     the caller's decision (a new session with TLSMode.SKIP).
     """
+    message.stat()  # a missing message file is a local error: raise before connecting
     s = _Session(
         host=host,
         ip=ip,

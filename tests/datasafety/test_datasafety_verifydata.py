@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from postel.cli.main import cli
 from postel.datadir import message_path
-from postel.gentestdata import GenTestDataError, generate
-from postel.gentestdata import Generated
+from postel.gentestdata import Generated, GenTestDataError, generate
 from postel.verifydata import NotADataDir, verify
 
 
@@ -25,8 +24,8 @@ def test_generated_data_passes(gen: Generated) -> None:
 
 
 def test_generated_data_contents(gen: Generated) -> None:
-    from postel.store import Store
     from postel.datadir import DataDir
+    from postel.store import Store
 
     with Store(DataDir(gen.data_dir)) as store:
         assert store.account_names() == ["alice", "bob", "joerg"]
@@ -39,8 +38,13 @@ def test_generated_data_contents(gen: Generated) -> None:
     for name in ("dmarcrpt.db", "tlsrpt.db", "mtasts.db", "tlsrptresult.db", "queue/index.db"):
         conn = sqlite3.connect(gen.data_dir / name)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        main = {"dmarcrpt.db": "report", "tlsrpt.db": "report", "mtasts.db": "policy",
-                "tlsrptresult.db": "result", "queue/index.db": "entry"}[name]
+        main = {
+            "dmarcrpt.db": "report",
+            "tlsrpt.db": "report",
+            "mtasts.db": "policy",
+            "tlsrptresult.db": "result",
+            "queue/index.db": "entry",
+        }[name]
         assert main in tables
         assert conn.execute(f"SELECT count(*) FROM {main}").fetchone()[0] >= 1, name
         conn.close()
@@ -82,7 +86,9 @@ def test_truncated_message_file(gen: Generated) -> None:
 def test_missing_message_file(gen: Generated) -> None:
     _msg(gen, "joerg").unlink()
     problems = verify(gen.data_dir).problems
-    assert problems == ["accounts/joerg/index.db: message 1: file accounts/joerg/msg/0/1 is missing"]
+    assert problems == [
+        "accounts/joerg/index.db: message 1: file accounts/joerg/msg/0/1 is missing"
+    ]
 
 
 def test_missing_queue_file(gen: Generated) -> None:
@@ -201,7 +207,9 @@ def test_cli_ok_and_problems(gen: Generated) -> None:
     _msg(gen, "alice").unlink()
     bad = runner.invoke(cli, ["verifydata", str(gen.data_dir)])
     assert bad.exit_code == 1
-    assert "accounts/alice/index.db: message 1: file accounts/alice/msg/0/1 is missing" in bad.output
+    assert (
+        "accounts/alice/index.db: message 1: file accounts/alice/msg/0/1 is missing" in bad.output
+    )
 
 
 def test_cli_migrate(gen: Generated) -> None:

@@ -51,7 +51,7 @@ async def suppressions(request: Request) -> Response:
 @page
 async def suppress(request: Request) -> Response:
     try:
-        address = check_address(field(request, "address"))
+        address = check_address(field(request, "address")).lower()  # as the list stores it
     except ValueError as exc:
         flash(request, f"Not added: {exc}", "error")
         return redirect("/admin/suppressions")

@@ -6,6 +6,8 @@ adds itself here without touching the start-up sequence.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -16,7 +18,7 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     """Where submitted mail goes: local accounts directly, the rest through the
     outgoing queue, whose delivery loop starts here."""
     from postel.delivery import Deliverer
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSDB, refresh_loop
     from postel.queue import Queue, QueueSubmitter
     from postel.tlsrptresultdb import ResultDB
 
@@ -24,6 +26,16 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
         cfg.datadir.mtasts_db, extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files]
     )
     stack.callback(mtastsdb.close)
+    # RFC 8461 §10.2 cache refresh, daily (reference-behaviour §3).
+    refresh_stop = asyncio.Event()
+    refresher = asyncio.create_task(refresh_loop(mtastsdb, resolver, refresh_stop))
+
+    async def stop_refresher() -> None:
+        refresh_stop.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(refresher, 10)  # cancelled when still fetching
+
+    stack.push_async_callback(stop_refresher)
     resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
     stack.callback(resultdb.close)
     deliverer = Deliverer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,37 @@ def test_cli_ok_and_problems(gen: Generated) -> None:
 def test_cli_migrate(gen: Generated) -> None:
     result = CliRunner().invoke(cli, ["verifydata", "--migrate", str(gen.data_dir)])
     assert result.exit_code == 0, result.output
+
+
+def test_older_schema_is_checked_as_migrated(
+    gen: Generated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database from an earlier release is checked as the current code will
+    see it (migrated in memory); the file itself is left alone."""
+    import types
+
+    from postel.databases import Database
+    from postel.store.credentials import MIGRATIONS
+    from postel.verifydata.dbcheck import check_database
+
+    fake = types.ModuleType("fake_migrations")
+    fake.MIGRATIONS = [
+        *MIGRATIONS,
+        "ALTER TABLE password ADD COLUMN note TEXT NOT NULL DEFAULT '';",
+    ]
+    fake.BROKEN = [*MIGRATIONS, "ALTER TABLE nosuchtable ADD COLUMN x;"]
+    monkeypatch.setitem(sys.modules, "fake_migrations", fake)
+    path = gen.data_dir / "auth.db"
+    check = "postel.verifydata.records:check_auth"
+    newer = check_database(
+        Database("auth", "auth.db", "fake_migrations:MIGRATIONS", check), path, gen.data_dir
+    )
+    assert (newer.version, newer.current, newer.problems) == (1, 2, [])
+    assert newer.notes == ["auth.db: schema version 1, migrated to 2 when postel next opens it"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+    broken = check_database(
+        Database("auth", "auth.db", "fake_migrations:BROKEN", check), path, gen.data_dir
+    )
+    assert len(broken.problems) == 1 and "migration to version 2 failed" in broken.problems[0]

@@ -64,12 +64,15 @@ async def test_all_yes(account: Any) -> None:
     resolver = MockResolver(zone("good.example"), authentic=True)
     account.remember_domain_security("good.example", True, True)
     rs = await evaluate_recipient(
-        "Bob@Good.Example", resolver=resolver, memory=account.domain_security,
+        "Bob@Good.Example",
+        resolver=resolver,
+        memory=account.domain_security,
         mtastsdb=FakeSTSDB({"good.example": enforce("good.example")}),
     )
     assert rs.domain == "good.example"
-    assert [rs.finding(a).value for a in ("starttls", "mtasts", "dnssec", "dane", "requiretls")] \
-        == [Value.YES] * 5
+    assert [
+        rs.finding(a).value for a in ("starttls", "mtasts", "dnssec", "dane", "requiretls")
+    ] == [Value.YES] * 5
     assert rs.requiretls_safe
     assert "mx.good.example" in rs.dane.detail
     assert rs.to_json()["dane"] == "yes"
@@ -78,7 +81,9 @@ async def test_all_yes(account: Any) -> None:
 async def test_unsigned_and_never_delivered(account: Any) -> None:
     resolver = MockResolver(zone("plain.example"), authentic=False)
     rs = await evaluate_recipient(
-        "x@plain.example", resolver=resolver, memory=account.domain_security,
+        "x@plain.example",
+        resolver=resolver,
+        memory=account.domain_security,
         mtastsdb=FakeSTSDB({}),
     )
     assert rs.starttls.value is Value.UNKNOWN and rs.requiretls.value is Value.UNKNOWN
@@ -92,8 +97,10 @@ async def test_unsigned_and_never_delivered(account: Any) -> None:
 async def test_memory_no(account: Any) -> None:
     account.remember_domain_security("old.example", False, False)
     rs = await evaluate_recipient(
-        "x@old.example", resolver=MockResolver(zone("old.example")),
-        memory=account.domain_security, mtastsdb=FakeSTSDB({}),
+        "x@old.example",
+        resolver=MockResolver(zone("old.example")),
+        memory=account.domain_security,
+        mtastsdb=FakeSTSDB({}),
     )
     assert rs.starttls.value is Value.NO and rs.requiretls.value is Value.NO
 
@@ -141,8 +148,10 @@ async def test_tlsa_lookup_failure_is_dane_error() -> None:
 
 async def test_null_mx() -> None:
     rs = await evaluate_recipient(
-        "x@null.example", resolver=MockResolver({("null.example", "MX"): ["0 ."]}),
-        memory=None, mtastsdb=FakeSTSDB({}),
+        "x@null.example",
+        resolver=MockResolver({("null.example", "MX"): ["0 ."]}),
+        memory=None,
+        mtastsdb=FakeSTSDB({}),
     )
     assert rs.dnssec.value is Value.ERROR
     assert "null MX" in rs.dnssec.detail
@@ -166,7 +175,9 @@ async def test_mtasts_temporary_and_testing() -> None:
     )
     assert rs.mtasts.value is Value.ERROR
     testing = PolicyLookup(
-        d, Policy(mode=Mode.TESTING, max_age=60, mx=("mx.m.example",)), Mode.TESTING,
+        d,
+        Policy(mode=Mode.TESTING, max_age=60, mx=("mx.m.example",)),
+        Mode.TESTING,
         no_policy_result(d),
     )
     rs = await evaluate_recipient(
@@ -181,7 +192,9 @@ async def test_store_failure_is_error() -> None:
         raise OSError("disk gone")
 
     rs = await evaluate_recipient(
-        "x@s.example", resolver=MockResolver(zone("s.example")), memory=broken,
+        "x@s.example",
+        resolver=MockResolver(zone("s.example")),
+        memory=broken,
         mtastsdb=FakeSTSDB({}),
     )
     assert rs.starttls.value is Value.ERROR and rs.requiretls.value is Value.ERROR

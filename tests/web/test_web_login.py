@@ -165,7 +165,7 @@ def test_security_headers(instance: Instance) -> None:
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-frame-options"] == "DENY"
         assert r.headers["x-content-type-options"] == "nosniff"
-        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["referrer-policy"] == "same-origin"
         static = c.get("/static/admin.css")
         assert static.status_code == 200
         assert static.headers["x-content-type-options"] == "nosniff"

@@ -48,6 +48,10 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     queue = Queue(cfg.datadir, cfg, deliverer, store, resultdb=resultdb)
     queue.start()
     stack.push_async_callback(queue.stop)
+    from postel.tlsrptsend.service import start_daily_reports
+
+    # Daily outgoing TLS reports (RFC 8460), sent through this queue.
+    await start_daily_reports(cfg, resolver, stack, queue)
     return QueueSubmitter(queue)
 
 
@@ -55,11 +59,6 @@ async def start_extras(
     cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on."""
-    from postel.tlsrptsend.service import start_daily_reports
-
-    # Daily outgoing TLS reports (RFC 8460); queued through an adding-only queue
-    # whose entries the server's queue loop picks up.
-    await start_daily_reports(cfg, resolver, stack)
     from postel.web import start_web
 
     # Web listeners: admin, webmail, MTA-STS policies (issue 8).

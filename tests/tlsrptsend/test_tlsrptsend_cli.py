@@ -7,48 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from tlsrptsend_data import record_day
+from tlsrptsend_data import STATIC, record_day
 
 from postel.cli.main import cli
 from postel.config import load_config
 from postel.dns.mock import MockResolver
 from postel.tlsrptresultdb import ResultDB
-
-STATIC = """
-hostname = "mail.example.org"
-postmaster_account = "alice"
-[reports]
-report_sender_localpart = "tlsreports"
-"""
-
-DOMAINS = """
-[domains."example.org"]
-dkim.sign = ["s1"]
-[domains."example.org".dkim.selectors.s1]
-algorithm = "ed25519"
-key_file = "dkim-s1.pem"
-
-[accounts.alice]
-domain = "example.org"
-addresses = ["alice@example.org"]
-"""
-
-
-@pytest.fixture()
-def config_dir(tmp_path: Path) -> Path:
-    key = ed25519.Ed25519PrivateKey.generate()
-    (tmp_path / "dkim-s1.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (tmp_path / "postel.toml").write_text(STATIC)
-    (tmp_path / "domains.toml").write_text(DOMAINS)
-    return tmp_path
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field
@@ -194,15 +192,13 @@ async def _intake_all(
 
 
 async def run_intake(ctx: ServerContext, kind: ReportKind, path: Path, rcpt: str) -> None:
-    """Hand a delivered report message to postel.reportintake, if it exists.
+    """Hand a delivered report message to postel.reportintake.
 
     Every error is logged and swallowed: the delivery has already happened.
     """
-    if importlib.util.find_spec("postel.reportintake") is None:
-        log.debug("no report intake module; report kept in the mailbox only")
-        return
+    from postel.reportintake import intake
+
     try:
-        module = importlib.import_module("postel.reportintake")
-        await module.intake(ctx.cfg.datadir, kind, path, rcpt)
+        await intake(ctx.cfg.datadir, kind, path, rcpt)
     except Exception as exc:
         log.error("report intake failed", extra={"err": repr(exc), "kind": kind, "rcpt": rcpt})

@@ -13,7 +13,7 @@ from postel.config import Config
 from postel.smtp.address import Address
 from postel.smtp.reply import Reply
 
-ReportKind = Literal["tlsrpt", "dmarc"]
+ReportKind = Literal["tlsrpt", "tlsrpt-host", "dmarc"]
 
 RELAY_DENIED = Reply(550, "5.7.1", "relaying denied: not a domain of this server")
 NO_SUCH_USER = Reply(550, "5.1.1", "no such user here")
@@ -38,12 +38,15 @@ def is_local_domain(cfg: Config, domain: str) -> bool:
 
 
 def report_kind(cfg: Config, address: str) -> ReportKind | None:
-    """tlsrpt or dmarc when *address* (a configured address) receives reports."""
+    """The kind of reports *address* (a configured address) receives, if any.
+
+    "tlsrpt-host" is the host TLSRPT address (reports about this MX, DANE).
+    """
     local, _, domain = address.rpartition("@")
     lp = local.lower()
     host = cfg.static.host_tlsrpt
     if host.localpart and domain == cfg.static.hostname and lp == host.localpart.lower():
-        return "tlsrpt"
+        return "tlsrpt-host"
     dom = cfg.domains.domains.get(domain)
     if dom is None:
         return None

@@ -216,3 +216,64 @@ def suppress_remove_cmd(config_dir: Path, address: str) -> None:
     if not removed:
         _fail(f"{addr}: not on the suppression list")
     click.echo(f"removed {addr}")
+
+
+@command.command(name="list")
+@config_option
+@click.option("--domain", help="Only reports about this policy domain.")
+@click.option("--host", "host_only", is_flag=True, help="Only reports about this MX host.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def list_cmd(
+    config_dir: Path, domain: str | None, host_only: bool, limit: int, as_json: bool
+) -> None:
+    """Received TLS reports (tlsrpt.db), newest first."""
+    from postel import tlsrptdb
+
+    cfg = load_or_exit(config_dir)
+    db = tlsrptdb.open(cfg.datadir.tlsrpt_db)
+    try:
+        page = db.list_reports(domain=domain, kind="host" if host_only else None, limit=limit)
+    finally:
+        db.close()
+    if as_json:
+        rows = [
+            {
+                "id": r.id,
+                "organization": r.organization,
+                "report-id": r.report_id,
+                "kind": r.kind,
+                "start": r.start,
+                "end": r.end,
+                "policy-domains": r.policy_domains,
+                "successes": r.successes,
+                "failures": r.failures,
+            }
+            for r in page.reports
+        ]
+        click.echo(json.dumps({"total": page.total, "reports": rows}, indent=2))
+        return
+    click.echo(f"{page.total} reports")
+    for r in page.reports:
+        click.echo(
+            f"{r.id:>6}  {r.start[:10]}  {r.kind:6}  {r.organization[:30]:30}  "
+            f"{','.join(r.policy_domains)[:40]:40}  ok={r.successes} failed={r.failures}"
+        )
+
+
+@command.command(name="show")
+@config_option
+@click.argument("report_id", type=int)
+def show_cmd(config_dir: Path, report_id: int) -> None:
+    """Print one received TLS report as normalised JSON."""
+    from postel import tlsrptdb
+
+    cfg = load_or_exit(config_dir)
+    db = tlsrptdb.open(cfg.datadir.tlsrpt_db)
+    try:
+        report = db.get(report_id)
+    finally:
+        db.close()
+    if report is None:
+        _fail(f"no report with id {report_id}")
+    click.echo(json.dumps(report.report_dict(), indent=2, ensure_ascii=False))

@@ -336,3 +336,28 @@ def test_security_api(tmp_path: Path) -> None:
     finally:
         env.client.close()
         env.store.close()
+
+
+def test_localserve_app_serves_webmail(tmp_path: Path) -> None:
+    """`postel localserve` configures a webmail listener: the listener app mounts it."""
+    from starlette.testclient import TestClient
+
+    from postel.config import load_config
+    from postel.localserve import ensure_local_config
+    from postel.store import Store
+    from postel.web.app import build_app
+
+    cfg = load_config(ensure_local_config(tmp_path).config_dir)
+    [lst] = cfg.static.listeners.values()
+    assert lst.web.webmail and lst.ips == ["127.0.0.1"]
+    store = Store(cfg.datadir)
+    app = build_app(cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=False)
+    with TestClient(app) as client:
+        r = client.get("/webmail/login")
+        assert r.status_code == 200 and "Log in to webmail" in r.text
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert client.get("/static/webmail.js").status_code == 200
+        # An admin session cookie name is not accepted by the webmail, and vice versa.
+        client.cookies.set("postel_webmail", "x")
+        assert client.get("/webmail/compose", follow_redirects=False).status_code == 303
+    store.close()

@@ -60,8 +60,31 @@ async def read_data(
     Raises TimeoutError when a line does not arrive within *line_timeout*.
     """
     result = DataResult()
+    loop = asyncio.get_running_loop()
+    # One timeout moved forward as lines arrive (at most once a second), not a
+    # wait_for task per line: large messages have thousands of lines.
+    async with asyncio.timeout(None) as deadline:
+        return await _read_data(reader, sink, result, deadline, loop, max_size, max_line,
+                                line_timeout)  # fmt: skip
+
+
+async def _read_data(
+    reader: asyncio.StreamReader,
+    sink: BinaryIO,
+    result: DataResult,
+    deadline: asyncio.Timeout,
+    loop: asyncio.AbstractEventLoop,
+    max_size: int,
+    max_line: int,
+    line_timeout: float,
+) -> DataResult:
+    moved = -1.0
     while True:
-        line = await asyncio.wait_for(read_line(reader), line_timeout)
+        now = loop.time()
+        if now - moved >= 1.0:
+            deadline.reschedule(now + line_timeout)
+            moved = now
+        line = await read_line(reader)
         if line is None:
             result.eof = True
             return result

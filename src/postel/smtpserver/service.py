@@ -12,6 +12,7 @@ from postel.config import Config
 from postel.log import cid_context
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import Kind, ServerContext
+from postel.smtpserver.dnscache import DEFAULT_MAX_AGE, CachingResolver
 from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.smtpserver.session import Session
 from postel.smtpserver.tls import server_context
@@ -32,14 +33,23 @@ class SMTPService:
     """Incoming SMTP (25), submission (587, STARTTLS) and submissions (465, TLS).
 
     A configured port of 0 means "any free port" (used by tests); the ports
-    actually bound are in :attr:`bound` as (ip, port, kind).
+    actually bound are in :attr:`bound` as (ip, port, kind). Lookups of the
+    sessions go through a cache of *dns_cache_seconds* (0: none).
     """
 
     def __init__(
-        self, cfg: Config, store: Store, resolver: Resolver, submitter: Submitter
+        self,
+        cfg: Config,
+        store: Store,
+        resolver: Resolver,
+        submitter: Submitter,
+        *,
+        dns_cache_seconds: float = DEFAULT_MAX_AGE,
     ) -> None:
         self.cfg = cfg
-        self.ctx = ServerContext(cfg, store, resolver, submitter, credentials=None)
+        # Verification asks the same names for every message of a sender.
+        cached = CachingResolver(resolver, max_age=dns_cache_seconds) if dns_cache_seconds else None
+        self.ctx = ServerContext(cfg, store, cached or resolver, submitter, credentials=None)
         self.bound: list[tuple[str, int, str]] = []
         self._servers: list[asyncio.Server] = []
         self._sessions: dict[Session, asyncio.Task[None]] = {}

@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,6 +90,23 @@ def normalize_domain(domain: str) -> str:
         return domain
 
 
+@dataclass(eq=False)
+class _Delivery:
+    """One waiting :meth:`AccountStore.deliver` call (see the group commit there)."""
+
+    mailbox: str
+    source: Path
+    size: int
+    env: Envelope
+    sysflags: frozenset[str]
+    kws: frozenset[str]
+    when: datetime
+    requiretls: bool
+    result: Message | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
 class AccountStore:
     """Mailboxes and messages of one account. Create through :class:`Store`."""
 
@@ -97,6 +115,8 @@ class AccountStore:
         self.dir = directory
         self._tmpdir = tmpdir
         self._lock = threading.RLock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Delivery] = []
         _ensure_dir(directory)
         self._conn = open_db(directory / INDEX_DB, MIGRATIONS)
         self._closed = False
@@ -244,83 +264,124 @@ class AccountStore:
         with open(source, "rb") as fp:
             env = parse_envelope(read_header_block(fp))
         when = received if received is not None else datetime.now(UTC)
+        req = _Delivery(mailbox, source, size, env, sysflags, kws, when, requiretls)
+        with self._pending_lock:
+            self._pending.append(req)
+        # Group commit: whoever holds the lock next delivers every waiting
+        # request in one transaction (one WAL fsync, one fsync per directory),
+        # so concurrent deliveries do not queue up behind each other's fsyncs.
         with self._lock:
-            self._check_open()
-            return self._deliver_locked(mailbox, source, size, env, sysflags, kws, when, requiretls)
+            if not req.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._deliver_batch(batch)
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
 
-    def _deliver_locked(
-        self,
-        mailbox: str,
-        source: Path,
-        size: int,
-        env: Envelope,
-        sysflags: frozenset[str],
-        kws: frozenset[str],
-        when: datetime,
-        requiretls: bool,
-    ) -> Message:
+    def _deliver_batch(self, batch: list[_Delivery]) -> None:
+        """Deliver *batch* in one transaction; each request gets its result or
+        its own error (a failed request is rolled back to its savepoint)."""
         conn = self._conn
-        placed: Path | None = None
-        conn.execute("BEGIN IMMEDIATE")
+        placed: list[Path] = []
         try:
-            mailbox_id = self._mailbox_id(mailbox, create=True)
-            uid = int(
-                conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()[
-                    0
-                ]
-            )
-            cur = conn.execute(
-                "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
-                "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-                "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    mailbox_id,
-                    uid,
-                    join_flags(sysflags),
-                    join_flags(kws),
-                    size,
-                    _iso(when),
-                    int(requiretls),
-                    env.subject,
-                    env.from_,
-                    env.to,
-                    env.cc,
-                    _iso(env.date) if env.date else None,
-                    env.message_id,
-                    env.in_reply_to,
-                    int(env.has_attachments),
-                ),
-            )
-            msgid = cur.lastrowid
-            assert msgid is not None
-            conn.execute(
-                "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
-                "unseen = unseen + ?, size = size + ? WHERE id = ?",
-                (0 if "\\Seen" in sysflags else 1, size, mailbox_id),
-            )
-            target = message_path(self.dir, msgid)
-            self._place(source, target)
-            placed = target
-            fsync_dir(target.parent)
-            _commit(conn)
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if placed is not None:
-                placed.unlink(missing_ok=True)
-            raise
-        log.debug(
-            "message delivered",
-            extra={"account": self.name, "mailbox": mailbox, "msgid": msgid, "size": size},
+            self._check_open()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                dirs: dict[Path, None] = {}
+                for req in batch:
+                    conn.execute("SAVEPOINT deliver")
+                    target: Path | None = None
+                    try:
+                        req.result, target = self._deliver_one(req)
+                        dirs[target.parent] = None
+                        placed.append(target)
+                        conn.execute("RELEASE deliver")
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO deliver")
+                        conn.execute("RELEASE deliver")
+                        if target is not None:
+                            target.unlink(missing_ok=True)
+                        req.result, req.error = None, exc
+                for d in dirs:
+                    fsync_dir(d)
+                _commit(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                for target in placed:
+                    target.unlink(missing_ok=True)
+                raise
+        except BaseException as exc:
+            for req in batch:
+                req.result = None
+                if req.error is None:
+                    req.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for req in batch:
+                req.done = True
+        for req in batch:
+            if req.result is not None:
+                log.debug(
+                    "message delivered",
+                    extra={
+                        "account": self.name,
+                        "mailbox": req.mailbox,
+                        "msgid": req.result.msgid,
+                        "size": req.size,
+                    },
+                )
+
+    def _deliver_one(self, req: _Delivery) -> tuple[Message, Path]:
+        """Insert the row and link the file of one delivery (inside a transaction)."""
+        conn = self._conn
+        env, sysflags, kws, when = req.env, req.sysflags, req.kws, req.when
+        mailbox_id = self._mailbox_id(req.mailbox, create=True)
+        uid = int(
+            conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()[0]
         )
-        return Message(
+        cur = conn.execute(
+            "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
+            "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
+            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                mailbox_id,
+                uid,
+                join_flags(sysflags),
+                join_flags(kws),
+                req.size,
+                _iso(when),
+                int(req.requiretls),
+                env.subject,
+                env.from_,
+                env.to,
+                env.cc,
+                _iso(env.date) if env.date else None,
+                env.message_id,
+                env.in_reply_to,
+                int(env.has_attachments),
+            ),
+        )
+        msgid = cur.lastrowid
+        assert msgid is not None
+        conn.execute(
+            "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
+            "unseen = unseen + ?, size = size + ? WHERE id = ?",
+            (0 if "\\Seen" in sysflags else 1, req.size, mailbox_id),
+        )
+        target = message_path(self.dir, msgid)
+        self._place(req.source, target)
+        message = Message(
             msgid=msgid,
-            mailbox=mailbox,
+            mailbox=req.mailbox,
             uid=uid,
             flags=sysflags,
-            size=size,
+            size=req.size,
             received=datetime.fromisoformat(_iso(when)),
-            requiretls=requiretls,
+            requiretls=req.requiretls,
             subject=env.subject,
             from_=env.from_,
             to=env.to,
@@ -331,6 +392,7 @@ class AccountStore:
             has_attachments=env.has_attachments,
             keywords=kws,
         )
+        return message, target
 
     def deliver_bytes(
         self,

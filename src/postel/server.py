@@ -79,7 +79,7 @@ async def run(
         await smtp.start()
         stack.push_async_callback(smtp.stop)
         running.bound.extend(smtp.bound)
-        running.bound.extend(await start_extras(cfg, store, resolver, stack))
+        running.bound.extend(await start_extras(cfg, store, resolver, stack, submitter))
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})
         if ready is not None:

@@ -56,10 +56,16 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
 
 
 async def start_extras(
-    cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack
+    cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack, submitter: Any = None
 ) -> list[tuple[str, int, str]]:
-    """Start services beyond SMTP; return what they listen on."""
+    """Start services beyond SMTP; return what they listen on.
+
+    *submitter* is the one from :func:`make_submitter`: the web apps send and
+    act on the queue through it, so the delivery loop wakes at once.
+    """
     from postel.web import start_web
 
     # Web listeners: admin, webmail, MTA-STS policies (issue 8).
-    return await start_web(cfg, store, resolver, stack)
+    return await start_web(
+        cfg, store, resolver, stack, queue=getattr(submitter, "queue", None), submitter=submitter
+    )

@@ -32,13 +32,22 @@ from postel.web.templating import STATIC_DIR, Templates
 log = logging.getLogger("postel.web")
 
 
-def _webmail_app(cfg: Config, store: Any, resolver: Resolver, sessions: SessionStore) -> Any:
+def _webmail_app(
+    cfg: Config,
+    store: Any,
+    resolver: Resolver,
+    sessions: SessionStore,
+    queue: Any,
+    submitter: Any,
+) -> Any:
     try:
         module = importlib.import_module("postel.web.webmail")
     except ModuleNotFoundError:
         return None
     build = getattr(module, "build", None)
-    return build(cfg, store, resolver, sessions=sessions) if callable(build) else None
+    if not callable(build):
+        return None
+    return build(cfg, store, resolver, sessions=sessions, queue=queue, submitter=submitter)
 
 
 def build_app(
@@ -54,6 +63,7 @@ def build_app(
     limiter: LoginLimiter | None = None,
     check_options: CheckOptions | None = None,
     queue: Any = None,
+    submitter: Any = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
@@ -62,7 +72,9 @@ def build_app(
     routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=str(STATIC_DIR)))]
     if admin:
         routes.append(Mount("/admin", routes=admin_routes()))
-    webmail_app = _webmail_app(cfg, store, resolver, sessions) if webmail else None
+    webmail_app = (
+        _webmail_app(cfg, store, resolver, sessions, queue, submitter) if webmail else None
+    )
     if webmail_app is not None:
         routes.append(Mount("/webmail", app=webmail_app))
 

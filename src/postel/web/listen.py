@@ -58,7 +58,13 @@ def kinds(lst: Listener) -> list[str]:
 
 
 async def start_web(
-    cfg: Config, store: Any, resolver: Resolver, stack: AsyncExitStack, *, queue: Any = None
+    cfg: Config,
+    store: Any,
+    resolver: Resolver,
+    stack: AsyncExitStack,
+    *,
+    queue: Any = None,
+    submitter: Any = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves."""
@@ -79,6 +85,7 @@ async def start_web(
             sessions=sessions,
             limiter=limiter,
             queue=queue,
+            submitter=submitter,
         )
         tls: dict[str, Any] = {}
         if lst.web.tls:

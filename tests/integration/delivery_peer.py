@@ -1,11 +1,15 @@
 """Peers for the delivery integration tests: postel's own SMTPService (announces
-REQUIRETLS) and a plain aiosmtpd server with STARTTLS but without REQUIRETLS."""
+REQUIRETLS), a plain aiosmtpd server with STARTTLS but without REQUIRETLS, and the
+session's private Postfix (postfixpeer) receiving one domain into a Maildir."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import trustme
 from aiosmtpd.smtp import SMTP as AioSMTP
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from postfixpeer import PostfixPeer
 
 from postel.config import Config, load_config
 from postel.dns.mock import MockResolver
@@ -41,9 +46,10 @@ class CertFiles:
         return hashlib.sha256(self.ca_der).hexdigest()
 
 
-def issue(ca: trustme.CA, host: str, directory: Path) -> CertFiles:
+def issue(ca: trustme.CA, host: str, directory: Path, name: str | None = None) -> CertFiles:
+    """A certificate for *name* (default *host*) from *ca*, chain file with the CA."""
     directory.mkdir(parents=True, exist_ok=True)
-    leaf = ca.issue_cert(host)
+    leaf = ca.issue_cert(name or host)
     cert = directory / "cert.pem"
     key = directory / "key.pem"
     cert.write_bytes(leaf.cert_chain_pems[0].bytes() + ca.cert_pem.bytes())
@@ -136,3 +142,58 @@ class PlainPeer:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+    def inbox(self) -> list[tuple[str, list[str], bytes, list[str]]]:
+        return list(self.handler.messages)
+
+
+def served_certificate(ip: str, port: int) -> bytes | None:
+    """DER of the certificate an SMTP server presents after STARTTLS (unverified)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP(ip, port, local_hostname="probe.test", timeout=5) as s:
+        s.starttls(context=ctx)
+        assert isinstance(s.sock, ssl.SSLSocket)
+        return s.sock.getpeercert(binary_form=True)
+
+
+class PostfixMX:
+    """The session's Postfix as the MX of one domain: STARTTLS with ``certs``,
+    mail for the domain into the Maildir ``<base>/<domain>/``.
+
+    ``postfix reload`` is asynchronous; ``start`` waits until new connections get
+    the new certificate, so a test never talks to a stale smtpd.
+    """
+
+    def __init__(self, postfix: PostfixPeer, domain: str, certs: CertFiles) -> None:
+        self.postfix, self.domain, self.certs = postfix, domain, certs
+
+    def configure(self, timeout: float = 20.0) -> None:
+        self.postfix.receive_into_maildir(
+            [self.domain], cert_file=self.certs.cert, key_file=self.certs.key
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            der = None
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                der = served_certificate(self.postfix.ip, self.postfix.port)
+            if der == self.certs.leaf_der:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"Postfix on {self.postfix.ip} does not serve the new certificate "
+                    f"after {timeout}s\n{self.postfix.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.configure)
+
+    async def stop(self) -> None:
+        pass
+
+    def inbox(self) -> list[bytes]:
+        """Messages in the domain's Maildir once Postfix's queue is empty."""
+        self.postfix.wait_until_queue_empty(30)
+        return self.postfix.maildir_messages(self.domain)

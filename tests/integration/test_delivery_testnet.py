@@ -1,6 +1,12 @@
 """Outgoing delivery over the DNSSEC test network: the rows of the decision table
 (reference-behaviour §2) with real DNS, HTTPS policies and SMTP peers, asserting
-the delivery outcome and the rows stored in tlsrptresult.db (§1)."""
+the delivery outcome and the rows stored in tlsrptresult.db (§1).
+
+Each row runs twice (``peer_kind``): against postel's own SMTPService and against
+the session's private Postfix (one instance, its certificate and Maildir domain
+reconfigured per test). Postfix does not implement REQUIRETLS (RFC 8689), so it
+is the "peer without REQUIRETLS"; the capable peer is postel only.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,15 @@ from typing import Any
 
 import pytest
 import trustme
-from delivery_peer import PORT, CertFiles, PlainPeer, PostelPeer, issue, peer_config
+from delivery_peer import (
+    PORT,
+    CertFiles,
+    PlainPeer,
+    PostelPeer,
+    PostfixMX,
+    issue,
+    peer_config,
+)
 
 from postel.config import Config, load_config
 from postel.delivery import Deliverer, DeliveryRequest, RecipientOutcome
@@ -60,8 +74,24 @@ class Sender:
         return await self.deliverer.deliver(req)
 
 
+@pytest.fixture(params=["postel", "postfix"])
+def peer_kind(request: pytest.FixtureRequest) -> str:
+    """Which receiving MX the test delivers to (postel's SMTPService or Postfix)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def sender(testnet: Any, tmp_path: Path) -> AsyncIterator[Sender]:
+def peer_port(peer_kind: str, request: pytest.FixtureRequest) -> int:
+    if peer_kind == "postfix":
+        postfix = request.getfixturevalue("postfix_peer")
+        if not postfix.running:  # first use in this session: start it, take mail for no one
+            postfix.configure(relay_to=None, tls="may")
+        return int(postfix.port)
+    return PORT
+
+
+@pytest.fixture
+async def sender(testnet: Any, tmp_path: Path, peer_port: int) -> AsyncIterator[Sender]:
     d = tmp_path / "sender"
     d.mkdir()
     (d / "postel.toml").write_text(f"""
@@ -71,7 +101,7 @@ postmaster_account = "alice"
 [tls]
 extra_ca_files = ["{testnet.ca_file}"]
 [delivery]
-smtp_port = {PORT}
+smtp_port = {peer_port}
 connect_timeout = 5
 """)
     (d / "domains.toml").write_text("""
@@ -113,19 +143,24 @@ class Site:
 
 
 @pytest.fixture
-async def site_factory(testnet: Any, tmp_path: Path) -> AsyncIterator[Any]:
+async def site_factory(
+    testnet: Any, tmp_path: Path, peer_kind: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
     peers: list[Any] = []
 
     async def make(
         *, ca: trustme.CA | None = None, dnssec: str = "signed", tlsa: list[str] | None = None,
         sts: str | None = None, plain_peer: bool = False,
-        tlsa_fn: Any = None,
+        tlsa_fn: Any = None, cert_name: str | None = None,
     ) -> Site:
+        """A recipient domain whose MX is the peer of ``peer_kind``; ``plain_peer``:
+        a peer without REQUIRETLS (aiosmtpd, or Postfix anyway)."""
         n = next(_counter)
         domain = f"dlv{n}-{testnet.ip(3).split('.')[1]}.test"
         host = f"mx.{domain}"
-        ip = testnet.ip()
-        certs = issue(ca or testnet.ca, host, tmp_path / f"peer{n}")
+        postfix = request.getfixturevalue("postfix_peer") if peer_kind == "postfix" else None
+        ip = postfix.ip if postfix is not None else testnet.ip()
+        certs = issue(ca or testnet.ca, host, tmp_path / f"peer{n}", cert_name)
         records = ["@ MX 10 mx", f"mx A {ip}"]
         if tlsa_fn is not None:
             tlsa = tlsa_fn(certs)
@@ -135,8 +170,10 @@ async def site_factory(testnet: Any, tmp_path: Path) -> AsyncIterator[Any]:
             testnet.https_serve(f"mta-sts.{domain}", "/.well-known/mta-sts.txt",
                                 sts.format(d=domain))
         testnet.set_zone(domain, records, dnssec=dnssec)
-        if plain_peer:
-            peer: Any = PlainPeer(ip, host, certs)
+        if postfix is not None:
+            peer: Any = PostfixMX(postfix, domain, certs)
+        elif plain_peer:
+            peer = PlainPeer(ip, host, certs)
         else:
             pdir = tmp_path / f"peercfg{n}"
             pdir.mkdir()
@@ -163,23 +200,36 @@ def ta(c: CertFiles) -> list[str]:
 WRONG = "ab" * 32
 
 
+def delivered(s: Site, count: int = 1) -> list[Any]:
+    """The messages the peer holds, asserting there are ``count``; Postfix must have
+    written them to the Maildir, received over TLS (its Received header says so)."""
+    msgs = s.peer.inbox()
+    assert len(msgs) == count, msgs
+    if isinstance(s.peer, PostfixMX):
+        for m in msgs:
+            assert b"Subject: test" in m and b"(using TLS" in m, m
+    return msgs
+
+
 async def test_no_policy(sender: Sender, site_factory: Any) -> None:
     s = await site_factory()
     [o] = await sender.send(s.domain)
     assert (o.status, o.code, o.remote_mta) == ("delivered", 250, s.host)
-    assert len(s.peer.inbox()) == 1
+    delivered(s)
     assert sender.rows() == [
         (s.domain, False, "no-policy-found", [], 1, 0, []),
         (s.host, True, "no-policy-found", [], 1, 0, []),
     ]
     sec = sender.store.account("alice").domain_security(s.domain)
-    assert (sec.starttls, sec.requiretls) == (True, True)
+    # postel announces REQUIRETLS, Postfix does not.
+    assert (sec.starttls, sec.requiretls) == (True, isinstance(s.peer, PostelPeer))
 
 
 async def test_mtasts_enforce_valid(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(sts=ENFORCE)
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
+    delivered(s)
     assert sender.rows() == [
         (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0, []),
         (s.host, True, "no-policy-found", [], 1, 0, []),
@@ -198,10 +248,23 @@ async def test_mtasts_enforce_wrong_certificate(sender: Sender, site_factory: An
     ]
 
 
+async def test_mtasts_enforce_wrong_name(sender: Sender, site_factory: Any) -> None:
+    s = await site_factory(sts=ENFORCE, cert_name="wrong-name.test")
+    [o] = await sender.send(s.domain)
+    assert (o.status, o.enhanced) == ("temporary", "4.7.5")
+    assert s.peer.inbox() == []
+    assert sender.rows() == [
+        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 0, 1,
+         [("certificate-host-mismatch", "")]),
+        (s.host, True, "no-policy-found", [], 0, 1, []),
+    ]
+
+
 async def test_mtasts_testing_wrong_certificate(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(sts=TESTING, ca=OTHER_CA)
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
+    delivered(s)
     assert sender.rows() == [
         (s.domain, False, "sts", sts_strings(s.domain, "testing"), 1, 0,
          [("certificate-not-trusted", "")]),
@@ -213,6 +276,7 @@ async def test_dane_ee_match(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(ca=OTHER_CA, tlsa_fn=ee)
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
+    delivered(s)
     rows = sender.rows()
     assert rows == [
         (s.domain, False, "no-policy-found", [], 1, 0, [("certificate-not-trusted", "")]),
@@ -235,22 +299,29 @@ async def test_dane_ta_match(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(ca=OTHER_CA, tlsa_fn=ta)
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
-    assert sender.rows()[1] == (s.host, True, "tlsa", ta(s.certs), 1, 0, [])
+    delivered(s)
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 1, 0, [("certificate-not-trusted", "")]),
+        (s.host, True, "tlsa", ta(s.certs), 1, 0, []),
+    ]
 
 
 async def test_dane_ta_mismatch(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(ca=OTHER_CA, tlsa=[f"2 0 1 {WRONG}"])
     [o] = await sender.send(s.domain)
-    assert o.status == "temporary"
-    row = sender.rows()[1]
-    assert row[:6] == (s.host, True, "tlsa", [f"2 0 1 {WRONG}"], 0, 1)
-    assert [t for t, _ in row[6]] == ["validation-failure"]
+    assert o.status == "temporary" and s.peer.inbox() == []
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 0, 1, [("certificate-not-trusted", "")]),
+        (s.host, True, "tlsa", [f"2 0 1 {WRONG}"], 0, 1,
+         [("validation-failure", "dane-no-match")]),
+    ]
 
 
 async def test_insecure_dns_ignores_tlsa(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(dnssec="unsigned", tlsa=[f"3 1 1 {WRONG}"])
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
+    delivered(s)
     assert sender.rows() == [
         (s.domain, False, "no-policy-found", [], 1, 0, []),
         (s.host, True, "no-policy-found", [], 1, 0, []),
@@ -261,33 +332,47 @@ async def test_bogus_dnssec(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(dnssec="bogus")
     [o] = await sender.send(s.domain)
     assert o.status == "temporary" and s.peer.inbox() == []
+    # No host entry: the MX lookup itself failed. The _mta-sts TXT lookup fails
+    # too (bogus): reported as a policy fetch error (uncounted) on the domain.
     [row] = sender.rows()
-    assert row[:2] == (s.domain, False)
-    assert row[5] == 1
-    # The _mta-sts TXT lookup fails too (bogus): reported as a policy fetch error.
-    assert [t for t, _ in row[6]] == ["sts-policy-fetch-error", "validation-failure"]
     reason = row[6][1][1]
+    assert row == (s.domain, False, "sts", [], 0, 1,
+                   [("sts-policy-fetch-error", ""), ("validation-failure", reason)])
+    # unbound's EDE for the broken DS chain (6 DNSSEC Bogus, or 9 DNSKEY Missing).
     assert reason in ("dns-extended-error-6-dnssec-bogus", "dns-extended-error-9-dnskey-missing")
 
 
+@pytest.mark.parametrize("peer_kind", ["postel"])  # Postfix does not implement RFC 8689
 async def test_requiretls_capable_peer(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(sts=ENFORCE)
     [o] = await sender.send(s.domain, requiretls=True)
     assert o.status == "delivered"
     [msg] = s.peer.inbox()
     assert msg.requiretls
-    assert sender.rows()[0] == (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0, [])
+    assert sender.rows() == [
+        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0, []),
+        (s.host, True, "no-policy-found", [], 1, 0, []),
+    ]
 
 
 async def test_requiretls_peer_without_requiretls(sender: Sender, site_factory: Any) -> None:
+    """postel: aiosmtpd without the extension; Postfix never announces it."""
     s = await site_factory(sts=ENFORCE, plain_peer=True)
     [o] = await sender.send(s.domain, requiretls=True)
-    assert (o.status, o.enhanced) == ("permanent", "5.7.30")
-    assert s.peer.handler.messages == []
-    assert sender.rows()[0] == (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0, [])
-    # Without REQUIRETLS the same peer gets the message.
+    assert (o.status, o.code, o.enhanced) == ("permanent", 550, "5.7.30")
+    assert s.peer.inbox() == []
+    # TLS itself succeeded: the refusal is the sender's REQUIRETLS decision.
+    assert sender.rows() == [
+        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0, []),
+        (s.host, True, "no-policy-found", [], 1, 0, []),
+    ]
+    # Without REQUIRETLS the same peer gets the message; the successful session
+    # is remembered (reference §2): STARTTLS yes, REQUIRETLS no.
     [o] = await sender.send(s.domain)
-    assert o.status == "delivered" and len(s.peer.handler.messages) == 1
+    assert o.status == "delivered"
+    delivered(s)
+    sec = sender.store.account("alice").domain_security(s.domain)
+    assert (sec.starttls, sec.requiretls) == (True, False)
 
 
 async def test_requiretls_without_policy(sender: Sender, site_factory: Any) -> None:
@@ -295,12 +380,18 @@ async def test_requiretls_without_policy(sender: Sender, site_factory: Any) -> N
     [o] = await sender.send(s.domain, requiretls=True)
     assert (o.status, o.enhanced) == ("permanent", "5.7.30")
     assert s.peer.inbox() == []
+    # Decided before connecting: no session, nothing counted.
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 0, 0, []),
+        (s.host, True, "no-policy-found", [], 0, 0, []),
+    ]
 
 
 async def test_tls_required_no_with_broken_certificate(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(sts=ENFORCE, ca=OTHER_CA)
     [o] = await sender.send(s.domain, tls_required_no=True)
     assert o.status == "delivered"
+    delivered(s)
     assert sender.rows() == [
         (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0,
          [("certificate-not-trusted", "")]),

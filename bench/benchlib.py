@@ -266,6 +266,8 @@ class PostfixInstance(PostfixPeer):
     """
 
     def __init__(self, port: int, certs: Certs, root: Path | None = None) -> None:
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
         super().__init__(IP, port=port, hostname="postfix.bench.test", ca_file=certs.ca,
                          root=root)  # fmt: skip
         self.certs = certs

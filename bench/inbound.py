@@ -1,0 +1,165 @@
+"""(a) Inbound acceptance: postel and a private Postfix, side by side.
+
+For each cell (clients 1/10/100, message 5 KB/100 KB, STARTTLS off/on) both
+systems get the same load for a few seconds from bench/loadclient.py (one
+message per connection, latency MAIL -> 250 after DATA), and, without TLS,
+also from Postfix's smtp-source (which has no STARTTLS) for throughput.
+
+postel: `postel serve`, incoming SMTP, SPF/DKIM/DMARC verified (DNS via a
+local stub, bench/dnsstub.py), the message stored in the account's Inbox:
+file fsynced, directory fsynced, index row committed (WAL, synchronous=FULL)
+before the 250. Postfix: smtpd -> cleanup writes and fsyncs the queue file
+before the 250, then qmgr hands it to discard(8). Both log every message.
+
+    python bench/inbound.py [--seconds 3] [--quick] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import ssl
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import (
+    IP,
+    SMTP_SOURCE,
+    PostelInstance,
+    PostfixInstance,
+    dns_stub,
+    free_port,
+    make_certs,
+    tmpdir,
+)
+from loadclient import run_load
+
+CONCURRENCY = (1, 10, 100)
+SIZES = (5 * 1024, 100 * 1024)
+
+
+def smtp_source_cmd(port: int, clients: int, count: int, size: int) -> list[str]:
+    return [
+        SMTP_SOURCE,
+        "-s", str(clients),
+        "-m", str(count),
+        "-l", str(size),
+        "-f", "sender@client.test",
+        "-t", "rcpt@bench.test",
+        "-M", "client.test",
+        f"{IP}:{port}",
+    ]  # fmt: skip
+
+
+def run_smtp_source(port: int, clients: int, count: int, size: int) -> dict[str, Any]:
+    cmd = smtp_source_cmd(port, clients, count, size)
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - t0
+    return {
+        "messages": count,
+        "seconds": round(elapsed, 3),
+        "rate": round(count / elapsed, 1),
+        "ok": done.returncode == 0 and "warning" not in done.stderr,
+        "stderr": done.stderr[-300:],
+    }
+
+
+def postel_stored(p: PostelInstance) -> int:
+    db = p.data / "accounts" / "bench" / "index.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM message").fetchone()[0])
+
+
+def load(port: int, clients: int, seconds: float, size: int, tls: bool, ca: Path) -> dict[str, Any]:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    res = asyncio.run(
+        run_load(
+            IP,
+            port,
+            concurrency=clients,
+            seconds=seconds,
+            size=size,
+            starttls=tls,
+            tls_context=ctx,
+            id_prefix=f"in-{clients}-{size}-{int(tls)}-{time.monotonic_ns()}",
+        )
+    )
+    return res.summary()
+
+
+def run(seconds: float = 3.0, quick: bool = False) -> dict[str, Any]:
+    root = tmpdir("postel-bench-in-")
+    certs = make_certs(root / "certs")
+    cells: list[dict[str, Any]] = []
+    commands: dict[str, str] = {}
+    concurrency = (1, 10) if quick else CONCURRENCY
+    with dns_stub() as dns_port:
+        postel = PostelInstance(root / "postel", certs, dns_port)
+        postfix = PostfixInstance(free_port(), certs, root=root / "postfix")
+        try:
+            postel.start()
+            postfix.inbound()
+            systems = {"postel": postel.port, "postfix": postfix.port}
+            acked_postel = 0
+            stored_before = postel_stored(postel)
+            for clients in concurrency:
+                for size in SIZES:
+                    for tls in (False, True):
+                        cell: dict[str, Any] = {"clients": clients, "size": size, "tls": tls}
+                        for name, port in systems.items():
+                            r = load(port, clients, seconds, size, tls, certs.ca)
+                            cell[name] = r
+                            if name == "postel":
+                                acked_postel += int(r["messages"])
+                            if not tls:
+                                count = max(50, int(float(r["rate"]) * seconds))
+                                cell[f"{name}_smtp_source"] = run_smtp_source(
+                                    port, clients, count, size
+                                )
+                                if name == "postel":
+                                    acked_postel += count
+                            if name == "postfix":
+                                postfix.wait_until_queue_empty(120)
+                        cells.append(cell)
+                        print(json.dumps(cell), flush=True)
+            stored = postel_stored(postel) - stored_before
+            commands["smtp-source"] = " ".join(smtp_source_cmd(25, 10, 1000, 5120)).replace(
+                f"{IP}:25", "127.0.0.1:PORT"
+            )
+            commands["loadclient"] = (
+                "python bench/loadclient.py --port PORT -c CLIENTS --seconds "
+                f"{seconds:g} --size SIZE [--starttls]"
+            )
+            return {
+                "cells": cells,
+                "commands": commands,
+                "postel_acked": acked_postel,
+                "postel_stored": stored,
+                "seconds": seconds,
+            }
+        finally:
+            postel.stop()
+            postfix.cleanup()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--quick", action="store_true", help="1 and 10 clients only")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    out = run(a.seconds, a.quick)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+    print(f"postel: {out['postel_acked']} messages acknowledged, {out['postel_stored']} stored")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
 
 log = logging.getLogger("postel.db")
 
@@ -143,3 +145,45 @@ def integrity_check(conn: sqlite3.Connection) -> list[str]:
     rows = conn.execute("PRAGMA integrity_check").fetchall()
     problems = [str(r[0]) for r in rows]
     return [] if problems == ["ok"] else problems
+
+
+def check_page(limit: int, offset: int, max_page: int, error: type[Exception]) -> None:
+    """Refuse a page request outside 1..*max_page* rows or before the first row."""
+    if not 1 <= limit <= max_page or offset < 0:
+        raise error(f"limit must be 1..{max_page} and offset >= 0")
+
+
+class Handle:
+    """An open database file: its connection until :meth:`close`, a context manager.
+
+    Subclasses set ``closed_error`` to their package's base error, raised when the
+    connection is used after closing (the message names the file).
+    """
+
+    closed_error: ClassVar[type[Exception]] = DBError
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self.path = path
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise self.closed_error(f"{self.path}: database is closed")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -7,9 +7,8 @@ import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
-from postel.db import open_db, transaction
+from postel.db import Handle, check_page, open_db, transaction
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
 from postel.dmarcdb.model import AddResult, Counts, DayTotal, OrgTotal, Page, StoredReport
@@ -51,34 +50,10 @@ def _counts(row: sqlite3.Row, start: int) -> Counts:
     return Counts(*(int(row[start + i]) for i in range(7)))
 
 
-class DMARCDB:
+class DMARCDB(Handle):
     """The database of received DMARC aggregate reports. Use :func:`open`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn: sqlite3.Connection | None = conn
-        self.path = path
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise DMARCDBError(f"{self.path}: database is closed")
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> DMARCDB:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    closed_error = DMARCDBError
 
     def add(
         self,
@@ -198,8 +173,7 @@ class DMARCDB:
 
     def list_reports(self, *, domain: str | None = None, limit: int = 50, offset: int = 0) -> Page:
         """Reports newest first (by begin of the date range, then id)."""
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise InvalidArgument(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        check_page(limit, offset, MAX_PAGE, InvalidArgument)
         where, args = ("", [])
         if domain:
             where, args = " WHERE r.domain = ?", [_domain_key(domain)]

@@ -7,9 +7,8 @@ import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
-from postel.db import open_db, transaction
+from postel.db import Handle, check_page, open_db, transaction
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
 from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
@@ -36,34 +35,10 @@ def _domain_key(domain: str) -> str:
     return domain.strip().lower().rstrip(".")
 
 
-class TLSRPTDB:
+class TLSRPTDB(Handle):
     """The database of received TLS reports. Use :func:`open`; close when done."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn: sqlite3.Connection | None = conn
-        self.path = path
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise TLSRPTDBError(f"{self.path}: database is closed")
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> TLSRPTDB:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    closed_error = TLSRPTDBError
 
     # -- writing --------------------------------------------------------------
 
@@ -197,8 +172,7 @@ class TLSRPTDB:
         offset: int = 0,
     ) -> Page:
         """Reports newest first (by start of the date range, then id)."""
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise InvalidArgument(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        check_page(limit, offset, MAX_PAGE, InvalidArgument)
         where, args = self._filter(domain, kind)
         total = int(self.conn.execute(f"SELECT count(*) FROM report r{where}", args).fetchone()[0])
         rows = self.conn.execute(

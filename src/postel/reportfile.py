@@ -1,0 +1,119 @@
+"""Unwrapping received report input: bounded gunzip and report parts of e-mails.
+
+Shared by postel.dmarcrpt (RFC 7489 §7.2.1.1) and postel.tlsrpt (RFC 8460 §5.3).
+The functions raise the caller's own errors, given as :class:`Errors`, so each
+package keeps its one exception hierarchy.
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 64 * 1024
+_HEADER_LINE_RE = re.compile(rb"^[!-9;-~]{1,200}:")
+
+
+@dataclass(frozen=True)
+class Errors:
+    """The exception classes to raise: bad input, and input over a size limit."""
+
+    input: type[Exception]
+    limit: type[Exception]
+
+
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == GZIP_MAGIC
+
+
+def looks_like_message(data: bytes) -> bool:
+    """Whether data starts like an RFC 5322 message (a header field line)."""
+    return _HEADER_LINE_RE.match(data.lstrip(b"\r\n")) is not None
+
+
+def gunzip_bounded(data: bytes, max_size: int, errors: Errors) -> bytes:
+    """Decompress gzip data (all members), never producing more than max_size bytes."""
+    out = bytearray()
+    rest = data
+    while rest:
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        buf = rest
+        try:
+            while True:
+                chunk = d.decompress(buf, CHUNK)
+                out += chunk
+                if len(out) > max_size:
+                    raise errors.limit(f"gzip data decompresses to more than {max_size} bytes")
+                buf = d.unconsumed_tail
+                if d.eof or (not buf and not chunk):
+                    break
+        except zlib.error as e:
+            offset = len(data) - len(rest)
+            raise errors.input(f"invalid gzip data (member at offset {offset}): {e}") from None
+        if not d.eof:
+            raise errors.input("truncated gzip data")
+        rest = d.unused_data
+        if rest.strip(b"\x00") == b"":
+            break
+    return bytes(out)
+
+
+@dataclass
+class Attachment:
+    """A candidate report part of a message."""
+
+    index: int
+    content_type: str
+    filename: str
+    data: bytes
+
+    def describe(self) -> str:
+        name = f" {self.filename!r}" if self.filename else ""
+        return f"message part {self.index} ({self.content_type}{name})"
+
+
+def _filename(part: email.message.Message) -> str:
+    try:
+        name = part.get_filename()
+    except (ValueError, TypeError, LookupError):
+        return ""
+    return name if isinstance(name, str) else ""
+
+
+# rank(content_type, filename) -> None to skip the part, else its rank (lower first).
+Rank = Callable[[str, str], int | None]
+
+
+def report_parts(data: bytes, rank: Rank, errors: Errors) -> list[Attachment]:
+    """The decoded leaf parts of a message that *rank* accepts, by rank, then in order.
+
+    *rank* is given the lower-cased content type and the filename ("" if none).
+    """
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        parts = list(msg.walk())
+    except (ValueError, TypeError, LookupError, IndexError) as e:
+        raise errors.input(f"cannot parse message: {e}") from None
+    ranked: list[tuple[int, Attachment]] = []
+    for i, part in enumerate(parts):
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type().lower()
+        fname = _filename(part)
+        r = rank(ctype, fname)
+        if r is None:
+            continue
+        try:
+            payload = part.get_payload(decode=True)
+        except (ValueError, TypeError, LookupError) as e:
+            raise errors.input(f"message part {i}: cannot decode: {e}") from None
+        if isinstance(payload, bytes):
+            ranked.append((r, Attachment(i, ctype, fname, payload)))
+    ranked.sort(key=lambda ra: ra[0])  # stable: message order within a rank
+    return [a for _, a in ranked]

@@ -17,8 +17,13 @@ import click
     show_default=True,
     help="Directory for the local instance's config/ and data/.",
 )
-@click.option("--ip", default="127.0.0.1", show_default=True, help="Loopback address to use.")
-def command(base: Path, ip: str) -> None:
+@click.option(
+    "--ip",
+    default=None,
+    help="Loopback address to listen on [default: 127.0.0.1]. Written into the config "
+    "on the first run; later runs use the configured address.",
+)
+def command(base: Path, ip: str | None) -> None:
     """Run a ready instance on loopback (account you@postel.localhost)."""
     import ipaddress
 
@@ -26,14 +31,30 @@ def command(base: Path, ip: str) -> None:
     from postel.config import ConfigError, load_config
     from postel.localserve import ensure_local_config, instructions
     from postel.server import Running, run
+    from postel.smtpserver.errors import BindError
+    from postel.web.errors import ListenError
 
-    if not ipaddress.ip_address(ip).is_loopback:
-        raise click.ClickException(f"{ip} is not a loopback address")
-    info = ensure_local_config(base, ip)
+    if ip is not None:
+        try:
+            loopback = ipaddress.ip_address(ip).is_loopback
+        except ValueError:
+            raise click.ClickException(f"--ip {ip!r}: not an IP address") from None
+        if not loopback:
+            raise click.ClickException(f"--ip {ip}: not a loopback address")
+    info = ensure_local_config(base, ip or "127.0.0.1")
     try:
         cfg = load_config(info.config_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    listener = cfg.static.listeners.get("local")
+    configured = list(listener.ips) if listener is not None else []
+    if ip is not None and configured and ip not in configured:
+        # The existing instance keeps its address; say so instead of ignoring --ip.
+        raise click.ClickException(
+            f"--ip {ip}: the instance in {base} listens on {', '.join(configured)} "
+            f"(listeners.local.ips in {info.config_dir / 'postel.toml'}); "
+            "edit that file or use another --dir"
+        )
     log.configure(cfg.static.log.level, cfg.static.log.packages)
 
     def ready(running: Running) -> None:
@@ -43,4 +64,10 @@ def command(base: Path, ip: str) -> None:
         asyncio.run(run(cfg, ready=ready, check_dns=False))
     except KeyboardInterrupt:
         pass
+    except (BindError, ListenError) as exc:
+        # Typically another localserve (or mail server) on the same ports.
+        raise click.ClickException(
+            f"{exc}\nAnother program uses this port; stop it or start localserve with "
+            "another loopback address (--ip 127.0.0.2 and a new --dir)."
+        ) from None
     click.echo("postel localserve stopped.")

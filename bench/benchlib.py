@@ -300,6 +300,13 @@ class PostfixInstance(PostfixPeer):
             extra["defer_transports"] = "smtp relay"
         self.configure((IP, sink_port), "may" if tls else "none", extra=extra)
 
+    def outbound_release(self, sink_port: int, tls: bool) -> None:
+        """Drop defer_transports without clearing the queue, reload, flush."""
+        self._settings.pop("defer_transports", None)
+        self._write()
+        self._run("postfix", "-c", str(self.etc), "reload")
+        self._run("postqueue", "-c", str(self.etc), "-f")
+
     def pids(self) -> list[int]:
         """Every process of this instance (master and its children)."""
         pidfile = self.queue / "pid" / "master.pid"

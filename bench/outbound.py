@@ -1,0 +1,191 @@
+"""(b) Outbound delivery from the queue, postel and Postfix side by side.
+
+N messages (5 KB) for recipients in 10 domains (d0..d9.sink.test) are put in
+the queue while delivery is held, then delivery starts and the rate is
+measured from the first message leaving the queue to the queue being empty.
+Without TLS the receiver is Postfix's smtp-sink; with TLS it is bench/sink.py
+(smtp-sink has no STARTTLS), offering STARTTLS with a certificate of the
+bench's own CA.
+
+postel: messages added with postel.queue's QueueDB while `postel serve` is
+stopped, then `postel serve` starts; DNS (MX of dN.sink.test -> 127.0.0.1,
+no DNSSEC, no MTA-STS) from bench/dnsstub.py, port from [delivery] smtp_port;
+TLS is opportunistic (the sink's certificate is not checked, no policy).
+Postfix: messages sent in with smtp-source while `defer_transports = smtp
+relay` holds them, then defer_transports is removed, `postfix reload` and
+`postqueue -f`; relayhost [127.0.0.1]:PORT, smtp_tls_security_level none or
+may.
+
+    python bench/outbound.py [--messages 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchlib import (
+    IP,
+    REPO,
+    SMTP_SINK,
+    SMTP_SOURCE,
+    PostelInstance,
+    PostfixInstance,
+    dns_stub,
+    free_port,
+    make_certs,
+    tmpdir,
+    wait_port,
+)
+from loadclient import make_message
+
+DOMAINS = 10
+
+
+@contextlib.contextmanager
+def receiver(tls: bool, certs: Any) -> Iterator[tuple[int, str]]:
+    port = free_port()
+    if tls:
+        cmd = [sys.executable, str(REPO / "bench" / "sink.py"), str(port),
+               "--cert", str(certs.cert), "--key", str(certs.key)]  # fmt: skip
+        name = "bench/sink.py (STARTTLS)"
+    else:
+        cmd = [SMTP_SINK, "-u", "postfix", "-c", f"{IP}:{port}", "1000"]
+        name = "smtp-sink"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield port, name
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def measure(remaining: Callable[[], int], total: int, timeout: float = 300) -> dict[str, Any]:
+    """Poll the queue size: rate from the first message gone to the queue empty."""
+    deadline = time.monotonic() + timeout
+    t0 = None
+    start_left = total
+    while time.monotonic() < deadline:
+        left = remaining()
+        now = time.monotonic()
+        if t0 is None and left < total:
+            t0, start_left = now, left
+        if left == 0:
+            assert t0 is not None
+            elapsed = max(now - t0, 1e-3)
+            done = total if start_left == total else start_left
+            return {"messages": total, "seconds": round(elapsed, 3),
+                    "rate": round(done / elapsed, 1)}  # fmt: skip
+        time.sleep(0.02)
+    return {"messages": total, "error": f"queue not empty after {timeout}s ({remaining()} left)"}
+
+
+def fill_postel(p: PostelInstance, n: int) -> None:
+    """Queue *n* messages directly (fsync off while filling: not measured)."""
+    from postel.config import load_config
+    from postel.queue import QueueDB
+
+    cfg = load_config(p.root)
+    cfg.datadir.ensure()
+    real = os.fsync
+    os.fsync = lambda fd: None  # type: ignore[assignment]
+    try:
+        db = QueueDB.open(cfg.datadir)
+        now = dt.datetime.now(dt.UTC)
+        for i in range(n):
+            rcpt = f"rcpt@d{i % DOMAINS}.sink.test"
+            db.add(
+                make_message(f"out-{i}@bench.test", 5120, rcpt, "sender@bench.test"),
+                account="bench",
+                mail_from="sender@bench.test",
+                rcpts=[rcpt],
+                requiretls=False,
+                tls_required_no=False,
+                is_tlsrpt=False,
+                is_dmarc_report=False,
+                smtputf8=False,
+                eightbit=False,
+                max_attempts=10,
+                now=now,
+            )
+        db.close()
+    finally:
+        os.fsync = real
+    os.sync()
+
+
+def postel_left(p: PostelInstance) -> int:
+    with sqlite3.connect(f"file:{p.data / 'queue' / 'index.db'}?mode=ro", uri=True) as c:
+        return int(c.execute("SELECT count(*) FROM entry").fetchone()[0])
+
+
+def fill_postfix(pf: PostfixInstance, n: int) -> None:
+    per = n // DOMAINS
+    for d in range(DOMAINS):
+        subprocess.run(
+            [SMTP_SOURCE, "-s", "5", "-m", str(per), "-l", "5120", "-f", "sender@bench.test",
+             "-t", f"rcpt@d{d}.sink.test", "-M", "client.test", f"{IP}:{pf.port}"],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(pf.queue_ids()) < per * DOMAINS and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def run(messages: int = 600) -> dict[str, Any]:
+    root = tmpdir("postel-bench-out-")
+    certs = make_certs(root / "certs")
+    messages -= messages % DOMAINS
+    out: dict[str, Any] = {"messages": messages, "cells": []}
+    with dns_stub() as dns_port:
+        for tls in (False, True):
+            cell: dict[str, Any] = {"tls": tls}
+            with receiver(tls, certs) as (sink_port, sink_name):
+                cell["receiver"] = sink_name
+                # postel
+                p = PostelInstance(root / f"postel-{int(tls)}", certs, dns_port,
+                                   smtp_port=sink_port)  # fmt: skip
+                p.write_config()
+                fill_postel(p, messages)
+                p.start()
+                try:
+                    cell["postel"] = measure(lambda p=p: postel_left(p), messages)
+                finally:
+                    p.stop()
+                # Postfix
+                pf = PostfixInstance(free_port(), certs, root=root / f"postfix-{int(tls)}")
+                try:
+                    pf.outbound(sink_port, tls, defer=True)
+                    fill_postfix(pf, messages)
+                    pf.outbound_release(sink_port, tls)
+                    cell["postfix"] = measure(lambda pf=pf: len(pf.queue_ids()), messages)
+                finally:
+                    pf.cleanup()
+            out["cells"].append(cell)
+            print(json.dumps(cell), flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--messages", type=int, default=600)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    out = run(a.messages)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from postel.web.sessions import Session
+
+log = logging.getLogger("postel.web")
 
 FIELD = "csrf"
 
@@ -36,3 +40,19 @@ def token_ok(session: Session | None, token: str | None) -> bool:
     if session is None or not token:
         return False
     return hmac.compare_digest(session.csrf.encode(), token.encode())
+
+
+async def check_post(
+    request: Request, session: Session | None, *, max_files: int
+) -> Response | None:
+    """Read the posted form into ``request.state.form`` and check its CSRF token and
+    the Origin; a 403 response when either is wrong, None when both are right."""
+    form = await request.form(max_files=max_files, max_fields=200)
+    request.state.form = form
+    token = form.get(FIELD)
+    if not origin_ok(request) or not token_ok(session, token if isinstance(token, str) else None):
+        log.info("csrf check failed", extra={"path": request.url.path})
+        return PlainTextResponse(
+            "CSRF check failed: reload the page and try again\n", status_code=403
+        )
+    return None

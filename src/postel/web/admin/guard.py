@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from postel.web.admin.state import COOKIE, PREFIX, AdminState, admin_state
-from postel.web.csrf import FIELD, origin_ok, token_ok
-from postel.web.sessions import Session
+from postel.web.csrf import FIELD, check_post
+from postel.web.pagestate import field, flash, form_of, redirect, session_of
 
-log = logging.getLogger("postel.web")
+__all__ = [
+    "NAV",
+    "field",
+    "flash",
+    "forbidden",
+    "form_of",
+    "listener_allows_admin",
+    "page",
+    "public_page",
+    "redirect",
+    "render",
+    "session_of",
+]
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -43,31 +54,6 @@ def listener_allows_admin(request: Request, internal: bool) -> bool:
         return ipaddress.ip_address(str(server[0]).strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def session_of(request: Request) -> Session | None:
-    s: Session | None = getattr(request.state, "session", None)
-    return s
-
-
-def form_of(request: Request) -> FormData:
-    f: FormData = request.state.form
-    return f
-
-
-def field(request: Request, name: str) -> str:
-    value = form_of(request).get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    s = session_of(request)
-    if s is not None:
-        s.data.setdefault("flash", []).append((kind, message))
-
-
-def redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> Response:
@@ -109,14 +95,9 @@ def _guard(h: Handler, public: bool) -> Handler:
                 return redirect(f"{PREFIX}/login")
             return forbidden("not logged in")
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=200)
-            request.state.form = form
-            token = form.get(FIELD)
-            if not origin_ok(request) or not token_ok(
-                session, token if isinstance(token, str) else None
-            ):
-                log.info("csrf check failed", extra={"path": request.url.path})
-                return forbidden("CSRF check failed: reload the page and try again")
+            refused = await check_post(request, session, max_files=0)
+            if refused is not None:
+                return refused
         return await h(request)
 
     return endpoint

@@ -3,55 +3,37 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, overload
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from postel.web.csrf import FIELD, origin_ok, token_ok
-from postel.web.sessions import Session
+from postel.web.csrf import FIELD, check_post
+from postel.web.pagestate import field, flash, form_of, redirect, session_of
 from postel.web.webmail.state import COOKIE, PREFIX, state_of
 
-log = logging.getLogger("postel.web")
+__all__ = [
+    "MAX_UPLOAD",
+    "account_of",
+    "field",
+    "flash",
+    "form_of",
+    "page",
+    "redirect",
+    "render",
+    "session_of",
+]
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_UPLOAD = 25 * 1024 * 1024
-
-
-def session_of(request: Request) -> Session | None:
-    s: Session | None = getattr(request.state, "session", None)
-    return s
 
 
 def account_of(request: Request) -> str:
     s = session_of(request)
     assert s is not None and s.authenticated
     return s.user
-
-
-def form_of(request: Request) -> FormData:
-    f: FormData = request.state.form
-    return f
-
-
-def field(request: Request, name: str, strip: bool = True) -> str:
-    value = form_of(request).get(name)
-    if not isinstance(value, str):
-        return ""
-    return value.strip() if strip else value
-
-
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    s = session_of(request)
-    if s is not None:
-        s.data.setdefault("flash", []).append((kind, message))
-
-
-def redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> Response:
@@ -99,16 +81,9 @@ def page(
                 length = int(request.headers.get("content-length") or 0)
                 if length > MAX_UPLOAD + 1024 * 1024:
                     return PlainTextResponse("request too large\n", status_code=413)
-                form = await request.form(max_files=50, max_fields=200)
-                request.state.form = form
-                token = form.get(FIELD)
-                if not origin_ok(request) or not token_ok(
-                    session, token if isinstance(token, str) else None
-                ):
-                    log.info("csrf check failed", extra={"path": request.url.path})
-                    return PlainTextResponse(
-                        "CSRF check failed: reload the page and try again\n", status_code=403
-                    )
+                refused = await check_post(request, session, max_files=50)
+                if refused is not None:
+                    return refused
             return await h(request)
 
         return endpoint

@@ -9,6 +9,7 @@ import math
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.web import loginflow
 from postel.web.admin.guard import field, page, public_page, redirect, render, session_of
 from postel.web.admin.state import COOKIE, PREFIX, admin_state
 from postel.web.auth import check_admin_password, client_key
@@ -20,28 +21,18 @@ FAILURE_DELAY = 0.5  # seconds added to every failed login
 
 
 def set_cookie(request: Request, response: Response, session: Session) -> None:
-    response.set_cookie(
-        COOKIE,
-        session.id,
-        path=PREFIX,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    loginflow.set_session_cookie(request, response, session, cookie=COOKIE, prefix=PREFIX)
 
 
 @public_page
 async def login_form(request: Request) -> Response:
-    st = admin_state(request)
-    session = session_of(request)
-    if session is not None and session.authenticated:
-        return redirect(f"{PREFIX}/")
-    if session is None:
-        session = st.sessions.new()
-        request.state.session = session
-    response = render(request, "admin/login.html", error="")
-    set_cookie(request, response, session)
-    return response
+    return loginflow.login_form(
+        request,
+        admin_state(request).sessions,
+        lambda: render(request, "admin/login.html", error=""),
+        cookie=COOKIE,
+        prefix=PREFIX,
+    )
 
 
 @public_page
@@ -76,10 +67,4 @@ async def login(request: Request) -> Response:
 
 @page
 async def logout(request: Request) -> Response:
-    st = admin_state(request)
-    session = session_of(request)
-    if session is not None:
-        st.sessions.delete(session.id)
-    response = redirect(f"{PREFIX}/login")
-    response.delete_cookie(COOKIE, path=PREFIX)
-    return response
+    return loginflow.logout(request, admin_state(request).sessions, cookie=COOKIE, prefix=PREFIX)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.store.credentials import Credentials
+from postel.web import loginflow
 from postel.web.auth import client_key
 from postel.web.sessions import Session
 from postel.web.webmail.guard import field, page, redirect, render, session_of
@@ -21,10 +22,7 @@ FAILURE_DELAY = 0.5
 
 
 def set_cookie(request: Request, response: Response, session: Session) -> None:
-    response.set_cookie(
-        COOKIE, session.id, path=PREFIX, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    loginflow.set_session_cookie(request, response, session, cookie=COOKIE, prefix=PREFIX)
 
 
 def verify(auth_db: object, account: str, password: str) -> bool:
@@ -39,16 +37,13 @@ def verify(auth_db: object, account: str, password: str) -> bool:
 
 @page(public=True)
 async def login_form(request: Request) -> Response:
-    st = state_of(request)
-    session = session_of(request)
-    if session is not None and session.authenticated:
-        return redirect(f"{PREFIX}/")
-    if session is None:
-        session = st.sessions.new()
-        request.state.session = session
-    response = render(request, "webmail/login.html", error="", address="")
-    set_cookie(request, response, session)
-    return response
+    return loginflow.login_form(
+        request,
+        state_of(request).sessions,
+        lambda: render(request, "webmail/login.html", error="", address=""),
+        cookie=COOKIE,
+        prefix=PREFIX,
+    )
 
 
 @page(public=True)
@@ -91,10 +86,4 @@ async def login(request: Request) -> Response:
 
 @page
 async def logout(request: Request) -> Response:
-    st = state_of(request)
-    session = session_of(request)
-    if session is not None:
-        st.sessions.delete(session.id)
-    response = redirect(f"{PREFIX}/login")
-    response.delete_cookie(COOKIE, path=PREFIX)
-    return response
+    return loginflow.logout(request, state_of(request).sessions, cookie=COOKIE, prefix=PREFIX)

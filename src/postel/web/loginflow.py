@@ -1,0 +1,57 @@
+"""Session handling around login shared by admin and webmail: the session cookie,
+the login form's anonymous session (it carries the form's CSRF token), logout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postel.web.pagestate import redirect, session_of
+from postel.web.sessions import Session, SessionStore
+
+
+def set_session_cookie(
+    request: Request, response: Response, session: Session, *, cookie: str, prefix: str
+) -> None:
+    """The session id cookie, only for *prefix*, not readable by scripts, same-site."""
+    response.set_cookie(
+        cookie,
+        session.id,
+        path=prefix,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def login_form(
+    request: Request,
+    sessions: SessionStore,
+    render: Callable[[], Response],
+    *,
+    cookie: str,
+    prefix: str,
+) -> Response:
+    """The login form from *render*, in a new anonymous session when there is none;
+    a logged-in session is sent to the start page instead."""
+    session = session_of(request)
+    if session is not None and session.authenticated:
+        return redirect(f"{prefix}/")
+    if session is None:
+        session = sessions.new()
+        request.state.session = session
+    response = render()
+    set_session_cookie(request, response, session, cookie=cookie, prefix=prefix)
+    return response
+
+
+def logout(request: Request, sessions: SessionStore, *, cookie: str, prefix: str) -> Response:
+    """End the session and clear its cookie; back to the login page."""
+    session = session_of(request)
+    if session is not None:
+        sessions.delete(session.id)
+    response = redirect(f"{prefix}/login")
+    response.delete_cookie(cookie, path=prefix)
+    return response

@@ -25,6 +25,17 @@ def _page_args(request: Request) -> tuple[int, str | None]:
     return offset, domain
 
 
+def _pager(found: dmarcdb.Page | tlsrptdb.Page, offset: int, domain: str | None) -> dict[str, Any]:
+    """A report list's rows and the context of admin/report_pager.html."""
+    return {
+        "reports": found.reports,
+        "total": found.total,
+        "offset": offset,
+        "page_size": PAGE_SIZE,
+        "domain": domain or "",
+    }
+
+
 def _id(request: Request) -> int | None:
     try:
         return int(request.path_params["id"])
@@ -43,11 +54,7 @@ async def tlsrpt_list(request: Request) -> Response:
     return render(
         request,
         "admin/tlsrpt_list.html",
-        reports=found.reports,
-        total=found.total,
-        offset=offset,
-        page_size=PAGE_SIZE,
-        domain=domain or "",
+        **_pager(found, offset, domain),
         day_chart=day_chart(
             [(d.day, d.successes, d.failures) for d in days], "TLS sessions per day"
         ),
@@ -117,11 +124,7 @@ async def dmarc_list(request: Request) -> Response:
     return render(
         request,
         "admin/dmarc_list.html",
-        reports=found.reports,
-        total=found.total,
-        offset=offset,
-        page_size=PAGE_SIZE,
-        domain=domain or "",
+        **_pager(found, offset, domain),
         date=_date,
         day_chart=day_chart(
             [(d.day, d.counts.dmarc_pass, d.counts.dmarc_fail) for d in days],

@@ -5,20 +5,20 @@ and its chart, and retries a queued message. Screenshots go to test-artifacts/."
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page, screenshots
+from serverthread import serving
 
 from postel import tlsrptdb
 from postel.config import Config, load_config
 from postel.queue.db import QueueDB
-from postel.server import Running, run
+from postel.server import Running
 from postel.store.passwords import scrypt_hash
 from postel.tlsrpt import parse_report
 
@@ -26,17 +26,12 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TESTDATA = REPO / ".." / "shared" / "testdata"
-ARTIFACTS = REPO / "test-artifacts"
 HOST = "mail.admgood.test"
 GOOD = "admgood.test"
 BROKEN = "admbroken.test"
 PASSWORD = "admin password for the test"
 SMTP_PORT = 2525
 WEB_PORT = 8080
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 def write_config(root: Path, testnet: Any, ip: str) -> Config:
@@ -141,40 +136,10 @@ def server(testnet: Any, tmp_path: Path) -> Iterator[Server]:
         '_dmarc TXT "v=DMARC1; p=none"',
         '_mta-sts TXT "v=STSv1; id=old1"',
     ])
-    started = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        async def main() -> None:
-            stop = asyncio.Event()
-            holder["stop"], holder["loop"] = stop, asyncio.get_running_loop()
-
-            def ready(r: Running) -> None:
-                holder["running"] = r
-                started.set()
-
-            try:
-                await run(cfg, ready=ready, stop=stop, check_dns=False)
-            except BaseException as exc:
-                holder["error"] = exc
-                started.set()
-                raise
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=serve, name="postel", daemon=True)
-    thread.start()
-    assert started.wait(30), "postel did not start"
-    assert "error" not in holder, holder.get("error")
-    running: Running = holder["running"]
-    assert (ip, WEB_PORT, "admin") in running.bound
-    assert (ip, 443, "mtasts") in running.bound
-    try:
+    with serving(cfg) as running:
+        assert (ip, WEB_PORT, "admin") in running.bound
+        assert (ip, 443, "mtasts") in running.bound
         yield Server(cfg, f"http://{ip}:{WEB_PORT}", running)
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive(), "postel did not stop"
 
 
 def add_report(cfg: Config) -> int:
@@ -200,90 +165,78 @@ def queue_message(cfg: Config) -> int:
 
 
 def test_admin_in_chromium(server: Server) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     report_id = add_report(server.cfg)
     entry_id = queue_message(server.cfg)
-    ARTIFACTS.mkdir(exist_ok=True)
+    shot = screenshots("admin")
 
-    def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True)
+    with chromium_page(width=1200, height=900, timeout_ms=60_000) as page:
+        # 1. Log in.
+        page.goto(server.base + "/admin/")
+        expect(page).to_have_url(server.base + "/admin/login")
+        shot(page, "01-login")
+        page.fill("#password", "wrong")
+        page.click("text=Log in")
+        expect(page.locator(".flash.error")).to_contain_text("Wrong password")
+        page.fill("#password", PASSWORD)
+        page.click("text=Log in")
+        expect(page).to_have_url(server.base + "/admin/")
+        expect(page.locator("h1")).to_have_text(HOST)
+        shot(page, "02-overview")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        # 2. DNS records page.
+        page.click(f"a[href='/admin/domains/{GOOD}/dns']")
+        zone = page.locator("pre#zone")
+        expect(zone).to_contain_text(f"_25._tcp.{HOST}. 300 IN TLSA 3 1 1 ")
+        expect(zone).to_contain_text(
+            f'_smtp._tls.{HOST}. 300 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@{HOST}"'
         )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(60_000)
+        expect(zone).to_contain_text(f'_mta-sts.{GOOD}. 300 IN TXT "v=STSv1; id=good1"')
+        shot(page, "03-dns-records")
 
-            # 1. Log in.
-            page.goto(server.base + "/admin/")
-            expect(page).to_have_url(server.base + "/admin/login")
-            shot(page, "01-login")
-            page.fill("#password", "wrong")
-            page.click("text=Log in")
-            expect(page.locator(".flash.error")).to_contain_text("Wrong password")
-            page.fill("#password", PASSWORD)
-            page.click("text=Log in")
-            expect(page).to_have_url(server.base + "/admin/")
-            expect(page.locator("h1")).to_have_text(HOST)
-            shot(page, "02-overview")
+        # 3. DNS check of the misconfigured domain against the test network.
+        page.goto(f"{server.base}/admin/domains/{BROKEN}/check")
+        mx = page.locator("section[data-section='MX']")
+        expect(mx).to_have_class("check error")
+        expect(mx.locator("ul.errors")).to_contain_text(
+            f"point to mx.elsewhere.test, not to this server ({HOST})"
+        )
+        expect(mx.locator("pre.fix")).to_contain_text(f"{BROKEN}. 300 IN MX 10 {HOST}.")
+        dmarc = page.locator("section[data-section='DMARC']")
+        expect(dmarc.locator("ul.warnings")).to_contain_text("p=none")
+        mtasts = page.locator("section[data-section='MTA-STS']")
+        expect(mtasts).to_have_class("check error")
+        expect(mtasts.locator("ul.errors")).to_contain_text("id=old1")
+        spf = page.locator("section[data-section='SPF']")
+        expect(spf).to_have_class("check error")
+        shot(page, "04-dns-check-misconfigured")
 
-            # 2. DNS records page.
-            page.click(f"a[href='/admin/domains/{GOOD}/dns']")
-            zone = page.locator("pre#zone")
-            expect(zone).to_contain_text(f"_25._tcp.{HOST}. 300 IN TLSA 3 1 1 ")
-            expect(zone).to_contain_text(
-                f'_smtp._tls.{HOST}. 300 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@{HOST}"'
+        # The well configured domain passes MX, STARTTLS and MTA-STS.
+        page.goto(f"{server.base}/admin/domains/{GOOD}/check")
+        for name in ("MX", "STARTTLS", "MTA-STS", "DMARC"):
+            expect(page.locator(f"section[data-section='{name}']")).to_have_class(
+                "check ok"
             )
-            expect(zone).to_contain_text(f'_mta-sts.{GOOD}. 300 IN TXT "v=STSv1; id=good1"')
-            shot(page, "03-dns-records")
+        shot(page, "05-dns-check-good")
 
-            # 3. DNS check of the misconfigured domain against the test network.
-            page.goto(f"{server.base}/admin/domains/{BROKEN}/check")
-            mx = page.locator("section[data-section='MX']")
-            expect(mx).to_have_class("check error")
-            expect(mx.locator("ul.errors")).to_contain_text(
-                f"point to mx.elsewhere.test, not to this server ({HOST})"
-            )
-            expect(mx.locator("pre.fix")).to_contain_text(f"{BROKEN}. 300 IN MX 10 {HOST}.")
-            dmarc = page.locator("section[data-section='DMARC']")
-            expect(dmarc.locator("ul.warnings")).to_contain_text("p=none")
-            mtasts = page.locator("section[data-section='MTA-STS']")
-            expect(mtasts).to_have_class("check error")
-            expect(mtasts.locator("ul.errors")).to_contain_text("id=old1")
-            spf = page.locator("section[data-section='SPF']")
-            expect(spf).to_have_class("check error")
-            shot(page, "04-dns-check-misconfigured")
+        # 4. A received TLS report and its chart.
+        page.click("header >> text=TLS reports")
+        expect(page.locator("svg.chart").first).to_be_visible()
+        page.click(f"a[href='/admin/tlsrpt/{report_id}']")
+        expect(page.locator("h1")).to_contain_text("Company-X")
+        chart = page.locator("svg.chart")
+        expect(chart).to_be_visible()
+        expect(chart.locator("title").first).to_contain_text("Sessions per policy")
+        expect(page.locator("body")).to_contain_text("company-y.example")
+        shot(page, "06-tls-report")
 
-            # The well configured domain passes MX, STARTTLS and MTA-STS.
-            page.goto(f"{server.base}/admin/domains/{GOOD}/check")
-            for name in ("MX", "STARTTLS", "MTA-STS", "DMARC"):
-                expect(page.locator(f"section[data-section='{name}']")).to_have_class(
-                    "check ok"
-                )
-            shot(page, "05-dns-check-good")
-
-            # 4. A received TLS report and its chart.
-            page.click("header >> text=TLS reports")
-            expect(page.locator("svg.chart").first).to_be_visible()
-            page.click(f"a[href='/admin/tlsrpt/{report_id}']")
-            expect(page.locator("h1")).to_contain_text("Company-X")
-            chart = page.locator("svg.chart")
-            expect(chart).to_be_visible()
-            expect(chart.locator("title").first).to_contain_text("Sessions per policy")
-            expect(page.locator("body")).to_contain_text("company-y.example")
-            shot(page, "06-tls-report")
-
-            # 5. Retry a queued message.
-            page.click("header >> text=Queue")
-            row = page.locator(f"tr[data-entry='{entry_id}']")
-            expect(row).to_contain_text("someone@remote.test")
-            row.locator("button", has_text="Retry now").click()
-            expect(page.locator(".flash.ok")).to_contain_text(
-                f"Entry {entry_id} will be delivered now"
-            )
-            shot(page, "07-queue-retried")
-        finally:
-            browser.close()
+        # 5. Retry a queued message.
+        page.click("header >> text=Queue")
+        row = page.locator(f"tr[data-entry='{entry_id}']")
+        expect(row).to_contain_text("someone@remote.test")
+        row.locator("button", has_text="Retry now").click()
+        expect(page.locator(".flash.ok")).to_contain_text(
+            f"Entry {entry_id} will be delivered now"
+        )
+        shot(page, "07-queue-retried")

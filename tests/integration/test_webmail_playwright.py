@@ -6,8 +6,6 @@ MX of a DNSSEC-signed domain with DANE and MTA-STS enforce) that receives it."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium_page, screenshots
 from delivery_peer import PORT, PostelPeer, issue, peer_config
+from serverthread import serving
 
 from postel.config import Config, load_config
-from postel.server import Running, run
 from postel.store import Store
 from postel.store.credentials import Credentials
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 SENDER = "wm-sender.test"
 GOOD = "wm-good.test"  # signed, TLSA, MTA-STS enforce, remembered STARTTLS+REQUIRETLS
 PLAIN = "wm-plain.test"  # unsigned, no MTA-STS, remembered no STARTTLS/REQUIRETLS
@@ -33,15 +30,6 @@ BOGUS = "wm-bogus.test"  # DNSSEC bogus, never delivered to
 ADDRESS = f"you@{SENDER}"
 PASSWORD = "webmail password for the test"
 WEB_PORT = 8080
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ASPECTS = ["starttls", "mtasts", "dnssec", "dane", "requiretls"]
 HTML_MAIL = (
     f"From: Alice <alice@{GOOD}>\r\nTo: {ADDRESS}\r\nSubject: Welcome to the webmail\r\n"
@@ -155,41 +143,9 @@ def instance(testnet: Any, tmp_path: Path) -> Iterator[Instance]:
         )
     store.close()
 
-    started = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        async def main() -> None:
-            stop = asyncio.Event()
-            holder["stop"], holder["loop"] = stop, asyncio.get_running_loop()
-            await peer.start()
-
-            def ready(r: Running) -> None:
-                holder["running"] = r
-                started.set()
-
-            try:
-                await run(cfg, ready=ready, stop=stop, check_dns=False)
-            except BaseException as exc:
-                holder["error"] = exc
-                started.set()
-                raise
-            finally:
-                await peer.stop()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=serve, name="postel", daemon=True)
-    thread.start()
-    assert started.wait(30), "postel did not start"
-    assert "error" not in holder, holder.get("error")
-    assert (ip, WEB_PORT, "webmail") in holder["running"].bound
-    try:
+    with serving(cfg, before=peer.start, after=peer.stop) as running:
+        assert (ip, WEB_PORT, "webmail") in running.bound
         yield Instance(cfg, f"http://{ip}:{WEB_PORT}", peer)
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive(), "postel did not stop"
 
 
 def bar_values(page: Any, field: str, address: str) -> dict[str, str]:
@@ -225,135 +181,124 @@ def last_dsn(cfg: Config) -> str:
 
 
 def test_webmail_in_chromium(instance: Instance) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    shot = screenshots("webmail")
 
-    def shot(page: Any, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"webmail-{name}.png"), full_page=True)
+    with chromium_page(width=1280, height=900, timeout_ms=20_000) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        # Log in.
+        page.goto(instance.base + "/webmail/")
+        expect(page).to_have_url(instance.base + "/webmail/login")
+        page.fill("input[name=address]", ADDRESS)
+        page.fill("input[name=password]", "wrong")
+        page.click("button[type=submit]")
+        expect(page.locator(".flash.error")).to_contain_text("Wrong address or password")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("h1")).to_contain_text("Inbox")
+        shot(page, "inbox")
+
+        # List: 61 messages, 50 per page, the newest first; older page by cursor.
+        expect(page.locator("table.messages tbody tr")).to_have_count(50)
+        page.click("a[rel=next]")
+        expect(page.locator("table.messages tbody tr")).to_have_count(11)
+        expect(page.locator("table.messages")).to_contain_text("Welcome to the webmail")
+
+        # Read the HTML message: sanitised, in a sandboxed frame, remote image blocked.
+        page.click("text=Welcome to the webmail")
+        expect(page.locator("h1.subject")).to_have_text("Welcome to the webmail")
+        frame = page.frame_locator("iframe.body-html")
+        expect(frame.locator("h1")).to_have_text("Hello from Alice")
+        expect(frame.locator("b")).to_have_text("HTML")
+        assert frame.locator("script").count() == 0
+        sandbox = page.locator("iframe.body-html").get_attribute("sandbox") or ""
+        assert "allow-scripts" not in sandbox
+        expect(page.locator(".remote-note")).to_contain_text("1 remote image")
+        assert "tracker" not in (frame.locator("img").get_attribute("src") or "")
+        shot(page, "read")
+
+        # Compose: recipients typed one after the other; the bar updates as typed.
+        page.click("a.compose-link")
+        expect(page.locator("h1")).to_have_text("Compose")
+        literal = "dave@[192.0.2.1]"
+        bad = f"bad..dots@{BOGUS}"
+        recipients = [f"user@{GOOD}", f"bob@{PLAIN}", f"carol@{BOGUS}", literal, bad]
+        to = page.locator("#to")
+        to.click()
+        to.press_sequentially(", ".join(recipients), delay=15)
+        wait_rows_settled(page, "to", len(recipients))
+        shot(page, "compose-colours")
+
+        good = bar_values(page, "to", f"user@{GOOD}")
+        assert good == dict.fromkeys(ASPECTS, "yes"), good
+        plain = bar_values(page, "to", f"bob@{PLAIN}")
+        assert plain == dict.fromkeys(ASPECTS, "no"), plain
+        bogus = bar_values(page, "to", f"carol@{BOGUS}")
+        assert bogus == {
+            "starttls": "unknown",
+            "mtasts": "error",
+            "dnssec": "error",
+            "dane": "error",
+            "requiretls": "unknown",
+        }, bogus
+        assert bar_values(page, "to", literal) == dict.fromkeys(ASPECTS, "unknown")
+        # A failed request shows all grey.
+        assert bar_values(page, "to", bad) == dict.fromkeys(ASPECTS, "error")
+        # Each segment has shown each colour.
+        for aspect in ASPECTS:
+            seen = {
+                v[aspect]
+                for v in (
+                    good,
+                    plain,
+                    bogus,
+                    bar_values(page, "to", literal),
+                    bar_values(page, "to", bad),
+                )
+            }
+            assert seen == {"yes", "no", "error", "unknown"}, (aspect, seen)
+        # Colours as rendered, and tooltips that explain the value for this recipient.
+        seg = page.locator(
+            f'#security-to .rcpt[data-address="user@{GOOD}"] .seg[data-aspect="dane"]'
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        assert seg.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(46, 125, 50)"
+        assert f"mx.{GOOD}" in (seg.get_attribute("title") or "")
+        red = page.locator(
+            f'#security-to .rcpt[data-address="bob@{PLAIN}"] .seg[data-aspect="dnssec"]'
+        )
+        assert red.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
+        assert "not DNSSEC-signed" in (red.get_attribute("title") or "")
+        grey = page.locator(
+            f'#security-to .rcpt[data-address="carol@{BOGUS}"] .seg[data-aspect="dnssec"]'
+        )
+        assert grey.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(158, 158, 158)"
+        empty = page.locator(
+            f'#security-to .rcpt[data-address="{literal}"] .seg[data-aspect="dane"]'
+        )
+        assert empty.evaluate("e => getComputedStyle(e).backgroundColor") == "rgba(0, 0, 0, 0)"
+        grey.hover()
+        shot(page, "compose-tooltip")
+        expect(page.locator("#requiretls")).not_to_be_checked()
 
-            # Log in.
-            page.goto(instance.base + "/webmail/")
-            expect(page).to_have_url(instance.base + "/webmail/login")
-            page.fill("input[name=address]", ADDRESS)
-            page.fill("input[name=password]", "wrong")
-            page.click("button[type=submit]")
-            expect(page.locator(".flash.error")).to_contain_text("Wrong address or password")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_contain_text("Inbox")
-            shot(page, "inbox")
+        # Only the safe recipient left: REQUIRETLS is pre-selected.
+        to.fill("")
+        to.press_sequentially(f"user@{GOOD}", delay=15)
+        wait_rows_settled(page, "to", 1)
+        expect(page.locator("#requiretls")).to_be_checked()
+        page.fill("#subject", "Sent with REQUIRETLS")
+        page.fill("#body", "This message must travel over verified TLS.")
+        shot(page, "compose-requiretls")
+        page.click("button[value=send]")
+        expect(page.locator(".flash.ok")).to_contain_text("Message sent (REQUIRETLS)")
+        shot(page, "sent")
 
-            # List: 61 messages, 50 per page, the newest first; older page by cursor.
-            expect(page.locator("table.messages tbody tr")).to_have_count(50)
-            page.click("a[rel=next]")
-            expect(page.locator("table.messages tbody tr")).to_have_count(11)
-            expect(page.locator("table.messages")).to_contain_text("Welcome to the webmail")
-
-            # Read the HTML message: sanitised, in a sandboxed frame, remote image blocked.
-            page.click("text=Welcome to the webmail")
-            expect(page.locator("h1.subject")).to_have_text("Welcome to the webmail")
-            frame = page.frame_locator("iframe.body-html")
-            expect(frame.locator("h1")).to_have_text("Hello from Alice")
-            expect(frame.locator("b")).to_have_text("HTML")
-            assert frame.locator("script").count() == 0
-            sandbox = page.locator("iframe.body-html").get_attribute("sandbox") or ""
-            assert "allow-scripts" not in sandbox
-            expect(page.locator(".remote-note")).to_contain_text("1 remote image")
-            assert "tracker" not in (frame.locator("img").get_attribute("src") or "")
-            shot(page, "read")
-
-            # Compose: recipients typed one after the other; the bar updates as typed.
-            page.click("a.compose-link")
-            expect(page.locator("h1")).to_have_text("Compose")
-            literal = "dave@[192.0.2.1]"
-            bad = f"bad..dots@{BOGUS}"
-            recipients = [f"user@{GOOD}", f"bob@{PLAIN}", f"carol@{BOGUS}", literal, bad]
-            to = page.locator("#to")
-            to.click()
-            to.press_sequentially(", ".join(recipients), delay=15)
-            wait_rows_settled(page, "to", len(recipients))
-            shot(page, "compose-colours")
-
-            good = bar_values(page, "to", f"user@{GOOD}")
-            assert good == dict.fromkeys(ASPECTS, "yes"), good
-            plain = bar_values(page, "to", f"bob@{PLAIN}")
-            assert plain == dict.fromkeys(ASPECTS, "no"), plain
-            bogus = bar_values(page, "to", f"carol@{BOGUS}")
-            assert bogus == {
-                "starttls": "unknown",
-                "mtasts": "error",
-                "dnssec": "error",
-                "dane": "error",
-                "requiretls": "unknown",
-            }, bogus
-            assert bar_values(page, "to", literal) == dict.fromkeys(ASPECTS, "unknown")
-            # A failed request shows all grey.
-            assert bar_values(page, "to", bad) == dict.fromkeys(ASPECTS, "error")
-            # Each segment has shown each colour.
-            for aspect in ASPECTS:
-                seen = {
-                    v[aspect]
-                    for v in (
-                        good,
-                        plain,
-                        bogus,
-                        bar_values(page, "to", literal),
-                        bar_values(page, "to", bad),
-                    )
-                }
-                assert seen == {"yes", "no", "error", "unknown"}, (aspect, seen)
-            # Colours as rendered, and tooltips that explain the value for this recipient.
-            seg = page.locator(
-                f'#security-to .rcpt[data-address="user@{GOOD}"] .seg[data-aspect="dane"]'
-            )
-            assert seg.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(46, 125, 50)"
-            assert f"mx.{GOOD}" in (seg.get_attribute("title") or "")
-            red = page.locator(
-                f'#security-to .rcpt[data-address="bob@{PLAIN}"] .seg[data-aspect="dnssec"]'
-            )
-            assert red.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
-            assert "not DNSSEC-signed" in (red.get_attribute("title") or "")
-            grey = page.locator(
-                f'#security-to .rcpt[data-address="carol@{BOGUS}"] .seg[data-aspect="dnssec"]'
-            )
-            assert grey.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(158, 158, 158)"
-            empty = page.locator(
-                f'#security-to .rcpt[data-address="{literal}"] .seg[data-aspect="dane"]'
-            )
-            assert empty.evaluate("e => getComputedStyle(e).backgroundColor") == "rgba(0, 0, 0, 0)"
-            grey.hover()
-            shot(page, "compose-tooltip")
-            expect(page.locator("#requiretls")).not_to_be_checked()
-
-            # Only the safe recipient left: REQUIRETLS is pre-selected.
-            to.fill("")
-            to.press_sequentially(f"user@{GOOD}", delay=15)
-            wait_rows_settled(page, "to", 1)
-            expect(page.locator("#requiretls")).to_be_checked()
-            page.fill("#subject", "Sent with REQUIRETLS")
-            page.fill("#body", "This message must travel over verified TLS.")
-            shot(page, "compose-requiretls")
-            page.click("button[value=send]")
-            expect(page.locator(".flash.ok")).to_contain_text("Message sent (REQUIRETLS)")
-            shot(page, "sent")
-
-            # The Sent mailbox has the copy.
-            page.click("nav.boxes >> text=Sent")
-            expect(page.locator("table.messages")).to_contain_text("Sent with REQUIRETLS")
-            assert not errors, errors
-        finally:
-            browser.close()
+        # The Sent mailbox has the copy.
+        page.click("nav.boxes >> text=Sent")
+        expect(page.locator("table.messages")).to_contain_text("Sent with REQUIRETLS")
+        assert not errors, errors
 
     # Delivered at the peer, with REQUIRETLS (RFC 8689 §4.2).
     deadline = time.monotonic() + 60

@@ -8,12 +8,13 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from postel.db import Handle, check_page, open_db, transaction
+from postel.db import check_page, open_db, transaction
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
 from postel.dmarcdb.model import AddResult, Counts, DayTotal, OrgTotal, Page, StoredReport
 from postel.dmarcdb.schema import MIGRATIONS
 from postel.dmarcrpt import Report
+from postel.reportstore import ReportStore, domain_key
 
 log = logging.getLogger("postel.dmarcdb")
 
@@ -42,17 +43,14 @@ def _day(epoch: int) -> str:
         return "9999-12-31"
 
 
-def _domain_key(domain: str) -> str:
-    return domain.strip().lower().rstrip(".")
-
-
 def _counts(row: sqlite3.Row, start: int) -> Counts:
     return Counts(*(int(row[start + i]) for i in range(7)))
 
 
-class DMARCDB(Handle):
+class DMARCDB(ReportStore[StoredReport]):
     """The database of received DMARC aggregate reports. Use :func:`open`."""
 
+    columns = _COLUMNS
     closed_error = DMARCDBError
 
     def add(
@@ -67,7 +65,7 @@ class DMARCDB(Handle):
     ) -> AddResult:
         """Store a report; a further copy of a stored one is recorded as a duplicate."""
         md = report.metadata
-        domain = _domain_key(report.policy_published.domain)
+        domain = domain_key(report.policy_published.domain)
         when = _iso(received or datetime.now(UTC))
         c = report_counts(report)
         try:
@@ -77,11 +75,7 @@ class DMARCDB(Handle):
                     (md.org_name, md.report_id, domain),
                 ).fetchone()
                 if row is not None:
-                    self.conn.execute(
-                        "INSERT INTO duplicate (report, received, from_addr, to_rcpt, "
-                        "message_ref) VALUES (?, ?, ?, ?, ?)",
-                        (row[0], when, from_addr, to_rcpt, message_ref),
-                    )
+                    self._add_duplicate(row[0], when, from_addr, to_rcpt, message_ref)
                     return AddResult(int(row[0]), duplicate=True)
                 cur = self.conn.execute(
                     "INSERT INTO report (received, from_addr, to_rcpt, organization, report_id, "
@@ -137,11 +131,6 @@ class DMARCDB(Handle):
         log.debug("report stored", extra={"id": rid, "org": md.org_name})
         return AddResult(int(rid))
 
-    def delete(self, report_id: int) -> bool:
-        with transaction(self.conn):
-            cur = self.conn.execute("DELETE FROM report WHERE id = ?", (report_id,))
-        return cur.rowcount > 0
-
     @staticmethod
     def _row(row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> StoredReport:
         return StoredReport(
@@ -176,7 +165,7 @@ class DMARCDB(Handle):
         check_page(limit, offset, MAX_PAGE, InvalidArgument)
         where, args = ("", [])
         if domain:
-            where, args = " WHERE r.domain = ?", [_domain_key(domain)]
+            where, args = " WHERE r.domain = ?", [domain_key(domain)]
         total = int(self.conn.execute(f"SELECT count(*) FROM report r{where}", args).fetchone()[0])
         rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM report r{where} ORDER BY r.begin DESC, r.id DESC "
@@ -184,17 +173,6 @@ class DMARCDB(Handle):
             [*args, limit, offset],
         ).fetchall()
         return Page([self._row(r, with_json=False) for r in rows], total)
-
-    def get(self, report_id: int) -> StoredReport | None:
-        row = self.conn.execute(
-            f"SELECT {_COLUMNS}, r.json FROM report r WHERE r.id = ?", (report_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        dups = self.conn.execute(
-            "SELECT count(*) FROM duplicate WHERE report = ?", (report_id,)
-        ).fetchone()[0]
-        return self._row(row, with_json=True, duplicates=int(dups))
 
     def find(self, organization: str, report_id: str) -> list[StoredReport]:
         rows = self.conn.execute(
@@ -204,12 +182,6 @@ class DMARCDB(Handle):
         found = [self.get(int(r[0])) for r in rows]
         return [r for r in found if r is not None]
 
-    def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM report").fetchone()[0])
-
-    def duplicate_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM duplicate").fetchone()[0])
-
     def daily_totals(
         self, *, domain: str | None = None, since: str | None = None, until: str | None = None
     ) -> list[DayTotal]:
@@ -218,7 +190,7 @@ class DMARCDB(Handle):
         args: list[object] = []
         if domain:
             clauses.append("r.domain = ?")
-            args.append(_domain_key(domain))
+            args.append(domain_key(domain))
         if since:
             clauses.append("r.day >= ?")
             args.append(since)
@@ -235,7 +207,7 @@ class DMARCDB(Handle):
     def organization_totals(self, *, domain: str | None = None) -> list[OrgTotal]:
         where, args = ("", [])
         if domain:
-            where, args = " WHERE r.domain = ?", [_domain_key(domain)]
+            where, args = " WHERE r.domain = ?", [domain_key(domain)]
         rows = self.conn.execute(
             f"SELECT r.organization, count(*), {_SUMS} FROM report r{where} "
             "GROUP BY r.organization ORDER BY sum(r.message_count) DESC, r.organization",

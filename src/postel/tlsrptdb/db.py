@@ -8,7 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from postel.db import Handle, check_page, open_db, transaction
+from postel.db import check_page, open_db, transaction
+from postel.reportstore import ReportStore, domain_key
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
 from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
@@ -31,13 +32,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _domain_key(domain: str) -> str:
-    return domain.strip().lower().rstrip(".")
-
-
-class TLSRPTDB(Handle):
+class TLSRPTDB(ReportStore[StoredReport]):
     """The database of received TLS reports. Use :func:`open`; close when done."""
 
+    columns = _COLUMNS
     closed_error = TLSRPTDBError
 
     # -- writing --------------------------------------------------------------
@@ -58,7 +56,7 @@ class TLSRPTDB(Handle):
         if kind not in KINDS:
             raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
         when = format_datetime(received or _now())
-        domains = [_domain_key(d) for d in report.policy_domains()]
+        domains = [domain_key(d) for d in report.policy_domains()]
         try:
             with transaction(self.conn):
                 row = self.conn.execute(
@@ -66,11 +64,7 @@ class TLSRPTDB(Handle):
                     (report.organization_name, report.report_id),
                 ).fetchone()
                 if row is not None:
-                    self.conn.execute(
-                        "INSERT INTO duplicate (report, received, from_addr, to_rcpt, "
-                        "message_ref) VALUES (?, ?, ?, ?, ?)",
-                        (row[0], when, from_addr, to_rcpt, message_ref),
-                    )
+                    self._add_duplicate(row[0], when, from_addr, to_rcpt, message_ref)
                     return AddResult(int(row[0]), duplicate=True)
                 start = format_datetime(report.date_range.start)
                 cur = self.conn.execute(
@@ -106,7 +100,7 @@ class TLSRPTDB(Handle):
                         (
                             rid,
                             i,
-                            _domain_key(p.policy.policy_domain),
+                            domain_key(p.policy.policy_domain),
                             str(p.policy.policy_type),
                             p.summary.total_successful_session_count,
                             p.summary.total_failure_session_count,
@@ -118,12 +112,6 @@ class TLSRPTDB(Handle):
             raise TLSRPTDBError(f"{self.path}: storing report {report.report_id!r}: {e}") from e
         log.debug("report stored", extra={"id": rid, "org": report.organization_name})
         return AddResult(int(rid))
-
-    def delete(self, report_id: int) -> bool:
-        """Remove a report (and its duplicates); False when there was none."""
-        with transaction(self.conn):
-            cur = self.conn.execute("DELETE FROM report WHERE id = ?", (report_id,))
-        return cur.rowcount > 0
 
     # -- reading --------------------------------------------------------------
 
@@ -155,7 +143,7 @@ class TLSRPTDB(Handle):
         args: list[object] = []
         if domain:
             clauses.append("r.id IN (SELECT report FROM policy WHERE domain = ?)")
-            args.append(_domain_key(domain))
+            args.append(domain_key(domain))
         if kind:
             if kind not in KINDS:
                 raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -182,29 +170,12 @@ class TLSRPTDB(Handle):
         ).fetchall()
         return Page([self._row(r, with_json=False) for r in rows], total)
 
-    def get(self, report_id: int) -> StoredReport | None:
-        row = self.conn.execute(
-            f"SELECT {_COLUMNS}, r.json FROM report r WHERE r.id = ?", (report_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        dups = self.conn.execute(
-            "SELECT count(*) FROM duplicate WHERE report = ?", (report_id,)
-        ).fetchone()[0]
-        return self._row(row, with_json=True, duplicates=int(dups))
-
     def find(self, organization: str, report_id: str) -> StoredReport | None:
         row = self.conn.execute(
             "SELECT id FROM report WHERE organization = ? AND report_id = ?",
             (organization, report_id),
         ).fetchone()
         return None if row is None else self.get(int(row[0]))
-
-    def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM report").fetchone()[0])
-
-    def duplicate_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM duplicate").fetchone()[0])
 
     def daily_totals(
         self, *, domain: str | None = None, since: str | None = None, until: str | None = None
@@ -215,7 +186,7 @@ class TLSRPTDB(Handle):
         args: list[object] = []
         if domain:
             clauses.append("p.domain = ?")
-            args.append(_domain_key(domain))
+            args.append(domain_key(domain))
         if since:
             clauses.append("r.day >= ?")
             args.append(since)
@@ -235,7 +206,7 @@ class TLSRPTDB(Handle):
         """Sums per reporting organization, most sessions first."""
         where, args = ("", [])
         if domain:
-            where, args = " WHERE p.domain = ?", [_domain_key(domain)]
+            where, args = " WHERE p.domain = ?", [domain_key(domain)]
         rows = self.conn.execute(
             "SELECT r.organization, count(DISTINCT r.id), coalesce(sum(p.successes), 0) AS s, "
             "coalesce(sum(p.failures), 0) AS f FROM report r JOIN policy p ON p.report = r.id"

@@ -1,0 +1,64 @@
+"""What the databases of received reports share (postel.dmarcdb, postel.tlsrptdb).
+
+Each has a ``report`` table, one row per stored report (with its ``json``), and a
+``duplicate`` table recording further copies of a stored report (``report`` names it;
+rows go with the report on delete).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import ClassVar, Generic, TypeVar
+
+from postel.db import Handle, transaction
+
+T = TypeVar("T")
+
+
+def domain_key(domain: str) -> str:
+    """A domain as stored and queried: trimmed, lower case, no trailing dot."""
+    return domain.strip().lower().rstrip(".")
+
+
+class ReportStore(Handle, Generic[T]):
+    """An open database of received reports; *T* is its stored-report type."""
+
+    # The report columns _row reads, qualified with the alias "r".
+    columns: ClassVar[str]
+
+    def _row(self, row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> T:
+        raise NotImplementedError
+
+    def _add_duplicate(
+        self, report_id: int, received: str, from_addr: str, to_rcpt: str, message_ref: str
+    ) -> None:
+        """Record a further copy of stored report *report_id* (in the caller's transaction)."""
+        self.conn.execute(
+            "INSERT INTO duplicate (report, received, from_addr, to_rcpt, "
+            "message_ref) VALUES (?, ?, ?, ?, ?)",
+            (report_id, received, from_addr, to_rcpt, message_ref),
+        )
+
+    def delete(self, report_id: int) -> bool:
+        """Remove a report (and its duplicates); False when there was none."""
+        with transaction(self.conn):
+            cur = self.conn.execute("DELETE FROM report WHERE id = ?", (report_id,))
+        return cur.rowcount > 0
+
+    def get(self, report_id: int) -> T | None:
+        """The stored report with its JSON and number of duplicates; None if unknown."""
+        row = self.conn.execute(
+            f"SELECT {self.columns}, r.json FROM report r WHERE r.id = ?", (report_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        dups = self.conn.execute(
+            "SELECT count(*) FROM duplicate WHERE report = ?", (report_id,)
+        ).fetchone()[0]
+        return self._row(row, with_json=True, duplicates=int(dups))
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM report").fetchone()[0])
+
+    def duplicate_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM duplicate").fetchone()[0])

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
+from postel.cli.common import fail
 from postel.config.errors import ConfigError
 
 DOMAINS_FILE = "domains.toml"
@@ -42,11 +43,6 @@ def _password_options(func: Any) -> Any:
     )(func)
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
-
-
 def _fail_config(exc: ConfigError) -> NoReturn:
     for problem in exc.problems:
         click.echo(f"error: {problem}", err=True)
@@ -57,9 +53,9 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        _fail(f"{path}: file not found")
+        fail(f"{path}: file not found")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{path}: cannot read: {exc}")
+        fail(f"{path}: cannot read: {exc}")
 
 
 def _static(config_dir: Path) -> Any:
@@ -73,7 +69,7 @@ def _static(config_dir: Path) -> Any:
     try:
         return StaticConfig.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        _fail(f"{path}: TOML syntax error: {exc}")
+        fail(f"{path}: TOML syntax error: {exc}")
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
@@ -109,7 +105,7 @@ def _write_domains(path: Path, text: str) -> None:
 def _get_password(password_file: Path | None, generate: bool) -> tuple[str, bool]:
     """(password, generated)."""
     if password_file is not None and generate:
-        _fail("give either --password-file or --generate, not both")
+        fail("give either --password-file or --generate, not both")
     if password_file is not None:
         if str(password_file) == "-":
             text = sys.stdin.readline()
@@ -117,7 +113,7 @@ def _get_password(password_file: Path | None, generate: bool) -> tuple[str, bool
             text = _read_text(password_file)
         password = text.splitlines()[0] if text.splitlines() else ""
         if len(password) < MIN_PASSWORD_LENGTH:
-            _fail(f"{password_file}: password shorter than {MIN_PASSWORD_LENGTH} characters")
+            fail(f"{password_file}: password shorter than {MIN_PASSWORD_LENGTH} characters")
         return password, False
     if generate or not sys.stdin.isatty():
         return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES), True
@@ -137,7 +133,7 @@ def _set_password(datadir: Any, name: str, password: str) -> None:
         try:
             creds.set_password(name, password)
         except CredentialsError as exc:
-            _fail(f"account {name!r}: {exc}")
+            fail(f"account {name!r}: {exc}")
 
 
 @click.group(name="account")
@@ -169,11 +165,11 @@ def add(
     static = _static(config_dir)
     path, text, domains = _domains(config_dir)
     if name in domains.accounts:
-        _fail(f"{path}: account {name!r} already exists")
+        fail(f"{path}: account {name!r} already exists")
     try:
         new_text = add_account(text, name, address, full_name=full_name)
     except ValueError as exc:
-        _fail(f"{path}: {exc}")
+        fail(f"{path}: {exc}")
     try:
         validate_domains(new_text, str(path))
     except ConfigError as exc:
@@ -184,7 +180,7 @@ def add(
         with Store(datadir) as store:
             store.account(name)
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _set_password(datadir, name, password)
     _write_domains(path, new_text)
     click.echo(f"account {name!r} added with address {address}")
@@ -233,7 +229,7 @@ def passwd(config_dir: Path, name: str, password_file: Path | None, generate: bo
     static = _static(config_dir)
     path, _, domains = _domains(config_dir)
     if name not in domains.accounts:
-        _fail(f"{path}: no account {name!r}")
+        fail(f"{path}: no account {name!r}")
     password, generated = _get_password(password_file, generate)
     _set_password(_datadir(config_dir, static), name, password)
     click.echo(f"password of account {name!r} changed")
@@ -260,10 +256,10 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
     static = _static(config_dir)
     path, text, domains = _domains(config_dir)
     if name not in domains.accounts:
-        _fail(f"{path}: no account {name!r}")
+        fail(f"{path}: no account {name!r}")
     refs = static_references(static, name)
     if refs:
-        _fail(
+        fail(
             f"{config_dir / STATIC_FILE}: account {name!r} is used by {', '.join(refs)}; "
             "change that first"
         )
@@ -271,7 +267,7 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
         new_text = remove_account(text, name)
         validate_domains(new_text, str(path))
     except ValueError as exc:
-        _fail(f"{path}: {exc}")
+        fail(f"{path}: {exc}")
     except ConfigError as exc:
         _fail_config(exc)
     if not yes:

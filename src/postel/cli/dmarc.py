@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from postel.cli.common import fail, read_bounded
 from postel.cli.options import config_option, load_or_exit
 from postel.dmarcrpt.errors import DMARCReportError
 from postel.dmarcrpt.parse import DEFAULT_LIMITS, parse_report
@@ -23,21 +24,11 @@ def command() -> None:
 @click.option("--strict", is_flag=True, help="Reject deviations instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
     """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON."""
-    limit = DEFAULT_LIMITS.max_input_bytes
-    try:
-        with file.open("rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        click.echo(f"error: {file}: cannot read: {e.strerror or e}", err=True)
-        raise SystemExit(1) from None
-    if len(data) > limit:
-        click.echo(f"error: {file}: larger than {limit} bytes", err=True)
-        raise SystemExit(1)
+    data = read_bounded(file, DEFAULT_LIMITS.max_input_bytes)
     try:
         result = parse_report(data, strict=strict)
     except DMARCReportError as e:
-        click.echo(f"error: {file}: {e}", err=True)
-        raise SystemExit(1) from None
+        fail(f"{file}: {e}")
     for w in result.warnings:
         click.echo(f"warning: {file}: {w}", err=True)
     click.echo(result.report.to_json())

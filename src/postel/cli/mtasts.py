@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from postel.cli.common import fail
 from postel.mtasts.errors import MTASTSError, NoRecord
 from postel.mtasts.policy import MAX_POLICY_SIZE, parse_policy
 from postel.mtasts.record import parse_record
@@ -25,17 +26,12 @@ def _echo_json(value: dict[str, Any]) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
-
-
 def _read(path: Path, limit: int) -> bytes:
     try:
         with path.open("rb") as f:
             return f.read(limit + 1)
     except OSError as e:
-        _fail(f"{path}: cannot read: {e.strerror or e}")
+        fail(f"{path}: cannot read: {e.strerror or e}")
 
 
 @command.command(name="parse")
@@ -51,26 +47,26 @@ def parse_cmd(file: Path, is_record: bool) -> None:
     if is_record:
         data = _read(file, _RECORD_LIMIT)
         if len(data) > _RECORD_LIMIT:
-            _fail(f"{file}: larger than {_RECORD_LIMIT} bytes")
+            fail(f"{file}: larger than {_RECORD_LIMIT} bytes")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            _fail(f"{file}: invalid UTF-8 at byte {e.start}")
+            fail(f"{file}: invalid UTF-8 at byte {e.start}")
         # The file holds one value; a final line break is not part of it.
         text = text.removesuffix("\n").removesuffix("\r")
         try:
             _echo_json(parse_record(text).to_json())
         except MTASTSError as e:
-            _fail(f"{file}: {e}")
+            fail(f"{file}: {e}")
         return
     data = _read(file, MAX_POLICY_SIZE)
     if len(data) > MAX_POLICY_SIZE:
         # RFC 8461 §3.3: a policy over 64 KiB is a syntax error.
-        _fail(f"{file}: mta-sts policy larger than {MAX_POLICY_SIZE} bytes")
+        fail(f"{file}: mta-sts policy larger than {MAX_POLICY_SIZE} bytes")
     try:
         _echo_json(parse_policy(data).to_json())
     except MTASTSError as e:
-        _fail(f"{file}: {e}")
+        fail(f"{file}: {e}")
 
 
 @command.command(name="lookup")
@@ -105,17 +101,17 @@ def lookup_cmd(
     try:
         ctx = make_ssl_context(ca_files)
     except (OSError, ValueError) as e:
-        _fail(f"loading CA files: {e}")
+        fail(f"loading CA files: {e}")
     try:
         result = asyncio.run(
             lookup(resolver, domain, ssl_context=ctx, port=https_port, timeout=timeout)
         )
     except ValueError as e:
-        _fail(str(e))
+        fail(str(e))
     _echo_json(result.to_json())
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     if result.error is not None and not isinstance(result.error, NoRecord):
-        _fail(f"{result.domain}: {result.error}")
+        fail(f"{result.domain}: {result.error}")
     if isinstance(result.error, NoRecord):
         click.echo(f"{result.domain}: no MTA-STS record", err=True)

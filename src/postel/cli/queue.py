@@ -11,10 +11,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
+from postel.cli.common import fail
 from postel.cli.options import config_option, load_or_exit
 
 if TYPE_CHECKING:
@@ -36,11 +37,6 @@ def _open(config_dir: Path) -> Iterator[QueueDB]:
         yield db
     finally:
         db.close()
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
 
 
 def _ago(t: dt.datetime, now: dt.datetime) -> str:
@@ -97,12 +93,12 @@ def retry_cmd(config_dir: Path, entry_id: int | None, all_: bool) -> None:
     from postel.queue.errors import EntryNotFound
 
     if (entry_id is None) == (not all_):
-        _fail("give an entry ID or --all (not both)")
+        fail("give an entry ID or --all (not both)")
     with _open(config_dir) as db:
         try:
             n = db.retry(None if all_ else entry_id, dt.datetime.now(dt.UTC))
         except EntryNotFound as exc:
-            _fail(str(exc))
+            fail(str(exc))
     click.echo(f"{n} entr{'y' if n == 1 else 'ies'} scheduled for immediate delivery")
 
 
@@ -118,7 +114,7 @@ def hold_cmd(config_dir: Path, entry_id: int, release: bool) -> None:
         try:
             db.set_hold(entry_id, not release)
         except EntryNotFound as exc:
-            _fail(str(exc))
+            fail(str(exc))
     click.echo(f"entry {entry_id} {'released' if release else 'held'}")
 
 
@@ -134,7 +130,7 @@ def drop_cmd(config_dir: Path, entry_id: int, yes: bool) -> None:
         try:
             entry = db.get(entry_id)
         except EntryNotFound as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if not yes:
             click.confirm(
                 f"drop entry {entry_id} ({entry.msg.mail_from or '<>'} -> {entry.rcpt})? "
@@ -145,7 +141,7 @@ def drop_cmd(config_dir: Path, entry_id: int, yes: bool) -> None:
         try:
             db.drop(entry_id)
         except EntryNotFound as exc:
-            _fail(str(exc))
+            fail(str(exc))
     click.echo(
         f"entry {entry_id} dropped: {entry.rcpt} will not get the message and the sender "
         f"{entry.msg.mail_from or '<>'} gets no DSN"

@@ -7,10 +7,11 @@ import asyncio
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from postel.cli.common import fail, read_bounded
 from postel.cli.options import config_option, load_or_exit
 from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
@@ -21,32 +22,16 @@ def command() -> None:
     """SMTP TLS reports (RFC 8460)."""
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        _fail(f"{path}: cannot read: {e.strerror or e}")
-    if len(data) > limit:
-        _fail(f"{path}: larger than {limit} bytes")
-    return data
-
-
 @command.command(name="parse")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=False))
 @click.option("--strict", is_flag=True, help="Reject deviations from RFC 8460 instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
     """Parse a report (JSON, gzip or report e-mail) and print it as normalised JSON."""
-    data = _read_bounded(file, DEFAULT_LIMITS.max_input_bytes)
+    data = read_bounded(file, DEFAULT_LIMITS.max_input_bytes)
     try:
         result = parse_report(data, strict=strict)
     except TLSRPTError as e:
-        _fail(f"{file}: {e}")
+        fail(f"{file}: {e}")
     for w in result.warnings:
         click.echo(f"warning: {file}: {w}", err=True)
     click.echo(result.report.to_json())
@@ -67,11 +52,11 @@ def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: fl
     try:
         result = asyncio.run(lookup_record(resolver, domain))
     except TLSRPTError as e:
-        _fail(f"_smtp._tls.{domain}: {e}")
+        fail(f"_smtp._tls.{domain}: {e}")
     except DNSError as e:
-        _fail(f"_smtp._tls.{domain}: DNS lookup failed: {e}")
+        fail(f"_smtp._tls.{domain}: DNS lookup failed: {e}")
     if result.record is None:
-        _fail(f"{result.name}: no TLSRPT record")
+        fail(f"{result.name}: no TLSRPT record")
     out = {
         "name": result.name,
         "record": result.text,
@@ -101,7 +86,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_tls_reports and not dry_run:
-        _fail("outgoing TLS reports are disabled (reports.no_outgoing_tls_reports)")
+        fail("outgoing TLS reports are disabled (reports.no_outgoing_tls_reports)")
     path = cfg.datadir.tlsrptresult_db
     if not path.exists():
         click.echo("[]")
@@ -145,7 +130,7 @@ def _norm_address(address: str) -> str:
     if address[:7].lower() == "mailto:":
         address = address[7:]
     if not address or (address[:6].lower() != "https:" and "@" not in address):
-        _fail(f"{address!r}: not an e-mail address or https URI")
+        fail(f"{address!r}: not an e-mail address or https URI")
     return address.lower()  # the suppression list compares case-insensitively
 
 
@@ -214,7 +199,7 @@ def suppress_remove_cmd(config_dir: Path, address: str) -> None:
     finally:
         db.close()
     if not removed:
-        _fail(f"{addr}: not on the suppression list")
+        fail(f"{addr}: not on the suppression list")
     click.echo(f"removed {addr}")
 
 
@@ -275,5 +260,5 @@ def show_cmd(config_dir: Path, report_id: int) -> None:
     finally:
         db.close()
     if report is None:
-        _fail(f"no report with id {report_id}")
+        fail(f"no report with id {report_id}")
     click.echo(json.dumps(report.report_dict(), indent=2, ensure_ascii=False))

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from postel.dane.names import matching_name
 from postel.dane.record import TLSARecord, Usage, spki_der
+from postel.dane.validity import date_problem
 
 _log = logging.getLogger("postel.dane")
 
@@ -187,7 +188,7 @@ def _verify_ta(
             rec,
         )
     for depth, cert in enumerate(path):
-        problem = _date_problem(cert, when)
+        problem = date_problem(cert, when)
         if problem:
             what = (
                 "server certificate"
@@ -305,11 +306,3 @@ def _signed_by_key(cert: x509.Certificate, key: PublicKeyTypes) -> bool:
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
-
-
-def _date_problem(cert: x509.Certificate, when: datetime) -> str | None:
-    if when > cert.not_valid_after_utc:
-        return f"expired at {cert.not_valid_after_utc.isoformat()}"
-    if when < cert.not_valid_before_utc:
-        return f"not valid before {cert.not_valid_before_utc.isoformat()}"
-    return None

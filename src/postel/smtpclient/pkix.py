@@ -34,6 +34,7 @@ from cryptography.x509.verification import (
 )
 
 from postel.dane.names import matching_name
+from postel.dane.validity import date_problem
 from postel.tlsrpt.report import ResultType
 
 _log = logging.getLogger("postel.smtpclient")
@@ -125,14 +126,6 @@ def _ee_policy() -> ExtensionPolicy:
     )
 
 
-def _date_problem(cert: x509.Certificate, when: datetime) -> str | None:
-    if when > cert.not_valid_after_utc:
-        return f"expired at {cert.not_valid_after_utc.isoformat()}"
-    if when < cert.not_valid_before_utc:
-        return f"not valid before {cert.not_valid_before_utc.isoformat()}"
-    return None
-
-
 def _subject(name: str) -> DNSName | IPAddress:
     try:
         return IPAddress(ipaddress.ip_address(name))
@@ -168,7 +161,7 @@ def verify_pkix(
     leaf = certs[0]
     # The leaf's own dates and name first, as other implementations judge them
     # before path building (reference-behaviour §1 classification order).
-    problem = _date_problem(leaf, when)
+    problem = date_problem(leaf, when)
     if problem:
         return PKIXResult(False, ResultType.CERTIFICATE_EXPIRED, f"server certificate {problem}")
     if matching_name(leaf, [name]) is None and not _is_ip(name):

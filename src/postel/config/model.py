@@ -10,6 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 LogLevel = Literal["error", "warn", "info", "debug", "trace", "traceauth", "tracedata"]
 
 
+def _ip_addresses(value: list[str]) -> list[str]:
+    """Validator body: every entry must be an IPv4 or IPv6 address."""
+    for ip in value:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError as exc:
+            raise ValueError(f"not an IP address: {ip!r}") from exc
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -65,12 +75,7 @@ class Listener(Strict):
     @field_validator("ips")
     @classmethod
     def _ips(cls, value: list[str]) -> list[str]:
-        for ip in value:
-            try:
-                ipaddress.ip_address(ip)
-            except ValueError as exc:
-                raise ValueError(f"not an IP address: {ip!r}") from exc
-        return value
+        return _ip_addresses(value)
 
 
 class LogConfig(Strict):
@@ -92,12 +97,7 @@ class DNSConfig(Strict):
     @field_validator("nameservers")
     @classmethod
     def _ns(cls, value: list[str]) -> list[str]:
-        for ip in value:
-            try:
-                ipaddress.ip_address(ip)
-            except ValueError as exc:
-                raise ValueError(f"not an IP address: {ip!r}") from exc
-        return value
+        return _ip_addresses(value)
 
 
 class TLSConfig(Strict):

@@ -77,7 +77,7 @@ async def _reply(reader: asyncio.StreamReader) -> tuple[int, str]:
     while True:
         line = await reader.readline()
         if not line:
-            raise SMTPError("connection closed")
+            raise SMTPError(f"connection closed after {lines!r}")
         lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
         if len(line) < 4 or line[3:4] != b"-":
             break
@@ -91,7 +91,10 @@ async def _cmd(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, line: str, expect: int
 ) -> str:
     writer.write(line.encode() + b"\r\n")
-    code, text = await _reply(reader)
+    try:
+        code, text = await _reply(reader)
+    except SMTPError as exc:
+        raise SMTPError(f"{line.split(' ')[0]}: {exc}") from None
     if code != expect:
         raise SMTPError(f"{line.split(' ')[0]}: {text}")
     return text
@@ -115,6 +118,7 @@ async def run_load(
     timeout: float = 60.0,
     on_ack: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    stop_after_errors: int | None = None,
 ) -> LoadResult:
     """Send until *seconds* pass or *count* messages were tried (or *stop* is set)."""
     res = LoadResult()
@@ -193,8 +197,10 @@ async def run_load(
             try:
                 if not await asyncio.wait_for(session(), timeout):
                     return
-            except (OSError, SMTPError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+            except (OSError, SMTPError, TimeoutError, ssl.SSLError) as exc:
                 res.errors += 1
+                if stop_after_errors is not None and res.errors >= stop_after_errors:
+                    stop.set()
                 if not res.first_error:
                     res.first_error = f"{type(exc).__name__}: {exc}"
                 if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):

@@ -47,14 +47,22 @@ def attempt(i: int) -> AttemptResults:
     failed = (i // DOMAINS + d) % 20 == 0  # every domain: 1 attempt in 20 fails
     summary = Summary(0, 1) if failed else Summary(1, 0)
     details = (
-        [FailureDetails("certificate-expired", "192.0.2.1", mx, receiving_ip="198.51.100.7",
-                        failed_session_count=1)]  # fmt: skip
+        [
+            FailureDetails(
+                "certificate-expired", "192.0.2.1", mx, receiving_ip="198.51.100.7",
+                failed_session_count=1,
+            )
+        ]
         if failed
         else []
     )
     sts = Policy(
-        PolicyDetails(PolicyType.STS, ["version: STSv1", "mode: enforce", f"mx: {mx}",
-                                       "max_age: 604800"], rd, [mx]),  # fmt: skip
+        PolicyDetails(
+            PolicyType.STS,
+            ["version: STSv1", "mode: enforce", f"mx: {mx}", "max_age: 604800"],
+            rd,
+            [mx],
+        ),
         summary,
         details,
     )

@@ -34,38 +34,43 @@ class CachingResolver(Resolver):
         self.max_age = max_age
         self.max_entries = max_entries
         self._cache: OrderedDict[tuple[str, str], tuple[float, Answer | NotFound]] = OrderedDict()
-        self._inflight: dict[tuple[str, str], asyncio.Future[Answer | NotFound]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[Answer | NotFound]] = {}
 
     async def lookup(self, name: str, rdtype: str) -> Answer:
         key = (name.lower().rstrip(".") + ".", rdtype.upper())
-        now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None:
-            if hit[0] > now:
+            if hit[0] > time.monotonic():
                 return _result(hit[1])
             del self._cache[key]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return _result(await asyncio.shield(pending))
-        fut: asyncio.Future[Answer | NotFound] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
+        task = self._inflight.get(key)
+        if task is None:
+            # A task of its own, so that a caller being cancelled (a session
+            # closing) does not cancel the lookup others wait for.
+            task = asyncio.get_running_loop().create_task(self._fetch(key, name, rdtype))
+            task.add_done_callback(_retrieve)
+            self._inflight[key] = task
+        return _result(await asyncio.shield(task))
+
+    async def _fetch(self, key: tuple[str, str], name: str, rdtype: str) -> Answer | NotFound:
         try:
+            value: Answer | NotFound
             try:
-                value: Answer | NotFound = await self.resolver.lookup(name, rdtype)
+                value = await self.resolver.lookup(name, rdtype)
             except NotFound as exc:
                 value = exc
-            except BaseException as exc:
-                if not fut.done():
-                    fut.set_exception(exc)
-                    fut.exception()  # retrieved: no "never retrieved" warning
-                raise
-            fut.set_result(value)
             self._cache[key] = (time.monotonic() + self.max_age, value)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
-            return _result(value)
+            return value
         finally:
             self._inflight.pop(key, None)
+
+
+def _retrieve(task: asyncio.Task[Answer | NotFound]) -> None:
+    """Mark a failed lookup's exception as seen even when every caller has gone."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _result(value: Answer | NotFound) -> Answer:

@@ -1,0 +1,78 @@
+"""CachingResolver: answers and NotFound cached briefly, errors not, shared lookups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from postel.dns import Answer, NotFound, Resolver, TemporaryError
+from postel.smtpserver.dnscache import CachingResolver
+
+
+class Counting(Resolver):
+    def __init__(self, delay: float = 0.0) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.delay = delay
+        self.fail_temp = False
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        self.calls.append((name, rdtype))
+        await asyncio.sleep(self.delay)
+        if self.fail_temp:
+            raise TemporaryError("servfail", qname=name, rdtype=rdtype)
+        if name.startswith("nx."):
+            raise NotFound(name, rdtype, nxdomain=True)
+        return Answer(qname=name, name=name, rdtype=rdtype, records=[], authentic=False)
+
+
+async def test_answers_and_notfound_are_cached() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_age=30)
+    a1 = await r.txt("example.org")
+    a2 = await r.lookup("EXAMPLE.org.", "txt")
+    assert a1 is a2 and len(inner.calls) == 1
+    for _ in range(2):
+        with pytest.raises(NotFound) as e:
+            await r.txt("nx.example.org")
+        assert e.value.nxdomain
+    assert len(inner.calls) == 2
+
+
+async def test_expired_and_temporary_errors_are_asked_again() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_age=0.01)
+    await r.txt("example.org")
+    await asyncio.sleep(0.02)
+    await r.txt("example.org")
+    assert len(inner.calls) == 2
+    inner.fail_temp = True
+    r2 = CachingResolver(inner)
+    for _ in range(2):
+        with pytest.raises(TemporaryError):
+            await r2.txt("other.example")
+    assert len(inner.calls) == 4
+
+
+async def test_concurrent_lookups_share_one_query_and_survive_a_cancelled_caller() -> None:
+    inner = Counting(delay=0.05)
+    r = CachingResolver(inner)
+    first = asyncio.create_task(r.lookup("1.0.0.127.in-addr.arpa", "PTR"))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(r.lookup("1.0.0.127.in-addr.arpa", "PTR"))
+    await asyncio.sleep(0.01)
+    first.cancel()  # e.g. the session that asked first has closed
+    answer = await second
+    assert answer.rdtype == "PTR"
+    assert len(inner.calls) == 1
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_bounded_size() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_entries=3)
+    for i in range(5):
+        await r.txt(f"d{i}.example")
+    await r.txt("d0.example")  # evicted: asked again
+    assert len(inner.calls) == 6

@@ -52,9 +52,17 @@ class FakeDNS:
                 if reply is not None:
                     self.request.sendall(struct.pack("!H", len(reply)) + reply)
 
-        self.udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
-        self.port = self.udp.server_address[1]
-        self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), TCP)
+        # The UDP port the kernel picks may be taken for TCP by another process.
+        for _ in range(50):
+            self.udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
+            self.port = self.udp.server_address[1]
+            try:
+                self.tcp = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), TCP)
+                break
+            except OSError:
+                self.udp.server_close()
+        else:
+            raise RuntimeError("no loopback port free for both UDP and TCP")
         self.threads = [
             threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
             for s in (self.udp, self.tcp)

@@ -159,6 +159,14 @@ class Session:
         return None
 
     async def _command(self, line: str) -> None:
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                # Bytes that are not UTF-8 (kept as surrogates by _read): never valid
+                # in a command (RFC 5321 §2.4, RFC 6531 §3.3); found by fuzzing.
+                await self.reply(500, "5.5.2", "command is not valid UTF-8")
+                return
         verb, _, arg = line.partition(" ")
         verb = verb.upper()
         handler = {

@@ -142,6 +142,7 @@ async def _policy(resolver: Resolver, domain: str, opts: CheckOptions) -> Policy
 
 def verify_context(opts: CheckOptions) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     for path in opts.ca_files:
         ctx.load_verify_locations(cafile=path)
     return ctx

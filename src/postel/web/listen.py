@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -47,6 +48,16 @@ def _bind(ip: str, port: int) -> socket.socket:
         sock.close()
         raise ListenError(f"web listener {ip} port {port}: {exc.strerror or exc}") from exc
     return sock
+
+
+def load_config(config: uvicorn.Config) -> uvicorn.Config:
+    """Load *config* (uvicorn would on start) and hold its TLS context to TLS 1.2 or
+    newer without compression, whatever uvicorn's or OpenSSL's defaults are."""
+    config.load()
+    if config.ssl is not None:
+        config.ssl.minimum_version = max(config.ssl.minimum_version, ssl.TLSVersion.TLSv1_2)
+        config.ssl.options |= ssl.OP_NO_COMPRESSION
+    return config
 
 
 def kinds(lst: Listener) -> list[str]:
@@ -103,6 +114,10 @@ async def start_web(
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
             **tls,
         )
+        try:
+            load_config(config)
+        except (OSError, ssl.SSLError) as err:
+            raise ListenError(f"web listener {name}: cannot load TLS certificate: {err}") from err
         socks: list[socket.socket] = []
         try:
             for ip in lst.ips:

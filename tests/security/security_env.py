@@ -24,6 +24,7 @@ from postel.store.store import Store
 HOSTNAME = "mail.example.org"
 PASSWORD = "Sekrit-pass-7f3a9c1e"  # distinctive, so it can be searched for in logs
 BOB_PASSWORD = "Bobs-pass-0d4e8b22"
+ADMIN_PASSWORD = "Admin-pass-5b71e0c4"
 IDN_DOMAIN = "xn--bcher-kva.example"  # bücher.example
 FORWARD_TARGET = "friend@elsewhere.example"
 T = TypeVar("T")
@@ -135,6 +136,9 @@ def make_config(tmp: Path, ca: trustme.CA) -> Config:
     cert = ca.issue_cert(HOSTNAME, "127.0.0.1")
     cert.private_key_pem.write_to_path(str(tmp / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
+    from postel.store.passwords import scrypt_hash
+
+    (tmp / "adminpasswd").write_text(scrypt_hash(ADMIN_PASSWORD) + "\n")
     (tmp / "postel.toml").write_text(STATIC)
     (tmp / "domains.toml").write_text(DOMAINS)
     return load_config(tmp)

@@ -122,9 +122,10 @@ def trace_headers(
 
 
 async def deliver(
-    ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path
+    ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path, data: bytes | None = None
 ) -> Outcome:
-    message = await asyncio.to_thread(spool.read_bytes)
+    """Deliver the message (*data*, or the file *spool* when it is None)."""
+    message = data if data is not None else await asyncio.to_thread(spool.read_bytes)
     results = await verify(ctx, info, tx, message)
     disposition = results.disposition()
     if disposition == "reject":
@@ -132,11 +133,11 @@ async def deliver(
         return Outcome(
             Reply(550, "5.7.1", f"rejected by the DMARC policy of {results.dmarc.from_domain}")
         )
-    del message
     final = spool.with_name(spool.name + "-final")
     await asyncio.to_thread(
-        write_message, final, trace_headers(ctx, info, tx, results), spool
+        write_message, final, trace_headers(ctx, info, tx, results), message if data is not None else spool
     )
+    del message
     outcome = Outcome(Reply(250, "2.0.0", f"delivered, id {info.cid}"), final=final)
     targets: list[tuple[str, str]] = []
     forward: list[str] = []

@@ -25,6 +25,7 @@ from postel.smtpserver import sasl
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.lines import TooLong, read_data, read_line
 from postel.smtpserver.recipients import RecipientRefused, resolve
+from postel.smtpserver.spool import Spool
 from postel.smtpserver.transaction import SessionInfo, Transaction
 
 log = logging.getLogger("postel.smtpserver")
@@ -470,34 +471,33 @@ class Session:
             await self.reply(554, "5.5.1", "no valid recipients")
             return
         await self._send(Reply(354, None, "end data with <CR><LF>.<CR><LF>"))
-        spool = self._spool_path()
+        spool = Spool(self._spool_path())
         try:
             await self._receive(tx, spool)
         finally:
             self.tx = None
-            with contextlib.suppress(FileNotFoundError):
-                spool.unlink()
+            spool.remove()
 
     def _spool_path(self) -> Path:
-        tmp = self.ctx.cfg.datadir.tmp
-        tmp.mkdir(parents=True, exist_ok=True)
-        return tmp / f"smtp-{cid_hex()}-{os.urandom(6).hex()}"
+        # The data dir's tmp/ exists (SMTPService.start); only big messages use it.
+        return self.ctx.cfg.datadir.tmp / f"smtp-{cid_hex()}-{os.urandom(6).hex()}"
 
-    async def _receive(self, tx: Transaction, spool: Path) -> None:
-        with open(spool, "xb") as sink:
-            try:
-                result = await read_data(
-                    self.reader,
-                    sink,
-                    max_size=self.limits.max_message_size,
-                    max_line=self.limits.max_line_length,
-                    line_timeout=self._timeout(),
-                )
-            except TimeoutError:
-                await self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
-                raise Closed("timeout in DATA") from None
-            except (ConnectionError, ssl.SSLError) as exc:
-                raise Closed(f"read in DATA: {exc}") from exc
+    async def _receive(self, tx: Transaction, spool: Spool) -> None:
+        try:
+            result = await read_data(
+                self.reader,
+                spool,  # type: ignore[arg-type]
+                max_size=self.limits.max_message_size,
+                max_line=self.limits.max_line_length,
+                line_timeout=self._timeout(),
+            )
+        except TimeoutError:
+            await self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
+            raise Closed("timeout in DATA") from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            raise Closed(f"read in DATA: {exc}") from exc
+        finally:
+            spool.close()
         trace_line(log, "C:", f"<{result.size} bytes of data>", data=True)
         if result.eof:
             raise Closed("client closed the connection during DATA")
@@ -514,12 +514,12 @@ class Session:
                 from postel.smtpserver.submission import submit
 
                 assert self.account is not None
-                reply = await submit(self.ctx, info, tx, spool, self.account)
+                reply = await submit(self.ctx, info, tx, spool.path, self.account, spool.data())
                 await self._reply(reply)
             else:
                 from postel.smtpserver.incoming import deliver
 
-                outcome = await deliver(self.ctx, info, tx, spool)
+                outcome = await deliver(self.ctx, info, tx, spool.path, spool.data())
                 try:
                     await self._reply(outcome.reply)
                 finally:

@@ -105,10 +105,16 @@ def dkim_sign(cfg: Config, message: bytes) -> bytes:
 
 
 async def submit(
-    ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path, account: str
+    ctx: ServerContext,
+    info: SessionInfo,
+    tx: Transaction,
+    spool: Path,
+    account: str,
+    data: bytes | None = None,
 ) -> Reply:
+    """Submit the message (*data*, or the file *spool* when it is None)."""
     cfg = ctx.cfg
-    message = await asyncio.to_thread(spool.read_bytes)
+    message = data if data is not None else await asyncio.to_thread(spool.read_bytes)
     refusal = check_from(cfg, account, message)
     if refusal is not None:
         log.info("submission refused", extra={"reason": refusal.text, "account": account})

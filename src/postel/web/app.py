@@ -26,6 +26,7 @@ from postel.web.admin import routes as admin_routes
 from postel.web.auth import LoginLimiter
 from postel.web.headers import SecurityHeaders
 from postel.web.mtasts import MTASTSHost
+from postel.web.requestlimits import DEFAULT_MAX_BODY, RequestLimits
 from postel.web.sessions import SessionStore
 from postel.web.templating import STATIC_DIR, Templates
 
@@ -91,7 +92,14 @@ def build_app(
     routes.append(Route("/", root))
     if admin:
         routes.append(Route("/admin", admin_slash))
-    middleware = [Middleware(SecurityHeaders)]
+    from postel.web.webmail.guard import MAX_UPLOAD
+
+    middleware = [
+        Middleware(SecurityHeaders),
+        # Attachments plus the rest of the compose form (as the webmail guard allows).
+        Middleware(RequestLimits, default=DEFAULT_MAX_BODY,
+                   limits={"/webmail": MAX_UPLOAD + 1024 * 1024}),
+    ]
     if mtasts:
         middleware.append(Middleware(MTASTSHost, config=lambda: cfg))
     app = Starlette(routes=routes, middleware=middleware)

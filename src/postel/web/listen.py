@@ -19,11 +19,13 @@ from postel.dns import Resolver
 from postel.web.app import build_app
 from postel.web.auth import LoginLimiter
 from postel.web.errors import ListenError
+from postel.web.requestlimits import MAX_HEAD
 from postel.web.sessions import SessionStore
 
 log = logging.getLogger("postel.web")
 
 SHUTDOWN_GRACE = 5.0
+MAX_CONNECTIONS = 1000  # per listener; more get 503
 
 
 class _Server(uvicorn.Server):
@@ -112,6 +114,12 @@ async def start_web(
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+            # h11 on purpose: it bounds a request head per read (httptools, picked
+            # by "auto" when installed, is not configured here); requestlimits.py
+            # bounds the complete head.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_HEAD,
+            limit_concurrency=MAX_CONNECTIONS,
             **tls,
         )
         try:

@@ -134,9 +134,8 @@ async def deliver(
             Reply(550, "5.7.1", f"rejected by the DMARC policy of {results.dmarc.from_domain}")
         )
     final = spool.with_name(spool.name + "-final")
-    await asyncio.to_thread(
-        write_message, final, trace_headers(ctx, info, tx, results), message if data is not None else spool
-    )
+    body = message if data is not None else spool  # the file: not read twice into memory
+    await asyncio.to_thread(write_message, final, trace_headers(ctx, info, tx, results), body)
     del message
     outcome = Outcome(Reply(250, "2.0.0", f"delivered, id {info.cid}"), final=final)
     targets: list[tuple[str, str]] = []

@@ -79,33 +79,46 @@ async def _read_data(
     line_timeout: float,
 ) -> DataResult:
     moved = -1.0
+    readuntil = reader.readuntil
+    write = sink.write
+    crlf = b"\r\n"
+    # The common line (CRLF-terminated, not too long) is written as it came: one
+    # write, no copies; this loop runs once per line of every message.
     while True:
         now = loop.time()
         if now - moved >= 1.0:
             deadline.reschedule(now + line_timeout)
             moved = now
-        line = await read_line(reader)
-        if line is None:
+        try:
+            line = await readuntil(b"\n")
+        except asyncio.IncompleteReadError:
             result.eof = True
             return result
-        if isinstance(line, TooLong):
+        except asyncio.LimitOverrunError as exc:
+            await reader.read(max(exc.consumed, 1))
+            if await read_line(reader) is None:  # the rest of the long line
+                result.eof = True
+                return result
             result.line_too_long = True
             continue
-        if line in (b".\r\n", b".\n"):
-            return result
-        if line.startswith(b"."):
+        if line[0] == 46:  # "."
+            if line == b".\r\n" or line == b".\n":
+                return result
             line = line[1:]
-        content = line.rstrip(b"\n").removesuffix(b"\r")
-        if len(content) > max_line:
+        if line.endswith(crlf):
+            length = len(line) - 2
+        else:
+            line = line[:-1] + crlf  # bare LF (a CR before it would have made CRLF)
+            length = len(line) - 2
+        if length > max_line:
             result.line_too_long = True
             continue
         if result.too_big or result.line_too_long:
             continue
-        if not result.eight_bit and not content.isascii():
+        if not result.eight_bit and not line.isascii():
             result.eight_bit = True
-        result.size += len(content) + 2
+        result.size += length + 2
         if result.size > max_size:
             result.too_big = True
             continue
-        sink.write(content)
-        sink.write(b"\r\n")
+        write(line)

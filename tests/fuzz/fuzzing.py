@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+# Applied to every fuzz test: no per-example deadline (parsers of big inputs and
+# asyncio.run per example are slow on a busy machine); examples from the profile.
+bounded = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 

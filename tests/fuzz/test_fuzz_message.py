@@ -3,6 +3,7 @@ the queue's header fields and flags."""
 
 from __future__ import annotations
 
+from fuzzing import bounded
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,12 +31,14 @@ messages = st.one_of(
 )
 
 
+@bounded
 @given(messages)
 def test_envelope_never_raises(data: bytes) -> None:
     env = parse_envelope(header_block(data))
     assert isinstance(env.subject, str) and isinstance(env.message_id, str)
 
 
+@bounded
 @given(messages, st.booleans())
 def test_queue_header_fields_and_flags(data: bytes, eightbit: bool) -> None:
     block = split_header(data)

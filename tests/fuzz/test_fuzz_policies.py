@@ -4,7 +4,7 @@ record (RFC 7208 §4.6): a result or the package's own error."""
 
 from __future__ import annotations
 
-from fuzzing import any_input, samples
+from fuzzing import any_input, bounded, samples
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +34,7 @@ record_text = st.one_of(
 )  # fmt: skip
 
 
+@bounded
 @given(any_input(POLICIES))
 def test_mtasts_policy(data: bytes) -> None:
     try:
@@ -43,6 +44,7 @@ def test_mtasts_policy(data: bytes) -> None:
     assert policy.mode in ("enforce", "testing", "none")
 
 
+@bounded
 @given(st.one_of(any_input(RECORDS).map(lambda b: b.decode("utf-8", "replace")), record_text))
 def test_mtasts_record(text: str) -> None:
     try:
@@ -51,6 +53,7 @@ def test_mtasts_record(text: str) -> None:
         pass
 
 
+@bounded
 @given(record_text)
 def test_tlsrpt_record(text: str) -> None:
     try:
@@ -59,6 +62,7 @@ def test_tlsrpt_record(text: str) -> None:
         pass
 
 
+@bounded
 @given(record_text)
 def test_dmarc_record(text: str) -> None:
     try:
@@ -67,6 +71,7 @@ def test_dmarc_record(text: str) -> None:
         pass
 
 
+@bounded
 @given(record_text)
 def test_spf_record(text: str) -> None:
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from fuzzing import any_input, samples
+from fuzzing import any_input, bounded, samples
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +20,7 @@ TLSRPT = samples("tlsrpt", ".json", ".gz")
 DMARC = samples("dmarc", ".xml", ".gz", ".zip", ".eml")
 
 
+@bounded
 @given(any_input(TLSRPT), st.booleans())
 def test_tlsrpt_report_parser(data: bytes, strict: bool) -> None:
     try:
@@ -28,6 +29,7 @@ def test_tlsrpt_report_parser(data: bytes, strict: bool) -> None:
         pass
 
 
+@bounded
 @given(any_input(TLSRPT))
 def test_tlsrpt_report_parser_gzip(data: bytes) -> None:
     try:
@@ -52,6 +54,7 @@ report_keys = st.sampled_from(
 )  # fmt: skip
 
 
+@bounded
 @given(st.dictionaries(report_keys, json_values, max_size=8))
 def test_tlsrpt_report_shapes(obj: dict[str, object]) -> None:
     try:
@@ -60,6 +63,7 @@ def test_tlsrpt_report_shapes(obj: dict[str, object]) -> None:
         pass
 
 
+@bounded
 @given(any_input(DMARC), st.booleans())
 def test_dmarc_report_parser(data: bytes, strict: bool) -> None:
     try:

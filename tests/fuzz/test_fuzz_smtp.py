@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
+from fuzzing import bounded
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ atoms = st.sampled_from(
 arguments = st.one_of(st.lists(atoms, max_size=25).map("".join), st.text(max_size=300))
 
 
+@bounded
 @given(arguments)
 def test_mail_argument_parses_or_raises_smtp_error(arg: str) -> None:
     try:
@@ -38,6 +40,7 @@ def test_mail_argument_parses_or_raises_smtp_error(arg: str) -> None:
         assert again is not None and str(again) == str(cmd.sender)
 
 
+@bounded
 @given(arguments, st.booleans())
 def test_rcpt_argument_parses_or_raises_smtp_error(arg: str, smtputf8: bool) -> None:
     try:
@@ -47,6 +50,7 @@ def test_rcpt_argument_parses_or_raises_smtp_error(arg: str, smtputf8: bool) -> 
     assert cmd.postmaster or "@" in str(cmd.recipient)
 
 
+@bounded
 @given(arguments, st.booleans())
 def test_path_parses_or_raises_smtp_error(text: str, smtputf8: bool) -> None:
     try:
@@ -71,6 +75,7 @@ def _feed(wire: bytes) -> asyncio.StreamReader:
     return reader
 
 
+@bounded
 @given(lines, st.sampled_from([b"\r\n", b"\n"]), st.binary(max_size=30))
 def test_data_reader_undoes_dot_stuffing(
     content: list[bytes], eol: bytes, after: bytes
@@ -93,6 +98,7 @@ def test_data_reader_undoes_dot_stuffing(
     assert rest == after
 
 
+@bounded
 @given(st.binary(max_size=3000), st.integers(10, 3000), st.integers(1000, 2000))
 def test_data_reader_never_exceeds_limits(wire: bytes, max_size: int, max_line: int) -> None:
     async def go() -> tuple[bytes, object]:

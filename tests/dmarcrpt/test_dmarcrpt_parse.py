@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import struct
 import xml.etree.ElementTree as ET
 import zipfile
 from email.message import EmailMessage
@@ -127,6 +128,31 @@ def test_zip_with_two_xml_members_rejected() -> None:
         zf.writestr("b.xml", "<feedback/>")
     with pytest.raises(InputError, match="exactly one XML member"):
         parse_report(buf.getvalue())
+
+
+def _zip_with_empty_member_name() -> bytes:
+    """zipfile cannot write an empty member name, so patch one out of a valid archive."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Q", "<feedback/>")
+    d = bytearray(buf.getvalue())
+    local = d.find(b"PK\x03\x04")
+    struct.pack_into("<H", d, local + 26, 0)
+    del d[local + 30]
+    central = d.find(b"PK\x01\x02")
+    struct.pack_into("<H", d, central + 28, 0)
+    del d[central + 46]
+    end = d.find(b"PK\x05\x06")
+    size, offset = struct.unpack_from("<II", d, end + 12)
+    struct.pack_into("<II", d, end + 12, size - 1, offset - 1)
+    return bytes(d)
+
+
+def test_zip_member_without_name_rejected_cleanly() -> None:
+    data = _zip_with_empty_member_name()
+    assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].filename == ""
+    with pytest.raises(InputError, match="exactly one XML member"):
+        parse_report(data)
 
 
 def test_broken_zip_rejected() -> None:

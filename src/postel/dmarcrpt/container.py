@@ -54,7 +54,8 @@ def unzip_bounded(data: bytes, max_size: int) -> bytes:
     """The one XML member of a zip archive, read in bounded chunks."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
+            # A member with an empty name is no report (and ZipInfo.is_dir() fails on it).
+            infos = [i for i in zf.infolist() if i.filename and not i.is_dir()]
             if len(infos) > _MAX_ZIP_MEMBERS:
                 raise LimitError(f"zip archive has {len(infos)} members, at most 1 XML expected")
             xml = [i for i in infos if i.filename.lower().endswith(".xml")]

@@ -19,6 +19,7 @@ from postel.dns import Resolver
 from postel.web.app import build_app
 from postel.web.auth import LoginLimiter
 from postel.web.errors import ListenError
+from postel.web.headtimeout import HEAD_TIMEOUT, protocol_with_head_timeout
 from postel.web.requestlimits import MAX_HEAD
 from postel.web.sessions import SessionStore
 
@@ -116,8 +117,8 @@ async def start_web(
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
             # h11 on purpose: it bounds a request head per read (httptools, picked
             # by "auto" when installed, is not configured here); requestlimits.py
-            # bounds the complete head.
-            http="h11",
+            # bounds the complete head, headtimeout.py the time it may take.
+            http=protocol_with_head_timeout(HEAD_TIMEOUT),
             h11_max_incomplete_event_size=MAX_HEAD,
             limit_concurrency=MAX_CONNECTIONS,
             **tls,

@@ -78,7 +78,10 @@ class Session:
 
     async def _read(self, secret: bool = False) -> str | TooLong:
         try:
-            line = await asyncio.wait_for(read_line(self.reader), self._timeout())
+            # asyncio.timeout, not wait_for: no task per command (BENCHMARKS.md), and
+            # no coroutine created when the deadline has already passed.
+            async with asyncio.timeout(self._timeout()):
+                line = await read_line(self.reader)
         except TimeoutError:
             await self._send(Reply(421, "4.4.2", f"{self.hostname} timeout, closing"))
             raise Closed("timeout") from None
@@ -97,9 +100,15 @@ class Session:
     async def _send(self, reply: Reply) -> None:
         for line in reply.lines():
             trace_line(log, "S:", line)
+        writer = self.writer
         try:
-            self.writer.write(reply.encode())
-            await asyncio.wait_for(self.writer.drain(), self.limits.command_timeout)
+            writer.write(reply.encode())
+            if writer.transport.get_write_buffer_size():
+                # Not all sent at once: drain may wait for the client.
+                async with asyncio.timeout(self.limits.command_timeout):
+                    await writer.drain()
+            else:
+                await writer.drain()  # cannot block; raises if the connection broke
         except (ConnectionError, TimeoutError, ssl.SSLError) as exc:
             raise Closed(f"write: {exc}") from exc
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import click
 
@@ -24,3 +25,34 @@ def read_bounded(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         fail(f"{path}: larger than {limit} bytes")
     return data
+
+
+class _Parsed(Protocol):
+    warnings: list[str]
+
+    @property
+    def report(self) -> _JSONable: ...
+
+
+class _JSONable(Protocol):
+    def to_json(self) -> str: ...
+
+
+def print_parsed(
+    path: Path,
+    parse: Callable[[bytes], _Parsed],
+    errors: type[Exception],
+    limit: int,
+) -> None:
+    """Parse a report file and print it as normalised JSON, warnings on stderr.
+
+    Bad input: ``error: <file>: <what and where>`` on stderr and exit 1.
+    """
+    data = read_bounded(path, limit)
+    try:
+        result = parse(data)
+    except errors as e:
+        fail(f"{path}: {e}")
+    for w in result.warnings:
+        click.echo(f"warning: {path}: {w}", err=True)
+    click.echo(result.report.to_json())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from postel.cli.common import fail, read_bounded
+from postel.cli.common import print_parsed
 from postel.cli.options import config_option, load_or_exit
 from postel.dmarcrpt.errors import DMARCReportError
 from postel.dmarcrpt.parse import DEFAULT_LIMITS, parse_report
@@ -24,14 +24,12 @@ def command() -> None:
 @click.option("--strict", is_flag=True, help="Reject deviations instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
     """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON."""
-    data = read_bounded(file, DEFAULT_LIMITS.max_input_bytes)
-    try:
-        result = parse_report(data, strict=strict)
-    except DMARCReportError as e:
-        fail(f"{file}: {e}")
-    for w in result.warnings:
-        click.echo(f"warning: {file}: {w}", err=True)
-    click.echo(result.report.to_json())
+    print_parsed(
+        file,
+        lambda data: parse_report(data, strict=strict),
+        DMARCReportError,
+        DEFAULT_LIMITS.max_input_bytes,
+    )
 
 
 @command.command(name="list")

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from postel.cli.common import fail, read_bounded
+from postel.cli.common import fail, print_parsed
 from postel.cli.options import config_option, load_or_exit
 from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
@@ -27,14 +27,12 @@ def command() -> None:
 @click.option("--strict", is_flag=True, help="Reject deviations from RFC 8460 instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
     """Parse a report (JSON, gzip or report e-mail) and print it as normalised JSON."""
-    data = read_bounded(file, DEFAULT_LIMITS.max_input_bytes)
-    try:
-        result = parse_report(data, strict=strict)
-    except TLSRPTError as e:
-        fail(f"{file}: {e}")
-    for w in result.warnings:
-        click.echo(f"warning: {file}: {w}", err=True)
-    click.echo(result.report.to_json())
+    print_parsed(
+        file,
+        lambda data: parse_report(data, strict=strict),
+        TLSRPTError,
+        DEFAULT_LIMITS.max_input_bytes,
+    )
 
 
 @command.command(name="lookup")

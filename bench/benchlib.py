@@ -154,6 +154,7 @@ submissions = {{ enabled = false }}
 [limits]
 max_connections = {max_connections}
 max_message_size = 10485760
+smtp_workers = {smtp_workers}
 
 [delivery]
 smtp_port = {smtp_port}
@@ -183,8 +184,10 @@ class PostelInstance:
     smtp_port: int = 25
     max_connections: int = 2000
     log_level: str = "info"
+    smtp_workers: int = 0  # [limits] smtp_workers: 0 automatic (CPUs, at most 4)
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    orphans: list[int] = field(default_factory=list)  # workers of a killed main process
 
     def write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -201,6 +204,7 @@ class PostelInstance:
                 smtp_port=self.smtp_port,
                 max_connections=self.max_connections,
                 log_level=self.log_level,
+                smtp_workers=self.smtp_workers,
             )
         )
         (self.root / "domains.toml").write_text(DOMAINS_TOML)
@@ -212,6 +216,8 @@ class PostelInstance:
     def start(self, timeout: float = 30.0) -> None:
         if not (self.root / "postel.toml").exists():
             self.write_config()
+        if self.wait_dead():
+            raise RuntimeError(f"workers of the killed postel still run: {self.orphans}")
         log = open(self.root / "postel.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [POSTEL, "serve", "--config", str(self.root)],
@@ -234,10 +240,22 @@ class PostelInstance:
         return ""
 
     def kill9(self) -> None:
+        """kill -9 of the main process; its SMTP workers die with it
+        (PR_SET_PDEATHSIG): see :meth:`wait_dead`, which start() also calls."""
         if self.proc is not None:
+            self.orphans = descendants(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
             self.proc = None
+
+    def wait_dead(self, timeout: float = 15.0) -> list[int]:
+        """Wait for the workers of a killed main process to exit; the ones still alive."""
+        deadline = time.monotonic() + timeout
+        while self.orphans and time.monotonic() < deadline:
+            self.orphans = [pid for pid in self.orphans if _alive(pid)]
+            if self.orphans:
+                time.sleep(0.05)
+        return self.orphans
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -250,7 +268,17 @@ class PostelInstance:
             self.proc = None
 
     def pids(self) -> list[int]:
-        return [self.proc.pid] if self.proc is not None else []
+        """The main process and its SMTP workers."""
+        return [self.proc.pid, *descendants(self.proc.pid)] if self.proc is not None else []
+
+
+def _alive(pid: int) -> bool:
+    """True while *pid* runs (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # -- Postfix ------------------------------------------------------------------------

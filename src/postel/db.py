@@ -10,7 +10,9 @@ forward, each in its own transaction. A database written by a newer program
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,13 +77,28 @@ def open_db(
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(path, readonly=False)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         migrate(conn, migrations, name=str(path))
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Switch to WAL. Processes opening a new database at once (SMTP workers)
+    can get "database is locked" here without the busy handler being asked
+    (SQLite refuses to wait where waiting could deadlock), so retry a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], *, name: str) -> None:

@@ -37,11 +37,28 @@ for _name, _num in (("TRACE", TRACE), ("TRACEAUTH", TRACEAUTH), ("TRACEDATA", TR
     logging.addLevelName(_num, _name)
 
 cid_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("postel_cid", default=None)
-_counter = itertools.count(int(time.time() * 1000) & 0xFFFFFFF)
+# Bits 27 and below count from the start time in ms; the bits above hold the
+# process's slot (0: main process, n: SMTP worker n), so that the SMTP worker
+# processes of one instance never hand out the same cid (postel.smtpworkers).
+_SLOT_SHIFT = 27
+
+
+def _start_counter(slot: int) -> Iterator[int]:
+    return itertools.count((slot << _SLOT_SHIFT) | (int(time.time() * 1000) & 0x3FFFFFF))
+
+
+_counter = _start_counter(0)
+
+
+def set_cid_slot(slot: int) -> None:
+    """Restart the cid counter in the range of *slot* (a worker process's number)."""
+    global _counter
+    _counter = _start_counter(slot)
 
 
 def new_cid() -> int:
-    """A new connection/operation id, unique within this process."""
+    """A new connection/operation id, unique within this process (and among
+    the processes of one instance, see :func:`set_cid_slot`)."""
     return next(_counter)
 
 

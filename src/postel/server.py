@@ -1,4 +1,8 @@
-"""`postel serve`: run every listener and loop of one instance in one process."""
+"""`postel serve`: run every listener and loop of one instance.
+
+SMTP runs in this process, or in worker processes (postel.smtpworkers) when
+*smtp_workers* is 2 or more; queue, web and reports always run here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from postel.config import Config
 
@@ -19,6 +24,7 @@ class Running:
     """What a started instance listens on, for printing and for tests."""
 
     bound: list[tuple[str, int, str]] = field(default_factory=list)
+    workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -47,8 +53,14 @@ async def run(
     ready: Callable[[Running], Awaitable[None] | None] | None = None,
     stop: asyncio.Event | None = None,
     check_dns: bool = True,
+    smtp_workers: int = 1,
+    log_time: bool = True,
 ) -> None:
-    """Start every service of *cfg*, run until *stop* is set or SIGINT/SIGTERM."""
+    """Start every service of *cfg*, run until *stop* is set or SIGINT/SIGTERM.
+
+    *smtp_workers* >= 2: SMTP in that many worker processes (config from
+    ``cfg.dir``, logging with timestamps if *log_time*); else in this process.
+    """
     from postel.dns.resolver import DNSResolver
     from postel.smtpserver import SMTPService
     from postel.store import Store
@@ -75,10 +87,25 @@ async def run(
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)
-        smtp = SMTPService(cfg, store, resolver, submitter)
-        await smtp.start()
-        stack.push_async_callback(smtp.stop)
-        running.bound.extend(smtp.bound)
+        if smtp_workers >= 2:
+            from postel.smtpworkers import Supervisor
+
+            queue = getattr(submitter, "queue", None)
+            workers = Supervisor(
+                cfg,
+                smtp_workers,
+                on_wake=queue.wake if queue is not None else None,
+                log_time=log_time,
+            )
+            await workers.start()
+            stack.push_async_callback(workers.stop)
+            running.workers = workers
+            running.bound.extend(workers.bound)
+        else:
+            smtp = SMTPService(cfg, store, resolver, submitter)
+            await smtp.start()
+            stack.push_async_callback(smtp.stop)
+            running.bound.extend(smtp.bound)
         running.bound.extend(await start_extras(cfg, store, resolver, stack, submitter))
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})

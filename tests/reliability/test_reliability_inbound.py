@@ -67,11 +67,14 @@ def load_until_killed(
         )
     )
     assert killed.is_set(), f"only {len(acked)} messages acknowledged: {result.summary()}"
+    # SMTP worker processes die with the main process (PR_SET_PDEATHSIG).
+    assert postel.wait_dead(15) == [], "SMTP workers outlived the killed main process"
     return result.acked, result.sent
 
 
 def test_kill9_under_inbound_load(tmp_path: Path, dns_port: int, certs: benchlib.Certs) -> None:
-    postel = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port)
+    # Two SMTP worker processes: the kill -9 hits the main process, they die with it.
+    postel = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port, smtp_workers=2)
     postel.start()
     all_acked: list[str] = []
     try:

@@ -16,7 +16,8 @@ def command(config_dir: Path) -> None:
     """Run all configured listeners until stopped (SIGINT/SIGTERM)."""
     from postel import log
     from postel.server import run
+    from postel.smtpworkers import worker_count
 
     cfg = load_or_exit(config_dir)
     log.configure(cfg.static.log.level, cfg.static.log.packages, with_time=True)
-    asyncio.run(run(cfg))
+    asyncio.run(run(cfg, smtp_workers=worker_count(cfg.static.limits.smtp_workers)))

@@ -138,6 +138,14 @@ class Limits(Strict):
     command_timeout: float = Field(300, gt=0, description="Seconds to wait for a command.")
     connection_timeout: float = Field(1800, gt=0, description="Longest SMTP session, seconds.")
     max_connections: int = Field(1000, ge=1, description="Concurrent SMTP connections.")
+    smtp_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="SMTP processes of `postel serve`: 0 automatic (CPUs, at most 4), "
+        "1 the main process itself, more: that many worker processes sharing the ports "
+        "(SO_REUSEPORT). max_connections applies to each process.",
+    )
 
 
 class DeliveryConfig(Strict):

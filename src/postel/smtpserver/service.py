@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from postel.config import Config
@@ -29,6 +30,26 @@ STOP_GRACE = 5.0  # seconds for busy sessions to finish at stop()
 TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
+def listen_plan(cfg: Config) -> list[tuple[str, Kind, str, int]]:
+    """Every SMTP socket of *cfg* as (listener, kind, ip, configured port).
+
+    Raises ListenerConfigError for a TLS port of a listener without certificate.
+    """
+    plan: list[tuple[str, Kind, str, int]] = []
+    for name, lst in cfg.static.listeners.items():
+        has_tls = bool(lst.tls_cert_file and lst.tls_key_file)
+        for kind in KINDS:
+            port = getattr(lst, kind)
+            if not port.enabled:
+                continue
+            if not has_tls and kind != "smtp":
+                raise ListenerConfigError(
+                    f"listener {name!r}: {kind} needs tls_cert_file and tls_key_file"
+                )
+            plan.extend((name, kind, ip, int(port.port)) for ip in lst.ips)
+    return plan
+
+
 class SMTPService:
     """Incoming SMTP (25), submission (587, STARTTLS) and submissions (465, TLS).
 
@@ -45,8 +66,15 @@ class SMTPService:
         submitter: Submitter,
         *,
         dns_cache_seconds: float = DEFAULT_MAX_AGE,
+        ports: Mapping[tuple[str, str, str], int] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.cfg = cfg
+        # SMTP worker processes (postel.smtpworkers): every worker listens on the
+        # ports the main process reserved, keyed (listener, kind, ip), with
+        # SO_REUSEPORT so the kernel spreads connections over them.
+        self._ports = dict(ports) if ports is not None else None
+        self._reuse_port = reuse_port
         # Verification asks the same names for every message of a sender.
         cached = CachingResolver(resolver, max_age=dns_cache_seconds) if dns_cache_seconds else None
         self.ctx = ServerContext(cfg, store, cached or resolver, submitter, credentials=None)
@@ -61,23 +89,19 @@ class SMTPService:
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
         self.ctx.credentials = Credentials(cfg.datadir.auth_db)
         limit = cfg.static.limits.max_line_length + 2
+        contexts: dict[str, ssl.SSLContext | None] = {}
         try:
-            for name, lst in cfg.static.listeners.items():
-                tls_ctx: ssl.SSLContext | None = None
-                if lst.tls_cert_file and lst.tls_key_file:
-                    tls_ctx = server_context(
-                        cfg.path(lst.tls_cert_file), cfg.path(lst.tls_key_file)
+            for name, kind, ip, port in listen_plan(cfg):
+                if name not in contexts:
+                    lst = cfg.static.listeners[name]
+                    contexts[name] = (
+                        server_context(cfg.path(lst.tls_cert_file), cfg.path(lst.tls_key_file))
+                        if lst.tls_cert_file and lst.tls_key_file
+                        else None
                     )
-                for kind in KINDS:
-                    port = getattr(lst, kind)
-                    if not port.enabled:
-                        continue
-                    if tls_ctx is None and kind != "smtp":
-                        raise ListenerConfigError(
-                            f"listener {name!r}: {kind} needs tls_cert_file and tls_key_file"
-                        )
-                    for ip in lst.ips:
-                        await self._listen(name, kind, ip, port.port, tls_ctx, limit)
+                if self._ports is not None:
+                    port = self._ports[(name, kind, ip)]
+                await self._listen(name, kind, ip, port, contexts[name], limit)
         except BaseException:
             await self.stop()
             raise
@@ -104,6 +128,7 @@ class SMTPService:
                 ssl=tls_ctx if implicit else None,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
                 reuse_address=True,
+                reuse_port=self._reuse_port or None,
             )
         except OSError as exc:
             raise BindError(

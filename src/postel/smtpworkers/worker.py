@@ -1,0 +1,164 @@
+"""One SMTP worker process: ``python -m postel.smtpworkers.worker SPEC``.
+
+SPEC is JSON from the supervisor: config dir, worker number, the ports the
+main process reserved, the main process's pid and log options. The worker
+runs SMTPService on those ports with SO_REUSEPORT, its own store, resolver
+and queue submitter; it writes ``ready`` or ``error ...`` on stdout once, then
+``wake`` after each hand-off to the queue. It stops on SIGTERM/SIGINT, when
+its stdin (a pipe from the main process) ends, or when the main process dies
+(PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from postel.smtpworkers import messages
+from postel.smtpworkers.pdeathsig import set_parent_death_signal
+from postel.smtpworkers.spec import Spec
+
+if TYPE_CHECKING:
+    from postel.config import Config
+
+log = logging.getLogger("postel.smtpworkers")
+
+DOMAINS_POLL = 1.0  # seconds between looks at domains.toml (the admin may change it)
+
+
+def report(line: bytes) -> None:
+    """One line to the main process (stdout is a pipe only it reads)."""
+    with contextlib.suppress(OSError):
+        os.write(1, line + b"\n")
+
+
+class WakingSubmitter:
+    """The queue submitter, followed by a wake-up of the main process's queue loop."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.queue = getattr(inner, "queue", None)
+
+    async def __call__(
+        self, account: str, mail_from: str, rcpts: list[str], path: Path, requiretls: bool
+    ) -> None:
+        try:
+            await self.inner(account, mail_from, rcpts, path, requiretls)
+        finally:
+            report(messages.WAKE)
+
+
+class _NoDelivery:
+    """Workers only add to the queue; the main process delivers."""
+
+    async def deliver(self, *args: Any, **kw: Any) -> Any:
+        raise RuntimeError("SMTP workers do not deliver from the queue")
+
+
+async def _watch_domains(cfg: Any, stop: asyncio.Event) -> None:
+    """Reload domains.toml when it changes (the admin edits it in the main process)."""
+    from postel.store.accountsfile import validate_domains
+
+    path = cfg.domains_file
+
+    def stamp() -> tuple[int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    seen = stamp()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), DOMAINS_POLL)
+        now = stamp()
+        if now is None or now == seen:
+            continue
+        seen = now
+        try:
+            cfg.domains = validate_domains(path.read_text(encoding="utf-8"), str(path))
+            log.info("domains.toml reloaded", extra={"file": str(path)})
+        except Exception as exc:
+            log.error("domains.toml not reloaded", extra={"file": str(path), "err": str(exc)})
+
+
+async def serve(spec: Spec, cfg: Config) -> int:
+    from postel.dns.resolver import DNSResolver
+    from postel.queue import Queue, QueueSubmitter
+    from postel.smtpserver import SMTPService
+    from postel.smtpserver.errors import BindError, ListenerConfigError
+    from postel.store import Store
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def watch_stdin() -> None:  # EOF: the main process is gone or wants us gone
+        with contextlib.suppress(Exception):
+            while os.read(0, 4096):  # the raw fd: no buffer lock held at exit
+                pass
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
+    store = Store(cfg.datadir)
+    queue = Queue(cfg.datadir, cfg, _NoDelivery(), store)  # adds only, no loop
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
+    )
+    ports = {(name, kind, ip): port for name, kind, ip, port in spec.ports}
+    smtp = SMTPService(
+        cfg, store, resolver, WakingSubmitter(QueueSubmitter(queue)), ports=ports, reuse_port=True
+    )
+    try:
+        try:
+            await smtp.start()
+        except (BindError, ListenerConfigError, OSError) as exc:
+            kind = "bind" if isinstance(exc, (BindError, OSError)) else "config"
+            report(messages.ERROR + f" {kind} {exc}".replace("\n", "; ").encode())
+            return 2
+        report(messages.READY)
+        log.debug("smtp worker ready", extra={"worker": spec.index, "pid": os.getpid()})
+        watcher = asyncio.create_task(_watch_domains(cfg, stop))
+        await stop.wait()
+        await smtp.stop()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    finally:
+        queue.db.close()
+        store.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    from postel import log as plog
+    from postel.config import load_config
+
+    spec = Spec.decode(argv[1])
+    set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != spec.parent:  # the parent died before prctl
+        return 1
+    plog.set_cid_slot(spec.index)
+    try:
+        cfg = load_config(Path(spec.config))
+    except Exception as exc:
+        report(messages.ERROR + f" config {exc}".replace("\n", "; ").encode())
+        return 2
+    plog.configure(cfg.static.log.level, cfg.static.log.packages, with_time=spec.log_time)
+    try:
+        return asyncio.run(serve(spec, cfg))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

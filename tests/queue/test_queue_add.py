@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MESSAGE, T0, QEnv
+from queue_env import MESSAGE, T0, QEnv
 
 from postel.datadir import message_path
 from postel.queue import BadMessage, QueueDB

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import MESSAGE, write_config
+from queue_env import MESSAGE, write_config
 
 from postel.cli.queue import command
 from postel.config import load_config

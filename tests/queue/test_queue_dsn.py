@@ -8,7 +8,7 @@ import email.policy
 from email.message import EmailMessage
 
 import pytest
-from conftest import MESSAGE, T0, QEnv, perm, temp
+from queue_env import MESSAGE, T0, QEnv, perm, temp
 
 from postel.delivery import DeliveryRequest, RecipientOutcome
 from postel.queue import backoff

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import QEnv
+from queue_env import QEnv
 
 
 async def wait_until_empty(qenv: QEnv, q: object, timeout: float = 5.0) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from conftest import T0, FakeDeliverer, QEnv, ok, temp
 from hypothesis import given
 from hypothesis import strategies as st
+from queue_env import T0, FakeDeliverer, QEnv, ok, temp
 
 from postel.delivery import DeliveryRequest, RecipientOutcome
 from postel.queue import backoff

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MESSAGE, QEnv
+from queue_env import MESSAGE, QEnv
 
 from postel.queue import QueueSubmitter
 from postel.smtpserver.errors import SubmitError

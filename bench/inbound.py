@@ -94,12 +94,17 @@ def load(port: int, clients: int, seconds: float, size: int, tls: bool, ca: Path
     return res.summary()
 
 
-def run(seconds: float = 3.0, quick: bool = False) -> dict[str, Any]:
+def run(
+    seconds: float = 3.0,
+    quick: bool = False,
+    clients_list: tuple[int, ...] | None = None,
+    sizes: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
     root = tmpdir("postel-bench-in-")
     certs = make_certs(root / "certs")
     cells: list[dict[str, Any]] = []
     commands: dict[str, str] = {}
-    concurrency = (1, 10) if quick else CONCURRENCY
+    concurrency = clients_list or ((1, 10) if quick else CONCURRENCY)
     with dns_stub() as dns_port:
         postel = PostelInstance(root / "postel", certs, dns_port)
         postfix = PostfixInstance(free_port(), certs, root=root / "postfix")
@@ -110,7 +115,7 @@ def run(seconds: float = 3.0, quick: bool = False) -> dict[str, Any]:
             acked_postel = 0
             stored_before = postel_stored(postel)
             for clients in concurrency:
-                for size in SIZES:
+                for size in sizes or SIZES:
                     for tls in (False, True):
                         cell: dict[str, Any] = {"clients": clients, "size": size, "tls": tls}
                         for name, port in systems.items():
@@ -154,8 +159,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true", help="1 and 10 clients only")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--clients", type=int, action="append", help="only these client counts")
+    ap.add_argument("--size", type=int, action="append", help="only these sizes (bytes)")
     a = ap.parse_args()
-    out = run(a.seconds, a.quick)
+    out = run(
+        a.seconds,
+        a.quick,
+        tuple(a.clients) if a.clients else None,
+        tuple(a.size) if a.size else None,
+    )
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
     print(f"postel: {out['postel_acked']} messages acknowledged, {out['postel_stored']} stored")

@@ -15,6 +15,8 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from typing import BinaryIO
 
+from postel.store.headerscan import plain_content_type, plain_date, scan_plain
+
 HEADER_LIMIT = 256 * 1024
 FIELD_LIMIT = 2000  # characters kept per header value in the index
 
@@ -110,8 +112,61 @@ def _has_attachments(msg: EmailMessage) -> bool:
     return maintype not in ("text", "multipart")
 
 
+def _parse_plain(block: bytes) -> Envelope | None:
+    """The same Envelope as the email package gives, for plain header blocks
+    (postel.store.headerscan); None when the block is not plain."""
+    plain = scan_plain(block)
+    if plain is None:
+        return None
+    fields = plain.fields
+    from_ = plain.addresses("from")
+    to = plain.addresses("to")
+    cc = plain.addresses("cc")
+    message_id = plain.message_id("message-id")
+    ctype = plain_content_type(fields.get("content-type"))
+    if (
+        from_ is None
+        or to is None
+        or cc is None
+        or message_id is None
+        or ctype is None
+        or "content-disposition" in fields
+    ):
+        return None
+    date = fields.get("date")
+    when = plain_date(date) if date is not None else None
+    if isinstance(when, datetime):
+        if when.tzinfo is None:  # "-0000": no zone information (RFC 5322 §3.3)
+            when = when.replace(tzinfo=UTC)
+    else:
+        when = None
+    subject = fields.get("subject")
+    in_reply_to = fields.get("in-reply-to")
+    return Envelope(
+        subject=_clean(subject) if subject is not None else "",
+        from_=_clean(from_),
+        to=_clean(to),
+        cc=_clean(cc),
+        date=when,
+        message_id=_clean(message_id),
+        in_reply_to=_clean(in_reply_to) if in_reply_to is not None else "",
+        has_attachments=ctype == "multipart/mixed"
+        or ctype.partition("/")[0] not in ("text", "multipart"),
+    )
+
+
 def parse_envelope(block: bytes) -> Envelope:
     """Parse a header block; never raises on bad input."""
+    if not block.strip():
+        return Envelope()
+    fast = _parse_plain(block)
+    if fast is not None:
+        return fast
+    return parse_envelope_email(block)
+
+
+def parse_envelope_email(block: bytes) -> Envelope:
+    """parse_envelope with the email package for every block (the reference)."""
     if not block.strip():
         return Envelope()
     try:

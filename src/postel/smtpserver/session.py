@@ -146,7 +146,8 @@ class Session:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
+            async with asyncio.timeout(2):  # not wait_for: no task per connection
+                await self.writer.wait_closed()
 
     async def shutdown(self) -> None:
         """Tell the client we are going away (service stop)."""
@@ -159,9 +160,8 @@ class Session:
 
         try:
             name = ipaddress.ip_address(self.ip).reverse_pointer
-            answer = await asyncio.wait_for(
-                self.ctx.resolver.lookup(name, "PTR"), self.ctx.rdns_timeout
-            )
+            async with asyncio.timeout(self.ctx.rdns_timeout):  # already in its own task
+                answer = await self.ctx.resolver.lookup(name, "PTR")
             for record in answer.records:
                 return str(getattr(record, "target", record)).rstrip(".").lower()
         except Exception:  # no name, timeouts, DNS errors: the IP is used

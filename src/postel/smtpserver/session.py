@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import ssl
@@ -17,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from postel.log import cid_hex, trace_line
+from postel.log import TRACE, cid_hex, trace_line
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
 from postel.smtp.reply import Reply
@@ -33,6 +34,13 @@ log = logging.getLogger("postel.smtpserver")
 MAX_ERRORS = 10  # bad commands before the connection is closed
 MAX_AUTH_FAILURES = 3
 TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_reply(code: int, enhanced: str | None, text: str) -> tuple[Reply, bytes]:
+    """Most replies are the same few (250 sender ok, ...): built and encoded once."""
+    reply = Reply(code, enhanced, text)
+    return reply, reply.encode()
 
 
 class Closed(Exception):
@@ -97,12 +105,14 @@ class Session:
         trace_line(log, "C:", text, secret=secret or text[:5].upper() == "AUTH ")
         return text
 
-    async def _send(self, reply: Reply) -> None:
-        for line in reply.lines():
-            trace_line(log, "S:", line)
+    async def _send(self, reply: Reply, data: bytes | None = None) -> None:
+        """Send *reply* (*data*: its encoding, when already known)."""
+        if log.isEnabledFor(TRACE):
+            for line in reply.lines():
+                trace_line(log, "S:", line)
         writer = self.writer
         try:
-            writer.write(reply.encode())
+            writer.write(data if data is not None else reply.encode())
             if writer.transport.get_write_buffer_size():
                 # Not all sent at once: drain may wait for the client.
                 async with asyncio.timeout(self.limits.command_timeout):
@@ -113,10 +123,10 @@ class Session:
             raise Closed(f"write: {exc}") from exc
 
     async def reply(self, code: int, enhanced: str, text: str) -> None:
-        await self._reply(Reply(code, enhanced, text))
+        await self._reply(*_cached_reply(code, enhanced, text))
 
-    async def _reply(self, reply: Reply) -> None:
-        await self._send(reply)
+    async def _reply(self, reply: Reply, data: bytes | None = None) -> None:
+        await self._send(reply, data)
         if reply.code >= 500:
             self.errors += 1
             if self.errors >= MAX_ERRORS:
@@ -129,7 +139,7 @@ class Session:
         log.info("new connection", extra={"ip": self.ip, "service": self.kind})
         self.rdns_task = asyncio.get_running_loop().create_task(self._rdns())
         try:
-            await self._send(Reply(220, None, f"{self.hostname} ESMTP postel"))
+            await self._send(*_cached_reply(220, None, f"{self.hostname} ESMTP postel"))
             while True:
                 line = await self._read()
                 if isinstance(line, TooLong):
@@ -236,7 +246,7 @@ class Session:
             return
         self.helo, self.ehlo, self.tx = arg.split(" ")[0], True, None
         lines = [f"{self.hostname} greets {self.helo}", *self.extensions()]
-        await self._send(Reply(250, None, "\n".join(lines)))
+        await self._send(*_cached_reply(250, None, "\n".join(lines)))
 
     async def cmd_helo(self, arg: str) -> None:
         if not arg:
@@ -479,7 +489,7 @@ class Session:
         if not tx.recipients:
             await self.reply(554, "5.5.1", "no valid recipients")
             return
-        await self._send(Reply(354, None, "end data with <CR><LF>.<CR><LF>"))
+        await self._send(*_cached_reply(354, None, "end data with <CR><LF>.<CR><LF>"))
         spool = Spool(self._spool_path())
         try:
             await self._receive(tx, spool)

@@ -3,7 +3,8 @@
 Lines longer than the limit are consumed up to their end and reported, so the
 session stays in sync with the client. DATA is dot-unstuffed, its line ends are
 normalised to CRLF, and it is written to a file as it arrives (bounded memory);
-once the size limit is passed the rest is read and discarded.
+once the size limit is passed the rest is read and discarded. DATA is read in
+chunks (one read per chunk, not per line: BENCHMARKS.md), never past its end.
 """
 
 from __future__ import annotations
@@ -47,6 +48,65 @@ class DataResult:
     eight_bit: bool = False
 
 
+class _Sink:
+    """What is done with each complete line of DATA (after dot-unstuffing)."""
+
+    __slots__ = ("max_line", "max_size", "result", "write")
+
+    def __init__(self, sink: BinaryIO, result: DataResult, max_size: int, max_line: int) -> None:
+        self.write = sink.write
+        self.result = result
+        self.max_size = max_size
+        self.max_line = max_line
+
+    def line(self, line: bytes) -> None:
+        """One LF-terminated line, its dot already removed."""
+        result = self.result
+        if not line.endswith(b"\r\n"):
+            line = line[:-1] + b"\r\n"  # bare LF (a CR before it would have made CRLF)
+        length = len(line) - 2
+        if length > self.max_line:
+            result.line_too_long = True
+            return
+        if result.too_big or result.line_too_long:
+            return
+        if not result.eight_bit and not line.isascii():
+            result.eight_bit = True
+        result.size += length + 2
+        if result.size > self.max_size:
+            result.too_big = True
+            return
+        self.write(line)
+
+    def block(self, block: bytes) -> None:
+        """LF-terminated lines, none of them starting with "." (same as line by line)."""
+        result = self.result
+        if result.line_too_long:
+            return  # nothing that follows can change the result
+        n = len(block)
+        # The common block: CRLF only, no line too long, within the size: written
+        # as it came (one write per chunk instead of per line).
+        if block.count(b"\n") == block.count(b"\r\n") and (
+            n <= self.max_line + 2 or max(map(len, block.split(b"\n"))) <= self.max_line + 1
+        ):
+            if result.too_big:
+                return
+            size = result.size + n
+            if size <= self.max_size:
+                if not result.eight_bit and not block.isascii():
+                    result.eight_bit = True
+                result.size = size
+                self.write(block)
+                return
+        find = block.find
+        line = self.line
+        start = 0
+        while start < n:
+            end = find(b"\n", start) + 1
+            line(block[start:end])
+            start = end
+
+
 async def read_data(
     reader: asyncio.StreamReader,
     sink: BinaryIO,
@@ -57,68 +117,95 @@ async def read_data(
 ) -> DataResult:
     """Read DATA until ``.CRLF`` into *sink* (RFC 5321 §4.5.2 dot-unstuffing).
 
-    Raises TimeoutError when a line does not arrive within *line_timeout*.
+    Reads in chunks, never past the final ``.CRLF``: what follows (pipelined
+    commands) stays in *reader*. The reader's limit must be at least
+    ``max_line + 2`` (the server uses exactly that). Raises TimeoutError when no
+    chunk arrives within *line_timeout*.
     """
     result = DataResult()
     loop = asyncio.get_running_loop()
-    # One timeout moved forward as lines arrive (at most once a second), not a
-    # wait_for task per line: large messages have thousands of lines.
+    # One timeout moved forward as chunks arrive (at most once a second), not a
+    # wait_for task per read.
     async with asyncio.timeout(None) as deadline:
-        return await _read_data(reader, sink, result, deadline, loop, max_size, max_line,
-                                line_timeout)  # fmt: skip
+        return await _read_data(reader, _Sink(sink, result, max_size, max_line), deadline,
+                                loop, line_timeout)  # fmt: skip
 
 
 async def _read_data(
     reader: asyncio.StreamReader,
-    sink: BinaryIO,
-    result: DataResult,
+    out: _Sink,
     deadline: asyncio.Timeout,
     loop: asyncio.AbstractEventLoop,
-    max_size: int,
-    max_line: int,
     line_timeout: float,
 ) -> DataResult:
-    moved = -1.0
+    # Every "." at a line start follows an LF, so readuntil(b"\n.") returns the
+    # lines before it in one piece (or, past the reader's limit, tells how much
+    # can be taken without splitting the separator). Only a line start whose LF
+    # is already consumed (the message start, after a dot line) needs a look
+    # at its first byte.
+    result = out.result
     readuntil = reader.readuntil
-    write = sink.write
-    crlf = b"\r\n"
-    # The common line (CRLF-terminated, not too long) is written as it came: one
-    # write, no copies; this loop runs once per line of every message.
+    carry = b""  # start of a line whose LF has not arrived (never starts with ".")
+    skipping = False  # in a line already known to be too long: drop up to its LF
+    carry_max = out.max_line + 1  # longer: too long, whatever its end
+    at_start = True  # at a line start with the LF before it consumed
+    dot = False  # a "." at a line start has just been consumed
+    moved = -1.0
     while True:
         now = loop.time()
         if now - moved >= 1.0:
             deadline.reschedule(now + line_timeout)
             moved = now
-        try:
-            line = await readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            result.eof = True
-            return result
-        except asyncio.LimitOverrunError as exc:
-            await reader.read(max(exc.consumed, 1))
-            if await read_line(reader) is None:  # the rest of the long line
+        if dot:
+            dot = False
+            at_start = True
+            rest = await read_line(reader)
+            if rest is None:
                 result.eof = True
                 return result
-            result.line_too_long = True
+            if isinstance(rest, TooLong):
+                result.line_too_long = True
+                continue
+            if rest == b"\r\n" or rest == b"\n":
+                return result  # RFC 5321 §4.1.1.4: end of data
+            out.line(rest)  # RFC 5321 §4.5.2: the first "." removed
             continue
-        if line[0] == 46:  # "."
-            if line == b".\r\n" or line == b".\n":
+        if at_start:
+            try:
+                first = await reader.readexactly(1)
+            except asyncio.IncompleteReadError:
+                result.eof = True
                 return result
-            line = line[1:]
-        if line.endswith(crlf):
-            length = len(line) - 2
-        else:
-            line = line[:-1] + crlf  # bare LF (a CR before it would have made CRLF)
-            length = len(line) - 2
-        if length > max_line:
+            if first == b".":
+                dot = True
+            elif first == b"\n":
+                out.line(first)
+            else:
+                carry = first
+                at_start = False
+            continue
+        try:
+            chunk = await readuntil(b"\n.")
+            dot = True
+            chunk = chunk[:-1]
+        except asyncio.IncompleteReadError as exc:
+            chunk = exc.partial
+            result.eof = True
+        except asyncio.LimitOverrunError as exc:
+            # No separator in the first exc.consumed bytes (RFC: limit is >= 1).
+            chunk = await reader.read(exc.consumed)
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        block, carry = data[:cut], data[cut:]
+        if skipping and block:
+            # The too long line ends at the first LF.
+            block = block[block.find(b"\n") + 1 :]
+            skipping = False
             result.line_too_long = True
-            continue
-        if result.too_big or result.line_too_long:
-            continue
-        if not result.eight_bit and not line.isascii():
-            result.eight_bit = True
-        result.size += length + 2
-        if result.size > max_size:
-            result.too_big = True
-            continue
-        write(line)
+        if block:
+            out.block(block)
+        if result.eof:
+            return result
+        if len(carry) > carry_max:
+            skipping = True
+            carry = b""

@@ -6,13 +6,10 @@ Used by quickstart and by the admin's "DNS records" page.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
+from postel.auth.dkim_key import public_key_record
 from postel.config import Config
 from postel.config.keys import load_private_key
 from postel.hostkeys import cert_file_spki_sha256
@@ -40,18 +37,8 @@ def txt(value: str) -> str:
 
 
 def dkim_txt(key_file: Path, algorithm: str) -> str:
-    key = load_private_key(key_file, algorithm)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        raw = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
-    if isinstance(key, rsa.RSAPrivateKey):
-        der = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
-    raise ValueError(f"{key_file}: unsupported DKIM key type")
+    """The DKIM TXT value for a configured key file (RFC 6376 §3.6.1)."""
+    return public_key_record(load_private_key(key_file, algorithm))
 
 
 def host_records(cfg: Config, *, dnssec: bool = True) -> list[Record]:

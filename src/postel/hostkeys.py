@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from postel.dane import tlsa_for
 from postel.fsutil import write_new
 
 
@@ -61,15 +60,7 @@ def write_key_and_cert(key_file: Path, cert_file: Path, names: list[str]) -> Non
     write_new(cert_file, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
-def spki_sha256(public_key: PublicKeyTypes) -> str:
-    """Hex SHA-256 of the SubjectPublicKeyInfo: TLSA 3 1 1 data (RFC 7671 §5.1)."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()
-
-
 def cert_file_spki_sha256(cert_file: Path) -> str:
-    pem = cert_file.read_bytes()
-    cert = x509.load_pem_x509_certificates(pem)[0]
-    return spki_sha256(cert.public_key())
+    """Hex TLSA 3 1 1 data of the first certificate in *cert_file* (RFC 7671 §5.1)."""
+    cert = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
+    return tlsa_for(cert).data.hex()

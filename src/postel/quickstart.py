@@ -35,7 +35,7 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
-def _write_dkim_keys(config_dir: Path, domain: str, year: int) -> list[tuple[str, str, str]]:
+def write_dkim_keys(config_dir: Path, domain: str, year: int) -> list[tuple[str, str, str]]:
     """ed25519 and RSA-2048 keys; returns (selector, algorithm, key_file)."""
     out = []
     ed = ed25519.Ed25519PrivateKey.generate()
@@ -177,7 +177,7 @@ def quickstart(
     account = account_name_for(address)
     year = dt.datetime.now(dt.UTC).year
     write_key_and_cert(config_dir / "certs/host.key", config_dir / "certs/host.crt", [host])
-    selectors = _write_dkim_keys(config_dir, domain, year)
+    selectors = write_dkim_keys(config_dir, domain, year)
     admin_password = generate_password()
     write_new(config_dir / "adminpasswd", (scrypt_hash(admin_password) + "\n").encode())
     policy_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + secrets.token_hex(2)

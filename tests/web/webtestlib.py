@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from postel.config import Config, load_config
 from postel.dns.mock import MockResolver
 from postel.localserve import DOMAIN, PASSWORD, ensure_local_config
-from postel.quickstart import _write_dkim_keys
+from postel.quickstart import write_dkim_keys
 from postel.store import Store
 from postel.web import build_app
 
@@ -35,7 +35,7 @@ class Instance:
 def make_instance(tmp_path: Path) -> Instance:
     """A localserve configuration in *tmp_path* plus DKIM keys and an MTA-STS policy."""
     info = ensure_local_config(tmp_path)
-    selectors = _write_dkim_keys(info.config_dir, DOMAIN, 2024)
+    selectors = write_dkim_keys(info.config_dir, DOMAIN, 2024)
     sign = ", ".join(f'"{s}"' for s, _, _ in selectors)
     lines = ["", f'[domains."{DOMAIN}".dkim]', f"sign = [{sign}]"]
     for sel, algo, key in selectors:

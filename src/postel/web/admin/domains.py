@@ -67,11 +67,11 @@ async def add(request: Request) -> Response:
             return redirect("/admin/domains")
         selectors: list[tuple[str, str, str]] = []
         if field(request, "dkim") == "on":
-            from postel.quickstart import _write_dkim_keys
+            from postel.quickstart import write_dkim_keys
 
             year = dt.datetime.now(dt.UTC).year
             try:
-                selectors = await asyncio.to_thread(_write_dkim_keys, cfg.dir, domain, year)
+                selectors = await asyncio.to_thread(write_dkim_keys, cfg.dir, domain, year)
             except (OSError, FileExistsError) as exc:
                 flash(request, f"Not added: writing DKIM keys: {exc}", "error")
                 return redirect("/admin/domains")

@@ -76,3 +76,23 @@ async def test_bounded_size() -> None:
         await r.txt(f"d{i}.example")
     await r.txt("d0.example")  # evicted: asked again
     assert len(inner.calls) == 6
+
+
+async def test_peek_gives_cached_answers_only() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_age=30)
+    assert r.peek("example.org", "TXT") is None
+    answer = await r.txt("example.org")
+    assert r.peek("EXAMPLE.org.", "txt") is answer
+    with pytest.raises(NotFound):
+        await r.txt("nx.example.org")
+    assert isinstance(r.peek("nx.example.org", "TXT"), NotFound)
+    assert len(inner.calls) == 2  # peek never asks
+
+
+async def test_peek_ignores_expired_answers() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_age=0.01)
+    await r.txt("example.org")
+    await asyncio.sleep(0.05)
+    assert r.peek("example.org", "TXT") is None

@@ -36,6 +36,17 @@ class CachingResolver(Resolver):
         self._cache: OrderedDict[tuple[str, str], tuple[float, Answer | NotFound]] = OrderedDict()
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer | NotFound]] = {}
 
+    def peek(self, name: str, rdtype: str) -> Answer | NotFound | None:
+        """The cached answer (or NotFound) for *name*, None when not cached.
+
+        Lets a caller skip a task and an await when the answer is known.
+        """
+        key = (name.lower().rstrip(".") + ".", rdtype.upper())
+        hit = self._cache.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        return hit[1]
+
     async def lookup(self, name: str, rdtype: str) -> Answer:
         key = (name.lower().rstrip(".") + ".", rdtype.upper())
         hit = self._cache.get(key)

@@ -14,10 +14,11 @@ import functools
 import logging
 import os
 import ssl
-import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from postel.dns import Answer
 from postel.log import TRACE, cid_hex, trace_line
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
@@ -73,23 +74,65 @@ class Session:
         self.errors = 0
         self.auth_failures = 0
         self.busy = False  # between end of DATA and the reply: do not cancel
-        self.deadline = time.monotonic() + self.limits.connection_timeout
+        self.loop = asyncio.get_running_loop()
+        # loop.time() is time.monotonic() (asyncio's event loops).
+        self.deadline = self.loop.time() + self.limits.connection_timeout
         self.rdns_task: asyncio.Task[str | None] | None = None
+        self.rdns: str | None = None  # known without a lookup (cached answer)
+        # Read timeouts: one timer per connection, moved lazily (_arm), instead
+        # of an asyncio.timeout per command (BENCHMARKS.md).
+        self.task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._read_deadline = 0.0
+        self._reading = False
+        self._timed_out = False
 
     # -- I/O ----------------------------------------------------------------
 
     def _timeout(self) -> float:
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.loop.time()
         if left <= 0:
             raise TimeoutError
         return min(self.limits.command_timeout, left)
 
+    def _arm(self, when: float) -> None:
+        """Time out the read that starts now at *when* (loop time)."""
+        self._read_deadline = when
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._reading:
+            return  # the next read arms it again
+        if self.loop.time() < self._read_deadline:
+            self._timer = self.loop.call_at(self._read_deadline, self._on_timer)
+            return
+        if self.task is not None and not self._timed_out:
+            self._timed_out = True
+            self.task.cancel()
+
     async def _read(self, secret: bool = False) -> str | TooLong:
+        left = self.deadline - self.loop.time()
         try:
-            # asyncio.timeout, not wait_for: no task per command (BENCHMARKS.md), and
-            # no coroutine created when the deadline has already passed.
-            async with asyncio.timeout(self._timeout()):
+            if left <= 0:
+                raise TimeoutError
+            self._arm(self.loop.time() + min(self.limits.command_timeout, left))
+            self._reading = True
+            try:
                 line = await read_line(self.reader)
+            except asyncio.CancelledError:
+                if not self._timed_out:
+                    raise
+                self._timed_out = False
+                if self.task is not None:
+                    self.task.uncancel()
+                raise TimeoutError from None
+            finally:
+                self._reading = False
         except TimeoutError:
             await self._send(Reply(421, "4.4.2", f"{self.hostname} timeout, closing"))
             raise Closed("timeout") from None
@@ -137,7 +180,8 @@ class Session:
 
     async def run(self) -> None:
         log.info("new connection", extra={"ip": self.ip, "service": self.kind})
-        self.rdns_task = asyncio.get_running_loop().create_task(self._rdns())
+        self.task = asyncio.current_task()
+        self._start_rdns()
         try:
             await self._send(*_cached_reply(220, None, f"{self.hostname} ESMTP postel"))
             while True:
@@ -149,6 +193,9 @@ class Session:
         except Closed as exc:
             log.info("connection closed", extra={"reason": str(exc), "ip": self.ip})
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if self.rdns_task is not None and not self.rdns_task.done():
                 self.rdns_task.cancel()
             await self.close()
@@ -156,8 +203,9 @@ class Session:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
-            async with asyncio.timeout(2):  # not wait_for: no task per connection
-                await self.writer.wait_closed()
+            if self.tls:  # the TLS close_notify exchange; TCP closes by itself
+                async with asyncio.timeout(2):  # not wait_for: no task per connection
+                    await self.writer.wait_closed()
 
     async def shutdown(self) -> None:
         """Tell the client we are going away (service stop)."""
@@ -165,18 +213,27 @@ class Session:
             self.writer.write(Reply(421, "4.3.2", f"{self.hostname} shutting down").encode())
             await asyncio.wait_for(self.writer.drain(), 1)
 
-    async def _rdns(self) -> str | None:
-        import ipaddress
-
+    def _start_rdns(self) -> None:
+        """Look up the client's name in the background (or take the cached answer)."""
         try:
-            name = ipaddress.ip_address(self.ip).reverse_pointer
+            name = _reverse_name(self.ip)
+        except ValueError:
+            return
+        peek = getattr(self.ctx.resolver, "peek", None)
+        if peek is not None:
+            cached = peek(name, "PTR")
+            if cached is not None:
+                self.rdns = _ptr_target(cached) if isinstance(cached, Answer) else None
+                return
+        self.rdns_task = self.loop.create_task(self._rdns(name))
+
+    async def _rdns(self, name: str) -> str | None:
+        try:
             async with asyncio.timeout(self.ctx.rdns_timeout):  # already in its own task
                 answer = await self.ctx.resolver.lookup(name, "PTR")
-            for record in answer.records:
-                return str(getattr(record, "target", record)).rstrip(".").lower()
+            return _ptr_target(answer)
         except Exception:  # no name, timeouts, DNS errors: the IP is used
             return None
-        return None
 
     async def _command(self, line: str) -> None:
         if not line.isascii():
@@ -188,25 +245,11 @@ class Session:
                 await self.reply(500, "5.5.2", "command is not valid UTF-8")
                 return
         verb, _, arg = line.partition(" ")
-        verb = verb.upper()
-        handler = {
-            "EHLO": self.cmd_ehlo,
-            "HELO": self.cmd_helo,
-            "MAIL": self.cmd_mail,
-            "RCPT": self.cmd_rcpt,
-            "DATA": self.cmd_data,
-            "RSET": self.cmd_rset,
-            "NOOP": self.cmd_noop,
-            "QUIT": self.cmd_quit,
-            "VRFY": self.cmd_vrfy,
-            "HELP": self.cmd_help,
-            "STARTTLS": self.cmd_starttls,
-            "AUTH": self.cmd_auth,
-        }.get(verb)
+        handler = _HANDLERS.get(verb.upper())
         if handler is None:
             await self.reply(500, "5.5.2", "command not recognized")
             return
-        await handler(arg.strip(" "))
+        await handler(self, arg.strip(" "))
 
     # -- extensions -------------------------------------------------------------
 
@@ -547,7 +590,7 @@ class Session:
             self.busy = False
 
     async def _session_info(self) -> SessionInfo:
-        rdns = None
+        rdns = self.rdns
         if self.rdns_task is not None:
             with contextlib.suppress(Exception):
                 rdns = await self.rdns_task
@@ -562,6 +605,36 @@ class Session:
             tls_cipher=cipher,
             account=self.account,
         )
+
+
+_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None]]] = {
+    "EHLO": Session.cmd_ehlo,
+    "HELO": Session.cmd_helo,
+    "MAIL": Session.cmd_mail,
+    "RCPT": Session.cmd_rcpt,
+    "DATA": Session.cmd_data,
+    "RSET": Session.cmd_rset,
+    "NOOP": Session.cmd_noop,
+    "QUIT": Session.cmd_quit,
+    "VRFY": Session.cmd_vrfy,
+    "HELP": Session.cmd_help,
+    "STARTTLS": Session.cmd_starttls,
+    "AUTH": Session.cmd_auth,
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _reverse_name(ip: str) -> str:
+    """The PTR name of *ip* (RFC 1035 §3.5, RFC 3596 §2.5); ValueError if not an IP."""
+    import ipaddress
+
+    return ipaddress.ip_address(ip).reverse_pointer
+
+
+def _ptr_target(answer: Answer) -> str | None:
+    for record in answer.records:
+        return str(getattr(record, "target", record)).rstrip(".").lower()
+    return None
 
 
 def _b64(text: str) -> str:

@@ -7,13 +7,14 @@ import ipaddress
 import logging
 import time
 
-from postel.auth.dkim_verify import verify_dkim
+from postel.auth.bounded import within
+from postel.auth.dkim_verify import may_be_signed, verify_dkim
 from postel.auth.dmarc.evaluate import evaluate_dmarc
 from postel.auth.domain import normalize_domain, organizational_domain
 from postel.auth.errors import FromHeaderError
 from postel.auth.fromheader import author_domain
 from postel.auth.results import AuthResults, DKIMResult, DMARCResult, SPFResult
-from postel.auth.spf.evaluate import check_host
+from postel.auth.spf.evaluate import check_host, client_ip
 from postel.dns import Resolver
 
 log = logging.getLogger("postel.auth")
@@ -35,7 +36,7 @@ async def verify_spf(
 ) -> SPFResult:
     """SPF for the MAIL FROM identity, or HELO for the null reverse-path (RFC 7208 §2.4)."""
     try:
-        ipaddress.ip_address(ip)
+        client_ip(ip)
     except ValueError:
         return SPFResult("none", "", reason=f"invalid client IP {ip!r}")
     mail_from = mail_from.strip().removeprefix("<").removesuffix(">")
@@ -93,10 +94,14 @@ async def verify_message(
     spf_task = verify_spf(
         resolver, ip=ip, helo=helo, mail_from=mail_from, hostname=hostname, timeout=timeout
     )
-    dkim_task = verify_dkim(resolver, message, timeout=timeout)
-    spf, dkim_results = await asyncio.gather(spf_task, dkim_task)
-    spf_r: SPFResult = spf
-    dkim_r: list[DKIMResult] = dkim_results
+    spf_r: SPFResult
+    dkim_r: list[DKIMResult]
+    if may_be_signed(message):
+        dkim_task = verify_dkim(resolver, message, timeout=timeout)
+        spf_r, dkim_r = await asyncio.gather(spf_task, dkim_task)
+    else:
+        # Unsigned (most mail): no DKIM work, so no tasks for gather (BENCHMARKS.md).
+        spf_r, dkim_r = await spf_task, []
     try:
         from_domain = author_domain(message)
     except FromHeaderError as exc:
@@ -107,8 +112,7 @@ async def verify_message(
         else:
             left = max(1.0, timeout - (time.monotonic() - start))
             try:
-                async with asyncio.timeout(left):
-                    dmarc = await evaluate_dmarc(resolver, from_domain, spf_r, dkim_r)
+                dmarc = await within(evaluate_dmarc(resolver, from_domain, spf_r, dkim_r), left)
             except TimeoutError:
                 dmarc = DMARCResult(
                     "temperror",

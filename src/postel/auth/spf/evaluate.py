@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from postel.auth.bounded import within
 from postel.auth.domain import normalize_domain
 from postel.auth.errors import SPFSyntaxError
 from postel.auth.results import SPFResult, SPFStatus
@@ -153,6 +154,18 @@ async def _validated_names(
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def client_ip(ip: str) -> IPAddress:
+    """The client address, IPv4-mapped IPv6 as IPv4; ValueError if not an address.
+
+    Cached: the same few clients send again and again (BENCHMARKS.md).
+    """
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
 def _reverse_name(ip: IPAddress) -> str:
     return ip.reverse_pointer
 
@@ -274,9 +287,7 @@ async def check_host(
 
     Never raises for DNS or record problems: they become temperror/permerror.
     """
-    addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    addr = client_ip(ip)
     ctx = MacroContext(sender=sender, ip=addr, helo=helo, receiver=receiver)
     state = _State(resolver, addr, ctx)
 
@@ -290,8 +301,7 @@ async def check_host(
     ctx.validated_name = validated
     shown = normalize_domain(domain) or domain
     try:
-        async with asyncio.timeout(timeout):
-            outcome = await _check_host(state, domain, 0, use_exp=True)
+        outcome = await within(_check_host(state, domain, 0, use_exp=True), timeout)
     except TimeoutError:
         outcome = _Outcome("temperror", f"SPF evaluation took longer than {timeout}s")
     log.debug(

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+
+class ByteReader(Protocol):
+    """What is read from: asyncio.StreamReader or postel.smtpserver.conn.Conn."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
+    async def readexactly(self, n: int) -> bytes: ...
+    async def read(self, n: int) -> bytes: ...
 
 
 class TooLong:
@@ -21,7 +29,7 @@ class TooLong:
 TOO_LONG = TooLong()
 
 
-async def read_line(reader: asyncio.StreamReader) -> bytes | TooLong | None:
+async def read_line(reader: ByteReader) -> bytes | TooLong | None:
     """One line including its LF; TOO_LONG if over the reader's limit; None at EOF.
 
     The reader's ``limit`` (set when the server is started) is the line bound.
@@ -108,7 +116,7 @@ class _Sink:
 
 
 async def read_data(
-    reader: asyncio.StreamReader,
+    reader: ByteReader,
     sink: BinaryIO,
     *,
     max_size: int,
@@ -132,7 +140,7 @@ async def read_data(
 
 
 async def _read_data(
-    reader: asyncio.StreamReader,
+    reader: ByteReader,
     out: _Sink,
     deadline: asyncio.Timeout,
     loop: asyncio.AbstractEventLoop,

@@ -7,11 +7,13 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.config import Config
 from postel.log import cid_context
 from postel.smtp.reply import Reply
+from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.dnscache import DEFAULT_MAX_AGE, CachingResolver
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -81,6 +83,7 @@ class SMTPService:
         self.bound: list[tuple[str, int, str]] = []
         self._servers: list[asyncio.Server] = []
         self._sessions: dict[Session, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every connection's task
 
     async def start(self) -> None:
         from postel.store.credentials import Credentials
@@ -115,16 +118,21 @@ class SMTPService:
         tls_ctx: ssl.SSLContext | None,
         limit: int,
     ) -> None:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._connection(kind, tls_ctx, reader, writer)
+        loop = asyncio.get_running_loop()
+        tmpdir = self.cfg.datadir.tmp
+
+        def connected(conn: Conn) -> None:
+            # A task per connection: the session (Conn is the protocol, no streams).
+            task = loop.create_task(self._connection(kind, tls_ctx, conn, tmpdir))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
         implicit = kind == "submissions"
         try:
-            server = await asyncio.start_server(
-                handle,
+            server = await loop.create_server(
+                lambda: Conn(limit, connected),
                 host=ip,
                 port=port,
-                limit=limit,
                 ssl=tls_ctx if implicit else None,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
                 reuse_address=True,
@@ -142,21 +150,21 @@ class SMTPService:
         self,
         kind: Kind,
         tls_ctx: ssl.SSLContext | None,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        conn: Conn,
+        tmpdir: Path,
     ) -> None:
         with cid_context():
             limits = self.cfg.static.limits
             if self.ctx.connections >= limits.max_connections:
                 log.info("too many connections", extra={"max": limits.max_connections})
                 with contextlib.suppress(Exception):
-                    writer.write(Reply(421, "4.7.0", "too many connections, try later").encode())
-                    await asyncio.wait_for(writer.drain(), 2)
-                    writer.close()
+                    conn.write(Reply(421, "4.7.0", "too many connections, try later").encode())
+                    await asyncio.wait_for(conn.drain(), 2)
+                    conn.close()
                 return
             task = asyncio.current_task()
             assert task is not None
-            session = Session(self.ctx, kind, tls_ctx, reader, writer)
+            session = Session(self.ctx, kind, tls_ctx, conn, tmpdir)
             self.ctx.connections += 1
             self._sessions[session] = task
             try:

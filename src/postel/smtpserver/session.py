@@ -24,6 +24,7 @@ from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
 from postel.smtp.reply import Reply
 from postel.smtpserver import sasl
+from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.lines import TooLong, read_data, read_line
 from postel.smtpserver.recipients import RecipientRefused, resolve
@@ -54,19 +55,19 @@ class Session:
         ctx: ServerContext,
         kind: Kind,
         tls_context: ssl.SSLContext | None,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        conn: Conn,
+        tmpdir: Path,
     ) -> None:
         self.ctx = ctx
         self.kind = kind
         self.tls_context = tls_context
-        self.reader = reader
-        self.writer = writer
+        self.conn = conn
+        self.tmpdir = tmpdir  # the data dir's tmp/, for messages too big for memory
         self.limits = ctx.cfg.static.limits
         self.hostname = ctx.cfg.static.hostname
-        peer = writer.get_extra_info("peername")
+        peer = conn.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "unknown"
-        self.tls = writer.get_extra_info("ssl_object") is not None
+        self.tls = conn.get_extra_info("ssl_object") is not None
         self.helo: str | None = None
         self.ehlo = False
         self.account: str | None = None
@@ -79,13 +80,6 @@ class Session:
         self.deadline = self.loop.time() + self.limits.connection_timeout
         self.rdns_task: asyncio.Task[str | None] | None = None
         self.rdns: str | None = None  # known without a lookup (cached answer)
-        # Read timeouts: one timer per connection, moved lazily (_arm), instead
-        # of an asyncio.timeout per command (BENCHMARKS.md).
-        self.task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._read_deadline = 0.0
-        self._reading = False
-        self._timed_out = False
 
     # -- I/O ----------------------------------------------------------------
 
@@ -95,49 +89,30 @@ class Session:
             raise TimeoutError
         return min(self.limits.command_timeout, left)
 
-    def _arm(self, when: float) -> None:
-        """Time out the read that starts now at *when* (loop time)."""
-        self._read_deadline = when
-        timer = self._timer
-        if timer is None or timer.when() > when:
-            if timer is not None:
-                timer.cancel()
-            self._timer = self.loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if not self._reading:
-            return  # the next read arms it again
-        if self.loop.time() < self._read_deadline:
-            self._timer = self.loop.call_at(self._read_deadline, self._on_timer)
-            return
-        if self.task is not None and not self._timed_out:
-            self._timed_out = True
-            self.task.cancel()
-
     async def _read(self, secret: bool = False) -> str | TooLong:
-        left = self.deadline - self.loop.time()
-        try:
-            if left <= 0:
-                raise TimeoutError
-            self._arm(self.loop.time() + min(self.limits.command_timeout, left))
-            self._reading = True
+        conn = self.conn
+        now = self.loop.time()
+        left = self.deadline - now
+        # A complete line already buffered (pipelining) needs no wait.
+        line: bytes | TooLong | None = conn.take_line() if left > 0 else None
+        if line is None:
             try:
-                line = await read_line(self.reader)
-            except asyncio.CancelledError:
-                if not self._timed_out:
-                    raise
-                self._timed_out = False
-                if self.task is not None:
-                    self.task.uncancel()
-                raise TimeoutError from None
-            finally:
-                self._reading = False
-        except TimeoutError:
-            await self._send(Reply(421, "4.4.2", f"{self.hostname} timeout, closing"))
-            raise Closed("timeout") from None
-        except (ConnectionError, ssl.SSLError) as exc:
-            raise Closed(f"read: {exc}") from exc
+                if left <= 0:
+                    raise TimeoutError
+                if conn.must_drain:  # replies the client has not read yet
+                    async with asyncio.timeout(min(self.limits.command_timeout, left)):
+                        await conn.drain()
+                # One timer per connection, not an asyncio.timeout per command.
+                conn.set_timeout(now + min(self.limits.command_timeout, left))
+                try:
+                    line = await read_line(conn)
+                finally:
+                    conn.set_timeout(None)
+            except TimeoutError:
+                self._send(Reply(421, "4.4.2", f"{self.hostname} timeout, closing"))
+                raise Closed("timeout") from None
+            except (ConnectionError, ssl.SSLError) as exc:
+                raise Closed(f"read: {exc}") from exc
         if line is None:
             raise Closed("client closed the connection")
         if isinstance(line, TooLong):
@@ -148,70 +123,64 @@ class Session:
         trace_line(log, "C:", text, secret=secret or text[:5].upper() == "AUTH ")
         return text
 
-    async def _send(self, reply: Reply, data: bytes | None = None) -> None:
-        """Send *reply* (*data*: its encoding, when already known)."""
+    def _send(self, reply: Reply, data: bytes | None = None) -> None:
+        """Send *reply* (*data*: its encoding, when already known).
+
+        Written to the transport at once; when the client does not read its
+        replies, the next read waits for them to drain (bounded by the
+        command timeout).
+        """
         if log.isEnabledFor(TRACE):
             for line in reply.lines():
                 trace_line(log, "S:", line)
-        writer = self.writer
         try:
-            writer.write(data if data is not None else reply.encode())
-            if writer.transport.get_write_buffer_size():
-                # Not all sent at once: drain may wait for the client.
-                async with asyncio.timeout(self.limits.command_timeout):
-                    await writer.drain()
-            else:
-                await writer.drain()  # cannot block; raises if the connection broke
-        except (ConnectionError, TimeoutError, ssl.SSLError) as exc:
+            self.conn.write(data if data is not None else reply.encode())
+        except (ConnectionError, ssl.SSLError) as exc:
             raise Closed(f"write: {exc}") from exc
 
-    async def reply(self, code: int, enhanced: str, text: str) -> None:
-        await self._reply(*_cached_reply(code, enhanced, text))
+    def reply(self, code: int, enhanced: str, text: str) -> None:
+        self._reply(*_cached_reply(code, enhanced, text))
 
-    async def _reply(self, reply: Reply, data: bytes | None = None) -> None:
-        await self._send(reply, data)
+    def _reply(self, reply: Reply, data: bytes | None = None) -> None:
+        self._send(reply, data)
         if reply.code >= 500:
             self.errors += 1
             if self.errors >= MAX_ERRORS:
-                await self._send(Reply(421, "4.7.0", "too many errors, closing"))
+                self._send(Reply(421, "4.7.0", "too many errors, closing"))
                 raise Closed("too many errors")
 
     # -- main loop ------------------------------------------------------------
 
     async def run(self) -> None:
         log.info("new connection", extra={"ip": self.ip, "service": self.kind})
-        self.task = asyncio.current_task()
         self._start_rdns()
         try:
-            await self._send(*_cached_reply(220, None, f"{self.hostname} ESMTP postel"))
+            self._send(*_cached_reply(220, None, f"{self.hostname} ESMTP postel"))
             while True:
                 line = await self._read()
                 if isinstance(line, TooLong):
-                    await self.reply(500, "5.5.2", "line too long")
+                    self.reply(500, "5.5.2", "line too long")
                     continue
                 await self._command(line)
         except Closed as exc:
             log.info("connection closed", extra={"reason": str(exc), "ip": self.ip})
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             if self.rdns_task is not None and not self.rdns_task.done():
                 self.rdns_task.cancel()
             await self.close()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.conn.close()  # sends what is buffered first
             if self.tls:  # the TLS close_notify exchange; TCP closes by itself
                 async with asyncio.timeout(2):  # not wait_for: no task per connection
-                    await self.writer.wait_closed()
+                    await self.conn.wait_closed()
 
     async def shutdown(self) -> None:
         """Tell the client we are going away (service stop)."""
         with contextlib.suppress(Exception):
-            self.writer.write(Reply(421, "4.3.2", f"{self.hostname} shutting down").encode())
-            await asyncio.wait_for(self.writer.drain(), 1)
+            self.conn.write(Reply(421, "4.3.2", f"{self.hostname} shutting down").encode())
+            await asyncio.wait_for(self.conn.drain(), 1)
 
     def _start_rdns(self) -> None:
         """Look up the client's name in the background (or take the cached answer)."""
@@ -242,14 +211,19 @@ class Session:
             except UnicodeEncodeError:
                 # Bytes that are not UTF-8 (kept as surrogates by _read): never valid
                 # in a command (RFC 5321 §2.4, RFC 6531 §3.3); found by fuzzing.
-                await self.reply(500, "5.5.2", "command is not valid UTF-8")
+                self.reply(500, "5.5.2", "command is not valid UTF-8")
                 return
         verb, _, arg = line.partition(" ")
-        handler = _HANDLERS.get(verb.upper())
-        if handler is None:
-            await self.reply(500, "5.5.2", "command not recognized")
+        verb = verb.upper()
+        handler = _HANDLERS.get(verb)
+        if handler is not None:
+            handler(self, arg.strip(" "))  # answered at once
             return
-        await handler(self, arg.strip(" "))
+        slow = _ASYNC_HANDLERS.get(verb)
+        if slow is None:
+            self.reply(500, "5.5.2", "command not recognized")
+            return
+        await slow(self, arg.strip(" "))
 
     # -- extensions -------------------------------------------------------------
 
@@ -283,62 +257,60 @@ class Session:
 
     # -- commands ---------------------------------------------------------------
 
-    async def cmd_ehlo(self, arg: str) -> None:
+    def cmd_ehlo(self, arg: str) -> None:
         if not arg:
-            await self.reply(501, "5.5.4", "EHLO needs a domain or address literal")
+            self.reply(501, "5.5.4", "EHLO needs a domain or address literal")
             return
         self.helo, self.ehlo, self.tx = arg.split(" ")[0], True, None
         lines = [f"{self.hostname} greets {self.helo}", *self.extensions()]
-        await self._send(*_cached_reply(250, None, "\n".join(lines)))
+        self._send(*_cached_reply(250, None, "\n".join(lines)))
 
-    async def cmd_helo(self, arg: str) -> None:
+    def cmd_helo(self, arg: str) -> None:
         if not arg:
-            await self.reply(501, "5.5.4", "HELO needs a domain")
+            self.reply(501, "5.5.4", "HELO needs a domain")
             return
         self.helo, self.ehlo, self.tx = arg.split(" ")[0], False, None
-        await self._send(Reply(250, None, f"{self.hostname} greets {self.helo}"))
+        self._send(Reply(250, None, f"{self.hostname} greets {self.helo}"))
 
-    async def cmd_rset(self, arg: str) -> None:
+    def cmd_rset(self, arg: str) -> None:
         self.tx = None
-        await self.reply(250, "2.0.0", "reset")
+        self.reply(250, "2.0.0", "reset")
 
-    async def cmd_noop(self, arg: str) -> None:
-        await self.reply(250, "2.0.0", "ok")
+    def cmd_noop(self, arg: str) -> None:
+        self.reply(250, "2.0.0", "ok")
 
-    async def cmd_quit(self, arg: str) -> None:
-        await self.reply(221, "2.0.0", f"{self.hostname} closing")
+    def cmd_quit(self, arg: str) -> None:
+        self.reply(221, "2.0.0", f"{self.hostname} closing")
         raise Closed("quit")
 
-    async def cmd_vrfy(self, arg: str) -> None:
+    def cmd_vrfy(self, arg: str) -> None:
         # RFC 5321 §3.5.3: 252 when not verifying (no address harvesting).
-        await self.reply(252, "2.5.0", "cannot verify, but will try delivery")
+        self.reply(252, "2.5.0", "cannot verify, but will try delivery")
 
-    async def cmd_help(self, arg: str) -> None:
-        await self.reply(214, "2.0.0", "see RFC 5321")
+    def cmd_help(self, arg: str) -> None:
+        self.reply(214, "2.0.0", "see RFC 5321")
 
     async def cmd_starttls(self, arg: str) -> None:
         if self.tls:
-            await self.reply(503, "5.5.1", "TLS already active")
+            self.reply(503, "5.5.1", "TLS already active")
             return
         if self.tls_context is None:
-            await self.reply(502, "5.5.1", "STARTTLS not available")
+            self.reply(502, "5.5.1", "STARTTLS not available")
             return
         if arg:
-            await self.reply(501, "5.5.4", "STARTTLS takes no parameters")
+            self.reply(501, "5.5.4", "STARTTLS takes no parameters")
             return
         # RFC 3207 §4.2 / CVE-2011-0411: nothing may be pipelined after STARTTLS.
-        if getattr(self.reader, "_buffer", b""):
-            await self._send(Reply(554, "5.5.1", "data pipelined after STARTTLS, closing"))
+        if self.conn.buffered:
+            self._send(Reply(554, "5.5.1", "data pipelined after STARTTLS, closing"))
             raise Closed("pipelined data after STARTTLS")
         # No await between writing 220 and start_tls (which pauses reading at
         # once): else the client's ClientHello could land in the stream buffer.
         ready = Reply(220, "2.0.0", "ready to start TLS")
         trace_line(log, "S:", ready.lines()[0])
         try:
-            self.writer.write(ready.encode())
-            await self.writer.start_tls(
-                self.tls_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT
-            )
+            self.conn.write(ready.encode())
+            await self.conn.start_tls(self.tls_context, TLS_HANDSHAKE_TIMEOUT)
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             log.info("tls handshake failed", extra={"err": str(exc), "ip": self.ip})
             raise Closed(f"tls handshake: {exc}") from exc
@@ -348,7 +320,7 @@ class Session:
         log.debug("tls started", extra=self._tls_extra())
 
     def _tls_info(self) -> tuple[str | None, str | None]:
-        obj = self.writer.get_extra_info("ssl_object")
+        obj = self.conn.get_extra_info("ssl_object")
         if obj is None:
             return None, None
         cipher = obj.cipher()
@@ -362,19 +334,19 @@ class Session:
 
     async def cmd_auth(self, arg: str) -> None:
         if not self.submission:
-            await self.reply(503, "5.5.1", "AUTH only on the submission ports")
+            self.reply(503, "5.5.1", "AUTH only on the submission ports")
             return
         if not self.tls:
-            await self.reply(538, "5.7.11", "encryption required: use STARTTLS first")
+            self.reply(538, "5.7.11", "encryption required: use STARTTLS first")
             return
         if not self.ehlo:
-            await self.reply(503, "5.5.1", "send EHLO first")
+            self.reply(503, "5.5.1", "send EHLO first")
             return
         if self.account is not None:
-            await self.reply(503, "5.5.1", "already authenticated")
+            self.reply(503, "5.5.1", "already authenticated")
             return
         if self.tx is not None:
-            await self.reply(503, "5.5.1", "AUTH not allowed during a mail transaction")
+            self.reply(503, "5.5.1", "AUTH not allowed during a mail transaction")
             return
         mech, _, initial = arg.partition(" ")
         mech = mech.upper()
@@ -383,7 +355,7 @@ class Session:
                 response = initial or await self._challenge("")
                 authzid, user, password = sasl.decode_plain(response)
                 if authzid and authzid != user:
-                    await self.reply(535, "5.7.8", "authorization identity not allowed")
+                    self.reply(535, "5.7.8", "authorization identity not allowed")
                     await self._auth_failed(user)
                     return
             elif mech == "SCRAM-SHA-256":
@@ -393,22 +365,22 @@ class Session:
                 user = sasl.decode_text(initial or await self._challenge(sasl.LOGIN_USERNAME))
                 password = sasl.decode_text(await self._challenge(sasl.LOGIN_PASSWORD))
             else:
-                await self.reply(504, "5.5.4", f"mechanism {mech or '(none)'} not supported")
+                self.reply(504, "5.5.4", f"mechanism {mech or '(none)'} not supported")
                 return
         except _Cancelled:
-            await self.reply(501, "5.0.0", "authentication cancelled")
+            self.reply(501, "5.0.0", "authentication cancelled")
             return
         except sasl.SASLError as exc:
-            await self.reply(501, "5.5.2", f"malformed authentication response: {exc}")
+            self.reply(501, "5.5.2", f"malformed authentication response: {exc}")
             return
         account = await self._verify(user, password)
         if account is None:
-            await self.reply(535, "5.7.8", "authentication failed")
+            self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": mech})
-        await self.reply(235, "2.7.0", "authentication successful")
+        self.reply(235, "2.7.0", "authentication successful")
 
     async def _scram(self, initial: str) -> None:
         """SCRAM-SHA-256 exchange (RFC 5802 §5, RFC 4954 §4 for the final data)."""
@@ -425,16 +397,16 @@ class Session:
         response = sasl.decode_text(await self._challenge(_b64(first)))
         final = server.final(response, stored, server_key) if keys else None
         if final is None or (server.authzid and server.authzid != user) or account is None:
-            await self.reply(535, "5.7.8", "authentication failed")
+            self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
         await self._challenge(_b64(final))  # the client answers with an empty line
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": "SCRAM-SHA-256"})
-        await self.reply(235, "2.7.0", "authentication successful")
+        self.reply(235, "2.7.0", "authentication successful")
 
     async def _challenge(self, text: str) -> str:
-        await self._send(Reply(334, None, text))
+        self._send(Reply(334, None, text))
         line = await self._read(secret=True)
         if isinstance(line, TooLong):
             raise sasl.SASLError("response too long")
@@ -457,82 +429,82 @@ class Session:
         log.info("authentication failed", extra={"user": user, "ip": self.ip})
         await asyncio.sleep(self.ctx.auth_failure_delay * self.auth_failures)
         if self.auth_failures >= MAX_AUTH_FAILURES:
-            await self._send(Reply(421, "4.7.0", "too many authentication failures"))
+            self._send(Reply(421, "4.7.0", "too many authentication failures"))
             raise Closed("too many authentication failures")
 
     # -- mail transaction -----------------------------------------------------------
 
-    async def cmd_mail(self, arg: str) -> None:
+    def cmd_mail(self, arg: str) -> None:
         if self.helo is None:
-            await self.reply(503, "5.5.1", "send EHLO first")
+            self.reply(503, "5.5.1", "send EHLO first")
             return
         if self.tx is not None:
-            await self.reply(503, "5.5.1", "nested MAIL command")
+            self.reply(503, "5.5.1", "nested MAIL command")
             return
         if self.submission and self.account is None:
-            await self.reply(530, "5.7.0", "authentication required")
+            self.reply(530, "5.7.0", "authentication required")
             return
         try:
             cmd = parse_mail(arg, self._param_keywords())
         except ParameterError as exc:
-            await self.reply(exc.code, exc.enhanced, exc.message)
+            self.reply(exc.code, exc.enhanced, exc.message)
             return
         params = cmd.params
         if params.requiretls and not self.tls:
-            await self.reply(530, "5.7.10", "REQUIRETLS only over TLS (RFC 8689 §4)")
+            self.reply(530, "5.7.10", "REQUIRETLS only over TLS (RFC 8689 §4)")
             return
         if params.size is not None and params.size > self.limits.max_message_size:
-            await self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
+            self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
             return
         if self.submission:
             assert self.account is not None
             from postel.smtpserver.submission import sender_allowed
 
             if cmd.sender is None or not sender_allowed(self.ctx.cfg, self.account, cmd.sender):
-                await self.reply(553, "5.7.1", "sender address not allowed for this account")
+                self.reply(553, "5.7.1", "sender address not allowed for this account")
                 return
         self.tx = Transaction(cmd.sender, params, started=datetime.now(UTC))
-        await self.reply(250, "2.1.0", "sender ok")
+        self.reply(250, "2.1.0", "sender ok")
 
-    async def cmd_rcpt(self, arg: str) -> None:
+    def cmd_rcpt(self, arg: str) -> None:
         tx = self.tx
         if tx is None:
-            await self.reply(503, "5.5.1", "send MAIL first")
+            self.reply(503, "5.5.1", "send MAIL first")
             return
         if len(tx.recipients) >= self.limits.max_recipients:
-            await self.reply(452, "4.5.3", "too many recipients")
+            self.reply(452, "4.5.3", "too many recipients")
             return
         try:
             cmd = parse_rcpt(arg, smtputf8=tx.params.smtputf8)
         except ParameterError as exc:
-            await self.reply(exc.code, exc.enhanced, exc.message)
+            self.reply(exc.code, exc.enhanced, exc.message)
             return
         if self.submission and not cmd.postmaster:
             tx.recipients.append(cmd.recipient)
-            await self.reply(250, "2.1.5", "recipient ok")
+            self.reply(250, "2.1.5", "recipient ok")
             return
         try:
             local = resolve(self.ctx.cfg, cmd.recipient, postmaster=cmd.postmaster)
         except RecipientRefused as exc:
             log.info("recipient refused", extra={"rcpt": str(cmd.recipient), "ip": self.ip})
-            await self._reply(exc.reply)
+            self._reply(exc.reply)
             return
         tx.recipients.append(cmd.recipient)
         tx.local.append(local)
-        await self.reply(250, "2.1.5", "recipient ok")
+        self.reply(250, "2.1.5", "recipient ok")
 
     async def cmd_data(self, arg: str) -> None:
         tx = self.tx
         if tx is None:
-            await self.reply(503, "5.5.1", "send MAIL first")
+            self.reply(503, "5.5.1", "send MAIL first")
             return
         if arg:
-            await self.reply(501, "5.5.4", "DATA takes no parameters")
+            self.reply(501, "5.5.4", "DATA takes no parameters")
             return
         if not tx.recipients:
-            await self.reply(554, "5.5.1", "no valid recipients")
+            self.reply(554, "5.5.1", "no valid recipients")
             return
-        await self._send(*_cached_reply(354, None, "end data with <CR><LF>.<CR><LF>"))
+        self._send(*_cached_reply(354, None, "end data with <CR><LF>.<CR><LF>"))
         spool = Spool(self._spool_path())
         try:
             await self._receive(tx, spool)
@@ -542,19 +514,19 @@ class Session:
 
     def _spool_path(self) -> Path:
         # The data dir's tmp/ exists (SMTPService.start); only big messages use it.
-        return self.ctx.cfg.datadir.tmp / f"smtp-{cid_hex()}-{os.urandom(6).hex()}"
+        return self.tmpdir / f"smtp-{cid_hex()}-{os.urandom(6).hex()}"
 
     async def _receive(self, tx: Transaction, spool: Spool) -> None:
         try:
             result = await read_data(
-                self.reader,
+                self.conn,
                 spool,  # type: ignore[arg-type]
                 max_size=self.limits.max_message_size,
                 max_line=self.limits.max_line_length,
                 line_timeout=self._timeout(),
             )
         except TimeoutError:
-            await self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
+            self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
             raise Closed("timeout in DATA") from None
         except (ConnectionError, ssl.SSLError) as exc:
             raise Closed(f"read in DATA: {exc}") from exc
@@ -564,10 +536,10 @@ class Session:
         if result.eof:
             raise Closed("client closed the connection during DATA")
         if result.too_big:
-            await self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
+            self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
             return
         if result.line_too_long:
-            await self.reply(500, "5.5.2", f"line too long, max {self.limits.max_line_length}")
+            self.reply(500, "5.5.2", f"line too long, max {self.limits.max_line_length}")
             return
         info = await self._session_info()
         self.busy = True
@@ -577,13 +549,13 @@ class Session:
 
                 assert self.account is not None
                 reply = await submit(self.ctx, info, tx, spool.path, self.account, spool.data())
-                await self._reply(reply)
+                self._reply(reply)
             else:
                 from postel.smtpserver.incoming import deliver
 
                 outcome = await deliver(self.ctx, info, tx, spool.path, spool.data())
                 try:
-                    await self._reply(outcome.reply)
+                    self._reply(outcome.reply)
                 finally:
                     outcome.after(self.ctx)
         finally:
@@ -607,17 +579,20 @@ class Session:
         )
 
 
-_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None]]] = {
+# Commands answered at once, and those that wait (I/O, TLS, credentials).
+_HANDLERS: dict[str, Callable[[Session, str], None]] = {
     "EHLO": Session.cmd_ehlo,
     "HELO": Session.cmd_helo,
     "MAIL": Session.cmd_mail,
     "RCPT": Session.cmd_rcpt,
-    "DATA": Session.cmd_data,
     "RSET": Session.cmd_rset,
     "NOOP": Session.cmd_noop,
     "QUIT": Session.cmd_quit,
     "VRFY": Session.cmd_vrfy,
     "HELP": Session.cmd_help,
+}
+_ASYNC_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None]]] = {
+    "DATA": Session.cmd_data,
     "STARTTLS": Session.cmd_starttls,
     "AUTH": Session.cmd_auth,
 }

@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from collections.abc import Iterator
 
 import pytest
 
 from postel import log
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """configure() switches off the caller/thread/process fields of every
+    record (for speed); later tests get them back."""
+    saved = (
+        logging._srcfile,  # type: ignore[attr-defined]
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    )
+    yield
+    (
+        logging._srcfile,  # type: ignore[attr-defined]
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    ) = saved
 
 
 @pytest.fixture
@@ -79,3 +100,18 @@ def test_traceauth_and_tracedata_show_everything() -> None:
 def test_trace_off_logs_nothing(stream: io.StringIO) -> None:
     log.trace_line(logging.getLogger("postel.queue"), "S:", "250 ok")
     assert stream.getvalue() == ""
+
+
+def test_time_prefix() -> None:
+    s = io.StringIO()
+    log.configure("info", stream=s, with_time=True)
+    logging.getLogger("postel.queue").info("x", extra={"n": 1})
+    stamp = r"t=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(stamp + r" l=info m=x pkg=queue n=1\n", s.getvalue())
+
+
+def test_configure_skips_caller_and_thread_lookups() -> None:
+    """The formatter needs no caller, thread or process: not collected."""
+    log.configure("info", stream=io.StringIO())
+    assert logging._srcfile is None  # type: ignore[attr-defined]
+    assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)

@@ -96,3 +96,21 @@ async def test_peek_ignores_expired_answers() -> None:
     await r.txt("example.org")
     await asyncio.sleep(0.05)
     assert r.peek("example.org", "TXT") is None
+
+
+async def test_cached_notfound_is_a_fresh_equal_exception() -> None:
+    inner = Counting()
+    r = CachingResolver(inner, max_age=30)
+    seen = []
+    for _ in range(3):
+        with pytest.raises(NotFound) as e:
+            await r.lookup("nx.example.org", "MX")
+        seen.append(e.value)
+    first, second, third = seen
+    assert second is not first and third is not second
+    for exc in seen:
+        assert str(exc) == "nx.example.org MX: no such name (NXDOMAIN)"
+        assert (exc.qname, exc.rdtype, exc.nxdomain, exc.authentic, exc.name) == (
+            "nx.example.org", "MX", True, False, "nx.example.org",
+        )
+    assert len(inner.calls) == 1

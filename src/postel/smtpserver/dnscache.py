@@ -86,11 +86,9 @@ def _retrieve(task: asyncio.Task[Answer | NotFound]) -> None:
 
 def _result(value: Answer | NotFound) -> Answer:
     if isinstance(value, NotFound):
-        raise NotFound(
-            value.qname,
-            value.rdtype,
-            nxdomain=value.nxdomain,
-            authentic=value.authentic,
-            name=value.name,
-        )
+        # A fresh exception per caller (a raised exception gathers traceback and
+        # context), copied without formatting its message again.
+        exc = NotFound.__new__(NotFound, *value.args)
+        exc.__dict__.update(value.__dict__)
+        raise exc
     return value

@@ -108,8 +108,9 @@ DATABASES: tuple[Database, ...] = (
 # Other paths of a data dir, relative to it; directories are not looked into.
 OTHER_FILES: tuple[str, ...] = ("postel.version",)
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
-# Suffixes SQLite adds next to a database file.
-SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal")
+# Suffixes SQLite adds next to a database file, and the writer lock file of
+# account indexes (postel.store.account.LOCK_FILE: no data, never copied).
+SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal", "-lock")
 
 
 def resolve(dotted: str) -> Any:

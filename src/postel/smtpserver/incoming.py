@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.smtp.reply import Reply
-from postel.smtpserver.compose import write_message
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.recipients import ReportKind
+from postel.smtpserver.storethread import write_and_store
 from postel.smtpserver.transaction import SessionInfo, Transaction
 
 if TYPE_CHECKING:
@@ -147,9 +147,10 @@ async def deliver(
         forward.extend(a for a in local.forward if a not in forward)
         if local.report is not None:
             outcome.reports.append((local.report, str(local.address)))
-    # One thread hand-off for writing the file and storing it (BENCHMARKS.md).
-    delivered, error = await asyncio.to_thread(
-        _write_and_store, ctx, final, headers, body, targets, tx.params.requiretls
+    # Writing the file and storing it: one job for the loop's delivery thread,
+    # which stores the waiting messages of all sessions in one transaction.
+    delivered, error = await write_and_store(
+        ctx.store, final, headers, body, targets, tx.params.requiretls
     )
     for account, mailbox, msgid in delivered:
         log.info("delivered", extra={"account": account, "mailbox": mailbox, "msgid": msgid})
@@ -171,30 +172,6 @@ async def deliver(
             if not targets:
                 outcome.reply = Reply(451, "4.3.0", f"temporary failure, id {info.cid}")
     return outcome
-
-
-def _write_and_store(
-    ctx: ServerContext,
-    final: Path,
-    headers: bytes,
-    body: bytes | Path,
-    targets: list[tuple[str, str]],
-    requiretls: bool,
-) -> tuple[list[tuple[str, str, int]], Exception | None]:
-    """Write the fsynced file *final*, then deliver it to each (account, mailbox).
-
-    Returns what was delivered and the error that stopped delivery (if any);
-    an error writing the file is raised.
-    """
-    write_message(final, headers, body)
-    done: list[tuple[str, str, int]] = []
-    try:
-        for account, mailbox in targets:
-            msg = ctx.store.account(account).deliver(mailbox, final, requiretls=requiretls)
-            done.append((account, mailbox, msg.msgid))
-    except Exception as exc:
-        return done, exc
-    return done, None
 
 
 async def _intake_all(

@@ -7,18 +7,24 @@ linked file removed. Message files are never changed after that, so backups
 can hard-link them. Removing a message deletes the row first, then the file.
 
 All methods are synchronous and serialised by a lock, so one AccountStore can
-be shared by threads (e.g. asyncio.to_thread) of one process.
+be shared by threads (e.g. asyncio.to_thread) of one process. Write
+transactions of all processes are serialised by an exclusive flock(2) on
+index.db-lock next to the database, taken before SQLite's write lock: waiting
+writers sleep in the kernel and wake when it is released, instead of polling
+in SQLite's busy handler (1, 2, 5, 10 ms sleeps) while the CPU idles.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import logging
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +56,11 @@ from postel.store.schema import MESSAGE_COLUMNS, MIGRATIONS, list_sql
 log = logging.getLogger("postel.store")
 
 INDEX_DB = "index.db"
+# Writer lock of index.db (postel.databases lists it with the SQLite side files).
+LOCK_FILE = INDEX_DB + "-lock"
 ORPHANS_DIR = "orphans"
+# link(2) errors after which the file is copied instead (other file system ...).
+_COPY_ERRNOS = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 MAX_PAGE = 10_000
 _COPY_CHUNK = 1024 * 1024
 
@@ -90,12 +100,31 @@ def normalize_domain(domain: str) -> str:
         return domain
 
 
-@dataclass(eq=False)
-class _Delivery:
-    """One waiting :meth:`AccountStore.deliver` call (see the group commit there)."""
+@dataclass
+class Delivery:
+    """One message for :meth:`AccountStore.deliver_many`: the complete, fsynced
+    file *source*, added to *mailbox* (created if missing).
+
+    *size* and *envelope* may be given when the caller knows them (the byte
+    size of *source*, the parsed header block of its first HEADER_LIMIT bytes);
+    else the file is read."""
 
     mailbox: str
-    source: Path
+    source: Path | str
+    flags: Iterable[str] = ()
+    keywords: Iterable[str] = ()
+    received: datetime | None = None
+    requiretls: bool = False
+    size: int | None = None
+    envelope: Envelope | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _Pending:
+    """One delivery waiting for the group commit (see :meth:`AccountStore.deliver_many`)."""
+
+    mailbox: str
+    source: str
     size: int
     env: Envelope
     sysflags: frozenset[str]
@@ -107,6 +136,20 @@ class _Delivery:
     done: bool = False
 
 
+_NO_FLAGS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def _flags(flags: Iterable[str], keywords: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(system flags, keywords) of a delivery; InvalidFlag when bad."""
+    if flags == () and keywords == ():
+        return _NO_FLAGS
+    sysflags, kw1 = split_flags(flags)
+    more_flags, kw2 = split_flags(keywords)
+    if more_flags:
+        raise InvalidFlag(f"system flags given as keywords: {sorted(more_flags)}")
+    return sysflags, kw1 | kw2
+
+
 class AccountStore:
     """Mailboxes and messages of one account. Create through :class:`Store`."""
 
@@ -116,22 +159,49 @@ class AccountStore:
         self._tmpdir = tmpdir
         self._lock = threading.RLock()
         self._pending_lock = threading.Lock()
-        self._pending: list[_Delivery] = []
+        self._pending: list[_Pending] = []
+        self._mailbox_names: dict[str, str] = {}  # given name -> normalised
+        self._msgdir = directory / "msg"
+        self._msgdir_str = str(self._msgdir)
         _ensure_dir(directory)
-        self._conn = open_db(directory / INDEX_DB, MIGRATIONS)
+        self._lockfd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._conn = open_db(directory / INDEX_DB, MIGRATIONS)
+        except BaseException:
+            os.close(self._lockfd)
+            raise
         self._closed = False
         try:
+            existing = {r[0] for r in self._conn.execute("SELECT name FROM mailbox")}
             for mailbox in DEFAULT_MAILBOXES:
-                with self._write():
-                    self._mailbox_id(mailbox, create=True)
+                if mailbox not in existing:
+                    with self._write():
+                        self._mailbox_id(mailbox, create=True)
         except BaseException:
             self._conn.close()
+            os.close(self._lockfd)
             raise
 
     # -- plumbing ---------------------------------------------------------
 
     def _write(self) -> _WriteTx:
         return _WriteTx(self)
+
+    def _flock(self) -> None:
+        """Take the cross-process writer lock (before BEGIN IMMEDIATE)."""
+        fcntl.flock(self._lockfd, fcntl.LOCK_EX)
+
+    def _funlock(self) -> None:
+        fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+
+    def _normalize_mailbox(self, name: str) -> str:
+        """normalize_mailbox, remembered per name (deliveries repeat a few)."""
+        norm = self._mailbox_names.get(name)
+        if norm is None:
+            norm = normalize_mailbox(name)
+            if len(self._mailbox_names) < 1000:
+                self._mailbox_names[name] = norm
+        return norm
 
     def _check_open(self) -> None:
         if self._closed:
@@ -203,17 +273,36 @@ class AccountStore:
             keywords=parse_flags(row["keywords"]),
         )
 
-    def _place(self, source: Path, target: Path) -> None:
-        """Hard-link *source* to *target*; copy (and fsync) across file systems."""
-        _ensure_dir(target.parent)
+    def _place(self, source: str, target: str, bucket: Path) -> None:
+        """Hard-link *source* to *target* in directory *bucket*; copy (and fsync)
+        across file systems. One link(2) when the directory exists and the
+        target does not (the usual case)."""
+        try:
+            os.link(source, target)
+            return
+        except FileNotFoundError:
+            _ensure_dir(bucket)  # else the source is missing: the retry says so
+        except FileExistsError:
+            self._set_aside(Path(target))
+        except OSError as exc:
+            if exc.errno not in _COPY_ERRNOS:
+                raise
+        self._place_slow(source, target, bucket)
+
+    def _place_slow(self, source: str, target: str, bucket: Path) -> None:
+        _ensure_dir(bucket)
         if os.path.lexists(target):
-            self._set_aside(target)
+            self._set_aside(Path(target))
         try:
             os.link(source, target)
             return
         except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            if exc.errno not in _COPY_ERRNOS:
                 raise
+        self._copy(source, target)
+
+    @staticmethod
+    def _copy(source: str, target: str) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with open(source, "rb") as src, os.fdopen(os.dup(fd), "wb") as dst:
@@ -222,7 +311,8 @@ class AccountStore:
             os.fsync(fd)
         except BaseException:
             os.close(fd)
-            target.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
             raise
         os.close(fd)
 
@@ -253,66 +343,106 @@ class AccountStore:
     ) -> Message:
         """Add the complete, fsynced file *source* to *mailbox* (created if
         missing). Durable when this returns; *source* itself is left alone."""
-        mailbox = normalize_mailbox(mailbox)
-        sysflags, kw1 = split_flags(flags)
-        more_flags, kw2 = split_flags(keywords)
-        if more_flags:
-            raise InvalidFlag(f"system flags given as keywords: {sorted(more_flags)}")
-        kws = kw1 | kw2
-        source = Path(source)
-        size = os.stat(source).st_size
-        with open(source, "rb") as fp:
-            env = parse_envelope(read_header_block(fp))
-        when = received if received is not None else datetime.now(UTC)
-        req = _Delivery(mailbox, source, size, env, sysflags, kws, when, requiretls)
-        with self._pending_lock:
-            self._pending.append(req)
-        # Group commit: whoever holds the lock next delivers every waiting
-        # request in one transaction (one WAL fsync, one fsync per directory),
-        # so concurrent deliveries do not queue up behind each other's fsyncs.
-        with self._lock:
-            if not req.done:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                self._deliver_batch(batch)
-        if req.error is not None:
-            raise req.error
-        assert req.result is not None
-        return req.result
+        (result,) = self.deliver_many(
+            [Delivery(mailbox, source, flags, keywords, received, requiretls)]
+        )
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-    def _deliver_batch(self, batch: list[_Delivery]) -> None:
+    def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Message | Exception]:
+        """Deliver several files in one transaction (one WAL commit, one fsync
+        per message directory). Each gets its Message or its own error: a
+        failed one is rolled back to its savepoint, the others are kept. All
+        are durable when this returns."""
+        results: list[Message | Exception | None] = [None] * len(deliveries)
+        reqs: list[tuple[int, _Pending]] = []
+        for i, d in enumerate(deliveries):
+            try:
+                reqs.append((i, self._prepare(d)))
+            except Exception as exc:
+                results[i] = exc
+        if reqs:
+            with self._pending_lock:
+                self._pending.extend(req for _, req in reqs)
+            # Group commit: whoever holds the lock next delivers every waiting
+            # request in one transaction (one WAL fsync, one fsync per directory),
+            # so concurrent deliveries do not queue up behind each other's fsyncs.
+            with self._lock:
+                if not reqs[0][1].done:
+                    with self._pending_lock:
+                        batch, self._pending = self._pending, []
+                    self._deliver_batch(batch)
+            for i, req in reqs:
+                if req.error is not None:
+                    if not isinstance(req.error, Exception):
+                        raise req.error
+                    results[i] = req.error
+                else:
+                    results[i] = req.result
+        out: list[Message | Exception] = []
+        for r in results:
+            assert r is not None
+            out.append(r)
+        return out
+
+    def _prepare(self, d: Delivery) -> _Pending:
+        """Check a delivery and read what the index needs (before any lock)."""
+        mailbox = self._normalize_mailbox(d.mailbox)
+        sysflags, kws = _flags(d.flags, d.keywords)
+        source = os.fspath(d.source)
+        env = d.envelope
+        if env is None:
+            with open(source, "rb") as fp:
+                size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+                env = parse_envelope(read_header_block(fp))
+        else:
+            size = os.stat(source).st_size if d.size is None else d.size
+        when = d.received if d.received is not None else datetime.now(UTC)
+        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls)
+
+    def _deliver_batch(self, batch: list[_Pending]) -> None:
         """Deliver *batch* in one transaction; each request gets its result or
         its own error (a failed request is rolled back to its savepoint)."""
         conn = self._conn
-        placed: list[Path] = []
+        placed: list[str] = []
         try:
             self._check_open()
-            conn.execute("BEGIN IMMEDIATE")
+            self._flock()
             try:
-                dirs: dict[Path, None] = {}
-                for req in batch:
-                    conn.execute("SAVEPOINT deliver")
-                    target: Path | None = None
-                    try:
-                        req.result, target = self._deliver_one(req)
-                        dirs[target.parent] = None
-                        placed.append(target)
-                        conn.execute("RELEASE deliver")
-                    except Exception as exc:
-                        conn.execute("ROLLBACK TO deliver")
-                        conn.execute("RELEASE deliver")
-                        if target is not None:
-                            target.unlink(missing_ok=True)
-                        req.result, req.error = None, exc
-                for d in dirs:
-                    fsync_dir(d)
-                _commit(conn)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                for target in placed:
-                    target.unlink(missing_ok=True)
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    dirs: dict[int, None] = {}
+                    # mailbox name -> [id, uidnext] inside this transaction
+                    boxes: dict[str, list[int]] = {}
+                    for req in batch:
+                        conn.execute("SAVEPOINT deliver")
+                        target: str | None = None
+                        try:
+                            req.result, target = self._deliver_one(req, boxes)
+                            dirs[req.result.msgid // 1000] = None
+                            placed.append(target)
+                            conn.execute("RELEASE deliver")
+                        except Exception as exc:
+                            boxes.clear()  # the rollback undoes uidnext and new mailboxes
+                            conn.execute("ROLLBACK TO deliver")
+                            conn.execute("RELEASE deliver")
+                            if target is not None:
+                                with contextlib.suppress(FileNotFoundError):
+                                    os.unlink(target)
+                            req.result, req.error = None, exc
+                    for bucket in dirs:
+                        fsync_dir(self._msgdir / str(bucket))
+                    _commit(conn)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    for target in placed:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(target)
+                    raise
+            finally:
+                self._funlock()
         except BaseException as exc:
             for req in batch:
                 req.result = None
@@ -323,26 +453,37 @@ class AccountStore:
         finally:
             for req in batch:
                 req.done = True
-        for req in batch:
-            if req.result is not None:
-                log.debug(
-                    "message delivered",
-                    extra={
-                        "account": self.name,
-                        "mailbox": req.mailbox,
-                        "msgid": req.result.msgid,
-                        "size": req.size,
-                    },
-                )
+        if log.isEnabledFor(logging.DEBUG):
+            for req in batch:
+                if req.result is not None:
+                    log.debug(
+                        "message delivered",
+                        extra={
+                            "account": self.name,
+                            "mailbox": req.mailbox,
+                            "msgid": req.result.msgid,
+                            "size": req.size,
+                        },
+                    )
 
-    def _deliver_one(self, req: _Delivery) -> tuple[Message, Path]:
-        """Insert the row and link the file of one delivery (inside a transaction)."""
+    def _deliver_one(self, req: _Pending, boxes: dict[str, list[int]]) -> tuple[Message, str]:
+        """Insert the row and link the file of one delivery (inside a transaction).
+
+        *boxes* caches [id, uidnext] of mailboxes within the transaction."""
         conn = self._conn
-        env, sysflags, kws, when = req.env, req.sysflags, req.kws, req.when
-        mailbox_id = self._mailbox_id(req.mailbox, create=True)
-        uid = int(
-            conn.execute("SELECT uidnext FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()[0]
-        )
+        env, sysflags, when = req.env, req.sysflags, req.when
+        box = boxes.get(req.mailbox)
+        if box is None:
+            row = conn.execute(
+                "SELECT id, uidnext FROM mailbox WHERE name = ?", (req.mailbox,)
+            ).fetchone()
+            if row is None:
+                box = [self._insert_mailbox(req.mailbox), 1]
+            else:
+                box = [int(row[0]), int(row[1])]
+            boxes[req.mailbox] = box
+        mailbox_id, uid = box
+        received = _iso(when)
         cur = conn.execute(
             "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
@@ -350,10 +491,10 @@ class AccountStore:
             (
                 mailbox_id,
                 uid,
-                join_flags(sysflags),
-                join_flags(kws),
+                join_flags(sysflags) if sysflags else "",
+                join_flags(req.kws) if req.kws else "",
                 req.size,
-                _iso(when),
+                received,
                 int(req.requiretls),
                 env.subject,
                 env.from_,
@@ -372,15 +513,17 @@ class AccountStore:
             "unseen = unseen + ?, size = size + ? WHERE id = ?",
             (0 if "\\Seen" in sysflags else 1, req.size, mailbox_id),
         )
-        target = message_path(self.dir, msgid)
-        self._place(req.source, target)
+        box[1] = uid + 1
+        bucket = str(msgid // 1000)
+        target = f"{self._msgdir_str}/{bucket}/{msgid}"
+        self._place(req.source, target, self._msgdir / bucket)
         message = Message(
             msgid=msgid,
             mailbox=req.mailbox,
             uid=uid,
             flags=sysflags,
             size=req.size,
-            received=datetime.fromisoformat(_iso(when)),
+            received=datetime.fromisoformat(received),
             requiretls=req.requiretls,
             subject=env.subject,
             from_=env.from_,
@@ -390,7 +533,7 @@ class AccountStore:
             message_id=env.message_id,
             in_reply_to=env.in_reply_to,
             has_attachments=env.has_attachments,
-            keywords=kws,
+            keywords=req.kws,
         )
         return message, target
 
@@ -785,24 +928,35 @@ class AccountStore:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+                os.close(self._lockfd)
 
 
 class _WriteTx:
-    """BEGIN IMMEDIATE ... COMMIT on the account's connection (lock held by caller)."""
+    """flock, BEGIN IMMEDIATE ... COMMIT, unlock on the account's connection
+    (the thread lock is held by the caller)."""
 
     def __init__(self, store: AccountStore) -> None:
+        self._store = store
         self._conn = store._conn
 
     def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._store._flock()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._store._funlock()
+            raise
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            try:
-                _commit(self._conn)
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                try:
+                    _commit(self._conn)
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            elif self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        finally:
+            self._store._funlock()

@@ -232,28 +232,21 @@ class Session:
         return self.kind != "smtp"
 
     def extensions(self) -> list[str]:
-        ext = [
-            "PIPELINING",
-            f"SIZE {self.limits.max_message_size}",
-            "8BITMIME",
-            "SMTPUTF8",
-            "ENHANCEDSTATUSCODES",
-        ]
-        if not self.tls and self.tls_context is not None:
-            ext.append("STARTTLS")
-        if self.tls:
-            ext.append("REQUIRETLS")  # RFC 8689 §4: only offered over TLS
-            if self.submission:
-                ext.append("AUTH SCRAM-SHA-256 PLAIN LOGIN")
-        return ext
+        return list(
+            _extensions(
+                self.limits.max_message_size,
+                self.tls,
+                self.tls_context is not None,
+                self.submission,
+            )
+        )
 
     def _param_keywords(self) -> frozenset[str]:
         if not self.ehlo:
             return frozenset()
-        words = {e.split(" ")[0] for e in self.extensions()}
-        # Refused below with a clearer reply than "not supported" when not on TLS.
-        words.add("REQUIRETLS")
-        return frozenset(words)
+        return _param_keywords(
+            self.limits.max_message_size, self.tls, self.tls_context is not None, self.submission
+        )
 
     # -- commands ---------------------------------------------------------------
 
@@ -596,6 +589,32 @@ _ASYNC_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None]]] = {
     "STARTTLS": Session.cmd_starttls,
     "AUTH": Session.cmd_auth,
 }
+
+
+@functools.lru_cache(maxsize=64)
+def _extensions(
+    max_size: int, tls: bool, can_starttls: bool, submission: bool
+) -> tuple[str, ...]:
+    """The EHLO keywords (RFC 5321 §4.1.1.1) offered in this session state."""
+    ext = ["PIPELINING", f"SIZE {max_size}", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+    if not tls and can_starttls:
+        ext.append("STARTTLS")
+    if tls:
+        ext.append("REQUIRETLS")  # RFC 8689 §4: only offered over TLS
+        if submission:
+            ext.append("AUTH SCRAM-SHA-256 PLAIN LOGIN")
+    return tuple(ext)
+
+
+@functools.lru_cache(maxsize=64)
+def _param_keywords(
+    max_size: int, tls: bool, can_starttls: bool, submission: bool
+) -> frozenset[str]:
+    """MAIL/RCPT parameter keywords accepted after EHLO in this session state."""
+    words = {e.split(" ")[0] for e in _extensions(max_size, tls, can_starttls, submission)}
+    # Refused in cmd_mail with a clearer reply than "not supported" when not on TLS.
+    words.add("REQUIRETLS")
+    return frozenset(words)
 
 
 @functools.lru_cache(maxsize=1024)

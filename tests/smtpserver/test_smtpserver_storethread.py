@@ -1,0 +1,226 @@
+"""The delivery thread: writes message files and stores batches of them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from postel.datadir import DataDir
+from postel.smtpserver import storethread
+from postel.smtpserver.storethread import (
+    DeliveryThread,
+    DeliveryThreadClosed,
+    stop_delivery_thread,
+    write_and_store,
+)
+from postel.store import Store, UnknownAccount
+from postel.store.account import AccountStore
+
+HEADERS = b"Received: from client.test by mx.example.org; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+BODY = (
+    b"From: Sender <someone@sender.test>\r\n"
+    b"To: alice@example.org\r\n"
+    b"Subject: hello\r\n"
+    b"Message-ID: <1@sender.test>\r\n"
+    b"\r\n"
+    b"Hello Alice.\r\n"
+)
+
+
+@pytest.fixture
+def datadir(tmp_path: Path) -> DataDir:
+    return DataDir(tmp_path / "data")
+
+
+@pytest.fixture
+async def store(datadir: DataDir) -> AsyncIterator[Store]:
+    s = Store(datadir, accounts=["alice", "bob"])
+    yield s
+    await stop_delivery_thread()
+    s.close()
+
+
+async def test_concurrent_jobs_are_written_and_stored(
+    store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = AccountStore.deliver_many
+
+    def counting(self: AccountStore, deliveries: list[object]) -> object:
+        calls.append(len(deliveries))
+        return real(self, deliveries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AccountStore, "deliver_many", counting)
+    n = 30
+
+    async def one(i: int) -> tuple[list[tuple[str, str, int]], Exception | None]:
+        body = BODY + f"message {i}\r\n".encode()
+        return await write_and_store(
+            store, datadir.tmp / f"m{i}", HEADERS, body, [("alice", "Inbox")], i % 2 == 0
+        )
+
+    results = await asyncio.gather(*(one(i) for i in range(n)))
+    await stop_delivery_thread()
+    acc = store.account("alice")
+    msgids = set()
+    for i, (delivered, error) in enumerate(results):
+        assert error is None
+        ((account, mailbox, msgid),) = delivered
+        assert (account, mailbox) == ("alice", "Inbox")
+        msgids.add(msgid)
+        msg = acc.get(msgid)
+        data = acc.message_path(msgid).read_bytes()
+        assert data == HEADERS + BODY + f"message {i}\r\n".encode()
+        assert (datadir.tmp / f"m{i}").read_bytes() == data  # the file is left for the caller
+        assert msg.size == len(data) and msg.requiretls == (i % 2 == 0)
+        assert msg.subject == "hello" and msg.from_ == "Sender <someone@sender.test>"
+    assert len(msgids) == n
+    assert sum(calls) == n and len(calls) <= n
+    assert acc.check() == []
+
+
+async def test_file_from_spool_path(store: Store, datadir: DataDir) -> None:
+    spool = datadir.tmp / "spool"
+    spool.write_bytes(BODY)
+    delivered, error = await write_and_store(
+        store, datadir.tmp / "final", HEADERS, spool, [("alice", "Inbox")], False
+    )
+    assert error is None
+    msg = store.account("alice").get(delivered[0][2])
+    assert msg.subject == "hello" and msg.size == len(HEADERS + BODY)
+
+
+async def test_failed_target_stops_the_job_others_unaffected(
+    store: Store, datadir: DataDir
+) -> None:
+    bad = write_and_store(
+        store,
+        datadir.tmp / "bad",
+        HEADERS,
+        BODY,
+        [("alice", "Inbox"), ("nobody", "Inbox"), ("bob", "Inbox")],
+        False,
+    )
+    good = write_and_store(
+        store, datadir.tmp / "good", HEADERS, BODY, [("alice", "Inbox"), ("bob", "Inbox")], False
+    )
+    (bad_done, bad_err), (good_done, good_err) = await asyncio.gather(bad, good)
+    assert isinstance(bad_err, UnknownAccount)
+    assert [(a, m) for a, m, _ in bad_done] == [("alice", "Inbox")]  # bob not attempted
+    assert good_err is None
+    assert [(a, m) for a, m, _ in good_done] == [("alice", "Inbox"), ("bob", "Inbox")]
+    assert store.account("bob").mailbox("Inbox").total == 1
+    assert store.account("alice").mailbox("Inbox").total == 2
+
+
+async def test_write_error_is_raised_for_that_job_only(store: Store, datadir: DataDir) -> None:
+    exists = datadir.tmp / "exists"
+    exists.write_bytes(b"x")
+    results = await asyncio.gather(
+        write_and_store(store, exists, HEADERS, BODY, [("alice", "Inbox")], False),
+        write_and_store(store, datadir.tmp / "ok", HEADERS, BODY, [("alice", "Inbox")], False),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], FileExistsError)
+    assert exists.read_bytes() == b"x"
+    ok = results[1]
+    assert not isinstance(ok, BaseException) and ok[1] is None and len(ok[0]) == 1
+    assert store.account("alice").mailbox("Inbox").total == 1
+
+
+async def test_store_error_when_store_closed(datadir: DataDir) -> None:
+    store = Store(datadir)
+    store.account("alice")
+    store.close()
+    delivered, error = await write_and_store(
+        store, datadir.tmp / "m", HEADERS, BODY, [("alice", "Inbox")], False
+    )
+    assert delivered == [] and error is not None
+
+
+async def test_cancelled_waiter_does_not_break_the_thread(store: Store, datadir: DataDir) -> None:
+    task = asyncio.create_task(
+        write_and_store(store, datadir.tmp / "c", HEADERS, BODY, [("alice", "Inbox")], False)
+    )
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    delivered, error = await write_and_store(
+        store, datadir.tmp / "d", HEADERS, BODY, [("alice", "Inbox")], False
+    )
+    assert error is None and len(delivered) == 1
+
+
+async def test_stop_finishes_queued_jobs_and_a_new_thread_starts_later(
+    store: Store, datadir: DataDir
+) -> None:
+    tasks = [
+        asyncio.create_task(
+            write_and_store(
+                store, datadir.tmp / f"q{i}", HEADERS, BODY, [("alice", "Inbox")], False
+            )
+        )
+        for i in range(10)
+    ]
+    await asyncio.sleep(0)  # all submitted
+    dt = storethread._threads[asyncio.get_running_loop()]
+    assert dt.running
+    await stop_delivery_thread()
+    assert not dt.running
+    results = await asyncio.gather(*tasks)
+    assert all(err is None and len(done) == 1 for done, err in results)
+    assert store.account("alice").mailbox("Inbox").total == 10
+    delivered, error = await write_and_store(
+        store, datadir.tmp / "after", HEADERS, BODY, [("alice", "Inbox")], False
+    )
+    assert error is None and len(delivered) == 1
+    await stop_delivery_thread()
+    await stop_delivery_thread()  # no thread: nothing to do
+
+
+def _job(store: Store, path: Path, fut: asyncio.Future[storethread.Result]) -> storethread._Job:
+    return storethread._Job(store, path, HEADERS, BODY, [("alice", "Inbox")], False, fut)
+
+
+async def test_idle_thread_ends_and_restarts(store: Store, datadir: DataDir) -> None:
+    loop = asyncio.get_running_loop()
+    dt = DeliveryThread(idle_seconds=0.05)
+    for i in range(2):
+        fut: asyncio.Future[storethread.Result] = loop.create_future()
+        dt.submit(_job(store, datadir.tmp / f"i{i}", fut))
+        delivered, error = await fut
+        assert error is None and len(delivered) == 1
+        deadline = time.monotonic() + 5
+        while dt.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not dt.running
+    thread = dt.close()
+    assert thread is None
+    with pytest.raises(DeliveryThreadClosed):
+        dt.submit(_job(store, datadir.tmp / "late", loop.create_future()))
+
+
+async def test_each_loop_has_its_own_thread(store: Store, datadir: DataDir) -> None:
+    def other_loop() -> tuple[list[tuple[str, str, int]], Exception | None]:
+        async def go() -> tuple[list[tuple[str, str, int]], Exception | None]:
+            try:
+                return await write_and_store(
+                    store, datadir.tmp / "other", HEADERS, BODY, [("bob", "Inbox")], False
+                )
+            finally:
+                await stop_delivery_thread()
+
+        return asyncio.run(go())
+
+    here = write_and_store(store, datadir.tmp / "here", HEADERS, BODY, [("alice", "Inbox")], False)
+    (done_here, err_here), (done_other, err_other) = await asyncio.gather(
+        here, asyncio.to_thread(other_loop)
+    )
+    assert err_here is None and err_other is None
+    assert done_here[0][0] == "alice" and done_other[0][0] == "bob"
+    await stop_delivery_thread()

@@ -200,6 +200,10 @@ class SMTPService:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers.clear()
+        # Deliveries still queued are done before the store is closed.
+        from postel.smtpserver.storethread import stop_delivery_thread
+
+        await stop_delivery_thread()
         if self.ctx.credentials is not None:
             self.ctx.credentials.close()
             self.ctx.credentials = None

@@ -7,8 +7,25 @@ import re
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
+# Results of check_domain (a pure function); bounded, as recipient domains
+# come from SMTP clients.
+_CHECKED: dict[str, str] = {}
+_CHECKED_MAX = 4096
+
+
 def check_domain(value: str) -> str:
     """Return the domain in lower-case A-label form, or raise ValueError."""
+    cached = _CHECKED.get(value)
+    if cached is not None:
+        return cached
+    result = _check_domain(value)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[value] = result
+    return result
+
+
+def _check_domain(value: str) -> str:
     value = value.strip().rstrip(".")
     if not value:
         raise ValueError("empty domain name")

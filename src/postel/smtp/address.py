@@ -23,6 +23,17 @@ MAX_PATH = 256
 
 _ATEXT = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~")
 _LDH_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# An ASCII Dot-string (RFC 5321 §4.1.2): the common case, checked in one go.
+_ATEXT_CLASS = "[" + "".join(re.escape(c) for c in sorted(_ATEXT)) + "]"
+_ASCII_DOT_STRING = re.compile(f"{_ATEXT_CLASS}+(?:\\.{_ATEXT_CLASS}+)*")
+# <dot-string@domain> with its only '@' before the domain: no quoting, no
+# source route; the domain is checked by normalize_domain.
+_SIMPLE_PATH = re.compile(f"<({_ASCII_DOT_STRING.pattern})@([^@]*)>")
+
+# Successfully normalised domains (a pure function of the input); bounded,
+# since domains in commands come from clients.
+_DOMAIN_CACHE: dict[str, str] = {}
+_DOMAIN_CACHE_MAX = 4096
 
 
 def _is_atext(c: str, smtputf8: bool) -> bool:
@@ -37,7 +48,9 @@ def _is_qtext(c: str, smtputf8: bool) -> bool:
 
 def is_dot_string(localpart: str, smtputf8: bool = True) -> bool:
     """Whether *localpart* can be written without quotes (RFC 5321 Dot-string)."""
-    if not localpart:
+    if _ASCII_DOT_STRING.fullmatch(localpart):
+        return True
+    if not localpart or localpart.isascii():
         return False
     return all(atom and all(_is_atext(c, smtputf8) for c in atom) for atom in localpart.split("."))
 
@@ -56,7 +69,20 @@ def normalize_domain(domain: str, *, smtputf8: bool = True, text: str = "", offs
     Non-ASCII domains (U-labels) need SMTPUTF8 (RFC 6531 §3.3); without it an
     AddressError with ``needs_smtputf8`` is raised.
     """
-    text = text or domain
+    # A non-ASCII domain is cached only after succeeding with SMTPUTF8; for an
+    # ASCII one the result does not depend on *smtputf8*.
+    if smtputf8 or domain.isascii():
+        cached = _DOMAIN_CACHE.get(domain)
+        if cached is not None:
+            return cached
+    result = _normalize_domain(domain, smtputf8, text or domain, offset)
+    if len(_DOMAIN_CACHE) >= _DOMAIN_CACHE_MAX:
+        _DOMAIN_CACHE.clear()
+    _DOMAIN_CACHE[domain] = result
+    return result
+
+
+def _normalize_domain(domain: str, smtputf8: bool, text: str, offset: int) -> str:
     if domain.startswith("["):
         return _address_literal(domain, text, offset)
     if not domain:
@@ -150,8 +176,14 @@ def parse_path(text: str, *, smtputf8: bool = False, allow_null: bool = True) ->
     A source route (``<@a,@b:user@d>``) is accepted and ignored (RFC 5321
     §4.1.1.3, Appendix C). Returns None for the null path when *allow_null*.
     """
-    if len(text.encode("utf-8")) > MAX_PATH:
+    if (len(text) if text.isascii() else len(text.encode("utf-8"))) > MAX_PATH:
         raise AddressError(f"path longer than {MAX_PATH} octets", text, MAX_PATH)
+    simple = _SIMPLE_PATH.fullmatch(text)
+    if simple is not None and simple.end(1) <= MAX_LOCALPART + 1:
+        # What _parse_mailbox finds for such a path, without its loop.
+        at = simple.end(1)
+        domain = normalize_domain(simple.group(2), smtputf8=smtputf8, text=text, offset=at + 1)
+        return Address(simple.group(1), domain)
     if not text.startswith("<"):
         raise AddressError("path must start with '<'", text, 0)
     if not text.endswith(">"):
@@ -210,24 +242,31 @@ def _parse_mailbox(text: str, pos: int, end: int, smtputf8: bool) -> Address:
         localpart = text[pos:at]
         if not localpart:
             raise AddressError("empty localpart", text, pos)
-        offset = pos
-        for atom in localpart.split("."):
-            if not atom:
-                raise AddressError("empty atom in localpart", text, offset)
-            for i, c in enumerate(atom):
-                if not _is_atext(c, smtputf8):
-                    raise AddressError(
-                        f"invalid character {c!r} in localpart",
-                        text,
-                        offset + i,
-                        needs_smtputf8=ord(c) > 127 and _is_atext(c, True),
-                    )
-            offset += len(atom) + 1
+        if not _ASCII_DOT_STRING.fullmatch(localpart):
+            _check_dot_string(localpart, text, pos, smtputf8)
         pos = at
-    if len(localpart.encode("utf-8")) > MAX_LOCALPART:
+    size = len(localpart) if localpart.isascii() else len(localpart.encode("utf-8"))
+    if size > MAX_LOCALPART:
         raise AddressError(f"localpart longer than {MAX_LOCALPART} octets", text, start)
     if pos >= end or text[pos] != "@":
         raise AddressError("missing '@' after localpart", text, pos)
     pos += 1
     domain = normalize_domain(text[pos:end], smtputf8=smtputf8, text=text, offset=pos)
     return Address(localpart, domain)
+
+
+def _check_dot_string(localpart: str, text: str, offset: int, smtputf8: bool) -> None:
+    """Raise AddressError at the first problem of an unquoted localpart
+    (RFC 5321 Dot-string; RFC 6531 §3.3 allows non-ASCII with SMTPUTF8)."""
+    for atom in localpart.split("."):
+        if not atom:
+            raise AddressError("empty atom in localpart", text, offset)
+        for i, c in enumerate(atom):
+            if not _is_atext(c, smtputf8):
+                raise AddressError(
+                    f"invalid character {c!r} in localpart",
+                    text,
+                    offset + i,
+                    needs_smtputf8=ord(c) > 127 and _is_atext(c, True),
+                )
+        offset += len(atom) + 1

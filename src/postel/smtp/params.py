@@ -16,6 +16,7 @@ from postel.smtp.address import Address, parse_path
 from postel.smtp.errors import AddressError, ParameterError
 
 _KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_PLAIN_PATH = re.compile(r'<[^">]*>')  # a path without quoted strings
 
 Body = Literal["7BIT", "8BITMIME"]
 
@@ -27,6 +28,9 @@ class MailParams:
     smtputf8: bool = False
     requiretls: bool = False
     auth: str | None = None  # decoded xtext; "" for AUTH=<>
+
+
+_NO_PARAMS = MailParams()  # immutable, shared
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,12 @@ def _split_path(argument: str, prefix: str) -> tuple[str, list[str]]:
     if argument[: len(prefix)].upper() != prefix:
         raise ParameterError(501, "5.5.2", f"syntax: expected {prefix}<address>")
     rest = argument[len(prefix) :].lstrip(" ")  # some clients put a space after ':'
+    plain = _PLAIN_PATH.match(rest)
+    if plain is not None:
+        # No quote before the first '>': the path ends there.
+        end = plain.end()
+        tail = rest[end:]
+        return rest[:end], [w for w in tail.split(" ") if w] if tail else []
     if not rest.startswith("<"):
         raise ParameterError(501, "5.5.2", "syntax: address must be in angle brackets")
     # The path ends at the first '>' outside a quoted string.
@@ -118,6 +128,11 @@ def parse_mail(argument: str, extensions: frozenset[str]) -> MailCommand:
     an extension not announced is refused with 555 5.5.4 (RFC 5321 §4.1.1.11).
     """
     path, words = _split_path(argument, "FROM:")
+    if not words:
+        try:
+            return MailCommand(parse_path(path, smtputf8=False), _NO_PARAMS)
+        except AddressError as exc:
+            raise _address_error(exc, True) from exc
     raw = split_params(words)
     size: int | None = None
     body: Body | None = None
@@ -158,8 +173,9 @@ def parse_rcpt(argument: str, *, smtputf8: bool) -> RcptCommand:
     """Parse the argument of RCPT (``TO:<a@b>``); *smtputf8* from the MAIL command."""
     path, words = _split_path(argument, "TO:")
     # No RCPT parameters are offered (no DSN extension yet).
-    for key in split_params(words):
-        raise ParameterError(555, "5.5.4", f"parameter {key} not supported")
+    if words:
+        for key in split_params(words):
+            raise ParameterError(555, "5.5.4", f"parameter {key} not supported")
     if path.lower() == "<postmaster>":
         return RcptCommand(Address("postmaster", ""), True)
     try:

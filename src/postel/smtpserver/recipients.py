@@ -12,6 +12,7 @@ from typing import Literal
 from postel.config import Config
 from postel.smtp.address import Address
 from postel.smtp.reply import Reply
+from postel.store.routing import resolve_for_config
 
 ReportKind = Literal["tlsrpt", "tlsrpt-host", "dmarc"]
 
@@ -63,8 +64,6 @@ def resolve(cfg: Config, address: Address, *, postmaster: bool = False) -> Local
     *postmaster* is the bare ``<Postmaster>`` of RFC 5321 §4.1.1.3, which is
     always accepted, as is postmaster@ every local domain (§4.5.1).
     """
-    from postel.store.routing import resolve_for_config
-
     if not postmaster and not is_local_domain(cfg, address.domain):
         raise RecipientRefused(RELAY_DENIED)
     dest = resolve_for_config(cfg, "postmaster" if postmaster else str(address))

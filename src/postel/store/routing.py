@@ -6,6 +6,12 @@ lower-case A-labels. Order for localpart@domain: an account's address, the
 domain's DMARC/TLS report address, an alias, the host TLSRPT address
 (localpart@hostname), postmaster (RFC 5321 §4.5.1); failing all of them,
 the same again without a "+tag" subaddress.
+
+A configuration is treated as immutable: a reload of domains.toml makes a new
+DomainsConfig (worker and main process assign ``cfg.domains``). What is derived
+from it (address map, lower-cased aliases, results per address) is cached on
+a context held with a strong reference to the configuration objects it was
+made from, so a new object can never meet results of an old one.
 """
 
 from __future__ import annotations
@@ -39,13 +45,75 @@ class Destination:
     subaddress: str | None = None  # the "+tag" part that was ignored, if any
 
 
-@dataclass(frozen=True)
 class _Context:
-    domains: DomainsConfig
-    hostname: str
-    host_tlsrpt: HostTLSRPT | None
-    postmaster: tuple[str, str] | None
-    addresses: dict[str, tuple[str, str]]  # lower address -> (account, configured address)
+    """One configuration, prepared for lookups, with its results so far."""
+
+    __slots__ = (
+        "addresses",
+        "aliases",
+        "domains",
+        "host_tlsrpt",
+        "hostname",
+        "postmaster",
+        "results",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        domains: DomainsConfig,
+        hostname: str,
+        host_tlsrpt: HostTLSRPT | None,
+        postmaster: tuple[str, str] | None,
+    ) -> None:
+        self.domains = domains
+        self.hostname = hostname
+        self.host_tlsrpt = host_tlsrpt
+        self.postmaster = postmaster
+        # lower address -> (account, configured address)
+        self.addresses: dict[str, tuple[str, str]] = {
+            a.lower(): (name, a) for name, acc in domains.accounts.items() for a in acc.addresses
+        }
+        # domain -> lower alias -> (configured alias, targets); the first wins
+        self.aliases: dict[str, dict[str, tuple[str, list[str]]]] = {}
+        for dname, dom in domains.domains.items():
+            by_lower: dict[str, tuple[str, list[str]]] = {}
+            for alias, targets in dom.aliases.items():
+                by_lower.setdefault(alias.lower(), (alias, targets))
+            self.aliases[dname] = by_lower
+        # address as given -> destination; only resolutions that logged nothing
+        self.results: dict[str, Destination | None] = {}
+        self.warnings = 0  # warnings logged so far
+
+
+_ContextKey = tuple[int, str, int, "str | None", str]
+_CONTEXTS: dict[_ContextKey, _Context] = {}
+_CONTEXTS_MAX = 8  # configurations kept (reloads, tests)
+_RESULTS_MAX = 4096  # addresses kept per configuration (they come from clients)
+
+
+def _context(
+    domains: DomainsConfig,
+    hostname: str,
+    host_tlsrpt: HostTLSRPT | None,
+    postmaster_account: str | None,
+    postmaster_mailbox: str,
+) -> _Context:
+    # The context holds domains and host_tlsrpt, so their ids are not reused
+    # while it is in _CONTEXTS.
+    key = (id(domains), hostname, id(host_tlsrpt), postmaster_account, postmaster_mailbox)
+    ctx = _CONTEXTS.get(key)
+    if ctx is None or ctx.domains is not domains or ctx.host_tlsrpt is not host_tlsrpt:
+        ctx = _Context(
+            domains,
+            check_domain(hostname),
+            host_tlsrpt,
+            (postmaster_account, postmaster_mailbox) if postmaster_account else None,
+        )
+        if len(_CONTEXTS) >= _CONTEXTS_MAX:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = ctx
+    return ctx
 
 
 def _split(address: str) -> tuple[str, str] | None:
@@ -67,35 +135,35 @@ def _match(
     ctx: _Context, local: str, domain: str, depth: int = 0, seen: frozenset[str] = frozenset()
 ) -> Destination | None:
     """Resolve one exact localpart@domain (no subaddress handling)."""
-    key = f"{local.lower()}@{domain}"
-    found = ctx.addresses.get(key)
+    lower = local.lower()
+    found = ctx.addresses.get(f"{lower}@{domain}")
     if found is not None:
         account, configured = found
         return Destination("account", [(account, INBOX)], address=configured)
     dom = ctx.domains.domains.get(domain)
     if dom is not None:
         for report in (dom.dmarc_reports, dom.tlsrpt_reports):
-            if report is not None and report.localpart.lower() == local.lower():
+            if report is not None and report.localpart.lower() == lower:
                 return Destination(
                     "account",
                     [(report.account, report.mailbox)],
                     address=f"{report.localpart}@{domain}",
                 )
-        for alias, targets in dom.aliases.items():
-            if alias.lower() == local.lower():
-                return _expand(ctx, f"{alias}@{domain}", targets, depth, seen)
+        alias = ctx.aliases[domain].get(lower)
+        if alias is not None:
+            return _expand(ctx, f"{alias[0]}@{domain}", alias[1], depth, seen)
     tlsrpt = ctx.host_tlsrpt
     if (
         tlsrpt is not None
         and tlsrpt.localpart
         and tlsrpt.account
         and domain == ctx.hostname
-        and tlsrpt.localpart.lower() == local.lower()
+        and tlsrpt.localpart.lower() == lower
     ):
         return Destination(
             "account", [(tlsrpt.account, tlsrpt.mailbox)], address=f"{tlsrpt.localpart}@{domain}"
         )
-    if ctx.postmaster is not None and local.lower() == "postmaster":
+    if ctx.postmaster is not None and lower == "postmaster":
         return Destination("account", [ctx.postmaster], address=f"postmaster@{domain}")
     return None
 
@@ -123,10 +191,12 @@ def _expand(
             add_forward(normalized)
             continue
         if normalized.lower() in seen or depth >= MAX_ALIAS_DEPTH:
+            ctx.warnings += 1
             log.warning("alias loop or nesting too deep", extra={"alias": alias, "target": target})
             continue
         dest = _match(ctx, local, domain, depth + 1, seen)
         if dest is None:
+            ctx.warnings += 1
             log.warning(
                 "alias target is not a local recipient", extra={"alias": alias, "target": target}
             )
@@ -155,15 +225,21 @@ def resolve_recipient(
     postmaster@<configured domain or hostname> (and a bare "postmaster")
     goes to *postmaster_account*/*postmaster_mailbox* when an account is given.
     """
-    ctx = _Context(
-        domains=domains,
-        hostname=check_domain(hostname),
-        host_tlsrpt=host_tlsrpt,
-        postmaster=(postmaster_account, postmaster_mailbox) if postmaster_account else None,
-        addresses={
-            a.lower(): (name, a) for name, acc in domains.accounts.items() for a in acc.addresses
-        },
-    )
+    ctx = _context(domains, hostname, host_tlsrpt, postmaster_account, postmaster_mailbox)
+    try:
+        return ctx.results[address]
+    except KeyError:
+        pass
+    warnings = ctx.warnings
+    dest = _resolve(ctx, address)
+    if ctx.warnings == warnings:  # the same lines are logged again next time
+        if len(ctx.results) >= _RESULTS_MAX:
+            ctx.results.clear()
+        ctx.results[address] = dest
+    return dest
+
+
+def _resolve(ctx: _Context, address: str) -> Destination | None:
     original = address
     if "@" not in address.strip():
         # RFC 5321 §4.1.1.3: "Postmaster" without a domain must be accepted.

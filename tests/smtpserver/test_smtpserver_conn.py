@@ -8,46 +8,13 @@ import asyncio
 import socket
 from typing import Any
 
+from conn_fakes import new_conn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postel.smtpserver.conn import Conn
 
 LIMIT = 64
-
-
-class FakeTransport(asyncio.Transport):
-    """Records pause/resume (unit tests of the buffer logic only)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paused = False
-        self.closing = False
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closing = True
-
-
-def new_conn(limit: int = LIMIT) -> tuple[Conn, FakeTransport]:
-    conn = Conn(limit, lambda c: None)
-    transport = FakeTransport()
-    conn.connection_made(transport)
-    return conn, transport
 
 
 ops = st.lists(
@@ -254,3 +221,61 @@ async def test_real_socket_write_backpressure() -> None:
         total = await asyncio.wait_for(reader, 10)
     assert state["paused"] and state["drained"]
     assert total == state["written"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=300).map(lambda b: b.replace(b"x", b"\n").replace(b"y", b".")),
+    cuts=st.lists(st.integers(1, 40), max_size=20),
+)
+async def test_read_chunk_never_splits_the_separator(data: bytes, cuts: list[int]) -> None:
+    conn, _ = new_conn()
+    chunks = []
+    rest = data
+    for n in cuts:
+        if not rest:
+            break
+        chunks.append(rest[:n])
+        rest = rest[n:]
+    if rest:
+        chunks.append(rest)
+
+    async def feed() -> None:
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            conn.data_received(chunk)
+        await asyncio.sleep(0)
+        conn.eof_received()
+
+    feeder = asyncio.create_task(feed())
+    got: list[tuple[bytes, bool]] = []
+    while True:
+        try:
+            got.append(await conn.read_chunk(b"\n."))
+        except asyncio.IncompleteReadError as exc:
+            got.append((exc.partial, False))
+            break
+    await feeder
+    assert b"".join(c for c, _ in got) == data
+    pos = 0
+    for chunk, found in got:
+        inner = chunk[:-2] if found else chunk
+        assert b"\n." not in inner
+        if found:
+            assert chunk.endswith(b"\n.")
+        else:
+            # the separator does not straddle this chunk and the next byte
+            following = data[pos + len(chunk) : pos + len(chunk) + 1]
+            assert not (chunk.endswith(b"\n") and following == b".")
+        pos += len(chunk)
+
+
+async def test_buffer_pauses_at_the_high_water_mark() -> None:
+    conn, transport = new_conn(limit=64, high_water=4096)
+    conn.data_received(b"x" * 4000)
+    assert not transport.paused  # below the mark: keep reading
+    conn.data_received(b"x" * 200)
+    assert transport.paused
+    chunk, found = await conn.read_chunk(b"\n.")
+    assert not found and len(chunk) == 4199
+    assert not transport.paused  # drained below half the mark

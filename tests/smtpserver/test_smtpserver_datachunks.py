@@ -1,4 +1,5 @@
-"""Chunked DATA reading (lines.read_data) against the former line-by-line reader.
+"""Chunked DATA reading (lines.read_data) against the former line-by-line reader,
+through asyncio.StreamReader and through the server's Conn (read_chunk).
 
 The reference below is the line-by-line reader postel used before (one
 readuntil per line); the chunked reader must give the same result, the same
@@ -14,9 +15,11 @@ import itertools
 from typing import BinaryIO
 
 import pytest
+from conn_fakes import new_conn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postel.smtpserver.conn import Conn
 from postel.smtpserver.lines import DataResult, read_data, read_line
 
 
@@ -69,6 +72,14 @@ async def _feed_chunks(reader: asyncio.StreamReader, chunks: list[bytes]) -> Non
     reader.feed_eof()
 
 
+async def _feed_conn(conn: Conn, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        await asyncio.sleep(0)
+        conn.data_received(chunk)
+    await asyncio.sleep(0)
+    conn.eof_received()
+
+
 async def run_new(chunks: list[bytes], max_size: int, max_line: int) -> Outcome:
     reader = asyncio.StreamReader(limit=max_line + 2)  # as the server sets it
     feeder = asyncio.create_task(_feed_chunks(reader, chunks))
@@ -77,6 +88,20 @@ async def run_new(chunks: list[bytes], max_size: int, max_line: int) -> Outcome:
                              line_timeout=5)  # fmt: skip
     await feeder
     return result, sink.getvalue(), await reader.read()
+
+
+async def run_conn(chunks: list[bytes], max_size: int, max_line: int) -> Outcome:
+    """The server's reader: Conn (read_chunk: chunks of any size, no limit)."""
+    conn, _ = new_conn(max_line + 2, high_water=64)
+    feeder = asyncio.create_task(_feed_conn(conn, chunks))
+    sink = io.BytesIO()
+    result = await read_data(conn, sink, max_size=max_size, max_line=max_line,
+                             line_timeout=5)  # fmt: skip
+    await feeder
+    rest = b""
+    while piece := await conn.read(4096):
+        rest += piece
+    return result, sink.getvalue(), rest
 
 
 async def run_old(wire: bytes, max_size: int, max_line: int) -> Outcome:
@@ -94,13 +119,14 @@ def split(wire: bytes, cuts: list[int]) -> list[bytes]:
 
 
 async def check(wire: bytes, cuts: list[int], max_size: int, max_line: int) -> Outcome:
-    new = await run_new(split(wire, cuts), max_size, max_line)
     old = await run_old(wire, max_size, max_line)
-    if old[0].eof:
-        # The connection is closed: only that counts (the session drops the rest).
-        assert new[0].eof
-    else:
-        assert new == old
+    for run in (run_new, run_conn):
+        new = await run(split(wire, cuts), max_size, max_line)
+        if old[0].eof:
+            # The connection is closed: only that counts (the session drops the rest).
+            assert new[0].eof
+        else:
+            assert new == old, run.__name__
     return new
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postel.store.envelope import (
@@ -114,3 +114,22 @@ def test_never_raises_on_bytes(data: bytes) -> None:
 def test_never_raises_on_headers(headers: list[tuple[str, str]]) -> None:
     block = "".join(f"{k}: {v}\r\n" for k, v in headers).encode("utf-8", "surrogateescape")
     parse_envelope(block)
+
+
+def _former_header_block(data: bytes) -> bytes:
+    if data.startswith((b"\r\n", b"\n")):
+        return b""
+    ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    if ends:
+        return data[: min(ends)]
+    last = data.rfind(b"\n")
+    return data[: last + 1] if last >= 0 else data
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n"]),
+                max_size=60).map(b"".join))  # fmt: skip
+def test_header_block_same_as_former(data: bytes) -> None:
+    from postel.store.envelope import header_block
+
+    assert header_block(data) == _former_header_block(data)

@@ -28,8 +28,19 @@ def write_message(path: Path, headers: bytes, body: Path | bytes) -> int:
 
 
 def header_prefix(headers: bytes, body: bytes, limit: int) -> bytes:
-    """The first *limit* bytes of the file write_message makes of *headers* and
-    *body* (what a reader of its header block would read), without writing it."""
+    """A prefix of the first *limit* bytes of the file write_message makes of
+    *headers* and *body*, long enough for its header block: ``header_block``
+    of it equals ``header_block`` of those *limit* bytes. Stops after the
+    body's first empty line instead of copying up to *limit* bytes."""
     if len(headers) >= limit:
         return headers[:limit]
-    return headers + body[: limit - len(headers)]
+    # header_block ends at the first CRLF CRLF or LF LF: the prefix keeps the
+    # body up to the end of its first one (and at least 3 bytes, for one that
+    # starts in the headers' last bytes).
+    crlf = body.find(b"\r\n\r\n")
+    lf = body.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else len(body))
+    ends = [i + n for i, n in ((crlf, 4), (lf, 2)) if i >= 0]
+    take = limit - len(headers)
+    if ends:
+        take = min(take, max(min(ends), 3))
+    return headers + body[:take]

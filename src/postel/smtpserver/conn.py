@@ -17,13 +17,20 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+# Reading from the socket pauses above this many buffered bytes (at least twice
+# the line limit): message data is taken in chunks of up to this size.
+HIGH_WATER = 64 * 1024
+
 
 class Conn(asyncio.Protocol):
     """*limit*: the longest line (with its LF) ``readuntil`` returns; reading
-    from the socket pauses while more than twice that is buffered."""
+    from the socket pauses while more than ``high_water`` bytes are buffered."""
 
-    def __init__(self, limit: int, on_connect: Callable[[Conn], None]) -> None:
+    def __init__(
+        self, limit: int, on_connect: Callable[[Conn], None], high_water: int = HIGH_WATER
+    ) -> None:
         self.limit = limit
+        self.high_water = max(high_water, 2 * limit)
         self._on_connect = on_connect
         self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -50,7 +57,7 @@ class Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         self._wake()
-        if not self._read_paused and len(self._buffer) > 2 * self.limit:
+        if not self._read_paused and len(self._buffer) > self.high_water:
             assert self.transport is not None
             try:
                 self.transport.pause_reading()
@@ -100,7 +107,7 @@ class Conn(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _resume(self) -> None:
-        if self._read_paused and len(self._buffer) <= self.limit:
+        if self._read_paused and len(self._buffer) <= self.high_water // 2:
             self._read_paused = False
             assert self.transport is not None
             self.transport.resume_reading()
@@ -197,6 +204,35 @@ class Conn(asyncio.Protocol):
         del buf[: isep + seplen]
         self._resume()
         return chunk
+
+    async def read_chunk(self, separator: bytes) -> tuple[bytes, bool]:
+        """Data up to and including *separator* (True), or, when the buffer
+        does not hold it, what can be taken without splitting one (False):
+        everything buffered but its last ``len(separator) - 1`` bytes. At EOF
+        without a separator: IncompleteReadError with the rest, as readuntil.
+        Waits only when nothing can be returned."""
+        self._raise_lost()
+        keep = len(separator) - 1
+        buf = self._buffer
+        while True:
+            isep = buf.find(separator)
+            if isep != -1:
+                end = isep + len(separator)
+                chunk = bytes(buf[:end])
+                del buf[:end]
+                self._resume()
+                return chunk, True
+            if self._eof:
+                chunk = bytes(buf)
+                buf.clear()
+                raise asyncio.IncompleteReadError(chunk, None)
+            if len(buf) > keep:
+                end = len(buf) - keep
+                chunk = bytes(buf[:end])
+                del buf[:end]
+                self._resume()
+                return chunk, False
+            await self._wait()
 
     async def readexactly(self, n: int) -> bytes:
         """As StreamReader.readexactly."""

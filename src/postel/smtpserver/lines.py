@@ -153,6 +153,9 @@ async def _read_data(
     # at its first byte.
     result = out.result
     readuntil = reader.readuntil
+    # Conn.read_chunk: everything buffered up to the separator, in one piece
+    # (no limit, no exception); a StreamReader goes through readuntil.
+    read_chunk = getattr(reader, "read_chunk", None)
     carry = b""  # start of a line whose LF has not arrived (never starts with ".")
     skipping = False  # in a line already known to be too long: drop up to its LF
     carry_max = out.max_line + 1  # longer: too long, whatever its end
@@ -193,9 +196,14 @@ async def _read_data(
                 at_start = False
             continue
         try:
-            chunk = await readuntil(b"\n.")
-            dot = True
-            chunk = chunk[:-1]
+            if read_chunk is not None:
+                chunk, dot = await read_chunk(b"\n.")
+                if dot:
+                    chunk = chunk[:-1]
+            else:
+                chunk = await readuntil(b"\n.")
+                dot = True
+                chunk = chunk[:-1]
         except asyncio.IncompleteReadError as exc:
             chunk = exc.partial
             result.eof = True

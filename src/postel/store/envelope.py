@@ -43,7 +43,10 @@ def header_block(data: bytes) -> bytes:
     taken (the data may be a truncated prefix of the message)."""
     if data.startswith((b"\r\n", b"\n")):
         return b""
-    ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    crlf = data.find(b"\r\n\r\n")
+    # An LF LF before the CRLF CRLF starts at most at its CR: search no further.
+    lf = data.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else len(data))
+    ends = [i for i in (crlf, lf) if i >= 0]
     if ends:
         return data[: min(ends)]
     last = data.rfind(b"\n")

@@ -14,6 +14,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: str | Path) -> None:
+    """Make the data and metadata of the existing file *path* durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes, *, tmpdir: Path | None = None, mode: int = 0o600) -> None:
     """Write *data* to *path* so that it is either fully there or absent.
 

@@ -224,3 +224,47 @@ async def test_each_loop_has_its_own_thread(store: Store, datadir: DataDir) -> N
     assert err_here is None and err_other is None
     assert done_here[0][0] == "alice" and done_other[0][0] == "bob"
     await stop_delivery_thread()
+
+
+async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
+    store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, str]] = []
+    real_fsync = storethread.fsync_file
+    real_deliver = AccountStore.deliver_many
+
+    def fsync(path: str | Path) -> None:
+        events.append(("fsync", Path(path).name))
+        if Path(path).name == "bad":
+            raise OSError(5, "I/O error")
+        real_fsync(path)
+
+    def deliver(self: AccountStore, deliveries: list[object]) -> object:
+        events.extend(("store", Path(d.source).name) for d in deliveries)  # type: ignore[attr-defined]
+        return real_deliver(self, deliveries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storethread, "fsync_file", fsync)
+    monkeypatch.setattr(AccountStore, "deliver_many", deliver)
+    thread = DeliveryThread()
+    loop = asyncio.get_running_loop()
+    names = ["a", "bad", "c"]
+    jobs = [
+        storethread._Job(store, datadir.tmp / n, HEADERS, BODY, [("alice", "Inbox")], False,
+                         loop.create_future())
+        for n in names
+    ]  # fmt: skip
+    datadir.tmp.mkdir(parents=True, exist_ok=True)
+    thread._process(jobs)  # one batch of three, as the thread takes them
+    await asyncio.sleep(0.05)
+    fsynced = [n for kind, n in events if kind == "fsync"]
+    stored = [n for kind, n in events if kind == "store"]
+    assert sorted(fsynced) == names  # every file of the batch, at the same time
+    assert stored == ["a", "c"]  # the failed one is not stored
+    assert max(i for i, e in enumerate(events) if e[0] == "fsync") < min(
+        i for i, e in enumerate(events) if e[0] == "store"
+    )
+    assert isinstance(jobs[1].future.exception(), OSError)
+    assert not (datadir.tmp / "bad").exists()
+    for job in (jobs[0], jobs[2]):
+        delivered, error = job.future.result()
+        assert error is None and len(delivered) == 1

@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 
-def write_message(path: Path, headers: bytes, body: Path | bytes) -> int:
+def write_message(path: Path, headers: bytes, body: Path | bytes, *, sync: bool = True) -> int:
     """Write *headers* followed by *body* (a file or bytes) to the new file *path*,
-    fsynced before returning (the store hard-links it); returns its size."""
+    fsynced before returning unless *sync* is False (the caller fsyncs it before
+    the store hard-links it); returns its size."""
     with open(path, "xb") as out:
         try:
             out.write(headers)
@@ -20,7 +21,8 @@ def write_message(path: Path, headers: bytes, body: Path | bytes) -> int:
                     shutil.copyfileobj(src, out, 1024 * 1024)
             out.flush()
             size = out.tell()
-            os.fsync(out.fileno())
+            if sync:
+                os.fsync(out.fileno())
         except BaseException:
             path.unlink(missing_ok=True)
             raise

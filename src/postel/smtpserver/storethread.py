@@ -1,11 +1,11 @@
 """The delivery thread of an event loop: writes message files and stores them.
 
 A session hands its message to the thread of its event loop through a queue
-and awaits a future. The thread takes every waiting job at once, writes and
-fsyncs each message file (the files of a batch fsynced concurrently), delivers the batch with one store transaction per
-account (AccountStore.deliver_many: one WAL commit, one fsync per message
-directory) and completes all futures of the batch with one
-call_soon_threadsafe. This replaces asyncio.to_thread per message (executor
+and awaits a future. The thread takes every waiting job at once, writes each
+message file and fsyncs them (those of a batch concurrently), delivers the
+batch with one store transaction per account (AccountStore.deliver_many: one
+WAL commit, one fsync per message directory) and completes all futures of the
+batch with one call_soon_threadsafe. This replaces asyncio.to_thread per message (executor
 submit, future chaining, one loop wake-up per message).
 
 Durability is unchanged: a future completes only after the file, its

@@ -17,6 +17,20 @@ from postel.smtpserver.conn import Conn
 LIMIT = 64
 
 
+def split_chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    """*data* in pieces of the sizes in *cuts*, the rest in one last piece."""
+    chunks = []
+    rest = data
+    for n in cuts:
+        if not rest:
+            break
+        chunks.append(rest[:n])
+        rest = rest[n:]
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("until"), st.sampled_from([b"\n", b"\n.", b"\r\n"])),
@@ -56,15 +70,7 @@ async def run_ops(reader: Any, operations: list[tuple[str, Any]]) -> list[Any]:
 async def test_reads_like_streamreader(
     data: bytes, cuts: list[int], operations: list[tuple[str, Any]]
 ) -> None:
-    chunks = []
-    rest = data
-    for n in cuts:
-        if not rest:
-            break
-        chunks.append(rest[:n])
-        rest = rest[n:]
-    if rest:
-        chunks.append(rest)
+    chunks = split_chunks(data, cuts)
 
     async def feed(target: Any) -> None:
         for chunk in chunks:
@@ -230,15 +236,7 @@ async def test_real_socket_write_backpressure() -> None:
 )
 async def test_read_chunk_never_splits_the_separator(data: bytes, cuts: list[int]) -> None:
     conn, _ = new_conn()
-    chunks = []
-    rest = data
-    for n in cuts:
-        if not rest:
-            break
-        chunks.append(rest[:n])
-        rest = rest[n:]
-    if rest:
-        chunks.append(rest)
+    chunks = split_chunks(data, cuts)
 
     async def feed() -> None:
         for chunk in chunks:

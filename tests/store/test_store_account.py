@@ -39,23 +39,6 @@ MSG = (
 )
 
 
-@pytest.fixture
-def datadir(tmp_path: Path) -> DataDir:
-    return DataDir(tmp_path / "data")
-
-
-@pytest.fixture
-def store(datadir: DataDir) -> Store:
-    s = Store(datadir)
-    yield s  # type: ignore[misc]
-    s.close()
-
-
-@pytest.fixture
-def acc(store: Store) -> AccountStore:
-    return store.account("alice")
-
-
 def write_source(datadir: DataDir, data: bytes, name: str = "src") -> Path:
     path = datadir.tmp / name
     path.write_bytes(data)

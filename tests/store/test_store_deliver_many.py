@@ -28,23 +28,6 @@ MSG = (
 )
 
 
-@pytest.fixture
-def datadir(tmp_path: Path) -> DataDir:
-    return DataDir(tmp_path / "data")
-
-
-@pytest.fixture
-def store(datadir: DataDir) -> Store:
-    s = Store(datadir)
-    yield s  # type: ignore[misc]
-    s.close()
-
-
-@pytest.fixture
-def acc(store: Store) -> AccountStore:
-    return store.account("alice")
-
-
 def source(datadir: DataDir, name: str, data: bytes = MSG) -> Path:
     path = datadir.tmp / name
     path.write_bytes(data)

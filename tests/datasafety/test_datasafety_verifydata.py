@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import postel
 from postel.cli.main import cli
 from postel.datadir import message_path
 from postel.gentestdata import Generated, GenTestDataError, generate
@@ -192,7 +193,9 @@ def test_schema_differs(gen: Generated) -> None:
 def test_version_file(gen: Generated) -> None:
     (gen.data_dir / "postel.version").write_text("99.0.0\n")
     problems = verify(gen.data_dir).problems
-    assert problems == ["postel.version: written by postel 99.0.0, newer than this program (0.1.0)"]
+    assert problems == [
+        f"postel.version: written by postel 99.0.0, newer than this program ({postel.__version__})"
+    ]
 
 
 def test_not_a_data_dir(tmp_path: Path) -> None:

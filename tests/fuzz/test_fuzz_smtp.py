@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from postel.smtp.address import format_path, parse_path
 from postel.smtp.errors import SMTPError
 from postel.smtp.params import parse_mail, parse_rcpt
+from postel.smtpserver.conn import Conn
 from postel.smtpserver.lines import read_data
 
 EXTENSIONS = frozenset({"SIZE", "8BITMIME", "SMTPUTF8", "REQUIRETLS", "PIPELINING"})
@@ -68,11 +69,14 @@ lines = st.lists(
 )
 
 
-def _feed(wire: bytes) -> asyncio.StreamReader:
-    reader = asyncio.StreamReader(limit=100_000)
-    reader.feed_data(wire)
-    reader.feed_eof()
-    return reader
+def _feed(wire: bytes) -> Conn:
+    """The server's reader holding *wire*, then EOF (a transport that cannot
+    pause: the whole input stays buffered)."""
+    conn = Conn(100_000, lambda c: None)
+    conn.connection_made(asyncio.Transport())
+    conn.data_received(wire)
+    conn.eof_received()
+    return conn
 
 
 @bounded
@@ -89,7 +93,7 @@ def test_data_reader_undoes_dot_stuffing(
         reader = _feed(wire)
         sink = io.BytesIO()
         res = await read_data(reader, sink, max_size=10**7, max_line=10_000, line_timeout=5)
-        rest = await reader.read()
+        rest = await reader.read(len(wire) + 1)
         return sink.getvalue(), rest, res.eof
 
     got, rest, eof = asyncio.run(go())

@@ -42,3 +42,19 @@ def new_conn(limit: int = LIMIT, high_water: int = 0) -> tuple[Conn, FakeTranspo
     transport = FakeTransport()
     conn.connection_made(transport)
     return conn, transport
+
+
+def fed_conn(data: bytes, limit: int = LIMIT) -> Conn:
+    """A Conn that has received *data* and then EOF."""
+    conn, _ = new_conn(limit)
+    conn.data_received(data)
+    conn.eof_received()
+    return conn
+
+
+async def read_rest(conn: Conn) -> bytes:
+    """Everything *conn* still holds (up to EOF)."""
+    rest = b""
+    while piece := await conn.read(65536):
+        rest += piece
+    return rest

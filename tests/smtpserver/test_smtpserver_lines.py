@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import UTC, datetime
 
+from conn_fakes import fed_conn
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postel.smtpserver.conn import Conn
 from postel.smtpserver.lines import TOO_LONG, DataResult, read_data, read_line
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 
 
-def reader(data: bytes, limit: int = 100) -> asyncio.StreamReader:
-    r = asyncio.StreamReader(limit=limit)
-    r.feed_data(data)
-    r.feed_eof()
-    return r
+def reader(data: bytes, limit: int = 100) -> Conn:
+    return fed_conn(data, limit)
 
 
 async def test_read_line_too_long_resyncs() -> None:

@@ -259,9 +259,6 @@ class Conn(asyncio.Protocol):
         self._resume()
         return data
 
-    def at_eof(self) -> bool:
-        return self._eof and not self._buffer
-
     # -- writing ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:

@@ -15,11 +15,13 @@ from typing import BinaryIO, Protocol
 
 
 class ByteReader(Protocol):
-    """What is read from: asyncio.StreamReader or postel.smtpserver.conn.Conn."""
+    """What is read from (postel.smtpserver.conn.Conn); ``readuntil``,
+    ``readexactly`` and ``read`` behave as asyncio.StreamReader's."""
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
     async def readexactly(self, n: int) -> bytes: ...
     async def read(self, n: int) -> bytes: ...
+    async def read_chunk(self, separator: bytes) -> tuple[bytes, bool]: ...
 
 
 class TooLong:
@@ -146,16 +148,13 @@ async def _read_data(
     loop: asyncio.AbstractEventLoop,
     line_timeout: float,
 ) -> DataResult:
-    # Every "." at a line start follows an LF, so readuntil(b"\n.") returns the
-    # lines before it in one piece (or, past the reader's limit, tells how much
-    # can be taken without splitting the separator). Only a line start whose LF
-    # is already consumed (the message start, after a dot line) needs a look
-    # at its first byte.
+    # Every "." at a line start follows an LF, so read_chunk(b"\n.") returns the
+    # lines before it in one piece (or what is buffered, without splitting the
+    # separator). Only a line start whose LF is already consumed (the message
+    # start, after a dot line) needs a look at its first byte.
     result = out.result
-    readuntil = reader.readuntil
-    # Conn.read_chunk: everything buffered up to the separator, in one piece
-    # (no limit, no exception); a StreamReader goes through readuntil.
-    read_chunk = getattr(reader, "read_chunk", None)
+    # Everything buffered up to the separator, in one piece (Conn.read_chunk).
+    read_chunk = reader.read_chunk
     carry = b""  # start of a line whose LF has not arrived (never starts with ".")
     skipping = False  # in a line already known to be too long: drop up to its LF
     carry_max = out.max_line + 1  # longer: too long, whatever its end
@@ -196,20 +195,12 @@ async def _read_data(
                 at_start = False
             continue
         try:
-            if read_chunk is not None:
-                chunk, dot = await read_chunk(b"\n.")
-                if dot:
-                    chunk = chunk[:-1]
-            else:
-                chunk = await readuntil(b"\n.")
-                dot = True
+            chunk, dot = await read_chunk(b"\n.")
+            if dot:
                 chunk = chunk[:-1]
         except asyncio.IncompleteReadError as exc:
             chunk = exc.partial
             result.eof = True
-        except asyncio.LimitOverrunError as exc:
-            # No separator in the first exc.consumed bytes (RFC: limit is >= 1).
-            chunk = await reader.read(exc.consumed)
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n") + 1
         block, carry = data[:cut], data[cut:]

@@ -36,24 +36,28 @@ class CachingResolver(Resolver):
         self._cache: OrderedDict[tuple[str, str], tuple[float, Answer | NotFound]] = OrderedDict()
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer | NotFound]] = {}
 
+    def _cached(self, key: tuple[str, str]) -> Answer | NotFound | None:
+        """The unexpired cached value of *key* (an expired one is dropped)."""
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        if hit[0] > time.monotonic():
+            return hit[1]
+        del self._cache[key]
+        return None
+
     def peek(self, name: str, rdtype: str) -> Answer | NotFound | None:
         """The cached answer (or NotFound) for *name*, None when not cached.
 
         Lets a caller skip a task and an await when the answer is known.
         """
-        key = (name.lower().rstrip(".") + ".", rdtype.upper())
-        hit = self._cache.get(key)
-        if hit is None or hit[0] <= time.monotonic():
-            return None
-        return hit[1]
+        return self._cached(_key(name, rdtype))
 
     async def lookup(self, name: str, rdtype: str) -> Answer:
-        key = (name.lower().rstrip(".") + ".", rdtype.upper())
-        hit = self._cache.get(key)
-        if hit is not None:
-            if hit[0] > time.monotonic():
-                return _result(hit[1])
-            del self._cache[key]
+        key = _key(name, rdtype)
+        cached = self._cached(key)
+        if cached is not None:
+            return _result(cached)
         task = self._inflight.get(key)
         if task is None:
             # A task of its own, so that a caller being cancelled (a session
@@ -76,6 +80,10 @@ class CachingResolver(Resolver):
             return value
         finally:
             self._inflight.pop(key, None)
+
+
+def _key(name: str, rdtype: str) -> tuple[str, str]:
+    return (name.lower().rstrip(".") + ".", rdtype.upper())
 
 
 def _retrieve(task: asyncio.Task[Answer | NotFound]) -> None:

@@ -7,16 +7,17 @@ from pathlib import Path
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make the entries of the directory *path* durable."""
+    _fsync_path(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def fsync_file(path: str | Path) -> None:
     """Make the data and metadata of the existing file *path* durable."""
-    fd = os.open(path, os.O_RDONLY)
+    _fsync_path(path, os.O_RDONLY)
+
+
+def _fsync_path(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

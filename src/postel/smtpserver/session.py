@@ -231,22 +231,22 @@ class Session:
     def submission(self) -> bool:
         return self.kind != "smtp"
 
-    def extensions(self) -> list[str]:
-        return list(
-            _extensions(
-                self.limits.max_message_size,
-                self.tls,
-                self.tls_context is not None,
-                self.submission,
-            )
+    def _ext_state(self) -> tuple[int, bool, bool, bool]:
+        """What the offered extensions depend on (the key of their caches)."""
+        return (
+            self.limits.max_message_size,
+            self.tls,
+            self.tls_context is not None,
+            self.submission,
         )
+
+    def extensions(self) -> list[str]:
+        return list(_extensions(*self._ext_state()))
 
     def _param_keywords(self) -> frozenset[str]:
         if not self.ehlo:
             return frozenset()
-        return _param_keywords(
-            self.limits.max_message_size, self.tls, self.tls_context is not None, self.submission
-        )
+        return _param_keywords(*self._ext_state())
 
     # -- commands ---------------------------------------------------------------
 

@@ -8,6 +8,7 @@ rows go with the report on delete).
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from postel.db import Handle, transaction
@@ -20,6 +21,14 @@ def domain_key(domain: str) -> str:
     return domain.strip().lower().rstrip(".")
 
 
+@dataclass(frozen=True)
+class AddResult:
+    """Outcome of storing a report: its row id and whether it was a further copy."""
+
+    id: int
+    duplicate: bool = False
+
+
 class ReportStore(Handle, Generic[T]):
     """An open database of received reports; *T* is its stored-report type."""
 
@@ -29,15 +38,27 @@ class ReportStore(Handle, Generic[T]):
     def _row(self, row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> T:
         raise NotImplementedError
 
-    def _add_duplicate(
-        self, report_id: int, received: str, from_addr: str, to_rcpt: str, message_ref: str
-    ) -> None:
-        """Record a further copy of stored report *report_id* (in the caller's transaction)."""
+    def _add_if_duplicate(
+        self,
+        where: str,
+        params: tuple[object, ...],
+        received: str,
+        from_addr: str,
+        to_rcpt: str,
+        message_ref: str,
+    ) -> AddResult | None:
+        """In the caller's transaction: when a report matching *where* (SQL on
+        the report table, with *params*) is stored, record this copy as its
+        duplicate and return that result; else None."""
+        row = self.conn.execute(f"SELECT id FROM report WHERE {where}", params).fetchone()
+        if row is None:
+            return None
         self.conn.execute(
             "INSERT INTO duplicate (report, received, from_addr, to_rcpt, "
             "message_ref) VALUES (?, ?, ?, ?, ?)",
-            (report_id, received, from_addr, to_rcpt, message_ref),
+            (row[0], received, from_addr, to_rcpt, message_ref),
         )
+        return AddResult(int(row[0]), duplicate=True)
 
     def delete(self, report_id: int) -> bool:
         """Remove a report (and its duplicates); False when there was none."""

@@ -70,13 +70,13 @@ class DMARCDB(ReportStore[StoredReport]):
         c = report_counts(report)
         try:
             with transaction(self.conn):
-                row = self.conn.execute(
-                    "SELECT id FROM report WHERE organization = ? AND report_id = ? AND domain = ?",
+                stored = self._add_if_duplicate(
+                    "organization = ? AND report_id = ? AND domain = ?",
                     (md.org_name, md.report_id, domain),
-                ).fetchone()
-                if row is not None:
-                    self._add_duplicate(row[0], when, from_addr, to_rcpt, message_ref)
-                    return AddResult(int(row[0]), duplicate=True)
+                    when, from_addr, to_rcpt, message_ref,
+                )  # fmt: skip
+                if stored is not None:
+                    return stored
                 cur = self.conn.execute(
                     "INSERT INTO report (received, from_addr, to_rcpt, organization, report_id, "
                     "domain, format, begin, end, day, record_count, message_count, dkim_pass, "

@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from postel.reportstore import AddResult
+
+__all__ = ["AddResult", "Counts", "DayTotal", "OrgTotal", "Page", "StoredReport"]
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -49,12 +53,6 @@ class StoredReport:
     def report_dict(self) -> dict[str, Any]:
         obj = json.loads(self.json) if self.json else {}
         return obj if isinstance(obj, dict) else {}
-
-
-@dataclass(frozen=True)
-class AddResult:
-    id: int
-    duplicate: bool = False
 
 
 @dataclass(frozen=True)

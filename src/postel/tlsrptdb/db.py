@@ -59,13 +59,13 @@ class TLSRPTDB(ReportStore[StoredReport]):
         domains = [domain_key(d) for d in report.policy_domains()]
         try:
             with transaction(self.conn):
-                row = self.conn.execute(
-                    "SELECT id FROM report WHERE organization = ? AND report_id = ?",
+                stored = self._add_if_duplicate(
+                    "organization = ? AND report_id = ?",
                     (report.organization_name, report.report_id),
-                ).fetchone()
-                if row is not None:
-                    self._add_duplicate(row[0], when, from_addr, to_rcpt, message_ref)
-                    return AddResult(int(row[0]), duplicate=True)
+                    when, from_addr, to_rcpt, message_ref,
+                )  # fmt: skip
+                if stored is not None:
+                    return stored
                 start = format_datetime(report.date_range.start)
                 cur = self.conn.execute(
                     "INSERT INTO report (received, from_addr, to_rcpt, kind, organization, "

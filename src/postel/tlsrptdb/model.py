@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from postel.reportstore import AddResult
+
+__all__ = ["AddResult", "DayTotal", "OrgTotal", "Page", "StoredReport"]
+
 Kind = Literal["domain", "host"]
 
 
@@ -34,14 +38,6 @@ class StoredReport:
     def report_dict(self) -> dict[str, Any]:
         obj = json.loads(self.json) if self.json else {}
         return obj if isinstance(obj, dict) else {}
-
-
-@dataclass(frozen=True)
-class AddResult:
-    """Outcome of storing a report: its row id and whether it was a further copy."""
-
-    id: int
-    duplicate: bool = False
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def _zip_with_empty_member_name() -> bytes:
 def test_zip_member_without_name_rejected_cleanly() -> None:
     data = _zip_with_empty_member_name()
     assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].filename == ""
-    with pytest.raises(InputError, match="exactly one XML member"):
+    with pytest.raises(InputError, match="member 0 has an empty name"):
         parse_report(data)
 
 

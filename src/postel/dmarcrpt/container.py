@@ -15,6 +15,7 @@ from postel.reportfile import GZIP_MAGIC, Attachment, is_gzip, looks_like_messag
 
 __all__ = [
     "GZIP_MAGIC",
+    "ZIP_EMPTY_MAGIC",
     "ZIP_MAGIC",
     "Attachment",
     "gunzip_bounded",
@@ -28,6 +29,7 @@ __all__ = [
 _ERRORS = reportfile.Errors(input=InputError, limit=LimitError)
 
 ZIP_MAGIC = b"PK\x03\x04"
+ZIP_EMPTY_MAGIC = b"PK\x05\x06"  # end of central directory record
 _MAX_ZIP_MEMBERS = 16
 
 _XML_TYPES = ("text/xml", "application/xml")
@@ -42,7 +44,8 @@ _NAME_SUFFIXES = (".xml", ".xml.gz", ".gz", ".gzip", ".zip")
 
 
 def is_zip(data: bytes) -> bool:
-    return data[:4] == ZIP_MAGIC
+    """A zip archive: a local file header, or the end record alone (an empty archive)."""
+    return data[:4] in (ZIP_MAGIC, ZIP_EMPTY_MAGIC)
 
 
 def gunzip_bounded(data: bytes, max_size: int) -> bytes:
@@ -50,24 +53,39 @@ def gunzip_bounded(data: bytes, max_size: int) -> bytes:
     return reportfile.gunzip_bounded(data, max_size, _ERRORS)
 
 
+def _report_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo:
+    """The member holding the report: the one .xml file, else the only file."""
+    infos = zf.infolist()
+    if len(infos) > _MAX_ZIP_MEMBERS:
+        raise LimitError(f"zip archive has {len(infos)} members, more than {_MAX_ZIP_MEMBERS}")
+    if not infos:
+        raise InputError("zip archive has no members")
+    files: list[zipfile.ZipInfo] = []
+    skipped: list[str] = []
+    for n, info in enumerate(infos):
+        # Checked before anything else: ZipInfo.is_dir() raises IndexError on an empty name.
+        if not info.filename:
+            skipped.append(f"member {n} has an empty name")
+        elif info.filename.endswith("/"):
+            skipped.append(f"member {n} ({info.filename!r}) is a directory")
+        else:
+            files.append(info)
+    if not files:
+        raise InputError(f"zip archive has no file member: {'; '.join(skipped[:5])}")
+    xml = [i for i in files if i.filename.lower().endswith(".xml")]
+    if len(xml) == 1:
+        return xml[0]
+    if not xml and len(files) == 1:
+        return files[0]
+    names = ", ".join(repr(i.filename) for i in files[:5])
+    raise InputError(f"zip archive must hold exactly one XML member, found {len(xml)} ({names})")
+
+
 def unzip_bounded(data: bytes, max_size: int) -> bytes:
     """The one XML member of a zip archive, read in bounded chunks."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            # A member with an empty name is no report (and ZipInfo.is_dir() fails on it).
-            infos = [i for i in zf.infolist() if i.filename and not i.is_dir()]
-            if len(infos) > _MAX_ZIP_MEMBERS:
-                raise LimitError(f"zip archive has {len(infos)} members, at most 1 XML expected")
-            xml = [i for i in infos if i.filename.lower().endswith(".xml")]
-            if len(xml) != 1:
-                if len(infos) == 1:
-                    xml = infos
-                else:
-                    names = ", ".join(repr(i.filename) for i in infos[:5])
-                    raise InputError(
-                        f"zip archive must hold exactly one XML member, found {len(xml)} ({names})"
-                    )
-            info = xml[0]
+            info = _report_member(zf)
             if info.file_size > max_size:
                 raise LimitError(
                     f"zip member {info.filename!r} is {info.file_size} bytes, more than {max_size}"

@@ -108,11 +108,9 @@ DATABASES: tuple[Database, ...] = (
 # Other paths of a data dir, relative to it; directories are not looked into.
 OTHER_FILES: tuple[str, ...] = ("postel.version",)
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
-# Suffixes SQLite adds next to a database file, and the writer lock, id
-# counter and in-flight lock files of account indexes (postel.store.account
-# LOCK_FILE, postel.store.msgids: never copied; the counter is rebuilt from
-# the index when missing).
-SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal", "-lock", "-ids", "-inflight")
+# Suffixes SQLite adds next to a database file, and the writer lock file of
+# account indexes (postel.store.account.LOCK_FILE: no data, never copied).
+SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal", "-lock")
 
 
 def resolve(dotted: str) -> Any:

@@ -84,8 +84,6 @@ async def run(
     async with AsyncExitStack() as stack:
         store = Store(cfg.datadir)
         stack.callback(store.close)
-        # Files of deliveries a crash cut short, before any worker delivers.
-        await asyncio.to_thread(store.recover_all)
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)

@@ -18,7 +18,7 @@ from postel.smtpserver.storethread import (
     write_and_store,
 )
 from postel.store import Store, UnknownAccount
-from postel.store.account import AccountStore, Delivery
+from postel.store.account import AccountStore
 
 HEADERS = b"Received: from client.test by mx.example.org; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
 BODY = (
@@ -60,13 +60,7 @@ async def test_concurrent_jobs_are_written_and_stored(
     async def one(i: int) -> tuple[list[tuple[str, str, int]], Exception | None]:
         body = BODY + f"message {i}\r\n".encode()
         return await write_and_store(
-            store,
-            datadir.tmp / f"m{i}",
-            HEADERS,
-            body,
-            [("alice", "Inbox")],
-            i % 2 == 0,
-            keep_final=i % 3 == 0,
+            store, datadir.tmp / f"m{i}", HEADERS, body, [("alice", "Inbox")], i % 2 == 0
         )
 
     results = await asyncio.gather(*(one(i) for i in range(n)))
@@ -81,11 +75,7 @@ async def test_concurrent_jobs_are_written_and_stored(
         msg = acc.get(msgid)
         data = acc.message_path(msgid).read_bytes()
         assert data == HEADERS + BODY + f"message {i}\r\n".encode()
-        final = datadir.tmp / f"m{i}"
-        if i % 3 == 0:  # left for the caller: the same file
-            assert final.stat().st_ino == acc.message_path(msgid).stat().st_ino
-        else:
-            assert not final.exists()
+        assert (datadir.tmp / f"m{i}").read_bytes() == data  # the file is left for the caller
         assert msg.size == len(data) and msg.requiretls == (i % 2 == 0)
         assert msg.subject == "hello" and msg.from_ == "Sender <someone@sender.test>"
     assert len(msgids) == n
@@ -119,63 +109,20 @@ async def test_failed_target_stops_the_job_others_unaffected(
         store, datadir.tmp / "good", HEADERS, BODY, [("alice", "Inbox"), ("bob", "Inbox")], False
     )
     (bad_done, bad_err), (good_done, good_err) = await asyncio.gather(bad, good)
-    # An unknown account is found when the ids are reserved: nothing of that
-    # message is written or delivered (the client retries it as a whole).
     assert isinstance(bad_err, UnknownAccount)
-    assert bad_done == []
+    assert [(a, m) for a, m, _ in bad_done] == [("alice", "Inbox")]  # bob not attempted
     assert good_err is None
     assert [(a, m) for a, m, _ in good_done] == [("alice", "Inbox"), ("bob", "Inbox")]
     assert store.account("bob").mailbox("Inbox").total == 1
-    assert store.account("alice").mailbox("Inbox").total == 1
-    assert len(message_files(store.account("alice"))) == 1
-    assert len(message_files(store.account("bob"))) == 1
-
-
-async def test_store_error_stops_the_job_at_that_target(
-    store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = AccountStore.deliver_many
-
-    def deliver(self: AccountStore, deliveries: list[Delivery]) -> object:
-        if self.name == "bob":
-            raise OSError(28, "No space left on device")
-        return real(self, deliveries)
-
-    monkeypatch.setattr(AccountStore, "deliver_many", deliver)
-    delivered, error = await write_and_store(
-        store,
-        datadir.tmp / "m",
-        HEADERS,
-        BODY,
-        [("alice", "Inbox"), ("bob", "Inbox"), ("alice", "Archive")],
-        False,
-    )
-    assert isinstance(error, OSError) and error.errno == 28
-    assert [(a, m) for a, m, _ in delivered] == [("alice", "Inbox")]  # Archive not attempted
-    alice = store.account("alice")
-    assert alice.mailbox("Inbox").total == 1 and alice.mailbox("Archive").total == 0
-    # Only the delivered message's file is left: bob's and Archive's are removed.
-    assert message_files(alice) == [alice.message_path(delivered[0][2])]
-    assert message_files(store.account("bob")) == []
+    assert store.account("alice").mailbox("Inbox").total == 2
 
 
 async def test_write_error_is_raised_for_that_job_only(store: Store, datadir: DataDir) -> None:
     exists = datadir.tmp / "exists"
     exists.write_bytes(b"x")
     results = await asyncio.gather(
-        # Keeping the message at a path that exists fails after the message
-        # files were written (to both accounts): they are removed again.
-        write_and_store(
-            store,
-            exists,
-            HEADERS,
-            BODY,
-            [("alice", "Inbox"), ("bob", "Inbox")],
-            False,
-            keep_final=True,
-        ),
+        write_and_store(store, exists, HEADERS, BODY, [("alice", "Inbox")], False),
         write_and_store(store, datadir.tmp / "ok", HEADERS, BODY, [("alice", "Inbox")], False),
-        write_and_store(store, datadir.tmp / "tmp-exists", HEADERS, BODY, [], False),
         return_exceptions=True,
     )
     assert isinstance(results[0], FileExistsError)
@@ -183,15 +130,6 @@ async def test_write_error_is_raised_for_that_job_only(store: Store, datadir: Da
     ok = results[1]
     assert not isinstance(ok, BaseException) and ok[1] is None and len(ok[0]) == 1
     assert store.account("alice").mailbox("Inbox").total == 1
-    assert len(message_files(store.account("alice"))) == 1
-    assert message_files(store.account("bob")) == []
-    # Without targets the message is written to final (for forwarding), fsynced.
-    assert results[2] == ([], None)
-    assert (datadir.tmp / "tmp-exists").read_bytes() == HEADERS + BODY
-
-
-def message_files(acc: AccountStore) -> list[Path]:
-    return sorted(p for p in (acc.dir / "msg").rglob("*") if p.is_file())
 
 
 async def test_store_error_when_store_closed(datadir: DataDir) -> None:
@@ -288,42 +226,31 @@ async def test_each_loop_has_its_own_thread(store: Store, datadir: DataDir) -> N
     await stop_delivery_thread()
 
 
-async def test_batch_files_and_dirs_fsynced_before_the_store_and_fsync_errors_fail_one(
+async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
     store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[tuple[str, str]] = []
     real_fsync = storethread.fsync_file
-    real_fsync_dir = storethread.fsync_dir
     real_deliver = AccountStore.deliver_many
 
-    def fsync(path: Path) -> None:
-        data = Path(path).read_bytes()
-        name = data.rsplit(b"\n", 2)[-2].decode().strip()  # the body's last line
-        events.append(("fsync", name))
-        if name == "bad":
+    def fsync(path: str | Path) -> None:
+        events.append(("fsync", Path(path).name))
+        if Path(path).name == "bad":
             raise OSError(5, "I/O error")
         real_fsync(path)
 
-    def fsync_dir(path: Path) -> None:
-        events.append(("fsync_dir", Path(path).parent.name))
-        real_fsync_dir(path)
-
     def deliver(self: AccountStore, deliveries: list[object]) -> object:
-        events.extend(
-            ("store", Path(d.source).read_bytes().rsplit(b"\n", 2)[-2].decode().strip())  # type: ignore[attr-defined]
-            for d in deliveries
-        )
+        events.extend(("store", Path(d.source).name) for d in deliveries)  # type: ignore[attr-defined]
         return real_deliver(self, deliveries)  # type: ignore[arg-type]
 
     monkeypatch.setattr(storethread, "fsync_file", fsync)
-    monkeypatch.setattr(storethread, "fsync_dir", fsync_dir)
     monkeypatch.setattr(AccountStore, "deliver_many", deliver)
     thread = DeliveryThread()
     loop = asyncio.get_running_loop()
     names = ["a", "bad", "c"]
     jobs = [
-        storethread._Job(store, datadir.tmp / n, HEADERS, BODY + n.encode() + b"\r\n",
-                         [("alice", "Inbox")], False, loop.create_future())
+        storethread._Job(store, datadir.tmp / n, HEADERS, BODY, [("alice", "Inbox")], False,
+                         loop.create_future())
         for n in names
     ]  # fmt: skip
     datadir.tmp.mkdir(parents=True, exist_ok=True)
@@ -332,15 +259,12 @@ async def test_batch_files_and_dirs_fsynced_before_the_store_and_fsync_errors_fa
     fsynced = [n for kind, n in events if kind == "fsync"]
     stored = [n for kind, n in events if kind == "store"]
     assert sorted(fsynced) == names  # every file of the batch, at the same time
-    assert [n for kind, n in events if kind == "fsync_dir"] == ["msg"]  # their one directory
     assert stored == ["a", "c"]  # the failed one is not stored
-    assert max(i for i, e in enumerate(events) if e[0].startswith("fsync")) < min(
+    assert max(i for i, e in enumerate(events) if e[0] == "fsync") < min(
         i for i, e in enumerate(events) if e[0] == "store"
     )
     assert isinstance(jobs[1].future.exception(), OSError)
-    acc = store.account("alice")
-    assert len(message_files(acc)) == 2  # the failed one's file is removed
+    assert not (datadir.tmp / "bad").exists()
     for job in (jobs[0], jobs[2]):
         delivered, error = job.future.result()
         assert error is None and len(delivered) == 1
-    assert acc.mailbox("Inbox").total == 2 and acc.check() == []

@@ -150,13 +150,7 @@ async def deliver(
     # Writing the file and storing it: one job for the loop's delivery thread,
     # which stores the waiting messages of all sessions in one transaction.
     delivered, error = await write_and_store(
-        ctx.store,
-        final,
-        headers,
-        body,
-        targets,
-        tx.params.requiretls,
-        keep_final=bool(forward or outcome.reports),
+        ctx.store, final, headers, body, targets, tx.params.requiretls
     )
     for account, mailbox, msgid in delivered:
         log.info("delivered", extra={"account": account, "mailbox": mailbox, "msgid": msgid})

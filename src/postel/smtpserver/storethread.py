@@ -1,15 +1,12 @@
 """The delivery thread of an event loop: writes message files and stores them.
 
 A session hands its message to the thread of its event loop through a queue
-and awaits a future. The thread takes every waiting job at once, reserves the
-message ids of the batch (AccountStore.reserve_ids), writes each message
-straight to the message path of its first target (hard links for the others),
-fsyncs the files and their directories all at once, delivers the batch with
-one store transaction per account (AccountStore.deliver_many: one WAL commit)
-and completes all futures of the batch with one call_soon_threadsafe. This
-replaces asyncio.to_thread per message (executor submit, future chaining, one
-loop wake-up per message), and keeps the fsyncs of files and directories out
-of the account's writer lock.
+and awaits a future. The thread takes every waiting job at once, writes each
+message file and fsyncs them (those of a batch concurrently), delivers the
+batch with one store transaction per account (AccountStore.deliver_many: one
+WAL commit, one fsync per message directory) and completes all futures of the
+batch with one call_soon_threadsafe. This replaces asyncio.to_thread per message (executor
+submit, future chaining, one loop wake-up per message).
 
 Durability is unchanged: a future completes only after the file, its
 directory and the index row are durable (shared/DESIGN.md "Data directory").
@@ -33,12 +30,12 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from postel.fsutil import fsync_dir, fsync_file
+from postel.fsutil import fsync_file
 from postel.smtpserver.compose import header_prefix, write_message
 from postel.store.account import Delivery
 from postel.store.envelope import HEADER_LIMIT, Envelope, header_block, parse_envelope
@@ -67,10 +64,6 @@ class _Job:
     targets: Sequence[tuple[str, str]]
     requiretls: bool
     future: asyncio.Future[Result]
-    keep_final: bool = False
-    wrote_final: bool = False  # final is ours to remove when the job fails
-    ids: list[int] = field(default_factory=list)  # reserved, one per target
-    paths: list[Path] = field(default_factory=list)  # message file per target
     delivered: list[tuple[str, str, int]] = field(default_factory=list)
     error: Exception | None = None  # a store error: stops the remaining targets
     failed: BaseException | None = None  # writing the file failed: raised to the caller
@@ -148,10 +141,8 @@ class DeliveryThread:
 
     def _process(self, jobs: list[_Job]) -> None:
         try:
-            with contextlib.ExitStack() as reserved:
-                _reserve_all(jobs, reserved)
-                _write_all(jobs)
-                _store_all(jobs)
+            _write_all(jobs)
+            _store_all(jobs)
         except BaseException as exc:  # a bug: fail the jobs, keep the thread
             log.exception("delivery thread failed")
             for job in jobs:
@@ -160,106 +151,29 @@ class DeliveryThread:
         _complete_all(jobs)
 
 
-def _reserve_all(jobs: list[_Job], reserved: contextlib.ExitStack) -> None:
-    """Reserve one message id per target, per account for the whole batch; the
-    ids stay in flight until *reserved* closes (after the commits). A job whose
-    account fails here gets that error and is not written."""
-    slots: dict[tuple[Store, str], list[tuple[_Job, int]]] = {}
-    for job in jobs:
-        job.ids = [0] * len(job.targets)
-        for k, (account, _) in enumerate(job.targets):
-            slots.setdefault((job.store, account), []).append((job, k))
-    for (store, account), members in slots.items():
-        try:
-            ids = reserved.enter_context(store.account(account).reserve_ids(len(members)))
-        except Exception as exc:
-            for job, _ in members:
-                job.error = exc
-            continue
-        for (job, k), msgid in zip(members, ids, strict=True):
-            job.ids[k] = msgid
-
-
 def _write_all(jobs: list[_Job]) -> None:
-    """Write every message file, then fsync all files and their directories at
-    once; a failure fails that job only.
+    """Write and fsync every message file; a failure fails that job only.
 
-    A job with targets is written to the message path of its first target and
-    hard-linked to the others (and to *final* when the caller keeps it); one
-    without targets is written to *final*. The fsyncs run concurrently
-    (FSYNC_THREADS): the file system then makes them durable in few journal
-    commits, as it does for Postfix's concurrent cleanup processes, instead of
-    one commit after the other (BENCHMARKS.md)."""
-    files: list[tuple[_Job, Path]] = []
-    dirs: dict[Path, list[_Job]] = {}
+    The files of a batch of several are fsynced at the same time (FSYNC_THREADS):
+    the file system then makes them durable in one journal commit, as it does
+    for Postfix's concurrent cleanup processes, instead of one commit after the
+    other (BENCHMARKS.md)."""
+    parallel = len(jobs) > 1
     for job in jobs:
-        if job.error is not None:
-            continue
         try:
-            first = _write_one(job)
+            job.size = write_message(job.final, job.headers, job.body, sync=not parallel)
+            if isinstance(job.body, bytes):
+                prefix = header_prefix(job.headers, job.body, HEADER_LIMIT)
+                job.envelope = parse_envelope(header_block(prefix))
         except Exception as exc:
             job.failed = exc
-            _discard(job)
-            continue
-        files.append((job, first))
-        for path in job.paths:
-            dirs.setdefault(path.parent, []).append(job)
-    if len(files) + len(dirs) == 1:
-        errors: list[Exception | None] = [_fsync(fsync_file, files[0][1])]
-    else:
-        work = [(fsync_file, path) for _, path in files] + [(fsync_dir, d) for d in dirs]
-        errors = list(_fsync_pool().map(lambda w: _fsync(*w), work))
-    failures: list[tuple[list[_Job], Exception]] = [
-        ([job], error) for (job, _), error in zip(files, errors, strict=False) if error is not None
-    ]
-    failures += [
-        (members, error)
-        for members, error in zip(dirs.values(), errors[len(files) :], strict=True)
-        if error is not None
-    ]
-    for members, error in failures:
-        for job in members:
-            if job.failed is None:
+    if parallel:
+        written = [job for job in jobs if job.failed is None]
+        for job, error in zip(written, _fsync_pool().map(_fsync, written), strict=True):
+            if error is not None:
                 job.failed = error
-                _discard(job)
-
-
-def _write_one(job: _Job) -> Path:
-    """Write the file of *job* (not yet fsynced); returns the path written."""
-    if not job.targets:
-        job.size = write_message(job.final, job.headers, job.body, sync=False)
-        job.wrote_final = True
-        first = job.final
-    else:
-        accounts = [job.store.account(account) for account, _ in job.targets]
-        first = accounts[0].new_message_path(job.ids[0])
-        job.size = write_message(first, job.headers, job.body, sync=False)
-        job.paths.append(first)
-        for acc, msgid in zip(accounts[1:], job.ids[1:], strict=True):
-            job.paths.append(acc.link_message(first, msgid))
-        if job.keep_final:
-            os.link(first, job.final)
-            job.wrote_final = True
-    if isinstance(job.body, bytes):
-        prefix = header_prefix(job.headers, job.body, HEADER_LIMIT)
-        job.envelope = parse_envelope(header_block(prefix))
-    return first
-
-
-def _discard(job: _Job) -> None:
-    """Remove every file of the failed *job*: its message files and *final*
-    when it wrote it."""
-    _discard_targets(job, 0)
-    if job.wrote_final:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(job.final)
-
-
-def _discard_targets(job: _Job, start: int) -> None:
-    """Remove the message files of targets *start*.. of *job*."""
-    for path in job.paths[start:]:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+                with contextlib.suppress(OSError):
+                    os.unlink(job.final)
 
 
 FSYNC_THREADS = 4
@@ -277,9 +191,9 @@ def _fsync_pool() -> concurrent.futures.ThreadPoolExecutor:
         return _pool
 
 
-def _fsync(sync: Callable[[Path], None], path: Path) -> Exception | None:
+def _fsync(job: _Job) -> Exception | None:
     try:
-        sync(path)
+        fsync_file(job.final)
     except Exception as exc:
         return exc
     return None
@@ -288,9 +202,8 @@ def _fsync(sync: Callable[[Path], None], path: Path) -> Exception | None:
 def _store_all(jobs: list[_Job]) -> None:
     """Deliver the written files: in rounds (the n-th target of each job), one
     transaction per account and round. A job stops at its first failed target,
-    as a loop over its targets would; the files of the targets it did not
-    reach are removed."""
-    active = [job for job in jobs if job.failed is None and job.error is None and job.targets]
+    as a loop over its targets would."""
+    active = [job for job in jobs if job.failed is None and job.targets]
     rnd = 0
     while active:
         groups: dict[tuple[Store, str], list[_Job]] = {}
@@ -303,11 +216,10 @@ def _store_all(jobs: list[_Job]) -> None:
                     [
                         Delivery(
                             job.targets[rnd][1],
-                            job.paths[rnd],
+                            job.final,
                             requiretls=job.requiretls,
                             size=job.size,
                             envelope=job.envelope,
-                            msgid=job.ids[rnd],
                         )
                         for job in members
                     ]
@@ -322,11 +234,6 @@ def _store_all(jobs: list[_Job]) -> None:
                 else:
                     job.delivered.append((account, job.targets[rnd][1], result.msgid))
         rnd += 1
-        for job in active:
-            if job.error is not None:
-                # The failed target's file (when its store did not remove it)
-                # and those of the targets after it.
-                _discard_targets(job, len(job.delivered))
         active = [job for job in active if job.error is None and len(job.targets) > rnd]
 
 
@@ -365,15 +272,9 @@ async def write_and_store(
     body: bytes | Path,
     targets: Sequence[tuple[str, str]],
     requiretls: bool,
-    *,
-    keep_final: bool = False,
 ) -> Result:
-    """Write the message (*headers*, then *body*) and deliver it to each
-    (account, mailbox) of *targets*, in the delivery thread of this loop.
-
-    Without targets the message is written to the fsynced file *final*; with
-    them, it is also left at *final* when *keep_final* (for forwarding or
-    report intake; the caller removes it).
+    """Write the fsynced file *final* (*headers*, then *body*), then deliver it to
+    each (account, mailbox) of *targets*, in the delivery thread of this loop.
 
     Returns what was delivered and the error that stopped delivery (if any);
     an error writing the file is raised."""
@@ -382,7 +283,7 @@ async def write_and_store(
     if thread is None:
         thread = _threads[loop] = DeliveryThread()
     fut: asyncio.Future[Result] = loop.create_future()
-    thread.submit(_Job(store, final, headers, body, targets, requiretls, fut, keep_final))
+    thread.submit(_Job(store, final, headers, body, targets, requiretls, fut))
     return await fut
 
 

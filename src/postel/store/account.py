@@ -1,13 +1,10 @@
 """One account's mailboxes and messages: accounts/<name>/index.db and msg/.
 
-Durability (shared/DESIGN.md "Data directory"): a delivery reserves its
-message id first (postel.store.msgids), places the file at msg/<bucket>/<msgid>
-and fsyncs its directory, all before the writer lock; then the index row is
-committed. If anything fails in between, the row is rolled back and the file
-removed; a process that dies in between leaves a file without a row, which
-:meth:`AccountStore.recover` moves aside. Message files are never changed
-after that, so backups can hard-link them. Removing a message deletes the row
-first, then the file.
+Durability (shared/DESIGN.md "Data directory"): a delivered file is linked
+into msg/<bucket>/<msgid> and its directory fsynced before the index row is
+committed; if anything fails in between, the row is rolled back and the
+linked file removed. Message files are never changed after that, so backups
+can hard-link them. Removing a message deletes the row first, then the file.
 
 All methods are synchronous and serialised by a lock, so one AccountStore can
 be shared by threads (e.g. asyncio.to_thread) of one process. Write
@@ -27,7 +24,7 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +42,6 @@ from postel.store.errors import (
     StoreError,
 )
 from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats
-from postel.store.msgids import MsgIds
 from postel.store.names import (
     DEFAULT_MAILBOXES,
     INBOX,
@@ -111,12 +107,7 @@ class Delivery:
 
     *size* and *envelope* may be given when the caller knows them (the byte
     size of *source*, the parsed header block of its first HEADER_LIMIT bytes);
-    else the file is read.
-
-    *msgid*, when given, is an id the caller holds from
-    :meth:`AccountStore.reserve_ids` and *source* is already its message file,
-    durable with its directory; the store then owns it (removes it when the
-    delivery fails)."""
+    else the file is read."""
 
     mailbox: str
     source: Path | str
@@ -126,7 +117,6 @@ class Delivery:
     requiretls: bool = False
     size: int | None = None
     envelope: Envelope | None = None
-    msgid: int | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -141,8 +131,6 @@ class _Pending:
     kws: frozenset[str]
     when: datetime
     requiretls: bool
-    msgid: int | None = None  # reserved; the file is at target once placed
-    target: str | None = None
     result: Message | None = None
     error: BaseException | None = None
     done: bool = False
@@ -189,10 +177,6 @@ class AccountStore:
                 if mailbox not in existing:
                     with self._write():
                         self._mailbox_id(mailbox, create=True)
-            row = self._conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'message'"
-            ).fetchone()
-            self._ids = MsgIds(directory / INDEX_DB, floor=1 + (int(row[0]) if row else 0))
         except BaseException:
             self._conn.close()
             os.close(self._lockfd)
@@ -366,32 +350,6 @@ class AccountStore:
             raise result
         return result
 
-    def reserve_ids(self, count: int) -> contextlib.AbstractContextManager[list[int]]:
-        """*count* new message ids for deliveries with :attr:`Delivery.msgid`,
-        held until the block ends; deliver them inside it."""
-        self._check_open()
-        return self._ids.reserve(count)
-
-    def new_message_path(self, msgid: int) -> Path:
-        """The message path of the reserved id *msgid*, ready for a new file:
-        its directory exists (created durably) and a file left there by a
-        crashed delivery is moved aside. The caller creates the file, makes it
-        and its directory durable, then delivers it with Delivery.msgid."""
-        bucket = self._msgdir / str(msgid // 1000)
-        _ensure_dir(bucket)
-        path = bucket / str(msgid)
-        if os.path.lexists(path):
-            self._set_aside(path)
-        return path
-
-    def link_message(self, source: Path, msgid: int) -> Path:
-        """Hard-link (or copy, across file systems) *source* to the message
-        path of the reserved id *msgid*; the directory is not fsynced."""
-        bucket = self._msgdir / str(msgid // 1000)
-        target = bucket / str(msgid)
-        self._place(os.fspath(source), os.fspath(target), bucket)
-        return target
-
     def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Message | Exception]:
         """Deliver several files in one transaction (one WAL commit, one fsync
         per message directory). Each gets its Message or its own error: a
@@ -404,15 +362,17 @@ class AccountStore:
                 reqs.append((i, self._prepare(d)))
             except Exception as exc:
                 results[i] = exc
-                if d.msgid is not None:
-                    self._discard(message_path(self.dir, d.msgid))
         if reqs:
-            fresh = [req for _, req in reqs if req.msgid is None]
-            with self._ids.reserve(len(fresh)) as ids:
-                self._place_all(fresh, ids)
-                ready = [req for _, req in reqs if req.error is None]
-                if ready:
-                    self._group_commit(ready)
+            with self._pending_lock:
+                self._pending.extend(req for _, req in reqs)
+            # Group commit: whoever holds the lock next delivers every waiting
+            # request in one transaction (one WAL fsync, one fsync per directory),
+            # so concurrent deliveries do not queue up behind each other's fsyncs.
+            with self._lock:
+                if not reqs[0][1].done:
+                    with self._pending_lock:
+                        batch, self._pending = self._pending, []
+                    self._deliver_batch(batch)
             for i, req in reqs:
                 if req.error is not None:
                     if not isinstance(req.error, Exception):
@@ -425,47 +385,6 @@ class AccountStore:
             assert r is not None
             out.append(r)
         return out
-
-    def _group_commit(self, reqs: list[_Pending]) -> None:
-        """Whoever holds the lock next delivers every waiting request in one
-        transaction (one WAL fsync), so concurrent deliveries do not queue up
-        behind each other's commits."""
-        with self._pending_lock:
-            self._pending.extend(reqs)
-        with self._lock:
-            if not reqs[0].done:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                self._deliver_batch(batch)
-
-    def _place_all(self, reqs: list[_Pending], ids: list[int]) -> None:
-        """Link each file to the message path of its reserved id, then fsync
-        the directories (shared/DESIGN.md "Data directory"). A
-        request that fails gets its error and leaves no file."""
-        dirs: dict[str, list[_Pending]] = {}
-        for req, msgid in zip(reqs, ids, strict=True):
-            bucket = str(msgid // 1000)
-            target = f"{self._msgdir_str}/{bucket}/{msgid}"
-            try:
-                self._place(req.source, target, self._msgdir / bucket)
-            except Exception as exc:
-                req.error = exc
-                continue
-            req.msgid, req.target = msgid, target
-            dirs.setdefault(bucket, []).append(req)
-        for bucket, members in dirs.items():
-            try:
-                fsync_dir(self._msgdir / bucket)
-            except Exception as exc:
-                for req in members:
-                    req.error = exc
-                    self._discard(req.target)
-
-    @staticmethod
-    def _discard(path: str | Path | None) -> None:
-        if path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
 
     def _prepare(self, d: Delivery) -> _Pending:
         """Check a delivery and read what the index needs (before any lock)."""
@@ -480,45 +399,53 @@ class AccountStore:
         else:
             size = os.stat(source).st_size if d.size is None else d.size
         when = d.received if d.received is not None else datetime.now(UTC)
-        req = _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls)
-        if d.msgid is not None:
-            req.msgid, req.target = d.msgid, source
-        return req
+        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls)
 
     def _deliver_batch(self, batch: list[_Pending]) -> None:
         """Deliver *batch* in one transaction; each request gets its result or
         its own error (a failed request is rolled back to its savepoint)."""
         conn = self._conn
+        placed: list[str] = []
         try:
             self._check_open()
             self._flock()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    dirs: dict[int, None] = {}
                     # mailbox name -> [id, uidnext] inside this transaction
                     boxes: dict[str, list[int]] = {}
                     for req in batch:
                         conn.execute("SAVEPOINT deliver")
+                        target: str | None = None
                         try:
-                            req.result = self._deliver_one(req, boxes)
+                            req.result, target = self._deliver_one(req, boxes)
+                            dirs[req.result.msgid // 1000] = None
+                            placed.append(target)
                             conn.execute("RELEASE deliver")
                         except Exception as exc:
                             boxes.clear()  # the rollback undoes uidnext and new mailboxes
                             conn.execute("ROLLBACK TO deliver")
                             conn.execute("RELEASE deliver")
-                            self._discard(req.target)
+                            if target is not None:
+                                with contextlib.suppress(FileNotFoundError):
+                                    os.unlink(target)
                             req.result, req.error = None, exc
+                    for bucket in dirs:
+                        fsync_dir(self._msgdir / str(bucket))
                     _commit(conn)
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
+                    for target in placed:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(target)
                     raise
             finally:
                 self._funlock()
         except BaseException as exc:
             for req in batch:
                 req.result = None
-                self._discard(req.target)
                 if req.error is None:
                     req.error = exc
             if not isinstance(exc, Exception):
@@ -539,8 +466,8 @@ class AccountStore:
                         },
                     )
 
-    def _deliver_one(self, req: _Pending, boxes: dict[str, list[int]]) -> Message:
-        """Insert the row of one placed delivery (inside a transaction).
+    def _deliver_one(self, req: _Pending, boxes: dict[str, list[int]]) -> tuple[Message, str]:
+        """Insert the row and link the file of one delivery (inside a transaction).
 
         *boxes* caches [id, uidnext] of mailboxes within the transaction."""
         conn = self._conn
@@ -557,14 +484,11 @@ class AccountStore:
             boxes[req.mailbox] = box
         mailbox_id, uid = box
         received = _iso(when)
-        msgid = req.msgid
-        assert msgid is not None
-        conn.execute(
-            "INSERT INTO message (id, mailbox_id, uid, flags, keywords, size, received, "
+        cur = conn.execute(
+            "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                msgid,
                 mailbox_id,
                 uid,
                 join_flags(sysflags) if sysflags else "",
@@ -582,13 +506,18 @@ class AccountStore:
                 int(env.has_attachments),
             ),
         )
+        msgid = cur.lastrowid
+        assert msgid is not None
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
             "unseen = unseen + ?, size = size + ? WHERE id = ?",
             (0 if "\\Seen" in sysflags else 1, req.size, mailbox_id),
         )
         box[1] = uid + 1
-        return Message(
+        bucket = str(msgid // 1000)
+        target = f"{self._msgdir_str}/{bucket}/{msgid}"
+        self._place(req.source, target, self._msgdir / bucket)
+        message = Message(
             msgid=msgid,
             mailbox=req.mailbox,
             uid=uid,
@@ -606,6 +535,7 @@ class AccountStore:
             has_attachments=env.has_attachments,
             keywords=req.kws,
         )
+        return message, target
 
     def deliver_bytes(
         self,
@@ -993,52 +923,12 @@ class AccountStore:
                 )
         return problems
 
-    def recover(self) -> int:
-        """Move aside the files of deliveries that never committed (their
-        process died between placing the file and the commit); returns how
-        many. Looks only at ids reserved since the last recovery, and does
-        nothing while any process has a delivery in flight."""
-        moved = 0
-        with self._ids.quiet() as span:
-            if span is None or span[0] >= span[1]:
-                return 0
-            low, high = span
-            with self._lock:
-                self._check_open()
-                rows = {
-                    int(r[0])
-                    for r in self._conn.execute(
-                        "SELECT id FROM message WHERE id >= ? AND id < ?", (low, high)
-                    )
-                }
-            for bucket in range(low // 1000, (high - 1) // 1000 + 1):
-                for msgid in sorted(self._bucket_ids(bucket)):
-                    if low <= msgid < high and msgid not in rows:
-                        self._set_aside(message_path(self.dir, msgid))
-                        moved += 1
-        if moved:
-            log.warning(
-                "files of uncommitted deliveries moved aside",
-                extra={"account": self.name, "count": moved},
-            )
-        return moved
-
-    def _bucket_ids(self, bucket: int) -> Iterator[int]:
-        try:
-            names = os.listdir(self._msgdir / str(bucket))
-        except FileNotFoundError:
-            return
-        for name in names:
-            if name.isdigit():
-                yield int(name)
-
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
                 os.close(self._lockfd)
-                self._ids.close()
 
 
 class _WriteTx:

@@ -54,17 +54,6 @@ class Store:
             d.name for d in self.datadir.accounts_dir.iterdir() if (d / INDEX_DB).is_file()
         )
 
-    def recover_all(self) -> int:
-        """:meth:`AccountStore.recover` for every account on disk (at start-up,
-        after a crash); returns how many files were moved aside."""
-        moved = 0
-        for name in self.account_names():
-            try:
-                moved += self.account(name, create=False).recover()
-            except UnknownAccount:
-                continue  # not configured any more: left alone
-        return moved
-
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -13,11 +13,16 @@ from typing import Any
 
 from postel.config import Config
 
+# Upper bound (seconds) on how long delivery keeps a DNS answer; the records'
+# TTLs (RFC 2308 §5 for negative answers) usually end it sooner.
+DELIVERY_DNS_MAX_AGE = 300.0
+
 
 async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack) -> Any:
     """Where submitted mail goes: local accounts directly, the rest through the
     outgoing queue, whose delivery loop starts here."""
     from postel.delivery import Deliverer
+    from postel.dns.cache import CachingResolver
     from postel.mtastsdb import MTASTSDB, refresh_loop
     from postel.queue import Queue, QueueSubmitter
     from postel.tlsrptresultdb import ResultDB
@@ -40,7 +45,9 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     stack.callback(resultdb.close)
     deliverer = Deliverer(
         cfg,
-        resolver,
+        # Each message to a domain asks for its MX, addresses, TLSA and MTA-STS
+        # TXT records again: answers are kept for their TTL, DNSSEC status included.
+        CachingResolver(resolver, max_age=DELIVERY_DNS_MAX_AGE),
         mtastsdb,
         None if cfg.static.reports.no_outgoing_tls_reports else resultdb,
         store,

@@ -402,3 +402,22 @@ def test_cli_lookup_not_found(fake: Callable[[Handler], FakeDNS]) -> None:
     )
     assert result.exit_code == 1
     assert '"nxdomain": true' in result.output
+
+
+async def test_ttl_is_the_smallest_of_every_step(fake: Callable[[Handler], FakeDNS]) -> None:
+    inner = zone_handler(ZONE, full_chain=False)
+
+    def handler(q: dns.message.Message, tcp: bool) -> dns.message.Message:
+        r = inner(q, tcp)
+        if q.question[0].name.to_text() == "web.example.":
+            for rrset in r.answer:
+                rrset.ttl = 7  # one CNAME of the chain expires first
+        return r
+
+    srv = fake(handler)
+    resolver = DNSResolver(["127.0.0.1"], port=srv.port)
+    assert (await resolver.mx("example.")).ttl == 60
+    assert (await resolver.a("www.example.")).ttl == 7
+    with pytest.raises(NotFound) as e:
+        await resolver.a("missing.example.")
+    assert e.value.ttl == 5  # the SOA's MINIMUM (RFC 2308 §5)

@@ -252,3 +252,30 @@ def test_other_rcodes_are_temporary(rcode: int) -> None:
 
 def test_no_ede_without_edns() -> None:
     assert extended_error(response("x.", "A")) == (None, "")
+
+
+def test_ttl_is_the_smallest_in_the_answer() -> None:
+    r = response(
+        "www.example.com.",
+        "A",
+        [
+            ("www.example.com.", "CNAME", "host.example.com."),
+            ("host.example.com.", "A", "192.0.2.1"),
+        ],
+    )
+    r.answer[0].ttl = 120
+    r.answer[1].ttl = 40
+    assert run(r, "www.example.com.", "A").ttl == 40
+
+
+def test_negative_ttl_from_the_soa() -> None:
+    # RFC 2308 §5: the smaller of the SOA record's TTL (300) and its MINIMUM (5).
+    for rcode in (dns.rcode.NXDOMAIN, dns.rcode.NOERROR):
+        r = response("nx.example.com.", "TXT", rcode=rcode, soa="example.com.")
+        with pytest.raises(NotFound) as e:
+            run(r, "nx.example.com.", "TXT")
+        assert e.value.ttl == 5
+    r = response("nx.example.com.", "TXT", rcode=dns.rcode.NXDOMAIN)  # no SOA: unknown
+    with pytest.raises(NotFound) as e:
+        run(r, "nx.example.com.", "TXT")
+    assert e.value.ttl is None

@@ -164,3 +164,31 @@ async def test_null_mx_bounces_into_senders_inbox(testnet: Any, sender: Sender) 
     assert f"Final-Recipient: rfc822; bob@{domain}" in text
     assert "Action: failed" in text and "Status: 5." in text
     assert sender.queue_entries() == []
+
+
+async def test_delivery_reuses_dns_answers_within_their_ttl(
+    testnet: Any, postfix_peer: PostfixPeer, sender: Sender, tmp_path: Path
+) -> None:
+    """The queue keeps the MX and address answers of a domain for their TTL (30 s
+    in the test zones): after the zone moves its MX to an address where nothing
+    listens, and unbound's cache is flushed, the next message still reaches the
+    MX the first one used."""
+    domain = f"qcache{next(_n)}-{testnet.ip().replace('.', '-')}.test"
+    trap = testnet.ip()  # a loopback address of the test network, no listener
+    testnet.set_zone(domain, ["@ MX 10 mx", f"mx A {postfix_peer.ip}"], dnssec="unsigned")
+    postfix_peer.configure(relay_to=None, tls="none")
+    postfix_peer.receive_into_maildir([domain])
+
+    def body(n: int) -> bytes:
+        return (
+            f"From: alice@qsender.test\r\nTo: bob@{domain}\r\nSubject: m{n}\r\n\r\nx\r\n".encode()
+        )
+
+    await asyncio.to_thread(sender.submit, [f"bob@{domain}"], body(1))
+    await wait_for(lambda: len(postfix_peer.maildir_messages(domain)) == 1)
+    testnet.set_zone(domain, ["@ MX 10 other", f"other A {trap}"], dnssec="unsigned")
+    started = time.monotonic()
+    await asyncio.to_thread(sender.submit, [f"bob@{domain}"], body(2))
+    await wait_for(lambda: len(postfix_peer.maildir_messages(domain)) == 2, timeout=20)
+    assert time.monotonic() - started < 25  # within the TTL of the first answers
+    await wait_for(lambda: sender.queue_entries() == [])

@@ -15,6 +15,8 @@ class Answer:
     ``cname_chain`` lists the CNAME targets followed, in order (empty without
     CNAMEs; otherwise its last element equals ``name``). ``authentic`` is the AD
     bit of the validating resolver, true only if every step was authentic.
+    ``ttl`` is the smallest TTL of the records used (CNAMEs included): how
+    long the answer may be cached; None when not known.
     """
 
     qname: str
@@ -23,6 +25,7 @@ class Answer:
     records: list[dns.rdata.Rdata]
     authentic: bool
     cname_chain: list[str] = field(default_factory=list)
+    ttl: int | None = None
 
     def texts(self) -> list[str]:
         """TXT records: each record's strings joined (RFC 7208 §3.3), decoded utf-8."""

@@ -29,6 +29,7 @@ class NotFound(DNSError):
         nxdomain: bool,
         authentic: bool = False,
         name: str | None = None,
+        ttl: int | None = None,
     ) -> None:
         name = name or qname
         via = f" (via CNAME to {name})" if name != qname else ""
@@ -37,6 +38,7 @@ class NotFound(DNSError):
         self.nxdomain = nxdomain
         self.authentic = authentic
         self.name = name
+        self.ttl = ttl  # how long the answer may be cached (RFC 2308 §5), None: unknown
 
 
 class TemporaryError(DNSError):

@@ -69,6 +69,7 @@ class DNSResolver(Resolver):
         chain: list[dns.name.Name] = []
         current = qname
         authentic = True
+        ttl: int | None = None  # the smallest over the rounds
         # Each round follows the CNAMEs present in one response; the chain limit
         # in interpret() bounds the number of rounds.
         while True:
@@ -77,8 +78,12 @@ class DNSResolver(Resolver):
             except NotFound as e:
                 if not authentic:
                     e.authentic = False
+                if ttl is not None and e.ttl is not None:
+                    e.ttl = min(e.ttl, ttl)
                 raise
             authentic = authentic and step.authentic
+            if step.ttl is not None:
+                ttl = step.ttl if ttl is None else min(ttl, step.ttl)
             chain = step.chain
             current = step.name
             if step.records is not None:
@@ -89,6 +94,7 @@ class DNSResolver(Resolver):
                     records=step.records,
                     authentic=authentic,
                     cname_chain=[n.to_text() for n in chain],
+                    ttl=ttl,
                 )
                 self.log.debug(
                     "dns answer",

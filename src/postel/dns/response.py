@@ -18,6 +18,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
+import dns.rdtypes.ANY.SOA
 
 from postel.dns.ede import describe, is_dnssec_failure
 from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
@@ -36,6 +37,7 @@ class Step:
     chain: list[dns.name.Name]
     records: list[dns.rdata.Rdata] | None
     authentic: bool
+    ttl: int | None = None  # the smallest TTL in the answer section
 
 
 def extended_error(response: dns.message.Message) -> tuple[int | None, str]:
@@ -68,6 +70,24 @@ def _find(
 
 def _has_soa(response: dns.message.Message) -> bool:
     return any(rrset.rdtype == dns.rdatatype.SOA for rrset in response.authority)
+
+
+def _answer_ttl(response: dns.message.Message) -> int | None:
+    """The smallest TTL of the answer section (RFC 2181 §5.2: one per RRset)."""
+    return min((int(rrset.ttl) for rrset in response.answer), default=None)
+
+
+def _negative_ttl(response: dns.message.Message) -> int | None:
+    """How long a negative answer may be cached: the smaller of the SOA's TTL
+    and its MINIMUM field (RFC 2308 §5); None without an SOA."""
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            soa = rrset[0]
+            assert isinstance(soa, dns.rdtypes.ANY.SOA.SOA)
+            ttl = min(int(rrset.ttl), int(soa.minimum))
+            answer = _answer_ttl(response)  # CNAMEs followed on the way
+            return ttl if answer is None else min(ttl, answer)
+    return None
 
 
 def interpret(
@@ -120,7 +140,7 @@ def interpret(
     while True:
         records = _find(response, current, rdtype)
         if records is not None and rcode == dns.rcode.NOERROR:
-            return Step(current, chain, records, authentic)
+            return Step(current, chain, records, authentic, _answer_ttl(response))
         if rdtype == dns.rdatatype.CNAME:
             break
         cname = _find(response, current, dns.rdatatype.CNAME)
@@ -146,9 +166,23 @@ def interpret(
         current = target
 
     if rcode == dns.rcode.NXDOMAIN:
-        raise NotFound(q_text, t_text, nxdomain=True, authentic=authentic, name=current.to_text())
+        raise NotFound(
+            q_text,
+            t_text,
+            nxdomain=True,
+            authentic=authentic,
+            name=current.to_text(),
+            ttl=_negative_ttl(response),
+        )
     if current != (start or qname) and not _has_soa(response):
         # The chain stops at a CNAME whose target this response did not cover
         # (a full NODATA answer carries the target zone's SOA, RFC 2308 §2.2).
-        return Step(current, chain, None, authentic)
-    raise NotFound(q_text, t_text, nxdomain=False, authentic=authentic, name=current.to_text())
+        return Step(current, chain, None, authentic, _answer_ttl(response))
+    raise NotFound(
+        q_text,
+        t_text,
+        nxdomain=False,
+        authentic=authentic,
+        name=current.to_text(),
+        ttl=_negative_ttl(response),
+    )

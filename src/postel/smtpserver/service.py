@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.config import Config
+from postel.dns.cache import DEFAULT_MAX_AGE, CachingResolver
 from postel.log import cid_context
 from postel.smtp.reply import Reply
 from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
-from postel.smtpserver.dnscache import DEFAULT_MAX_AGE, CachingResolver
 from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.smtpserver.session import Session
 from postel.smtpserver.tls import server_context

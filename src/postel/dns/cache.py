@@ -1,13 +1,13 @@
-"""A short-lived answer cache in front of the resolver for incoming mail.
+"""A short-lived answer cache in front of the resolver.
 
-Verifying a message (SPF, DKIM, DMARC, RFC 7208/6376/7489) and naming the
-client ask the same few names again and again while one sender sends: every
-lookup through dnspython costs a socket and about a millisecond of CPU, about
-half of the work per message (BENCHMARKS.md). Answers and NotFound (negative
-caching, RFC 2308 §5) are kept for at most ``max_age`` seconds: postel.dns
-does not expose record TTLs, so the bound is short. Temporary and DNSSEC
-errors are never cached. Concurrent lookups of the same name and type share
-one query.
+Incoming mail (SPF, DKIM, DMARC, RFC 7208/6376/7489; the client's name) and
+outgoing delivery (MX, addresses, TLSA, MTA-STS TXT for each message to a
+domain) ask the same few names again and again: every lookup through
+dnspython costs a socket and about a millisecond of CPU (BENCHMARKS.md).
+Answers and NotFound (negative caching, RFC 2308 §5) are kept for their TTL
+(for NotFound the SOA's, RFC 2308 §5), at most ``max_age`` seconds; the
+DNSSEC status (AD bit) is kept with them. Temporary and DNSSEC errors are
+never cached. Concurrent lookups of the same name and type share one query.
 """
 
 from __future__ import annotations
@@ -74,9 +74,11 @@ class CachingResolver(Resolver):
                 value = await self.resolver.lookup(name, rdtype)
             except NotFound as exc:
                 value = exc
-            self._cache[key] = (time.monotonic() + self.max_age, value)
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
+            age = self.max_age if value.ttl is None else min(self.max_age, value.ttl)
+            if age > 0:
+                self._cache[key] = (time.monotonic() + age, value)
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
             return value
         finally:
             self._inflight.pop(key, None)

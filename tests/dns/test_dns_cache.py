@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from postel.dns import Answer, NotFound, Resolver, TemporaryError
-from postel.smtpserver.dnscache import CachingResolver
+from postel.dns.cache import CachingResolver
 
 
 class Counting(Resolver):
@@ -111,6 +111,57 @@ async def test_cached_notfound_is_a_fresh_equal_exception() -> None:
     for exc in seen:
         assert str(exc) == "nx.example.org MX: no such name (NXDOMAIN)"
         assert (exc.qname, exc.rdtype, exc.nxdomain, exc.authentic, exc.name) == (
-            "nx.example.org", "MX", True, False, "nx.example.org",
+            "nx.example.org",
+            "MX",
+            True,
+            False,
+            "nx.example.org",
         )
     assert len(inner.calls) == 1
+
+
+class WithTTL(Resolver):
+    """Answers with TTL 5 s, NotFound (nx.*) with negative TTL 2 s, or none."""
+
+    def __init__(self, ttl: int | None) -> None:
+        self.ttl = ttl
+        self.calls = 0
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        self.calls += 1
+        if name.startswith("nx."):
+            raise NotFound(name, rdtype, nxdomain=True, ttl=None if self.ttl is None else 2)
+        return Answer(name, name, rdtype, [], authentic=True, ttl=self.ttl)
+
+
+async def test_records_ttl_bounds_the_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("postel.dns.cache.time.monotonic", lambda: now[0])
+    inner = WithTTL(5)
+    r = CachingResolver(inner, max_age=30)
+    first = await r.tlsa("_25._tcp.mx.example.org")
+    now[0] += 4
+    assert await r.tlsa("_25._tcp.mx.example.org") is first and inner.calls == 1
+    assert first.authentic  # the DNSSEC status is cached with the answer
+    now[0] += 2  # 6 s: past the TTL, well within max_age
+    await r.tlsa("_25._tcp.mx.example.org")
+    assert inner.calls == 2
+    for step in (0, 1.5, 1):  # negative answers: their own TTL (2 s)
+        now[0] += step
+        with pytest.raises(NotFound):
+            await r.mx("nx.example.org")
+    assert inner.calls == 4  # asked at 0 and again at 2.5 s
+
+
+async def test_ttl_zero_is_not_cached_and_max_age_still_bounds() -> None:
+    zero = WithTTL(0)
+    r = CachingResolver(zero, max_age=30)
+    await r.a("example.org")
+    await r.a("example.org")
+    assert zero.calls == 2
+    long = WithTTL(86400)
+    r = CachingResolver(long, max_age=0.01)
+    await r.a("example.org")
+    await asyncio.sleep(0.02)
+    await r.a("example.org")
+    assert long.calls == 2

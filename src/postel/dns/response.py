@@ -165,23 +165,15 @@ def interpret(
         seen.add(target)
         current = target
 
-    if rcode == dns.rcode.NXDOMAIN:
-        raise NotFound(
-            q_text,
-            t_text,
-            nxdomain=True,
-            authentic=authentic,
-            name=current.to_text(),
-            ttl=_negative_ttl(response),
-        )
-    if current != (start or qname) and not _has_soa(response):
+    nxdomain = rcode == dns.rcode.NXDOMAIN
+    if not nxdomain and current != (start or qname) and not _has_soa(response):
         # The chain stops at a CNAME whose target this response did not cover
         # (a full NODATA answer carries the target zone's SOA, RFC 2308 §2.2).
         return Step(current, chain, None, authentic, _answer_ttl(response))
     raise NotFound(
         q_text,
         t_text,
-        nxdomain=False,
+        nxdomain=nxdomain,
         authentic=authentic,
         name=current.to_text(),
         ttl=_negative_ttl(response),

@@ -5,30 +5,10 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from postel import log
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """configure() switches off the caller/thread/process fields of every
-    record (for speed); later tests get them back."""
-    saved = (
-        logging._srcfile,  # type: ignore[attr-defined]
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-    )
-    yield
-    (
-        logging._srcfile,  # type: ignore[attr-defined]
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-    ) = saved
 
 
 @pytest.fixture
@@ -40,7 +20,7 @@ def stream() -> io.StringIO:
 
 def test_logfmt_line(stream: io.StringIO) -> None:
     logging.getLogger("postel.queue").info("delivered", extra={"rcpt": "a@b.example", "n": 3})
-    assert stream.getvalue().strip() == 'l=info m=delivered pkg=queue rcpt=a@b.example n=3'
+    assert stream.getvalue().strip() == "l=info m=delivered pkg=queue rcpt=a@b.example n=3"
 
 
 def test_quoting_and_error(stream: io.StringIO) -> None:
@@ -115,3 +95,14 @@ def test_configure_skips_caller_and_thread_lookups() -> None:
     log.configure("info", stream=io.StringIO())
     assert logging._srcfile is None  # type: ignore[attr-defined]
     assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
+
+
+def test_configure_in_an_earlier_test_does_not_leak() -> None:
+    # The tests above call configure(); tests/conftest.py restores the process-wide
+    # logging settings after each test, so records again carry their caller.
+    assert logging.logThreads and logging._srcfile is not None
+    record = logging.getLogger("postel.test").makeRecord(
+        "postel.test", logging.INFO, __file__, 1, "m", (), None
+    )
+    assert record.thread is not None
+    assert logging.getLogger("postel").propagate

@@ -9,7 +9,6 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,31 +76,6 @@ def old_format(record: logging.LogRecord, with_time: bool) -> str:
 
 
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """configure() switches off record fields globally; give them back."""
-    saved = (
-        logging._srcfile,
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-    )
-    root = logging.getLogger("postel")
-    handlers = list(root.handlers)
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.propagate = True
-    root.setLevel(logging.NOTSET)
-    (
-        logging._srcfile,
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-    ) = saved
 
 
 text = st.text(

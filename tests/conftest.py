@@ -1,0 +1,47 @@
+"""Fixtures for every test: process-wide logging settings restored after each test.
+
+postel.log.configure() (called by the serve/localserve commands, which some
+tests run in-process) switches off logging's caller, thread and process
+lookups for the whole process and replaces the "postel" logger's handler.
+Without this, tests after such a test would see those settings (pytest's
+captured log would name "(unknown file):0")."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+_FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    saved = {name: getattr(logging, name) for name in _FLAGS}
+    postel = logging.getLogger("postel")
+    handlers, level, propagate = list(postel.handlers), postel.level, postel.propagate
+    levels = _package_levels()
+    yield
+    for name, lvl in _package_levels().items():
+        if lvl != levels.get(name, logging.NOTSET):
+            logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
+    for name, value in saved.items():
+        setattr(logging, name, value)
+    for handler in list(postel.handlers):
+        if handler not in handlers:
+            postel.removeHandler(handler)
+    for handler in handlers:
+        if handler not in postel.handlers:
+            postel.addHandler(handler)
+    postel.setLevel(level)
+    postel.propagate = propagate
+
+
+def _package_levels() -> dict[str, int]:
+    """Levels of the existing postel.<package> loggers (configure sets them)."""
+    return {
+        name: logger.level
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if name.startswith("postel.") and isinstance(logger, logging.Logger)
+    }

@@ -82,7 +82,7 @@ class LogConfig(Strict):
     level: LogLevel = Field("info", description="Default log level.")
     packages: dict[str, LogLevel] = Field(
         default_factory=dict,
-        description="Per-package levels, e.g. smtpserver = \"trace\".",
+        description='Per-package levels, e.g. smtpserver = "trace".',
     )
 
 
@@ -138,6 +138,17 @@ class Limits(Strict):
     command_timeout: float = Field(300, gt=0, description="Seconds to wait for a command.")
     connection_timeout: float = Field(1800, gt=0, description="Longest SMTP session, seconds.")
     max_connections: int = Field(1000, ge=1, description="Concurrent SMTP connections.")
+    max_connections_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Concurrent SMTP connections from one client (an IPv4 address or an "
+        "IPv6 /64); like max_connections it applies to each SMTP process.",
+    )
+    connection_limit_exempt: list[str] = Field(
+        ["127.0.0.0/8", "::1/128"],
+        description="Networks whose clients max_connections_per_ip does not count "
+        "(e.g. a local content filter).",
+    )
     smtp_workers: int = Field(
         0,
         ge=0,
@@ -146,6 +157,16 @@ class Limits(Strict):
         "1 the main process itself, more: that many worker processes sharing the ports "
         "(SO_REUSEPORT). max_connections applies to each process.",
     )
+
+    @field_validator("connection_limit_exempt")
+    @classmethod
+    def _exempt(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP network: {net!r}") from exc
+        return value
 
 
 class DeliveryConfig(Strict):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from postel.config import Config
+from postel.smtpserver.clientlimit import ClientConnections
 
 if TYPE_CHECKING:
     from postel.dns import Resolver
@@ -35,6 +36,7 @@ class ServerContext:
     # Longest wait for the reverse DNS name of a client.
     rdns_timeout: float = 5.0
     connections: int = 0
+    clients: ClientConnections = field(default_factory=ClientConnections)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:

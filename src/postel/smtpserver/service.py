@@ -14,6 +14,7 @@ from postel.config import Config
 from postel.dns.cache import DEFAULT_MAX_AGE, CachingResolver
 from postel.log import cid_context
 from postel.smtp.reply import Reply
+from postel.smtpserver.clientlimit import client_key, is_exempt
 from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -157,15 +158,24 @@ class SMTPService:
             limits = self.cfg.static.limits
             if self.ctx.connections >= limits.max_connections:
                 log.info("too many connections", extra={"max": limits.max_connections})
-                with contextlib.suppress(Exception):
-                    conn.write(Reply(421, "4.7.0", "too many connections, try later").encode())
-                    await asyncio.wait_for(conn.drain(), 2)
-                    conn.close()
+                await _refuse(conn, "too many connections, try later")
+                return
+            peer = conn.get_extra_info("peername")
+            ip = str(peer[0]) if peer else ""
+            key = None if is_exempt(ip, limits.connection_limit_exempt) else client_key(ip)
+            if key is not None and self.ctx.clients.count(key) >= limits.max_connections_per_ip:
+                log.info(
+                    "too many connections from client",
+                    extra={"ip": ip, "client": key, "max": limits.max_connections_per_ip},
+                )
+                await _refuse(conn, "too many connections from your address, try later")
                 return
             task = asyncio.current_task()
             assert task is not None
             session = Session(self.ctx, kind, tls_ctx, conn, tmpdir)
             self.ctx.connections += 1
+            if key is not None:
+                self.ctx.clients.add(key)
             self._sessions[session] = task
             try:
                 await session.run()
@@ -175,6 +185,8 @@ class SMTPService:
                 log.exception("session failed")
             finally:
                 self.ctx.connections -= 1
+                if key is not None:
+                    self.ctx.clients.remove(key)
                 self._sessions.pop(session, None)
 
     async def stop(self) -> None:
@@ -207,3 +219,11 @@ class SMTPService:
         if self.ctx.credentials is not None:
             self.ctx.credentials.close()
             self.ctx.credentials = None
+
+
+async def _refuse(conn: Conn, text: str) -> None:
+    """Say 421 and close (RFC 5321 §3.1: a server may refuse with 421 at greeting)."""
+    with contextlib.suppress(Exception):
+        conn.write(Reply(421, "4.7.0", text).encode())
+        await asyncio.wait_for(conn.drain(), 2)
+        conn.close()

@@ -223,7 +223,9 @@ class SMTPService:
 
 async def _refuse(conn: Conn, text: str) -> None:
     """Say 421 and close (RFC 5321 §3.1: a server may refuse with 421 at greeting)."""
-    with contextlib.suppress(Exception):
-        conn.write(Reply(421, "4.7.0", text).encode())
-        await asyncio.wait_for(conn.drain(), 2)
-        conn.close()
+    try:
+        with contextlib.suppress(Exception):
+            conn.write(Reply(421, "4.7.0", text).encode())
+            await asyncio.wait_for(conn.drain(), 2)
+    finally:
+        conn.close()  # also when the client does not read the reply

@@ -20,6 +20,16 @@ def _ip_addresses(value: list[str]) -> list[str]:
     return value
 
 
+def _ip_networks(value: list[str]) -> list[str]:
+    """Validator body: every entry must be an IPv4 or IPv6 network (host bits allowed)."""
+    for net in value:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"not an IP network: {net!r}") from exc
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -161,12 +171,7 @@ class Limits(Strict):
     @field_validator("connection_limit_exempt")
     @classmethod
     def _exempt(cls, value: list[str]) -> list[str]:
-        for net in value:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"not an IP network: {net!r}") from exc
-        return value
+        return _ip_networks(value)
 
 
 class DeliveryConfig(Strict):

@@ -13,21 +13,20 @@ import functools
 import ipaddress
 from collections.abc import Sequence
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def client_key(ip: str) -> str:
-    """The address *ip* is counted under: itself (IPv4, also when mapped into
-    IPv6) or its /64 (IPv6); *ip* itself when it is not an address."""
+def _address(ip: str) -> IPAddress | None:
+    """*ip* parsed (an IPv6 zone dropped, an IPv4-mapped IPv6 address as
+    IPv4); None when it is not an address."""
     try:
         addr = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
-        return ip
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((addr, 64), strict=False))
-    return str(addr)
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
 
 
 @functools.lru_cache(maxsize=8)
@@ -35,15 +34,18 @@ def _networks(exempt: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(n, strict=False) for n in exempt)
 
 
-def is_exempt(ip: str, exempt: Sequence[str]) -> bool:
-    """Whether *ip* lies in one of the networks *exempt*."""
-    try:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return any(addr in net for net in _networks(tuple(exempt)))
+def client_key(ip: str, exempt: Sequence[str] = ()) -> str | None:
+    """The client *ip* is counted under: the IPv4 address (also when mapped
+    into IPv6) or the IPv6 /64; *ip* itself when it is not an address; None
+    when it lies in one of the networks *exempt* (not counted)."""
+    addr = _address(ip)
+    if addr is None:
+        return ip
+    if any(addr in net for net in _networks(tuple(exempt))):
+        return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 class ClientConnections:

@@ -14,7 +14,7 @@ from postel.config import Config
 from postel.dns.cache import DEFAULT_MAX_AGE, CachingResolver
 from postel.log import cid_context
 from postel.smtp.reply import Reply
-from postel.smtpserver.clientlimit import client_key, is_exempt
+from postel.smtpserver.clientlimit import client_key
 from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -162,7 +162,7 @@ class SMTPService:
                 return
             peer = conn.get_extra_info("peername")
             ip = str(peer[0]) if peer else ""
-            key = None if is_exempt(ip, limits.connection_limit_exempt) else client_key(ip)
+            key = client_key(ip, limits.connection_limit_exempt)  # None: not counted
             if key is not None and self.ctx.clients.count(key) >= limits.max_connections_per_ip:
                 log.info(
                     "too many connections from client",

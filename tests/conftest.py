@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from postel import logsafety
+
 _FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 
@@ -45,3 +47,17 @@ def _package_levels() -> dict[str, int]:
         for name, logger in logging.Logger.manager.loggerDict.items()
         if name.startswith("postel.") and isinstance(logger, logging.Logger)
     }
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_failures(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test fails when a logging call failed during it (postel.logsafety keeps
+    such failures from breaking mail, so only this makes them visible). Tests
+    that plant a failure on purpose are marked ``logging_failures``."""
+    logsafety.reset_failures()
+    yield
+    failures = logsafety.reported_failures()
+    count = logsafety.failure_count()
+    logsafety.reset_failures()
+    if count and request.node.get_closest_marker("logging_failures") is None:
+        pytest.fail(f"{count} logging failure(s): " + "; ".join(failures), pytrace=False)

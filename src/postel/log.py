@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from postel import logsafety
+
 TRACE = 8
 TRACEAUTH = 6
 TRACEDATA = 4
@@ -81,8 +83,7 @@ def cid_context(cid: int | None = None) -> Iterator[int]:
 
 
 # Attributes of every LogRecord, which are not logged as key=value pairs.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-_SKIP = frozenset(_STANDARD | {"err", "cid"})
+_SKIP = frozenset(logsafety.RESERVED_EXTRA | {"err", "cid"})
 # LogRecord.__init__ sets these attributes, always in this order; the extras
 # (makeRecord) come after them, so a record whose keys start with exactly this
 # list needs only its remaining keys looked at.
@@ -95,12 +96,31 @@ _N_INIT = len(_INIT_KEYS)
 _BARE = re.compile(r"[\w\-./:@+,\[\]*]+")
 
 
+# Characters that could forge or hide a log line on a terminal or in a log
+# viewer: C0 controls and DEL, C1 controls (ESC sequences, NEL), the Unicode
+# line and paragraph separators, and the bidirectional controls; and lone
+# surrogates (undecodable input), which no strict encoder can write.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _quote(value: str) -> str:
     if _BARE.fullmatch(value) is not None:
         return value
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    if _CONTROL.search(escaped) is not None:
+        escaped = _CONTROL.sub(_escape_control, escaped)
     return f'"{escaped}"'
 
 
@@ -302,6 +322,11 @@ class LogfmtHandler(logging.StreamHandler[TextIO]):
             raise
         except Exception:
             self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Counted and reported once on stderr (postel.logsafety), not a
+        traceback per failure; the caller goes on either way."""
+        logsafety.note_handler_failure(record)
 
 
 def configure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import testnet as testnet_pkg
+
+from postel import log
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,29 @@ def postfix_peer(testnet: testnet_pkg.TestNet) -> Iterator[postfixpeer.PostfixPe
         yield peer
     finally:
         peer.cleanup()
+
+
+# --- every postel logger at the most verbose level, once per test ---
+
+
+@pytest.fixture(params=["default", "tracedata"])
+def every_log_level(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Run a test as it is, then again with every postel logger at tracedata
+    through postel's own handler and formatter (into a file), so that a logging
+    call that fails at a verbose level fails a test (tests/conftest.py counts
+    the failures postel.logsafety absorbs). Used by the delivery, receiving and
+    report modules as ``pytest.mark.usefixtures("every_log_level")``."""
+    if request.param == "default":
+        yield
+        return
+    path = tmp_path / "postel-tracedata.log"
+    with path.open("a", encoding="utf-8") as stream:
+        log.configure("tracedata", stream=stream)
+        logging.getLogger("postel").propagate = True  # tests' caplog still sees records
+        for name, logger in list(logging.Logger.manager.loggerDict.items()):
+            if name.startswith("postel.") and isinstance(logger, logging.Logger):
+                logger.setLevel(logging.NOTSET)  # tests/conftest.py restores the levels
+        yield
+        # still in force at the end (a test that called configure itself has
+        # its own level); some tests log nothing in this process (subprocesses)
+        assert logging.getLogger("postel").getEffectiveLevel() <= log.TRACEDATA

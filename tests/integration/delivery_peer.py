@@ -45,6 +45,13 @@ class CertFiles:
     def ca_sha256(self) -> str:
         return hashlib.sha256(self.ca_der).hexdigest()
 
+    def ca_spki_sha256(self) -> str:
+        cert = x509.load_der_x509_certificate(self.ca_der)
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return hashlib.sha256(spki).hexdigest()
+
 
 def issue(ca: trustme.CA, host: str, directory: Path, name: str | None = None) -> CertFiles:
     """A certificate for *name* (default *host*) from *ca*, chain file with the CA."""
@@ -133,9 +140,11 @@ class PlainPeer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: AioSMTP(self.handler, hostname=self.host, tls_context=self.ctx,
-                            require_starttls=False),
-            self.ip, PORT,
+            lambda: AioSMTP(
+                self.handler, hostname=self.host, tls_context=self.ctx, require_starttls=False
+            ),
+            self.ip,
+            PORT,
         )
 
     async def stop(self) -> None:

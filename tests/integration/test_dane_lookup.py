@@ -12,7 +12,11 @@ import postel.cli.dane as cli_dane
 from postel.dane.lookup import expand_host, lookup_tlsa
 from postel.dns.resolver import DNSResolver
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("every_log_level"),
+]
 
 H1 = "11" * 32
 H2 = "22" * 32

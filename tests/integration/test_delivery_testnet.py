@@ -35,7 +35,11 @@ from postel.mtastsdb import MTASTSDB
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("every_log_level"),
+]
 
 _counter = itertools.count()
 OTHER_CA = trustme.CA()  # not trusted by the sender
@@ -55,22 +59,35 @@ class Sender:
         out = []
         for r in self.resultdb.rows():
             [p] = r.results
-            out.append((
-                r.policy_domain, r.is_host, str(p.policy.policy_type), p.policy.policy_strings,
-                p.summary.total_successful_session_count, p.summary.total_failure_session_count,
-                sorted((str(d.result_type), d.failure_reason_code) for d in p.failure_details),
-            ))
+            out.append(
+                (
+                    r.policy_domain,
+                    r.is_host,
+                    str(p.policy.policy_type),
+                    p.policy.policy_strings,
+                    p.summary.total_successful_session_count,
+                    p.summary.total_failure_session_count,
+                    sorted((str(d.result_type), d.failure_reason_code) for d in p.failure_details),
+                )
+            )
         return out
 
     async def send(self, domain: str, **kw: Any) -> list[RecipientOutcome]:
         msg = self.tmp / f"msg-{next(_counter)}.eml"
         msg.write_bytes(
-            b"From: alice@sender.test\r\nTo: user@" + domain.encode()
+            b"From: alice@sender.test\r\nTo: user@"
+            + domain.encode()
             + b"\r\nSubject: test\r\nMessage-ID: <x@sender.test>\r\n\r\nHello.\r\n"
         )
-        req = DeliveryRequest(domain=domain, mail_from="alice@sender.test",
-                              rcpts=[f"user@{domain}"], message=msg,
-                              size=msg.stat().st_size, sender_account="alice", **kw)
+        req = DeliveryRequest(
+            domain=domain,
+            mail_from="alice@sender.test",
+            rcpts=[f"user@{domain}"],
+            message=msg,
+            size=msg.stat().st_size,
+            sender_account="alice",
+            **kw,
+        )
         return await self.deliverer.deliver(req)
 
 
@@ -149,9 +166,14 @@ async def site_factory(
     peers: list[Any] = []
 
     async def make(
-        *, ca: trustme.CA | None = None, dnssec: str = "signed", tlsa: list[str] | None = None,
-        sts: str | None = None, plain_peer: bool = False,
-        tlsa_fn: Any = None, cert_name: str | None = None,
+        *,
+        ca: trustme.CA | None = None,
+        dnssec: str = "signed",
+        tlsa: list[str] | None = None,
+        sts: str | None = None,
+        plain_peer: bool = False,
+        tlsa_fn: Any = None,
+        cert_name: str | None = None,
     ) -> Site:
         """A recipient domain whose MX is the peer of ``peer_kind``; ``plain_peer``:
         a peer without REQUIRETLS (aiosmtpd, or Postfix anyway)."""
@@ -167,8 +189,9 @@ async def site_factory(
         records += [f"_25._tcp.mx TLSA {t}" for t in tlsa or []]
         if sts is not None:
             records += ['_mta-sts TXT "v=STSv1; id=1"', f"mta-sts A {testnet.https_ip}"]
-            testnet.https_serve(f"mta-sts.{domain}", "/.well-known/mta-sts.txt",
-                                sts.format(d=domain))
+            testnet.https_serve(
+                f"mta-sts.{domain}", "/.well-known/mta-sts.txt", sts.format(d=domain)
+            )
         testnet.set_zone(domain, records, dnssec=dnssec)
         if postfix is not None:
             peer: Any = PostfixMX(postfix, domain, certs)
@@ -242,8 +265,15 @@ async def test_mtasts_enforce_wrong_certificate(sender: Sender, site_factory: An
     assert o.status == "temporary" and o.enhanced == "4.7.5"
     assert s.peer.inbox() == []
     assert sender.rows() == [
-        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 0, 1,
-         [("certificate-not-trusted", "")]),
+        (
+            s.domain,
+            False,
+            "sts",
+            sts_strings(s.domain, "enforce"),
+            0,
+            1,
+            [("certificate-not-trusted", "")],
+        ),
         (s.host, True, "no-policy-found", [], 0, 1, []),
     ]
 
@@ -254,8 +284,15 @@ async def test_mtasts_enforce_wrong_name(sender: Sender, site_factory: Any) -> N
     assert (o.status, o.enhanced) == ("temporary", "4.7.5")
     assert s.peer.inbox() == []
     assert sender.rows() == [
-        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 0, 1,
-         [("certificate-host-mismatch", "")]),
+        (
+            s.domain,
+            False,
+            "sts",
+            sts_strings(s.domain, "enforce"),
+            0,
+            1,
+            [("certificate-host-mismatch", "")],
+        ),
         (s.host, True, "no-policy-found", [], 0, 1, []),
     ]
 
@@ -266,8 +303,15 @@ async def test_mtasts_testing_wrong_certificate(sender: Sender, site_factory: An
     assert o.status == "delivered"
     delivered(s)
     assert sender.rows() == [
-        (s.domain, False, "sts", sts_strings(s.domain, "testing"), 1, 0,
-         [("certificate-not-trusted", "")]),
+        (
+            s.domain,
+            False,
+            "sts",
+            sts_strings(s.domain, "testing"),
+            1,
+            0,
+            [("certificate-not-trusted", "")],
+        ),
         (s.host, True, "no-policy-found", [], 1, 0, []),
     ]
 
@@ -290,8 +334,7 @@ async def test_dane_ee_mismatch(sender: Sender, site_factory: Any) -> None:
     assert o.status == "temporary" and s.peer.inbox() == []
     assert sender.rows() == [
         (s.domain, False, "no-policy-found", [], 0, 1, []),
-        (s.host, True, "tlsa", [f"3 1 1 {WRONG}"], 0, 1,
-         [("validation-failure", "dane-no-match")]),
+        (s.host, True, "tlsa", [f"3 1 1 {WRONG}"], 0, 1, [("validation-failure", "dane-no-match")]),
     ]
 
 
@@ -306,14 +349,30 @@ async def test_dane_ta_match(sender: Sender, site_factory: Any) -> None:
     ]
 
 
+def ta_spki(c: CertFiles) -> list[str]:
+    return [f"2 1 1 {c.ca_spki_sha256()}"]
+
+
+async def test_dane_ta_spki_match(sender: Sender, site_factory: Any) -> None:
+    """TLSA 2 1 1 of the issuing CA's key; with every_log_level this runs at
+    tracedata too, where a reserved extra key once made the attempt fail."""
+    s = await site_factory(ca=OTHER_CA, tlsa_fn=ta_spki)
+    [o] = await sender.send(s.domain)
+    assert o.status == "delivered"
+    delivered(s)
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 1, 0, [("certificate-not-trusted", "")]),
+        (s.host, True, "tlsa", ta_spki(s.certs), 1, 0, []),
+    ]
+
+
 async def test_dane_ta_mismatch(sender: Sender, site_factory: Any) -> None:
     s = await site_factory(ca=OTHER_CA, tlsa=[f"2 0 1 {WRONG}"])
     [o] = await sender.send(s.domain)
     assert o.status == "temporary" and s.peer.inbox() == []
     assert sender.rows() == [
         (s.domain, False, "no-policy-found", [], 0, 1, [("certificate-not-trusted", "")]),
-        (s.host, True, "tlsa", [f"2 0 1 {WRONG}"], 0, 1,
-         [("validation-failure", "dane-no-match")]),
+        (s.host, True, "tlsa", [f"2 0 1 {WRONG}"], 0, 1, [("validation-failure", "dane-no-match")]),
     ]
 
 
@@ -336,8 +395,15 @@ async def test_bogus_dnssec(sender: Sender, site_factory: Any) -> None:
     # too (bogus): reported as a policy fetch error (uncounted) on the domain.
     [row] = sender.rows()
     reason = row[6][1][1]
-    assert row == (s.domain, False, "sts", [], 0, 1,
-                   [("sts-policy-fetch-error", ""), ("validation-failure", reason)])
+    assert row == (
+        s.domain,
+        False,
+        "sts",
+        [],
+        0,
+        1,
+        [("sts-policy-fetch-error", ""), ("validation-failure", reason)],
+    )
     # unbound's EDE for the broken DS chain (6 DNSSEC Bogus, or 9 DNSKEY Missing).
     assert reason in ("dns-extended-error-6-dnssec-bogus", "dns-extended-error-9-dnskey-missing")
 
@@ -393,7 +459,14 @@ async def test_tls_required_no_with_broken_certificate(sender: Sender, site_fact
     assert o.status == "delivered"
     delivered(s)
     assert sender.rows() == [
-        (s.domain, False, "sts", sts_strings(s.domain, "enforce"), 1, 0,
-         [("certificate-not-trusted", "")]),
+        (
+            s.domain,
+            False,
+            "sts",
+            sts_strings(s.domain, "enforce"),
+            1,
+            0,
+            [("certificate-not-trusted", "")],
+        ),
         (s.host, True, "no-policy-found", [], 1, 0, []),
     ]

@@ -24,7 +24,11 @@ from postel.mtasts.fetch import WELL_KNOWN_PATH, make_ssl_context
 from postel.mtasts.lookup import lookup
 from postel.mtasts.policy import Mode
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("every_log_level"),
+]
 
 POLICY = "version: STSv1\nmode: enforce\nmx: mx.{zone}\nmx: *.backup.{zone}\nmax_age: 86400\n"
 

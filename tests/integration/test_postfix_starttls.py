@@ -12,7 +12,7 @@ import pytest
 from postfixpeer import PostfixPeer
 from postfixpeer.postel_env import DOMAIN, HOSTNAME, PostelEnv, running_postel
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
 
 async def wait_for(cond: Any, timeout: float = 20.0) -> None:

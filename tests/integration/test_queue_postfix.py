@@ -25,7 +25,11 @@ from postel.server import Running, run
 from postel.store.credentials import Credentials
 from postel.store.store import Store
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    pytest.mark.usefixtures("every_log_level"),
+]
 
 PASSWORD = "correct horse battery staple"
 HOSTNAME = "mail.qsender.test"

@@ -17,7 +17,7 @@ from postfixpeer.reportmail import dmarc_mail, tlsrpt_mail
 
 from postel import dmarcdb, tlsrptdb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 SENDER = "reports@reporter.test"

@@ -14,7 +14,7 @@ from postfixpeer.postel_env import DOMAIN, HOSTNAME, running_postel
 from postel.dane import MatchingType, Selector, Usage, tlsa_for
 from postel.smtpclient import TLSMode, TLSPolicy, deliver_session
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
 
 async def test_requiretls_and_dane_ta_to_postel(testnet: Any, tmp_path: Path) -> None:

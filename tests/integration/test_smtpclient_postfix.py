@@ -17,7 +17,7 @@ from postel.dane import tlsa_for
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
 from postel.tlsrpt.report import ResultType
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
 DOMAIN = "smtpclient.test"
 

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from postel.dns.resolver import DNSResolver
+from postel.tlsrpt.lookup import lookup_record
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 RECORD = "v=TLSRPTv1; rua=mailto:tls@rpt.example,https://rpt.example/v1"
@@ -70,3 +73,19 @@ def test_missing_and_bogus(testnet: Any) -> None:
     bogus = lookup(testnet, "rptbogus.test")
     assert bogus.returncode == 1
     assert "DNS lookup failed" in bogus.stderr
+
+
+@pytest.mark.usefixtures("zones", "every_log_level")
+async def test_lookup_in_process(testnet: Any) -> None:
+    """The lookup itself (the CLI runs it in a subprocess, where these tests
+    do not see its logging): a missing record logs at debug, which once
+    raised KeyError for a reserved extra key."""
+    resolver = DNSResolver([testnet.resolver_ip], timeout=10.0)
+    missing = await lookup_record(resolver, "rptnone.test")
+    assert missing.record is None and missing.name.rstrip(".") == "_smtp._tls.rptnone.test"
+    found = await lookup_record(resolver, "rptsigned.test")
+    assert found.record is not None and found.authentic
+    assert [str(u) for u in found.record.rua] == [
+        "mailto:tls@rpt.example",
+        "https://rpt.example/v1",
+    ]

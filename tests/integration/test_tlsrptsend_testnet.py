@@ -47,7 +47,11 @@ from postel.tlsrpt.report import (
 from postel.tlsrptresultdb import AttemptResults, ResultDB
 from postel.tlsrptsend.service import QueueEnqueue, make_sender
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(180),
+    pytest.mark.usefixtures("every_log_level"),
+]
 
 _counter = itertools.count()
 

@@ -136,7 +136,7 @@ def verify_chain(
             continue
         outcome = _verify_ta(rec, certs, allowed_names, when)
         if isinstance(outcome, str):
-            log.debug("dane-ta record matched", extra={"tlsa": rec.text(), "name": outcome})
+            log.debug("dane-ta record matched", extra={"tlsa": rec.text(), "cert_name": outcome})
             return VerifyResult(matched=True, record=rec, name=outcome, usable_records=usable)
         failures.append(outcome)
 

@@ -31,7 +31,7 @@ async def lookup_record(resolver: Resolver, domain: str) -> LookupResult:
     try:
         answer = await resolver.txt(name)
     except NotFound:
-        log.debug("no tlsrpt record", extra={"name": name})
+        log.debug("no tlsrpt record", extra={"qname": name})
         return LookupResult(name=name, record=None, text="", authentic=False)
     texts = answer.texts()
     record = select_record(texts)

@@ -174,19 +174,21 @@ async def site_factory(
         plain_peer: bool = False,
         tlsa_fn: Any = None,
         cert_name: str | None = None,
+        self_mx: bool = False,
     ) -> Site:
         """A recipient domain whose MX is the peer of ``peer_kind``; ``plain_peer``:
         a peer without REQUIRETLS (aiosmtpd, or Postfix anyway)."""
         n = next(_counter)
         domain = f"dlv{n}-{testnet.ip(3).split('.')[1]}.test"
-        host = f"mx.{domain}"
+        host = domain if self_mx else f"mx.{domain}"  # self_mx: no MX record (RFC 5321 §5.1)
         postfix = request.getfixturevalue("postfix_peer") if peer_kind == "postfix" else None
         ip = postfix.ip if postfix is not None else testnet.ip()
         certs = issue(ca or testnet.ca, host, tmp_path / f"peer{n}", cert_name)
-        records = ["@ MX 10 mx", f"mx A {ip}"]
+        records = [f"@ A {ip}"] if self_mx else ["@ MX 10 mx", f"mx A {ip}"]
         if tlsa_fn is not None:
             tlsa = tlsa_fn(certs)
-        records += [f"_25._tcp.mx TLSA {t}" for t in tlsa or []]
+        owner = "_25._tcp" if self_mx else "_25._tcp.mx"
+        records += [f"{owner} TLSA {t}" for t in tlsa or []]
         if sts is not None:
             records += ['_mta-sts TXT "v=STSv1; id=1"', f"mta-sts A {testnet.https_ip}"]
             testnet.https_serve(
@@ -470,3 +472,40 @@ async def test_tls_required_no_with_broken_certificate(sender: Sender, site_fact
         ),
         (s.host, True, "no-policy-found", [], 1, 0, []),
     ]
+
+
+async def test_tls_required_no_still_reports_valid_dane(sender: Sender, site_factory: Any) -> None:
+    """RFC 8689 §5: failures are ignored, the evaluation is not skipped; the host's
+    signed TLSA records are its policy in the report (was: no-policy-found)."""
+    s = await site_factory(ca=OTHER_CA, tlsa_fn=ee)
+    [o] = await sender.send(s.domain, tls_required_no=True)
+    assert o.status == "delivered"
+    delivered(s)
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 1, 0, [("certificate-not-trusted", "")]),
+        (s.host, True, "tlsa", ee(s.certs), 1, 0, []),
+    ]
+
+
+async def test_tls_required_no_reports_an_ignored_dane_mismatch(
+    sender: Sender, site_factory: Any
+) -> None:
+    s = await site_factory(tlsa=[f"3 1 1 {WRONG}"])
+    [o] = await sender.send(s.domain, tls_required_no=True)
+    assert o.status == "delivered"  # the mismatch is ignored under the header
+    delivered(s)
+    assert sender.rows() == [
+        (s.domain, False, "no-policy-found", [], 1, 0, []),
+        (s.host, True, "tlsa", [f"3 1 1 {WRONG}"], 1, 0, [("validation-failure", "dane-no-match")]),
+    ]
+
+
+async def test_domain_that_is_its_own_mx_host_counts_one_session(
+    sender: Sender, site_factory: Any
+) -> None:
+    s = await site_factory(self_mx=True)
+    assert s.host == s.domain
+    [o] = await sender.send(s.domain)
+    assert o.status == "delivered"
+    delivered(s)
+    assert sender.rows() == [(s.domain, False, "no-policy-found", [], 1, 0, [])]

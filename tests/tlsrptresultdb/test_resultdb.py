@@ -134,3 +134,51 @@ def test_suppression_and_automatic_bounce_suppression(tmp_path: Path) -> None:
     assert db.unsuppress("reports@example.org")
     assert [s[0] for s in db.suppressions()] == ["tls@b.example"]
     db.close()
+
+
+def test_recipient_domain_that_is_its_own_mx_host_counts_a_session_once(tmp_path: Path) -> None:
+    """Mail to tlsrpt@<mx host>, or a domain without MX: the host entry has the
+    recipient-domain row's key and once merged into it, counting 2 for 1."""
+    db = ResultDB.open(tmp_path / "r.db")
+    bogus = FailureDetails(
+        ResultType.VALIDATION_FAILURE,
+        receiving_mx_hostname="mx.example.org",
+        failure_reason_code="dnssec-bogus",
+        failed_session_count=1,
+    )
+    host = nopolicy("mx.example.org")
+    host.failure_details.append(bogus)
+    rows = db.add_attempt(
+        AttemptResults("mx.example.org", nopolicy("mx.example.org"), {"mx.example.org": host}),
+        send_report=True,
+        now=NOW,
+    )
+    assert len(rows) == 1 and not rows[0].is_host
+    [stored] = db.rows()
+    [p] = stored.results
+    assert (p.summary.total_successful_session_count, p.summary.total_failure_session_count) == (
+        1,
+        0,
+    )
+    assert p.failure_details == [bogus]  # the host entry's details are kept
+    db.close()
+
+
+def test_own_mx_host_with_sts_keeps_sts_once_and_tlsa_separate(tmp_path: Path) -> None:
+    db = ResultDB.open(tmp_path / "r.db")
+    db.add_attempt(
+        AttemptResults(
+            "mx.example.org",
+            sts("mx.example.org", 1),
+            {"mx.example.org": tlsa("mx.example.org", 1)},
+        ),
+        send_report=True,
+        now=NOW,
+    )
+    [stored] = db.rows()
+    kinds = sorted(
+        (p.policy.policy_type.value, p.summary.total_successful_session_count)
+        for p in stored.results
+    )
+    assert kinds == [("sts", 1), ("tlsa", 1)]
+    db.close()

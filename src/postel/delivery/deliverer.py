@@ -177,9 +177,9 @@ class Deliverer:
                                 code=451, enhanced="4.4.4")
             outcomes.note_all(err, host)
             return False
-        tlsa: HostTLSA | None = None
-        if not req.tls_required_no or req.requiretls:
-            tlsa = await gather_tlsa(self.resolver, hops, addrs)
+        # Also with TLS-Required: No: RFC 8689 §5 says to ignore failures, not to
+        # skip the evaluation, and the TLS report still states the host's policy.
+        tlsa: HostTLSA | None = await gather_tlsa(self.resolver, hops, addrs)
         if tlsa is not None:
             report.host_tlsa(host, tlsa)
         else:

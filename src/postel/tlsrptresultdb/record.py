@@ -6,7 +6,7 @@ RFC 8460 §4.3/4.4; reference-behaviour §1 "Stored per delivery attempt".
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from postel.tlsrpt.report import Policy, PolicyType, merge_policies
 
@@ -47,12 +47,24 @@ def rows_for_attempt(attempt: AttemptResults, day: dt.date, send_report: bool) -
         for p in attempt.host_results.values()
         if p.policy.policy_type == PolicyType.TLSA
     }
+    dr = attempt.domain_result
     for host, policy in sorted(attempt.host_results.items()):
         policy_domain = policy.policy.policy_domain or host
+        # The recipient domain is itself the MX host (no MX record, or mail to
+        # tlsrpt@<mx host>): a no-policy-found host row would have the key of the
+        # recipient-domain row and count its sessions a second time.
+        # Its failure details (a bogus address lookup) go to that row instead.
+        if (
+            dr is not None
+            and policy_domain == attempt.recipient_domain
+            and policy.policy.policy_type == PolicyType.NO_POLICY_FOUND
+        ):
+            extra = [d for d in policy.failure_details if d not in dr.failure_details]
+            dr = replace(dr, failure_details=[*dr.failure_details, *extra])
+            continue
         rows.append(
             ResultRow(policy_domain, day, attempt.recipient_domain, True, send_report, [policy])
         )
-    dr = attempt.domain_result
     if dr is not None:
         # reference §1: a recipient-domain no-policy-found entry is dropped when
         # the same attempt produced a tlsa host result for that policy domain.

@@ -95,19 +95,17 @@ def parse_record(text: str) -> Record:
         fields.pop()
     rua: list[str] | None = None
     extensions: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for index, item in enumerate(fields[1:], start=1):
         if not item:
             raise RecordError(f"empty field at position {index}", "record")
         name, eq, value = item.partition("=")
         if not eq:
             raise RecordError(f"field without '=': {item!r}", "record")
-        if name in seen:
-            raise RecordError("field given more than once", name)
-        seen.add(name)
         if name == "rua":
-            uris = [u.strip(" \t") for u in value.split(",")]
-            rua = [validate_uri(u) for u in uris]
+            # RFC 8460 §3: the grammar repeats tlsrpt-field, so rua may be given
+            # more than once; every URI is used, each once.
+            uris = [validate_uri(u.strip(" \t")) for u in value.split(",")]
+            rua = list(dict.fromkeys([*(rua or []), *uris]))
         elif name == "v":
             raise RecordError("version given more than once", "v")
         else:

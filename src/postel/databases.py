@@ -106,7 +106,9 @@ DATABASES: tuple[Database, ...] = (
 )
 
 # Other paths of a data dir, relative to it; directories are not looked into.
-OTHER_FILES: tuple[str, ...] = ("postel.version",)
+# (Backups leave the findings marker out: a restored instance mails the last
+# day's digest again, which is harmless.)
+OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day")
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
 # Suffixes SQLite adds next to a database file, and the writer lock file of
 # account indexes (postel.store.account.LOCK_FILE: no data, never copied).

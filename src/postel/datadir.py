@@ -8,6 +8,8 @@ from pathlib import Path
 import postel
 
 VERSION_FILE = "postel.version"
+# The last UTC day whose findings digest was mailed (postel.reportfindings).
+FINDINGS_MARKER = "findings-digest.day"
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,10 @@ class DataDir:
     @property
     def version_file(self) -> Path:
         return self.root / VERSION_FILE
+
+    @property
+    def findings_marker(self) -> Path:
+        return self.root / FINDINGS_MARKER
 
     @property
     def auth_db(self) -> Path:

@@ -59,6 +59,10 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
 
     # Daily outgoing TLS reports (RFC 8460), sent through this queue.
     await start_daily_reports(cfg, resolver, stack, queue)
+    from postel.reportfindings.service import start_daily_digest
+
+    # Daily mail to the admin of problems that received reports show.
+    await start_daily_digest(cfg, store, queue, stack)
     return QueueSubmitter(queue)
 
 

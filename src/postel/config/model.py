@@ -127,6 +127,24 @@ class ReportsConfig(Strict):
     report_sender_localpart: str = Field(
         "postmaster", description="Localpart of the From address of outgoing TLS reports."
     )
+    known_senders: list[str] = Field(
+        default_factory=list,
+        description="Networks that send mail as our domains besides this server (a "
+        "newsletter service, another office server): received DMARC reports showing "
+        "failures from them are not listed as problems. This server's listener "
+        "addresses are always known.",
+    )
+    findings_digest_to: str = Field(
+        "",
+        description="Address of the daily mail listing problems that others report about "
+        "our domains (received TLS and DMARC reports); empty: the postmaster account's "
+        'postmaster mailbox; "-": no digest.',
+    )
+
+    @field_validator("known_senders")
+    @classmethod
+    def _known_senders(cls, value: list[str]) -> list[str]:
+        return _ip_networks(value)
 
 
 class HostTLSRPT(Strict):

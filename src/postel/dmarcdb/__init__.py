@@ -3,7 +3,15 @@
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.db import DMARCDB, open
 from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
-from postel.dmarcdb.model import AddResult, Counts, DayTotal, OrgTotal, Page, StoredReport
+from postel.dmarcdb.model import (
+    AddResult,
+    Counts,
+    DayTotal,
+    FailingRecord,
+    OrgTotal,
+    Page,
+    StoredReport,
+)
 
 __all__ = [
     "DMARCDB",
@@ -11,6 +19,7 @@ __all__ = [
     "Counts",
     "DMARCDBError",
     "DayTotal",
+    "FailingRecord",
     "InvalidArgument",
     "OrgTotal",
     "Page",

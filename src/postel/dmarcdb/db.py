@@ -11,7 +11,15 @@ from pathlib import Path
 from postel.db import check_page, open_db, transaction
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
-from postel.dmarcdb.model import AddResult, Counts, DayTotal, OrgTotal, Page, StoredReport
+from postel.dmarcdb.model import (
+    AddResult,
+    Counts,
+    DayTotal,
+    FailingRecord,
+    OrgTotal,
+    Page,
+    StoredReport,
+)
 from postel.dmarcdb.schema import MIGRATIONS
 from postel.dmarcrpt import Report
 from postel.reportstore import ReportStore, domain_key
@@ -214,6 +222,38 @@ class DMARCDB(ReportStore[StoredReport]):
             args,
         ).fetchall()
         return [OrgTotal(r[0], int(r[1]), _counts(r, 2)) for r in rows]
+
+    def failing_records(
+        self,
+        *,
+        day_since: str | None = None,
+        received_since: str | None = None,
+        received_until: str | None = None,
+        limit: int = 2000,
+    ) -> list[FailingRecord]:
+        """Report rows whose messages failed DMARC (neither DKIM nor SPF passed
+        aligned, RFC 7489 §6.6.2), newest report first. *day_since*: YYYY-MM-DD
+        of the report's begin, inclusive; *received_since*/*until*: a prefix such
+        as 2026-12-05T00:00:00, since inclusive, until not."""
+        clauses, args = ["lower(c.dkim) != 'pass' AND lower(c.spf) != 'pass'"], []
+        for clause, value in (
+            ("r.day >= ?", day_since),
+            ("r.received >= ?", received_since),
+            ("r.received < ?", received_until),
+        ):
+            if value:
+                clauses.append(clause)
+                args.append(value)
+        rows = self.conn.execute(
+            "SELECT r.id, r.organization, r.domain, r.day, c.source_ip, c.count, c.disposition,"
+            " c.dkim, c.spf, c.header_from FROM report r JOIN record c ON c.report = r.id"
+            f" WHERE {' AND '.join(clauses)} ORDER BY r.begin DESC, r.id DESC, c.idx LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+        return [
+            FailingRecord(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], r[8], r[9])
+            for r in rows
+        ]
 
     def domains(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT domain FROM report ORDER BY 1")]

@@ -8,7 +8,7 @@ from typing import Any
 
 from postel.reportstore import AddResult
 
-__all__ = ["AddResult", "Counts", "DayTotal", "OrgTotal", "Page", "StoredReport"]
+__all__ = ["AddResult", "Counts", "DayTotal", "FailingRecord", "OrgTotal", "Page", "StoredReport"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,19 @@ class OrgTotal:
 class Page:
     reports: list[StoredReport] = field(default_factory=list)
     total: int = 0
+
+
+@dataclass(frozen=True)
+class FailingRecord:
+    """One row of a received report whose messages failed DMARC."""
+
+    report: int  # the stored report's id
+    organization: str
+    domain: str  # the report's policy domain
+    day: str  # YYYY-MM-DD (UTC) of the report's begin
+    source_ip: str
+    count: int
+    disposition: str
+    dkim: str
+    spf: str
+    header_from: str

@@ -215,6 +215,33 @@ class TLSRPTDB(ReportStore[StoredReport]):
         ).fetchall()
         return [OrgTotal(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
+    def failing(
+        self,
+        *,
+        day_since: str | None = None,
+        received_since: str | None = None,
+        received_until: str | None = None,
+        limit: int = 500,
+    ) -> list[StoredReport]:
+        """Reports with failed sessions, with their JSON, newest first. *day_since*:
+        YYYY-MM-DD of the report's start, inclusive; *received_since*/*until*: an
+        RFC 3339 prefix such as 2026-12-05T00:00:00, since inclusive, until not."""
+        clauses, args = ["r.failures > 0"], []
+        for clause, value in (
+            ("r.day >= ?", day_since),
+            ("r.received >= ?", received_since),
+            ("r.received < ?", received_until),
+        ):
+            if value:
+                clauses.append(clause)
+                args.append(value)
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS}, r.json FROM report r WHERE {' AND '.join(clauses)} "
+            "ORDER BY r.start DESC, r.id DESC LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+        return [self._row(r, with_json=True) for r in rows]
+
 
 def open(path: Path, *, readonly: bool = False) -> TLSRPTDB:
     """Open (creating and migrating) tlsrpt.db at *path*."""

@@ -14,6 +14,7 @@ from postel.config.names import check_domain
 from postel.dnscheck import check_domain as run_dns_check
 from postel.dnscheck import options_from_config
 from postel.dnsrecords import domain_records, host_records, zone_text
+from postel.reportfindings import anchor
 from postel.web.admin.configedit import apply_domains_edit
 from postel.web.admin.domainedit import add_domain, domain_users, remove_domain
 from postel.web.admin.guard import field, flash, page, redirect, render
@@ -186,4 +187,5 @@ async def dns_check(request: Request) -> Response:
         errors=sum(len(s.errors) for s in sections),
         warnings=sum(len(s.warnings) for s in sections),
         took=took,
+        anchor=anchor,
     )

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from postel import dmarcdb, tlsrptdb
 from postel.queue.db import QueueDB
+from postel.reportfindings import Findings, Settings, anchor, gather
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
+
+# How far back the home page looks for problems in received reports.
+FINDINGS_DAYS = 7
+
+
+def _findings(tlsrpt_db: Path, dmarcrpt_db: Path, settings: Settings, since: str) -> Findings:
+    with tlsrptdb.open(tlsrpt_db) as tdb, dmarcdb.open(dmarcrpt_db) as ddb:
+        return gather(tdb, ddb, settings, day_since=since)
 
 
 @page
 async def index(request: Request) -> Response:
     st = admin_state(request)
     dd = st.cfg.datadir
+    since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=FINDINGS_DAYS)).isoformat()
+    findings = await asyncio.to_thread(
+        _findings, dd.tlsrpt_db, dd.dmarcrpt_db, Settings.from_config(st.cfg), since
+    )
     with tlsrptdb.open(dd.tlsrpt_db) as tdb:
         tls_reports = tdb.count()
     with dmarcdb.open(dd.dmarcrpt_db) as ddb:
@@ -33,4 +50,7 @@ async def index(request: Request) -> Response:
         dmarc_reports=dmarc_reports,
         queued=len(entries),
         held=sum(1 for e in entries if e.hold),
+        findings=findings,
+        findings_days=FINDINGS_DAYS,
+        anchor=anchor,
     )

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel import dmarcdb, tlsrptdb
+from postel.reportfindings import Settings, anchor
+from postel.reportfindings.findings import FailingRow, dmarc_findings, tls_findings
 from postel.web.admin.charts import day_chart, org_chart
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
@@ -90,14 +92,25 @@ async def tlsrpt_detail(request: Request) -> Response:
                 int(summ.get("total-failure-session-count", 0) or 0),
             )
         )
+    # Each failure on one of our policies links to the DNS check explaining it.
+    found = tls_findings(
+        report.id, report.organization, report.start[:10], data, Settings.from_config(st.cfg).ours
+    )
+    checks = {f.policy_domain: (f.check_domain, f.section) for f in found}
     return render(
         request,
         "admin/tlsrpt_detail.html",
         report=report,
         policies=policies,
+        checks=checks,
+        anchor=anchor,
         chart=org_chart(rows, f"Sessions per policy of report {report.report_id}"),
         raw=_pretty(report.json),
     )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _pretty(text: str) -> str:
@@ -149,14 +162,39 @@ async def dmarc_detail(request: Request) -> Response:
     records = [r for r in data.get("records", []) if isinstance(r, dict)]
     c = report.counts
     chart = org_chart(
-        [("DMARC", c.dmarc_pass, c.dmarc_fail), ("DKIM", c.dkim_pass, c.dkim_fail),
-         ("SPF", c.spf_pass, c.spf_fail)],
+        [
+            ("DMARC", c.dmarc_pass, c.dmarc_fail),
+            ("DKIM", c.dkim_pass, c.dkim_fail),
+            ("SPF", c.spf_pass, c.spf_fail),
+        ],
         f"Messages of report {report.report_id}",
     )
+    # Rows failing DMARC from addresses we do not send from link to the SPF check.
+    settings = Settings.from_config(st.cfg)
+    rows = []
+    for rec in records:
+        row = _as_dict(rec.get("row"))
+        pe = _as_dict(row.get("policy_evaluated"))
+        if str(pe.get("dkim", "")).lower() != "pass" and str(pe.get("spf", "")).lower() != "pass":
+            count = row.get("count")
+            rows.append(
+                FailingRow(
+                    report.id,
+                    report.organization,
+                    report.domain,
+                    "",
+                    str(row.get("source_ip")),
+                    count if isinstance(count, int) else 0,
+                    str(pe.get("disposition", "")),
+                )
+            )
+    unknown = {f.source_ip: f for f in dmarc_findings(rows, settings.ours, settings.known)}
     return render(
         request,
         "admin/dmarc_detail.html",
         report=report,
+        unknown=unknown,
+        anchor=anchor,
         published=data.get("policy_published", {}),
         records=records,
         chart=chart,

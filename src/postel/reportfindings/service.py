@@ -1,0 +1,165 @@
+"""The daily digest: after each UTC day, the findings of the reports received
+that day go to the admin (the postmaster mailbox, or an address), once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from postel import dmarcdb, tlsrptdb
+from postel.fsutil import fsync_dir, fsync_file
+from postel.reportfindings.digest import digest_message
+from postel.reportfindings.findings import Findings
+from postel.reportfindings.gather import Settings, gather
+
+if TYPE_CHECKING:
+    from postel.config import Config
+    from postel.queue import Queue
+    from postel.store import Store
+
+_log = logging.getLogger("postel.reportfindings")
+
+# Delivers (rcpt, message); rcpt "" means the postmaster mailbox.
+Deliver = Callable[[str, bytes], Awaitable[None]]
+
+
+def day_window(day: dt.date) -> tuple[str, str]:
+    """[since, until) bounds on the stored "received" timestamps of *day* (UTC)."""
+    return f"{day.isoformat()}T00:00:00", f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00"
+
+
+def findings_of_day(
+    tlsrpt_db: Path, dmarcrpt_db: Path, settings: Settings, day: dt.date
+) -> Findings:
+    since, until = day_window(day)
+    with tlsrptdb.open(tlsrpt_db) as tdb, dmarcdb.open(dmarcrpt_db) as ddb:
+        return gather(tdb, ddb, settings, received_since=since, received_until=until)
+
+
+class DigestSender:
+    """Mails the digest of the previous UTC day, at most once per day."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tlsrpt_db: Path,
+        dmarcrpt_db: Path,
+        marker: Path,
+        deliver: Deliver,
+        *,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tlsrpt_db = tlsrpt_db
+        self.dmarcrpt_db = dmarcrpt_db
+        self.marker = marker
+        self.deliver = deliver
+        self.now = now
+        self.log = logger or _log
+
+    def _last_day(self) -> str:
+        try:
+            return self.marker.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def _mark(self, day: dt.date) -> None:
+        tmp = self.marker.with_name(self.marker.name + ".tmp")
+        tmp.write_text(day.isoformat() + "\n")
+        fsync_file(tmp)
+        os.replace(tmp, self.marker)
+        fsync_dir(self.marker.parent)
+
+    async def run(self) -> Findings | None:
+        """The previous day's digest; None when already done or switched off."""
+        day = self.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+        if self.settings.digest_to == "-" or self._last_day() >= day.isoformat():
+            return None
+        found = await asyncio.to_thread(
+            findings_of_day, self.tlsrpt_db, self.dmarcrpt_db, self.settings, day
+        )
+        if found:
+            self.log.warning(
+                "others report problems with our domains",
+                extra={"day": day.isoformat(), "tls": len(found.tls), "dmarc": len(found.dmarc)},
+            )
+            s = self.settings
+            rcpt = s.digest_to or f"postmaster@{s.hostname}"
+            message = digest_message(
+                found,
+                day,
+                mail_from=f"{s.sender_localpart}@{s.hostname}",
+                rcpt=rcpt,
+                hostname=s.hostname,
+                now=self.now(),
+            )
+            await self.deliver(s.digest_to, message)
+            self.log.info("findings digest sent", extra={"day": day.isoformat(), "rcpt": rcpt})
+        await asyncio.to_thread(self._mark, day)
+        return found
+
+
+def local_deliver(store: Store, settings: Settings, tmpdir: Path) -> Deliver:
+    """Into the postmaster account's postmaster mailbox (the store's delivery)."""
+
+    def put(message: bytes) -> None:
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        path = tmpdir / f"findings-{os.getpid()}-{secrets.token_hex(8)}.eml"
+        try:
+            path.write_bytes(message)
+            fsync_file(path)
+            account = store.account(settings.postmaster_account)
+            account.deliver(settings.postmaster_mailbox, path)
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def deliver(rcpt: str, message: bytes) -> None:
+        assert rcpt == ""
+        await asyncio.to_thread(put, message)
+
+    return deliver
+
+
+def make_deliver(cfg: Config, store: Store, queue: Queue) -> Deliver:
+    """The postmaster mailbox for "", the queue for an address."""
+    from postel.tlsrptsend.service import QueueEnqueue
+
+    settings = Settings.from_config(cfg)
+    local = local_deliver(store, settings, cfg.datadir.tmp)
+    enqueue = QueueEnqueue(queue, cfg.datadir.tmp)
+    mail_from = f"{settings.sender_localpart}@{settings.hostname}"
+
+    async def deliver(rcpt: str, message: bytes) -> None:
+        if rcpt:
+            await enqueue(mail_from, rcpt, message)
+        else:
+            await local(rcpt, message)
+
+    return deliver
+
+
+async def start_daily_digest(
+    cfg: Config, store: Store, queue: Queue, stack: AsyncExitStack
+) -> None:
+    """Run the digest after every UTC day in a running server."""
+    from postel.tlsrptsend.loop import DailyLoop
+
+    settings = Settings.from_config(cfg)
+    if settings.digest_to == "-":
+        _log.info("findings digest disabled")
+        return
+    dd = cfg.datadir
+    sender = DigestSender(
+        settings, dd.tlsrpt_db, dd.dmarcrpt_db, dd.findings_marker, make_deliver(cfg, store, queue)
+    )
+    loop = DailyLoop(sender.run, what="findings digest", logger=_log)
+    loop.start()
+    stack.push_async_callback(loop.stop)

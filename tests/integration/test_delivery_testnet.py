@@ -101,6 +101,7 @@ postmaster_account = "alice"
 [tls]
 extra_ca_files = ["{testnet.ca_file}"]
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {peer_port}
 connect_timeout = 5
 """)

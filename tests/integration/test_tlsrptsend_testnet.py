@@ -203,6 +203,7 @@ extra_ca_files = ["{testnet.ca_file}"]
 [reports]
 report_sender_localpart = "tls-reporting"
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {PORT}
 connect_timeout = 5
 """)

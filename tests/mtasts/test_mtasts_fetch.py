@@ -254,7 +254,7 @@ async def _counting_server(host: str) -> tuple[asyncio.Server, list[str]]:
     seen: list[str] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(writer.get_extra_info("peername")[0])
+        seen.append(writer.get_extra_info("sockname")[0])
         writer.close()
 
     return await asyncio.start_server(handle, host, 0), seen

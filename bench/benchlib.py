@@ -157,6 +157,7 @@ max_message_size = 10485760
 smtp_workers = {smtp_workers}
 
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {smtp_port}
 connect_timeout = 5
 

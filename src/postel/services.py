@@ -24,11 +24,15 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
     from postel.mtastsdb import MTASTSDB, refresh_loop
+    from postel.netpolicy import AddressPolicy
     from postel.queue import Queue, QueueSubmitter
     from postel.tlsrptresultdb import ResultDB
 
+    allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
     mtastsdb = MTASTSDB.open(
-        cfg.datadir.mtasts_db, extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files]
+        cfg.datadir.mtasts_db,
+        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+        addresses=allowed,
     )
     stack.callback(mtastsdb.close)
     # RFC 8461 §10.2 cache refresh, daily (reference-behaviour §3).

@@ -24,6 +24,7 @@ postmaster_account = "alice"
 local_only = LOCAL_ONLY
 smtp_port = 2525
 connect_timeout = 5
+allowed_internal_networks = ["192.0.2.0/24"]  # the tests' documentation addresses
 """
 
 DOMAINS = """

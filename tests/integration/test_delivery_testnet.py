@@ -32,6 +32,7 @@ from postel.config import Config, load_config
 from postel.delivery import Deliverer, DeliveryRequest, RecipientOutcome
 from postel.dns.resolver import DNSResolver
 from postel.mtastsdb import MTASTSDB
+from postel.netpolicy import AddressPolicy
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -118,6 +119,7 @@ postmaster_account = "alice"
 [tls]
 extra_ca_files = ["{testnet.ca_file}"]
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {peer_port}
 connect_timeout = 5
 """)
@@ -130,7 +132,12 @@ addresses = ["alice@sender.test"]
     cfg = load_config(d)
     cfg.datadir.ensure()
     store = Store(cfg.datadir)
-    mdb = MTASTSDB.open(cfg.datadir.mtasts_db, extra_ca_files=[testnet.ca_file], timeout=10)
+    mdb = MTASTSDB.open(
+        cfg.datadir.mtasts_db,
+        extra_ca_files=[testnet.ca_file],
+        timeout=10,
+        addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
+    )
     rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
     resolver = DNSResolver([testnet.resolver_ip], timeout=5)
     dl = Deliverer(cfg, resolver, mdb, rdb, store, command_timeout=20)

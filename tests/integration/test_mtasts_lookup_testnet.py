@@ -23,6 +23,7 @@ from postel.mtasts.errors import (
 from postel.mtasts.fetch import WELL_KNOWN_PATH, make_ssl_context
 from postel.mtasts.lookup import lookup
 from postel.mtasts.policy import Mode
+from postel.netpolicy import AddressPolicy
 
 pytestmark = [
     pytest.mark.integration,
@@ -30,6 +31,8 @@ pytestmark = [
     pytest.mark.usefixtures("every_log_level"),
 ]
 
+# The test network is on loopback, which fetches refuse unless allowed.
+LOOPBACK = AddressPolicy.from_networks(["127.0.0.0/8"])
 POLICY = "version: STSv1\nmode: enforce\nmx: mx.{zone}\nmx: *.backup.{zone}\nmax_age: 86400\n"
 
 
@@ -54,7 +57,7 @@ def _publish(
 async def _lookup(testnet: Any, zone: str) -> Any:
     resolver = DNSResolver([testnet.resolver_ip])
     ctx = make_ssl_context([testnet.ca_file])
-    return await lookup(resolver, zone, ssl_context=ctx, timeout=20)
+    return await lookup(resolver, zone, ssl_context=ctx, timeout=20, addresses=LOOPBACK)
 
 
 async def test_policy_fetched(testnet: Any) -> None:
@@ -140,6 +143,8 @@ def test_cli_lookup(testnet: Any) -> None:
             str(testnet.ca_file),
             "--timeout",
             "20",
+            "--allow-internal",
+            "127.0.0.0/8",
         ],
         capture_output=True,
         text=True,

@@ -92,6 +92,7 @@ extra_ca_files = ["{testnet.ca_file}"]
 [reports]
 no_outgoing_tls_reports = true
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 connect_timeout = 5
 """)
     (d / "domains.toml").write_text("""

@@ -33,6 +33,7 @@ from postel.config import Config, load_config
 from postel.delivery import Deliverer
 from postel.dns.resolver import DNSResolver
 from postel.mtastsdb import MTASTSDB
+from postel.netpolicy import AddressPolicy
 from postel.queue import Queue
 from postel.store import Store
 from postel.tlsrpt import parse_report
@@ -207,6 +208,7 @@ extra_ca_files = ["{testnet.ca_file}"]
 [reports]
 report_sender_localpart = "tls-reporting"
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {PORT}
 connect_timeout = 5
 """)
@@ -311,7 +313,9 @@ async def test_daily_reports_mail_and_https(world: World, tmp_path: Path) -> Non
     # The real run through the queue and the Deliverer.
     store = Store(cfg.datadir)
     mdb = MTASTSDB.open(
-        cfg.datadir.mtasts_db, extra_ca_files=[w.sender_cfg.static.tls.extra_ca_files[0]]
+        cfg.datadir.mtasts_db,
+        extra_ca_files=[w.sender_cfg.static.tls.extra_ca_files[0]],
+        addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
     )
     delivery_rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
     deliverer = Deliverer(cfg, w.resolver, mdb, delivery_rdb, store, command_timeout=20)

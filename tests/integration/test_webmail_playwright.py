@@ -60,6 +60,7 @@ timeout = 3
 extra_ca_files = ["{testnet.ca_file}"]
 
 [delivery]
+allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
 smtp_port = {PORT}
 
 [listeners.net]

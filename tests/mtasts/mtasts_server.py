@@ -12,9 +12,12 @@ import trustme
 
 from postel.dns.mock import MockResolver
 from postel.mtasts.fetch import make_ssl_context
+from postel.netpolicy import AddressPolicy
 
 DOMAIN = "example.com"
 HOST = "mta-sts.example.com"
+# The test servers listen on loopback, which fetches refuse unless allowed.
+LOOPBACK = AddressPolicy.from_networks(["127.0.0.0/8", "::1/128"])
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

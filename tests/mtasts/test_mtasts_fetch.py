@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 import trustme
-from mtasts_server import DOMAIN, HOST, PolicyServer, http_response, server_context, start_server
+from mtasts_server import (
+    DOMAIN,
+    HOST,
+    LOOPBACK,
+    PolicyServer,
+    http_response,
+    server_context,
+    start_server,
+)
 
 from postel.dns import TemporaryError as DNSTemporaryError
 from postel.dns.mock import MockResolver
@@ -24,6 +32,7 @@ from postel.mtasts.errors import (
 )
 from postel.mtasts.fetch import FetchResult, fetch_policy, make_ssl_context, policy_url
 from postel.mtasts.policy import MAX_POLICY_SIZE, Mode
+from postel.netpolicy import AddressPolicy
 
 POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 86400\r\n"
 TIMEOUT = 5.0
@@ -34,6 +43,7 @@ async def fetch(srv: PolicyServer, **kw: Any) -> FetchResult:
         "ssl_context": srv.client_context(),
         "port": srv.port,
         "timeout": TIMEOUT,
+        "addresses": LOOPBACK,
     }
     options.update(kw)
     return await fetch_policy(srv.resolver(), DOMAIN, **options)
@@ -45,6 +55,7 @@ async def test_fetch_ok(policy_server: PolicyServer) -> None:
         policy_server.resolver(),
         DOMAIN,
         ssl_context=policy_server.client_context(),
+        addresses=LOOPBACK,
         port=policy_server.port,
         timeout=TIMEOUT,
     )
@@ -228,9 +239,58 @@ async def test_connection_refused() -> None:
         port = s.getsockname()[1]
     resolver = MockResolver({(HOST, "A"): ["127.0.0.1"]})
     with pytest.raises(PolicyFetchError) as exc:
-        await fetch_policy(resolver, DOMAIN, port=port, timeout=TIMEOUT)
+        await fetch_policy(resolver, DOMAIN, port=port, timeout=TIMEOUT, addresses=LOOPBACK)
     assert "127.0.0.1" in str(exc.value)
     assert exc.value.result_type == RESULT_FETCH_ERROR
+    # What happened, not the socket error's text (issue 16 item 8).
+    assert str(exc.value).endswith(
+        f"could not connect to 127.0.0.1 port {port}: connection refused"
+    )
+    assert "Errno" not in str(exc.value) and "Connect call" not in str(exc.value)
+
+
+async def _counting_server(host: str) -> tuple[asyncio.Server, list[str]]:
+    """A TCP server that records each connection and closes it."""
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(writer.get_extra_info("sockname")[0])
+        writer.close()
+
+    return await asyncio.start_server(handle, host, 0), seen
+
+
+async def test_internal_policy_host_not_connected() -> None:
+    # DNS points the policy host at a loopback service: refused before connecting.
+    server, seen = await _counting_server("127.0.0.9")
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        resolver = MockResolver({(HOST, "A"): ["127.0.0.9"], (HOST, "AAAA"): ["::1"]})
+        with pytest.raises(PolicyFetchError) as exc:
+            await fetch_policy(resolver, DOMAIN, port=port, timeout=TIMEOUT)
+        await asyncio.sleep(0.05)
+    assert seen == []
+    assert exc.value.result_type == RESULT_FETCH_ERROR
+    assert str(exc.value) == (
+        "https://mta-sts.example.com/.well-known/mta-sts.txt: policy host mta-sts.example.com "
+        "resolves only to internal addresses (::1 is a loopback address), not fetched"
+    )
+
+
+async def test_internal_addresses_skipped_unless_allowed(policy_server: PolicyServer) -> None:
+    policy_server.response = http_response(POLICY)
+    server, seen = await _counting_server("127.0.0.2")
+    async with server:
+        resolver = MockResolver({(HOST, "A"): ["127.0.0.2", "10.0.0.1", "127.0.0.1"]})
+        result = await fetch_policy(
+            resolver,
+            DOMAIN,
+            ssl_context=policy_server.client_context(),
+            port=policy_server.port,
+            timeout=TIMEOUT,
+            addresses=AddressPolicy.from_networks(["127.0.0.1/32"]),
+        )
+    assert result.ip == "127.0.0.1" and seen == []
 
 
 async def test_tries_next_address(policy_server: PolicyServer) -> None:
@@ -241,6 +301,7 @@ async def test_tries_next_address(policy_server: PolicyServer) -> None:
         resolver,
         DOMAIN,
         ssl_context=policy_server.client_context(),
+        addresses=LOOPBACK,
         port=policy_server.port,
         timeout=TIMEOUT,
     )
@@ -266,6 +327,7 @@ async def test_silent_address_skipped(
             resolver,
             DOMAIN,
             ssl_context=policy_server.client_context(),
+            addresses=LOOPBACK,
             port=policy_server.port,
             timeout=TIMEOUT,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from mtasts_server import DOMAIN, HOST, PolicyServer, http_response
+from mtasts_server import DOMAIN, HOST, LOOPBACK, PolicyServer, http_response
 
 from postel.cli.main import cli
 from postel.dns import BogusError
@@ -44,6 +44,7 @@ async def test_lookup_ok(policy_server: PolicyServer) -> None:
         resolver,
         "Example.COM.",
         ssl_context=policy_server.client_context(),
+        addresses=LOOPBACK,
         port=policy_server.port,
         timeout=5,
     )
@@ -67,6 +68,7 @@ async def test_lookup_record_kept_when_policy_missing(policy_server: PolicyServe
         resolver_with(policy_server, "v=STSv1; id=1"),
         DOMAIN,
         ssl_context=policy_server.client_context(),
+        addresses=LOOPBACK,
         port=policy_server.port,
         timeout=5,
     )
@@ -82,6 +84,7 @@ async def test_lookup_bad_policy(policy_server: PolicyServer) -> None:
         resolver_with(policy_server, "v=STSv1; id=1"),
         DOMAIN,
         ssl_context=policy_server.client_context(),
+        addresses=LOOPBACK,
         port=policy_server.port,
         timeout=5,
     )

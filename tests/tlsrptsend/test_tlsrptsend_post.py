@@ -13,10 +13,12 @@ import trustme
 from postel.dns import TemporaryError
 from postel.dns.mock import MockResolver
 from postel.mtasts.fetch import make_ssl_context
+from postel.netpolicy import AddressPolicy
 from postel.tlsrptsend.errors import DeliveryError
 from postel.tlsrptsend.post import post_report
 
 HOST = "reports.example"
+LOOPBACK = AddressPolicy.from_networks(["127.0.0.0/8", "::1/128"])  # the test server
 
 
 @dataclass
@@ -74,7 +76,9 @@ def client_ctx(ca: trustme.CA) -> ssl.SSLContext:
 
 async def test_post_ok(server: Server, ca: trustme.CA) -> None:
     uri = f"https://{HOST}:{server.port}/tlsrpt?x=1"
-    r = await post_report(resolver(), uri, b"\x1f\x8bgzip", ssl_context=client_ctx(ca))
+    r = await post_report(
+        resolver(), uri, b"\x1f\x8bgzip", ssl_context=client_ctx(ca), addresses=LOOPBACK
+    )
     assert (r.status, r.ip) == (200, "127.0.0.1")
     ((head, body),) = server.requests
     assert body == b"\x1f\x8bgzip"
@@ -91,7 +95,11 @@ async def test_post_error_status(
     server.status = status
     with pytest.raises(DeliveryError, match=f"HTTP {status}") as exc:
         await post_report(
-            resolver(), f"https://{HOST}:{server.port}/", b"x", ssl_context=client_ctx(ca)
+            resolver(),
+            f"https://{HOST}:{server.port}/",
+            b"x",
+            ssl_context=client_ctx(ca),
+            addresses=LOOPBACK,
         )
     assert exc.value.permanent is permanent
 
@@ -100,7 +108,11 @@ async def test_post_untrusted_certificate(server: Server) -> None:
     other = trustme.CA()
     with pytest.raises(DeliveryError, match="certificate"):
         await post_report(
-            resolver(), f"https://{HOST}:{server.port}/", b"x", ssl_context=client_ctx(other)
+            resolver(),
+            f"https://{HOST}:{server.port}/",
+            b"x",
+            ssl_context=client_ctx(other),
+            addresses=LOOPBACK,
         )
     assert server.requests == []
 
@@ -126,6 +138,7 @@ async def test_post_timeout_is_bounded(server: Server, ca: trustme.CA) -> None:
             b"x",
             ssl_context=client_ctx(ca),
             timeout=0.5,
+            addresses=LOOPBACK,
         )
     assert loop.time() - start < 3
 
@@ -134,3 +147,21 @@ async def test_post_rejects_other_schemes(ca: trustme.CA) -> None:
     with pytest.raises(DeliveryError, match="not an https URI") as exc:
         await post_report(resolver(), "mailto:x@y.example", b"x", ssl_context=client_ctx(ca))
     assert exc.value.permanent
+
+
+async def test_post_to_internal_address_refused(server: Server, ca: trustme.CA) -> None:
+    # The rua comes from the reported domain's DNS: it must not reach internal
+    # services (issue 16 item 8), by name or as an address literal.
+    for uri, why in [
+        (
+            f"https://{HOST}:{server.port}/",
+            f"{HOST} resolves only to internal addresses (127.0.0.1 is a loopback address)",
+        ),
+        (f"https://127.0.0.1:{server.port}/", "127.0.0.1 is a loopback address"),
+        (f"https://[::1]:{server.port}/", "::1 is a loopback address"),
+    ]:
+        with pytest.raises(DeliveryError) as exc:
+            await post_report(resolver(), uri, b"x", ssl_context=client_ctx(ca))
+        assert exc.value.permanent
+        assert str(exc.value).endswith(f"{why}, not posted"), str(exc.value)
+    assert server.requests == []

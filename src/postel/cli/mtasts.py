@@ -84,6 +84,14 @@ def parse_cmd(file: Path, is_record: bool) -> None:
     "--https-port", type=int, default=443, show_default=True, help="Policy server port (tests)."
 )
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option(
+    "--allow-internal",
+    "allow_internal",
+    multiple=True,
+    metavar="NETWORK",
+    help="A loopback, private or other internal network the policy host may resolve to "
+    "(repeatable); by default, as in the server, such addresses are refused.",
+)
 def lookup_cmd(
     domain: str,
     nameservers: tuple[str, ...],
@@ -91,12 +99,18 @@ def lookup_cmd(
     ca_files: tuple[Path, ...],
     https_port: int,
     timeout: float,
+    allow_internal: tuple[str, ...],
 ) -> None:
     """Look up DOMAIN's MTA-STS record, fetch its policy and print both as JSON."""
     from postel.dns.resolver import DNSResolver
     from postel.mtasts.fetch import make_ssl_context
     from postel.mtasts.lookup import lookup
+    from postel.netpolicy import AddressPolicy
 
+    try:
+        addresses = AddressPolicy.from_networks(allow_internal)
+    except ValueError as e:
+        fail(f"--allow-internal: {e}")
     resolver = DNSResolver(list(nameservers) or None, port=dns_port)
     try:
         ctx = make_ssl_context(ca_files)
@@ -104,7 +118,14 @@ def lookup_cmd(
         fail(f"loading CA files: {e}")
     try:
         result = asyncio.run(
-            lookup(resolver, domain, ssl_context=ctx, port=https_port, timeout=timeout)
+            lookup(
+                resolver,
+                domain,
+                ssl_context=ctx,
+                port=https_port,
+                timeout=timeout,
+                addresses=addresses,
+            )
         )
     except ValueError as e:
         fail(str(e))

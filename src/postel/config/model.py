@@ -200,6 +200,19 @@ class DeliveryConfig(Strict):
     )
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of remote MX hosts.")
     connect_timeout: float = Field(30, gt=0, description="Seconds to connect to a host.")
+    allowed_internal_networks: list[str] = Field(
+        default_factory=list,
+        description="Loopback, private (RFC 1918, fc00::/7), link-local, carrier-grade NAT and "
+        "other special-purpose networks that MX hosts, MTA-STS policy hosts and TLS report "
+        "URIs may resolve to. Default none: such addresses are refused, so that DNS cannot "
+        'point the server at internal services; e.g. ["10.1.0.0/16"] for an MX on the '
+        'local network, ["127.0.0.0/8", "::1/128"] for tests on loopback.',
+    )
+
+    @field_validator("allowed_internal_networks")
+    @classmethod
+    def _internal(cls, value: list[str]) -> list[str]:
+        return _ip_networks(value)
 
 
 class StaticConfig(Strict):

@@ -7,7 +7,7 @@ MTA-STS (postel.mtastsdb), MX/TLSA gathering with DNSSEC status (RFC 7672
 
 from postel.delivery.decide import HostDecision, decide
 from postel.delivery.deliverer import Deliverer
-from postel.delivery.errors import DeliveryError, NextHopLookupError, NullMX
+from postel.delivery.errors import DeliveryError, InternalAddress, NextHopLookupError, NullMX
 from postel.delivery.gather import (
     HostAddresses,
     HostTLSA,
@@ -29,6 +29,7 @@ __all__ = [
     "HostAddresses",
     "HostDecision",
     "HostTLSA",
+    "InternalAddress",
     "NextHopLookupError",
     "NextHops",
     "NullMX",

@@ -17,7 +17,7 @@ from typing import Any
 
 from postel.config import Config
 from postel.delivery.decide import HostDecision, decide
-from postel.delivery.errors import DeliveryError, NextHopLookupError
+from postel.delivery.errors import DeliveryError, InternalAddress, NextHopLookupError
 from postel.delivery.gather import (
     HostTLSA,
     NextHops,
@@ -32,6 +32,7 @@ from postel.dns import DNSError, Resolver
 from postel.log import cid_context
 from postel.mtastsdb import MTASTSDB, PolicyLookup
 from postel.mtastsdb.model import no_policy_result
+from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
@@ -112,6 +113,7 @@ class Deliverer:
         self.command_timeout = command_timeout
         self.rng = rng or random.Random()
         self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
+        self.addresses = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
 
     async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
         """Try each MX host in order until one accepts; an outcome per recipient."""
@@ -177,6 +179,10 @@ class Deliverer:
                                 code=451, enhanced="4.4.4")
             outcomes.note_all(err, host)
             return False
+        ips = self._permitted(host, addrs.ips)
+        if isinstance(ips, InternalAddress):
+            outcomes.note_all(ips, host)
+            return False
         # Also with TLS-Required: No: RFC 8689 §5 says to ignore failures, not to
         # skip the evaluation, and the TLS report still states the host's policy.
         tlsa: HostTLSA | None = await gather_tlsa(self.resolver, hops, addrs)
@@ -196,7 +202,7 @@ class Deliverer:
             outcomes.note_all(decision.failure, host)
             return False
         assert decision.tls is not None
-        for ip in addrs.ips:
+        for ip in ips:
             res = await self._session(req, host, ip, decision.tls, outcomes.pending)
             report.session(res)
             if self._tls_broken(res) and decision.plaintext_fallback:
@@ -209,6 +215,19 @@ class Deliverer:
             if res.connected and res.banner:
                 return False  # the host answered; try the next host, not its other addresses
         return False
+
+    def _permitted(self, host: str, ips: list[str]) -> list[str] | InternalAddress:
+        """The addresses of *host* that may be connected to (postel.netpolicy);
+        the error for the host when there is none."""
+        permitted, refused = self.addresses.split(ips)
+        for ip, why in refused:
+            self.log.info(
+                "internal address not used", extra={"host": host, "ip": ip, "reason": why}
+            )
+        if permitted:
+            return permitted
+        ip, why = refused[0]
+        return InternalAddress(host, ip, why)
 
     @staticmethod
     def _tls_broken(res: SessionResult) -> bool:
@@ -280,6 +299,10 @@ class Deliverer:
         inner = req.domain[1:-1]
         ip = inner[5:] if inner.lower().startswith("ipv6:") else inner
         outcomes = _Outcomes(req.rcpts)
+        refused = self._permitted(ip, [ip])
+        if isinstance(refused, InternalAddress):
+            outcomes.note_all(refused, ip)
+            return outcomes.result(req.rcpts)
         decision = decide(ip, policy=None, tlsa=None, requiretls=req.requiretls,
                           tls_required_no=req.tls_required_no)
         if decision.skip:

@@ -34,3 +34,22 @@ class NextHopLookupError(DeliveryError):
     def __init__(self, message: str, *, cause: Exception | None = None) -> None:
         super().__init__(message, permanent=False, code=451, enhanced="4.4.3")
         self.cause = cause
+
+
+class InternalAddress(DeliveryError):
+    """A host (an MX, or an address literal) has only addresses in loopback,
+    private or other internal networks that the configuration does not allow
+    (postel.netpolicy). An error for that host: the next MX is tried. It is
+    permanent, 5.4.4 "unable to route" (RFC 3463 §3.5): a retry would follow
+    the same DNS data, and as other MTAs that refuse such hosts do, the sender
+    learns at once. Another host's temporary failure still makes the message
+    wait (the deliverer's outcome rules)."""
+
+    def __init__(self, host: str, ip: str, why: str) -> None:
+        if host == ip:
+            text = f"{ip} is {why}, not delivered to"
+        else:
+            text = f"{host} resolves only to internal addresses ({ip} is {why}), not delivered to"
+        super().__init__(text, permanent=True, code=550, enhanced="5.4.4")
+        self.host = host
+        self.ip = ip

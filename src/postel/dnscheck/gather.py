@@ -33,6 +33,7 @@ class CheckOptions:
     smtp_port: int = 25
     https_port: int = 443
     ca_files: tuple[str, ...] = ()
+    internal_networks: tuple[str, ...] = ()  # internal addresses policy hosts may have
     timeout: float = 10.0  # per lookup or connection
     starttls: bool = True
     bogus_probe: str | None = "dnssec-failed.org."
@@ -126,6 +127,7 @@ async def _probes(resolver: Resolver, mx: Found, hostname: str, opts: CheckOptio
 async def _policy(resolver: Resolver, domain: str, opts: CheckOptions) -> PolicyFetch:
     from postel.mtasts.errors import MTASTSError
     from postel.mtasts.fetch import fetch_policy, make_ssl_context
+    from postel.netpolicy import AddressPolicy
 
     try:
         fetched = await fetch_policy(
@@ -134,6 +136,7 @@ async def _policy(resolver: Resolver, domain: str, opts: CheckOptions) -> Policy
             ssl_context=make_ssl_context(list(opts.ca_files)),
             port=opts.https_port,
             timeout=opts.timeout,
+            addresses=AddressPolicy.from_networks(opts.internal_networks),
         )
     except MTASTSError as exc:
         return PolicyFetch(error=str(exc))

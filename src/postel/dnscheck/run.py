@@ -16,10 +16,12 @@ log = logging.getLogger("postel.dnscheck")
 
 
 def options_from_config(cfg: Config, **overrides: object) -> CheckOptions:
-    """Check options matching how this instance delivers (port, extra CAs)."""
+    """Check options matching how this instance delivers (port, extra CAs,
+    allowed internal networks)."""
     values: dict[str, object] = {
         "smtp_port": cfg.static.delivery.smtp_port,
         "ca_files": tuple(str(cfg.path(p)) for p in cfg.static.tls.extra_ca_files),
+        "internal_networks": tuple(cfg.static.delivery.allowed_internal_networks),
         "timeout": min(cfg.static.dns.timeout * 2, 10.0),
     }
     values.update(overrides)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import ssl
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from postel.mtasts.httphead import (
     parse_response_head,
 )
 from postel.mtasts.policy import MAX_POLICY_SIZE, Policy, parse_policy
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 
 WELL_KNOWN_PATH = "/.well-known/mta-sts.txt"
 DEFAULT_TIMEOUT = 60.0  # RFC 8461 §3.3: "a timeout of one minute is suggested"
@@ -79,12 +81,15 @@ async def fetch_policy(
     port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,
     logger: logging.Logger | None = None,
+    addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> FetchResult:
     """GET ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` and parse it.
 
     ``domain`` must be in A-labels without trailing dot. The host is resolved
     with ``resolver`` (A and AAAA) and each address is tried in turn within
     ``timeout`` seconds in total. Redirects are not followed (RFC 8461 §3.3).
+    Addresses that ``addresses`` refuses (loopback, private, ...: postel.netpolicy)
+    are not connected to; a host with no other address is a PolicyFetchError.
 
     Raises NoPolicy (host not found, 404), PolicyFetchError (other failures,
     sts-webpki-invalid for certificate errors) or PolicySyntaxError (bad or
@@ -96,14 +101,15 @@ async def fetch_policy(
     ctx = ssl_context or make_ssl_context()
     try:
         async with asyncio.timeout(timeout):
-            ips = await _resolve(resolver, host, url)
+            ips = _permitted(await _resolve(resolver, host, url), addresses, host, url, log)
             for n, ip in enumerate(ips, start=1):
                 try:
                     # An address that does not answer must leave time for the next one.
                     connect_timeout = CONNECT_TIMEOUT if n < len(ips) else None
                     reader, writer = await _connect(ip, port, host, ctx, url, connect_timeout)
                 except (OSError, TimeoutError) as e:
-                    problem = f"connecting to {ip} port {port}: {str(e) or 'timed out'}"
+                    # What went wrong, not the socket error's text (issue 16 item 8).
+                    problem = f"could not connect to {ip} port {port}: {connect_problem(e)}"
                     if n == len(ips):
                         raise PolicyFetchError(problem, url=url) from None
                     log.debug("policy fetch: %s, trying the next address", problem)
@@ -134,6 +140,35 @@ async def _resolve(resolver: Resolver, host: str, url: str) -> list[str]:
     problem = next(f for f in failures if not isinstance(f, NotFound))
     what = "DNSSEC validation failed" if isinstance(problem, BogusError) else "DNS lookup failed"
     raise PolicyFetchError(f"resolving {host}: {what}: {problem}", url=url)
+
+
+def _permitted(
+    ips: list[str], addresses: AddressPolicy, host: str, url: str, log: logging.Logger
+) -> list[str]:
+    """The addresses that may be connected to; PolicyFetchError when none may."""
+    permitted, refused = addresses.split(ips)
+    for ip, why in refused:
+        log.info(
+            "mta-sts policy host address refused", extra={"host": host, "ip": ip, "reason": why}
+        )
+    if not permitted:
+        ip, why = refused[0]
+        raise PolicyFetchError(
+            f"policy host {host} resolves only to internal addresses ({ip} is {why}), not fetched",
+            url=url,
+        )
+    return permitted
+
+
+def connect_problem(exc: BaseException) -> str:
+    """A short description of a failed connection attempt, for people."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "unreachable"
+    return "connection failed"
 
 
 async def _connect(
@@ -170,8 +205,8 @@ async def _exchange(
         return head, await _read_body(reader, head, url)
     except ssl.SSLError as e:
         raise PolicyFetchError(f"TLS error from {ip}: {e.reason or e}", url=url) from None
-    except (ConnectionError, asyncio.IncompleteReadError) as e:
-        raise PolicyFetchError(f"connection to {ip} lost: {e}", url=url) from None
+    except (ConnectionError, asyncio.IncompleteReadError):
+        raise PolicyFetchError(f"connection to {ip} lost", url=url) from None
     finally:
         writer.close()
         with contextlib.suppress(Exception):

@@ -15,6 +15,7 @@ from postel.mtasts.errors import MTASTSError, NoRecord, TemporaryError
 from postel.mtasts.fetch import DEFAULT_TIMEOUT, fetch_policy
 from postel.mtasts.policy import Policy
 from postel.mtasts.record import Record, select_record
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 
 _log = logging.getLogger("postel.mtasts")
 
@@ -96,11 +97,13 @@ async def lookup(
     port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,
     logger: logging.Logger | None = None,
+    addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> LookupResult:
     """Look up the record and, if there is one, fetch and parse the policy.
 
     Never raises the package's errors: they end up in ``LookupResult.error``.
     ``domain`` may be given in U-labels; ValueError if it is not a domain name.
+    ``addresses`` says which policy host addresses may be connected to.
     """
     log = logger or _log
     domain = normalise_domain(domain)
@@ -111,7 +114,13 @@ async def lookup(
         return LookupResult(domain=domain, error=e)
     try:
         fetched = await fetch_policy(
-            resolver, domain, ssl_context=ssl_context, port=port, timeout=timeout, logger=log
+            resolver,
+            domain,
+            ssl_context=ssl_context,
+            port=port,
+            timeout=timeout,
+            logger=log,
+            addresses=addresses,
         )
     except MTASTSError as e:
         log.info("mta-sts policy fetch failed: %s", e, extra={"domain": domain})

@@ -35,6 +35,7 @@ from postel.mtastsdb.model import (
     sts_result,
 )
 from postel.mtastsdb.schema import MIGRATIONS
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 
 _log = logging.getLogger("postel.mtastsdb")
 
@@ -77,8 +78,9 @@ def utcnow() -> dt.datetime:
 class MTASTSDB:
     """The policy cache. Open with :meth:`open`, close with :meth:`close`.
 
-    ``extra_ca_files``, ``https_port`` and ``timeout`` configure the default
-    policy fetcher (PKIX with system CAs plus the extra files).
+    ``extra_ca_files``, ``https_port``, ``timeout`` and ``addresses`` (which
+    policy host addresses may be connected to) configure the default policy
+    fetcher (PKIX with system CAs plus the extra files).
     """
 
     def __init__(
@@ -90,12 +92,14 @@ class MTASTSDB:
         https_port: int = 443,
         timeout: float = DEFAULT_TIMEOUT,
         logger: logging.Logger | None = None,
+        addresses: AddressPolicy = PUBLIC_ONLY,
     ) -> None:
         self.conn = conn
         self.path = path
         self.extra_ca_files = list(extra_ca_files)
         self.https_port = https_port
         self.timeout = timeout
+        self.addresses = addresses
         self.log = logger or _log
 
     @classmethod
@@ -108,6 +112,7 @@ class MTASTSDB:
         https_port: int = 443,
         timeout: float = DEFAULT_TIMEOUT,
         logger: logging.Logger | None = None,
+        addresses: AddressPolicy = PUBLIC_ONLY,
     ) -> MTASTSDB:
         return cls(
             open_db(Path(path), MIGRATIONS, readonly=readonly),
@@ -116,6 +121,7 @@ class MTASTSDB:
             https_port=https_port,
             timeout=timeout,
             logger=logger,
+            addresses=addresses,
         )
 
     def close(self) -> None:
@@ -128,7 +134,7 @@ class MTASTSDB:
         ctx = make_ssl_context(self.extra_ca_files)
         return await fetch_policy(
             resolver, domain, ssl_context=ctx, port=self.https_port, timeout=self.timeout,
-            logger=self.log,
+            logger=self.log, addresses=self.addresses,
         )
 
     # -- rows -------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from postel.delivery.errors import NextHopLookupError, NullMX
 from postel.delivery.gather import gather_ips, gather_next_hops, gather_tlsa
 from postel.dns import BogusError, Resolver
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.recipientsecurity.errors import BadAddress
 from postel.recipientsecurity.evaluate import (
     DANEFacts,
@@ -55,6 +56,13 @@ async def _bounded(coro: Awaitable[T], timeout: float, what: str) -> T:
         raise TimeoutError(f"{what}: no answer within {timeout:g} s") from None
 
 
+def _shown(exc: BaseException, generic: str) -> str:
+    """What the webmail user sees of an unexpected failure: our own timeout
+    message, otherwise *generic*; never an exception's text, which may carry
+    socket details (the details are logged)."""
+    return str(exc) if isinstance(exc, TimeoutError) and str(exc) else generic
+
+
 async def mtasts_facts(
     resolver: Resolver,
     domain: str,
@@ -62,8 +70,10 @@ async def mtasts_facts(
     mtastsdb: Any = None,
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
+    addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> MTASTSFacts:
-    """The policy from the MTA-STS cache (postel.mtastsdb), or a direct lookup."""
+    """The policy from the MTA-STS cache (postel.mtastsdb), or a direct lookup
+    that connects only to policy host addresses *addresses* permits."""
     if mtastsdb is not None:
         got = await mtastsdb.get(resolver, domain)
         if got.temporary:
@@ -73,7 +83,9 @@ async def mtasts_facts(
     from postel.mtasts.errors import NoRecord, TemporaryError
     from postel.mtasts.lookup import lookup
 
-    res = await lookup(resolver, domain, ssl_context=ssl_context, port=https_port)
+    res = await lookup(
+        resolver, domain, ssl_context=ssl_context, port=https_port, addresses=addresses
+    )
     if res.error is None:
         return MTASTSFacts(mode=res.policy.mode.value if res.policy else None)
     if isinstance(res.error, NoRecord):
@@ -119,10 +131,12 @@ async def evaluate_recipient(
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,
+    addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> RecipientSecurity:
     """The five findings for *address*. *memory* returns the sender account's
     per-domain memory (AccountStore.domain_security); it is called in a thread.
-    Raises BadAddress for an unusable address; lookups never raise."""
+    Raises BadAddress for an unusable address; lookups never raise. Direct
+    MTA-STS lookups (no *mtastsdb*) fetch only from addresses *addresses* permits."""
     addr, domain = recipient_domain(address)
     if domain.startswith("["):
         return RecipientSecurity(
@@ -139,7 +153,7 @@ async def evaluate_recipient(
         _bounded(
             mtasts_facts(
                 resolver, domain, mtastsdb=mtastsdb, ssl_context=ssl_context,
-                https_port=https_port,
+                https_port=https_port, addresses=addresses,
             ),
             timeout,
             "MTA-STS lookup",
@@ -156,12 +170,12 @@ async def evaluate_recipient(
         starttls, requiretls = memory_findings(domain, mem_res)
     if isinstance(sts_res, BaseException):
         log.info("mta-sts lookup failed", extra={"domain": domain, "err": repr(sts_res)})
-        sts = MTASTSFacts(problem=str(sts_res) or repr(sts_res), temporary=True)
+        sts = MTASTSFacts(problem=_shown(sts_res, "MTA-STS lookup failed"), temporary=True)
     else:
         sts = sts_res
     if isinstance(mx_res, BaseException):
         log.info("mx lookup failed", extra={"domain": domain, "err": repr(mx_res)})
-        mx, dane = MXFacts(error=str(mx_res) or repr(mx_res)), None
+        mx, dane = MXFacts(error=_shown(mx_res, "MX lookup failed")), None
     else:
         mx, dane = mx_res
     return RecipientSecurity(

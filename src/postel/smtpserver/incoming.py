@@ -1,7 +1,8 @@
 """Delivery of a message received on the incoming port to local accounts.
 
 The message gets Authentication-Results (RFC 8601) and Received (RFC 5321
-§4.4) headers, is written to a temp file and fsynced, delivered to every
+§4.4) headers, after those claiming our authserv-id are removed (RFC 8601 §5,
+postel.auth.arstrip), is written to a temp file and fsynced, delivered to every
 recipient's mailbox (hard links, index row committed), and only then is the
 250 reply sent (shared/DESIGN.md "Data directory").
 """
@@ -120,6 +121,20 @@ def trace_headers(
     return out.encode("utf-8")
 
 
+def without_own_results(ctx: ServerContext, message: bytes) -> bytes | None:
+    """*message* without Authentication-Results fields carrying our authserv-id
+    (RFC 8601 §5); None when it has none."""
+    from postel.auth.arstrip import strip_own_results
+
+    stripped = strip_own_results(message, ctx.cfg.static.hostname)
+    if stripped is None:
+        return None
+    log.info(
+        "removed authentication-results claiming our authserv-id", extra={"count": stripped[1]}
+    )
+    return stripped[0]
+
+
 async def deliver(
     ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path, data: bytes | None = None
 ) -> Outcome:
@@ -133,7 +148,10 @@ async def deliver(
             Reply(550, "5.7.1", f"rejected by the DMARC policy of {results.dmarc.from_domain}")
         )
     final = spool.with_name(spool.name + "-final")
-    body = message if data is not None else spool  # the file: not read twice into memory
+    body: bytes | Path = message if data is not None else spool  # the file: not read twice
+    stripped = without_own_results(ctx, message)
+    if stripped is not None:
+        body = stripped
     headers = trace_headers(ctx, info, tx, results)
     del message
     outcome = Outcome(Reply(250, "2.0.0", f"delivered, id {info.cid}"), final=final)

@@ -22,7 +22,7 @@ from postel.smtp.reply import Reply
 from postel.smtpserver.compose import write_message
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
-from postel.smtpserver.incoming import trace_headers
+from postel.smtpserver.incoming import trace_headers, without_own_results
 from postel.smtpserver.transaction import SessionInfo, Transaction
 
 log = logging.getLogger("postel.smtpserver")
@@ -119,6 +119,7 @@ async def submit(
     if refusal is not None:
         log.info("submission refused", extra={"reason": refusal.text, "account": account})
         return refusal
+    message = without_own_results(ctx, message) or message  # RFC 8601 §5, also for an MSA
     message = missing_fields(message, cfg.static.hostname) + message
     try:
         message = await asyncio.to_thread(dkim_sign, cfg, message)

@@ -1,6 +1,8 @@
 """HTTPS POST of a gzipped report to an `https:` rua (RFC 8460 §5.4).
 
-The host is resolved with postel's resolver; the connection verifies PKIX
+The host is resolved with postel's resolver; internal addresses (loopback,
+private, ...: postel.netpolicy) are not connected to unless allowed, since the
+URI comes from the reported domain's DNS. The connection verifies PKIX
 against the system CAs and configured extra CA files. Only the status line of
 the response matters (2xx: accepted); everything is bounded in time and size.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import postel
 from postel.dns import DNSError, NotFound, Resolver
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.tlsrptsend.errors import DeliveryError
 
 CONTENT_TYPE = "application/tlsrpt+gzip"  # RFC 8460 §6.4
@@ -84,8 +87,10 @@ async def post_report(
     ssl_context: ssl.SSLContext,
     timeout: float = DEFAULT_TIMEOUT,
     logger: logging.Logger | None = None,
+    addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> PostResult:
-    """POST *body* (gzipped report) to *uri*; raises DeliveryError unless 2xx."""
+    """POST *body* (gzipped report) to *uri*; raises DeliveryError unless 2xx.
+    Only addresses that *addresses* permits are connected to."""
     log = logger or _log
     try:
         parts = urllib.parse.urlsplit(uri)
@@ -100,7 +105,13 @@ async def post_report(
         target += "?" + parts.query
     try:
         async with asyncio.timeout(timeout):
-            ips = await _addresses(resolver, host, uri)
+            ips, refused = addresses.split(await _addresses(resolver, host, uri))
+            if not ips:
+                ip, why = refused[0]
+                what = f"{ip} is {why}"
+                if ip != host.strip("[]"):
+                    what = f"{host} resolves only to internal addresses ({what})"
+                raise DeliveryError(f"{what}, not posted", uri=uri, permanent=True)
             last: DeliveryError | None = None
             for n, ip in enumerate(ips, start=1):
                 try:

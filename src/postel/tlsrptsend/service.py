@@ -65,11 +65,13 @@ def adding_queue(cfg: Config) -> Queue:
 
 def https_post(cfg: Config, resolver: Resolver) -> Post:
     from postel.mtasts.fetch import make_ssl_context
+    from postel.netpolicy import AddressPolicy
 
     ctx = make_ssl_context([cfg.path(p) for p in cfg.static.tls.extra_ca_files])
+    allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
 
     async def post(uri: str, body: bytes) -> None:
-        await post_report(resolver, uri, body, ssl_context=ctx)
+        await post_report(resolver, uri, body, ssl_context=ctx, addresses=allowed)
 
     return post
 

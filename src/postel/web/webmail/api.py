@@ -23,6 +23,7 @@ async def recipient_security(request: Request) -> Response:
             mtastsdb=st.mtastsdb,
             ssl_context=st.mtasts_ssl,
             https_port=st.https_port,
+            addresses=st.addresses,
         )
     except BadAddress as exc:
         return JSONResponse({"error": str(exc), "address": address}, status_code=400)

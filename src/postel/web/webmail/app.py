@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from postel.config import Config
 from postel.dns import Resolver
+from postel.netpolicy import AddressPolicy
 from postel.web.auth import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
@@ -41,11 +42,17 @@ def open_mtastsdb(cfg: Config) -> Any:
         return MTASTSDB.open(
             cfg.datadir.mtasts_db,
             extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+            addresses=internal_networks(cfg),
         )
     except Exception as exc:  # the bar falls back to direct MTA-STS lookups
         log.warning("mta-sts cache unavailable for webmail",
                     extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)})
         return None
+
+
+def internal_networks(cfg: Config) -> AddressPolicy:
+    """Which internal addresses MTA-STS policy hosts may resolve to (postel.netpolicy)."""
+    return AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
 
 
 def routes() -> list[Route]:
@@ -104,6 +111,7 @@ def build(
         mtastsdb=mtastsdb,
         mtasts_ssl=make_ssl_context([cfg.path(p) for p in cfg.static.tls.extra_ca_files]),
         https_port=https_port,
+        addresses=internal_networks(cfg),
     )
     return app
 

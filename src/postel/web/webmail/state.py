@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from postel.config import Config
 from postel.dns import Resolver
+from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.web.auth import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
@@ -31,6 +32,7 @@ class WebmailState:
     mtastsdb: Any = None  # postel.mtastsdb.MTASTSDB, or None: direct MTA-STS lookups
     mtasts_ssl: ssl.SSLContext | None = None
     https_port: int = 443
+    addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from
 
 
 def state_of(request: Request) -> WebmailState:

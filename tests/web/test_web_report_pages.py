@@ -82,8 +82,12 @@ def test_outgoing_results(client: TestClient, instance: Instance) -> None:
 
 
 def test_suppression_list_add_and_remove(client: TestClient, instance: Instance) -> None:
-    r = post(client, "/admin/suppressions", "/admin/suppressions/add",
-             {"address": "Reports@Example.org", "days": "7", "comment": "bounces"})
+    r = post(
+        client,
+        "/admin/suppressions",
+        "/admin/suppressions/add",
+        {"address": "Reports@Example.org", "days": "7", "comment": "bounces"},
+    )
     assert "No TLS reports go to reports@example.org" in r.text
     assert "bounces" in r.text
     db = ResultDB.open(instance.cfg.datadir.tlsrptresult_db)
@@ -91,8 +95,12 @@ def test_suppression_list_add_and_remove(client: TestClient, instance: Instance)
         assert db.is_suppressed("reports@example.org")
     finally:
         db.close()
-    r = post(client, "/admin/suppressions", "/admin/suppressions/remove",
-             {"address": "reports@example.org"})
+    r = post(
+        client,
+        "/admin/suppressions",
+        "/admin/suppressions/remove",
+        {"address": "reports@example.org"},
+    )
     assert "removed from the suppression list" in r.text
     r = post(client, "/admin/suppressions", "/admin/suppressions/add", {"address": "nope"})
     assert "Not added" in r.text
@@ -103,8 +111,19 @@ def test_mtasts_cache_page(client: TestClient, instance: Instance) -> None:
     text = "version: STSv1\nmode: enforce\nmx: mx.cached.example\nmax_age: 604800\n"
     db = MTASTSDB.open(instance.cfg.datadir.mtasts_db)
     try:
-        db.put(CachedPolicy("cached.example", now, now + dt.timedelta(days=7), now, now, False,
-                            "id1", parse_policy(text), text))
+        db.put(
+            CachedPolicy(
+                "cached.example",
+                now,
+                now + dt.timedelta(days=7),
+                now,
+                now,
+                False,
+                "id1",
+                parse_policy(text),
+                text,
+            )
+        )
     finally:
         db.close()
     r = client.get("/admin/mtasts")
@@ -116,10 +135,18 @@ def queue_one(instance: Instance, rcpt: str = "someone@remote.example") -> int:
     try:
         ids = db.add(
             b"From: you@postel.localhost\r\nSubject: hello\r\n\r\nhi\r\n",
-            account="you", mail_from="you@postel.localhost", rcpts=[rcpt],
-            requiretls=False, tls_required_no=False, is_tlsrpt=False, is_dmarc_report=False,
-            smtputf8=False, eightbit=False, max_attempts=10,
-            now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), subject="hello",
+            account="you",
+            mail_from="you@postel.localhost",
+            rcpts=[rcpt],
+            requiretls=False,
+            tls_required_no=False,
+            is_tlsrpt=False,
+            is_dmarc_report=False,
+            smtputf8=False,
+            eightbit=False,
+            max_attempts=10,
+            now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+            subject="hello",
         )
     finally:
         db.close()
@@ -157,3 +184,81 @@ def test_charts_escape_labels() -> None:
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     svg = str(day_chart([("2024-01-01", 0, 0)], "empty"))
     assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def _recent_tls_report(instance: Instance, policy_domain: str, kind: str) -> int:
+    """A TLS report of yesterday with failed sessions on *policy_domain*."""
+    import json
+
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    raw = {
+        "organization-name": "Sender Org",
+        "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"},
+        "contact-info": "tls@sender.example",
+        "report-id": f"findings-{policy_domain}",
+        "policies": [
+            {
+                "policy": {"policy-type": kind, "policy-domain": policy_domain},
+                "summary": {"total-successful-session-count": 9, "total-failure-session-count": 4},
+                "failure-details": [
+                    {"result-type": "validation-failure", "failure-reason-code": "dane-no-match",
+                     "receiving-mx-hostname": "mail.postel.localhost", "failed-session-count": 4}
+                ],
+            }
+        ],
+    }  # fmt: skip
+    report = parse_tlsrpt(json.dumps(raw).encode()).report
+    with tlsrptdb.open(instance.cfg.datadir.tlsrpt_db) as db:
+        return db.add(report, kind="host", to_rcpt="tls@mail.postel.localhost").id
+
+
+def test_admin_home_shows_what_others_report(client: TestClient, instance: Instance) -> None:
+    """Issue 20 item 4: a received TLS report with failures for our MX appears on the
+    admin home, linked to the report and to the DNS check section that explains it."""
+    r = client.get("/admin/")
+    assert "Problems others report" not in r.text
+    rid = _recent_tls_report(instance, "mail.postel.localhost", "tlsa")
+    _recent_tls_report(instance, "not-ours.example", "sts")
+    r = client.get("/admin/")
+    assert r.status_code == 200
+    text = html.unescape(r.text)
+    assert "Problems others report" in text
+    assert "tlsa mail.postel.localhost" in text and "validation-failure (dane-no-match)" in text
+    assert "not-ours.example" not in text
+    assert f'href="/admin/tlsrpt/{rid}"' in r.text
+    assert 'href="/admin/domains/postel.localhost/check#tlsa-dane"' in r.text
+    detail = client.get(f"/admin/tlsrpt/{rid}")
+    assert 'href="/admin/domains/postel.localhost/check#tlsa-dane"' in detail.text
+
+
+def test_dmarc_detail_links_unknown_failing_sources(client: TestClient, instance: Instance) -> None:
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date()
+    begin = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+    xml = f"""<?xml version="1.0"?>
+<feedback>
+  <report_metadata><org_name>Receiver</org_name><email>d@receiver.example</email>
+    <report_id>find-1</report_id><date_range><begin>{begin}</begin><end>{begin + 86399}</end>
+    </date_range></report_metadata>
+  <policy_published><domain>postel.localhost</domain><adkim>r</adkim><aspf>r</aspf>
+    <p>reject</p><sp>reject</sp><pct>100</pct></policy_published>
+  <record><row><source_ip>203.0.113.77</source_ip><count>12</count><policy_evaluated>
+    <disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
+    <identifiers><header_from>postel.localhost</header_from></identifiers>
+    <auth_results><spf><domain>spoof.example</domain><result>fail</result></spf></auth_results>
+  </record>
+  <record><row><source_ip>198.51.100.8</source_ip><count>3</count><policy_evaluated>
+    <disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+    <identifiers><header_from>postel.localhost</header_from></identifiers>
+    <auth_results><spf><domain>postel.localhost</domain><result>pass</result></spf></auth_results>
+  </record>
+</feedback>"""
+    report = parse_dmarc(xml.encode()).report
+    with dmarcdb.open(instance.cfg.datadir.dmarcrpt_db) as db:
+        rid = db.add(report, from_addr="noreply@receiver.example", to_rcpt="dmarc@x").id
+    detail = client.get(f"/admin/dmarc/{rid}")
+    assert detail.text.count("not a known sender") == 1
+    assert 'href="/admin/domains/postel.localhost/check#spf"' in detail.text
+    home = html.unescape(client.get("/admin/").text)
+    assert "203.0.113.77" in home and "198.51.100.8" not in home
+    check = client.get("/admin/domains/postel.localhost/check")
+    assert 'id="spf"' in check.text and 'id="tlsa-dane"' in check.text

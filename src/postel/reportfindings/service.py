@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -107,19 +106,12 @@ class DigestSender:
         return found
 
 
-def local_deliver(store: Store, settings: Settings, tmpdir: Path) -> Deliver:
+def local_deliver(store: Store, settings: Settings) -> Deliver:
     """Into the postmaster account's postmaster mailbox (the store's delivery)."""
 
     def put(message: bytes) -> None:
-        tmpdir.mkdir(parents=True, exist_ok=True)
-        path = tmpdir / f"findings-{os.getpid()}-{secrets.token_hex(8)}.eml"
-        try:
-            path.write_bytes(message)
-            fsync_file(path)
-            account = store.account(settings.postmaster_account)
-            account.deliver(settings.postmaster_mailbox, path)
-        finally:
-            path.unlink(missing_ok=True)
+        account = store.account(settings.postmaster_account)
+        account.deliver_bytes(settings.postmaster_mailbox, message)
 
     async def deliver(rcpt: str, message: bytes) -> None:
         assert rcpt == ""
@@ -133,7 +125,7 @@ def make_deliver(cfg: Config, store: Store, queue: Queue) -> Deliver:
     from postel.tlsrptsend.service import QueueEnqueue
 
     settings = Settings.from_config(cfg)
-    local = local_deliver(store, settings, cfg.datadir.tmp)
+    local = local_deliver(store, settings)
     enqueue = QueueEnqueue(queue, cfg.datadir.tmp)
     mail_from = f"{settings.sender_localpart}@{settings.hostname}"
 

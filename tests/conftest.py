@@ -12,8 +12,14 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from postel import logsafety
+
+# No per-example time limit: speed is measured in bench/, not in tests, and a
+# busy machine (CI, parallel work) made hypothesis's 200 ms deadline flaky.
+settings.register_profile("postel", deadline=None)
+settings.load_profile("postel")
 
 _FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 

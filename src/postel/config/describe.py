@@ -7,7 +7,6 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 
 def _toml_value(value: Any) -> str:
@@ -60,14 +59,11 @@ def describe(model: type[BaseModel], table: str = "", example_key: str = "NAME")
             lines.append(f"# {doc} (required)")
             lines.append(f"{name} = ...")
         else:
-            if info.default_factory is not None:
-                default = info.default_factory()  # type: ignore[call-arg]
-            else:
-                default = info.default
+            default = info.get_default(call_default_factory=True)
             if isinstance(default, BaseModel):
                 default = default.model_dump()
             lines.append(f"# {doc}")
-            value = "" if default is None or default is PydanticUndefined else _toml_value(default)
+            value = "" if default is None else _toml_value(default)
             lines.append(f"{name} = {value}" if value else f"# {name} = (unset)")
     out = "\n".join(lines)
     for prefix, sub, extra in subtables:

@@ -108,7 +108,8 @@ DATABASES: tuple[Database, ...] = (
 # Other paths of a data dir, relative to it; directories are not looked into.
 # (Backups leave the findings marker out: a restored instance mails the last
 # day's digest again, which is harmless.)
-OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day")
+# postel.lock: the running owner's lock (postel.owner), never copied.
+OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day", "postel.lock")
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
 # Suffixes SQLite adds next to a database file, and the writer lock file of
 # account indexes (postel.store.account.LOCK_FILE: no data, never copied).

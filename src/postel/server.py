@@ -61,6 +61,26 @@ async def run(
     *smtp_workers* >= 2: SMTP in that many worker processes (config from
     ``cfg.dir``, logging with timestamps if *log_time*); else in this process.
     """
+    from postel.owner import OwnerLock
+
+    # One owner per data directory: refused before any listener or loop starts.
+    cfg.datadir.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = OwnerLock(cfg.datadir.root)
+    owner.acquire()
+    try:
+        await _run(cfg, ready, stop, check_dns, smtp_workers, log_time)
+    finally:
+        owner.release()
+
+
+async def _run(
+    cfg: Config,
+    ready: Callable[[Running], Awaitable[None] | None] | None,
+    stop: asyncio.Event | None,
+    check_dns: bool,
+    smtp_workers: int,
+    log_time: bool,
+) -> None:
     from postel.dns.resolver import DNSResolver
     from postel.smtpserver import SMTPService
     from postel.store import Store

@@ -60,10 +60,14 @@ def command(base: Path, ip: str | None) -> None:
     def ready(running: Running) -> None:
         click.echo(instructions(running.bound))
 
+    from postel.owner import DataDirInUse
+
     try:
         asyncio.run(run(cfg, ready=ready, check_dns=False))
     except KeyboardInterrupt:
         pass
+    except DataDirInUse as exc:
+        raise click.ClickException(str(exc)) from None
     except (BindError, ListenError) as exc:
         # Typically another localserve (or mail server) on the same ports.
         raise click.ClickException(

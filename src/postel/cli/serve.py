@@ -20,4 +20,9 @@ def command(config_dir: Path) -> None:
 
     cfg = load_or_exit(config_dir)
     log.configure(cfg.static.log.level, cfg.static.log.packages, with_time=True)
-    asyncio.run(run(cfg, smtp_workers=worker_count(cfg.static.limits.smtp_workers)))
+    from postel.owner import DataDirInUse
+
+    try:
+        asyncio.run(run(cfg, smtp_workers=worker_count(cfg.static.limits.smtp_workers)))
+    except DataDirInUse as exc:
+        raise click.ClickException(str(exc)) from None

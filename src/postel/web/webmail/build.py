@@ -60,6 +60,34 @@ def split_addresses(text: str, field_name: str) -> list[tuple[str, str]]:
     return out
 
 
+# C0 controls (tab allowed) and DEL: a line break in a header field would end it
+# and start another (header injection); a NUL is not allowed in a message at all
+# (RFC 5322 §2.2, RFC 5321 §4.1.1.4).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_header_text(field_name: str, value: str, fix: str = "enter it on one line") -> str:
+    """*value* for header field *field_name* as the user gave it; ComposeError (saying
+    what to *fix*) when it holds a line break or another control character."""
+    m = _CONTROL.search(value)
+    if m is not None:
+        what = "a line break" if m.group() in "\r\n" else "a control character"
+        raise ComposeError(f"{field_name}: contains {what}; {fix}")
+    return value
+
+
+def check_recipient_count(rcpts: Sequence[str], limit: int) -> None:
+    """At most *limit* envelope recipients per message (postel.toml [limits]
+    max_recipients, as for SMTP submission)."""
+    if len(rcpts) > limit:
+        raise ComposeError(f"too many recipients: {len(rcpts)}, at most {limit} per message")
+
+
+def _one_line(value: str) -> str:
+    """Message ids of a received header, unfolded (RFC 5322 §2.2.3) for the form."""
+    return " ".join(value.split())
+
+
 def _header_address(name: str, addr: str) -> HeaderAddress:
     local, _, domain = addr.rpartition("@")
     return HeaderAddress(display_name=name, username=local, domain=domain)
@@ -93,25 +121,34 @@ def build_message(
         addrs = split_addresses(text, field_name)
         if addrs:
             msg[field_name] = [_header_address(n, a) for n, a in addrs]
-    msg["Subject"] = d.subject.replace("\r", " ").replace("\n", " ")
+    msg["Subject"] = check_header_text("Subject", d.subject.replace("\r", " ").replace("\n", " "))
     msg["Date"] = email.utils.format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = f"<{os.urandom(12).hex()}@{hostname}>"
     if d.in_reply_to:
-        msg["In-Reply-To"] = d.in_reply_to
+        msg["In-Reply-To"] = check_header_text("In-Reply-To", d.in_reply_to)
     if d.references:
-        msg["References"] = d.references
+        msg["References"] = check_header_text("References", d.references)
     msg.set_content(d.body.replace("\r\n", "\n"), charset="utf-8")
     for item in list(carried) + list(attachments):
         if isinstance(item, EmailMessage):
             msg.add_attachment(item)
         else:
             maintype, _, subtype = (item.content_type or "").lower().partition("/")
-            if maintype in ("", "multipart", "message") or not subtype:
+            if (
+                maintype in ("", "multipart", "message")
+                or _TOKEN.fullmatch(maintype) is None
+                or _TOKEN.fullmatch(subtype) is None
+            ):
                 maintype, subtype = "application", "octet-stream"
-            msg.add_attachment(item.data, maintype=maintype, subtype=subtype,
-                               filename=item.filename)
+            filename = check_header_text(
+                f"attachment {item.filename!r}", item.filename, "rename the file"
+            )
+            msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
 
+
+# A MIME type or subtype name (RFC 2045 §5.1 token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 
 _PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg)\s*:\s*)+", re.I)
 
@@ -135,7 +172,7 @@ def reply_draft(v: MessageView, own: set[str], *, all_recipients: bool, from_add
         for _, a in email.utils.getaddresses([v.to, v.cc]):
             if a and a.lower() not in own and a.lower() not in {x.lower() for x in to + cc}:
                 cc.append(a)
-    refs = " ".join(x for x in (v.references.strip(), v.message_id) if x)
+    refs = _one_line(" ".join((v.references, v.message_id)))
     intro = f"On {v.date}, {v.from_} wrote:" if v.date else f"{v.from_} wrote:"
     return Draft(
         from_addr=from_addr,
@@ -143,7 +180,7 @@ def reply_draft(v: MessageView, own: set[str], *, all_recipients: bool, from_add
         cc=", ".join(cc),
         subject=_subject("Re", v.subject),
         body="\n\n" + intro + "\n" + quote(v.text),
-        in_reply_to=v.message_id,
+        in_reply_to=_one_line(v.message_id),
         references=refs,
     )
 
@@ -175,6 +212,6 @@ def draft_from_view(v: MessageView, *, from_addr: str) -> Draft:
         bcc=v.bcc,
         subject=v.subject,
         body=v.text,
-        in_reply_to=v.in_reply_to,
-        references=v.references,
+        in_reply_to=_one_line(v.in_reply_to),
+        references=_one_line(v.references),
     )

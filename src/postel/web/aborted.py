@@ -49,7 +49,7 @@ class ClientAborts:
             )
             client = scope.get("client")
             log.info(
-                "http client closed the connection during the request body",
+                "http request ended before its body was complete",
                 extra={
                     "method": scope.get("method", ""),
                     "path": scope.get("path", ""),

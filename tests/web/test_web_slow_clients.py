@@ -128,3 +128,27 @@ async def test_body_at_a_good_rate_is_received(instance: Instance) -> None:
         writer.close()
         # The application answered: 403, the form has no CSRF token.
         assert ended is not None and ended.startswith(b"HTTP/1.1 403 ")
+
+
+async def test_next_request_after_an_early_response_has_its_own_head_deadline(
+    instance: Instance,
+) -> None:
+    limits = {"head_timeout": 0.5, "body_timeout": 30, "min_body_rate": 1, "request_timeout": 60}
+    async with live_web(instance, **limits) as live:
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+        # Not logged in: 403 before the body is read; the body follows, then the
+        # head of a next request that never ends.
+        writer.write(
+            b"POST /webmail/compose HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 403 ")
+        writer.write(b"x" * 1000 + b"GET /admin/login HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        started = time.monotonic()
+        ended = await _ended(reader, 5)
+        writer.close()
+        assert ended is not None
+        assert time.monotonic() - started < 2

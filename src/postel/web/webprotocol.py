@@ -116,6 +116,12 @@ class WebH11Protocol(H11Protocol):
             return
         state = self.conn.their_state
         if state is h11.IDLE:
+            if request.head_at is not None:
+                # That request is in and h11 went on to the next one (its response
+                # had been sent before the body ended).
+                self._end()
+                if self.conn.trailing_data[0]:
+                    self._begin()
             return  # (more of) the head is awaited
         if state is h11.SEND_BODY:
             if request.head_at is None:

@@ -7,13 +7,12 @@ import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import pytest
 import trustme
 from security_env import make_config
 
 from postel.dns.mock import MockResolver
 from postel.store.store import Store
-from postel.web import listen, start_web
+from postel.web import start_web
 
 
 def _free_port() -> int:
@@ -30,12 +29,10 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
     return data == b"" or data.startswith(b"HTTP/1.1 ")
 
 
-async def test_slow_or_silent_clients_are_closed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(listen, "HEAD_TIMEOUT", 0.5)
+async def test_slow_or_silent_clients_are_closed(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, trustme.CA())
     web = cfg.static.listeners["local"].web
+    web.head_timeout = 0.5
     web.enabled, web.tls, web.admin, web.port = True, False, True, _free_port()
     cfg.datadir.ensure()
     store = Store(cfg.datadir)

@@ -56,6 +56,47 @@ class WebService(Strict):
     mtasts: bool = Field(
         False, description="Serve MTA-STS policies at https://mta-sts.<domain>/.well-known/."
     )
+    max_connections_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Concurrent connections to this web listener from one client (an IPv4 "
+        "address or an IPv6 /64); further ones get 503 and are closed at once. Loopback "
+        "counts too, unless listed in connection_limit_exempt.",
+    )
+    connection_limit_exempt: list[str] = Field(
+        default_factory=list,
+        description="Networks whose clients max_connections_per_ip does not count. Empty by "
+        "default: browsers reach the web listener directly (there is no proxy support).",
+    )
+    head_timeout: float = Field(
+        30,
+        gt=0,
+        description="Seconds a request head may take, from the connection or its "
+        "first byte; then the connection is closed.",
+    )
+    body_timeout: float = Field(
+        20,
+        gt=0,
+        description="Seconds a request body may lag behind min_body_rate after its head; "
+        "then the connection is closed (408).",
+    )
+    min_body_rate: int = Field(
+        1024,
+        ge=0,
+        description="Bytes per second a request body must average (0: no minimum), "
+        "allowing body_timeout seconds.",
+    )
+    request_timeout: float = Field(
+        600,
+        gt=0,
+        description="Seconds a whole request (head and body) may take; then the connection "
+        "is closed (408). A 25 MB webmail upload needs about 42 KB/s for 600 s.",
+    )
+
+    @field_validator("connection_limit_exempt")
+    @classmethod
+    def _exempt(cls, value: list[str]) -> list[str]:
+        return _ip_networks(value)
 
 
 class Listener(Strict):

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
+from postel.web.aborted import ClientAborts
 from postel.web.admin import AdminState
 from postel.web.admin import routes as admin_routes
 from postel.web.auth import LoginLimiter
@@ -95,10 +96,12 @@ def build_app(
     from postel.web.webmail.guard import MAX_UPLOAD
 
     middleware = [
+        Middleware(ClientAborts),
         Middleware(SecurityHeaders),
         # Attachments plus the rest of the compose form (as the webmail guard allows).
-        Middleware(RequestLimits, default=DEFAULT_MAX_BODY,
-                   limits={"/webmail": MAX_UPLOAD + 1024 * 1024}),
+        Middleware(
+            RequestLimits, default=DEFAULT_MAX_BODY, limits={"/webmail": MAX_UPLOAD + 1024 * 1024}
+        ),
     ]
     if mtasts:
         middleware.append(Middleware(MTASTSHost, config=lambda: cfg))

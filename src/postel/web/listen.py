@@ -19,14 +19,15 @@ from postel.dns import Resolver
 from postel.web.app import build_app
 from postel.web.auth import LoginLimiter
 from postel.web.errors import ListenError
-from postel.web.headtimeout import HEAD_TIMEOUT, protocol_with_head_timeout
+from postel.web.requestdeadline import Deadlines
 from postel.web.requestlimits import MAX_HEAD
 from postel.web.sessions import SessionStore
+from postel.web.webprotocol import protocol_class
 
 log = logging.getLogger("postel.web")
 
 SHUTDOWN_GRACE = 5.0
-MAX_CONNECTIONS = 1000  # per listener; more get 503
+MAX_CONNECTIONS = 1000  # per listener; more get 503 (and per client: WebService)
 
 
 class _Server(uvicorn.Server):
@@ -117,8 +118,18 @@ async def start_web(
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
             # h11 on purpose: it bounds a request head per read (httptools, picked
             # by "auto" when installed, is not configured here); requestlimits.py
-            # bounds the complete head, headtimeout.py the time it may take.
-            http=protocol_with_head_timeout(HEAD_TIMEOUT),
+            # bounds the complete head, webprotocol.py the time a request may take
+            # and the connections per client.
+            http=protocol_class(
+                Deadlines(
+                    head=lst.web.head_timeout,
+                    body=lst.web.body_timeout,
+                    min_body_rate=lst.web.min_body_rate,
+                    request=lst.web.request_timeout,
+                ),
+                lst.web.max_connections_per_ip,
+                lst.web.connection_limit_exempt,
+            ),
             h11_max_incomplete_event_size=MAX_HEAD,
             limit_concurrency=MAX_CONNECTIONS,
             **tls,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.smtpserver.clientlimit import client_key
 from postel.web.pagestate import redirect, session_of
 from postel.web.sessions import Session, SessionStore
 
@@ -34,13 +35,15 @@ def login_form(
     cookie: str,
     prefix: str,
 ) -> Response:
-    """The login form from *render*, in a new anonymous session when there is none;
-    a logged-in session is sent to the start page instead."""
+    """The login form from *render*, in a new anonymous session when there is none
+    (counted against the client's budget of anonymous sessions); a logged-in
+    session is sent to the start page instead."""
     session = session_of(request)
     if session is not None and session.authenticated:
         return redirect(f"{prefix}/")
     if session is None:
-        session = sessions.new()
+        host = request.client.host if request.client else ""
+        session = sessions.new(client=client_key(host) or host)
         request.state.session = session
     response = render()
     set_session_cookie(request, response, session, cookie=cookie, prefix=prefix)

@@ -21,6 +21,7 @@ from postel.web.webmail.build import (
     Draft,
     Upload,
     build_message,
+    check_recipient_count,
     draft_from_view,
     forward_draft,
     recipients,
@@ -68,9 +69,16 @@ async def _keep_list(request: Request, msgid: int) -> list[tuple[str, str]]:
     return [(f"{msgid}:{a.index}", f"{a.filename} ({a.size} bytes)") for a in v.attachments]
 
 
-def _form(request: Request, d: Draft, *, error: str = "", draft_id: int | None = None,
-          keep: list[tuple[str, str]] | None = None, replied: int | None = None,
-          status_code: int = 200) -> Response:
+def _form(
+    request: Request,
+    d: Draft,
+    *,
+    error: str = "",
+    draft_id: int | None = None,
+    keep: list[tuple[str, str]] | None = None,
+    replied: int | None = None,
+    status_code: int = 200,
+) -> Response:
     st = state_of(request)
     return render(
         request,
@@ -195,8 +203,9 @@ async def compose_submit(request: Request) -> Response:
         keep: list[tuple[str, str]] = []
         for v in d.keep:
             keep.append((v, v))
-        return _form(request, d, error=error, draft_id=draft_id, keep=keep, replied=replied,
-                     status_code=code)
+        return _form(
+            request, d, error=error, draft_id=draft_id, keep=keep, replied=replied, status_code=code
+        )
 
     if d.from_addr.lower() not in {a.lower() for a in own}:
         return await again(f"From: {d.from_addr!r} is not an address of your account")
@@ -206,11 +215,17 @@ async def compose_submit(request: Request) -> Response:
         rcpts = recipients(d)
         if what == "send" and not rcpts:
             raise ComposeError("add at least one recipient")
+        if what == "send":
+            check_recipient_count(rcpts, st.cfg.static.limits.max_recipients)
         carried = await _carried(request, d.keep)
         uploads = await _uploads(request)
         msg = build_message(
-            d, from_name=full_name, hostname=st.cfg.static.hostname, attachments=uploads,
-            carried=carried, bcc_header=what != "send",
+            d,
+            from_name=full_name,
+            hostname=st.cfg.static.hostname,
+            attachments=uploads,
+            carried=carried,
+            bcc_header=what != "send",
         )
         data = await asyncio.to_thread(_serialise, msg)
     except ComposeError as exc:
@@ -246,11 +261,14 @@ async def compose_submit(request: Request) -> Response:
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    log.info("webmail message sent", extra={
-        "account": account, "rcpts": len(rcpts), "requiretls": d.requiretls})
+    log.info(
+        "webmail message sent",
+        extra={"account": account, "rcpts": len(rcpts), "requiretls": d.requiretls},
+    )
     try:
-        await asyncio.to_thread(acc.deliver_bytes, SENT, signed, flags=["\\Seen"],
-                                requiretls=d.requiretls)
+        await asyncio.to_thread(
+            acc.deliver_bytes, SENT, signed, flags=["\\Seen"], requiretls=d.requiretls
+        )
         await _remove_draft(acc, draft_id)
         if replied is not None:
             with contextlib.suppress(MessageNotFound, StoreError):

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from postel.config import Config
 from postel.dns import Resolver
-from postel.web.auth import LoginLimiter
+from postel.loginlimit import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 from postel.web.webmail import api, compose, login, mailbox, message
@@ -43,8 +43,10 @@ def open_mtastsdb(cfg: Config) -> Any:
             extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
         )
     except Exception as exc:  # the bar falls back to direct MTA-STS lookups
-        log.warning("mta-sts cache unavailable for webmail",
-                    extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)})
+        log.warning(
+            "mta-sts cache unavailable for webmail",
+            extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)},
+        )
         return None
 
 
@@ -98,7 +100,7 @@ def build(
         store=store,
         resolver=resolver,
         sessions=SessionStore(),
-        limiter=limiter or LoginLimiter(),
+        limiter=limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings()),
         templates=Templates(),
         submitter=submitter,
         mtastsdb=mtastsdb,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from postel.config import Config
 from postel.dns import Resolver
-from postel.web.auth import LoginLimiter
+from postel.loginlimit import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
@@ -25,7 +25,7 @@ class WebmailState:
     store: Any  # postel.store.Store
     resolver: Resolver
     sessions: SessionStore  # webmail's own: an account session must never pass as admin
-    limiter: LoginLimiter
+    limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     submitter: Any  # postel.smtpserver.submit.Submitter
     mtastsdb: Any = None  # postel.mtastsdb.MTASTSDB, or None: direct MTA-STS lookups

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from postel.db import open_db
+from postel.db import DBError, open_db
 from postel.loginlimit.errors import LimiterUnavailable, TooManyAttempts
 from postel.loginlimit.keys import client_key
 from postel.loginlimit.policy import Count, Settings, wait
@@ -130,7 +130,7 @@ class LoginLimiter:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, DBError) as exc:
             log.error("login limiter failed", extra={"file": str(self.path), "err": str(exc)})
             raise LimiterUnavailable(f"login limiter {self.path}: {exc}", 1.0) from exc
         if left > 0:
@@ -163,7 +163,7 @@ class LoginLimiter:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, DBError) as exc:
             # The login stands; only its record is lost.
             log.error("login limiter failed", extra={"file": str(self.path), "err": str(exc)})
 

@@ -65,33 +65,42 @@ class LoginLimiter:
             self._conn = conn
         return self._conn
 
+    def _count(
+        self, conn: sqlite3.Connection, where: str, args: tuple[str, ...], free: int, now: float
+    ) -> Count:
+        # Counted only as far as the delay can grow (it doubles up to max_delay),
+        # so a key with many failures costs no more than one with a few.
+        since = now - self.settings.window
+        most = free + 64
+        n = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM login_failure WHERE {where} AND at > ? LIMIT ?)",
+            (*args, since, most),
+        ).fetchone()[0]
+        latest = conn.execute(
+            f"SELECT max(at) FROM login_failure WHERE {where} AND at > ?", (*args, since)
+        ).fetchone()[0]
+        return Count(int(n), float(latest or 0), free)
+
     def _counts(
         self, conn: sqlite3.Connection, client: str, account: str, now: float
     ) -> list[Count]:
         s = self.settings
-        since = now - s.window
-        out = []
-        for where, args, free in (
-            ("client = ? AND account = ?", (client, account), s.free_per_client_account),
-            ("client = ?", (client,), s.free_per_client),
-        ):
-            n, latest = conn.execute(
-                f"SELECT count(*), coalesce(max(at), 0) FROM login_failure "
-                f"WHERE {where} AND at > ?",
-                (*args, since),
-            ).fetchone()
-            out.append(Count(int(n), float(latest), free))
+        out = [
+            self._count(
+                conn,
+                "client = ? AND account = ?",
+                (client, account),
+                s.free_per_client_account,
+                now,
+            ),
+            self._count(conn, "client = ?", (client,), s.free_per_client, now),
+        ]
         trusted = conn.execute(
             "SELECT 1 FROM login_trusted WHERE client = ? AND account = ? AND at > ?",
             (client, account, now - s.trusted_for),
         ).fetchone()
         if trusted is None:
-            n, latest = conn.execute(
-                "SELECT count(*), coalesce(max(at), 0) FROM login_failure "
-                "WHERE account = ? AND at > ?",
-                (account, since),
-            ).fetchone()
-            out.append(Count(int(n), float(latest), s.free_per_account))
+            out.append(self._count(conn, "account = ?", (account,), s.free_per_account, now))
         return out
 
     def _prune(self, conn: sqlite3.Connection, now: float) -> None:

@@ -436,7 +436,9 @@ class Session:
     def _limiter(self) -> LoginLimiter:
         limiter = self.ctx.limiter
         if limiter is None:  # a context made without SMTPService.start()
-            limiter = self.ctx.limiter = LoginLimiter(self.ctx.cfg.datadir.auth_db)
+            cfg = self.ctx.cfg
+            limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+            self.ctx.limiter = limiter
         return limiter
 
     async def _reserve(self, user: str) -> Attempt | None:

@@ -75,6 +75,7 @@ class Credentials:
         self.path = Path(path)
         self._conn = open_db(self.path, MIGRATIONS)
         self._lock = threading.Lock()
+        self._secrets: dict[str, bytes] = {}
         try:
             self.path.chmod(0o600)
         except OSError:
@@ -152,12 +153,18 @@ class Credentials:
         """The server secret *name*: 32 random bytes made once, kept in auth.db
         (and so in its backups)."""
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO secret (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                (name, os.urandom(32)),
-            )
-            row = self._conn.execute("SELECT value FROM secret WHERE name = ?", (name,)).fetchone()
-        return bytes(row[0])
+            value = self._secrets.get(name)
+            if value is None:
+                # Whichever process inserts first wins; the others read its value.
+                self._conn.execute(
+                    "INSERT INTO secret (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, os.urandom(32)),
+                )
+                row = self._conn.execute(
+                    "SELECT value FROM secret WHERE name = ?", (name,)
+                ).fetchone()
+                value = self._secrets[name] = bytes(row[0])
+        return value
 
     def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]:
         """As :meth:`scram_sha256`; for a name without a password, keys that look

@@ -92,6 +92,31 @@ def test_scram_material_matches_stored_password(creds: Credentials) -> None:
     assert (expected.stored_key, expected.server_key) == (stored_key, server_key)
 
 
+def test_scram_decoy_for_names_without_password(tmp_path: Path) -> None:
+    """RFC 5802 §9 leaves hiding accounts to the server: a name with no password
+    gets keys of the same shape as a real account's, stable per name (also
+    across a reopen) and made from a secret kept in auth.db."""
+    with Credentials(tmp_path / "auth.db") as c:
+        c.set_password("alice", "pencil")
+        real = c.scram_sha256_or_decoy("alice")
+        assert real == c.scram_sha256("alice")
+        decoy = c.scram_sha256_or_decoy("nobody")
+        assert decoy == c.scram_sha256_or_decoy("nobody")
+        assert decoy[0] != c.scram_sha256_or_decoy("nobody2")[0]
+        assert [len(decoy[0]), decoy[1], len(decoy[2]), len(decoy[3])] == [
+            len(real[0]),
+            real[1],
+            32,
+            32,
+        ]
+        secret = c.secret("scram-decoy")
+    with Credentials(tmp_path / "auth.db") as c:
+        assert c.scram_sha256_or_decoy("nobody") == decoy
+        assert c.secret("scram-decoy") == secret and len(secret) == 32
+    with Credentials(tmp_path / "other.db") as c:  # another server: other salts
+        assert c.scram_sha256_or_decoy("nobody")[0] != decoy[0]
+
+
 def test_scram_rfc7677_example() -> None:
     """The exchange of RFC 7677 §3 verifies against the derived keys."""
     keys = scram_sha256_keys("pencil", base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096)

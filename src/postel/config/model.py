@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from postel.loginlimit.policy import Settings as LoginLimitSettings
+
 LogLevel = Literal["error", "warn", "info", "debug", "trace", "traceauth", "tracedata"]
 
 
@@ -233,6 +235,46 @@ class Limits(Strict):
         return _ip_networks(value)
 
 
+class LoginLimitConfig(Strict):
+    """One limiter for SMTP AUTH, admin and webmail logins (and IMAP): failed
+    logins are counted per client (IPv4 address or IPv6 /64), per client and
+    account, and per account, before the password is checked. Beyond the free
+    failures each attempt waits first_delay, doubled per further failure, up to
+    max_delay (docs/login-limits.md)."""
+
+    free_per_client_account: int = Field(
+        5, ge=1, description="Failed logins to one account from one client before delays start."
+    )
+    free_per_client: int = Field(
+        20, ge=1, description="Failed logins from one client, to any accounts, before delays."
+    )
+    free_per_account: int = Field(
+        100,
+        ge=1,
+        description="Failed logins to one account from all clients before delays; not "
+        "applied to a client that logged in to the account within trusted_days.",
+    )
+    first_delay: float = Field(1.0, gt=0, description="Seconds of the first delay.")
+    max_delay: float = Field(300.0, gt=0, description="Longest delay, seconds.")
+    window: float = Field(3600.0, gt=0, description="Seconds a failed login is remembered.")
+    trusted_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days a successful login exempts its client from the per-account count.",
+    )
+
+    def settings(self) -> LoginLimitSettings:
+        return LoginLimitSettings(
+            free_per_client_account=self.free_per_client_account,
+            free_per_client=self.free_per_client,
+            free_per_account=self.free_per_account,
+            first_delay=self.first_delay,
+            max_delay=self.max_delay,
+            window=self.window,
+            trusted_for=self.trusted_days * 86400.0,
+        )
+
+
 class DeliveryConfig(Strict):
     local_only: bool = Field(
         False,
@@ -273,6 +315,9 @@ class StaticConfig(Strict):
     tls: TLSConfig = Field(default_factory=TLSConfig, description="TLS trust.")
     reports: ReportsConfig = Field(default_factory=ReportsConfig, description="TLS reports.")
     limits: Limits = Field(default_factory=Limits, description="SMTP limits.")
+    login_limit: LoginLimitConfig = Field(
+        default_factory=LoginLimitConfig, description="Failed login limits (all services)."
+    )
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description="Delivery.")
 
     @field_validator("hostname")

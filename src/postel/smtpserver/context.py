@@ -13,6 +13,7 @@ from postel.smtpserver.clientlimit import ClientConnections
 
 if TYPE_CHECKING:
     from postel.dns import Resolver
+    from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
     from postel.store.credentials import Credentials
     from postel.store.store import Store
@@ -29,6 +30,8 @@ class ServerContext:
     resolver: Resolver
     submitter: Submitter
     credentials: Credentials | None
+    # Shared with the other processes through auth.db; None: AUTH is refused.
+    limiter: LoginLimiter | None = None
     # Seconds to wait after a failed AUTH, multiplied by the number of failures.
     auth_failure_delay: float = 1.0
     # Longest wait for SPF/DKIM/DMARC verification before "temperror" is recorded.

@@ -87,11 +87,13 @@ class SMTPService:
         self._tasks: set[asyncio.Task[None]] = set()  # every connection's task
 
     async def start(self) -> None:
+        from postel.loginlimit import LoginLimiter
         from postel.store.credentials import Credentials
 
         cfg = self.cfg
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
         self.ctx.credentials = Credentials(cfg.datadir.auth_db)
+        self.ctx.limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         limit = cfg.static.limits.max_line_length + 2
         contexts: dict[str, ssl.SSLContext | None] = {}
         try:
@@ -219,6 +221,9 @@ class SMTPService:
         if self.ctx.credentials is not None:
             self.ctx.credentials.close()
             self.ctx.credentials = None
+        if self.ctx.limiter is not None:
+            self.ctx.limiter.close()
+            self.ctx.limiter = None
 
 
 async def _refuse(conn: Conn, text: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from postel.dns import Answer
 from postel.log import TRACE, cid_hex, trace_line
+from postel.loginlimit import Attempt, LoginLimiter, LoginLimitError, account_key
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
 from postel.smtp.reply import Reply
@@ -366,11 +368,15 @@ class Session:
         except sasl.SASLError as exc:
             self.reply(501, "5.5.2", f"malformed authentication response: {exc}")
             return
+        attempt = await self._reserve(user)
+        if attempt is None:
+            return
         account = await self._verify(user, password)
         if account is None:
             self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
+        await self._limiter().succeeded(attempt)
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": mech})
         self.reply(235, "2.7.0", "authentication successful")
@@ -381,18 +387,28 @@ class Session:
         user = server.username
         domains = self.ctx.cfg.domains
         account = domains.account_for_address(user) if "@" in user else user
-        keys = None
-        if self.ctx.credentials is not None and account in domains.accounts:
-            keys = await asyncio.to_thread(self.ctx.credentials.scram_sha256, account)
-        # Unknown accounts get a made-up salt so the exchange looks the same.
-        salt, iterations, stored, server_key = keys or (os.urandom(16), 4096, b"", b"")
+        creds = self.ctx.credentials
+        if creds is None:
+            self.reply(454, "4.7.0", "temporary authentication failure")
+            return
+        attempt = await self._reserve(user)
+        if attempt is None:
+            return
+        known = account is not None and account in domains.accounts
+        # Names without a password get decoy keys: the same salt for the same
+        # name every time and the usual iteration count, as a real account.
+        name = account if account is not None else user
+        salt, iterations, stored, server_key = await asyncio.to_thread(
+            creds.scram_sha256_or_decoy, name if known else "\0" + name
+        )
         first = server.first(salt, iterations)
         response = sasl.decode_text(await self._challenge(_b64(first)))
-        final = server.final(response, stored, server_key) if keys else None
-        if final is None or (server.authzid and server.authzid != user) or account is None:
+        final = server.final(response, stored, server_key)
+        if final is None or (server.authzid and server.authzid != user) or not known:
             self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
+        await self._limiter().succeeded(attempt)
         await self._challenge(_b64(final))  # the client answers with an empty line
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": "SCRAM-SHA-256"})
@@ -417,9 +433,38 @@ class Session:
         ok = await asyncio.to_thread(creds.verify, name, password)
         return account if ok and account in domains.accounts else None
 
-    async def _auth_failed(self, user: str) -> None:
+    def _limiter(self) -> LoginLimiter:
+        limiter = self.ctx.limiter
+        if limiter is None:  # a context made without SMTPService.start()
+            cfg = self.ctx.cfg
+            limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+            self.ctx.limiter = limiter
+        return limiter
+
+    async def _reserve(self, user: str) -> Attempt | None:
+        """Count this attempt before the password is checked (postel.loginlimit);
+        None (454 sent) when the client or account has to wait."""
+        domains = self.ctx.cfg.domains
+        account = domains.account_for_address(user) if "@" in user else user
+        if account not in domains.accounts:
+            account = None
+        try:
+            return await self._limiter().reserve(self.ip, account_key(account, user))
+        except LoginLimitError as exc:
+            wait = math.ceil(exc.retry_after)
+            log.info("authentication refused", extra={"ip": self.ip, "wait": wait})
+            log.log(TRACE, "authentication refused", extra={"user": user, "ip": self.ip})
+            # RFC 4954 §6: 454 4.7.0 temporary authentication failure.
+            self.reply(454, "4.7.0", f"too many failed logins, try again in {wait} seconds")
+            await self._auth_failed(user, counted=False)
+            return None
+
+    async def _auth_failed(self, user: str, *, counted: bool = True) -> None:
         self.auth_failures += 1
-        log.info("authentication failed", extra={"user": user, "ip": self.ip})
+        if counted:
+            # The name may be a mistyped password: trace level only.
+            log.info("authentication failed", extra={"ip": self.ip})
+            log.log(TRACE, "authentication failed", extra={"user": user, "ip": self.ip})
         await asyncio.sleep(self.ctx.auth_failure_delay * self.auth_failures)
         if self.auth_failures >= MAX_AUTH_FAILURES:
             self._send(Reply(421, "4.7.0", "too many authentication failures"))
@@ -592,9 +637,7 @@ _ASYNC_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None]]] = {
 
 
 @functools.lru_cache(maxsize=64)
-def _extensions(
-    max_size: int, tls: bool, can_starttls: bool, submission: bool
-) -> tuple[str, ...]:
+def _extensions(max_size: int, tls: bool, can_starttls: bool, submission: bool) -> tuple[str, ...]:
     """The EHLO keywords (RFC 5321 §4.1.1.1) offered in this session state."""
     ext = ["PIPELINING", f"SIZE {max_size}", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
     if not tls and can_starttls:

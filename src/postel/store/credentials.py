@@ -4,6 +4,7 @@ keys (RFC 5802, RFC 7677). No password is ever stored in clear."""
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -13,7 +14,13 @@ from types import TracebackType
 from postel.db import Migration, open_db
 from postel.store.errors import CredentialsError
 from postel.store.names import check_account_name
-from postel.store.passwords import scram_sha256_keys, scrypt_hash, scrypt_verify
+from postel.store.passwords import (
+    SCRAM_ITERATIONS,
+    scram_decoy,
+    scram_sha256_keys,
+    scrypt_hash,
+    scrypt_verify,
+)
 
 MIGRATIONS: list[Migration] = [
     """
@@ -27,7 +34,31 @@ MIGRATIONS: list[Migration] = [
         updated TEXT NOT NULL
     );
     """,
+    # The login limiter's state (postel.loginlimit), and server secrets.
+    """
+    CREATE TABLE login_failure (
+        id INTEGER PRIMARY KEY,
+        client TEXT NOT NULL,
+        account TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failure_client ON login_failure (client, account, at);
+    CREATE INDEX login_failure_account ON login_failure (account, at);
+    CREATE INDEX login_failure_at ON login_failure (at);
+    CREATE TABLE login_trusted (
+        client TEXT NOT NULL,
+        account TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (client, account)
+    );
+    CREATE TABLE secret (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    """,
 ]
+
+DECOY_SECRET = "scram-decoy"
 
 
 # Verified against when the account is unknown, so that the time taken does
@@ -44,6 +75,7 @@ class Credentials:
         self.path = Path(path)
         self._conn = open_db(self.path, MIGRATIONS)
         self._lock = threading.Lock()
+        self._secrets: dict[str, bytes] = {}
         try:
             self.path.chmod(0o600)
         except OSError:
@@ -116,6 +148,33 @@ class Credentials:
             bytes(row["scram_stored_key"]),
             bytes(row["scram_server_key"]),
         )
+
+    def secret(self, name: str) -> bytes:
+        """The server secret *name*: 32 random bytes made once, kept in auth.db
+        (and so in its backups)."""
+        with self._lock:
+            value = self._secrets.get(name)
+            if value is None:
+                # Whichever process inserts first wins; the others read its value.
+                self._conn.execute(
+                    "INSERT INTO secret (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, os.urandom(32)),
+                )
+                row = self._conn.execute(
+                    "SELECT value FROM secret WHERE name = ?", (name,)
+                ).fetchone()
+                value = self._secrets[name] = bytes(row[0])
+        return value
+
+    def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]:
+        """As :meth:`scram_sha256`; for a name without a password, keys that look
+        the same to a client: a salt that is stable per name (HMAC of a server
+        secret) and the iteration count of new passwords, so that the exchange
+        does not tell which accounts exist. No password matches them."""
+        keys = self.scram_sha256(name)
+        if keys is not None:
+            return keys
+        return scram_decoy(self.secret(DECOY_SECRET), name, SCRAM_ITERATIONS)
 
     def close(self) -> None:
         with self._lock:

@@ -122,3 +122,16 @@ def scram_sha256_keys(
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     return ScramKeys(salt, iterations, stored_key, server_key)
+
+
+def scram_decoy(secret: bytes, name: str, iterations: int) -> tuple[bytes, int, bytes, bytes]:
+    """(salt, iterations, StoredKey, ServerKey) for a name with no password: the
+    salt is the same for the same name every time, of the same length as a real
+    one, and unpredictable without *secret*; the keys match no password."""
+
+    def derive(label: bytes) -> bytes:
+        return hmac.new(
+            secret, label + b"\0" + name.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+
+    return derive(b"salt")[:SALT_LEN], iterations, derive(b"stored"), derive(b"server")

@@ -21,10 +21,10 @@ from starlette.staticfiles import StaticFiles
 from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
+from postel.loginlimit import LoginLimiter
 from postel.web.aborted import ClientAborts
 from postel.web.admin import AdminState
 from postel.web.admin import routes as admin_routes
-from postel.web.auth import LoginLimiter
 from postel.web.headers import SecurityHeaders
 from postel.web.mtasts import MTASTSHost
 from postel.web.requestlimits import DEFAULT_MAX_BODY, RequestLimits
@@ -41,6 +41,7 @@ def _webmail_app(
     sessions: SessionStore,
     queue: Any,
     submitter: Any,
+    limiter: LoginLimiter,
 ) -> Any:
     try:
         module = importlib.import_module("postel.web.webmail")
@@ -49,7 +50,9 @@ def _webmail_app(
     build = getattr(module, "build", None)
     if not callable(build):
         return None
-    return build(cfg, store, resolver, sessions=sessions, queue=queue, submitter=submitter)
+    return build(
+        cfg, store, resolver, sessions=sessions, queue=queue, submitter=submitter, limiter=limiter
+    )
 
 
 def build_app(
@@ -71,11 +74,13 @@ def build_app(
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
     between listeners."""
     sessions = sessions or SessionStore()
+    # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
+    limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
     routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=str(STATIC_DIR)))]
     if admin:
         routes.append(Mount("/admin", routes=admin_routes()))
     webmail_app = (
-        _webmail_app(cfg, store, resolver, sessions, queue, submitter) if webmail else None
+        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter) if webmail else None
     )
     if webmail_app is not None:
         routes.append(Mount("/webmail", app=webmail_app))
@@ -111,7 +116,7 @@ def build_app(
         store=store,
         resolver=resolver,
         sessions=sessions,
-        limiter=limiter or LoginLimiter(),
+        limiter=limiter,
         templates=Templates(),
         internal=internal,
         check_options=check_options,

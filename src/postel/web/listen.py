@@ -16,8 +16,8 @@ import uvicorn
 
 from postel.config import Config, Listener
 from postel.dns import Resolver
+from postel.loginlimit import LoginLimiter
 from postel.web.app import build_app
-from postel.web.auth import LoginLimiter
 from postel.web.errors import ListenError
 from postel.web.requestdeadline import Deadlines
 from postel.web.requestlimits import MAX_HEAD
@@ -84,7 +84,8 @@ async def start_web(
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves."""
     sessions = SessionStore()
-    limiter = LoginLimiter()
+    limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+    stack.callback(limiter.close)
     bound: list[tuple[str, int, str]] = []
     for name, lst in cfg.static.listeners.items():
         if not lst.web.enabled:

@@ -1,13 +1,16 @@
 """Session handling around login shared by admin and webmail: the session cookie,
-the login form's anonymous session (it carries the form's CSRF token), logout."""
+the login form's anonymous session (it carries the form's CSRF token), logout,
+and the answer when the login limiter (postel.loginlimit) refuses an attempt."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.loginlimit import LoginLimitError
 from postel.smtpserver.clientlimit import client_key
 from postel.web.pagestate import redirect, session_of
 from postel.web.sessions import Session, SessionStore
@@ -57,4 +60,13 @@ def logout(request: Request, sessions: SessionStore, *, cookie: str, prefix: str
         sessions.delete(session.id)
     response = redirect(f"{prefix}/login")
     response.delete_cookie(cookie, path=prefix)
+    return response
+
+
+def refused(exc: LoginLimitError, render: Callable[[int, str], Response]) -> Response:
+    """429 with Retry-After: the limiter refused the attempt before any password check.
+    *render(status, error)* renders the login page."""
+    wait = max(1, math.ceil(exc.retry_after))
+    response = render(429, f"Too many failed logins: try again in {wait} seconds.")
+    response.headers["retry-after"] = str(wait)
     return response

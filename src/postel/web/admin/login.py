@@ -1,18 +1,18 @@
-"""Login and logout with the admin password (rate-limited per client address)."""
+"""Login and logout with the admin password (postel.loginlimit: the one login limiter)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.loginlimit import ADMIN, LoginLimitError, client_key
 from postel.web import loginflow
 from postel.web.admin.guard import field, page, public_page, redirect, render, session_of
 from postel.web.admin.state import COOKIE, PREFIX, admin_state
-from postel.web.auth import check_admin_password, client_key
+from postel.web.auth import check_admin_password
 from postel.web.sessions import Session
 
 log = logging.getLogger("postel.web")
@@ -38,28 +38,28 @@ async def login_form(request: Request) -> Response:
 @public_page
 async def login(request: Request) -> Response:
     st = admin_state(request)
-    key = client_key(request.client.host if request.client else None)
-    wait = st.limiter.retry_after(key)
-    if wait > 0:
-        log.info("login rate limited", extra={"client": key})
-        response = render(
-            request,
-            "admin/login.html",
-            status_code=429,
-            error=f"Too many failed logins: try again in {math.ceil(wait)} seconds.",
+    host = request.client.host if request.client else None
+    client = client_key(host)
+    try:
+        # Counted before the password is checked: concurrent guesses wait their turn.
+        attempt = await st.limiter.reserve(host, ADMIN)
+    except LoginLimitError as exc:
+        log.info("login rate limited", extra={"client": client})
+        return loginflow.refused(
+            exc,
+            lambda status, error: render(
+                request, "admin/login.html", status_code=status, error=error
+            ),
         )
-        response.headers["retry-after"] = str(math.ceil(wait))
-        return response
     password = field(request, "password")
     path = st.cfg.path(st.cfg.static.admin_password_file)
     if not password or not await check_admin_password(path, password):
-        st.limiter.failure(key)
-        log.info("admin login failed", extra={"client": key})
+        log.info("admin login failed", extra={"client": client})
         await asyncio.sleep(FAILURE_DELAY)
         return render(request, "admin/login.html", status_code=401, error="Wrong password.")
-    st.limiter.success(key)
+    await st.limiter.succeeded(attempt)
     session = st.sessions.login(session_of(request), "admin")
-    log.info("admin logged in", extra={"client": key})
+    log.info("admin logged in", extra={"client": client})
     response = redirect(f"{PREFIX}/")
     set_cookie(request, response, session)
     return response

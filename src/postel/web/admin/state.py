@@ -11,7 +11,7 @@ from starlette.requests import Request
 from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
-from postel.web.auth import LoginLimiter
+from postel.loginlimit import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
@@ -25,7 +25,7 @@ class AdminState:
     store: Any
     resolver: Resolver
     sessions: SessionStore
-    limiter: LoginLimiter
+    limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     internal: bool  # the listener is internal: admin allowed on any of its addresses
     check_options: CheckOptions | None = None

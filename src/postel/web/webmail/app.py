@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from postel.config import Config
 from postel.dns import Resolver
+from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
-from postel.web.auth import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 from postel.web.webmail import api, compose, login, mailbox, message
@@ -45,8 +45,10 @@ def open_mtastsdb(cfg: Config) -> Any:
             addresses=internal_networks(cfg),
         )
     except Exception as exc:  # the bar falls back to direct MTA-STS lookups
-        log.warning("mta-sts cache unavailable for webmail",
-                    extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)})
+        log.warning(
+            "mta-sts cache unavailable for webmail",
+            extra={"file": str(cfg.datadir.mtasts_db), "err": repr(exc)},
+        )
         return None
 
 
@@ -105,7 +107,7 @@ def build(
         store=store,
         resolver=resolver,
         sessions=SessionStore(),
-        limiter=limiter or LoginLimiter(),
+        limiter=limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings()),
         templates=Templates(),
         submitter=submitter,
         mtastsdb=mtastsdb,

@@ -1,17 +1,16 @@
-"""Webmail login per account (e-mail address + password), rate-limited per client."""
+"""Webmail login per account (e-mail address + password), limited by postel.loginlimit."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.loginlimit import LoginLimitError, account_key, client_key
 from postel.store.credentials import Credentials
 from postel.web import loginflow
-from postel.web.auth import client_key
 from postel.web.sessions import Session
 from postel.web.webmail.guard import field, page, redirect, render, session_of
 from postel.web.webmail.state import COOKIE, PREFIX, state_of
@@ -49,18 +48,22 @@ async def login_form(request: Request) -> Response:
 @page(public=True)
 async def login(request: Request) -> Response:
     st = state_of(request)
-    key = client_key(request.client.host if request.client else None)
+    host = request.client.host if request.client else None
+    client = client_key(host)
     address = field(request, "address")
-    wait = st.limiter.retry_after(key)
-    if wait > 0:
-        response = render(
-            request, "webmail/login.html", status_code=429, address=address,
-            error=f"Too many failed logins: try again in {math.ceil(wait)} seconds.",
-        )
-        response.headers["retry-after"] = str(math.ceil(wait))
-        return response
-    password = field(request, "password", strip=False)
     account = st.cfg.domains.account_for_address(address) if "@" in address else None
+    try:
+        # Counted before the password is checked: concurrent guesses wait their turn.
+        attempt = await st.limiter.reserve(host, account_key(account, address))
+    except LoginLimitError as exc:
+        log.info("webmail login rate limited", extra={"client": client})
+        return loginflow.refused(
+            exc,
+            lambda status, error: render(
+                request, "webmail/login.html", status_code=status, address=address, error=error
+            ),
+        )
+    password = field(request, "password", strip=False)
     ok = False
     if password:
         # Verify even for unknown addresses so timing does not tell which exist.
@@ -68,17 +71,19 @@ async def login(request: Request) -> Response:
             verify, st.cfg.datadir.auth_db, account or "\x00unknown", password
         )
     if not ok or account is None:
-        st.limiter.failure(key)
-        log.info("webmail login failed", extra={"client": key})
+        log.info("webmail login failed", extra={"client": client})
         await asyncio.sleep(FAILURE_DELAY)
         return render(
-            request, "webmail/login.html", status_code=401, address=address,
+            request,
+            "webmail/login.html",
+            status_code=401,
+            address=address,
             error="Wrong address or password.",
         )
-    st.limiter.success(key)
+    await st.limiter.succeeded(attempt)
     session = st.sessions.login(session_of(request), account)
     session.data["address"] = address.lower()
-    log.info("webmail login", extra={"client": key, "account": account})
+    log.info("webmail login", extra={"client": client, "account": account})
     response = redirect(f"{PREFIX}/")
     set_cookie(request, response, session)
     return response

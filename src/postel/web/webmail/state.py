@@ -10,8 +10,8 @@ from starlette.requests import Request
 
 from postel.config import Config
 from postel.dns import Resolver
+from postel.loginlimit import LoginLimiter
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
-from postel.web.auth import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
@@ -26,7 +26,7 @@ class WebmailState:
     store: Any  # postel.store.Store
     resolver: Resolver
     sessions: SessionStore  # webmail's own: an account session must never pass as admin
-    limiter: LoginLimiter
+    limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     submitter: Any  # postel.smtpserver.submit.Submitter
     mtastsdb: Any = None  # postel.mtastsdb.MTASTSDB, or None: direct MTA-STS lookups

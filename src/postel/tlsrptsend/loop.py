@@ -34,8 +34,12 @@ class DailyLoop:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         logger: logging.Logger | None = None,
+        what: str = "tls report",
+        task_name: str = "tlsrptsend",
     ) -> None:
         self._run = run
+        self.what = what  # names the runs in log messages
+        self.task_name = task_name
         self.now = now
         self.sleep = sleep
         self.rand = rand
@@ -48,20 +52,20 @@ class DailyLoop:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            self.log.exception("tls report run failed", extra={"err": repr(e)})
+            self.log.exception(f"{self.what} run failed", extra={"err": repr(e)})
 
     async def forever(self) -> None:
         await self.run_once()
         while True:
             now = self.now()
             at = next_run(now, self.rand())
-            self.log.debug("next tls report run", extra={"at": at.isoformat()})
+            self.log.debug(f"next {self.what} run", extra={"at": at.isoformat()})
             await self.sleep(max(0.0, (at - now).total_seconds()))
             await self.run_once()
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self.forever(), name="tlsrptsend")
+            self._task = asyncio.create_task(self.forever(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -62,7 +62,7 @@ def parse_rua(text: str) -> list[ReportURI]:
         if uri[:7].lower() == "mailto:":
             # RFC 6068: the address before any ?header part, percent-decoded.
             address = urllib.parse.unquote(uri[7:].split("?", 1)[0]).strip()
-            if "@" not in address or "," in address:
+            if address.count("@") != 1 or "," in address:
                 address = ""
         if all(u.uri.lower() != uri.lower() for u in out):
             out.append(ReportURI(uri, address, limit))

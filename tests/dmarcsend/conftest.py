@@ -1,0 +1,1 @@
+"""The dmarcsend tests import dmarcsend_data from this directory."""

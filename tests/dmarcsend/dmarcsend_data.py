@@ -13,6 +13,25 @@ DAY = dt.date(2026, 3, 14)
 DURING = dt.datetime(2026, 3, 14, 12, 0, tzinfo=dt.UTC)
 NEXT_RUN = dt.datetime(2026, 3, 15, 0, 5, tzinfo=dt.UTC)
 
+STATIC = """
+hostname = "mail.example.org"
+postmaster_account = "alice"
+[reports]
+report_sender_localpart = "reports"
+"""
+
+DOMAINS = """
+[domains."example.org"]
+dkim.sign = ["s1"]
+[domains."example.org".dkim.selectors.s1]
+algorithm = "ed25519"
+key_file = "dkim-s1.pem"
+
+[accounts.alice]
+domain = "example.org"
+addresses = ["alice@example.org"]
+"""
+
 
 def ev(
     domain: str = "sender.example",

@@ -79,6 +79,9 @@ def test_rua_sizes_and_interval() -> None:
         ReportURI("mailto:c%40odd@x.example?subject=r", "", None),
     ]
     assert parse_interval(text) == 604800
+    # Nothing but one mailbox goes to RCPT TO and the To header (no header injection).
+    bad = "v=DMARC1; p=none; rua=mailto:a%0D%0ABcc:%20x@evil.example,mailto:a,b@x.example"
+    assert [u.address for u in parse_rua(bad)] == ["", "", ""]
     assert parse_interval("v=DMARC1; p=none; ri=soon") == 86400
 
 

@@ -162,3 +162,19 @@ async def test_reports_from_smtp_deliveries(env: Env) -> None:
     pm_counts = {r["identifiers"]["header_from"]: r["count"] for r in pm["records"]}
     assert pm_counts == {"sender.test": 3, "sub.sender.test": 1}
     assert gzip.decompress(gz).startswith(b"<?xml")
+
+
+async def test_report_mail_to_our_report_address_is_optional(env: Env) -> None:
+    _setup_dns(env)
+
+    def go() -> None:
+        with env.smtp() as c:
+            c.sendmail("a@sender.test", ["dmarc@example.org"], _msg("a@sender.test", 1))
+            c.sendmail("a@sender.test", ["alice@example.org"], _msg("a@sender.test", 2))
+
+    await run(go)
+    assert env.service.ctx.evaluations is not None
+    await run(env.service.ctx.evaluations.flush)
+    with EvalDB.open(env.cfg.datadir.dmarceval_db) as db:
+        evs = db.evaluations()
+    assert [e.optional for e in evs] == [True, False]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from postel.auth.dmarc.record import DMARCRecord, parse_record, select_record
 from postel.auth.domain import organizational_domain
 from postel.dns import NotFound, Resolver
+from postel.smtp.address import parse_address
+from postel.smtp.errors import AddressError
 
 DAY = 86400
 # RFC 7489 §6.4 size units: powers of 2^10.
@@ -45,6 +47,15 @@ def _tags(text: str) -> dict[str, str]:
     return tags
 
 
+def _mailbox(text: str) -> str:
+    """*text* if it is one plain ASCII mailbox (RFC 5321 §4.1.2), else "": the
+    address goes into RCPT TO and the To header, so nothing else may pass."""
+    try:
+        return str(parse_address(text, smtputf8=False))
+    except AddressError:
+        return ""
+
+
 def parse_rua(text: str) -> list[ReportURI]:
     """The rua URIs of a DMARC record's *text*, with their size limits (§6.4)."""
     out: list[ReportURI] = []
@@ -61,9 +72,7 @@ def parse_rua(text: str) -> list[ReportURI]:
         address = ""
         if uri[:7].lower() == "mailto:":
             # RFC 6068: the address before any ?header part, percent-decoded.
-            address = urllib.parse.unquote(uri[7:].split("?", 1)[0]).strip()
-            if address.count("@") != 1 or "," in address:
-                address = ""
+            address = _mailbox(urllib.parse.unquote(uri[7:].split("?", 1)[0]).strip())
         if all(u.uri.lower() != uri.lower() for u in out):
             out.append(ReportURI(uri, address, limit))
     return out

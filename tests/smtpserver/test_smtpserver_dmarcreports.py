@@ -5,6 +5,7 @@ parser (dmarcrpt) and with parsedmarc (RFC 7489 §7.2, RFC 9990)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import smtplib
@@ -12,8 +13,10 @@ from email import message_from_bytes
 from email.message import Message
 
 import parsedmarc  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import serialization
 from smtpserver_env import Env, run
 
+from postel.auth.dkim_verify import verify_dkim
 from postel.dmarcevaldb import EvalDB
 from postel.dmarcrpt import parse_report
 from postel.dmarcsend.service import QueueEnqueue, make_sender
@@ -120,7 +123,18 @@ async def test_reports_from_smtp_deliveries(env: Env) -> None:
         qdb.close()
 
     msg = message_from_bytes(raw)
-    assert msg["DKIM-Signature"] is not None and "d=example.org" in msg["DKIM-Signature"]
+    # DKIM-signed by the submitter domain, and the signature verifies.
+    key = serialization.load_pem_private_key(env.cfg.path("dkim-s1.pem").read_bytes(), None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    env.resolver.set(
+        "s1._domainkey.example.org",
+        "TXT",
+        [f'"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"'],
+    )
+    [dkim] = await verify_dkim(env.resolver, raw, timeout=10)
+    assert (dkim.result, dkim.domain, dkim.selector) == ("pass", "example.org", "s1")
     assert msg["From"] == "<postmaster@example.org>"
     subject = " ".join(str(msg["Subject"]).split())
     assert subject.startswith("Report Domain: sender.test Submitter: example.org Report-ID: <")

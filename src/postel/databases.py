@@ -103,6 +103,9 @@ DATABASES: tuple[Database, ...] = (
         "postel.tlsrptresultdb.db:MIGRATIONS",
         f"{_VR}:check_tlsrptresult",
     ),
+    Database(
+        "dmarceval", "dmarceval.db", "postel.dmarcevaldb.db:MIGRATIONS", f"{_VR}:check_dmarceval"
+    ),
 )
 
 # Other paths of a data dir, relative to it; directories are not looked into.

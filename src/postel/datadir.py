@@ -45,6 +45,11 @@ class DataDir:
         return self.root / "dmarcrpt.db"
 
     @property
+    def dmarceval_db(self) -> Path:
+        """DMARC evaluations of incoming mail, for outgoing aggregate reports."""
+        return self.root / "dmarceval.db"
+
+    @property
     def queue_dir(self) -> Path:
         return self.root / "queue"
 

@@ -231,6 +231,7 @@ def generate(base: Path) -> Generated:
     _reports(datadir, now)
     _mtasts(datadir.mtasts_db, now)
     _tls_results(datadir.tlsrptresult_db, now)
+    _dmarc_evaluations(datadir.dmarceval_db, now)
     _queue(cfg, now)
     return Generated(base, config_dir, datadir.root)
 
@@ -350,6 +351,36 @@ def _tls_results(path: Path, now: dt.datetime) -> None:
         db.suppress("tlsrpt@noisy.example", now + dt.timedelta(days=30), "gentestdata")
     finally:
         db.close()
+
+
+def _dmarc_evaluations(path: Path, now: dt.datetime) -> None:
+    from postel.dmarcevaldb import DKIMEval, EvalDB, Evaluation, SPFEval
+
+    with EvalDB.open(path) as db:
+        db.add(
+            [
+                Evaluation(
+                    received=now,
+                    policy_domain="remote.example",
+                    header_from="remote.example",
+                    source_ip="192.0.2.25",
+                    p="quarantine",
+                    sp=None,
+                    adkim="r",
+                    aspf="r",
+                    pct=100,
+                    testing=False,
+                    disposition="none",
+                    dkim_aligned="pass",
+                    spf_aligned="pass",
+                    envelope_from="remote.example",
+                    dkim=[DKIMEval("remote.example", "s1", "pass")],
+                    spf=SPFEval("remote.example", "mfrom", "pass"),
+                )
+            ]
+        )
+        db.set_last_report_end("remote.example", now.replace(hour=0, minute=0, second=0))
+        db.suppress("dmarc@noisy.example", now + dt.timedelta(days=30), "gentestdata")
 
 
 def _queue(cfg: Config, now: dt.datetime) -> None:

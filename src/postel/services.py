@@ -63,6 +63,11 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
 
     # Daily outgoing TLS reports (RFC 8460), sent through this queue.
     await start_daily_reports(cfg, resolver, stack, queue)
+    from postel.dmarcsend.service import start_daily_reports as start_dmarc_reports
+
+    # Daily outgoing DMARC aggregate reports (RFC 7489 §7.2), through the same queue.
+    await start_dmarc_reports(cfg, resolver, stack, queue)
+
     from postel.reportfindings.service import start_daily_digest
 
     # Daily mail to the admin of problems that received reports show.

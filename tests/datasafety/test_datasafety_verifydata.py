@@ -20,8 +20,8 @@ from postel.verifydata import NotADataDir, verify
 def test_generated_data_passes(gen: Generated) -> None:
     result = verify(gen.data_dir)
     assert result.problems == []
-    # auth, 3 accounts, queue, mtasts, tlsrpt, dmarcrpt, tlsrptresult
-    assert result.databases == 9
+    # auth, 3 accounts, queue, mtasts, tlsrpt, dmarcrpt, tlsrptresult, dmarceval
+    assert result.databases == 10
     assert result.message_files == 3
 
 
@@ -37,7 +37,14 @@ def test_generated_data_contents(gen: Generated) -> None:
         sent = store.account("joerg").list_messages("Sent")
         assert sent[0].flags == {"\\Seen", "\\Answered", "\\Flagged"}
         assert "$Forwarded" in sent[0].keywords
-    for name in ("dmarcrpt.db", "tlsrpt.db", "mtasts.db", "tlsrptresult.db", "queue/index.db"):
+    for name in (
+        "dmarcrpt.db",
+        "tlsrpt.db",
+        "mtasts.db",
+        "tlsrptresult.db",
+        "dmarceval.db",
+        "queue/index.db",
+    ):
         conn = sqlite3.connect(gen.data_dir / name)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         main = {
@@ -45,6 +52,7 @@ def test_generated_data_contents(gen: Generated) -> None:
             "tlsrpt.db": "report",
             "mtasts.db": "policy",
             "tlsrptresult.db": "result",
+            "dmarceval.db": "evaluation",
             "queue/index.db": "entry",
         }[name]
         assert main in tables

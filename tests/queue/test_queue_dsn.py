@@ -225,3 +225,29 @@ def test_expired_status_without_detail_is_5_4_7(status: str) -> None:
     from postel.queue.queue import _expired_status
 
     assert _expired_status(status) == "5.4.7"
+
+
+async def test_dmarc_report_bounces_counted_then_suppressed_no_dsn(qenv: QEnv) -> None:
+    from postel.dmarcevaldb import EvalDB
+
+    qenv.deliverer.decide = perm
+    q = qenv.queue()
+    report = b"From: postmaster@example.org\r\nSubject: Report Domain: remote.test\r\n\r\nx\r\n"
+    for _ in range(3):
+        await q.add(
+            "",
+            "postmaster@example.org",
+            ["dmarc@remote.test"],
+            qenv.message_file(report),
+            is_dmarc_report=True,
+        )
+        assert q.db.entries()[0].max_attempts == backoff.TLSRPT_MAX_ATTEMPTS
+        await q.run_due()
+    assert q.db.entries() == []
+    assert qenv.inbox("alice") == []  # no DSN about a DMARC report
+    await q.stop()
+    with EvalDB.open(qenv.cfg.datadir.dmarceval_db) as db:
+        assert db.is_suppressed("dmarc@remote.test")
+        [(address, _until, comment, manual)] = db.suppressions()
+    assert (address, manual) == ("dmarc@remote.test", False)
+    assert comment == "automatic: 3 bounced reports"

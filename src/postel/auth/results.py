@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from postel.auth.dmarc.record import DMARCRecord
 
 SPFStatus = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
 DKIMStatus = Literal["pass", "fail", "neutral", "none", "temperror", "permerror", "policy"]
@@ -44,7 +47,8 @@ class DMARCResult:
     """Outcome of DMARC evaluation of the RFC5322.From domain (RFC 7489 §6.6).
 
     ``policy`` is the policy that applies to the From domain (p= or sp=),
-    ``pct`` and ``testing`` (t=y, RFC 9989) limit its application.
+    ``pct`` and ``testing`` (t=y, RFC 9989) limit its application; ``record``
+    is the record evaluated (for aggregate reports, RFC 7489 §7.2).
     """
 
     result: DMARCStatus
@@ -58,6 +62,7 @@ class DMARCResult:
     testing: bool = False
     record_domain: str = ""
     reason: str = ""
+    record: DMARCRecord | None = None
 
 
 _WEAKER: dict[Policy, Policy] = {"reject": "quarantine", "quarantine": "none", "none": "none"}

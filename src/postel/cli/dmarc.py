@@ -71,3 +71,118 @@ def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) ->
             f"{r.id:>6}  {day}  {r.organization[:30]:30}  {r.domain[:30]:30}  "
             f"messages={r.counts.messages} pass={r.counts.dmarc_pass} fail={r.counts.dmarc_fail}"
         )
+
+
+# Outgoing aggregate reports (issue 20): `send` and the suppression list.
+
+
+@command.command(name="send")
+@config_option
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last UTC day to report (default: yesterday).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the reports and recipients; send nothing.")
+def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
+    """Send the outgoing DMARC aggregate reports now (or print them with --dry-run) as JSON."""
+    import asyncio
+
+    from postel.cli.common import fail
+    from postel.dmarcevaldb import EvalDB
+    from postel.dmarcsend.service import QueueEnqueue, make_sender
+    from postel.dns.resolver import DNSResolver
+    from postel.tlsrptsend.service import adding_queue
+
+    cfg = load_or_exit(config_dir)
+    if cfg.static.reports.no_outgoing_dmarc_reports and not dry_run:
+        fail("outgoing DMARC reports are disabled (reports.no_outgoing_dmarc_reports)")
+    path = cfg.datadir.dmarceval_db
+    if not path.exists():
+        click.echo("[]")
+        return
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
+    )
+    last = day.date() if day is not None else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+    async def main() -> list[dict[str, object]]:
+        db = EvalDB.open(path)
+        queue = None if dry_run else adding_queue(cfg)
+        try:
+            enqueue = None if queue is None else QueueEnqueue(queue, cfg.datadir.tmp)
+            sender = make_sender(cfg, db, resolver, enqueue=enqueue)
+            return [o.to_dict() for o in await sender.send_day(last, dry_run=dry_run)]
+        finally:
+            if queue is not None:
+                queue.db.close()
+                queue.store.close()
+            db.close()
+
+    click.echo(json.dumps(asyncio.run(main()), indent=2, ensure_ascii=False))
+
+
+@command.group(name="suppress")
+def suppress_group() -> None:
+    """Reporting addresses that get no DMARC reports."""
+
+
+def _address(address: str) -> str:
+    from postel.cli.common import fail
+
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    if "@" not in address:
+        fail(f"{address!r}: not an e-mail address")
+    return address.lower()
+
+
+@suppress_group.command(name="add")
+@config_option
+@click.argument("address")
+@click.option("--days", type=click.IntRange(min=1), default=3650, show_default=True)
+@click.option("--comment", default="", help="Why.")
+def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) -> None:
+    """Send no DMARC reports to ADDRESS for --days days."""
+    from postel.dmarcevaldb import EvalDB
+
+    addr = _address(address)
+    cfg = load_or_exit(config_dir)
+    cfg.datadir.ensure()
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
+        db.suppress(addr, until, comment, manual=True)
+    click.echo(f"suppressed {addr} until {until.isoformat(timespec='seconds')}")
+
+
+@suppress_group.command(name="list")
+@config_option
+def suppress_list_cmd(config_dir: Path) -> None:
+    """List suppressed DMARC reporting addresses."""
+    from postel.dmarcevaldb import EvalDB
+
+    cfg = load_or_exit(config_dir)
+    cfg.datadir.ensure()
+    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
+        rows = db.suppressions()
+    for a, until, comment, manual in rows:
+        kind = "manual" if manual else "automatic"
+        click.echo(f"{a}\tuntil {until.isoformat(timespec='seconds')}\t{kind}\t{comment}")
+
+
+@suppress_group.command(name="remove")
+@config_option
+@click.argument("address")
+def suppress_remove_cmd(config_dir: Path, address: str) -> None:
+    """Send DMARC reports to ADDRESS again."""
+    from postel.cli.common import fail
+    from postel.dmarcevaldb import EvalDB
+
+    addr = _address(address)
+    cfg = load_or_exit(config_dir)
+    cfg.datadir.ensure()
+    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
+        removed = db.unsuppress(addr)
+    if not removed:
+        fail(f"{addr}: not on the suppression list")
+    click.echo(f"removed {addr}")

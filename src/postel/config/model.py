@@ -168,7 +168,20 @@ class ReportsConfig(Strict):
         False, description="Also send TLS reports when every session succeeded."
     )
     report_sender_localpart: str = Field(
-        "postmaster", description="Localpart of the From address of outgoing TLS reports."
+        "postmaster",
+        description="Localpart of the From address of outgoing TLS and DMARC reports.",
+    )
+    no_outgoing_dmarc_reports: bool = Field(
+        False,
+        description="Do not record DMARC evaluations of incoming mail nor send DMARC "
+        "aggregate reports (RFC 7489 §7.2).",
+    )
+    dmarc_report_max_records: int = Field(
+        10000,
+        ge=1,
+        description="Most rows in one outgoing DMARC aggregate report; rows beyond it "
+        "(the sources with the fewest messages) are left out and the report says so "
+        "in an error element.",
     )
     known_senders: list[str] = Field(
         default_factory=list,

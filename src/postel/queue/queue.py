@@ -142,7 +142,9 @@ class Queue:
             tlsrpt = flags.is_tlsrpt if is_tlsrpt is None else is_tlsrpt
             smtputf8 = flags.header_utf8 or needs_smtputf8(mail_from)
             limit = max_attempts or (
-                backoff.TLSRPT_MAX_ATTEMPTS if tlsrpt else backoff.DEFAULT_MAX_ATTEMPTS
+                backoff.TLSRPT_MAX_ATTEMPTS
+                if tlsrpt or is_dmarc_report
+                else backoff.DEFAULT_MAX_ATTEMPTS
             )
             return self.db.add(
                 message_path,
@@ -418,11 +420,15 @@ class Queue:
 
     async def _notify(self, msg: QueuedMessage, rcpts: list[DSNRecipient]) -> None:
         """Send a DSN about *rcpts* to the sender, unless none is allowed."""
-        if msg.is_tlsrpt:
-            # No DSNs about TLS reports (RFC 8460 §5.3); count bounces instead.
+        if msg.is_tlsrpt or msg.is_dmarc_report:
+            # No DSNs about TLS reports (RFC 8460 §5.3) nor about DMARC reports
+            # (the sender address takes none); count bounces instead.
             for r in rcpts:
                 if r.action == "failed":
-                    await self._record_bounce(r.rcpt)
+                    if msg.is_tlsrpt:
+                        await self._record_bounce(r.rcpt)
+                    else:
+                        await self._record_dmarc_bounce(r.rcpt)
             return
         if not msg.mail_from:
             return  # never a DSN for a DSN (null reverse-path, RFC 5321 §4.5.5)
@@ -463,6 +469,23 @@ class Queue:
         # A remote sender (mail forwarded by an alias): queue with the null sender.
         await self.add("", "", [msg.mail_from], data)
         log.info("dsn queued", extra={"msgid": msg.id, "to": msg.mail_from})
+
+    async def _record_dmarc_bounce(self, rcpt: str) -> None:
+        """A DMARC report bounced: count it; suppress the address at the threshold."""
+
+        def work() -> None:
+            from postel.dmarcevaldb import EvalDB
+
+            with EvalDB.open(self.datadir.dmarceval_db) as db:
+                if db.record_bounce(rcpt):
+                    log.warning(
+                        "dmarc report address suppressed after bounces", extra={"rcpt": rcpt}
+                    )
+
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:
+            log.exception("cannot record report bounce", extra={"rcpt": rcpt, "err": repr(exc)})
 
     async def _record_bounce(self, rcpt: str) -> None:
         def work() -> None:

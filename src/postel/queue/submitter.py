@@ -23,7 +23,14 @@ class QueueSubmitter:
         self.queue = queue
 
     async def __call__(
-        self, account: str, mail_from: str, rcpts: list[str], path: Path, requiretls: bool
+        self,
+        account: str,
+        mail_from: str,
+        rcpts: list[str],
+        path: Path,
+        requiretls: bool,
+        *,
+        is_dmarc_report: bool = False,
     ) -> None:
         from postel.smtpserver.recipients import is_local_domain
         from postel.store.routing import resolve_for_config
@@ -47,7 +54,14 @@ class QueueSubmitter:
             remote.extend(f for f in dest.forward if f not in remote)
         if remote:
             try:
-                await self.queue.add(account, mail_from, remote, path, requiretls=requiretls)
+                await self.queue.add(
+                    account,
+                    mail_from,
+                    remote,
+                    path,
+                    requiretls=requiretls,
+                    is_dmarc_report=is_dmarc_report,
+                )
             except BadMessage as exc:
                 raise SubmitError(550, "5.1.3", str(exc)) from exc
         for acc, mailbox in local:

@@ -152,6 +152,6 @@ async def start_daily_digest(
     sender = DigestSender(
         settings, dd.tlsrpt_db, dd.dmarcrpt_db, dd.findings_marker, make_deliver(cfg, store, queue)
     )
-    loop = DailyLoop(sender.run, what="findings digest", logger=_log)
+    loop = DailyLoop(sender.run, what="findings digest", task_name="findings", logger=_log)
     loop.start()
     stack.push_async_callback(loop.stop)

@@ -12,6 +12,7 @@ from postel.config import Config
 from postel.smtpserver.clientlimit import ClientConnections
 
 if TYPE_CHECKING:
+    from postel.dmarcevaldb import EvalRecorder
     from postel.dns import Resolver
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
@@ -41,6 +42,8 @@ class ServerContext:
     connections: int = 0
     clients: ClientConnections = field(default_factory=ClientConnections)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Where DMARC evaluations of incoming mail go (None: not recorded).
+    evaluations: EvalRecorder | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run *coro* in the background; stop() waits for it."""

@@ -135,6 +135,31 @@ def without_own_results(ctx: ServerContext, message: bytes) -> bytes | None:
     return stripped[0]
 
 
+def record_evaluation(
+    ctx: ServerContext, info: SessionInfo, tx: Transaction, results: AuthResults, disposition: str
+) -> None:
+    """Keep the DMARC evaluation for aggregate reports (RFC 7489 §7.2): queued
+    for the recorder's thread, so the session does not wait for the write."""
+    if ctx.evaluations is None:
+        return
+    from postel.dmarcevaldb import evaluation_from_results
+
+    try:
+        ev = evaluation_from_results(
+            results,
+            disposition=disposition,
+            source_ip=info.ip,
+            mail_from=str(tx.sender) if tx.sender is not None else "",
+            received=datetime.now(UTC),
+            # Reports to our reporting addresses: no reports about report mail alone.
+            optional=bool(tx.local) and all(local.report is not None for local in tx.local),
+        )
+        if ev is not None:
+            ctx.evaluations.add(ev)
+    except Exception as exc:  # reporting must never fail a delivery
+        log.error("cannot record dmarc evaluation", extra={"err": repr(exc)})
+
+
 async def deliver(
     ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path, data: bytes | None = None
 ) -> Outcome:
@@ -142,6 +167,7 @@ async def deliver(
     message = data if data is not None else await asyncio.to_thread(spool.read_bytes)
     results = await verify(ctx, info, tx, message)
     disposition = results.disposition()
+    record_evaluation(ctx, info, tx, results, disposition)
     if disposition == "reject":
         log.info("message rejected by dmarc policy", extra={"from": results.dmarc.from_domain})
         return Outcome(

@@ -94,6 +94,11 @@ class SMTPService:
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
         self.ctx.credentials = Credentials(cfg.datadir.auth_db)
         self.ctx.limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        if not cfg.static.reports.no_outgoing_dmarc_reports and self.ctx.evaluations is None:
+            from postel.dmarcevaldb import EvalRecorder
+
+            # DMARC evaluations for outgoing aggregate reports (RFC 7489 §7.2).
+            self.ctx.evaluations = EvalRecorder(cfg.datadir.dmarceval_db)
         limit = cfg.static.limits.max_line_length + 2
         contexts: dict[str, ssl.SSLContext | None] = {}
         try:
@@ -218,6 +223,9 @@ class SMTPService:
         from postel.smtpserver.storethread import stop_delivery_thread
 
         await stop_delivery_thread()
+        if self.ctx.evaluations is not None:
+            await asyncio.to_thread(self.ctx.evaluations.close)
+            self.ctx.evaluations = None
         if self.ctx.credentials is not None:
             self.ctx.credentials.close()
             self.ctx.credentials = None

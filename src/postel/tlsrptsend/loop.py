@@ -35,9 +35,11 @@ class DailyLoop:
         rand: Callable[[], float] = random.random,
         logger: logging.Logger | None = None,
         what: str = "tls report",
+        task_name: str = "tlsrptsend",
     ) -> None:
         self._run = run
-        self.what = what
+        self.what = what  # names the runs in log messages
+        self.task_name = task_name
         self.now = now
         self.sleep = sleep
         self.rand = rand
@@ -63,7 +65,7 @@ class DailyLoop:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self.forever(), name=self.what)
+            self._task = asyncio.create_task(self.forever(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -348,3 +348,38 @@ def check_tlsrptresult(conn: sqlite3.Connection, label: str) -> list[str]:
         parse_bounce,
     )
     return problems
+
+
+def check_dmarceval(conn: sqlite3.Connection, label: str) -> list[str]:
+    from postel.dmarcevaldb.db import EvalDB
+
+    db = EvalDB(conn, Path(label))
+
+    def parse_evaluation(r: sqlite3.Row) -> None:
+        e = db._evaluation(r)
+        if e.day.isoformat() != r["day"]:
+            raise ValueError(f"day {r['day']} but received {r['received']}")
+
+    def parse_last(r: sqlite3.Row) -> None:
+        _iso(r["period_end"], "period_end")
+
+    def parse_suppression(r: sqlite3.Row) -> None:
+        _iso(r["until"], "until")
+        _iso(r["created"], "created")
+
+    def parse_bounce(r: sqlite3.Row) -> None:
+        _iso(r["last"], "last")
+
+    checks: list[
+        tuple[str, str, Callable[[sqlite3.Row], object], Callable[[sqlite3.Row], None]]
+    ] = [
+        ("evaluation", "id", lambda r: r["id"], parse_evaluation),
+        ("last_report", "policy_domain", lambda r: repr(r["policy_domain"]), parse_last),
+        ("suppression", "address", lambda r: repr(r["address"]), parse_suppression),
+        ("bounce", "address", lambda r: repr(r["address"]), parse_bounce),
+    ]
+    problems: list[str] = []
+    for table, order, key, parse in checks:
+        rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
+        problems += _each(label, table, rows, key, parse)
+    return problems

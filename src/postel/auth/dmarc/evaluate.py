@@ -119,6 +119,7 @@ async def evaluate_dmarc(
             testing=rec.testing,
             record_domain=found.record_domain,
             reason=reason,
+            record=rec,
         )
 
     if spf_ok or dkim_ok:

@@ -1,0 +1,75 @@
+"""Wiring the DMARC report sender to a configuration: DKIM signer, queue, daily loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from postel.dmarcevaldb import EvalDB
+from postel.dmarcsend.send import Enqueue, ReportSender, Settings
+from postel.dns import Resolver
+from postel.tlsrptsend.loop import DailyLoop
+from postel.tlsrptsend.service import adding_queue, signer_for
+
+if TYPE_CHECKING:
+    from postel.config import Config
+    from postel.queue import Queue
+
+_log = logging.getLogger("postel.dmarcsend")
+
+
+class QueueEnqueue:
+    """Hands a report message to the queue as a DMARC report: local recipients
+    straight to their account; remote ones with few attempts, no DSNs and
+    bounces counted towards automatic suppression (postel.queue)."""
+
+    def __init__(self, queue: Queue, tmpdir: Path) -> None:
+        self.queue = queue
+        self.tmpdir = tmpdir
+
+    async def __call__(self, mail_from: str, rcpt: str, message: bytes) -> None:
+        from postel.queue import QueueSubmitter
+
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
+        path = self.tmpdir / f"dmarcrpt-{os.getpid()}-{secrets.token_hex(8)}.eml"
+        await asyncio.to_thread(path.write_bytes, message)
+        try:
+            await QueueSubmitter(self.queue)(
+                "", mail_from, [rcpt], path, False, is_dmarc_report=True
+            )
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def make_sender(
+    cfg: Config, db: EvalDB, resolver: Resolver, *, enqueue: Enqueue | None
+) -> ReportSender:
+    return ReportSender(
+        db, resolver, Settings.from_config(cfg), signer_for=signer_for(cfg), enqueue=enqueue
+    )
+
+
+async def start_daily_reports(
+    cfg: Config, resolver: Resolver, stack: AsyncExitStack, queue: Queue | None = None
+) -> DailyLoop | None:
+    """Start the daily loop for a running server; None when reports are switched off."""
+    if cfg.static.reports.no_outgoing_dmarc_reports:
+        _log.info("outgoing dmarc reports disabled")
+        return None
+    if queue is None:
+        queue = adding_queue(cfg)
+        stack.push_async_callback(queue.stop)
+        stack.callback(cast(Any, queue.store).close)
+    db = EvalDB.open(cfg.datadir.dmarceval_db)
+    stack.callback(db.close)
+    sender = make_sender(cfg, db, resolver, enqueue=QueueEnqueue(queue, cfg.datadir.tmp))
+    loop = DailyLoop(sender.run, logger=_log, what="dmarc report", task_name="dmarcsend")
+    loop.start()
+    stack.push_async_callback(loop.stop)
+    _log.info("dmarc report loop started")
+    return loop

@@ -229,3 +229,35 @@ async def test_eof_before_the_end() -> None:
     for wire in (b"abc\r\n", b"abc\r\n.", b"abc\r\n.\r", b"", b"x" * 500):
         result, _, _ = await check(wire, [2], 1000, 98)
         assert result.eof
+
+
+class CountingConn(Conn):
+    """A Conn that counts the reads the DATA reader makes."""
+
+    reads = 0
+
+    async def read_chunk(self, separator: bytes) -> tuple[bytes, bool]:
+        self.reads += 1
+        return await super().read_chunk(separator)
+
+    async def readexactly(self, n: int) -> bytes:
+        self.reads += 1
+        return await super().readexactly(n)
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        self.reads += 1
+        return await super().readuntil(separator)
+
+
+@pytest.mark.parametrize("line", [b"\r\n", b"x\r\n", b"\r\r\n", b"\n"])
+async def test_short_lines_read_in_chunks(line: bytes) -> None:
+    """Lines at DATA's start that begin with CR or LF (empty lines) cost no read
+    each: 1 MB of them is read in a few chunks, not line by line."""
+    wire = line * (2**20 // len(line)) + b"\r\n.\r\nQUIT\r\n"
+    conn = CountingConn(1002, lambda c: None)
+    conn.connection_made(asyncio.Transport())
+    conn.data_received(wire)
+    conn.eof_received()
+    result = await read_data(conn, io.BytesIO(), max_size=2**21, max_line=1000, line_timeout=5)
+    assert not result.eof and await read_rest(conn) == b"QUIT\r\n"
+    assert conn.reads < 10, conn.reads

@@ -23,12 +23,14 @@ from typing import BinaryIO, Protocol
 
 class ByteReader(Protocol):
     """What is read from (postel.smtpserver.conn.Conn); ``readuntil``,
-    ``readexactly`` and ``read`` behave as asyncio.StreamReader's."""
+    ``readexactly`` and ``read`` behave as asyncio.StreamReader's, ``peek``
+    returns the first bytes without consuming them."""
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
     async def readexactly(self, n: int) -> bytes: ...
     async def read(self, n: int) -> bytes: ...
     async def read_chunk(self, separator: bytes) -> tuple[bytes, bool]: ...
+    async def peek(self, n: int) -> bytes: ...
 
 
 class TooLong:
@@ -79,25 +81,6 @@ async def read_line(reader: ByteReader) -> bytes | TooLong | None:
             await reader.read(max(exc.consumed, 1))
             continue
         return TOO_LONG if too_long else line
-
-
-async def _read_rest_of_line(reader: ByteReader) -> tuple[bytes | TooLong | None, bool]:
-    """As read_line, and whether the line ended in CRLF (also when too long)."""
-    too_long = False
-    last = b""  # the last byte dropped of a line too long
-    while True:
-        try:
-            line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            return None, False
-        except asyncio.LimitOverrunError as exc:
-            too_long = True
-            dropped = await reader.read(max(exc.consumed, 1))
-            last = dropped[-1:] or last
-            continue
-        if too_long:
-            return TOO_LONG, line.endswith(b"\r\n") or (line == b"\n" and last == b"\r")
-        return line, line.endswith(b"\r\n")
 
 
 @dataclass
@@ -217,16 +200,18 @@ async def _read_data(
     # Every "." that can end DATA starts a line after a CRLF, so read_chunk(b"\r\n.")
     # returns the lines before it in one piece (or what is buffered, without
     # splitting the separator); a "." after a bare LF or CR is content (and the
-    # bare line end a fault). Only a line start whose CRLF is already consumed
-    # (the start of DATA, after a dot line) needs a look at its first byte.
+    # bare line end a fault). Nothing is consumed before it is known to be no
+    # part of a separator: the "." first in DATA is seen with a peek, and after a
+    # line-start "." a peek tells whether "\r\n" ends DATA there.
     result = out.result
     # Everything buffered up to the separator, in one piece (Conn.read_chunk).
     read_chunk = reader.read_chunk
-    carry = b""  # start of a line whose LF has not arrived (never starts with ".")
+    carry = b""  # start of a line whose LF has not arrived
     skipping = False  # in a line already known to be too long: drop up to its LF
     carry_max = out.max_line + 1  # longer: too long, whatever its end
-    at_start = True  # at a line start right after a consumed CRLF (or DATA's start)
-    dot = False  # ... and its "." has just been consumed
+    dot = await reader.peek(1) == b"."  # RFC 5321 §4.1.1.4: DATA's start is a line start
+    if dot:
+        await reader.readexactly(1)
     moved = -1.0
     while True:
         now = loop.time()
@@ -234,46 +219,13 @@ async def _read_data(
             end = now + line_timeout
             timer.reschedule(end if deadline is None else min(end, deadline))
             moved = now
-        if at_start:
-            if dot:
-                prefix = b"."
-            else:
-                try:
-                    prefix = await reader.readexactly(1)
-                except asyncio.IncompleteReadError:
-                    result.eof = True
-                    return result
-                if prefix == b".":
-                    dot = True
-                    continue
-                if prefix == b"\n":
-                    out.line(prefix)  # a bare LF
-                    at_start = False
-                    continue
-                if prefix != b"\r":
-                    # An ordinary first byte: no separator can start inside it.
-                    carry = prefix
-                    at_start = False
-                    continue
-                # A CR: the rest of the line is read here, or a "\r" carried
-                # could hide a "\r\n." that follows from read_chunk.
+        if dot:
+            # A "." at a line start has been consumed (carry is empty).
             dot = False
-            rest, crlf = await _read_rest_of_line(reader)
-            if rest is None:
-                result.eof = True
-                return result
-            at_start = crlf
-            if isinstance(rest, TooLong):
-                out.too_long()
-                continue
-            if prefix == b".":
-                if rest == b"\r\n":
-                    return result  # RFC 5321 §4.1.1.4: <CRLF>.<CRLF>, end of data
-                out.line(rest)  # RFC 5321 §4.5.2: the first "." removed
-            else:
-                out.line(prefix + rest)
-                at_start = (prefix + rest).endswith(b"\r\n")
-            continue
+            if await reader.peek(2) == b"\r\n":
+                await reader.readexactly(2)
+                return result  # <CRLF>.<CRLF>: end of data
+            # RFC 5321 §4.5.2: the "." removed, the rest of its line is content.
         try:
             chunk, dot = await read_chunk(b"\r\n.")
             if dot:
@@ -293,8 +245,6 @@ async def _read_data(
             out.block(block)
         if result.eof:
             return result
-        if dot:
-            at_start = True  # the chunk ended with CRLF: carry is empty
-        elif len(carry) > carry_max:
+        if len(carry) > carry_max:
             skipping = True
             carry = b""

@@ -249,10 +249,11 @@ class CountingConn(Conn):
         return await super().readuntil(separator)
 
 
-@pytest.mark.parametrize("line", [b"\r\n", b"x\r\n", b"\r\r\n", b"\n"])
+@pytest.mark.parametrize("line", [b"\r\n", b"x\r\n", b"\r\r\n", b"\n", b"..\r\n", b".x\r\n"])
 async def test_short_lines_read_in_chunks(line: bytes) -> None:
-    """Lines at DATA's start that begin with CR or LF (empty lines) cost no read
-    each: 1 MB of them is read in a few chunks, not line by line."""
+    """Short lines cost no read each, empty and dot-stuffed ones included: 1 MB
+    of them is read in a few chunks, not line by line (a line-by-line reader
+    took about 2 s of CPU for 4 MB of ".." lines)."""
     wire = line * (2**20 // len(line)) + b"\r\n.\r\nQUIT\r\n"
     conn = CountingConn(1002, lambda c: None)
     conn.connection_made(asyncio.Transport())

@@ -197,43 +197,53 @@ async def _read_data(
     line_timeout: float,
     deadline: float | None,
 ) -> DataResult:
-    # Every "." that can end DATA starts a line after a CRLF, so read_chunk(b"\r\n.")
-    # returns the lines before it in one piece (or what is buffered, without
-    # splitting the separator); a "." after a bare LF or CR is content (and the
-    # bare line end a fault). Nothing is consumed before it is known to be no
-    # part of a separator: the "." first in DATA is seen with a peek, and after a
-    # line-start "." a peek tells whether "\r\n" ends DATA there.
+    # The end of data is the first <CRLF>.<CRLF> (RFC 5321 §4.1.1.4), so
+    # read_chunk(b"\r\n.\r\n") returns the data before it in one piece (or what
+    # is buffered, without splitting the marker), never past it. Every "." after
+    # a CRLF starts a line and is removed (RFC 5321 §4.5.2, one replace per
+    # chunk); a "." after a bare LF or CR is content (and the bare line end a
+    # fault). Only DATA's own start, right after the DATA command's CRLF, needs
+    # a look (a peek: nothing consumed) at its first bytes.
     result = out.result
-    # Everything buffered up to the separator, in one piece (Conn.read_chunk).
     read_chunk = reader.read_chunk
     carry = b""  # start of a line whose LF has not arrived
     skipping = False  # in a line already known to be too long: drop up to its LF
     carry_max = out.max_line + 1  # longer: too long, whatever its end
-    dot = await reader.peek(1) == b"."  # RFC 5321 §4.1.1.4: DATA's start is a line start
-    if dot:
-        await reader.readexactly(1)
+    unstuff_first = False  # the next chunk starts a line after a CRLF
     moved = -1.0
-    while True:
+
+    def move_timer() -> None:
+        nonlocal moved
         now = loop.time()
         if now - moved >= 1.0:
-            end = now + line_timeout
-            timer.reschedule(end if deadline is None else min(end, deadline))
+            until = now + line_timeout
+            timer.reschedule(until if deadline is None else min(until, deadline))
             moved = now
-        if dot:
-            # A "." at a line start has been consumed (carry is empty).
-            dot = False
-            if await reader.peek(2) == b"\r\n":
-                await reader.readexactly(2)
-                return result  # <CRLF>.<CRLF>: end of data
-            # RFC 5321 §4.5.2: the "." removed, the rest of its line is content.
+
+    move_timer()
+    if await reader.peek(1) == b".":
+        await reader.readexactly(1)
+        if await reader.peek(2) == b"\r\n":
+            await reader.readexactly(2)
+            return result  # an empty message
+    while True:
+        move_timer()
         try:
-            chunk, dot = await read_chunk(b"\r\n.")
-            if dot:
-                chunk = chunk[:-1]
+            chunk, end = await read_chunk(b"\r\n.\r\n")
+            if end:
+                chunk = chunk[:-3]  # the CRLF ending the last line stays
         except asyncio.IncompleteReadError as exc:
-            chunk = exc.partial
+            chunk, end = exc.partial, False
             result.eof = True
+        if unstuff_first:
+            unstuff_first = False
+            if chunk[:1] == b".":
+                chunk = chunk[1:]
         data = carry + chunk if carry else chunk
+        # A line start after this chunk's last CRLF is in the next one.
+        next_unstuff = data.endswith(b"\r\n")
+        if b"\r\n." in data:
+            data = data.replace(b"\r\n.", b"\r\n")
         cut = data.rfind(b"\n") + 1
         block, carry = data[:cut], data[cut:]
         if skipping and block:
@@ -243,7 +253,8 @@ async def _read_data(
             out.too_long()
         if block:
             out.block(block)
-        if result.eof:
+        unstuff_first = next_unstuff
+        if end or result.eof:
             return result
         if len(carry) > carry_max:
             skipping = True

@@ -219,8 +219,14 @@ class Limits(Strict):
     )
     max_recipients: int = Field(1000, ge=1, description="Recipients per message.")
     max_line_length: int = Field(8192, ge=1000, description="Longest SMTP line accepted.")
-    command_timeout: float = Field(300, gt=0, description="Seconds to wait for a command.")
-    connection_timeout: float = Field(1800, gt=0, description="Longest SMTP session, seconds.")
+    command_timeout: float = Field(
+        300, gt=0, description="Seconds to wait for a command, or for more DATA."
+    )
+    connection_timeout: float = Field(
+        1800, gt=0,
+        description="Longest SMTP session, seconds, DATA and the TLS handshake included: "
+        "then 421 and the connection is closed (a message not yet ended is not taken).",
+    )  # fmt: skip
     max_connections: int = Field(1000, ge=1, description="Concurrent SMTP connections.")
     max_connections_per_ip: int = Field(
         50,

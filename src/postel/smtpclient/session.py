@@ -142,6 +142,12 @@ class _Session:
 
     async def send(self, line: str, *, log_line: str | None = None) -> None:
         assert self.writer is not None
+        if "\r" in line or "\n" in line or "\x00" in line:
+            # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
+            raise self.fail(
+                permanent=True, code=0, enhanced="5.5.2",
+                message=f"{self.step}: command holds a CR, LF or NUL, not sent",
+            )  # fmt: skip
         trace_line(self.log, "C:", log_line if log_line is not None else line)
         self.writer.write(line.encode("utf-8") + b"\r\n")
         async with asyncio.timeout(self.command_timeout):

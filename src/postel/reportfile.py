@@ -12,7 +12,7 @@ import email.message
 import email.policy
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -37,31 +37,48 @@ def looks_like_message(data: bytes) -> bool:
     return _HEADER_LINE_RE.match(data.lstrip(b"\r\n")) is not None
 
 
-def gunzip_bounded(data: bytes, max_size: int, errors: Errors) -> bytes:
-    """Decompress gzip data (all members), never producing more than max_size bytes."""
-    out = bytearray()
+def gunzip_chunks(data: bytes, max_size: int, errors: Errors) -> Iterator[bytes]:
+    """Decompress gzip data (all members) chunk by chunk, never past max_size bytes.
+
+    The chunks come as they are decompressed, so a consumer can stop early and
+    the whole output never has to be held at once.
+    """
+    total = 0
     rest = data
     while rest:
         d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         buf = rest
-        try:
-            while True:
+        while True:
+            try:
                 chunk = d.decompress(buf, CHUNK)
-                out += chunk
-                if len(out) > max_size:
-                    raise errors.limit(f"gzip data decompresses to more than {max_size} bytes")
-                buf = d.unconsumed_tail
-                if d.eof or (not buf and not chunk):
-                    break
-        except zlib.error as e:
-            offset = len(data) - len(rest)
-            raise errors.input(f"invalid gzip data (member at offset {offset}): {e}") from None
+            except zlib.error as e:
+                offset = len(data) - len(rest)
+                raise errors.input(f"invalid gzip data (member at offset {offset}): {e}") from None
+            total += len(chunk)
+            if total > max_size:
+                raise errors.limit(f"gzip data decompresses to more than {max_size} bytes")
+            if chunk:
+                yield chunk
+            buf = d.unconsumed_tail
+            if d.eof or (not buf and not chunk):
+                break
         if not d.eof:
             raise errors.input("truncated gzip data")
         rest = d.unused_data
         if rest.strip(b"\x00") == b"":
             break
-    return bytes(out)
+
+
+def gunzip_bounded(data: bytes, max_size: int, errors: Errors) -> bytes:
+    """Decompress gzip data (all members), never producing more than max_size bytes."""
+    return b"".join(gunzip_chunks(data, max_size, errors))
+
+
+def slices(data: bytes, size: int = CHUNK) -> Iterator[bytes]:
+    """data in pieces of at most *size* bytes, for parsers fed incrementally."""
+    view = memoryview(data)
+    for i in range(0, len(data), size):
+        yield bytes(view[i : i + size])
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from postel import reportfile
 from postel.reportfile import GZIP_MAGIC, Attachment, is_gzip, looks_like_message
 from postel.tlsrpt.errors import InputError, LimitError
@@ -10,6 +12,7 @@ __all__ = [
     "GZIP_MAGIC",
     "Attachment",
     "gunzip_bounded",
+    "gunzip_chunks",
     "is_gzip",
     "looks_like_message",
     "report_parts",
@@ -27,6 +30,11 @@ _GENERIC_TYPES = (
     "text/json",
     "text/plain",
 )
+
+
+def gunzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
+    """Decompress gzip data chunk by chunk, never past max_size bytes in all."""
+    return reportfile.gunzip_chunks(data, max_size, _ERRORS)
 
 
 def gunzip_bounded(data: bytes, max_size: int) -> bytes:

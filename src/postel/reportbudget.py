@@ -3,9 +3,10 @@
 A report bomb is small on the wire and large once unpacked or parsed. Limits
 per part are not enough: a message may carry many parts, and each failing part
 used to be tried in turn. A :class:`Budget` is made once per message and
-charged as the work happens (decompressed bytes, parsed elements or JSON
-values, parts tried); the first charge over a bound raises the caller's limit
-error, so the work stops there.
+charged as the work happens (decompressed bytes, parsed XML elements or JSON
+values); the first charge over a bound raises the caller's limit error, so the
+work stops there. (How many parts are tried at all is bounded where they are
+picked, postel.reportfile.report_parts.)
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ class Budget:
 
     max_bytes: int  # decompressed (or raw) report bytes, all parts together
     max_elements: int  # XML elements or JSON values, all parts together
-    max_parts: int  # report parts tried
     limit_error: type[Exception]  # raised when a bound is passed
     spent_bytes: int = 0
     spent_elements: int = 0
-    spent_parts: int = 0
 
     def charge_bytes(self, n: int) -> None:
         self.spent_bytes += n
@@ -36,12 +35,3 @@ class Budget:
         self.spent_elements += n
         if self.spent_elements > self.max_elements:
             raise self.limit_error(f"more than {self.max_elements} {what} in this message")
-
-    def charge_part(self) -> None:
-        self.spent_parts += 1
-        if self.spent_parts > self.max_parts:
-            raise self.limit_error(f"more than {self.max_parts} report parts tried in this message")
-
-    @property
-    def bytes_left(self) -> int:
-        return max(0, self.max_bytes - self.spent_bytes)

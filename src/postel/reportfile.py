@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 64 * 1024
+# Lines starting with "--": an upper bound on MIME boundary lines (RFC 2046 §5.1.1).
+# A report message has a few parts; parsing a thousand costs several times the message.
+MAX_BOUNDARY_LINES = 200
 _HEADER_LINE_RE = re.compile(rb"^[!-9;-~]{1,200}:")
 
 
@@ -107,30 +110,43 @@ def _filename(part: email.message.Message) -> str:
 Rank = Callable[[str, str], int | None]
 
 
-def report_parts(data: bytes, rank: Rank, errors: Errors) -> list[Attachment]:
+def report_parts(
+    data: bytes, rank: Rank, errors: Errors, max_parts: int | None = None
+) -> list[Attachment]:
     """The decoded leaf parts of a message that *rank* accepts, by rank, then in order.
 
     *rank* is given the lower-cased content type and the filename ("" if none).
+    Only the best *max_parts* are decoded and returned, and a message with
+    more than MAX_BOUNDARY_LINES possible boundaries is refused before it is
+    parsed: a message with a thousand parts costs no more than one with a few.
     """
+    boundaries = data.count(b"\n--") + data.startswith(b"--")
+    if boundaries > MAX_BOUNDARY_LINES:
+        raise errors.limit(
+            f"message has {boundaries} lines starting with '--' (MIME part boundaries), "
+            f"more than {MAX_BOUNDARY_LINES}"
+        )
     try:
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
         parts = list(msg.walk())
     except (ValueError, TypeError, LookupError, IndexError) as e:
         raise errors.input(f"cannot parse message: {e}") from None
-    ranked: list[tuple[int, Attachment]] = []
+    ranked: list[tuple[int, int, str, str, email.message.Message]] = []
     for i, part in enumerate(parts):
         if part.is_multipart():
             continue
         ctype = part.get_content_type().lower()
         fname = _filename(part)
         r = rank(ctype, fname)
-        if r is None:
-            continue
+        if r is not None:
+            ranked.append((r, i, ctype, fname, part))
+    ranked.sort(key=lambda ra: ra[0])  # stable: message order within a rank
+    out: list[Attachment] = []
+    for _, i, ctype, fname, part in ranked[:max_parts]:
         try:
             payload = part.get_payload(decode=True)
         except (ValueError, TypeError, LookupError) as e:
             raise errors.input(f"message part {i}: cannot decode: {e}") from None
         if isinstance(payload, bytes):
-            ranked.append((r, Attachment(i, ctype, fname, payload)))
-    ranked.sort(key=lambda ra: ra[0])  # stable: message order within a rank
-    return [a for _, a in ranked]
+            out.append(Attachment(i, ctype, fname, payload))
+    return out

@@ -128,6 +128,6 @@ def _rank(ctype: str, fname: str) -> int | None:
     return None
 
 
-def report_parts(data: bytes) -> list[Attachment]:
+def report_parts(data: bytes, max_parts: int | None = None) -> list[Attachment]:
     """Parts of a message that may hold an aggregate report (RFC 7489 §7.2.1.1)."""
-    return reportfile.report_parts(data, _rank, _ERRORS)
+    return reportfile.report_parts(data, _rank, _ERRORS, max_parts)

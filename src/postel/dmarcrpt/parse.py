@@ -103,13 +103,13 @@ class Limits:
 
     max_input_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 20 * 1024 * 1024
-    max_records: int = 10_000
+    max_records: int = 5_000
     max_auth_results: int = 100  # per record and kind
     max_list_items: int = 100  # errors, reasons
-    max_elements: int = 300_000
+    max_elements: int = 200_000
     max_depth: int = 32
     max_stall_bytes: int = 1024 * 1024  # one tag, text or comment
-    max_report_parts: int = 4  # parts of one message tried
+    max_report_parts: int = 4  # candidate parts of one message decoded and tried
 
 
 DEFAULT_LIMITS = Limits()
@@ -147,13 +147,16 @@ def _children(ctx: _Ctx, el: ET.Element, path: str) -> list[tuple[str, ET.Elemen
     """Report children of el with their local names; extension elements are skipped."""
     out = []
     for child in el:
-        if not isinstance(child.tag, str):  # comments, processing instructions
+        tag = child.tag
+        if not isinstance(tag, str):  # comments, processing instructions
             continue
-        ns, local = _split(child.tag)
-        if ns not in _REPORT_NAMESPACES:
-            ctx.note(f"{path}/{local}", f"extension element in namespace {ns!r} ignored")
-            continue
-        out.append((local, child))
+        if tag[:1] == "{":
+            ns, local = _split(tag)
+            if ns not in _REPORT_NAMESPACES:
+                ctx.note(f"{path}/{local}", f"extension element in namespace {ns!r} ignored")
+                continue
+            tag = local
+        out.append((tag, child))
     return out
 
 
@@ -188,6 +191,8 @@ class _Elem:
         el = self.one(name)
         if el is None:
             return None
+        if not len(el):  # a leaf, as nearly all are: its text is all there is
+            return (el.text or "").strip()
         return "".join(el.itertext()).strip()
 
     def required(self, name: str, *, lenient: bool = False) -> str:
@@ -460,7 +465,6 @@ def _budget(limits: Limits) -> Budget:
     return Budget(
         max_bytes=limits.max_decompressed_bytes,
         max_elements=limits.max_elements,
-        max_parts=limits.max_report_parts,
         limit_error=LimitError,
     )
 
@@ -544,14 +548,13 @@ def parse_report(
 
 
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
-    parts = report_parts(data)
+    parts = report_parts(data, limits.max_report_parts)
     if not parts:
         raise InputError("message contains no DMARC report attachment (xml, gzip or zip)")
     budget = _budget(limits)  # one for the whole message, not one per part
     first_error: DMARCReportError | None = None
     for part in parts:
         try:
-            budget.charge_part()
             return _parse_source(_Source(part.data), strict, limits, budget)
         except LimitError as e:
             raise LimitError(f"{part.describe()}: {e}") from None

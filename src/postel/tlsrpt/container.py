@@ -51,6 +51,6 @@ def _rank(ctype: str, fname: str) -> int | None:
     return None
 
 
-def report_parts(data: bytes) -> list[Attachment]:
+def report_parts(data: bytes, max_parts: int | None = None) -> list[Attachment]:
     """The parts of a message that may hold a TLS report, best candidates first."""
-    return reportfile.report_parts(data, _rank, _ERRORS)
+    return reportfile.report_parts(data, _rank, _ERRORS, max_parts)

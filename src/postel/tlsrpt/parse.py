@@ -55,7 +55,7 @@ class Limits:
     max_strings: int = 100_000
     # JSON values per message, counted before decoding (see _count_values).
     max_json_values: int = 250_000
-    max_report_parts: int = 4  # parts of one message tried
+    max_report_parts: int = 4  # candidate parts of one message decoded and tried
 
 
 DEFAULT_LIMITS = Limits()
@@ -370,7 +370,6 @@ def _budget(limits: Limits) -> Budget:
     return Budget(
         max_bytes=limits.max_decompressed_bytes,
         max_elements=limits.max_json_values,
-        max_parts=limits.max_report_parts,
         limit_error=LimitError,
     )
 
@@ -471,7 +470,7 @@ def _unpack(payload: bytes, limits: Limits, budget: Budget) -> bytes:
 
 
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
-    parts = report_parts(data)
+    parts = report_parts(data, limits.max_report_parts)
     if not parts:
         raise InputError("message contains no TLS report part (application/tlsrpt+gzip or +json)")
     budget = _budget(limits)  # one for the whole message, not one per part
@@ -479,7 +478,6 @@ def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
     for part in parts:
         payload = part.data
         try:
-            budget.charge_part()
             payload = _unpack(payload, limits, budget)
             result = parse_report_json(payload, strict=strict, limits=limits, budget=budget)
         except TLSRPTError as e:

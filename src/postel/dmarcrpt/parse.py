@@ -108,7 +108,7 @@ class Limits:
     max_list_items: int = 100  # errors, reasons
     max_elements: int = 200_000
     max_depth: int = 32
-    max_stall_bytes: int = 1024 * 1024  # one tag, text or comment
+    max_stall_bytes: int = 1024 * 1024  # one tag, text or comment; checked per 64 KB chunk
     max_report_parts: int = 4  # candidate parts of one message decoded and tried
 
 

@@ -97,8 +97,9 @@ _STRAY_AMP_RE = re.compile(rb"&(?!(?:[A-Za-z_][\w.\-]*|#[0-9]+|#x[0-9A-Fa-f]+);)
 class Limits:
     """Bounds on input, decompressed size and element counts.
 
-    The decompressed bytes, XML elements and report parts are counted per
-    message (all parts together), and all are checked as the parse goes.
+    Decompressed bytes and XML elements are counted per message (all parts
+    together) and, like depth and records, checked as the parse goes; at most
+    max_report_parts parts of a message are tried.
     """
 
     max_input_bytes: int = 20 * 1024 * 1024

@@ -146,6 +146,7 @@ def _decode(out: bytes) -> IntakeResult:
         report_id=str(d["report_id"]),
         warnings=[str(w) for w in d["warnings"]],
         error=str(d["error"]),
+        failures=int(d.get("failures", 0)),
     )
 
 

@@ -68,6 +68,7 @@ def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> In
         report.organization_name,
         report.report_id,
         parsed.warnings,
+        report.total_failures(),
     )
 
 
@@ -88,8 +89,16 @@ def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str) -> IntakeResult:
             )
     except Exception as e:  # the message is delivered; storing is best effort
         return _failed("dmarc", rcpt, f"{datadir.dmarcrpt_db}: {e}")
+    failing = dmarcdb.report_counts(parsed.report).dmarc_fail
     return _stored(
-        "dmarc", rcpt, added.id, added.duplicate, md.org_name, md.report_id, parsed.warnings
+        "dmarc",
+        rcpt,
+        added.id,
+        added.duplicate,
+        md.org_name,
+        md.report_id,
+        parsed.warnings,
+        failing,
     )
 
 
@@ -101,9 +110,10 @@ def _stored(
     org: str,
     report_id: str,
     warnings: list[str],
+    failures: int,
 ) -> IntakeResult:
     status = Status.DUPLICATE if duplicate else Status.STORED
-    return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings))
+    return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings), "", failures)
 
 
 def log_result(res: IntakeResult) -> None:
@@ -115,6 +125,19 @@ def log_result(res: IntakeResult) -> None:
     elif res.status is Status.FAILED:
         log.error(
             "storing report failed", extra={"kind": res.kind, "rcpt": res.rcpt, "error": res.error}
+        )
+    elif res.status is Status.STORED and res.failures:
+        # docs/received-reports.md: the admin home and the daily digest say more.
+        log.warning(
+            "report shows failures for our domain",
+            extra={
+                "kind": res.kind,
+                "rcpt": res.rcpt,
+                "id": res.db_id,
+                "org": res.organization,
+                "report_id": res.report_id,
+                "failures": res.failures,
+            },
         )
     else:
         log.info(

@@ -40,15 +40,23 @@ def looks_like_message(data: bytes) -> bool:
     return _HEADER_LINE_RE.match(data.lstrip(b"\r\n")) is not None
 
 
-def gunzip_chunks(data: bytes, max_size: int, errors: Errors) -> Iterator[bytes]:
+def gunzip_chunks(
+    data: bytes, max_size: int, errors: Errors, trailing: list[int] | None = None
+) -> Iterator[bytes]:
     """Decompress gzip data (all members) chunk by chunk, never past max_size bytes.
 
     The chunks come as they are decompressed, so a consumer can stop early and
-    the whole output never has to be held at once.
+    the whole output never has to be held at once. Bytes after the last member
+    that do not start another one (a CRLF some senders add) are an error,
+    unless *trailing* is given (lenient reading): then their count is appended
+    to it and they are ignored.
     """
     total = 0
     rest = data
     while rest:
+        if rest is not data and trailing is not None and not rest.startswith(GZIP_MAGIC):
+            trailing.append(len(rest))
+            break
         d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         buf = rest
         while True:

@@ -117,9 +117,10 @@ def unzip_bounded(data: bytes, max_size: int) -> bytes:
     return b"".join(unzip_chunks(data, max_size))
 
 
-def gunzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
-    """Decompress gzip data chunk by chunk, never past max_size bytes in all."""
-    return reportfile.gunzip_chunks(data, max_size, _ERRORS)
+def gunzip_chunks(data: bytes, max_size: int, trailing: list[int] | None = None) -> Iterator[bytes]:
+    """Decompress gzip data chunk by chunk, never past max_size bytes in all;
+    with *trailing* (lenient), bytes after the last member are counted there."""
+    return reportfile.gunzip_chunks(data, max_size, _ERRORS, trailing)
 
 
 def _rank(ctype: str, fname: str) -> int | None:

@@ -240,9 +240,13 @@ class _Elem:
         raise ReportError(f"expected a non-negative integer, got {v[:40]!r}", p)
 
 
-def _repair(data: bytes) -> bytes:
-    """Escape stray '<' and '&' in text, as some reporters send (lenient mode)."""
-    return _STRAY_AMP_RE.sub(b"&amp;", _STRAY_LT_RE.sub(b"&lt;", data))
+def _org_name(ctx: _Ctx, md: _Elem) -> str:
+    """org_name is xs:string: empty is schema-valid, and real reporters send it."""
+    name = md.text("org_name")
+    if name == "" and not ctx.strict:
+        ctx.odd(f"{md.path}/org_name", "empty org_name")
+        return ""
+    return md.required("org_name")
 
 
 def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
@@ -259,7 +263,7 @@ def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
     if len(errors) > ctx.limits.max_list_items:
         raise LimitError(f"{md.path}/error: more than {ctx.limits.max_list_items} elements")
     return ReportMetadata(
-        org_name=md.required("org_name"),
+        org_name=_org_name(ctx, md),
         email=md.required("email", lenient=True),
         report_id=md.required("report_id"),
         date_range=DateRange(begin=begin, end=end),
@@ -476,10 +480,13 @@ class _Source:
 
     data: bytes
 
-    def chunks(self, limits: Limits, budget: Budget) -> Iterator[bytes]:
-        """The XML, decompressed as it is read; every byte is charged to the budget."""
+    def chunks(
+        self, limits: Limits, budget: Budget, trailing: list[int] | None = None
+    ) -> Iterator[bytes]:
+        """The XML, decompressed as it is read; every byte is charged to the budget.
+        *trailing*: lenient, bytes after the gzip data are counted there, not refused."""
         if is_gzip(self.data):
-            it = gunzip_chunks(self.data, limits.max_decompressed_bytes)
+            it = gunzip_chunks(self.data, limits.max_decompressed_bytes, trailing)
         elif is_zip(self.data):
             it = unzip_chunks(self.data, limits.max_decompressed_bytes)
         else:
@@ -501,23 +508,94 @@ def _parse_stream(
 
 
 def _parse_source(source: _Source, strict: bool, limits: Limits, budget: Budget) -> ParseResult:
-    """Parse incrementally; in lenient mode, retry malformed XML with stray '<' and '&' escaped."""
+    """Parse incrementally. In lenient mode, bytes after gzip data are ignored, and
+    malformed XML is retried with the repairs of _REPAIRS applied one after
+    another; each repair made is a warning of the result, never silent."""
+    trailing: list[int] | None = None if strict else []
     try:
-        return _parse_stream(source.chunks(limits, budget), strict, limits, budget)
+        result = _parse_stream(source.chunks(limits, budget, trailing), strict, limits, budget)
     except XMLError as e:
         if strict or isinstance(e, ForbiddenXMLError):
             raise
         cause = e
-    data = b"".join(source.chunks(limits, budget))
-    repaired = _repair(data)
-    if repaired == data:
-        raise cause
+    else:
+        result.warnings[0:0] = _trailing_notes(trailing)
+        return result
+    trailing = []
+    data = b"".join(source.chunks(limits, budget, trailing))
+    made: list[str] = []
+    for repair, note in _REPAIRS:
+        fixed = repair(data)
+        if fixed == data:
+            continue
+        data = fixed
+        made.append(note)
+        try:
+            result = _parse_stream(slices(data), strict, limits, budget)
+        except XMLError:
+            continue
+        result.warnings[0:0] = [*_trailing_notes(trailing), f"{cause}; {'; '.join(made)}"]
+        return result
+    raise cause
+
+
+def _trailing_notes(trailing: list[int] | None) -> list[str]:
+    return [f"gzip data followed by {n} trailing bytes, ignored" for n in trailing or []]
+
+
+_DECLARATION_RE = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*?\?>")
+_ENCODING_RE = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_FEEDBACK_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feedback[\s>/]")
+_FEEDBACK_END_RE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?feedback\s*>")
+
+
+def _declaration(data: bytes) -> tuple[bytes, str]:
+    """The XML declaration (b"" if none) and the encoding it declares (utf-8 if none)."""
+    m = _DECLARATION_RE.match(data)
+    if m is None:
+        return b"", "utf-8"
+    enc = _ENCODING_RE.search(m.group())
+    return m.group(), enc.group(1).decode("ascii") if enc else "utf-8"
+
+
+def _reencode(data: bytes) -> bytes:
+    """Bytes that are invalid in the declared encoding replaced (U+FFFD); the
+    document is then UTF-8 and says so."""
+    decl, encoding = _declaration(data)
     try:
-        result = _parse_stream(slices(repaired), strict, limits, budget)
-    except XMLError:
-        raise cause from None
-    result.warnings.insert(0, f"{cause}; repaired stray '<' or '&' in text")
-    return result
+        data.decode(encoding)
+        return data
+    except LookupError:
+        return data  # an unknown encoding: the parser's own error stands
+    except UnicodeDecodeError:
+        pass
+    text = data.decode(encoding, errors="replace")
+    body = text[len(decl.decode("latin-1")) :] if decl else text
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + body.encode("utf-8")
+
+
+def _only_feedback(data: bytes) -> bytes:
+    """The <feedback> element alone, without what a sender left around it (a
+    stray start tag such as a leftover <xs:schema ...> that is never closed)."""
+    start = _FEEDBACK_START_RE.search(data)
+    ends = list(_FEEDBACK_END_RE.finditer(data))
+    if start is None or not ends or ends[-1].end() <= start.start():
+        return data
+    decl, _ = _declaration(data)
+    fixed = decl + data[start.start() : ends[-1].end()]
+    return data if fixed.strip() == data.strip() else fixed
+
+
+def _stray_markup(data: bytes) -> bytes:
+    """Escape stray '<' and '&' in text, as some reporters send."""
+    return _STRAY_AMP_RE.sub(b"&amp;", _STRAY_LT_RE.sub(b"&lt;", data))
+
+
+_REPAIRS = (
+    (_reencode, "bytes invalid in the declared encoding replaced"),
+    (_only_feedback, "content outside <feedback> dropped"),
+    (_stray_markup, "repaired stray '<' or '&' in text"),
+)
 
 
 def parse_report_xml(

@@ -202,7 +202,7 @@ class ResultDB:
         cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
         return cur.rowcount
 
-    # Suppression list (reference §1): addresses that get no reports.
+    # Suppression list (docs/tls-reporting.md, Suppression): addresses that get no reports.
 
     def suppress(
         self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True

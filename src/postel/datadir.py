@@ -1,4 +1,4 @@
-"""The data directory layout (shared/DESIGN.md "Data directory")."""
+"""The data directory layout (docs/architecture.md, Data directory)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
         addresses=allowed,
     )
     stack.callback(mtastsdb.close)
-    # RFC 8461 §10.2 cache refresh, daily (reference-behaviour §3).
+    # RFC 8461 §10.2 cache refresh, daily (docs/mta-sts.md, Refresh).
     refresh_stop = asyncio.Event()
     refresher = asyncio.create_task(refresh_loop(mtastsdb, resolver, refresh_stop))
 
@@ -85,7 +85,7 @@ async def start_extras(
     """
     from postel.web import start_web
 
-    # Web listeners: admin, webmail, MTA-STS policies (issue 8).
+    # Web listeners: admin, webmail, MTA-STS policies.
     return await start_web(
         cfg, store, resolver, stack, queue=getattr(submitter, "queue", None), submitter=submitter
     )

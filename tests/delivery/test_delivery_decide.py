@@ -1,4 +1,4 @@
-"""Every row of the reference-behaviour §2 decision table."""
+"""Every row of the decision table in docs/delivery-policy.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RFC 8460 entries of an attempt (reference-behaviour §1 "Where results come from")."""
+"""RFC 8460 entries of an attempt (docs/tls-reporting.md, Recording)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mtasts.db cache behaviour (reference-behaviour §3) with injected fetchers and clock."""
+"""mtasts.db cache behaviour (docs/mta-sts.md, The cache) with injected fetchers and clock."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from postel.tlsrpt import (
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "tlsrpt"
 
-# /work/shared/testdata/FACTS.md
+# ../shared/testdata/FACTS.md
 FACTS: dict[str, dict[str, Any]] = {
     "rfc8460.json": {
         "org": "Company-X",

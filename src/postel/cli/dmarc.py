@@ -73,7 +73,7 @@ def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) ->
         )
 
 
-# Outgoing aggregate reports (issue 20): `send` and the suppression list.
+# Outgoing aggregate reports (docs/dmarc-reports.md): `send` and the suppression list.
 
 
 @command.command(name="send")

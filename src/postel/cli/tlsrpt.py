@@ -65,7 +65,7 @@ def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: fl
     click.echo(json.dumps(out, indent=2))
 
 
-# Outgoing reports (issue 6): `send` and the suppression list.
+# Outgoing reports (docs/tls-reporting.md): `send` and the suppression list.
 
 
 @command.command(name="send")

@@ -1,4 +1,4 @@
-"""The delivery decision per MX host (reference-behaviour §2 table), pure.
+"""The delivery decision per MX host (docs/delivery-policy.md), pure.
 
 | situation                     | TLS                                  | on TLS error       |
 | no MTA-STS, no DANE           | opportunistic, PKIX only reported    | plaintext retry    |
@@ -75,7 +75,7 @@ def decide(
     tls_required_no: bool = False,
     extra_ca_files: Sequence[Path] = (),
 ) -> HostDecision:
-    """Decide the TLS policy for ``host`` (reference §2)."""
+    """Decide the TLS policy for ``host`` (docs/delivery-policy.md)."""
     active = policy is not None and policy.mode in (Mode.TESTING, Mode.ENFORCE)
     enforce = active and policy is not None and policy.mode == Mode.ENFORCE
     mismatch = active and policy is not None and not policy.matches(host)

@@ -273,7 +273,8 @@ class Deliverer:
         return err is not None and err.permanent and not host_specific and not res.delivered
 
     def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
-        """reference §2: the sender account remembers STARTTLS/REQUIRETLS support."""
+        """The sender account remembers STARTTLS/REQUIRETLS support
+        (docs/delivery-policy.md, After the session)."""
         if not req.sender_account:
             return
         try:

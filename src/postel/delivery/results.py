@@ -1,4 +1,4 @@
-"""RFC 8460 results of one delivery attempt (reference-behaviour §1 "Where results come from").
+"""RFC 8460 results of one delivery attempt (docs/tls-reporting.md, Recording).
 
 The recipient-domain entry starts from the MTA-STS lookup; one entry per MX
 host comes from the DNSSEC/TLSA state; the SMTP sessions add successes,
@@ -106,7 +106,7 @@ class AttemptReport:
             )
 
     def host_tlsa(self, host: str, tlsa: HostTLSA) -> None:
-        """Host entry from the TLSA state (reference §1)."""
+        """Host entry from the TLSA state (docs/tls-reporting.md, Recording)."""
         if not tlsa.applies:
             self.host_results[host] = _policy(PolicyType.NO_POLICY_FOUND, host)
             return
@@ -150,7 +150,7 @@ class AttemptReport:
         )
 
     def session(self, res: SessionResult) -> None:
-        """Add one SMTP session's TLS outcome to both entries (reference §1)."""
+        """Add one SMTP session's TLS outcome to both entries (docs/tls-reporting.md)."""
         host_entry = self.host_results.setdefault(res.host, _policy(PolicyType.NO_POLICY_FOUND,
                                                                     res.host))
         entries = (self.domain_result, host_entry)
@@ -180,7 +180,7 @@ class AttemptReport:
 
 
 def send_report_for(report: AttemptReport, *, is_tlsrpt: bool, is_dmarc_report: bool) -> bool:
-    """reference §1: never about TLS reports; DMARC reports only with failures."""
+    """Never about TLS reports; DMARC reports only with failures (docs/tls-reporting.md)."""
     if is_tlsrpt:
         return False
     if is_dmarc_report:
@@ -197,7 +197,7 @@ def record(
     is_dmarc_report: bool,
     now: dt.datetime | None = None,
 ) -> bool:
-    """Store the attempt's results; False when nothing is recorded (reference §1)."""
+    """Store the attempt's results; False when nothing is recorded (docs/tls-reporting.md)."""
     if resultdb is None or disabled or is_ip_literal(report.domain):
         return False
     send = send_report_for(report, is_tlsrpt=is_tlsrpt, is_dmarc_report=is_dmarc_report)

@@ -1,4 +1,4 @@
-"""The DNS checks proper (reference-behaviour §7): pure functions of Facts and Expected.
+"""The DNS checks proper (docs/dns-records.md): pure functions of Facts and Expected.
 
 Each returns a Section with errors, warnings, the records or settings that fix
 them, and what was found to be fine.

@@ -1,4 +1,4 @@
-"""mtasts.db: the MTA-STS policy cache (RFC 8461 §5.1, reference-behaviour §3)."""
+"""mtasts.db: the MTA-STS policy cache (RFC 8461 §5.1, docs/mta-sts.md)."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ class MTASTSDB:
     def store_backoff(
         self, domain: str, record_id: str, error: MTASTSError, now: dt.datetime
     ) -> CachedPolicy:
-        """reference §3: a first-time failure is stored as mode none, max_age 300 s, backoff."""
+        """docs/mta-sts.md: a first-time failure is stored as mode none, max_age 300 s, backoff."""
         policy = Policy(mode=Mode.NONE, max_age=BACKOFF_MAX_AGE)
         row = CachedPolicy(
             domain=domain,
@@ -258,7 +258,7 @@ class MTASTSDB:
     ) -> PolicyLookup:
         self._touch(domain, now)
         if row.backoff and now < row.last_update + BACKOFF:
-            # reference §3: treated as "no MTA-STS", with the fetch failure reported.
+            # docs/mta-sts.md, The cache: treated as "no MTA-STS", with the fetch failure reported.
             entry = sts_result(domain, None)
             entry.failure_details.append(fetch_failure(row.failure_type, row.failure_text))
             return PolicyLookup(
@@ -277,7 +277,7 @@ class MTASTSDB:
         try:
             fetched = await fetch(resolver, domain)
         except MTASTSError as e:
-            # reference §3: new id, failed fetch: keep the cached policy.
+            # docs/mta-sts.md, The cache: new id, failed fetch: keep the cached policy.
             self.log.info("mta-sts policy re-fetch for new id failed, using cached policy: %s",
                           e, extra={"domain": domain, "record_id": record.id})
             out = self._cached_lookup(row)

@@ -1,4 +1,4 @@
-"""Pure evaluation: facts gathered elsewhere -> the five findings (reference §4).
+"""Pure evaluation: facts gathered elsewhere -> the five findings (docs/webmail-security-api.md).
 
 Nothing here does I/O; :mod:`postel.recipientsecurity.lookup` gathers the facts.
 Each finding carries a sentence for the tooltip of the compose bar.
@@ -16,7 +16,7 @@ def memory_findings(
     domain: str, memory: DomainSecurity | None, error: str = ""
 ) -> tuple[Finding, Finding]:
     """STARTTLS and REQUIRETLS from the sender account's memory of earlier deliveries
-    (reference §2: remembered after each successful session)."""
+    (remembered after each successful session, docs/delivery-policy.md)."""
     if error:
         msg = f"Could not read what earlier deliveries to {domain} saw: {error}"
         return Finding(Value.ERROR, msg), Finding(Value.ERROR, msg)

@@ -1,6 +1,6 @@
 """One SMTP session to one host IP: banner, EHLO, STARTTLS per TLS policy, PKIX
 and DANE evaluation, MAIL/RCPT/DATA and QUIT (RFC 5321, RFC 3207, RFC 7672,
-RFC 8689, reference-behaviour §1-§2).
+RFC 8689; docs/delivery-policy.md, docs/tls-reporting.md).
 
 Never raises for remote problems: everything ends up in the SessionResult.
 """
@@ -35,7 +35,7 @@ QUIT_TIMEOUT = 5.0
 
 def client_context() -> ssl.SSLContext:
     """TLS >= 1.2 without verification: PKIX and DANE are evaluated afterwards,
-    so both can be reported (reference-behaviour §2)."""
+    so both can be reported (docs/delivery-policy.md)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -203,7 +203,7 @@ class ResultDB(SuppressionList):
         cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
         return cur.rowcount
 
-    # The suppression list: postel.suppressions.SuppressionList.
+    # The suppression list (docs/tls-reporting.md, Suppression): postel.suppressions.
 
     def _suppression_db(self) -> sqlite3.Connection:
         return self.conn

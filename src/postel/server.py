@@ -127,6 +127,16 @@ async def _run(
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
         running.bound.extend(await start_extras(cfg, store, resolver, stack, submitter))
+        from postel.control import ControlServer
+        from postel.control.commands import handlers
+
+        # CLI changes (accounts, queue) reach this server at once.
+        control = ControlServer(
+            cfg.datadir.root,
+            handlers(cfg, running.bound, getattr(submitter, "queue", None)),
+        )
+        await control.start()
+        stack.push_async_callback(control.stop)
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})
         if ready is not None:

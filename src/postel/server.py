@@ -96,6 +96,7 @@ async def run(
                 smtp_workers,
                 on_wake=queue.wake if queue is not None else None,
                 log_time=log_time,
+                shutdown=stop,
             )
             await workers.start()
             stack.push_async_callback(workers.stop)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -15,9 +14,16 @@ from postel.cli.options import config_option, load_or_exit
 def command(config_dir: Path) -> None:
     """Run all configured listeners until stopped (SIGINT/SIGTERM)."""
     from postel import log
+    from postel.cli.startup import run_or_exit
+    from postel.preflight import preflight
     from postel.server import run
     from postel.smtpworkers import worker_count
 
     cfg = load_or_exit(config_dir)
     log.configure(cfg.static.log.level, cfg.static.log.packages, with_time=True)
-    asyncio.run(run(cfg, smtp_workers=worker_count(cfg.static.limits.smtp_workers)))
+
+    async def main() -> None:
+        preflight(cfg)  # the operator's mistakes as one line, before anything starts
+        await run(cfg, smtp_workers=worker_count(cfg.static.limits.smtp_workers))
+
+    run_or_exit(main)

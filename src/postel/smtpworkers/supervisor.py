@@ -27,6 +27,10 @@ STOP_TIMEOUT = 10.0  # seconds after SIGTERM before SIGKILL
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growth
+# A worker that stopped cleanly (exit 0) was signalled: by systemd's stop, which
+# signals every process of the service at once, the main process included. Wait
+# this long (seconds) for the main process's own stop before calling it a failure.
+STOP_NOTICE = 3.0
 
 
 @dataclass(eq=False)
@@ -44,6 +48,8 @@ class Supervisor:
     ``start()`` reserves the ports and returns once every worker listens (or
     raises BindError / ListenerConfigError / WorkerStartError with the
     worker's reason); *on_wake* is called when a worker queued something.
+    *shutdown* is the instance's stop event: once set, a worker that exits is
+    not restarted, even before ``stop()`` is reached.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class Supervisor:
         log_time: bool = True,
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
+        shutdown: asyncio.Event | None = None,
     ) -> None:
         self.cfg = cfg
         self.count = count
@@ -65,6 +72,7 @@ class Supervisor:
         self.reserved: list[Reserved] = []
         self.workers = [_Worker(i + 1) for i in range(count)]
         self._stopping = asyncio.Event()
+        self._shutdown = shutdown or asyncio.Event()
 
     @property
     def bound(self) -> list[tuple[str, int, str]]:
@@ -118,6 +126,9 @@ class Supervisor:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            # A process group of its own: Ctrl-C and `kill -TERM -PGID` stop the
+            # main process, which then stops the workers in order.
+            process_group=0,
         )
         w.proc, w.ready = proc, False
         assert proc.stdout is not None
@@ -158,7 +169,7 @@ class Supervisor:
                 if line.rstrip(b"\n") == messages.WAKE and self.on_wake is not None:
                     self.on_wake()
             code = await proc.wait()
-            if self._stopping.is_set():
+            if await self._stop_requested(code):
                 return
             if loop.time() - started >= HEALTHY_AFTER:
                 delay = BACKOFF_FIRST
@@ -166,10 +177,10 @@ class Supervisor:
                 "smtp worker exited, restarting",
                 extra={"worker": w.index, "pid": proc.pid, "code": code, "delay": delay},
             )
-            while not self._stopping.is_set():
+            while not self._halting():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                if self._stopping.is_set():
+                    await asyncio.wait_for(self._halt_wait(), delay)
+                if self._halting():
                     return
                 delay = min(delay * 2, BACKOFF_MAX)
                 try:
@@ -186,6 +197,27 @@ class Supervisor:
                     extra={"worker": w.index, "pid": w.proc.pid if w.proc else None},
                 )
                 break
+
+    def _halting(self) -> bool:
+        return self._stopping.is_set() or self._shutdown.is_set()
+
+    async def _halt_wait(self) -> None:
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._shutdown)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in waits:
+                t.cancel()
+
+    async def _stop_requested(self, code: int) -> bool:
+        """Did the worker exit because the instance stops? A clean exit (0) after a
+        signal to every process of the service waits up to STOP_NOTICE for it."""
+        if self._halting():
+            return True
+        if code == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt_wait(), STOP_NOTICE)
+        return self._halting()
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         """SIGTERM, up to stop_timeout for a graceful stop, then SIGKILL."""

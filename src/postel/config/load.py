@@ -135,6 +135,16 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
                 domains_problem(loc, str(exc))
 
 
+def load_static(config_dir: Path) -> StaticConfig:
+    """postel.toml alone, validated but not cross-checked (no files opened): for
+    commands that need one setting, such as the resolver, and not the instance."""
+    problems: list[ConfigProblem] = []
+    static = _parse(Path(config_dir).resolve() / STATIC_FILE, StaticConfig, problems)
+    if static is None:
+        raise ConfigError(problems)
+    return static
+
+
 def load_config(config_dir: Path) -> Config:
     """Load and check both files; raise ConfigError listing every problem."""
     config_dir = Path(config_dir).resolve()

@@ -30,6 +30,9 @@ POSTEL_TOML = """\
 hostname = "mail.example.test"
 postmaster_account = "pm"
 
+[server]
+user = ""  # no switch of user when the tests run as root: see test_serve_privdrop.py
+
 [dns]
 nameservers = ["127.0.0.1"]
 port = {dns_port}

@@ -30,11 +30,12 @@ def operator_message(exc: BaseException) -> str | None:
     """The one-line message for an operator's mistake; None for a bug."""
     from postel.datadir import DataDirError
     from postel.preflight import StartupError
+    from postel.privdrop import PrivDropError
     from postel.smtpserver.errors import BindError, ListenerConfigError
     from postel.smtpworkers import WorkerStartError
     from postel.web.errors import ListenError
 
-    if isinstance(exc, (StartupError, DataDirError)):
+    if isinstance(exc, (StartupError, DataDirError, PrivDropError)):
         return str(exc)
     if isinstance(exc, (BindError, ListenError)):
         # Lost a race with another program after the start-up check.

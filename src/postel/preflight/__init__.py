@@ -7,7 +7,7 @@ address:port and what to do, instead of a traceback from deep inside a
 service that was already half started.
 """
 
-from postel.preflight.check import preflight
+from postel.preflight.check import Sockets, listen_all, preflight
 from postel.preflight.errors import PortInUseError, StartupError
 
-__all__ = ["PortInUseError", "StartupError", "preflight"]
+__all__ = ["PortInUseError", "Sockets", "StartupError", "listen_all", "preflight"]

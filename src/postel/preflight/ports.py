@@ -18,6 +18,8 @@ class Endpoint:
     port: int
     what: str  # e.g. "listener 'main' smtp"
     setting: str  # e.g. "listeners.main.smtp.port"
+    listener: str = ""
+    kind: str = ""  # smtp, submission, submissions or web
 
 
 def address(ip: str, port: int) -> str:
@@ -25,21 +27,39 @@ def address(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def check_endpoint(ep: Endpoint, config_file: str) -> None:
-    """Bind *ep* and close it again; raise StartupError saying what to do."""
-    if ep.port == 0:  # any free port: nothing to check
-        return
+LISTEN_BACKLOG = 100  # as asyncio's create_server
+
+
+def bind_endpoint(ep: Endpoint, config_file: str) -> socket.socket:
+    """A socket bound to *ep* (not yet listening); StartupError saying what to do."""
     family = socket.AF_INET6 if ipaddress.ip_address(ep.ip).version == 6 else socket.AF_INET
-    where = f"{address(ep.ip, ep.port)} ({ep.what})"
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
         # Like the listeners: SO_REUSEADDR, so a port in TIME_WAIT is no conflict.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        try:
-            sock.bind((ep.ip, ep.port))
-        except OSError as exc:
-            raise _bind_error(exc, where, ep, config_file) from None
+        sock.bind((ep.ip, ep.port))
+    except OSError as exc:
+        sock.close()
+        where = f"{address(ep.ip, ep.port)} ({ep.what})"
+        raise _bind_error(exc, where, ep, config_file) from None
+    return sock
+
+
+def listen_endpoint(ep: Endpoint, config_file: str) -> socket.socket:
+    """A listening socket on *ep*, for a server that may not bind it itself."""
+    sock = bind_endpoint(ep, config_file)
+    sock.listen(LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+def check_endpoint(ep: Endpoint, config_file: str) -> None:
+    """Bind *ep* and close it again; raise StartupError saying what to do."""
+    if ep.port == 0:  # any free port: nothing to check
+        return
+    bind_endpoint(ep, config_file).close()
 
 
 def _bind_error(exc: OSError, where: str, ep: Endpoint, config_file: str) -> StartupError:

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class Supervisor:
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         shutdown: asyncio.Event | None = None,
+        sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     ) -> None:
         self.cfg = cfg
         self.count = count
@@ -73,10 +75,22 @@ class Supervisor:
         self.workers = [_Worker(i + 1) for i in range(count)]
         self._stopping = asyncio.Event()
         self._shutdown = shutdown or asyncio.Event()
+        # Bound before the switch to an unprivileged user (postel.privdrop): every
+        # worker inherits these listening sockets instead of binding its own.
+        self.sockets = {k: v for k, v in (sockets or {}).items() if k[1] != "web"}
 
     @property
     def bound(self) -> list[tuple[str, int, str]]:
-        return [(r.ip, r.port, r.kind) for r in self.reserved]
+        return [(ip, port, kind) for _, kind, ip, port in self._ports()]
+
+    def _ports(self) -> list[tuple[str, str, str, int]]:
+        """(listener, kind, ip, port) of every SMTP socket."""
+        if self.sockets:
+            return [
+                (name, kind, ip, int(sock.getsockname()[1]))
+                for (name, kind, ip), sock in self.sockets.items()
+            ]
+        return [(r.listener, r.kind, r.ip, r.port) for r in self.reserved]
 
     def pids(self) -> list[int]:
         """Pids of the workers that are up and listening (for tests and operators)."""
@@ -87,7 +101,8 @@ class Supervisor:
         ]
 
     async def start(self) -> None:
-        self.reserved = reserve_ports(self.cfg)
+        if not self.sockets:
+            self.reserved = reserve_ports(self.cfg)
         try:
             results = await asyncio.gather(
                 *(self._spawn(w) for w in self.workers), return_exceptions=True
@@ -109,8 +124,11 @@ class Supervisor:
             config=str(self.cfg.dir),
             index=w.index,
             parent=os.getpid(),
-            ports=[(r.listener, r.kind, r.ip, r.port) for r in self.reserved],
+            ports=self._ports(),
             log_time=self.log_time,
+            fds=[
+                (name, kind, ip, sock.fileno()) for (name, kind, ip), sock in self.sockets.items()
+            ],
         )
 
     async def _spawn(self, w: _Worker) -> None:
@@ -129,6 +147,7 @@ class Supervisor:
             # A process group of its own: Ctrl-C and `kill -TERM -PGID` stop the
             # main process, which then stops the workers in order.
             process_group=0,
+            pass_fds=[sock.fileno() for sock in self.sockets.values()],
         )
         w.proc, w.ready = proc, False
         assert proc.stdout is not None

@@ -15,10 +15,12 @@ import os
 import time
 from pathlib import Path
 
+from postel.preflight.errors import StartupError
+
 LOCK_FILE = "postel.lock"
 
 
-class DataDirInUse(Exception):
+class DataDirInUse(StartupError):
     """Another process owns the data directory."""
 
 

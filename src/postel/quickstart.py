@@ -54,7 +54,12 @@ def write_dkim_keys(config_dir: Path, domain: str, year: int) -> list[tuple[str,
 
 
 def static_toml(
-    hostname: str, account: str, ips: list[str], *, localpart_tlsrpt: str = "tlsrpt"
+    hostname: str,
+    account: str,
+    ips: list[str],
+    *,
+    localpart_tlsrpt: str = "tlsrpt",
+    user: str = "postel",
 ) -> str:
     ip_list = ", ".join(_q(i) for i in ips)
     return f"""# postel.toml: static configuration. `postel config describe` documents every field.
@@ -69,6 +74,10 @@ admin_password_file = "adminpasswd"
 localpart = {_q(localpart_tlsrpt)}
 account = {_q(account)}
 mailbox = "TLSRPT"
+
+# `postel serve` started as root binds its ports, then runs as this user.
+[server]
+user = {_q(user)}
 
 [log]
 level = "info"
@@ -109,8 +118,7 @@ def domains_toml(
     hostname: str,
 ) -> str:
     sel_lines = "\n".join(
-        f"[domains.{_q(domain)}.dkim.selectors.{_q(s)}]\n"
-        f"algorithm = {_q(a)}\nkey_file = {_q(k)}\n"
+        f"[domains.{_q(domain)}.dkim.selectors.{_q(s)}]\nalgorithm = {_q(a)}\nkey_file = {_q(k)}\n"
         for s, a, k in selectors
     )
     sign = ", ".join(_q(s) for s, _, _ in selectors)
@@ -160,6 +168,7 @@ def quickstart(
     hostname: str | None = None,
     ips: list[str] | None = None,
     password: str | None = None,
+    user: str = "postel",
 ) -> QuickstartResult:
     """Write config_dir/{postel.toml,domains.toml}, keys and the account.
 
@@ -189,7 +198,7 @@ def quickstart(
     )
     write_new(
         config_dir / "postel.toml",
-        static_toml(host, account, ips or ["0.0.0.0", "::"]).encode(),
+        static_toml(host, account, ips or ["0.0.0.0", "::"], user=user).encode(),
         mode=0o644,
     )
     from postel.config import load_config

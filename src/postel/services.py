@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -76,16 +78,28 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
 
 
 async def start_extras(
-    cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack, submitter: Any = None
+    cfg: Config,
+    store: Any,
+    resolver: Any,
+    stack: AsyncExitStack,
+    submitter: Any = None,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on.
 
     *submitter* is the one from :func:`make_submitter`: the web apps send and
-    act on the queue through it, so the delivery loop wakes at once.
+    act on the queue through it, so the delivery loop wakes at once. *sockets*:
+    listening sockets bound before the switch of user (postel.privdrop).
     """
     from postel.web import start_web
 
     # Web listeners: admin, webmail, MTA-STS policies.
     return await start_web(
-        cfg, store, resolver, stack, queue=getattr(submitter, "queue", None), submitter=submitter
+        cfg,
+        store,
+        resolver,
+        stack,
+        queue=getattr(submitter, "queue", None),
+        submitter=submitter,
+        sockets=sockets,
     )

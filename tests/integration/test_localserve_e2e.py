@@ -313,8 +313,11 @@ def test_port_in_use_is_a_clear_error(testnet: Any, tmp_path: Path) -> None:
         done = run_to_exit(["--dir", str(tmp_path / "local"), "--ip", ip])
     assert done.returncode == 1
     assert "Traceback" not in done.stderr, done.stderr
-    assert f"cannot listen for submission on {ip} port {PORTS['submission']}" in done.stderr
-    assert "--ip" in done.stderr
+    assert done.stderr == (
+        f"error: {ip}:{PORTS['submission']} (listener 'local' submission): address already in "
+        "use by another program; stop that program, or start localserve with another loopback "
+        "address (--ip 127.0.0.2 and a new --dir)\n"
+    )
     assert "is running" not in done.stdout
 
 

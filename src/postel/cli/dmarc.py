@@ -20,10 +20,12 @@ def command() -> None:
 
 
 @command.command(name="parse")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Reject deviations instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
-    """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON."""
+    """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON.
+
+    FILE ``-`` is standard input."""
     print_parsed(
         file,
         lambda data: parse_report(data, strict=strict),

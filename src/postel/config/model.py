@@ -317,6 +317,16 @@ class DeliveryConfig(Strict):
         return _ip_networks(value)
 
 
+class ServerConfig(Strict):
+    user: str = Field(
+        "postel",
+        description="Unprivileged user that `postel serve` switches to after binding its "
+        "ports, when started as root (started as another user, it runs as that user). "
+        'Empty (""): no switch, postel keeps running as root (not recommended; for '
+        "containers that confine it otherwise, and tests).",
+    )
+
+
 class StaticConfig(Strict):
     hostname: str = Field(..., description="Host name of this mail server (EHLO, MX target).")
     data_dir: str = Field("data", description="Data directory, relative to the config dir.")
@@ -338,6 +348,7 @@ class StaticConfig(Strict):
         default_factory=LoginLimitConfig, description="Failed login limits (all services)."
     )
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description="Delivery.")
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The server process.")
 
     @field_validator("hostname")
     @classmethod

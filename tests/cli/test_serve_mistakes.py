@@ -240,8 +240,8 @@ def test_data_directory_not_writable(tmp_path: Path, ca: trustme.CA) -> None:
     c = config.resolve()
     one_line(
         serve(config, prefix=without_caps("dac_override", "dac_read_search")),
-        f"{c / 'data/queue'}: Permission denied; the data directory {c / 'data'} must be "
-        "writable by the user postel runs as",
+        f"{c / 'data/postel.lock'}: Permission denied; the data directory {c / 'data'} must "
+        "be writable by the user postel runs as",
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from html_safety import canonical, problems
 from xss_corpus import CORPUS
 
+from postel.web.webmail.flatten import DIRECT_TAGS
 from postel.web.webmail.sanitize import sanitize_css_declarations, sanitize_html
 
 IDS = [name for name, _ in CORPUS]
@@ -27,6 +28,13 @@ def test_corpus_payload_with_remote_images_allowed(name: str, payload: str) -> N
     # Allowing remote images lets http(s) <img src> through and nothing else.
     s = sanitize_html(payload, allow_remote=True)
     assert problems(s, allow_remote=True) == [], (payload, s.body, s.css)
+
+
+@pytest.mark.parametrize(("name", "payload"), CORPUS, ids=IDS)
+def test_corpus_payload_in_a_large_mail(name: str, payload: str) -> None:
+    # Large mail is flattened before nh3 sees it (flatten.py): the same must hold.
+    s = sanitize_html(payload + "<br>" * DIRECT_TAGS)
+    assert problems(s) == [], (payload, s.body[:2000], s.css)
 
 
 def test_whole_corpus_as_one_message() -> None:

@@ -43,8 +43,8 @@ __all__ = [
 ]
 
 
-def _words(text: str) -> set[str]:
-    return set(text.split())
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
 
 
 ALLOWED_TAGS = _words(
@@ -73,6 +73,7 @@ PLACEHOLDER = (
     "stroke=%22%23999%22/%3E%3Ctext x=%226%22 y=%2216%22 font-size=%2211%22 "
     "fill=%22%23555%22%3Eremote image%3C/text%3E%3C/svg%3E"
 )
+_ATTRIBUTES = {"*": ALLOWED_ATTRS, "a": frozenset({"href"}), "img": frozenset({"src"})}
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 # <style> elements anywhere (in <head> too); their text is sanitised on its own by
 # an allowlist, so collecting it loosely lets nothing else through.
@@ -128,7 +129,7 @@ def _clean(source: str, policy: _AttrPolicy) -> str:
         source,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROP_WITH_CONTENT,
-        attributes={"*": ALLOWED_ATTRS, "a": {"href"}, "img": {"src"}},
+        attributes=_ATTRIBUTES,
         attribute_filter=policy,
         strip_comments=True,
         link_rel="noopener noreferrer",
@@ -137,7 +138,7 @@ def _clean(source: str, policy: _AttrPolicy) -> str:
         # the policy then decides (relative URLs reach it and are refused there).
         url_schemes={"http", "https", "mailto", "data", "cid"},
         url_relative="pass_through",
-        filter_style_properties=set(CSS_PROPERTIES),
+        filter_style_properties=CSS_PROPERTIES,
     )
 
 

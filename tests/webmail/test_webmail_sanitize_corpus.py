@@ -117,3 +117,13 @@ def test_stylesheet_in_head_is_kept_and_sanitised() -> None:
     assert "body { margin: 0; background-color: #f4f4f4 }" in s.css
     assert "@media screen and (max-width: 600px) {\ntd { display: block !important }\n}" in s.css
     assert "hero" not in s.css and "url" not in s.css and "font-face" not in s.css
+
+
+def test_each_style_element_is_sanitised_on_its_own() -> None:
+    # A sheet with an escape is refused whole (escapes can hide its structure);
+    # the mail's other sheets stay.
+    source = (
+        "<style>.sm\\:hidden { display: none } p { color: red }</style>"
+        "<style>td { padding: 4px }</style><p>x</p>"
+    )
+    assert sanitize_html(source).css == "td { padding: 4px }"

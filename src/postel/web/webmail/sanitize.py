@@ -157,7 +157,9 @@ def sanitize_html(
     """Sanitise an HTML message body (see the module docstring)."""
     policy = _AttrPolicy(allow_remote, cid)
     body = _clean(flatten(source) if needs_flattening(source) else source, policy)
-    css = sanitize_stylesheet("\n".join(m.group(1) for m in _STYLE.finditer(source)))
+    # Each <style> on its own: one that is refused whole does not take the others along.
+    sheets = (sanitize_stylesheet(m.group(1)) for m in _STYLE.finditer(source))
+    css = "\n".join(sheet for sheet in sheets if sheet)
     return Sanitized(body, css, policy.remote_blocked)
 
 

@@ -612,6 +612,14 @@ URLS = [
     ("a ping", '<a href="https://ok.example/" ping="https://tracker.example/ping">x</a>'),
     ("xlink in html", '<a xlink:href="javascript:alert(1)">x</a>'),
     ("formaction link", '<a href="https://ok.example/" formaction="javascript:alert(1)">x</a>'),
+    (
+        "cite javascript",
+        '<blockquote cite="javascript:alert(1)">q</blockquote><q cite=" java\tscript:alert(1)">q</q>',
+    ),
+    (
+        "cite data",
+        '<del cite="data:text/html,<script>alert(1)</script>">d</del><ins cite="cid:x">i</ins>',
+    ),
 ]
 
 # CSS: remote loads, script and escapes in style attributes and sheets.

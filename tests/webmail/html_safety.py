@@ -38,7 +38,7 @@ _URL_JUNK = re.compile(
     "[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200b\u2028\u2029\u205f\u3000\ufeff]"
 )
 _RASTER = re.compile(r"^data:image/(png|gif|jpeg|jpg|webp);base64,[a-z0-9+/=]*$")
-_FUNCTION = re.compile(r"([a-z0-9_-]*)\(")
+_FUNCTION = re.compile(r"([a-z0-9_-]+)\(")
 _CSS_FUNCTIONS = frozenset({"rgb", "rgba", "hsl", "hsla"})
 _CSS_BAD = ("\\", "url(", "expression", "@import", "javascript", "binding", "behavior")
 

@@ -117,6 +117,10 @@ def test_stylesheet_in_head_is_kept_and_sanitised() -> None:
     assert "body { margin: 0; background-color: #f4f4f4 }" in s.css
     assert "@media screen and (max-width: 600px) {\ntd { display: block !important }\n}" in s.css
     assert "hero" not in s.css and "url" not in s.css and "font-face" not in s.css
+    query = "@media (min-width: 1px) and (max-width: 2px)"
+    assert sanitize_html(f"<style>{query} {{ p {{ color: red }} }}").css == (
+        f"{query} {{\np {{ color: red }}\n}}"
+    )
 
 
 def test_each_style_element_is_sanitised_on_its_own() -> None:

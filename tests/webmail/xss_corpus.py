@@ -731,6 +731,11 @@ CSS = [
         "<style>@supports (display: grid) { p { background: url(https://evil.example/x) } }</style>",
     ),
     ("sheet unclosed", "<style>p { background: url(https://evil.example/x)"),
+    (
+        "sheet media function",
+        "<style>@media url(https://evil.example/m) { p { color: red } }</style>",
+    ),
+    ("sheet media and(", "<style>@media screen and(max-width: 1px) { p { color: red } }</style>"),
     ("svg style sheet", "<svg><style>p { background: url(https://evil.example/x) }</style></svg>"),
 ]
 

@@ -71,9 +71,11 @@ _TOKEN = re.compile(
 _IMPORTANT = re.compile(_WS + "*!" + _WS + "*important" + _WS + "*$", re.I)
 _PROPERTY = re.compile(r"^[a-z-]+$", re.I)
 _COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
+_BRACE = re.compile(r"[{}]")
 # Selectors: plain characters and closed quoted strings, never { } ; @ < or \\.
 _SELECTOR = re.compile(r"""^(?:[\w\s.#,>+~*:()\[\]=|^$-]|"[^"\\\n]*"|'[^'\\\n]*')+$""")
-_MEDIA = re.compile(r"^[\w\s(),:.-]+$")
+# Media queries: words and "(feature: value)" groups, never a function such as url(.
+_MEDIA = re.compile(r"^(?:[\w\s,:.-]|(?<![\w-])\([\w\s:.-]*\))+$")
 
 
 def value_ok(value: str) -> bool:
@@ -122,13 +124,10 @@ def _block_end(css: str, start: int) -> int:
     """The index after the ``}`` that closes the block opened just before *start*,
     or -1 when it is not closed."""
     depth = 1
-    for i in range(start, len(css)):
-        if css[i] == "{":
-            depth += 1
-        elif css[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+    for m in _BRACE.finditer(css, start):
+        depth += 1 if m.group() == "{" else -1
+        if depth == 0:
+            return m.end()
     return -1
 
 

@@ -131,3 +131,13 @@ def test_each_style_element_is_sanitised_on_its_own() -> None:
         "<style>td { padding: 4px }</style><p>x</p>"
     )
     assert sanitize_html(source).css == "td { padding: 4px }"
+
+
+def test_urls_are_checked_as_the_browser_reads_them() -> None:
+    # WHATWG URL §4.4: only leading/trailing C0 and spaces go, and tabs/newlines;
+    # "H TTPS:" is a relative URL to a browser, not https (found by the fuzz test).
+    s = sanitize_html('<img src="H TTPS://evil.example/x.png">', allow_remote=True)
+    assert "evil" not in s.body and s.remote_blocked == 0
+    assert "href" not in sanitize_html('<a href="ht tps://ok.example/">x</a>').body
+    out = sanitize_html('<a href=" \x01https://ok.example/a\tb\n ">x</a>').body
+    assert 'href="https://ok.example/ab"' in out

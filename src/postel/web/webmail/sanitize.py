@@ -74,7 +74,8 @@ PLACEHOLDER = (
     "fill=%22%23555%22%3Eremote image%3C/text%3E%3C/svg%3E"
 )
 _ATTRIBUTES = {"*": ALLOWED_ATTRS, "a": frozenset({"href"}), "img": frozenset({"src"})}
-_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
 # <style> elements anywhere (in <head> too); their text is sanitised on its own by
 # an allowlist, so collecting it loosely lets nothing else through.
 _STYLE = re.compile(r"<style\b[^<>]*>(.*?)(?:</style|$)", re.I | re.S)
@@ -84,8 +85,11 @@ CidResolver = Callable[[str], str | None]
 
 
 def clean_url(value: str) -> str:
-    """*value* without whitespace/control characters (browsers ignore them in schemes)."""
-    return _CONTROL.sub("", value)
+    """*value* as the browser's URL parser reads it (WHATWG URL §4.4): leading and
+    trailing C0 controls and spaces stripped, tabs and newlines removed. A scheme
+    is then checked on exactly what the browser will see; anything else in front
+    (another control character, a non-ASCII space) makes no allowed scheme."""
+    return _TAB_OR_NEWLINE.sub("", value.strip(_C0_OR_SPACE))
 
 
 class _AttrPolicy:

@@ -153,9 +153,7 @@ def client_records(cfg: Config, domain: str) -> list[Record]:
         Record(
             f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
         ),
-        Record(
-            f"_submission._tcp.{domain}.", "SRV", f"1 1 587 {host}.", "Mail clients (RFC 6186)"
-        ),
+        Record(f"_submission._tcp.{domain}.", "SRV", f"1 1 587 {host}.", "Mail clients (RFC 6186)"),
         Record(f"_imaps._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
         Record(f"_imap._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
         Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),

@@ -58,7 +58,7 @@ that the TLSA record protects delivery to you with DANE):
 
 {zone_text(records)}
 Also: set the reverse DNS (PTR) of your IPs to {cfg.static.hostname}.
-The certificate in {cfg.path('certs/host.crt')} is self-signed; replace it with
+The certificate in {cfg.path("certs/host.crt")} is self-signed; replace it with
 one from a public CA for the same key (keeping the key keeps the TLSA record valid),
 with names {cfg.static.hostname} and mta-sts.{domain}.
 

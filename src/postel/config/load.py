@@ -104,7 +104,9 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
         static_problem(["host_tlsrpt", "account"], f"unknown account {s.host_tlsrpt.account!r}")
     for name, lst in s.listeners.items():
         uses_tls = (
-            lst.smtp.enabled or lst.submission.enabled or lst.submissions.enabled
+            lst.smtp.enabled
+            or lst.submission.enabled
+            or lst.submissions.enabled
             or (lst.web.enabled and lst.web.tls)
         )
         for key in ("tls_cert_file", "tls_key_file"):

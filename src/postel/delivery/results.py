@@ -79,8 +79,11 @@ class AttemptReport:
         """Host not in the policy's mx patterns; a counted failure in enforce mode."""
         self.failure(
             self.domain_result,
-            FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=host,
-                           failure_reason_code=REASON_MX_MISMATCH),
+            FailureDetails(
+                ResultType.VALIDATION_FAILURE,
+                receiving_mx_hostname=host,
+                failure_reason_code=REASON_MX_MISMATCH,
+            ),
             count=enforced,
         )
 
@@ -89,20 +92,27 @@ class AttemptReport:
         if isinstance(error, BogusError):
             self.failure(
                 self.domain_result,
-                FailureDetails(ResultType.VALIDATION_FAILURE, failure_reason_code=ede_reason(error),
-                               additional_information=str(error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    failure_reason_code=ede_reason(error),
+                    additional_information=str(error),
+                ),
             )
 
     def host_addresses(self, addrs: HostAddresses) -> None:
         """Host entry when the host could not be used for DANE (insecure or failed)."""
-        entry = self.host_results.setdefault(addrs.host, _policy(PolicyType.NO_POLICY_FOUND,
-                                                                 addrs.host))
+        entry = self.host_results.setdefault(
+            addrs.host, _policy(PolicyType.NO_POLICY_FOUND, addrs.host)
+        )
         if isinstance(addrs.error, BogusError):
             self.failure(
                 entry,
-                FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=addrs.host,
-                               failure_reason_code=ede_reason(addrs.error),
-                               additional_information=str(addrs.error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    receiving_mx_hostname=addrs.host,
+                    failure_reason_code=ede_reason(addrs.error),
+                    additional_information=str(addrs.error),
+                ),
             )
 
     def host_tlsa(self, host: str, tlsa: HostTLSA) -> None:
@@ -117,8 +127,12 @@ class AttemptReport:
                 reason = "tlsa-lookup-error"
             self.failure(
                 entry,
-                FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=host,
-                               failure_reason_code=reason, additional_information=str(tlsa.error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    receiving_mx_hostname=host,
+                    failure_reason_code=reason,
+                    additional_information=str(tlsa.error),
+                ),
             )
             self.host_results[host] = entry
             return
@@ -131,8 +145,11 @@ class AttemptReport:
         if not usable:
             self.failure(
                 entry,
-                FailureDetails(ResultType.TLSA_INVALID, receiving_mx_hostname=host,
-                               additional_information="no usable TLSA records"),
+                FailureDetails(
+                    ResultType.TLSA_INVALID,
+                    receiving_mx_hostname=host,
+                    additional_information="no usable TLSA records",
+                ),
                 count=False,
             )
         self.host_results[host] = entry
@@ -151,8 +168,9 @@ class AttemptReport:
 
     def session(self, res: SessionResult) -> None:
         """Add one SMTP session's TLS outcome to both entries (docs/tls-reporting.md)."""
-        host_entry = self.host_results.setdefault(res.host, _policy(PolicyType.NO_POLICY_FOUND,
-                                                                    res.host))
+        host_entry = self.host_results.setdefault(
+            res.host, _policy(PolicyType.NO_POLICY_FOUND, res.host)
+        )
         entries = (self.domain_result, host_entry)
         if res.tls_success:
             for e in entries:

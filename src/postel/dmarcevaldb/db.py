@@ -45,6 +45,7 @@ MIGRATIONS: list[Migration] = [
     """,
 ]
 
+
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds")
 

@@ -67,8 +67,7 @@ async def refresh_once(
                 stats.deleted_gone.append(row.domain)
             continue
         except MTASTSError as e:
-            _log.info("mta-sts refresh: record lookup failed: %s", e,
-                      extra={"domain": row.domain})
+            _log.info("mta-sts refresh: record lookup failed: %s", e, extra={"domain": row.domain})
             stats.failed.append(row.domain)
             continue
         try:

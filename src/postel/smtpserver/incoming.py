@@ -115,9 +115,11 @@ def trace_headers(
     )
     out = received
     if results is not None:
-        out = results.header(hostname).rstrip("\r\n").replace("\r\n", "\n").replace(
-            "\n", "\r\n"
-        ) + "\r\n" + out
+        out = (
+            results.header(hostname).rstrip("\r\n").replace("\r\n", "\n").replace("\n", "\r\n")
+            + "\r\n"
+            + out
+        )
     return out.encode("utf-8")
 
 

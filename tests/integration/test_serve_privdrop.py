@@ -15,6 +15,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def env() -> dict[str, str]:
 def test_serve_binds_as_root_then_runs_as_the_user(
     base: Path, user: pwd.struct_passwd, workers: int
 ) -> None:
-    from postel.privdrop import hand_over, lookup_user
+    from postel.privdrop import hand_over_config, lookup_user
 
     config = base / "config"
     (config / "certs").mkdir(parents=True)
@@ -151,7 +152,7 @@ def test_serve_binds_as_root_then_runs_as_the_user(
     )
     (config / "domains.toml").write_text(DOMAINS_TOML)
     (config / "data").mkdir()
-    hand_over(config, lookup_user(user.pw_name, "test"), keep=frozenset({"postel.toml"}))
+    hand_over_config(config, lookup_user(user.pw_name, "test"), "postel.toml")
 
     log = base / "postel.log"
     with open(log, "wb") as out:
@@ -243,6 +244,8 @@ def test_quickstart_as_root_hands_the_data_directory_to_the_user(
     assert f"{data} and {config} (but postel.toml) now belong to user {user.pw_name}" in done.output
     assert f'user = "{user.pw_name}"' in (config / "postel.toml").read_text()
     assert (config / "postel.toml").stat().st_uid == 0
+    st = config.stat()  # root's, the user's group, sticky: postel.toml cannot be replaced
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, user.pw_gid, 0o1770)
     for path in [data, *data.rglob("*"), config / "domains.toml", config / "certs" / "host.key"]:
         assert (path.stat().st_uid, path.stat().st_gid) == (user.pw_uid, user.pw_gid), path
 
@@ -257,3 +260,34 @@ def test_quickstart_as_root_without_the_user_says_what_to_run(base: Path) -> Non
     assert done.exit_code == 0, done.output
     assert "Not handed over to a user: user 'postel-nosuchuser'" in done.output
     assert f"chown -R postel-nosuchuser: {base / 'data'}" in done.output
+
+
+def test_serve_as_root_refuses_a_config_the_user_could_replace(
+    base: Path, user: pwd.struct_passwd
+) -> None:
+    """The user postel switches to must not be able to replace postel.toml (say,
+    with user = ""), or the next start as root would honour it."""
+    from postel.privdrop import hand_over, lookup_user
+
+    config = base / "config"
+    (config / "certs").mkdir(parents=True)
+    leaf = trustme.CA().issue_cert("mail.example.test")
+    leaf.cert_chain_pems[0].write_to_path(str(config / "certs" / "host.crt"))
+    leaf.private_key_pem.write_to_path(str(config / "certs" / "host.key"))
+    (config / "postel.toml").write_text(
+        POSTEL_TOML.format(
+            user=user.pw_name, dns_port=free_port(), smtp=free_port(), web=free_port(), workers=1
+        )
+    )
+    (config / "domains.toml").write_text(DOMAINS_TOML)
+    hand_over(config, lookup_user(user.pw_name, "test"), keep=frozenset({"postel.toml"}))
+    done = subprocess.run(
+        [PYTHON, "-m", "postel", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env(),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {config} is not owned by root, so the user postel switches to could replace "
+        f"postel.toml; run: chown root {config} && chmod 1770 {config}"
+    ]
+    assert not (config / "data").exists()  # refused before anything was made

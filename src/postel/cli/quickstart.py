@@ -73,7 +73,13 @@ def _hand_over(cfg: Any) -> str:
     which says which user to switch to) to [server] user, which `postel serve`
     runs as after binding its ports. What was done, for the output."""
     from postel.config.load import STATIC_FILE
-    from postel.privdrop import PrivDropError, hand_over, lookup_user, running_as_root
+    from postel.privdrop import (
+        PrivDropError,
+        hand_over,
+        hand_over_config,
+        lookup_user,
+        running_as_root,
+    )
 
     if not running_as_root():
         return ""
@@ -84,13 +90,15 @@ def _hand_over(cfg: Any) -> str:
         return (
             f"Not handed over to a user: {exc}; then run\n"
             f"  chown -R {name}: {cfg.datadir.root.resolve()} && chown -R {name}: {cfg.dir} "
-            f"&& chown root: {cfg.dir / STATIC_FILE}\n\n"
+            f"&& chown root: {cfg.dir / STATIC_FILE} && chown root:{name} {cfg.dir} "
+            f"&& chmod 1770 {cfg.dir}\n\n"
         )
     data = cfg.datadir.root.resolve()
-    hand_over(cfg.dir, user, keep=frozenset({STATIC_FILE}))
+    hand_over_config(cfg.dir, user, STATIC_FILE)
     if not data.is_relative_to(cfg.dir.resolve()):
         hand_over(data, user)
     return (
         f"{data} and {cfg.dir} (but {STATIC_FILE}) now belong to user {name}:\n"
+        f"{cfg.dir} itself stays root's (mode 1770), so {name} cannot replace {STATIC_FILE}.\n"
         "postel serve, started as root, binds its ports and then runs as that user.\n\n"
     )

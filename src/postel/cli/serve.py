@@ -21,6 +21,7 @@ def command(config_dir: Path) -> None:
     from postel.preflight import listen_all, preflight
     from postel.preflight.check import check_owner
     from postel.privdrop import (
+        check_config_trusted,
         drop_privileges,
         lookup_user,
         running_as_root,
@@ -42,7 +43,9 @@ def command(config_dir: Path) -> None:
             await run(cfg, smtp_workers=workers)
             return
         # Least privilege: bind as root, then switch user before the data
-        # directory, the certificates or the network are touched.
+        # directory, the certificates or the network are touched; and never
+        # from a postel.toml that user could have replaced.
+        check_config_trusted(cfg.dir / STATIC_FILE)
         where = f"[server] user in {cfg.dir / STATIC_FILE}"
         user = lookup_user(cfg.static.server.user, where)
         sockets = listen_all(cfg)

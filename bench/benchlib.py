@@ -217,7 +217,8 @@ class PostelInstance:
     def data(self) -> Path:
         return self.root / "data"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, *, wait: bool = True) -> None:
+        """Start `postel serve`; with *wait*, return once its SMTP port answers."""
         if not (self.root / "postel.toml").exists():
             self.write_config()
         if self.wait_dead():
@@ -231,6 +232,8 @@ class PostelInstance:
             env={**os.environ, **self.env},
         )
         log.close()
+        if not wait:
+            return
         try:
             wait_port(self.port, timeout)
         except RuntimeError:

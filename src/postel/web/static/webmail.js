@@ -125,6 +125,8 @@
       note.textContent = 'Delivered locally: the message never leaves this server.';
       note.title = (res.notes && res.notes[0]) || '';
     } else if (!res.failed && res.undeliverable) {
+      // Nothing about transport security matters: say why it cannot be delivered.
+      bar.hidden = true;
       note.hidden = false;
       note.className = 'note problem';
       note.setAttribute('role', 'alert');

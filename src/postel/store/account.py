@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 from postel.datadir import message_path
 from postel.db import open_db
 from postel.fsutil import fsync_dir
+from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import (
     InvalidFlag,
@@ -52,6 +53,8 @@ from postel.store.names import (
     split_flags,
 )
 from postel.store.schema import MESSAGE_COLUMNS, MIGRATIONS, list_sql
+from postel.store.search import FTS_TABLE, fts_row, search_sql
+from postel.store.searchquery import BadQuery, parse_query
 
 log = logging.getLogger("postel.store")
 
@@ -131,6 +134,7 @@ class _Pending:
     kws: frozenset[str]
     when: datetime
     requiretls: bool
+    body: str = ""  # searchable text (store/bodytext.py)
     result: Message | None = None
     error: BaseException | None = None
     done: bool = False
@@ -392,14 +396,26 @@ class AccountStore:
         sysflags, kws = _flags(d.flags, d.keywords)
         source = os.fspath(d.source)
         env = d.envelope
-        if env is None:
-            with open(source, "rb") as fp:
-                size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+        with open(source, "rb") as fp:
+            size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+            if env is None:
                 env = parse_envelope(read_header_block(fp))
-        else:
-            size = os.stat(source).st_size if d.size is None else d.size
+                fp.seek(0)
+            body = self._body_text(fp.read(READ_LIMIT), source)
         when = d.received if d.received is not None else datetime.now(UTC)
-        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls)
+        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body)
+
+    def _body_text(self, data: bytes, source: str) -> str:
+        """The text for the full-text index; a message it cannot parse is still
+        delivered, found by its headers only."""
+        try:
+            return body_text(data)
+        except Exception as exc:
+            log.warning(
+                "body text not indexed",
+                extra={"account": self.name, "path": source, "err": repr(exc)},
+            )
+            return ""
 
     def _deliver_batch(self, batch: list[_Pending]) -> None:
         """Deliver *batch* in one transaction; each request gets its result or
@@ -508,6 +524,11 @@ class AccountStore:
         )
         msgid = cur.lastrowid
         assert msgid is not None
+        conn.execute(
+            f"INSERT INTO {FTS_TABLE} (rowid, subject, sender, recipients, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (msgid, *fts_row(env.subject, env.from_, env.to, env.cc, req.body)),
+        )
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
             "unseen = unseen + ?, size = size + ? WHERE id = ?",
@@ -687,6 +708,35 @@ class AccountStore:
             sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
         return [self._to_message(r, mailbox) for r in rows]
+
+    def search(
+        self,
+        query: str,
+        *,
+        mailbox: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages matching *query* (the search box's language, searchquery.py)
+        over subject, addresses and body text, newest first; in *mailbox* only
+        when given. *before*: the msgid of the last message of the previous page.
+        BadQuery for a query that cannot be run; nothing for an empty one."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        q = parse_query(query)
+        if q.empty:
+            return []
+        with self._lock:
+            self._check_open()
+            mailbox_id = (
+                self._mailbox_id(normalize_mailbox(mailbox), create=False) if mailbox else None
+            )
+            sql, params = search_sql(q, mailbox_id=mailbox_id, before_id=before, limit=limit)
+            try:
+                rows = self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:  # an FTS5 expression it refuses
+                raise BadQuery(f"search {query!r} in account {self.name!r}: {exc}") from None
+        return [self._to_message(r, r["mailbox_name"]) for r in rows]
 
     def get(self, msgid: int) -> Message:
         with self._lock:

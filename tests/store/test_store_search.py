@@ -1,0 +1,202 @@
+"""Full-text search (issue 22 item 2): the query language, the body text, the
+index filled at delivery and by the upgrade, and the operators."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+
+import pytest
+
+from postel.datadir import DataDir
+from postel.store import BadQuery
+from postel.store.account import INDEX_DB, AccountStore
+from postel.store.bodytext import TEXT_LIMIT, body_text
+from postel.store.searchquery import parse_query
+from postel.store.store import Store
+
+
+def mail(
+    subject: str,
+    body: str,
+    *,
+    sender: str = "alice@example.org",
+    to: str = "bob@example.net",
+    date_: str = "Mon, 2 Jun 2025 10:00:00 +0000",
+) -> bytes:
+    return (
+        f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date_}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+MULTIPART = (
+    b"From: carol@example.com\r\nTo: bob@example.net\r\nSubject: report\r\n"
+    b"Date: Tue, 3 Jun 2025 10:00:00 +0000\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+    b"--B\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"<style>p{color:red}</style><p>Quarterly figures: caf=E9 &amp; croissants</p>\r\n"
+    b"--B\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\n"
+    b"attachedsecret\r\n"
+    b"--B\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+    b"Content-Disposition: attachment; filename=r.pdf\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n"
+)
+
+
+def subjects(acc: AccountStore, query: str, **kw: object) -> list[str]:
+    return [m.subject for m in acc.search(query, **kw)]  # type: ignore[arg-type]
+
+
+# --- the query language (pure) ---
+
+
+def test_words_are_prefixes_and_all_must_match() -> None:
+    q = parse_query("hello wor")
+    assert q.match() == '"hello"* AND "wor"*'
+
+
+def test_fields_phrases_and_filters() -> None:
+    q = parse_query(
+        'from:alice@example.org subject:"big news" to:bob -spam has:attachment '
+        "before:2025-06-03 after:2025/06/01"
+    )
+    assert (
+        q.match()
+        == '{sender} : "alice@example.org" AND {subject} : "big news" AND {recipients} : "bob"*'
+    )
+    assert q.exclude() == '"spam"*'
+    assert q.has_attachment
+    assert (q.after, q.before) == (date(2025, 6, 1), date(2025, 6, 3))
+
+
+def test_input_never_becomes_fts_syntax() -> None:
+    q = parse_query('NEAR(a b) x"y OR} {body}:z')
+    # Every piece is a quoted string: FTS5 operators in the input are just words.
+    assert q.match() == '"NEAR(a"* AND "b)"* AND "x""y"* AND "OR}"* AND "{body}:z"*'
+
+
+@pytest.mark.parametrize("text", ["before:yesterday", "has:pictures", "x" * 501])
+def test_bad_queries(text: str) -> None:
+    with pytest.raises(BadQuery):
+        parse_query(text)
+
+
+# --- body text (pure) ---
+
+
+def test_body_text_of_parts() -> None:
+    text = body_text(MULTIPART)
+    assert "Quarterly figures: café & croissants" in text
+    assert "color" not in text  # the style sheet is not text
+    assert "attachedsecret" not in text  # attachments are not body text
+
+
+def test_body_text_is_bounded() -> None:
+    text = body_text(mail("big", "word " * 100_000))
+    assert len(text) == TEXT_LIMIT
+
+
+# --- the index ---
+
+
+@pytest.fixture
+def filled(acc: AccountStore) -> AccountStore:
+    acc.deliver_bytes("Inbox", mail("Lunch on Friday", "Shall we try the new ramen place?"))
+    acc.deliver_bytes(
+        "Inbox",
+        mail(
+            "Invoice 2025-06",
+            "Please find the invoice attached.",
+            sender="billing@shop.example",
+            date_="Sun, 1 Jun 2025 09:00:00 +0000",
+        ),
+    )
+    acc.deliver_bytes("Inbox", MULTIPART)
+    acc.deliver_bytes(
+        "Archive",
+        mail("Old ramen review", "Ramen was cold.", date_="Wed, 1 Jan 2020 00:00:00 +0000"),
+        flags=["\\Seen"],
+    )
+    return acc
+
+
+def test_search_at_delivery(filled: AccountStore) -> None:
+    assert subjects(filled, "ramen") == ["Old ramen review", "Lunch on Friday"]  # newest first
+    assert subjects(filled, "ramen", mailbox="Inbox") == ["Lunch on Friday"]
+    assert subjects(filled, "croissant") == ["report"]  # a prefix, in an HTML part
+    assert subjects(filled, "cafe") == ["report"]  # diacritics folded
+    assert subjects(filled, "attachedsecret") == []
+    [hit] = filled.search("invoice attached")
+    assert hit.mailbox == "Inbox" and hit.from_ == "Alice <billing@shop.example>"
+
+
+def test_operators(filled: AccountStore) -> None:
+    assert subjects(filled, "from:billing@shop.example") == ["Invoice 2025-06"]
+    assert subjects(filled, "from:shop.example") == ["Invoice 2025-06"]
+    assert subjects(filled, "from:carol") == ["report"]
+    assert subjects(filled, "to:bob@example.net ramen") == ["Old ramen review", "Lunch on Friday"]
+    assert subjects(filled, "subject:ramen") == ["Old ramen review"]
+    assert subjects(filled, "has:attachment") == ["report"]
+    assert subjects(filled, "before:2021-01-01") == ["Old ramen review"]
+    assert subjects(filled, "after:2025-06-02") == ["report", "Lunch on Friday"]
+    assert subjects(filled, "after:2025-06-01 before:2025-06-02") == ["Invoice 2025-06"]
+    assert subjects(filled, "ramen -cold") == ["Lunch on Friday"]
+    assert subjects(filled, "-ramen") == ["report", "Invoice 2025-06"]
+    assert subjects(filled, "") == []
+
+
+def test_paging(filled: AccountStore) -> None:
+    first = filled.search("to:bob", limit=2)
+    assert [m.subject for m in first] == ["Old ramen review", "report"]
+    rest = filled.search("to:bob", limit=2, before=first[-1].msgid)
+    assert [m.subject for m in rest] == ["Invoice 2025-06", "Lunch on Friday"]
+
+
+def test_moved_and_removed_messages(filled: AccountStore) -> None:
+    [lunch] = filled.search("friday")
+    filled.move(lunch.msgid, "Archive")
+    assert [m.mailbox for m in filled.search("friday")] == ["Archive"]
+    filled.remove(lunch.msgid)
+    assert filled.search("friday") == []
+    filled.delete_mailbox("Archive")
+    assert filled.search("ramen") == []
+    conn = filled._conn
+    assert conn.execute("SELECT count(*) FROM message_fts").fetchone()[0] == 2
+
+
+def test_upgrade_indexes_existing_mail(datadir: DataDir) -> None:
+    """An account index of schema version 1 (before the full-text index) is
+    migrated on open: existing messages become searchable by their body text."""
+    store = Store(datadir)
+    acc = store.account("alice")
+    acc.deliver_bytes("Inbox", mail("kept", "the zanzibar expedition"))
+    acc.deliver_bytes("Inbox", MULTIPART)
+    path = acc.dir / INDEX_DB
+    store.close()
+    # Back to version 1: what an earlier release left.
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER message_fts_delete")
+    conn.execute("DROP TABLE message_fts")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store(datadir)
+    try:
+        acc = store.account("alice")
+        assert subjects(acc, "zanzibar") == ["kept"]
+        assert subjects(acc, "croissants") == ["report"]
+        assert subjects(acc, "from:carol has:attachment") == ["report"]
+        version = acc._conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == 2
+    finally:
+        store.close()
+
+
+def test_received_date_used_without_date_header(acc: AccountStore) -> None:
+    acc.deliver_bytes(
+        "Inbox",
+        b"From: x@example.org\r\nSubject: undated\r\n\r\nbody\r\n",
+        received=datetime(2019, 5, 1, tzinfo=UTC),
+    )
+    assert subjects(acc, "before:2019-05-02 after:2019-05-01") == ["undated"]

@@ -51,7 +51,7 @@ def search_sql(
         where.append("COALESCE(m.date, m.received) >= ?")
         params.append(q.after.isoformat())
     exclude = q.exclude()
-    if exclude:
+    if exclude and not match:  # with a match, its NOT excludes (Query.match)
         where.append(f"m.id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
         params.append(exclude)
     sql = (

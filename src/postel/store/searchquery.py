@@ -1,10 +1,11 @@
 """The search box's language, parsed into an FTS5 match expression and filters.
 
-Pure. Words match anywhere (subject, sender, recipients, body) as prefixes;
-"quoted phrases" match as phrases; from:, to:, subject: and body: look in one
-field; has:attachment, before:YYYY-MM-DD and after:YYYY-MM-DD filter; a leading
-"-" excludes. Every value reaches FTS5 as a quoted string (double quotes
-doubled), so no input is FTS5 syntax (https://sqlite.org/fts5.html §3).
+Pure. Words match anywhere (subject, sender, recipients, body) as whole
+words, or as prefixes when they end in "*"; "quoted phrases" match as
+phrases; from:, to:, subject: and body: look in one field; has:attachment,
+before:YYYY-MM-DD and after:YYYY-MM-DD filter; a leading "-" excludes.
+Every value reaches FTS5 as a quoted string (double quotes doubled), so no
+input is FTS5 syntax (https://sqlite.org/fts5.html §3).
 """
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ class BadQuery(StoreError):
 
 @dataclass(frozen=True)
 class Term:
-    """Text to match: in *column* (None: any), as a phrase or as a prefix."""
+    """Text to match (its words in order) in *column* (None: any column); the
+    last word as a prefix when *prefix*."""
 
     text: str
     column: str | None = None
-    phrase: bool = False
+    prefix: bool = False
     negated: bool = False
 
     def fts(self) -> str:
-        quoted = '"' + self.text.replace('"', '""') + '"'
-        expr = quoted if self.phrase else quoted + "*"
+        expr = '"' + self.text.replace('"', '""') + '"' + ("*" if self.prefix else "")
         return f"{{{self.column}}} : {expr}" if self.column else expr
 
 
@@ -65,8 +66,12 @@ class Query:
         return not self.terms and not self.has_attachment and not self.before and not self.after
 
     def match(self) -> str:
-        """FTS5 expression of the positive terms (all must match); "" when none."""
-        return " AND ".join(t.fts() for t in self.positive)
+        """FTS5 expression: every positive term, none of the negated ones (FTS5's
+        own NOT, evaluated inside the index); "" when there is no positive term."""
+        positive = " AND ".join(t.fts() for t in self.positive)
+        if positive and self.negative:
+            return f"({positive}) NOT ({self.exclude()})"
+        return positive
 
     def exclude(self) -> str:
         """FTS5 expression matching any negated term; "" when none."""
@@ -91,8 +96,11 @@ def parse_query(text: str) -> Query:
     for m in _TOKEN.finditer(text):
         neg, key, value = m.group(1) == "-", (m.group(2) or "").lower(), m.group(3)
         phrase = value.startswith('"')
+        prefix = False
         if phrase:
             value = value.strip('"')
+        elif value.endswith("*"):
+            value, prefix = value.rstrip("*"), True
         if key == "has" and not neg:
             if value.lower() not in ("attachment", "attachments"):
                 raise BadQuery(f"has:{value}: only has:attachment is known")
@@ -111,9 +119,7 @@ def parse_query(text: str) -> Query:
         # Searched as tokens: punctuation alone would match nothing useful.
         if not re.search(r"\w", value):
             continue
-        if "@" in value or "." in value.strip("."):
-            phrase = True  # an address or a domain: its parts, in order
-        terms.append(Term(value, column, phrase, neg))
+        terms.append(Term(value, column, prefix, neg))
     if len(terms) > MAX_TERMS:
         raise BadQuery(f"more than {MAX_TERMS} search words")
     return Query(tuple(terms), has_attachment, before, after)

@@ -3,9 +3,10 @@ and a phone width (390 px, touch screen), against a running postel on the test
 network: readable unread rows, no page wider than the screen (message list,
 compose, DNS records with an RSA DKIM key), To in Sent, "1 message", the login
 returning to a deep link (webmail and admin), the admin's own "not found" page,
-"No data yet" in empty charts, and the compose security bar: a local recipient
-delivered locally, a domain that does not exist and one with neither MX nor
-address shown as errors before sending, tooltips that open on tap or Enter.
+"No data yet" in empty charts, search from the header (item 2), and the compose
+security bar: a local recipient delivered locally, a domain that does not exist
+and one with neither MX nor address shown as errors before sending, tooltips
+that open on tap or Enter.
 Screenshots: test-artifacts/everyday-<width>-*.png."""
 
 from __future__ import annotations
@@ -215,6 +216,21 @@ def test_everyday_webmail_and_admin(instance: Instance, width: int) -> None:
         expect(page.locator("table.messages td.party").first).to_contain_text(f"carol@{PLAIN}")
         assert page_width(page) <= width
         shot(page, "sent")
+
+        # Search (item 2) from the header: by sender, and by words of the text.
+        box = page.locator("header form.search input[name=q]")
+        box.fill(f"from:bob@{PLAIN}")
+        box.press("Enter")
+        expect(page.locator("h1")).to_contain_text(f"1 result for “from:bob@{PLAIN}”")
+        expect(page.locator("table.messages td.subject")).to_have_text(["another unread one"])
+        page.locator("header form.search input[name=q]").fill("wrapping -message")
+        page.locator("header form.search input[name=q]").press("Enter")
+        expect(page.locator("table.messages")).to_contain_text("No messages match.")
+        page.locator("header form.search input[name=q]").fill("subject:wrapping")
+        page.locator("header form.search input[name=q]").press("Enter")
+        expect(page.locator("table.messages td.subject")).to_have_count(8)
+        assert page_width(page) <= width, page_width(page)
+        shot(page, "search")
 
         # Compose: a local recipient, a domain that does not exist, one without MX or
         # address, and an ordinary remote one.

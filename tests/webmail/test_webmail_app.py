@@ -438,3 +438,22 @@ def test_security_api_local_and_unknown_local_recipient(env: Env) -> None:
     assert body["delivery"] == "nouser" and body["undeliverable"] is True
     assert "does not exist on this server" in body["problem"]
     assert env.resolver.queries == []
+
+
+def test_search_page(env: Env) -> None:
+    """Issue 22 item 2: the search box finds mail by body text and by operators."""
+    acc = env.account()
+    acc.deliver_bytes(
+        "Inbox", b"From: carol@example.org\r\nSubject: picnic\r\n\r\nBring the lemonade.\r\n"
+    )
+    acc.deliver_bytes("Archive", HTML_MAIL, flags=["\\Seen"])
+    env.login()
+    page = env.client.get("/webmail/search", params={"q": "lemonade"}).text
+    assert "1 result for “lemonade”" in page and ">picnic</a>" in page
+    page = env.client.get("/webmail/search", params={"q": "from:mallory@example.org"}).text
+    assert ">html test</a>" in page and ">Archive</a>" in page and "picnic" not in page
+    page = env.client.get("/webmail/search", params={"q": "has:attachment there"}).text
+    assert ">html test</a>" in page
+    bad = env.client.get("/webmail/search", params={"q": "before:someday"})
+    assert bad.status_code == 400 and "a date is written YYYY-MM-DD" in bad.text
+    assert env.client.get("/webmail/search").status_code == 200

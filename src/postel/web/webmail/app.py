@@ -14,7 +14,7 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
-from postel.web.webmail import api, compose, login, mailbox, message
+from postel.web.webmail import api, compose, login, mailbox, message, search
 from postel.web.webmail.state import WebmailState
 
 log = logging.getLogger("postel.web")
@@ -64,6 +64,7 @@ def routes() -> list[Route]:
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/mailbox", mailbox.mailbox),
+        Route("/search", search.search),
         Route("/msg/{msgid:int}", message.read),
         Route("/msg/{msgid:int}/part/{index:int}", message.part),
         Route("/msg/{msgid:int}/action", message.action, methods=["POST"]),

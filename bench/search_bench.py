@@ -190,7 +190,7 @@ def run(root: Path, count: int, repeat: int) -> None:
     deep_cursor = some.msgid // 2
     sender_of_some = some.from_.split("<")[1].rstrip(">")
     queries = {
-        "rare word": rare,
+        "uncommon word (rank 15,000 of 20,000)": rare,
         "common word (in most messages)": common,
         "two words": f"{common} {mid}",
         "phrase": f'"{common} {common}"',

@@ -4,6 +4,7 @@ index filled at delivery and by the upgrade, and the operators."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -167,32 +168,69 @@ def test_moved_and_removed_messages(filled: AccountStore) -> None:
     assert conn.execute("SELECT count(*) FROM message_fts").fetchone()[0] == 2
 
 
-def test_upgrade_indexes_existing_mail(datadir: DataDir) -> None:
-    """An account index of schema version 1 (before the full-text index) is
-    migrated on open: existing messages become searchable by their body text."""
+def downgrade(datadir: DataDir, count: int) -> None:
+    """An account with *count* messages as an earlier release left it (schema 1)."""
     store = Store(datadir)
     acc = store.account("alice")
-    acc.deliver_bytes("Inbox", mail("kept", "the zanzibar expedition"))
+    for i in range(count - 1):
+        acc.deliver_bytes("Inbox", mail(f"filler {i}", f"number{i} of the zanzibar series"))
     acc.deliver_bytes("Inbox", MULTIPART)
     path = acc.dir / INDEX_DB
     store.close()
-    # Back to version 1: what an earlier release left.
     conn = sqlite3.connect(path)
     conn.execute("DROP TRIGGER message_fts_delete")
     conn.execute("DROP TABLE message_fts")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
+
+
+def wait_indexed(acc: AccountStore) -> None:
+    deadline = time.monotonic() + 20
+    while not acc.search_complete:
+        assert time.monotonic() < deadline, "stored messages not indexed in 20 s"
+        time.sleep(0.05)
+
+
+def test_upgrade_indexes_existing_mail(datadir: DataDir) -> None:
+    """An account index of schema version 1 (before the full-text index) is
+    migrated on open at once; its messages are then indexed in the background,
+    newest first, in chunks, and become searchable by their body text."""
+    downgrade(datadir, 450)
     store = Store(datadir)
     try:
         acc = store.account("alice")
-        assert subjects(acc, "zanzibar") == ["kept"]
+        assert acc._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        wait_indexed(acc)
+        assert subjects(acc, "number17") == ["filler 17"]
         assert subjects(acc, "croissants") == ["report"]
         assert subjects(acc, "from:carol has:attachment") == ["report"]
-        version = acc._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == 2
+        assert len(acc.search("zanzibar", limit=1000)) == 449
+        assert acc._conn.execute("SELECT count(*) FROM message_fts").fetchone()[0] == 450
     finally:
         store.close()
+
+
+def test_backlog_chunks_skip_removed_messages_and_never_repeat(datadir: DataDir) -> None:
+    """Two stores of the same account (as two processes) index the backlog at
+    once; messages removed meanwhile are not indexed; every row exactly once."""
+    downgrade(datadir, 30)
+    one, two = Store(datadir), Store(datadir)
+    try:
+        a, b = one.account("alice"), two.account("alice")
+        gone = a.list_messages("Inbox", limit=1, newest_first=False)[0]
+        a.remove(gone.msgid)
+        while a.index_backlog(limit=7) | b.index_backlog(limit=5):
+            pass
+        wait_indexed(a)
+        wait_indexed(b)
+        rows = a._conn.execute("SELECT rowid FROM message_fts ORDER BY rowid").fetchall()
+        ids = [r[0] for r in rows]
+        assert len(ids) == len(set(ids)) == 29
+        assert gone.msgid not in ids
+    finally:
+        one.close()
+        two.close()
 
 
 def test_received_date_used_without_date_header(acc: AccountStore) -> None:

@@ -24,6 +24,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from typing import Any, BinaryIO
 from postel.datadir import message_path
 from postel.db import open_db
 from postel.fsutil import fsync_dir
+from postel.store import ftsbackfill
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import (
@@ -185,6 +187,13 @@ class AccountStore:
             self._conn.close()
             os.close(self._lockfd)
             raise
+        self._backfill_stop = threading.Event()
+        self._backfill: threading.Thread | None = None
+        if ftsbackfill.backlog_below(self._conn):
+            self._backfill = threading.Thread(
+                target=self._backfill_loop, name=f"fts-backfill-{name}", daemon=True
+            )
+            self._backfill.start()
 
     # -- plumbing ---------------------------------------------------------
 
@@ -738,6 +747,49 @@ class AccountStore:
                 raise BadQuery(f"search {query!r} in account {self.name!r}: {exc}") from None
         return [self._to_message(r, r["mailbox_name"]) for r in rows]
 
+    @property
+    def search_complete(self) -> bool:
+        """Whether every message is in the full-text index (false while the
+        messages stored before it existed are being indexed)."""
+        with self._lock:
+            self._check_open()
+            return ftsbackfill.backlog_below(self._conn) == 0
+
+    def index_backlog(self, limit: int = ftsbackfill.CHUNK) -> bool:
+        """Index up to *limit* of the messages stored before the full-text index
+        existed, newest first; whether some remain (store/ftsbackfill.py)."""
+        with self._lock:
+            self._check_open()
+            below = ftsbackfill.backlog_below(self._conn)
+            if not below:
+                return False
+            rows = ftsbackfill.next_chunk(self._conn, below, limit)
+        values = ftsbackfill.read_chunk(self.dir, rows)  # file reads outside the locks
+        new_below = int(rows[-1]["id"]) if len(rows) == limit else 0
+        with self._lock:
+            self._check_open()
+            with self._write():
+                ftsbackfill.write_chunk(self._conn, below, new_below, values)
+            return ftsbackfill.backlog_below(self._conn) != 0
+
+    def _backfill_loop(self) -> None:
+        started = time.monotonic()
+        try:
+            while not self._backfill_stop.is_set() and self.index_backlog():
+                self._backfill_stop.wait(0.01)  # deliveries get their turn
+        except Exception as exc:  # closed meanwhile, or the disk: the next open goes on
+            if not self._backfill_stop.is_set():
+                log.warning(
+                    "full-text indexing of stored messages stopped",
+                    extra={"account": self.name, "err": repr(exc)},
+                )
+            return
+        if not self._backfill_stop.is_set():
+            log.info(
+                "full-text index of stored messages complete",
+                extra={"account": self.name, "seconds": round(time.monotonic() - started, 1)},
+            )
+
     def get(self, msgid: int) -> Message:
         with self._lock:
             self._check_open()
@@ -974,6 +1026,9 @@ class AccountStore:
         return problems
 
     def close(self) -> None:
+        self._backfill_stop.set()
+        if self._backfill is not None and self._backfill is not threading.current_thread():
+            self._backfill.join(30)
         with self._lock:
             if not self._closed:
                 self._closed = True

@@ -2,59 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-from pathlib import Path
-
 from postel.db import Migration
 
-log = logging.getLogger("postel.store")
-
-FTS_SCHEMA = (
-    """CREATE VIRTUAL TABLE message_fts USING fts5(
+# Migration 2: the full-text index (store/search.py). Whatever deletes a message
+# (expunge, remove, mailbox deletion) drops its text through the trigger. The
+# messages already stored are indexed afterwards, in the background
+# (store/ftsbackfill.py), from the first id not yet indexed down.
+FULLTEXT_INDEX = """
+    CREATE VIRTUAL TABLE message_fts USING fts5(
         subject, sender, recipients, body,
         tokenize = 'unicode61 remove_diacritics 2'
-    )""",
-    # Whatever deletes a message (expunge, remove, mailbox deletion) drops its text.
-    """CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
+    );
+    CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
         DELETE FROM message_fts WHERE rowid = old.id;
-    END""",
-)
-FILL_BATCH = 500
-
-
-def add_fulltext_index(conn: sqlite3.Connection) -> None:
-    """Migration 2: the full-text index (store/search.py), filled from the
-    messages already stored: their index rows and the text of their files."""
-    from postel.datadir import message_path
-    from postel.store.bodytext import READ_LIMIT, body_text
-    from postel.store.search import fts_row
-
-    for statement in FTS_SCHEMA:
-        conn.execute(statement)
-    main = next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
-    account_dir = Path(main).parent
-    rows = conn.execute("SELECT id, subject, from_addr, to_addr, cc FROM message ORDER BY id")
-    count = unreadable = 0
-    while batch := rows.fetchmany(FILL_BATCH):
-        values = []
-        for msgid, subject, from_, to, cc in batch:
-            try:
-                with open(message_path(account_dir, msgid), "rb") as fp:
-                    body = body_text(fp.read(READ_LIMIT))
-            except (OSError, ValueError, LookupError):
-                body, unreadable = "", unreadable + 1  # recovery removes rows of lost files
-            values.append((msgid, *fts_row(subject, from_, to, cc, body)))
-        conn.executemany(
-            "INSERT INTO message_fts (rowid, subject, sender, recipients, body) "
-            "VALUES (?, ?, ?, ?, ?)",
-            values,
-        )
-        count += len(values)
-    log.info(
-        "full-text index built",
-        extra={"dir": str(account_dir), "messages": count, "unreadable": unreadable},
-    )
+    END;
+    INSERT INTO meta (key, value)
+        SELECT 'fts_backfill_below', id + 1 FROM message ORDER BY id DESC LIMIT 1;
+"""
 
 
 MIGRATIONS: list[Migration] = [
@@ -101,7 +65,7 @@ MIGRATIONS: list[Migration] = [
         updated TEXT NOT NULL
     );
     """,
-    add_fulltext_index,
+    FULLTEXT_INDEX,
 ]
 
 MESSAGE_COLUMNS = (

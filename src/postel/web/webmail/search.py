@@ -37,6 +37,7 @@ async def search(request: Request) -> Response:
             found = await asyncio.to_thread(acc.search, q, before=before, limit=PAGE_SIZE + 1)
         except BadQuery as exc:
             error = f"This search cannot be run: {exc}"
+    complete = await asyncio.to_thread(lambda: acc.search_complete)
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     return render(
@@ -47,6 +48,7 @@ async def search(request: Request) -> Response:
         current="",
         q=q,
         error=error,
+        complete=complete,
         messages=found,
         older_url=search_url(q, found[-1].msgid) if more and found else "",
         first_url=search_url(q) if before is not None else "",

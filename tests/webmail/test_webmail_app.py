@@ -457,3 +457,26 @@ def test_search_page(env: Env) -> None:
     bad = env.client.get("/webmail/search", params={"q": "before:someday"})
     assert bad.status_code == 400 and "a date is written YYYY-MM-DD" in bad.text
     assert env.client.get("/webmail/search").status_code == 200
+
+
+def test_unknown_url_and_mailbox_get_the_webmail_not_found_page(env: Env) -> None:
+    r = env.client.get("/webmail/no/such/page", follow_redirects=False)
+    assert r.status_code == 303  # behind the login, as every webmail URL
+    assert r.headers["location"] == "/webmail/login?next=/webmail/no/such/page"
+    env.login()
+    for url, what in [
+        ("/webmail/no/such/page", "page /webmail/no/such/page"),
+        ("/webmail/mailbox?name=Nope", "mailbox &#39;Nope&#39;"),
+    ]:
+        r = env.client.get(url)
+        assert r.status_code == 404
+        assert '<link rel="stylesheet" href="/static/webmail.css">' in r.text
+        assert f"There is no {what}." in r.text
+
+
+def test_login_page_when_logged_in_goes_on_to_next(env: Env) -> None:
+    env.login()
+    r = env.client.get("/webmail/login?next=/webmail/mailbox%3Fname%3DSent", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/webmail/mailbox?name=Sent"
+    r = env.client.get("/webmail/login?next=https://evil.example/", follow_redirects=False)
+    assert r.headers["location"] == "/webmail/"

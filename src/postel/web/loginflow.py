@@ -76,10 +76,10 @@ def login_form(
 ) -> Response:
     """The login form from *render*, in a new anonymous session when there is none
     (counted against the client's budget of anonymous sessions); a logged-in
-    session is sent to the start page instead."""
+    session is sent on to the page it came for (``next``), or the start page."""
     session = session_of(request)
     if session is not None and session.authenticated:
-        return redirect(f"{prefix}/")
+        return redirect(safe_next(request.query_params.get(NEXT_FIELD, ""), prefix))
     if session is None:
         host = request.client.host if request.client else ""
         session = sessions.new(client=client_key(host) or host)

@@ -14,7 +14,7 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
-from postel.web.webmail import api, compose, login, mailbox, message, search
+from postel.web.webmail import api, compose, login, mailbox, message, notfound, search
 from postel.web.webmail.state import WebmailState
 
 log = logging.getLogger("postel.web")
@@ -71,6 +71,8 @@ def routes() -> list[Route]:
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", compose.compose_submit, methods=["POST"]),
         Route("/api/recipientsecurity", api.recipient_security),
+        # Last: every other URL below /webmail gets the webmail's own "not found" page.
+        Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),
     ]
 
 

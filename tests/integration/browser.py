@@ -23,14 +23,19 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def chromium_page(*, width: int, height: int, timeout_ms: int) -> Iterator[Any]:
-    """A page of a headless chromium, closed on leaving."""
+def chromium_page(
+    *, width: int, height: int, timeout_ms: int, touch: bool = False
+) -> Iterator[Any]:
+    """A page of a headless chromium, closed on leaving. *touch*: a phone's touch
+    screen (taps, no hover)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+            page = browser.new_page(
+                viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+            )
             page.set_default_timeout(timeout_ms)
             yield page
         finally:

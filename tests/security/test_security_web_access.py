@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import trustme
@@ -28,6 +29,7 @@ PARAMS = {
     "action": "retry",
     "msgid": "1",
     "index": "0",
+    "path": "no/such/page",
 }
 PUBLIC = {"/admin/login", "/webmail/login"}
 API = {"/webmail/api/recipientsecurity"}
@@ -105,7 +107,9 @@ def test_every_route_needs_a_session(instance: tuple[Config, Store]) -> None:
                 else:
                     prefix = path.split("/")[1]
                     assert r.status_code == 303, (path, r.status_code)
-                    assert r.headers["location"] == f"/{prefix}/login", path
+                    # The login page, remembering where to return (a path of this app).
+                    back = "" if path == f"/{prefix}/" else "?next=" + quote(path, safe="/")
+                    assert r.headers["location"] == f"/{prefix}/login{back}", path
             else:
                 # Even with a valid anonymous-session token (from the login page).
                 prefix = path.split("/")[1]
@@ -169,7 +173,8 @@ def test_sessions_do_not_cross_between_admin_and_webmail(instance: tuple[Config,
         assert sid
         c.cookies.set("postel_admin", sid, path="/admin")
         r = c.get("/admin/domains")
-        assert r.status_code == 303 and r.headers["location"] == "/admin/login"
+        assert r.status_code == 303
+        assert r.headers["location"] == "/admin/login?next=/admin/domains"
 
 
 def test_cookie_attributes(instance: tuple[Config, Store]) -> None:

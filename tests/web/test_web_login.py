@@ -15,7 +15,7 @@ def test_unauthenticated_get_redirects_to_login(instance: Instance) -> None:
     with TestClient(instance.app(), follow_redirects=False) as c:
         r = c.get("/admin/domains")
         assert r.status_code == 303
-        assert r.headers["location"] == "/admin/login"
+        assert r.headers["location"] == "/admin/login?next=/admin/domains"
 
 
 def test_login_and_logout(instance: Instance) -> None:

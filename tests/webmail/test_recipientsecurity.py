@@ -14,6 +14,7 @@ from postel.mtasts.policy import Mode, Policy
 from postel.mtastsdb.model import PolicyLookup, no_policy_result
 from postel.recipientsecurity import (
     BadAddress,
+    Delivery,
     RecipientSecurity,
     Value,
     evaluate_recipient,
@@ -222,3 +223,65 @@ def test_pure_findings_text() -> None:
     assert dnssec_finding("d", MXFacts(authentic=False, have_mx=False)).detail.startswith(
         "The address records"
     )
+
+
+# --- issue 22: local recipients, and recipients that cannot receive mail ---
+
+
+async def test_domain_that_does_not_exist_is_undeliverable() -> None:
+    resolver = MockResolver({("other.example", "MX"): ["10 mx.other.example."]})
+    rs = await evaluate_recipient(
+        "x@gone.example", resolver=resolver, memory=None, mtastsdb=FakeSTSDB({})
+    )
+    assert rs.delivery is Delivery.NO_DOMAIN and rs.delivery.undeliverable
+    assert "does not exist" in rs.problem
+    body = rs.to_json()
+    assert body["delivery"] == "nodomain" and body["undeliverable"] is True
+    assert {body[a] for a in ("starttls", "mtasts", "dnssec", "dane", "requiretls")} == {"error"}
+
+
+async def test_domain_without_mx_and_address_is_undeliverable() -> None:
+    resolver = MockResolver({("bare.example", "TXT"): ['"v=spf1 -all"']})
+    rs = await evaluate_recipient(
+        "x@bare.example", resolver=resolver, memory=None, mtastsdb=FakeSTSDB({})
+    )
+    assert rs.delivery is Delivery.NO_HOST
+    assert "neither MX nor address" in rs.problem
+
+
+async def test_domain_without_mx_but_with_address_is_deliverable() -> None:
+    resolver = MockResolver({("a.example", "A"): ["192.0.2.9"], ("a.example", "AAAA"): []})
+    rs = await evaluate_recipient(
+        "x@a.example", resolver=resolver, memory=None, mtastsdb=FakeSTSDB({})
+    )
+    assert rs.delivery is Delivery.REMOTE and rs.problem == ""
+    assert rs.dnssec.value is Value.YES
+
+
+async def test_local_recipient_needs_no_lookup() -> None:
+    resolver = MockResolver({})
+    ours = {"me@here.example": True}
+
+    def local(addr: str) -> bool | None:
+        return ours.get(addr, False) if addr.endswith("@here.example") else None
+
+    rs = await evaluate_recipient(
+        "me@here.example", resolver=resolver, memory=None, mtastsdb=FakeSTSDB({}), local=local
+    )
+    assert rs.delivery is Delivery.LOCAL and not rs.delivery.undeliverable
+    assert "delivered here" in rs.notes[0]
+    nobody = await evaluate_recipient(
+        "nobody@here.example", resolver=resolver, memory=None, mtastsdb=FakeSTSDB({}), local=local
+    )
+    assert nobody.delivery is Delivery.NO_USER
+    assert resolver.queries == []
+
+
+def test_preselect_ignores_local_and_refuses_undeliverable() -> None:
+    yes, no = Finding(Value.YES, ""), Finding(Value.NO, "")
+    safe = RecipientSecurity("a@x", "x", requiretls=yes, mtasts=yes, dane=no)
+    local = RecipientSecurity("me@here", "here", delivery=Delivery.LOCAL)
+    gone = RecipientSecurity("b@gone", "gone", delivery=Delivery.NO_DOMAIN, problem="gone")
+    assert preselect_requiretls([safe, local])
+    assert not preselect_requiretls([local])
+    assert not preselect_requiretls([safe, gone])

@@ -13,7 +13,7 @@ import pytest
 from webmail_env import Env, make_env
 
 from postel.dns.mock import MockResolver
-from postel.localserve import ADDRESS
+from postel.localserve import ADDRESS, PASSWORD
 from postel.smtpserver.errors import SubmitError
 
 HTML_MAIL = (
@@ -40,7 +40,8 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 def test_login_required_and_wrong_password(env: Env) -> None:
     r = env.client.get("/webmail/mailbox?name=Inbox", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/webmail/login"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/webmail/login?next=/webmail/mailbox%3Fname%3DInbox"
     assert env.client.get("/webmail/api/recipientsecurity?address=a@b.c").status_code == 401
     r = env.login(password="wrong")
     assert r.status_code == 401
@@ -361,3 +362,121 @@ def test_localserve_app_serves_webmail(tmp_path: Path) -> None:
         client.cookies.set("postel_webmail", "x")
         assert client.get("/webmail/compose", follow_redirects=False).status_code == 303
     store.close()
+
+
+def test_login_from_a_deep_link_returns_to_it(env: Env) -> None:
+    """Issue 22: logging in from a deep link lands on that page, not on Inbox."""
+    msg = env.account().deliver_bytes("Inbox", HTML_MAIL)
+    deep = f"/webmail/msg/{msg.msgid}"
+    r = env.client.get(deep, follow_redirects=False)
+    assert r.status_code == 303
+    login_page = env.client.get(r.headers["location"])
+    assert f'name="next" value="{deep}"' in login_page.text
+    m = re.search(r'name="csrf" value="([^"]+)"', login_page.text)
+    assert m
+    r = env.client.post(
+        "/webmail/login",
+        data={"address": ADDRESS, "password": PASSWORD, "csrf": m.group(1), "next": deep},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == deep
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/webmail/",
+        "/admin/",
+        "/webmail/../admin/",
+        "/webmail/%2e%2e/admin/",
+        "/webmail\\evil",
+        "/webmail/logout",
+    ],
+)
+def test_login_never_redirects_elsewhere(env: Env, target: str) -> None:
+    env.client.get("/webmail/login")
+    r = env.client.post(
+        "/webmail/login",
+        data={"address": ADDRESS, "password": PASSWORD, "csrf": env.csrf(), "next": target},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/webmail/"
+
+
+def test_list_counts_and_recipient_column(env: Env) -> None:
+    """Issue 22: "1 message" (not "1 messages"); Sent and Drafts list recipients as To;
+    the unread badge and unread rows have different classes."""
+    env.account().deliver_bytes("Inbox", HTML_MAIL)
+    env.account().deliver_bytes(
+        "Sent", b"From: you@postel.localhost\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nx\r\n"
+    )
+    env.login()
+    inbox = env.client.get("/webmail/mailbox?name=Inbox").text
+    assert "1 message, 1 unread" in inbox and "1 messages" not in inbox
+    assert '<th class="party">From</th>' in inbox
+    assert 'class="count"' in inbox and '<span class="unseen">' not in inbox
+    sent = env.client.get("/webmail/mailbox?name=Sent").text
+    assert '<th class="party">To</th>' in sent and "bob@example.org" in sent
+    drafts = env.client.get("/webmail/mailbox?name=Drafts").text
+    assert '<th class="party">To</th>' in drafts and "0 messages" in drafts
+
+
+def test_security_api_local_and_unknown_local_recipient(env: Env) -> None:
+    """Issue 22: a recipient of this server is delivered locally (no DNS looked up);
+    an address of our domain that no account has is an error before sending."""
+    env.login()
+    r = env.client.get("/webmail/api/recipientsecurity", params={"address": ADDRESS})
+    body = r.json()
+    assert r.status_code == 200 and body["delivery"] == "local", body
+    assert body["undeliverable"] is False
+    assert "never travels" in body["notes"][0]
+    r = env.client.get(
+        "/webmail/api/recipientsecurity", params={"address": "nobody@postel.localhost"}
+    )
+    body = r.json()
+    assert body["delivery"] == "nouser" and body["undeliverable"] is True
+    assert "does not exist on this server" in body["problem"]
+    assert env.resolver.queries == []
+
+
+def test_search_page(env: Env) -> None:
+    """Issue 22 item 2: the search box finds mail by body text and by operators."""
+    acc = env.account()
+    acc.deliver_bytes(
+        "Inbox", b"From: carol@example.org\r\nSubject: picnic\r\n\r\nBring the lemonade.\r\n"
+    )
+    acc.deliver_bytes("Archive", HTML_MAIL, flags=["\\Seen"])
+    env.login()
+    page = env.client.get("/webmail/search", params={"q": "lemonade"}).text
+    assert "1 result for “lemonade”" in page and ">picnic</a>" in page
+    page = env.client.get("/webmail/search", params={"q": "from:mallory@example.org"}).text
+    assert ">html test</a>" in page and ">Archive</a>" in page and "picnic" not in page
+    page = env.client.get("/webmail/search", params={"q": "has:attachment there"}).text
+    assert ">html test</a>" in page
+    bad = env.client.get("/webmail/search", params={"q": "before:someday"})
+    assert bad.status_code == 400 and "a date is written YYYY-MM-DD" in bad.text
+    assert env.client.get("/webmail/search").status_code == 200
+
+
+def test_unknown_url_and_mailbox_get_the_webmail_not_found_page(env: Env) -> None:
+    r = env.client.get("/webmail/no/such/page", follow_redirects=False)
+    assert r.status_code == 303  # behind the login, as every webmail URL
+    assert r.headers["location"] == "/webmail/login?next=/webmail/no/such/page"
+    env.login()
+    for url, what in [
+        ("/webmail/no/such/page", "page /webmail/no/such/page"),
+        ("/webmail/mailbox?name=Nope", "mailbox &#39;Nope&#39;"),
+    ]:
+        r = env.client.get(url)
+        assert r.status_code == 404
+        assert '<link rel="stylesheet" href="/static/webmail.css">' in r.text
+        assert f"There is no {what}." in r.text
+
+
+def test_login_page_when_logged_in_goes_on_to_next(env: Env) -> None:
+    env.login()
+    r = env.client.get("/webmail/login?next=/webmail/mailbox%3Fname%3DSent", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/webmail/mailbox?name=Sent"
+    r = env.client.get("/webmail/login?next=https://evil.example/", follow_redirects=False)
+    assert r.headers["location"] == "/webmail/"

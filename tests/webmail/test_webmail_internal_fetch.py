@@ -52,8 +52,13 @@ class RaisingSTSDB:
 async def test_unexpected_lookup_error_text_not_shown() -> None:
     from postel.recipientsecurity import Value, evaluate_recipient
 
+    # The domain exists (with no MX and no address it would be undeliverable,
+    # whatever MTA-STS says).
+    resolver = MockResolver(
+        {("example.org", "MX"): ["10 mx.example.org."], ("mx.example.org", "A"): ["192.0.2.1"]}
+    )
     rs = await evaluate_recipient(
-        "a@example.org", resolver=MockResolver({}), memory=None, mtastsdb=RaisingSTSDB()
+        "a@example.org", resolver=resolver, memory=None, mtastsdb=RaisingSTSDB()
     )
     assert rs.mtasts.value is Value.ERROR
     assert "MTA-STS lookup failed" in rs.mtasts.detail

@@ -9,6 +9,7 @@ from postel.recipientsecurity.errors import BadAddress, RecipientSecurityError
 from postel.recipientsecurity.lookup import evaluate_recipient, recipient_domain
 from postel.recipientsecurity.model import (
     ASPECTS,
+    Delivery,
     Finding,
     RecipientSecurity,
     Value,
@@ -18,6 +19,7 @@ from postel.recipientsecurity.model import (
 __all__ = [
     "ASPECTS",
     "BadAddress",
+    "Delivery",
     "Finding",
     "RecipientSecurity",
     "RecipientSecurityError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postel.recipientsecurity.model import Finding, Value
+from postel.recipientsecurity.model import Delivery, Finding, RecipientSecurity, Value
 from postel.store.message import DomainSecurity
 
 
@@ -105,6 +105,8 @@ class MXFacts:
     error: str = ""
     bogus: bool = False
     null_mx: bool = False
+    nxdomain: bool = False  # the domain does not exist
+    no_address: bool = False  # no MX and no A/AAAA records: nowhere to deliver
 
 
 def dnssec_finding(domain: str, mx: MXFacts) -> Finding:
@@ -169,3 +171,67 @@ def dane_finding(domain: str, mx: MXFacts, dane: DANEFacts | None) -> Finding:
 
 
 UNKNOWN_DANE = Finding(Value.UNKNOWN, "")
+
+
+def local_recipient(address: str, domain: str, exists: bool) -> RecipientSecurity:
+    """A recipient in one of this server's own domains: delivered into an account
+    here without travelling over any network, so no transport security applies;
+    or, when no account has the address, refused before sending."""
+    if not exists:
+        return undeliverable(
+            address,
+            domain,
+            Delivery.NO_USER,
+            f"{address} does not exist on this server: it would be refused.",
+        )
+    note = (
+        f"{domain} is a domain of this server: the message is delivered here and "
+        "never travels over the network."
+    )
+    same = Finding(Value.UNKNOWN, note)
+    return _all(address, domain, same, notes=(note,), delivery=Delivery.LOCAL)
+
+
+def delivery_problem(domain: str, mx: MXFacts) -> tuple[Delivery, str] | None:
+    """Why mail to *domain* cannot be delivered at all, from its MX lookup; None when
+    it can (or when that is not known: a temporary failure says nothing)."""
+    if mx.null_mx:
+        return Delivery.NULL_MX, f"{domain} does not accept mail (null MX, RFC 7505)."
+    if mx.nxdomain:
+        return Delivery.NO_DOMAIN, f"The domain {domain} does not exist: mail to it bounces."
+    if mx.no_address:
+        return Delivery.NO_HOST, (
+            f"{domain} has no mail server: neither MX nor address records "
+            "(RFC 5321 §5.1). Mail to it bounces."
+        )
+    return None
+
+
+def undeliverable(address: str, domain: str, delivery: Delivery, problem: str) -> RecipientSecurity:
+    """A recipient that cannot receive mail: every segment an error saying why."""
+    bad = Finding(Value.ERROR, problem)
+    return _all(address, domain, bad, delivery=delivery, problem=problem)
+
+
+def _all(
+    address: str,
+    domain: str,
+    f: Finding,
+    *,
+    delivery: Delivery,
+    notes: tuple[str, ...] = (),
+    problem: str = "",
+) -> RecipientSecurity:
+    """The same finding for each of the five aspects."""
+    return RecipientSecurity(
+        address,
+        domain,
+        starttls=f,
+        mtasts=f,
+        dnssec=f,
+        dane=f,
+        requiretls=f,
+        notes=notes,
+        delivery=delivery,
+        problem=problem,
+    )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from postel.delivery.errors import NextHopLookupError, NullMX
 from postel.delivery.gather import gather_ips, gather_next_hops, gather_tlsa
-from postel.dns import BogusError, Resolver
+from postel.dns import BogusError, DNSError, NotFound, Resolver
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.recipientsecurity.errors import BadAddress
 from postel.recipientsecurity.evaluate import (
@@ -22,9 +22,12 @@ from postel.recipientsecurity.evaluate import (
     MTASTSFacts,
     MXFacts,
     dane_finding,
+    delivery_problem,
     dnssec_finding,
+    local_recipient,
     memory_findings,
     mtasts_finding,
+    undeliverable,
 )
 from postel.recipientsecurity.model import RecipientSecurity
 from postel.smtp.address import parse_address
@@ -110,16 +113,36 @@ async def mx_and_dane_facts(resolver: Resolver, domain: str) -> tuple[MXFacts, D
         first_host=hops.hosts[0],
         have_mx=hops.have_mx,
     )
+    host = hops.hosts[0]
+    addrs = None
+    if not hops.have_mx:
+        # No MX: the domain itself is the host (RFC 5321 §5.1), if it has an address.
+        addrs = await gather_ips(resolver, host)
+        if not addrs.ips and isinstance(addrs.error, NotFound):
+            nx = await _nxdomain(resolver, host)
+            return MXFacts(first_host=host, have_mx=False, nxdomain=nx, no_address=not nx), None
     if not hops.orig_authentic:
         return mx, None
-    host = hops.hosts[0]
-    addrs = await gather_ips(resolver, host)
+    if addrs is None:
+        addrs = await gather_ips(resolver, host)
     if addrs.error is not None and not addrs.ips:
         return mx, DANEFacts(host=host, error=str(addrs.error))
     tlsa = await gather_tlsa(resolver, hops, addrs)
     if tlsa.error is not None:
         return mx, DANEFacts(host=host, applies=True, error=str(tlsa.error))
     return mx, DANEFacts(host=host, applies=tlsa.applies, records=len(tlsa.records))
+
+
+async def _nxdomain(resolver: Resolver, name: str) -> bool:
+    """Whether *name* does not exist at all (NXDOMAIN, RFC 8020), rather than
+    existing without address records."""
+    try:
+        await resolver.lookup(name, "A")
+    except NotFound as exc:
+        return exc.nxdomain
+    except DNSError:
+        return False
+    return False
 
 
 async def evaluate_recipient(
@@ -132,12 +155,20 @@ async def evaluate_recipient(
     https_port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,
     addresses: AddressPolicy = PUBLIC_ONLY,
+    local: Callable[[str], bool | None] | None = None,
 ) -> RecipientSecurity:
     """The five findings for *address*. *memory* returns the sender account's
     per-domain memory (AccountStore.domain_security); it is called in a thread.
     Raises BadAddress for an unusable address; lookups never raise. Direct
-    MTA-STS lookups (no *mtastsdb*) fetch only from addresses *addresses* permits."""
+    MTA-STS lookups (no *mtastsdb*) fetch only from addresses *addresses* permits.
+    *local* tells whether a (normalised) address is this server's: None when its
+    domain is not one of ours, else whether an account receives it; local
+    recipients are looked up nowhere. A domain that does not exist, or has no
+    MX and no address, is reported as undeliverable."""
     addr, domain = recipient_domain(address)
+    here = local(addr) if local is not None else None
+    if here is not None:
+        return local_recipient(addr, domain, here)
     if domain.startswith("["):
         return RecipientSecurity(
             addr, domain, notes=("address literal: no MX, MTA-STS or DANE (RFC 5321 §4.1.3)",)
@@ -183,6 +214,9 @@ async def evaluate_recipient(
         mx, dane = MXFacts(error=_shown(mx_res, "MX lookup failed")), None
     else:
         mx, dane = mx_res
+    problem = delivery_problem(domain, mx)
+    if problem is not None:
+        return undeliverable(addr, domain, *problem)
     return RecipientSecurity(
         address=addr,
         domain=domain,

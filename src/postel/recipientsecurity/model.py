@@ -18,6 +18,22 @@ class Value(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+class Delivery(enum.StrEnum):
+    """Where mail to the recipient goes: to another server, into an account here,
+    or nowhere (the recipient cannot receive mail, known before sending)."""
+
+    REMOTE = "remote"
+    LOCAL = "local"  # one of this server's domains: delivered here, never travels
+    NO_USER = "nouser"  # one of this server's domains without that address
+    NO_DOMAIN = "nodomain"  # the domain does not exist (NXDOMAIN)
+    NO_HOST = "nohost"  # neither MX nor address records (RFC 5321 §5.1)
+    NULL_MX = "nullmx"  # the domain accepts no mail (RFC 7505)
+
+    @property
+    def undeliverable(self) -> bool:
+        return self not in (Delivery.REMOTE, Delivery.LOCAL)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One aspect's value and a sentence for the tooltip saying what it means here."""
@@ -41,6 +57,8 @@ class RecipientSecurity:
     dane: Finding = UNKNOWN
     requiretls: Finding = UNKNOWN
     notes: tuple[str, ...] = field(default=())
+    delivery: Delivery = Delivery.REMOTE
+    problem: str = ""  # why the recipient cannot receive mail (undeliverable only)
 
     def finding(self, aspect: str) -> Finding:
         if aspect not in ASPECTS:
@@ -64,9 +82,17 @@ class RecipientSecurity:
             "details": {a: self.finding(a).detail for a in ASPECTS},
             "requiretls_safe": self.requiretls_safe,
             "notes": list(self.notes),
+            "delivery": self.delivery.value,
+            "undeliverable": self.delivery.undeliverable,
+            "problem": self.problem,
         }
 
 
 def preselect_requiretls(results: list[RecipientSecurity]) -> bool:
-    """Pre-select the REQUIRETLS option: every recipient supports it safely."""
-    return bool(results) and all(r.requiretls_safe for r in results)
+    """Pre-select the REQUIRETLS option: every remote recipient supports it safely
+    (local ones never travel, so they neither need nor prevent it), there is at
+    least one, and none is undeliverable."""
+    if any(r.delivery.undeliverable for r in results):
+        return False
+    remote = [r for r in results if r.delivery is Delivery.REMOTE]
+    return bool(remote) and all(r.requiretls_safe for r in remote)

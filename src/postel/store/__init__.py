@@ -13,10 +13,12 @@ from postel.store.errors import (
     UnknownAccount,
 )
 from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats
+from postel.store.searchquery import BadQuery
 from postel.store.store import Store
 
 __all__ = [
     "AccountStore",
+    "BadQuery",
     "CredentialsError",
     "DomainSecurity",
     "InvalidFlag",

@@ -24,6 +24,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from typing import Any, BinaryIO
 from postel.datadir import message_path
 from postel.db import open_db
 from postel.fsutil import fsync_dir
+from postel.store import ftsbackfill
+from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import (
     InvalidFlag,
@@ -52,6 +55,8 @@ from postel.store.names import (
     split_flags,
 )
 from postel.store.schema import MESSAGE_COLUMNS, MIGRATIONS, list_sql
+from postel.store.search import FTS_TABLE, fts_row, search_sql
+from postel.store.searchquery import BadQuery, parse_query
 
 log = logging.getLogger("postel.store")
 
@@ -131,6 +136,7 @@ class _Pending:
     kws: frozenset[str]
     when: datetime
     requiretls: bool
+    body: str = ""  # searchable text (store/bodytext.py)
     result: Message | None = None
     error: BaseException | None = None
     done: bool = False
@@ -181,6 +187,13 @@ class AccountStore:
             self._conn.close()
             os.close(self._lockfd)
             raise
+        self._backfill_stop = threading.Event()
+        self._backfill: threading.Thread | None = None
+        if ftsbackfill.backlog_below(self._conn):
+            self._backfill = threading.Thread(
+                target=self._backfill_loop, name=f"fts-backfill-{name}", daemon=True
+            )
+            self._backfill.start()
 
     # -- plumbing ---------------------------------------------------------
 
@@ -392,14 +405,26 @@ class AccountStore:
         sysflags, kws = _flags(d.flags, d.keywords)
         source = os.fspath(d.source)
         env = d.envelope
-        if env is None:
-            with open(source, "rb") as fp:
-                size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+        with open(source, "rb") as fp:
+            size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+            if env is None:
                 env = parse_envelope(read_header_block(fp))
-        else:
-            size = os.stat(source).st_size if d.size is None else d.size
+                fp.seek(0)
+            body = self._body_text(fp.read(READ_LIMIT), source)
         when = d.received if d.received is not None else datetime.now(UTC)
-        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls)
+        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body)
+
+    def _body_text(self, data: bytes, source: str) -> str:
+        """The text for the full-text index; a message it cannot parse is still
+        delivered, found by its headers only."""
+        try:
+            return body_text(data)
+        except Exception as exc:
+            log.warning(
+                "body text not indexed",
+                extra={"account": self.name, "path": source, "err": repr(exc)},
+            )
+            return ""
 
     def _deliver_batch(self, batch: list[_Pending]) -> None:
         """Deliver *batch* in one transaction; each request gets its result or
@@ -508,6 +533,11 @@ class AccountStore:
         )
         msgid = cur.lastrowid
         assert msgid is not None
+        conn.execute(
+            f"INSERT INTO {FTS_TABLE} (rowid, subject, sender, recipients, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (msgid, *fts_row(env.subject, env.from_, env.to, env.cc, req.body)),
+        )
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
             "unseen = unseen + ?, size = size + ? WHERE id = ?",
@@ -687,6 +717,78 @@ class AccountStore:
             sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
         return [self._to_message(r, mailbox) for r in rows]
+
+    def search(
+        self,
+        query: str,
+        *,
+        mailbox: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages matching *query* (the search box's language, searchquery.py)
+        over subject, addresses and body text, newest first; in *mailbox* only
+        when given. *before*: the msgid of the last message of the previous page.
+        BadQuery for a query that cannot be run; nothing for an empty one."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        q = parse_query(query)
+        if q.empty:
+            return []
+        with self._lock:
+            self._check_open()
+            mailbox_id = (
+                self._mailbox_id(normalize_mailbox(mailbox), create=False) if mailbox else None
+            )
+            sql, params = search_sql(q, mailbox_id=mailbox_id, before_id=before, limit=limit)
+            try:
+                rows = self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:  # an FTS5 expression it refuses
+                raise BadQuery(f"search {query!r} in account {self.name!r}: {exc}") from None
+        return [self._to_message(r, r["mailbox_name"]) for r in rows]
+
+    @property
+    def search_complete(self) -> bool:
+        """Whether every message is in the full-text index (false while the
+        messages stored before it existed are being indexed)."""
+        with self._lock:
+            self._check_open()
+            return ftsbackfill.backlog_below(self._conn) == 0
+
+    def index_backlog(self, limit: int = ftsbackfill.CHUNK) -> bool:
+        """Index up to *limit* of the messages stored before the full-text index
+        existed, newest first; whether some remain (store/ftsbackfill.py)."""
+        with self._lock:
+            self._check_open()
+            below = ftsbackfill.backlog_below(self._conn)
+            if not below:
+                return False
+            rows = ftsbackfill.next_chunk(self._conn, below, limit)
+        values = ftsbackfill.read_chunk(self.dir, rows)  # file reads outside the locks
+        new_below = int(rows[-1]["id"]) if len(rows) == limit else 0
+        with self._lock:
+            self._check_open()
+            with self._write():
+                ftsbackfill.write_chunk(self._conn, below, new_below, values)
+            return ftsbackfill.backlog_below(self._conn) != 0
+
+    def _backfill_loop(self) -> None:
+        started = time.monotonic()
+        try:
+            while not self._backfill_stop.is_set() and self.index_backlog():
+                self._backfill_stop.wait(0.01)  # deliveries get their turn
+        except Exception as exc:  # closed meanwhile, or the disk: the next open goes on
+            if not self._backfill_stop.is_set():
+                log.warning(
+                    "full-text indexing of stored messages stopped",
+                    extra={"account": self.name, "err": repr(exc)},
+                )
+            return
+        if not self._backfill_stop.is_set():
+            log.info(
+                "full-text index of stored messages complete",
+                extra={"account": self.name, "seconds": round(time.monotonic() - started, 1)},
+            )
 
     def get(self, msgid: int) -> Message:
         with self._lock:
@@ -924,6 +1026,9 @@ class AccountStore:
         return problems
 
     def close(self) -> None:
+        self._backfill_stop.set()
+        if self._backfill is not None and self._backfill is not threading.current_thread():
+            self._backfill.join(30)
         with self._lock:
             if not self._closed:
                 self._closed = True

@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from postel.db import Migration
 
+# Migration 2: the full-text index (store/search.py). Whatever deletes a message
+# (expunge, remove, mailbox deletion) drops its text through the trigger. The
+# messages already stored are indexed afterwards, in the background
+# (store/ftsbackfill.py), from the first id not yet indexed down.
+FULLTEXT_INDEX = """
+    CREATE VIRTUAL TABLE message_fts USING fts5(
+        subject, sender, recipients, body,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
+        DELETE FROM message_fts WHERE rowid = old.id;
+    END;
+    INSERT INTO meta (key, value)
+        SELECT 'fts_backfill_below', id + 1 FROM message ORDER BY id DESC LIMIT 1;
+"""
+
+
 MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE meta (
@@ -48,6 +65,7 @@ MIGRATIONS: list[Migration] = [
         updated TEXT NOT NULL
     );
     """,
+    FULLTEXT_INDEX,
 ]
 
 MESSAGE_COLUMNS = (

@@ -16,8 +16,29 @@ def _nice_max(value: int) -> int:
     return ((value + step - 1) // step) * step
 
 
+NO_DATA = "No data yet"
+
+
+def _empty(rows: list[tuple[str, int, int]]) -> bool:
+    return not any(ok or bad for _, ok, bad in rows)
+
+
+def no_data_chart(title: str) -> Markup:
+    """What a chart with nothing to show shows: its title and "No data yet", no axes."""
+    return Markup(
+        f'<svg class="chart empty" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 360 60" '
+        f'role="img" aria-label="{escape(title)}: {NO_DATA}"><title>{escape(title)}</title>'
+        f'<text x="180" y="27" text-anchor="middle" font-size="13" fill="#222">'
+        f"{escape(title)}</text>"
+        f'<text x="180" y="46" text-anchor="middle" font-size="12" fill="{AXIS_COLOUR}">'
+        f"{NO_DATA}</text></svg>"
+    )
+
+
 def day_chart(rows: list[tuple[str, int, int]], title: str) -> Markup:
     """Stacked bars per day: (label, successes, failures)."""
+    if _empty(rows):
+        return no_data_chart(title)
     width, height, left, bottom, top = 720, 240, 56, 44, 16
     plot_w, plot_h = width - left - 12, height - top - bottom
     peak = _nice_max(max((s + f for _, s, f in rows), default=0))
@@ -64,6 +85,8 @@ def day_chart(rows: list[tuple[str, int, int]], title: str) -> Markup:
 
 def org_chart(rows: list[tuple[str, int, int]], title: str) -> Markup:
     """Horizontal stacked bars per reporting organisation."""
+    if _empty(rows):
+        return no_data_chart(title)
     row_h, left, width = 26, 200, 720
     height = 30 + row_h * max(len(rows), 1) + 20
     plot_w = width - left - 80

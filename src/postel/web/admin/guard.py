@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from postel.web.admin.state import COOKIE, PREFIX, AdminState, admin_state
 from postel.web.csrf import FIELD, check_post
+from postel.web.loginflow import login_url
 from postel.web.pagestate import field, flash, form_of, redirect, session_of
 
 __all__ = [
@@ -92,7 +93,7 @@ def _guard(h: Handler, public: bool) -> Handler:
         request.state.session = session
         if not public and (session is None or not session.authenticated):
             if request.method in ("GET", "HEAD"):
-                return redirect(f"{PREFIX}/login")
+                return redirect(login_url(request, PREFIX))
             return forbidden("not logged in")
         if request.method == "POST":
             refused = await check_post(request, session, max_files=0)

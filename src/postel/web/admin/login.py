@@ -20,6 +20,15 @@ log = logging.getLogger("postel.web")
 FAILURE_DELAY = 0.5  # seconds added to every failed login
 
 
+def next_of(request: Request) -> str:
+    """The deep link the login returns to: from the query (form) or the posted form."""
+    if request.method == "POST":
+        value = field(request, loginflow.NEXT_FIELD)
+    else:
+        value = request.query_params.get(loginflow.NEXT_FIELD, "")
+    return loginflow.safe_next(value, PREFIX)
+
+
 def set_cookie(request: Request, response: Response, session: Session) -> None:
     loginflow.set_session_cookie(request, response, session, cookie=COOKIE, prefix=PREFIX)
 
@@ -29,7 +38,7 @@ async def login_form(request: Request) -> Response:
     return loginflow.login_form(
         request,
         admin_state(request).sessions,
-        lambda: render(request, "admin/login.html", error=""),
+        lambda: render(request, "admin/login.html", error="", next=next_of(request)),
         cookie=COOKIE,
         prefix=PREFIX,
     )
@@ -48,7 +57,7 @@ async def login(request: Request) -> Response:
         return loginflow.refused(
             exc,
             lambda status, error: render(
-                request, "admin/login.html", status_code=status, error=error
+                request, "admin/login.html", status_code=status, error=error, next=next_of(request)
             ),
         )
     password = field(request, "password")
@@ -56,11 +65,17 @@ async def login(request: Request) -> Response:
     if not password or not await check_admin_password(path, password):
         log.info("admin login failed", extra={"client": client})
         await asyncio.sleep(FAILURE_DELAY)
-        return render(request, "admin/login.html", status_code=401, error="Wrong password.")
+        return render(
+            request,
+            "admin/login.html",
+            status_code=401,
+            error="Wrong password.",
+            next=next_of(request),
+        )
     await st.limiter.succeeded(attempt)
     session = st.sessions.login(session_of(request), "admin")
     log.info("admin logged in", extra={"client": client})
-    response = redirect(f"{PREFIX}/")
+    response = redirect(next_of(request))
     set_cookie(request, response, session)
     return response
 

@@ -9,6 +9,7 @@ from postel.web.admin import (
     domains,
     home,
     login,
+    notfound,
     outgoing,
     queue,
     reports,
@@ -41,4 +42,6 @@ def routes() -> list[BaseRoute]:
         Route("/mtasts", outgoing.mtasts_cache),
         Route("/queue", queue.index),
         Route("/queue/{id}/{action}", queue.action, methods=["POST"]),
+        # Last: every other URL below /admin gets the admin's own "not found" page.
+        Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),
     ]

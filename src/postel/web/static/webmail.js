@@ -15,6 +15,7 @@
   var results = new Map();   // lower-cased address -> result once known
   var rt = document.getElementById('requiretls');
   var rtHint = document.getElementById('requiretls-hint');
+  var problems = document.getElementById('recipient-problems');
   var rtTouched = rt.checked;  // a choice made by the user (or a saved draft) wins
   rt.addEventListener('change', function () { rtTouched = true; });
 
@@ -54,16 +55,38 @@
     return cache.get(key);
   }
 
+  // A segment is a button: hover shows its title, and a tap or click (or Enter)
+  // opens the same text under the row, since touch screens show no titles.
   function segment(aspect, label) {
-    var s = document.createElement('span');
+    var s = document.createElement('button');
+    s.type = 'button';
     s.className = 'seg unknown';
     s.dataset.aspect = aspect;
     s.dataset.value = 'unknown';
     s.textContent = label;
     s.title = label + ': unknown';
-    s.setAttribute('role', 'img');
     s.setAttribute('aria-label', s.title);
+    s.setAttribute('aria-expanded', 'false');
+    s.addEventListener('click', function () { toggleTip(s); });
     return s;
+  }
+
+  function toggleTip(s) {
+    var r = s.closest('.rcpt');
+    var tip = r.querySelector('.tip');
+    var open = s.getAttribute('aria-expanded') === 'true';
+    r.querySelectorAll('.seg').forEach(function (x) { x.setAttribute('aria-expanded', 'false'); });
+    if (open) { if (tip) { tip.remove(); } return; }
+    if (!tip) {
+      tip = document.createElement('div');
+      tip.className = 'tip';
+      tip.setAttribute('role', 'tooltip');
+      tip.id = 'tip-' + Math.random().toString(36).slice(2);
+      r.appendChild(tip);
+    }
+    tip.textContent = s.title;
+    s.setAttribute('aria-expanded', 'true');
+    s.setAttribute('aria-describedby', tip.id);
   }
 
   function row(addr) {
@@ -77,13 +100,38 @@
     var bar = document.createElement('span');
     bar.className = 'bar';
     ASPECTS.forEach(function (x) { bar.appendChild(segment(x[0], x[1])); });
+    var note = document.createElement('span');
+    note.className = 'note';
+    note.hidden = true;
     r.appendChild(a);
     r.appendChild(bar);
+    r.appendChild(note);
     return r;
   }
 
   function paint(r, res) {
     r.dataset.state = res.failed ? 'failed' : 'done';
+    r.dataset.delivery = res.failed ? '' : (res.delivery || 'remote');
+    var note = r.querySelector('.note');
+    var bar = r.querySelector('.bar');
+    note.hidden = true;
+    note.removeAttribute('role');
+    bar.hidden = false;
+    if (!res.failed && res.delivery === 'local') {
+      // Delivered into an account here: no network, no transport security to show.
+      bar.hidden = true;
+      note.hidden = false;
+      note.className = 'note local';
+      note.textContent = 'Delivered locally: the message never leaves this server.';
+      note.title = (res.notes && res.notes[0]) || '';
+    } else if (!res.failed && res.undeliverable) {
+      // Nothing about transport security matters: say why it cannot be delivered.
+      bar.hidden = true;
+      note.hidden = false;
+      note.className = 'note problem';
+      note.setAttribute('role', 'alert');
+      note.textContent = res.problem;
+    }
     ASPECTS.forEach(function (x) {
       var s = r.querySelector('[data-aspect="' + x[0] + '"]');
       var value, detail;
@@ -128,12 +176,28 @@
     FIELDS.forEach(function (f) { all = all.concat(addresses(document.getElementById(f).value)); });
     var known = all.map(function (a) { return results.get(a.toLowerCase()); });
     var ready = all.length > 0 && known.every(function (r) { return r !== undefined; });
-    var safe = ready && known.every(function (r) { return !r.failed && r.requiretls_safe; });
+    // Local recipients never travel: they neither need nor prevent REQUIRETLS.
+    var remote = ready ? known.filter(function (r) { return r.failed || r.delivery !== 'local'; }) : [];
+    var bad = ready ? known.filter(function (r) { return !r.failed && r.undeliverable; }) : [];
+    var safe = ready && remote.length > 0 && bad.length === 0 &&
+      remote.every(function (r) { return !r.failed && r.requiretls_safe; });
     if (!rtTouched) { rt.checked = safe; }
-    rtHint.textContent = !ready ? '' : (safe
-      ? 'Every recipient supports REQUIRETLS with MTA-STS or DANE.'
-      : 'Not every recipient supports REQUIRETLS with MTA-STS or DANE: the message may bounce.');
+    var hint = '';
+    if (ready && remote.length === 0) {
+      hint = 'Every recipient is on this server: the message never leaves it.';
+    } else if (ready) {
+      hint = safe
+        ? 'Every recipient supports REQUIRETLS with MTA-STS or DANE.'
+        : 'Not every recipient supports REQUIRETLS with MTA-STS or DANE: the message may bounce.';
+    }
+    rtHint.textContent = hint;
     form.dataset.requiretlsSafe = safe ? 'yes' : 'no';
+    problems.hidden = bad.length === 0;
+    problems.textContent = bad.length === 0 ? '' : (bad.length === 1
+      ? 'A recipient cannot receive mail: ' + bad[0].problem
+      : bad.length + ' recipients cannot receive mail: ' +
+        bad.map(function (r) { return r.address; }).join(', ') + '.');
+    form.dataset.undeliverable = bad.length ? 'yes' : 'no';
   }
 
   FIELDS.forEach(function (field) {

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from postel.config import Config
 from postel.recipientsecurity import BadAddress, evaluate_recipient
 from postel.web.webmail.guard import account_of, page
 from postel.web.webmail.state import state_of
+
+
+def local_check(cfg: Config) -> Callable[[str], bool | None]:
+    """Is an address ours (postel.recipientsecurity.evaluate_recipient's *local*):
+    None when its domain is not one of this server's, else whether it is delivered
+    to an account here (as the submission will route it)."""
+    from postel.smtpserver.recipients import is_local_domain
+    from postel.store.routing import resolve_for_config
+
+    def check(address: str) -> bool | None:
+        domain = address.rpartition("@")[2]
+        if not is_local_domain(cfg, domain):
+            return None
+        return resolve_for_config(cfg, address) is not None
+
+    return check
 
 
 @page(api=True)
@@ -24,6 +43,7 @@ async def recipient_security(request: Request) -> Response:
             ssl_context=st.mtasts_ssl,
             https_port=st.https_port,
             addresses=st.addresses,
+            local=local_check(st.cfg),
         )
     except BadAddress as exc:
         return JSONResponse({"error": str(exc), "address": address}, status_code=400)

@@ -14,7 +14,7 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
-from postel.web.webmail import api, compose, login, mailbox, message
+from postel.web.webmail import api, compose, login, mailbox, message, notfound, search
 from postel.web.webmail.state import WebmailState
 
 log = logging.getLogger("postel.web")
@@ -64,12 +64,15 @@ def routes() -> list[Route]:
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/mailbox", mailbox.mailbox),
+        Route("/search", search.search),
         Route("/msg/{msgid:int}", message.read),
         Route("/msg/{msgid:int}/part/{index:int}", message.part),
         Route("/msg/{msgid:int}/action", message.action, methods=["POST"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", compose.compose_submit, methods=["POST"]),
         Route("/api/recipientsecurity", api.recipient_security),
+        # Last: every other URL below /webmail gets the webmail's own "not found" page.
+        Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),
     ]
 
 

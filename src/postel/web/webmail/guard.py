@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from postel.web.csrf import FIELD, check_post
+from postel.web.loginflow import login_url
 from postel.web.pagestate import field, flash, form_of, redirect, session_of
 from postel.web.webmail.state import COOKIE, PREFIX, state_of
 
@@ -75,7 +76,7 @@ def page(
                 if api:
                     return JSONResponse({"error": "not logged in"}, status_code=401)
                 if request.method in ("GET", "HEAD"):
-                    return redirect(f"{PREFIX}/login")
+                    return redirect(login_url(request, PREFIX))
                 return PlainTextResponse("not logged in\n", status_code=403)
             if request.method == "POST":
                 length = int(request.headers.get("content-length") or 0)

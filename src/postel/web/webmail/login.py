@@ -24,6 +24,15 @@ def set_cookie(request: Request, response: Response, session: Session) -> None:
     loginflow.set_session_cookie(request, response, session, cookie=COOKIE, prefix=PREFIX)
 
 
+def next_of(request: Request) -> str:
+    """The deep link the login returns to: from the query (form) or the posted form."""
+    if request.method == "POST":
+        value = field(request, loginflow.NEXT_FIELD)
+    else:
+        value = request.query_params.get(loginflow.NEXT_FIELD, "")
+    return loginflow.safe_next(value, PREFIX)
+
+
 def verify(auth_db: object, account: str, password: str) -> bool:
     from pathlib import Path
 
@@ -39,7 +48,7 @@ async def login_form(request: Request) -> Response:
     return loginflow.login_form(
         request,
         state_of(request).sessions,
-        lambda: render(request, "webmail/login.html", error="", address=""),
+        lambda: render(request, "webmail/login.html", error="", address="", next=next_of(request)),
         cookie=COOKIE,
         prefix=PREFIX,
     )
@@ -60,7 +69,12 @@ async def login(request: Request) -> Response:
         return loginflow.refused(
             exc,
             lambda status, error: render(
-                request, "webmail/login.html", status_code=status, address=address, error=error
+                request,
+                "webmail/login.html",
+                status_code=status,
+                address=address,
+                error=error,
+                next=next_of(request),
             ),
         )
     password = field(request, "password", strip=False)
@@ -79,12 +93,13 @@ async def login(request: Request) -> Response:
             status_code=401,
             address=address,
             error="Wrong address or password.",
+            next=next_of(request),
         )
     await st.limiter.succeeded(attempt)
     session = st.sessions.login(session_of(request), account)
     session.data["address"] = address.lower()
     log.info("webmail login", extra={"client": client, "account": account})
-    response = redirect(f"{PREFIX}/")
+    response = redirect(next_of(request))
     set_cookie(request, response, session)
     return response
 

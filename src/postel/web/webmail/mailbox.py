@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from postel.store import MailboxNotFound, StoreError
 from postel.store.message import MailboxInfo, Message
 from postel.web.webmail.guard import account_of, page, redirect, render
+from postel.web.webmail.notfound import not_found_page
 from postel.web.webmail.state import PAGE_SIZE, PREFIX, state_of
 
 
@@ -69,7 +70,9 @@ async def mailbox(request: Request) -> Response:
         boxes: list[MailboxInfo] = await asyncio.to_thread(acc.mailboxes)
         msgs, older, newer = await asyncio.to_thread(load_page, acc, name, before, after)
         info = next((b for b in boxes if b.name == acc.mailbox(name).name), None)
-    except (MailboxNotFound, StoreError) as exc:
+    except MailboxNotFound:
+        return not_found_page(request, f"mailbox {name!r}")
+    except StoreError as exc:
         return PlainTextResponse(f"{exc}\n", status_code=404)
     return render(
         request,

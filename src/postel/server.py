@@ -25,6 +25,7 @@ class Running:
 
     bound: list[tuple[str, int, str]] = field(default_factory=list)
     workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
+    acme: Any = None  # postel.acme.manager.ACMEManager when [acme] is enabled
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -107,6 +108,14 @@ async def _run(
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)
+        challenges = None
+        if cfg.static.acme.enabled:
+            from postel.acme import Challenges
+            from postel.acme.service import prepare
+
+            # Host keys and certificates exist before any listener loads them.
+            acme_store = prepare(cfg)
+            challenges = Challenges()
         if smtp_workers >= 2:
             from postel.smtpworkers import Supervisor
 
@@ -126,7 +135,13 @@ async def _run(
             await smtp.start()
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
-        running.bound.extend(await start_extras(cfg, store, resolver, stack, submitter))
+        running.bound.extend(
+            await start_extras(cfg, store, resolver, stack, submitter, challenges=challenges)
+        )
+        if challenges is not None:
+            from postel.acme.service import start as start_acme
+
+            running.acme = await start_acme(cfg, acme_store, challenges, stack)
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})
         if ready is not None:

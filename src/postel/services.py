@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postel.config import Config
+
+if TYPE_CHECKING:
+    from postel.tlsreload import ChallengeSource
 
 # Upper bound (seconds) on how long delivery keeps a DNS answer; the records'
 # TTLs (RFC 2308 §5 for negative answers) usually end it sooner.
@@ -76,7 +79,13 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
 
 
 async def start_extras(
-    cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack, submitter: Any = None
+    cfg: Config,
+    store: Any,
+    resolver: Any,
+    stack: AsyncExitStack,
+    submitter: Any = None,
+    *,
+    challenges: ChallengeSource | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on.
 
@@ -87,5 +96,11 @@ async def start_extras(
 
     # Web listeners: admin, webmail, MTA-STS policies (issue 8).
     return await start_web(
-        cfg, store, resolver, stack, queue=getattr(submitter, "queue", None), submitter=submitter
+        cfg,
+        store,
+        resolver,
+        stack,
+        queue=getattr(submitter, "queue", None),
+        submitter=submitter,
+        challenges=challenges,
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from postel.config.domains import DomainsConfig
 from postel.config.errors import ConfigError, ConfigProblem
 from postel.config.locate import find_line
-from postel.config.model import StaticConfig
+from postel.config.model import Listener, StaticConfig
 from postel.datadir import DataDir
 
 STATIC_FILE = "postel.toml"
@@ -41,6 +41,18 @@ class Config:
     @property
     def domains_file(self) -> Path:
         return self.dir / DOMAINS_FILE
+
+    def tls_pairs(self, lst: Listener) -> list[tuple[Path, Path]]:
+        """The (chain, key) files *lst* serves: its own, else ACME's (postel.acme)."""
+        from postel.acme.storage import listener_pairs
+
+        return listener_pairs(
+            lst.tls_cert_file,
+            lst.tls_key_file,
+            self.static.acme.enabled,
+            self.path,
+            self.datadir.root,
+        )
 
 
 def _parse(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
@@ -97,13 +109,15 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
         static_problem(["host_tlsrpt", "account"], f"unknown account {s.host_tlsrpt.account!r}")
     for name, lst in s.listeners.items():
         uses_tls = (
-            lst.smtp.enabled or lst.submission.enabled or lst.submissions.enabled
+            lst.smtp.enabled
+            or lst.submission.enabled
+            or lst.submissions.enabled
             or (lst.web.enabled and lst.web.tls)
         )
         for key in ("tls_cert_file", "tls_key_file"):
             value = getattr(lst, key)
             if not value:
-                if uses_tls:
+                if uses_tls and not s.acme.enabled:
                     static_problem(["listeners", name, key], "required for TLS")
             elif not cfg.path(value).is_file():
                 static_problem(["listeners", name, key], f"file not found: {cfg.path(value)}")

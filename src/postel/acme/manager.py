@@ -1,0 +1,130 @@
+"""The renewal loop: orders certificates when needed, in a thread, and writes them.
+
+The listeners see new certificates by themselves (postel.tlsreload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from postel.acme.challenges import Challenges
+from postel.acme.client import Settings, ari_time, order_all
+from postel.acme.errors import ACMEError, TemporaryACMEError
+from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
+from postel.acme.storage import KINDS, CertStore
+
+log = logging.getLogger("postel.acme")
+
+MAX_SLEEP = 3600.0  # look again at least hourly (clock changes, new domains)
+ARI_REFRESH = dt.timedelta(hours=6)  # RFC 9773 §4.3.2 default Retry-After
+
+
+class ACMEManager:
+    def __init__(
+        self,
+        settings: Settings,
+        store: CertStore,
+        names: Callable[[], list[str]],
+        challenges: Challenges,
+        *,
+        retry_min: float,
+        retry_max: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.names = names
+        self.challenges = challenges
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.rng = rng or random.Random()
+        self.failures = 0
+        self.last_error: str | None = None
+        self.issued = 0  # orders completed since start
+        self._renew_at: dict[int, dt.datetime] = {}  # by serial number
+        self._ari: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}  # asked, answer
+        self.wake = asyncio.Event()
+
+    def _leaf(self, kind: str) -> x509.Certificate | None:
+        try:
+            return self.store.chain(kind)[0]
+        except (OSError, ValueError, IndexError):
+            return None
+
+    async def _renew_time(self, cert: x509.Certificate, now: dt.datetime) -> dt.datetime:
+        serial = cert.serial_number
+        when: dt.datetime | None = None
+        if not is_self_signed(cert):
+            asked = self._ari.get(serial)
+            if asked is None or now - asked[0] > ARI_REFRESH:
+                pem = cert.public_bytes(serialization.Encoding.PEM)
+                answer = await asyncio.to_thread(ari_time, self.settings, self.store, pem)
+                self._ari[serial] = (now, answer)
+            when = self._ari[serial][1]
+        if when is None:
+            if serial not in self._renew_at:
+                self._renew_at[serial] = renewal_time(
+                    cert.not_valid_before_utc, cert.not_valid_after_utc, self.rng
+                )
+            when = self._renew_at[serial]
+        return when
+
+    async def step(self) -> float:
+        """Order if needed; the seconds until the next look."""
+        names = self.names()
+        now = dt.datetime.now(dt.UTC)
+        reason: str | None = None
+        next_at = now + dt.timedelta(seconds=MAX_SLEEP)
+        for kind in KINDS:
+            cert = self._leaf(kind)
+            when = await self._renew_time(cert, now) if cert is not None else now
+            reason = reason or needs_order(cert, names, now, when)
+            next_at = min(next_at, when)
+        if reason is None:
+            return max(1.0, (next_at - now).total_seconds())
+        log.info("acme order", extra={"reason": reason, "names": ",".join(names)})
+        try:
+            chains = await asyncio.to_thread(
+                order_all, self.settings, self.store, names, self.challenges
+            )
+        except ACMEError as exc:
+            self.failures += 1
+            self.last_error = str(exc)
+            delay = retry_delay(self.failures, self.retry_min, self.retry_max, self.rng)
+            log.error(
+                "certificate order failed, retrying later",
+                extra={
+                    "err": str(exc),
+                    "temporary": isinstance(exc, TemporaryACMEError),
+                    "retry_in": round(delay, 1),
+                    "failures": self.failures,
+                },
+            )
+            return delay
+        for kind in KINDS:
+            self.store.write_chain(kind, chains[kind].encode("ascii"))
+        self.failures = 0
+        self.last_error = None
+        self.issued += 1
+        log.info(
+            "certificates issued", extra={"names": ",".join(names), "ca": self.settings.directory}
+        )
+        return 0.0
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        while True:
+            delay = await self.step()
+            if delay <= 0:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), min(delay, MAX_SLEEP))

@@ -1,0 +1,16 @@
+"""The names postel's certificate covers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def certificate_names(hostname: str, domains: Iterable[str]) -> list[str]:
+    """The mail host first, then mta-sts.<domain> (RFC 8461 §3.3) and
+    autoconfig.<domain> of every hosted domain, without duplicates."""
+    out = [hostname.lower().rstrip(".")]
+    for domain in sorted(d.lower().rstrip(".") for d in domains):
+        for name in (f"mta-sts.{domain}", f"autoconfig.{domain}"):
+            if name not in out:
+                out.append(name)
+    return out

@@ -1,0 +1,80 @@
+"""ACME in `postel serve`: host keys ready before the listeners, then the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import AsyncExitStack
+
+from postel.acme.challenges import Challenges
+from postel.acme.client import Settings, read_eab_key
+from postel.acme.errors import ACMEError
+from postel.acme.http01 import HTTP01Server
+from postel.acme.manager import ACMEManager
+from postel.acme.names import certificate_names
+from postel.acme.storage import CertStore
+from postel.config import Config
+
+
+def wanted_names(cfg: Config) -> list[str]:
+    return certificate_names(cfg.static.hostname, cfg.domains.domains.keys())
+
+
+def prepare(cfg: Config) -> CertStore:
+    """Host keys, and self-signed certificates until the CA's: made before any
+    listener (the SMTP workers too) loads them."""
+    store = CertStore(cfg.datadir.root)
+    store.ensure(wanted_names(cfg))
+    return store
+
+
+def settings(cfg: Config) -> Settings:
+    a = cfg.static.acme
+    hmac = ""
+    if a.eab_hmac_key_file:
+        path = cfg.path(a.eab_hmac_key_file)
+        try:
+            hmac = read_eab_key(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ACMEError(f"[acme] eab_hmac_key_file {path}: cannot read: {exc}") from exc
+    return Settings(
+        directory=a.directory_url,
+        contact=a.contact,
+        eab_kid=a.eab_kid,
+        eab_hmac_key=hmac,
+        ca_file=str(cfg.path(a.ca_file)) if a.ca_file else "",
+        challenge=a.challenge,
+    )
+
+
+async def start(
+    cfg: Config, store: CertStore, challenges: Challenges, stack: AsyncExitStack
+) -> ACMEManager:
+    """Start the http-01 responder if configured and the renewal loop; both are
+    stopped by *stack*."""
+    a = cfg.static.acme
+    if a.http01_port:
+        ips: list[str] = []
+        for lst in cfg.static.listeners.values():
+            if lst.web.enabled:
+                ips.extend(ip for ip in lst.ips if ip not in ips)
+        http = HTTP01Server(challenges)
+        stack.push_async_callback(http.stop)
+        await http.start(ips, a.http01_port)
+    manager = ACMEManager(
+        settings(cfg),
+        store,
+        lambda: wanted_names(cfg),
+        challenges,
+        retry_min=a.retry_min,
+        retry_max=a.retry_max,
+    )
+    task = asyncio.create_task(manager.run(), name="acme")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    stack.push_async_callback(stop)
+    return manager

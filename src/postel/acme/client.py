@@ -15,7 +15,7 @@ import requests
 from acme import client as acme_client
 from acme import errors as acme_errors
 from acme import messages
-from acme.challenges import ChallengeResponse
+from acme.challenges import KeyAuthorizationChallengeResponse
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
@@ -46,10 +46,13 @@ class Settings:
     challenge: str = "tls-alpn-01"
 
 
-class _Ready(ChallengeResponse):
-    """The empty object that asks the CA to validate (RFC 8555 §7.5.1)."""
+class _Ready(KeyAuthorizationChallengeResponse):
+    """The empty object that asks the CA to validate (RFC 8555 §7.5.1). It holds
+    the key authorization only because the library sends an object without
+    fields as an empty POST-as-GET body; type and key authorization are dropped
+    from the JSON."""
 
-    typ = "postel-ready"  # dropped from the JSON by ChallengeResponse
+    typ = "postel-ready"
 
 
 def csr_pem(key: HostKey, names: list[str]) -> bytes:
@@ -88,8 +91,9 @@ def _failed_authorizations(exc: acme_errors.ValidationError) -> str:
         for challb in authzr.body.challenges:
             if challb.error is not None:
                 err = challb.error
+                typ = challb.chall.to_partial_json().get("type")
                 parts.append(
-                    f"challenge {challb.chall.typ} for {authzr.body.identifier.value} failed: "
+                    f"challenge {typ} for {authzr.body.identifier.value} failed: "
                     f"{err.code or err.typ}: {err.detail}"
                 )
     return "; ".join(parts) or "a challenge failed"
@@ -194,9 +198,12 @@ class Session:
         want = self.settings.challenge
         name = str(authzr.body.identifier.value)
         for challb in authzr.body.challenges:
-            if challb.chall.typ != want:
+            # The library knows http-01 but not tls-alpn-01 (UnrecognizedChallenge):
+            # the JSON has type and token for both.
+            jobj = challb.chall.to_partial_json()
+            if jobj.get("type") != want:
                 continue
-            token = str(challb.chall.to_partial_json()["token"])
+            token = str(jobj["token"])
             keyauth = self.key_authorization(token)
             if want == "tls-alpn-01":
                 challenges.add_tls_alpn(name, keyauth, self.store.root / "tmp")
@@ -205,7 +212,7 @@ class Session:
                 challenges.add_http(token, keyauth)
                 added = (want, token)
             log.info("acme challenge ready", extra={"challenge": want, "domain": name})
-            self.client.answer_challenge(challb, _Ready())
+            self.client.answer_challenge(challb, _Ready(key_authorization=keyauth))
             return added
         raise ACMEError(f"{self.where} offers no {want} challenge for {name}")
 

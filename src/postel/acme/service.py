@@ -56,8 +56,7 @@ async def start(
     if a.http01_port:
         ips: list[str] = []
         for lst in cfg.static.listeners.values():
-            if lst.web.enabled:
-                ips.extend(ip for ip in lst.ips if ip not in ips)
+            ips.extend(ip for ip in lst.ips if ip not in ips)
         http = HTTP01Server(challenges)
         stack.push_async_callback(http.stop)
         await http.start(ips, a.http01_port)

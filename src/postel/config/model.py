@@ -202,7 +202,7 @@ class ACMEConfig(Strict):
         0,
         ge=0,
         le=65535,
-        description="Port for http-01 answers on the IPs of the web listeners (80 in "
+        description="Port for http-01 answers on the IPs of every listener (80 in "
         "practice); 0: no http-01 listener.",
     )
     retry_min: float = Field(

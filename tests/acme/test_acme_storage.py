@@ -27,7 +27,7 @@ def test_keys_made_once_and_kept(tmp_path: Path) -> None:
 def test_account_per_directory(tmp_path: Path) -> None:
     store = CertStore(tmp_path)
     assert store.account_uri("https://ca/dir") is None
-    store.save_account("https://ca/dir", "https://ca/acct/1")
+    store.save_account("https://ca/dir", "https://ca/acct/1", ["ca.test"])
     assert store.account_uri("https://ca/dir") == "https://ca/acct/1"
     assert store.account_uri("https://other/dir") is None
     assert store.account_key().public_key() == store.account_key().public_key()  # made once

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from acme import client as acme_client
-from acme import errors as acme_errors
-from acme import messages
 from acme.challenges import KeyAuthorizationChallengeResponse
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +21,9 @@ from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
 import postel
+from acme import client as acme_client
+from acme import errors as acme_errors
+from acme import messages
 from postel.acme.challenges import Challenges
 from postel.acme.errors import ACMEError, ChallengeFailed, TemporaryACMEError
 from postel.acme.storage import KINDS, CertStore
@@ -124,10 +124,13 @@ class Session:
             net.verify_ssl = s.ca_file  # type: ignore[assignment]  # requests takes a path
         directory = acme_client.ClientV2.get_directory(s.directory, net)
         self.client = acme_client.ClientV2(directory, net)
+        meta = directory.meta
+        caa = [str(c) for c in (meta.caa_identities or ())] if meta is not None else []
         uri = self.store.account_uri(s.directory)
         if uri is not None:
             regr = messages.RegistrationResource(uri=uri, body=messages.Registration())
             net.account = regr
+            self.store.save_account(s.directory, uri, caa)
             return
         eab = None
         if s.eab_kid:
@@ -154,7 +157,7 @@ class Session:
             uri = exc.location
             net.account = messages.RegistrationResource(uri=uri, body=messages.Registration())
         assert uri is not None
-        self.store.save_account(s.directory, uri)
+        self.store.save_account(s.directory, uri, caa)
         log.info("acme account registered", extra={"ca": s.directory, "account": uri})
 
     @property
@@ -246,3 +249,10 @@ def ari_time(settings: Settings, store: CertStore, chain_pem: bytes) -> dt.datet
 
 def read_eab_key(path: Path) -> str:
     return path.read_text(encoding="ascii").strip()
+
+
+def order_one(
+    settings: Settings, store: CertStore, names: list[str], challenges: Challenges, key: HostKey
+) -> str:
+    """A certificate for *names* on *key* (a rollover's next key): the PEM chain."""
+    return Session(settings, store).order(names, key, challenges)

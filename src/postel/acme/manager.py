@@ -10,21 +10,23 @@ import contextlib
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from postel.acme.challenges import Challenges
-from postel.acme.client import Settings, ari_time, order_all
+from postel.acme.client import Settings, ari_time, order_all, order_one
 from postel.acme.errors import ACMEError, TemporaryACMEError
+from postel.acme.rollover import MIN_WAIT, Published, switch_time
 from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
-from postel.acme.storage import KINDS, CertStore
+from postel.acme.storage import KINDS, CertStore, spki_sha256
 
 log = logging.getLogger("postel.acme")
 
 MAX_SLEEP = 3600.0  # look again at least hourly (clock changes, new domains)
 ARI_REFRESH = dt.timedelta(hours=6)  # RFC 9773 §4.3.2 default Retry-After
+ROLLOVER_POLL = 300.0  # seconds between looks for a next key's TLSA record
 
 
 class ACMEManager:
@@ -38,6 +40,9 @@ class ACMEManager:
         retry_min: float,
         retry_max: float,
         rng: random.Random | None = None,
+        tlsa_check: Callable[[str], Awaitable[Published]] | None = None,
+        rollover_min_wait: dt.timedelta = MIN_WAIT,
+        rollover_poll: float = ROLLOVER_POLL,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -52,6 +57,11 @@ class ACMEManager:
         self._renew_at: dict[int, dt.datetime] = {}  # by serial number
         self._ari: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}  # asked, answer
         self.wake = asyncio.Event()
+        self.tlsa_check = tlsa_check
+        self.rollover_min_wait = rollover_min_wait
+        self.rollover_poll = rollover_poll
+        self._first_seen: dict[str, dt.datetime] = {}  # next key's TLSA first seen, by kind
+        self.rollovers = 0  # keys switched since start
 
     def _leaf(self, kind: str) -> x509.Certificate | None:
         try:
@@ -77,10 +87,41 @@ class ACMEManager:
             when = self._renew_at[serial]
         return when
 
+    async def _rollover(self, kind: str, names: list[str], now: dt.datetime) -> None:
+        """Switch to the next key of *kind* once its TLSA record has been published
+        for long enough (RFC 7671 §8.1)."""
+        if self.tlsa_check is None:
+            return
+        key = self.store.next_key(kind)
+        seen = await self.tlsa_check(spki_sha256(key))
+        if not seen.present:
+            self._first_seen.pop(kind, None)
+            log.info("dane rollover waits for the next key's TLSA record", extra={"key": kind})
+            return
+        first = self._first_seen.setdefault(kind, now)
+        if now < switch_time(first, seen.ttl, self.rollover_min_wait):
+            return
+        try:
+            chain = await asyncio.to_thread(
+                order_one, self.settings, self.store, names, self.challenges, key
+            )
+        except ACMEError as exc:
+            log.error(
+                "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
+            )
+            return
+        self.store.promote(kind, chain.encode("ascii"))
+        self._first_seen.pop(kind, None)
+        self.rollovers += 1
+        log.info("dane rollover done: the next key is in use", extra={"key": kind})
+
     async def step(self) -> float:
         """Order if needed; the seconds until the next look."""
         names = self.names()
         now = dt.datetime.now(dt.UTC)
+        pending = self.store.pending_rollovers()
+        for kind in pending:
+            await self._rollover(kind, names, now)
         reason: str | None = None
         next_at = now + dt.timedelta(seconds=MAX_SLEEP)
         for kind in KINDS:
@@ -89,7 +130,8 @@ class ACMEManager:
             reason = reason or needs_order(cert, names, now, when)
             next_at = min(next_at, when)
         if reason is None:
-            return max(1.0, (next_at - now).total_seconds())
+            delay = max(1.0, (next_at - now).total_seconds())
+            return min(delay, self.rollover_poll) if pending else delay
         log.info("acme order", extra={"reason": reason, "names": ",".join(names)})
         try:
             chains = await asyncio.to_thread(

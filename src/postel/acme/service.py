@@ -12,8 +12,10 @@ from postel.acme.errors import ACMEError
 from postel.acme.http01 import HTTP01Server
 from postel.acme.manager import ACMEManager
 from postel.acme.names import certificate_names
+from postel.acme.rollover import Published, tlsa_published
 from postel.acme.storage import CertStore
 from postel.config import Config
+from postel.dns.resolver import DNSResolver
 
 
 def wanted_names(cfg: Config) -> list[str]:
@@ -60,6 +62,13 @@ async def start(
         http = HTTP01Server(challenges)
         stack.push_async_callback(http.stop)
         await http.start(ips, a.http01_port)
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
+    )
+
+    async def tlsa_check(digest: str) -> Published:
+        return await tlsa_published(resolver, cfg.static.hostname, digest)
+
     manager = ACMEManager(
         settings(cfg),
         store,
@@ -67,6 +76,7 @@ async def start(
         challenges,
         retry_min=a.retry_min,
         retry_max=a.retry_max,
+        tlsa_check=tlsa_check,
     )
     task = asyncio.create_task(manager.run(), name="acme")
 

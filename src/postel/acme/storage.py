@@ -11,8 +11,8 @@ records of the host do not change (RFC 7671 §8.1).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from postel.dane import tlsa_for
 from postel.fsutil import write_atomic
 from postel.hostkeys import HostKey, generate_key, generate_rsa_key, key_pem, self_signed_cert
 
@@ -92,6 +93,45 @@ class CertStore:
     def host_key(self, kind: str) -> HostKey:
         return load_host_key(self.key_file(kind))
 
+    # DANE key rollover (RFC 7671 §8.1): the next key waits beside the current
+    # one until its TLSA record is published, then replaces it.
+    def next_key_file(self, kind: str) -> Path:
+        return self.certs_dir / f"{kind}.next.key"
+
+    def start_rollover(self, kind: str) -> bool:
+        """Make the next key of *kind*; False if one is waiting already."""
+        path = self.next_key_file(kind)
+        if path.exists():
+            return False
+        self.certs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, key_pem(_new_key(kind)), tmpdir=self._tmp())
+        return True
+
+    def pending_rollovers(self) -> list[str]:
+        return [k for k in KINDS if self.next_key_file(k).exists()]
+
+    def next_key(self, kind: str) -> HostKey:
+        return load_host_key(self.next_key_file(kind))
+
+    def promote(self, kind: str, chain_pem: bytes) -> None:
+        """The next key, with its new chain, becomes the key of *kind*. Two renames:
+        a listener reloading between them fails to load the pair, keeps the old
+        context and loads the new pair at its next look (postel.tlsreload)."""
+        staged = self.certs_dir / f"{kind}.next.crt"
+        write_atomic(staged, chain_pem, tmpdir=self._tmp(), mode=0o644)
+        os.replace(self.next_key_file(kind), self.key_file(kind))
+        os.replace(staged, self.cert_file(kind))
+
+    def tlsa_digests(self) -> list[tuple[str, str, bool]]:
+        """(kind, hex SHA-256 of the SPKI, is a next key) of every host key present:
+        the TLSA 3 1 1 data (RFC 7671 §5.1)."""
+        out: list[tuple[str, str, bool]] = []
+        for kind in KINDS:
+            for path, is_next in ((self.key_file(kind), False), (self.next_key_file(kind), True)):
+                if path.exists():
+                    out.append((kind, spki_sha256(load_host_key(path)), is_next))
+        return out
+
     def chain(self, kind: str) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(self.cert_file(kind).read_bytes())
 
@@ -109,24 +149,34 @@ class CertStore:
             raise ValueError(f"{path}: the ACME account key must be an EC P-256 key")
         return key
 
-    def account_uri(self, directory: str) -> str | None:
-        """The account URL registered at *directory*, if any."""
+    def _account(self, directory: str) -> dict[str, object]:
         try:
             raw = json.loads(self.account_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return None
+            return {}
         if not isinstance(raw, dict) or raw.get("directory") != directory:
-            return None
-        uri = raw.get("uri")
+            return {}
+        return raw
+
+    def account_uri(self, directory: str) -> str | None:
+        """The account URL registered at *directory*, if any."""
+        uri = self._account(directory).get("uri")
         return uri if isinstance(uri, str) else None
 
-    def save_account(self, directory: str, uri: str) -> None:
-        data = json.dumps({"directory": directory, "uri": uri, "saved": _now()}).encode()
-        write_atomic(self.account_file, data, tmpdir=self._tmp())
+    def caa_identities(self, directory: str) -> list[str]:
+        """The CA's CAA issuer domains, as its directory said (RFC 8555 §7.1.1)."""
+        ids = self._account(directory).get("caa_identities")
+        return [str(i) for i in ids] if isinstance(ids, list) else []
+
+    def save_account(self, directory: str, uri: str, caa_identities: list[str]) -> None:
+        data = {"directory": directory, "uri": uri, "caa_identities": caa_identities}
+        if self._account(directory) == data:
+            return
+        write_atomic(self.account_file, json.dumps(data).encode(), tmpdir=self._tmp())
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def spki_sha256(key: HostKey) -> str:
+    return tlsa_for(key.public_key()).data.hex()
 
 
 def listener_pairs(

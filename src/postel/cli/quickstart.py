@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from postel.acme.names import certificate_names
+from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
+
+if TYPE_CHECKING:
+    from postel.config import Config
+
+
+def certificate_note(cfg: Config, domain: str) -> str:
+    names = ", ".join(certificate_names(cfg.static.hostname, [domain]))
+    if cfg.static.acme.enabled:
+        return (
+            f"Certificates for {names} come from {cfg.static.acme.directory_url}\n"
+            "once postel runs and the DNS records above point here (port 443 must be\n"
+            "reachable for the tls-alpn-01 challenge); renewals keep the same keys."
+        )
+    return (
+        f"The certificate in {cfg.path('certs/host.crt')} is self-signed; replace it with\n"
+        "one from a public CA for the same key (keeping the key keeps the TLSA record valid),\n"
+        f"with names {names}; postel uses a replaced file within seconds.\n"
+        "Or let postel get them: [acme] in postel.toml (postel config describe)."
+    )
 
 
 @click.command(name="quickstart")
@@ -18,14 +41,35 @@ import click
     help="Where to create config/ and data/.",
 )
 @click.option("--ip", "ips", multiple=True, help="Public IP to listen on (repeatable).")
-def command(address: str, hostname: str | None, base: Path, ips: tuple[str, ...]) -> None:
+@click.option(
+    "--acme",
+    is_flag=True,
+    help="Get certificates from an ACME CA (Let's Encrypt unless --acme-directory).",
+)
+@click.option(
+    "--acme-directory",
+    metavar="URL",
+    help=f"ACME directory URL (implies --acme); staging: {LETSENCRYPT_STAGING_DIRECTORY}",
+)
+def command(
+    address: str,
+    hostname: str | None,
+    base: Path,
+    ips: tuple[str, ...],
+    acme: bool,
+    acme_directory: str | None,
+) -> None:
     """Set up postel for ADDRESS: config files, keys, account, DNS records to create."""
     from postel.config import ConfigError, load_config
     from postel.dnsrecords import domain_records, host_records, zone_text
     from postel.quickstart import QuickstartError, quickstart
 
     try:
-        result = quickstart(base / "config", address, hostname, list(ips) or None)
+        if acme and acme_directory is None:
+            acme_directory = LETSENCRYPT_DIRECTORY
+        result = quickstart(
+            base / "config", address, hostname, list(ips) or None, acme_directory=acme_directory
+        )
     except (QuickstartError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except ConfigError as exc:
@@ -47,9 +91,7 @@ that the TLSA record protects delivery to you with DANE):
 
 {zone_text(records)}
 Also: set the reverse DNS (PTR) of your IPs to {cfg.static.hostname}.
-The certificate in {cfg.path('certs/host.crt')} is self-signed; replace it with
-one from a public CA for the same key (keeping the key keeps the TLSA record valid),
-with names {cfg.static.hostname} and mta-sts.{domain}.
+{certificate_note(cfg, domain)}
 
 Check the configuration:  postel config test --config {result.config_dir}
 Start the server:         postel serve --config {result.config_dir}

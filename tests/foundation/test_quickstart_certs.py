@@ -59,3 +59,24 @@ def test_acme_flag_means_lets_encrypt(tmp_path: Path) -> None:
     run(tmp_path, "--acme")
     cfg = load_config(tmp_path / "config")
     assert cfg.static.acme.directory_url == "https://acme-v02.api.letsencrypt.org/directory"
+
+
+def test_acme_rollover_and_status_commands(tmp_path: Path) -> None:
+    run(tmp_path, "--acme-directory", "https://ca.test/dir")
+    conf = str(tmp_path / "config")
+    result = CliRunner().invoke(cli, ["acme", "rollover", "--config", conf, "--key", "rsa"])
+    assert result.exit_code == 0, result.output
+    store = CertStore(load_config(tmp_path / "config").datadir.root)
+    assert store.pending_rollovers() == ["rsa"]
+    [(_, upcoming, _)] = [d for d in store.tlsa_digests() if d[2]]
+    assert f"TLSA 3 1 1 {upcoming}" in result.output
+    status = CliRunner().invoke(cli, ["acme", "status", "--config", conf])
+    assert status.exit_code == 0, status.output
+    assert f"rsa (next): TLSA 3 1 1 {upcoming}" in status.output
+    assert "ecdsa: self-signed, valid until" in status.output
+
+
+def test_acme_commands_need_acme(tmp_path: Path) -> None:
+    run(tmp_path)
+    result = CliRunner().invoke(cli, ["acme", "status", "--config", str(tmp_path / "config")])
+    assert result.exit_code == 1 and "[acme] is not enabled" in result.output

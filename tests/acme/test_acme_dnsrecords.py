@@ -15,6 +15,7 @@ postmaster_account = "pm"
 
 [listeners.main]
 ips = ["127.0.0.1"]
+{web}
 
 [acme]
 enabled = true
@@ -32,7 +33,8 @@ addresses = ["pm@example.org"]
 
 
 def config(tmp: Path, directory: str) -> Config:
-    (tmp / "postel.toml").write_text(STATIC.format(directory=directory))
+    web = "web = { enabled = true, port = 443 }"
+    (tmp / "postel.toml").write_text(STATIC.format(directory=directory, web=web))
     (tmp / "domains.toml").write_text(DOMAINS)
     return load_config(tmp)
 
@@ -80,3 +82,26 @@ def test_caa_lets_encrypt_before_registration(tmp_path: Path) -> None:
     cfg = config(tmp_path, "https://acme-v02.api.letsencrypt.org/directory")
     [rec] = caa_records(cfg, "example.org")
     assert rec.value == '0 issue "letsencrypt.org; validationmethods=tls-alpn-01"'
+
+
+def test_config_checks_the_challenge_can_be_answered(tmp_path: Path) -> None:
+    import pytest
+
+    from postel.config import ConfigError
+
+    (tmp_path / "domains.toml").write_text(DOMAINS)
+    base = STATIC.format(directory="https://ca.test/dir", web="")
+    (tmp_path / "postel.toml").write_text(base)  # no HTTPS listener
+    with pytest.raises(ConfigError, match="tls-alpn-01 is answered on an HTTPS web listener"):
+        load_config(tmp_path)
+    (tmp_path / "postel.toml").write_text(
+        base.replace('challenge = "tls-alpn-01"', 'challenge = "http-01"')
+    )
+    with pytest.raises(ConfigError, match="http-01 needs http01_port"):
+        load_config(tmp_path)
+    (tmp_path / "postel.toml").write_text(
+        base.replace('challenge = "tls-alpn-01"', 'challenge = "http-01"\nhttp01_port = 80')
+        + 'eab_kid = "k"\neab_hmac_key_file = "missing.key"\n'
+    )
+    with pytest.raises(ConfigError, match=r"missing\.key"):
+        load_config(tmp_path)

@@ -55,7 +55,7 @@ challenge = "{challenge}"
 http01_port = {http01}
 retry_min = 0.5
 retry_max = 2.0
-"""
+{extra}"""
 
 DOMAINS_TOML = """\
 [domains."example.org"]
@@ -164,6 +164,7 @@ async def postel(
     submissions: int = 0,
     http01: int = 0,
     workers: int = 1,
+    extra: str = "",
 ) -> AsyncIterator[Running]:
     root.mkdir(parents=True, exist_ok=True)
     (root / "postel.toml").write_text(
@@ -180,6 +181,7 @@ async def postel(
             ca=ca,
             challenge=challenge,
             http01=http01,
+            extra=extra,
         )
     )
     (root / "domains.toml").write_text(DOMAINS_TOML)
@@ -203,7 +205,7 @@ async def postel(
 def pebble_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Pebble]]:
     started: list[Pebble] = []
 
-    def make(**kw: int) -> Pebble:
+    def make(**kw: object) -> Pebble:
         p = Pebble(tmp_path / f"pebble{len(started)}", **kw)
         started.append(p)
         return p
@@ -282,7 +284,8 @@ async def test_http01_issue(tmp_path: Path, pebble_factory: Callable[..., Pebble
 async def test_failing_challenge_is_reported_clearly(
     tmp_path: Path, pebble_factory: Callable[..., Pebble], caplog: pytest.LogCaptureFixture
 ) -> None:
-    # pebble validates http-01 on a port where nothing answers.
+    # pebble validates http-01 on a port where nothing answers (postel's
+    # responder is on another one).
     pebble = pebble_factory(tls_port=free_port(), http_port=free_port())
     pebble.start()
     caplog.set_level(logging.INFO, logger="postel.acme")
@@ -292,6 +295,7 @@ async def test_failing_challenge_is_reported_clearly(
         pebble.ca_file,
         challenge="http-01",
         smtp=free_port(),
+        http01=free_port(),
     ) as running:
         await wait_for(lambda: running.acme.failures >= 1, 60, "the failed order")
         err = running.acme.last_error
@@ -378,3 +382,39 @@ async def test_fresh_quickstart_with_acme_gets_certificates_without_restart(
     finally:
         stop.set()
         await asyncio.wait_for(server, 30)
+
+
+EAB_KID = "kid-postel"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+async def test_external_account_binding(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    web = free_port()
+    pebble = pebble_factory(tls_port=web, http_port=free_port(), eab={EAB_KID: EAB_KEY})
+    pebble.start()
+    # Without a binding: one clear line, retried.
+    async with postel(
+        tmp_path / "without",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+    ) as running:
+        await wait_for(lambda: running.acme.failures >= 1, 30, "the refused account")
+        assert "requires an external account binding" in (running.acme.last_error or "")
+    root = tmp_path / "with"
+    root.mkdir()
+    (root / "eab.key").write_text(EAB_KEY + "\n")
+    async with postel(
+        root,
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+        extra=f'eab_kid = "{EAB_KID}"\neab_hmac_key_file = "eab.key"\n',
+    ) as running:
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates with EAB")

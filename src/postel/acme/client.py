@@ -114,31 +114,19 @@ class Session:
     def _connect(self) -> None:
         s = self.settings
         self.jwk = JWKEC(key=self.store.account_key())
-        net = acme_client.ClientNetwork(
-            self.jwk,
-            alg=ES256,
-            user_agent=f"postel/{postel.__version__}",
-            timeout=NETWORK_TIMEOUT,
-        )
-        if s.ca_file:
-            net.verify_ssl = s.ca_file  # type: ignore[assignment]  # requests takes a path
-        directory = acme_client.ClientV2.get_directory(s.directory, net)
-        self.client = acme_client.ClientV2(directory, net)
-        meta = directory.meta
+        self.client = connect(s, self.jwk)
+        net = self.client.net
+        meta = self.client.directory.meta
         caa = [str(c) for c in (meta.caa_identities or ())] if meta is not None else []
-        uri = self.store.account_uri(s.directory)
-        if uri is not None:
-            regr = messages.RegistrationResource(uri=uri, body=messages.Registration())
-            net.account = regr
-            self.store.save_account(s.directory, uri, caa)
-            return
+        # newAccount every time: for a key with an account the CA answers with
+        # its URL (RFC 8555 §7.3.1), and an account the CA lost is made again.
         eab = None
         if s.eab_kid:
             eab = messages.ExternalAccountBinding.from_data(
                 account_public_key=self.jwk.public_key(),
                 kid=s.eab_kid,
                 hmac_key=s.eab_hmac_key,
-                directory=directory,
+                directory=self.client.directory,
             )
         elif self.client.external_account_required():
             raise ACMEError(
@@ -153,12 +141,12 @@ class Session:
         try:
             regr = self.client.new_account(reg)
             uri = regr.uri
+            log.info("acme account registered", extra={"ca": s.directory, "account": uri})
         except acme_errors.ConflictError as exc:  # the key has an account already
             uri = exc.location
             net.account = messages.RegistrationResource(uri=uri, body=messages.Registration())
         assert uri is not None
         self.store.save_account(s.directory, uri, caa)
-        log.info("acme account registered", extra={"ca": s.directory, "account": uri})
 
     @property
     def account_uri(self) -> str:
@@ -219,18 +207,6 @@ class Session:
             return added
         raise ACMEError(f"{self.where} offers no {want} challenge for {name}")
 
-    def renewal_info_time(self, chain_pem: bytes) -> dt.datetime | None:
-        """A time in the CA's suggested renewal window (RFC 9773), or None when the
-        directory has no renewalInfo or it cannot be fetched."""
-        try:
-            when, _ = self.client.renewal_time(chain_pem)
-        except acme_errors.ARIError as exc:
-            log.info("acme renewal info not available", extra={"err": str(exc)})
-            return None
-        if when is None:
-            return None
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
 
 def order_all(
     settings: Settings, store: CertStore, names: list[str], challenges: Challenges
@@ -240,11 +216,29 @@ def order_all(
     return {kind: session.order(names, store.host_key(kind), challenges) for kind in KINDS}
 
 
-def ari_time(settings: Settings, store: CertStore, chain_pem: bytes) -> dt.datetime | None:
+def ari_time(settings: Settings, chain_pem: bytes) -> dt.datetime | None:
+    """A random time in the renewal window the CA suggests for the certificate
+    (ARI, RFC 9773 §4.2), or None when its directory has no renewalInfo or the
+    CA cannot be asked now. Unauthenticated GETs: no account needed."""
     try:
-        return Session(settings, store).renewal_info_time(chain_pem)
-    except ACMEError:
+        client = connect(settings, None)
+        when, _ = client.renewal_time(chain_pem)
+    except Exception as exc:
+        log.info("acme renewal info not available", extra={"err": str(exc)})
         return None
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def connect(settings: Settings, key: JWKEC | None) -> acme_client.ClientV2:
+    """A client with the CA's directory (one GET)."""
+    net = acme_client.ClientNetwork(
+        key, alg=ES256, user_agent=f"postel/{postel.__version__}", timeout=NETWORK_TIMEOUT
+    )
+    if settings.ca_file:
+        net.verify_ssl = settings.ca_file  # type: ignore[assignment]  # requests takes a path
+    return acme_client.ClientV2(acme_client.ClientV2.get_directory(settings.directory, net), net)
 
 
 def read_eab_key(path: Path) -> str:

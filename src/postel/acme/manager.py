@@ -76,7 +76,7 @@ class ACMEManager:
             asked = self._ari.get(serial)
             if asked is None or now - asked[0] > ARI_REFRESH:
                 pem = cert.public_bytes(serialization.Encoding.PEM)
-                answer = await asyncio.to_thread(ari_time, self.settings, self.store, pem)
+                answer = await asyncio.to_thread(ari_time, self.settings, pem)
                 self._ari[serial] = (now, answer)
             when = self._ari[serial][1]
         if when is None:
@@ -137,7 +137,9 @@ class ACMEManager:
             chains = await asyncio.to_thread(
                 order_all, self.settings, self.store, names, self.challenges
             )
-        except ACMEError as exc:
+        except Exception as exc:
+            if not isinstance(exc, ACMEError):  # a bug or the data dir: still retried
+                log.exception("certificate order failed unexpectedly")
             self.failures += 1
             self.last_error = str(exc)
             delay = retry_delay(self.failures, self.retry_min, self.retry_max, self.rng)
@@ -164,7 +166,11 @@ class ACMEManager:
     async def run(self) -> None:
         """Until cancelled."""
         while True:
-            delay = await self.step()
+            try:
+                delay = await self.step()
+            except Exception:  # never end the loop: certificates would expire
+                log.exception("acme loop step failed")
+                delay = self.retry_min
             if delay <= 0:
                 continue
             self.wake.clear()

@@ -121,6 +121,22 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
                     static_problem(["listeners", name, key], "required for TLS")
             elif not cfg.path(value).is_file():
                 static_problem(["listeners", name, key], f"file not found: {cfg.path(value)}")
+    if s.acme.enabled:
+        https = any(lst.web.enabled and lst.web.tls for lst in s.listeners.values())
+        if s.acme.challenge == "tls-alpn-01" and not https:
+            static_problem(
+                ["acme", "challenge"],
+                "tls-alpn-01 is answered on an HTTPS web listener (port 443), and none is "
+                "configured; add one or use http-01 with http01_port",
+            )
+        if s.acme.challenge == "http-01" and not s.acme.http01_port:
+            static_problem(["acme", "http01_port"], "http-01 needs http01_port (80 in practice)")
+        for key in ("eab_hmac_key_file", "ca_file"):
+            value = getattr(s.acme, key)
+            if value and not cfg.path(value).is_file():
+                static_problem(["acme", key], f"file not found: {cfg.path(value)}")
+        if bool(s.acme.eab_kid) != bool(s.acme.eab_hmac_key_file):
+            static_problem(["acme", "eab_kid"], "eab_kid and eab_hmac_key_file go together")
     for ca in s.tls.extra_ca_files:
         if not cfg.path(ca).is_file():
             static_problem(["tls", "extra_ca_files"], f"file not found: {cfg.path(ca)}")

@@ -39,6 +39,7 @@ class Pebble:
         http_port: int,
         validity: int = 3600,
         port: int = 0,
+        eab: dict[str, str] | None = None,
     ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,7 @@ class Pebble:
         self.tls_port = tls_port
         self.http_port = http_port
         self.validity = validity
+        self.eab = eab or {}  # kid -> base64url HMAC key; required when given
         self.procs: list[subprocess.Popen[bytes]] = []
         ca = trustme.CA()
         leaf = ca.issue_cert(IP, "localhost")
@@ -91,7 +93,8 @@ class Pebble:
                 "httpPort": self.http_port,
                 "tlsPort": self.tls_port,
                 "ocspResponderURL": "",
-                "externalAccountBindingRequired": False,
+                "externalAccountBindingRequired": bool(self.eab),
+                "externalAccountMACKeys": self.eab,
                 "certificateValidityPeriod": self.validity,
             }
         }

@@ -26,6 +26,7 @@ system-deps:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy --strict src/postel

@@ -135,6 +135,9 @@ POSTEL_TOML = """\
 hostname = "mail.bench.test"
 postmaster_account = "bench"
 
+[server]
+user = ""  # runs as the user that starts it, root included
+
 [log]
 level = "{log_level}"
 

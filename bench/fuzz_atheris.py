@@ -6,7 +6,7 @@ TARGET: smtp (MAIL/RCPT arguments), tlsrpt (TLS reports), dmarc (DMARC
 aggregate reports), mtasts (MTA-STS policies and records), records (TLSRPT,
 DMARC, SPF records), message (header parsing of the store and the queue).
 Each input must give a result or the parser's own error; anything else is a
-crash that libFuzzer reports with the input. Seeds: shared/testdata.
+crash that libFuzzer reports with the input. Seeds: ../shared/testdata.
 `make fuzz` runs every target for a bounded time when atheris is installed
 (`pip install atheris`).
 """

@@ -1,4 +1,4 @@
-"""Every database of a data directory, in one place (shared/DESIGN.md "Data directory").
+"""Every database of a data directory, in one place (docs/architecture.md, Data directory).
 
 backup and verifydata are driven by this list: a new database is added here
 (path, migrations, record checker, message files) and both tools handle it.

@@ -1,7 +1,8 @@
-"""The data directory layout (shared/DESIGN.md "Data directory")."""
+"""The data directory layout (docs/architecture.md, Data directory)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,23 @@ import postel
 VERSION_FILE = "postel.version"
 # The last UTC day whose findings digest was mailed (postel.reportfindings).
 FINDINGS_MARKER = "findings-digest.day"
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used: one line naming it and what to do."""
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """The numeric release parts of *version*: "0.10.2" > "0.9", "1.2.0.dev3" = (1, 2, 0)."""
+    parts: list[int] = []
+    for part in version.strip().split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+        if digits.end() != len(part):
+            break
+    return tuple(parts)
 
 
 @dataclass(frozen=True)
@@ -68,15 +86,45 @@ class DataDir:
     def tmp(self) -> Path:
         return self.root / "tmp"
 
+    def written_by(self) -> str:
+        """The version of postel that last wrote this directory ("" when none did)."""
+        try:
+            return self.version_file.read_text(encoding="utf-8", errors="replace").strip()
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise DataDirError(
+                f"{self.version_file}: cannot read: {exc.strerror or exc}; "
+                "make the data directory readable by the user postel runs as"
+            ) from None
+
+    def check_version(self) -> None:
+        """Refuse a directory written by a newer postel: its databases may have a
+        schema this version does not know, and migrations only run forward."""
+        written = self.written_by()
+        if written and version_key(written) > version_key(postel.__version__):
+            raise DataDirError(
+                f"{self.root}: written by postel {written}, this is postel "
+                f"{postel.__version__}; run postel {written} or newer with this data directory"
+            )
+
     def ensure(self) -> None:
         """Create the directory skeleton and record the program version."""
-        for d in (self.root, self.queue_dir, self.accounts_dir, self.tmp):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        current = self.version_file.read_text().strip() if self.version_file.exists() else ""
-        if current != postel.__version__:
-            from postel.fsutil import write_atomic
+        self.check_version()
+        try:
+            for d in (self.root, self.queue_dir, self.accounts_dir, self.tmp):
+                d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.written_by() != postel.__version__:
+                from postel.fsutil import write_atomic
 
-            write_atomic(self.version_file, (postel.__version__ + "\n").encode(), tmpdir=self.tmp)
+                data = (postel.__version__ + "\n").encode()
+                write_atomic(self.version_file, data, tmpdir=self.tmp)
+        except OSError as exc:
+            where = exc.filename or self.root
+            raise DataDirError(
+                f"{where}: {exc.strerror or exc}; the data directory {self.root} must be "
+                "writable by the user postel runs as"
+            ) from None
 
 
 def message_path(base: Path, msgid: int) -> Path:

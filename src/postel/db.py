@@ -105,8 +105,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], *, name: 
     version = schema_version(conn)
     if version > len(migrations):
         raise SchemaTooNew(
-            f"{name}: schema version {version} is newer than this program knows "
-            f"({len(migrations)})"
+            f"{name}: schema version {version} is newer than this program knows ({len(migrations)})"
         )
     for target in range(version + 1, len(migrations) + 1):
         step = migrations[target - 1]

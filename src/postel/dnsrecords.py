@@ -1,4 +1,4 @@
-"""The DNS records a domain needs, as zone-file text (reference-behaviour §7).
+"""The DNS records a domain needs, as zone-file text (docs/dns-records.md).
 
 Pure: everything comes from the configuration and the public keys passed in.
 Used by quickstart and by the admin's "DNS records" page.

@@ -1,4 +1,4 @@
-"""gentestdata: a small but complete config and data directory (reference-behaviour §5).
+"""gentestdata: a small but complete config and data directory (docs/data-safety.md).
 
 DIR/config (postel.toml, domains.toml, keys, certificate) and DIR/data with
 2 domains (one internationalised), 3 accounts (one empty, one with an Inbox

@@ -1,7 +1,7 @@
 """Structured logging: logfmt lines, trace levels, connection ids, redaction.
 
 A line looks like ``l=info m="message" err=... pkg=smtpserver key=value cid=1a``
-(shared/spec/reference-behaviour.md §6). Levels below debug: trace (protocol
+(docs/logging.md). Levels below debug: trace (protocol
 lines), traceauth (protocol lines with credentials), tracedata (message data).
 Protocol traces are logged with :func:`trace_line`, which redacts passwords as
 ``***`` and message data as ``...`` unless the more verbose level is enabled.

@@ -15,11 +15,13 @@ import os
 import time
 from pathlib import Path
 
+from postel.preflight.errors import StartupError
+
 LOCK_FILE = "postel.lock"
 
 
-class DataDirInUse(Exception):
-    """Another process owns the data directory."""
+class DataDirInUse(StartupError):
+    """Another process owns the data directory, or its lock cannot be made."""
 
 
 class OwnerLock:
@@ -31,7 +33,13 @@ class OwnerLock:
 
     def acquire(self) -> None:
         """Raise DataDirInUse naming the owner's pid when another process holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise DataDirInUse(
+                f"{self.path}: {exc.strerror or exc}; the data directory {self.path.parent} "
+                "must be writable by the user postel runs as"
+            ) from None
         try:
             _lock(fd)
         except BlockingIOError:

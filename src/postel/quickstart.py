@@ -76,6 +76,7 @@ def static_toml(
     *,
     localpart_tlsrpt: str = "tlsrpt",
     acme: str = "",
+    user: str = "postel",
 ) -> str:
     """postel.toml; *acme* is its [acme] section (then the listener has no
     certificate files: the ACME-managed ones in the data dir serve)."""
@@ -95,6 +96,10 @@ admin_password_file = "adminpasswd"
 localpart = {_q(localpart_tlsrpt)}
 account = {_q(account)}
 mailbox = "TLSRPT"
+
+# `postel serve` started as root binds its ports, then runs as this user.
+[server]
+user = {_q(user)}
 
 [log]
 level = "info"
@@ -184,6 +189,7 @@ def quickstart(
     ips: list[str] | None = None,
     password: str | None = None,
     acme_directory: str | None = None,
+    user: str = "postel",
 ) -> QuickstartResult:
     """Write config_dir/{postel.toml,domains.toml}, keys and the account.
 
@@ -224,6 +230,7 @@ def quickstart(
             host,
             account,
             ips or ["0.0.0.0", "::"],
+            user=user,
             acme=acme_toml(acme_directory, address) if acme_directory is not None else "",
         ).encode(),
         mode=0o644,

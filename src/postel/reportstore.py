@@ -16,6 +16,25 @@ from postel.db import Handle, transaction
 T = TypeVar("T")
 
 
+def window_clauses(
+    day_since: str | None, received_since: str | None, received_until: str | None
+) -> tuple[list[str], list[object]]:
+    """SQL conditions (on the report alias "r") and their arguments for a window:
+    the report's day (YYYY-MM-DD) from *day_since*, received in
+    [*received_since*, *received_until*) (prefixes such as 2026-12-05T00:00:00)."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for clause, value in (
+        ("r.day >= ?", day_since),
+        ("r.received >= ?", received_since),
+        ("r.received < ?", received_until),
+    ):
+        if value:
+            clauses.append(clause)
+            args.append(value)
+    return clauses, args
+
+
 def domain_key(domain: str) -> str:
     """A domain as stored and queried: trimmed, lower case, no trailing dot."""
     return domain.strip().lower().rstrip(".")

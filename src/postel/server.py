@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,11 +57,14 @@ async def run(
     check_dns: bool = True,
     smtp_workers: int = 1,
     log_time: bool = True,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
 ) -> None:
     """Start every service of *cfg*, run until *stop* is set or SIGINT/SIGTERM.
 
     *smtp_workers* >= 2: SMTP in that many worker processes (config from
     ``cfg.dir``, logging with timestamps if *log_time*); else in this process.
+    *sockets*: listening sockets bound before the switch to an unprivileged
+    user, keyed (listener, kind, ip) (postel.privdrop); else each service binds.
     """
     from postel.owner import OwnerLock
 
@@ -69,7 +73,7 @@ async def run(
     owner = OwnerLock(cfg.datadir.root)
     owner.acquire()
     try:
-        await _run(cfg, ready, stop, check_dns, smtp_workers, log_time)
+        await _run(cfg, ready, stop, check_dns, smtp_workers, log_time, sockets)
     finally:
         owner.release()
 
@@ -81,6 +85,7 @@ async def _run(
     check_dns: bool,
     smtp_workers: int,
     log_time: bool,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None,
 ) -> None:
     from postel.dns.resolver import DNSResolver
     from postel.smtpserver import SMTPService
@@ -125,23 +130,37 @@ async def _run(
                 smtp_workers,
                 on_wake=queue.wake if queue is not None else None,
                 log_time=log_time,
+                shutdown=stop,
+                sockets=sockets,
             )
             await workers.start()
             stack.push_async_callback(workers.stop)
             running.workers = workers
             running.bound.extend(workers.bound)
         else:
-            smtp = SMTPService(cfg, store, resolver, submitter)
+            smtp = SMTPService(cfg, store, resolver, submitter, sockets=sockets)
             await smtp.start()
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
         running.bound.extend(
-            await start_extras(cfg, store, resolver, stack, submitter, challenges=challenges)
+            await start_extras(
+                cfg, store, resolver, stack, submitter, sockets=sockets, challenges=challenges
+            )
         )
         if challenges is not None:
             from postel.acme.service import start as start_acme
 
-            running.acme = await start_acme(cfg, acme_store, challenges, stack)
+            running.acme = await start_acme(cfg, acme_store, challenges, stack, sockets)
+        from postel.control import ControlServer
+        from postel.control.commands import handlers
+
+        # CLI changes (accounts, queue) reach this server at once.
+        control = ControlServer(
+            cfg.datadir.root,
+            handlers(cfg, running.bound, getattr(submitter, "queue", None)),
+        )
+        await control.start()
+        stack.push_async_callback(control.stop)
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})
         if ready is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +40,7 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
         addresses=allowed,
     )
     stack.callback(mtastsdb.close)
-    # RFC 8461 §10.2 cache refresh, daily (reference-behaviour §3).
+    # RFC 8461 §10.2 cache refresh, daily (docs/mta-sts.md, Refresh).
     refresh_stop = asyncio.Event()
     refresher = asyncio.create_task(refresh_loop(mtastsdb, resolver, refresh_stop))
 
@@ -84,17 +86,19 @@ async def start_extras(
     resolver: Any,
     stack: AsyncExitStack,
     submitter: Any = None,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     *,
     challenges: ChallengeSource | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on.
 
     *submitter* is the one from :func:`make_submitter`: the web apps send and
-    act on the queue through it, so the delivery loop wakes at once.
+    act on the queue through it, so the delivery loop wakes at once. *sockets*:
+    listening sockets bound before the switch of user (postel.privdrop).
     """
     from postel.web import start_web
 
-    # Web listeners: admin, webmail, MTA-STS policies (issue 8).
+    # Web listeners: admin, webmail, MTA-STS policies.
     return await start_web(
         cfg,
         store,
@@ -102,5 +106,6 @@ async def start_extras(
         stack,
         queue=getattr(submitter, "queue", None),
         submitter=submitter,
+        sockets=sockets,
         challenges=challenges,
     )

@@ -53,9 +53,18 @@ def accept(**kw: Any) -> Callable[[dict[str, Any]], SessionResult]:
 
     def run(args: dict[str, Any]) -> SessionResult:
         tls = args["tls"].mode != TLSMode.SKIP
-        r = SessionResult(host=args["host"], ip=args["ip"], port=args["port"], connected=True,
-                          banner="220 hi", receiving_mx_helo=args["host"], tls=tls,
-                          tls_success=tls, starttls_offered=tls, **kw)
+        r = SessionResult(
+            host=args["host"],
+            ip=args["ip"],
+            port=args["port"],
+            connected=True,
+            banner="220 hi",
+            receiving_mx_helo=args["host"],
+            tls=tls,
+            tls_success=tls,
+            starttls_offered=tls,
+            **kw,
+        )
         r.rcpts = [RcptResult(x, 250, "2.1.5", "ok", True) for x in args["rcpts"]]
         r.data_reply = DataReply(250, "2.0.0", "queued")
         return r
@@ -63,11 +72,23 @@ def accept(**kw: Any) -> Callable[[dict[str, Any]], SessionResult]:
     return run
 
 
-def fail(*, code: int = 0, enhanced: str = "4.4.1", permanent: bool = False,
-         connected: bool = False, **kw: Any) -> Callable[[dict[str, Any]], SessionResult]:
+def fail(
+    *,
+    code: int = 0,
+    enhanced: str = "4.4.1",
+    permanent: bool = False,
+    connected: bool = False,
+    **kw: Any,
+) -> Callable[[dict[str, Any]], SessionResult]:
     def run(args: dict[str, Any]) -> SessionResult:
-        r = SessionResult(host=args["host"], ip=args["ip"], port=args["port"],
-                          connected=connected, banner="220 hi" if connected else "", **kw)
+        r = SessionResult(
+            host=args["host"],
+            ip=args["ip"],
+            port=args["port"],
+            connected=connected,
+            banner="220 hi" if connected else "",
+            **kw,
+        )
         r.error = ClientError(permanent=permanent, code=code, enhanced=enhanced, message="nope")
         return r
 
@@ -76,10 +97,13 @@ def fail(*, code: int = 0, enhanced: str = "4.4.1", permanent: bool = False,
 
 def rcpt_replies(replies: dict[str, int]) -> Callable[[dict[str, Any]], SessionResult]:
     def run(args: dict[str, Any]) -> SessionResult:
-        r = SessionResult(host=args["host"], ip=args["ip"], port=args["port"], connected=True,
-                          banner="220 hi")
-        r.rcpts = [RcptResult(x, replies[x], f"{replies[x] // 100}.1.1", "t", replies[x] < 300)
-                   for x in args["rcpts"]]
+        r = SessionResult(
+            host=args["host"], ip=args["ip"], port=args["port"], connected=True, banner="220 hi"
+        )
+        r.rcpts = [
+            RcptResult(x, replies[x], f"{replies[x] // 100}.1.1", "t", replies[x] < 300)
+            for x in args["rcpts"]
+        ]
         r.data_reply = DataReply(250, "2.0.0", "queued")
         return r
 

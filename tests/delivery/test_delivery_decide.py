@@ -1,4 +1,4 @@
-"""Every row of the reference-behaviour §2 decision table."""
+"""Every row of the decision table in docs/delivery-policy.md."""
 
 from __future__ import annotations
 
@@ -92,8 +92,11 @@ def test_tlsa_lookup_error_fails_host_temporarily() -> None:
 
 
 def test_tls_required_no_ignores_policy_and_errors() -> None:
-    for policy, t, host in ((ENFORCE, None, OTHER), (None, tlsa(USABLE), HOST),
-                            (None, tlsa(error=TemporaryError("x")), HOST)):
+    for policy, t, host in (
+        (ENFORCE, None, OTHER),
+        (None, tlsa(USABLE), HOST),
+        (None, tlsa(error=TemporaryError("x")), HOST),
+    ):
         d = decide(host, policy=policy, tlsa=t, tls_required_no=True)
         assert d.tls is not None and d.tls.mode == TLSMode.OPPORTUNISTIC
         assert d.tls.ignore_verification_errors and d.plaintext_fallback

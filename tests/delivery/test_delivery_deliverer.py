@@ -23,15 +23,25 @@ RECORDS = {
 
 
 def deliverer(env: Env, script: Script, resolver: MockResolver | None = None) -> Deliverer:
-    return Deliverer(env.cfg, resolver or MockResolver(dict(RECORDS), authentic=False),
-                     env.mtastsdb, env.resultdb, env.store, session=script,
-                     rng=random.Random(0))
+    return Deliverer(
+        env.cfg,
+        resolver or MockResolver(dict(RECORDS), authentic=False),
+        env.mtastsdb,
+        env.resultdb,
+        env.store,
+        session=script,
+        rng=random.Random(0),
+    )
 
 
 def req(env: Env, **kw: object) -> DeliveryRequest:
-    base: dict[str, object] = dict(domain="example.com", mail_from="alice@sender.example",
-                                   rcpts=["a@example.com", "b@example.com"],
-                                   message=env.message(), sender_account="alice")
+    base: dict[str, object] = dict(
+        domain="example.com",
+        mail_from="alice@sender.example",
+        rcpts=["a@example.com", "b@example.com"],
+        message=env.message(),
+        sender_account="alice",
+    )
     base.update(kw)
     return DeliveryRequest(**base)  # type: ignore[arg-type]
 
@@ -51,7 +61,9 @@ async def test_first_host_accepts(env: Env) -> None:
     assert sec.starttls is True and sec.requiretls is False
     rows = env.resultdb.rows()
     assert [(r.policy_domain, r.is_host) for r in rows] == [
-        ("example.com", False), ("mx1.example.com", True)]
+        ("example.com", False),
+        ("mx1.example.com", True),
+    ]
     assert rows[0].results[0].policy.policy_type == PolicyType.NO_POLICY_FOUND
     assert rows[0].results[0].summary.total_successful_session_count == 1
 
@@ -69,28 +81,43 @@ async def test_all_fail_temporary(env: Env) -> None:
 
 
 async def test_rcpt_level_results(env: Env) -> None:
-    script = Script({("mx1.example.com", "192.0.2.1"): rcpt_replies(
-        {"a@example.com": 250, "b@example.com": 550})})
+    script = Script(
+        {
+            ("mx1.example.com", "192.0.2.1"): rcpt_replies(
+                {"a@example.com": 250, "b@example.com": 550}
+            )
+        }
+    )
     out = await deliverer(env, script).deliver(req(env))
     assert [(o.status, o.code) for o in out] == [("delivered", 250), ("permanent", 550)]
     assert len(script.calls) == 1
 
 
 async def test_rcpt_temporary_tries_next_host(env: Env) -> None:
-    script = Script({
-        ("mx1.example.com", "192.0.2.1"): rcpt_replies(
-            {"a@example.com": 250, "b@example.com": 451}),
-        ("mx2.example.com", "192.0.2.2"): accept(),
-    })
+    script = Script(
+        {
+            ("mx1.example.com", "192.0.2.1"): rcpt_replies(
+                {"a@example.com": 250, "b@example.com": 451}
+            ),
+            ("mx2.example.com", "192.0.2.2"): accept(),
+        }
+    )
     out = await deliverer(env, script).deliver(req(env))
     assert [(o.status, o.remote_mta) for o in out] == [
-        ("delivered", "mx1.example.com"), ("delivered", "mx2.example.com")]
+        ("delivered", "mx1.example.com"),
+        ("delivered", "mx2.example.com"),
+    ]
     assert script.calls[-1]["rcpts"] == ["b@example.com"]
 
 
 async def test_permanent_session_error_stops(env: Env) -> None:
-    script = Script({("mx1.example.com", "192.0.2.1"): fail(code=550, enhanced="5.7.1",
-                                                            permanent=True, connected=True)})
+    script = Script(
+        {
+            ("mx1.example.com", "192.0.2.1"): fail(
+                code=550, enhanced="5.7.1", permanent=True, connected=True
+            )
+        }
+    )
     out = await deliverer(env, script).deliver(req(env))
     assert all(o.status == "permanent" and o.code == 550 for o in out)
     assert len(script.calls) == 1
@@ -98,11 +125,14 @@ async def test_permanent_session_error_stops(env: Env) -> None:
 
 async def test_plaintext_retry_after_tls_failure(env: Env) -> None:
     tls_fd = FailureDetails("validation-failure", failure_reason_code="tls-remote-alert-40")
-    script = Script({
-        ("mx1.example.com", "192.0.2.1", TLSMode.OPPORTUNISTIC): fail(
-            connected=True, tls_failure=tls_fd, enhanced="4.7.5"),
-        ("mx1.example.com", "192.0.2.1", TLSMode.SKIP): accept(),
-    })
+    script = Script(
+        {
+            ("mx1.example.com", "192.0.2.1", TLSMode.OPPORTUNISTIC): fail(
+                connected=True, tls_failure=tls_fd, enhanced="4.7.5"
+            ),
+            ("mx1.example.com", "192.0.2.1", TLSMode.SKIP): accept(),
+        }
+    )
     out = await deliverer(env, script).deliver(req(env))
     assert all(o.status == "delivered" for o in out)
     assert [c["tls"].mode for c in script.calls] == [TLSMode.OPPORTUNISTIC, TLSMode.SKIP]
@@ -179,7 +209,8 @@ async def test_tlsrpt_message_send_report_false(env: Env) -> None:
 async def test_ip_literal(env: Env) -> None:
     script = Script({("192.0.2.7", "192.0.2.7"): accept()})
     out = await deliverer(env, script).deliver(
-        req(env, domain="[192.0.2.7]", rcpts=["x@[192.0.2.7]"]))
+        req(env, domain="[192.0.2.7]", rcpts=["x@[192.0.2.7]"])
+    )
     assert out[0].status == "delivered" and env.resultdb.rows() == []
 
 
@@ -190,10 +221,15 @@ async def test_local_only(tmp_path: Path) -> None:
         msg = tmp_path / "m.eml"
         msg.write_bytes(b"Subject: local\r\n\r\nbody\r\n")
         d = Deliverer(cfg, MockResolver({}), None, None, store, session=Script({}))
-        out = await d.deliver(DeliveryRequest(
-            domain="example.com", mail_from="alice@sender.example",
-            rcpts=["bob@sender.example", "x@example.com", "y@example.com"], message=msg,
-            sender_account="alice"))
+        out = await d.deliver(
+            DeliveryRequest(
+                domain="example.com",
+                mail_from="alice@sender.example",
+                rcpts=["bob@sender.example", "x@example.com", "y@example.com"],
+                message=msg,
+                sender_account="alice",
+            )
+        )
         assert [o.status for o in out] == ["delivered"] * 3
         assert len(store.account("bob").list_messages("Inbox")) == 1
         assert len(store.account("alice").list_messages(LOCALSERVE_MAILBOX)) == 1

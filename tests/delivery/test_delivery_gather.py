@@ -18,9 +18,11 @@ def rng() -> random.Random:
 
 
 async def test_mx_sorted_by_preference() -> None:
-    r = MockResolver({
-        ("example.com", "MX"): ["20 b.example.com.", "10 a.example.com.", "30 c.example.com."],
-    })
+    r = MockResolver(
+        {
+            ("example.com", "MX"): ["20 b.example.com.", "10 a.example.com.", "30 c.example.com."],
+        }
+    )
     hops = await gather_next_hops(r, "Example.COM.", rng=rng())
     assert hops.hosts == ["a.example.com", "b.example.com", "c.example.com"]
     assert hops.have_mx and hops.orig_authentic and hops.expanded_authentic
@@ -48,20 +50,24 @@ async def test_null_mx_is_permanent_5_1_10() -> None:
 
 
 async def test_cname_chain_followed_to_mx() -> None:
-    r = MockResolver({
-        ("example.com", "CNAME"): ["a.example.net."],
-        ("a.example.net", "CNAME"): ["b.example.org."],
-        ("b.example.org", "MX"): ["10 mx.example.org."],
-    })
+    r = MockResolver(
+        {
+            ("example.com", "CNAME"): ["a.example.net."],
+            ("a.example.net", "CNAME"): ["b.example.org."],
+            ("b.example.org", "MX"): ["10 mx.example.org."],
+        }
+    )
     hops = await gather_next_hops(r, "example.com")
     assert hops.expanded == "b.example.org" and hops.hosts == ["mx.example.org"]
 
 
 async def test_cname_loop_rejected() -> None:
-    r = MockResolver({
-        ("a.example", "CNAME"): ["b.example."],
-        ("b.example", "CNAME"): ["a.example."],
-    })
+    r = MockResolver(
+        {
+            ("a.example", "CNAME"): ["b.example."],
+            ("b.example", "CNAME"): ["a.example."],
+        }
+    )
     with pytest.raises(NextHopLookupError, match="loop"):
         await gather_next_hops(r, "a.example")
 
@@ -114,7 +120,10 @@ async def test_authenticity_original_and_expanded(
     )
     hops = await gather_next_hops(r, "example.com")
     assert (hops.orig_authentic, hops.expanded_authentic, hops.dane_possible) == (
-        orig, expanded, dane)
+        orig,
+        expanded,
+        dane,
+    )
 
 
 async def test_no_mx_dane_needs_only_original() -> None:
@@ -124,11 +133,13 @@ async def test_no_mx_dane_needs_only_original() -> None:
 
 
 async def test_host_ips_ipv6_first_with_cname() -> None:
-    r = MockResolver({
-        ("mx.example.com", "CNAME"): ["real.example.net."],
-        ("real.example.net", "A"): ["192.0.2.25"],
-        ("real.example.net", "AAAA"): ["2001:db8::25"],
-    })
+    r = MockResolver(
+        {
+            ("mx.example.com", "CNAME"): ["real.example.net."],
+            ("real.example.net", "A"): ["192.0.2.25"],
+            ("real.example.net", "AAAA"): ["2001:db8::25"],
+        }
+    )
     a = await gather_ips(r, "mx.example.com")
     assert a.ips == ["2001:db8::25", "192.0.2.25"]
     assert a.expanded == "real.example.net" and a.authentic and a.error is None

@@ -1,4 +1,4 @@
-"""RFC 8460 entries of an attempt (reference-behaviour §1 "Where results come from")."""
+"""RFC 8460 entries of an attempt (docs/tls-reporting.md, Recording)."""
 
 from __future__ import annotations
 
@@ -29,23 +29,39 @@ def tlsa(*records: TLSARecord, base: str = HOST) -> HostTLSA:
 
 
 def fd(kind: str, reason: str = "") -> FailureDetails:
-    return FailureDetails(kind, sending_mta_ip="127.0.0.1", receiving_mx_hostname=HOST,
-                          receiving_ip="192.0.2.25", receiving_mx_helo="helo.example.com",
-                          failed_session_count=1, failure_reason_code=reason,
-                          additional_information="info")
+    return FailureDetails(
+        kind,
+        sending_mta_ip="127.0.0.1",
+        receiving_mx_hostname=HOST,
+        receiving_ip="192.0.2.25",
+        receiving_mx_helo="helo.example.com",
+        failed_session_count=1,
+        failure_reason_code=reason,
+        additional_information="info",
+    )
 
 
 def session(**kw: object) -> SessionResult:
-    return SessionResult(host=HOST, ip="192.0.2.25", port=25, connected=True,
-                         receiving_mx_helo="helo.example.com", **kw)  # type: ignore[arg-type]
+    return SessionResult(
+        host=HOST,
+        ip="192.0.2.25",
+        port=25,
+        connected=True,
+        receiving_mx_helo="helo.example.com",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_mtasts_results() -> None:
     assert no_policy_result("example.com").policy.policy_type == PolicyType.NO_POLICY_FOUND
     r = sts_result("example.com", POLICY)
     assert r.policy.policy_type == PolicyType.STS
-    assert r.policy.policy_strings == ["version: STSv1", "mode: enforce", "mx: mx.example.com",
-                                       "max_age: 600"]
+    assert r.policy.policy_strings == [
+        "version: STSv1",
+        "mode: enforce",
+        "mx: mx.example.com",
+        "max_age: 600",
+    ]
     assert r.policy.mx_hosts == ["mx.example.com"]
 
 
@@ -54,7 +70,10 @@ def test_mx_mismatch_enforce_counts_failure_testing_does_not() -> None:
     rep.mx_mismatch("other.example.net", enforced=True)
     d = rep.domain_result.failure_details[0]
     assert (d.result_type, d.failure_reason_code, d.receiving_mx_hostname) == (
-        "validation-failure", "mtasts-policy-mx-mismatch", "other.example.net")
+        "validation-failure",
+        "mtasts-policy-mx-mismatch",
+        "other.example.net",
+    )
     assert rep.domain_result.summary.total_failure_session_count == 1
     rep2 = AttemptReport("example.com", sts_result("example.com", POLICY))
     rep2.mx_mismatch("other.example.net", enforced=False)
@@ -78,8 +97,10 @@ def test_bogus_next_hop_goes_on_domain_result() -> None:
     rep = AttemptReport("example.com", no_policy_result("example.com"))
     rep.domain_dns_failure(BogusError("example.com.", "MX", ede_code=7))
     assert rep.domain_result.summary.total_failure_session_count == 1
-    assert (rep.domain_result.failure_details[0].failure_reason_code
-            == "dns-extended-error-7-signature-expired")
+    assert (
+        rep.domain_result.failure_details[0].failure_reason_code
+        == "dns-extended-error-7-signature-expired"
+    )
     rep.domain_dns_failure(TemporaryError("SERVFAIL"))  # not a DNSSEC result
     assert len(rep.domain_result.failure_details) == 1
 
@@ -118,8 +139,10 @@ def test_all_unusable_tlsa_invalid() -> None:
 
 def test_tlsa_lookup_error_failure() -> None:
     rep = AttemptReport("example.com", no_policy_result("example.com"))
-    rep.host_tlsa(HOST, HostTLSA(True, HOST, [HOST], None,
-                                 BogusError(f"_25._tcp.{HOST}.", "TLSA", ede_code=6)))
+    rep.host_tlsa(
+        HOST,
+        HostTLSA(True, HOST, [HOST], None, BogusError(f"_25._tcp.{HOST}.", "TLSA", ede_code=6)),
+    )
     e = rep.host_results[HOST]
     assert e.policy.policy_type == PolicyType.TLSA
     assert e.summary.total_failure_session_count == 1
@@ -144,7 +167,10 @@ def test_handshake_failure_on_both_with_detail() -> None:
         [d] = e.failure_details
         assert d.failure_reason_code == "tls-remote-alert-40-handshake-failure"
         assert (d.receiving_mx_hostname, d.receiving_ip, d.receiving_mx_helo) == (
-            HOST, "192.0.2.25", "helo.example.com")
+            HOST,
+            "192.0.2.25",
+            "helo.example.com",
+        )
 
 
 def test_starttls_not_supported() -> None:
@@ -157,13 +183,18 @@ def test_starttls_not_supported() -> None:
 def test_pkix_on_domain_dane_on_host() -> None:
     rep = AttemptReport("example.com", sts_result("example.com", POLICY))
     rep.host_tlsa(HOST, tlsa(EE))
-    rep.session(session(tls=True, verification_failed=True,
-                        pkix_failure=fd("certificate-not-trusted"),
-                        dane_failure=fd("validation-failure", "dane-no-match")))
-    assert [d.result_type for d in rep.domain_result.failure_details] == [
-        "certificate-not-trusted"]
+    rep.session(
+        session(
+            tls=True,
+            verification_failed=True,
+            pkix_failure=fd("certificate-not-trusted"),
+            dane_failure=fd("validation-failure", "dane-no-match"),
+        )
+    )
+    assert [d.result_type for d in rep.domain_result.failure_details] == ["certificate-not-trusted"]
     assert [d.failure_reason_code for d in rep.host_results[HOST].failure_details] == [
-        "dane-no-match"]
+        "dane-no-match"
+    ]
     assert rep.domain_result.summary.total_failure_session_count == 1
     assert rep.host_results[HOST].summary.total_failure_session_count == 1
 
@@ -195,6 +226,8 @@ def test_record_rules(tmp_path: Path) -> None:
         rows = db.rows()
         # The tlsa host row has the host as policy domain: the domain row stays.
         assert [(r.policy_domain, r.is_host, r.send_report) for r in rows] == [
-            ("example.com", False, False), (HOST, True, False)]
+            ("example.com", False, False),
+            (HOST, True, False),
+        ]
     finally:
         db.close()

@@ -45,7 +45,7 @@ EXAMPLE_NET = "example.net!example.com!1529366400!1529452799.xml"
 FASTMAIL = "fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz"
 ZIPPED = "estadocuenta1.infonacot.gob.mx!example.com!1536853302!1536939702!2940.xml.zip"
 
-# /work/shared/testdata/FACTS.md (files not listed there: facts read from the files).
+# ../shared/testdata/FACTS.md (files not listed there: facts read from the files).
 FACTS: dict[str, tuple[str, str, str, int, int]] = {
     EXAMPLE_NET: ("example.net", "b043f0e264cf4ea995e93765242f6dfb", "example.com", 1, 1),
     FASTMAIL: ("FastMail Pty Ltd", "102675056", "indemed.com", 1, 1),

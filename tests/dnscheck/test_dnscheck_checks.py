@@ -97,8 +97,12 @@ def test_starttls() -> None:
     good = check_starttls(facts(probes=[Probe(HOST, "192.0.2.1", starttls=True)]), EXP)
     assert good.status == "ok"
     bad = check_starttls(
-        facts(probes=[Probe(HOST, "192.0.2.1", starttls=True, cert_error="certificate expired"),
-                      Probe("mx2.example", "192.0.2.2", error="connection refused")]),
+        facts(
+            probes=[
+                Probe(HOST, "192.0.2.1", starttls=True, cert_error="certificate expired"),
+                Probe("mx2.example", "192.0.2.2", error="connection refused"),
+            ]
+        ),
         EXP,
     )
     assert len(bad.errors) == 2 and "certificate expired" in bad.errors[0]
@@ -120,8 +124,12 @@ def test_tlsa_mismatch_is_an_error_and_missing_a_warning() -> None:
 
 def test_spf() -> None:
     s = check_spf(
-        facts(spf=txt(DOMAIN, "v=spf1 -all"), spf_results={"192.0.2.1": ("fail", "matched -all")},
-              host_spf=txt(HOST, "v=spf1 a -all"), host_spf_results={"192.0.2.1": ("pass", "")}),
+        facts(
+            spf=txt(DOMAIN, "v=spf1 -all"),
+            spf_results={"192.0.2.1": ("fail", "matched -all")},
+            host_spf=txt(HOST, "v=spf1 a -all"),
+            host_spf_results={"192.0.2.1": ("pass", "")},
+        ),
         EXP,
     )
     assert s.status == "error" and "gives fail for 192.0.2.1" in s.errors[0]
@@ -185,6 +193,15 @@ def test_mtasts() -> None:
 def test_all_sections_names() -> None:
     names = [s.name for s in all_sections(facts(), EXP)]
     assert names == [
-        "DNSSEC", "Reverse DNS", "MX", "STARTTLS", "TLSA (DANE)", "SPF", "DKIM", "DMARC",
-        "TLS reporting", "MTA-STS", "Client settings",
+        "DNSSEC",
+        "Reverse DNS",
+        "MX",
+        "STARTTLS",
+        "TLSA (DANE)",
+        "SPF",
+        "DKIM",
+        "DMARC",
+        "TLS reporting",
+        "MTA-STS",
+        "Client settings",
     ]

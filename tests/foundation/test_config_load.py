@@ -63,13 +63,12 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
         for p in probs
     ), probs
     assert any(
-        p.startswith(f"{domains_file}:6: accounts.alice.addresses:") and "no @" in p
-        for p in probs
+        p.startswith(f"{domains_file}:6: accounts.alice.addresses:") and "no @" in p for p in probs
     ), probs
 
 
 def test_unknown_field_reported_with_line(tmp_path: Path) -> None:
-    static = STATIC + "\n[dns]\nnameserver = [\"1.1.1.1\"]\n"
+    static = STATIC + '\n[dns]\nnameserver = ["1.1.1.1"]\n'
     probs = problems_of(write(tmp_path, static))
     assert any(":11: dns.nameserver: unknown field" in p for p in probs), probs
 

@@ -1,5 +1,4 @@
-"""pyproject declares exactly what src/postel imports (DESIGN: "pyproject
-declares exactly what is imported"): every third-party module imported is a
+"""pyproject declares exactly what src/postel imports: every third-party module imported is a
 runtime dependency, and every runtime dependency is imported."""
 
 from __future__ import annotations

@@ -18,11 +18,7 @@ def samples(kind: str, *suffixes: str) -> list[bytes]:
     d = TESTDATA / kind
     if not d.is_dir():
         return []
-    return [
-        p.read_bytes()
-        for p in sorted(d.iterdir())
-        if p.is_file() and p.suffix in suffixes
-    ]
+    return [p.read_bytes() for p in sorted(d.iterdir()) if p.is_file() and p.suffix in suffixes]
 
 
 @st.composite

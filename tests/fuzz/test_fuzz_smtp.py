@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 from fuzzing import bounded
 from hypothesis import given
@@ -62,7 +63,9 @@ def test_path_parses_or_raises_smtp_error(text: str, smtputf8: bool) -> None:
 
 lines = st.lists(
     st.one_of(
-        st.binary(max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+        st.binary(max_size=120).map(
+            lambda b: b.replace(b"\r", b"").replace(b"\n", b"").replace(b"\x00", b"")
+        ),
         st.sampled_from([b".", b"..", b".x", b"", b" .", b"\xff\xfe", b"." * 5]),
     ),
     max_size=40,
@@ -80,10 +83,8 @@ def _feed(wire: bytes) -> Conn:
 
 
 @bounded
-@given(lines, st.sampled_from([b"\r\n", b"\n"]), st.binary(max_size=30))
-def test_data_reader_undoes_dot_stuffing(
-    content: list[bytes], eol: bytes, after: bytes
-) -> None:
+@given(lines, st.sampled_from([b"\r\n"]), st.binary(max_size=30))
+def test_data_reader_undoes_dot_stuffing(content: list[bytes], eol: bytes, after: bytes) -> None:
     """Any message, dot-stuffed and terminated, reads back as itself with CRLF line
     ends; what follows the final dot stays in the stream (pipelining)."""
     wire = b"".join((b"." + ln if ln.startswith(b".") else ln) + eol for ln in content)
@@ -119,3 +120,39 @@ def test_data_reader_never_exceeds_limits(wire: bytes, max_size: int, max_line: 
         pass  # the session refuses the message; what was written is discarded
     else:
         assert all(len(line) <= max_line for line in got.split(b"\r\n"))
+
+
+pieces = st.sampled_from(
+    [b".", b"..", b"\r", b"\n", b"\r\n", b"\x00", b"a", b".\r\n", b"\r\n.\r\n", b"\n.\n",
+     b"\r.\r", b"\r\n.\n", b"\n.\r\n", b"QUIT\r\n"]
+)  # fmt: skip
+
+
+@bounded
+@given(st.lists(pieces, max_size=40).map(b"".join))
+def test_data_ends_only_at_crlf_dot_crlf(wire: bytes) -> None:
+    """SMTP smuggling (CVE-2023-51764 class): DATA ends at the first <CRLF>.<CRLF>
+    (or a "." line first), never elsewhere; a message with a bare CR, bare LF or
+    NUL is a fault; what is kept has CRLF line ends only."""
+    if wire.startswith(b".\r\n"):
+        end = 3
+    else:
+        found = wire.find(b"\r\n.\r\n")
+        end = found + 5 if found >= 0 else -1
+
+    async def go() -> tuple[bytes, bytes, object]:
+        reader = _feed(wire)
+        sink = io.BytesIO()
+        res = await read_data(reader, sink, max_size=10**7, max_line=10_000, line_timeout=5)
+        return sink.getvalue(), await reader.read(len(wire) + 1), res
+
+    got, rest, res = asyncio.run(go())
+    if end < 0:
+        assert res.eof  # type: ignore[attr-defined]
+        return
+    assert not res.eof and rest == wire[end:]  # type: ignore[attr-defined]
+    message = wire[: max(end - 3, 0)]
+    faulty = b"\x00" in message or re.search(rb"\r(?!\n)|(?<!\r)\n", message) is not None
+    assert (res.fault is not None) == faulty  # type: ignore[attr-defined]
+    if not faulty:
+        assert re.search(rb"\r(?!\n)|(?<!\r)\n", got) is None

@@ -22,7 +22,9 @@ def test_localserve_admin(testnet: Any, tmp_path: Path) -> None:
     postel = Path(sys.executable).parent / "postel"
     proc = subprocess.Popen(
         [str(postel), "localserve", "--dir", str(tmp_path / "local"), "--ip", ip],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None

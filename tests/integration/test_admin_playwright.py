@@ -121,22 +121,28 @@ class Server:
 def server(testnet: Any, tmp_path: Path) -> Iterator[Server]:
     ip = testnet.ip()
     cfg = write_config(tmp_path, testnet, ip)
-    testnet.set_zone(GOOD, [
-        f"@ MX 10 {HOST}.",
-        f"mail A {ip}",
-        '@ TXT "v=spf1 mx -all"',
-        f"mta-sts CNAME {HOST}.",
-        '_mta-sts TXT "v=STSv1; id=good1"',
-        '_dmarc TXT "v=DMARC1; p=reject"',
-        f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls-reports@{GOOD}"',
-    ])
+    testnet.set_zone(
+        GOOD,
+        [
+            f"@ MX 10 {HOST}.",
+            f"mail A {ip}",
+            '@ TXT "v=spf1 mx -all"',
+            f"mta-sts CNAME {HOST}.",
+            '_mta-sts TXT "v=STSv1; id=good1"',
+            '_dmarc TXT "v=DMARC1; p=reject"',
+            f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls-reports@{GOOD}"',
+        ],
+    )
     # Deliberately wrong: MX elsewhere, DMARC p=none, stale MTA-STS id, no TLSRPT record.
-    testnet.set_zone(BROKEN, [
-        "@ MX 10 mx.elsewhere.test.",
-        '@ TXT "v=spf1 -all"',
-        '_dmarc TXT "v=DMARC1; p=none"',
-        '_mta-sts TXT "v=STSv1; id=old1"',
-    ])
+    testnet.set_zone(
+        BROKEN,
+        [
+            "@ MX 10 mx.elsewhere.test.",
+            '@ TXT "v=spf1 -all"',
+            '_dmarc TXT "v=DMARC1; p=none"',
+            '_mta-sts TXT "v=STSv1; id=old1"',
+        ],
+    )
     with serving(cfg) as running:
         assert (ip, WEB_PORT, "admin") in running.bound
         assert (ip, 443, "mtasts") in running.bound
@@ -146,8 +152,9 @@ def server(testnet: Any, tmp_path: Path) -> Iterator[Server]:
 def add_report(cfg: Config) -> int:
     report = parse_report((TESTDATA / "tlsrpt" / "rfc8460.json").read_bytes()).report
     with tlsrptdb.open(cfg.datadir.tlsrpt_db) as db:
-        return db.add(report, from_addr="reports@company-x.example",
-                      to_rcpt=f"tls-reports@{GOOD}").id
+        return db.add(
+            report, from_addr="reports@company-x.example", to_rcpt=f"tls-reports@{GOOD}"
+        ).id
 
 
 def queue_message(cfg: Config) -> int:
@@ -155,9 +162,16 @@ def queue_message(cfg: Config) -> int:
     try:
         return db.add(
             f"From: admin@{GOOD}\r\nSubject: queued for the admin test\r\n\r\nhi\r\n".encode(),
-            account="admin", mail_from=f"admin@{GOOD}", rcpts=["someone@remote.test"],
-            requiretls=False, tls_required_no=False, is_tlsrpt=False, is_dmarc_report=False,
-            smtputf8=False, eightbit=False, max_attempts=10,
+            account="admin",
+            mail_from=f"admin@{GOOD}",
+            rcpts=["someone@remote.test"],
+            requiretls=False,
+            tls_required_no=False,
+            is_tlsrpt=False,
+            is_dmarc_report=False,
+            smtputf8=False,
+            eightbit=False,
+            max_attempts=10,
             now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
             subject="queued for the admin test",
         )[0]
@@ -216,9 +230,7 @@ def test_admin_in_chromium(server: Server) -> None:
         # The well configured domain passes MX, STARTTLS and MTA-STS.
         page.goto(f"{server.base}/admin/domains/{GOOD}/check")
         for name in ("MX", "STARTTLS", "MTA-STS", "DMARC"):
-            expect(page.locator(f"section[data-section='{name}']")).to_have_class(
-                "check ok"
-            )
+            expect(page.locator(f"section[data-section='{name}']")).to_have_class("check ok")
         shot(page, "05-dns-check-good")
 
         # 4. A received TLS report and its chart.
@@ -237,7 +249,5 @@ def test_admin_in_chromium(server: Server) -> None:
         row = page.locator(f"tr[data-entry='{entry_id}']")
         expect(row).to_contain_text("someone@remote.test")
         row.locator("button", has_text="Retry now").click()
-        expect(page.locator(".flash.ok")).to_contain_text(
-            f"Entry {entry_id} will be delivered now"
-        )
+        expect(page.locator(".flash.ok")).to_contain_text(f"Entry {entry_id} will be delivered now")
         shot(page, "07-queue-retried")

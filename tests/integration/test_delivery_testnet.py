@@ -1,5 +1,5 @@
 """Outgoing delivery over the DNSSEC test network: the rows of the decision table
-(reference-behaviour §2) with real DNS, HTTPS policies and SMTP peers, asserting
+(docs/delivery-policy.md) with real DNS, HTTPS policies and SMTP peers, asserting
 the delivery outcome and the rows stored in tlsrptresult.db (§1).
 
 Each row runs twice (``peer_kind``): against postel's own SMTPService and against
@@ -442,7 +442,7 @@ async def test_requiretls_peer_without_requiretls(sender: Sender, site_factory: 
         (s.host, True, "no-policy-found", [], 1, 0, []),
     ]
     # Without REQUIRETLS the same peer gets the message; the successful session
-    # is remembered (reference §2): STARTTLS yes, REQUIRETLS no.
+    # is remembered (docs/delivery-policy.md, After the session): STARTTLS yes, REQUIRETLS no.
     [o] = await sender.send(s.domain)
     assert o.status == "delivered"
     delivered(s)

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level"
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 SENDER = "reports@reporter.test"
 
-# /work/shared/testdata/FACTS.md
+# ../shared/testdata/FACTS.md
 TLSRPT_FACTS = {
     "rfc8460.json": ("Company-X", "5065427c-23d3-47ca-b6e0-946ea0e8c4be",
                      ["company-y.example"], 5326, 303),

@@ -210,7 +210,11 @@ def test_second_serve_on_the_same_port_is_refused(
             timeout=60,
         )
         assert done.returncode != 0
-        assert f"port {first.port}: address already in use" in done.stderr
+        assert done.stderr.endswith(
+            f"error: {benchlib.IP}:{first.port} (listener 'bench' smtp): address already in use "
+            "by another program; stop that program or change listeners.bench.smtp.port in "
+            f"{second.root.resolve() / 'postel.toml'}\n"
+        )
     finally:
         first.stop()
 

@@ -185,3 +185,41 @@ async def test_recipient_rejected_by_postfix(
     assert (status, code, enhanced) == ("permanent", 554, "5.7.1"), text
     assert "rejected" in text
     assert len(await wait_received(postfix_peer, subject, 1)) == 1
+
+
+SMUGGLING_ENDS = [
+    b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r\n.\r", b"\r.\r\n", b"\n.\r", b"\r.\n",
+    b"\r\n\x00.\r\n", b"\r\n.\x00\r\n", b"\r\n.\r\r\n", b"\r\r\n.\r\r\n", b"\r\n.\r\n",
+]  # fmt: skip
+
+
+async def test_smuggling_sequences_stay_inside_one_message(
+    postfix_peer: PostfixPeer, peer_cert: x509.Certificate, tmp_path: Path
+) -> None:
+    """SMTP smuggling (CVE-2023-51764 class), outbound: a stored message holding an
+    end-of-data look-alike and a forged transaction after it reaches Postfix (which
+    takes a bare LF for a line end: smtpd_forbid_bare_newline = no) as one message;
+    the forged one is never delivered on its own."""
+    tag = uuid.uuid4().hex
+    tls = TLSPolicy(mode=TLSMode.SKIP, pkix_name=postfix_peer.hostname)
+    for i, end in enumerate(SMUGGLING_ENDS):
+        path = tmp_path / f"smuggle-{i}.eml"
+        path.write_bytes(
+            f"From: <a@sender.test>\r\nTo: <bob@{DOMAIN}>\r\nSubject: first {tag} {i}.\r\n"
+            f"\r\nline1".encode()
+            + end
+            + f"MAIL FROM:<admin@{DOMAIN}>\r\nRCPT TO:<bob@{DOMAIN}>\r\nDATA\r\n"
+            f"From: <admin@{DOMAIN}>\r\nSubject: smuggled {tag} {i}\r\n\r\nforged\r\n".encode()
+        )
+        r = await deliver(postfix_peer, tls, path, [f"bob@{DOMAIN}"])
+        assert r.error is None, (end, r.error)
+        assert r.delivered == [f"bob@{DOMAIN}"]
+    for i, end in enumerate(SMUGGLING_ENDS):
+        (msg,) = await wait_received(postfix_peer, f"first {tag} {i}.", 1)
+        # The forged transaction arrived as text inside the first message.
+        assert b"MAIL FROM:<admin@" in msg, end
+        assert b"\r" not in msg.split(b"\n\n", 1)[1], end  # CRLF only, stored as LF
+        assert b"\x00" not in msg
+    smuggled = received(postfix_peer, f"smuggled {tag}")
+    assert len(smuggled) == len(SMUGGLING_ENDS)
+    assert all(f"Subject: first {tag}".encode() in m for m in smuggled)

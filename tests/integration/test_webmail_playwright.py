@@ -130,7 +130,7 @@ def instance(testnet: Any, tmp_path: Path) -> Iterator[Instance]:
     pdir.mkdir()
     peer = PostelPeer(peer_config(pdir, f"mx.{GOOD}", peer_ip, GOOD, certs))
 
-    # What earlier deliveries from this account saw (reference §2/§4).
+    # What earlier deliveries from this account saw (docs/webmail-security-api.md).
     store = Store(cfg.datadir)
     acc = store.account("you")
     acc.remember_domain_security(GOOD, True, True)

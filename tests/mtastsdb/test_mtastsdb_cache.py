@@ -1,4 +1,4 @@
-"""mtasts.db cache behaviour (reference-behaviour §3) with injected fetchers and clock."""
+"""mtasts.db cache behaviour (docs/mta-sts.md, The cache) with injected fetchers and clock."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from postel.tlsrpt.report import PolicyType
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 ENFORCE = (
-    "version: STSv1\nmode: enforce\nmx: mx.example.com\nmx: *.backup.example.com\n"
-    "max_age: 86400\n"
+    "version: STSv1\nmode: enforce\nmx: mx.example.com\nmx: *.backup.example.com\nmax_age: 86400\n"
 )
 TESTING = "version: STSv1\nmode: testing\nmx: mx2.example.com\nmax_age: 3600\n"
 NONE = "version: STSv1\nmode: none\nmax_age: 86400\n"
@@ -72,7 +71,10 @@ async def test_first_fetch_stores_policy_and_result(db: MTASTSDB) -> None:
     p = r.tlsrpt_result.policy
     assert p.policy_type == PolicyType.STS
     assert p.policy_strings == [
-        "version: STSv1", "mode: enforce", "mx: mx.example.com", "mx: *.backup.example.com",
+        "version: STSv1",
+        "mode: enforce",
+        "mx: mx.example.com",
+        "mx: *.backup.example.com",
         "max_age: 86400",
     ]
     assert p.mx_hosts == ["mx.example.com", "*.backup.example.com"]
@@ -229,10 +231,12 @@ async def _seed(db: MTASTSDB, domain: str, text: str, when: dt.datetime) -> Mock
 async def test_refresh_deletes_rows_unused_for_180_days(db: MTASTSDB) -> None:
     await _seed(db, "old.example", ENFORCE, T0)
     await _seed(db, "recent.example", ENFORCE, T0 + dt.timedelta(days=10))
-    res = MockResolver({
-        ("_mta-sts.old.example", "TXT"): ['"v=STSv1; id=1"'],
-        ("_mta-sts.recent.example", "TXT"): ['"v=STSv1; id=1"'],
-    })
+    res = MockResolver(
+        {
+            ("_mta-sts.old.example", "TXT"): ['"v=STSv1; id=1"'],
+            ("_mta-sts.recent.example", "TXT"): ['"v=STSv1; id=1"'],
+        }
+    )
     now = T0 + dt.timedelta(days=181)
     stats = await refresh_once(db, res, now=now, fetch=Fetcher(ENFORCE))
     assert stats.deleted_unused == ["old.example"]
@@ -242,10 +246,12 @@ async def test_refresh_deletes_rows_unused_for_180_days(db: MTASTSDB) -> None:
 async def test_refresh_updates_stale_rows_only(db: MTASTSDB) -> None:
     await _seed(db, "stale.example", ENFORCE, T0)
     await _seed(db, "fresh.example", ENFORCE, T0 + dt.timedelta(hours=6))
-    res = MockResolver({
-        ("_mta-sts.stale.example", "TXT"): ['"v=STSv1; id=1"'],
-        ("_mta-sts.fresh.example", "TXT"): ['"v=STSv1; id=1"'],
-    })
+    res = MockResolver(
+        {
+            ("_mta-sts.stale.example", "TXT"): ['"v=STSv1; id=1"'],
+            ("_mta-sts.fresh.example", "TXT"): ['"v=STSv1; id=1"'],
+        }
+    )
     now = T0 + dt.timedelta(hours=12)
     fetch = Fetcher(TESTING)
     stats = await refresh_once(db, res, now=now, fetch=fetch)

@@ -103,9 +103,7 @@ def test_kill9_under_inbound_load(tmp_path: Path, dns_port: int, certs: benchlib
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_loadclient_counts_every_ack(
-    tmp_path: Path, dns_port: int, certs: benchlib.Certs
-) -> None:
+def test_loadclient_counts_every_ack(tmp_path: Path, dns_port: int, certs: benchlib.Certs) -> None:
     """Without a crash every acknowledged message is stored once (the counting
     the crash test relies on)."""
     postel = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port)

@@ -69,6 +69,30 @@ async def test_tlsrpt_gzip_attachment_stored(datadir: DataDir) -> None:
     assert got.kind == "domain"
 
 
+async def test_failures_others_report_are_a_warning(
+    datadir: DataDir, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/received-reports.md: a stored report with failures for our domain is
+    logged as a warning with the count (through the child process)."""
+    raw = (TESTDATA / "tlsrpt" / "rfc8460.json").read_bytes()
+    mail = report_mail(raw, "r.json", "application", "tlsrpt+json", tlsrpt=True)
+    with caplog.at_level(logging.INFO, logger="postel.reportintake"):
+        res = await intake(datadir, "tlsrpt", deliver(datadir, mail), "tlsrpt@company-y.example")
+        again = await intake(
+            datadir, "tlsrpt", deliver(datadir, mail, 2), "tlsrpt@company-y.example"
+        )
+    assert res.status is Status.STORED and res.failures == 303
+    assert again.status is Status.DUPLICATE  # a copy is not warned about again
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == "report shows failures for our domain"
+    assert warning.failures == 303  # type: ignore[attr-defined]
+    dmarc = TESTDATA / "dmarc" / "example.net!example.com!1529366400!1529452799.xml"
+    res = intake_sync(datadir, "dmarc", deliver(datadir, dmarc.read_bytes(), 3), "d@x")
+    with dmarcdb.open(datadir.dmarcrpt_db) as db:
+        stored = db.get(res.db_id or 0)
+    assert stored is not None and res.failures == stored.counts.dmarc_fail
+
+
 async def test_tlsrpt_host_kind_and_duplicate(datadir: DataDir) -> None:
     raw = (TESTDATA / "tlsrpt" / "smtp_tls.json").read_bytes()
     mail = report_mail(raw, "r.json", "application", "tlsrpt+json", tlsrpt=True)

@@ -154,9 +154,7 @@ async def smtp_env(tmp_path: Path) -> AsyncIterator[Env]:
         creds.set_password("bob", BOB_PASSWORD)
     store = Store(cfg.datadir)
     submitter = RecordingSubmitter()
-    service = SMTPService(
-        cfg, store, MockResolver({}), submitter, dns_cache_seconds=0
-    )
+    service = SMTPService(cfg, store, MockResolver({}), submitter, dns_cache_seconds=0)
     service.ctx.auth_failure_delay = 0.01
     service.ctx.verify_timeout = 5
     await service.start()

@@ -226,8 +226,9 @@ def web(tmp_path: Path) -> Iterator[TestClient]:
     with Credentials(cfg.datadir.auth_db) as creds:
         creds.set_password("alice", PASSWORD)
     store = Store(cfg.datadir)
-    app = build_app(cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=True,
-                    internal=True)
+    app = build_app(
+        cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=True, internal=True
+    )
     try:
         with TestClient(app, base_url="https://testserver") as client:
             yield client
@@ -241,8 +242,14 @@ def _chunks(total: int, size: int = 256 * 1024) -> Iterator[bytes]:
         total -= size
 
 
-ADMIN_POSTS = ["/admin/login", "/admin/domains/add", "/admin/accounts/add", "/admin/logout",
-               "/admin/queue/1/retry", "/admin/suppressions/add"]
+ADMIN_POSTS = [
+    "/admin/login",
+    "/admin/domains/add",
+    "/admin/accounts/add",
+    "/admin/logout",
+    "/admin/queue/1/retry",
+    "/admin/suppressions/add",
+]
 WEBMAIL_POSTS = ["/webmail/login", "/webmail/compose", "/webmail/msg/1/action"]
 
 
@@ -296,8 +303,9 @@ def test_webmail_bodies_are_bounded(web: TestClient, path: str) -> None:
         assert r.status_code == 413
     # Logged in, a chunked body over the limit is cut off on every form.
     token = _csrf(web, "/webmail/login")
-    r = web.post("/webmail/login",
-                 data={"csrf": token, "address": "alice@example.org", "password": PASSWORD})
+    r = web.post(
+        "/webmail/login", data={"csrf": token, "address": "alice@example.org", "password": PASSWORD}
+    )
     assert r.status_code == 200, r.text
     r = web.post(path, content=_chunks(limit + 1), headers=form)
     assert r.status_code == 413

@@ -128,8 +128,14 @@ async def test_smtp_auth_secrets_not_logged(smtp_env: Env, trace_log: Captured) 
 
     def go() -> list[int]:
         codes = []
-        for mech in ("PLAIN-initial", "PLAIN-challenge", "LOGIN-initial", "LOGIN-challenge",
-                     "SCRAM-initial", "SCRAM-challenge"):
+        for mech in (
+            "PLAIN-initial",
+            "PLAIN-challenge",
+            "LOGIN-initial",
+            "LOGIN-challenge",
+            "SCRAM-initial",
+            "SCRAM-challenge",
+        ):
             for user, password, want in (
                 ("alice@example.org", WRONG, 535),
                 ("alice@example.org", PASSWORD, 235),
@@ -160,8 +166,9 @@ async def test_smtp_auth_secrets_not_logged(smtp_env: Env, trace_log: Captured) 
         # AUTH refused before TLS still carries the password: it must not be logged.
         with smtp_env.submission() as c:
             c.ehlo()
-            codes.append(c.docmd("AUTH", "PLAIN " + b64(f"\0bob@example.org\0{BOB_PASSWORD}"))[0]
-                         == 538)
+            codes.append(
+                c.docmd("AUTH", "PLAIN " + b64(f"\0bob@example.org\0{BOB_PASSWORD}"))[0] == 538
+            )
         # A cancelled exchange and a malformed one.
         with smtp_env.submissions() as c:
             c.ehlo()
@@ -222,8 +229,9 @@ def test_web_logins_cookies_and_tokens_not_logged(web: TestClient, trace_log: Ca
     secrets.append(token)
     r = web.post("/admin/login", data={"csrf": token, "password": WRONG})
     assert r.status_code == 401
-    r = web.post("/admin/login", data={"csrf": token, "password": ADMIN_PASSWORD},
-                 follow_redirects=False)
+    r = web.post(
+        "/admin/login", data={"csrf": token, "password": ADMIN_PASSWORD}, follow_redirects=False
+    )
     assert r.status_code == 303
     admin_cookie = web.cookies.get("postel_admin", path="/admin")
     assert admin_cookie
@@ -238,12 +246,15 @@ def test_web_logins_cookies_and_tokens_not_logged(web: TestClient, trace_log: Ca
     # Webmail: wrong and right password, a page, a refused post, logout.
     token = csrf(web, "/webmail/login")
     secrets.append(token)
-    r = web.post("/webmail/login",
-                 data={"csrf": token, "address": "alice@example.org", "password": WRONG})
+    r = web.post(
+        "/webmail/login", data={"csrf": token, "address": "alice@example.org", "password": WRONG}
+    )
     assert r.status_code == 401
-    r = web.post("/webmail/login",
-                 data={"csrf": token, "address": "alice@example.org", "password": PASSWORD},
-                 follow_redirects=False)
+    r = web.post(
+        "/webmail/login",
+        data={"csrf": token, "address": "alice@example.org", "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     mail_cookie = web.cookies.get("postel_webmail", path="/webmail")
     assert mail_cookie

@@ -257,10 +257,18 @@ def test_web_listener_context_floor(tmp_path: Path) -> None:
 def test_no_module_lowers_the_floor() -> None:
     """No source file sets a minimum below TLS 1.2 or uses a legacy protocol constant."""
     src = Path(__file__).resolve().parents[2] / "src" / "postel"
-    bad = ("TLSv1_1", "TLSv1_0", "TLSv1 ", "PROTOCOL_TLSv1", "PROTOCOL_SSLv", "SECLEVEL=0",
-           "MINIMUM_SUPPORTED", "OP_NO_TLSv1_2", "OP_NO_TLSv1_3")
+    bad = (
+        "TLSv1_1",
+        "TLSv1_0",
+        "TLSv1 ",
+        "PROTOCOL_TLSv1",
+        "PROTOCOL_SSLv",
+        "SECLEVEL=0",
+        "MINIMUM_SUPPORTED",
+        "OP_NO_TLSv1_2",
+        "OP_NO_TLSv1_3",
+    )
     for path in src.rglob("*.py"):
         text = path.read_text()
         for word in bad:
             assert word not in text, (path, word)
-

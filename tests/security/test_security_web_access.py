@@ -21,8 +21,14 @@ from postel.store.credentials import Credentials
 from postel.store.store import Store
 from postel.web import build_app
 
-PARAMS = {"domain": "example.org", "id": "1", "name": "bob", "action": "retry",
-          "msgid": "1", "index": "0"}
+PARAMS = {
+    "domain": "example.org",
+    "id": "1",
+    "name": "bob",
+    "action": "retry",
+    "msgid": "1",
+    "index": "0",
+}
 PUBLIC = {"/admin/login", "/webmail/login"}
 API = {"/webmail/api/recipientsecurity"}
 BASE = "https://testserver"
@@ -66,8 +72,9 @@ def instance(tmp_path: Path) -> Iterator[tuple[Config, Store]]:
 
 def _app(instance: tuple[Config, Store], internal: bool = True) -> Starlette:
     cfg, store = instance
-    return build_app(cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=False,
-                     internal=internal)
+    return build_app(
+        cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=False, internal=internal
+    )
 
 
 def _csrf(client: TestClient, page: str) -> str:
@@ -110,11 +117,18 @@ def test_every_route_needs_a_session(instance: tuple[Config, Store]) -> None:
 def test_every_post_needs_token_and_origin(instance: tuple[Config, Store]) -> None:
     app = _app(instance)
     with TestClient(app, base_url=BASE) as c:
-        r = c.post("/admin/login", data={"csrf": _csrf(c, "/admin/login"),
-                                         "password": ADMIN_PASSWORD})
+        r = c.post(
+            "/admin/login", data={"csrf": _csrf(c, "/admin/login"), "password": ADMIN_PASSWORD}
+        )
         assert r.url.path == "/admin/"
-        r = c.post("/webmail/login", data={"csrf": _csrf(c, "/webmail/login"),
-                                           "address": "alice@example.org", "password": PASSWORD})
+        r = c.post(
+            "/webmail/login",
+            data={
+                "csrf": _csrf(c, "/webmail/login"),
+                "address": "alice@example.org",
+                "password": PASSWORD,
+            },
+        )
         assert r.url.path.startswith("/webmail/") and "login" not in r.url.path
         tokens = {"admin": _csrf(c, "/admin/domains"), "webmail": _csrf(c, "/webmail/compose")}
         for method, path in enumerate_routes(app):
@@ -143,8 +157,14 @@ def test_every_post_needs_token_and_origin(instance: tuple[Config, Store]) -> No
 def test_sessions_do_not_cross_between_admin_and_webmail(instance: tuple[Config, Store]) -> None:
     app = _app(instance)
     with TestClient(app, base_url=BASE, follow_redirects=False) as c:
-        c.post("/webmail/login", data={"csrf": _csrf(c, "/webmail/login"),
-                                       "address": "alice@example.org", "password": PASSWORD})
+        c.post(
+            "/webmail/login",
+            data={
+                "csrf": _csrf(c, "/webmail/login"),
+                "address": "alice@example.org",
+                "password": PASSWORD,
+            },
+        )
         sid = c.cookies.get("postel_webmail", path="/webmail")
         assert sid
         c.cookies.set("postel_admin", sid, path="/admin")

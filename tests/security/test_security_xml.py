@@ -20,8 +20,18 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "postel"
 # Modules that can parse XML (and expand entities) when used directly.
 XML_MODULES = ("xml", "lxml", "defusedxml", "pyexpat", "expat")
 PARSE_CALLS = {
-    "fromstring", "parse", "XML", "XMLParser", "iterparse", "XMLPullParser", "parseString",
-    "make_parser", "ParserCreate", "fromstringlist", "XMLID", "TreeBuilder",
+    "fromstring",
+    "parse",
+    "XML",
+    "XMLParser",
+    "iterparse",
+    "XMLPullParser",
+    "parseString",
+    "make_parser",
+    "ParserCreate",
+    "fromstringlist",
+    "XMLID",
+    "TreeBuilder",
 }
 
 
@@ -69,7 +79,7 @@ def problems(source: str, rel: str) -> tuple[list[str], list[str]]:
         first, last = name.split(".")[0], name.split(".")[-1]
         if first not in aliases:
             continue
-        full = aliases[first] + name[len(first):]
+        full = aliases[first] + name[len(first) :]
         if full.split(".")[-1] not in PARSE_CALLS and last not in PARSE_CALLS:
             continue
         sites.append(f"{rel}:{node.lineno}")
@@ -155,15 +165,17 @@ def _mail(data: bytes) -> bytes:
     return (
         b"From: reports@reporter.example\r\nTo: dmarc@example.org\r\n"
         b"Subject: Report Domain: example.org\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: application/gzip; name=\"r.xml.gz\"\r\n"
+        b'Content-Type: application/gzip; name="r.xml.gz"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\n" + body
     )
 
 
-@pytest.mark.parametrize("doc", [LAUGHS, EXTERNAL, PARAMETER, DTD_ONLY],
-                         ids=["laughs", "external", "parameter", "dtd"])
-@pytest.mark.parametrize("wrap", [lambda d: d, gzip.compress, _zip, _mail],
-                         ids=["xml", "gzip", "zip", "mail"])
+@pytest.mark.parametrize(
+    "doc", [LAUGHS, EXTERNAL, PARAMETER, DTD_ONLY], ids=["laughs", "external", "parameter", "dtd"]
+)
+@pytest.mark.parametrize(
+    "wrap", [lambda d: d, gzip.compress, _zip, _mail], ids=["xml", "gzip", "zip", "mail"]
+)
 @pytest.mark.parametrize("strict", [False, True])
 def test_entity_documents_are_refused(doc: bytes, wrap: object, strict: bool) -> None:
     assert callable(wrap)

@@ -20,14 +20,15 @@ from postel.smtp.errors import AddressError
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
 atoms = st.text(ATEXT, min_size=1, max_size=10)
-dot_strings = st.lists(atoms, min_size=1, max_size=4).map(".".join).filter(
-    lambda s: len(s) <= MAX_LOCALPART
+dot_strings = (
+    st.lists(atoms, min_size=1, max_size=4).map(".".join).filter(lambda s: len(s) <= MAX_LOCALPART)
 )
 labels = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?\Z")
 domains = st.lists(labels, min_size=1, max_size=4).map(".".join)
 # Quoted localparts: any printable ASCII, including space, quote and backslash.
-quoted_content = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1,
-                         max_size=30)
+quoted_content = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=30
+)
 
 
 @given(dot_strings, domains)

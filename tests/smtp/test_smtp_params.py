@@ -20,7 +20,11 @@ def test_mail_all_params() -> None:
     assert cmd.sender == Address("ü", "xn--bcher-kva.de")
     p = cmd.params
     assert (p.size, p.body, p.smtputf8, p.requiretls, p.auth) == (
-        1234, "8BITMIME", True, True, "a+b@x.org"
+        1234,
+        "8BITMIME",
+        True,
+        True,
+        "a+b@x.org",
     )
 
 

@@ -16,8 +16,10 @@ def test_encode_multiline() -> None:
     assert Reply(220, None, "ready").encode() == b"220 ready\r\n"
 
 
-@pytest.mark.parametrize(("code", "enhanced"), [(250, "5.0.0"), (550, "5.1"), (550, "5.01.1"),
-                                                (550, "3.1.1"), (199, None), (600, None)])
+@pytest.mark.parametrize(
+    ("code", "enhanced"),
+    [(250, "5.0.0"), (550, "5.1"), (550, "5.01.1"), (550, "3.1.1"), (199, None), (600, None)],
+)
 def test_invalid(code: int, enhanced: str | None) -> None:
     with pytest.raises(ReplyError):
         Reply(code, enhanced, "x")
@@ -30,8 +32,11 @@ def test_classes() -> None:
 
 
 codes = st.sampled_from([(250, "2"), (451, "4"), (550, "5"), (552, "5")])
-texts = st.lists(st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1,
-                         max_size=20), min_size=1, max_size=4)
+texts = st.lists(
+    st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20),
+    min_size=1,
+    max_size=4,
+)
 
 
 @given(codes, st.integers(0, 999), st.integers(0, 999), texts)

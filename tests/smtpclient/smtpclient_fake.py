@@ -9,6 +9,7 @@ require client certificates to provoke TLS alerts).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 import ssl
 import threading
@@ -47,6 +48,13 @@ class Script:
     data_reply: list[str] = field(default_factory=lambda: ["250 2.0.0 queued as 1"])
     hang_on: str | None = None  # command verb after which the server stays silent
     raw_reply: dict[str, bytes] = field(default_factory=dict)  # verb -> raw bytes
+    # Read DATA as a lenient (vulnerable) receiver would: a "." line ends it
+    # whatever the line ends around it (CR, LF or CRLF, a NUL beside the dot);
+    # what follows is read as commands (SMTP smuggling, CVE-2023-51764 class).
+    lenient_data_end: bool = False
+
+
+LENIENT_END = re.compile(rb"(?:\A|\r\n|\r|\n)\x00?\.\x00?(?:\r\n|\r|\n)")
 
 
 @dataclass
@@ -71,6 +79,16 @@ class _Conn:
             self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
         return line + b"\n"
+
+    def until(self, pattern: re.Pattern[bytes]) -> bytes | None:
+        """Everything up to the end of the first match of *pattern* (None at EOF)."""
+        while (m := pattern.search(self.buf)) is None:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        data, self.buf = self.buf[: m.end()], self.buf[m.end() :]
+        return data
 
     def send(self, lines: list[str]) -> None:
         self.sock.sendall("".join(line + "\r\n" for line in lines).encode())
@@ -205,6 +223,13 @@ class FakeSMTP:
                 conn.send(s.rcpt_replies.get(addr, ["250 2.1.5 ok"]))
             elif verb == "DATA":
                 conn.send(["354 go ahead"])
+                if s.lenient_data_end:
+                    lenient = conn.until(LENIENT_END)
+                    if lenient is None:
+                        return
+                    self.seen.data.append(lenient)
+                    conn.send(s.data_reply)
+                    continue
                 data = b""
                 while True:
                     raw = conn.line()

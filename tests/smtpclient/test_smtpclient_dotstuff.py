@@ -13,12 +13,13 @@ from postel.smtpclient.dotstuff import MAX_PENDING, stuffed_chunks
 
 
 def normalise(data: bytes) -> bytes:
-    """What the receiver should get: CRLF line ends, final line end added."""
-    lines = data.split(b"\n")
+    """What the receiver should get: every CRLF, bare LF and bare CR a CRLF line
+    end, no NUL, final line end added."""
+    data = data.replace(b"\x00", b"")
+    lines = re.split(rb"\r\n|\r|\n", data)
     if lines[-1] == b"":
         lines.pop()
-    out = b"".join((ln[:-1] if ln.endswith(b"\r") else ln) + b"\r\n" for ln in lines)
-    return out
+    return b"".join(ln + b"\r\n" for ln in lines)
 
 
 def test_examples() -> None:
@@ -66,12 +67,17 @@ def test_round_trip(data: bytes, cuts: list[int]) -> None:
     assert out.endswith(b".\r\n")
     body = out[:-3]
     assert b"\r\n.\r\n" not in b"\r\n" + body
-    assert re.search(rb"(?<!\r)\n", out) is None
+    assert re.search(rb"(?<!\r)\n|\r(?!\n)", out) is None
+    assert b"\x00" not in out
     assert unstuff(out) == normalise(data)
     assert out == stuff(data)
 
 
-@given(st.lists(st.sampled_from([b".", b"..", b"a", b"\r", b"\n", b"\r\n", b"x.y"]), max_size=60))
+@given(
+    st.lists(
+        st.sampled_from([b".", b"..", b"a", b"\r", b"\n", b"\r\n", b"x.y", b"\x00"]), max_size=60
+    )
+)
 def test_round_trip_dots(parts: list[bytes]) -> None:
     data = b"".join(parts)
     s = DotStuffer()

@@ -103,16 +103,23 @@ class Env:
         return ctx
 
     def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.ports["smtp"], local_hostname="client.sender.test",
-                            timeout=10)
+        return smtplib.SMTP(
+            "127.0.0.1", self.ports["smtp"], local_hostname="client.sender.test", timeout=10
+        )
 
     def submission(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.ports["submission"], local_hostname="laptop",
-                            timeout=10)
+        return smtplib.SMTP(
+            "127.0.0.1", self.ports["submission"], local_hostname="laptop", timeout=10
+        )
 
     def submissions(self) -> smtplib.SMTP_SSL:
-        return smtplib.SMTP_SSL("127.0.0.1", self.ports["submissions"], local_hostname="laptop",
-                                timeout=10, context=self.client_context())
+        return smtplib.SMTP_SSL(
+            "127.0.0.1",
+            self.ports["submissions"],
+            local_hostname="laptop",
+            timeout=10,
+            context=self.client_context(),
+        )
 
     def messages(self, account: str, mailbox: str = "Inbox") -> list[Any]:
         from postel.store.errors import StoreError

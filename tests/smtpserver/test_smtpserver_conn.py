@@ -277,3 +277,18 @@ async def test_buffer_pauses_at_the_high_water_mark() -> None:
     chunk, found = await conn.read_chunk(b"\n.")
     assert not found and len(chunk) == 4199
     assert not transport.paused  # drained below half the mark
+
+
+async def test_peek_waits_and_consumes_nothing() -> None:
+    conn, _ = new_conn()
+    waiting = asyncio.ensure_future(conn.peek(2))
+    conn.data_received(b".")
+    await asyncio.sleep(0)
+    assert not waiting.done()  # one byte of two
+    conn.data_received(b"\r\nQUIT")
+    assert await waiting == b".\r"
+    assert await conn.peek(1) == b"."
+    assert await conn.readexactly(3) == b".\r\n"
+    conn.eof_received()
+    assert await conn.peek(10) == b"QUIT"  # fewer only at EOF
+    assert await conn.read(10) == b"QUIT"

@@ -93,8 +93,12 @@ async def test_relay_refused_and_unknown_user(env: Env) -> None:
         with env.smtp() as c:
             c.ehlo()
             c.mail("someone@sender.test")
-            return [c.rcpt("victim@elsewhere.test"), c.rcpt("nobody@example.org"),
-                    c.rcpt("alice@example.org"), c.rset()]
+            return [
+                c.rcpt("victim@elsewhere.test"),
+                c.rcpt("nobody@example.org"),
+                c.rcpt("alice@example.org"),
+                c.rset(),
+            ]
 
     relay, unknown, ok, _ = await run(go)
     assert relay[0] == 550 and relay[1].startswith(b"5.7.1 ")

@@ -29,15 +29,26 @@ async def data_of(
     raw: bytes, max_size: int = 10_000, max_line: int = 98
 ) -> tuple[bytes, DataResult]:
     sink = io.BytesIO()
-    result = await read_data(reader(raw), sink, max_size=max_size, max_line=max_line,
-                             line_timeout=5)
+    result = await read_data(
+        reader(raw), sink, max_size=max_size, max_line=max_line, line_timeout=5
+    )
     return sink.getvalue(), result
 
 
 async def test_dot_unstuffing_and_line_ends() -> None:
-    data, result = await data_of(b"a\r\n..b\r\nc\n.\r\nNEXT\r\n")
+    data, result = await data_of(b"a\r\n..b\r\nc\r\n.\r\nNEXT\r\n")
     assert data == b"a\r\n.b\r\nc\r\n"
-    assert result.size == len(data)
+    assert result.size == len(data) and result.fault is None
+
+
+async def test_bare_line_ends_and_nul_are_faults() -> None:
+    # RFC 5321 §2.3.8; "c\n.\r\n" is no end of data: a bare LF before the dot.
+    data, result = await data_of(b"a\r\nc\n.\r\nNEXT\r\n.\r\n")
+    assert (data, result.fault, result.eof) == (b"a\r\n", "bare <LF>", False)
+    _, result = await data_of(b"a\rb\r\n.\r\n")
+    assert result.fault == "bare <CR>"
+    _, result = await data_of(b"a\x00b\r\n.\r\n")
+    assert result.fault == "NUL"
 
 
 async def test_size_limit_reads_to_end() -> None:
@@ -53,8 +64,11 @@ async def test_eof_in_data() -> None:
     assert result.eof
 
 
-@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
-                max_size=20))
+@given(
+    st.lists(
+        st.binary(max_size=40).filter(lambda b: not any(c in b for c in b"\n\r\x00")), max_size=20
+    )
+)
 async def test_stuffing_roundtrip(lines: list[bytes]) -> None:
     stuffed = b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in lines)
     data, result = await data_of(stuffed + b".\r\n")
@@ -64,11 +78,16 @@ async def test_stuffing_roundtrip(lines: list[bytes]) -> None:
 
 def test_received_header() -> None:
     info = ReceivedInfo(
-        helo="client (evil) example", ip="192.0.2.1", rdns="mx.example.net",
+        helo="client (evil) example",
+        ip="192.0.2.1",
+        rdns="mx.example.net",
         hostname="mail.example.org",
         protocol=protocol_type(ehlo=True, tls=True, authenticated=False, smtputf8=False),
-        cid="1a2b", recipient="<a@example.org>", tls_version="TLSv1.3",
-        tls_cipher="TLS_AES_128_GCM_SHA256", when=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        cid="1a2b",
+        recipient="<a@example.org>",
+        tls_version="TLSv1.3",
+        tls_cipher="TLS_AES_128_GCM_SHA256",
+        when=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
     header = received_header(info)
     assert header.endswith("\r\n")

@@ -90,6 +90,4 @@ async def test_stop_closes_idle_sessions(env: Env) -> None:
         goodbye = await run(lambda: s.makefile("rb").readline())
         assert goodbye.startswith(b"421 4.3.2")
     with pytest.raises(OSError):
-        await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", env.ports["smtp"]), 2
-        )
+        await asyncio.wait_for(asyncio.open_connection("127.0.0.1", env.ports["smtp"]), 2)

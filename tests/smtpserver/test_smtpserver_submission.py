@@ -178,8 +178,9 @@ def scram_login(c: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
         return code, resp
     server_first = base64.b64decode(resp).decode()
     attrs = dict(a.split("=", 1) for a in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
-                                 int(attrs["i"]))
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"])
+    )
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     stored = hashlib.sha256(client_key).digest()
     without_proof = f"c=biws,r={attrs['r']}"

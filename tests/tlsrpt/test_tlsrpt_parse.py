@@ -29,7 +29,7 @@ from postel.tlsrpt import (
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "tlsrpt"
 
-# /work/shared/testdata/FACTS.md
+# ../shared/testdata/FACTS.md
 FACTS: dict[str, dict[str, Any]] = {
     "rfc8460.json": {
         "org": "Company-X",
@@ -382,3 +382,26 @@ def test_random_json_only_package_errors(value: Any) -> None:
             parse_report_json(json.dumps(value), strict=strict)
         except TLSRPTError:
             pass
+
+
+def test_json_values_are_counted_before_decoding() -> None:
+    """Millions of tiny values are refused by a count, before json.loads builds them."""
+    with pytest.raises(LimitError, match="more than 1000 JSON values"):
+        parse_report(b"[" + b"[]," * 100_000 + b"[]]", limits=Limits(max_json_values=1000))
+    with pytest.raises(LimitError, match="JSON values"):
+        parse_report(gzip.compress(b"[" + b"0," * 300_000 + b"0]"))
+
+
+def test_work_is_counted_per_message() -> None:
+    """Each part is under the limits; together they are not."""
+    part = gzip.compress(b'{"x": "' + b"a" * 600 + b'"}')
+    limits = Limits(max_decompressed_bytes=1000)
+    with pytest.raises(ReportError):
+        parse_report(_report_email(part), limits=limits)
+    msg = EmailMessage()
+    msg["From"] = "noreply-smtp-tls-reporting@example.net"
+    msg.set_content("two parts")
+    for i in range(2):
+        msg.add_attachment(part, maintype="application", subtype="tlsrpt+gzip", filename=f"{i}.gz")
+    with pytest.raises(LimitError, match="more than 1000 bytes in this message"):
+        parse_report(bytes(msg), limits=limits)

@@ -1,4 +1,4 @@
-"""TLS report model: merging and JSON serialisation (RFC 8460 §4.4, reference §1)."""
+"""TLS report model: merging and JSON serialisation (RFC 8460 §4.4, docs/tls-reporting.md)."""
 
 from __future__ import annotations
 

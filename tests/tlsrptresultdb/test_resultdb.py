@@ -1,4 +1,4 @@
-"""Recording outgoing TLS results (reference-behaviour §1)."""
+"""Recording outgoing TLS results (docs/tls-reporting.md, Recording)."""
 
 from __future__ import annotations
 

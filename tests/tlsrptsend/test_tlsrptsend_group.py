@@ -1,4 +1,4 @@
-"""Grouping a day's rows into reports (reference behaviour §1 "Grouping")."""
+"""Grouping a day's rows into reports (docs/tls-reporting.md, Grouping)."""
 
 from __future__ import annotations
 

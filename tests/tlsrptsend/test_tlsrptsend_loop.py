@@ -1,4 +1,4 @@
-"""The daily schedule with an injected clock (reference behaviour §1)."""
+"""The daily schedule with an injected clock (docs/tls-reporting.md, Schedule)."""
 
 from __future__ import annotations
 

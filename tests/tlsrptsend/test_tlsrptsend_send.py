@@ -1,5 +1,5 @@
 """A sending run over a recorded day: recipients, marks, cleanup, DNS errors,
-all-success, suppression and bounce counting (reference behaviour §1)."""
+all-success, suppression and bounce counting (docs/tls-reporting.md)."""
 
 from __future__ import annotations
 

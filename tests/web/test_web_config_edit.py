@@ -18,8 +18,13 @@ def test_add_and_remove_domain(client: TestClient, instance: Instance) -> None:
         client,
         "/admin/domains",
         "/admin/domains/add",
-        {"domain": "New.Example", "description": "second", "dkim": "on", "mta_sts": "on",
-         "report_account": "you"},
+        {
+            "domain": "New.Example",
+            "description": "second",
+            "dkim": "on",
+            "mta_sts": "on",
+            "report_account": "you",
+        },
     )
     assert r.status_code == 200
     assert r.url.path == "/admin/domains/new.example/dns"
@@ -91,7 +96,9 @@ def test_add_account_generates_password(client: TestClient, instance: Instance) 
 def test_add_account_with_unknown_domain_is_refused(client: TestClient, instance: Instance) -> None:
     before = instance.cfg.domains_file.read_text()
     r = post(
-        client, "/admin/accounts", "/admin/accounts/add",
+        client,
+        "/admin/accounts",
+        "/admin/accounts/add",
         {"address": "dave@elsewhere.example", "password": "long enough"},
     )
     assert "Not added" in r.text

@@ -1,4 +1,4 @@
-"""Recipient security evaluation (reference-behaviour §4) with MockResolver and a store."""
+"""Recipient security evaluation (docs/webmail-security-api.md) with MockResolver and a store."""
 
 from __future__ import annotations
 

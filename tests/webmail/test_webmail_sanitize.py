@@ -126,7 +126,8 @@ def test_allowed_markup_survives() -> None:
         "<p>a &lt; b &amp; c</p><ul><li>one<li>two</ul><br/><hr>"
     )
     out = sanitize_html(src).body
-    assert '<td colspan="2" style="color: red; font-weight: bold">' in out
+    # nh3 re-serialises the allowed declarations of a style attribute.
+    assert '<td colspan="2" style="color:red;font-weight:bold">' in out
     assert (
         '<a href="https://example.org/x?a=1&amp;b=2" title="t" target="_blank" '
         'rel="noopener noreferrer">link</a>' in out
@@ -172,9 +173,11 @@ def test_css() -> None:
 
 
 def test_output_is_balanced() -> None:
+    # The tree a browser builds (HTML Living Standard §13.2.6): open formatting
+    # elements are reopened after </div>, and a stray </p> makes an empty <p>.
     out = sanitize_html("<div><p><b>x</div><i>y").body
-    assert out == "<div><p><b>x</b></p></div><i>y</i>"
-    assert sanitize_html("</div></p>text").body == "text"
+    assert out == "<div><p><b>x</b></p></div><b><i>y</i></b>"
+    assert sanitize_html("</div></p>text").body == "<p></p>text"
 
 
 def test_frame_document_has_csp() -> None:

@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+from collections.abc import Mapping
 
 from postel.acme.challenges import Challenges
 
@@ -46,12 +47,25 @@ class HTTP01Server:
         self.servers: list[asyncio.Server] = []
         self.bound: list[tuple[str, int]] = []
 
-    async def start(self, ips: list[str], port: int) -> None:
+    async def start(
+        self, ips: list[str], port: int, sockets: Mapping[str, socket.socket] | None = None
+    ) -> None:
+        """Listen on *port* of *ips*, or on the sockets bound already (by ip:
+        postel.privdrop binds port 80 before it gives up root)."""
         for ip in ips:
-            family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
-            server = await asyncio.start_server(
-                self._handle, ip, port, family=family, reuse_address=True, limit=MAX_HEAD
-            )
+            sock = (sockets or {}).get(ip)
+            if sock is not None:
+                server = await asyncio.start_server(self._handle, sock=sock, limit=MAX_HEAD)
+            else:
+                v6 = ipaddress.ip_address(ip).version == 6
+                server = await asyncio.start_server(
+                    self._handle,
+                    ip,
+                    port,
+                    family=socket.AF_INET6 if v6 else socket.AF_INET,
+                    reuse_address=True,
+                    limit=MAX_HEAD,
+                )
             self.servers.append(server)
             for sock in server.sockets:
                 self.bound.append((ip, int(sock.getsockname()[1])))

@@ -14,3 +14,11 @@ def certificate_names(hostname: str, domains: Iterable[str]) -> list[str]:
             if name not in out:
                 out.append(name)
     return out
+
+
+def http01_ips(listener_ips: Iterable[Iterable[str]]) -> list[str]:
+    """The addresses of the HTTP-01 responder: every listener's, once each."""
+    out: list[str] = []
+    for ips in listener_ips:
+        out.extend(ip for ip in ips if ip not in out)
+    return out

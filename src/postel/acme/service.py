@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 from postel.acme.challenges import Challenges
@@ -11,7 +13,7 @@ from postel.acme.client import Settings, read_eab_key
 from postel.acme.errors import ACMEError
 from postel.acme.http01 import HTTP01Server
 from postel.acme.manager import ACMEManager
-from postel.acme.names import certificate_names
+from postel.acme.names import certificate_names, http01_ips
 from postel.acme.rollover import Published, tlsa_published
 from postel.acme.storage import CertStore
 from postel.config import Config
@@ -50,18 +52,26 @@ def settings(cfg: Config) -> Settings:
 
 
 async def start(
-    cfg: Config, store: CertStore, challenges: Challenges, stack: AsyncExitStack
+    cfg: Config,
+    store: CertStore,
+    challenges: Challenges,
+    stack: AsyncExitStack,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
 ) -> ACMEManager:
     """Start the http-01 responder if configured and the renewal loop; both are
-    stopped by *stack*."""
+    stopped by *stack*. *sockets*: bound already, keyed ("acme", "http01", ip)
+    (postel.preflight.listen_all, for a root start)."""
     a = cfg.static.acme
     if a.http01_port:
-        ips: list[str] = []
-        for lst in cfg.static.listeners.values():
-            ips.extend(ip for ip in lst.ips if ip not in ips)
+        ips = http01_ips(lst.ips for lst in cfg.static.listeners.values())
+        bound = {
+            ip: s
+            for (owner, kind, ip), s in (sockets or {}).items()
+            if (owner, kind) == ("acme", "http01")
+        }
         http = HTTP01Server(challenges)
         stack.push_async_callback(http.stop)
-        await http.start(ips, a.http01_port)
+        await http.start(ips, a.http01_port, bound)
     resolver = DNSResolver(
         cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
     )

@@ -1,4 +1,4 @@
-"""backup: a consistent copy of a running instance (reference-behaviour §5).
+"""backup: a consistent copy of a running instance (docs/data-safety.md).
 
 DESTDIR/config is a copy of the config dir, DESTDIR/data the data dir:
 databases as snapshots, message files hard-linked (copied with one warning

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from postel.cli.common import fail
+from postel.cli.live import tell_server
 from postel.config.errors import ConfigError
 
 DOMAINS_FILE = "domains.toml"
@@ -186,6 +187,7 @@ def add(
     click.echo(f"account {name!r} added with address {address}")
     if generated:
         click.echo(f"password: {password}")
+    tell_server(datadir.root, "reload", "uses it now")
 
 
 @command.command(name="list")
@@ -231,10 +233,12 @@ def passwd(config_dir: Path, name: str, password_file: Path | None, generate: bo
     if name not in domains.accounts:
         fail(f"{path}: no account {name!r}")
     password, generated = _get_password(password_file, generate)
-    _set_password(_datadir(config_dir, static), name, password)
+    datadir = _datadir(config_dir, static)
+    _set_password(datadir, name, password)
     click.echo(f"password of account {name!r} changed")
     if generated:
         click.echo(f"password: {password}")
+    tell_server(datadir.root, "reload", "uses it now")
 
 
 @command.command()
@@ -283,3 +287,4 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
     store_dir = datadir.account_dir(name)
     if store_dir.exists():
         click.echo(f"its messages are kept in {store_dir}; delete that directory when unneeded")
+    tell_server(datadir.root, "reload", "no longer knows it")

@@ -1,4 +1,4 @@
-"""`postel backup DESTDIR`: a consistent backup of a running instance (reference-behaviour §5)."""
+"""`postel backup DESTDIR`: a consistent backup of a running instance (docs/data-safety.md)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -15,15 +16,32 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
-    """The content of *path*; fail when it cannot be read or is over *limit* bytes."""
+STDIN = Path("-")
+
+
+def shown(path: Path) -> str:
+    """*path* as messages name it; ``-`` is standard input."""
+    return "<stdin>" if path == STDIN else str(path)
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """At most *limit* + 1 bytes of *path* (``-``: standard input), so that a caller
+    sees when there was more; fail when it cannot be read."""
     try:
+        if path == STDIN:
+            return sys.stdin.buffer.read(limit + 1)
         with path.open("rb") as f:
-            data = f.read(limit + 1)
+            return f.read(limit + 1)
     except OSError as e:
-        fail(f"{path}: cannot read: {e.strerror or e}")
+        fail(f"{shown(path)}: cannot read: {e.strerror or e}")
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The content of *path* (``-``: standard input); fail when it cannot be read or
+    is over *limit* bytes."""
+    data = read_limited(path, limit)
     if len(data) > limit:
-        fail(f"{path}: larger than {limit} bytes")
+        fail(f"{shown(path)}: larger than {limit} bytes")
     return data
 
 
@@ -52,7 +70,7 @@ def print_parsed(
     try:
         result = parse(data)
     except errors as e:
-        fail(f"{path}: {e}")
+        fail(f"{shown(path)}: {e}")
     for w in result.warnings:
-        click.echo(f"warning: {path}: {w}", err=True)
+        click.echo(f"warning: {shown(path)}: {w}", err=True)
     click.echo(result.report.to_json())

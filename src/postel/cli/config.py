@@ -39,3 +39,23 @@ def test(config_dir: Path) -> None:
         f"{cfg.dir}: OK ({len(cfg.domains.domains)} domains, "
         f"{len(cfg.domains.accounts)} accounts, {len(cfg.static.listeners)} listeners)"
     )
+
+
+@command.command()
+@config_option
+def reload(config_dir: Path) -> None:
+    """Make the running server use domains.toml as it is now (after an edit by hand)."""
+    from postel.control import ControlError, call, server_pid
+
+    cfg = load_or_exit(config_dir)  # a broken file is reported here, line and field
+    root = cfg.datadir.root
+    if server_pid(root) is None:
+        raise click.ClickException(f"{root}: no server runs on this data directory")
+    try:
+        result = call(root, "reload")
+    except ControlError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"the running server uses {cfg.domains_file} now "
+        f"({result.get('domains')} domains, {result.get('accounts')} accounts)"
+    )

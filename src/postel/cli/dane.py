@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
+from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.dane.allowed import normalize_name
 from postel.dane.errors import DANEError
 from postel.dane.lookup import TLSALookup, expand_host, lookup_tlsa
@@ -25,15 +27,29 @@ def command() -> None:
 @command.command(name="lookup")
 @click.argument("host")
 @click.option("--port", default=25, show_default=True, type=click.IntRange(1, 65535))
+@config_for_resolver
 @click.option(
     "--nameserver",
     "nameservers",
     multiple=True,
     metavar="IP",
-    help="Resolver to ask (repeatable); default: the system's resolvers.",
+    help="Resolver to ask (repeatable); default: [dns] of --config, else the system's.",
+)
+@click.option(
+    "--dns-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Resolver port [default: [dns] port of --config, or 53].",
 )
 @click.option("--timeout", default=5.0, show_default=True, type=float, help="DNS timeout (s).")
-def lookup_command(host: str, port: int, nameservers: tuple[str, ...], timeout: float) -> None:
+def lookup_command(
+    host: str,
+    port: int,
+    config_dir: Path | None,
+    nameservers: tuple[str, ...],
+    dns_port: int | None,
+    timeout: float,
+) -> None:
     """Look up the TLSA records of HOST and print them as JSON.
 
     Follows the host's CNAMEs for the TLSA base domain when the expansion is
@@ -45,7 +61,8 @@ def lookup_command(host: str, port: int, nameservers: tuple[str, ...], timeout: 
     except DANEError as exc:
         click.echo(f"postel dane lookup: {exc}", err=True)
         sys.exit(1)
-    resolver = DNSResolver(nameservers=list(nameservers) or None, timeout=timeout)
+    choice = choose_resolver(config_dir, nameservers, dns_port)
+    resolver = DNSResolver(nameservers=choice.nameservers, port=choice.port, timeout=timeout)
     try:
         output = asyncio.run(_lookup(resolver, host, port))
     except DNSError as exc:

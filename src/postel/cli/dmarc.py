@@ -20,10 +20,12 @@ def command() -> None:
 
 
 @command.command(name="parse")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Reject deviations instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
-    """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON."""
+    """Parse a report (.xml, .xml.gz, .zip or report e-mail) and print normalised JSON.
+
+    FILE ``-`` is standard input."""
     print_parsed(
         file,
         lambda data: parse_report(data, strict=strict),
@@ -73,7 +75,7 @@ def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) ->
         )
 
 
-# Outgoing aggregate reports (issue 20): `send` and the suppression list.
+# Outgoing aggregate reports (docs/dmarc-reports.md): `send` and the suppression list.
 
 
 @command.command(name="send")

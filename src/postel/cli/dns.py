@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import click
 
+from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.dns.check import DEFAULT_BOGUS_PROBE, DEFAULT_PROBE, check_validating
 from postel.dns.errors import BogusError, DNSError, NotFound, TemporaryError
 from postel.dns.resolver import DNSResolver
@@ -23,15 +25,18 @@ _nameserver = click.option(
     "nameservers",
     multiple=True,
     metavar="IP",
-    help="Resolver to ask (repeatable); default: /etc/resolv.conf.",
+    help="Resolver to ask (repeatable); default: [dns] of --config, else /etc/resolv.conf.",
 )
-_port = click.option("--port", default=53, show_default=True, help="Resolver port.")
+_port = click.option(
+    "--port", type=int, default=None, help="Resolver port [default: [dns] port of --config, or 53]."
+)
 _timeout = click.option(
     "--timeout", default=5.0, show_default=True, help="Seconds per lookup in total."
 )
 
 
 @command.command(name="check-resolver")
+@config_for_resolver
 @_nameserver
 @_port
 @_timeout
@@ -45,8 +50,9 @@ _timeout = click.option(
 )
 @click.option("--bogus-probe-type", default="A", show_default=True)
 def check_resolver(
+    config_dir: Path | None,
     nameservers: tuple[str, ...],
-    port: int,
+    port: int | None,
     timeout: float,
     probe: str,
     probe_type: str,
@@ -54,7 +60,8 @@ def check_resolver(
     bogus_probe_type: str,
 ) -> None:
     """Tell whether the resolver validates DNSSEC; exit 1 if it does not."""
-    resolver = DNSResolver(list(nameservers) or None, port=port, timeout=timeout)
+    choice = choose_resolver(config_dir, nameservers, port)
+    resolver = DNSResolver(choice.nameservers, port=choice.port, timeout=timeout)
     ok, message = asyncio.run(
         check_validating(resolver, probe, probe_type, bogus_probe or None, bogus_probe_type)
     )
@@ -67,14 +74,23 @@ def check_resolver(
 
 
 @command.command(name="lookup")
+@config_for_resolver
 @_nameserver
 @_port
 @_timeout
 @click.argument("name")
 @click.argument("rdtype", default="A")
-def lookup(nameservers: tuple[str, ...], port: int, timeout: float, name: str, rdtype: str) -> None:
+def lookup(
+    config_dir: Path | None,
+    nameservers: tuple[str, ...],
+    port: int | None,
+    timeout: float,
+    name: str,
+    rdtype: str,
+) -> None:
     """Look up NAME RDTYPE and print the answer as JSON (exit 1 on errors)."""
-    resolver = DNSResolver(list(nameservers) or None, port=port, timeout=timeout)
+    choice = choose_resolver(config_dir, nameservers, port)
+    resolver = DNSResolver(choice.nameservers, port=choice.port, timeout=timeout)
     try:
         answer = asyncio.run(resolver.lookup(name, rdtype))
     except ValueError as e:

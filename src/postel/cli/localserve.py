@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -28,11 +27,11 @@ def command(base: Path, ip: str | None) -> None:
     import ipaddress
 
     from postel import log
+    from postel.cli.startup import run_or_exit
     from postel.config import ConfigError, load_config
     from postel.localserve import ensure_local_config, instructions
+    from postel.preflight import preflight
     from postel.server import Running, run
-    from postel.smtpserver.errors import BindError
-    from postel.web.errors import ListenError
 
     if ip is not None:
         try:
@@ -60,18 +59,16 @@ def command(base: Path, ip: str | None) -> None:
     def ready(running: Running) -> None:
         click.echo(instructions(running.bound))
 
-    from postel.owner import DataDirInUse
+    async def main() -> None:
+        preflight(cfg)
+        await run(cfg, ready=ready, check_dns=False)
 
-    try:
-        asyncio.run(run(cfg, ready=ready, check_dns=False))
-    except KeyboardInterrupt:
-        pass
-    except DataDirInUse as exc:
-        raise click.ClickException(str(exc)) from None
-    except (BindError, ListenError) as exc:
+    def in_use(message: str) -> str:
         # Typically another localserve (or mail server) on the same ports.
-        raise click.ClickException(
-            f"{exc}\nAnother program uses this port; stop it or start localserve with "
-            "another loopback address (--ip 127.0.0.2 and a new --dir)."
-        ) from None
+        return (
+            f"{message.split('; ')[0]}; stop that program, or start localserve with another "
+            "loopback address (--ip 127.0.0.2 and a new --dir)"
+        )
+
+    run_or_exit(main, in_use_hint=in_use)
     click.echo("postel localserve stopped.")

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from postel.cli.common import fail
+from postel.cli.common import fail, read_limited, shown
+from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.mtasts.errors import MTASTSError, NoRecord
 from postel.mtasts.policy import MAX_POLICY_SIZE, parse_policy
 from postel.mtasts.record import parse_record
@@ -26,16 +27,8 @@ def _echo_json(value: dict[str, Any]) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _read(path: Path, limit: int) -> bytes:
-    try:
-        with path.open("rb") as f:
-            return f.read(limit + 1)
-    except OSError as e:
-        fail(f"{path}: cannot read: {e.strerror or e}")
-
-
 @command.command(name="parse")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
 @click.option(
     "--record",
     "is_record",
@@ -43,42 +36,54 @@ def _read(path: Path, limit: int) -> bytes:
     help="FILE holds an _mta-sts TXT record value instead of a policy.",
 )
 def parse_cmd(file: Path, is_record: bool) -> None:
-    """Parse a policy file (or with --record a TXT record value); print normalised JSON."""
+    """Parse a policy file (or with --record a TXT record value); print normalised JSON.
+
+    FILE ``-`` is standard input."""
+    name = shown(file)
     if is_record:
-        data = _read(file, _RECORD_LIMIT)
+        data = read_limited(file, _RECORD_LIMIT)
         if len(data) > _RECORD_LIMIT:
-            fail(f"{file}: larger than {_RECORD_LIMIT} bytes")
+            fail(f"{name}: larger than {_RECORD_LIMIT} bytes")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            fail(f"{file}: invalid UTF-8 at byte {e.start}")
+            fail(f"{name}: invalid UTF-8 at byte {e.start}")
         # The file holds one value; a final line break is not part of it.
         text = text.removesuffix("\n").removesuffix("\r")
         try:
             _echo_json(parse_record(text).to_json())
         except MTASTSError as e:
-            fail(f"{file}: {e}")
+            fail(f"{name}: {e}")
         return
-    data = _read(file, MAX_POLICY_SIZE)
+    data = read_limited(file, MAX_POLICY_SIZE)
     if len(data) > MAX_POLICY_SIZE:
         # RFC 8461 §3.3: a policy over 64 KiB is a syntax error.
-        fail(f"{file}: mta-sts policy larger than {MAX_POLICY_SIZE} bytes")
+        fail(f"{name}: mta-sts policy larger than {MAX_POLICY_SIZE} bytes")
     try:
         _echo_json(parse_policy(data).to_json())
     except MTASTSError as e:
-        fail(f"{file}: {e}")
+        fail(f"{name}: {e}")
 
 
 @command.command(name="lookup")
 @click.argument("domain")
-@click.option("--nameserver", "nameservers", multiple=True, help="Resolver IP (repeatable).")
-@click.option("--dns-port", type=int, default=53, show_default=True, help="Resolver port.")
+@config_for_resolver
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    help="Resolver IP (repeatable); default: [dns] of --config, else the system's.",
+)
+@click.option(
+    "--dns-port", type=int, default=None, help="Resolver port [default: [dns] of --config, or 53]."
+)
 @click.option(
     "--ca-file",
     "ca_files",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Extra trusted CA certificates (PEM), besides the system CAs (repeatable).",
+    help="Extra trusted CA certificates (PEM), besides the system CAs and "
+    "[tls] extra_ca_files of --config (repeatable).",
 )
 @click.option(
     "--https-port", type=int, default=443, show_default=True, help="Policy server port (tests)."
@@ -94,8 +99,9 @@ def parse_cmd(file: Path, is_record: bool) -> None:
 )
 def lookup_cmd(
     domain: str,
+    config_dir: Path | None,
     nameservers: tuple[str, ...],
-    dns_port: int,
+    dns_port: int | None,
     ca_files: tuple[Path, ...],
     https_port: int,
     timeout: float,
@@ -111,9 +117,10 @@ def lookup_cmd(
         addresses = AddressPolicy.from_networks(allow_internal)
     except ValueError as e:
         fail(f"--allow-internal: {e}")
-    resolver = DNSResolver(list(nameservers) or None, port=dns_port)
+    choice = choose_resolver(config_dir, nameservers, dns_port)
+    resolver = DNSResolver(choice.nameservers, port=choice.port)
     try:
-        ctx = make_ssl_context(ca_files)
+        ctx = make_ssl_context([*choice.extra_ca_files, *ca_files])
     except (OSError, ValueError) as e:
         fail(f"loading CA files: {e}")
     try:

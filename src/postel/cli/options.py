@@ -27,10 +27,26 @@ def config_option(func: F) -> F:
     )(func)
 
 
+def missing_config(config_dir: Path) -> str | None:
+    """One line for a configuration that is not there at all, else None."""
+    from postel.config.load import STATIC_FILE
+
+    todo = "create one with `postel quickstart`, or name yours with --config DIR or $POSTEL_CONFIG"
+    if not config_dir.is_dir():
+        return f"{config_dir.absolute()}: no such configuration directory; {todo}"
+    if not (config_dir / STATIC_FILE).exists():
+        return f"{config_dir.absolute()}: no {STATIC_FILE} in this directory; {todo}"
+    return None
+
+
 def load_or_exit(config_dir: Path) -> Any:
     """Load the configuration, or print every problem and exit 1."""
     from postel.config import ConfigError, load_config
 
+    missing = missing_config(config_dir)
+    if missing is not None:
+        click.echo(f"error: {missing}", err=True)
+        raise SystemExit(1)
     try:
         return load_config(config_dir)
     except ConfigError as exc:

@@ -1,7 +1,7 @@
 """`postel queue`: list, retry, hold and drop outgoing messages.
 
-Works on queue/index.db while the server runs (SQLite WAL); the delivery
-loop notices changes within a few seconds.
+Works on queue/index.db while the server runs (SQLite WAL) and then wakes the
+running server's delivery loop over the control socket.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def _open(config_dir: Path) -> Iterator[QueueDB]:
         yield db
     finally:
         db.close()
+
+
+def _wake(config_dir: Path) -> None:
+    from postel.cli.live import tell_server
+
+    tell_server(load_or_exit(config_dir).datadir.root, "queue.wake", "delivery loop woken")
 
 
 def _ago(t: dt.datetime, now: dt.datetime) -> str:
@@ -100,6 +106,7 @@ def retry_cmd(config_dir: Path, entry_id: int | None, all_: bool) -> None:
         except EntryNotFound as exc:
             fail(str(exc))
     click.echo(f"{n} entr{'y' if n == 1 else 'ies'} scheduled for immediate delivery")
+    _wake(config_dir)
 
 
 @command.command(name="hold")
@@ -116,6 +123,7 @@ def hold_cmd(config_dir: Path, entry_id: int, release: bool) -> None:
         except EntryNotFound as exc:
             fail(str(exc))
     click.echo(f"entry {entry_id} {'released' if release else 'held'}")
+    _wake(config_dir)
 
 
 @command.command(name="drop")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -42,6 +42,13 @@ def certificate_note(cfg: Config, domain: str) -> str:
 )
 @click.option("--ip", "ips", multiple=True, help="Public IP to listen on (repeatable).")
 @click.option(
+    "--user",
+    default="postel",
+    show_default=True,
+    help="Unprivileged user that `postel serve` started as root runs as; as root, "
+    "quickstart gives it the data directory and the configuration.",
+)
+@click.option(
     "--acme",
     is_flag=True,
     help="Get certificates from an ACME CA (Let's Encrypt unless --acme-directory).",
@@ -56,6 +63,7 @@ def command(
     hostname: str | None,
     base: Path,
     ips: tuple[str, ...],
+    user: str,
     acme: bool,
     acme_directory: str | None,
 ) -> None:
@@ -68,13 +76,19 @@ def command(
         if acme and acme_directory is None:
             acme_directory = LETSENCRYPT_DIRECTORY
         result = quickstart(
-            base / "config", address, hostname, list(ips) or None, acme_directory=acme_directory
+            base / "config",
+            address,
+            hostname,
+            list(ips) or None,
+            user=user,
+            acme_directory=acme_directory,
         )
     except (QuickstartError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except ConfigError as exc:
         raise click.ClickException(f"generated configuration does not load:\n{exc}") from None
     cfg = load_config(result.config_dir)
+    ownership = _hand_over(cfg)
     domain = result.address.rpartition("@")[2]
     records = host_records(cfg) + domain_records(cfg, domain)
     click.echo(
@@ -93,7 +107,43 @@ that the TLSA record protects delivery to you with DANE):
 Also: set the reverse DNS (PTR) of your IPs to {cfg.static.hostname}.
 {certificate_note(cfg, domain)}
 
-Check the configuration:  postel config test --config {result.config_dir}
+{ownership}Check the configuration:  postel config test --config {result.config_dir}
 Start the server:         postel serve --config {result.config_dir}
 """
+    )
+
+
+def _hand_over(cfg: Any) -> str:
+    """As root: give the data directory and the configuration (but postel.toml,
+    which says which user to switch to) to [server] user, which `postel serve`
+    runs as after binding its ports. What was done, for the output."""
+    from postel.config.load import STATIC_FILE
+    from postel.privdrop import (
+        PrivDropError,
+        hand_over,
+        hand_over_config,
+        lookup_user,
+        running_as_root,
+    )
+
+    if not running_as_root():
+        return ""
+    name = cfg.static.server.user
+    try:
+        user = lookup_user(name, f"[server] user in {cfg.dir / STATIC_FILE}")
+    except PrivDropError as exc:
+        return (
+            f"Not handed over to a user: {exc}; then run\n"
+            f"  chown -R {name}: {cfg.datadir.root.resolve()} && chown -R {name}: {cfg.dir} "
+            f"&& chown root: {cfg.dir / STATIC_FILE} && chown root:{name} {cfg.dir} "
+            f"&& chmod 1770 {cfg.dir}\n\n"
+        )
+    data = cfg.datadir.root.resolve()
+    hand_over_config(cfg.dir, user, STATIC_FILE)
+    if not data.is_relative_to(cfg.dir.resolve()):
+        hand_over(data, user)
+    return (
+        f"{data} and {cfg.dir} (but {STATIC_FILE}) now belong to user {name}:\n"
+        f"{cfg.dir} itself stays root's (mode 1770), so {name} cannot replace {STATIC_FILE}.\n"
+        "postel serve, started as root, binds its ports and then runs as that user.\n\n"
     )

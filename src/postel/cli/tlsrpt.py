@@ -13,6 +13,7 @@ import click
 
 from postel.cli.common import fail, print_parsed
 from postel.cli.options import config_option, load_or_exit
+from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
 
@@ -23,10 +24,12 @@ def command() -> None:
 
 
 @command.command(name="parse")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=False))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
 @click.option("--strict", is_flag=True, help="Reject deviations from RFC 8460 instead of warning.")
 def parse_cmd(file: Path, strict: bool) -> None:
-    """Parse a report (JSON, gzip or report e-mail) and print it as normalised JSON."""
+    """Parse a report (JSON, gzip or report e-mail) and print it as normalised JSON.
+
+    FILE ``-`` is standard input."""
     print_parsed(
         file,
         lambda data: parse_report(data, strict=strict),
@@ -37,16 +40,31 @@ def parse_cmd(file: Path, strict: bool) -> None:
 
 @command.command(name="lookup")
 @click.argument("domain")
-@click.option("--nameserver", "nameservers", multiple=True, help="Resolver IP (repeatable).")
-@click.option("--port", type=int, default=53, show_default=True, help="Resolver port.")
+@config_for_resolver
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    help="Resolver IP (repeatable); default: [dns] of --config, else the system's.",
+)
+@click.option(
+    "--port", type=int, default=None, help="Resolver port [default: [dns] of --config, or 53]."
+)
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
-def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: float) -> None:
+def lookup_cmd(
+    domain: str,
+    config_dir: Path | None,
+    nameservers: tuple[str, ...],
+    port: int | None,
+    timeout: float,
+) -> None:
     """Look up and print DOMAIN's TLSRPT record (_smtp._tls TXT)."""
     from postel.dns import DNSError
     from postel.dns.resolver import DNSResolver
     from postel.tlsrpt.lookup import lookup_record
 
-    resolver = DNSResolver(list(nameservers) or None, port=port, timeout=timeout)
+    choice = choose_resolver(config_dir, nameservers, port)
+    resolver = DNSResolver(choice.nameservers, port=choice.port, timeout=timeout)
     try:
         result = asyncio.run(lookup_record(resolver, domain))
     except TLSRPTError as e:
@@ -65,7 +83,7 @@ def lookup_cmd(domain: str, nameservers: tuple[str, ...], port: int, timeout: fl
     click.echo(json.dumps(out, indent=2))
 
 
-# Outgoing reports (issue 6): `send` and the suppression list.
+# Outgoing reports (docs/tls-reporting.md): `send` and the suppression list.
 
 
 @command.command(name="send")

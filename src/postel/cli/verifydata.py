@@ -1,4 +1,4 @@
-"""`postel verifydata DATADIR [--fix]`: check a data directory (reference-behaviour §5)."""
+"""`postel verifydata DATADIR [--fix]`: check a data directory (docs/data-safety.md)."""
 
 from __future__ import annotations
 

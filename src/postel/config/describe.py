@@ -52,7 +52,7 @@ def describe(model: type[BaseModel], table: str = "", example_key: str = "NAME")
             subtables.append((path, dict_sub, info.description or ""))
             continue
         if sub is not None and info.default_factory is not None:
-            subtables.append(("" , sub, f"{table}.{name}" if table else name))
+            subtables.append(("", sub, f"{table}.{name}" if table else name))
             continue
         doc = info.description or ""
         if info.is_required():

@@ -19,9 +19,20 @@ class DKIMSelector(Strict):
     key_file: str = Field(..., description="PEM private key, relative to the config dir.")
     headers: list[str] = Field(
         default_factory=lambda: [
-            "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
-            "In-Reply-To", "References", "MIME-Version", "Content-Type",
-            "Content-Transfer-Encoding", "TLS-Report-Domain", "TLS-Report-Submitter",
+            "From",
+            "To",
+            "Cc",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Reply-To",
+            "In-Reply-To",
+            "References",
+            "MIME-Version",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "TLS-Report-Domain",
+            "TLS-Report-Submitter",
         ],
         description="Headers to sign.",
     )
@@ -150,12 +161,12 @@ class DomainsConfig(Strict):
                     )
                 seen[addr.lower()] = name
         for dname, domain in self.domains.items():
-            for label, ra in (("dmarc_reports", domain.dmarc_reports),
-                              ("tlsrpt_reports", domain.tlsrpt_reports)):
+            for label, ra in (
+                ("dmarc_reports", domain.dmarc_reports),
+                ("tlsrpt_reports", domain.tlsrpt_reports),
+            ):
                 if ra is not None and ra.account not in self.accounts:
-                    raise ValueError(
-                        f"domain {dname!r} {label}: unknown account {ra.account!r}"
-                    )
+                    raise ValueError(f"domain {dname!r} {label}: unknown account {ra.account!r}")
         return self
 
     def account_for_address(self, address: str) -> str | None:

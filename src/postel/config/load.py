@@ -61,7 +61,14 @@ def _parse(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | Non
     except FileNotFoundError:
         problems.append(ConfigProblem(str(path), None, "", "file not found"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except PermissionError:
+        todo = "make it readable by the user postel runs as"
+        problems.append(ConfigProblem(str(path), None, "", f"permission denied; {todo}"))
+        return None
+    except OSError as exc:
+        problems.append(ConfigProblem(str(path), None, "", f"cannot read: {exc.strerror or exc}"))
+        return None
+    except UnicodeDecodeError as exc:
         problems.append(ConfigProblem(str(path), None, "", f"cannot read: {exc}"))
         return None
     try:
@@ -120,7 +127,10 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
                 if uses_tls and not s.acme.enabled:
                     static_problem(["listeners", name, key], "required for TLS")
             elif not cfg.path(value).is_file():
-                static_problem(["listeners", name, key], f"file not found: {cfg.path(value)}")
+                static_problem(
+                    ["listeners", name, key],
+                    f"file not found: {cfg.path(value)}; create it or correct the path",
+                )
     if s.acme.enabled:
         https = any(lst.web.enabled and lst.web.tls for lst in s.listeners.values())
         if s.acme.challenge == "tls-alpn-01" and not https:
@@ -153,6 +163,16 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
                 load_private_key(key_path, selector.algorithm)
             except KeyFileError as exc:
                 domains_problem(loc, str(exc))
+
+
+def load_static(config_dir: Path) -> StaticConfig:
+    """postel.toml alone, validated but not cross-checked (no files opened): for
+    commands that need one setting, such as the resolver, and not the instance."""
+    problems: list[ConfigProblem] = []
+    static = _parse(Path(config_dir).resolve() / STATIC_FILE, StaticConfig, problems)
+    if static is None:
+        raise ConfigError(problems)
+    return static
 
 
 def load_config(config_dir: Path) -> Config:

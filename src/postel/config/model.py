@@ -272,8 +272,14 @@ class Limits(Strict):
     )
     max_recipients: int = Field(1000, ge=1, description="Recipients per message.")
     max_line_length: int = Field(8192, ge=1000, description="Longest SMTP line accepted.")
-    command_timeout: float = Field(300, gt=0, description="Seconds to wait for a command.")
-    connection_timeout: float = Field(1800, gt=0, description="Longest SMTP session, seconds.")
+    command_timeout: float = Field(
+        300, gt=0, description="Seconds to wait for a command, or for more DATA."
+    )
+    connection_timeout: float = Field(
+        1800, gt=0,
+        description="Longest SMTP session, seconds, DATA and the TLS handshake included: "
+        "then 421 and the connection is closed (a message not yet ended is not taken).",
+    )  # fmt: skip
     max_connections: int = Field(1000, ge=1, description="Concurrent SMTP connections.")
     max_connections_per_ip: int = Field(
         50,
@@ -364,6 +370,16 @@ class DeliveryConfig(Strict):
         return _ip_networks(value)
 
 
+class ServerConfig(Strict):
+    user: str = Field(
+        "postel",
+        description="Unprivileged user that `postel serve` switches to after binding its "
+        "ports, when started as root (started as another user, it runs as that user). "
+        'Empty (""): no switch, postel keeps running as root (not recommended; for '
+        "containers that confine it otherwise, and tests).",
+    )
+
+
 class StaticConfig(Strict):
     hostname: str = Field(..., description="Host name of this mail server (EHLO, MX target).")
     data_dir: str = Field("data", description="Data directory, relative to the config dir.")
@@ -386,6 +402,7 @@ class StaticConfig(Strict):
         default_factory=LoginLimitConfig, description="Failed login limits (all services)."
     )
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description="Delivery.")
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The server process.")
 
     @field_validator("hostname")
     @classmethod

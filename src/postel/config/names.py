@@ -45,7 +45,7 @@ def _check_domain(value: str) -> str:
 
 
 def check_localpart(value: str) -> str:
-    if not value or len(value) > 64 or any(c in value for c in " @\t\r\n<>\"\\"):
+    if not value or len(value) > 64 or any(c in value for c in ' @\t\r\n<>"\\'):
         raise ValueError(f"invalid localpart {value!r}")
     return value
 

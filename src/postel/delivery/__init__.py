@@ -1,8 +1,8 @@
 """Outgoing delivery of one message to one recipient domain.
 
 MTA-STS (postel.mtastsdb), MX/TLSA gathering with DNSSEC status (RFC 7672
-§2.2), the TLS decision per host (reference-behaviour §2), SMTP sessions
-(postel.smtpclient) and TLS results for reports (RFC 8460, reference §1).
+§2.2), the TLS decision per host (docs/delivery-policy.md), SMTP sessions
+(postel.smtpclient) and TLS results for reports (RFC 8460, docs/tls-reporting.md).
 """
 
 from postel.delivery.decide import HostDecision, decide

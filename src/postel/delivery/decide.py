@@ -1,4 +1,4 @@
-"""The delivery decision per MX host (reference-behaviour §2 table), pure.
+"""The delivery decision per MX host (docs/delivery-policy.md), pure.
 
 | situation                     | TLS                                  | on TLS error       |
 | no MTA-STS, no DANE           | opportunistic, PKIX only reported    | plaintext retry    |
@@ -52,11 +52,15 @@ class HostDecision:
 
 
 def _skip(
-    host: str, failure: DeliveryError, *, mx_mismatch: bool = False,
+    host: str,
+    failure: DeliveryError,
+    *,
+    mx_mismatch: bool = False,
     mismatch_enforced: bool = False,
 ) -> HostDecision:
-    return HostDecision(host, None, failure=failure, mx_mismatch=mx_mismatch,
-                        mismatch_enforced=mismatch_enforced)
+    return HostDecision(
+        host, None, failure=failure, mx_mismatch=mx_mismatch, mismatch_enforced=mismatch_enforced
+    )
 
 
 def requiretls_failure(host: str, why: str) -> DeliveryError:
@@ -75,7 +79,7 @@ def decide(
     tls_required_no: bool = False,
     extra_ca_files: Sequence[Path] = (),
 ) -> HostDecision:
-    """Decide the TLS policy for ``host`` (reference §2)."""
+    """Decide the TLS policy for ``host`` (docs/delivery-policy.md)."""
     active = policy is not None and policy.mode in (Mode.TESTING, Mode.ENFORCE)
     enforce = active and policy is not None and policy.mode == Mode.ENFORCE
     mismatch = active and policy is not None and not policy.matches(host)
@@ -88,20 +92,34 @@ def decide(
 
     if ignore:
         tls = TLSPolicy(
-            mode=TLSMode.OPPORTUNISTIC, verify_pkix=False, dane_records=records,
-            verify_dane=False, ignore_verification_errors=True, allowed_names=names,
-            pkix_name=host, extra_ca_files=cas,
+            mode=TLSMode.OPPORTUNISTIC,
+            verify_pkix=False,
+            dane_records=records,
+            verify_dane=False,
+            ignore_verification_errors=True,
+            allowed_names=names,
+            pkix_name=host,
+            extra_ca_files=cas,
         )
-        return HostDecision(host, tls, plaintext_fallback=True, mx_mismatch=mismatch,
-                            dane_usable=usable, notes=["TLS-Required: No"])
+        return HostDecision(
+            host,
+            tls,
+            plaintext_fallback=True,
+            mx_mismatch=mismatch,
+            dane_usable=usable,
+            notes=["TLS-Required: No"],
+        )
     if enforce and mismatch:
         return _skip(
             host,
             DeliveryError(
                 f"MX host {host} not allowed by the MTA-STS policy (RFC 8461 §4.1)",
-                permanent=False, code=451, enhanced="4.7.5",
+                permanent=False,
+                code=451,
+                enhanced="4.7.5",
             ),
-            mx_mismatch=True, mismatch_enforced=True,
+            mx_mismatch=True,
+            mismatch_enforced=True,
         )
     if tlsa is not None and tlsa.error is not None:
         # RFC 7672 §2.2: records may exist but cannot be had: DANE required, retry later.
@@ -109,23 +127,36 @@ def decide(
             host,
             DeliveryError(
                 f"DANE required for {host}: TLSA lookup failed: {tlsa.error}",
-                permanent=False, code=451, enhanced="4.7.5",
+                permanent=False,
+                code=451,
+                enhanced="4.7.5",
             ),
         )
     if requiretls and not (enforce or usable):
-        return _skip(host, requiretls_failure(host, "no MTA-STS enforce policy or usable DANE"),
-                     mx_mismatch=mismatch)
+        return _skip(
+            host,
+            requiretls_failure(host, "no MTA-STS enforce policy or usable DANE"),
+            mx_mismatch=mismatch,
+        )
     if records:
         tls = TLSPolicy(
-            mode=TLSMode.STARTTLS_REQUIRED, verify_pkix=enforce, dane_records=records,
-            verify_dane=usable, allowed_names=names, pkix_name=host, extra_ca_files=cas,
+            mode=TLSMode.STARTTLS_REQUIRED,
+            verify_pkix=enforce,
+            dane_records=records,
+            verify_dane=usable,
+            allowed_names=names,
+            pkix_name=host,
+            extra_ca_files=cas,
         )
-        return HostDecision(host, tls, requiretls=requiretls, mx_mismatch=mismatch,
-                            dane_usable=usable)
+        return HostDecision(
+            host, tls, requiretls=requiretls, mx_mismatch=mismatch, dane_usable=usable
+        )
     if enforce:
-        tls = TLSPolicy(mode=TLSMode.STARTTLS_REQUIRED, verify_pkix=True, pkix_name=host,
-                        extra_ca_files=cas)
+        tls = TLSPolicy(
+            mode=TLSMode.STARTTLS_REQUIRED, verify_pkix=True, pkix_name=host, extra_ca_files=cas
+        )
         return HostDecision(host, tls, requiretls=requiretls)
-    tls = TLSPolicy(mode=TLSMode.OPPORTUNISTIC, verify_pkix=False, pkix_name=host,
-                    extra_ca_files=cas)
+    tls = TLSPolicy(
+        mode=TLSMode.OPPORTUNISTIC, verify_pkix=False, pkix_name=host, extra_ca_files=cas
+    )
     return HostDecision(host, tls, plaintext_fallback=True, mx_mismatch=mismatch)

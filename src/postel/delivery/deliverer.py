@@ -64,8 +64,16 @@ class _Outcomes:
 
     def note_all(self, err: DeliveryError, remote: str) -> None:
         for r in self.pending:
-            self.note(RecipientOutcome(r, "permanent" if err.permanent else "temporary",
-                                       err.code, err.enhanced, err.message, remote))
+            self.note(
+                RecipientOutcome(
+                    r,
+                    "permanent" if err.permanent else "temporary",
+                    err.code,
+                    err.enhanced,
+                    err.message,
+                    remote,
+                )
+            )
 
     def result(self, rcpts: list[str]) -> list[RecipientOutcome]:
         out: list[RecipientOutcome] = []
@@ -120,8 +128,10 @@ class Deliverer:
         with cid_context():
             if self.cfg.static.delivery.local_only:
                 return await asyncio.to_thread(deliver_local, self.cfg, self.store, req, self.log)
-            self.log.info("delivering", extra={"domain": req.domain, "rcpts": len(req.rcpts),
-                                               "attempt": req.attempt})
+            self.log.info(
+                "delivering",
+                extra={"domain": req.domain, "rcpts": len(req.rcpts), "attempt": req.attempt},
+            )
             if is_ip_literal(req.domain):
                 return await self._deliver_ip_literal(req)
             return await self._deliver(req)
@@ -136,8 +146,9 @@ class Deliverer:
         except Exception as e:
             # The cache must not stop delivery; proceed as without MTA-STS.
             self.log.exception("mta-sts lookup failed", extra={"domain": req.domain})
-            return PolicyLookup(req.domain, None, None, no_policy_result(req.domain),
-                                temporary=True, error=str(e))
+            return PolicyLookup(
+                req.domain, None, None, no_policy_result(req.domain), temporary=True, error=str(e)
+            )
 
     async def _deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
         domain = req.domain.rstrip(".").lower()
@@ -175,8 +186,12 @@ class Deliverer:
         addrs = await gather_ips(self.resolver, host)
         if not addrs.ips:
             report.host_addresses(addrs)
-            err = DeliveryError(f"no addresses for {host}: {addrs.error}", permanent=False,
-                                code=451, enhanced="4.4.4")
+            err = DeliveryError(
+                f"no addresses for {host}: {addrs.error}",
+                permanent=False,
+                code=451,
+                enhanced="4.4.4",
+            )
             outcomes.note_all(err, host)
             return False
         ips = self._permitted(host, addrs.ips)
@@ -191,8 +206,12 @@ class Deliverer:
         else:
             report.host_addresses(addrs)
         decision = decide(
-            host, policy=sts.policy, tlsa=tlsa, requiretls=req.requiretls,
-            tls_required_no=req.tls_required_no, extra_ca_files=self.extra_ca_files,
+            host,
+            policy=sts.policy,
+            tlsa=tlsa,
+            requiretls=req.requiretls,
+            tls_required_no=req.tls_required_no,
+            extra_ca_files=self.extra_ca_files,
         )
         if decision.mx_mismatch:
             report.mx_mismatch(host, enforced=decision.mismatch_enforced)
@@ -242,11 +261,20 @@ class Deliverer:
         self, req: DeliveryRequest, host: str, ip: str, tls: TLSPolicy, rcpts: list[str]
     ) -> SessionResult:
         kwargs: dict[str, Any] = dict(
-            host=host, ip=ip, port=self.smtp_port, tls=tls, ehlo_name=self.cfg.static.hostname,
-            mail_from=req.mail_from, rcpts=list(rcpts), message=Path(req.message),
-            requiretls=req.requiretls, smtputf8=req.smtputf8, eightbit=req.eightbit,
+            host=host,
+            ip=ip,
+            port=self.smtp_port,
+            tls=tls,
+            ehlo_name=self.cfg.static.hostname,
+            mail_from=req.mail_from,
+            rcpts=list(rcpts),
+            message=Path(req.message),
+            requiretls=req.requiretls,
+            smtputf8=req.smtputf8,
+            eightbit=req.eightbit,
             connect_timeout=self.cfg.static.delivery.connect_timeout,
-            command_timeout=self.command_timeout, logger=self.log,
+            command_timeout=self.command_timeout,
+            logger=self.log,
         )
         return await self.session(**kwargs)
 
@@ -273,7 +301,8 @@ class Deliverer:
         return err is not None and err.permanent and not host_specific and not res.delivered
 
     def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
-        """reference §2: the sender account remembers STARTTLS/REQUIRETLS support."""
+        """The sender account remembers STARTTLS/REQUIRETLS support
+        (docs/delivery-policy.md, After the session)."""
         if not req.sender_account:
             return
         try:
@@ -282,14 +311,18 @@ class Deliverer:
                 req.domain, res.tls or res.starttls_offered, res.requiretls_offered
             )
         except Exception:
-            self.log.exception("remembering domain security failed",
-                               extra={"account": req.sender_account, "domain": req.domain})
+            self.log.exception(
+                "remembering domain security failed",
+                extra={"account": req.sender_account, "domain": req.domain},
+            )
 
     def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
         record(
-            self.resultdb, report,
+            self.resultdb,
+            report,
             disabled=self.cfg.static.reports.no_outgoing_tls_reports,
-            is_tlsrpt=req.is_tlsrpt, is_dmarc_report=req.is_dmarc_report,
+            is_tlsrpt=req.is_tlsrpt,
+            is_dmarc_report=req.is_dmarc_report,
         )
 
     # -- address literals --------------------------------------------------------
@@ -303,8 +336,13 @@ class Deliverer:
         if isinstance(refused, InternalAddress):
             outcomes.note_all(refused, ip)
             return outcomes.result(req.rcpts)
-        decision = decide(ip, policy=None, tlsa=None, requiretls=req.requiretls,
-                          tls_required_no=req.tls_required_no)
+        decision = decide(
+            ip,
+            policy=None,
+            tlsa=None,
+            requiretls=req.requiretls,
+            tls_required_no=req.tls_required_no,
+        )
         if decision.skip:
             assert decision.failure is not None
             outcomes.note_all(decision.failure, ip)
@@ -312,7 +350,8 @@ class Deliverer:
         assert decision.tls is not None
         res = await self._session(req, ip, ip, decision.tls, outcomes.pending)
         if self._tls_broken(res) and decision.plaintext_fallback:
-            res = await self._session(req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip),
-                                      outcomes.pending)
+            res = await self._session(
+                req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip), outcomes.pending
+            )
         self._take(req, res, decision, outcomes)
         return outcomes.result(req.rcpts)

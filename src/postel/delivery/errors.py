@@ -24,7 +24,9 @@ class NullMX(DeliveryError):
     def __init__(self, domain: str) -> None:
         super().__init__(
             f"{domain} does not accept mail (null MX, RFC 7505)",
-            permanent=True, code=556, enhanced="5.1.10",
+            permanent=True,
+            code=556,
+            enhanced="5.1.10",
         )
 
 

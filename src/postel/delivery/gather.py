@@ -19,7 +19,7 @@ from postel.delivery.errors import NextHopLookupError, NullMX
 from postel.dns import BogusError, DNSError, NotFound, Resolver
 from postel.dns.names import MAX_CNAMES
 
-TLSA_PORT = 25  # reference §2: TLSA at _25._tcp.<host>
+TLSA_PORT = 25  # RFC 7672 §2.2.3: TLSA at _25._tcp.<host>
 
 
 def _plain(name: str) -> str:
@@ -79,7 +79,7 @@ class NextHops:
 
     @property
     def dane_possible(self) -> bool:
-        """reference §2: original next hop (and expanded one when MX existed) authentic."""
+        """Original next hop (and expanded one when MX existed) authentic (RFC 7672 §2.2.1)."""
         return self.orig_authentic and (self.expanded_authentic or not self.have_mx)
 
 
@@ -189,7 +189,7 @@ class HostTLSA:
 
 
 async def gather_tlsa(resolver: Resolver, hops: NextHops, addrs: HostAddresses) -> HostTLSA:
-    """Look up TLSA records when the chain to the host is authentic (reference §2)."""
+    """Look up TLSA records when the chain to the host is authentic (RFC 7672 §2.2.3)."""
     expanded = addrs.expanded if addrs.expanded != addrs.host else None
     exp_ok = expanded is not None and addrs.expanded_authentic and addrs.first_authentic
     base = expanded if exp_ok and expanded else addrs.host

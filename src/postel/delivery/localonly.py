@@ -30,10 +30,12 @@ def deliver_local(
                 continue
             store.account(account).deliver(mailbox, req.message, requiretls=req.requiretls)
             delivered.add((account, mailbox))
-            log.info("local-only delivery",
-                     extra={"rcpt": rcpt, "account": account, "mailbox": mailbox})
+            log.info(
+                "local-only delivery", extra={"rcpt": rcpt, "account": account, "mailbox": mailbox}
+            )
         outcomes.append(
-            RecipientOutcome(rcpt, "delivered", 250, "2.0.0",
-                             "delivered locally (local_only mode)", "localhost")
+            RecipientOutcome(
+                rcpt, "delivered", 250, "2.0.0", "delivered locally (local_only mode)", "localhost"
+            )
         )
     return outcomes

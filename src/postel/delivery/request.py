@@ -15,7 +15,7 @@ class DeliveryRequest:
 
     ``tls_required_no``: the message has "TLS-Required: No" (RFC 8689 §5).
     ``is_tlsrpt`` / ``is_dmarc_report``: the message is such a report
-    (reference §1: decides send_report of the recorded TLS results).
+    (decides send_report of the recorded TLS results, docs/tls-reporting.md).
     """
 
     domain: str

@@ -1,4 +1,4 @@
-"""RFC 8460 results of one delivery attempt (reference-behaviour §1 "Where results come from").
+"""RFC 8460 results of one delivery attempt (docs/tls-reporting.md, Recording).
 
 The recipient-domain entry starts from the MTA-STS lookup; one entry per MX
 host comes from the DNSSEC/TLSA state; the SMTP sessions add successes,
@@ -79,8 +79,11 @@ class AttemptReport:
         """Host not in the policy's mx patterns; a counted failure in enforce mode."""
         self.failure(
             self.domain_result,
-            FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=host,
-                           failure_reason_code=REASON_MX_MISMATCH),
+            FailureDetails(
+                ResultType.VALIDATION_FAILURE,
+                receiving_mx_hostname=host,
+                failure_reason_code=REASON_MX_MISMATCH,
+            ),
             count=enforced,
         )
 
@@ -89,24 +92,31 @@ class AttemptReport:
         if isinstance(error, BogusError):
             self.failure(
                 self.domain_result,
-                FailureDetails(ResultType.VALIDATION_FAILURE, failure_reason_code=ede_reason(error),
-                               additional_information=str(error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    failure_reason_code=ede_reason(error),
+                    additional_information=str(error),
+                ),
             )
 
     def host_addresses(self, addrs: HostAddresses) -> None:
         """Host entry when the host could not be used for DANE (insecure or failed)."""
-        entry = self.host_results.setdefault(addrs.host, _policy(PolicyType.NO_POLICY_FOUND,
-                                                                 addrs.host))
+        entry = self.host_results.setdefault(
+            addrs.host, _policy(PolicyType.NO_POLICY_FOUND, addrs.host)
+        )
         if isinstance(addrs.error, BogusError):
             self.failure(
                 entry,
-                FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=addrs.host,
-                               failure_reason_code=ede_reason(addrs.error),
-                               additional_information=str(addrs.error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    receiving_mx_hostname=addrs.host,
+                    failure_reason_code=ede_reason(addrs.error),
+                    additional_information=str(addrs.error),
+                ),
             )
 
     def host_tlsa(self, host: str, tlsa: HostTLSA) -> None:
-        """Host entry from the TLSA state (reference §1)."""
+        """Host entry from the TLSA state (docs/tls-reporting.md, Recording)."""
         if not tlsa.applies:
             self.host_results[host] = _policy(PolicyType.NO_POLICY_FOUND, host)
             return
@@ -117,8 +127,12 @@ class AttemptReport:
                 reason = "tlsa-lookup-error"
             self.failure(
                 entry,
-                FailureDetails(ResultType.VALIDATION_FAILURE, receiving_mx_hostname=host,
-                               failure_reason_code=reason, additional_information=str(tlsa.error)),
+                FailureDetails(
+                    ResultType.VALIDATION_FAILURE,
+                    receiving_mx_hostname=host,
+                    failure_reason_code=reason,
+                    additional_information=str(tlsa.error),
+                ),
             )
             self.host_results[host] = entry
             return
@@ -131,8 +145,11 @@ class AttemptReport:
         if not usable:
             self.failure(
                 entry,
-                FailureDetails(ResultType.TLSA_INVALID, receiving_mx_hostname=host,
-                               additional_information="no usable TLSA records"),
+                FailureDetails(
+                    ResultType.TLSA_INVALID,
+                    receiving_mx_hostname=host,
+                    additional_information="no usable TLSA records",
+                ),
                 count=False,
             )
         self.host_results[host] = entry
@@ -150,9 +167,10 @@ class AttemptReport:
         )
 
     def session(self, res: SessionResult) -> None:
-        """Add one SMTP session's TLS outcome to both entries (reference §1)."""
-        host_entry = self.host_results.setdefault(res.host, _policy(PolicyType.NO_POLICY_FOUND,
-                                                                    res.host))
+        """Add one SMTP session's TLS outcome to both entries (docs/tls-reporting.md)."""
+        host_entry = self.host_results.setdefault(
+            res.host, _policy(PolicyType.NO_POLICY_FOUND, res.host)
+        )
         entries = (self.domain_result, host_entry)
         if res.tls_success:
             for e in entries:
@@ -180,7 +198,7 @@ class AttemptReport:
 
 
 def send_report_for(report: AttemptReport, *, is_tlsrpt: bool, is_dmarc_report: bool) -> bool:
-    """reference §1: never about TLS reports; DMARC reports only with failures."""
+    """Never about TLS reports; DMARC reports only with failures (docs/tls-reporting.md)."""
     if is_tlsrpt:
         return False
     if is_dmarc_report:
@@ -197,7 +215,7 @@ def record(
     is_dmarc_report: bool,
     now: dt.datetime | None = None,
 ) -> bool:
-    """Store the attempt's results; False when nothing is recorded (reference §1)."""
+    """Store the attempt's results; False when nothing is recorded (docs/tls-reporting.md)."""
     if resultdb is None or disabled or is_ip_literal(report.domain):
         return False
     send = send_report_for(report, is_tlsrpt=is_tlsrpt, is_dmarc_report=is_dmarc_report)

@@ -22,7 +22,7 @@ from postel.dmarcdb.model import (
 )
 from postel.dmarcdb.schema import MIGRATIONS
 from postel.dmarcrpt import Report
-from postel.reportstore import ReportStore, domain_key
+from postel.reportstore import ReportStore, domain_key, window_clauses
 
 log = logging.getLogger("postel.dmarcdb")
 
@@ -235,15 +235,8 @@ class DMARCDB(ReportStore[StoredReport]):
         aligned, RFC 7489 §6.6.2), newest report first. *day_since*: YYYY-MM-DD
         of the report's begin, inclusive; *received_since*/*until*: a prefix such
         as 2026-12-05T00:00:00, since inclusive, until not."""
-        clauses, args = ["lower(c.dkim) != 'pass' AND lower(c.spf) != 'pass'"], []
-        for clause, value in (
-            ("r.day >= ?", day_since),
-            ("r.received >= ?", received_since),
-            ("r.received < ?", received_until),
-        ):
-            if value:
-                clauses.append(clause)
-                args.append(value)
+        clauses, args = window_clauses(day_since, received_since, received_until)
+        clauses.insert(0, "lower(c.dkim) != 'pass' AND lower(c.spf) != 'pass'")
         rows = self.conn.execute(
             "SELECT r.id, r.organization, r.domain, r.day, c.source_ip, c.count, c.disposition,"
             " c.dkim, c.spf, c.header_from FROM report r JOIN record c ON c.report = r.id"

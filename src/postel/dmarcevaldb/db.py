@@ -11,6 +11,7 @@ from pathlib import Path
 from postel.db import Handle, Migration, open_db, transaction
 from postel.dmarcevaldb.errors import BadEvaluation, DMARCEvalDBError
 from postel.dmarcevaldb.record import Evaluation
+from postel.suppressions import SuppressionList
 
 MIGRATIONS: list[Migration] = [
     """
@@ -44,15 +45,12 @@ MIGRATIONS: list[Migration] = [
     """,
 ]
 
-BOUNCE_THRESHOLD = 3
-SUPPRESS_AFTER_BOUNCES = dt.timedelta(days=30)
-
 
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-class EvalDB(Handle):
+class EvalDB(Handle, SuppressionList):
     """dmarceval.db: open with :meth:`open`, close with :meth:`close`."""
 
     closed_error = DMARCEvalDBError
@@ -146,58 +144,7 @@ class EvalDB(Handle):
             (policy_domain, _iso(end)),
         )
 
-    # Suppression list: addresses that get no DMARC reports.
+    # The suppression list: postel.suppressions.SuppressionList.
 
-    def suppress(
-        self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True
-    ) -> None:
-        self.conn.execute(
-            "INSERT INTO suppression (address, until, comment, manual, created)"
-            " VALUES (?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET until = excluded.until,"
-            " comment = excluded.comment, manual = excluded.manual",
-            (address.lower(), _iso(until), comment, int(manual), _iso(dt.datetime.now(dt.UTC))),
-        )
-
-    def unsuppress(self, address: str) -> bool:
-        cur = self.conn.execute("DELETE FROM suppression WHERE address = ?", (address.lower(),))
-        return cur.rowcount > 0
-
-    def suppressions(self) -> list[tuple[str, dt.datetime, str, bool]]:
-        return [
-            (r["address"], dt.datetime.fromisoformat(r["until"]), r["comment"], bool(r["manual"]))
-            for r in self.conn.execute("SELECT * FROM suppression ORDER BY address")
-        ]
-
-    def is_suppressed(self, address: str, now: dt.datetime | None = None) -> bool:
-        now = now or dt.datetime.now(dt.UTC)
-        r = self.conn.execute(
-            "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
-        ).fetchone()
-        return r is not None and dt.datetime.fromisoformat(r["until"]) > now
-
-    def record_bounce(
-        self, address: str, *, threshold: int = BOUNCE_THRESHOLD, now: dt.datetime | None = None
-    ) -> bool:
-        """Count a bounced report; suppress for 30 days at *threshold*. True if suppressed."""
-        now = now or dt.datetime.now(dt.UTC)
-        addr = address.lower()
-        with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO bounce (address, count, last) VALUES (?, 1, ?)"
-                " ON CONFLICT(address) DO UPDATE SET count = count + 1, last = excluded.last",
-                (addr, _iso(now)),
-            )
-            count = int(
-                self.conn.execute("SELECT count FROM bounce WHERE address = ?", (addr,)).fetchone()[
-                    0
-                ]
-            )
-        if count >= threshold:
-            self.suppress(
-                addr,
-                now + SUPPRESS_AFTER_BOUNCES,
-                f"automatic: {count} bounced reports",
-                manual=False,
-            )
-            return True
-        return False
+    def _suppression_db(self) -> sqlite3.Connection:
+        return self.conn

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
+from collections.abc import Iterator
 
 from postel import reportfile
 from postel.dmarcrpt.errors import InputError, LimitError
@@ -19,11 +20,13 @@ __all__ = [
     "ZIP_MAGIC",
     "Attachment",
     "gunzip_bounded",
+    "gunzip_chunks",
     "is_gzip",
     "is_zip",
     "looks_like_message",
     "report_parts",
     "unzip_bounded",
+    "unzip_chunks",
 ]
 
 _ERRORS = reportfile.Errors(input=InputError, limit=LimitError)
@@ -81,8 +84,8 @@ def _report_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo:
     raise InputError(f"zip archive must hold exactly one XML member, found {len(xml)} ({names})")
 
 
-def unzip_bounded(data: bytes, max_size: int) -> bytes:
-    """The one XML member of a zip archive, read in bounded chunks."""
+def unzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
+    """The one XML member of a zip archive, in chunks as they are decompressed."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = _report_member(zf)
@@ -90,23 +93,34 @@ def unzip_bounded(data: bytes, max_size: int) -> bytes:
                 raise LimitError(
                     f"zip member {info.filename!r} is {info.file_size} bytes, more than {max_size}"
                 )
-            out = bytearray()
+            total = 0
             with zf.open(info) as f:
                 while True:
                     chunk = f.read(reportfile.CHUNK)
                     if not chunk:
                         break
-                    out += chunk
-                    if len(out) > max_size:
+                    total += len(chunk)
+                    if total > max_size:
                         raise LimitError(
                             f"zip member {info.filename!r} decompresses to more than "
                             f"{max_size} bytes"
                         )
-            return bytes(out)
+                    yield chunk
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as e:
         raise InputError(f"invalid zip archive: {e}") from None
     except (NotImplementedError, RuntimeError, ValueError, OSError) as e:
         raise InputError(f"unsupported zip archive: {e}") from None
+
+
+def unzip_bounded(data: bytes, max_size: int) -> bytes:
+    """The one XML member of a zip archive, read in bounded chunks."""
+    return b"".join(unzip_chunks(data, max_size))
+
+
+def gunzip_chunks(data: bytes, max_size: int, trailing: list[int] | None = None) -> Iterator[bytes]:
+    """Decompress gzip data chunk by chunk, never past max_size bytes in all;
+    with *trailing* (lenient), bytes after the last member are counted there."""
+    return reportfile.gunzip_chunks(data, max_size, _ERRORS, trailing)
 
 
 def _rank(ctype: str, fname: str) -> int | None:
@@ -115,6 +129,6 @@ def _rank(ctype: str, fname: str) -> int | None:
     return None
 
 
-def report_parts(data: bytes) -> list[Attachment]:
+def report_parts(data: bytes, max_parts: int | None = None) -> list[Attachment]:
     """Parts of a message that may hold an aggregate report (RFC 7489 §7.2.1.1)."""
-    return reportfile.report_parts(data, _rank, _ERRORS)
+    return reportfile.report_parts(data, _rank, _ERRORS, max_parts)

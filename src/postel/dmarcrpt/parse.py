@@ -1,10 +1,13 @@
 """Parsing DMARC aggregate reports (RFC 7489 appendix C and RFC 9990).
 
-XML is parsed with defusedxml: DTDs (and so entity expansion and external
-entities) are refused. Input may be XML, gzip, zip (one XML member) or a
-whole report message. Lenient parsing (the default) repairs stray '<' and '&'
-in text, tolerates missing optional-in-practice fields and reports them as
-warnings; strict parsing rejects them.
+XML is parsed incrementally as it is decompressed (postel.dmarcrpt.xmlstream):
+DTDs (and so entity expansion and external entities) are refused, and the
+limits on bytes, elements, depth, records and parts are checked as the parse
+goes, per message rather than per part, so a report bomb stops early. Input
+may be XML, gzip, zip (one XML member) or a whole report message. Lenient
+parsing (the default) repairs stray '<' and '&' in text, tolerates missing
+optional-in-practice fields and reports them as warnings; strict parsing
+rejects them.
 """
 
 from __future__ import annotations
@@ -13,18 +16,16 @@ import ipaddress
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import defusedxml
-import defusedxml.ElementTree as DET
-
 from postel.dmarcrpt.container import (
-    gunzip_bounded,
+    gunzip_chunks,
     is_gzip,
     is_zip,
     looks_like_message,
     report_parts,
-    unzip_bounded,
+    unzip_chunks,
 )
 from postel.dmarcrpt.errors import (
     DMARCReportError,
@@ -49,6 +50,9 @@ from postel.dmarcrpt.report import (
     Row,
     SPFResult,
 )
+from postel.dmarcrpt.xmlstream import StreamLimits, parse_stream
+from postel.reportbudget import Budget
+from postel.reportfile import slices
 
 log = logging.getLogger("postel.dmarcrpt")
 
@@ -91,13 +95,22 @@ _STRAY_AMP_RE = re.compile(rb"&(?!(?:[A-Za-z_][\w.\-]*|#[0-9]+|#x[0-9A-Fa-f]+);)
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on input, decompressed size and element counts."""
+    """Bounds on input, decompressed size and element counts.
+
+    Decompressed bytes and XML elements are counted per message (all parts
+    together) and, like depth and records, checked as the parse goes; at most
+    max_report_parts parts of a message are tried.
+    """
 
     max_input_bytes: int = 20 * 1024 * 1024
-    max_decompressed_bytes: int = 50 * 1024 * 1024
-    max_records: int = 100_000
+    max_decompressed_bytes: int = 20 * 1024 * 1024
+    max_records: int = 5_000
     max_auth_results: int = 100  # per record and kind
     max_list_items: int = 100  # errors, reasons
+    max_elements: int = 200_000
+    max_depth: int = 32
+    max_stall_bytes: int = 1024 * 1024  # one tag, text or comment; checked per 64 KB chunk
+    max_report_parts: int = 4  # candidate parts of one message decoded and tried
 
 
 DEFAULT_LIMITS = Limits()
@@ -135,13 +148,16 @@ def _children(ctx: _Ctx, el: ET.Element, path: str) -> list[tuple[str, ET.Elemen
     """Report children of el with their local names; extension elements are skipped."""
     out = []
     for child in el:
-        if not isinstance(child.tag, str):  # comments, processing instructions
+        tag = child.tag
+        if not isinstance(tag, str):  # comments, processing instructions
             continue
-        ns, local = _split(child.tag)
-        if ns not in _REPORT_NAMESPACES:
-            ctx.note(f"{path}/{local}", f"extension element in namespace {ns!r} ignored")
-            continue
-        out.append((local, child))
+        if tag[:1] == "{":
+            ns, local = _split(tag)
+            if ns not in _REPORT_NAMESPACES:
+                ctx.note(f"{path}/{local}", f"extension element in namespace {ns!r} ignored")
+                continue
+            tag = local
+        out.append((tag, child))
     return out
 
 
@@ -176,6 +192,8 @@ class _Elem:
         el = self.one(name)
         if el is None:
             return None
+        if not len(el):  # a leaf, as nearly all are: its text is all there is
+            return (el.text or "").strip()
         return "".join(el.itertext()).strip()
 
     def required(self, name: str, *, lenient: bool = False) -> str:
@@ -222,47 +240,13 @@ class _Elem:
         raise ReportError(f"expected a non-negative integer, got {v[:40]!r}", p)
 
 
-def _repair(data: bytes) -> bytes:
-    """Escape stray '<' and '&' in text, as some reporters send (lenient mode)."""
-    return _STRAY_AMP_RE.sub(b"&amp;", _STRAY_LT_RE.sub(b"&lt;", data))
-
-
-def _fromstring(data: bytes) -> ET.Element:
-    try:
-        root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DTDForbidden:
-        raise ForbiddenXMLError("XML document type declarations (DTD) are not allowed") from None
-    except defusedxml.EntitiesForbidden:
-        raise ForbiddenXMLError("XML entity declarations are not allowed") from None
-    except defusedxml.ExternalReferenceForbidden:
-        raise ForbiddenXMLError("XML external references are not allowed") from None
-    except ET.ParseError as e:
-        raise XMLError(f"XML not well-formed: {e}") from None
-    except (ValueError, LookupError, TypeError) as e:
-        raise XMLError(f"cannot parse XML: {e}") from None
-    if not isinstance(root, ET.Element):
-        raise XMLError("XML has no root element")
-    return root
-
-
-def _parse_xml(ctx: _Ctx, data: bytes) -> ET.Element:
-    if not data.strip():
-        raise XMLError("empty document, no XML report")
-    try:
-        return _fromstring(data)
-    except XMLError as e:
-        cause = e
-    if ctx.strict or isinstance(cause, ForbiddenXMLError):
-        raise cause
-    repaired = _repair(data)
-    if repaired == data:
-        raise cause
-    try:
-        root = _fromstring(repaired)
-    except XMLError:
-        raise cause from None
-    ctx.note("", f"{cause}; repaired stray '<' or '&' in text")
-    return root
+def _org_name(ctx: _Ctx, md: _Elem) -> str:
+    """org_name is xs:string: empty is schema-valid, and real reporters send it."""
+    name = md.text("org_name")
+    if name == "" and not ctx.strict:
+        ctx.odd(f"{md.path}/org_name", "empty org_name")
+        return ""
+    return md.required("org_name")
 
 
 def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
@@ -279,7 +263,7 @@ def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
     if len(errors) > ctx.limits.max_list_items:
         raise LimitError(f"{md.path}/error: more than {ctx.limits.max_list_items} elements")
     return ReportMetadata(
-        org_name=md.required("org_name"),
+        org_name=_org_name(ctx, md),
         email=md.required("email", lenient=True),
         report_id=md.required("report_id"),
         date_range=DateRange(begin=begin, end=end),
@@ -396,29 +380,222 @@ def report_from_element(
     return ParseResult(_report(ctx, root), ctx.warnings)
 
 
-def _report(ctx: _Ctx, root: ET.Element) -> Report:
+# Children of <feedback> kept in the tree while parsing; records are converted and dropped.
+_KEPT = ("report_metadata", "policy_published", "version")
+
+
+class _Records:
+    """The children of <feedback> as the parser ends them.
+
+    Records are converted at once and dropped from the tree, so a report never
+    holds more than one record's elements; extension elements are noted and
+    dropped. A record's error is kept for after the metadata and policy are
+    checked, so errors come in the same order as from a whole tree.
+    """
+
+    def __init__(self, strict: bool, limits: Limits) -> None:
+        self.ctx = _Ctx(strict, limits)  # the records' own warnings, reported last
+        self.notes: list[str] = []  # extension elements of <feedback>, in document order
+        self.records: list[Record] = []
+        self.count = 0
+        self.error: DMARCReportError | None = None
+        self.is_report: bool | None = None  # whether the root is <feedback>
+
+    def __call__(self, root: ET.Element, el: ET.Element) -> bool:
+        if self.is_report is None:
+            self.is_report = _split(root.tag)[1] == "feedback"
+        if not self.is_report:
+            return False  # not a report: the root's name is the error
+        tag = el.tag
+        ns, local = _split(tag) if tag[:1] == "{" else ("", tag)
+        if ns not in _REPORT_NAMESPACES:
+            self.notes.append(f"/feedback/{local}: extension element in namespace {ns!r} ignored")
+            return False
+        if local != "record":
+            return local in _KEPT
+        self.count += 1
+        if self.count > self.ctx.limits.max_records:
+            raise LimitError(f"/feedback/record: more than {self.ctx.limits.max_records} records")
+        if self.error is None:
+            try:
+                self.records.append(_record(self.ctx, el, f"/feedback/record[{self.count - 1}]"))
+            except LimitError:
+                raise
+            except DMARCReportError as e:
+                self.error = e
+        return False
+
+
+def _report(ctx: _Ctx, root: ET.Element, streamed: _Records | None = None) -> Report:
     ns, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
     if local != "feedback":
         raise ReportError(f"root element is <{local}>, expected <feedback>", "/")
     if ns not in _REPORT_NAMESPACES:
         ctx.odd("/feedback", f"unknown namespace {ns!r}")
     fb = _Elem(ctx, root, "/feedback")
-    records_el = fb.all("record")
-    if len(records_el) > ctx.limits.max_records:
-        raise LimitError(f"/feedback/record: more than {ctx.limits.max_records} records")
-    if not records_el:
+    if streamed is None:
+        records_el = fb.all("record")
+        if len(records_el) > ctx.limits.max_records:
+            raise LimitError(f"/feedback/record: more than {ctx.limits.max_records} records")
+        count = len(records_el)
+    else:
+        ctx.warnings.extend(streamed.notes)
+        count = streamed.count
+    if not count:
         ctx.odd("/feedback/record", "no records")
     version = fb.text("version")
     if version is not None and version not in ("1.0", "1"):
         ctx.note("/feedback/version", f"unexpected version {version!r}")
+    metadata = _metadata(ctx, fb)
+    policy_published = _policy_published(ctx, fb)
+    if streamed is None:
+        records = [_record(ctx, el, f"/feedback/record[{i}]") for i, el in enumerate(records_el)]
+    else:
+        if streamed.error is not None:
+            raise streamed.error
+        records = streamed.records
+        ctx.warnings.extend(streamed.ctx.warnings)
     return Report(
-        metadata=_metadata(ctx, fb),
-        policy_published=_policy_published(ctx, fb),
-        records=[_record(ctx, el, f"/feedback/record[{i}]") for i, el in enumerate(records_el)],
+        metadata=metadata,
+        policy_published=policy_published,
+        records=records,
         version=version or None,
         format="rfc9990" if ns == NAMESPACE_RFC9990 else "rfc7489",
         namespace=ns or None,
     )
+
+
+def _budget(limits: Limits) -> Budget:
+    """The work one message (or one file) may cost, all parts together."""
+    return Budget(
+        max_bytes=limits.max_decompressed_bytes,
+        max_elements=limits.max_elements,
+        limit_error=LimitError,
+    )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Report bytes as given: XML, gzip or zip."""
+
+    data: bytes
+
+    def chunks(
+        self, limits: Limits, budget: Budget, trailing: list[int] | None = None
+    ) -> Iterator[bytes]:
+        """The XML, decompressed as it is read; every byte is charged to the budget.
+        *trailing*: lenient, bytes after the gzip data are counted there, not refused."""
+        if is_gzip(self.data):
+            it = gunzip_chunks(self.data, limits.max_decompressed_bytes, trailing)
+        elif is_zip(self.data):
+            it = unzip_chunks(self.data, limits.max_decompressed_bytes)
+        else:
+            it = slices(self.data)
+        for chunk in it:
+            budget.charge_bytes(len(chunk))
+            yield chunk
+
+
+def _parse_stream(
+    chunks: Iterator[bytes], strict: bool, limits: Limits, budget: Budget
+) -> ParseResult:
+    ctx = _Ctx(strict, limits)
+    records = _Records(strict, limits)
+    stream_limits = StreamLimits(max_depth=limits.max_depth, max_stall_bytes=limits.max_stall_bytes)
+    root = parse_stream(chunks, stream_limits, budget, records)
+    report = _report(ctx, root, records)
+    return ParseResult(report, ctx.warnings)
+
+
+def _parse_source(source: _Source, strict: bool, limits: Limits, budget: Budget) -> ParseResult:
+    """Parse incrementally. In lenient mode, bytes after gzip data are ignored, and
+    malformed XML is retried with the repairs of _REPAIRS applied one after
+    another; each repair made is a warning of the result, never silent."""
+    trailing: list[int] | None = None if strict else []
+    try:
+        result = _parse_stream(source.chunks(limits, budget, trailing), strict, limits, budget)
+    except XMLError as e:
+        if strict or isinstance(e, ForbiddenXMLError):
+            raise
+        cause = e
+    else:
+        result.warnings[0:0] = _trailing_notes(trailing)
+        return result
+    trailing = []
+    data = b"".join(source.chunks(limits, budget, trailing))
+    made: list[str] = []
+    for repair, note in _REPAIRS:
+        fixed = repair(data)
+        if fixed == data:
+            continue
+        data = fixed
+        made.append(note)
+        try:
+            result = _parse_stream(slices(data), strict, limits, budget)
+        except XMLError:
+            continue
+        result.warnings[0:0] = [*_trailing_notes(trailing), f"{cause}; {'; '.join(made)}"]
+        return result
+    raise cause
+
+
+def _trailing_notes(trailing: list[int] | None) -> list[str]:
+    return [f"gzip data followed by {n} trailing bytes, ignored" for n in trailing or []]
+
+
+_DECLARATION_RE = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*?\?>")
+_ENCODING_RE = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_FEEDBACK_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feedback[\s>/]")
+_FEEDBACK_END_RE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?feedback\s*>")
+
+
+def _declaration(data: bytes) -> tuple[bytes, str]:
+    """The XML declaration (b"" if none) and the encoding it declares (utf-8 if none)."""
+    m = _DECLARATION_RE.match(data)
+    if m is None:
+        return b"", "utf-8"
+    enc = _ENCODING_RE.search(m.group())
+    return m.group(), enc.group(1).decode("ascii") if enc else "utf-8"
+
+
+def _reencode(data: bytes) -> bytes:
+    """Bytes that are invalid in the declared encoding replaced (U+FFFD); the
+    document is then UTF-8 and says so."""
+    decl, encoding = _declaration(data)
+    try:
+        data.decode(encoding)
+        return data
+    except LookupError:
+        return data  # an unknown encoding: the parser's own error stands
+    except UnicodeDecodeError:
+        pass
+    text = data.decode(encoding, errors="replace")
+    body = text[len(decl.decode("latin-1")) :] if decl else text
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + body.encode("utf-8")
+
+
+def _only_feedback(data: bytes) -> bytes:
+    """The <feedback> element alone, without what a sender left around it (a
+    stray start tag such as a leftover <xs:schema ...> that is never closed)."""
+    start = _FEEDBACK_START_RE.search(data)
+    ends = list(_FEEDBACK_END_RE.finditer(data))
+    if start is None or not ends or ends[-1].end() <= start.start():
+        return data
+    decl, _ = _declaration(data)
+    fixed = decl + data[start.start() : ends[-1].end()]
+    return data if fixed.strip() == data.strip() else fixed
+
+
+def _stray_markup(data: bytes) -> bytes:
+    """Escape stray '<' and '&' in text, as some reporters send."""
+    return _STRAY_AMP_RE.sub(b"&amp;", _STRAY_LT_RE.sub(b"&lt;", data))
+
+
+_REPAIRS = (
+    (_reencode, "bytes invalid in the declared encoding replaced"),
+    (_only_feedback, "content outside <feedback> dropped"),
+    (_stray_markup, "repaired stray '<' or '&' in text"),
+)
 
 
 def parse_report_xml(
@@ -427,18 +604,7 @@ def parse_report_xml(
     """Parse an aggregate report from XML bytes."""
     if len(data) > limits.max_decompressed_bytes:
         raise LimitError(f"XML report larger than {limits.max_decompressed_bytes} bytes")
-    ctx = _Ctx(strict, limits)
-    root = _parse_xml(ctx, data)
-    report = _report(ctx, root)
-    return ParseResult(report, ctx.warnings)
-
-
-def _unwrap(data: bytes, limits: Limits) -> bytes:
-    if is_gzip(data):
-        return gunzip_bounded(data, limits.max_decompressed_bytes)
-    if is_zip(data):
-        return unzip_bounded(data, limits.max_decompressed_bytes)
-    return data
+    return _parse_source(_Source(data), strict, limits, _budget(limits))
 
 
 def parse_report(
@@ -451,7 +617,7 @@ def parse_report(
     if len(data) > limits.max_input_bytes:
         raise LimitError(f"input larger than {limits.max_input_bytes} bytes")
     if is_gzip(data) or is_zip(data):
-        return parse_report_xml(_unwrap(data, limits), strict=strict, limits=limits)
+        return _parse_source(_Source(data), strict, limits, _budget(limits))
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"<" or not stripped:
         return parse_report_xml(data, strict=strict, limits=limits)
@@ -461,13 +627,14 @@ def parse_report(
 
 
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
-    parts = report_parts(data)
+    parts = report_parts(data, limits.max_report_parts)
     if not parts:
         raise InputError("message contains no DMARC report attachment (xml, gzip or zip)")
+    budget = _budget(limits)  # one for the whole message, not one per part
     first_error: DMARCReportError | None = None
     for part in parts:
         try:
-            return parse_report_xml(_unwrap(part.data, limits), strict=strict, limits=limits)
+            return _parse_source(_Source(part.data), strict, limits, budget)
         except LimitError as e:
             raise LimitError(f"{part.describe()}: {e}") from None
         except DMARCReportError as e:

@@ -1,4 +1,4 @@
-"""Live DNS check of a hosted domain (reference-behaviour §7): pure checks over looked-up facts."""
+"""Live DNS check of a hosted domain (docs/dns-records.md): pure checks over looked-up facts."""
 
 from postel.dnscheck.errors import DNSCheckError, UnknownDomain
 from postel.dnscheck.gather import CheckOptions

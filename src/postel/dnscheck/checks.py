@@ -1,4 +1,4 @@
-"""The DNS checks proper (reference-behaviour §7): pure functions of Facts and Expected.
+"""The DNS checks proper (docs/dns-records.md): pure functions of Facts and Expected.
 
 Each returns a Section with errors, warnings, the records or settings that fix
 them, and what was found to be fine.
@@ -38,8 +38,10 @@ def check_dnssec(facts: Facts) -> Section:
             "the resolver postel uses does not validate DNSSEC: DANE is off and the DNSSEC "
             f"status of every answer is unknown ({facts.validating_detail})"
         )
-        s.fix("postel.toml: [dns] nameservers = [\"127.0.0.1\"] with a validating resolver "
-              "such as unbound running there")
+        s.fix(
+            'postel.toml: [dns] nameservers = ["127.0.0.1"] with a validating resolver '
+            "such as unbound running there"
+        )
     if facts.mx is not None and facts.mx.ok and not facts.mx.authentic:
         s.warnings.append(
             f"the MX records of {facts.domain} are not DNSSEC-signed: senders cannot use "
@@ -97,9 +99,7 @@ def check_mx(facts: Facts, exp: Expected) -> Section:
     s = Section("MX")
     host = _name(exp.mx_host)
     if facts.mx is None or not facts.mx.ok:
-        s.errors.append(
-            facts.mx.problem() if facts.mx else f"no MX records for {facts.domain}"
-        )
+        s.errors.append(facts.mx.problem() if facts.mx else f"no MX records for {facts.domain}")
         s.fix(*_lines(exp, "mx"))
         return s
     hosts = mx_hosts(facts.mx)
@@ -190,8 +190,15 @@ def check_tlsa(facts: Facts, exp: Expected) -> Section:
     return s
 
 
-def _spf(s: Section, f: Found | None, results: dict[str, tuple[str, str]], name: str,
-         fixes: tuple[str, ...], *, required: bool) -> None:
+def _spf(
+    s: Section,
+    f: Found | None,
+    results: dict[str, tuple[str, str]],
+    name: str,
+    fixes: tuple[str, ...],
+    *,
+    required: bool,
+) -> None:
     problems = s.errors if required else s.warnings
     records = [v for v in (f.values if f and f.ok else ()) if re.match(r"(?i)v=spf1( |$)", v)]
     if f is not None and f.error:
@@ -216,8 +223,14 @@ def _spf(s: Section, f: Found | None, results: dict[str, tuple[str, str]], name:
 def check_spf(facts: Facts, exp: Expected) -> Section:
     s = Section("SPF")
     _spf(s, facts.spf, facts.spf_results, facts.domain, _lines(exp, "spf"), required=True)
-    _spf(s, facts.host_spf, facts.host_spf_results, _name(facts.hostname),
-         _lines(exp, "host_spf"), required=False)
+    _spf(
+        s,
+        facts.host_spf,
+        facts.host_spf_results,
+        _name(facts.hostname),
+        _lines(exp, "host_spf"),
+        required=False,
+    )
     return s
 
 
@@ -233,14 +246,12 @@ def check_dkim(facts: Facts, exp: Expected) -> Section:
     s = Section("DKIM")
     if not exp.dkim:
         s.warnings.append(f"{facts.domain} signs with no DKIM key: configure dkim.sign")
-        s.fix(f"domains.toml: [domains.\"{facts.domain}\".dkim] sign = [...] with selectors")
+        s.fix(f'domains.toml: [domains."{facts.domain}".dkim] sign = [...] with selectors')
         return s
     for sel, (value, line) in sorted(exp.dkim.items()):
         f = facts.dkim.get(sel)
         if f is None or not f.ok:
-            s.errors.append(
-                f.problem() if f else f"no DKIM record for selector {sel}"
-            )
+            s.errors.append(f.problem() if f else f"no DKIM record for selector {sel}")
             s.fix(line)
             continue
         want = _dkim_p(value)
@@ -266,9 +277,7 @@ def check_dmarc(facts: Facts, exp: Expected) -> Section:
         return s
     records = [v for v in f.values if re.match(r"v[ \t]*=[ \t]*DMARC1", v)]
     if len(records) != 1:
-        s.errors.append(
-            f"{len(records)} DMARC records at {f.name}: there must be exactly one"
-        )
+        s.errors.append(f"{len(records)} DMARC records at {f.name}: there must be exactly one")
         s.fix(*fixes)
         return s
     try:
@@ -328,11 +337,17 @@ def check_tlsrpt(facts: Facts, exp: Expected) -> Section:
             f"no TLS report address configured for {facts.domain}: you do not learn when "
             "senders fail to reach you securely"
         )
-        s.fix(f"domains.toml: [domains.\"{facts.domain}\".tlsrpt_reports] localpart, account, "
-              "mailbox")
+        s.fix(
+            f'domains.toml: [domains."{facts.domain}".tlsrpt_reports] localpart, account, mailbox'
+        )
     if exp.host_tlsrpt_rua:
-        _tlsrpt(s, facts.host_tlsrpt, exp.host_tlsrpt_rua, _lines(exp, "host_tlsrpt"),
-                _name(facts.hostname))
+        _tlsrpt(
+            s,
+            facts.host_tlsrpt,
+            exp.host_tlsrpt_rua,
+            _lines(exp, "host_tlsrpt"),
+            _name(facts.hostname),
+        )
     return s
 
 
@@ -343,12 +358,13 @@ def check_mtasts(facts: Facts, exp: Expected) -> Section:
     if not exp.mtasts_id:
         if f is not None and f.ok:
             s.warnings.append(
-                f"{f.name} has an MTA-STS record but postel serves no policy for "
-                f"{facts.domain}"
+                f"{f.name} has an MTA-STS record but postel serves no policy for {facts.domain}"
             )
         s.warnings.append(f"no MTA-STS policy configured for {facts.domain}")
-        s.fix(f"domains.toml: [domains.\"{facts.domain}\".mta_sts] policy_id, mode = "
-              "\"enforce\", max_age, mx")
+        s.fix(
+            f'domains.toml: [domains."{facts.domain}".mta_sts] policy_id, mode = '
+            '"enforce", max_age, mx'
+        )
         return s
     if f is None or not f.ok:
         s.errors.append(f.problem() if f else "no MTA-STS record")
@@ -374,8 +390,10 @@ def check_mtasts(facts: Facts, exp: Expected) -> Section:
     if p.error:
         s.errors.append(f"the policy could not be fetched: {p.error}")
         s.fix(*fixes)
-        s.fix("postel.toml: a listener with web = { enabled = true, port = 443, tls = true, "
-              f"mtasts = true }} and a certificate valid for mta-sts.{facts.domain}")
+        s.fix(
+            "postel.toml: a listener with web = { enabled = true, port = 443, tls = true, "
+            f"mtasts = true }} and a certificate valid for mta-sts.{facts.domain}"
+        )
         return s
     try:
         policy = parse_policy(p.text)

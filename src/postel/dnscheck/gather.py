@@ -80,8 +80,9 @@ def listener_ips(cfg: Config) -> list[str]:
     return out
 
 
-async def _spf(resolver: Resolver, ips: list[str], domain: str, helo: str, identity: str,
-               timeout: float) -> dict[str, tuple[str, str]]:
+async def _spf(
+    resolver: Resolver, ips: list[str], domain: str, helo: str, identity: str, timeout: float
+) -> dict[str, tuple[str, str]]:
     from postel.auth.spf.evaluate import check_host
 
     async def one(ip: str) -> tuple[str, tuple[str, str]]:
@@ -99,8 +100,9 @@ async def _spf(resolver: Resolver, ips: list[str], domain: str, helo: str, ident
     return dict(await asyncio.gather(*(one(ip) for ip in ips)))
 
 
-async def _probes(resolver: Resolver, mx: Found, hostname: str, opts: CheckOptions,
-                  ctx: ssl.SSLContext) -> list[Probe]:
+async def _probes(
+    resolver: Resolver, mx: Found, hostname: str, opts: CheckOptions, ctx: ssl.SSLContext
+) -> list[Probe]:
     hosts = [h for _, h in mx_hosts(mx) if h][:MAX_MX_PROBED]
 
     async def for_host(host: str) -> list[Probe]:
@@ -113,8 +115,14 @@ async def _probes(resolver: Resolver, mx: Found, hostname: str, opts: CheckOptio
         return list(
             await asyncio.gather(
                 *(
-                    probe(host, ip, opts.smtp_port, verify_context=ctx, helo=hostname,
-                          timeout=opts.timeout)
+                    probe(
+                        host,
+                        ip,
+                        opts.smtp_port,
+                        verify_context=ctx,
+                        helo=hostname,
+                        timeout=opts.timeout,
+                    )
                     for ip in ips[:ADDRESSES_PER_MX]
                 )
             )
@@ -161,8 +169,9 @@ async def gather_facts(
     async def validating() -> None:
         try:
             ok, detail = await asyncio.wait_for(
-                check_validating(resolver, probe=opts.validation_probe,
-                                 bogus_probe=opts.bogus_probe),
+                check_validating(
+                    resolver, probe=opts.validation_probe, bogus_probe=opts.bogus_probe
+                ),
                 2 * t,
             )
         except TimeoutError:
@@ -174,8 +183,16 @@ async def gather_facts(
         for r in domain_records(cfg, domain)
         if _topic(r, domain, host) == "client"
     ]
-    (facts.host_a, facts.host_aaaa, facts.mx, facts.tlsa, facts.spf, facts.host_spf,
-     facts.dmarc, facts.mtasts_record) = await asyncio.gather(
+    (
+        facts.host_a,
+        facts.host_aaaa,
+        facts.mx,
+        facts.tlsa,
+        facts.spf,
+        facts.host_spf,
+        facts.dmarc,
+        facts.mtasts_record,
+    ) = await asyncio.gather(
         lookup(resolver, host, "A", t),
         lookup(resolver, host, "AAAA", t),
         lookup(resolver, domain, "MX", t),
@@ -194,8 +211,10 @@ async def gather_facts(
     await validating()
     found: list[Found] = await asyncio.gather(
         *(lookup(resolver, f"{s}._domainkey.{domain}", "TXT", t) for s in dkim_sels),
-        *(lookup(resolver, dns.reversename.from_address(ip).to_text(), "PTR", t)
-          for ip in facts.our_ips),
+        *(
+            lookup(resolver, dns.reversename.from_address(ip).to_text(), "PTR", t)
+            for ip in facts.our_ips
+        ),
         *(lookup(resolver, n, rt, t) for n, rt in client_names),
     )
     for s in dkim_sels:

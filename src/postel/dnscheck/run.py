@@ -31,7 +31,7 @@ def options_from_config(cfg: Config, **overrides: object) -> CheckOptions:
 async def check_domain(
     cfg: Config, domain: str, resolver: Resolver, opts: CheckOptions | None = None
 ) -> list[Section]:
-    """Every section of the check for *domain* (reference-behaviour §7)."""
+    """Every section of the check for *domain* (docs/dns-records.md, The DNS check)."""
     if domain not in cfg.domains.domains:
         raise UnknownDomain(f"domain {domain!r} is not in {cfg.domains_file}")
     opts = opts or options_from_config(cfg)

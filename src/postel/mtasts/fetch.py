@@ -108,7 +108,7 @@ async def fetch_policy(
                     connect_timeout = CONNECT_TIMEOUT if n < len(ips) else None
                     reader, writer = await _connect(ip, port, host, ctx, url, connect_timeout)
                 except (OSError, TimeoutError) as e:
-                    # What went wrong, not the socket error's text (issue 16 item 8).
+                    # What went wrong, not the socket error's text (docs/server-side-requests.md).
                     problem = f"could not connect to {ip} port {port}: {connect_problem(e)}"
                     if n == len(ips):
                         raise PolicyFetchError(problem, url=url) from None

@@ -1,6 +1,6 @@
 """mtasts.db: cache of MTA-STS policies of recipient domains (RFC 8461 §5.1).
 
-Row per domain as in reference-behaviour §3; :meth:`MTASTSDB.get` decides
+Row per domain as in docs/mta-sts.md, The cache; :meth:`MTASTSDB.get` decides
 which policy a delivery uses, :func:`refresh_loop` keeps the cache fresh.
 """
 

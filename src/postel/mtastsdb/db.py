@@ -1,4 +1,4 @@
-"""mtasts.db: the MTA-STS policy cache (RFC 8461 §5.1, reference-behaviour §3)."""
+"""mtasts.db: the MTA-STS policy cache (RFC 8461 §5.1, docs/mta-sts.md)."""
 
 from __future__ import annotations
 
@@ -133,8 +133,13 @@ class MTASTSDB:
         """The default fetcher: HTTPS GET of the policy (RFC 8461 §3.3)."""
         ctx = make_ssl_context(self.extra_ca_files)
         return await fetch_policy(
-            resolver, domain, ssl_context=ctx, port=self.https_port, timeout=self.timeout,
-            logger=self.log, addresses=self.addresses,
+            resolver,
+            domain,
+            ssl_context=ctx,
+            port=self.https_port,
+            timeout=self.timeout,
+            logger=self.log,
+            addresses=self.addresses,
         )
 
     # -- rows -------------------------------------------------------------
@@ -172,9 +177,17 @@ class MTASTSDB:
                 " last_use, backoff, record_id, policy, policy_text, failure_type, failure_text)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    p.domain, _iso(p.inserted), _iso(p.valid_end), _iso(p.last_update),
-                    _iso(p.last_use), int(p.backoff), p.record_id, policy_to_json(p.policy),
-                    p.policy_text, p.failure_type, p.failure_text,
+                    p.domain,
+                    _iso(p.inserted),
+                    _iso(p.valid_end),
+                    _iso(p.last_update),
+                    _iso(p.last_use),
+                    int(p.backoff),
+                    p.record_id,
+                    policy_to_json(p.policy),
+                    p.policy_text,
+                    p.failure_type,
+                    p.failure_text,
                 ),
             )
 
@@ -211,7 +224,7 @@ class MTASTSDB:
     def store_backoff(
         self, domain: str, record_id: str, error: MTASTSError, now: dt.datetime
     ) -> CachedPolicy:
-        """reference §3: a first-time failure is stored as mode none, max_age 300 s, backoff."""
+        """docs/mta-sts.md: a first-time failure is stored as mode none, max_age 300 s, backoff."""
         policy = Policy(mode=Mode.NONE, max_age=BACKOFF_MAX_AGE)
         row = CachedPolicy(
             domain=domain,
@@ -258,28 +271,39 @@ class MTASTSDB:
     ) -> PolicyLookup:
         self._touch(domain, now)
         if row.backoff and now < row.last_update + BACKOFF:
-            # reference §3: treated as "no MTA-STS", with the fetch failure reported.
+            # docs/mta-sts.md, The cache: treated as "no MTA-STS", with the fetch failure reported.
             entry = sts_result(domain, None)
             entry.failure_details.append(fetch_failure(row.failure_type, row.failure_text))
             return PolicyLookup(
-                domain, None, None, entry, cached=True, record_id=row.record_id,
+                domain,
+                None,
+                None,
+                entry,
+                cached=True,
+                record_id=row.record_id,
                 error=f"backoff after failed policy fetch: {row.failure_text}",
             )
         try:
             record = await lookup_record(resolver, domain)
         except MTASTSError as e:
             # RFC 8461 §5.1: a cached, unexpired policy stays in force.
-            self.log.debug("mta-sts record re-check failed, using cached policy: %s", e,
-                           extra={"domain": domain})
+            self.log.debug(
+                "mta-sts record re-check failed, using cached policy: %s",
+                e,
+                extra={"domain": domain},
+            )
             return self._cached_lookup(row)
         if record.id == row.record_id:
             return self._cached_lookup(row)
         try:
             fetched = await fetch(resolver, domain)
         except MTASTSError as e:
-            # reference §3: new id, failed fetch: keep the cached policy.
-            self.log.info("mta-sts policy re-fetch for new id failed, using cached policy: %s",
-                          e, extra={"domain": domain, "record_id": record.id})
+            # docs/mta-sts.md, The cache: new id, failed fetch: keep the cached policy.
+            self.log.info(
+                "mta-sts policy re-fetch for new id failed, using cached policy: %s",
+                e,
+                extra={"domain": domain, "record_id": record.id},
+            )
             out = self._cached_lookup(row)
             if out.policy is not None and out.policy.mode != Mode.NONE:
                 out.tlsrpt_result.failure_details.append(
@@ -294,11 +318,22 @@ class MTASTSDB:
     ) -> PolicyLookup:
         if row.backoff:
             # Backoff over but policy row not yet expired cannot happen (valid 300 s).
-            return PolicyLookup(row.domain, None, None, no_policy_result(row.domain),
-                                cached=cached, record_id=row.record_id)
+            return PolicyLookup(
+                row.domain,
+                None,
+                None,
+                no_policy_result(row.domain),
+                cached=cached,
+                record_id=row.record_id,
+            )
         return PolicyLookup(
-            row.domain, row.policy, row.policy.mode, result_for(row.domain, row.policy),
-            cached=cached, record_id=row.record_id, warnings=warnings,
+            row.domain,
+            row.policy,
+            row.policy.mode,
+            result_for(row.domain, row.policy),
+            cached=cached,
+            record_id=row.record_id,
+            warnings=warnings,
         )
 
     async def _fresh(
@@ -331,8 +366,11 @@ class MTASTSDB:
     def _failed(
         self, domain: str, record_id: str, error: MTASTSError, now: dt.datetime
     ) -> PolicyLookup:
-        self.log.info("mta-sts policy not available, backing off 5 minutes: %s", error,
-                      extra={"domain": domain})
+        self.log.info(
+            "mta-sts policy not available, backing off 5 minutes: %s",
+            error,
+            extra={"domain": domain},
+        )
         row = self.store_backoff(domain, record_id, error, now)
         entry = sts_result(domain, None)
         entry.failure_details.append(fetch_failure(row.failure_type, row.failure_text))

@@ -1,4 +1,4 @@
-"""Cached policies and lookup outcomes (RFC 8461 §5.1, reference-behaviour §3)."""
+"""Cached policies and lookup outcomes (RFC 8461 §5.1, docs/mta-sts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Daily refresh of cached policies (RFC 8461 §5.1 "proactive refresh", reference §3)."""
+"""Daily refresh of cached policies (RFC 8461 §5.1 "proactive refresh", docs/mta-sts.md)."""
 
 from __future__ import annotations
 
@@ -61,14 +61,13 @@ async def refresh_once(
         try:
             record = await lookup_record(resolver, row.domain)
         except NoRecord:
-            # reference §3: a cached mode-none policy goes when its record has gone.
+            # docs/mta-sts.md, Refresh: a cached mode-none policy goes when its record has gone.
             if row.policy.mode == Mode.NONE:
                 db.delete(row.domain)
                 stats.deleted_gone.append(row.domain)
             continue
         except MTASTSError as e:
-            _log.info("mta-sts refresh: record lookup failed: %s", e,
-                      extra={"domain": row.domain})
+            _log.info("mta-sts refresh: record lookup failed: %s", e, extra={"domain": row.domain})
             stats.failed.append(row.domain)
             continue
         try:

@@ -1,4 +1,4 @@
-"""Schema of mtasts.db: one cached policy per recipient domain (reference-behaviour §3)."""
+"""Schema of mtasts.db: one cached policy per recipient domain (docs/mta-sts.md, The cache)."""
 
 from __future__ import annotations
 

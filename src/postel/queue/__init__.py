@@ -1,4 +1,4 @@
-"""The outgoing queue (issue 5): queue/index.db + queue/msg/<bucket>/<id>,
+"""The outgoing queue: queue/index.db + queue/msg/<bucket>/<id>,
 the delivery loop with retries over days, DSNs (RFC 3464) and the Submitter
 for the SMTP server."""
 

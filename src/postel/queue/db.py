@@ -2,7 +2,7 @@
 
 Used by the delivery loop (through threads, one call at a time) and by the
 CLI while the server runs (SQLite WAL). A message file is written and fsynced
-before the rows naming it are committed (shared/DESIGN.md); files are
+before the rows naming it are committed (docs/data-safety.md); files are
 immutable and removed after the last row naming them is gone.
 """
 

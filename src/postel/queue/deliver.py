@@ -1,6 +1,6 @@
 """What the queue needs from postel.delivery: a Deliverer and its request/outcome.
 
-The queue only relies on the shapes below (issue 5, section B), so unit tests
+The queue only relies on the shapes below, so unit tests
 can pass a fake deliverer.
 """
 

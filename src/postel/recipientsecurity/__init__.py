@@ -1,4 +1,4 @@
-"""Recipient security for the webmail compose bar (reference-behaviour §4).
+"""Recipient security for the webmail compose bar (docs/webmail-security-api.md).
 
 Per recipient five values, each yes/no/error/unknown: STARTTLS and REQUIRETLS
 from the sender account's memory of earlier deliveries, MTA-STS (enforce),

@@ -1,4 +1,4 @@
-"""Pure evaluation: facts gathered elsewhere -> the five findings (reference §4).
+"""Pure evaluation: facts gathered elsewhere -> the five findings (docs/webmail-security-api.md).
 
 Nothing here does I/O; :mod:`postel.recipientsecurity.lookup` gathers the facts.
 Each finding carries a sentence for the tooltip of the compose bar.
@@ -16,7 +16,7 @@ def memory_findings(
     domain: str, memory: DomainSecurity | None, error: str = ""
 ) -> tuple[Finding, Finding]:
     """STARTTLS and REQUIRETLS from the sender account's memory of earlier deliveries
-    (reference §2: remembered after each successful session)."""
+    (remembered after each successful session, docs/delivery-policy.md)."""
     if error:
         msg = f"Could not read what earlier deliveries to {domain} saw: {error}"
         return Finding(Value.ERROR, msg), Finding(Value.ERROR, msg)
@@ -36,8 +36,7 @@ def memory_findings(
     else:
         st = Finding(
             Value.NO,
-            f"The last delivery to {domain} found no STARTTLS: mail to it may travel "
-            "unencrypted.",
+            f"The last delivery to {domain} found no STARTTLS: mail to it may travel unencrypted.",
         )
     if requiretls is None:
         rt = Finding(Value.UNKNOWN, never.format(what="REQUIRETLS (RFC 8689)"))
@@ -125,9 +124,7 @@ def dnssec_finding(domain: str, mx: MXFacts) -> Finding:
             Value.YES,
             f"The {what} of {domain} are DNSSEC-signed: they cannot be forged on the way.",
         )
-    return Finding(
-        Value.NO, f"The {what} of {domain} are not DNSSEC-signed: they could be forged."
-    )
+    return Finding(Value.NO, f"The {what} of {domain} are not DNSSEC-signed: they could be forged.")
 
 
 @dataclass(frozen=True)
@@ -145,9 +142,7 @@ def dane_finding(domain: str, mx: MXFacts, dane: DANEFacts | None) -> Finding:
     if mx.null_mx:
         return Finding(Value.ERROR, f"{domain} does not accept mail (null MX, RFC 7505).")
     if mx.error:
-        return Finding(
-            Value.ERROR, f"DANE could not be checked: the MX lookup of {domain} failed."
-        )
+        return Finding(Value.ERROR, f"DANE could not be checked: the MX lookup of {domain} failed.")
     if not mx.orig_authentic:
         return Finding(
             Value.NO,

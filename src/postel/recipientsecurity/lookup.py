@@ -152,8 +152,12 @@ async def evaluate_recipient(
         _bounded(mem(), timeout, "store"),
         _bounded(
             mtasts_facts(
-                resolver, domain, mtastsdb=mtastsdb, ssl_context=ssl_context,
-                https_port=https_port, addresses=addresses,
+                resolver,
+                domain,
+                mtastsdb=mtastsdb,
+                ssl_context=ssl_context,
+                https_port=https_port,
+                addresses=addresses,
             ),
             timeout,
             "MTA-STS lookup",
@@ -163,8 +167,9 @@ async def evaluate_recipient(
     )
     mem_res, sts_res, mx_res = results
     if isinstance(mem_res, BaseException):
-        log.warning("reading domain security failed",
-                    extra={"domain": domain, "err": repr(mem_res)})
+        log.warning(
+            "reading domain security failed", extra={"domain": domain, "err": repr(mem_res)}
+        )
         starttls, requiretls = memory_findings(domain, None, str(mem_res) or repr(mem_res))
     else:
         starttls, requiretls = memory_findings(domain, mem_res)
@@ -187,6 +192,3 @@ async def evaluate_recipient(
         dane=dane_finding(domain, mx, dane),
         requiretls=requiretls,
     )
-
-
-

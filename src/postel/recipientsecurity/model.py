@@ -1,4 +1,4 @@
-"""The five security values of one recipient (reference-behaviour §4)."""
+"""The five security values of one recipient (docs/webmail-security-api.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class RecipientSecurity:
 
     @property
     def requiretls_safe(self) -> bool:
-        """reference §4: REQUIRETLS yes and MTA-STS or DANE yes (the message can be
+        """REQUIRETLS yes and MTA-STS or DANE yes (the message can be
         required to travel over verified TLS all the way, RFC 8689 §4.2)."""
         return self.requiretls.value is Value.YES and (
             self.mtasts.value is Value.YES or self.dane.value is Value.YES

@@ -2,17 +2,19 @@
 
 The SMTP server calls :func:`intake` after a message to a report address has
 been delivered to its mailbox; nothing here may fail that delivery, so bad
-input is logged and returned as a result, never raised.
+input is logged and returned as a result, never raised. :func:`intake` does
+the work in a child process under a hard memory and CPU budget
+(postel.reportintake.child), off the SMTP worker's event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 from postel import dmarcdb, dmarcrpt, tlsrpt, tlsrptdb
 from postel.datadir import DataDir
+from postel.reportintake.child import DEFAULT_CHILD_LIMITS, ChildLimits, run_in_child
 from postel.reportintake.errors import UnknownKind
 from postel.reportintake.message import TooLarge, header_from, read_bounded
 from postel.reportintake.result import IntakeResult, Status
@@ -33,12 +35,10 @@ def _message_ref(datadir: DataDir, path: Path) -> str:
 
 
 def _unparseable(kind: str, rcpt: str, error: str) -> IntakeResult:
-    log.warning("unparseable report", extra={"kind": kind, "rcpt": rcpt, "error": error})
     return IntakeResult(kind, rcpt, Status.UNPARSEABLE, error=error)
 
 
 def _failed(kind: str, rcpt: str, error: str) -> IntakeResult:
-    log.error("storing report failed", extra={"kind": kind, "rcpt": rcpt, "error": error})
     return IntakeResult(kind, rcpt, Status.FAILED, error=error)
 
 
@@ -68,6 +68,7 @@ def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> In
         report.organization_name,
         report.report_id,
         parsed.warnings,
+        report.total_failures(),
     )
 
 
@@ -88,8 +89,16 @@ def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str) -> IntakeResult:
             )
     except Exception as e:  # the message is delivered; storing is best effort
         return _failed("dmarc", rcpt, f"{datadir.dmarcrpt_db}: {e}")
+    failing = dmarcdb.report_counts(parsed.report).dmarc_fail
     return _stored(
-        "dmarc", rcpt, added.id, added.duplicate, md.org_name, md.report_id, parsed.warnings
+        "dmarc",
+        rcpt,
+        added.id,
+        added.duplicate,
+        md.org_name,
+        md.report_id,
+        parsed.warnings,
+        failing,
     )
 
 
@@ -101,23 +110,55 @@ def _stored(
     org: str,
     report_id: str,
     warnings: list[str],
+    failures: int,
 ) -> IntakeResult:
     status = Status.DUPLICATE if duplicate else Status.STORED
-    log.info(
-        "report duplicate" if duplicate else "report stored",
-        extra={
-            "kind": kind,
-            "rcpt": rcpt,
-            "id": db_id,
-            "org": org,
-            "report_id": report_id,
-            "warnings": len(warnings),
-        },
-    )
-    return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings))
+    return IntakeResult(kind, rcpt, status, db_id, org, report_id, list(warnings), "", failures)
 
 
-def intake_sync(
+def log_result(res: IntakeResult) -> None:
+    """Log the outcome of one intake, where it is reported (the caller's process)."""
+    if res.status is Status.UNPARSEABLE:
+        log.warning(
+            "unparseable report", extra={"kind": res.kind, "rcpt": res.rcpt, "error": res.error}
+        )
+    elif res.status is Status.FAILED:
+        log.error(
+            "storing report failed", extra={"kind": res.kind, "rcpt": res.rcpt, "error": res.error}
+        )
+    elif res.status is Status.STORED and res.failures:
+        # docs/received-reports.md: the admin home and the daily digest say more.
+        log.warning(
+            "report shows failures for our domain",
+            extra={
+                "kind": res.kind,
+                "rcpt": res.rcpt,
+                "id": res.db_id,
+                "org": res.organization,
+                "report_id": res.report_id,
+                "failures": res.failures,
+            },
+        )
+    else:
+        log.info(
+            "report duplicate" if res.status is Status.DUPLICATE else "report stored",
+            extra={
+                "kind": res.kind,
+                "rcpt": res.rcpt,
+                "id": res.db_id,
+                "org": res.organization,
+                "report_id": res.report_id,
+                "warnings": len(res.warnings),
+            },
+        )
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def take_in(
     datadir: DataDir | Path,
     kind: str,
     message_path: Path,
@@ -125,14 +166,8 @@ def intake_sync(
     *,
     max_bytes: int | None = None,
 ) -> IntakeResult:
-    """Parse the report message at *message_path* and store it (blocking).
-
-    *kind*: "tlsrpt" (a report to a domain's TLSRPT address), "tlsrpt-host"
-    (to the host's TLSRPT address, about the MX host) or "dmarc". Messages
-    over *max_bytes* (default: the parser's input limit) are not parsed.
-    """
-    if kind not in KINDS:
-        raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
+    """Parse the report message at *message_path* and store it; the outcome, not logged."""
+    check_kind(kind)
     dd = datadir if isinstance(datadir, DataDir) else DataDir(Path(datadir))
     limit = max_bytes or (
         dmarcrpt.DEFAULT_LIMITS.max_input_bytes
@@ -151,7 +186,7 @@ def intake_sync(
     return _tlsrpt(dd, kind, data, rcpt, ref)
 
 
-async def intake(
+def intake_sync(
     datadir: DataDir | Path,
     kind: str,
     message_path: Path,
@@ -159,9 +194,30 @@ async def intake(
     *,
     max_bytes: int | None = None,
 ) -> IntakeResult:
-    """:func:`intake_sync` in a worker thread, so parsing does not block the loop."""
-    if kind not in KINDS:
-        raise UnknownKind(f"report kind {kind!r}: expected one of {', '.join(KINDS)}")
-    return await asyncio.to_thread(
-        intake_sync, datadir, kind, message_path, rcpt, max_bytes=max_bytes
-    )
+    """Parse the report message at *message_path* and store it (blocking, in this process).
+
+    *kind*: "tlsrpt" (a report to a domain's TLSRPT address), "tlsrpt-host"
+    (to the host's TLSRPT address, about the MX host) or "dmarc". Messages
+    over *max_bytes* (default: the parser's input limit) are not parsed.
+    """
+    res = take_in(datadir, kind, message_path, rcpt, max_bytes=max_bytes)
+    log_result(res)
+    return res
+
+
+async def intake(
+    datadir: DataDir | Path,
+    kind: str,
+    message_path: Path,
+    rcpt: str,
+    *,
+    max_bytes: int | None = None,
+    limits: ChildLimits = DEFAULT_CHILD_LIMITS,
+) -> IntakeResult:
+    """:func:`intake_sync` in a child process under *limits*, so that neither the
+    event loop nor this process's memory pays for the parse."""
+    check_kind(kind)
+    root = datadir.root if isinstance(datadir, DataDir) else Path(datadir)
+    res = await run_in_child(root, kind, Path(message_path), rcpt, max_bytes, limits)
+    log_result(res)
+    return res

@@ -23,6 +23,9 @@ class IntakeResult:
     report_id: str = ""
     warnings: list[str] = field(default_factory=list)
     error: str = ""
+    # Failed TLS sessions (TLS report) or messages failing DMARC (DMARC report)
+    # that the new report shows: what others report is wrong with our domains.
+    failures: int = 0
 
     @property
     def ok(self) -> bool:

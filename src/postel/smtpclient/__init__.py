@@ -1,7 +1,7 @@
 """Outgoing SMTP: one session to one host IP with a TLS policy (TLS modes, PKIX
 and DANE evaluation for enforcement and RFC 8460 reporting).
 
-See shared/spec/reference-behaviour.md §1-§2.
+See docs/delivery-policy.md and docs/tls-reporting.md.
 """
 
 from postel.smtpclient.classify import TLSFailure, classify_tls_error

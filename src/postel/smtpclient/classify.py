@@ -1,4 +1,4 @@
-"""Classify TLS handshake failures for RFC 8460 reports (reference-behaviour §1).
+"""Classify TLS handshake failures for RFC 8460 reports (docs/tls-reporting.md, Recording).
 
 Everything that is not a certificate problem is a validation-failure with a
 failure-reason-code naming what happened: a TLS alert received from the peer

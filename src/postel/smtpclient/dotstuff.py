@@ -14,16 +14,32 @@ MAX_PENDING = 64 * 1024
 class DotStuffer:
     """Turns message bytes into the DATA stream.
 
-    Bare LF becomes CRLF; a line starting with "." gets another "." in front.
+    Every line end of the message (CRLF, a bare LF or a bare CR) is sent as
+    CRLF and NUL bytes are dropped (RFC 5321 §2.3.8, RFC 2045 §2.8): a receiver
+    that takes a bare CR or LF for a line end, or skips a NUL, must not find an
+    end of data inside the message (SMTP smuggling, CVE-2023-51764 class). A
+    line starting with "." gets another "." in front (RFC 5321 §4.5.2).
     ``feed`` returns the bytes ready to send; ``finish`` the rest, a final CRLF
     when the message did not end with a line end, and the ".CRLF" terminator.
     """
 
     def __init__(self) -> None:
-        self._pending = b""  # incomplete last line
+        self._pending = b""  # incomplete last line (no CR, LF or NUL in it)
+        self._cr = False  # the last chunk ended with a CR (sent): a leading LF is its
         self._bol = True  # _pending starts at the beginning of a line
 
     def feed(self, chunk: bytes) -> bytes:
+        if b"\x00" in chunk:
+            chunk = chunk.replace(b"\x00", b"")
+        if not chunk:
+            return b""
+        if self._cr:
+            self._cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]  # the CR of this CRLF was already sent as one
+        if b"\r" in chunk:
+            self._cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = self._pending + chunk
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -35,8 +51,6 @@ class DotStuffer:
         lines = complete.split(b"\n")[:-1]
         out = []
         for i, line in enumerate(lines):
-            if line.endswith(b"\r"):
-                line = line[:-1]
             if line.startswith(b".") and (i > 0 or self._bol):
                 line = b"." + line
             out.append(line)
@@ -47,10 +61,8 @@ class DotStuffer:
         return data
 
     def _flush_partial(self) -> bytes:
-        """Pass on most of a long line without line end (keeps a trailing CR back)."""
-        keep = 1 if self._pending.endswith(b"\r") else 0
-        part = self._pending[: len(self._pending) - keep]
-        self._pending = self._pending[len(part) :]
+        """Pass on a long line without line end."""
+        part, self._pending = self._pending, b""
         if self._bol and part.startswith(b"."):
             part = b"." + part
         if part:
@@ -61,8 +73,6 @@ class DotStuffer:
         tail = b""
         if self._pending:
             line = self._pending
-            if line.endswith(b"\r"):
-                line = line[:-1]
             if self._bol and line.startswith(b"."):
                 line = b"." + line
             tail = line + b"\r\n"

@@ -4,7 +4,7 @@ enforcement, with RFC 8460 §4.3 result types.
 The TLS handshake runs without verification; this module evaluates the chain
 the server sent with cryptography.x509.verification against the system trust
 store plus extra CA files. Failures are classified in the order a certificate
-is judged (reference-behaviour §1): expired, then name mismatch, then
+is judged (docs/tls-reporting.md): expired, then name mismatch, then
 anything else (certificate-not-trusted).
 """
 
@@ -160,7 +160,7 @@ def verify_pkix(
         )
     leaf = certs[0]
     # The leaf's own dates and name first, as other implementations judge them
-    # before path building (reference-behaviour §1 classification order).
+    # before path building (docs/tls-reporting.md, classification order).
     problem = date_problem(leaf, when)
     if problem:
         return PKIXResult(False, ResultType.CERTIFICATE_EXPIRED, f"server certificate {problem}")

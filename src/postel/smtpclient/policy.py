@@ -1,4 +1,4 @@
-"""The TLS policy of one SMTP session (reference-behaviour §2)."""
+"""The TLS policy of one SMTP session (docs/delivery-policy.md)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ Status = Literal["delivered", "temporary", "permanent"]
 class SessionResult:
     """Everything a delivery attempt to one host IP produced.
 
-    TLS reporting (RFC 8460, reference-behaviour §1): ``pkix_failure`` belongs on
+    TLS reporting (RFC 8460, docs/tls-reporting.md): ``pkix_failure`` belongs on
     the recipient-domain result, ``dane_failure`` on the host result,
     ``tls_failure`` (handshake failure, starttls-not-supported, alert after the
     handshake) on both, as does the success counted by ``tls_success``.

@@ -1,6 +1,6 @@
 """One SMTP session to one host IP: banner, EHLO, STARTTLS per TLS policy, PKIX
 and DANE evaluation, MAIL/RCPT/DATA and QUIT (RFC 5321, RFC 3207, RFC 7672,
-RFC 8689, reference-behaviour §1-§2).
+RFC 8689; docs/delivery-policy.md, docs/tls-reporting.md).
 
 Never raises for remote problems: everything ends up in the SessionResult.
 """
@@ -35,7 +35,7 @@ QUIT_TIMEOUT = 5.0
 
 def client_context() -> ssl.SSLContext:
     """TLS >= 1.2 without verification: PKIX and DANE are evaluated afterwards,
-    so both can be reported (reference-behaviour §2)."""
+    so both can be reported (docs/delivery-policy.md)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -142,6 +142,12 @@ class _Session:
 
     async def send(self, line: str, *, log_line: str | None = None) -> None:
         assert self.writer is not None
+        if "\r" in line or "\n" in line or "\x00" in line:
+            # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
+            raise self.fail(
+                permanent=True, code=0, enhanced="5.5.2",
+                message=f"{self.step}: command holds a CR, LF or NUL, not sent",
+            )  # fmt: skip
         trace_line(self.log, "C:", log_line if log_line is not None else line)
         self.writer.write(line.encode("utf-8") + b"\r\n")
         async with asyncio.timeout(self.command_timeout):

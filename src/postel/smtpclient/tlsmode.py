@@ -1,4 +1,4 @@
-"""TLS modes of the SMTP client (reference-behaviour §2)."""
+"""TLS modes of the SMTP client (docs/delivery-policy.md)."""
 
 from __future__ import annotations
 

@@ -234,6 +234,13 @@ class Conn(asyncio.Protocol):
                 return chunk, False
             await self._wait()
 
+    async def peek(self, n: int) -> bytes:
+        """The first *n* bytes, left in the buffer (fewer only at EOF); waits for them."""
+        self._raise_lost()
+        while len(self._buffer) < n and not self._eof:
+            await self._wait()
+        return bytes(self._buffer[:n])
+
     async def readexactly(self, n: int) -> bytes:
         """As StreamReader.readexactly."""
         self._raise_lost()

@@ -4,7 +4,7 @@ The message gets Authentication-Results (RFC 8601) and Received (RFC 5321
 §4.4) headers, after those claiming our authserv-id are removed (RFC 8601 §5,
 postel.auth.arstrip), is written to a temp file and fsynced, delivered to every
 recipient's mailbox (hard links, index row committed), and only then is the
-250 reply sent (shared/DESIGN.md "Data directory").
+250 reply sent (docs/data-safety.md, Durability).
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ def trace_headers(
     )
     out = received
     if results is not None:
-        out = results.header(hostname).rstrip("\r\n").replace("\r\n", "\n").replace(
-            "\n", "\r\n"
-        ) + "\r\n" + out
+        out = (
+            results.header(hostname).rstrip("\r\n").replace("\r\n", "\n").replace("\n", "\r\n")
+            + "\r\n"
+            + out
+        )
     return out.encode("utf-8")
 
 

@@ -1,10 +1,17 @@
 """Bounded reading of SMTP command lines and DATA (RFC 5321 §4.5.2, §4.5.3.1).
 
 Lines longer than the limit are consumed up to their end and reported, so the
-session stays in sync with the client. DATA is dot-unstuffed, its line ends are
-normalised to CRLF, and it is written to a file as it arrives (bounded memory);
-once the size limit is passed the rest is read and discarded. DATA is read in
-chunks (one read per chunk, not per line: BENCHMARKS.md), never past its end.
+session stays in sync with the client. DATA is dot-unstuffed and written to a
+file as it arrives (bounded memory); once the size limit is passed the rest is
+read and discarded. DATA is read in chunks (one read per chunk, not per line:
+BENCHMARKS.md), never past its end.
+
+Line ends (SMTP smuggling, the CVE-2023-51764 class): only <CRLF>.<CRLF> ends
+DATA (RFC 5321 §4.1.1.4), never a "." line next to a bare LF or bare CR. A bare
+LF, a bare CR or a NUL anywhere in DATA or in a command line is a fault
+(RFC 5321 §2.3.8, RFC 2045 §2.8) that the session refuses, as Postfix's
+``smtpd_forbid_bare_newline = reject`` does; DATA is still read to its real
+end, so what follows stays in sync and nothing inside one DATA runs as a command.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ from typing import BinaryIO, Protocol
 
 class ByteReader(Protocol):
     """What is read from (postel.smtpserver.conn.Conn); ``readuntil``,
-    ``readexactly`` and ``read`` behave as asyncio.StreamReader's."""
+    ``readexactly`` and ``read`` behave as asyncio.StreamReader's, ``peek``
+    returns the first bytes without consuming them."""
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes: ...
     async def readexactly(self, n: int) -> bytes: ...
     async def read(self, n: int) -> bytes: ...
     async def read_chunk(self, separator: bytes) -> tuple[bytes, bool]: ...
+    async def peek(self, n: int) -> bytes: ...
 
 
 class TooLong:
@@ -29,6 +38,31 @@ class TooLong:
 
 
 TOO_LONG = TooLong()
+
+BARE_LF = "bare <LF>"
+BARE_CR = "bare <CR>"
+NUL = "NUL"
+
+
+def line_fault(line: bytes) -> str | None:
+    """Why *line* (ending in LF) is not a proper line: BARE_LF, BARE_CR or NUL
+    (RFC 5321 §2.3.8: CR and LF only together, as the line end); else None."""
+    if not line.endswith(b"\r\n"):
+        return BARE_LF
+    if line.find(b"\r") != len(line) - 2:
+        return BARE_CR
+    if b"\x00" in line:
+        return NUL
+    return None
+
+
+class BareLine:
+    """Marker for a command line with a bare CR, bare LF or NUL (already consumed)."""
+
+    __slots__ = ("fault",)
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
 
 
 async def read_line(reader: ByteReader) -> bytes | TooLong | None:
@@ -56,6 +90,7 @@ class DataResult:
     line_too_long: bool = False
     eof: bool = False  # connection closed before the final "."
     eight_bit: bool = False
+    fault: str | None = None  # the first bare LF, bare CR or NUL (line_fault)
 
 
 class _Sink:
@@ -72,13 +107,17 @@ class _Sink:
     def line(self, line: bytes) -> None:
         """One LF-terminated line, its dot already removed."""
         result = self.result
-        if not line.endswith(b"\r\n"):
-            line = line[:-1] + b"\r\n"  # bare LF (a CR before it would have made CRLF)
-        length = len(line) - 2
+        if result.line_too_long or result.fault is not None:
+            return  # the first of these decides; nothing that follows can change it
+        length = len(line) - 2 if line.endswith(b"\r\n") else len(line) - 1
         if length > self.max_line:
             result.line_too_long = True
             return
-        if result.too_big or result.line_too_long:
+        fault = line_fault(line)
+        if fault is not None:
+            result.fault = fault
+            return
+        if result.too_big:
             return
         if not result.eight_bit and not line.isascii():
             result.eight_bit = True
@@ -88,16 +127,23 @@ class _Sink:
             return
         self.write(line)
 
+    def too_long(self) -> None:
+        """A line over the limit was dropped unseen (as ``line`` would count it)."""
+        if self.result.fault is None:
+            self.result.line_too_long = True
+
     def block(self, block: bytes) -> None:
         """LF-terminated lines, none of them starting with "." (same as line by line)."""
         result = self.result
-        if result.line_too_long:
+        if result.line_too_long or result.fault is not None:
             return  # nothing that follows can change the result
         n = len(block)
-        # The common block: CRLF only, no line too long, within the size: written
-        # as it came (one write per chunk instead of per line).
-        if block.count(b"\n") == block.count(b"\r\n") and (
-            n <= self.max_line + 2 or max(map(len, block.split(b"\n"))) <= self.max_line + 1
+        # The common block: CRLF only (no bare CR or LF, no NUL), no line too long,
+        # within the size: written as it came (one write per chunk, not per line).
+        if (
+            block.count(b"\n") == block.count(b"\r\n") == block.count(b"\r")
+            and b"\x00" not in block
+            and (n <= self.max_line + 2 or max(map(len, block.split(b"\n"))) <= self.max_line + 1)
         ):
             if result.too_big:
                 return
@@ -124,94 +170,91 @@ async def read_data(
     max_size: int,
     max_line: int,
     line_timeout: float,
+    deadline: float | None = None,
 ) -> DataResult:
-    """Read DATA until ``.CRLF`` into *sink* (RFC 5321 §4.5.2 dot-unstuffing).
+    """Read DATA until <CRLF>.<CRLF> into *sink* (RFC 5321 §4.5.2 dot-unstuffing).
 
     Reads in chunks, never past the final ``.CRLF``: what follows (pipelined
     commands) stays in *reader*. The reader's limit must be at least
     ``max_line + 2`` (the server uses exactly that). Raises TimeoutError when no
-    chunk arrives within *line_timeout*.
+    chunk arrives within *line_timeout*, and at *deadline* (loop time: the
+    session's end) however the data arrives.
     """
     result = DataResult()
     loop = asyncio.get_running_loop()
     # One timeout moved forward as chunks arrive (at most once a second), not a
     # wait_for task per read.
-    async with asyncio.timeout(None) as deadline:
-        return await _read_data(reader, _Sink(sink, result, max_size, max_line), deadline,
-                                loop, line_timeout)  # fmt: skip
+    async with asyncio.timeout(None) as timer:
+        return await _read_data(reader, _Sink(sink, result, max_size, max_line), timer,
+                                loop, line_timeout, deadline)  # fmt: skip
 
 
 async def _read_data(
     reader: ByteReader,
     out: _Sink,
-    deadline: asyncio.Timeout,
+    timer: asyncio.Timeout,
     loop: asyncio.AbstractEventLoop,
     line_timeout: float,
+    deadline: float | None,
 ) -> DataResult:
-    # Every "." at a line start follows an LF, so read_chunk(b"\n.") returns the
-    # lines before it in one piece (or what is buffered, without splitting the
-    # separator). Only a line start whose LF is already consumed (the message
-    # start, after a dot line) needs a look at its first byte.
+    # The end of data is the first <CRLF>.<CRLF> (RFC 5321 §4.1.1.4), so
+    # read_chunk(b"\r\n.\r\n") returns the data before it in one piece (or what
+    # is buffered, without splitting the marker), never past it. Every "." after
+    # a CRLF starts a line and is removed (RFC 5321 §4.5.2, one replace per
+    # chunk); a "." after a bare LF or CR is content (and the bare line end a
+    # fault). Only DATA's own start, right after the DATA command's CRLF, needs
+    # a look (a peek: nothing consumed) at its first bytes.
     result = out.result
-    # Everything buffered up to the separator, in one piece (Conn.read_chunk).
     read_chunk = reader.read_chunk
-    carry = b""  # start of a line whose LF has not arrived (never starts with ".")
+    carry = b""  # start of a line whose LF has not arrived
     skipping = False  # in a line already known to be too long: drop up to its LF
     carry_max = out.max_line + 1  # longer: too long, whatever its end
-    at_start = True  # at a line start with the LF before it consumed
-    dot = False  # a "." at a line start has just been consumed
+    unstuff_first = False  # the next chunk starts a line after a CRLF
     moved = -1.0
-    while True:
+
+    def move_timer() -> None:
+        nonlocal moved
         now = loop.time()
         if now - moved >= 1.0:
-            deadline.reschedule(now + line_timeout)
+            until = now + line_timeout
+            timer.reschedule(until if deadline is None else min(until, deadline))
             moved = now
-        if dot:
-            dot = False
-            at_start = True
-            rest = await read_line(reader)
-            if rest is None:
-                result.eof = True
-                return result
-            if isinstance(rest, TooLong):
-                result.line_too_long = True
-                continue
-            if rest == b"\r\n" or rest == b"\n":
-                return result  # RFC 5321 §4.1.1.4: end of data
-            out.line(rest)  # RFC 5321 §4.5.2: the first "." removed
-            continue
-        if at_start:
-            try:
-                first = await reader.readexactly(1)
-            except asyncio.IncompleteReadError:
-                result.eof = True
-                return result
-            if first == b".":
-                dot = True
-            elif first == b"\n":
-                out.line(first)
-            else:
-                carry = first
-                at_start = False
-            continue
+
+    move_timer()
+    if await reader.peek(1) == b".":
+        await reader.readexactly(1)
+        if await reader.peek(2) == b"\r\n":
+            await reader.readexactly(2)
+            return result  # an empty message
+    while True:
+        move_timer()
         try:
-            chunk, dot = await read_chunk(b"\n.")
-            if dot:
-                chunk = chunk[:-1]
+            chunk, end = await read_chunk(b"\r\n.\r\n")
+            if end:
+                chunk = chunk[:-3]  # the CRLF ending the last line stays
         except asyncio.IncompleteReadError as exc:
-            chunk = exc.partial
+            chunk, end = exc.partial, False
             result.eof = True
+        if unstuff_first:
+            unstuff_first = False
+            if chunk[:1] == b".":
+                chunk = chunk[1:]
         data = carry + chunk if carry else chunk
+        # A line start after this chunk's last CRLF is in the next one.
+        next_unstuff = data.endswith(b"\r\n")
+        if b"\r\n." in data:
+            data = data.replace(b"\r\n.", b"\r\n")
         cut = data.rfind(b"\n") + 1
         block, carry = data[:cut], data[cut:]
         if skipping and block:
             # The too long line ends at the first LF.
             block = block[block.find(b"\n") + 1 :]
             skipping = False
-            result.line_too_long = True
+            out.too_long()
         if block:
             out.block(block)
-        if result.eof:
+        unstuff_first = next_unstuff
+        if end or result.eof:
             return result
         if len(carry) > carry_max:
             skipping = True

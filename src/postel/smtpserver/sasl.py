@@ -94,9 +94,7 @@ class ScramServer:
 
     def first(self, salt: bytes, iterations: int) -> str:
         self.nonce = self.client_nonce + base64.b64encode(os.urandom(18)).decode()
-        self.server_first = (
-            f"r={self.nonce},s={base64.b64encode(salt).decode()},i={iterations}"
-        )
+        self.server_first = f"r={self.nonce},s={base64.b64encode(salt).decode()},i={iterations}"
         return self.server_first
 
     def final(self, client_final: str, stored_key: bytes, server_key: bytes) -> str | None:

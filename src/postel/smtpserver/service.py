@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,8 +74,12 @@ class SMTPService:
         dns_cache_seconds: float = DEFAULT_MAX_AGE,
         ports: Mapping[tuple[str, str, str], int] | None = None,
         reuse_port: bool = False,
+        sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     ) -> None:
         self.cfg = cfg
+        # Listening sockets bound before the switch to an unprivileged user
+        # (postel.privdrop), keyed (listener, kind, ip): used instead of binding.
+        self._sockets = dict(sockets) if sockets is not None else None
         # SMTP worker processes (postel.smtpworkers): every worker listens on the
         # ports the main process reserved, keyed (listener, kind, ip), with
         # SO_REUSEPORT so the kernel spreads connections over them.
@@ -120,7 +125,8 @@ class SMTPService:
                         self._watchers.append(asyncio.create_task(reloading.watch()))
                 if self._ports is not None:
                     port = self._ports[(name, kind, ip)]
-                await self._listen(name, kind, ip, port, contexts[name], limit)
+                sock = self._sockets.get((name, kind, ip)) if self._sockets is not None else None
+                await self._listen(name, kind, ip, port, contexts[name], limit, sock)
         except BaseException:
             await self.stop()
             raise
@@ -133,6 +139,7 @@ class SMTPService:
         port: int,
         tls_ctx: ssl.SSLContext | None,
         limit: int,
+        sock: socket.socket | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         tmpdir = self.cfg.datadir.tmp
@@ -145,15 +152,23 @@ class SMTPService:
 
         implicit = kind == "submissions"
         try:
-            server = await loop.create_server(
-                lambda: Conn(limit, connected),
-                host=ip,
-                port=port,
-                ssl=tls_ctx if implicit else None,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
-                reuse_address=True,
-                reuse_port=self._reuse_port or None,
-            )
+            if sock is not None:
+                server = await loop.create_server(
+                    lambda: Conn(limit, connected),
+                    sock=sock,
+                    ssl=tls_ctx if implicit else None,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
+                )
+            else:
+                server = await loop.create_server(
+                    lambda: Conn(limit, connected),
+                    host=ip,
+                    port=port,
+                    ssl=tls_ctx if implicit else None,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
+                    reuse_address=True,
+                    reuse_port=self._reuse_port or None,
+                )
         except OSError as exc:
             raise BindError(
                 f"listener {name!r}: cannot listen for {kind} on {ip} port {port}: {exc}"

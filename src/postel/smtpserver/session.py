@@ -28,7 +28,7 @@ from postel.smtp.reply import Reply
 from postel.smtpserver import sasl
 from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
-from postel.smtpserver.lines import TooLong, read_data, read_line
+from postel.smtpserver.lines import BareLine, TooLong, line_fault, read_data, read_line
 from postel.smtpserver.recipients import RecipientRefused, resolve
 from postel.smtpserver.spool import Spool
 from postel.smtpserver.transaction import SessionInfo, Transaction
@@ -91,7 +91,7 @@ class Session:
             raise TimeoutError
         return min(self.limits.command_timeout, left)
 
-    async def _read(self, secret: bool = False) -> str | TooLong:
+    async def _read(self, secret: bool = False) -> str | TooLong | BareLine:
         conn = self.conn
         now = self.loop.time()
         left = self.deadline - now
@@ -120,7 +120,11 @@ class Session:
         if isinstance(line, TooLong):
             trace_line(log, "C:", "<line too long>")
             return line
-        text = line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", "surrogateescape")
+        fault = line_fault(line)
+        if fault is not None:  # RFC 5321 §2.3.8: never run as (part of) a command
+            trace_line(log, "C:", f"<line with {fault}>")
+            return BareLine(fault)
+        text = line[:-2].decode("utf-8", "surrogateescape")
         # AUTH with an initial response carries credentials (redacted unless traceauth).
         trace_line(log, "C:", text, secret=secret or text[:5].upper() == "AUTH ")
         return text
@@ -162,6 +166,9 @@ class Session:
                 line = await self._read()
                 if isinstance(line, TooLong):
                     self.reply(500, "5.5.2", "line too long")
+                    continue
+                if isinstance(line, BareLine):
+                    self.reply(500, "5.5.2", f"{line.fault} received, lines end with <CR><LF>")
                     continue
                 await self._command(line)
         except Closed as exc:
@@ -303,9 +310,11 @@ class Session:
         # once): else the client's ClientHello could land in the stream buffer.
         ready = Reply(220, "2.0.0", "ready to start TLS")
         trace_line(log, "S:", ready.lines()[0])
+        # The handshake is bounded by the session's deadline too.
+        timeout = min(TLS_HANDSHAKE_TIMEOUT, max(self.deadline - self.loop.time(), 0.01))
         try:
             self.conn.write(ready.encode())
-            await self.conn.start_tls(self.tls_context, TLS_HANDSHAKE_TIMEOUT)
+            await self.conn.start_tls(self.tls_context, timeout)
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             log.info("tls handshake failed", extra={"err": str(exc), "ip": self.ip})
             raise Closed(f"tls handshake: {exc}") from exc
@@ -419,6 +428,8 @@ class Session:
         line = await self._read(secret=True)
         if isinstance(line, TooLong):
             raise sasl.SASLError("response too long")
+        if isinstance(line, BareLine):
+            raise sasl.SASLError(f"{line.fault} in the response")
         if line == "*":
             raise _Cancelled
         return line
@@ -562,6 +573,7 @@ class Session:
                 max_size=self.limits.max_message_size,
                 max_line=self.limits.max_line_length,
                 line_timeout=self._timeout(),
+                deadline=self.deadline,  # the whole session's, however the data trickles
             )
         except TimeoutError:
             self._send(Reply(421, "4.4.2", "timeout during DATA, closing"))
@@ -573,6 +585,12 @@ class Session:
         trace_line(log, "C:", f"<{result.size} bytes of data>", data=True)
         if result.eof:
             raise Closed("client closed the connection during DATA")
+        if result.fault is not None:
+            # SMTP smuggling (CVE-2023-51764 class): refused whole, as Postfix's
+            # smtpd_forbid_bare_newline = reject; the reply follows the real end.
+            log.info("message refused", extra={"reason": result.fault, "ip": self.ip})
+            self.reply(550, "5.5.2", f"{result.fault} received, lines end with <CR><LF>")
+            return
         if result.too_big:
             self.reply(552, "5.3.4", f"message too big, max {self.limits.max_message_size}")
             return

@@ -3,7 +3,7 @@
 Most messages are small: keeping them in memory saves creating, reading and
 unlinking a temp file per message on the event loop (BENCHMARKS.md). Past
 ``memory_limit`` bytes everything goes to the file at ``path``, so memory per
-session stays bounded (shared/DESIGN.md).
+session stays bounded (docs/architecture.md, step 7 of a message in).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ batch with one call_soon_threadsafe. This replaces asyncio.to_thread per message
 submit, future chaining, one loop wake-up per message).
 
 Durability is unchanged: a future completes only after the file, its
-directory and the index row are durable (shared/DESIGN.md "Data directory").
+directory and the index row are durable (docs/data-safety.md, Durability).
 
-Measured in-process (2000 messages of 5 KB, 8 tasks; /work/notes/issue10-store-bench.py):
+Measured in-process (2000 messages of 5 KB from 8 tasks):
 user CPU per message 410-540 µs with to_thread, 200-310 µs with this thread; two
 processes on one account: p99 93-150 ms before the flock writer lock, ~40 ms after.
 

@@ -128,9 +128,7 @@ async def submit(
         return Reply(451, "4.3.0", f"cannot sign message (DKIM), id {info.cid}")
     final = spool.with_name(spool.name + "-final")
     try:
-        await asyncio.to_thread(
-            write_message, final, trace_headers(ctx, info, tx, None), message
-        )
+        await asyncio.to_thread(write_message, final, trace_headers(ctx, info, tx, None), message)
         del message
         sender = str(tx.sender) if tx.sender is not None else ""
         rcpts = [str(r) for r in tx.recipients]

@@ -54,8 +54,9 @@ class LocalSubmitter:
                     raise SubmitError(
                         550, "5.7.1", f"no outgoing queue yet: cannot deliver to {rcpt}"
                     ) from exc
-                raise SubmitError(exc.reply.code, exc.reply.enhanced or "5.1.1",
-                                  f"{rcpt}: {exc.reply.text}") from exc
+                raise SubmitError(
+                    exc.reply.code, exc.reply.enhanced or "5.1.1", f"{rcpt}: {exc.reply.text}"
+                ) from exc
             if local.forward:
                 raise SubmitError(
                     550, "5.7.1", f"no outgoing queue yet: {rcpt} forwards to other hosts"

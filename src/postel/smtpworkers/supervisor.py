@@ -7,8 +7,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,10 @@ STOP_TIMEOUT = 10.0  # seconds after SIGTERM before SIGKILL
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growth
+# A worker that stopped cleanly (exit 0) was signalled: by systemd's stop, which
+# signals every process of the service at once, the main process included. Wait
+# this long (seconds) for the main process's own stop before calling it a failure.
+STOP_NOTICE = 3.0
 
 
 @dataclass(eq=False)
@@ -44,6 +49,8 @@ class Supervisor:
     ``start()`` reserves the ports and returns once every worker listens (or
     raises BindError / ListenerConfigError / WorkerStartError with the
     worker's reason); *on_wake* is called when a worker queued something.
+    *shutdown* is the instance's stop event: once set, a worker that exits is
+    not restarted, even before ``stop()`` is reached.
     """
 
     def __init__(
@@ -55,6 +62,8 @@ class Supervisor:
         log_time: bool = True,
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
+        shutdown: asyncio.Event | None = None,
+        sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     ) -> None:
         self.cfg = cfg
         self.count = count
@@ -65,10 +74,25 @@ class Supervisor:
         self.reserved: list[Reserved] = []
         self.workers = [_Worker(i + 1) for i in range(count)]
         self._stopping = asyncio.Event()
+        self._shutdown = shutdown or asyncio.Event()
+        # Bound before the switch to an unprivileged user (postel.privdrop): every
+        # worker inherits these listening sockets instead of binding its own.
+        # Only SMTP's: not "web", nor "http01" of the ACME responder (postel.acme).
+        smtp = ("smtp", "submission", "submissions")
+        self.sockets = {k: v for k, v in (sockets or {}).items() if k[1] in smtp}
 
     @property
     def bound(self) -> list[tuple[str, int, str]]:
-        return [(r.ip, r.port, r.kind) for r in self.reserved]
+        return [(ip, port, kind) for _, kind, ip, port in self._ports()]
+
+    def _ports(self) -> list[tuple[str, str, str, int]]:
+        """(listener, kind, ip, port) of every SMTP socket."""
+        if self.sockets:
+            return [
+                (name, kind, ip, int(sock.getsockname()[1]))
+                for (name, kind, ip), sock in self.sockets.items()
+            ]
+        return [(r.listener, r.kind, r.ip, r.port) for r in self.reserved]
 
     def pids(self) -> list[int]:
         """Pids of the workers that are up and listening (for tests and operators)."""
@@ -79,7 +103,8 @@ class Supervisor:
         ]
 
     async def start(self) -> None:
-        self.reserved = reserve_ports(self.cfg)
+        if not self.sockets:
+            self.reserved = reserve_ports(self.cfg)
         try:
             results = await asyncio.gather(
                 *(self._spawn(w) for w in self.workers), return_exceptions=True
@@ -101,8 +126,11 @@ class Supervisor:
             config=str(self.cfg.dir),
             index=w.index,
             parent=os.getpid(),
-            ports=[(r.listener, r.kind, r.ip, r.port) for r in self.reserved],
+            ports=self._ports(),
             log_time=self.log_time,
+            fds=[
+                (name, kind, ip, sock.fileno()) for (name, kind, ip), sock in self.sockets.items()
+            ],
         )
 
     async def _spawn(self, w: _Worker) -> None:
@@ -118,6 +146,10 @@ class Supervisor:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            # A process group of its own: Ctrl-C and `kill -TERM -PGID` stop the
+            # main process, which then stops the workers in order.
+            process_group=0,
+            pass_fds=[sock.fileno() for sock in self.sockets.values()],
         )
         w.proc, w.ready = proc, False
         assert proc.stdout is not None
@@ -158,7 +190,7 @@ class Supervisor:
                 if line.rstrip(b"\n") == messages.WAKE and self.on_wake is not None:
                     self.on_wake()
             code = await proc.wait()
-            if self._stopping.is_set():
+            if await self._stop_requested(code):
                 return
             if loop.time() - started >= HEALTHY_AFTER:
                 delay = BACKOFF_FIRST
@@ -166,10 +198,10 @@ class Supervisor:
                 "smtp worker exited, restarting",
                 extra={"worker": w.index, "pid": proc.pid, "code": code, "delay": delay},
             )
-            while not self._stopping.is_set():
+            while not self._halting():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                if self._stopping.is_set():
+                    await asyncio.wait_for(self._halt_wait(), delay)
+                if self._halting():
                     return
                 delay = min(delay * 2, BACKOFF_MAX)
                 try:
@@ -186,6 +218,27 @@ class Supervisor:
                     extra={"worker": w.index, "pid": w.proc.pid if w.proc else None},
                 )
                 break
+
+    def _halting(self) -> bool:
+        return self._stopping.is_set() or self._shutdown.is_set()
+
+    async def _halt_wait(self) -> None:
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._shutdown)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in waits:
+                t.cancel()
+
+    async def _stop_requested(self, code: int) -> bool:
+        """Did the worker exit because the instance stops? A clean exit (0) after a
+        signal to every process of the service waits up to STOP_NOTICE for it."""
+        if self._halting():
+            return True
+        if code == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt_wait(), STOP_NOTICE)
+        return self._halting()
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         """SIGTERM, up to stop_timeout for a graceful stop, then SIGKILL."""

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -115,8 +116,15 @@ async def serve(spec: Spec, cfg: Config) -> int:
         cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
     )
     ports = {(name, kind, ip): port for name, kind, ip, port in spec.ports}
+    sockets = {(name, kind, ip): socket.socket(fileno=fd) for name, kind, ip, fd in spec.fds}
     smtp = SMTPService(
-        cfg, store, resolver, WakingSubmitter(QueueSubmitter(queue)), ports=ports, reuse_port=True
+        cfg,
+        store,
+        resolver,
+        WakingSubmitter(QueueSubmitter(queue)),
+        ports=ports,
+        reuse_port=True,
+        sockets=sockets or None,
     )
     try:
         try:

@@ -1,5 +1,5 @@
 """Accounts, mailboxes and messages: a SQLite index per account plus
-immutable message files (shared/DESIGN.md "Data directory")."""
+immutable message files (docs/architecture.md, Data directory)."""
 
 from postel.store.account import AccountStore
 from postel.store.errors import (

@@ -1,6 +1,6 @@
 """One account's mailboxes and messages: accounts/<name>/index.db and msg/.
 
-Durability (shared/DESIGN.md "Data directory"): a delivered file is linked
+Durability (docs/data-safety.md): a delivered file is linked
 into msg/<bucket>/<msgid> and its directory fsynced before the index row is
 committed; if anything fails in between, the row is rolled back and the
 linked file removed. Message files are never changed after that, so backups
@@ -830,7 +830,7 @@ class AccountStore:
                     extra={"account": self.name, "msgid": msgid, "path": str(path)},
                 )
 
-    # -- recipient domain security (reference-behaviour §2, §4) -----------
+    # -- recipient domain security (docs/delivery-policy.md, After the session) --
 
     def remember_domain_security(
         self, domain: str, starttls: bool | None, requiretls: bool | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from postel import reportfile
 from postel.reportfile import GZIP_MAGIC, Attachment, is_gzip, looks_like_message
 from postel.tlsrpt.errors import InputError, LimitError
@@ -10,6 +12,7 @@ __all__ = [
     "GZIP_MAGIC",
     "Attachment",
     "gunzip_bounded",
+    "gunzip_chunks",
     "is_gzip",
     "looks_like_message",
     "report_parts",
@@ -29,6 +32,11 @@ _GENERIC_TYPES = (
 )
 
 
+def gunzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
+    """Decompress gzip data chunk by chunk, never past max_size bytes in all."""
+    return reportfile.gunzip_chunks(data, max_size, _ERRORS)
+
+
 def gunzip_bounded(data: bytes, max_size: int) -> bytes:
     """Decompress gzip data (all members) without ever producing more than max_size bytes."""
     return reportfile.gunzip_bounded(data, max_size, _ERRORS)
@@ -43,6 +51,6 @@ def _rank(ctype: str, fname: str) -> int | None:
     return None
 
 
-def report_parts(data: bytes) -> list[Attachment]:
+def report_parts(data: bytes, max_parts: int | None = None) -> list[Attachment]:
     """The parts of a message that may hold a TLS report, best candidates first."""
-    return reportfile.report_parts(data, _rank, _ERRORS)
+    return reportfile.report_parts(data, _rank, _ERRORS, max_parts)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from postel.reportbudget import Budget
 from postel.tlsrpt.container import (
     gunzip_bounded,
+    gunzip_chunks,
     is_gzip,
     looks_like_message,
     report_parts,
@@ -47,10 +49,13 @@ class Limits:
     """Bounds on input, decompressed size and element counts."""
 
     max_input_bytes: int = 16 * 1024 * 1024
-    max_decompressed_bytes: int = 10 * 1024 * 1024
+    max_decompressed_bytes: int = 10 * 1024 * 1024  # per message, all parts together
     max_policies: int = 10_000
     max_failure_details: int = 100_000
     max_strings: int = 100_000
+    # JSON values per message, counted before decoding (see _count_values).
+    max_json_values: int = 250_000
+    max_report_parts: int = 4  # candidate parts of one message decoded and tried
 
 
 DEFAULT_LIMITS = Limits()
@@ -360,12 +365,43 @@ def _report(ctx: _Ctx, v: Any) -> Report:
     )
 
 
+def _budget(limits: Limits) -> Budget:
+    """The work one message (or one file) may cost, all parts together."""
+    return Budget(
+        max_bytes=limits.max_decompressed_bytes,
+        max_elements=limits.max_json_values,
+        limit_error=LimitError,
+    )
+
+
+def _count_values(data: bytes | str) -> int:
+    """An upper bound on the arrays, objects and values in a JSON text, found cheaply.
+
+    Every array and object starts with a bracket, and every value after the
+    first in one is preceded by a comma (RFC 8259 §4, §5); brackets and commas
+    inside strings count too, which only makes the bound larger. This runs at
+    C speed before json.loads builds anything, so millions of `[]` or `0,` in
+    a few megabytes are refused instead of becoming millions of objects.
+    """
+    if isinstance(data, str):
+        return data.count("[") + data.count("{") + data.count(",") + 1
+    return data.count(b"[") + data.count(b"{") + data.count(b",") + 1
+
+
 def parse_report_json(
-    data: bytes | str, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS
+    data: bytes | str,
+    *,
+    strict: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    budget: Budget | None = None,
 ) -> ParseResult:
-    """Parse a report from JSON text (UTF-8 bytes or str)."""
+    """Parse a report from JSON text (UTF-8 bytes or str).
+
+    *budget* is the message's, when the text is one part of a message.
+    """
     if len(data) > limits.max_decompressed_bytes:
         raise LimitError(f"JSON report larger than {limits.max_decompressed_bytes} bytes")
+    (budget or _budget(limits)).charge_elements(_count_values(data), "JSON values")
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
@@ -421,17 +457,29 @@ def parse_report(
     raise InputError("input is not JSON, gzip or a report message")
 
 
+def _unpack(payload: bytes, limits: Limits, budget: Budget) -> bytes:
+    """A part's JSON, gunzipped if need be; its bytes are charged to the message's budget."""
+    if not is_gzip(payload):
+        budget.charge_bytes(len(payload))
+        return payload
+    out = bytearray()
+    for chunk in gunzip_chunks(payload, limits.max_decompressed_bytes):
+        budget.charge_bytes(len(chunk))
+        out += chunk
+    return bytes(out)
+
+
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
-    parts = report_parts(data)
+    parts = report_parts(data, limits.max_report_parts)
     if not parts:
         raise InputError("message contains no TLS report part (application/tlsrpt+gzip or +json)")
+    budget = _budget(limits)  # one for the whole message, not one per part
     first_error: TLSRPTError | None = None
     for part in parts:
         payload = part.data
         try:
-            if is_gzip(payload):
-                payload = gunzip_bounded(payload, limits.max_decompressed_bytes)
-            result = parse_report_json(payload, strict=strict, limits=limits)
+            payload = _unpack(payload, limits, budget)
+            result = parse_report_json(payload, strict=strict, limits=limits, budget=budget)
         except TLSRPTError as e:
             log.debug("report part unusable", extra={"part": part.describe(), "err": str(e)})
             if isinstance(e, LimitError):

@@ -59,7 +59,7 @@ class PolicyDetails:
     mx_hosts: list[str] = field(default_factory=list)
 
     def key(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
-        """Entries with equal keys merge (reference behaviour §1)."""
+        """Entries with equal keys merge (docs/tls-reporting.md, Merging)."""
         return (
             str(self.policy_type),
             tuple(self.policy_strings),
@@ -147,7 +147,8 @@ def merge_failure_details(*lists: list[FailureDetails]) -> list[FailureDetails]:
 
 
 def merge_policies(*lists: list[Policy]) -> list[Policy]:
-    """Concatenate policy entries, merging those with equal policy (reference §1)."""
+    """Concatenate policy entries, merging those with equal policy
+    (docs/tls-reporting.md, Merging)."""
     out: list[Policy] = []
     index: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], int] = {}
     for policies in lists:
@@ -197,7 +198,7 @@ def failure_details_to_dict(d: FailureDetails) -> dict[str, Any]:
         "sending-mta-ip": d.sending_mta_ip,
         "receiving-mx-hostname": d.receiving_mx_hostname,
     }
-    # reference behaviour §1: omit receiving-mx-helo when empty.
+    # docs/tls-reporting.md, Report format: omit receiving-mx-helo when empty.
     if d.receiving_mx_helo:
         out["receiving-mx-helo"] = d.receiving_mx_helo
     out["receiving-ip"] = d.receiving_ip

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.db import check_page, open_db, transaction
-from postel.reportstore import ReportStore, domain_key
+from postel.reportstore import ReportStore, domain_key, window_clauses
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
 from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
@@ -226,15 +226,8 @@ class TLSRPTDB(ReportStore[StoredReport]):
         """Reports with failed sessions, with their JSON, newest first. *day_since*:
         YYYY-MM-DD of the report's start, inclusive; *received_since*/*until*: an
         RFC 3339 prefix such as 2026-12-05T00:00:00, since inclusive, until not."""
-        clauses, args = ["r.failures > 0"], []
-        for clause, value in (
-            ("r.day >= ?", day_since),
-            ("r.received >= ?", received_since),
-            ("r.received < ?", received_until),
-        ):
-            if value:
-                clauses.append(clause)
-                args.append(value)
+        clauses, args = window_clauses(day_since, received_since, received_until)
+        clauses.insert(0, "r.failures > 0")
         rows = self.conn.execute(
             f"SELECT {_COLUMNS}, r.json FROM report r WHERE {' AND '.join(clauses)} "
             "ORDER BY r.start DESC, r.id DESC LIMIT ?",

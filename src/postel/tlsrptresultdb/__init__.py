@@ -1,7 +1,7 @@
 """tlsrptresult.db: TLS results of outgoing deliveries, for daily reports (RFC 8460).
 
 One row per (policy domain, UTC day, recipient domain), as in
-shared/spec/reference-behaviour.md §1: recipient-domain rows (MTA-STS) and
+docs/tls-reporting.md, Recording: recipient-domain rows (MTA-STS) and
 MX-host rows (DANE) with their merged result entries.
 """
 

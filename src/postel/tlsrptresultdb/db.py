@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from postel.db import open_db, transaction
+from postel.suppressions import SuppressionList
 from postel.tlsrpt.parse import policies_from_obj
 from postel.tlsrpt.report import policy_to_dict
 from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, rows_for_attempt
@@ -50,7 +51,7 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-class ResultDB:
+class ResultDB(SuppressionList):
     """tlsrptresult.db: open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -202,60 +203,7 @@ class ResultDB:
         cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
         return cur.rowcount
 
-    # Suppression list (reference §1): addresses that get no reports.
+    # The suppression list (docs/tls-reporting.md, Suppression): postel.suppressions.
 
-    def suppress(
-        self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True
-    ) -> None:
-        self.conn.execute(
-            "INSERT INTO suppression (address, until, comment, manual, created)"
-            " VALUES (?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET until = excluded.until,"
-            " comment = excluded.comment, manual = excluded.manual",
-            (address.lower(), _iso(until), comment, int(manual), _iso(dt.datetime.now(dt.UTC))),
-        )
-
-    def unsuppress(self, address: str) -> bool:
-        cur = self.conn.execute("DELETE FROM suppression WHERE address = ?", (address.lower(),))
-        return cur.rowcount > 0
-
-    def suppressions(self) -> list[tuple[str, dt.datetime, str, bool]]:
-        return [
-            (r["address"], dt.datetime.fromisoformat(r["until"]), r["comment"], bool(r["manual"]))
-            for r in self.conn.execute("SELECT * FROM suppression ORDER BY address")
-        ]
-
-    def is_suppressed(self, address: str, now: dt.datetime | None = None) -> bool:
-        now = now or dt.datetime.now(dt.UTC)
-        r = self.conn.execute(
-            "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
-        ).fetchone()
-        return r is not None and dt.datetime.fromisoformat(r["until"]) > now
-
-    def clear_bounces(self, address: str) -> None:
-        """Forget counted bounces after a report reached *address*."""
-        self.conn.execute("DELETE FROM bounce WHERE address = ?", (address.lower(),))
-
-    def record_bounce(
-        self, address: str, *, threshold: int = 3, now: dt.datetime | None = None
-    ) -> bool:
-        """Count a bounced report; suppress for 30 days at *threshold*. True if suppressed."""
-        now = now or dt.datetime.now(dt.UTC)
-        addr = address.lower()
-        with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO bounce (address, count, last) VALUES (?, 1, ?)"
-                " ON CONFLICT(address) DO UPDATE SET count = count + 1, last = excluded.last",
-                (addr, _iso(now)),
-            )
-            count = self.conn.execute(
-                "SELECT count FROM bounce WHERE address = ?", (addr,)
-            ).fetchone()[0]
-        if count >= threshold:
-            self.suppress(
-                addr,
-                now + dt.timedelta(days=30),
-                f"automatic: {count} bounced reports",
-                manual=False,
-            )
-            return True
-        return False
+    def _suppression_db(self) -> sqlite3.Connection:
+        return self.conn

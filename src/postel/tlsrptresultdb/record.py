@@ -1,6 +1,6 @@
 """Turning one delivery attempt's TLS results into rows (pure).
 
-RFC 8460 §4.3/4.4; reference-behaviour §1 "Stored per delivery attempt".
+RFC 8460 §4.3/4.4; docs/tls-reporting.md, "What is stored".
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def rows_for_attempt(attempt: AttemptResults, day: dt.date, send_report: bool) -
             ResultRow(policy_domain, day, attempt.recipient_domain, True, send_report, [policy])
         )
     if dr is not None:
-        # reference §1: a recipient-domain no-policy-found entry is dropped when
+        # docs/tls-reporting.md: a recipient-domain no-policy-found entry is dropped when
         # the same attempt produced a tlsa host result for that policy domain.
         dropped = (
             dr.policy.policy_type == PolicyType.NO_POLICY_FOUND

@@ -1,6 +1,6 @@
 """Outgoing daily TLS reports (RFC 8460 §5): grouping the recorded results of
 outgoing deliveries, building reports, DKIM-signed report e-mails through the
-queue and HTTPS POSTs; the daily schedule (reference behaviour §1)."""
+queue and HTTPS POSTs; the daily schedule (docs/tls-reporting.md, Sending)."""
 
 from postel.tlsrptsend.build import BuiltReport, built, report_filename, report_id, submitter_domain
 from postel.tlsrptsend.errors import DeliveryError, SubmitterError, TLSRPTSendError

@@ -1,6 +1,6 @@
 """Building the report of one key (pure): submitter, date range, report-id, JSON.
 
-RFC 8460 §4.4 (report fields), §5.3 (gzip, file name); reference behaviour §1.
+RFC 8460 §4.4 (report fields), §5.3 (gzip, file name); docs/tls-reporting.md, One report.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from postel.tlsrpt.report import DateRange, Policy, Report, report_to_dict
 
 def submitter_domain(hostname: str, dkim_domains: Iterable[str]) -> str | None:
     """The mail host name with labels stripped from the left until a domain with
-    DKIM signing is found (reference §1); None when there is none."""
+    DKIM signing is found (docs/tls-reporting.md); None when there is none."""
     signing = {d.lower().rstrip(".") for d in dkim_domains}
     labels = hostname.lower().rstrip(".").split(".")
     while labels:
@@ -28,13 +28,13 @@ def submitter_domain(hostname: str, dkim_domains: Iterable[str]) -> str | None:
 
 
 def day_range(day: dt.date) -> DateRange:
-    """The UTC day [00:00:00, 23:59:59] (reference §1)."""
+    """The UTC day [00:00:00, 23:59:59] (docs/tls-reporting.md)."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return DateRange(start, start + dt.timedelta(days=1, seconds=-1))
 
 
 def report_id(day: dt.date, policy_domain: str, submitter: str) -> str:
-    """`<yyyymmdd>.<policydomain>@<submitter>` (reference §1)."""
+    """`<yyyymmdd>.<policydomain>@<submitter>` (docs/tls-reporting.md)."""
     return f"{day:%Y%m%d}.{policy_domain}@{submitter}"
 
 

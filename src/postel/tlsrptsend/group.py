@@ -1,6 +1,6 @@
 """Grouping a day's stored results into one report per policy domain (pure).
 
-Reference behaviour §1 "Grouping": keys are (policy domain, day). A key whose
+docs/tls-reporting.md, Grouping: keys are (policy domain, day). A key whose
 policy domain is the recipient domain of some row is a recipient-domain key:
 its report holds every row of that recipient domain, host rows keeping their
 own policy domain. Host rows of a key are reported to the MX host's domain
@@ -60,7 +60,7 @@ def keys_for_day(rows: list[ResultRow], day: dt.date) -> list[Key]:
 
 
 def host_policy(row: ResultRow, policy: Policy) -> Policy:
-    """A host result as reported to the MX host's domain (reference §1):
+    """A host result as reported to the MX host's domain (docs/tls-reporting.md):
     policy domain rewritten to the recipient domain, mx-host [host]."""
     details = replace(
         policy.policy,

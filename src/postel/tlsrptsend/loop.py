@@ -1,4 +1,4 @@
-"""The daily schedule (reference behaviour §1): at start the previous UTC day,
+"""The daily schedule (docs/tls-reporting.md, Schedule): at start the previous UTC day,
 then every day at UTC midnight plus 4-6 minutes of jitter."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One sending run: per key, look up the TLSRPT record, build the report, mark
 the rows sent, queue one DKIM-signed message per mailto address and POST to
-https addresses (RFC 8460 §5; reference behaviour §1 "Sending schedule").
+https addresses (RFC 8460 §5; docs/tls-reporting.md, Sending).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("postel.tlsrptsend")
 
-KEEP_AFTER_END = dt.timedelta(hours=60)  # reference §1: rows older than this are deleted
+KEEP_AFTER_END = dt.timedelta(hours=60)  # rows older than this are deleted
 SPREAD_TOTAL = 4 * 3600.0  # reports of one run spread over at most 4 h ...
 SPREAD_MAX_GAP = 300.0  # ... and at most 5 min apart
 
@@ -219,7 +219,7 @@ class ReportSender:
             o.status, o.detail = "bad-record", str(e)
             return o
         except DNSError as e:
-            # postel: keep the rows for the next run (mox deletes them).
+            # Keep the rows for the next run (docs/tls-reporting.md, One report).
             o.status, o.detail = "temporary-dns-error", f"{type(e).__name__}: {e}"
             return o
         if found.record is None:

@@ -1,4 +1,4 @@
-"""verifydata: check a whole data directory (reference-behaviour §5).
+"""verifydata: check a whole data directory (docs/data-safety.md).
 
 Read-only unless asked to fix (move unknown files aside) or to migrate
 (open every database read-write so its migrations run, as an upgrade does).

@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -83,11 +83,13 @@ async def start_web(
     *,
     queue: Any = None,
     submitter: Any = None,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
-    Returns (ip, port, kind) for each address and each kind it serves.
+    Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
+    listening sockets bound already, keyed (listener, "web", ip) (postel.privdrop).
 
     HTTPS listeners follow their certificate files (postel.tlsreload) and answer
     TLS-ALPN-01 challenges of *challenges*; their contexts go in *reloaders*."""
@@ -164,7 +166,8 @@ async def start_web(
         socks: list[socket.socket] = []
         try:
             for ip in lst.ips:
-                socks.append(_bind(ip, lst.web.port))
+                given = sockets.get((name, "web", ip)) if sockets is not None else None
+                socks.append(given if given is not None else _bind(ip, lst.web.port))
         except ListenError:
             for s in socks:
                 s.close()

@@ -2,7 +2,7 @@
 
 Postfix normally logs to syslog, which this machine lacks: main.cf sets
 ``maillog_file`` and master.cf runs the ``postlog`` service, so every
-Postfix message lands in ``<root>/maillog`` (see shared/spec/test-network.md).
+Postfix message lands in ``<root>/maillog``.
 No chroot; one smtpd on ``ip:port`` both takes messages to send and, after
 ``receive_into_maildir``, accepts mail for given domains into a Maildir.
 """

@@ -1,4 +1,4 @@
-"""The web admin (issue 8): login, domains and accounts, DNS records and check,
+"""The web admin: login, domains and accounts, DNS records and check,
 reports, outgoing TLS results, MTA-STS cache, queue, suppression list."""
 
 from postel.web.admin.routes import routes

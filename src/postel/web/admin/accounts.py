@@ -45,9 +45,7 @@ async def index(request: Request) -> Response:
     rows = [
         (name, acc, name in with_password) for name, acc in sorted(st.cfg.domains.accounts.items())
     ]
-    return render(
-        request, "admin/accounts.html", rows=rows, domains=sorted(st.cfg.domains.domains)
-    )
+    return render(request, "admin/accounts.html", rows=rows, domains=sorted(st.cfg.domains.domains))
 
 
 def _set_password(request: Request, name: str, password: str) -> None:
@@ -89,9 +87,7 @@ async def add(request: Request) -> Response:
         try:
             st.store.account(name)
             await asyncio.to_thread(_set_password, request, name, password)
-            apply_domains_edit(
-                st.cfg, lambda t: add_account(t, name, address, full_name=full_name)
-            )
+            apply_domains_edit(st.cfg, lambda t: add_account(t, name, address, full_name=full_name))
         except (EditError, StoreError, CredentialsError) as exc:
             flash(request, f"Not added: {exc}", "error")
             return redirect("/admin/accounts")

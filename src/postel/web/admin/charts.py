@@ -46,7 +46,7 @@ def day_chart(rows: list[tuple[str, int, int]], title: str) -> Markup:
         y_bad = y_ok - bad_h
         tip = escape(f"{label}: {ok} successful, {bad} failed")
         parts.append(
-            f'<g><title>{tip}</title>'
+            f"<g><title>{tip}</title>"
             f'<rect x="{x:.1f}" y="{y_ok:.1f}" width="{bar:.1f}" height="{ok_h:.1f}" '
             f'fill="{OK_COLOUR}"/>'
             f'<rect x="{x:.1f}" y="{y_bad:.1f}" width="{bar:.1f}" height="{bad_h:.1f}" '
@@ -79,7 +79,7 @@ def org_chart(rows: list[tuple[str, int, int]], title: str) -> Markup:
         tip = escape(f"{label}: {ok} successful, {bad} failed")
         shown = label if len(label) <= 28 else label[:27] + "…"
         parts.append(
-            f'<g><title>{tip}</title>'
+            f"<g><title>{tip}</title>"
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12" '
             f'fill="#222">{escape(shown)}</text>'
             f'<rect x="{left}" y="{y + 3}" width="{ok_w:.1f}" height="{row_h - 8}" '

@@ -78,8 +78,13 @@ async def unsuppress(request: Request) -> Response:
         removed = db.unsuppress(address)
     finally:
         db.close()
-    flash(request, f"{address} removed from the suppression list." if removed
-          else f"{address} was not on the list.", "ok" if removed else "error")
+    flash(
+        request,
+        f"{address} removed from the suppression list."
+        if removed
+        else f"{address} was not on the list.",
+        "ok" if removed else "error",
+    )
     return redirect("/admin/suppressions")
 
 

@@ -1,4 +1,4 @@
-/* postel webmail: the per-recipient security bar (reference-behaviour §4).
+/* postel webmail: the per-recipient security bar (docs/webmail-security-api.md).
    No dependencies; talks only to /webmail/api/recipientsecurity. */
 (function () {
   'use strict';
@@ -123,7 +123,7 @@
   }
 
   function preselect() {
-    // reference §4: pre-select when every recipient has REQUIRETLS yes and MTA-STS or DANE yes.
+    // docs/webmail-security-api.md: pre-select when every recipient has REQUIRETLS yes and MTA-STS or DANE yes.
     var all = [];
     FIELDS.forEach(function (f) { all = all.concat(addresses(document.getElementById(f).value)); });
     var known = all.map(function (a) { return results.get(a.toLowerCase()); });

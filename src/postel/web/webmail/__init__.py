@@ -1,4 +1,4 @@
-"""Webmail for account users (issue 9): mailboxes, reading with sanitised HTML,
+"""Webmail for account users: mailboxes, reading with sanitised HTML,
 compose/reply/forward/drafts, sending through the queue, and the per-recipient
 security bar (postel.recipientsecurity) with its JSON endpoint."""
 

@@ -48,9 +48,7 @@ def load_page(
     msgs = rows[:size]
     newer = False
     if msgs and before is not None:
-        newer = bool(
-            acc.list_messages(name, limit=1, newest_first=False, cursor=msgs[0].uid)
-        )
+        newer = bool(acc.list_messages(name, limit=1, newest_first=False, cursor=msgs[0].uid))
     return msgs, older, newer
 
 

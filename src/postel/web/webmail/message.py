@@ -64,7 +64,10 @@ async def read(request: Request) -> Response:
     frame = ""
     blocked = 0
     if v.html is not None:
-        s = sanitize_html(v.html, allow_remote=allow_remote, cid=v.cids.get)
+        # Off the event loop: a large mail takes a noticeable time to sanitise.
+        s = await asyncio.to_thread(
+            sanitize_html, v.html, allow_remote=allow_remote, cid=v.cids.get
+        )
         frame = frame_document(s, allow_remote=allow_remote)
         blocked = s.remote_blocked
     if not msg.seen:

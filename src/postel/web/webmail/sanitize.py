@@ -1,11 +1,21 @@
-"""An allowlist HTML sanitiser for displaying received messages (html.parser based).
+"""The sanitiser for displaying received HTML mail: nh3 (Ammonia) for the
+structure, postel's own rules for URLs, remote images and CSS.
 
-Only known-harmless elements and attributes pass; scripts, event handlers,
-frames, forms, ``url()`` in CSS and non-http(s)/mailto links are removed.
-Links open in a new browsing context with ``rel=noopener``. Remote images
-(http/https ``src``) are replaced by a placeholder unless *allow_remote*.
-The output is re-serialised from the parse with every text and attribute
-escaped, so what the browser parses is what was checked here. The result is
+nh3 parses the message as a browser does (html5ever, the WHATWG algorithm,
+foreign content included) and re-serialises it from the tree with only the
+allowlisted elements and attributes, so what the browser parses is what was
+checked here (no mutation-XSS through a second, different parse). Scripts,
+styles, frames, forms, ``<svg>``/``<math>`` and similar go with their content;
+other unknown elements lose their tags and keep their text. Comments go.
+Mail with many tags has its nesting bounded first (:mod:`.flatten`), since
+the tree builder's cost grows with depth.
+
+On top of that, for every attribute nh3 keeps (:func:`_AttrPolicy.__call__`):
+links only to http(s)/mailto, opened in a new browsing context with
+``rel=noopener noreferrer``; images only from ``data:`` (png/gif/jpeg/webp),
+``cid:`` parts of the message, or, when *allow_remote*, http(s); other
+images become a placeholder, and remote ones are counted. Style attributes
+and ``<style>`` sheets keep only allowlisted CSS (:mod:`.css`). The result is
 shown in a sandboxed iframe (no scripts) under a strict CSP as well.
 """
 
@@ -14,7 +24,23 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from html.parser import HTMLParser
+
+import nh3
+
+from postel.web.webmail.css import PROPERTIES as CSS_PROPERTIES
+from postel.web.webmail.css import sanitize_css_declarations, sanitize_stylesheet
+from postel.web.webmail.flatten import flatten, needs_flattening
+
+__all__ = [
+    "PLACEHOLDER",
+    "CidResolver",
+    "Sanitized",
+    "clean_url",
+    "frame_document",
+    "sanitize_css_declarations",
+    "sanitize_html",
+    "sanitize_stylesheet",
+]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -30,185 +56,94 @@ ALLOWED_TAGS = _words(
 )
 # Dropped together with everything inside them.
 DROP_WITH_CONTENT = _words(
-    """script style title iframe frame frameset object embed applet svg math template
-    noembed xmp plaintext textarea select option head"""
+    """script style title iframe frame frameset noframes object embed applet svg math
+    template noembed noscript xmp plaintext textarea select option head audio video canvas"""
 )
-VOID_TAGS = _words("br hr img col wbr")
 ALLOWED_ATTRS = _words(
     """title alt width height align valign border cellpadding cellspacing colspan rowspan
     dir lang style bgcolor color face size start type summary span hspace vspace nowrap
     datetime cite reversed"""
 )
-URL_ATTRS = {"a": "href", "img": "src"}
 LINK_SCHEMES = ("http:", "https:", "mailto:")
 IMAGE_DATA = re.compile(r"^data:image/(png|gif|jpeg|jpg|webp);base64,[a-z0-9+/=\s]*$", re.I)
+# No quote characters, so it reads the same in any attribute quoting.
 PLACEHOLDER = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='120' height='24'%3E"
-    "%3Crect width='100%25' height='100%25' fill='%23eee' stroke='%23999'/%3E%3Ctext x='6' "
-    "y='16' font-size='11' fill='%23555'%3Eremote image%3C/text%3E%3C/svg%3E"
+    "data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22 width=%22120%22 "
+    "height=%2224%22%3E%3Crect width=%22100%25%22 height=%22100%25%22 fill=%22%23eee%22 "
+    "stroke=%22%23999%22/%3E%3Ctext x=%226%22 y=%2216%22 font-size=%2211%22 "
+    "fill=%22%23555%22%3Eremote image%3C/text%3E%3C/svg%3E"
 )
-# CSS: no url()/image functions, imports, expressions, bindings, escapes or markup.
-_CSS_BAD = re.compile(
-    r"url\s*\(|image(-set)?\s*\(|@import|expression|behavior|-moz-binding|javascript:|[\\<>]",
-    re.I,
-)
-_CSS_COMMENT = re.compile(r"/\*.*?(\*/|$)", re.S)
-_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+_ATTRIBUTES = {"*": ALLOWED_ATTRS, "a": frozenset({"href"}), "img": frozenset({"src"})}
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+# <style> elements anywhere (in <head> too); their text is sanitised on its own by
+# an allowlist, so collecting it loosely lets nothing else through.
+_STYLE = re.compile(r"<style\b[^<>]*>(.*?)(?:</style|$)", re.I | re.S)
 
 # A cid: URL resolver: content-id -> data: URL (or None when unknown).
 CidResolver = Callable[[str], str | None]
 
 
 def clean_url(value: str) -> str:
-    """*value* without whitespace/control characters (browsers ignore them in schemes)."""
-    return _CONTROL.sub("", value)
+    """*value* as the browser's URL parser reads it (WHATWG URL §4.4): leading and
+    trailing C0 controls and spaces stripped, tabs and newlines removed. A scheme
+    is then checked on exactly what the browser will see; anything else in front
+    (another control character, a non-ASCII space) makes no allowed scheme."""
+    return _TAB_OR_NEWLINE.sub("", value.strip(_C0_OR_SPACE))
 
 
-def sanitize_css_declarations(style: str) -> str:
-    """A style attribute with every declaration that could load or run anything removed."""
-    style = _CSS_COMMENT.sub("", style)
-    out = []
-    for decl in style.split(";"):
-        decl = decl.strip()
-        if not decl or ":" not in decl or _CSS_BAD.search(decl):
-            continue
-        out.append(decl)
-    return "; ".join(out)
+class _AttrPolicy:
+    """nh3's attribute filter: postel's URL, image and CSS rules. nh3 keeps what
+    this returns as the attribute's value and drops the attribute on None."""
 
-
-def sanitize_stylesheet(css: str) -> str:
-    """A <style> block: rules with forbidden content are dropped whole."""
-    css = _CSS_COMMENT.sub("", css)
-    if "\\" in css or "<" in css:
-        return ""
-    out = []
-    for rule in re.split(r"(?<=\})", css):
-        if rule.strip() and not _CSS_BAD.search(rule) and "@" not in rule.split("{", 1)[0]:
-            out.append(rule.strip())
-    return "\n".join(out)
-
-
-class _Sanitizer(HTMLParser):
     def __init__(self, allow_remote: bool, cid: CidResolver | None) -> None:
-        super().__init__(convert_charrefs=True)
         self.allow_remote = allow_remote
         self.cid = cid
-        self.out: list[str] = []
-        self.stack: list[str] = []
-        self.drop_depth = 0
-        self.drop_tag = ""
-        self.in_style = False
         self.remote_blocked = 0
-        self.styles: list[str] = []
 
-    # -- elements -------------------------------------------------------
+    def __call__(self, tag: str, attr: str, value: str) -> str | None:
+        if attr == "style":
+            return sanitize_css_declarations(value) or None
+        if tag == "a" and attr == "href":
+            url = clean_url(value)
+            return url if url.lower().startswith(LINK_SCHEMES) else None
+        if tag == "img" and attr == "src":
+            return self._image(value)
+        if attr == "cite":  # a URL attribute (blockquote, q, del, ins): never followed
+            url = clean_url(value)
+            return url if url.lower().startswith(("http:", "https:")) else None
+        return value
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, selfclosing=False)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, selfclosing=True)
-
-    def _start(self, tag: str, attrs: list[tuple[str, str | None]], selfclosing: bool) -> None:
-        tag = tag.lower()
-        if self.drop_depth:
-            if tag == self.drop_tag and not selfclosing:
-                self.drop_depth += 1
-            return
-        if tag == "style" and not selfclosing:
-            self.in_style = True
-            self.drop_tag, self.drop_depth = tag, 1
-            return
-        if tag in DROP_WITH_CONTENT:
-            if not selfclosing and tag not in VOID_TAGS:
-                self.drop_tag, self.drop_depth = tag, 1
-            return
-        if tag not in ALLOWED_TAGS:
-            return
-        parts = [tag]
-        for name, value in self._attrs(tag, attrs):
-            parts.append(f'{name}="{html.escape(value, quote=True)}"')
-        self.out.append("<" + " ".join(parts) + ">")
-        if tag not in VOID_TAGS and not selfclosing:
-            self.stack.append(tag)
-        elif tag not in VOID_TAGS:
-            self.out.append(f"</{tag}>")
-
-    def _attrs(self, tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for name, raw in attrs:
-            name = name.lower()
-            value = raw or ""
-            if name in seen:
-                continue
-            seen.add(name)
-            if URL_ATTRS.get(tag) == name:
-                url = self._url(tag, value)
-                if url is not None:
-                    out.append((name, url))
-            elif name == "style":
-                css = sanitize_css_declarations(value)
-                if css:
-                    out.append((name, css))
-            elif name in ALLOWED_ATTRS:
-                out.append((name, value))
-        if tag == "a":
-            out = [(n, v) for n, v in out if n not in ("target", "rel")]
-            out += [("target", "_blank"), ("rel", "noopener noreferrer")]
-        if tag == "img" and not any(n == "src" for n, _ in out):
-            out.append(("src", PLACEHOLDER))
-        return out
-
-    def _url(self, tag: str, value: str) -> str | None:
+    def _image(self, value: str) -> str:
         url = clean_url(value)
         low = url.lower()
-        if tag == "a":
-            return url if low.startswith(LINK_SCHEMES) else None
-        # img src
         if low.startswith(("http:", "https:", "//")):
             if self.allow_remote and not low.startswith("//"):
                 return url
             self.remote_blocked += 1
             return PLACEHOLDER
         if low.startswith("cid:") and self.cid is not None:
-            return self.cid(value.strip()[4:]) or PLACEHOLDER
-        if IMAGE_DATA.match(url):
-            return url
-        return PLACEHOLDER
+            data = self.cid(value.strip()[4:])
+            return data if data is not None and IMAGE_DATA.match(data) else PLACEHOLDER
+        return url if IMAGE_DATA.match(url) else PLACEHOLDER
 
-    def handle_endtag(self, tag: str) -> None:
-        tag = tag.lower()
-        if self.drop_depth:
-            if tag == self.drop_tag:
-                self.drop_depth -= 1
-                if not self.drop_depth:
-                    self.drop_tag = ""
-                    self.in_style = False
-            return
-        if tag not in self.stack:
-            return
-        while self.stack:
-            open_tag = self.stack.pop()
-            self.out.append(f"</{open_tag}>")
-            if open_tag == tag:
-                break
 
-    # -- text -----------------------------------------------------------
-
-    def handle_data(self, data: str) -> None:
-        if self.in_style:
-            self.styles.append(data)
-            return
-        if self.drop_depth:
-            return
-        self.out.append(html.escape(data, quote=False))
-
-    def finish(self) -> str:
-        self.close()
-        while self.stack:
-            self.out.append(f"</{self.stack.pop()}>")
-        return "".join(self.out)
+def _clean(source: str, policy: _AttrPolicy) -> str:
+    return nh3.clean(
+        source,
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=_ATTRIBUTES,
+        attribute_filter=policy,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        # nh3 checks URL attributes against these before the policy sees them;
+        # the policy then decides (relative URLs reach it and are refused there).
+        url_schemes={"http", "https", "mailto", "data", "cid"},
+        url_relative="pass_through",
+        filter_style_properties=CSS_PROPERTIES,
+    )
 
 
 class Sanitized:
@@ -224,11 +159,12 @@ def sanitize_html(
     source: str, *, allow_remote: bool = False, cid: CidResolver | None = None
 ) -> Sanitized:
     """Sanitise an HTML message body (see the module docstring)."""
-    p = _Sanitizer(allow_remote, cid)
-    p.feed(source)
-    body = p.finish()
-    css = sanitize_stylesheet("\n".join(p.styles))
-    return Sanitized(body, css, p.remote_blocked)
+    policy = _AttrPolicy(allow_remote, cid)
+    body = _clean(flatten(source) if needs_flattening(source) else source, policy)
+    # Each <style> on its own: one that is refused whole does not take the others along.
+    sheets = (sanitize_stylesheet(m.group(1)) for m in _STYLE.finditer(source))
+    css = "\n".join(sheet for sheet in sheets if sheet)
+    return Sanitized(body, css, policy.remote_blocked)
 
 
 def frame_document(s: Sanitized, *, allow_remote: bool) -> str:
@@ -240,7 +176,7 @@ def frame_document(s: Sanitized, *, allow_remote: bool) -> str:
     )
     style = f"<style>{s.css}</style>" if s.css else ""
     return (
-        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        '<!doctype html><html><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">'
         '<meta name="referrer" content="no-referrer">'
         "<style>body{font:14px/1.4 system-ui,sans-serif;margin:8px;word-wrap:break-word}"

@@ -72,9 +72,14 @@ class HTTP01Server:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), HEAD_TIMEOUT)
-            with contextlib.suppress(Exception):  # the rest of the head, bounded
-                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            async with asyncio.timeout(HEAD_TIMEOUT):
+                line = await reader.readline()
+                size = len(line)
+                while size <= MAX_HEAD:  # header lines up to the empty one, ignored
+                    header = await reader.readline()
+                    size += len(header)
+                    if header.strip() == b"":
+                        break
             writer.write(answer(line.strip(), self.challenges))
             await asyncio.wait_for(writer.drain(), HEAD_TIMEOUT)
         except (OSError, TimeoutError, asyncio.LimitOverrunError, ValueError):

@@ -151,6 +151,11 @@ async def _run(
             from postel.acme.service import start as start_acme
 
             running.acme = await start_acme(cfg, acme_store, challenges, stack, sockets)
+        from postel.certcheck import daily as certificate_checks
+
+        # Expired, not yet valid, names missing, expiry within 14 days: at start, then daily.
+        checks = asyncio.create_task(certificate_checks(cfg), name="certificate-checks")
+        stack.callback(checks.cancel)
         from postel.control import ControlServer
         from postel.control.commands import handlers
 

@@ -26,7 +26,7 @@ from acme import errors as acme_errors
 from acme import messages
 from postel.acme.challenges import Challenges
 from postel.acme.errors import ACMEError, ChallengeFailed, TemporaryACMEError
-from postel.acme.storage import KINDS, CertStore
+from postel.acme.storage import CertStore
 from postel.hostkeys import HostKey
 
 log = logging.getLogger("postel.acme")
@@ -206,14 +206,6 @@ class Session:
             self.client.answer_challenge(challb, _Ready(key_authorization=keyauth))
             return added
         raise ACMEError(f"{self.where} offers no {want} challenge for {name}")
-
-
-def order_all(
-    settings: Settings, store: CertStore, names: list[str], challenges: Challenges
-) -> dict[str, str]:
-    """A certificate for *names* on each host key (the keys stay): kind -> PEM chain."""
-    session = Session(settings, store)
-    return {kind: session.order(names, store.host_key(kind), challenges) for kind in KINDS}
 
 
 def ari_time(settings: Settings, chain_pem: bytes) -> dt.datetime | None:

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from postel.acme.challenges import Challenges
-from postel.acme.client import Settings, ari_time, order_all, order_one
+from postel.acme.client import Settings, ari_time, order_one
 from postel.acme.errors import ACMEError, TemporaryACMEError
 from postel.acme.rollover import MIN_WAIT, Published, switch_time
 from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
@@ -27,6 +27,7 @@ log = logging.getLogger("postel.acme")
 MAX_SLEEP = 3600.0  # look again at least hourly (clock changes, new domains)
 ARI_REFRESH = dt.timedelta(hours=6)  # RFC 9773 §4.3.2 default Retry-After
 ROLLOVER_POLL = 300.0  # seconds between looks for a next key's TLSA record
+RENEW_ALONG = 0.1  # a key due within this part of its lifetime renews with the other
 
 
 class ACMEManager:
@@ -122,21 +123,37 @@ class ACMEManager:
         pending = self.store.pending_rollovers()
         for kind in pending:
             await self._rollover(kind, names, now)
-        reason: str | None = None
-        next_at = now + dt.timedelta(seconds=MAX_SLEEP)
+        reasons: dict[str, str] = {}
+        times: dict[str, dt.datetime] = {}
+        lifetimes: dict[str, dt.timedelta] = {}
         for kind in KINDS:
             cert = self._leaf(kind)
-            when = await self._renew_time(cert, now) if cert is not None else now
-            reason = reason or needs_order(cert, names, now, when)
-            next_at = min(next_at, when)
-        if reason is None:
-            delay = max(1.0, (next_at - now).total_seconds())
-            return min(delay, self.rollover_poll) if pending else delay
-        log.info("acme order", extra={"reason": reason, "names": ",".join(names)})
+            times[kind] = await self._renew_time(cert, now) if cert is not None else now
+            if cert is not None:
+                lifetimes[kind] = cert.not_valid_after_utc - cert.not_valid_before_utc
+            reason = needs_order(cert, names, now, times[kind])
+            if reason is not None:
+                reasons[kind] = reason
+        if not reasons:
+            delay = max(1.0, (min(times.values()) - now).total_seconds())
+            return min(delay, self.rollover_poll, MAX_SLEEP) if pending else min(delay, MAX_SLEEP)
+        # Keys due soon anyway are renewed along, so they keep one rhythm.
+        for kind in KINDS:
+            soon = now + lifetimes.get(kind, dt.timedelta(0)) * RENEW_ALONG
+            if kind not in reasons and times[kind] <= soon:
+                reasons[kind] = "renewal due soon, along with the other key"
+        log.info(
+            "acme order",
+            extra={"reason": "; ".join(f"{k}: {r}" for k, r in reasons.items()),
+                   "names": ",".join(names)},
+        )  # fmt: skip
         try:
-            chains = await asyncio.to_thread(
-                order_all, self.settings, self.store, names, self.challenges
-            )
+            for kind in reasons:
+                key = self.store.host_key(kind)
+                chain = await asyncio.to_thread(
+                    order_one, self.settings, self.store, names, self.challenges, key
+                )
+                self.store.write_chain(kind, chain.encode("ascii"))  # kept if the next fails
         except Exception as exc:
             if not isinstance(exc, ACMEError):  # a bug or the data dir: still retried
                 log.exception("certificate order failed unexpectedly")
@@ -153,14 +170,14 @@ class ACMEManager:
                 },
             )
             return delay
-        for kind in KINDS:
-            self.store.write_chain(kind, chains[kind].encode("ascii"))
         self.failures = 0
         self.last_error = None
         self.issued += 1
         log.info(
-            "certificates issued", extra={"names": ",".join(names), "ca": self.settings.directory}
-        )
+            "certificates issued",
+            extra={"keys": ",".join(reasons), "names": ",".join(names),
+                   "ca": self.settings.directory},
+        )  # fmt: skip
         return 0.0
 
     async def run(self) -> None:

@@ -105,3 +105,17 @@ def test_config_checks_the_challenge_can_be_answered(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"missing\.key"):
         load_config(tmp_path)
+
+
+def test_config_refuses_http01_on_a_web_port(tmp_path: Path) -> None:
+    import pytest
+
+    from postel.config import ConfigError
+
+    (tmp_path / "domains.toml").write_text(DOMAINS)
+    static = STATIC.format(
+        directory="https://ca.test/dir", web="web = { enabled = true, port = 80, tls = false }"
+    ).replace('challenge = "tls-alpn-01"', 'challenge = "http-01"\nhttp01_port = 80')
+    (tmp_path / "postel.toml").write_text(static)
+    with pytest.raises(ConfigError, match="port 80 is the web port of listener 'main' too"):
+        load_config(tmp_path)

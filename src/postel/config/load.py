@@ -141,6 +141,17 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
             )
         if s.acme.challenge == "http-01" and not s.acme.http01_port:
             static_problem(["acme", "http01_port"], "http-01 needs http01_port (80 in practice)")
+        clash = [
+            n
+            for n, lst in s.listeners.items()
+            if lst.web.enabled and lst.web.port == s.acme.http01_port
+        ]
+        if s.acme.http01_port and clash:
+            static_problem(
+                ["acme", "http01_port"],
+                f"port {s.acme.http01_port} is the web port of listener {clash[0]!r} too; "
+                "the http-01 responder needs a port of its own",
+            )
         for key in ("eab_hmac_key_file", "ca_file"):
             value = getattr(s.acme, key)
             if value and not cfg.path(value).is_file():

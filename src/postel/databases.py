@@ -114,6 +114,9 @@ DATABASES: tuple[Database, ...] = (
 # postel.lock: the running owner's lock (postel.owner), never copied.
 OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day", "postel.lock")
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
+# Keys and certificates of postel.acme (postel.acme.storage): backups copy
+# them, verifydata checks that they load and that each key fits its chain.
+KEY_DIRS: tuple[str, ...] = ("acme", "certs")
 # Suffixes SQLite adds next to a database file, and the writer lock file of
 # account indexes (postel.store.account.LOCK_FILE: no data, never copied).
 SQLITE_SIDE_FILES: tuple[str, ...] = ("-wal", "-shm", "-journal", "-lock")

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from postel.acme.storage import CertStore
 from postel.auth.dkim_key import public_key_record
 from postel.config import Config
 from postel.config.keys import load_private_key
+from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
 from postel.hostkeys import cert_file_spki_sha256
 
 
@@ -46,23 +48,41 @@ def host_records(cfg: Config, *, dnssec: bool = True) -> list[Record]:
     host = cfg.static.hostname
     out: list[Record] = []
     seen: set[str] = set()
+    needs = "" if dnssec else ", so left commented out"
     for lst in cfg.static.listeners.values():
-        if not lst.tls_cert_file or not lst.smtp.enabled:
+        if not lst.smtp.enabled:
             continue
-        digest = cert_file_spki_sha256(cfg.path(lst.tls_cert_file))
-        if digest in seen:
-            continue
-        seen.add(digest)
-        out.append(
-            Record(
-                f"_25._tcp.{host}.",
-                "TLSA",
-                f"3 1 1 {digest}",
-                "DANE: SHA-256 of the host key (RFC 7672); needs DNSSEC"
-                + ("" if dnssec else ", so left commented out"),
-                commented_out=not dnssec,
+        keys: list[tuple[str, str]] = []  # (digest, comment)
+        if lst.tls_cert_file:
+            keys.append(
+                (
+                    cert_file_spki_sha256(cfg.path(lst.tls_cert_file)),
+                    "DANE: SHA-256 of the host key (RFC 7672); needs DNSSEC" + needs,
+                )
             )
-        )
+        elif cfg.static.acme.enabled:
+            # ACME keeps these keys across renewals (postel.acme): the records stay.
+            for kind, digest, is_next in CertStore(cfg.datadir.root).tlsa_digests():
+                comment = (
+                    f"DANE: the NEXT {kind.upper()} host key (rollover, RFC 7671 §8.1): publish "
+                    "it now; postel switches to it once it sees this record"
+                    if is_next
+                    else f"DANE: SHA-256 of the {kind.upper()} host key (RFC 7672); needs DNSSEC"
+                )
+                keys.append((digest, comment + needs))
+        for digest, comment in keys:
+            if digest in seen:
+                continue
+            seen.add(digest)
+            out.append(
+                Record(
+                    f"_25._tcp.{host}.",
+                    "TLSA",
+                    f"3 1 1 {digest}",
+                    comment,
+                    commented_out=not dnssec,
+                )
+            )
     out.append(Record(f"{host}.", "TXT", txt("v=spf1 a -all"), "SPF for the host name (HELO)"))
     if cfg.static.host_tlsrpt.localpart:
         rua = f"mailto:{cfg.static.host_tlsrpt.localpart}@{host}"
@@ -128,16 +148,53 @@ def domain_records(cfg: Config, domain: str) -> list[Record]:
             )
         )
     out.extend(client_records(cfg, domain))
-    out.append(
-        Record(
-            f"{domain}.",
-            "CAA",
-            '0 issue "letsencrypt.org"',
-            "CAA: only this ACME CA may issue certificates for the domain (RFC 8659); "
-            "name yours if you use another",
-        )
-    )
+    out.extend(caa_records(cfg, domain))
     return out
+
+
+def caa_records(cfg: Config, domain: str) -> list[Record]:
+    """CAA: only the CA in use may issue (RFC 8659), with ACME only to postel's
+    account and by its challenge (RFC 8657 accounturi, validationmethods)."""
+    a = cfg.static.acme
+    if not a.enabled:
+        return [
+            Record(
+                f"{domain}.",
+                "CAA",
+                '0 issue "letsencrypt.org"',
+                "CAA: only this ACME CA may issue certificates for the domain (RFC 8659); "
+                "name yours if you use another",
+            )
+        ]
+    store = CertStore(cfg.datadir.root)
+    issuers = store.caa_identities(a.directory_url)
+    if not issuers and a.directory_url in (LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY):
+        issuers = ["letsencrypt.org"]
+    account = store.account_uri(a.directory_url)
+    if not issuers:
+        return [
+            Record(
+                f"{domain}.",
+                "CAA",
+                '0 issue "ca.example"',
+                "CAA: the CA's issuer domain is known once postel has registered with it "
+                f"({a.directory_url}); until then this record is only an example",
+                commented_out=True,
+            )
+        ]
+    params = ""
+    if account:
+        params += f"; accounturi={account}"
+    params += f"; validationmethods={a.challenge}"
+    comment = (
+        "CAA: only this CA may issue for the domain (RFC 8659), and only to postel's ACME "
+        "account by its challenge (RFC 8657)"
+    )
+    if not account:
+        comment += "; the account URI is added once postel has registered"
+    return [
+        Record(f"{domain}.", "CAA", f'0 issue "{issuer}{params}"', comment) for issuer in issuers
+    ]
 
 
 def client_records(cfg: Config, domain: str) -> list[Record]:

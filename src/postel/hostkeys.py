@@ -8,18 +8,25 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from postel.dane import tlsa_for
 from postel.fsutil import write_new
+
+HostKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 def generate_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def generate_rsa_key() -> rsa.RSAPrivateKey:
+    """The RSA-2048 host key, offered next to the ECDSA one for receivers without ECDSA."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def key_pem(key: HostKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -27,9 +34,7 @@ def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def self_signed_cert(
-    key: ec.EllipticCurvePrivateKey, names: list[str], days: int = 825
-) -> x509.Certificate:
+def self_signed_cert(key: HostKey, names: list[str], days: int = 825) -> x509.Certificate:
     """A self-signed certificate for *names* (DNS names or IP addresses)."""
     sans: list[x509.GeneralName] = []
     for name in names:

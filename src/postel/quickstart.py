@@ -11,6 +11,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from postel.acme.names import certificate_names
+from postel.acme.storage import CertStore
+from postel.config.model import LETSENCRYPT_STAGING_DIRECTORY
 from postel.config.names import check_address, check_domain
 from postel.fsutil import write_new
 from postel.hostkeys import write_key_and_cert
@@ -53,15 +56,34 @@ def write_dkim_keys(config_dir: Path, domain: str, year: int) -> list[tuple[str,
     return out
 
 
+def acme_toml(directory: str, contact: str) -> str:
+    return f"""
+# Certificates from an ACME CA (RFC 8555) for this host and the mta-sts. and
+# autoconfig. names of every domain, renewed with the same keys (DANE stays valid).
+# Let's Encrypt's staging directory for trials: {LETSENCRYPT_STAGING_DIRECTORY}
+[acme]
+enabled = true
+directory_url = {_q(directory)}
+contact = {_q(contact)}
+challenge = "tls-alpn-01"
+"""
+
+
 def static_toml(
     hostname: str,
     account: str,
     ips: list[str],
     *,
     localpart_tlsrpt: str = "tlsrpt",
+    acme: str = "",
     user: str = "postel",
 ) -> str:
+    """postel.toml; *acme* is its [acme] section (then the listener has no
+    certificate files: the ACME-managed ones in the data dir serve)."""
     ip_list = ", ".join(_q(i) for i in ips)
+    cert_lines = (
+        "" if acme else 'tls_cert_file = "certs/host.crt"\ntls_key_file = "certs/host.key"\n'
+    )
     return f"""# postel.toml: static configuration. `postel config describe` documents every field.
 hostname = {_q(hostname)}
 data_dir = "../data"
@@ -92,9 +114,7 @@ outgoing_tls_reports_for_all_success = false
 
 [listeners.public]
 ips = [{ip_list}]
-tls_cert_file = "certs/host.crt"
-tls_key_file = "certs/host.key"
-smtp = {{ enabled = true, port = 25 }}
+{cert_lines}smtp = {{ enabled = true, port = 25 }}
 submission = {{ enabled = true, port = 587 }}
 submissions = {{ enabled = true, port = 465 }}
 web = {{ enabled = true, port = 443, tls = true, mtasts = true, webmail = true }}
@@ -106,7 +126,7 @@ smtp = {{ enabled = false }}
 submission = {{ enabled = false }}
 submissions = {{ enabled = false }}
 web = {{ enabled = true, port = 8080, tls = false, admin = true, webmail = true }}
-"""
+{acme}"""
 
 
 def domains_toml(
@@ -168,9 +188,15 @@ def quickstart(
     hostname: str | None = None,
     ips: list[str] | None = None,
     password: str | None = None,
+    acme_directory: str | None = None,
     user: str = "postel",
 ) -> QuickstartResult:
     """Write config_dir/{postel.toml,domains.toml}, keys and the account.
+
+    With *acme_directory*, certificates come from that ACME CA once `postel
+    serve` runs; the host keys are made here already, so the TLSA records can
+    be published at once. Without, a self-signed certificate for every name
+    the DNS records point here.
 
     Refuses to touch an existing configuration. The data directory is
     config_dir/../data.
@@ -185,7 +211,9 @@ def quickstart(
     config_dir.mkdir(parents=True, exist_ok=True)
     account = account_name_for(address)
     year = dt.datetime.now(dt.UTC).year
-    write_key_and_cert(config_dir / "certs/host.key", config_dir / "certs/host.crt", [host])
+    names = certificate_names(host, [domain])
+    if acme_directory is None:
+        write_key_and_cert(config_dir / "certs/host.key", config_dir / "certs/host.crt", names)
     selectors = write_dkim_keys(config_dir, domain, year)
     admin_password = generate_password()
     write_new(config_dir / "adminpasswd", (scrypt_hash(admin_password) + "\n").encode())
@@ -198,7 +226,13 @@ def quickstart(
     )
     write_new(
         config_dir / "postel.toml",
-        static_toml(host, account, ips or ["0.0.0.0", "::"], user=user).encode(),
+        static_toml(
+            host,
+            account,
+            ips or ["0.0.0.0", "::"],
+            user=user,
+            acme=acme_toml(acme_directory, address) if acme_directory is not None else "",
+        ).encode(),
         mode=0o644,
     )
     from postel.config import load_config
@@ -206,6 +240,8 @@ def quickstart(
 
     cfg = load_config(config_dir)
     cfg.datadir.ensure()
+    if acme_directory is not None:
+        CertStore(cfg.datadir.root).ensure(names)
     user_password = password or generate_password()
     creds = Credentials(cfg.datadir.auth_db)
     try:

@@ -26,6 +26,7 @@ class Running:
 
     bound: list[tuple[str, int, str]] = field(default_factory=list)
     workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
+    acme: Any = None  # postel.acme.manager.ACMEManager when [acme] is enabled
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -112,6 +113,14 @@ async def _run(
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)
+        challenges = None
+        if cfg.static.acme.enabled:
+            from postel.acme import Challenges
+            from postel.acme.service import prepare
+
+            # Host keys and certificates exist before any listener loads them.
+            acme_store = prepare(cfg)
+            challenges = Challenges()
         if smtp_workers >= 2:
             from postel.smtpworkers import Supervisor
 
@@ -134,8 +143,19 @@ async def _run(
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
         running.bound.extend(
-            await start_extras(cfg, store, resolver, stack, submitter, sockets=sockets)
+            await start_extras(
+                cfg, store, resolver, stack, submitter, sockets=sockets, challenges=challenges
+            )
         )
+        if challenges is not None:
+            from postel.acme.service import start as start_acme
+
+            running.acme = await start_acme(cfg, acme_store, challenges, stack, sockets)
+        from postel.certcheck import daily as certificate_checks
+
+        # Expired, not yet valid, names missing, expiry within 14 days: at start, then daily.
+        checks = asyncio.create_task(certificate_checks(cfg), name="certificate-checks")
+        stack.callback(checks.cancel)
         from postel.control import ControlServer
         from postel.control.commands import handlers
 

@@ -11,9 +11,12 @@ import contextlib
 import socket
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postel.config import Config
+
+if TYPE_CHECKING:
+    from postel.tlsreload import ChallengeSource
 
 # Upper bound (seconds) on how long delivery keeps a DNS answer; the records'
 # TTLs (RFC 2308 §5 for negative answers) usually end it sooner.
@@ -84,6 +87,8 @@ async def start_extras(
     stack: AsyncExitStack,
     submitter: Any = None,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
+    *,
+    challenges: ChallengeSource | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on.
 
@@ -102,4 +107,5 @@ async def start_extras(
         queue=getattr(submitter, "queue", None),
         submitter=submitter,
         sockets=sockets,
+        challenges=challenges,
     )

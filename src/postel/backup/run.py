@@ -20,7 +20,7 @@ import postel
 from postel.backup.errors import BackupError, DestinationExists
 from postel.backup.files import copy_new, link_or_copy
 from postel.backup.snapshot import Snapshot, record_exists, snapshot
-from postel.databases import DATABASES, OTHER_DIRS, SQLITE_SIDE_FILES, Database
+from postel.databases import DATABASES, KEY_DIRS, OTHER_DIRS, SQLITE_SIDE_FILES, Database
 from postel.datadir import VERSION_FILE, message_path
 from postel.fsutil import fsync_dir, write_new
 
@@ -204,6 +204,7 @@ def _other_files(
     """Files no snapshot knows: new message files are skipped, others copied
     with a warning; files in a database's own directories (orphans/) copied."""
     skip = {run.src / d for d in OTHER_DIRS}
+    keys = [run.src / d for d in KEY_DIRS]  # host and ACME keys: copied, no warning
     owned: set[Path] = set()
     msg_dirs: dict[Path, tuple[Database, Path, Snapshot]] = {}
     for db, path, snap in snapshots:
@@ -218,6 +219,12 @@ def _other_files(
             if source in known or (source.name == VERSION_FILE and here == run.src):
                 continue
             rel = source.relative_to(run.src)
+            if any(source.is_relative_to(d) for d in keys):
+                try:
+                    copy_new(source, run.dst / rel)
+                except FileNotFoundError:
+                    pass
+                continue
             if any(source.is_relative_to(d) for d in owned):
                 run.place(source, rel)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -33,8 +34,17 @@ def describe(which: str) -> None:
 @command.command()
 @config_option
 def test(config_dir: Path) -> None:
-    """Check both files; print every problem with file, line and field."""
+    """Check both files; print every problem with file, line and field, and the
+    listeners' certificates: expired, not yet valid, a name missing (problems),
+    expiring within 14 days (a warning)."""
+    from postel.certcheck import check_listeners
+
     cfg = load_or_exit(config_dir)
+    findings = check_listeners(cfg)
+    for f in findings:
+        click.echo(f"{'problem' if f.error else 'warning'}: {f.text}", err=True)
+    if any(f.error for f in findings):
+        sys.exit(1)
     click.echo(
         f"{cfg.dir}: OK ({len(cfg.domains.domains)} domains, "
         f"{len(cfg.domains.accounts)} accounts, {len(cfg.static.listeners)} listeners)"

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from postel.acme.names import certificate_names
+from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
+
+if TYPE_CHECKING:
+    from postel.config import Config
+
+
+def certificate_note(cfg: Config, domain: str) -> str:
+    names = ", ".join(certificate_names(cfg.static.hostname, [domain]))
+    if cfg.static.acme.enabled:
+        return (
+            f"Certificates for {names} come from {cfg.static.acme.directory_url}\n"
+            "once postel runs and the DNS records above point here (port 443 must be\n"
+            "reachable for the tls-alpn-01 challenge); renewals keep the same keys."
+        )
+    return (
+        f"The certificate in {cfg.path('certs/host.crt')} is self-signed; replace it with\n"
+        "one from a public CA for the same key (keeping the key keeps the TLSA record valid),\n"
+        f"with names {names}; postel uses a replaced file within seconds.\n"
+        "Or let postel get them: [acme] in postel.toml (postel config describe)."
+    )
 
 
 @click.command(name="quickstart")
@@ -26,8 +48,24 @@ import click
     help="Unprivileged user that `postel serve` started as root runs as; as root, "
     "quickstart gives it the data directory and the configuration.",
 )
+@click.option(
+    "--acme",
+    is_flag=True,
+    help="Get certificates from an ACME CA (Let's Encrypt unless --acme-directory).",
+)
+@click.option(
+    "--acme-directory",
+    metavar="URL",
+    help=f"ACME directory URL (implies --acme); staging: {LETSENCRYPT_STAGING_DIRECTORY}",
+)
 def command(
-    address: str, hostname: str | None, base: Path, ips: tuple[str, ...], user: str
+    address: str,
+    hostname: str | None,
+    base: Path,
+    ips: tuple[str, ...],
+    user: str,
+    acme: bool,
+    acme_directory: str | None,
 ) -> None:
     """Set up postel for ADDRESS: config files, keys, account, DNS records to create."""
     from postel.config import ConfigError, load_config
@@ -35,7 +73,16 @@ def command(
     from postel.quickstart import QuickstartError, quickstart
 
     try:
-        result = quickstart(base / "config", address, hostname, list(ips) or None, user=user)
+        if acme and acme_directory is None:
+            acme_directory = LETSENCRYPT_DIRECTORY
+        result = quickstart(
+            base / "config",
+            address,
+            hostname,
+            list(ips) or None,
+            user=user,
+            acme_directory=acme_directory,
+        )
     except (QuickstartError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except ConfigError as exc:
@@ -58,9 +105,7 @@ that the TLSA record protects delivery to you with DANE):
 
 {zone_text(records)}
 Also: set the reverse DNS (PTR) of your IPs to {cfg.static.hostname}.
-The certificate in {cfg.path("certs/host.crt")} is self-signed; replace it with
-one from a public CA for the same key (keeping the key keeps the TLSA record valid),
-with names {cfg.static.hostname} and mta-sts.{domain}.
+{certificate_note(cfg, domain)}
 
 {ownership}Check the configuration:  postel config test --config {result.config_dir}
 Start the server:         postel serve --config {result.config_dir}

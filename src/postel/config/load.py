@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from postel.config.domains import DomainsConfig
 from postel.config.errors import ConfigError, ConfigProblem
 from postel.config.locate import find_line
-from postel.config.model import StaticConfig
+from postel.config.model import Listener, StaticConfig
 from postel.datadir import DataDir
 
 STATIC_FILE = "postel.toml"
@@ -41,6 +41,18 @@ class Config:
     @property
     def domains_file(self) -> Path:
         return self.dir / DOMAINS_FILE
+
+    def tls_pairs(self, lst: Listener) -> list[tuple[Path, Path]]:
+        """The (chain, key) files *lst* serves: its own, else ACME's (postel.acme)."""
+        from postel.acme.storage import listener_pairs
+
+        return listener_pairs(
+            lst.tls_cert_file,
+            lst.tls_key_file,
+            self.static.acme.enabled,
+            self.path,
+            self.datadir.root,
+        )
 
 
 def _parse(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
@@ -112,13 +124,40 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
         for key in ("tls_cert_file", "tls_key_file"):
             value = getattr(lst, key)
             if not value:
-                if uses_tls:
+                if uses_tls and not s.acme.enabled:
                     static_problem(["listeners", name, key], "required for TLS")
             elif not cfg.path(value).is_file():
                 static_problem(
                     ["listeners", name, key],
                     f"file not found: {cfg.path(value)}; create it or correct the path",
                 )
+    if s.acme.enabled:
+        https = any(lst.web.enabled and lst.web.tls for lst in s.listeners.values())
+        if s.acme.challenge == "tls-alpn-01" and not https:
+            static_problem(
+                ["acme", "challenge"],
+                "tls-alpn-01 is answered on an HTTPS web listener (port 443), and none is "
+                "configured; add one or use http-01 with http01_port",
+            )
+        if s.acme.challenge == "http-01" and not s.acme.http01_port:
+            static_problem(["acme", "http01_port"], "http-01 needs http01_port (80 in practice)")
+        clash = [
+            n
+            for n, lst in s.listeners.items()
+            if lst.web.enabled and lst.web.port == s.acme.http01_port
+        ]
+        if s.acme.http01_port and clash:
+            static_problem(
+                ["acme", "http01_port"],
+                f"port {s.acme.http01_port} is the web port of listener {clash[0]!r} too; "
+                "the http-01 responder needs a port of its own",
+            )
+        for key in ("eab_hmac_key_file", "ca_file"):
+            value = getattr(s.acme, key)
+            if value and not cfg.path(value).is_file():
+                static_problem(["acme", key], f"file not found: {cfg.path(value)}")
+        if bool(s.acme.eab_kid) != bool(s.acme.eab_hmac_key_file):
+            static_problem(["acme", "eab_kid"], "eab_kid and eab_hmac_key_file go together")
     for ca in s.tls.extra_ca_files:
         if not cfg.path(ca).is_file():
             static_problem(["tls", "extra_ca_files"], f"file not found: {cfg.path(ca)}")

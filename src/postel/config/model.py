@@ -160,6 +160,59 @@ class TLSConfig(Strict):
     )
 
 
+LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+class ACMEConfig(Strict):
+    """Certificates from an ACME CA (RFC 8555) for every listener without its own files."""
+
+    enabled: bool = Field(
+        False,
+        description="Get and renew certificates with ACME for the mail host and the "
+        "mta-sts. and autoconfig. names of every hosted domain; listeners without "
+        "tls_cert_file/tls_key_file then use them (data dir certs/).",
+    )
+    directory_url: str = Field(
+        LETSENCRYPT_DIRECTORY,
+        description="The CA's ACME directory. Let's Encrypt by default; its staging "
+        f"directory for trials: {LETSENCRYPT_STAGING_DIRECTORY}",
+    )
+    contact: str = Field("", description="Contact email address given to the CA (optional).")
+    eab_kid: str = Field(
+        "",
+        description="External account binding key id, when the CA requires one (RFC 8555 §7.3.4).",
+    )
+    eab_hmac_key_file: str = Field(
+        "",
+        description="File with the base64url HMAC key of the external account binding, "
+        "relative to the config dir.",
+    )
+    ca_file: str = Field(
+        "",
+        description="PEM CA file trusted for the ACME directory's HTTPS (a private CA); "
+        "empty: the system's trust store.",
+    )
+    challenge: Literal["tls-alpn-01", "http-01"] = Field(
+        "tls-alpn-01",
+        description="Challenge answered: tls-alpn-01 (RFC 8737) on the HTTPS listeners, or "
+        "http-01 on http01_port.",
+    )
+    http01_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port for http-01 answers on the IPs of every listener (80 in "
+        "practice); 0: no http-01 listener.",
+    )
+    retry_min: float = Field(
+        60.0, gt=0, description="Seconds before the first retry after a failed order."
+    )
+    retry_max: float = Field(
+        86400.0, gt=0, description="Longest wait between retries (the wait doubles each time)."
+    )
+
+
 class ReportsConfig(Strict):
     no_outgoing_tls_reports: bool = Field(
         False, description="Do not record TLS results nor send TLS reports (RFC 8460)."
@@ -342,6 +395,7 @@ class StaticConfig(Strict):
     log: LogConfig = Field(default_factory=LogConfig, description="Logging.")
     dns: DNSConfig = Field(default_factory=DNSConfig, description="DNS resolver.")
     tls: TLSConfig = Field(default_factory=TLSConfig, description="TLS trust.")
+    acme: ACMEConfig = Field(default_factory=ACMEConfig, description="ACME certificates.")
     reports: ReportsConfig = Field(default_factory=ReportsConfig, description="TLS reports.")
     limits: Limits = Field(default_factory=Limits, description="SMTP limits.")
     login_limit: LoginLimitConfig = Field(

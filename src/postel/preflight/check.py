@@ -11,7 +11,8 @@ from postel.preflight.tlsfiles import check_pair
 
 
 def endpoints(cfg: Config) -> list[Endpoint]:
-    """Every address and port the configured listeners bind (SMTP and web)."""
+    """Every address and port the configured listeners bind (SMTP and web, and
+    ACME's HTTP-01 responder)."""
     out: list[Endpoint] = []
     for name, lst in cfg.static.listeners.items():
         for kind in ("smtp", "submission", "submissions"):
@@ -24,6 +25,15 @@ def endpoints(cfg: Config) -> list[Endpoint]:
         if lst.web.enabled:
             what, setting = f"listener {name!r} web", f"listeners.{name}.web.port"
             out.extend(Endpoint(ip, lst.web.port, what, setting, name, "web") for ip in lst.ips)
+    acme = cfg.static.acme
+    if acme.enabled and acme.http01_port:  # the ACME HTTP-01 responder (postel.acme)
+        from postel.acme.names import http01_ips
+
+        ips = http01_ips(lst.ips for lst in cfg.static.listeners.values())
+        out.extend(
+            Endpoint(ip, acme.http01_port, "acme http-01", "acme.http01_port", "acme", "http01")
+            for ip in ips
+        )
     return out
 
 

@@ -20,7 +20,8 @@ from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.smtpserver.session import Session
-from postel.smtpserver.tls import server_context
+from postel.smtpserver.tls import server_context_pairs
+from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
     from postel.dns import Resolver
@@ -41,14 +42,15 @@ def listen_plan(cfg: Config) -> list[tuple[str, Kind, str, int]]:
     """
     plan: list[tuple[str, Kind, str, int]] = []
     for name, lst in cfg.static.listeners.items():
-        has_tls = bool(lst.tls_cert_file and lst.tls_key_file)
+        has_tls = bool(cfg.tls_pairs(lst))
         for kind in KINDS:
             port = getattr(lst, kind)
             if not port.enabled:
                 continue
             if not has_tls and kind != "smtp":
                 raise ListenerConfigError(
-                    f"listener {name!r}: {kind} needs tls_cert_file and tls_key_file"
+                    f"listener {name!r}: {kind} needs tls_cert_file and tls_key_file "
+                    "(or [acme] enabled)"
                 )
             plan.extend((name, kind, ip, int(port.port)) for ip in lst.ips)
     return plan
@@ -90,6 +92,9 @@ class SMTPService:
         self._servers: list[asyncio.Server] = []
         self._sessions: dict[Session, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # every connection's task
+        # One per listener with TLS: new handshakes follow the certificate files.
+        self.tls_contexts: dict[str, ReloadingContext] = {}
+        self._watchers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         from postel.loginlimit import LoginLimiter
@@ -109,12 +114,15 @@ class SMTPService:
         try:
             for name, kind, ip, port in listen_plan(cfg):
                 if name not in contexts:
-                    lst = cfg.static.listeners[name]
-                    contexts[name] = (
-                        server_context(cfg.path(lst.tls_cert_file), cfg.path(lst.tls_key_file))
-                        if lst.tls_cert_file and lst.tls_key_file
-                        else None
-                    )
+                    pairs = cfg.tls_pairs(cfg.static.listeners[name])
+                    contexts[name] = None
+                    if pairs:
+                        reloading = ReloadingContext(
+                            pairs, server_context_pairs, where=f"smtp listener {name}"
+                        )
+                        self.tls_contexts[name] = reloading
+                        contexts[name] = reloading.front
+                        self._watchers.append(asyncio.create_task(reloading.watch()))
                 if self._ports is not None:
                     port = self._ports[(name, kind, ip)]
                 sock = self._sockets.get((name, kind, ip)) if self._sockets is not None else None
@@ -213,6 +221,9 @@ class SMTPService:
 
     async def stop(self) -> None:
         """Stop accepting; end idle sessions now, busy ones within a few seconds."""
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watchers.clear()
         for server in self._servers:
             server.close()
         for session, task in list(self._sessions.items()):

@@ -77,7 +77,9 @@ class Supervisor:
         self._shutdown = shutdown or asyncio.Event()
         # Bound before the switch to an unprivileged user (postel.privdrop): every
         # worker inherits these listening sockets instead of binding its own.
-        self.sockets = {k: v for k, v in (sockets or {}).items() if k[1] != "web"}
+        # Only SMTP's: not "web", nor "http01" of the ACME responder (postel.acme).
+        smtp = ("smtp", "submission", "submissions")
+        self.sockets = {k: v for k, v in (sockets or {}).items() if k[1] in smtp}
 
     @property
     def bound(self) -> list[tuple[str, int, str]]:

@@ -67,6 +67,11 @@ def verify(root: Path, *, fix: bool = False, do_migrate: bool = False) -> Verifi
                 result.problems += problems
                 result.message_files += len(files)
                 known |= files
+    from postel.acme.filecheck import check_key_files
+
+    key_problems, key_files = check_key_files(root)
+    result.problems += key_problems
+    known |= key_files
     unknown = unknown_files(root, known)
     if unknown and fix:
         dest_base = root / MOVED_ASIDE / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")

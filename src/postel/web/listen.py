@@ -17,6 +17,9 @@ import uvicorn
 from postel.config import Config, Listener
 from postel.dns import Resolver
 from postel.loginlimit import LoginLimiter
+from postel.smtpserver.errors import ListenerConfigError
+from postel.smtpserver.tls import server_context_pairs
+from postel.tlsreload import ChallengeSource, ReloadingContext
 from postel.web.app import build_app
 from postel.web.errors import ListenError
 from postel.web.requestdeadline import Deadlines
@@ -81,10 +84,15 @@ async def start_web(
     queue: Any = None,
     submitter: Any = None,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
+    challenges: ChallengeSource | None = None,
+    reloaders: dict[str, ReloadingContext] | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
-    listening sockets bound already, keyed (listener, "web", ip) (postel.privdrop)."""
+    listening sockets bound already, keyed (listener, "web", ip) (postel.privdrop).
+
+    HTTPS listeners follow their certificate files (postel.tlsreload) and answer
+    TLS-ALPN-01 challenges of *challenges*; their contexts go in *reloaders*."""
     sessions = SessionStore()
     limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
     stack.callback(limiter.close)
@@ -106,11 +114,18 @@ async def start_web(
             submitter=submitter,
         )
         tls: dict[str, Any] = {}
+        reloading: ReloadingContext | None = None
+        pairs = cfg.tls_pairs(lst)
         if lst.web.tls:
-            tls = {
-                "ssl_certfile": str(cfg.path(lst.tls_cert_file)),
-                "ssl_keyfile": str(cfg.path(lst.tls_key_file)),
-            }
+            if not pairs:
+                raise ListenError(f"web listener {name}: TLS needs tls_cert_file and tls_key_file")
+            try:
+                reloading = ReloadingContext(
+                    pairs, server_context_pairs, challenges=challenges, where=f"web listener {name}"
+                )
+            except ListenerConfigError as err:
+                raise ListenError(f"web listener {name}: {err}") from err
+            tls = {"ssl_certfile": str(pairs[0][0]), "ssl_keyfile": str(pairs[0][1])}
         config = uvicorn.Config(
             app,
             log_config=None,
@@ -141,6 +156,13 @@ async def start_web(
             load_config(config)
         except (OSError, ssl.SSLError) as err:
             raise ListenError(f"web listener {name}: cannot load TLS certificate: {err}") from err
+        if reloading is not None:
+            # New handshakes go through the reloading context's SNI callback.
+            config.ssl = reloading.front
+            watcher = asyncio.create_task(reloading.watch(), name=f"web-tls-{name}")
+            stack.callback(watcher.cancel)
+            if reloaders is not None:
+                reloaders[name] = reloading
         socks: list[socket.socket] = []
         try:
             for ip in lst.ips:

@@ -41,9 +41,13 @@ async def index(request: Request) -> Response:
         entries = qdb.entries()
     finally:
         qdb.close()
+    from postel.certcheck import check_listeners
+
+    certificates = await asyncio.to_thread(check_listeners, st.cfg)
     return render(
         request,
         "admin/home.html",
+        certificates=certificates,
         domains=sorted(st.cfg.domains.domains),
         accounts=len(st.cfg.domains.accounts),
         tls_reports=tls_reports,

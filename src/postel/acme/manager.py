@@ -1,0 +1,195 @@
+"""The renewal loop: orders certificates when needed, in a thread, and writes them.
+
+The listeners see new certificates by themselves (postel.tlsreload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from postel.acme.challenges import Challenges
+from postel.acme.client import Settings, ari_time, order_one
+from postel.acme.errors import ACMEError, TemporaryACMEError
+from postel.acme.rollover import MIN_WAIT, Published, switch_time
+from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
+from postel.acme.storage import KINDS, CertStore, spki_sha256
+
+log = logging.getLogger("postel.acme")
+
+MAX_SLEEP = 3600.0  # look again at least hourly (clock changes, new domains)
+ARI_REFRESH = dt.timedelta(hours=6)  # RFC 9773 §4.3.2 default Retry-After
+ROLLOVER_POLL = 300.0  # seconds between looks for a next key's TLSA record
+RENEW_ALONG = 0.1  # a key due within this part of its lifetime renews with the other
+
+
+class ACMEManager:
+    def __init__(
+        self,
+        settings: Settings,
+        store: CertStore,
+        names: Callable[[], list[str]],
+        challenges: Challenges,
+        *,
+        retry_min: float,
+        retry_max: float,
+        rng: random.Random | None = None,
+        tlsa_check: Callable[[str], Awaitable[Published]] | None = None,
+        rollover_min_wait: dt.timedelta = MIN_WAIT,
+        rollover_poll: float = ROLLOVER_POLL,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.names = names
+        self.challenges = challenges
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.rng = rng or random.Random()
+        self.failures = 0
+        self.last_error: str | None = None
+        self.issued = 0  # orders completed since start
+        self._renew_at: dict[int, dt.datetime] = {}  # by serial number
+        self._ari: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}  # asked, answer
+        self.wake = asyncio.Event()
+        self.tlsa_check = tlsa_check
+        self.rollover_min_wait = rollover_min_wait
+        self.rollover_poll = rollover_poll
+        self._first_seen: dict[str, dt.datetime] = {}  # next key's TLSA first seen, by kind
+        self.rollovers = 0  # keys switched since start
+
+    def _leaf(self, kind: str) -> x509.Certificate | None:
+        try:
+            return self.store.chain(kind)[0]
+        except (OSError, ValueError, IndexError):
+            return None
+
+    async def _renew_time(self, cert: x509.Certificate, now: dt.datetime) -> dt.datetime:
+        serial = cert.serial_number
+        when: dt.datetime | None = None
+        if not is_self_signed(cert):
+            asked = self._ari.get(serial)
+            if asked is None or now - asked[0] > ARI_REFRESH:
+                pem = cert.public_bytes(serialization.Encoding.PEM)
+                answer = await asyncio.to_thread(ari_time, self.settings, pem)
+                self._ari[serial] = (now, answer)
+            when = self._ari[serial][1]
+        if when is None:
+            if serial not in self._renew_at:
+                self._renew_at[serial] = renewal_time(
+                    cert.not_valid_before_utc, cert.not_valid_after_utc, self.rng
+                )
+            when = self._renew_at[serial]
+        return when
+
+    async def _rollover(self, kind: str, names: list[str], now: dt.datetime) -> None:
+        """Switch to the next key of *kind* once its TLSA record has been published
+        for long enough (RFC 7671 §8.1)."""
+        if self.tlsa_check is None:
+            return
+        key = self.store.next_key(kind)
+        seen = await self.tlsa_check(spki_sha256(key))
+        if not seen.present:
+            self._first_seen.pop(kind, None)
+            log.info("dane rollover waits for the next key's TLSA record", extra={"key": kind})
+            return
+        first = self._first_seen.setdefault(kind, now)
+        if now < switch_time(first, seen.ttl, self.rollover_min_wait):
+            return
+        try:
+            chain = await asyncio.to_thread(
+                order_one, self.settings, self.store, names, self.challenges, key
+            )
+        except ACMEError as exc:
+            log.error(
+                "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
+            )
+            return
+        self.store.promote(kind, chain.encode("ascii"))
+        self._first_seen.pop(kind, None)
+        self.rollovers += 1
+        log.info("dane rollover done: the next key is in use", extra={"key": kind})
+
+    async def step(self) -> float:
+        """Order if needed; the seconds until the next look."""
+        names = self.names()
+        now = dt.datetime.now(dt.UTC)
+        pending = self.store.pending_rollovers()
+        for kind in pending:
+            await self._rollover(kind, names, now)
+        reasons: dict[str, str] = {}
+        times: dict[str, dt.datetime] = {}
+        lifetimes: dict[str, dt.timedelta] = {}
+        for kind in KINDS:
+            cert = self._leaf(kind)
+            times[kind] = await self._renew_time(cert, now) if cert is not None else now
+            if cert is not None:
+                lifetimes[kind] = cert.not_valid_after_utc - cert.not_valid_before_utc
+            reason = needs_order(cert, names, now, times[kind])
+            if reason is not None:
+                reasons[kind] = reason
+        if not reasons:
+            delay = max(1.0, (min(times.values()) - now).total_seconds())
+            return min(delay, self.rollover_poll, MAX_SLEEP) if pending else min(delay, MAX_SLEEP)
+        # Keys due soon anyway are renewed along, so they keep one rhythm.
+        for kind in KINDS:
+            soon = now + lifetimes.get(kind, dt.timedelta(0)) * RENEW_ALONG
+            if kind not in reasons and times[kind] <= soon:
+                reasons[kind] = "renewal due soon, along with the other key"
+        log.info(
+            "acme order",
+            extra={"reason": "; ".join(f"{k}: {r}" for k, r in reasons.items()),
+                   "names": ",".join(names)},
+        )  # fmt: skip
+        try:
+            for kind in reasons:
+                key = self.store.host_key(kind)
+                chain = await asyncio.to_thread(
+                    order_one, self.settings, self.store, names, self.challenges, key
+                )
+                self.store.write_chain(kind, chain.encode("ascii"))  # kept if the next fails
+        except Exception as exc:
+            if not isinstance(exc, ACMEError):  # a bug or the data dir: still retried
+                log.exception("certificate order failed unexpectedly")
+            self.failures += 1
+            self.last_error = str(exc)
+            delay = retry_delay(self.failures, self.retry_min, self.retry_max, self.rng)
+            log.error(
+                "certificate order failed, retrying later",
+                extra={
+                    "err": str(exc),
+                    "temporary": isinstance(exc, TemporaryACMEError),
+                    "retry_in": round(delay, 1),
+                    "failures": self.failures,
+                },
+            )
+            return delay
+        self.failures = 0
+        self.last_error = None
+        self.issued += 1
+        log.info(
+            "certificates issued",
+            extra={"keys": ",".join(reasons), "names": ",".join(names),
+                   "ca": self.settings.directory},
+        )  # fmt: skip
+        return 0.0
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        while True:
+            try:
+                delay = await self.step()
+            except Exception:  # never end the loop: certificates would expire
+                log.exception("acme loop step failed")
+                delay = self.retry_min
+            if delay <= 0:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), min(delay, MAX_SLEEP))

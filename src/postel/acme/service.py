@@ -1,0 +1,99 @@
+"""ACME in `postel serve`: host keys ready before the listeners, then the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+
+from postel.acme.challenges import Challenges
+from postel.acme.client import Settings, read_eab_key
+from postel.acme.errors import ACMEError
+from postel.acme.http01 import HTTP01Server
+from postel.acme.manager import ACMEManager
+from postel.acme.names import certificate_names, http01_ips
+from postel.acme.rollover import Published, tlsa_published
+from postel.acme.storage import CertStore
+from postel.config import Config
+from postel.dns.resolver import DNSResolver
+
+
+def wanted_names(cfg: Config) -> list[str]:
+    return certificate_names(cfg.static.hostname, cfg.domains.domains.keys())
+
+
+def prepare(cfg: Config) -> CertStore:
+    """Host keys, and self-signed certificates until the CA's: made before any
+    listener (the SMTP workers too) loads them."""
+    store = CertStore(cfg.datadir.root)
+    store.ensure(wanted_names(cfg))
+    return store
+
+
+def settings(cfg: Config) -> Settings:
+    a = cfg.static.acme
+    hmac = ""
+    if a.eab_hmac_key_file:
+        path = cfg.path(a.eab_hmac_key_file)
+        try:
+            hmac = read_eab_key(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ACMEError(f"[acme] eab_hmac_key_file {path}: cannot read: {exc}") from exc
+    return Settings(
+        directory=a.directory_url,
+        contact=a.contact,
+        eab_kid=a.eab_kid,
+        eab_hmac_key=hmac,
+        ca_file=str(cfg.path(a.ca_file)) if a.ca_file else "",
+        challenge=a.challenge,
+    )
+
+
+async def start(
+    cfg: Config,
+    store: CertStore,
+    challenges: Challenges,
+    stack: AsyncExitStack,
+    sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
+) -> ACMEManager:
+    """Start the http-01 responder if configured and the renewal loop; both are
+    stopped by *stack*. *sockets*: bound already, keyed ("acme", "http01", ip)
+    (postel.preflight.listen_all, for a root start)."""
+    a = cfg.static.acme
+    if a.http01_port:
+        ips = http01_ips(lst.ips for lst in cfg.static.listeners.values())
+        bound = {
+            ip: s
+            for (owner, kind, ip), s in (sockets or {}).items()
+            if (owner, kind) == ("acme", "http01")
+        }
+        http = HTTP01Server(challenges)
+        stack.push_async_callback(http.stop)
+        await http.start(ips, a.http01_port, bound)
+    resolver = DNSResolver(
+        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
+    )
+
+    async def tlsa_check(digest: str) -> Published:
+        return await tlsa_published(resolver, cfg.static.hostname, digest)
+
+    manager = ACMEManager(
+        settings(cfg),
+        store,
+        lambda: wanted_names(cfg),
+        challenges,
+        retry_min=a.retry_min,
+        retry_max=a.retry_max,
+        tlsa_check=tlsa_check,
+    )
+    task = asyncio.create_task(manager.run(), name="acme")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    stack.push_async_callback(stop)
+    return manager

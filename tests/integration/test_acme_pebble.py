@@ -1,0 +1,420 @@
+"""ACME against Debian's pebble on loopback (postel.acme, postel.tlsreload).
+
+pebble really validates every challenge against postel's listeners on
+127.0.0.1 (pebble-challtestsrv resolves every name there); certificates live
+20 s so that a renewal happens within the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pebblepeer import IP, Pebble, free_port
+
+from postel.acme.storage import KINDS, CertStore
+from postel.config import load_config
+from postel.server import Running, run
+
+pytestmark = pytest.mark.integration
+
+HOST = "mail.example.org"  # quickstart: mail.<domain>
+NAMES = {HOST, "mta-sts.example.org", "autoconfig.example.org"}
+
+POSTEL_TOML = """\
+hostname = "{host}"
+postmaster_account = "pm"
+
+[dns]
+nameservers = ["127.0.0.1"]
+port = {dns_port}
+timeout = 1.0
+
+[listeners.main]
+ips = ["{ip}"]
+smtp = {{ port = {smtp} }}
+submission = {{ enabled = false }}
+submissions = {{ port = {submissions}, enabled = {with_submissions} }}
+web = {{ enabled = {with_web}, port = {web}, mtasts = true }}
+
+[acme]
+enabled = true
+directory_url = "{directory}"
+ca_file = "{ca}"
+contact = "pm@example.org"
+challenge = "{challenge}"
+http01_port = {http01}
+retry_min = 0.5
+retry_max = 2.0
+{extra}"""
+
+DOMAINS_TOML = """\
+[domains."example.org"]
+
+[accounts.pm]
+domain = "example.org"
+addresses = ["pm@example.org"]
+"""
+
+
+def spki(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def names_of(cert: x509.Certificate) -> set[str]:
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return set(san.get_values_for_type(x509.DNSName))
+
+
+def _client_context(kind: str) -> ssl.SSLContext:
+    """A client offering only *kind*'s signature family (TLS 1.2 cipher suites)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(
+        "ECDHE-ECDSA-AES128-GCM-SHA256" if kind == "ecdsa" else "ECDHE-RSA-AES128-GCM-SHA256"
+    )
+    return ctx
+
+
+def _smtp_line(f: socket.socket) -> bytes:
+    out = b""
+    while not out.endswith(b"\r\n"):
+        chunk = f.recv(1)
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _smtp_reply(sock: socket.socket) -> bytes:
+    while True:
+        line = _smtp_line(sock)
+        if line[3:4] != b"-":
+            return line
+
+
+def served(port: int, mode: str, kind: str = "ecdsa") -> x509.Certificate:
+    """The leaf certificate postel serves on *port* ("tls", or "starttls" for SMTP)."""
+    ctx = _client_context(kind)
+    with socket.create_connection((IP, port), timeout=10) as raw:
+        if mode == "starttls":
+            assert _smtp_reply(raw).startswith(b"220")
+            raw.sendall(b"EHLO client.test\r\n")
+            _smtp_reply(raw)
+            raw.sendall(b"STARTTLS\r\n")
+            assert _smtp_reply(raw).startswith(b"220")
+        with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+            der = tls.getpeercert(binary_form=True)
+            assert der is not None
+            return x509.load_der_x509_certificate(der)
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def wait_served(ports: list[tuple[int, str]], want: x509.Certificate, kind: str) -> float:
+    """Seconds until every port serves *want* to 6 connections in a row (SMTP
+    workers share a port: the kernel spreads connections over them)."""
+    start = time.monotonic()
+    for port, mode in ports:
+        deadline = start + 10
+        in_a_row = 0
+        while True:
+            got = await asyncio.to_thread(served, port, mode, kind)
+            in_a_row = in_a_row + 1 if got == want else 0
+            if in_a_row == 6:
+                break
+            if got == want:
+                continue
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"port {port} ({mode}) still serves serial {got.serial_number}"
+                )
+            await asyncio.sleep(0.2)
+    return time.monotonic() - start
+
+
+@asynccontextmanager
+async def postel(
+    root: Path,
+    pebble_directory: str,
+    ca: Path,
+    *,
+    challenge: str,
+    smtp: int,
+    web: int = 0,
+    submissions: int = 0,
+    http01: int = 0,
+    workers: int = 1,
+    extra: str = "",
+) -> AsyncIterator[Running]:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "postel.toml").write_text(
+        POSTEL_TOML.format(
+            host=HOST,
+            dns_port=free_port(),
+            ip=IP,
+            smtp=smtp,
+            submissions=submissions or free_port(),
+            with_submissions="true" if submissions else "false",
+            web=web or free_port(),
+            with_web="true" if web else "false",
+            directory=pebble_directory,
+            ca=ca,
+            challenge=challenge,
+            http01=http01,
+            extra=extra,
+        )
+    )
+    (root / "domains.toml").write_text(DOMAINS_TOML)
+    cfg = load_config(root)
+    stop = asyncio.Event()
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        run(cfg, ready=started.set_result, stop=stop, check_dns=False, smtp_workers=workers)
+    )
+    try:
+        done, _ = await asyncio.wait({server, started}, timeout=30, return_when="FIRST_COMPLETED")
+        if server in done:
+            server.result()
+        yield await started
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 30)
+
+
+@pytest.fixture
+def pebble_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Pebble]]:
+    started: list[Pebble] = []
+
+    def make(**kw: object) -> Pebble:
+        p = Pebble(tmp_path / f"pebble{len(started)}", **kw)
+        started.append(p)
+        return p
+
+    yield make  # type: ignore[misc]
+    for p in started:
+        p.stop()
+
+
+async def test_tls_alpn_issue_renew_same_keys_every_listener_reloads(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    web, smtp, subs = free_port(), free_port(), free_port()
+    pebble = pebble_factory(tls_port=web, http_port=free_port(), validity=20)
+    pebble.start()
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=smtp,
+        web=web,
+        submissions=subs,
+        workers=2,
+    ) as running:
+        store = CertStore(tmp_path / "postel" / "data")
+        keys = {k: spki(store.chain(k)[0]) for k in KINDS}  # placeholder, the host keys
+        assert running.workers is not None and len(running.workers.pids()) == 2
+        # A connection made before any renewal stays usable across them.
+        held_r, held_w = await asyncio.open_connection(IP, subs, ssl=_client_context("ecdsa"))
+        assert (await held_r.readline()).startswith(b"220")
+
+        acme = running.acme
+        await wait_for(lambda: acme.issued >= 1, 60, "the first certificates")
+        first = {k: store.chain(k)[0] for k in KINDS}
+        for kind, cert in first.items():
+            assert cert.issuer != cert.subject, "still the self-signed placeholder"
+            assert names_of(cert) == NAMES
+            assert spki(cert) == keys[kind]
+        ports = [(smtp, "starttls"), (subs, "tls"), (web, "tls")]
+        for kind in KINDS:
+            await wait_served(ports, first[kind], kind)
+
+        await wait_for(lambda: acme.issued >= 2, 40, "the renewal")
+        second = {k: store.chain(k)[0] for k in KINDS}
+        for kind, cert in second.items():
+            assert cert.serial_number != first[kind].serial_number
+            assert spki(cert) == keys[kind], "renewal changed the host key (TLSA 3 1 1)"
+        for kind in KINDS:
+            seconds = await wait_served(ports, second[kind], kind)
+            assert seconds < 10
+
+        held_w.write(b"NOOP\r\n")
+        assert (await asyncio.wait_for(held_r.readline(), 5)).startswith(b"250")
+        held_w.close()
+
+
+async def test_http01_issue(tmp_path: Path, pebble_factory: Callable[..., Pebble]) -> None:
+    http01, smtp = free_port(), free_port()
+    pebble = pebble_factory(tls_port=free_port(), http_port=http01)
+    pebble.start()
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="http-01",
+        smtp=smtp,
+        http01=http01,
+    ) as running:
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates by http-01")
+        cert = CertStore(tmp_path / "postel" / "data").chain("ecdsa")[0]
+        assert names_of(cert) == NAMES and cert.issuer != cert.subject
+        await wait_served([(smtp, "starttls")], cert, "ecdsa")
+
+
+async def test_failing_challenge_is_reported_clearly(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble], caplog: pytest.LogCaptureFixture
+) -> None:
+    # pebble validates http-01 on a port where nothing answers (postel's
+    # responder is on another one).
+    pebble = pebble_factory(tls_port=free_port(), http_port=free_port())
+    pebble.start()
+    caplog.set_level(logging.INFO, logger="postel.acme")
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="http-01",
+        smtp=free_port(),
+        http01=free_port(),
+    ) as running:
+        await wait_for(lambda: running.acme.failures >= 1, 60, "the failed order")
+        err = running.acme.last_error
+        assert running.acme.issued == 0
+    assert err is not None and "\n" not in err
+    assert pebble.directory in err
+    assert "challenge http-01 for " in err and " failed: " in err
+    assert any(n in err for n in NAMES)
+    failed = [
+        r for r in caplog.records if r.getMessage() == "certificate order failed, retrying later"
+    ]
+    assert failed and failed[0].temporary is False  # type: ignore[attr-defined]
+
+
+async def test_temporary_ca_errors_are_retried_with_backoff(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble], caplog: pytest.LogCaptureFixture
+) -> None:
+    web = free_port()
+    pebble = pebble_factory(tls_port=web, http_port=free_port())  # not started yet
+    caplog.set_level(logging.INFO, logger="postel.acme")
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+    ) as running:
+        await wait_for(lambda: running.acme.failures >= 3, 30, "three failed attempts")
+        assert "cannot reach the CA" in (running.acme.last_error or "")
+        pebble.start()
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates once the CA is up")
+        assert running.acme.failures == 0
+    waits = [
+        r.retry_in  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "certificate order failed, retrying later"
+    ]
+    assert all(r.temporary for r in caplog.records if hasattr(r, "temporary"))  # type: ignore[attr-defined]
+    # Doubling from retry_min 0.5 s, jittered to 75-100%, capped at retry_max 2 s.
+    assert 0.375 <= waits[0] <= 0.5 and 0.75 <= waits[1] <= 1.0 and 1.5 <= waits[2] <= 2.0
+
+
+async def test_fresh_quickstart_with_acme_gets_certificates_without_restart(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    from postel.quickstart import quickstart
+
+    web, smtp, sub, subs, internal = (free_port() for _ in range(5))
+    pebble = pebble_factory(tls_port=web, http_port=free_port())
+    pebble.start()
+    conf = tmp_path / "config"
+    quickstart(conf, "you@example.org", ips=[IP], acme_directory=pebble.directory)
+    text = (conf / "postel.toml").read_text()
+    for old, new in [
+        ("port = 25 ", f"port = {smtp} "),
+        ("port = 587 ", f"port = {sub} "),
+        ("port = 465 ", f"port = {subs} "),
+        ("port = 443,", f"port = {web},"),
+        ("port = 8080,", f"port = {internal},"),
+        ('ips = ["127.0.0.1", "::1"]', f'ips = ["{IP}"]'),
+        ("nameservers = []", f'nameservers = ["{IP}"]\nport = {free_port()}\ntimeout = 1.0'),
+        ('challenge = "tls-alpn-01"', f'challenge = "tls-alpn-01"\nca_file = "{pebble.ca_file}"'),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    (conf / "postel.toml").write_text(text)
+    cfg = load_config(conf)
+    stop = asyncio.Event()
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        run(cfg, ready=started.set_result, stop=stop, check_dns=False, smtp_workers=1)
+    )
+    try:
+        running = await asyncio.wait_for(started, 30)
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates for the quickstart")
+        store = CertStore(cfg.datadir.root)
+        for kind in KINDS:
+            leaf = store.chain(kind)[0]
+            assert leaf.issuer != leaf.subject
+            assert names_of(leaf) == NAMES
+            ports = [(smtp, "starttls"), (sub, "starttls"), (subs, "tls"), (web, "tls")]
+            await wait_served(ports, leaf, kind)
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 30)
+
+
+EAB_KID = "kid-postel"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+async def test_external_account_binding(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    web = free_port()
+    pebble = pebble_factory(tls_port=web, http_port=free_port(), eab={EAB_KID: EAB_KEY})
+    pebble.start()
+    # Without a binding: one clear line, retried.
+    async with postel(
+        tmp_path / "without",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+    ) as running:
+        await wait_for(lambda: running.acme.failures >= 1, 30, "the refused account")
+        assert "requires an external account binding" in (running.acme.last_error or "")
+    root = tmp_path / "with"
+    root.mkdir()
+    (root / "eab.key").write_text(EAB_KEY + "\n")
+    async with postel(
+        root,
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+        extra=f'eab_kid = "{EAB_KID}"\neab_hmac_key_file = "eab.key"\n',
+    ) as running:
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates with EAB")

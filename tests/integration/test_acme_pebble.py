@@ -249,10 +249,15 @@ async def test_tls_alpn_issue_renew_same_keys_every_listener_reloads(
         for kind in KINDS:
             await wait_served(ports, first[kind], kind)
 
-        await wait_for(lambda: acme.issued >= 2, 40, "the renewal")
+        # Each key is renewed when due; on a loaded machine the two first
+        # certificates can be seconds apart, and so their renewals.
+        await wait_for(
+            lambda: all(store.chain(k)[0].serial_number != first[k].serial_number for k in KINDS),
+            60,
+            "the renewal of both keys",
+        )
         second = {k: store.chain(k)[0] for k in KINDS}
         for kind, cert in second.items():
-            assert cert.serial_number != first[kind].serial_number
             assert spki(cert) == keys[kind], "renewal changed the host key (TLSA 3 1 1)"
         for kind in KINDS:
             seconds = await wait_served(ports, second[kind], kind)

@@ -30,7 +30,17 @@ def _restore_logging() -> Iterator[None]:
     postel = logging.getLogger("postel")
     handlers, level, propagate = list(postel.handlers), postel.level, postel.propagate
     levels = _package_levels()
+    foreign = {
+        name: (list(lg.handlers), lg.level, lg.propagate)
+        for name in ("uvicorn", "asyncio")
+        for lg in [logging.getLogger(name)]
+    }
     yield
+    for name, (f_handlers, f_level, f_propagate) in foreign.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:] = f_handlers
+        lg.setLevel(f_level)
+        lg.propagate = f_propagate
     for name, lvl in _package_levels().items():
         if lvl != levels.get(name, logging.NOTSET):
             logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))

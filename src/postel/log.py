@@ -208,6 +208,10 @@ class LogfmtFormatter(logging.Formatter):
         exc_info = record.exc_info
         if exc_info and exc_info[1] is not None:
             parts.append(f"err={_quote(str(exc_info[1]))}")
+            if not record.name.startswith("postel"):
+                # Another library's error (uvicorn, asyncio): its traceback is
+                # all there is to find the bug by, on the same line.
+                parts.append(f"traceback={_quote(self.formatException(exc_info))}")
         err = d.get("err")
         if err is not None:
             parts.append(f"err={_format_value(err)}")
@@ -329,6 +333,9 @@ class LogfmtHandler(logging.StreamHandler[TextIO]):
         logsafety.note_handler_failure(record)
 
 
+FOREIGN_LOGGERS = ("uvicorn", "asyncio")
+
+
 def configure(
     level: str = "info",
     packages: Mapping[str, str] | None = None,
@@ -357,6 +364,18 @@ def configure(
     root.setLevel(LEVELS[level])
     for pkg, lvl in (packages or {}).items():
         logging.getLogger(f"postel.{pkg}").setLevel(LEVELS[lvl])
+    # Warnings and errors of the libraries postel runs (the web server, the
+    # event loop) go to the same log as logfmt, with the cid, instead of
+    # plain text from logging's last-resort handler.
+    for name in FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        for old in list(foreign.handlers):
+            if getattr(old, "_postel", False):
+                foreign.removeHandler(old)
+        foreign.addHandler(handler)
+        foreign.propagate = False
+        if foreign.level == logging.NOTSET:
+            foreign.setLevel(logging.WARNING)
     return handler
 
 

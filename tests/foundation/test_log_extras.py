@@ -154,3 +154,22 @@ def test_control_characters_are_escaped_in_every_value() -> None:
         'user="bob\\x1b[2J\\x1b[31mroot\\u2028l=info m=forged\\x85\\u202e\\x00\\t"'
     )
     assert all(ch.isprintable() for ch in line)
+
+
+def test_library_warnings_are_logfmt_with_cid_and_traceback() -> None:
+    """uvicorn's and asyncio's warnings and errors went to logging's last-resort
+    handler as plain text (a multi-line traceback for a failing web request)."""
+    out = io.StringIO()
+    log.configure("info", stream=out)
+    with log.cid_context(0x2A):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+        logging.getLogger("asyncio").warning("Task was destroyed")
+        logging.getLogger("uvicorn.error").info("Started server process")  # below warning
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith('l=error m="Exception in ASGI application" err=boom traceback=')
+    assert "RuntimeError: boom" in lines[0] and lines[0].endswith("pkg=uvicorn.error cid=2a")
+    assert lines[1] == 'l=warn m="Task was destroyed" pkg=asyncio cid=2a'

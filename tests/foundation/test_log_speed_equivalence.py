@@ -9,6 +9,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ def old_format(record: logging.LogRecord, with_time: bool) -> str:
     parts.append(f"m={_old_quote(record.getMessage())}")
     if record.exc_info and record.exc_info[1] is not None:
         parts.append(f"err={_old_quote(str(record.exc_info[1]))}")
+        if not record.name.startswith("postel"):  # other libraries: with the traceback
+            tb = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            parts.append(f"traceback={_old_quote(tb)}")
     err = record.__dict__.get("err")
     if err is not None:
         parts.append(f"err={_old_format_value(err)}")

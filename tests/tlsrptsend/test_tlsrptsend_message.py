@@ -15,9 +15,10 @@ from tlsrptsend_data import DAY, nopolicy, sts
 
 from postel.auth import DKIMSigner, public_key_record, verify_dkim
 from postel.dns.mock import MockResolver
+from postel.reportmail import fold
 from postel.tlsrpt import parse_report
 from postel.tlsrptsend.build import BuiltReport, built
-from postel.tlsrptsend.message import compose, fold, sign, subject
+from postel.tlsrptsend.message import compose, sign, subject
 
 DATE = dt.datetime(2026, 3, 15, 0, 5, tzinfo=dt.UTC)
 

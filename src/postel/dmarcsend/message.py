@@ -3,19 +3,12 @@ application/gzip attachment, bytes with CRLF line endings (pure)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import email.utils
 import secrets
 
 from postel.dmarcsend.build import BuiltReport
-from postel.tlsrptsend.message import CRLF, fold
-
-
-def _base64(data: bytes) -> bytes:
-    """Base64 in lines of 76 characters (RFC 2045 §6.8)."""
-    enc = base64.b64encode(data)
-    return b"".join(enc[i : i + 76] + CRLF for i in range(0, len(enc), 76))
+from postel.reportmail import fold, report_message
 
 
 def subject(r: BuiltReport) -> str:
@@ -65,26 +58,11 @@ def compose(
         fold("MIME-Version", "1.0"),
         fold("Content-Type", f'multipart/mixed; boundary="{boundary}"'),
     ]
-    b = boundary.encode("ascii")
-    return b"".join(
-        [
-            *headers,
-            CRLF,
-            b"This is a multipart message in MIME format." + CRLF,
-            CRLF,
-            b"--" + b + CRLF,
-            b"Content-Type: text/plain; charset=us-ascii" + CRLF,
-            b"Content-Transfer-Encoding: 7bit" + CRLF,
-            CRLF,
-            text_body(r).replace("\n", "\r\n").encode("ascii", "replace"),
-            CRLF,
-            b"--" + b + CRLF,
-            fold("Content-Type", f'application/gzip; name="{r.filename}"'),
-            fold("Content-Disposition", f'attachment; filename="{r.filename}"'),
-            b"Content-Transfer-Encoding: base64" + CRLF,
-            CRLF,
-            _base64(r.gzipped),
-            CRLF,
-            b"--" + b + b"--" + CRLF,
-        ]
+    return report_message(
+        headers,
+        boundary=boundary,
+        text=text_body(r).replace("\n", "\r\n").encode("ascii", "replace"),
+        attachment_type="application/gzip",
+        filename=r.filename,
+        data=r.gzipped,
     )

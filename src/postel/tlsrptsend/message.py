@@ -3,17 +3,16 @@ gzipped JSON, as bytes with CRLF line endings; DKIM signing (pure)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import email.utils
 import secrets
 from dataclasses import replace
 
 from postel.auth import DKIMSigner, sign_message
+from postel.reportmail import fold, report_message
 from postel.tlsrpt.report import format_datetime
 from postel.tlsrptsend.build import BuiltReport
 
-CRLF = b"\r\n"
 # RFC 8460 §5.3: these must be covered by the DKIM signature.
 REPORT_HEADERS = ("TLS-Report-Domain", "TLS-Report-Submitter")
 
@@ -24,21 +23,6 @@ def subject(r: BuiltReport) -> str:
         f"Report Domain: {r.policy_domain} Submitter: {r.submitter} "
         f"Report-ID: <{r.report.report_id}>"
     )
-
-
-def fold(name: str, value: str, width: int = 78) -> bytes:
-    """One header field, folded at spaces to keep lines under *width* (RFC 5322 §2.2.3)."""
-    words = value.split(" ")
-    lines: list[str] = []
-    line = f"{name}:"
-    for w in words:
-        if len(line) + 1 + len(w) > width and line.strip() and line != f"{name}:":
-            lines.append(line)
-            line = " " + w
-        else:
-            line += " " + w
-    lines.append(line)
-    return "\r\n".join(lines).encode("ascii") + CRLF
 
 
 def text_body(r: BuiltReport) -> str:
@@ -57,11 +41,6 @@ def text_body(r: BuiltReport) -> str:
         "\n"
         f"The report is attached as {r.filename}.\n"
     )
-
-
-def _b64_lines(data: bytes) -> bytes:
-    enc = base64.b64encode(data)
-    return b"".join(enc[i : i + 76] + CRLF for i in range(0, len(enc), 76))
 
 
 def compose(
@@ -89,29 +68,14 @@ def compose(
         fold("MIME-Version", "1.0"),
         fold("Content-Type", f'multipart/report; report-type="tlsrpt"; boundary="{boundary}"'),
     ]
-    text = text_body(r).replace("\n", "\r\n").encode("ascii")
-    b = boundary.encode("ascii")
-    parts = [
-        b"".join(headers),
-        CRLF,
-        b"This is a multipart message in MIME format." + CRLF,
-        CRLF,
-        b"--" + b + CRLF,
-        b"Content-Type: text/plain; charset=us-ascii" + CRLF,
-        b"Content-Transfer-Encoding: 7bit" + CRLF,
-        CRLF,
-        text,
-        CRLF,
-        b"--" + b + CRLF,
-        fold("Content-Type", f'application/tlsrpt+gzip; name="{r.filename}"'),
-        fold("Content-Disposition", f'attachment; filename="{r.filename}"'),
-        b"Content-Transfer-Encoding: base64" + CRLF,
-        CRLF,
-        _b64_lines(r.gzipped),
-        CRLF,
-        b"--" + b + b"--" + CRLF,
-    ]
-    return b"".join(parts)
+    return report_message(
+        headers,
+        boundary=boundary,
+        text=text_body(r).replace("\n", "\r\n").encode("ascii"),
+        attachment_type="application/tlsrpt+gzip",
+        filename=r.filename,
+        data=r.gzipped,
+    )
 
 
 def with_report_headers(signer: DKIMSigner) -> DKIMSigner:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import secrets
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from postel.dmarcevaldb import EvalDB
 from postel.dmarcsend.send import Enqueue, ReportSender, Settings
 from postel.dns import Resolver
 from postel.tlsrptsend.loop import DailyLoop
+from postel.tlsrptsend.service import QueueEnqueue as TLSQueueEnqueue
 from postel.tlsrptsend.service import adding_queue, signer_for
 
 if TYPE_CHECKING:
@@ -23,27 +20,13 @@ if TYPE_CHECKING:
 _log = logging.getLogger("postel.dmarcsend")
 
 
-class QueueEnqueue:
+class QueueEnqueue(TLSQueueEnqueue):
     """Hands a report message to the queue as a DMARC report: local recipients
     straight to their account; remote ones with few attempts, no DSNs and
     bounces counted towards automatic suppression (postel.queue)."""
 
-    def __init__(self, queue: Queue, tmpdir: Path) -> None:
-        self.queue = queue
-        self.tmpdir = tmpdir
-
-    async def __call__(self, mail_from: str, rcpt: str, message: bytes) -> None:
-        from postel.queue import QueueSubmitter
-
-        self.tmpdir.mkdir(parents=True, exist_ok=True)
-        path = self.tmpdir / f"dmarcrpt-{os.getpid()}-{secrets.token_hex(8)}.eml"
-        await asyncio.to_thread(path.write_bytes, message)
-        try:
-            await QueueSubmitter(self.queue)(
-                "", mail_from, [rcpt], path, False, is_dmarc_report=True
-            )
-        finally:
-            path.unlink(missing_ok=True)
+    prefix = "dmarcrpt"
+    is_dmarc_report = True
 
 
 def make_sender(

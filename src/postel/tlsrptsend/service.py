@@ -29,6 +29,9 @@ class QueueEnqueue:
     """Hands a report message to the queue (local recipients straight to their
     account, as submitted mail): few attempts, TLS-Required: No, no REQUIRETLS."""
 
+    prefix = "tlsrpt"  # of the message's temporary file
+    is_dmarc_report = False  # see postel.dmarcsend.service.QueueEnqueue
+
     def __init__(self, queue: Queue, tmpdir: Path) -> None:
         self.queue = queue
         self.tmpdir = tmpdir
@@ -37,12 +40,14 @@ class QueueEnqueue:
         from postel.queue import QueueSubmitter
 
         self.tmpdir.mkdir(parents=True, exist_ok=True)
-        path = self.tmpdir / f"tlsrpt-{os.getpid()}-{secrets.token_hex(8)}.eml"
+        path = self.tmpdir / f"{self.prefix}-{os.getpid()}-{secrets.token_hex(8)}.eml"
         await asyncio.to_thread(path.write_bytes, message)
         try:
             # The queue reads TLS-Report-Domain (few attempts, bounces counted
             # instead of DSNs) and TLS-Required: No from the header.
-            await QueueSubmitter(self.queue)("", mail_from, [rcpt], path, False)
+            await QueueSubmitter(self.queue)(
+                "", mail_from, [rcpt], path, False, is_dmarc_report=self.is_dmarc_report
+            )
         finally:
             path.unlink(missing_ok=True)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from postel import logsafety
+from postel import log, logsafety
 
 # No per-example time limit: speed is measured in bench/, not in tests, and a
 # busy machine (CI, parallel work) made hypothesis's 200 ms deadline flaky.
@@ -32,7 +32,7 @@ def _restore_logging() -> Iterator[None]:
     levels = _package_levels()
     foreign = {
         name: (list(lg.handlers), lg.level, lg.propagate)
-        for name in ("uvicorn", "asyncio")
+        for name in log.FOREIGN_LOGGERS
         for lg in [logging.getLogger(name)]
     }
     yield

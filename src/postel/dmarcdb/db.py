@@ -229,14 +229,19 @@ class DMARCDB(ReportStore[StoredReport]):
         day_since: str | None = None,
         received_since: str | None = None,
         received_until: str | None = None,
+        report: int | None = None,
         limit: int = 2000,
     ) -> list[FailingRecord]:
         """Report rows whose messages failed DMARC (neither DKIM nor SPF passed
         aligned, RFC 7489 §6.6.2), newest report first. *day_since*: YYYY-MM-DD
         of the report's begin, inclusive; *received_since*/*until*: a prefix such
-        as 2026-12-05T00:00:00, since inclusive, until not."""
+        as 2026-12-05T00:00:00, since inclusive, until not; *report*: of that
+        stored report only."""
         clauses, args = window_clauses(day_since, received_since, received_until)
         clauses.insert(0, "lower(c.dkim) != 'pass' AND lower(c.spf) != 'pass'")
+        if report is not None:
+            clauses.append("r.id = ?")
+            args.append(report)
         rows = self.conn.execute(
             "SELECT r.id, r.organization, r.domain, r.day, c.source_ip, c.count, c.disposition,"
             " c.dkim, c.spf, c.header_from FROM report r JOIN record c ON c.report = r.id"

@@ -14,7 +14,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from postel.dmarcdb import FailingRecord
 
 T = TypeVar("T")
 
@@ -193,6 +196,10 @@ class FailingRow:
     source_ip: str
     count: int
     disposition: str
+
+    @classmethod
+    def of(cls, r: FailingRecord) -> FailingRow:
+        return cls(r.report, r.organization, r.domain, r.day, r.source_ip, r.count, r.disposition)
 
 
 def _add_once(values: list[T], value: T) -> None:

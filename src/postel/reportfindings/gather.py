@@ -80,7 +80,7 @@ def gather(
             settings.ours,
         )
     rows = [
-        FailingRow(r.report, r.organization, r.domain, r.day, r.source_ip, r.count, r.disposition)
+        FailingRow.of(r)
         for r in dmarcdb.failing_records(
             day_since=day_since, received_since=received_since, received_until=received_until
         )

@@ -19,9 +19,13 @@ from postel.web.admin.state import admin_state
 FINDINGS_DAYS = 7
 
 
-def _findings(tlsrpt_db: Path, dmarcrpt_db: Path, settings: Settings, since: str) -> Findings:
+def _reports(
+    tlsrpt_db: Path, dmarcrpt_db: Path, settings: Settings, since: str
+) -> tuple[Findings, int, int]:
+    """The findings of the reports since *since*, and how many of each kind are
+    stored: each database opened once, off the event loop."""
     with tlsrptdb.open(tlsrpt_db) as tdb, dmarcdb.open(dmarcrpt_db) as ddb:
-        return gather(tdb, ddb, settings, day_since=since)
+        return gather(tdb, ddb, settings, day_since=since), tdb.count(), ddb.count()
 
 
 @page
@@ -29,13 +33,9 @@ async def index(request: Request) -> Response:
     st = admin_state(request)
     dd = st.cfg.datadir
     since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=FINDINGS_DAYS)).isoformat()
-    findings = await asyncio.to_thread(
-        _findings, dd.tlsrpt_db, dd.dmarcrpt_db, Settings.from_config(st.cfg), since
+    findings, tls_reports, dmarc_reports = await asyncio.to_thread(
+        _reports, dd.tlsrpt_db, dd.dmarcrpt_db, Settings.from_config(st.cfg), since
     )
-    with tlsrptdb.open(dd.tlsrpt_db) as tdb:
-        tls_reports = tdb.count()
-    with dmarcdb.open(dd.dmarcrpt_db) as ddb:
-        dmarc_reports = ddb.count()
     qdb = QueueDB.open(dd)
     try:
         entries = qdb.entries()

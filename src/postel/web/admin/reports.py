@@ -109,10 +109,6 @@ async def tlsrpt_detail(request: Request) -> Response:
     )
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _pretty(text: str) -> str:
     import json
 
@@ -156,6 +152,11 @@ async def dmarc_detail(request: Request) -> Response:
     rid = _id(request)
     with dmarcdb.open(st.cfg.datadir.dmarcrpt_db) as db:
         report = db.get(rid) if rid is not None else None
+        failing = (
+            []
+            if report is None
+            else db.failing_records(report=report.id, limit=max(report.record_count, 1))
+        )
     if report is None:
         return render(request, "admin/notfound.html", status_code=404, what="DMARC report")
     data = report.report_dict()
@@ -171,23 +172,7 @@ async def dmarc_detail(request: Request) -> Response:
     )
     # Rows failing DMARC from addresses we do not send from link to the SPF check.
     settings = Settings.from_config(st.cfg)
-    rows = []
-    for rec in records:
-        row = _as_dict(rec.get("row"))
-        pe = _as_dict(row.get("policy_evaluated"))
-        if str(pe.get("dkim", "")).lower() != "pass" and str(pe.get("spf", "")).lower() != "pass":
-            count = row.get("count")
-            rows.append(
-                FailingRow(
-                    report.id,
-                    report.organization,
-                    report.domain,
-                    "",
-                    str(row.get("source_ip")),
-                    count if isinstance(count, int) else 0,
-                    str(pe.get("disposition", "")),
-                )
-            )
+    rows = [FailingRow.of(r) for r in failing]
     unknown = {f.source_ip: f for f in dmarc_findings(rows, settings.ours, settings.known)}
     return render(
         request,

@@ -8,6 +8,7 @@ pebble really validates every challenge against postel's listeners on
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import socket
 import ssl
@@ -21,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pebblepeer import IP, Pebble, free_port
 
+from postel.acme.status import LoopStatus, read_status
 from postel.acme.storage import KINDS, CertStore
 from postel.config import load_config
 from postel.server import Running, run
@@ -201,6 +203,9 @@ async def postel(
         await asyncio.wait_for(server, 30)
 
 
+_NO_STATUS = LoopStatus(updated=dt.datetime.now(dt.UTC), directory="")
+
+
 @pytest.fixture
 def pebble_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Pebble]]:
     started: list[Pebble] = []
@@ -305,6 +310,16 @@ async def test_failing_challenge_is_reported_clearly(
         await wait_for(lambda: running.acme.failures >= 1, 60, "the failed order")
         err = running.acme.last_error
         assert running.acme.issued == 0
+        # The loop's status file, read by `acme status` and the admin, says so too.
+        store = CertStore(tmp_path / "postel" / "data")
+        await wait_for(
+            lambda: (read_status(store)[0] or _NO_STATUS).last_error is not None,
+            30,
+            "the failed order in data/acme/status.json",
+        )
+        recorded = read_status(store)[0]
+        assert recorded is not None and recorded.failures >= 1
+        assert recorded.directory == pebble.directory and recorded.next_look is not None
     assert err is not None and "\n" not in err
     assert pebble.directory in err
     assert "challenge http-01 for " in err and " failed: " in err

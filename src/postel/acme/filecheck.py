@@ -11,7 +11,9 @@ from postel.acme.storage import KINDS, CertStore, load_host_key
 
 
 def expected_files(store: CertStore) -> set[Path]:
-    out = {store.account_key_file, store.account_file}
+    from postel.acme.status import status_file
+
+    out = {store.account_key_file, store.account_file, status_file(store)}
     for kind in KINDS:
         out |= {store.key_file(kind), store.cert_file(kind), store.next_key_file(kind)}
         out.add(store.certs_dir / f"{kind}.next.crt")  # staged during a rollover

@@ -20,6 +20,7 @@ from postel.acme.client import Settings, ari_time, order_one
 from postel.acme.errors import ACMEError, TemporaryACMEError
 from postel.acme.rollover import MIN_WAIT, Published, switch_time
 from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
+from postel.acme.status import LoopStatus, write_status
 from postel.acme.storage import KINDS, CertStore, spki_sha256
 
 log = logging.getLogger("postel.acme")
@@ -63,6 +64,8 @@ class ACMEManager:
         self.rollover_poll = rollover_poll
         self._first_seen: dict[str, dt.datetime] = {}  # next key's TLSA first seen, by kind
         self.rollovers = 0  # keys switched since start
+        self.renew_at: dict[str, dt.datetime] = {}  # by key kind, as of the last look
+        self.last_issued: dt.datetime | None = None
 
     def _leaf(self, kind: str) -> x509.Certificate | None:
         try:
@@ -134,6 +137,7 @@ class ACMEManager:
             reason = needs_order(cert, names, now, times[kind])
             if reason is not None:
                 reasons[kind] = reason
+        self.renew_at = dict(times)
         if not reasons:
             delay = max(1.0, (min(times.values()) - now).total_seconds())
             return min(delay, self.rollover_poll, MAX_SLEEP) if pending else min(delay, MAX_SLEEP)
@@ -173,12 +177,32 @@ class ACMEManager:
         self.failures = 0
         self.last_error = None
         self.issued += 1
+        self.last_issued = dt.datetime.now(dt.UTC)
         log.info(
             "certificates issued",
             extra={"keys": ",".join(reasons), "names": ",".join(names),
                    "ca": self.settings.directory},
         )  # fmt: skip
         return 0.0
+
+    def status(self, delay: float) -> LoopStatus:
+        now = dt.datetime.now(dt.UTC)
+        return LoopStatus(
+            updated=now,
+            directory=self.settings.directory,
+            renew_at=self.renew_at,
+            next_look=now + dt.timedelta(seconds=max(0.0, min(delay, MAX_SLEEP))),
+            failures=self.failures,
+            last_error=self.last_error,
+            last_issued=self.last_issued,
+        )
+
+    async def _record(self, delay: float) -> None:
+        """data/acme/status.json for `acme status` and the admin (postel.acme.status)."""
+        try:
+            await asyncio.to_thread(write_status, self.store, self.status(delay))
+        except OSError as exc:
+            log.warning("acme status not written", extra={"err": str(exc)})
 
     async def run(self) -> None:
         """Until cancelled."""
@@ -188,6 +212,7 @@ class ACMEManager:
             except Exception:  # never end the loop: certificates would expire
                 log.exception("acme loop step failed")
                 delay = self.retry_min
+            await self._record(delay)
             if delay <= 0:
                 continue
             self.wake.clear()

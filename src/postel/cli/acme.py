@@ -37,24 +37,14 @@ def _store(config_dir: Path) -> CertStore:
 @command.command(name="status")
 @config_option
 def status_command(config_dir: Path) -> None:
-    """The host keys, their certificates and a waiting rollover."""
-    from postel.acme.schedule import cert_names, is_self_signed
-    from postel.acme.storage import KINDS
+    """The host keys, their certificates, a waiting rollover and the renewal plan."""
+    import datetime as dt
+
+    from postel.acme.status import describe, view
 
     store = _store(config_dir)
-    for kind, digest, is_next in store.tlsa_digests():
-        click.echo(f"{kind}{' (next)' if is_next else ''}: TLSA 3 1 1 {digest}")
-    for kind in KINDS:
-        try:
-            leaf = store.chain(kind)[0]
-        except (OSError, ValueError, IndexError):
-            click.echo(f"{kind}: no certificate")
-            continue
-        issuer = "self-signed" if is_self_signed(leaf) else leaf.issuer.rfc4514_string()
-        click.echo(
-            f"{kind}: {issuer}, valid until {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, "
-            f"names {', '.join(sorted(cert_names(leaf)))}"
-        )
+    for line in describe(view(store, dt.datetime.now(dt.UTC))):
+        click.echo(line)
 
 
 @command.command(name="rollover")

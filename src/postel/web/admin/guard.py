@@ -41,6 +41,7 @@ NAV = [
     ("Suppressions", "/admin/suppressions"),
     ("MTA-STS cache", "/admin/mtasts"),
     ("Queue", "/admin/queue"),
+    ("Certificates", "/admin/certificates"),
 ]
 
 

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from postel.web.admin import (
     accounts,
+    certificates,
     domains,
     home,
     login,
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         Route("/suppressions/remove", outgoing.unsuppress, methods=["POST"]),
         Route("/mtasts", outgoing.mtasts_cache),
         Route("/queue", queue.index),
+        Route("/certificates", certificates.index),
         Route("/queue/{id}/{action}", queue.action, methods=["POST"]),
         # Last: every other URL below /admin gets the admin's own "not found" page.
         Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),

@@ -27,7 +27,11 @@ Stamp = tuple[tuple[int, int, int] | None, ...]
 
 
 class ChallengeSource(Protocol):
+    """The pending ACME challenges (postel.acme.Challenges)."""
+
     def tls_alpn_context(self, server_name: str) -> ssl.SSLContext | None: ...
+
+    def http_answer(self, token: str) -> str | None: ...
 
 
 def _stamp(pairs: Pairs) -> Stamp:

@@ -107,15 +107,21 @@ def test_config_checks_the_challenge_can_be_answered(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
-def test_config_refuses_http01_on_a_web_port(tmp_path: Path) -> None:
+def test_config_refuses_http01_on_an_https_web_port(tmp_path: Path) -> None:
     import pytest
 
+    from postel.acme.names import http01_responder_ips
     from postel.config import ConfigError
 
     (tmp_path / "domains.toml").write_text(DOMAINS)
     static = STATIC.format(
-        directory="https://ca.test/dir", web="web = { enabled = true, port = 80, tls = false }"
+        directory="https://ca.test/dir", web="web = { enabled = true, port = 80, tls = true }"
     ).replace('challenge = "tls-alpn-01"', 'challenge = "http-01"\nhttp01_port = 80')
     (tmp_path / "postel.toml").write_text(static)
-    with pytest.raises(ConfigError, match="port 80 is the web port of listener 'main' too"):
+    with pytest.raises(ConfigError, match="port 80 is the HTTPS web port of listener 'main'"):
         load_config(tmp_path)
+    # A plain-HTTP web listener on the http-01 port answers the tokens itself:
+    # no responder of its own on that listener's addresses.
+    (tmp_path / "postel.toml").write_text(static.replace("tls = true", "tls = false"))
+    cfg = load_config(tmp_path)
+    assert http01_responder_ips(cfg.static) == []

@@ -46,7 +46,7 @@ ips = ["{ip}"]
 smtp = {{ port = {smtp} }}
 submission = {{ enabled = false }}
 submissions = {{ port = {submissions}, enabled = {with_submissions} }}
-web = {{ enabled = {with_web}, port = {web}, mtasts = true }}
+web = {{ enabled = {with_web}, port = {web}, mtasts = true, tls = {web_tls} }}
 
 [acme]
 enabled = true
@@ -165,6 +165,7 @@ async def postel(
     web: int = 0,
     submissions: int = 0,
     http01: int = 0,
+    web_tls: bool = True,
     workers: int = 1,
     extra: str = "",
 ) -> AsyncIterator[Running]:
@@ -179,6 +180,7 @@ async def postel(
             with_submissions="true" if submissions else "false",
             web=web or free_port(),
             with_web="true" if web else "false",
+            web_tls="true" if web_tls else "false",
             directory=pebble_directory,
             ca=ca,
             challenge=challenge,
@@ -289,6 +291,49 @@ async def test_http01_issue(tmp_path: Path, pebble_factory: Callable[..., Pebble
         cert = CertStore(tmp_path / "postel" / "data").chain("ecdsa")[0]
         assert names_of(cert) == NAMES and cert.issuer != cert.subject
         await wait_served([(smtp, "starttls")], cert, "ecdsa")
+
+
+async def test_http01_answered_by_a_plain_web_listener_on_port_80(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    """postel's own plain-HTTP web listener holds the http-01 port (80 in
+    practice) and answers the tokens; no second responder is started on it."""
+    port, smtp = free_port(), free_port()
+    pebble = pebble_factory(tls_port=free_port(), http_port=port)
+    pebble.start()
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="http-01",
+        smtp=smtp,
+        web=port,
+        web_tls=False,
+        http01=port,
+    ) as running:
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates by http-01 on :80")
+        cert = CertStore(tmp_path / "postel" / "data").chain("ecdsa")[0]
+        assert names_of(cert) == NAMES and cert.issuer != cert.subject
+        assert (IP, port, "mtasts") in running.bound  # the web listener holds the port
+        # The web listener goes on serving other URLs (postel's web app: its
+        # security headers; example.org publishes no MTA-STS policy here).
+        reader, writer = await asyncio.open_connection(IP, port)
+        writer.write(
+            b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.org\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        reply = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert reply.startswith(b"HTTP/1.1 404") and b"referrer-policy: same-origin" in reply
+        # An unknown token is not answered.
+        reader, writer = await asyncio.open_connection(IP, port)
+        writer.write(
+            b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: mail.example.org\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        reply = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert reply.startswith(b"HTTP/1.1 404")
 
 
 async def test_failing_challenge_is_reported_clearly(

@@ -11,6 +11,7 @@ import socket
 from collections.abc import Mapping
 
 from postel.acme.challenges import Challenges
+from postel.tlsreload import ChallengeSource
 
 log = logging.getLogger("postel.acme")
 
@@ -27,17 +28,22 @@ def _reply(status: str, body: bytes) -> bytes:
     return head.encode("ascii") + body
 
 
+def key_authorization(path: str, challenges: ChallengeSource) -> str | None:
+    """The body for a GET of *path*, if it asks for a pending token (RFC 8555 §8.3)."""
+    if not path.startswith(PREFIX):
+        return None
+    return challenges.http_answer(path[len(PREFIX) :])
+
+
 def answer(request_line: bytes, challenges: Challenges) -> bytes:
     """The response to one request line (pure: tested without sockets)."""
     parts = request_line.decode("latin-1").split()
     if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
         return _reply("400 Bad Request", b"bad request\n")
-    path = parts[1]
-    if path.startswith(PREFIX):
-        key_auth = challenges.http_answer(path[len(PREFIX) :])
-        if key_auth is not None:
-            body = key_auth.encode("ascii")
-            return _reply("200 OK", body if parts[0] == "GET" else b"")
+    key_auth = key_authorization(parts[1], challenges)
+    if key_auth is not None:
+        body = key_auth.encode("ascii")
+        return _reply("200 OK", body if parts[0] == "GET" else b"")
     return _reply("404 Not Found", b"not found\n")
 
 

@@ -13,7 +13,7 @@ from postel.acme.client import Settings, read_eab_key
 from postel.acme.errors import ACMEError
 from postel.acme.http01 import HTTP01Server
 from postel.acme.manager import ACMEManager
-from postel.acme.names import certificate_names, http01_ips
+from postel.acme.names import certificate_names, http01_responder_ips
 from postel.acme.rollover import Published, tlsa_published
 from postel.acme.storage import CertStore
 from postel.config import Config
@@ -63,7 +63,7 @@ async def start(
     (postel.preflight.listen_all, for a root start)."""
     a = cfg.static.acme
     if a.http01_port:
-        ips = http01_ips(lst.ips for lst in cfg.static.listeners.values())
+        ips = http01_responder_ips(cfg.static)
         bound = {
             ip: s
             for (owner, kind, ip), s in (sockets or {}).items()

@@ -144,13 +144,14 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
         clash = [
             n
             for n, lst in s.listeners.items()
-            if lst.web.enabled and lst.web.port == s.acme.http01_port
+            if lst.web.enabled and lst.web.tls and lst.web.port == s.acme.http01_port
         ]
         if s.acme.http01_port and clash:
+            # A plain-HTTP web listener on that port answers the tokens itself.
             static_problem(
                 ["acme", "http01_port"],
-                f"port {s.acme.http01_port} is the web port of listener {clash[0]!r} too; "
-                "the http-01 responder needs a port of its own",
+                f"port {s.acme.http01_port} is the HTTPS web port of listener {clash[0]!r} "
+                "too; http-01 is plain HTTP (a plain web listener on that port answers it)",
             )
         for key in ("eab_hmac_key_file", "ca_file"):
             value = getattr(s.acme, key)

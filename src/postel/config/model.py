@@ -203,7 +203,8 @@ class ACMEConfig(Strict):
         ge=0,
         le=65535,
         description="Port for http-01 answers on the IPs of every listener (80 in "
-        "practice); 0: no http-01 listener.",
+        "practice); a plain-HTTP web listener on this port answers them itself; "
+        "0: no http-01 listener.",
     )
     retry_min: float = Field(
         60.0, gt=0, description="Seconds before the first retry after a failed order."

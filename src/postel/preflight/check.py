@@ -27,9 +27,9 @@ def endpoints(cfg: Config) -> list[Endpoint]:
             out.extend(Endpoint(ip, lst.web.port, what, setting, name, "web") for ip in lst.ips)
     acme = cfg.static.acme
     if acme.enabled and acme.http01_port:  # the ACME HTTP-01 responder (postel.acme)
-        from postel.acme.names import http01_ips
+        from postel.acme.names import http01_responder_ips
 
-        ips = http01_ips(lst.ips for lst in cfg.static.listeners.values())
+        ips = http01_responder_ips(cfg.static)
         out.extend(
             Endpoint(ip, acme.http01_port, "acme http-01", "acme.http01_port", "acme", "http01")
             for ip in ips

@@ -22,7 +22,9 @@ from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
 from postel.loginlimit import LoginLimiter
+from postel.tlsreload import ChallengeSource
 from postel.web.aborted import ClientAborts
+from postel.web.acmechallenge import ACMEChallenge
 from postel.web.admin import AdminState
 from postel.web.admin import routes as admin_routes
 from postel.web.headers import SecurityHeaders
@@ -69,6 +71,7 @@ def build_app(
     check_options: CheckOptions | None = None,
     queue: Any = None,
     submitter: Any = None,
+    challenges: ChallengeSource | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
@@ -110,6 +113,9 @@ def build_app(
     ]
     if mtasts:
         middleware.append(Middleware(MTASTSHost, config=lambda: cfg))
+    if challenges is not None:
+        # ACME HTTP-01 tokens (RFC 8555 §8.3) before anything else, any Host.
+        middleware.insert(0, Middleware(ACMEChallenge, challenges=challenges))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.admin = AdminState(
         cfg=cfg,

@@ -112,6 +112,7 @@ async def start_web(
             limiter=limiter,
             queue=queue,
             submitter=submitter,
+            challenges=challenges,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

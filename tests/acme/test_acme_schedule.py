@@ -24,6 +24,22 @@ def test_ari_window_wins() -> None:
     assert renewal_time(T0, T0 + 90 * DAY, random.Random(1), ari_time=ari) == ari
 
 
+def test_ari_time_kept_inside_the_certificate_life() -> None:
+    """A CA window that ends after the expiry, or starts before the issuance
+    (pebble's is two days wide), never lets the certificate lapse nor renews it
+    at once (RFC 9773 §4.2 leaves the window to the CA)."""
+    rng = random.Random(1)
+    end = T0 + 90 * DAY
+    assert renewal_time(T0, end, rng, ari_time=end + DAY) == end - 9 * DAY
+    assert renewal_time(T0, end, rng, ari_time=T0 - DAY) == T0 + dt.timedelta(hours=1)
+    # A one-hour certificate: the floor is a tenth of its life.
+    hour = dt.timedelta(hours=1)
+    assert renewal_time(T0, T0 + hour, rng, ari_time=T0) == T0 + hour / 10
+    # An incident window in the past still renews at once (after the floor).
+    past = T0 + 10 * DAY
+    assert renewal_time(T0, end, rng, ari_time=past) == past
+
+
 def test_retry_delay_doubles_with_jitter_up_to_the_cap() -> None:
     rng = random.Random(2)
     for failures, lo, hi in [(1, 45, 60), (2, 90, 120), (3, 180, 240), (20, 64800, 86400)]:

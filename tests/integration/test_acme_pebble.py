@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pebblepeer import IP, Pebble, free_port
+from pebblepeer import IP, Pebble, ari_pebble, free_port
 
 from postel.acme.status import LoopStatus, read_status
 from postel.acme.storage import KINDS, CertStore
@@ -483,3 +483,70 @@ async def test_external_account_binding(
         extra=f'eab_kid = "{EAB_KID}"\neab_hmac_key_file = "eab.key"\n',
     ) as running:
         await wait_for(lambda: running.acme.issued >= 1, 60, "certificates with EAB")
+
+
+def _renewal_window(pebble: Pebble, cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    """The CA's suggested window, asked directly (RFC 9773 §4.1, §4.2)."""
+    import base64
+    import json
+    import urllib.request
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier is not None
+    serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 8) // 8, "big")
+    ctx = ssl.create_default_context(cafile=str(pebble.ca_file))
+    with urllib.request.urlopen(pebble.directory, context=ctx, timeout=10) as r:
+        base = json.load(r)["renewalInfo"]
+    url = f"{base}/{b64(aki.key_identifier)}.{b64(serial)}"
+    with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+        window = json.load(r)["suggestedWindow"]
+    return (
+        dt.datetime.fromisoformat(window["start"].replace("Z", "+00:00")),
+        dt.datetime.fromisoformat(window["end"].replace("Z", "+00:00")),
+    )
+
+
+async def test_renewal_time_is_in_the_window_pebble_suggests(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    """ARI (RFC 9773) against a real CA: the renewal planned for each host key
+    lies in the window pebble's renewalInfo suggests for its certificate, not at
+    two thirds of the lifetime."""
+    web = free_port()
+    pebble = pebble_factory(tls_port=web, http_port=free_port(), validity=3600, binary=ari_pebble())
+    pebble.start()
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        challenge="tls-alpn-01",
+        smtp=free_port(),
+        web=web,
+    ) as running:
+        acme = running.acme
+        await wait_for(lambda: acme.issued >= 1, 60, "the first certificates")
+        store = CertStore(tmp_path / "postel" / "data")
+        # The look after the issuance plans the renewals (and writes status.json).
+        await wait_for(
+            lambda: all(
+                k in acme.renew_at and acme.renew_at[k] > store.chain(k)[0].not_valid_before_utc
+                for k in KINDS
+            ),
+            30,
+            "the renewal plan of the new certificates",
+        )
+        for kind in KINDS:
+            cert = store.chain(kind)[0]
+            start, end = _renewal_window(pebble, cert)
+            born, dies = cert.not_valid_before_utc, cert.not_valid_after_utc
+            when = acme.renew_at[kind]
+            assert start <= when <= end, "not in the window the CA suggests"
+            # pebble's window is two days wide around 2/3 of a one-hour life:
+            # postel keeps the renewal inside the certificate's life, neither
+            # at once (a renewal storm) nor after the expiry.
+            assert start < born and end > dies
+            life = dies - born
+            assert born + life * 0.1 <= when <= dies - life * 0.1

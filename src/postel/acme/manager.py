@@ -82,7 +82,11 @@ class ACMEManager:
                 pem = cert.public_bytes(serialization.Encoding.PEM)
                 answer = await asyncio.to_thread(ari_time, self.settings, pem)
                 self._ari[serial] = (now, answer)
-            when = self._ari[serial][1]
+            answer = self._ari[serial][1]
+            if answer is not None:
+                when = renewal_time(
+                    cert.not_valid_before_utc, cert.not_valid_after_utc, self.rng, answer
+                )
         if when is None:
             if serial not in self._renew_at:
                 self._renew_at[serial] = renewal_time(

@@ -9,6 +9,11 @@ from cryptography import x509
 
 RENEW_AT = 2 / 3  # of the lifetime (Let's Encrypt's advice for 90-day certificates)
 JITTER = 0.05  # renewals spread over the 5% of the lifetime before that point
+# An ARI time is kept after ARI_FLOOR of the lifetime (at most ARI_FLOOR_MAX)
+# from issuance, and before the last ARI_MARGIN of it.
+ARI_FLOOR = 0.1
+ARI_FLOOR_MAX = dt.timedelta(hours=1)
+ARI_MARGIN = 0.1
 
 
 def renewal_time(
@@ -18,11 +23,17 @@ def renewal_time(
     ari_time: dt.datetime | None = None,
 ) -> dt.datetime:
     """The time to order a new certificate: *ari_time* when the CA suggested a
-    window (RFC 9773 §4.2, already a random point in it), else at two thirds of
-    the lifetime, a little earlier at random so many servers do not renew at once."""
-    if ari_time is not None:
-        return ari_time
+    window (RFC 9773 §4.2, already a random point in it), kept inside the
+    certificate's life; else at two thirds of the lifetime, a little earlier at
+    random so many servers do not renew at once."""
     lifetime = not_after - not_before
+    if ari_time is not None:
+        # RFC 9773 leaves the window to the CA. One that ends after the expiry
+        # would let the certificate lapse; one that starts before the issuance
+        # would renew a new certificate at once, and again its successor.
+        earliest = not_before + min(lifetime * ARI_FLOOR, ARI_FLOOR_MAX)
+        latest = not_after - lifetime * ARI_MARGIN
+        return min(max(ari_time, earliest), latest)
     return not_before + lifetime * RENEW_AT - lifetime * (JITTER * rng.random())
 
 

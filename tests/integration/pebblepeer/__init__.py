@@ -40,7 +40,9 @@ class Pebble:
         validity: int = 3600,
         port: int = 0,
         eab: dict[str, str] | None = None,
+        binary: str = "pebble",
     ) -> None:
+        self.binary = binary  # Debian's, or the newer one with ARI (ari_pebble())
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -106,7 +108,7 @@ class Pebble:
         }
         self._spawn(
             [
-                "pebble",
+                self.binary,
                 "-config",
                 str(self.dir / "pebble.json"),
                 "-dnsserver",
@@ -160,3 +162,12 @@ class Pebble:
                 proc.kill()
                 proc.wait(5)
         self.procs.clear()
+
+
+def ari_pebble() -> str:
+    """The pebble that offers renewalInfo (ARI): Debian trixie's 2.6, unpacked by
+    scripts/fetch-pebble-ari (`make system-deps`); bookworm's 2.4 has none."""
+    path = Path(__file__).resolve().parents[3] / ".cache" / "tools" / "pebble-ari" / "pebble"
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} is missing: run scripts/fetch-pebble-ari (make system-deps)")
+    return str(path)

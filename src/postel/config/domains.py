@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from postel.config.model import Strict
+from postel.config.model import JunkThresholds, Strict
 from postel.config.names import check_address, check_domain, check_localpart
 
 _SELECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -114,6 +114,9 @@ class Account(Strict):
     addresses: list[str] = Field(..., min_length=1, description="Addresses delivered here.")
     full_name: str = Field("", description="Display name for outgoing mail.")
     quota: int = Field(0, ge=0, description="Disk quota in bytes; 0: none.")
+    junk: JunkThresholds | None = Field(
+        None, description="This account's junk filter thresholds; default: [junk.thresholds]."
+    )
 
     @field_validator("domain")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from postel.loginlimit.policy import Settings as LoginLimitSettings
 
@@ -371,6 +371,72 @@ class DeliveryConfig(Strict):
         return _ip_networks(value)
 
 
+class JunkThresholds(Strict):
+    """Where the junk filter files a message by its score (0: ham, 1: spam)."""
+
+    junk: float = Field(0.9, gt=0, lt=1, description="Score from which mail goes to Junk.")
+    reject: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Score from which mail is kept in the Rejects mailbox (or refused, "
+        "with refuse = true); 1 (the default): never, all junk goes to Junk. Clear spam "
+        "scores above 0.999.",
+    )
+    refuse: bool = Field(
+        False, description="Refuse mail above `reject` at SMTP instead of keeping it in Rejects."
+    )
+    min_trained: int = Field(
+        10,
+        ge=1,
+        description="Messages the user judged of each kind (junk and not junk) before "
+        "the classifier's score counts: a new account starts neutral.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> JunkThresholds:
+        if self.reject < self.junk:
+            raise ValueError(f"reject ({self.reject}) is below junk ({self.junk})")
+        return self
+
+
+class JunkConfig(Strict):
+    """The junk filter (docs/junk.md)."""
+
+    enabled: bool = Field(
+        True,
+        description="File mail by the per-account classifier, the user's verdicts on "
+        "verified senders and DNSBLs; refuse the GTUBE test message.",
+    )
+    thresholds: JunkThresholds = Field(
+        default_factory=JunkThresholds,
+        description="Defaults for every account (an account's own in domains.toml win).",
+    )
+    dnsbl_zones: list[str] = Field(
+        default_factory=list,
+        description="DNSBL zones (RFC 5782) to look the sending IP up in; a listing "
+        "files the message in Junk. None by default: the large lists have terms of use "
+        "and refuse queries through public resolvers.",
+    )
+    dnsbl_timeout: float = Field(
+        3.0, gt=0, le=30, description="Seconds for all DNSBL lookups of one message."
+    )
+    dnsbl_internal_senders: bool = Field(
+        False,
+        description="Also look up loopback and private sending addresses (tests); "
+        "by default only global ones.",
+    )
+
+    @field_validator("dnsbl_zones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        from postel.config.names import check_domain
+
+        if len(value) > 10:
+            raise ValueError("at most 10 DNSBL zones")
+        return [check_domain(z) for z in value]
+
+
 class ServerConfig(Strict):
     user: str = Field(
         "postel",
@@ -404,6 +470,7 @@ class StaticConfig(Strict):
     )
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description="Delivery.")
     server: ServerConfig = Field(default_factory=ServerConfig, description="The server process.")
+    junk: JunkConfig = Field(default_factory=JunkConfig, description="The junk filter.")
 
     @field_validator("hostname")
     @classmethod

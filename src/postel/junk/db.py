@@ -1,0 +1,151 @@
+"""An account's junk filter data: accounts/<name>/junk.db.
+
+    token     feature -> (ham, spam) message counts
+    identity  verified sender identity -> (ham, spam) verdict counts
+    trained   message key -> the kind it was trained as, and its identities
+
+Training is idempotent per message key: training a message again as the same
+kind changes nothing; as the other kind (moved out of Junk) it is untrained
+first, so counts always reflect the user's latest verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from postel.db import Migration, open_db, transaction
+from postel.junk.classify import Counts
+
+FILE = "junk.db"
+CHUNK = 500  # features per SELECT (SQLite's variable limit is far above)
+
+MIGRATIONS: list[Migration] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('ham_messages', 0), ('spam_messages', 0);
+    CREATE TABLE token (
+        token TEXT PRIMARY KEY,
+        ham INTEGER NOT NULL DEFAULT 0 CHECK (ham >= 0),
+        spam INTEGER NOT NULL DEFAULT 0 CHECK (spam >= 0)
+    ) WITHOUT ROWID;
+    CREATE TABLE identity (
+        identity TEXT PRIMARY KEY,
+        ham INTEGER NOT NULL DEFAULT 0 CHECK (ham >= 0),
+        spam INTEGER NOT NULL DEFAULT 0 CHECK (spam >= 0)
+    ) WITHOUT ROWID;
+    CREATE TABLE trained (
+        key TEXT PRIMARY KEY,
+        spam INTEGER NOT NULL,
+        identities TEXT NOT NULL DEFAULT '[]'
+    ) WITHOUT ROWID;
+    """,
+]
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+class JunkDB:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, account_dir: Path) -> JunkDB:
+        path = account_dir / FILE
+        return cls(open_db(path, MIGRATIONS), path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def totals(self) -> tuple[int, int]:
+        """Messages trained as (ham, spam)."""
+        rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        return int(rows.get("ham_messages", 0)), int(rows.get("spam_messages", 0))
+
+    def _counts(self, table: str, column: str, keys: Iterable[str]) -> dict[str, Counts]:
+        wanted = sorted(set(keys))
+        out: dict[str, Counts] = {}
+        for part in _chunks(wanted):
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(
+                f"SELECT {column}, ham, spam FROM {table} WHERE {column} IN ({marks})", part
+            ):
+                out[row[0]] = Counts(int(row[1]), int(row[2]))
+        return out
+
+    def counts(self, features: Iterable[str]) -> dict[str, Counts]:
+        return self._counts("token", "token", features)
+
+    def reputation(self, identities: Iterable[str]) -> dict[str, Counts]:
+        return self._counts("identity", "identity", identities)
+
+    def trained_as(self, key: str) -> bool | None:
+        """True: trained as spam; False: as ham; None: not trained."""
+        row = self.conn.execute("SELECT spam FROM trained WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def _add(
+        self, features: Iterable[str], identities: Iterable[str], spam: bool, step: int
+    ) -> None:
+        """Count a message of kind *spam* once more (*step* 1) or once less (-1)."""
+        col = "spam" if spam else "ham"
+        for table, column, keys in (
+            ("token", "token", features),
+            ("identity", "identity", identities),
+        ):
+            if step > 0:
+                self.conn.executemany(
+                    f"INSERT INTO {table} ({column}, {col}) VALUES (?, 1) "
+                    f"ON CONFLICT ({column}) DO UPDATE SET {col} = {col} + 1",
+                    [(k,) for k in keys],
+                )
+            else:
+                self.conn.executemany(
+                    f"UPDATE {table} SET {col} = max(0, {col} - 1) WHERE {column} = ?",
+                    [(k,) for k in keys],
+                )
+        self.conn.execute(
+            "UPDATE meta SET value = max(0, value + ?) WHERE key = ?",
+            (step, f"{col}_messages"),
+        )
+
+    def train(
+        self, key: str, features: Iterable[str], identities: Sequence[str], *, spam: bool
+    ) -> bool:
+        """Record the user's verdict on the message *key*; False if it was
+        trained so already. *features* are the message's (postel.junk.tokens)."""
+        feats = sorted(set(features))
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT spam, identities FROM trained WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                if bool(row[0]) == spam:
+                    return False
+                self._add(feats, json.loads(row[1]), bool(row[0]), -1)
+            self._add(feats, identities, spam, 1)
+            self.conn.execute(
+                "INSERT INTO trained (key, spam, identities) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET spam = excluded.spam, "
+                "identities = excluded.identities",
+                (key, int(spam), json.dumps(list(identities))),
+            )
+        return True
+
+    def untrain(self, key: str, features: Iterable[str]) -> bool:
+        """Forget the verdict on *key* (the message was deleted unread from Junk...)."""
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT spam, identities FROM trained WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return False
+            self._add(sorted(set(features)), json.loads(row[1]), bool(row[0]), -1)
+            self.conn.execute("DELETE FROM trained WHERE key = ?", (key,))
+        return True

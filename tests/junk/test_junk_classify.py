@@ -1,0 +1,119 @@
+"""The classifier, its features and its database (postel.junk)."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from postel.junk.classify import Counts, chi2q, classify, feature_probability
+from postel.junk.db import JunkDB
+from postel.junk.tokens import MAX_FEATURES, features
+
+SPAMMY = [
+    "cheap",
+    "pills",
+    "casino",
+    "winner",
+    "bitcoin",
+    "offer",
+    "viagra",
+    "prize",
+    "urgent",
+    "loan",
+]
+HAMMY = [
+    "meeting",
+    "tomorrow",
+    "project",
+    "review",
+    "lunch",
+    "budget",
+    "draft",
+    "agenda",
+    "notes",
+    "family",
+]
+COMMON = ["the", "and", "you", "for", "with", "this", "that", "have", "from", "your", "will"]
+
+
+def text(rng: random.Random, vocab: list[str], n: int = 40) -> str:
+    return " ".join(rng.choice(vocab + COMMON) for _ in range(n))
+
+
+def test_features_words_pairs_subject_and_links() -> None:
+    f = features("Cheap PILLS today", "Buy cheap pills at https://shop.pills.example/x now")
+    assert {"s:cheap", "s:pills", "s:today"} <= f
+    assert {"buy", "cheap", "pills", "buy cheap", "cheap pills"} <= f
+    assert {"url:shop.pills.example", "url:pills.example"} <= f
+    assert "1234" not in features("", "1234 5678")  # numbers are not words
+    assert "a" not in features("", "a b c")  # too short
+
+
+def test_features_are_bounded_on_a_huge_message() -> None:
+    rng = random.Random(1)
+    body = " ".join("".join(rng.choice("abcdefghij") for _ in range(8)) for _ in range(400_000))
+    start = time.process_time()
+    f = features("x", body)
+    assert len(f) <= MAX_FEATURES
+    assert time.process_time() - start < 1.0
+
+
+def test_chi2q_known_values() -> None:
+    assert chi2q(0.0, 2) == 1.0
+    assert chi2q(2 * math.log(20), 2) == pytest.approx(0.05)
+    assert 0.0 < chi2q(100.0, 20) < 1e-10
+
+
+def test_feature_probability_is_smoothed_toward_neutral() -> None:
+    assert feature_probability(Counts(0, 0), 10, 10) == 0.5
+    once = feature_probability(Counts(0, 1), 10, 10)
+    often = feature_probability(Counts(0, 9), 10, 10)
+    assert 0.5 < once < often < 1.0
+    assert feature_probability(Counts(9, 0), 10, 10) < 0.1
+
+
+def _trained(tmp_path: Path, spam: int, ham: int, seed: int = 2) -> JunkDB:
+    rng = random.Random(seed)
+    db = JunkDB.open(tmp_path)
+    for i in range(spam):
+        db.train(f"s{i}", features("offer", text(rng, SPAMMY)), [], spam=True)
+    for i in range(ham):
+        db.train(f"h{i}", features("project", text(rng, HAMMY)), [], spam=False)
+    return db
+
+
+def test_trained_classifier_separates_spam_and_ham(tmp_path: Path) -> None:
+    db = _trained(tmp_path, 20, 20)
+    rng = random.Random(99)
+    ham, spam = db.totals()
+    assert (ham, spam) == (20, 20)
+    for vocab, low, high in ((SPAMMY, 0.9, 1.0), (HAMMY, 0.0, 0.1)):
+        f = features("", text(rng, vocab))
+        v = classify(f, db.counts(f), ham, spam)
+        assert low <= v.score <= high, (vocab[0], v)
+        assert v.used > 0 and len(v.signals) > 0
+    unknown = features("", "zebra quantum harmonica")
+    assert classify(unknown, db.counts(unknown), ham, spam).score == 0.5
+    db.close()
+
+
+def test_training_is_idempotent_and_a_verdict_can_be_reversed(tmp_path: Path) -> None:
+    db = JunkDB.open(tmp_path)
+    f = features("hello", "cheap pills")
+    assert db.train("k", f, ["dmarc:a.example"], spam=True)
+    assert not db.train("k", f, ["dmarc:a.example"], spam=True)  # the same verdict again
+    assert db.totals() == (0, 1) and db.counts(["cheap"])["cheap"] == Counts(0, 1)
+    assert db.reputation(["dmarc:a.example"])["dmarc:a.example"] == Counts(0, 1)
+    # Moved out of Junk: now ham, and no longer counted as spam.
+    assert db.train("k", f, ["dmarc:a.example"], spam=False)
+    assert db.totals() == (1, 0) and db.counts(["cheap"])["cheap"] == Counts(1, 0)
+    assert db.reputation(["dmarc:a.example"])["dmarc:a.example"] == Counts(1, 0)
+    assert db.trained_as("k") is False
+    assert db.untrain("k", f) and db.totals() == (0, 0)
+    assert db.counts(["cheap"]).get("cheap", Counts(0, 0)) == Counts(0, 0)
+    assert not db.untrain("k", f)
+    db.close()

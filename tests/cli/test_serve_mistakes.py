@@ -289,3 +289,88 @@ def test_a_bug_is_logged_with_traceback_and_cid(
     assert logged.endswith(f"cid={match.group(1)}")
     assert "Traceback (most recent call last):\\n" in logged  # one line, escaped
     assert "in broken_run" in logged
+
+
+# The rest of issue 19 item 2's mistakes, each with its exact line and exit status
+# (issue 19 item 4's "done when").
+
+
+def test_certificate_not_pem(tmp_path: Path, ca: trustme.CA) -> None:
+    config = make_config(tmp_path, ca)
+    (config / "certs" / "host.crt").write_text("not a certificate\n")
+    c = config.resolve()
+    one_line(
+        serve(config),
+        f"{c / 'certs/host.crt'}: not a PEM certificate (listeners.main.tls_cert_file in "
+        f"{c / 'postel.toml'}); configure the certificate chain in PEM format",
+    )
+
+
+@pytest.mark.skipif(not ROOT, reason="drops a capability of root")
+def test_certificate_unreadable(tmp_path: Path, ca: trustme.CA) -> None:
+    config = make_config(tmp_path, ca)
+    (config / "certs" / "host.crt").chmod(0)
+    c = config.resolve()
+    one_line(
+        serve(config, prefix=without_caps("dac_override", "dac_read_search")),
+        f"{c / 'certs/host.crt'}: permission denied (listeners.main.tls_cert_file in "
+        f"{c / 'postel.toml'}); make it readable by the user postel runs as",
+    )
+
+
+def test_key_missing(tmp_path: Path, ca: trustme.CA) -> None:
+    config = make_config(tmp_path, ca)
+    (config / "certs" / "host.key").unlink()
+    c = config.resolve()
+    one_line(
+        serve(config),
+        f"{c / 'postel.toml'}:15: listeners.main.tls_key_file: file not found: "
+        f"{c / 'certs/host.key'}; create it or correct the path",
+    )
+
+
+def test_data_directory_in_use(tmp_path: Path, ca: trustme.CA) -> None:
+    from postel.owner import OwnerLock
+
+    config = make_config(tmp_path, ca)
+    (config / "data").mkdir()
+    lock = OwnerLock(config / "data")
+    lock.acquire()  # this test's process is the running owner
+    try:
+        done = serve(config)
+    finally:
+        lock.release()
+    one_line(
+        done,
+        f"{config / 'data'}: data directory in use by a running postel (pid {os.getpid()}); "
+        "stop it first, or use another data directory",
+    )
+
+
+@pytest.mark.skipif(not ROOT, reason="the switch of user happens only when started as root")
+def test_user_is_root(tmp_path: Path, ca: trustme.CA) -> None:
+    config = make_config(tmp_path, ca)
+    static = config / "postel.toml"
+    static.write_text(static.read_text().replace('user = ""', 'user = "root"'))
+    one_line(
+        serve(config),
+        f"user 'root' ([server] user in {config / 'postel.toml'}) is root; name an "
+        "unprivileged user",
+    )
+
+
+def test_address_not_on_this_machine() -> None:
+    """Every address of 127.0.0.0/8 is this machine's, and tests bind loopback
+    addresses only: the kernel's answer for another address, EADDRNOTAVAIL, is
+    given to the message directly (the exit status is the port tests' path)."""
+    import errno
+
+    from postel.preflight.ports import Endpoint, _bind_error
+
+    ep = Endpoint("127.0.0.1", 25, "listener 'main' smtp", "listeners.main.smtp.port")
+    err = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    message = str(_bind_error(err, "127.0.0.1:25 (listener 'main' smtp)", ep, "/c/postel.toml"))
+    assert message == (
+        "127.0.0.1:25 (listener 'main' smtp): no such address on this machine; change the "
+        "listener's ips in /c/postel.toml"
+    )

@@ -87,6 +87,8 @@ DATABASES: tuple[Database, ...] = (
         MessageFiles("message", "id", "size", f"{_VR}:forget_account_messages"),
         owned_dirs=("orphans",),
     ),
+    # The junk filter's per-account data (postel.junk.db): no message files.
+    Database("junk", "accounts/*/junk.db", "postel.junk.db:MIGRATIONS", f"{_VR}:check_junk"),
     Database(
         "queue",
         "queue/index.db",

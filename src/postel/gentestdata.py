@@ -228,6 +228,7 @@ def generate(base: Path) -> Generated:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     _passwords(datadir.auth_db)
     _accounts(cfg, now)
+    _junk(datadir, now)
     _reports(datadir, now)
     _mtasts(datadir.mtasts_db, now)
     _tls_results(datadir.tlsrptresult_db, now)
@@ -277,6 +278,26 @@ def _accounts(cfg: Config, now: dt.datetime) -> None:
             received=now,
         )
         joerg.create_mailbox("Archiv/2024")
+
+
+def _junk(datadir: DataDir, now: dt.datetime) -> None:
+    """alice judged one message of each kind; delivery filed one in Junk."""
+    from postel.junk.db import JunkDB
+    from postel.junk.decide import Filing
+    from postel.junk.filter import message_features, message_key
+    from postel.junk.reputation import Verified, identities
+
+    db = JunkDB.open(datadir.account_dir("alice"))
+    try:
+        spam = b"Subject: cheap pills\r\n\r\nwin a prize now\r\n"
+        ham = INBOX_MESSAGE
+        ids = identities(Verified(dmarc_from="remote.example", ip="192.0.2.7"))
+        db.train(message_key(spam), message_features(spam), ids, spam=True)
+        db.train(message_key(ham), message_features(ham), [], spam=False)
+        filing = Filing("junk", 0.97, ("junk score 0.970", "cheap pills (0.99)"))
+        db.record_filing(message_key(spam), filing, now)
+    finally:
+        db.close()
 
 
 def _reports(datadir: DataDir, now: dt.datetime) -> None:

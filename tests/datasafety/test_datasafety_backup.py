@@ -24,7 +24,7 @@ def test_backup_verifies_and_links(gen: Generated, tmp_path: Path) -> None:
     warnings: list[str] = []
     summary = backup(gen.config_dir, gen.data_dir, dest, warn=warnings.append)
     assert summary.ok and warnings == []
-    assert (summary.databases, summary.linked, summary.copied) == (10, 3, 0)
+    assert (summary.databases, summary.linked, summary.copied) == (11, 3, 0)
     assert verify(dest / "data").problems == []
     assert (dest / "config" / "domains.toml").read_bytes() == (
         gen.config_dir / "domains.toml"
@@ -34,7 +34,7 @@ def test_backup_verifies_and_links(gen: Generated, tmp_path: Path) -> None:
     dst = message_path(dest / "data" / "accounts" / "alice", 1)
     assert os.path.samefile(src, dst)  # hard link
     assert not (dest / "data" / "tmp").exists()
-    assert summary.line().endswith("ok: 10 databases, 3 message files (3 linked, 0 copied)")
+    assert summary.line().endswith("ok: 11 databases, 3 message files (3 linked, 0 copied)")
 
 
 def test_backup_is_a_snapshot_not_a_live_view(gen: Generated, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_file_deleted_during_backup_is_left_out(
 
     def snapshot_then_delete(source: Path, dest: Path, files: object) -> object:
         snap = real_snapshot(source, dest, files)  # type: ignore[arg-type]
-        if source.parent.name == "alice":
+        if source.name == "index.db" and source.parent.name == "alice":
             from postel.datadir import DataDir
             from postel.store import Store
 

@@ -3,6 +3,7 @@
     token     feature -> (ham, spam) message counts
     identity  verified sender identity -> (ham, spam) verdict counts
     trained   message key -> the kind it was trained as, and its identities
+    filed     message key -> where delivery filed it and why (the newest MAX_FILED)
 
 Training is idempotent per message key: training a message again as the same
 kind changes nothing; as the other kind (moved out of Junk) it is untrained
@@ -11,6 +12,7 @@ first, so counts always reflect the user's latest verdict.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -18,9 +20,11 @@ from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
 from postel.junk.classify import Counts
+from postel.junk.decide import Filing
 
 FILE = "junk.db"
 CHUNK = 500  # features per SELECT (SQLite's variable limit is far above)
+MAX_FILED = 20_000  # filing records kept per account
 
 MIGRATIONS: list[Migration] = [
     """
@@ -41,6 +45,15 @@ MIGRATIONS: list[Migration] = [
         spam INTEGER NOT NULL,
         identities TEXT NOT NULL DEFAULT '[]'
     ) WITHOUT ROWID;
+    CREATE TABLE filed (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        target TEXT NOT NULL,
+        score REAL,
+        reasons TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX filed_key ON filed (key);
     """,
 ]
 
@@ -149,3 +162,23 @@ class JunkDB:
             self._add(sorted(set(features)), json.loads(row[1]), bool(row[0]), -1)
             self.conn.execute("DELETE FROM trained WHERE key = ?", (key,))
         return True
+
+    def record_filing(self, key: str, filing: Filing, at: dt.datetime) -> None:
+        """Where delivery filed the message *key*, for the user to see why."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO filed (key, at, target, score, reasons) VALUES (?, ?, ?, ?, ?)",
+                (key, at.isoformat(), filing.target, filing.score, json.dumps(filing.reasons)),
+            )
+            if cur.lastrowid is not None and cur.lastrowid % 1000 == 0:
+                self.conn.execute("DELETE FROM filed WHERE id <= ?", (cur.lastrowid - MAX_FILED,))
+
+    def filing(self, key: str) -> Filing | None:
+        """The latest filing of the message *key*."""
+        row = self.conn.execute(
+            "SELECT target, score, reasons FROM filed WHERE key = ? ORDER BY id DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Filing(row[0], row[1], tuple(json.loads(row[2])))

@@ -13,6 +13,7 @@ from postel.junk.classify import Verdict
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 Target = Literal["inbox", "junk", "rejects", "refuse"]
+TARGETS: tuple[Target, ...] = ("inbox", "junk", "rejects", "refuse")
 
 
 @dataclass(frozen=True)

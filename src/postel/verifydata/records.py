@@ -186,6 +186,37 @@ def forget_account_messages(conn: sqlite3.Connection, ids: Sequence[int]) -> Non
 # -- queue/index.db -----------------------------------------------------------
 
 
+def check_junk(conn: sqlite3.Connection, label: str) -> list[str]:
+    """accounts/<name>/junk.db (postel.junk.db)."""
+    problems: list[str] = []
+    keys = {r[0] for r in conn.execute("SELECT key FROM meta")}
+    for want in ("ham_messages", "spam_messages"):
+        if want not in keys:
+            problems.append(f"{label}: meta {want}: missing")
+
+    def trained(row: sqlite3.Row) -> None:
+        if row["spam"] not in (0, 1):
+            raise ValueError(f"spam is {row['spam']!r}, not 0 or 1")
+        ids = json.loads(row["identities"])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValueError("identities is not a list of strings")
+
+    def filed(row: sqlite3.Row) -> None:
+        from postel.junk.decide import TARGETS
+
+        if row["target"] not in TARGETS:
+            raise ValueError(f"unknown target {row['target']!r}")
+        dt.datetime.fromisoformat(row["at"])
+        reasons = json.loads(row["reasons"])
+        if not isinstance(reasons, list):
+            raise ValueError("reasons is not a list")
+
+    problems += _each(label, "trained", conn.execute("SELECT * FROM trained"),
+                      lambda r: r["key"][:16], trained)  # fmt: skip
+    problems += _each(label, "filed", conn.execute("SELECT * FROM filed"), lambda r: r["id"], filed)
+    return problems
+
+
 def check_queue(conn: sqlite3.Connection, label: str) -> list[str]:
     from postel.queue.model import Entry, QueuedMessage
 

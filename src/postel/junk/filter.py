@@ -5,6 +5,7 @@ loop; one owner (the delivery path) records where the message went."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.header
 import email.parser
 import email.policy
@@ -12,7 +13,7 @@ import hashlib
 import ipaddress
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -91,11 +92,21 @@ def _checkable(ip: str | None, internal: bool) -> bool:
 class JunkFilter:
     """Per-account junk.db files under *accounts_dir*/<account>/."""
 
-    def __init__(self, accounts_dir: Path, settings: Settings, resolver: Resolver | None) -> None:
+    def __init__(
+        self,
+        accounts_dir: Path,
+        settings: Settings | Callable[[], Settings],
+        resolver: Resolver | None,
+    ) -> None:
         self.accounts_dir = accounts_dir
-        self.settings = settings
+        # A callable follows a configuration that is reloaded (accounts' thresholds).
+        self._settings = settings
         self.resolver = resolver
         self._lock = threading.Lock()  # one writer per process; SQLite serialises processes
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings() if callable(self._settings) else self._settings
 
     def _db(self, account: str) -> JunkDB:
         return JunkDB.open(self.accounts_dir / account)
@@ -118,22 +129,55 @@ class JunkFilter:
             reputation=reputation,
         )
 
+    async def listings(self, ip: str | None) -> dnsbl.Result | None:
+        """The DNSBL lookups of a sending address, once per message (None: none
+        configured, or an address not looked up)."""
+        settings = self.settings
+        zones = settings.dnsbl_zones
+        if not zones or self.resolver is None:
+            return None
+        if not _checkable(ip, settings.dnsbl_internal_senders):
+            return None
+        assert ip is not None
+        return await dnsbl.check(self.resolver, ip, zones, settings.dnsbl_timeout)
+
     async def file(
-        self, account: str, message: bytes, verified: Verified, *, dmarc_quarantine: bool = False
+        self,
+        account: str,
+        message: bytes,
+        verified: Verified,
+        *,
+        dmarc_quarantine: bool = False,
+        listed: dnsbl.Result | None = None,
+        lookup: bool = True,
     ) -> Filing:
-        """Where *message* for *account* goes, and why."""
-        listed: tuple[str, ...] = ()
-        zones = self.settings.dnsbl_zones
-        internal = self.settings.dnsbl_internal_senders
-        if zones and self.resolver is not None and _checkable(verified.ip, internal):
-            assert verified.ip is not None
-            result = await dnsbl.check(
-                self.resolver, verified.ip, zones, self.settings.dnsbl_timeout
-            )
-            listed = tuple(x.zone for x in result.listed)
+        """Where *message* for *account* goes, and why. *listed*: the message's
+        DNSBL results, looked up here when not given (and *lookup*)."""
+        if listed is None and lookup:
+            listed = await self.listings(verified.ip)
+        zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
         signals = await asyncio.to_thread(self._signals, account, message, verified)
-        signals = replace(signals, dnsbl=listed, dmarc_quarantine=dmarc_quarantine)
+        signals = replace(signals, dnsbl=zones, dmarc_quarantine=dmarc_quarantine)
         return decide(signals, self.settings.for_account(account))
+
+    def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
+        """Keep where the message *key* was filed and why (blocking)."""
+        db = self._db(account)
+        try:
+            db.record_filing(key, filing, at)
+        finally:
+            db.close()
+
+    def filing(self, account: str, key: str) -> Filing | None:
+        """Where delivery filed the message *key* (blocking)."""
+        path = self.accounts_dir / account / "junk.db"
+        if not path.exists():
+            return None
+        db = self._db(account)
+        try:
+            return db.filing(key)
+        finally:
+            db.close()
 
     def train(self, account: str, message: bytes, verified: Verified, *, spam: bool) -> bool:
         """The user's verdict on *message* (blocking: call from a thread)."""

@@ -14,6 +14,7 @@ from postel.smtpserver.clientlimit import ClientConnections
 if TYPE_CHECKING:
     from postel.dmarcevaldb import EvalRecorder
     from postel.dns import Resolver
+    from postel.junk.filter import JunkFilter
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
     from postel.store.credentials import Credentials
@@ -44,6 +45,8 @@ class ServerContext:
     background: set[asyncio.Task[None]] = field(default_factory=set)
     # Where DMARC evaluations of incoming mail go (None: not recorded).
     evaluations: EvalRecorder | None = None
+    # The accounts' junk filter ([junk] enabled; None: off).
+    junk: JunkFilter | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run *coro* in the background; stop() waits for it."""

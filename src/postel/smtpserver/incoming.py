@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
+from postel.smtpserver.junkfiling import (
+    JUNK_MAILBOX,
+    dnsbl_field,
+    file_message,
+    filing_key,
+    record_filings,
+)
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.recipients import ReportKind
 from postel.smtpserver.storethread import write_and_store
@@ -28,10 +35,9 @@ from postel.smtpserver.transaction import SessionInfo, Transaction
 
 if TYPE_CHECKING:
     from postel.auth import AuthResults
+    from postel.junk.decide import Filing
 
 log = logging.getLogger("postel.smtpserver")
-
-JUNK_MAILBOX = "Junk"
 
 
 @dataclass
@@ -181,18 +187,33 @@ async def deliver(
     if stripped is not None:
         body = stripped
     headers = trace_headers(ctx, info, tx, results)
-    del message
     outcome = Outcome(Reply(250, "2.0.0", f"delivered, id {info.cid}"), final=final)
     targets: list[tuple[str, str]] = []
     forward: list[str] = []
     for local in tx.local:
         for account, mailbox in local.deliveries:
-            box = JUNK_MAILBOX if disposition == "junk" else mailbox
-            if (account, box) not in targets:
-                targets.append((account, box))
+            if (account, mailbox) not in targets:
+                targets.append((account, mailbox))
         forward.extend(a for a in local.forward if a not in forward)
         if local.report is not None:
             outcome.reports.append((local.report, str(local.address)))
+    filings: list[tuple[str, Filing]] = []
+    if ctx.junk is not None and targets:
+        # The junk filter of each account (postel.junk): Inbox, Junk, Rejects
+        # or refused; DMARC quarantine is one of its signals.
+        listed = await ctx.junk.listings(info.ip)
+        headers = dnsbl_field(listed) + headers
+        filed = await file_message(
+            ctx.junk, targets, message, results, info.ip,
+            dmarc_quarantine=disposition == "junk", listed=listed,
+        )  # fmt: skip
+        if filed.refused is not None and not forward:
+            return Outcome(filed.refused)
+        targets, filings = filed.targets, filed.filings
+    elif disposition == "junk":
+        targets = list(dict.fromkeys((a, JUNK_MAILBOX) for a, _m in targets))
+    key = filing_key(headers, body if isinstance(body, bytes) else message) if filings else ""
+    del message
     # Writing the file and storing it: one job for the loop's delivery thread,
     # which stores the waiting messages of all sessions in one transaction.
     delivered, error = await write_and_store(
@@ -200,6 +221,8 @@ async def deliver(
     )
     for account, mailbox, msgid in delivered:
         log.info("delivered", extra={"account": account, "mailbox": mailbox, "msgid": msgid})
+    if filings and ctx.junk is not None and error is None:
+        ctx.spawn(asyncio.to_thread(record_filings, ctx.junk, key, filings))
     if error is not None:
         log.error("delivery to account failed", extra={"err": repr(error)})
         outcome.reply = Reply(451, "4.3.0", f"temporary failure storing message, id {info.cid}")

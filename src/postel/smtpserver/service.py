@@ -104,6 +104,14 @@ class SMTPService:
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
         self.ctx.credentials = Credentials(cfg.datadir.auth_db)
         self.ctx.limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        if cfg.static.junk.enabled and self.ctx.junk is None:
+            from postel.junk.filter import JunkFilter, Settings
+
+            self.ctx.junk = JunkFilter(
+                cfg.datadir.accounts_dir,
+                lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
+                self.ctx.resolver,
+            )
         if not cfg.static.reports.no_outgoing_dmarc_reports and self.ctx.evaluations is None:
             from postel.dmarcevaldb import EvalRecorder
 

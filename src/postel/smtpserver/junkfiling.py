@@ -1,0 +1,115 @@
+"""The junk filter's part in delivering a message received on the incoming
+port (postel.junk): per account, Inbox, Junk, Rejects or a refusal; the DNSBL
+results in a header field of the message, once for all its recipients."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from postel.smtp.reply import Reply
+
+if TYPE_CHECKING:
+    from postel.auth import AuthResults
+    from postel.junk.decide import Filing
+    from postel.junk.dnsbl import Result
+    from postel.junk.filter import JunkFilter
+
+log = logging.getLogger("postel.smtpserver")
+
+INBOX = "Inbox"
+JUNK_MAILBOX = "Junk"
+REJECTS_MAILBOX = "Rejects"
+DNSBL_FIELD = "X-Postel-DNSBL"
+
+
+@dataclass
+class Filed:
+    targets: list[tuple[str, str]]  # (account, mailbox) to store into
+    filings: list[tuple[str, Filing]] = field(default_factory=list)  # to record per account
+    refused: Reply | None = None  # every recipient's filter refused the message
+
+
+def dnsbl_field(result: Result | None) -> bytes:
+    """``X-Postel-DNSBL: <zone>=<codes> "<reason>"; ...`` for the zones listing
+    the sender, empty when none did."""
+    if result is None or not result.listed:
+        return b""
+    parts = []
+    for x in result.listed:
+        reason = "".join(c if c.isprintable() and c not in '"\\' else " " for c in x.reason)
+        parts.append(f"{x.zone}={','.join(x.codes)}" + (f' "{reason[:200]}"' if reason else ""))
+    return f"{DNSBL_FIELD}: {'; '.join(parts)}\r\n".encode()
+
+
+async def file_message(
+    junk: JunkFilter,
+    targets: list[tuple[str, str]],
+    message: bytes,
+    results: AuthResults,
+    ip: str,
+    *,
+    dmarc_quarantine: bool,
+    listed: Result | None,
+) -> Filed:
+    """Where the message goes for each (account, mailbox) of *targets*: only
+    mail routed to an account's Inbox is filed by its filter (addresses routed
+    to another mailbox, report addresses, stay as they are)."""
+    from postel.junk.verified import from_results
+
+    verified = from_results(results, ip)
+    out = Filed([])
+    refusals: list[tuple[str, Filing]] = []
+    for account, mailbox in targets:
+        if mailbox != INBOX:
+            box = JUNK_MAILBOX if dmarc_quarantine else mailbox  # as without the filter
+            if (account, box) not in out.targets:
+                out.targets.append((account, box))
+            continue
+        filing = await junk.file(
+            account, message, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
+            lookup=False,
+        )  # fmt: skip
+        out.filings.append((account, filing))
+        log.info(
+            "junk filter",
+            extra={"account": account, "target": filing.target, "score": filing.score,
+                   "reasons": "; ".join(filing.reasons)},
+        )  # fmt: skip
+        if filing.target == "refuse":
+            refusals.append((account, filing))
+            continue
+        box = {"inbox": mailbox, "junk": JUNK_MAILBOX, "rejects": REJECTS_MAILBOX}[filing.target]
+        if (account, box) not in out.targets:
+            out.targets.append((account, box))
+    if refusals and not out.targets:
+        first = refusals[0][1]
+        reason = first.reasons[0] if first.reasons else "junk"
+        out.refused = Reply(554, "5.7.1", f"message refused as junk ({reason})")
+    elif refusals:
+        # Other recipients take it: one reply for all (RFC 5321 §4.2.5), so
+        # nothing is refused and the refusing accounts keep it in Rejects.
+        for account, _ in refusals:
+            if (account, REJECTS_MAILBOX) not in out.targets:
+                out.targets.append((account, REJECTS_MAILBOX))
+    return out
+
+
+def filing_key(headers: bytes, body: bytes) -> str:
+    """The key of the stored message (postel.junk.filter.message_key of its bytes)."""
+    h = hashlib.sha256(headers)
+    h.update(body)
+    return h.hexdigest()
+
+
+def record_filings(junk: JunkFilter, key: str, filings: list[tuple[str, Filing]]) -> None:
+    """Blocking: run in a thread. Failures are logged, the delivery stands."""
+    now = datetime.now(UTC)
+    for account, filing in filings:
+        try:
+            junk.record(account, key, filing, now)
+        except Exception as exc:
+            log.error("cannot record junk filing", extra={"account": account, "err": repr(exc)})

@@ -13,7 +13,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -25,6 +24,8 @@ from postel.metrics.scrape import LiveSources, exposition
 
 log = logging.getLogger("postel.metrics")
 
+# The text format every Prometheus version reads (what generate_latest writes).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SHUTDOWN_GRACE = 2.0
 MAX_CONNECTIONS = 50  # scrapers and health probes are few
 
@@ -43,7 +44,7 @@ def build_app(path: Path, sources: LiveSources, checks: Callable[[], Sequence[Ch
 
     async def metrics(request: Request) -> Response:
         body = await asyncio.to_thread(exposition, path, sources)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return Response(body, media_type=CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
         report = await asyncio.to_thread(evaluate, checks())

@@ -58,8 +58,11 @@ def enable(path: Path, *, wipe: bool) -> Metrics:
 def disable() -> None:
     """Stop recording (the instance stopped); the files stay until the next start."""
     global _current, _path
+    from prometheus_client import values
+
     _current, _path = None, None
     os.environ.pop(ENV, None)
+    values.ValueClass = values.MutexValue  # metrics made later keep their values in memory
 
 
 def process_exited(pid: int) -> None:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import smtplib
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +21,11 @@ from postel.config import load_config
 from postel.hostkeys import write_key_and_cert
 from postel.metrics import runtime
 from postel.server import Running, run
+from postel.store.credentials import Credentials
 
 pytestmark = pytest.mark.timeout(60)
+
+PASSWORD = "metrics test password"
 
 DOMAINS = """
 [domains."example.org"]
@@ -59,8 +64,12 @@ ips = ["127.0.0.1"]
 tls_cert_file = "certs/mail.crt"
 tls_key_file = "certs/mail.key"
 smtp = {{ port = 0 }}
-submission = {{ enabled = false }}
+submission = {{ port = 0 }}
 submissions = {{ enabled = false }}
+
+[login_limit]
+free_per_client_account = 1
+first_delay = 60
 
 [metrics]
 enabled = true
@@ -97,6 +106,12 @@ class Instance:
 @pytest.fixture
 async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
     cfg = load_config(write_config(tmp_path / "config"))
+    cfg.datadir.ensure()
+    creds = Credentials(cfg.datadir.auth_db)
+    try:
+        creds.set_password("alice", PASSWORD)
+    finally:
+        creds.close()
     stop = asyncio.Event()
     started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
     server = asyncio.create_task(
@@ -153,6 +168,34 @@ async def test_counters_move_around_a_message(instance: Instance) -> None:
     )
 
 
+def logins(port: int, passwords: list[str]) -> list[int]:
+    """One SMTP AUTH PLAIN per password on the submission port; the reply codes."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    codes = []
+    for password in passwords:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="laptop", timeout=20) as c:
+            c.starttls(context=ctx)
+            c.ehlo()
+            plain = base64.b64encode(f"\0alice@example.org\0{password}".encode()).decode()
+            code, _ = c.docmd("AUTH", "PLAIN " + plain)
+            codes.append(code)
+    return codes
+
+
+async def test_logins_by_result(instance: Instance) -> None:
+    codes = await asyncio.to_thread(
+        logins, instance.port("submission"), [PASSWORD, "wrong", "wrong again"]
+    )
+    # The second failure is refused by the login limiter (454, RFC 4954 §6).
+    assert codes == [235, 535, 454]
+    found = await instance.scrape()
+    for result in ("success", "failure", "ratelimited"):
+        assert (
+            value(found, "postel_authentications_total", protocol="submission", result=result) == 1
+        ), result
+
+
 async def test_healthz_says_every_part_is_up(instance: Instance) -> None:
     response = await instance.get("/healthz")
     assert response.status_code == 200
@@ -162,3 +205,21 @@ async def test_healthz_says_every_part_is_up(instance: Instance) -> None:
 async def test_only_metrics_and_healthz(instance: Instance) -> None:
     assert (await instance.get("/")).status_code == 404
     assert (await instance.get("/admin/")).status_code == 404
+
+
+async def test_port_in_use_is_one_line_for_the_operator(tmp_path: Path) -> None:
+    from postel.cli.startup import operator_message
+    from postel.metrics.errors import MetricsListenError
+
+    config = write_config(tmp_path / "config")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        toml = config / "postel.toml"
+        toml.write_text(toml.read_text().replace("port = 0\n", f"port = {port}\n"))
+        cfg = load_config(config)
+        with pytest.raises(MetricsListenError) as err:
+            await asyncio.wait_for(run(cfg, check_dns=False, smtp_workers=1), 30)
+    line = operator_message(err.value)
+    assert line is not None and "\n" not in line
+    assert line.startswith(f"metrics listener 127.0.0.1 port {port} ([metrics] in postel.toml): ")
+    assert runtime.current() is None

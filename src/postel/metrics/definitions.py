@@ -9,7 +9,12 @@ multiprocess directory and summed over the processes on scrape.
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+_M = TypeVar("_M", bound=MetricWrapperBase)
 
 # Seconds: an SMTP command or HTTP request answered from memory takes well
 # under a millisecond; DATA and AUTH wait for the disk and the password hash.
@@ -27,6 +32,9 @@ class Metrics:
     """
 
     def __init__(self) -> None:
+        # The child of each label set, made once: labels() checks and locks on
+        # every call, and commands are recorded on the SMTP hot path.
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         self.connections = Counter(
             "postel_connections",
             "Connections accepted, by protocol (smtp, submission, submissions, http).",
@@ -130,3 +138,11 @@ class Metrics:
             registry=None,
             buckets=DNS_BUCKETS,
         )
+
+    def child(self, metric: _M, *values: str) -> _M:
+        """*metric* with the label *values* (label values come from bounded sets)."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return cast(_M, found)

@@ -10,41 +10,41 @@ from postel.metrics.runtime import current
 def connection(protocol: str) -> None:
     m = current()
     if m is not None:
-        m.connections.labels(protocol).inc()
+        m.child(m.connections, protocol).inc()
 
 
 def connection_refused(protocol: str, reason: str) -> None:
     m = current()
     if m is not None:
-        m.connections_refused.labels(protocol, reason).inc()
+        m.child(m.connections_refused, protocol, reason).inc()
 
 
 def connection_opened(protocol: str) -> None:
     m = current()
     if m is not None:
-        m.connections_open.labels(protocol).inc()
+        m.child(m.connections_open, protocol).inc()
 
 
 def connection_closed(protocol: str) -> None:
     m = current()
     if m is not None:
-        m.connections_open.labels(protocol).dec()
+        m.child(m.connections_open, protocol).dec()
 
 
 def smtp_command(protocol: str, line: str, seconds: float, code: int) -> None:
     """One SMTP command *line* answered with *code* (0: none) after *seconds*."""
     m = current()
     if m is not None:
-        m.command_duration.labels(
-            protocol, labels.smtp_verb(line), labels.reply_class(code)
+        m.child(
+            m.command_duration, protocol, labels.smtp_verb(line), labels.reply_class(code)
         ).observe(seconds)
 
 
 def http_request(method: str, seconds: float, status: int) -> None:
     m = current()
     if m is not None:
-        m.command_duration.labels(
-            "http", labels.http_method(method), labels.reply_class(status)
+        m.child(
+            m.command_duration, "http", labels.http_method(method), labels.reply_class(status)
         ).observe(seconds)
 
 
@@ -52,21 +52,21 @@ def message_received(protocol: str, code: int) -> None:
     """The reply *code* to a message after DATA."""
     m = current()
     if m is not None:
-        m.messages_received.labels(protocol, labels.received_result(code)).inc()
+        m.child(m.messages_received, protocol, labels.received_result(code)).inc()
 
 
 def authentication(protocol: str, result: str) -> None:
     """*result*: success, failure or ratelimited."""
     m = current()
     if m is not None:
-        m.authentications.labels(protocol, result).inc()
+        m.child(m.authentications, protocol, result).inc()
 
 
 def delivery(result: str) -> None:
     """One queued recipient: delivered, deferred, failed or expired."""
     m = current()
     if m is not None:
-        m.deliveries.labels(result).inc()
+        m.child(m.deliveries, result).inc()
 
 
 def delivery_session(
@@ -76,10 +76,10 @@ def delivery_session(
     m = current()
     if m is None:
         return
-    m.delivery_duration.labels(tls_mode, labels.session_result(res)).observe(seconds)
+    m.child(m.delivery_duration, tls_mode, labels.session_result(res)).observe(seconds)
     dane = labels.dane_result(res)
     if dane is not None:
-        m.dane_verifications.labels(dane).inc()
+        m.child(m.dane_verifications, dane).inc()
     if labels.requiretls_unsupported(res, requiretls):
         m.requiretls_unsupported.inc()
 
@@ -93,23 +93,23 @@ def plaintext_fallback() -> None:
 def mtasts_lookup(lookup: labels.PolicyLookupLike) -> None:
     m = current()
     if m is not None:
-        m.mtasts_lookups.labels(labels.mtasts_result(lookup)).inc()
+        m.child(m.mtasts_lookups, labels.mtasts_result(lookup)).inc()
 
 
 def tlsrpt_report(status: str) -> None:
     """An outgoing TLS report's status: sent or failed (others are not counted)."""
     m = current()
     if m is not None and status in ("sent", "failed"):
-        m.tlsrpt_reports.labels(status).inc()
+        m.child(m.tlsrpt_reports, status).inc()
 
 
 def dmarc_evaluation(result: str) -> None:
     m = current()
     if m is not None:
-        m.dmarc_evaluations.labels(labels.dmarc_result(result)).inc()
+        m.child(m.dmarc_evaluations, labels.dmarc_result(result)).inc()
 
 
 def dns_lookup(rdtype: str, result: str, seconds: float) -> None:
     m = current()
     if m is not None:
-        m.dns_lookup_duration.labels(labels.dns_type(rdtype), result).observe(seconds)
+        m.child(m.dns_lookup_duration, labels.dns_type(rdtype), result).observe(seconds)

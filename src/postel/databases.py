@@ -115,7 +115,9 @@ DATABASES: tuple[Database, ...] = (
 # day's digest again, which is harmless.)
 # postel.lock: the running owner's lock (postel.owner), never copied.
 OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day", "postel.lock")
-OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside")
+# metrics/: prometheus_client's files of the running processes (postel.metrics),
+# wiped at each start; neither checked nor backed up.
+OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside", "metrics")
 # Keys and certificates of postel.acme (postel.acme.storage): backups copy
 # them, verifydata checks that they load and that each key fits its chain.
 KEY_DIRS: tuple[str, ...] = ("acme", "certs")

@@ -121,6 +121,10 @@ def instructions(bound: list[tuple[str, int, str]]) -> str:
         if kind in ports:
             ip, port = ports[kind]
             lines.append(f"  {label:34} http://{ip}:{port}/{kind}/")
+    if "metrics" in ports:
+        ip, port = ports["metrics"]
+        host = f"[{ip}]" if ":" in ip else ip
+        lines.append(f"  {'Metrics (Prometheus)':34} http://{host}:{port}/metrics")
     lines.append("The TLS certificate is self-signed: tell your client to accept it.")
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)

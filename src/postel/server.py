@@ -108,6 +108,9 @@ async def _run(
     )
     running = Running()
     async with AsyncExitStack() as stack:
+        from postel.metrics.service import start_recording
+
+        start_recording(cfg, stack)  # before the queue and the SMTP workers start
         store = Store(cfg.datadir)
         stack.callback(store.close)
         from postel.services import make_submitter, start_extras
@@ -121,6 +124,7 @@ async def _run(
             # Host keys and certificates exist before any listener loads them.
             acme_store = prepare(cfg)
             challenges = Challenges()
+        smtp_up: Callable[[], str | None]
         if smtp_workers >= 2:
             from postel.smtpworkers import Supervisor
 
@@ -137,11 +141,13 @@ async def _run(
             stack.push_async_callback(workers.stop)
             running.workers = workers
             running.bound.extend(workers.bound)
+            smtp_up = workers.health
         else:
             smtp = SMTPService(cfg, store, resolver, submitter, sockets=sockets)
             await smtp.start()
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
+            smtp_up = smtp.health
         running.bound.extend(
             await start_extras(
                 cfg, store, resolver, stack, submitter, sockets=sockets, challenges=challenges
@@ -166,6 +172,14 @@ async def _run(
         )
         await control.start()
         stack.push_async_callback(control.stop)
+        from postel.metrics.service import start_listener as start_metrics
+
+        # /metrics and /healthz ([metrics]), once every part runs.
+        running.bound.extend(
+            await start_metrics(
+                cfg, stack, smtp=smtp_up, queue=getattr(submitter, "queue", None), store=store
+            )
+        )
         for ip, port, kind in running.bound:
             log.info("listening", extra={"ip": ip, "port": port, "service": kind})
         if ready is not None:

@@ -54,6 +54,12 @@ def command(base: Path, ip: str | None) -> None:
             f"(listeners.local.ips in {info.config_dir / 'postel.toml'}); "
             "edit that file or use another --dir"
         )
+    if not cfg.static.metrics.enabled:
+        from postel.config.model import MetricsConfig
+
+        # /metrics and /healthz on a free port of the loopback address (printed below).
+        ip_metrics = configured[0] if configured else info.ip
+        cfg.static.metrics = MetricsConfig(enabled=True, ip=ip_metrics, port=0)
     log.configure(cfg.static.log.level, cfg.static.log.packages)
 
     def ready(running: Running) -> None:

@@ -29,6 +29,7 @@ FILE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS, e
 def operator_message(exc: BaseException) -> str | None:
     """The one-line message for an operator's mistake; None for a bug."""
     from postel.datadir import DataDirError
+    from postel.metrics.errors import MetricsListenError
     from postel.preflight import StartupError
     from postel.privdrop import PrivDropError
     from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -37,7 +38,7 @@ def operator_message(exc: BaseException) -> str | None:
 
     if isinstance(exc, (StartupError, DataDirError, PrivDropError)):
         return str(exc)
-    if isinstance(exc, (BindError, ListenError)):
+    if isinstance(exc, (BindError, ListenError, MetricsListenError)):
         # Lost a race with another program after the start-up check.
         return f"{_one_line(exc)}; stop the program that uses the port or change the port"
     if isinstance(exc, (ListenerConfigError, WorkerStartError)):

@@ -447,6 +447,28 @@ class ServerConfig(Strict):
     )
 
 
+class MetricsConfig(Strict):
+    enabled: bool = Field(
+        False,
+        description="Serve Prometheus metrics (/metrics) and a health check (/healthz) over "
+        "plain HTTP on their own listener (docs/metrics.md).",
+    )
+    ip: str = Field(
+        "127.0.0.1",
+        description="Address of the metrics listener. Loopback by default: the metrics "
+        "say much about the mail this server handles; put a non-loopback address here "
+        "only behind a firewall that lets just the Prometheus server in.",
+    )
+    port: int = Field(
+        9433, ge=0, le=65535, description="TCP port of the metrics listener (0: any free port)."
+    )
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        return _ip_addresses([value])[0]
+
+
 class StaticConfig(Strict):
     hostname: str = Field(..., description="Host name of this mail server (EHLO, MX target).")
     data_dir: str = Field("data", description="Data directory, relative to the config dir.")
@@ -471,6 +493,9 @@ class StaticConfig(Strict):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description="Delivery.")
     server: ServerConfig = Field(default_factory=ServerConfig, description="The server process.")
     junk: JunkConfig = Field(default_factory=JunkConfig, description="The junk filter.")
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig, description="Prometheus metrics and health check."
+    )
 
     @field_validator("hostname")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from postel.delivery.request import DeliveryRequest, RecipientOutcome
 from postel.delivery.results import AttemptReport, is_ip_literal, record
 from postel.dns import DNSError, Resolver
 from postel.log import cid_context
+from postel.metrics import record as metrics
 from postel.mtastsdb import MTASTSDB, PolicyLookup
 from postel.mtastsdb.model import no_policy_result
 from postel.netpolicy import AddressPolicy
@@ -142,13 +144,15 @@ class Deliverer:
         if self.mtastsdb is None:  # no cache (tools, tests): MTA-STS not applied
             return PolicyLookup(req.domain, None, None, no_policy_result(req.domain))
         try:
-            return await self.mtastsdb.get(self.resolver, req.domain)
+            found = await self.mtastsdb.get(self.resolver, req.domain)
         except Exception as e:
             # The cache must not stop delivery; proceed as without MTA-STS.
             self.log.exception("mta-sts lookup failed", extra={"domain": req.domain})
-            return PolicyLookup(
+            found = PolicyLookup(
                 req.domain, None, None, no_policy_result(req.domain), temporary=True, error=str(e)
             )
+        metrics.mtasts_lookup(found)
+        return found
 
     async def _deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
         domain = req.domain.rstrip(".").lower()
@@ -226,6 +230,7 @@ class Deliverer:
             report.session(res)
             if self._tls_broken(res) and decision.plaintext_fallback:
                 self.log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip})
+                metrics.plaintext_fallback()
                 plain = TLSPolicy(mode=TLSMode.SKIP, pkix_name=host)
                 res = await self._session(req, host, ip, plain, outcomes.pending)
             stop = self._take(req, res, decision, outcomes)
@@ -276,7 +281,12 @@ class Deliverer:
             command_timeout=self.command_timeout,
             logger=self.log,
         )
-        return await self.session(**kwargs)
+        started = time.monotonic()
+        res = await self.session(**kwargs)
+        metrics.delivery_session(
+            tls.mode.value, res, time.monotonic() - started, requiretls=req.requiretls
+        )
+        return res
 
     def _take(
         self, req: DeliveryRequest, res: SessionResult, decision: HostDecision, out: _Outcomes
@@ -350,6 +360,7 @@ class Deliverer:
         assert decision.tls is not None
         res = await self._session(req, ip, ip, decision.tls, outcomes.pending)
         if self._tls_broken(res) and decision.plaintext_fallback:
+            metrics.plaintext_fallback()
             res = await self._session(
                 req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip), outcomes.pending
             )

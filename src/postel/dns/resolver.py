@@ -19,6 +19,7 @@ from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryEr
 from postel.dns.names import to_name, to_rdtype
 from postel.dns.resolvconf import system_nameservers
 from postel.dns.response import Step, interpret
+from postel.metrics import record as metrics
 
 log = logging.getLogger("postel.dns")
 
@@ -63,6 +64,25 @@ class DNSResolver(Resolver):
         self.log = logger or log
 
     async def lookup(self, name: str, rdtype: str) -> Answer:
+        started = time.monotonic()
+        result = "error"
+        try:
+            answer = await self._lookup(name, rdtype)
+            result = "ok"
+            return answer
+        except NotFound:
+            result = "notfound"
+            raise
+        except BogusError:
+            result = "bogus"
+            raise
+        except TemporaryError:
+            result = "temporary"
+            raise
+        finally:
+            metrics.dns_lookup(rdtype, result, time.monotonic() - started)
+
+    async def _lookup(self, name: str, rdtype: str) -> Answer:
         qname = to_name(name)
         qtype = to_rdtype(rdtype)
         deadline = time.monotonic() + self.timeout

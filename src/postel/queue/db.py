@@ -204,6 +204,14 @@ class QueueDB:
             out.append(Entry.from_row(r, msg))
         return out
 
+    def counts(self) -> tuple[int, int]:
+        """(entries, entries on hold): the queue's size for metrics and health."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT count(*), coalesce(sum(hold != 0), 0) FROM entry"
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
     def entries(self) -> list[Entry]:
         with self.lock:
             return self._select("ORDER BY e.next_attempt, e.id")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from postel.datadir import DataDir
 from postel.log import cid_context
+from postel.metrics import record as metrics
 from postel.queue import backoff
 from postel.queue.db import QueueDB, needs_smtputf8
 from postel.queue.deliver import DelivererLike, Outcome, Result, make_request
@@ -189,6 +190,15 @@ class Queue:
         self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="postel-queue")
 
+    @property
+    def alive(self) -> bool:
+        """The delivery loop runs (for /healthz)."""
+        return self._task is not None and not self._task.done()
+
+    def counts(self) -> tuple[int, int]:
+        """(entries, entries on hold); any thread (for metrics)."""
+        return self.db.counts()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -365,6 +375,7 @@ class Queue:
                     "delivered", extra={"msgid": msg.id, "rcpt": e.rcpt, "remote": o.remote_mta}
                 )
                 done.append(e.id)
+                metrics.delivery("delivered")
                 continue
             if o.status == "permanent":
                 log.info(
@@ -373,6 +384,7 @@ class Queue:
                 )
                 failed.append(_dsn_rcpt(e.rcpt, o, now, "failed", o.enhanced or "5.0.0"))
                 done.append(e.id)
+                metrics.delivery("failed")
                 continue
             nxt = backoff.next_attempt(e.created, now, attempts, e.max_attempts, self.rand())
             if nxt is None:
@@ -382,8 +394,10 @@ class Queue:
                 )
                 failed.append(_dsn_rcpt(e.rcpt, o, now, "failed", _expired_status(o.enhanced)))
                 done.append(e.id)
+                metrics.delivery("expired")
                 continue
             send_delay = backoff.delay_dsn_due(e.created, now, e.dsn_sent_delay)
+            metrics.delivery("deferred")
             log.info(
                 "delivery deferred",
                 extra={"msgid": msg.id, "rcpt": e.rcpt, "next": nxt.isoformat(), "err": o.message},

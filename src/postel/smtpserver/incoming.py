@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
@@ -174,6 +175,7 @@ async def deliver(
     """Deliver the message (*data*, or the file *spool* when it is None)."""
     message = data if data is not None else await asyncio.to_thread(spool.read_bytes)
     results = await verify(ctx, info, tx, message)
+    metrics.dmarc_evaluation(results.dmarc.result)
     disposition = results.disposition()
     record_evaluation(ctx, info, tx, results, disposition)
     if disposition == "reject":

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from postel.config import Config
 from postel.dns.cache import DEFAULT_MAX_AGE, CachingResolver
 from postel.log import cid_context
+from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
 from postel.smtpserver.clientlimit import client_key
 from postel.smtpserver.conn import Conn
@@ -95,6 +96,12 @@ class SMTPService:
         # One per listener with TLS: new handshakes follow the certificate files.
         self.tls_contexts: dict[str, ReloadingContext] = {}
         self._watchers: list[asyncio.Task[None]] = []
+
+    def health(self) -> str | None:
+        """None when every listening socket accepts connections (for /healthz)."""
+        if self._servers and all(s.is_serving() for s in self._servers):
+            return None
+        return "the SMTP listeners do not accept connections"
 
     async def start(self) -> None:
         from postel.loginlimit import LoginLimiter
@@ -194,8 +201,10 @@ class SMTPService:
     ) -> None:
         with cid_context():
             limits = self.cfg.static.limits
+            metrics.connection(kind)
             if self.ctx.connections >= limits.max_connections:
                 log.info("too many connections", extra={"max": limits.max_connections})
+                metrics.connection_refused(kind, "total")
                 await _refuse(conn, "too many connections, try later")
                 return
             peer = conn.get_extra_info("peername")
@@ -206,6 +215,7 @@ class SMTPService:
                     "too many connections from client",
                     extra={"ip": ip, "client": key, "max": limits.max_connections_per_ip},
                 )
+                metrics.connection_refused(kind, "client")
                 await _refuse(conn, "too many connections from your address, try later")
                 return
             task = asyncio.current_task()
@@ -215,6 +225,7 @@ class SMTPService:
             if key is not None:
                 self.ctx.clients.add(key)
             self._sessions[session] = task
+            metrics.connection_opened(kind)
             try:
                 await session.run()
             except asyncio.CancelledError:
@@ -222,6 +233,7 @@ class SMTPService:
             except Exception:
                 log.exception("session failed")
             finally:
+                metrics.connection_closed(kind)
                 self.ctx.connections -= 1
                 if key is not None:
                     self.ctx.clients.remove(key)

@@ -22,6 +22,7 @@ from pathlib import Path
 from postel.dns import Answer
 from postel.log import TRACE, cid_hex, trace_line
 from postel.loginlimit import Attempt, LoginLimiter, LoginLimitError, account_key
+from postel.metrics import record as metrics
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
 from postel.smtp.reply import Reply
@@ -76,6 +77,7 @@ class Session:
         self.tx: Transaction | None = None
         self.errors = 0
         self.auth_failures = 0
+        self.last_code = 0  # of the last reply sent (for metrics)
         self.busy = False  # between end of DATA and the reply: do not cancel
         self.loop = asyncio.get_running_loop()
         # loop.time() is time.monotonic() (asyncio's event loops).
@@ -139,6 +141,7 @@ class Session:
         if log.isEnabledFor(TRACE):
             for line in reply.lines():
                 trace_line(log, "S:", line)
+        self.last_code = reply.code
         try:
             self.conn.write(data if data is not None else reply.encode())
         except (ConnectionError, ssl.SSLError) as exc:
@@ -170,7 +173,13 @@ class Session:
                 if isinstance(line, BareLine):
                     self.reply(500, "5.5.2", f"{line.fault} received, lines end with <CR><LF>")
                     continue
-                await self._command(line)
+                started, self.last_code = self.loop.time(), 0
+                try:
+                    await self._command(line)
+                finally:
+                    metrics.smtp_command(
+                        self.kind, line, self.loop.time() - started, self.last_code
+                    )
         except Closed as exc:
             log.info("connection closed", extra={"reason": str(exc), "ip": self.ip})
         finally:
@@ -388,6 +397,7 @@ class Session:
         await self._limiter().succeeded(attempt)
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": mech})
+        metrics.authentication(self.kind, "success")
         self.reply(235, "2.7.0", "authentication successful")
 
     async def _scram(self, initial: str) -> None:
@@ -421,6 +431,7 @@ class Session:
         await self._challenge(_b64(final))  # the client answers with an empty line
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": "SCRAM-SHA-256"})
+        metrics.authentication(self.kind, "success")
         self.reply(235, "2.7.0", "authentication successful")
 
     async def _challenge(self, text: str) -> str:
@@ -471,6 +482,7 @@ class Session:
             return None
 
     async def _auth_failed(self, user: str, *, counted: bool = True) -> None:
+        metrics.authentication(self.kind, "failure" if counted else "ratelimited")
         self.auth_failures += 1
         if counted:
             # The name may be a mistyped password: trace level only.
@@ -605,11 +617,13 @@ class Session:
 
                 assert self.account is not None
                 reply = await submit(self.ctx, info, tx, spool.path, self.account, spool.data())
+                metrics.message_received(self.kind, reply.code)
                 self._reply(reply)
             else:
                 from postel.smtpserver.incoming import deliver
 
                 outcome = await deliver(self.ctx, info, tx, spool.path, spool.data())
+                metrics.message_received(self.kind, outcome.reply.code)
                 try:
                     self._reply(outcome.reply)
                 finally:

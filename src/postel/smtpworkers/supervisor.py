@@ -15,6 +15,7 @@ from pathlib import Path
 
 import postel
 from postel.config import Config
+from postel.metrics import runtime as metrics
 from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.smtpworkers import messages
 from postel.smtpworkers.errors import WorkerStartError
@@ -101,6 +102,11 @@ class Supervisor:
             for w in self.workers
             if w.ready and w.proc is not None and w.proc.returncode is None
         ]
+
+    def health(self) -> str | None:
+        """None when every worker is up and listening (for /healthz)."""
+        up = len(self.pids())
+        return None if up == self.count else f"{up} of {self.count} SMTP workers are up"
 
     async def start(self) -> None:
         if not self.sockets:
@@ -190,6 +196,7 @@ class Supervisor:
                 if line.rstrip(b"\n") == messages.WAKE and self.on_wake is not None:
                     self.on_wake()
             code = await proc.wait()
+            metrics.process_exited(proc.pid)  # its open-connection gauges go
             if await self._stop_requested(code):
                 return
             if loop.time() - started >= HEALTHY_AFTER:

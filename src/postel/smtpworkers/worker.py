@@ -162,6 +162,11 @@ def main(argv: list[str]) -> int:
         report(messages.ERROR + f" config {exc}".replace("\n", "; ").encode())
         return 2
     plog.configure(cfg.static.log.level, cfg.static.log.packages, with_time=spec.log_time)
+    if cfg.static.metrics.enabled:
+        from postel.metrics import runtime as metrics
+
+        # Into the directory the main process wiped at its start.
+        metrics.enable(metrics.directory(cfg.datadir.root), wipe=False)
     try:
         return asyncio.run(serve(spec, cfg))
     except KeyboardInterrupt:

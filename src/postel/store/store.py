@@ -54,6 +54,10 @@ class Store:
             d.name for d in self.datadir.accounts_dir.iterdir() if (d / INDEX_DB).is_file()
         )
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

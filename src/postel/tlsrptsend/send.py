@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from postel.dns import DNSError, Resolver
+from postel.metrics import record as metrics
 from postel.tlsrpt.errors import RecordError
 from postel.tlsrpt.lookup import lookup_record
 from postel.tlsrpt.report import report_to_dict
@@ -175,6 +176,8 @@ class ReportSender:
             outcome = await self._key(rows, key, submitter, dry_run)
             sent_any = outcome.status == "sent"
             outcomes.append(outcome)
+            if not dry_run:
+                metrics.tlsrpt_report(outcome.status)
             self.log.info(
                 "tls report",
                 extra={

@@ -22,6 +22,7 @@ from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
 from postel.loginlimit import LoginLimiter
+from postel.metrics.asgi import HTTPMetrics
 from postel.tlsreload import ChallengeSource
 from postel.web.aborted import ClientAborts
 from postel.web.acmechallenge import ACMEChallenge
@@ -104,6 +105,7 @@ def build_app(
     from postel.web.webmail.guard import MAX_UPLOAD
 
     middleware = [
+        Middleware(HTTPMetrics),
         Middleware(ClientAborts),
         Middleware(SecurityHeaders),
         # Attachments plus the rest of the compose form (as the webmail guard allows).

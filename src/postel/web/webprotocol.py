@@ -24,6 +24,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.utils import get_remote_addr
 
+from postel.metrics import record as metrics
 from postel.smtpserver.clientlimit import ClientConnections, client_key
 from postel.web.requestdeadline import Deadlines, RequestClock
 
@@ -57,8 +58,10 @@ class WebH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         peer = get_remote_addr(transport)
         key = client_key(peer[0], self.exempt) if peer else None
+        metrics.connection("http")
         if key is not None and self.clients.count(key) >= self.max_per_client:
             # Not handed to uvicorn: it does not count towards limit_concurrency.
+            metrics.connection_refused("http", "client")
             self._refused = True
             self.transport = transport
             log.info(
@@ -68,6 +71,7 @@ class WebH11Protocol(H11Protocol):
             self._timer = self.loop.call_later(REFUSE_WAIT, self._refuse)
             return
         super().connection_made(transport)
+        metrics.connection_opened("http")
         if key is not None:
             self.clients.add(key)
             self._client_key = key
@@ -85,6 +89,7 @@ class WebH11Protocol(H11Protocol):
         self._disarm()
         if self._refused:
             return
+        metrics.connection_closed("http")
         if self._client_key is not None:
             self.clients.remove(self._client_key)
             self._client_key = None

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.loginlimit import ADMIN, LoginLimitError, client_key
+from postel.metrics import record as metrics
 from postel.web import loginflow
 from postel.web.admin.guard import field, page, public_page, redirect, render, session_of
 from postel.web.admin.state import COOKIE, PREFIX, admin_state
@@ -54,6 +55,7 @@ async def login(request: Request) -> Response:
         attempt = await st.limiter.reserve(host, ADMIN)
     except LoginLimitError as exc:
         log.info("login rate limited", extra={"client": client})
+        metrics.authentication("http", "ratelimited")
         return loginflow.refused(
             exc,
             lambda status, error: render(
@@ -64,6 +66,7 @@ async def login(request: Request) -> Response:
     path = st.cfg.path(st.cfg.static.admin_password_file)
     if not password or not await check_admin_password(path, password):
         log.info("admin login failed", extra={"client": client})
+        metrics.authentication("http", "failure")
         await asyncio.sleep(FAILURE_DELAY)
         return render(
             request,
@@ -73,6 +76,7 @@ async def login(request: Request) -> Response:
             next=next_of(request),
         )
     await st.limiter.succeeded(attempt)
+    metrics.authentication("http", "success")
     session = st.sessions.login(session_of(request), "admin")
     log.info("admin logged in", extra={"client": client})
     response = redirect(next_of(request))

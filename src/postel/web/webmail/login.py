@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.loginlimit import LoginLimitError, account_key, client_key
+from postel.metrics import record as metrics
 from postel.store.credentials import Credentials
 from postel.web import loginflow
 from postel.web.sessions import Session
@@ -66,6 +67,7 @@ async def login(request: Request) -> Response:
         attempt = await st.limiter.reserve(host, account_key(account, address))
     except LoginLimitError as exc:
         log.info("webmail login rate limited", extra={"client": client})
+        metrics.authentication("http", "ratelimited")
         return loginflow.refused(
             exc,
             lambda status, error: render(
@@ -86,6 +88,7 @@ async def login(request: Request) -> Response:
         )
     if not ok or account is None:
         log.info("webmail login failed", extra={"client": client})
+        metrics.authentication("http", "failure")
         await asyncio.sleep(FAILURE_DELAY)
         return render(
             request,
@@ -96,6 +99,7 @@ async def login(request: Request) -> Response:
             next=next_of(request),
         )
     await st.limiter.succeeded(attempt)
+    metrics.authentication("http", "success")
     session = st.sessions.login(session_of(request), account)
     session.data["address"] = address.lower()
     log.info("webmail login", extra={"client": client, "account": account})

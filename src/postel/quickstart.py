@@ -112,6 +112,12 @@ nameservers = []
 no_outgoing_tls_reports = false
 outgoing_tls_reports_for_all_success = false
 
+# Prometheus metrics and /healthz on loopback only (docs/metrics.md).
+[metrics]
+enabled = true
+ip = "127.0.0.1"
+port = 9433
+
 [listeners.public]
 ips = [{ip_list}]
 {cert_lines}smtp = {{ enabled = true, port = 25 }}

@@ -252,6 +252,28 @@ def unverified() -> ssl.SSLContext:
     return ctx
 
 
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+        return True
+    return False
+
+
+def scrape(port: int) -> Samples:
+    """The samples of /metrics on the metrics listener (docs/metrics.md)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    out: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
 def submit(ip: str, password: str, subject: str) -> None:
     msg = EmailMessage()
     msg["From"] = msg["To"] = ADDRESS
@@ -303,6 +325,9 @@ def test_quickstart_and_serve_as_root_run_as_the_postel_user(
     static["listeners"]["internal"]["web"]["port"] = web_port  # type: ignore[index]
     static["dns"] = {"nameservers": ["127.0.0.1"], "port": free_port(), "timeout": 0.5}
     static["limits"] = {"smtp_workers": 2}
+    assert static["metrics"]["enabled"] is True  # type: ignore[index]  # quickstart's
+    metrics_port = free_port()
+    static["metrics"]["port"] = metrics_port  # type: ignore[index]
     (config / "postel.toml").write_text(tomlkit.dumps(static))
     assert (config / "postel.toml").stat().st_uid == 0
 
@@ -340,15 +365,32 @@ def test_quickstart_and_serve_as_root_run_as_the_postel_user(
         for pid in workers:
             assert uids(pid) == want
 
-        # Issue 19 item 1 (another helper): scrape /metrics here, before the delivery.
+        deadline = time.monotonic() + 20
+        while not port_open(metrics_port):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        before = scrape(metrics_port)
         subject = f"installed {os.getpid()}"
         submit(ip, password.group(1), subject)
         deadline = time.monotonic() + 30
         while subject not in (page := webmail_inbox(web_port, password.group(1))):
             assert time.monotonic() < deadline, page
             time.sleep(0.5)
-        # Issue 19 item 1: scrape /metrics again here; the delivery and submission
-        # counters must have moved.
+        after = scrape(metrics_port)
+        # The submission (in a worker) and the webmail's requests (main process),
+        # summed over the processes by prometheus_client's multiprocess mode.
+        moved = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+        accepted = ("postel_messages_received_total",
+                    frozenset({("protocol", "submission"), ("result", "accepted")}))  # fmt: skip
+        assert moved.get(accepted, 0) >= 1, moved
+        assert any(
+            name == "postel_command_duration_seconds_count"
+            and ("protocol", "http") in labels
+            and v > 0
+            for (name, labels), v in moved.items()
+        ), moved
+        health = httpx.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
 
         assert (base / "data" / "postel.version").stat().st_uid == postel_user.pw_uid
         proc.send_signal(signal.SIGTERM)

@@ -22,9 +22,8 @@ from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
-from postel.smtpserver.recipients import ReportKind
-from postel.smtpserver.storethread import write_and_store
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.routing import ReportKind
 
 if TYPE_CHECKING:
     from postel.auth import AuthResults
@@ -193,13 +192,15 @@ async def deliver(
         forward.extend(a for a in local.forward if a not in forward)
         if local.report is not None:
             outcome.reports.append((local.report, str(local.address)))
-    # Writing the file and storing it: one job for the loop's delivery thread,
+    # Writing the file and storing it: one job for the store's delivery path,
     # which stores the waiting messages of all sessions in one transaction.
-    delivered, error = await write_and_store(
-        ctx.store, final, headers, body, targets, tx.params.requiretls
+    delivered, error = await ctx.store.write_and_deliver(
+        targets, final, headers, body, requiretls=tx.params.requiretls
     )
-    for account, mailbox, msgid in delivered:
-        log.info("delivered", extra={"account": account, "mailbox": mailbox, "msgid": msgid})
+    for account, msg in delivered:
+        log.info(
+            "delivered", extra={"account": account, "mailbox": msg.mailbox, "msgid": msg.msgid}
+        )
     if error is not None:
         log.error("delivery to account failed", extra={"err": repr(error)})
         outcome.reply = Reply(451, "4.3.0", f"temporary failure storing message, id {info.cid}")

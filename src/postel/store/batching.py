@@ -83,6 +83,8 @@ class DeliveryBatcher:
     def deliver_wait(self, jobs: Sequence[Job]) -> list[Job]:
         """Deliver *jobs* from a thread (not this batcher's): blocks until all
         are done, then returns them; they are taken in one batch."""
+        if threading.current_thread() is self._thread:
+            raise StoreError("a delivery from inside the delivery thread would wait for itself")
         for job in jobs:
             job.waiter = concurrent.futures.Future()
         self.submit(list(jobs))

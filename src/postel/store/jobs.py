@@ -59,6 +59,21 @@ class Job:
     error: Exception | None = None  # a store error: stops the remaining targets
     failed: BaseException | None = None  # writing the file failed: raised to the caller
 
+    @classmethod
+    def of(cls, account: str, d: Delivery, write: tuple[bytes, bytes | Path] | None = None) -> Job:
+        """The job of one Delivery to *account*."""
+        return cls(
+            Path(d.source),
+            [(account, d.mailbox)],
+            write,
+            d.requiretls,
+            d.flags,
+            d.keywords,
+            d.received,
+            d.size,
+            d.envelope,
+        )
+
     def delivery(self, mailbox: str) -> Delivery:
         return Delivery(
             mailbox,

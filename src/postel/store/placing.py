@@ -162,19 +162,7 @@ class Placing(AccountBase):
         deliveries of other callers. Each gets its Message or its own error: a
         failed one is rolled back to its savepoint, the others are kept. All
         are durable when this returns."""
-        jobs = [
-            Job(
-                Path(d.source),
-                [(self.name, d.mailbox)],
-                requiretls=d.requiretls,
-                flags=d.flags,
-                keywords=d.keywords,
-                received=d.received,
-                size=d.size,
-                envelope=d.envelope,
-            )
-            for d in deliveries
-        ]
+        jobs = [Job.of(self.name, d) for d in deliveries]
         return [_one(job) for job in self._batcher.deliver_wait(jobs)]
 
     def _deliver_now(self, deliveries: Sequence[Delivery]) -> list[Message | Exception]:
@@ -382,15 +370,8 @@ class Placing(AccountBase):
         temporary file in the data dir's tmp/ and delivers that."""
         _ensure_dir(self._tmpdir)
         tmp = self._tmpdir / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
-        job = Job(
-            tmp,
-            [(self.name, mailbox)],
-            write=(b"", data),
-            requiretls=requiretls,
-            flags=flags,
-            keywords=keywords,
-            received=received,
-        )
+        d = Delivery(mailbox, tmp, flags, keywords, received, requiretls)
+        job = Job.of(self.name, d, write=(b"", data))
         try:
             (done,) = self._batcher.deliver_wait([job])
         finally:

@@ -237,6 +237,11 @@ def resolve_recipient(
     goes to *postmaster_account*/*postmaster_mailbox* when an account is given.
     """
     ctx = _context(domains, hostname, host_tlsrpt, postmaster_account, postmaster_mailbox)
+    return _lookup(ctx, address)
+
+
+def _lookup(ctx: _Context, address: str) -> Destination | None:
+    """The destination of *address* in *ctx*, remembered there."""
     try:
         return ctx.results[address]
     except KeyError:
@@ -280,17 +285,20 @@ def _resolve(ctx: _Context, address: str) -> Destination | None:
     )
 
 
+def _config_context(config: Config) -> _Context:
+    static = config.static
+    return _context(
+        config.domains,
+        static.hostname,
+        static.host_tlsrpt,
+        static.postmaster_account,
+        static.postmaster_mailbox,
+    )
+
+
 def resolve_for_config(config: Config, address: str) -> Destination | None:
     """:func:`resolve_recipient` with everything taken from a loaded Config."""
-    static = config.static
-    return resolve_recipient(
-        config.domains,
-        address,
-        hostname=static.hostname,
-        host_tlsrpt=static.host_tlsrpt,
-        postmaster_account=static.postmaster_account,
-        postmaster_mailbox=static.postmaster_mailbox,
-    )
+    return _lookup(_config_context(config), address)
 
 
 # -- at RCPT TO: accepted or refused, with the reply ------------------------
@@ -313,7 +321,8 @@ class LocalRecipient:
 
 
 def is_local_domain(cfg: Config, domain: str) -> bool:
-    return domain == cfg.static.hostname or domain in cfg.domains.domains
+    """Whether *domain* (lower-case A-label) is a hosted domain or the host name."""
+    return _is_local_domain(_config_context(cfg), domain)
 
 
 def report_kind(cfg: Config, address: str) -> ReportKind | None:

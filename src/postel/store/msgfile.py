@@ -8,6 +8,12 @@ import shutil
 from pathlib import Path
 
 
+def temp_path(tmpdir: Path) -> Path:
+    """A new name for a message written into *tmpdir* (the data dir's tmp/)
+    before it is delivered; unique across processes."""
+    return tmpdir / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
+
+
 def _owner_only(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 

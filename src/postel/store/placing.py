@@ -29,6 +29,7 @@ from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import InvalidFlag
 from postel.store.jobs import Delivery, Job
 from postel.store.message import Message
+from postel.store.msgfile import temp_path
 from postel.store.names import join_flags, split_flags
 from postel.store.search import FTS_TABLE, fts_row
 
@@ -369,7 +370,7 @@ class Placing(AccountBase):
         """Deliver *data* to *mailbox*: the batcher writes it to a fsynced
         temporary file in the data dir's tmp/ and delivers that."""
         _ensure_dir(self._tmpdir)
-        tmp = self._tmpdir / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
+        tmp = temp_path(self._tmpdir)
         d = Delivery(mailbox, tmp, flags, keywords, received, requiretls)
         job = Job.of(self.name, d, write=(b"", data))
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from postel.store.account import INDEX_DB, AccountStore
 from postel.store.batching import DeliveryBatcher
 from postel.store.errors import StoreError, UnknownAccount
 from postel.store.jobs import Job, Result
+from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
 
 
@@ -82,7 +82,7 @@ class Store:
         self, targets: Sequence[tuple[str, str]], data: bytes, *, requiretls: bool = False
     ) -> Result:
         """:meth:`write_and_deliver` of *data* through a temporary file in tmp/."""
-        path = self.datadir.tmp / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
+        path = temp_path(self.datadir.tmp)
         try:
             return await self.write_and_deliver(targets, path, b"", data, requiretls=requiretls)
         finally:

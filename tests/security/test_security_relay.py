@@ -20,7 +20,7 @@ from security_env import (
 from postel.config import Config
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_rcpt
-from postel.smtpserver.recipients import RecipientRefused, resolve
+from postel.store.routing import RecipientRefused, resolve
 
 MSG = b"From: someone@sender.test\r\nTo: x@example.org\r\nSubject: t\r\n\r\nbody\r\n"
 

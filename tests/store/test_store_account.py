@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import postel.store.account as account_mod
+import postel.store.placing as account_mod
 from postel.datadir import DataDir, message_path
 from postel.store import (
     AccountStore,

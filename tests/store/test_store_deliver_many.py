@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import postel.store.account as account_mod
+import postel.store.placing as account_mod
 from postel.datadir import DataDir
 from postel.store import AccountStore, InvalidFlag, MailboxExists, Store
 from postel.store.account import LOCK_FILE, Delivery

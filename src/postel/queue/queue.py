@@ -476,8 +476,9 @@ class Queue:
             if dest is not None:
                 targets = list(dest.accounts)
         if targets:
-            for account, mailbox in targets:
-                await asyncio.to_thread(self.store.account(account).deliver_bytes, mailbox, data)
+            _, error = await self.store.deliver_bytes(targets, data)
+            if error is not None:
+                raise error
             log.info("dsn delivered locally", extra={"msgid": msg.id, "to": msg.mail_from})
             return
         # A remote sender (mail forwarded by an alias): queue with the null sender.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -32,8 +31,7 @@ class QueueSubmitter:
         *,
         is_dmarc_report: bool = False,
     ) -> None:
-        from postel.smtpserver.recipients import is_local_domain
-        from postel.store.routing import resolve_for_config
+        from postel.store.routing import is_local_domain, resolve_for_config
 
         cfg = self.queue.cfg
         local: list[tuple[str, str]] = []
@@ -64,8 +62,11 @@ class QueueSubmitter:
                 )
             except BadMessage as exc:
                 raise SubmitError(550, "5.1.3", str(exc)) from exc
-        for acc, mailbox in local:
-            await asyncio.to_thread(
-                self.queue.store.account(acc).deliver, mailbox, path, requiretls=requiretls
+        if local:
+            delivered, error = await self.queue.store.deliver_file(
+                local, path, requiretls=requiretls
             )
-            log.info("delivered locally", extra={"account": acc, "mailbox": mailbox})
+            for acc, msg in delivered:
+                log.info("delivered locally", extra={"account": acc, "mailbox": msg.mailbox})
+            if error is not None:
+                raise error

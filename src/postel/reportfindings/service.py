@@ -109,13 +109,12 @@ class DigestSender:
 def local_deliver(store: Store, settings: Settings) -> Deliver:
     """Into the postmaster account's postmaster mailbox (the store's delivery)."""
 
-    def put(message: bytes) -> None:
-        account = store.account(settings.postmaster_account)
-        account.deliver_bytes(settings.postmaster_mailbox, message)
-
     async def deliver(rcpt: str, message: bytes) -> None:
         assert rcpt == ""
-        await asyncio.to_thread(put, message)
+        target = (settings.postmaster_account, settings.postmaster_mailbox)
+        _, error = await store.deliver_bytes([target], message)
+        if error is not None:
+            raise error
 
     return deliver
 

@@ -30,9 +30,8 @@ from postel.smtpserver.junkfiling import (
     record_filings,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
-from postel.smtpserver.recipients import ReportKind
-from postel.smtpserver.storethread import write_and_store
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.routing import ReportKind
 
 if TYPE_CHECKING:
     from postel.auth import AuthResults
@@ -216,13 +215,15 @@ async def deliver(
         targets = list(dict.fromkeys((a, JUNK_MAILBOX) for a, _m in targets))
     key = filing_key(headers, body if isinstance(body, bytes) else message) if filings else ""
     del message
-    # Writing the file and storing it: one job for the loop's delivery thread,
+    # Writing the file and storing it: one job for the store's delivery path,
     # which stores the waiting messages of all sessions in one transaction.
-    delivered, error = await write_and_store(
-        ctx.store, final, headers, body, targets, tx.params.requiretls
+    delivered, error = await ctx.store.write_and_deliver(
+        targets, final, headers, body, requiretls=tx.params.requiretls
     )
-    for account, mailbox, msgid in delivered:
-        log.info("delivered", extra={"account": account, "mailbox": mailbox, "msgid": msgid})
+    for account, msg in delivered:
+        log.info(
+            "delivered", extra={"account": account, "mailbox": msg.mailbox, "msgid": msg.msgid}
+        )
     if filings and ctx.junk is not None and error is None:
         ctx.spawn(asyncio.to_thread(record_filings, ctx.junk, key, filings))
     if error is not None:

@@ -266,9 +266,8 @@ class SMTPService:
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers.clear()
         # Deliveries still queued are done before the store is closed.
-        from postel.smtpserver.storethread import stop_delivery_thread
 
-        await stop_delivery_thread()
+        await asyncio.to_thread(self.ctx.store.batcher.stop)
         if self.ctx.evaluations is not None:
             await asyncio.to_thread(self.ctx.evaluations.close)
             self.ctx.evaluations = None

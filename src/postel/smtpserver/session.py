@@ -30,9 +30,9 @@ from postel.smtpserver import sasl
 from postel.smtpserver.conn import Conn
 from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.lines import BareLine, TooLong, line_fault, read_data, read_line
-from postel.smtpserver.recipients import RecipientRefused, resolve
 from postel.smtpserver.spool import Spool
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.routing import RecipientRefused, resolve
 
 log = logging.getLogger("postel.smtpserver")
 

@@ -19,11 +19,11 @@ from postel.config import Config
 from postel.smtp.address import Address, parse_address
 from postel.smtp.errors import AddressError
 from postel.smtp.reply import Reply
-from postel.smtpserver.compose import write_message
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.errors import SubmitError
 from postel.smtpserver.incoming import trace_headers, without_own_results
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.msgfile import write_message
 
 log = logging.getLogger("postel.smtpserver")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -11,7 +10,7 @@ from postel.config import Config
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
 from postel.smtpserver.errors import SubmitError
-from postel.smtpserver.recipients import RELAY_DENIED, RecipientRefused, resolve
+from postel.store.routing import RELAY_DENIED, RecipientRefused, resolve
 
 if TYPE_CHECKING:
     from postel.store.store import Store
@@ -62,8 +61,8 @@ class LocalSubmitter:
                     550, "5.7.1", f"no outgoing queue yet: {rcpt} forwards to other hosts"
                 )
             targets.extend(t for t in local.deliveries if t not in targets)
-        for acc, mailbox in targets:
-            await asyncio.to_thread(
-                self.store.account(acc).deliver, mailbox, path, requiretls=requiretls
-            )
-            log.info("delivered locally", extra={"account": acc, "mailbox": mailbox})
+        delivered, error = await self.store.deliver_file(targets, path, requiretls=requiretls)
+        for acc, msg in delivered:
+            log.info("delivered locally", extra={"account": acc, "mailbox": msg.mailbox})
+        if error is not None:
+            raise error

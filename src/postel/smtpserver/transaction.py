@@ -7,7 +7,7 @@ from datetime import datetime
 
 from postel.smtp.address import Address
 from postel.smtp.params import MailParams
-from postel.smtpserver.recipients import LocalRecipient
+from postel.store.routing import LocalRecipient
 
 
 @dataclass

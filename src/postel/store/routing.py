@@ -1,4 +1,8 @@
-"""Which local account(s) and mailbox(es) an incoming recipient address goes to.
+"""Recipient routing: which RCPT TO addresses this server accepts (no open
+relay), and which local account(s) and mailbox(es) each goes to.
+
+Hosted domains (domains.toml) and the host name are local; everything else
+is refused with 550 5.7.1 on the incoming port (RFC 5321 §3.6.2 relaying).
 
 Pure: works on the configuration passed in. Matching is case-insensitive on
 the localpart (the configured spelling is reported), domains compare as
@@ -21,14 +25,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from postel.config.names import check_domain
+from postel.smtp.reply import Reply
+from postel.store.errors import StoreError
 
 if TYPE_CHECKING:
     from postel.config import Config, DomainsConfig
     from postel.config.model import HostTLSRPT
+    from postel.smtp.address import Address
 
 log = logging.getLogger("postel.store")
 
 INBOX = "Inbox"
+ReportKind = Literal["tlsrpt", "tlsrpt-host", "dmarc"]
+
+RELAY_DENIED = Reply(550, "5.7.1", "relaying denied: not a domain of this server")
+NO_SUCH_USER = Reply(550, "5.1.1", "no such user here")
 MAX_ALIAS_DEPTH = 8
 SUBADDRESS_SEPARATOR = "+"
 
@@ -226,6 +237,11 @@ def resolve_recipient(
     goes to *postmaster_account*/*postmaster_mailbox* when an account is given.
     """
     ctx = _context(domains, hostname, host_tlsrpt, postmaster_account, postmaster_mailbox)
+    return _lookup(ctx, address)
+
+
+def _lookup(ctx: _Context, address: str) -> Destination | None:
+    """The destination of *address* in *ctx*, remembered there."""
     try:
         return ctx.results[address]
     except KeyError:
@@ -269,14 +285,76 @@ def _resolve(ctx: _Context, address: str) -> Destination | None:
     )
 
 
+def _config_context(config: Config) -> _Context:
+    static = config.static
+    return _context(
+        config.domains,
+        static.hostname,
+        static.host_tlsrpt,
+        static.postmaster_account,
+        static.postmaster_mailbox,
+    )
+
+
 def resolve_for_config(config: Config, address: str) -> Destination | None:
     """:func:`resolve_recipient` with everything taken from a loaded Config."""
-    static = config.static
-    return resolve_recipient(
-        config.domains,
-        address,
-        hostname=static.hostname,
-        host_tlsrpt=static.host_tlsrpt,
-        postmaster_account=static.postmaster_account,
-        postmaster_mailbox=static.postmaster_mailbox,
-    )
+    return _lookup(_config_context(config), address)
+
+
+# -- at RCPT TO: accepted or refused, with the reply ------------------------
+
+
+class RecipientRefused(StoreError):
+    """A recipient this server does not accept; *reply* says why."""
+
+    def __init__(self, reply: Reply):
+        super().__init__(str(reply))
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class LocalRecipient:
+    address: Address
+    deliveries: list[tuple[str, str]]  # (account, mailbox)
+    forward: list[str] = field(default_factory=list)
+    report: ReportKind | None = None
+
+
+def is_local_domain(cfg: Config, domain: str) -> bool:
+    """Whether *domain* (lower-case A-label) is a hosted domain or the host name."""
+    return _is_local_domain(_config_context(cfg), domain)
+
+
+def report_kind(cfg: Config, address: str) -> ReportKind | None:
+    """The kind of reports *address* (a configured address) receives, if any.
+
+    "tlsrpt-host" is the host TLSRPT address (reports about this MX, DANE).
+    """
+    local, _, domain = address.rpartition("@")
+    lp = local.lower()
+    host = cfg.static.host_tlsrpt
+    if host.localpart and domain == cfg.static.hostname and lp == host.localpart.lower():
+        return "tlsrpt-host"
+    dom = cfg.domains.domains.get(domain)
+    if dom is None:
+        return None
+    if dom.tlsrpt_reports and lp == dom.tlsrpt_reports.localpart.lower():
+        return "tlsrpt"
+    if dom.dmarc_reports and lp == dom.dmarc_reports.localpart.lower():
+        return "dmarc"
+    return None
+
+
+def resolve(cfg: Config, address: Address, *, postmaster: bool = False) -> LocalRecipient:
+    """Where mail for *address* goes; raises RecipientRefused with the reply.
+
+    *postmaster* is the bare ``<Postmaster>`` of RFC 5321 §4.1.1.3, which is
+    always accepted, as is postmaster@ every local domain (§4.5.1).
+    """
+    if not postmaster and not is_local_domain(cfg, address.domain):
+        raise RecipientRefused(RELAY_DENIED)
+    dest = resolve_for_config(cfg, "postmaster" if postmaster else str(address))
+    if dest is None:
+        raise RecipientRefused(NO_SUCH_USER)
+    report = report_kind(cfg, dest.address) if dest.kind == "account" else None
+    return LocalRecipient(address, list(dest.accounts), list(dest.forward), report)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from types import TracebackType
 
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
+from postel.store.batching import DeliveryBatcher
 from postel.store.errors import StoreError, UnknownAccount
+from postel.store.jobs import Job, Result
+from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
 
 
@@ -25,6 +29,8 @@ class Store:
         self._accounts: dict[str, AccountStore] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # The one delivery path of every account of this store (store/batching.py).
+        self.batcher = DeliveryBatcher(self.account)
         for d in (datadir.root, datadir.accounts_dir, datadir.tmp):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -42,9 +48,45 @@ class Store:
                 directory = self.datadir.account_dir(name)
                 if not create and not (directory / INDEX_DB).exists():
                     raise UnknownAccount(f"account {name!r}: no store at {directory}")
-                acc = AccountStore(name, directory, self.datadir.tmp)
+                acc = AccountStore(name, directory, self.datadir.tmp, self.batcher)
                 self._accounts[name] = acc
             return acc
+
+    # -- the one delivery path (store/batching.py), for event loops ----------
+
+    async def deliver_file(
+        self, targets: Sequence[tuple[str, str]], path: Path, *, requiretls: bool = False
+    ) -> Result:
+        """Deliver the complete, fsynced file *path* to each (account, mailbox)
+        of *targets*, stopping at the first failure; *path* is left alone.
+        Returns (account, Message) of each delivery and the error that stopped
+        them, if any."""
+        return await self.batcher.deliver(Job(path, targets, requiretls=requiretls))
+
+    async def write_and_deliver(
+        self,
+        targets: Sequence[tuple[str, str]],
+        path: Path,
+        headers: bytes,
+        body: bytes | Path,
+        *,
+        requiretls: bool = False,
+    ) -> Result:
+        """Write the new file *path* (*headers*, then *body*: bytes or a file),
+        fsynced, then :meth:`deliver_file` it; an error writing it is raised.
+        *path* is left for the caller."""
+        job = Job(path, targets, write=(headers, body), requiretls=requiretls)
+        return await self.batcher.deliver(job)
+
+    async def deliver_bytes(
+        self, targets: Sequence[tuple[str, str]], data: bytes, *, requiretls: bool = False
+    ) -> Result:
+        """:meth:`write_and_deliver` of *data* through a temporary file in tmp/."""
+        path = temp_path(self.datadir.tmp)
+        try:
+            return await self.write_and_deliver(targets, path, b"", data, requiretls=requiretls)
+        finally:
+            path.unlink(missing_ok=True)
 
     def account_names(self) -> list[str]:
         """Accounts with a store on disk (including ones no longer configured)."""
@@ -59,6 +101,8 @@ class Store:
         return self._closed
 
     def close(self) -> None:
+        """Deliveries already queued are done first; later ones fail."""
+        self.batcher.close()
         with self._lock:
             self._closed = True
             accounts, self._accounts = list(self._accounts.values()), {}

@@ -17,8 +17,7 @@ def local_check(cfg: Config) -> Callable[[str], bool | None]:
     """Is an address ours (postel.recipientsecurity.evaluate_recipient's *local*):
     None when its domain is not one of this server's, else whether it is delivered
     to an account here (as the submission will route it)."""
-    from postel.smtpserver.recipients import is_local_domain
-    from postel.store.routing import resolve_for_config
+    from postel.store.routing import is_local_domain, resolve_for_config
 
     def check(address: str) -> bool | None:
         domain = address.rpartition("@")[2]

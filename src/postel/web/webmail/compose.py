@@ -13,9 +13,9 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postel.smtpserver.compose import write_message
 from postel.smtpserver.errors import SubmitError
 from postel.store import MessageNotFound, StoreError
+from postel.store.msgfile import write_message
 from postel.web.webmail.build import (
     ComposeError,
     Draft,
@@ -232,9 +232,7 @@ async def compose_submit(request: Request) -> Response:
         return await again(str(exc))
 
     if what == "save":
-        saved = await asyncio.to_thread(
-            acc.deliver_bytes, DRAFTS, data, flags=["\\Seen", "\\Draft"]
-        )
+        saved = await asyncio.to_thread(acc.append, DRAFTS, data, ["\\Seen", "\\Draft"])
         await _remove_draft(acc, draft_id)
         flash(request, "Draft saved.")
         return redirect(f"{PREFIX}/compose?draft={saved.msgid}")
@@ -266,9 +264,7 @@ async def compose_submit(request: Request) -> Response:
         extra={"account": account, "rcpts": len(rcpts), "requiretls": d.requiretls},
     )
     try:
-        await asyncio.to_thread(
-            acc.deliver_bytes, SENT, signed, flags=["\\Seen"], requiretls=d.requiretls
-        )
+        await asyncio.to_thread(acc.append, SENT, signed, ["\\Seen"], requiretls=d.requiretls)
         await _remove_draft(acc, draft_id)
         if replied is not None:
             with contextlib.suppress(MessageNotFound, StoreError):

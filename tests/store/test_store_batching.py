@@ -1,24 +1,22 @@
-"""The delivery thread: writes message files and stores batches of them."""
+"""The store's one delivery path (store/batching.py): a thread per Store that
+writes message files and stores batches of them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from postel.datadir import DataDir
-from postel.smtpserver import storethread
-from postel.smtpserver.storethread import (
-    DeliveryThread,
-    DeliveryThreadClosed,
-    stop_delivery_thread,
-    write_and_store,
-)
-from postel.store import Store, UnknownAccount
-from postel.store.account import AccountStore
+from postel.store import Store, StoreError, UnknownAccount, batching
+from postel.store.batching import DeliveryBatcher
+from postel.store.jobs import Job, Result
+from postel.store.message import Message
+from postel.store.placing import Placing
 
 HEADERS = b"Received: from client.test by mx.example.org; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
 BODY = (
@@ -40,36 +38,50 @@ def datadir(tmp_path: Path) -> DataDir:
 async def store(datadir: DataDir) -> AsyncIterator[Store]:
     s = Store(datadir, accounts=["alice", "bob"])
     yield s
-    await stop_delivery_thread()
     s.close()
+
+
+def write_and_store(
+    store: Store,
+    final: Path,
+    headers: bytes,
+    body: bytes | Path,
+    targets: list[tuple[str, str]],
+    requiretls: bool,
+) -> Coroutine[Any, Any, Result]:
+    return store.write_and_deliver(targets, final, headers, body, requiretls=requiretls)
+
+
+def ids(delivered: list[tuple[str, Message]]) -> list[tuple[str, str, int]]:
+    return [(a, m.mailbox, m.msgid) for a, m in delivered]
 
 
 async def test_concurrent_jobs_are_written_and_stored(
     store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = AccountStore.deliver_many
+    real = Placing._deliver_now
 
-    def counting(self: AccountStore, deliveries: list[object]) -> object:
+    def counting(self: Placing, deliveries: list[object]) -> object:
         calls.append(len(deliveries))
         return real(self, deliveries)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(AccountStore, "deliver_many", counting)
+    monkeypatch.setattr(Placing, "_deliver_now", counting)
     n = 30
 
-    async def one(i: int) -> tuple[list[tuple[str, str, int]], Exception | None]:
+    async def one(i: int) -> Result:
         body = BODY + f"message {i}\r\n".encode()
         return await write_and_store(
             store, datadir.tmp / f"m{i}", HEADERS, body, [("alice", "Inbox")], i % 2 == 0
         )
 
     results = await asyncio.gather(*(one(i) for i in range(n)))
-    await stop_delivery_thread()
+    await asyncio.to_thread(store.batcher.stop)
     acc = store.account("alice")
     msgids = set()
     for i, (delivered, error) in enumerate(results):
         assert error is None
-        ((account, mailbox, msgid),) = delivered
+        ((account, mailbox, msgid),) = ids(delivered)
         assert (account, mailbox) == ("alice", "Inbox")
         msgids.add(msgid)
         msg = acc.get(msgid)
@@ -90,7 +102,7 @@ async def test_file_from_spool_path(store: Store, datadir: DataDir) -> None:
         store, datadir.tmp / "final", HEADERS, spool, [("alice", "Inbox")], False
     )
     assert error is None
-    msg = store.account("alice").get(delivered[0][2])
+    msg = store.account("alice").get(delivered[0][1].msgid)
     assert msg.subject == "hello" and msg.size == len(HEADERS + BODY)
 
 
@@ -110,9 +122,9 @@ async def test_failed_target_stops_the_job_others_unaffected(
     )
     (bad_done, bad_err), (good_done, good_err) = await asyncio.gather(bad, good)
     assert isinstance(bad_err, UnknownAccount)
-    assert [(a, m) for a, m, _ in bad_done] == [("alice", "Inbox")]  # bob not attempted
+    assert [(a, m) for a, m, _ in ids(bad_done)] == [("alice", "Inbox")]  # bob not attempted
     assert good_err is None
-    assert [(a, m) for a, m, _ in good_done] == [("alice", "Inbox"), ("bob", "Inbox")]
+    assert [(a, m) for a, m, _ in ids(good_done)] == [("alice", "Inbox"), ("bob", "Inbox")]
     assert store.account("bob").mailbox("Inbox").total == 1
     assert store.account("alice").mailbox("Inbox").total == 2
 
@@ -139,7 +151,7 @@ async def test_store_error_when_store_closed(datadir: DataDir) -> None:
     delivered, error = await write_and_store(
         store, datadir.tmp / "m", HEADERS, BODY, [("alice", "Inbox")], False
     )
-    assert delivered == [] and error is not None
+    assert delivered == [] and isinstance(error, StoreError)
 
 
 async def test_cancelled_waiter_does_not_break_the_thread(store: Store, datadir: DataDir) -> None:
@@ -168,9 +180,9 @@ async def test_stop_finishes_queued_jobs_and_a_new_thread_starts_later(
         for i in range(10)
     ]
     await asyncio.sleep(0)  # all submitted
-    dt = storethread._threads[asyncio.get_running_loop()]
+    dt = store.batcher
     assert dt.running
-    await stop_delivery_thread()
+    await asyncio.to_thread(dt.stop)
     assert not dt.running
     results = await asyncio.gather(*tasks)
     assert all(err is None and len(done) == 1 for done, err in results)
@@ -179,59 +191,59 @@ async def test_stop_finishes_queued_jobs_and_a_new_thread_starts_later(
         store, datadir.tmp / "after", HEADERS, BODY, [("alice", "Inbox")], False
     )
     assert error is None and len(delivered) == 1
-    await stop_delivery_thread()
-    await stop_delivery_thread()  # no thread: nothing to do
+    await asyncio.to_thread(dt.stop)
+    await asyncio.to_thread(dt.stop)  # no thread: nothing to do
 
 
-def _job(store: Store, path: Path, fut: asyncio.Future[storethread.Result]) -> storethread._Job:
-    return storethread._Job(store, path, HEADERS, BODY, [("alice", "Inbox")], False, fut)
+def _job(path: Path) -> Job:
+    return Job(path, [("alice", "Inbox")], write=(HEADERS, BODY))
 
 
 async def test_idle_thread_ends_and_restarts(store: Store, datadir: DataDir) -> None:
-    loop = asyncio.get_running_loop()
-    dt = DeliveryThread(idle_seconds=0.05)
+    dt = DeliveryBatcher(store.account, idle_seconds=0.05)
     for i in range(2):
-        fut: asyncio.Future[storethread.Result] = loop.create_future()
-        dt.submit(_job(store, datadir.tmp / f"i{i}", fut))
-        delivered, error = await fut
+        delivered, error = await dt.deliver(_job(datadir.tmp / f"i{i}"))
         assert error is None and len(delivered) == 1
         deadline = time.monotonic() + 5
         while dt.running and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         assert not dt.running
-    thread = dt.close()
-    assert thread is None
-    with pytest.raises(DeliveryThreadClosed):
-        dt.submit(_job(store, datadir.tmp / "late", loop.create_future()))
+    dt.close()
+    assert not dt.running
+    delivered, error = await dt.deliver(_job(datadir.tmp / "late"))
+    assert delivered == [] and isinstance(error, StoreError)
+    assert not (datadir.tmp / "late").exists()
 
 
-async def test_each_loop_has_its_own_thread(store: Store, datadir: DataDir) -> None:
-    def other_loop() -> tuple[list[tuple[str, str, int]], Exception | None]:
-        async def go() -> tuple[list[tuple[str, str, int]], Exception | None]:
-            try:
-                return await write_and_store(
-                    store, datadir.tmp / "other", HEADERS, BODY, [("bob", "Inbox")], False
-                )
-            finally:
-                await stop_delivery_thread()
+async def test_loops_and_threads_share_the_store_thread(store: Store, datadir: DataDir) -> None:
+    """Callers on several event loops and plain threads all go through the
+    one batcher of the store; each is completed on its own loop or thread."""
+
+    def other_loop() -> Result:
+        async def go() -> Result:
+            return await write_and_store(
+                store, datadir.tmp / "other", HEADERS, BODY, [("bob", "Inbox")], False
+            )
 
         return asyncio.run(go())
 
     here = write_and_store(store, datadir.tmp / "here", HEADERS, BODY, [("alice", "Inbox")], False)
-    (done_here, err_here), (done_other, err_other) = await asyncio.gather(
-        here, asyncio.to_thread(other_loop)
+    (done_here, err_here), (done_other, err_other), sync = await asyncio.gather(
+        here,
+        asyncio.to_thread(other_loop),
+        asyncio.to_thread(store.account("alice").deliver_bytes, "Archive", BODY),
     )
     assert err_here is None and err_other is None
     assert done_here[0][0] == "alice" and done_other[0][0] == "bob"
-    await stop_delivery_thread()
+    assert sync.mailbox == "Archive" and store.account("alice").get(sync.msgid) == sync
 
 
 async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
     store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[tuple[str, str]] = []
-    real_fsync = storethread.fsync_file
-    real_deliver = AccountStore.deliver_many
+    real_fsync = batching.fsync_file
+    real_deliver = Placing._deliver_now
 
     def fsync(path: str | Path) -> None:
         events.append(("fsync", Path(path).name))
@@ -239,23 +251,22 @@ async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
             raise OSError(5, "I/O error")
         real_fsync(path)
 
-    def deliver(self: AccountStore, deliveries: list[object]) -> object:
+    def deliver(self: Placing, deliveries: list[object]) -> object:
         events.extend(("store", Path(d.source).name) for d in deliveries)  # type: ignore[attr-defined]
         return real_deliver(self, deliveries)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(storethread, "fsync_file", fsync)
-    monkeypatch.setattr(AccountStore, "deliver_many", deliver)
-    thread = DeliveryThread()
+    monkeypatch.setattr(batching, "fsync_file", fsync)
+    monkeypatch.setattr(Placing, "_deliver_now", deliver)
+    thread = DeliveryBatcher(store.account)
     loop = asyncio.get_running_loop()
     names = ["a", "bad", "c"]
-    jobs = [
-        storethread._Job(store, datadir.tmp / n, HEADERS, BODY, [("alice", "Inbox")], False,
-                         loop.create_future())
-        for n in names
-    ]  # fmt: skip
+    jobs = [_job(datadir.tmp / n) for n in names]
+    for job in jobs:
+        job.waiter = loop.create_future()
     datadir.tmp.mkdir(parents=True, exist_ok=True)
     thread._process(jobs)  # one batch of three, as the thread takes them
     await asyncio.sleep(0.05)
+    thread.close()
     fsynced = [n for kind, n in events if kind == "fsync"]
     stored = [n for kind, n in events if kind == "store"]
     assert sorted(fsynced) == names  # every file of the batch, at the same time
@@ -263,8 +274,11 @@ async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
     assert max(i for i, e in enumerate(events) if e[0] == "fsync") < min(
         i for i, e in enumerate(events) if e[0] == "store"
     )
-    assert isinstance(jobs[1].future.exception(), OSError)
+    assert isinstance(jobs[1].failed, OSError)
+    with pytest.raises(OSError):
+        jobs[1].result()
     assert not (datadir.tmp / "bad").exists()
     for job in (jobs[0], jobs[2]):
-        delivered, error = job.future.result()
+        assert job.waiter is not None and job.waiter.done()
+        delivered, error = job.result()
         assert error is None and len(delivered) == 1

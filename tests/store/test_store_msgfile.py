@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postel.smtpserver.compose import header_prefix
 from postel.store.envelope import header_block
+from postel.store.msgfile import header_prefix
 
 PIECES = st.sampled_from([b"a", b"Subject: x", b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n"])
 text = st.lists(PIECES, max_size=40).map(b"".join)

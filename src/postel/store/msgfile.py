@@ -1,4 +1,5 @@
-"""Writing the final message file: new header lines, then the received data."""
+"""Writing a new message file: header lines, then the received data (owner-only
+mode, like every file of the data directory)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ import shutil
 from pathlib import Path
 
 
+def temp_path(tmpdir: Path) -> Path:
+    """A new name for a message written into *tmpdir* (the data dir's tmp/)
+    before it is delivered; unique across processes."""
+    return tmpdir / f"deliver-{os.getpid()}-{os.urandom(8).hex()}"
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def write_message(path: Path, headers: bytes, body: Path | bytes, *, sync: bool = True) -> int:
     """Write *headers* followed by *body* (a file or bytes) to the new file *path*,
     fsynced before returning unless *sync* is False (the caller fsyncs it before
     the store hard-links it); returns its size."""
-    with open(path, "xb") as out:
+    with open(path, "xb", opener=_owner_only) as out:
         try:
             out.write(headers)
             if isinstance(body, bytes):

@@ -1,0 +1,265 @@
+"""An account's messages: listing, search, reading, flags, moving and removing
+(part of AccountStore). Removing a message deletes the row first, then the file."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from postel.datadir import message_path
+from postel.store import ftsbackfill
+from postel.store.accountbase import AccountBase
+from postel.store.errors import MessageNotFound, StoreError
+from postel.store.message import Message
+from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
+from postel.store.schema import MESSAGE_COLUMNS, list_sql
+from postel.store.search import search_sql
+from postel.store.searchquery import BadQuery, parse_query
+
+log = logging.getLogger("postel.store")
+
+MAX_PAGE = 10_000
+
+
+class Messages(AccountBase):
+    """Messages of one account (part of AccountStore)."""
+
+    _backfill_stop: threading.Event
+    _backfill: threading.Thread | None
+
+    # -- messages ---------------------------------------------------------
+
+    def list_messages(
+        self,
+        mailbox: str,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+        cursor: int | None = None,
+    ) -> list[Message]:
+        """One page of a mailbox in UID order, from the index only.
+
+        *cursor* is the UID of the last message of the previous page; paging
+        by cursor stays fast however deep, *offset* skips index entries."""
+        if offset < 0 or not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"offset must be >= 0 and limit 0..{MAX_PAGE}")
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            params: list[Any] = [mailbox_id]
+            if cursor is not None:
+                params.append(cursor)
+            params += [limit, offset]
+            sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
+            rows = self._conn.execute(sql, params).fetchall()
+        return [self._to_message(r, mailbox) for r in rows]
+
+    def search(
+        self,
+        query: str,
+        *,
+        mailbox: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages matching *query* (the search box's language, searchquery.py)
+        over subject, addresses and body text, newest first; in *mailbox* only
+        when given. *before*: the msgid of the last message of the previous page.
+        BadQuery for a query that cannot be run; nothing for an empty one."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        q = parse_query(query)
+        if q.empty:
+            return []
+        with self._lock:
+            self._check_open()
+            mailbox_id = (
+                self._mailbox_id(normalize_mailbox(mailbox), create=False) if mailbox else None
+            )
+            sql, params = search_sql(q, mailbox_id=mailbox_id, before_id=before, limit=limit)
+            try:
+                rows = self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:  # an FTS5 expression it refuses
+                raise BadQuery(f"search {query!r} in account {self.name!r}: {exc}") from None
+        return [self._to_message(r, r["mailbox_name"]) for r in rows]
+
+    @property
+    def search_complete(self) -> bool:
+        """Whether every message is in the full-text index (false while the
+        messages stored before it existed are being indexed)."""
+        with self._lock:
+            self._check_open()
+            return ftsbackfill.backlog_below(self._conn) == 0
+
+    def index_backlog(self, limit: int = ftsbackfill.CHUNK) -> bool:
+        """Index up to *limit* of the messages stored before the full-text index
+        existed, newest first; whether some remain (store/ftsbackfill.py)."""
+        with self._lock:
+            self._check_open()
+            below = ftsbackfill.backlog_below(self._conn)
+            if not below:
+                return False
+            rows = ftsbackfill.next_chunk(self._conn, below, limit)
+        values = ftsbackfill.read_chunk(self.dir, rows)  # file reads outside the locks
+        new_below = int(rows[-1]["id"]) if len(rows) == limit else 0
+        with self._lock:
+            self._check_open()
+            with self._write():
+                ftsbackfill.write_chunk(self._conn, below, new_below, values)
+            return ftsbackfill.backlog_below(self._conn) != 0
+
+    def _backfill_loop(self) -> None:
+        started = time.monotonic()
+        try:
+            while not self._backfill_stop.is_set() and self.index_backlog():
+                self._backfill_stop.wait(0.01)  # deliveries get their turn
+        except Exception as exc:  # closed meanwhile, or the disk: the next open goes on
+            if not self._backfill_stop.is_set():
+                log.warning(
+                    "full-text indexing of stored messages stopped",
+                    extra={"account": self.name, "err": repr(exc)},
+                )
+            return
+        if not self._backfill_stop.is_set():
+            log.info(
+                "full-text index of stored messages complete",
+                extra={"account": self.name, "seconds": round(time.monotonic() - started, 1)},
+            )
+
+    def get(self, msgid: int) -> Message:
+        with self._lock:
+            self._check_open()
+            row = self._message_row(msgid)
+        return self._to_message(row, row["mailbox_name"])
+
+    def get_by_uid(self, mailbox: str, uid: int) -> Message:
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            row = self._conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = ? AND m.uid = ?",
+                (mailbox_id, uid),
+            ).fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no uid {uid} in {mailbox!r}")
+        return self._to_message(row, mailbox)
+
+    def message_path(self, msgid: int) -> Path:
+        """Path of the message file (checked against the index)."""
+        self.get(msgid)
+        return message_path(self.dir, msgid)
+
+    def open_message(self, msgid: int) -> BinaryIO:
+        """The message file, opened for binary reading; the caller closes it."""
+        path = self.message_path(msgid)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"account {self.name!r}: message {msgid} is indexed but {path} is missing"
+            ) from exc
+
+    def set_flags(self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Message:
+        """Add and remove system flags (\\Seen ...) and keywords; returns the
+        updated message. Removing wins over adding the same flag."""
+        add_flags, add_kw = split_flags(add)
+        remove_flags, remove_kw = split_flags(remove)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                row = self._message_row(msgid)
+                old = parse_flags(row["flags"])
+                flags = (old | add_flags) - remove_flags
+                keywords = (parse_flags(row["keywords"]) | add_kw) - remove_kw
+                self._conn.execute(
+                    "UPDATE message SET flags = ?, keywords = ? WHERE id = ?",
+                    (join_flags(flags), join_flags(keywords), msgid),
+                )
+                was_seen, is_seen = "\\Seen" in old, "\\Seen" in flags
+                if was_seen != is_seen:
+                    self._conn.execute(
+                        "UPDATE mailbox SET unseen = unseen + ? WHERE id = ?",
+                        (-1 if is_seen else 1, row["mailbox_id"]),
+                    )
+        return self.get(msgid)
+
+    def move(self, msgid: int, mailbox: str) -> Message:
+        """Move a message to another existing mailbox; it gets a new UID there.
+        The file stays where it is (its path depends on the msgid only)."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                row = self._message_row(msgid)
+                target_id = self._mailbox_id(mailbox, create=False)
+                source_id = int(row["mailbox_id"])
+                if target_id != source_id:
+                    size = int(row["size"])
+                    unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
+                    uid = int(
+                        self._conn.execute(
+                            "SELECT uidnext FROM mailbox WHERE id = ?", (target_id,)
+                        ).fetchone()[0]
+                    )
+                    self._conn.execute(
+                        "UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?",
+                        (target_id, uid, msgid),
+                    )
+                    self._conn.execute(
+                        "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, "
+                        "size = size - ? WHERE id = ?",
+                        (unseen, size, source_id),
+                    )
+                    self._conn.execute(
+                        "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
+                        "unseen = unseen + ?, size = size + ? WHERE id = ?",
+                        (unseen, size, target_id),
+                    )
+        return self.get(msgid)
+
+    def remove(self, msgid: int) -> None:
+        """Delete a message: the index row first, then its file."""
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._delete_rows([self._message_row(msgid)])
+            self._unlink_files([msgid])
+
+    def expunge(self, mailbox: str) -> list[int]:
+        """Remove the messages flagged \\Deleted in *mailbox*; returns their ids."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(mailbox, create=False)
+                rows = [
+                    r
+                    for r in self._conn.execute(
+                        "SELECT id, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
+                        "AND instr(flags, '\\Deleted') > 0 ORDER BY uid",
+                        (mailbox_id,),
+                    ).fetchall()
+                    if "\\Deleted" in parse_flags(r["flags"])
+                ]
+                self._delete_rows(rows)
+            msgids = [int(r["id"]) for r in rows]
+            self._unlink_files(msgids)
+        return msgids
+
+    def _delete_rows(self, rows: list[sqlite3.Row]) -> None:
+        for row in rows:
+            unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
+            self._conn.execute("DELETE FROM message WHERE id = ?", (row["id"],))
+            self._conn.execute(
+                "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, size = size - ? "
+                "WHERE id = ?",
+                (unseen, row["size"], row["mailbox_id"]),
+            )

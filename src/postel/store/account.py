@@ -25,8 +25,8 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,6 +36,7 @@ from postel.db import open_db
 from postel.fsutil import fsync_dir
 from postel.store import ftsbackfill
 from postel.store.bodytext import READ_LIMIT, body_text
+from postel.store.changes import Change, ChangeLog, MailboxChanges, highest_modseq
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import (
     InvalidFlag,
@@ -159,8 +160,18 @@ def _flags(flags: Iterable[str], keywords: Iterable[str]) -> tuple[frozenset[str
 class AccountStore:
     """Mailboxes and messages of one account. Create through :class:`Store`."""
 
-    def __init__(self, name: str, directory: Path, tmpdir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        tmpdir: Path,
+        *,
+        publish: Callable[[str, Sequence[Change]], None] | None = None,
+    ) -> None:
         self.name = name
+        # Called with the changes of each committed transaction (store/notify.py).
+        self._publish = publish
+        self._changelog: ChangeLog | None = None  # of the open write transaction
         self.dir = directory
         self._tmpdir = tmpdir
         self._lock = threading.RLock()
@@ -207,6 +218,21 @@ class AccountStore:
     def _funlock(self) -> None:
         fcntl.flock(self._lockfd, fcntl.LOCK_UN)
 
+    def _changes(self) -> ChangeLog:
+        """The change log of the open write transaction (store/changes.py)."""
+        assert self._changelog is not None, "change outside a write transaction"
+        return self._changelog
+
+    def _published(self, changelog: ChangeLog) -> None:
+        """After a commit: hand its changes on; a failure here never fails the write."""
+        if changelog.changes and self._publish is not None:
+            try:
+                self._publish(self.name, changelog.changes)
+            except Exception as exc:
+                log.warning(
+                    "change notification not sent", extra={"account": self.name, "err": repr(exc)}
+                )
+
     def _normalize_mailbox(self, name: str) -> str:
         """normalize_mailbox, remembered per name (deliveries repeat a few)."""
         norm = self._mailbox_names.get(name)
@@ -242,6 +268,7 @@ class AccountStore:
             (name, uidvalidity),
         )
         assert cur.lastrowid is not None
+        self._changes().mailbox_created(cur.lastrowid, name)
         log.debug("mailbox created", extra={"account": self.name, "mailbox": name})
         return cur.lastrowid
 
@@ -436,13 +463,16 @@ class AccountStore:
             self._flock()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._changelog = changelog = ChangeLog(conn)
                 try:
+                    changelog.modseq()  # outside the savepoints: kept if one rolls back
                     dirs: dict[int, None] = {}
                     # mailbox name -> [id, uidnext] inside this transaction
                     boxes: dict[str, list[int]] = {}
                     for req in batch:
                         conn.execute("SAVEPOINT deliver")
                         target: str | None = None
+                        mark = changelog.mark()
                         try:
                             req.result, target = self._deliver_one(req, boxes)
                             dirs[req.result.msgid // 1000] = None
@@ -450,6 +480,7 @@ class AccountStore:
                             conn.execute("RELEASE deliver")
                         except Exception as exc:
                             boxes.clear()  # the rollback undoes uidnext and new mailboxes
+                            changelog.rollback_to(mark)
                             conn.execute("ROLLBACK TO deliver")
                             conn.execute("RELEASE deliver")
                             if target is not None:
@@ -467,7 +498,9 @@ class AccountStore:
                             os.unlink(target)
                     raise
             finally:
+                self._changelog = None
                 self._funlock()
+            self._published(changelog)
         except BaseException as exc:
             for req in batch:
                 req.result = None
@@ -509,13 +542,16 @@ class AccountStore:
             boxes[req.mailbox] = box
         mailbox_id, uid = box
         received = _iso(when)
+        changelog = self._changes()
+        modseq = changelog.modseq()
         cur = conn.execute(
-            "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
+            "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox_id,
                 uid,
+                modseq,
                 join_flags(sysflags) if sysflags else "",
                 join_flags(req.kws) if req.kws else "",
                 req.size,
@@ -540,9 +576,10 @@ class AccountStore:
         )
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
-            "unseen = unseen + ?, size = size + ? WHERE id = ?",
-            (0 if "\\Seen" in sysflags else 1, req.size, mailbox_id),
+            "unseen = unseen + ?, size = size + ?, highestmodseq = ? WHERE id = ?",
+            (0 if "\\Seen" in sysflags else 1, req.size, modseq, mailbox_id),
         )
+        changelog.added(req.mailbox, uid)
         box[1] = uid + 1
         bucket = str(msgid // 1000)
         target = f"{self._msgdir_str}/{bucket}/{msgid}"
@@ -617,6 +654,7 @@ class AccountStore:
                 total=int(r["total"]),
                 unseen=int(r["unseen"]),
                 size=int(r["size"]),
+                highestmodseq=int(r["highestmodseq"]),
             )
             for r in rows
         ]
@@ -666,6 +704,7 @@ class AccountStore:
                     self._conn.execute(
                         "UPDATE mailbox SET name = ? WHERE name = ?", (target, source)
                     )
+                    self._changes().mailbox_renamed(source, target)
         return self.mailbox(new)
 
     def delete_mailbox(self, name: str) -> int:
@@ -686,6 +725,7 @@ class AccountStore:
                 ]
                 self._conn.execute("DELETE FROM message WHERE mailbox_id = ?", (mailbox_id,))
                 self._conn.execute("DELETE FROM mailbox WHERE id = ?", (mailbox_id,))
+                self._changes().mailbox_deleted(mailbox_id, name)
             self._unlink_files(msgids)
         return len(msgids)
 
@@ -790,6 +830,42 @@ class AccountStore:
                 extra={"account": self.name, "seconds": round(time.monotonic() - started, 1)},
             )
 
+    def highest_modseq(self) -> int:
+        """The account's latest modseq (any mailbox)."""
+        with self._lock:
+            self._check_open()
+            return highest_modseq(self._conn)
+
+    def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+        """Messages of *mailbox* changed (added, flags, moved in) after *modseq*,
+        in UID order with their modseq, and the UIDs removed after it
+        (RFC 7162 §3.2.5, §3.2.10)."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            box = self._mailbox_row(mailbox)
+            if box is None:
+                raise MailboxNotFound(f"account {self.name!r}: no mailbox {mailbox!r}")
+            rows = self._conn.execute(
+                f"SELECT {MESSAGE_COLUMNS}, m.modseq FROM message m "
+                "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
+                (box["id"], modseq),
+            ).fetchall()
+            vanished = [
+                int(r[0])
+                for r in self._conn.execute(
+                    "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                    (box["id"], modseq),
+                )
+            ]
+        return MailboxChanges(
+            mailbox=mailbox,
+            uidvalidity=int(box["uidvalidity"]),
+            highestmodseq=int(box["highestmodseq"]),
+            changed=[replace(self._to_message(r, mailbox), modseq=int(r["modseq"])) for r in rows],
+            vanished=vanished,
+        )
+
     def get(self, msgid: int) -> Message:
         with self._lock:
             self._check_open()
@@ -835,11 +911,15 @@ class AccountStore:
                 row = self._message_row(msgid)
                 old = parse_flags(row["flags"])
                 flags = (old | add_flags) - remove_flags
-                keywords = (parse_flags(row["keywords"]) | add_kw) - remove_kw
+                old_kw = parse_flags(row["keywords"])
+                keywords = (old_kw | add_kw) - remove_kw
+                if (flags, keywords) == (old, old_kw):
+                    return self._to_message(row, row["mailbox_name"])  # no change, no modseq
                 self._conn.execute(
                     "UPDATE message SET flags = ?, keywords = ? WHERE id = ?",
                     (join_flags(flags), join_flags(keywords), msgid),
                 )
+                self._changes().flags(row["mailbox_id"], row["mailbox_name"], msgid, row["uid"])
                 was_seen, is_seen = "\\Seen" in old, "\\Seen" in flags
                 if was_seen != is_seen:
                     self._conn.execute(
@@ -866,10 +946,14 @@ class AccountStore:
                             "SELECT uidnext FROM mailbox WHERE id = ?", (target_id,)
                         ).fetchone()[0]
                     )
+                    changelog = self._changes()
+                    changelog.removed(source_id, row["mailbox_name"], int(row["uid"]))
+                    modseq = changelog.touch(target_id)
                     self._conn.execute(
-                        "UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?",
-                        (target_id, uid, msgid),
+                        "UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?",
+                        (target_id, uid, modseq, msgid),
                     )
+                    changelog.added(mailbox, uid)
                     self._conn.execute(
                         "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, "
                         "size = size - ? WHERE id = ?",
@@ -887,7 +971,8 @@ class AccountStore:
         with self._lock:
             self._check_open()
             with self._write():
-                self._delete_rows([self._message_row(msgid)])
+                row = self._message_row(msgid)
+                self._delete_rows([row], row["mailbox_name"])
             self._unlink_files([msgid])
 
     def expunge(self, mailbox: str) -> list[int]:
@@ -900,19 +985,22 @@ class AccountStore:
                 rows = [
                     r
                     for r in self._conn.execute(
-                        "SELECT id, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
+                        "SELECT id, uid, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
                         "AND instr(flags, '\\Deleted') > 0 ORDER BY uid",
                         (mailbox_id,),
                     ).fetchall()
                     if "\\Deleted" in parse_flags(r["flags"])
                 ]
-                self._delete_rows(rows)
+                self._delete_rows(rows, mailbox)
             msgids = [int(r["id"]) for r in rows]
             self._unlink_files(msgids)
         return msgids
 
-    def _delete_rows(self, rows: list[sqlite3.Row]) -> None:
+    def _delete_rows(self, rows: list[sqlite3.Row], mailbox: str) -> None:
+        """Delete message rows of *mailbox* (with id, uid, mailbox_id, size, flags)."""
+        changelog = self._changes()
         for row in rows:
+            changelog.removed(int(row["mailbox_id"]), mailbox, int(row["uid"]))
             unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
             self._conn.execute("DELETE FROM message WHERE id = ?", (row["id"],))
             self._conn.execute(
@@ -1051,8 +1139,10 @@ class _WriteTx:
         except BaseException:
             self._store._funlock()
             raise
+        self._store._changelog = ChangeLog(self._conn)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        changelog = self._store._changes()
         try:
             if exc_type is None:
                 try:
@@ -1064,4 +1154,7 @@ class _WriteTx:
             elif self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
         finally:
+            self._store._changelog = None
             self._store._funlock()
+        if exc_type is None:
+            self._store._published(changelog)

@@ -110,6 +110,16 @@ async def _run(
     async with AsyncExitStack() as stack:
         store = Store(cfg.datadir)
         stack.callback(store.close)
+        from postel.store.notify import ChangeFeed
+
+        # Changes committed by any process (SMTP workers too) reach the webmail
+        # and IMAP watchers here (docs/decisions.md, change notifications).
+        feed = ChangeFeed(
+            cfg.datadir.root,
+            recheck=lambda name: store.account(name, create=False).highest_modseq(),
+        )
+        await feed.start()
+        stack.push_async_callback(feed.stop)
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)
@@ -144,9 +154,18 @@ async def _run(
             running.bound.extend(smtp.bound)
         running.bound.extend(
             await start_extras(
-                cfg, store, resolver, stack, submitter, sockets=sockets, challenges=challenges
+                cfg,
+                store,
+                resolver,
+                stack,
+                submitter,
+                sockets=sockets,
+                challenges=challenges,
+                feed=feed,
             )
         )
+        # Watchers (webmail event streams) end before the web listeners stop.
+        stack.push_async_callback(feed.stop)
         if challenges is not None:
             from postel.acme.service import start as start_acme
 

@@ -260,14 +260,23 @@ class ChangeFeed:
 
     async def watch(self, account: str) -> AsyncIterator[FeedEvent]:
         """The changes of *account* as they are committed, until the feed stops."""
+        async for batch in self.watch_batches(account):
+            for event in batch:
+                yield event
+
+    async def watch_batches(self, account: str) -> AsyncIterator[list[FeedEvent]]:
+        """Like :meth:`watch`, but everything waiting at once, for watchers that
+        re-read the state on any change (the webmail)."""
         sub = _Subscriber(self._queue_size)
         self._subs.setdefault(account, set()).add(sub)
         try:
             while not self._closed.is_set():
                 await sub.ready.wait()
                 sub.ready.clear()
-                while sub.events and not self._closed.is_set():
-                    yield sub.events.popleft()
+                if sub.events and not self._closed.is_set():
+                    batch = list(sub.events)
+                    sub.events.clear()
+                    yield batch
         finally:
             subs = self._subs.get(account)
             if subs is not None:

@@ -27,6 +27,7 @@ class Running:
     bound: list[tuple[str, int, str]] = field(default_factory=list)
     workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
     acme: Any = None  # postel.acme.manager.ACMEManager when [acme] is enabled
+    feed: Any = None  # postel.store.notify.ChangeFeed: the account changes of every process
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -120,6 +121,7 @@ async def _run(
         )
         await feed.start()
         stack.push_async_callback(feed.stop)
+        running.feed = feed
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)

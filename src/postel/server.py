@@ -116,7 +116,7 @@ async def _run(
         # Changes committed by any process (SMTP workers too) reach the webmail
         # and IMAP watchers here (docs/decisions.md, change notifications).
         feed = ChangeFeed(
-            cfg.datadir.root,
+            cfg.datadir.tmp,
             recheck=lambda name: store.account(name, create=False).highest_modseq(),
         )
         await feed.start()

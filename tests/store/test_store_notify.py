@@ -22,8 +22,7 @@ async def next_event(it: object, timeout: float = 2.0) -> FeedEvent:
 
 
 async def test_a_commit_reaches_a_watcher_through_the_socket(datadir: DataDir) -> None:
-    datadir.root.mkdir(parents=True)
-    feed = ChangeFeed(datadir.root)
+    feed = ChangeFeed(datadir.tmp)
     await feed.start()
     store = Store(datadir)  # the default publisher: the data directory's socket
     try:
@@ -45,8 +44,7 @@ async def test_a_commit_reaches_a_watcher_through_the_socket(datadir: DataDir) -
 
 
 async def test_stop_ends_every_watcher(datadir: DataDir) -> None:
-    datadir.root.mkdir(parents=True)
-    feed = ChangeFeed(datadir.root)
+    feed = ChangeFeed(datadir.tmp)
     await feed.start()
     seen: list[FeedEvent] = []
 
@@ -63,7 +61,7 @@ async def test_stop_ends_every_watcher(datadir: DataDir) -> None:
 
 
 async def test_a_slow_watcher_is_told_to_resync_and_stays_bounded(datadir: DataDir) -> None:
-    feed = ChangeFeed(datadir.root, queue_size=4)
+    feed = ChangeFeed(datadir.tmp, queue_size=4)
     it = feed.watch("alice").__aiter__()
     first = asyncio.ensure_future(next_event(it))
     await asyncio.sleep(0.01)
@@ -86,7 +84,7 @@ async def test_lost_datagrams_mean_resync(datadir: DataDir) -> None:
     try:
         acc = store.account("alice")
         await asyncio.to_thread(acc.deliver_bytes, "Inbox", MSG)  # nobody listens
-        feed = ChangeFeed(datadir.root)
+        feed = ChangeFeed(datadir.tmp)
         await feed.start()
         try:
             it = feed.watch("alice").__aiter__()
@@ -109,7 +107,7 @@ async def test_recheck_finds_changes_whose_notice_never_came(datadir: DataDir) -
     store = Store(datadir, publish=drop)
     acc = store.account("alice")
     feed = ChangeFeed(
-        datadir.root,
+        datadir.tmp,
         recheck=lambda name: store.account(name).highest_modseq(),
         recheck_interval=0.05,
     )

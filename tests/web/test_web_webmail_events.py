@@ -26,7 +26,7 @@ MSG = b"From: Carol <carol@example.org>\r\nSubject: live one\r\n\r\nhello\r\n"
 
 @asynccontextmanager
 async def live_feed(instance: Instance) -> AsyncIterator[tuple[Live, ChangeFeed]]:
-    feed = ChangeFeed(instance.cfg.datadir.root)
+    feed = ChangeFeed(instance.cfg.datadir.tmp)
     await feed.start()
     try:
         async with live_web(instance, feed=feed) as live:

@@ -3,7 +3,7 @@
 The account's index is the truth; a notification only says "account A changed,
 up to modseq N, like this" so that watchers (webmail, IMAP IDLE) look at once.
 Every process that writes (the serve main process, the SMTP workers, the CLI)
-sends one datagram per committed transaction to ``<data>/changes.sock``, never
+sends one datagram per committed transaction to ``<data>/tmp/changes.sock``, never
 blocking and never failing the write when nobody listens or the socket's buffer
 is full. The main process owns the socket (:class:`ChangeFeed`) and fans the
 changes out to its asyncio subscribers, each with a bounded queue: a slow
@@ -93,8 +93,8 @@ class Publisher:
     Thread-safe; never raises for a missing listener or a full buffer (the
     next datagram that gets through tells the feed that details were lost)."""
 
-    def __init__(self, root: Path) -> None:
-        self.path = str(Path(root) / SOCKET_FILE)
+    def __init__(self, directory: Path) -> None:
+        self.path = str(Path(directory) / SOCKET_FILE)
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._lost: set[str] = set()
@@ -142,7 +142,9 @@ class _Subscriber:
 
 class ChangeFeed:
     """The main process's end: receives the notifications of every process and
-    fans them out to :meth:`watch` subscribers of each account.
+    fans them out to :meth:`watch` subscribers of each account. The socket is
+    in *directory*, the data directory's tmp/ (which backups and verifydata
+    leave alone, and which only postel's user can enter).
 
     *recheck(account)* returns the account's current modseq (blocking, run in
     a thread); it is asked every *recheck_interval* seconds for the accounts
@@ -151,13 +153,13 @@ class ChangeFeed:
 
     def __init__(
         self,
-        root: Path,
+        directory: Path,
         *,
         recheck: Callable[[str], int] | None = None,
         recheck_interval: float = RECHECK_INTERVAL,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
-        self.path = Path(root) / SOCKET_FILE
+        self.path = Path(directory) / SOCKET_FILE
         self._recheck = recheck
         self._interval = recheck_interval
         self._queue_size = queue_size
@@ -170,6 +172,7 @@ class ChangeFeed:
     async def start(self) -> None:
         """Bind the socket (the caller owns the data directory: a socket file
         left here is from a server that is gone)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)

@@ -31,7 +31,7 @@ class Store:
         publish: Callable[[str, Sequence[Change]], None] | None = None,
     ) -> None:
         self.datadir = datadir
-        self._publisher = Publisher(datadir.root) if publish is None else None
+        self._publisher = Publisher(datadir.tmp) if publish is None else None
         self._publish = publish or self._publisher
         self._known = None if accounts is None else frozenset(accounts)
         self._accounts: dict[str, AccountStore] = {}

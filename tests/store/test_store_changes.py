@@ -222,3 +222,17 @@ def test_default_store_publishes_without_a_listener(tmp_path: Path) -> None:
         assert acc.mailbox("Inbox").total == 1
     finally:
         store.close()
+
+
+def test_changes_since_with_a_limit_keeps_the_newest(racc: AccountStore) -> None:
+    msgs = [racc.deliver_bytes("Inbox", MSG) for _ in range(6)]
+    since = racc.changes_since("Inbox", 0, limit=4)
+    assert [m.uid for m in since.changed] == [m.uid for m in msgs[2:]]
+
+
+def test_check_finds_a_modseq_above_its_mailbox(racc: AccountStore) -> None:
+    m = racc.deliver_bytes("Inbox", MSG)
+    assert racc.check() == []
+    racc._conn.execute("UPDATE message SET modseq = modseq + 5 WHERE id = ?", (m.msgid,))
+    [problem] = racc.check()
+    assert "mailbox 'Inbox' HIGHESTMODSEQ" in problem

@@ -836,10 +836,13 @@ class AccountStore:
             self._check_open()
             return highest_modseq(self._conn)
 
-    def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+    def changes_since(
+        self, mailbox: str, modseq: int, *, limit: int | None = None
+    ) -> MailboxChanges:
         """Messages of *mailbox* changed (added, flags, moved in) after *modseq*,
         in UID order with their modseq, and the UIDs removed after it
-        (RFC 7162 §3.2.5, §3.2.10)."""
+        (RFC 7162 §3.2.5, §3.2.10). *limit*: at most that many changed messages,
+        those with the highest UIDs."""
         mailbox = normalize_mailbox(mailbox)
         with self._lock:
             self._check_open()
@@ -848,9 +851,10 @@ class AccountStore:
                 raise MailboxNotFound(f"account {self.name!r}: no mailbox {mailbox!r}")
             rows = self._conn.execute(
                 f"SELECT {MESSAGE_COLUMNS}, m.modseq FROM message m "
-                "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
-                (box["id"], modseq),
+                "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid DESC LIMIT ?",
+                (box["id"], modseq, -1 if limit is None else limit),
             ).fetchall()
+            rows.reverse()
             vanished = [
                 int(r[0])
                 for r in self._conn.execute(
@@ -1085,7 +1089,8 @@ class AccountStore:
 
     def check(self) -> list[str]:
         """Invariants of the index: uid < uidnext, mailbox counters match the
-        messages. Empty when consistent (used by verifydata)."""
+        messages, no modseq above its mailbox's HIGHESTMODSEQ or the account's
+        counter. Empty when consistent (used by verifydata)."""
         problems: list[str] = []
         with self._lock:
             self._check_open()
@@ -1093,6 +1098,12 @@ class AccountStore:
                 "SELECT m.id, m.uid, b.name, b.uidnext FROM message m "
                 "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.uid >= b.uidnext"
             ).fetchall()
+            modseqs = self._conn.execute(
+                "SELECT b.name, b.highestmodseq, "
+                "(SELECT max(modseq) FROM message WHERE mailbox_id = b.id), "
+                "(SELECT max(modseq) FROM vanished WHERE mailbox_id = b.id) FROM mailbox b"
+            ).fetchall()
+            counter = highest_modseq(self._conn)
             counts = self._conn.execute(
                 "SELECT b.name, b.total, b.unseen, b.size, count(m.id) AS n, "
                 "coalesce(sum(m.size), 0) AS s, "
@@ -1104,6 +1115,14 @@ class AccountStore:
             problems.append(
                 f"{self.dir}: message {r[0]} in {r[2]!r} has uid {r[1]} >= uidnext {r[3]}"
             )
+        for name, highest, messages, vanished in modseqs:
+            # RFC 7162 §3.1.1: no change in a mailbox above its HIGHESTMODSEQ.
+            top = max(messages or 0, vanished or 0)
+            if top > highest or highest > counter:
+                problems.append(
+                    f"{self.dir}: mailbox {name!r} HIGHESTMODSEQ {highest} but its changes "
+                    f"reach {top} and the account's modseq is {counter}"
+                )
         for r in counts:
             if (r["total"], r["unseen"], r["size"]) != (r["n"], r["u"], r["s"]):
                 problems.append(

@@ -12,7 +12,9 @@
   var current = table.getAttribute('data-mailbox');
   var since = null;        // modseq reached; the URL's own at first
   var source = null;
-  var RECONNECT_MS = 5000;
+  var RECONNECT_MS = 5000;  // doubled after each failure, up to MAX_RECONNECT_MS
+  var MAX_RECONNECT_MS = 300000;
+  var delay = RECONNECT_MS;
 
   function rowOf(uid) {
     return tbody.querySelector('tr[data-uid="' + uid + '"]');
@@ -124,14 +126,17 @@
     source.addEventListener('changes', function (ev) {
       var d = JSON.parse(ev.data);
       since = d.modseq;
+      delay = RECONNECT_MS;
       applyMessages(d);
       applyCounts(d);
     });
     source.addEventListener('end', function () { source.close(); });
     source.onerror = function () {
-      // Reconnect from the modseq reached, not from the page's own.
+      // Reconnect from the modseq reached, not from the page's own; less often
+      // while it keeps failing (server stopped, session ended elsewhere).
       source.close();
-      window.setTimeout(open, RECONNECT_MS);
+      window.setTimeout(open, delay);
+      delay = Math.min(delay * 2, MAX_RECONNECT_MS);
     };
   }
 

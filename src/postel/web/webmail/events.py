@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from postel.store import MailboxNotFound, StoreError
 from postel.store.message import Message
 from postel.web.webmail.guard import account_of, page, session_of
-from postel.web.webmail.state import PREFIX, WebmailState, state_of
+from postel.web.webmail.state import PAGE_SIZE, PREFIX, WebmailState, state_of
 
 log = logging.getLogger("postel.web")
 
@@ -70,7 +70,7 @@ def changes_event(acc: Any, mailbox: str, since: int | None) -> tuple[str, int]:
         vanished: list[int] = []
         modseq = acc.mailbox(mailbox).highestmodseq
     else:
-        ch = acc.changes_since(mailbox, since)
+        ch = acc.changes_since(mailbox, since, limit=PAGE_SIZE)  # at most a page
         changed = [message_json(m, ch.mailbox) for m in ch.changed]
         vanished, modseq = ch.vanished, ch.highestmodseq
     data = {

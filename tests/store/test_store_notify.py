@@ -132,3 +132,20 @@ def test_encoding_round_trip_drops_detail_when_too_long(count: int) -> None:
         assert notice.changes == tuple(changes) and not notice.lost
     else:
         assert notice.changes == () and notice.lost
+
+
+async def test_a_subscription_sees_what_is_published_after_it_is_made(datadir: DataDir) -> None:
+    feed = ChangeFeed(datadir.tmp)
+    sub = feed.subscribe("alice")
+    change = Change(ChangeKind.ADDED, "Inbox", 3, 1)
+    feed.publish(Notice("alice", 3, (change,)))
+    assert await asyncio.wait_for(sub.next_batch(), 1) == [change]
+    waiting = asyncio.ensure_future(sub.next_batch())
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # cancelled while waiting: nothing is lost
+    feed.publish(Notice("alice", 4, (change,)))
+    assert await asyncio.wait_for(sub.next_batch(), 1) == [change]
+    sub.close()
+    assert feed.watchers("alice") == 0
+    await feed.stop()
+    assert await feed.subscribe("alice").next_batch() is None

@@ -166,3 +166,29 @@ async def test_streams_end_at_shutdown_without_errors(
             await feed.stop()
             assert (await s.next(2)) == ("closed", None)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_commit_right_after_the_first_read_is_not_missed(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream watches the feed before it first reads the store: a delivery
+    committed just after that read still reaches the page."""
+    acc = instance.store.account(ACCOUNT)
+    real = events_mod.changes_event
+    calls = []
+
+    def read_then_deliver(a: Any, mailbox: str, since: int | None) -> tuple[str, int]:
+        out = real(a, mailbox, since)
+        if not calls:
+            acc.deliver_bytes("Inbox", MSG)  # its notice goes out before the first event
+        calls.append(since)
+        return out
+
+    monkeypatch.setattr(events_mod, "changes_event", read_then_deliver)
+    async with live_feed(instance) as (live, _feed), live.client() as client:
+        await webmail_login(client)
+        since = acc.mailbox("Inbox").highestmodseq
+        async with stream(client, since) as s:
+            assert (await s.event("changes"))["changed"] == []
+            d = await s.event("changes", 3)
+            assert [m["subject"] for m in d["changed"]] == ["live one"]

@@ -125,8 +125,13 @@ class Publisher:
                 self._sock = None
 
 
-class _Subscriber:
-    def __init__(self, size: int) -> None:
+class Subscription:
+    """One watcher's registration with a :class:`ChangeFeed`: its bounded queue.
+    Registered when made, so nothing committed afterwards is missed; close it."""
+
+    def __init__(self, feed: ChangeFeed, account: str, size: int) -> None:
+        self._feed = feed
+        self.account = account
         self.size = size
         self.events: deque[FeedEvent] = deque()
         self.ready = asyncio.Event()
@@ -138,6 +143,21 @@ class _Subscriber:
             event = Resync(event.modseq)
         self.events.append(event)
         self.ready.set()
+
+    async def next_batch(self) -> list[FeedEvent] | None:
+        """Everything waiting, once there is something; None when the feed stops.
+        Cancelling it loses nothing."""
+        while not self._feed.closed:
+            if self.events:
+                batch = list(self.events)
+                self.events.clear()
+                return batch
+            await self.ready.wait()
+            self.ready.clear()
+        return None
+
+    def close(self) -> None:
+        self._feed._unsubscribe(self)
 
 
 class ChangeFeed:
@@ -163,7 +183,7 @@ class ChangeFeed:
         self._recheck = recheck
         self._interval = recheck_interval
         self._queue_size = queue_size
-        self._subs: dict[str, set[_Subscriber]] = {}
+        self._subs: dict[str, set[Subscription]] = {}
         self._seen: dict[str, int] = {}  # account -> highest modseq notified
         self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
@@ -261,6 +281,19 @@ class ChangeFeed:
                     for sub in self._subs.get(account, ()):
                         sub.push(Resync(modseq))
 
+    def subscribe(self, account: str) -> Subscription:
+        """Register a watcher of *account* now (see :class:`Subscription`)."""
+        sub = Subscription(self, account, self._queue_size)
+        self._subs.setdefault(account, set()).add(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.account)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.account]
+
     async def watch(self, account: str) -> AsyncIterator[FeedEvent]:
         """The changes of *account* as they are committed, until the feed stops."""
         async for batch in self.watch_batches(account):
@@ -268,21 +301,10 @@ class ChangeFeed:
                 yield event
 
     async def watch_batches(self, account: str) -> AsyncIterator[list[FeedEvent]]:
-        """Like :meth:`watch`, but everything waiting at once, for watchers that
-        re-read the state on any change (the webmail)."""
-        sub = _Subscriber(self._queue_size)
-        self._subs.setdefault(account, set()).add(sub)
+        """Like :meth:`watch`, but everything waiting at once."""
+        sub = self.subscribe(account)
         try:
-            while not self._closed.is_set():
-                await sub.ready.wait()
-                sub.ready.clear()
-                if sub.events and not self._closed.is_set():
-                    batch = list(sub.events)
-                    sub.events.clear()
-                    yield batch
+            while (batch := await sub.next_batch()) is not None:
+                yield batch
         finally:
-            subs = self._subs.get(account)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self._subs[account]
+            sub.close()

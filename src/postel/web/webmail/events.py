@@ -15,7 +15,6 @@ ends (checked without counting as a use) and when the server stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -114,8 +113,8 @@ async def _stream(
     if not st.streams.acquire(sid, client):
         yield "event: end\ndata: {}\n\n"
         return
-    batches = st.feed.watch_batches(acc.name).__aiter__()
-    waiting: asyncio.Future[Any] | None = None
+    # Subscribed before the first read: nothing committed after it is missed.
+    sub = st.feed.subscribe(acc.name)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
@@ -129,24 +128,16 @@ async def _stream(
                 return
             yield payload
             while True:
-                if waiting is None:
-                    waiting = asyncio.ensure_future(batches.__anext__())
-                done, _ = await asyncio.wait({waiting}, timeout=HEARTBEAT)
-                if not done:
+                try:
+                    batch = await asyncio.wait_for(sub.next_batch(), HEARTBEAT)
+                except TimeoutError:
                     yield ": keep-alive\n\n"
                     if not st.sessions.alive(sid):
                         break
                     continue
-                waiting = None
-                try:
-                    done.pop().result()
-                except StopAsyncIteration:  # the feed stopped: the server is stopping
+                if batch is None:  # the feed stopped: the server is stopping
                     return
-                break
+                break  # what changed is read from the store, whatever the batch says
     finally:
         st.streams.release(sid, client)
-        if waiting is not None:
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await waiting
-        await batches.aclose()
+        sub.close()

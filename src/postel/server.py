@@ -27,6 +27,7 @@ class Running:
     bound: list[tuple[str, int, str]] = field(default_factory=list)
     workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
     acme: Any = None  # postel.acme.manager.ACMEManager when [acme] is enabled
+    feed: Any = None  # postel.store.notify.ChangeFeed: the account changes of every process
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -113,6 +114,17 @@ async def _run(
         start_recording(cfg, stack)  # before the queue and the SMTP workers start
         store = Store(cfg.datadir)
         stack.callback(store.close)
+        from postel.store.notify import ChangeFeed
+
+        # Changes committed by any process (SMTP workers too) reach the webmail
+        # and IMAP watchers here (docs/decisions.md, change notifications).
+        feed = ChangeFeed(
+            cfg.datadir.tmp,
+            recheck=lambda name: store.account(name, create=False).highest_modseq(),
+        )
+        await feed.start()
+        stack.push_async_callback(feed.stop)
+        running.feed = feed
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(cfg, store, resolver, stack)
@@ -150,9 +162,18 @@ async def _run(
             smtp_up = smtp.health
         running.bound.extend(
             await start_extras(
-                cfg, store, resolver, stack, submitter, sockets=sockets, challenges=challenges
+                cfg,
+                store,
+                resolver,
+                stack,
+                submitter,
+                sockets=sockets,
+                challenges=challenges,
+                feed=feed,
             )
         )
+        # Watchers (webmail event streams) end before the web listeners stop.
+        stack.push_async_callback(feed.stop)
         if challenges is not None:
             from postel.acme.service import start as start_acme
 

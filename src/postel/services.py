@@ -89,6 +89,7 @@ async def start_extras(
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     *,
     challenges: ChallengeSource | None = None,
+    feed: Any = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP; return what they listen on.
 
@@ -108,4 +109,5 @@ async def start_extras(
         submitter=submitter,
         sockets=sockets,
         challenges=challenges,
+        feed=feed,
     )

@@ -243,3 +243,38 @@ def test_serve_stops_workers_on_sigterm(
     log = (p.root / "postel.log").read_text()
     assert "smtp workers stopped" in log
     assert "Traceback" not in log and "Fatal" not in log
+
+
+async def test_a_delivery_in_a_worker_reaches_a_watcher_of_the_main_process(
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+) -> None:
+    """Issue 15 item 2: changes are published across processes; a message stored by
+    an SMTP worker is seen by a subscriber in the main process within a second."""
+    from postel.store.changes import ChangeKind
+
+    p = instance(tmp_path, certs, dns_port)
+    cfg = load_config(p.root)
+    stop = asyncio.Event()
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(
+        run(cfg, ready=started.set_result, stop=stop, check_dns=False, smtp_workers=2)
+    )
+    running = await asyncio.wait_for(started, 30)
+    try:
+        assert os.getpid() not in running.workers.pids()  # SMTP only in the workers
+        changes = running.feed.watch("bench").__aiter__()
+        first = asyncio.ensure_future(changes.__anext__())
+        await asyncio.sleep(0.05)  # subscribed
+        for n in range(3):
+            await send(p.port, 1)  # 250: stored by a worker
+            deadline = time.monotonic() + 1.0
+            while True:  # the first message also creates the account's default mailboxes
+                change = await asyncio.wait_for(first, max(deadline - time.monotonic(), 0))
+                first = asyncio.ensure_future(changes.__anext__())
+                if change.kind == ChangeKind.ADDED:
+                    break
+            assert (change.mailbox, change.uid) == ("Inbox", n + 1)
+        first.cancel()
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 30)

@@ -60,9 +60,10 @@ class Live:
 
 
 @asynccontextmanager
-async def live_web(instance: Instance, **web: Any) -> AsyncIterator[Live]:
+async def live_web(instance: Instance, *, feed: Any = None, **web: Any) -> AsyncIterator[Live]:
     """The instance's "local" listener with admin and webmail on a free port;
-    *web* sets further options of its [listeners.local.web]."""
+    *web* sets further options of its [listeners.local.web]; *feed*: a started
+    postel.store.notify.ChangeFeed for the webmail's live updates."""
     lst = instance.cfg.static.listeners["local"]
     lst.web.port = free_port()
     lst.web.tls = False
@@ -71,7 +72,9 @@ async def live_web(instance: Instance, **web: Any) -> AsyncIterator[Live]:
         setattr(lst.web, key, value)
     submitter = RecordingSubmitter()
     async with AsyncExitStack() as stack:
-        await start_web(instance.cfg, instance.store, instance.resolver, stack, submitter=submitter)
+        await start_web(
+            instance.cfg, instance.store, instance.resolver, stack, submitter=submitter, feed=feed
+        )
         yield Live(lst.web.port, submitter)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from postel.db import open_db
 from postel.store import ftsbackfill
 from postel.store.accountbase import INDEX_DB, LOCK_FILE, _ensure_dir
 from postel.store.batching import DeliveryBatcher
+from postel.store.changes import Change
 from postel.store.checks import Checks
 from postel.store.domainsecurity import DomainSecurityMemory
 from postel.store.errors import UnknownAccount
@@ -34,11 +36,20 @@ class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks):
     """Mailboxes and messages of one account. Create through :class:`Store`."""
 
     def __init__(
-        self, name: str, directory: Path, tmpdir: Path, batcher: DeliveryBatcher | None = None
+        self,
+        name: str,
+        directory: Path,
+        tmpdir: Path,
+        batcher: DeliveryBatcher | None = None,
+        *,
+        publish: Callable[[str, Sequence[Change]], None] | None = None,
     ) -> None:
         """*batcher*: the delivery path of the Store that opens this account;
-        without one (an account opened on its own) it gets its own."""
+        without one (an account opened on its own) it gets its own. *publish*:
+        called with the changes of each committed transaction (store/notify.py)."""
         self.name = name
+        self._publish = publish
+        self._changelog = None
         self.dir = directory
         self._tmpdir = tmpdir
         self._own_batcher = batcher is None

@@ -15,12 +15,13 @@ import fcntl
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.datadir import message_path
 from postel.fsutil import fsync_dir
+from postel.store.changes import Change, ChangeLog
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import Message
 from postel.store.names import normalize_mailbox, parse_flags
@@ -73,6 +74,9 @@ class AccountBase:
     _lockfd: int
     _conn: sqlite3.Connection
     _closed: bool
+    # Called with the changes of each committed transaction (store/notify.py).
+    _publish: Callable[[str, Sequence[Change]], None] | None
+    _changelog: ChangeLog | None  # of the open write transaction
 
     # -- plumbing ---------------------------------------------------------
 
@@ -85,6 +89,21 @@ class AccountBase:
 
     def _funlock(self) -> None:
         fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+
+    def _changes(self) -> ChangeLog:
+        """The change log of the open write transaction (store/changes.py)."""
+        assert self._changelog is not None, "change outside a write transaction"
+        return self._changelog
+
+    def _published(self, changelog: ChangeLog) -> None:
+        """After a commit: hand its changes on; a failure here never fails the write."""
+        if changelog.changes and self._publish is not None:
+            try:
+                self._publish(self.name, changelog.changes)
+            except Exception as exc:
+                log.warning(
+                    "change notification not sent", extra={"account": self.name, "err": repr(exc)}
+                )
 
     def _normalize_mailbox(self, name: str) -> str:
         """normalize_mailbox, remembered per name (deliveries repeat a few)."""
@@ -121,6 +140,7 @@ class AccountBase:
             (name, uidvalidity),
         )
         assert cur.lastrowid is not None
+        self._changes().mailbox_created(cur.lastrowid, name)
         log.debug("mailbox created", extra={"account": self.name, "mailbox": name})
         return cur.lastrowid
 
@@ -192,8 +212,10 @@ class _WriteTx:
         except BaseException:
             self._store._funlock()
             raise
+        self._store._changelog = ChangeLog(self._conn)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        changelog = self._store._changes()
         try:
             if exc_type is None:
                 try:
@@ -205,4 +227,7 @@ class _WriteTx:
             elif self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
         finally:
+            self._store._changelog = None
             self._store._funlock()
+        if exc_type is None:
+            self._store._published(changelog)

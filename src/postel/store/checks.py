@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postel.store.accountbase import INDEX_DB, AccountBase
+from postel.store.changes import highest_modseq
 from postel.store.message import StoreStats
 
 
@@ -32,7 +33,8 @@ class Checks(AccountBase):
 
     def check(self) -> list[str]:
         """Invariants of the index: uid < uidnext, mailbox counters match the
-        messages. Empty when consistent (used by verifydata)."""
+        messages, no modseq above its mailbox's HIGHESTMODSEQ or the account's
+        counter. Empty when consistent (used by verifydata)."""
         problems: list[str] = []
         with self._lock:
             self._check_open()
@@ -40,6 +42,12 @@ class Checks(AccountBase):
                 "SELECT m.id, m.uid, b.name, b.uidnext FROM message m "
                 "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.uid >= b.uidnext"
             ).fetchall()
+            modseqs = self._conn.execute(
+                "SELECT b.name, b.highestmodseq, "
+                "(SELECT max(modseq) FROM message WHERE mailbox_id = b.id), "
+                "(SELECT max(modseq) FROM vanished WHERE mailbox_id = b.id) FROM mailbox b"
+            ).fetchall()
+            counter = highest_modseq(self._conn)
             counts = self._conn.execute(
                 "SELECT b.name, b.total, b.unseen, b.size, count(m.id) AS n, "
                 "coalesce(sum(m.size), 0) AS s, "
@@ -51,6 +59,14 @@ class Checks(AccountBase):
             problems.append(
                 f"{self.dir}: message {r[0]} in {r[2]!r} has uid {r[1]} >= uidnext {r[3]}"
             )
+        for name, highest, messages, vanished in modseqs:
+            # RFC 7162 §3.1.1: no change in a mailbox above its HIGHESTMODSEQ.
+            top = max(messages or 0, vanished or 0)
+            if top > highest or highest > counter:
+                problems.append(
+                    f"{self.dir}: mailbox {name!r} HIGHESTMODSEQ {highest} but its changes "
+                    f"reach {top} and the account's modseq is {counter}"
+                )
         for r in counts:
             if (r["total"], r["unseen"], r["size"]) != (r["n"], r["u"], r["s"]):
                 problems.append(

@@ -27,6 +27,7 @@ class Mailboxes(AccountBase):
                 total=int(r["total"]),
                 unseen=int(r["unseen"]),
                 size=int(r["size"]),
+                highestmodseq=int(r["highestmodseq"]),
             )
             for r in rows
         ]
@@ -76,6 +77,7 @@ class Mailboxes(AccountBase):
                     self._conn.execute(
                         "UPDATE mailbox SET name = ? WHERE name = ?", (target, source)
                     )
+                    self._changes().mailbox_renamed(source, target)
         return self.mailbox(new)
 
     def delete_mailbox(self, name: str) -> int:
@@ -96,5 +98,6 @@ class Mailboxes(AccountBase):
                 ]
                 self._conn.execute("DELETE FROM message WHERE mailbox_id = ?", (mailbox_id,))
                 self._conn.execute("DELETE FROM mailbox WHERE id = ?", (mailbox_id,))
+                self._changes().mailbox_deleted(mailbox_id, name)
             self._unlink_files(msgids)
         return len(msgids)

@@ -26,6 +26,7 @@ class Message:
     in_reply_to: str
     has_attachments: bool
     keywords: frozenset[str] = field(default_factory=frozenset)
+    modseq: int = 0  # RFC 7162 MODSEQ; set by AccountStore.changes_since only
 
     @property
     def seen(self) -> bool:
@@ -41,6 +42,7 @@ class MailboxInfo:
     total: int
     unseen: int
     size: int
+    highestmodseq: int = 0  # RFC 7162 HIGHESTMODSEQ
 
 
 @dataclass(frozen=True)

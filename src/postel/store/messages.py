@@ -8,13 +8,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from postel.datadir import message_path
 from postel.store import ftsbackfill
 from postel.store.accountbase import AccountBase
-from postel.store.errors import MessageNotFound, StoreError
+from postel.store.changes import MailboxChanges, highest_modseq
+from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import Message
 from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
 from postel.store.schema import MESSAGE_COLUMNS, list_sql
@@ -133,6 +135,46 @@ class Messages(AccountBase):
                 extra={"account": self.name, "seconds": round(time.monotonic() - started, 1)},
             )
 
+    def highest_modseq(self) -> int:
+        """The account's latest modseq (any mailbox)."""
+        with self._lock:
+            self._check_open()
+            return highest_modseq(self._conn)
+
+    def changes_since(
+        self, mailbox: str, modseq: int, *, limit: int | None = None
+    ) -> MailboxChanges:
+        """Messages of *mailbox* changed (added, flags, moved in) after *modseq*,
+        in UID order with their modseq, and the UIDs removed after it
+        (RFC 7162 §3.2.5, §3.2.10). *limit*: at most that many changed messages,
+        those with the highest UIDs."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            box = self._mailbox_row(mailbox)
+            if box is None:
+                raise MailboxNotFound(f"account {self.name!r}: no mailbox {mailbox!r}")
+            rows = self._conn.execute(
+                f"SELECT {MESSAGE_COLUMNS}, m.modseq FROM message m "
+                "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid DESC LIMIT ?",
+                (box["id"], modseq, -1 if limit is None else limit),
+            ).fetchall()
+            rows.reverse()
+            vanished = [
+                int(r[0])
+                for r in self._conn.execute(
+                    "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                    (box["id"], modseq),
+                )
+            ]
+        return MailboxChanges(
+            mailbox=mailbox,
+            uidvalidity=int(box["uidvalidity"]),
+            highestmodseq=int(box["highestmodseq"]),
+            changed=[replace(self._to_message(r, mailbox), modseq=int(r["modseq"])) for r in rows],
+            vanished=vanished,
+        )
+
     def get(self, msgid: int) -> Message:
         with self._lock:
             self._check_open()
@@ -178,11 +220,15 @@ class Messages(AccountBase):
                 row = self._message_row(msgid)
                 old = parse_flags(row["flags"])
                 flags = (old | add_flags) - remove_flags
-                keywords = (parse_flags(row["keywords"]) | add_kw) - remove_kw
+                old_kw = parse_flags(row["keywords"])
+                keywords = (old_kw | add_kw) - remove_kw
+                if (flags, keywords) == (old, old_kw):
+                    return self._to_message(row, row["mailbox_name"])  # no change, no modseq
                 self._conn.execute(
                     "UPDATE message SET flags = ?, keywords = ? WHERE id = ?",
                     (join_flags(flags), join_flags(keywords), msgid),
                 )
+                self._changes().flags(row["mailbox_id"], row["mailbox_name"], msgid, row["uid"])
                 was_seen, is_seen = "\\Seen" in old, "\\Seen" in flags
                 if was_seen != is_seen:
                     self._conn.execute(
@@ -209,10 +255,14 @@ class Messages(AccountBase):
                             "SELECT uidnext FROM mailbox WHERE id = ?", (target_id,)
                         ).fetchone()[0]
                     )
+                    changelog = self._changes()
+                    changelog.removed(source_id, row["mailbox_name"], int(row["uid"]))
+                    modseq = changelog.touch(target_id)
                     self._conn.execute(
-                        "UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?",
-                        (target_id, uid, msgid),
+                        "UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?",
+                        (target_id, uid, modseq, msgid),
                     )
+                    changelog.added(mailbox, uid)
                     self._conn.execute(
                         "UPDATE mailbox SET total = total - 1, unseen = unseen - ?, "
                         "size = size - ? WHERE id = ?",
@@ -230,7 +280,8 @@ class Messages(AccountBase):
         with self._lock:
             self._check_open()
             with self._write():
-                self._delete_rows([self._message_row(msgid)])
+                row = self._message_row(msgid)
+                self._delete_rows([row], row["mailbox_name"])
             self._unlink_files([msgid])
 
     def expunge(self, mailbox: str) -> list[int]:
@@ -243,19 +294,22 @@ class Messages(AccountBase):
                 rows = [
                     r
                     for r in self._conn.execute(
-                        "SELECT id, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
+                        "SELECT id, uid, mailbox_id, size, flags FROM message WHERE mailbox_id = ? "
                         "AND instr(flags, '\\Deleted') > 0 ORDER BY uid",
                         (mailbox_id,),
                     ).fetchall()
                     if "\\Deleted" in parse_flags(r["flags"])
                 ]
-                self._delete_rows(rows)
+                self._delete_rows(rows, mailbox)
             msgids = [int(r["id"]) for r in rows]
             self._unlink_files(msgids)
         return msgids
 
-    def _delete_rows(self, rows: list[sqlite3.Row]) -> None:
+    def _delete_rows(self, rows: list[sqlite3.Row], mailbox: str) -> None:
+        """Delete message rows of *mailbox* (with id, uid, mailbox_id, size, flags)."""
+        changelog = self._changes()
         for row in rows:
+            changelog.removed(int(row["mailbox_id"]), mailbox, int(row["uid"]))
             unseen = 0 if "\\Seen" in parse_flags(row["flags"]) else 1
             self._conn.execute("DELETE FROM message WHERE id = ?", (row["id"],))
             self._conn.execute(

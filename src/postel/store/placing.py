@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from postel.fsutil import fsync_dir
 from postel.store.accountbase import AccountBase, _commit, _ensure_dir, _iso
 from postel.store.bodytext import READ_LIMIT, body_text
+from postel.store.changes import ChangeLog
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import InvalidFlag
 from postel.store.jobs import Delivery, Job
@@ -229,13 +230,16 @@ class Placing(AccountBase):
             self._flock()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._changelog = changelog = ChangeLog(conn)
                 try:
+                    changelog.modseq()  # outside the savepoints: kept if one rolls back
                     dirs: dict[int, None] = {}
                     # mailbox name -> [id, uidnext] inside this transaction
                     boxes: dict[str, list[int]] = {}
                     for req in batch:
                         conn.execute("SAVEPOINT deliver")
                         target: str | None = None
+                        mark = changelog.mark()
                         try:
                             req.result, target = self._deliver_one(req, boxes)
                             dirs[req.result.msgid // 1000] = None
@@ -243,6 +247,7 @@ class Placing(AccountBase):
                             conn.execute("RELEASE deliver")
                         except Exception as exc:
                             boxes.clear()  # the rollback undoes uidnext and new mailboxes
+                            changelog.rollback_to(mark)
                             conn.execute("ROLLBACK TO deliver")
                             conn.execute("RELEASE deliver")
                             if target is not None:
@@ -260,7 +265,9 @@ class Placing(AccountBase):
                             os.unlink(target)
                     raise
             finally:
+                self._changelog = None
                 self._funlock()
+            self._published(changelog)
         except BaseException as exc:
             for req in batch:
                 req.result = None
@@ -299,13 +306,16 @@ class Placing(AccountBase):
             boxes[req.mailbox] = box
         mailbox_id, uid = box
         received = _iso(when)
+        changelog = self._changes()
+        modseq = changelog.modseq()
         cur = conn.execute(
-            "INSERT INTO message (mailbox_id, uid, flags, keywords, size, received, "
+            "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox_id,
                 uid,
+                modseq,
                 join_flags(sysflags) if sysflags else "",
                 join_flags(req.kws) if req.kws else "",
                 req.size,
@@ -330,9 +340,10 @@ class Placing(AccountBase):
         )
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
-            "unseen = unseen + ?, size = size + ? WHERE id = ?",
-            (0 if "\\Seen" in sysflags else 1, req.size, mailbox_id),
+            "unseen = unseen + ?, size = size + ?, highestmodseq = ? WHERE id = ?",
+            (0 if "\\Seen" in sysflags else 1, req.size, modseq, mailbox_id),
         )
+        changelog.added(req.mailbox, uid)
         box[1] = uid + 1
         bucket = str(msgid // 1000)
         target = f"{self._msgdir_str}/{bucket}/{msgid}"

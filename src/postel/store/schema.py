@@ -20,6 +20,25 @@ FULLTEXT_INDEX = """
         SELECT 'fts_backfill_below', id + 1 FROM message ORDER BY id DESC LIMIT 1;
 """
 
+# Migration 3: modification sequences (RFC 7162 CONDSTORE/QRESYNC, store/changes.py).
+# One counter per account (meta 'modseq'); every change takes the next value in
+# its transaction and stamps the messages it touches, the HIGHESTMODSEQ of their
+# mailbox and, for removed messages, a row in vanished (for VANISHED (EARLIER),
+# RFC 7162 §3.2.10). Messages and mailboxes that exist already get modseq 1.
+MODSEQ = """
+    ALTER TABLE mailbox ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE message ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX message_mailbox_modseq ON message (mailbox_id, modseq);
+    CREATE TABLE vanished (
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX vanished_mailbox_modseq ON vanished (mailbox_id, modseq);
+    INSERT INTO meta (key, value) VALUES ('modseq', 1);
+"""
+
 
 MIGRATIONS: list[Migration] = [
     """
@@ -66,6 +85,7 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     FULLTEXT_INDEX,
+    MODSEQ,
 ]
 
 MESSAGE_COLUMNS = (

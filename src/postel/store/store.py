@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
 from postel.store.batching import DeliveryBatcher
+from postel.store.changes import Change
 from postel.store.errors import StoreError, UnknownAccount
 from postel.store.jobs import Job, Result
 from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
+from postel.store.notify import Publisher
 
 
 class Store:
@@ -21,10 +23,20 @@ class Store:
 
     *accounts*, when given, is the set of configured account names; others
     are refused with UnknownAccount (else any valid name is accepted).
+    The changes of each committed write go to *publish*; by default to the
+    data directory's change socket (store/notify.py), read by the running server.
     """
 
-    def __init__(self, datadir: DataDir, *, accounts: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        datadir: DataDir,
+        *,
+        accounts: Collection[str] | None = None,
+        publish: Callable[[str, Sequence[Change]], None] | None = None,
+    ) -> None:
         self.datadir = datadir
+        self._publisher = Publisher(datadir.tmp) if publish is None else None
+        self._publish = publish or self._publisher
         self._known = None if accounts is None else frozenset(accounts)
         self._accounts: dict[str, AccountStore] = {}
         self._lock = threading.Lock()
@@ -48,7 +60,9 @@ class Store:
                 directory = self.datadir.account_dir(name)
                 if not create and not (directory / INDEX_DB).exists():
                     raise UnknownAccount(f"account {name!r}: no store at {directory}")
-                acc = AccountStore(name, directory, self.datadir.tmp, self.batcher)
+                acc = AccountStore(
+                    name, directory, self.datadir.tmp, self.batcher, publish=self._publish
+                )
                 self._accounts[name] = acc
             return acc
 
@@ -108,6 +122,8 @@ class Store:
             accounts, self._accounts = list(self._accounts.values()), {}
         for acc in accounts:
             acc.close()
+        if self._publisher is not None:
+            self._publisher.close()
 
     def __enter__(self) -> Store:
         return self

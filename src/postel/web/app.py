@@ -45,6 +45,7 @@ def _webmail_app(
     queue: Any,
     submitter: Any,
     limiter: LoginLimiter,
+    feed: Any,
 ) -> Any:
     try:
         module = importlib.import_module("postel.web.webmail")
@@ -54,7 +55,14 @@ def _webmail_app(
     if not callable(build):
         return None
     return build(
-        cfg, store, resolver, sessions=sessions, queue=queue, submitter=submitter, limiter=limiter
+        cfg,
+        store,
+        resolver,
+        sessions=sessions,
+        queue=queue,
+        submitter=submitter,
+        limiter=limiter,
+        feed=feed,
     )
 
 
@@ -73,10 +81,12 @@ def build_app(
     queue: Any = None,
     submitter: Any = None,
     challenges: ChallengeSource | None = None,
+    feed: Any = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
-    between listeners."""
+    between listeners. *feed*: the store's postel.store.notify.ChangeFeed, for the
+    webmail's live updates (none without it)."""
     sessions = sessions or SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -84,7 +94,9 @@ def build_app(
     if admin:
         routes.append(Mount("/admin", routes=admin_routes()))
     webmail_app = (
-        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter) if webmail else None
+        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter, feed)
+        if webmail
+        else None
     )
     if webmail_app is not None:
         routes.append(Mount("/webmail", app=webmail_app))

@@ -86,6 +86,7 @@ async def start_web(
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
+    feed: Any = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
@@ -113,6 +114,7 @@ async def start_web(
             queue=queue,
             submitter=submitter,
             challenges=challenges,
+            feed=feed,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

@@ -175,6 +175,12 @@ class SessionStore:
         pool.touch(s)
         return s
 
+    def alive(self, sid: str) -> bool:
+        """Whether session *sid* is still valid, without counting this as a use
+        (a page's open event stream must not keep its session alive)."""
+        s = self._users.get(sid) or self._anonymous.get(sid)
+        return s is not None and not self._expired(s, self.clock())
+
     def login(self, old: Session | None, user: str) -> Session:
         """A fresh session (new id and CSRF token) for *user*; the old id stops working
         so that an id planted before login is useless (session fixation)."""

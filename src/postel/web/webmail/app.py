@@ -14,7 +14,7 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
-from postel.web.webmail import api, compose, login, mailbox, message, notfound, search
+from postel.web.webmail import api, compose, events, login, mailbox, message, notfound, search
 from postel.web.webmail.state import WebmailState
 
 log = logging.getLogger("postel.web")
@@ -71,6 +71,7 @@ def routes() -> list[Route]:
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", compose.compose_submit, methods=["POST"]),
         Route("/api/recipientsecurity", api.recipient_security),
+        Route("/events", events.events),
         # Last: every other URL below /webmail gets the webmail's own "not found" page.
         Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),
     ]
@@ -87,11 +88,13 @@ def build(
     mtastsdb: Any = None,
     limiter: LoginLimiter | None = None,
     https_port: int = 443,
+    feed: Any = None,
 ) -> Starlette:
     """The webmail ASGI app. *sessions* is ignored on purpose: account sessions live
     in their own store so that no webmail session can ever pass as an admin session.
     *submitter* (or *queue*) is where sent mail goes; default: the data directory's
-    queue, delivered by the server's queue loop."""
+    queue, delivered by the server's queue loop. *feed*: the store's ChangeFeed
+    (postel.store.notify) for live updates; without it /events answers 503."""
     del sessions
     if submitter is None:
         if queue is not None:
@@ -117,6 +120,7 @@ def build(
         mtasts_ssl=make_ssl_context([cfg.path(p) for p in cfg.static.tls.extra_ca_files]),
         https_port=https_port,
         addresses=internal_networks(cfg),
+        feed=feed,
     )
     return app
 

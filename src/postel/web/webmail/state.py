@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
+from postel.web.webmail.streamslots import StreamSlots
 
 COOKIE = "postel_webmail"
 PREFIX = "/webmail"
@@ -33,6 +34,8 @@ class WebmailState:
     mtasts_ssl: ssl.SSLContext | None = None
     https_port: int = 443
     addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from
+    feed: Any = None  # postel.store.notify.ChangeFeed: live updates (webmail/events.py)
+    streams: StreamSlots = field(default_factory=StreamSlots)
 
 
 def state_of(request: Request) -> WebmailState:

@@ -13,6 +13,7 @@ from postel.datadir import DataDir
 from postel.store import BadQuery
 from postel.store.account import INDEX_DB, AccountStore
 from postel.store.bodytext import TEXT_LIMIT, body_text
+from postel.store.schema import MIGRATIONS
 from postel.store.searchquery import parse_query
 from postel.store.store import Store
 
@@ -178,6 +179,10 @@ def downgrade(datadir: DataDir, count: int) -> None:
     path = acc.dir / INDEX_DB
     store.close()
     conn = sqlite3.connect(path)
+    for index in ("message_thread", "message_thread_subject", "message_in_reply_to"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("ALTER TABLE message DROP COLUMN thread_id")
+    conn.execute("ALTER TABLE message DROP COLUMN thread_subject")
     conn.execute("DROP TRIGGER message_fts_delete")
     conn.execute("DROP TABLE message_fts")
     conn.execute("PRAGMA user_version = 1")
@@ -200,7 +205,7 @@ def test_upgrade_indexes_existing_mail(datadir: DataDir) -> None:
     store = Store(datadir)
     try:
         acc = store.account("alice")
-        assert acc._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert acc._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         wait_indexed(acc)
         assert subjects(acc, "number17") == ["filler 17"]
         assert subjects(acc, "croissants") == ["report"]

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 from postel.datadir import message_path
 from postel.db import open_db
 from postel.fsutil import fsync_dir
-from postel.store import ftsbackfill
+from postel.store import ftsbackfill, threads
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import (
@@ -44,7 +44,7 @@ from postel.store.errors import (
     MessageNotFound,
     StoreError,
 )
-from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats
+from postel.store.message import DomainSecurity, MailboxInfo, Message, StoreStats, ThreadSummary
 from postel.store.names import (
     DEFAULT_MAILBOXES,
     INBOX,
@@ -54,7 +54,13 @@ from postel.store.names import (
     parse_flags,
     split_flags,
 )
-from postel.store.schema import MESSAGE_COLUMNS, MIGRATIONS, list_sql
+from postel.store.schema import (
+    MESSAGE_COLUMNS,
+    MIGRATIONS,
+    list_sql,
+    thread_counts_sql,
+    thread_heads_sql,
+)
 from postel.store.search import FTS_TABLE, fts_row, search_sql
 from postel.store.searchquery import BadQuery, parse_query
 
@@ -284,6 +290,7 @@ class AccountStore:
             in_reply_to=row["in_reply_to"],
             has_attachments=bool(row["has_attachments"]),
             keywords=parse_flags(row["keywords"]),
+            thread=int(row["thread_id"]),
         )
 
     def _place(self, source: str, target: str, bucket: Path) -> None:
@@ -538,6 +545,7 @@ class AccountStore:
             "VALUES (?, ?, ?, ?, ?)",
             (msgid, *fts_row(env.subject, env.from_, env.to, env.cc, req.body)),
         )
+        thread = threads.assign(conn, msgid, env, when)
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
             "unseen = unseen + ?, size = size + ? WHERE id = ?",
@@ -564,6 +572,7 @@ class AccountStore:
             in_reply_to=env.in_reply_to,
             has_attachments=env.has_attachments,
             keywords=req.kws,
+            thread=thread,
         )
         return message, target
 
@@ -717,6 +726,59 @@ class AccountStore:
             sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
         return [self._to_message(r, mailbox) for r in rows]
+
+    def list_threads(
+        self,
+        mailbox: str,
+        *,
+        limit: int = 50,
+        newest_first: bool = True,
+        cursor: int | None = None,
+    ) -> list[ThreadSummary]:
+        """One page of the threads of a mailbox (store/threads.py), each as its
+        newest message there, in the order of that message's UID; *cursor* as
+        for :meth:`list_messages`. Reads the page's rows and their threads'
+        rows in this mailbox only, never the whole mailbox."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            params: list[Any] = [mailbox_id] + ([cursor] if cursor is not None else []) + [limit]
+            sql = thread_heads_sql(newest_first=newest_first, cursor=cursor is not None)
+            rows = self._conn.execute(sql, params).fetchall()
+            keys = list({int(r["thread_id"]) for r in rows})
+            counts: dict[int, tuple[int, int]] = {}
+            if keys:
+                for key, n, unseen in self._conn.execute(
+                    thread_counts_sql(len(keys)), [mailbox_id, *keys]
+                ):
+                    counts[int(key)] = (int(n), int(unseen))
+        out = []
+        for r in rows:
+            n, unseen = counts.get(int(r["thread_id"]), (1, 0))
+            out.append(ThreadSummary(self._to_message(r, mailbox), n, unseen))
+        return out
+
+    def thread_messages(
+        self, thread: int, *, mailbox: str | None = None, limit: int = 500
+    ) -> list[Message]:
+        """The messages of a thread, oldest first (in *mailbox* only when given)."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        with self._lock:
+            self._check_open()
+            sql = (
+                f"SELECT {MESSAGE_COLUMNS}, b.name AS mailbox_name FROM message m "
+                "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.thread_id = ?"
+            )
+            params: list[Any] = [thread]
+            if mailbox is not None:
+                sql += " AND m.mailbox_id = ?"
+                params.append(self._mailbox_id(normalize_mailbox(mailbox), create=False))
+            rows = self._conn.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
+        return [self._to_message(r, r["mailbox_name"]) for r in rows]
 
     def search(
         self,
@@ -910,6 +972,22 @@ class AccountStore:
             msgids = [int(r["id"]) for r in rows]
             self._unlink_files(msgids)
         return msgids
+
+    def empty_mailbox(self, mailbox: str) -> int:
+        """Remove every message of *mailbox* (emptying Trash or Junk); the mailbox
+        and its UIDVALIDITY stay. Returns how many were removed."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(mailbox, create=False)
+                rows = self._conn.execute(
+                    "SELECT id, mailbox_id, size, flags FROM message WHERE mailbox_id = ?",
+                    (mailbox_id,),
+                ).fetchall()
+                self._delete_rows(rows)
+            self._unlink_files(int(r["id"]) for r in rows)
+        return len(rows)
 
     def _delete_rows(self, rows: list[sqlite3.Row]) -> None:
         for row in rows:

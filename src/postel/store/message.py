@@ -26,6 +26,7 @@ class Message:
     in_reply_to: str
     has_attachments: bool
     keywords: frozenset[str] = field(default_factory=frozenset)
+    thread: int = 0  # thread key (store/threads.py): the msgid that started it
 
     @property
     def seen(self) -> bool:
@@ -65,3 +66,12 @@ class StoreStats:
     @property
     def disk_usage(self) -> int:
         return self.message_bytes + self.index_bytes
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """A thread as a mailbox lists it: its newest message there and counts."""
+
+    head: Message
+    messages: int  # in this mailbox
+    unseen: int

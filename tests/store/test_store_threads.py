@@ -12,7 +12,7 @@ from postel.store.account import INDEX_DB, AccountStore
 from postel.store.envelope import parse_envelope
 from postel.store.schema import MIGRATIONS, thread_heads_sql
 from postel.store.store import Store
-from postel.store.threads import base_subject, is_reply, references_of
+from postel.store.threads import base_subject, is_reply, references_of, thread_for
 
 
 def mail(
@@ -189,3 +189,28 @@ def test_migration_threads_stored_mail(datadir: DataDir) -> None:
         assert [t.messages for t in acc.list_threads("Inbox")] == [1, 3]
     finally:
         store.close()
+
+
+def test_threading_a_message_reads_through_indexes_only(acc: AccountStore) -> None:
+    """Every lookup of thread_for is an index search, never a scan of the
+    mailbox (a partial index is only used when the query implies its WHERE)."""
+    acc.deliver_bytes("Inbox", mail("Base", "<base@x>"))
+    statements: list[str] = []
+    conn = acc._conn
+    conn.set_trace_callback(statements.append)
+    try:
+        thread_for(
+            conn,
+            msgid=999,
+            message_id="<new@x>",
+            in_reply_to="<gone@x>",
+            references="<gone2@x>",
+            subject="Re: something",
+            received=datetime.now(UTC),
+        )
+    finally:
+        conn.set_trace_callback(None)
+    assert len(statements) == 4  # two references, the stored reply, the subject
+    for sql in statements:
+        plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert plan.startswith("SEARCH message USING INDEX"), (sql, plan)

@@ -104,16 +104,17 @@ def thread_for(
     own = message_ids(message_id)
     if own:
         row = conn.execute(
-            "SELECT thread_id FROM message WHERE in_reply_to = ? AND id != ? AND thread_id != 0 "
-            "LIMIT 1",
+            # "!= ''" lets SQLite use the partial index message_in_reply_to.
+            "SELECT thread_id FROM message WHERE in_reply_to = ? AND in_reply_to != '' "
+            "AND id != ? AND thread_id != 0 LIMIT 1",
             (own[0], msgid),
         ).fetchone()
         if row is not None:
             return int(row[0]), base
     if base and (refs or is_reply(subject)):
         row = conn.execute(
-            "SELECT thread_id, received FROM message WHERE thread_subject = ? AND id != ? "
-            "AND thread_id != 0 ORDER BY id DESC LIMIT 1",
+            "SELECT thread_id, received FROM message WHERE thread_subject = ? "
+            "AND thread_subject != '' AND id != ? AND thread_id != 0 ORDER BY id DESC LIMIT 1",
             (base, msgid),
         ).fetchone()
         if row is not None and _within_window(row[1], received):

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "src"))
 from postel.datadir import DataDir  # noqa: E402
 from postel.store.account import INDEX_DB, Delivery  # noqa: E402
 from postel.store.store import Store  # noqa: E402
-from postel.store.threads import thread_for  # noqa: E402
+from postel.store.threads import THREAD_INDEXES, thread_for  # noqa: E402
 from postel.web.webmail.mailbox import load_page  # noqa: E402
 
 SEED = 22
@@ -164,7 +164,7 @@ def run(root: Path, count: int, repeat: int) -> None:
     # The migration: the account as schema 2 left it.
     path = acc.dir / INDEX_DB
     c = sqlite3.connect(path)
-    for index in ("message_thread", "message_thread_subject", "message_in_reply_to"):
+    for index in (statement.split()[2] for statement in THREAD_INDEXES):
         c.execute(f"DROP INDEX {index}")
     c.execute("ALTER TABLE message DROP COLUMN thread_id")
     c.execute("ALTER TABLE message DROP COLUMN thread_subject")

@@ -16,6 +16,7 @@ from postel.store.bodytext import TEXT_LIMIT, body_text
 from postel.store.schema import MIGRATIONS
 from postel.store.searchquery import parse_query
 from postel.store.store import Store
+from postel.store.threads import THREAD_INDEXES
 
 
 def mail(
@@ -179,7 +180,7 @@ def downgrade(datadir: DataDir, count: int) -> None:
     path = acc.dir / INDEX_DB
     store.close()
     conn = sqlite3.connect(path)
-    for index in ("message_thread", "message_thread_subject", "message_in_reply_to"):
+    for index in (statement.split()[2] for statement in THREAD_INDEXES):
         conn.execute(f"DROP INDEX {index}")
     conn.execute("ALTER TABLE message DROP COLUMN thread_id")
     conn.execute("ALTER TABLE message DROP COLUMN thread_subject")

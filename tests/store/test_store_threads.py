@@ -10,9 +10,15 @@ import pytest
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
 from postel.store.envelope import parse_envelope
-from postel.store.schema import MIGRATIONS, thread_heads_sql
+from postel.store.schema import MIGRATIONS, thread_counts_sql, thread_heads_sql
 from postel.store.store import Store
-from postel.store.threads import base_subject, is_reply, references_of, thread_for
+from postel.store.threads import (
+    THREAD_INDEXES,
+    base_subject,
+    is_reply,
+    references_of,
+    thread_for,
+)
 
 
 def mail(
@@ -172,7 +178,7 @@ def test_migration_threads_stored_mail(datadir: DataDir) -> None:
     path = acc.dir / INDEX_DB
     store.close()
     conn = sqlite3.connect(path)
-    for index in ("message_thread", "message_thread_subject", "message_in_reply_to"):
+    for index in (statement.split()[2] for statement in THREAD_INDEXES):
         conn.execute(f"DROP INDEX {index}")
     conn.execute("ALTER TABLE message DROP COLUMN thread_id")
     conn.execute("ALTER TABLE message DROP COLUMN thread_subject")
@@ -214,3 +220,16 @@ def test_threading_a_message_reads_through_indexes_only(acc: AccountStore) -> No
     for sql in statements:
         plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert plan.startswith("SEARCH message USING INDEX"), (sql, plan)
+
+
+def test_thread_counts_read_indexes_only(acc: AccountStore) -> None:
+    """The counts of a page's threads come from message_thread (covering) and
+    the partial message_thread_unseen (the unread rows only): a long, read
+    conversation costs its index entries, not its rows."""
+    for unseen in (False, True):
+        sql = thread_counts_sql(2, unseen=unseen)
+        plan = " ".join(
+            str(r[3]) for r in acc._conn.execute("EXPLAIN QUERY PLAN " + sql, (1, 2, 1))
+        )
+        want = "INDEX message_thread_unseen" if unseen else "COVERING INDEX message_thread "
+        assert want in plan + " ", plan

@@ -749,16 +749,19 @@ class AccountStore:
             sql = thread_heads_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
             keys = list({int(r["thread_id"]) for r in rows})
-            counts: dict[int, tuple[int, int]] = {}
+            counts: dict[int, int] = {}
+            unseen: dict[int, int] = {}
             if keys:
-                for key, n, unseen in self._conn.execute(
-                    thread_counts_sql(len(keys)), [mailbox_id, *keys]
-                ):
-                    counts[int(key)] = (int(n), int(unseen))
+                for into, flag in ((counts, False), (unseen, True)):
+                    sql = thread_counts_sql(len(keys), unseen=flag)
+                    for key, n in self._conn.execute(sql, [*keys, mailbox_id]):
+                        into[int(key)] = int(n)
         out = []
         for r in rows:
-            n, unseen = counts.get(int(r["thread_id"]), (1, 0))
-            out.append(ThreadSummary(self._to_message(r, mailbox), n, unseen))
+            key = int(r["thread_id"])
+            out.append(
+                ThreadSummary(self._to_message(r, mailbox), counts.get(key, 1), unseen.get(key, 0))
+            )
         return out
 
     def thread_messages(

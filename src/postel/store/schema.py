@@ -106,11 +106,12 @@ def thread_heads_sql(*, newest_first: bool, cursor: bool) -> str:
     )
 
 
-def thread_counts_sql(n: int) -> str:
-    """(thread_id, messages, unseen) in one mailbox for *n* thread keys."""
+def thread_counts_sql(n: int, *, unseen: bool) -> str:
+    """(thread_id, messages) in one mailbox for *n* thread keys, or only their
+    unread ones; index only (message_thread, message_thread_unseen)."""
     marks = ", ".join("?" * n)
+    where = f" AND {threads.UNSEEN}" if unseen else ""
     return (
-        "SELECT thread_id, count(*), "
-        "sum(instr(' ' || flags || ' ', ' \\Seen ') = 0) FROM message "
-        f"WHERE mailbox_id = ? AND thread_id IN ({marks}) GROUP BY thread_id"
+        "SELECT thread_id, count(*) FROM message "
+        f"WHERE thread_id IN ({marks}) AND mailbox_id = ?{where} GROUP BY thread_id"
     )

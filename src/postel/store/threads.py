@@ -44,6 +44,8 @@ _REPLY = re.compile(rf"^\s*(?:{_BLOB}\s*)*{_MARKER}", re.IGNORECASE)
 _TRAILER = re.compile(r"(?:\s*\(fwd\))+\s*$", re.IGNORECASE)
 _FWD_WRAP = re.compile(r"^\[fwd:\s*(.*)\]$", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# Unread, as an index condition (flags holds system flags only; RFC 9051 §2.3.2).
+UNSEEN = "instr(flags, '\\Seen') = 0"
 
 
 def message_ids(text: str) -> list[str]:
@@ -114,7 +116,7 @@ def thread_for(
     if base and (refs or is_reply(subject)):
         row = conn.execute(
             "SELECT thread_id, received FROM message WHERE thread_subject = ? "
-            "AND thread_subject != '' AND id != ? AND thread_id != 0 ORDER BY id DESC LIMIT 1",
+            "AND thread_subject != '' AND id < ? AND thread_id != 0 ORDER BY id DESC LIMIT 1",
             (base, msgid),
         ).fetchone()
         if row is not None and _within_window(row[1], received):
@@ -150,13 +152,18 @@ def assign(conn: sqlite3.Connection, msgid: int, env: Envelope, received: dateti
     return thread
 
 
-# Migration: the columns and indexes, then every stored message threaded in id
-# order (its References are not in the index: In-Reply-To and subject only).
-THREAD_SCHEMA = (
+# Migration: the columns, every message its own thread and its base subject
+# (one statement), the indexes, then the replies threaded in id order (their
+# References are not in the index: In-Reply-To and subject only).
+THREAD_COLUMNS = (
     "ALTER TABLE message ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE message ADD COLUMN thread_subject TEXT NOT NULL DEFAULT ''",
-    # Thread heads of a mailbox page and the messages of one thread.
+)
+THREAD_INDEXES = (
+    # Thread heads of a mailbox page, the messages of one thread, their count.
     "CREATE INDEX message_thread ON message (thread_id, mailbox_id, uid)",
+    # The unread messages of a thread (few): counted without reading the others.
+    f"CREATE INDEX message_thread_unseen ON message (thread_id, mailbox_id) WHERE {UNSEEN}",
     "CREATE INDEX message_thread_subject ON message (thread_subject) WHERE thread_subject != ''",
     "CREATE INDEX message_in_reply_to ON message (in_reply_to) WHERE in_reply_to != ''",
 )
@@ -164,13 +171,19 @@ THREAD_SCHEMA = (
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Add thread keys (a migration step, inside its transaction)."""
-    for statement in THREAD_SCHEMA:
+    for statement in THREAD_COLUMNS:
+        conn.execute(statement)
+    conn.create_function("postel_base_subject", 1, base_subject, deterministic=True)
+    conn.create_function("postel_is_reply", 1, is_reply, deterministic=True)
+    conn.execute("UPDATE message SET thread_id = id, thread_subject = postel_base_subject(subject)")
+    for statement in THREAD_INDEXES:
         conn.execute(statement)
     last = 0
     while True:
         rows = conn.execute(
             "SELECT id, message_id, in_reply_to, subject, received FROM message "
-            "WHERE id > ? ORDER BY id LIMIT 1000",
+            "WHERE id > ? AND (in_reply_to != '' OR postel_is_reply(subject)) "
+            "ORDER BY id LIMIT 1000",
             (last,),
         ).fetchall()
         if not rows:

@@ -5,8 +5,23 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_threads(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 4 to 3 (before thread keys)."""
+    from postel.store.threads import THREAD_INDEXES
+
+    for index in (statement.split()[2] for statement in THREAD_INDEXES):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("ALTER TABLE message DROP COLUMN thread_id")
+    conn.execute("ALTER TABLE message DROP COLUMN thread_subject")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+
+
 def undo_modseq(conn: sqlite3.Connection) -> None:
-    """Take an index.db back from schema 3 to 2 (before modification sequences)."""
+    """Take an index.db back to schema 2 (before modification sequences and
+    thread keys)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 4:
+        undo_threads(conn)
     conn.execute("DROP INDEX message_mailbox_modseq")
     conn.execute("DROP TABLE vanished")
     conn.execute("ALTER TABLE message DROP COLUMN modseq")

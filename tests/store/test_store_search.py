@@ -180,7 +180,7 @@ def downgrade(datadir: DataDir, count: int) -> None:
     path = acc.dir / INDEX_DB
     store.close()
     conn = sqlite3.connect(path)
-    undo_modseq(conn)
+    undo_modseq(conn)  # and the thread keys
     conn.execute("DROP TRIGGER message_fts_delete")
     conn.execute("DROP TABLE message_fts")
     conn.execute("PRAGMA user_version = 1")

@@ -145,6 +145,7 @@ def test_deep_page_of_100k_messages_is_fast(env: Env) -> None:
         "INSERT INTO message (mailbox_id, uid, size, received, subject) VALUES (?, ?, 100, ?, ?)",
         ((box, uid, "2024-01-01T00:00:00+00:00", f"s{uid}") for uid in range(1, n + 1)),
     )
+    conn.execute("UPDATE message SET thread_id = id")  # each its own conversation
     conn.execute(
         "UPDATE mailbox SET uidnext = ?, total = ?, unseen = ? WHERE id = ?", (n + 1, n, n, box)
     )

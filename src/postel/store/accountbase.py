@@ -183,6 +183,7 @@ class AccountBase:
             in_reply_to=row["in_reply_to"],
             has_attachments=bool(row["has_attachments"]),
             keywords=parse_flags(row["keywords"]),
+            thread=int(row["thread_id"]),
         )
 
     def _unlink_files(self, msgids: Iterable[int]) -> None:

@@ -34,6 +34,7 @@ class Envelope:
     message_id: str = ""
     in_reply_to: str = ""
     has_attachments: bool = False
+    references: str = ""  # for threading (store/threads.py), not stored
 
 
 def header_block(data: bytes) -> bytes:
@@ -145,6 +146,7 @@ def _parse_plain(block: bytes) -> Envelope | None:
         when = None
     subject = fields.get("subject")
     in_reply_to = fields.get("in-reply-to")
+    references = fields.get("references")
     return Envelope(
         subject=_clean(subject) if subject is not None else "",
         from_=_clean(from_),
@@ -155,6 +157,7 @@ def _parse_plain(block: bytes) -> Envelope | None:
         in_reply_to=_clean(in_reply_to) if in_reply_to is not None else "",
         has_attachments=ctype == "multipart/mixed"
         or ctype.partition("/")[0] not in ("text", "multipart"),
+        references=_clean(references) if references is not None else "",
     )
 
 
@@ -186,4 +189,5 @@ def parse_envelope_email(block: bytes) -> Envelope:
         message_id=_text(parsed, "Message-ID"),
         in_reply_to=_text(parsed, "In-Reply-To"),
         has_attachments=_has_attachments(parsed),
+        references=_text(parsed, "References"),
     )

@@ -30,8 +30,8 @@ _TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
 _CTYPE = re.compile(rf"[ \t]*({_TOKEN}/{_TOKEN})[ \t]*")
 
 WANTED = frozenset(
-    ("subject", "from", "to", "cc", "date", "message-id", "in-reply-to", "content-type",
-     "content-disposition")
+    ("subject", "from", "to", "cc", "date", "message-id", "in-reply-to", "references",
+     "content-type", "content-disposition")
 )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ class Message:
     has_attachments: bool
     keywords: frozenset[str] = field(default_factory=frozenset)
     modseq: int = 0  # RFC 7162 MODSEQ; set by AccountStore.changes_since only
+    thread: int = 0  # thread key (store/threads.py): the msgid that started it
 
     @property
     def seen(self) -> bool:
@@ -67,3 +68,12 @@ class StoreStats:
     @property
     def disk_usage(self) -> int:
         return self.message_bytes + self.index_bytes
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """A thread as a mailbox lists it: its newest message there and counts."""
+
+    head: Message
+    messages: int  # in this mailbox
+    unseen: int

@@ -17,9 +17,9 @@ from postel.store import ftsbackfill
 from postel.store.accountbase import AccountBase
 from postel.store.changes import MailboxChanges, highest_modseq
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
-from postel.store.message import Message
+from postel.store.message import Message, ThreadSummary
 from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
-from postel.store.schema import MESSAGE_COLUMNS, list_sql
+from postel.store.schema import MESSAGE_COLUMNS, list_sql, thread_counts_sql, thread_heads_sql
 from postel.store.search import search_sql
 from postel.store.searchquery import BadQuery, parse_query
 
@@ -62,6 +62,62 @@ class Messages(AccountBase):
             sql = list_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
         return [self._to_message(r, mailbox) for r in rows]
+
+    def list_threads(
+        self,
+        mailbox: str,
+        *,
+        limit: int = 50,
+        newest_first: bool = True,
+        cursor: int | None = None,
+    ) -> list[ThreadSummary]:
+        """One page of the threads of a mailbox (store/threads.py), each as its
+        newest message there, in the order of that message's UID; *cursor* as
+        for :meth:`list_messages`. Reads the page's rows and their threads'
+        rows in this mailbox only, never the whole mailbox."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            params: list[Any] = [mailbox_id] + ([cursor] if cursor is not None else []) + [limit]
+            sql = thread_heads_sql(newest_first=newest_first, cursor=cursor is not None)
+            rows = self._conn.execute(sql, params).fetchall()
+            keys = list({int(r["thread_id"]) for r in rows})
+            counts: dict[int, int] = {}
+            unseen: dict[int, int] = {}
+            if keys:
+                for into, flag in ((counts, False), (unseen, True)):
+                    sql = thread_counts_sql(len(keys), unseen=flag)
+                    for key, n in self._conn.execute(sql, [*keys, mailbox_id]):
+                        into[int(key)] = int(n)
+        out = []
+        for r in rows:
+            key = int(r["thread_id"])
+            out.append(
+                ThreadSummary(self._to_message(r, mailbox), counts.get(key, 1), unseen.get(key, 0))
+            )
+        return out
+
+    def thread_messages(
+        self, thread: int, *, mailbox: str | None = None, limit: int = 500
+    ) -> list[Message]:
+        """The messages of a thread, oldest first (in *mailbox* only when given)."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise StoreError(f"limit must be 0..{MAX_PAGE}")
+        with self._lock:
+            self._check_open()
+            sql = (
+                f"SELECT {MESSAGE_COLUMNS}, b.name AS mailbox_name FROM message m "
+                "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.thread_id = ?"
+            )
+            params: list[Any] = [thread]
+            if mailbox is not None:
+                sql += " AND m.mailbox_id = ?"
+                params.append(self._mailbox_id(normalize_mailbox(mailbox), create=False))
+            rows = self._conn.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
+        return [self._to_message(r, r["mailbox_name"]) for r in rows]
 
     def search(
         self,
@@ -304,6 +360,22 @@ class Messages(AccountBase):
             msgids = [int(r["id"]) for r in rows]
             self._unlink_files(msgids)
         return msgids
+
+    def empty_mailbox(self, mailbox: str) -> int:
+        """Remove every message of *mailbox* (emptying Trash or Junk); the mailbox
+        and its UIDVALIDITY stay. Returns how many were removed."""
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(mailbox, create=False)
+                rows = self._conn.execute(
+                    "SELECT id, uid, mailbox_id, size, flags FROM message WHERE mailbox_id = ?",
+                    (mailbox_id,),
+                ).fetchall()
+                self._delete_rows(rows, mailbox)
+            self._unlink_files(int(r["id"]) for r in rows)
+        return len(rows)
 
     def _delete_rows(self, rows: list[sqlite3.Row], mailbox: str) -> None:
         """Delete message rows of *mailbox* (with id, uid, mailbox_id, size, flags)."""

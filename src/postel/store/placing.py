@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.fsutil import fsync_dir
+from postel.store import threads
 from postel.store.accountbase import AccountBase, _commit, _ensure_dir, _iso
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.changes import ChangeLog
@@ -338,6 +339,7 @@ class Placing(AccountBase):
             "VALUES (?, ?, ?, ?, ?)",
             (msgid, *fts_row(env.subject, env.from_, env.to, env.cc, req.body)),
         )
+        thread = threads.assign(conn, msgid, env, when)
         conn.execute(
             "UPDATE mailbox SET uidnext = uidnext + 1, total = total + 1, "
             "unseen = unseen + ?, size = size + ?, highestmodseq = ? WHERE id = ?",
@@ -365,6 +367,7 @@ class Placing(AccountBase):
             in_reply_to=env.in_reply_to,
             has_attachments=env.has_attachments,
             keywords=req.kws,
+            thread=thread,
         )
         return message, target
 

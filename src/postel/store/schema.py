@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postel.db import Migration
+from postel.store import threads
 
 # Migration 2: the full-text index (store/search.py). Whatever deletes a message
 # (expunge, remove, mailbox deletion) drops its text through the trigger. The
@@ -86,11 +87,14 @@ MIGRATIONS: list[Migration] = [
     """,
     FULLTEXT_INDEX,
     MODSEQ,
+    # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
+    threads.migrate,
 ]
 
 MESSAGE_COLUMNS = (
     "m.id, m.uid, m.flags, m.keywords, m.size, m.received, m.requiretls, m.subject, "
-    "m.from_addr, m.to_addr, m.cc, m.date, m.message_id, m.in_reply_to, m.has_attachments"
+    "m.from_addr, m.to_addr, m.cc, m.date, m.message_id, m.in_reply_to, m.has_attachments, "
+    "m.thread_id"
 )
 
 
@@ -103,4 +107,31 @@ def list_sql(*, newest_first: bool, cursor: bool) -> str:
     return (
         f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE {where} "
         f"ORDER BY m.uid {order} LIMIT ? OFFSET ?"
+    )
+
+
+def thread_heads_sql(*, newest_first: bool, cursor: bool) -> str:
+    """Page through the threads of one mailbox: each thread's newest message in
+    it (no message of the same thread with a higher uid there), in uid order.
+    Served by message_mailbox_uid, one message_thread probe per row looked at."""
+    order = "DESC" if newest_first else "ASC"
+    where = "m.mailbox_id = ?"
+    if cursor:
+        where += " AND m.uid < ?" if newest_first else " AND m.uid > ?"
+    return (
+        f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE {where} AND NOT EXISTS ("
+        "SELECT 1 FROM message x WHERE x.thread_id = m.thread_id "
+        "AND x.mailbox_id = m.mailbox_id AND x.uid > m.uid) "
+        f"ORDER BY m.uid {order} LIMIT ?"
+    )
+
+
+def thread_counts_sql(n: int, *, unseen: bool) -> str:
+    """(thread_id, messages) in one mailbox for *n* thread keys, or only their
+    unread ones; index only (message_thread, message_thread_unseen)."""
+    marks = ", ".join("?" * n)
+    where = f" AND {threads.UNSEEN}" if unseen else ""
+    return (
+        "SELECT thread_id, count(*) FROM message "
+        f"WHERE thread_id IN ({marks}) AND mailbox_id = ?{where} GROUP BY thread_id"
     )

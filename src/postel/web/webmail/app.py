@@ -14,7 +14,19 @@ from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
-from postel.web.webmail import api, compose, events, login, mailbox, message, notfound, search
+from postel.web.webmail import (
+    api,
+    bulk,
+    compose,
+    events,
+    login,
+    mailbox,
+    manage,
+    message,
+    notfound,
+    search,
+    thread,
+)
 from postel.web.webmail.state import WebmailState
 
 log = logging.getLogger("postel.web")
@@ -64,6 +76,10 @@ def routes() -> list[Route]:
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/mailbox", mailbox.mailbox),
+        Route("/bulk", bulk.bulk, methods=["POST"]),
+        Route("/mailboxes", manage.mailboxes, methods=["GET"]),
+        Route("/mailboxes", manage.change, methods=["POST"]),
+        Route("/thread/{thread:int}", thread.thread),
         Route("/search", search.search),
         Route("/msg/{msgid:int}", message.read),
         Route("/msg/{msgid:int}/part/{index:int}", message.part),

@@ -1,4 +1,5 @@
-"""Mailbox list and the paginated message list (cursor = UID, stays fast at any depth)."""
+"""Mailbox list and the paginated list of its threads (cursor = UID of a thread's
+newest message there, stays fast at any depth; store/threads.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from postel.store import MailboxNotFound, StoreError
-from postel.store.message import MailboxInfo, Message
+from postel.store.message import MailboxInfo, ThreadSummary
 from postel.web.webmail.guard import account_of, page, redirect, render
 from postel.web.webmail.notfound import not_found_page
-from postel.web.webmail.state import PAGE_SIZE, PREFIX, state_of
+from postel.web.webmail.state import EMPTIABLE, PAGE_SIZE, PREFIX, state_of
 
 
 def _int(value: str | None) -> int | None:
@@ -33,24 +34,27 @@ def mailbox_url(name: str, **params: int) -> str:
 
 def load_page(
     acc: Any, name: str, before: int | None, after: int | None, size: int = PAGE_SIZE
-) -> tuple[list[Message], bool, bool]:
-    """One page newest first, and whether older/newer pages exist. *before*: messages
-    with smaller UIDs than this; *after*: the page just above this UID."""
+) -> tuple[list[ThreadSummary], bool, bool]:
+    """One page of threads (each as its newest message in the mailbox, newest
+    first), and whether older/newer pages exist. *before*: threads whose newest
+    message has a smaller UID than this; *after*: the page just above this UID."""
     if after is not None:
-        rows = acc.list_messages(name, limit=size + 1, newest_first=False, cursor=after)
+        rows = acc.list_threads(name, limit=size + 1, newest_first=False, cursor=after)
         newer = len(rows) > size
-        msgs = list(reversed(rows[:size]))
+        threads = list(reversed(rows[:size]))
         older = True
-        if msgs:
-            older = bool(acc.list_messages(name, limit=1, cursor=msgs[-1].uid))
-        return msgs, older, newer
-    rows = acc.list_messages(name, limit=size + 1, newest_first=True, cursor=before)
+        if threads:
+            older = bool(acc.list_threads(name, limit=1, cursor=threads[-1].head.uid))
+        return threads, older, newer
+    rows = acc.list_threads(name, limit=size + 1, newest_first=True, cursor=before)
     older = len(rows) > size
-    msgs = rows[:size]
+    threads = rows[:size]
     newer = False
-    if msgs and before is not None:
-        newer = bool(acc.list_messages(name, limit=1, newest_first=False, cursor=msgs[0].uid))
-    return msgs, older, newer
+    if threads and before is not None:
+        newer = bool(
+            acc.list_threads(name, limit=1, newest_first=False, cursor=threads[0].head.uid)
+        )
+    return threads, older, newer
 
 
 @page
@@ -68,7 +72,7 @@ async def mailbox(request: Request) -> Response:
     acc = st.store.account(account)
     try:
         boxes: list[MailboxInfo] = await asyncio.to_thread(acc.mailboxes)
-        msgs, older, newer = await asyncio.to_thread(load_page, acc, name, before, after)
+        threads, older, newer = await asyncio.to_thread(load_page, acc, name, before, after)
         info = next((b for b in boxes if b.name == acc.mailbox(name).name), None)
     except MailboxNotFound:
         return not_found_page(request, f"mailbox {name!r}")
@@ -80,9 +84,11 @@ async def mailbox(request: Request) -> Response:
         boxes=boxes,
         current=info.name if info else name,
         info=info,
-        messages=msgs,
-        older_url=mailbox_url(name, before=msgs[-1].uid) if older and msgs else "",
-        newer_url=mailbox_url(name, after=msgs[0].uid) if newer and msgs else "",
+        threads=threads,
+        older_url=mailbox_url(name, before=threads[-1].head.uid) if older and threads else "",
+        newer_url=mailbox_url(name, after=threads[0].head.uid) if newer and threads else "",
         newest_url=mailbox_url(name) if (before is not None or after is not None) else "",
         mailbox_url=mailbox_url,
+        here=str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+        emptiable=EMPTIABLE,
     )

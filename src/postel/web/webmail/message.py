@@ -82,6 +82,7 @@ async def read(request: Request) -> Response:
         allow_remote=allow_remote,
         back=mailbox_url(msg.mailbox),
         boxes=await asyncio.to_thread(acc.mailboxes),
+        conversation=len(await asyncio.to_thread(acc.thread_messages, msg.thread, limit=501)),
     )
     response.headers["content-security-policy"] = read_csp(allow_remote)
     return response

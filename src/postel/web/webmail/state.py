@@ -12,6 +12,7 @@ from postel.config import Config
 from postel.dns import Resolver
 from postel.loginlimit import LoginLimiter
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
+from postel.store.names import DEFAULT_MAILBOXES
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 from postel.web.webmail.streamslots import StreamSlots
@@ -19,6 +20,10 @@ from postel.web.webmail.streamslots import StreamSlots
 COOKIE = "postel_webmail"
 PREFIX = "/webmail"
 PAGE_SIZE = 50
+# Mailboxes the webmail never renames or deletes (postel.store.names.DEFAULT_MAILBOXES:
+# the store creates them again when missing).
+SPECIAL = DEFAULT_MAILBOXES
+EMPTIABLE = ("Trash", "Junk")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from postel.config import Config
+from postel.errors import SMTPReplyError
 from postel.smtp.address import Address
 from postel.smtp.reply import Reply
 from postel.store.routing import resolve_for_config
@@ -20,9 +21,11 @@ RELAY_DENIED = Reply(550, "5.7.1", "relaying denied: not a domain of this server
 NO_SUCH_USER = Reply(550, "5.1.1", "no such user here")
 
 
-class RecipientRefused(Exception):
+class RecipientRefused(SMTPReplyError):
+    """RCPT TO refused with ``reply`` (one of the replies above)."""
+
     def __init__(self, reply: Reply):
-        super().__init__(str(reply))
+        super().__init__(reply.code, reply.enhanced, reply.text)
         self.reply = reply
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from postel.errors import PostelError
 from postel.fsutil import fsync_file
 from postel.smtpserver.compose import header_prefix, write_message
 from postel.store.account import Delivery
@@ -51,7 +52,7 @@ IDLE_SECONDS = 5.0
 Result = tuple[list[tuple[str, str, int]], Exception | None]
 
 
-class DeliveryThreadClosed(RuntimeError):
+class DeliveryThreadClosed(PostelError):
     """A job was handed to a delivery thread after it was stopped."""
 
 

@@ -18,7 +18,7 @@ from postel.tlsrpt.lookup import lookup_record
 from postel.tlsrpt.report import report_to_dict
 from postel.tlsrptresultdb import ResultDB, ResultRow
 from postel.tlsrptsend.build import BuiltReport, built, submitter_domain
-from postel.tlsrptsend.errors import DeliveryError
+from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.group import Key, Selection, has_failures, keys_for_day, select
 from postel.tlsrptsend.message import compose, sign
 
@@ -40,7 +40,7 @@ class Enqueue(Protocol):
 
 
 class Post(Protocol):
-    """POST the gzipped report to an https: URI; raises DeliveryError."""
+    """POST the gzipped report to an https: URI; raises ReportDeliveryError."""
 
     async def __call__(self, uri: str, body: bytes) -> None: ...
 
@@ -286,7 +286,9 @@ class ReportSender:
                     if signer_error is not None:
                         raise signer_error
                     if self.enqueue is None:
-                        raise DeliveryError("no queue to send mail", uri=rcpt, permanent=False)
+                        raise ReportDeliveryError(
+                            "no queue to send mail", uri=rcpt, permanent=False
+                        )
                     msg = compose(o.report, from_addr=sender, to_addr=rcpt, date=self.now())
                     if signer is not None:
                         msg = sign(signer, msg)
@@ -301,7 +303,7 @@ class ReportSender:
         for uri in o.https:
             try:
                 if self.post is None:
-                    raise DeliveryError("no https client", uri=uri, permanent=False)
+                    raise ReportDeliveryError("no https client", uri=uri, permanent=False)
                 await self.post(uri, o.report.gzipped)
                 o.delivered.append(uri)
                 self.db.clear_bounces(uri)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import postel
+from postel.errors import PostelError
 
 VERSION_FILE = "postel.version"
 # The last UTC day whose findings digest was mailed (postel.reportfindings).
 FINDINGS_MARKER = "findings-digest.day"
 
 
-class DataDirError(Exception):
+class DataDirError(PostelError):
     """The data directory cannot be used: one line naming it and what to do."""
 
 

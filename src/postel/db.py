@@ -19,12 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
+from postel.errors import PostelError
+
 log = logging.getLogger("postel.db")
 
 Migration = str | Callable[[sqlite3.Connection], None]
 
 
-class DBError(Exception):
+class DBError(PostelError):
     """Base of database errors; the message names the file."""
 
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from postel.config import Config, load_config
 from postel.datadir import DataDir
+from postel.errors import PostelError
 from postel.fsutil import write_new
 
 DOMAIN = "example.org"
@@ -34,7 +35,7 @@ ACCOUNTS = {
 }
 
 
-class GenTestDataError(Exception):
+class GenTestDataError(PostelError):
     pass
 
 

@@ -211,7 +211,9 @@ class LogfmtFormatter(logging.Formatter):
             if not record.name.startswith("postel"):
                 # Another library's error (uvicorn, asyncio): its traceback is
                 # all there is to find the bug by, on the same line.
-                parts.append(f"traceback={_quote(self.formatException(exc_info))}")
+                # No trailing newlines (an exception text may end in some).
+                tb = self.formatException(exc_info).rstrip("\n")
+                parts.append(f"traceback={_quote(tb)}")
         err = d.get("err")
         if err is not None:
             parts.append(f"err={_format_value(err)}")

@@ -15,13 +15,14 @@ from postel.acme.names import certificate_names
 from postel.acme.storage import CertStore
 from postel.config.model import LETSENCRYPT_STAGING_DIRECTORY
 from postel.config.names import check_address, check_domain
+from postel.errors import PostelError
 from postel.fsutil import write_new
 from postel.hostkeys import write_key_and_cert
 from postel.passwords import generate_password
 from postel.store.passwords import scrypt_hash
 
 
-class QuickstartError(Exception):
+class QuickstartError(PostelError):
     pass
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import postel
+from postel.errors import InputError
 
 UNIT_NAME = "postel.service"
 UNIT_PATH = Path(postel.__file__).resolve().parent / "data" / UNIT_NAME
@@ -23,7 +24,7 @@ UNIT_PATH = Path(postel.__file__).resolve().parent / "data" / UNIT_NAME
 _PLAIN_PATH = re.compile(r"/[^\s%\"'\\;]*")
 
 
-class UnitPathError(Exception):
+class UnitPathError(InputError):
     """A path that cannot be written into the unit as it is."""
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from postel.config import Config, load_config
+from postel.errors import SMTPReplyError
 from postel.mtastsdb import MTASTSDB
-from postel.smtpclient import ClientError, DataReply, RcptResult, SessionResult, TLSMode
+from postel.smtpclient import DataReply, RcptResult, SessionResult, TLSMode
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -76,7 +77,6 @@ def fail(
     *,
     code: int = 0,
     enhanced: str = "4.4.1",
-    permanent: bool = False,
     connected: bool = False,
     **kw: Any,
 ) -> Callable[[dict[str, Any]], SessionResult]:
@@ -89,7 +89,7 @@ def fail(
             banner="220 hi" if connected else "",
             **kw,
         )
-        r.error = ClientError(permanent=permanent, code=code, enhanced=enhanced, message="nope")
+        r.error = SMTPReplyError(code, enhanced, "nope")
         return r
 
     return run

@@ -88,7 +88,7 @@ def test_tlsa_not_applicable_is_ignored() -> None:
 def test_tlsa_lookup_error_fails_host_temporarily() -> None:
     d = decide(HOST, policy=None, tlsa=tlsa(error=TemporaryError("SERVFAIL")))
     assert d.skip and d.failure is not None and not d.failure.permanent
-    assert "DANE required" in d.failure.message
+    assert "DANE required" in d.failure.text
 
 
 def test_tls_required_no_ignores_policy_and_errors() -> None:

@@ -112,11 +112,7 @@ async def test_rcpt_temporary_tries_next_host(env: Env) -> None:
 
 async def test_permanent_session_error_stops(env: Env) -> None:
     script = Script(
-        {
-            ("mx1.example.com", "192.0.2.1"): fail(
-                code=550, enhanced="5.7.1", permanent=True, connected=True
-            )
-        }
+        {("mx1.example.com", "192.0.2.1"): fail(code=550, enhanced="5.7.1", connected=True)}
     )
     out = await deliverer(env, script).deliver(req(env))
     assert all(o.status == "permanent" and o.code == 550 for o in out)

@@ -18,20 +18,20 @@ from hypothesis import strategies as st
 
 from postel.dmarcrpt import (
     NAMESPACE_RFC9990,
+    AggregateReportError,
     AuthResults,
     DateRange,
     DKIMResult,
+    DMARCInputError,
+    DMARCLimitError,
     DMARCReportError,
     Identifiers,
-    InputError,
-    LimitError,
     Limits,
     PolicyEvaluated,
     PolicyOverrideReason,
     PolicyPublished,
     Record,
     Report,
-    ReportError,
     ReportMetadata,
     Row,
     SPFResult,
@@ -126,7 +126,7 @@ def test_zip_with_two_xml_members_rejected() -> None:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("a.xml", "<feedback/>")
         zf.writestr("b.xml", "<feedback/>")
-    with pytest.raises(InputError, match="exactly one XML member"):
+    with pytest.raises(DMARCInputError, match="exactly one XML member"):
         parse_report(buf.getvalue())
 
 
@@ -151,12 +151,12 @@ def _zip_with_empty_member_name() -> bytes:
 def test_zip_member_without_name_rejected_cleanly() -> None:
     data = _zip_with_empty_member_name()
     assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].filename == ""
-    with pytest.raises(InputError, match="member 0 has an empty name"):
+    with pytest.raises(DMARCInputError, match="member 0 has an empty name"):
         parse_report(data)
 
 
 def test_broken_zip_rejected() -> None:
-    with pytest.raises(InputError, match="zip"):
+    with pytest.raises(DMARCInputError, match="zip"):
         parse_report(b"PK\x03\x04" + b"\x00" * 50)
 
 
@@ -194,14 +194,14 @@ def test_email_without_report() -> None:
     msg = EmailMessage()
     msg["From"] = "a@example.com"
     msg.set_content("hello")
-    with pytest.raises(InputError, match="no DMARC report"):
+    with pytest.raises(DMARCInputError, match="no DMARC report"):
         parse_report(msg.as_bytes())
 
 
 def test_not_a_report() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(DMARCInputError):
         parse_report(b"\x00\x01binary")
-    with pytest.raises(ReportError, match="expected <feedback>"):
+    with pytest.raises(AggregateReportError, match="expected <feedback>"):
         parse_report(b"<html><body/></html>")
 
 
@@ -301,20 +301,25 @@ def test_rfc9990_format() -> None:
         (
             "<report_id>r-9990</report_id>",
             "",
-            ReportError,
+            AggregateReportError,
             "/feedback/report_metadata/report_id: required element missing",
         ),
         (
             "<count>7</count>",
             "<count>seven</count>",
-            ReportError,
+            AggregateReportError,
             "/feedback/record[0]/row/count: expected a non-negative integer",
         ),
-        ("<count>7</count>", "<count>-7</count>", ReportError, "/feedback/record[0]/row/count"),
+        (
+            "<count>7</count>",
+            "<count>-7</count>",
+            AggregateReportError,
+            "/feedback/record[0]/row/count",
+        ),
         (
             "<begin>1700000000</begin>",
             "",
-            ReportError,
+            AggregateReportError,
             "/feedback/report_metadata/date_range/begin: required element missing",
         ),
         ("<policy_published>", "<policy_publishe>", XMLError, "mismatched tag"),
@@ -333,7 +338,7 @@ def test_lenient_unknown_values_warn_strict_rejects() -> None:
     result = parse_report(data)
     assert result.report.policy_published.p == "block"
     assert any(w.startswith("/feedback/policy_published/p: unknown value") for w in result.warnings)
-    with pytest.raises(ReportError, match="/feedback/policy_published/p"):
+    with pytest.raises(AggregateReportError, match="/feedback/policy_published/p"):
         parse_report(data, strict=True)
 
 
@@ -341,7 +346,7 @@ def test_record_limit() -> None:
     rec = RFC9990[RFC9990.index("  <record>") : RFC9990.index("</feedback>")]
     data = RFC9990.replace(rec, rec * 3).encode()
     assert len(parse_report(data).report.records) == 3
-    with pytest.raises(LimitError, match="more than 2 records"):
+    with pytest.raises(DMARCLimitError, match="more than 2 records"):
         parse_report(data, limits=Limits(max_records=2))
 
 

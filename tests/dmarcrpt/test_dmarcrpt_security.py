@@ -10,9 +10,9 @@ from email.message import EmailMessage
 import pytest
 
 from postel.dmarcrpt import (
+    DMARCInputError,
+    DMARCLimitError,
     ForbiddenXMLError,
-    InputError,
-    LimitError,
     Limits,
     XMLError,
     parse_report,
@@ -79,10 +79,10 @@ def test_attacks_rejected_inside_containers(doc: bytes) -> None:
 def test_gzip_bomb_rejected() -> None:
     bomb = gzip.compress(b"<feedback>" + b" " * (51 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 200_000
-    with pytest.raises(LimitError, match="bytes in one tag, text or comment"):
+    with pytest.raises(DMARCLimitError, match="bytes in one tag, text or comment"):
         parse_report(bomb)
     # With the limit on bytes without markup lifted, the decompressed size still holds.
-    with pytest.raises(LimitError, match="decompresses to more than"):
+    with pytest.raises(DMARCLimitError, match="decompresses to more than"):
         parse_report(bomb, limits=Limits(max_stall_bytes=1 << 30))
 
 
@@ -96,20 +96,20 @@ def _zip(name: str, data: bytes) -> bytes:
 def test_zip_bomb_rejected() -> None:
     bomb = _zip("r.xml", b" " * (51 * 1024 * 1024))
     assert len(bomb) < 200_000
-    with pytest.raises(LimitError, match=r"r\.xml"):
+    with pytest.raises(DMARCLimitError, match=r"r\.xml"):
         parse_report(bomb)
 
 
 def test_small_limits_apply() -> None:
     xml = b"<feedback>" + b" " * 5000 + b"</feedback>"
     limits = Limits(max_decompressed_bytes=1000)
-    with pytest.raises(LimitError):
+    with pytest.raises(DMARCLimitError):
         parse_report(gzip.compress(xml), limits=limits)
-    with pytest.raises(LimitError):
+    with pytest.raises(DMARCLimitError):
         parse_report(_zip("r.xml", xml), limits=limits)
-    with pytest.raises(LimitError):
+    with pytest.raises(DMARCLimitError):
         parse_report(xml, limits=limits)
-    with pytest.raises(LimitError, match="input larger"):
+    with pytest.raises(DMARCLimitError, match="input larger"):
         parse_report(xml, limits=Limits(max_input_bytes=100))
 
 
@@ -118,7 +118,7 @@ def test_zip_with_many_members_rejected() -> None:
     with zipfile.ZipFile(buf, "w") as zf:
         for i in range(40):
             zf.writestr(f"{i}.txt", "x")
-    with pytest.raises(LimitError, match="members"):
+    with pytest.raises(DMARCLimitError, match="members"):
         parse_report(buf.getvalue())
 
 
@@ -127,5 +127,5 @@ def test_encrypted_or_unsupported_zip_is_input_error() -> None:
     data[6] |= 0x01  # general purpose flag: encrypted (local header)
     cd = data.rfind(b"PK\x01\x02")
     data[cd + 8] |= 0x01  # and in the central directory
-    with pytest.raises(InputError):
+    with pytest.raises(DMARCInputError):
         parse_report(bytes(data))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postel.dmarcrpt import DMARCReportError, InputError, LimitError, Limits, parse_report
+from postel.dmarcrpt import DMARCInputError, DMARCLimitError, DMARCReportError, Limits, parse_report
 from postel.dmarcrpt.container import unzip_bounded
 
 REPORT = b"""<feedback>
@@ -50,7 +50,7 @@ def test_zip_member_with_empty_name_is_input_error() -> None:
     data = _zip(("", REPORT))
     assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].filename == ""
     with pytest.raises(
-        InputError, match=r"^zip archive has no file member: member 0 has an empty name$"
+        DMARCInputError, match=r"^zip archive has no file member: member 0 has an empty name$"
     ):
         parse_report(data)
 
@@ -58,14 +58,14 @@ def test_zip_member_with_empty_name_is_input_error() -> None:
 def test_zip_empty_name_names_member_index() -> None:
     data = _zip(("reports/", b""), ("", REPORT))
     with pytest.raises(
-        InputError, match=r"member 0 \('reports/'\) is a directory; member 1 has an empty name"
+        DMARCInputError, match=r"member 0 \('reports/'\) is a directory; member 1 has an empty name"
     ):
         unzip_bounded(data, 1 << 20)
 
 
 def test_zip_empty_name_in_report_email_names_part_and_member() -> None:
     with pytest.raises(
-        InputError, match=r"message part \d+ .*'r\.zip'.*member 0 has an empty name"
+        DMARCInputError, match=r"message part \d+ .*'r\.zip'.*member 0 has an empty name"
     ):
         parse_report(_email(_zip(("", REPORT))))
 
@@ -78,32 +78,36 @@ def test_zip_empty_name_beside_the_report_is_skipped() -> None:
 def test_zip_without_members_rejected() -> None:
     empty = _zip()
     assert empty[:4] == b"PK\x05\x06"
-    with pytest.raises(InputError, match=r"^zip archive has no members$"):
+    with pytest.raises(DMARCInputError, match=r"^zip archive has no members$"):
         parse_report(empty)
-    with pytest.raises(InputError, match=r"message part \d+ .*zip archive has no members"):
+    with pytest.raises(DMARCInputError, match=r"message part \d+ .*zip archive has no members"):
         parse_report(_email(empty))
 
 
 def test_zip_with_only_a_directory_rejected() -> None:
-    with pytest.raises(InputError, match=r"member 0 \('d/'\) is a directory"):
+    with pytest.raises(DMARCInputError, match=r"member 0 \('d/'\) is a directory"):
         parse_report(_zip(("d/", b"")))
 
 
 def test_zip_with_several_xml_members_names_them() -> None:
-    with pytest.raises(InputError, match=r"exactly one XML member, found 2 \('a\.xml', 'b\.xml'\)"):
+    with pytest.raises(
+        DMARCInputError, match=r"exactly one XML member, found 2 \('a\.xml', 'b\.xml'\)"
+    ):
         parse_report(_zip(("a.xml", REPORT), ("b.xml", REPORT)))
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 def test_zip_member_limit_counts_directories_and_unnamed_members() -> None:
     members = [(f"d{i}/", b"") for i in range(10)] + [("", b"")] * 10 + [("r.xml", REPORT)]
-    with pytest.raises(LimitError, match=r"^zip archive has 21 members, more than 16$"):
+    with pytest.raises(DMARCLimitError, match=r"^zip archive has 21 members, more than 16$"):
         parse_report(_zip(*members))
 
 
 def test_zip_member_over_size_limit_named() -> None:
     limits = Limits(max_decompressed_bytes=len(REPORT) - 1)
-    with pytest.raises(LimitError, match=rf"zip member 'r\.xml' is {len(REPORT)} bytes, more than"):
+    with pytest.raises(
+        DMARCLimitError, match=rf"zip member 'r\.xml' is {len(REPORT)} bytes, more than"
+    ):
         parse_report(_zip(("r.xml", REPORT)), limits=limits)
 
 

@@ -431,3 +431,12 @@ def test_threads_never_interleave_lines_in_a_pipe() -> None:
     lines = b"".join(received).decode("utf-8").split("\n")
     assert lines[-1] == ""
     assert len(lines) - 1 == len(expected) and set(lines[:-1]) == expected
+
+
+def test_foreign_traceback_without_trailing_newlines() -> None:
+    """Found by the property above: an exception text ending in newlines gave a
+    traceback value ending in an escaped newline."""
+    record = _record("uvicorn.error", logging.ERROR, "", (), {}, ValueError("\n"), 0.0)
+    line = log.LogfmtFormatter(with_time=False).format(record)
+    assert line == old_format(record, False)
+    assert 'ValueError: "' in line and '\\n"' not in line.split("traceback=", 1)[1]

@@ -18,7 +18,7 @@ from postel.mtasts.errors import (
     NoPolicy,
     NoRecord,
     PolicyFetchError,
-    TemporaryError,
+    TemporaryLookupError,
 )
 from postel.mtasts.fetch import WELL_KNOWN_PATH, make_ssl_context
 from postel.mtasts.lookup import lookup
@@ -122,7 +122,7 @@ async def test_bogus_zone_is_temporary(testnet: Any) -> None:
     zone = "stsbogus.test"
     _publish(testnet, zone, policy=POLICY.format(zone=zone), dnssec="bogus")
     result = await _lookup(testnet, zone)
-    assert isinstance(result.error, TemporaryError)
+    assert isinstance(result.error, TemporaryLookupError)
     assert result.result_type == RESULT_FETCH_ERROR
 
 

@@ -21,7 +21,7 @@ from postel.mtasts.errors import (
     NoRecord,
     PolicySyntaxError,
     RecordSyntaxError,
-    TemporaryError,
+    TemporaryLookupError,
 )
 from postel.mtasts.lookup import lookup, lookup_record, normalise_domain
 from postel.mtasts.policy import Mode
@@ -120,11 +120,11 @@ async def test_record_syntax_error() -> None:
 )
 async def test_dns_failure_is_temporary(error: Exception) -> None:
     resolver = MockResolver({(TXT, "TXT"): error})  # type: ignore[dict-item]
-    with pytest.raises(TemporaryError) as exc:
+    with pytest.raises(TemporaryLookupError) as exc:
         await lookup_record(resolver, DOMAIN)
     assert exc.value.result_type == RESULT_FETCH_ERROR
     result = await lookup(resolver, DOMAIN)
-    assert isinstance(result.error, TemporaryError)
+    assert isinstance(result.error, TemporaryLookupError)
 
 
 async def test_record_via_cname() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from queue_env import MESSAGE, QEnv
 
+from postel.errors import SMTPReplyError
 from postel.queue import QueueSubmitter
-from postel.smtpserver.errors import SubmitError
 
 
 async def test_local_and_remote_split(qenv: QEnv) -> None:
@@ -40,7 +40,7 @@ async def test_alias_forward_is_queued(qenv: QEnv) -> None:
 
 async def test_unknown_local_user_refused(qenv: QEnv) -> None:
     q = qenv.queue()
-    with pytest.raises(SubmitError) as info:
+    with pytest.raises(SMTPReplyError) as info:
         await QueueSubmitter(q)(
             "alice", "alice@example.org", ["nobody@example.org"], qenv.message_file(), False
         )

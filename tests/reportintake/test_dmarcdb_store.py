@@ -121,7 +121,7 @@ def test_list_and_daily_totals(db: dmarcdb.DMARCDB) -> None:
         ("B", 1, 5),
     ]
     assert db.domains() == ["a.example", "b.example"]
-    with pytest.raises(dmarcdb.InvalidArgument):
+    with pytest.raises(dmarcdb.DMARCDBArgumentError):
         db.list_reports(limit=100000)
 
 

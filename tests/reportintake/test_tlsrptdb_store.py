@@ -103,9 +103,9 @@ def test_list_paginates_newest_first_and_filters_by_domain(db: tlsrptdb.TLSRPTDB
     a = db.list_reports(domain="A.Example.")
     assert a.total == 3 and [r.report_id for r in a.reports] == ["r4", "r2", "r0"]
     assert all(r.json == "" for r in a.reports)  # lists leave out the JSON
-    with pytest.raises(tlsrptdb.InvalidArgument):
+    with pytest.raises(tlsrptdb.TLSRPTDBArgumentError):
         db.list_reports(limit=0)
-    with pytest.raises(tlsrptdb.InvalidArgument):
+    with pytest.raises(tlsrptdb.TLSRPTDBArgumentError):
         db.list_reports(kind="nonsense")
 
 
@@ -113,7 +113,7 @@ def test_kind_host_and_filter(db: tlsrptdb.TLSRPTDB) -> None:
     db.add(make_report(rid="d"), kind="domain")
     db.add(make_report(rid="h", policies=[("mail.example.com", 3, 0)]), kind="host")
     assert [r.report_id for r in db.list_reports(kind="host").reports] == ["h"]
-    with pytest.raises(tlsrptdb.InvalidArgument):
+    with pytest.raises(tlsrptdb.TLSRPTDBArgumentError):
         db.add(make_report(rid="x"), kind="bogus")
 
 

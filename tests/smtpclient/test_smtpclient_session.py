@@ -564,19 +564,19 @@ async def test_oversized_reply_line(server: Server, make_policy: MakePolicy, mes
     srv = server(Script(raw_reply={"MAIL": b"250 " + b"x" * 5000 + b"\r\n"}))
     r = await deliver(srv, make_policy(TLSMode.SKIP), message)
     assert r.error is not None and r.error.temporary
-    assert "longer than" in r.error.message
+    assert "longer than" in r.error.text
 
 
 async def test_too_many_reply_lines(server: Server, make_policy: MakePolicy, message: Path) -> None:
     srv = server(Script(raw_reply={"MAIL": b"250-x\r\n" * 150 + b"250 ok\r\n"}))
     r = await deliver(srv, make_policy(TLSMode.SKIP), message)
-    assert r.error is not None and "more than 100 lines" in r.error.message
+    assert r.error is not None and "more than 100 lines" in r.error.text
 
 
 async def test_garbage_reply(server: Server, make_policy: MakePolicy, message: Path) -> None:
     srv = server(Script(raw_reply={"MAIL": b"hello there\r\n"}))
     r = await deliver(srv, make_policy(TLSMode.SKIP), message)
-    assert r.error is not None and r.error.temporary and "MAIL FROM" in r.error.message
+    assert r.error is not None and r.error.temporary and "MAIL FROM" in r.error.text
 
 
 # -- data -------------------------------------------------------------------------------
@@ -646,7 +646,7 @@ async def test_command_timeout_is_bounded(
     r = await deliver(srv, make_policy(TLSMode.SKIP), message, command_timeout=0.5)
     elapsed = time.monotonic() - start
     assert r.error is not None and r.error.temporary
-    assert "timeout" in r.error.message
+    assert "timeout" in r.error.text
     assert elapsed < 3
 
 
@@ -657,7 +657,7 @@ async def test_data_end_timeout(server: Server, make_policy: MakePolicy, message
     r = await deliver(
         srv, make_policy(TLSMode.SKIP), message, command_timeout=5, data_end_timeout=0.5
     )
-    assert r.error is not None and "end of data" in r.error.message
+    assert r.error is not None and "end of data" in r.error.text
     assert time.monotonic() - start < 3
 
 

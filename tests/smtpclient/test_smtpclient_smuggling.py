@@ -122,6 +122,6 @@ async def test_no_command_carries_a_line_end(
         connect_timeout=5.0, command_timeout=5.0,
     )  # fmt: skip
     assert r.error is not None and r.error.permanent
-    assert "CR, LF or NUL" in r.error.message
+    assert "CR, LF or NUL" in r.error.text
     assert not any(c.startswith("RCPT") for c in srv.seen.commands), srv.seen.commands
     assert srv.seen.data == []

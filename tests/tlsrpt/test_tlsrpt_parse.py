@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from tlsrpt_strategies import reports
 
 from postel.tlsrpt import (
-    InputError,
-    LimitError,
     Limits,
     PolicyType,
     Report,
-    ReportError,
     ResultType,
     TLSRPTError,
+    TLSRPTInputError,
+    TLSRPTLimitError,
+    TLSRPTReportError,
     parse_report,
     parse_report_json,
 )
@@ -107,7 +107,7 @@ def test_rfc8460_details() -> None:
     assert result.warnings == [
         "policies[0].policy.mx-host: string instead of an array (RFC 8460 erratum 6241)"
     ]
-    with pytest.raises(ReportError) as ei:
+    with pytest.raises(TLSRPTReportError) as ei:
         parse_report((TESTDATA / "rfc8460.json").read_bytes(), strict=True)
     assert ei.value.path == "policies[0].policy.mx-host"
 
@@ -148,13 +148,13 @@ def test_email_without_report() -> None:
     msg["From"] = "a@example.com"
     msg["Subject"] = "hello"
     msg.set_content("no report here")
-    with pytest.raises(InputError, match="no TLS report"):
+    with pytest.raises(TLSRPTInputError, match="no TLS report"):
         parse_report(msg.as_bytes())
 
 
 def test_email_with_broken_report_names_part() -> None:
     raw = _report_email(gzip.compress(b'{"organization-name": 1}'))
-    with pytest.raises(ReportError, match=r"message part \d+ \(application/tlsrpt\+gzip"):
+    with pytest.raises(TLSRPTReportError, match=r"message part \d+ \(application/tlsrpt\+gzip"):
         parse_report(raw)
 
 
@@ -211,7 +211,7 @@ def test_lenient_real_world_deviations() -> None:
         "policies[0].policy.policy-domain: required field missing",
         "policies[0].failure-details[0].sending-mta-ip: required field missing",
     ]
-    with pytest.raises(ReportError) as ei:
+    with pytest.raises(TLSRPTReportError) as ei:
         parse_report_json(json.dumps(d), strict=True)
     assert ei.value.path == "contact-info"
 
@@ -263,7 +263,7 @@ def test_errors_say_where(mutate: Any, path: str, fragment: str) -> None:
     d = _minimal()
     mutate(d)
     for strict in (False, True):
-        with pytest.raises(ReportError) as ei:
+        with pytest.raises(TLSRPTReportError) as ei:
             parse_report_json(json.dumps(d), strict=strict)
         assert ei.value.path == path
         assert fragment in str(ei.value)
@@ -275,53 +275,53 @@ def test_unknown_result_type_lenient_only() -> None:
     d["policies"][0]["failure-details"][0]["result-type"] = "new-type"
     r = parse_report_json(json.dumps(d))
     assert r.report.policies[0].failure_details[0].result_type == "new-type"
-    with pytest.raises(ReportError, match="unknown result type"):
+    with pytest.raises(TLSRPTReportError, match="unknown result type"):
         parse_report_json(json.dumps(d), strict=True)
 
 
 def test_invalid_json_position() -> None:
-    with pytest.raises(InputError, match=r"line 2, column"):
+    with pytest.raises(TLSRPTInputError, match=r"line 2, column"):
         parse_report(b'{"a":\n ]')
 
 
 def test_not_utf8() -> None:
-    with pytest.raises(InputError, match="UTF-8"):
+    with pytest.raises(TLSRPTInputError, match="UTF-8"):
         parse_report(b'{"a": "\xff"}')
 
 
 def test_deep_nesting_rejected() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(TLSRPTInputError):
         parse_report(b"[" * 100_000 + b"]" * 100_000)
 
 
 def test_gzip_bomb_rejected() -> None:
     bomb = gzip.compress(b"{" + b" " * (11 * 1024 * 1024) + b"}")
     assert len(bomb) < 100_000
-    with pytest.raises(LimitError, match="decompresses to more than"):
+    with pytest.raises(TLSRPTLimitError, match="decompresses to more than"):
         parse_report(bomb)
 
 
 def test_gzip_bomb_in_email_rejected() -> None:
     bomb = gzip.compress(b" " * (11 * 1024 * 1024))
-    with pytest.raises(LimitError):
+    with pytest.raises(TLSRPTLimitError):
         parse_report(_report_email(bomb))
 
 
 def test_truncated_gzip() -> None:
     data = gzip.compress((TESTDATA / "smtp_tls.json").read_bytes())
-    with pytest.raises(InputError, match="gzip"):
+    with pytest.raises(TLSRPTInputError, match="gzip"):
         parse_report(data[: len(data) // 2])
 
 
 def test_input_and_count_limits() -> None:
     data = (TESTDATA / "smtp_tls.json").read_bytes()
-    with pytest.raises(LimitError):
+    with pytest.raises(TLSRPTLimitError):
         parse_report(data, limits=Limits(max_input_bytes=100))
     d = _minimal()
     d["policies"] = d["policies"] * 3
-    with pytest.raises(LimitError, match="policies"):
+    with pytest.raises(TLSRPTLimitError, match="policies"):
         parse_report_json(json.dumps(d), limits=Limits(max_policies=2))
-    with pytest.raises(LimitError, match="failure details"):
+    with pytest.raises(TLSRPTLimitError, match="failure details"):
         parse_report_json(json.dumps(d), limits=Limits(max_failure_details=2))
 
 
@@ -386,9 +386,9 @@ def test_random_json_only_package_errors(value: Any) -> None:
 
 def test_json_values_are_counted_before_decoding() -> None:
     """Millions of tiny values are refused by a count, before json.loads builds them."""
-    with pytest.raises(LimitError, match="more than 1000 JSON values"):
+    with pytest.raises(TLSRPTLimitError, match="more than 1000 JSON values"):
         parse_report(b"[" + b"[]," * 100_000 + b"[]]", limits=Limits(max_json_values=1000))
-    with pytest.raises(LimitError, match="JSON values"):
+    with pytest.raises(TLSRPTLimitError, match="JSON values"):
         parse_report(gzip.compress(b"[" + b"0," * 300_000 + b"0]"))
 
 
@@ -396,12 +396,12 @@ def test_work_is_counted_per_message() -> None:
     """Each part is under the limits; together they are not."""
     part = gzip.compress(b'{"x": "' + b"a" * 600 + b'"}')
     limits = Limits(max_decompressed_bytes=1000)
-    with pytest.raises(ReportError):
+    with pytest.raises(TLSRPTReportError):
         parse_report(_report_email(part), limits=limits)
     msg = EmailMessage()
     msg["From"] = "noreply-smtp-tls-reporting@example.net"
     msg.set_content("two parts")
     for i in range(2):
         msg.add_attachment(part, maintype="application", subtype="tlsrpt+gzip", filename=f"{i}.gz")
-    with pytest.raises(LimitError, match="more than 1000 bytes in this message"):
+    with pytest.raises(TLSRPTLimitError, match="more than 1000 bytes in this message"):
         parse_report(bytes(msg), limits=limits)

@@ -14,7 +14,7 @@ from postel.dns import TemporaryError
 from postel.dns.mock import MockResolver
 from postel.mtasts.fetch import make_ssl_context
 from postel.netpolicy import AddressPolicy
-from postel.tlsrptsend.errors import DeliveryError
+from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.post import post_report
 
 HOST = "reports.example"
@@ -93,7 +93,7 @@ async def test_post_error_status(
     server: Server, ca: trustme.CA, status: int, permanent: bool
 ) -> None:
     server.status = status
-    with pytest.raises(DeliveryError, match=f"HTTP {status}") as exc:
+    with pytest.raises(ReportDeliveryError, match=f"HTTP {status}") as exc:
         await post_report(
             resolver(),
             f"https://{HOST}:{server.port}/",
@@ -106,7 +106,7 @@ async def test_post_error_status(
 
 async def test_post_untrusted_certificate(server: Server) -> None:
     other = trustme.CA()
-    with pytest.raises(DeliveryError, match="certificate"):
+    with pytest.raises(ReportDeliveryError, match="certificate"):
         await post_report(
             resolver(),
             f"https://{HOST}:{server.port}/",
@@ -118,11 +118,11 @@ async def test_post_untrusted_certificate(server: Server) -> None:
 
 
 async def test_post_dns_problems(ca: trustme.CA) -> None:
-    with pytest.raises(DeliveryError, match="not found") as exc:
+    with pytest.raises(ReportDeliveryError, match="not found") as exc:
         await post_report(MockResolver({}), f"https://{HOST}/", b"x", ssl_context=client_ctx(ca))
     assert exc.value.permanent
     broken = MockResolver({(HOST, "*"): TemporaryError("SERVFAIL")})
-    with pytest.raises(DeliveryError, match="resolving") as exc:
+    with pytest.raises(ReportDeliveryError, match="resolving") as exc:
         await post_report(broken, f"https://{HOST}/", b"x", ssl_context=client_ctx(ca))
     assert not exc.value.permanent
 
@@ -131,7 +131,7 @@ async def test_post_timeout_is_bounded(server: Server, ca: trustme.CA) -> None:
     server.hang = True
     loop = asyncio.get_running_loop()
     start = loop.time()
-    with pytest.raises(DeliveryError, match="timed out"):
+    with pytest.raises(ReportDeliveryError, match="timed out"):
         await post_report(
             resolver(),
             f"https://{HOST}:{server.port}/",
@@ -144,7 +144,7 @@ async def test_post_timeout_is_bounded(server: Server, ca: trustme.CA) -> None:
 
 
 async def test_post_rejects_other_schemes(ca: trustme.CA) -> None:
-    with pytest.raises(DeliveryError, match="not an https URI") as exc:
+    with pytest.raises(ReportDeliveryError, match="not an https URI") as exc:
         await post_report(resolver(), "mailto:x@y.example", b"x", ssl_context=client_ctx(ca))
     assert exc.value.permanent
 
@@ -160,7 +160,7 @@ async def test_post_to_internal_address_refused(server: Server, ca: trustme.CA) 
         (f"https://127.0.0.1:{server.port}/", "127.0.0.1 is a loopback address"),
         (f"https://[::1]:{server.port}/", "::1 is a loopback address"),
     ]:
-        with pytest.raises(DeliveryError) as exc:
+        with pytest.raises(ReportDeliveryError) as exc:
             await post_report(resolver(), uri, b"x", ssl_context=client_ctx(ca))
         assert exc.value.permanent
         assert str(exc.value).endswith(f"{why}, not posted"), str(exc.value)

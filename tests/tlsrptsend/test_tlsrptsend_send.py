@@ -19,7 +19,7 @@ from postel.dns import TemporaryError
 from postel.dns.mock import MockResolver
 from postel.tlsrpt import parse_report
 from postel.tlsrptresultdb import ResultDB
-from postel.tlsrptsend.errors import DeliveryError
+from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.send import Outcome, ReportSender, Settings
 
 KEY = ed25519.Ed25519PrivateKey.generate()
@@ -40,7 +40,7 @@ class Fakes:
     def __init__(self) -> None:
         self.mails: list[tuple[str, str, bytes]] = []
         self.posts: list[tuple[str, bytes]] = []
-        self.post_error: DeliveryError | None = None
+        self.post_error: ReportDeliveryError | None = None
         self.sleeps: list[float] = []
 
     async def enqueue(self, mail_from: str, rcpt: str, message: bytes) -> None:
@@ -243,7 +243,7 @@ async def test_suppressed_addresses_get_nothing(db: ResultDB, fakes: Fakes) -> N
 
 
 async def test_failed_posts_suppress_after_repeats(tmp_path: Path, fakes: Fakes) -> None:
-    fakes.post_error = DeliveryError("HTTP 500", uri="https://r.a.example/x", permanent=False)
+    fakes.post_error = ReportDeliveryError("HTTP 500", uri="https://r.a.example/x", permanent=False)
     db = ResultDB.open(tmp_path / "r.db")
     for n in range(3):
         day = DURING + dt.timedelta(days=n)

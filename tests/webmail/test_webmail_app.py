@@ -13,8 +13,8 @@ import pytest
 from webmail_env import Env, make_env
 
 from postel.dns.mock import MockResolver
+from postel.errors import SMTPReplyError
 from postel.localserve import ADDRESS, PASSWORD
-from postel.smtpserver.errors import SubmitError
 
 HTML_MAIL = (
     b"From: Mallory <mallory@example.org>\r\nTo: you@postel.localhost\r\n"
@@ -193,7 +193,7 @@ def test_compose_send_with_requiretls_and_sent_copy(env: Env) -> None:
 
 
 def test_send_refused_shows_error(env: Env) -> None:
-    env.submitter.refuse = SubmitError(550, "5.7.30", "REQUIRETLS not supported")
+    env.submitter.refuse = SMTPReplyError(550, "5.7.30", "REQUIRETLS not supported")
     env.login()
     r = env.client.post(
         "/webmail/compose",

@@ -4,14 +4,13 @@ ARI window (RFC 9773), host keys kept across renewals for DANE (RFC 7671 §8.1).
 """
 
 from postel.acme.challenges import Challenges
-from postel.acme.errors import ACMEError, ChallengeFailed, TemporaryACMEError
+from postel.acme.errors import ACMEError, TemporaryACMEError
 from postel.acme.names import certificate_names
 from postel.acme.storage import CertStore
 
 __all__ = [
     "ACMEError",
     "CertStore",
-    "ChallengeFailed",
     "Challenges",
     "TemporaryACMEError",
     "certificate_names",

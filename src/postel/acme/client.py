@@ -25,7 +25,7 @@ from acme import client as acme_client
 from acme import errors as acme_errors
 from acme import messages
 from postel.acme.challenges import Challenges
-from postel.acme.errors import ACMEError, ChallengeFailed, TemporaryACMEError
+from postel.acme.errors import ACMEError, TemporaryACMEError
 from postel.acme.storage import CertStore
 from postel.hostkeys import HostKey
 
@@ -81,7 +81,8 @@ def _problem(exc: BaseException, where: str) -> ACMEError:
     if isinstance(exc, acme_errors.TimeoutError):
         return TemporaryACMEError(f"{where}: the CA did not finish in {ORDER_TIMEOUT} s")
     if isinstance(exc, acme_errors.ValidationError):
-        return ChallengeFailed(f"{where}: {_failed_authorizations(exc)}")
+        # the CA could not validate a challenge for a name (RFC 8555 §7.5.1)
+        return ACMEError(f"{where}: {_failed_authorizations(exc)}")
     return ACMEError(f"{where}: {type(exc).__name__}: {exc}")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class AuthError(Exception):
+
+class AuthError(PostelError):
     """Base of all errors raised by postel.auth."""
 
 

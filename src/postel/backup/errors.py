@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class BackupError(Exception):
+
+class BackupError(PostelError):
     """The backup cannot be made at all (the message says what and where)."""
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from postel.errors import InputError
+
 
 @dataclass(frozen=True)
 class ConfigProblem:
@@ -18,7 +20,7 @@ class ConfigProblem:
         return f"{where}:{field} {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(InputError):
     """One or more problems in the configuration files."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:

@@ -8,8 +8,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from postel.errors import InputError
 
-class KeyFileError(Exception):
+
+class KeyFileError(InputError):
     pass
 
 

@@ -6,12 +6,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from postel.control.protocol import MAX_LINE, ProtocolError, Request, decode_response
+from postel.control.protocol import MAX_LINE, ControlMessageError, Request, decode_response
 from postel.control.server import SOCKET_FILE
+from postel.errors import PostelError
 from postel.owner import running_owner
 
 
-class ControlError(Exception):
+class ControlError(PostelError):
     """The running server could not be reached or refused the command."""
 
 
@@ -27,7 +28,7 @@ def call(
     path = Path(root) / SOCKET_FILE
     try:
         data = Request(command, args or {}).encode()
-    except ProtocolError as exc:
+    except ControlMessageError as exc:
         raise ControlError(f"{command}: {exc}") from None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -48,7 +49,7 @@ def call(
         raise ControlError(f"{path}: {exc.strerror or exc}") from None
     try:
         response = decode_response(line)
-    except ProtocolError as exc:
+    except ControlMessageError as exc:
         raise ControlError(f"{path}: {exc}") from None
     if not response.ok:
         raise ControlError(f"running server: {response.error}")

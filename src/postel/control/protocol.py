@@ -10,10 +10,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from postel.errors import InputError
+
 MAX_LINE = 64 * 1024  # bytes of one request or response line
 
 
-class ProtocolError(Exception):
+class ControlMessageError(InputError):
     """A message that is not a valid request or response."""
 
 
@@ -41,19 +43,19 @@ class Response:
 def _line(obj: dict[str, Any]) -> bytes:
     data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
     if len(data) > MAX_LINE:
-        raise ProtocolError(f"control message of {len(data)} bytes, more than {MAX_LINE}")
+        raise ControlMessageError(f"control message of {len(data)} bytes, more than {MAX_LINE}")
     return data
 
 
 def _object(line: bytes) -> dict[str, Any]:
     if len(line) > MAX_LINE:
-        raise ProtocolError(f"control message longer than {MAX_LINE} bytes")
+        raise ControlMessageError(f"control message longer than {MAX_LINE} bytes")
     try:
         obj = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"control message is not JSON: {exc}") from None
+        raise ControlMessageError(f"control message is not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ProtocolError("control message is not a JSON object")
+        raise ControlMessageError("control message is not a JSON object")
     return obj
 
 
@@ -61,9 +63,9 @@ def decode_request(line: bytes) -> Request:
     obj = _object(line)
     command, args = obj.get("command"), obj.get("args", {})
     if not isinstance(command, str) or not command:
-        raise ProtocolError("control request without a command")
+        raise ControlMessageError("control request without a command")
     if not isinstance(args, dict):
-        raise ProtocolError(f"control request {command!r}: args is not an object")
+        raise ControlMessageError(f"control request {command!r}: args is not an object")
     return Request(command, args)
 
 
@@ -72,6 +74,6 @@ def decode_response(line: bytes) -> Response:
     if obj.get("ok") is True:
         result = obj.get("result", {})
         if not isinstance(result, dict):
-            raise ProtocolError("control response: result is not an object")
+            raise ControlMessageError("control response: result is not an object")
         return Response(True, result)
     return Response(False, error=str(obj.get("error") or "the server gave no reason"))

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from postel.control.protocol import MAX_LINE, ProtocolError, Response, decode_request
+from postel.control.protocol import MAX_LINE, ControlMessageError, Response, decode_request
+from postel.errors import PostelError
 
 log = logging.getLogger("postel.control")
 
@@ -28,7 +29,7 @@ MAX_CONNECTIONS = 16
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class CommandError(Exception):
+class CommandError(PostelError):
     """A command that cannot be done; its message goes back to the client."""
 
 
@@ -76,7 +77,7 @@ class ControlServer:
     async def answer(self, line: bytes) -> Response:
         try:
             request = decode_request(line)
-        except ProtocolError as exc:
+        except ControlMessageError as exc:
             return Response(False, error=str(exc))
         handler = self.handlers.get(request.command)
         if handler is None:

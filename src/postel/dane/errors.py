@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from postel.errors import InputError, PostelError
 
-class DANEError(Exception):
+
+class DANEError(PostelError):
     """Base class of all postel.dane errors."""
 
 
-class TLSAParseError(DANEError, ValueError):
+class TLSAParseError(DANEError, InputError):
     """A TLSA record in presentation form could not be parsed.
 
     ``field`` names the part that is wrong ("usage", "selector", "mtype", "data"),
@@ -21,7 +23,7 @@ class TLSAParseError(DANEError, ValueError):
         self.offset = offset
 
 
-class InvalidNameError(DANEError, ValueError):
+class InvalidNameError(DANEError, InputError):
     """A host name given as TLSA base domain or reference identifier is not a valid DNS name."""
 
     def __init__(self, message: str, *, name: str) -> None:

@@ -65,9 +65,7 @@ def _skip(
 
 def requiretls_failure(host: str, why: str) -> DeliveryError:
     """RFC 8689 §4.1: REQUIRETLS cannot be honoured: 5.7.30."""
-    return DeliveryError(
-        f"REQUIRETLS: {why} for {host}", permanent=True, code=550, enhanced="5.7.30"
-    )
+    return DeliveryError(550, "5.7.30", f"REQUIRETLS: {why} for {host}")
 
 
 def decide(
@@ -113,10 +111,7 @@ def decide(
         return _skip(
             host,
             DeliveryError(
-                f"MX host {host} not allowed by the MTA-STS policy (RFC 8461 §4.1)",
-                permanent=False,
-                code=451,
-                enhanced="4.7.5",
+                451, "4.7.5", f"MX host {host} not allowed by the MTA-STS policy (RFC 8461 §4.1)"
             ),
             mx_mismatch=True,
             mismatch_enforced=True,
@@ -126,10 +121,7 @@ def decide(
         return _skip(
             host,
             DeliveryError(
-                f"DANE required for {host}: TLSA lookup failed: {tlsa.error}",
-                permanent=False,
-                code=451,
-                enhanced="4.7.5",
+                451, "4.7.5", f"DANE required for {host}: TLSA lookup failed: {tlsa.error}"
             ),
         )
     if requiretls and not (enforce or usable):

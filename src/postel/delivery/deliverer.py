@@ -71,8 +71,8 @@ class _Outcomes:
                     r,
                     "permanent" if err.permanent else "temporary",
                     err.code,
-                    err.enhanced,
-                    err.message,
+                    err.enhanced or "",
+                    err.text,
                     remote,
                 )
             )
@@ -164,7 +164,7 @@ class Deliverer:
         except DeliveryError as e:
             if isinstance(e, NextHopLookupError) and isinstance(e.cause, DNSError):
                 report.domain_dns_failure(e.cause)
-            self.log.info("no next hop", extra={"domain": domain, "err": e.message})
+            self.log.info("no next hop", extra={"domain": domain, "err": e.text})
             outcomes.note_all(e, "")
             self._record(req, report)
             return outcomes.result(req.rcpts)
@@ -190,12 +190,7 @@ class Deliverer:
         addrs = await gather_ips(self.resolver, host)
         if not addrs.ips:
             report.host_addresses(addrs)
-            err = DeliveryError(
-                f"no addresses for {host}: {addrs.error}",
-                permanent=False,
-                code=451,
-                enhanced="4.4.4",
-            )
+            err = DeliveryError(451, "4.4.4", f"no addresses for {host}: {addrs.error}")
             outcomes.note_all(err, host)
             return False
         ips = self._permitted(host, addrs.ips)
@@ -221,7 +216,7 @@ class Deliverer:
             report.mx_mismatch(host, enforced=decision.mismatch_enforced)
         if decision.skip:
             assert decision.failure is not None
-            self.log.info("skipping host", extra={"host": host, "err": decision.failure.message})
+            self.log.info("skipping host", extra={"host": host, "err": decision.failure.text})
             outcomes.note_all(decision.failure, host)
             return False
         assert decision.tls is not None

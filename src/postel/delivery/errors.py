@@ -1,40 +1,31 @@
-"""Errors of outgoing delivery decisions (one hierarchy)."""
+"""Errors of outgoing delivery decisions (one hierarchy).
+
+Each carries the SMTP reply to report in a DSN (postel.errors.SMTPReplyError:
+``code``, RFC 3463 ``enhanced``, ``text``); ``permanent`` follows the code
+(RFC 5321 §4.2.1, 5xx vs 4xx).
+"""
 
 from __future__ import annotations
 
+from postel.errors import SMTPReplyError
 
-class DeliveryError(Exception):
-    """Delivery to a domain or host cannot proceed.
 
-    ``permanent`` follows RFC 5321 §4.2.1 (5xx vs 4xx); ``code`` is the SMTP
-    reply code to report in a DSN, ``enhanced`` the RFC 3463 status code.
-    """
-
-    def __init__(self, message: str, *, permanent: bool, code: int, enhanced: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.code = code
-        self.enhanced = enhanced
+class DeliveryError(SMTPReplyError):
+    """Delivery to a domain or host cannot proceed."""
 
 
 class NullMX(DeliveryError):
     """The domain publishes a null MX: it accepts no mail (RFC 7505 §3)."""
 
     def __init__(self, domain: str) -> None:
-        super().__init__(
-            f"{domain} does not accept mail (null MX, RFC 7505)",
-            permanent=True,
-            code=556,
-            enhanced="5.1.10",
-        )
+        super().__init__(556, "5.1.10", f"{domain} does not accept mail (null MX, RFC 7505)")
 
 
 class NextHopLookupError(DeliveryError):
     """DNS failure while finding the next hops or a host's addresses: try again later."""
 
     def __init__(self, message: str, *, cause: Exception | None = None) -> None:
-        super().__init__(message, permanent=False, code=451, enhanced="4.4.3")
+        super().__init__(451, "4.4.3", message)
         self.cause = cause
 
 
@@ -52,6 +43,6 @@ class InternalAddress(DeliveryError):
             text = f"{ip} is {why}, not delivered to"
         else:
             text = f"{host} resolves only to internal addresses ({ip} is {why}), not delivered to"
-        super().__init__(text, permanent=True, code=550, enhanced="5.4.4")
+        super().__init__(550, "5.4.4", text)
         self.host = host
         self.ip = ip

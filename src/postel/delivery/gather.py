@@ -149,7 +149,7 @@ async def gather_ips(resolver: Resolver, host: str) -> HostAddresses:
     try:
         exp = await follow_cnames(resolver, host)
     except NextHopLookupError as e:
-        cause = e.cause if isinstance(e.cause, DNSError) else DNSError(e.message, qname=host)
+        cause = e.cause if isinstance(e.cause, DNSError) else DNSError(e.text, qname=host)
         return HostAddresses(host, host, False, False, False, [], cause)
     ips: list[str] = []
     authentic = True

@@ -2,7 +2,7 @@
 
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.db import DMARCDB, open
-from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
+from postel.dmarcdb.errors import DMARCDBArgumentError, DMARCDBError
 from postel.dmarcdb.model import (
     AddResult,
     Counts,
@@ -17,10 +17,10 @@ __all__ = [
     "DMARCDB",
     "AddResult",
     "Counts",
+    "DMARCDBArgumentError",
     "DMARCDBError",
     "DayTotal",
     "FailingRecord",
-    "InvalidArgument",
     "OrgTotal",
     "Page",
     "StoredReport",

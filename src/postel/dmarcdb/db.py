@@ -10,7 +10,7 @@ from pathlib import Path
 
 from postel.db import check_page, open_db, transaction
 from postel.dmarcdb.counts import report_counts
-from postel.dmarcdb.errors import DMARCDBError, InvalidArgument
+from postel.dmarcdb.errors import DMARCDBArgumentError, DMARCDBError
 from postel.dmarcdb.model import (
     AddResult,
     Counts,
@@ -170,7 +170,7 @@ class DMARCDB(ReportStore[StoredReport]):
 
     def list_reports(self, *, domain: str | None = None, limit: int = 50, offset: int = 0) -> Page:
         """Reports newest first (by begin of the date range, then id)."""
-        check_page(limit, offset, MAX_PAGE, InvalidArgument)
+        check_page(limit, offset, MAX_PAGE, DMARCDBArgumentError)
         where, args = ("", [])
         if domain:
             where, args = " WHERE r.domain = ?", [domain_key(domain)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class DMARCDBError(Exception):
+
+class DMARCDBError(PostelError):
     """Base of errors raised by postel.dmarcdb."""
 
 
-class InvalidArgument(DMARCDBError):
+class DMARCDBArgumentError(DMARCDBError):
     """A query was given a value it cannot use (e.g. a bad limit)."""

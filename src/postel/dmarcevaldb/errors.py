@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-
-class DMARCEvalDBError(Exception):
-    """Base of errors raised by postel.dmarcevaldb."""
+from postel.errors import InputError, PostelError
 
 
-class BadEvaluation(DMARCEvalDBError):
+class DMARCEvalDBError(PostelError):
+    """Base of errors raised by postel.dmarcevaldb (also: the database is closed)."""
+
+
+class BadEvaluation(DMARCEvalDBError, InputError):
     """A stored evaluation cannot be read back (``where`` names the row)."""

@@ -4,11 +4,11 @@ Pure: parses bytes passed in; XML through defusedxml (no DTDs, no entities).
 """
 
 from postel.dmarcrpt.errors import (
+    AggregateReportError,
+    DMARCInputError,
+    DMARCLimitError,
     DMARCReportError,
     ForbiddenXMLError,
-    InputError,
-    LimitError,
-    ReportError,
     XMLError,
 )
 from postel.dmarcrpt.parse import (
@@ -38,14 +38,15 @@ from postel.dmarcrpt.report import (
 __all__ = [
     "DEFAULT_LIMITS",
     "NAMESPACE_RFC9990",
+    "AggregateReportError",
     "AuthResults",
     "DKIMResult",
+    "DMARCInputError",
+    "DMARCLimitError",
     "DMARCReportError",
     "DateRange",
     "ForbiddenXMLError",
     "Identifiers",
-    "InputError",
-    "LimitError",
     "Limits",
     "ParseResult",
     "PolicyEvaluated",
@@ -53,7 +54,6 @@ __all__ = [
     "PolicyPublished",
     "Record",
     "Report",
-    "ReportError",
     "ReportMetadata",
     "Row",
     "SPFResult",

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 
 from postel import reportfile
-from postel.dmarcrpt.errors import InputError, LimitError
+from postel.dmarcrpt.errors import DMARCInputError, DMARCLimitError
 from postel.reportfile import GZIP_MAGIC, Attachment, is_gzip, looks_like_message
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "unzip_chunks",
 ]
 
-_ERRORS = reportfile.Errors(input=InputError, limit=LimitError)
+_ERRORS = reportfile.Errors(input=DMARCInputError, limit=DMARCLimitError)
 
 ZIP_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY_MAGIC = b"PK\x05\x06"  # end of central directory record
@@ -60,9 +60,9 @@ def _report_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo:
     """The member holding the report: the one .xml file, else the only file."""
     infos = zf.infolist()
     if len(infos) > _MAX_ZIP_MEMBERS:
-        raise LimitError(f"zip archive has {len(infos)} members, more than {_MAX_ZIP_MEMBERS}")
+        raise DMARCLimitError(f"zip archive has {len(infos)} members, more than {_MAX_ZIP_MEMBERS}")
     if not infos:
-        raise InputError("zip archive has no members")
+        raise DMARCInputError("zip archive has no members")
     files: list[zipfile.ZipInfo] = []
     skipped: list[str] = []
     for n, info in enumerate(infos):
@@ -74,14 +74,16 @@ def _report_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo:
         else:
             files.append(info)
     if not files:
-        raise InputError(f"zip archive has no file member: {'; '.join(skipped[:5])}")
+        raise DMARCInputError(f"zip archive has no file member: {'; '.join(skipped[:5])}")
     xml = [i for i in files if i.filename.lower().endswith(".xml")]
     if len(xml) == 1:
         return xml[0]
     if not xml and len(files) == 1:
         return files[0]
     names = ", ".join(repr(i.filename) for i in files[:5])
-    raise InputError(f"zip archive must hold exactly one XML member, found {len(xml)} ({names})")
+    raise DMARCInputError(
+        f"zip archive must hold exactly one XML member, found {len(xml)} ({names})"
+    )
 
 
 def unzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
@@ -90,7 +92,7 @@ def unzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = _report_member(zf)
             if info.file_size > max_size:
-                raise LimitError(
+                raise DMARCLimitError(
                     f"zip member {info.filename!r} is {info.file_size} bytes, more than {max_size}"
                 )
             total = 0
@@ -101,15 +103,15 @@ def unzip_chunks(data: bytes, max_size: int) -> Iterator[bytes]:
                         break
                     total += len(chunk)
                     if total > max_size:
-                        raise LimitError(
+                        raise DMARCLimitError(
                             f"zip member {info.filename!r} decompresses to more than "
                             f"{max_size} bytes"
                         )
                     yield chunk
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as e:
-        raise InputError(f"invalid zip archive: {e}") from None
+        raise DMARCInputError(f"invalid zip archive: {e}") from None
     except (NotImplementedError, RuntimeError, ValueError, OSError) as e:
-        raise InputError(f"unsupported zip archive: {e}") from None
+        raise DMARCInputError(f"unsupported zip archive: {e}") from None
 
 
 def unzip_bounded(data: bytes, max_size: int) -> bytes:

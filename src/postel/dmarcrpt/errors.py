@@ -1,17 +1,23 @@
-"""Errors of the DMARC aggregate report package: one hierarchy, messages say what and where."""
+"""Errors of the DMARC aggregate report package: one hierarchy, messages say what and where.
+
+All of them are bad input (a received report): DMARCReportError derives from
+postel.errors.InputError, and ``where`` is the element path when known.
+"""
 
 from __future__ import annotations
 
+from postel.errors import InputError, LimitError
 
-class DMARCReportError(Exception):
+
+class DMARCReportError(InputError):
     """Base of all errors raised by postel.dmarcrpt."""
 
 
-class InputError(DMARCReportError):
+class DMARCInputError(DMARCReportError):
     """The input is not XML, gzip, zip or a report message, or cannot be decoded."""
 
 
-class LimitError(InputError):
+class DMARCLimitError(DMARCInputError, LimitError):
     """The input exceeds a size or count limit (e.g. a zip or gzip bomb)."""
 
 
@@ -23,10 +29,10 @@ class ForbiddenXMLError(XMLError):
     """The XML uses a DTD, entity declarations or external references (never allowed)."""
 
 
-class ReportError(DMARCReportError):
+class AggregateReportError(DMARCReportError):
     """The XML is not a valid aggregate report; `path` names the element, e.g. `record[0]/row`."""
 
     def __init__(self, message: str, path: str = "") -> None:
         self.path = path
         self.reason = message
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(message, where=path)

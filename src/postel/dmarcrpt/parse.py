@@ -28,11 +28,11 @@ from postel.dmarcrpt.container import (
     unzip_chunks,
 )
 from postel.dmarcrpt.errors import (
+    AggregateReportError,
+    DMARCInputError,
+    DMARCLimitError,
     DMARCReportError,
     ForbiddenXMLError,
-    InputError,
-    LimitError,
-    ReportError,
     XMLError,
 )
 from postel.dmarcrpt.report import (
@@ -130,7 +130,7 @@ class _Ctx:
 
     def odd(self, path: str, msg: str) -> None:
         if self.strict:
-            raise ReportError(msg, path)
+            raise AggregateReportError(msg, path)
         self.warnings.append(f"{path}: {msg}" if path else msg)
 
     def note(self, path: str, msg: str) -> None:
@@ -184,7 +184,7 @@ class _Elem:
         el = self.one(name)
         if el is None:
             if required:
-                raise ReportError("required element missing", f"{self.path}/{name}")
+                raise AggregateReportError("required element missing", f"{self.path}/{name}")
             return None
         return _Elem(self.ctx, el, f"{self.path}/{name}")
 
@@ -202,11 +202,11 @@ class _Elem:
         p = f"{self.path}/{name}"
         if v is None:
             if not lenient:
-                raise ReportError("required element missing", p)
+                raise AggregateReportError("required element missing", p)
             self.ctx.odd(p, "required element missing")
             return ""
         if v == "" and not lenient:
-            raise ReportError("required element empty", p)
+            raise AggregateReportError("required element empty", p)
         return v
 
     def value(self, name: str, kind: str | None = None, *, required: bool = False) -> str | None:
@@ -229,7 +229,7 @@ class _Elem:
         p = f"{self.path}/{name}"
         if v is None or v == "":
             if required:
-                raise ReportError("required element missing", p)
+                raise AggregateReportError("required element missing", p)
             return None
         if v.isascii() and v.isdigit() and len(v) <= 19:
             return int(v)
@@ -237,7 +237,7 @@ class _Elem:
         if m:
             self.ctx.odd(p, f"integer with a fraction: {v!r}")
             return int(m.group(1))
-        raise ReportError(f"expected a non-negative integer, got {v[:40]!r}", p)
+        raise AggregateReportError(f"expected a non-negative integer, got {v[:40]!r}", p)
 
 
 def _org_name(ctx: _Ctx, md: _Elem) -> str:
@@ -261,7 +261,7 @@ def _metadata(ctx: _Ctx, fb: _Elem) -> ReportMetadata:
         ctx.odd(dr.path, "end before begin")
     errors = [("".join(e.itertext())).strip() for e in md.all("error")]
     if len(errors) > ctx.limits.max_list_items:
-        raise LimitError(f"{md.path}/error: more than {ctx.limits.max_list_items} elements")
+        raise DMARCLimitError(f"{md.path}/error: more than {ctx.limits.max_list_items} elements")
     return ReportMetadata(
         org_name=_org_name(ctx, md),
         email=md.required("email", lenient=True),
@@ -311,7 +311,9 @@ def _record(ctx: _Ctx, el: ET.Element, path: str) -> Record:
     else:
         reasons_el = pe.all("reason")
         if len(reasons_el) > ctx.limits.max_list_items:
-            raise LimitError(f"{pe.path}/reason: more than {ctx.limits.max_list_items} elements")
+            raise DMARCLimitError(
+                f"{pe.path}/reason: more than {ctx.limits.max_list_items} elements"
+            )
         reasons = []
         for i, r in enumerate(reasons_el):
             re_ = _Elem(ctx, r, f"{pe.path}/reason[{i}]")
@@ -345,7 +347,7 @@ def _record(ctx: _Ctx, el: ET.Element, path: str) -> Record:
     else:
         for kind in ("dkim", "spf"):
             if len(ar.all(kind)) > ctx.limits.max_auth_results:
-                raise LimitError(
+                raise DMARCLimitError(
                     f"{ar.path}/{kind}: more than {ctx.limits.max_auth_results} results"
                 )
         for i, d in enumerate(ar.all("dkim")):
@@ -415,11 +417,13 @@ class _Records:
             return local in _KEPT
         self.count += 1
         if self.count > self.ctx.limits.max_records:
-            raise LimitError(f"/feedback/record: more than {self.ctx.limits.max_records} records")
+            raise DMARCLimitError(
+                f"/feedback/record: more than {self.ctx.limits.max_records} records"
+            )
         if self.error is None:
             try:
                 self.records.append(_record(self.ctx, el, f"/feedback/record[{self.count - 1}]"))
-            except LimitError:
+            except DMARCLimitError:
                 raise
             except DMARCReportError as e:
                 self.error = e
@@ -429,14 +433,14 @@ class _Records:
 def _report(ctx: _Ctx, root: ET.Element, streamed: _Records | None = None) -> Report:
     ns, local = _split(root.tag) if isinstance(root.tag, str) else ("", "")
     if local != "feedback":
-        raise ReportError(f"root element is <{local}>, expected <feedback>", "/")
+        raise AggregateReportError(f"root element is <{local}>, expected <feedback>", "/")
     if ns not in _REPORT_NAMESPACES:
         ctx.odd("/feedback", f"unknown namespace {ns!r}")
     fb = _Elem(ctx, root, "/feedback")
     if streamed is None:
         records_el = fb.all("record")
         if len(records_el) > ctx.limits.max_records:
-            raise LimitError(f"/feedback/record: more than {ctx.limits.max_records} records")
+            raise DMARCLimitError(f"/feedback/record: more than {ctx.limits.max_records} records")
         count = len(records_el)
     else:
         ctx.warnings.extend(streamed.notes)
@@ -470,7 +474,7 @@ def _budget(limits: Limits) -> Budget:
     return Budget(
         max_bytes=limits.max_decompressed_bytes,
         max_elements=limits.max_elements,
-        limit_error=LimitError,
+        limit_error=DMARCLimitError,
     )
 
 
@@ -603,7 +607,7 @@ def parse_report_xml(
 ) -> ParseResult:
     """Parse an aggregate report from XML bytes."""
     if len(data) > limits.max_decompressed_bytes:
-        raise LimitError(f"XML report larger than {limits.max_decompressed_bytes} bytes")
+        raise DMARCLimitError(f"XML report larger than {limits.max_decompressed_bytes} bytes")
     return _parse_source(_Source(data), strict, limits, _budget(limits))
 
 
@@ -612,10 +616,10 @@ def parse_report(
 ) -> ParseResult:
     """Parse a report given as XML, .xml.gz, .zip or a whole report message.
 
-    Raises a DMARCReportError (InputError, LimitError, XMLError, ReportError).
+    Raises a DMARCReportError (DMARCInputError, DMARCLimitError, XMLError, AggregateReportError).
     """
     if len(data) > limits.max_input_bytes:
-        raise LimitError(f"input larger than {limits.max_input_bytes} bytes")
+        raise DMARCLimitError(f"input larger than {limits.max_input_bytes} bytes")
     if is_gzip(data) or is_zip(data):
         return _parse_source(_Source(data), strict, limits, _budget(limits))
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -623,25 +627,25 @@ def parse_report(
         return parse_report_xml(data, strict=strict, limits=limits)
     if looks_like_message(data):
         return _parse_message(data, strict=strict, limits=limits)
-    raise InputError("input is not XML, gzip, zip or a report message")
+    raise DMARCInputError("input is not XML, gzip, zip or a report message")
 
 
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
     parts = report_parts(data, limits.max_report_parts)
     if not parts:
-        raise InputError("message contains no DMARC report attachment (xml, gzip or zip)")
+        raise DMARCInputError("message contains no DMARC report attachment (xml, gzip or zip)")
     budget = _budget(limits)  # one for the whole message, not one per part
     first_error: DMARCReportError | None = None
     for part in parts:
         try:
             return _parse_source(_Source(part.data), strict, limits, budget)
-        except LimitError as e:
-            raise LimitError(f"{part.describe()}: {e}") from None
+        except DMARCLimitError as e:
+            raise DMARCLimitError(f"{part.describe()}: {e}") from None
         except DMARCReportError as e:
             log.debug("report part unusable", extra={"part": part.describe(), "err": str(e)})
             if first_error is None:
-                if isinstance(e, ReportError):
-                    first_error = ReportError(e.reason, f"{part.describe()}: {e.path}")
+                if isinstance(e, AggregateReportError):
+                    first_error = AggregateReportError(e.reason, f"{part.describe()}: {e.path}")
                 else:
                     first_error = type(e)(f"{part.describe()}: {e}")
     assert first_error is not None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import defusedxml
 import defusedxml.ElementTree as DET
 
-from postel.dmarcrpt.errors import ForbiddenXMLError, LimitError, XMLError
+from postel.dmarcrpt.errors import DMARCLimitError, ForbiddenXMLError, XMLError
 from postel.reportbudget import Budget
 
 # Called with the root and each of its children when the child ends; True keeps it.
@@ -51,7 +51,7 @@ class _Feed:
         """The next chunk, whatever *size* asks: iterparse feeds what it gets."""
         self.charge()
         if self.stalled > self._limits.max_stall_bytes:
-            raise LimitError(
+            raise DMARCLimitError(
                 f"XML has more than {self._limits.max_stall_bytes} bytes in one tag, "
                 "text or comment"
             )
@@ -72,7 +72,7 @@ def parse_stream(
 ) -> ET.Element:
     """Parse the document in *chunks*; the root element with the children kept.
 
-    Raises ForbiddenXMLError, XMLError (not well-formed, empty) or LimitError.
+    Raises ForbiddenXMLError, XMLError (not well-formed, empty) or DMARCLimitError.
     """
     feed = _Feed(chunks, limits, budget)
     events = DET.iterparse(
@@ -118,7 +118,7 @@ def _consume(
             feed.starts += 1
             depth += 1
             if depth > max_depth:
-                raise LimitError(f"XML elements nested more than {max_depth} deep")
+                raise DMARCLimitError(f"XML elements nested more than {max_depth} deep")
             if root is None:
                 root = el
             elif depth == 2 and len(dropped) * 2 >= len(root):

@@ -5,15 +5,12 @@ schedule is the one of TLS reports (postel.tlsrptsend.loop)."""
 
 from postel.dmarcsend.build import BuiltReport, build_report, built, report_filename, report_xml
 from postel.dmarcsend.destinations import ReportURI, parse_interval, parse_rua
-from postel.dmarcsend.errors import DeliveryError, DMARCSendError
 from postel.dmarcsend.group import ReportRow, pending_by_domain, rows
 from postel.dmarcsend.message import compose, subject
 from postel.dmarcsend.send import Outcome, ReportSender, Settings
 
 __all__ = [
     "BuiltReport",
-    "DMARCSendError",
-    "DeliveryError",
     "Outcome",
     "ReportRow",
     "ReportSender",

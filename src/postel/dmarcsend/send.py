@@ -23,11 +23,11 @@ from postel.dmarcsend.destinations import (
     needs_verification,
     verified,
 )
-from postel.dmarcsend.errors import DeliveryError
 from postel.dmarcsend.group import Pending, pending_by_domain, rows
 from postel.dmarcsend.message import compose
 from postel.dns import DNSError, Resolver
 from postel.tlsrptsend.build import submitter_domain
+from postel.tlsrptsend.errors import ReportDeliveryError
 
 if TYPE_CHECKING:
     from postel.auth import DKIMSigner
@@ -281,7 +281,9 @@ class ReportSender:
                 if signer_error is not None:
                     raise signer_error
                 if self.enqueue is None:
-                    raise DeliveryError("no queue to send mail", uri=f"mailto:{rcpt}")
+                    raise ReportDeliveryError(
+                        "no queue to send mail", uri=f"mailto:{rcpt}", permanent=False
+                    )
                 msg = o.messages[rcpt]
                 if signer is not None:
                     from postel.auth import sign_message

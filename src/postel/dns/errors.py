@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from postel.dns.ede import describe
+from postel.errors import PostelError
 
 
-class DNSError(Exception):
+class DNSError(PostelError):
     """A DNS lookup did not produce an answer."""
 
     def __init__(self, message: str, *, qname: str = "", rdtype: str = "") -> None:

@@ -1,13 +1,12 @@
 """Live DNS check of a hosted domain (docs/dns-records.md): pure checks over looked-up facts."""
 
-from postel.dnscheck.errors import DNSCheckError, UnknownDomain
+from postel.dnscheck.errors import UnknownDomain
 from postel.dnscheck.gather import CheckOptions
 from postel.dnscheck.model import Expected, Facts, Found, PolicyFetch, Probe, Section
 from postel.dnscheck.run import check_domain, options_from_config
 
 __all__ = [
     "CheckOptions",
-    "DNSCheckError",
     "Expected",
     "Facts",
     "Found",

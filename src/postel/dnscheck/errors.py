@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-class DNSCheckError(Exception):
-    """Base of postel.dnscheck errors (a check that could not run at all)."""
+from postel.errors import PostelError
 
 
-class UnknownDomain(DNSCheckError):
+class UnknownDomain(PostelError):
     """The domain to check is not configured in domains.toml."""

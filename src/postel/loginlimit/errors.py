@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class LoginLimitError(Exception):
+
+class LoginLimitError(PostelError):
     """Base: a login attempt may not be checked now; try again in *retry_after* s."""
 
     def __init__(self, message: str, retry_after: float) -> None:

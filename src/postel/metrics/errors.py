@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class MetricsError(Exception):
+
+class MetricsError(PostelError):
     """Base of postel.metrics errors."""
 
 

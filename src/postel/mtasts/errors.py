@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
+
 # RFC 8460 §4.3.2.1 result types for MTA-STS failures.
 RESULT_FETCH_ERROR = "sts-policy-fetch-error"
 RESULT_POLICY_INVALID = "sts-policy-invalid"
@@ -14,7 +16,7 @@ def _located(what: str, *where: tuple[str, int | str | None], message: str) -> s
     return f"{', '.join([what, *parts])}: {message}"
 
 
-class MTASTSError(Exception):
+class MTASTSError(PostelError):
     """Base of all MTA-STS errors.
 
     ``result_type`` is the RFC 8460 result type to report for this failure,
@@ -42,7 +44,7 @@ class NoPolicy(MTASTSError):
         return RESULT_FETCH_ERROR
 
 
-class TemporaryError(MTASTSError):
+class TemporaryLookupError(MTASTSError):
     """A DNS failure other than NXDOMAIN/NODATA looking up the record (RFC 8461 §3.1)."""
 
     @property

@@ -11,7 +11,7 @@ import dns.exception
 import dns.name
 
 from postel.dns import DNSError, NotFound, Resolver
-from postel.mtasts.errors import MTASTSError, NoRecord, TemporaryError
+from postel.mtasts.errors import MTASTSError, NoRecord, TemporaryLookupError
 from postel.mtasts.fetch import DEFAULT_TIMEOUT, fetch_policy
 from postel.mtasts.policy import Policy
 from postel.mtasts.record import Record, select_record
@@ -26,7 +26,7 @@ class LookupResult:
 
     On success ``record`` and ``policy`` are set and ``error`` is None.
     Otherwise ``error`` says why: NoRecord (no MTA-STS; ``result_type`` None),
-    TemporaryError, RecordSyntaxError/MultipleRecords, NoPolicy,
+    TemporaryLookupError, RecordSyntaxError/MultipleRecords, NoPolicy,
     PolicyFetchError or PolicySyntaxError; ``record`` is kept when it was found.
     """
 
@@ -76,7 +76,7 @@ def normalise_domain(domain: str) -> str:
 async def lookup_record(resolver: Resolver, domain: str) -> Record:
     """The `_mta-sts.<domain>` record (RFC 8461 §3.1); the resolver follows CNAMEs.
 
-    Raises NoRecord (none, NXDOMAIN/NODATA), TemporaryError (any other DNS
+    Raises NoRecord (none, NXDOMAIN/NODATA), TemporaryLookupError (any other DNS
     failure), MultipleRecords or RecordSyntaxError.
     """
     qname = f"_mta-sts.{domain}"
@@ -85,7 +85,7 @@ async def lookup_record(resolver: Resolver, domain: str) -> Record:
     except NotFound as e:
         raise NoRecord(f"no TXT record at {qname}: {e}") from None
     except DNSError as e:
-        raise TemporaryError(f"looking up TXT {qname}: {e}") from None
+        raise TemporaryLookupError(f"looking up TXT {qname}: {e}") from None
     return select_record(answer.texts())
 
 

@@ -5,7 +5,7 @@ which policy a delivery uses, :func:`refresh_loop` keeps the cache fresh.
 """
 
 from postel.mtastsdb.db import MTASTSDB, Fetcher
-from postel.mtastsdb.errors import CorruptRow, MTASTSDBError
+from postel.mtastsdb.errors import CorruptRow
 from postel.mtastsdb.model import BACKOFF, BACKOFF_MAX_AGE, CachedPolicy, PolicyLookup
 from postel.mtastsdb.refresh import RefreshStats, refresh_loop, refresh_once
 
@@ -16,7 +16,6 @@ __all__ = [
     "CachedPolicy",
     "CorruptRow",
     "Fetcher",
-    "MTASTSDBError",
     "PolicyLookup",
     "RefreshStats",
     "refresh_loop",

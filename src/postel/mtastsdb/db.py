@@ -17,7 +17,7 @@ from postel.mtasts.errors import (
     MTASTSError,
     NoRecord,
     RecordSyntaxError,
-    TemporaryError,
+    TemporaryLookupError,
 )
 from postel.mtasts.fetch import DEFAULT_TIMEOUT, FetchResult, fetch_policy, make_ssl_context
 from postel.mtasts.lookup import lookup_record, normalise_domain
@@ -350,7 +350,7 @@ class MTASTSDB:
             if expired is not None:
                 self.delete(domain)
             return PolicyLookup(domain, None, None, no_policy_result(domain))
-        except TemporaryError as e:
+        except TemporaryLookupError as e:
             entry = sts_result(domain, None)
             entry.failure_details.append(fetch_failure(RESULT_FETCH_ERROR, str(e)))
             return PolicyLookup(domain, None, None, entry, temporary=True, error=str(e))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-class MTASTSDBError(Exception):
-    """Base of errors raised by postel.mtastsdb."""
+from postel.errors import InputError
 
 
-class CorruptRow(MTASTSDBError):
+class CorruptRow(InputError):
     """A stored row could not be read back (bad JSON or timestamp)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class StartupError(Exception):
+
+class StartupError(PostelError):
     """An operator's mistake found at start: one line saying what, where and what to do."""
 
 

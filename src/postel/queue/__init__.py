@@ -3,7 +3,7 @@ the delivery loop with retries over days, DSNs (RFC 3464) and the Submitter
 for the SMTP server."""
 
 from postel.queue.db import QueueDB
-from postel.queue.errors import BadMessage, EntryNotFound, QueueError
+from postel.queue.errors import BadMessage, EntryNotFound
 from postel.queue.model import Entry, QueuedMessage
 from postel.queue.queue import Queue
 from postel.queue.submitter import QueueSubmitter
@@ -14,7 +14,6 @@ __all__ = [
     "EntryNotFound",
     "Queue",
     "QueueDB",
-    "QueueError",
     "QueueSubmitter",
     "QueuedMessage",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from postel.datadir import DataDir, message_path
 from postel.db import open_db, transaction
 from postel.fsutil import fsync_dir, write_atomic
-from postel.queue.errors import BadMessage, EntryNotFound, QueueError
+from postel.queue.errors import BadMessage, EntryNotFound
 from postel.queue.model import Entry, QueuedMessage, iso
 from postel.queue.schema import MIGRATIONS
 from postel.smtp.address import Address, parse_address
@@ -379,4 +379,4 @@ class QueueDB:
         return removed
 
 
-__all__ = ["QueueDB", "QueueError", "needs_smtputf8", "parse_recipient"]
+__all__ = ["QueueDB", "needs_smtputf8", "parse_recipient"]

@@ -1,15 +1,13 @@
-"""Errors of the outgoing queue."""
+"""Errors of the outgoing queue; messages say what and where."""
 
 from __future__ import annotations
 
-
-class QueueError(Exception):
-    """Base of queue errors; the message says what and where."""
+from postel.errors import InputError, PostelError
 
 
-class EntryNotFound(QueueError):
+class EntryNotFound(PostelError):
     """No queue entry with the given id."""
 
 
-class BadMessage(QueueError):
+class BadMessage(InputError):
     """A message to queue is unusable (missing file, bad address)."""

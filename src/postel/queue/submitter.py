@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from postel.errors import SMTPReplyError
 from postel.queue.errors import BadMessage
 from postel.queue.queue import Queue
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
-from postel.smtpserver.errors import SubmitError
 
 log = logging.getLogger("postel.queue")
 
@@ -40,11 +40,11 @@ class QueueSubmitter:
             try:
                 addr = parse_address(rcpt, smtputf8=True)
             except AddressError as exc:
-                raise SubmitError(550, "5.1.3", f"bad recipient address {rcpt}: {exc}") from exc
+                raise SMTPReplyError(550, "5.1.3", f"bad recipient address {rcpt}: {exc}") from exc
             dest = resolve_for_config(cfg, rcpt)
             if dest is None:
                 if is_local_domain(cfg, addr.domain):
-                    raise SubmitError(550, "5.1.1", f"{rcpt}: no such user here")
+                    raise SMTPReplyError(550, "5.1.1", f"{rcpt}: no such user here")
                 if str(addr) not in remote:
                     remote.append(str(addr))
                 continue
@@ -61,7 +61,7 @@ class QueueSubmitter:
                     is_dmarc_report=is_dmarc_report,
                 )
             except BadMessage as exc:
-                raise SubmitError(550, "5.1.3", str(exc)) from exc
+                raise SMTPReplyError(550, "5.1.3", str(exc)) from exc
         if local:
             delivered, error = await self.queue.store.deliver_file(
                 local, path, requiretls=requiretls

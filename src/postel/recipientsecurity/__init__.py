@@ -5,7 +5,7 @@ from the sender account's memory of earlier deliveries, MTA-STS (enforce),
 DNSSEC (authentic MX answers) and DANE (TLSA records of the first MX host).
 """
 
-from postel.recipientsecurity.errors import BadAddress, RecipientSecurityError
+from postel.recipientsecurity.errors import BadAddress
 from postel.recipientsecurity.lookup import evaluate_recipient, recipient_domain
 from postel.recipientsecurity.model import (
     ASPECTS,
@@ -22,7 +22,6 @@ __all__ = [
     "Delivery",
     "Finding",
     "RecipientSecurity",
-    "RecipientSecurityError",
     "Value",
     "evaluate_recipient",
     "preselect_requiretls",

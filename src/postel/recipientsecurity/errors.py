@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-class RecipientSecurityError(Exception):
-    """Base of postel.recipientsecurity errors."""
+from postel.errors import InputError
 
 
-class BadAddress(RecipientSecurityError):
+class BadAddress(InputError):
     """The recipient is not a usable e-mail address (the address and why in the message)."""

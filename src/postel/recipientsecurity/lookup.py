@@ -83,7 +83,7 @@ async def mtasts_facts(
             return MTASTSFacts(problem=got.error or "temporary DNS failure", temporary=True)
         mode = got.mode.value if got.mode is not None else None
         return MTASTSFacts(mode=mode, problem="" if mode else got.error)
-    from postel.mtasts.errors import NoRecord, TemporaryError
+    from postel.mtasts.errors import NoRecord, TemporaryLookupError
     from postel.mtasts.lookup import lookup
 
     res = await lookup(
@@ -93,7 +93,7 @@ async def mtasts_facts(
         return MTASTSFacts(mode=res.policy.mode.value if res.policy else None)
     if isinstance(res.error, NoRecord):
         return MTASTSFacts()
-    if isinstance(res.error, TemporaryError):
+    if isinstance(res.error, TemporaryLookupError):
         return MTASTSFacts(problem=str(res.error), temporary=True)
     return MTASTSFacts(problem=str(res.error))
 

@@ -1,7 +1,7 @@
 """Intake of received TLS (RFC 8460) and DMARC aggregate (RFC 7489) report messages."""
 
 from postel.reportintake.child import DEFAULT_CHILD_LIMITS, ChildLimits
-from postel.reportintake.errors import ReportIntakeError, UnknownKind
+from postel.reportintake.errors import UnknownKind
 from postel.reportintake.intake import KINDS, intake, intake_sync
 from postel.reportintake.result import IntakeResult, Status
 
@@ -10,7 +10,6 @@ __all__ = [
     "KINDS",
     "ChildLimits",
     "IntakeResult",
-    "ReportIntakeError",
     "Status",
     "UnknownKind",
     "intake",

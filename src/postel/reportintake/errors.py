@@ -3,10 +3,8 @@ only a wrong call is."""
 
 from __future__ import annotations
 
-
-class ReportIntakeError(Exception):
-    """Base of errors raised by postel.reportintake."""
+from postel.errors import PostelError
 
 
-class UnknownKind(ReportIntakeError):
+class UnknownKind(PostelError):
     """The kind of report is not one of KINDS."""

@@ -7,9 +7,11 @@ import email.policy
 import email.utils
 from pathlib import Path
 
+from postel.errors import LimitError
 
-class TooLarge(Exception):
-    pass
+
+class TooLarge(LimitError):
+    """A report message larger than the intake reads."""
 
 
 def read_bounded(path: Path, max_bytes: int) -> bytes:
@@ -17,7 +19,9 @@ def read_bounded(path: Path, max_bytes: int) -> bytes:
     with path.open("rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise TooLarge(f"{path}: message larger than {max_bytes} bytes")
+        raise TooLarge(
+            f"{path}: message larger than {max_bytes} bytes", limit="message size", value=max_bytes
+        )
     return data
 
 

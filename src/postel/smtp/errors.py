@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from postel.errors import InputError, PostelError, SMTPReplyError
 
-class SMTPError(Exception):
+
+class SMTPError(PostelError):
     """Base of every error raised by postel.smtp."""
 
 
-class AddressError(SMTPError):
+class AddressError(SMTPError, InputError):
     """An address or path that does not follow RFC 5321 §4.1.2 / RFC 6531.
 
     ``offset`` is the position in the input where the problem was found.
@@ -22,14 +24,8 @@ class AddressError(SMTPError):
         self.needs_smtputf8 = needs_smtputf8
 
 
-class ParameterError(SMTPError):
-    """A bad MAIL/RCPT parameter; ``code`` and ``enhanced`` give the SMTP reply."""
-
-    def __init__(self, code: int, enhanced: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.enhanced = enhanced
-        self.message = message
+class ParameterError(SMTPError, SMTPReplyError):
+    """A bad MAIL/RCPT path or parameter, with the reply that refuses it."""
 
 
 class ReplyError(SMTPError):

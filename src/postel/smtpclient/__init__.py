@@ -6,7 +6,7 @@ See docs/delivery-policy.md and docs/tls-reporting.md.
 
 from postel.smtpclient.classify import TLSFailure, classify_tls_error
 from postel.smtpclient.dotstuff import DotStuffer, stuff, unstuff
-from postel.smtpclient.errors import ClientError, ProtocolError
+from postel.smtpclient.errors import ProtocolError
 from postel.smtpclient.pkix import PKIXResult, verify_pkix
 from postel.smtpclient.policy import TLSPolicy
 from postel.smtpclient.result import DataReply, RcptResult, SessionResult
@@ -14,7 +14,6 @@ from postel.smtpclient.session import deliver_session
 from postel.smtpclient.tlsmode import TLSMode
 
 __all__ = [
-    "ClientError",
     "DataReply",
     "DotStuffer",
     "PKIXResult",

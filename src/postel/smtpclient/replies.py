@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from postel.errors import PostelError
 from postel.log import trace_line
 from postel.smtp.errors import ReplyError
 from postel.smtp.reply import Reply, parse_reply_lines
@@ -15,16 +16,16 @@ MAX_LINE = 2048
 MAX_LINES = 100
 
 
-class Closed(Exception):
+class PeerClosed(PostelError):
     """The peer closed the connection (EOF) while we waited for a reply."""
 
 
 async def read_line(reader: asyncio.StreamReader) -> str:
-    """One line without CRLF; ProtocolError if longer than MAX_LINE, Closed on EOF."""
+    """One line without CRLF; ProtocolError if longer than MAX_LINE, PeerClosed on EOF."""
     try:
         raw = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
-        raise Closed("connection closed by peer") from exc
+        raise PeerClosed("connection closed by peer") from exc
     except asyncio.LimitOverrunError as exc:
         raise ProtocolError(f"reply line longer than {MAX_LINE} bytes") from exc
     if len(raw) > MAX_LINE + 2:
@@ -35,7 +36,7 @@ async def read_line(reader: asyncio.StreamReader) -> str:
 async def read_reply(reader: asyncio.StreamReader, timeout: float, log: logging.Logger) -> Reply:
     """Read one possibly multi-line reply within ``timeout`` seconds.
 
-    Raises TimeoutError, Closed, ProtocolError (bad syntax, too many lines),
+    Raises TimeoutError, PeerClosed, ProtocolError (bad syntax, too many lines),
     ssl.SSLError / OSError from the transport.
     """
     async with asyncio.timeout(timeout):

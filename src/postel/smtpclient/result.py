@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from postel.dane import VerifyResult
-from postel.smtpclient.errors import ClientError
+from postel.errors import SMTPReplyError
 from postel.tlsrpt.report import FailureDetails
 
 
@@ -67,7 +67,7 @@ class SessionResult:
     verification_failed: bool = False
     rcpts: list[RcptResult] = field(default_factory=list)
     data_reply: DataReply | None = None
-    error: ClientError | None = None
+    error: SMTPReplyError | None = None
 
     @property
     def delivered(self) -> list[str]:
@@ -87,8 +87,8 @@ class SessionResult:
             return (
                 ("permanent" if err.permanent else "temporary"),
                 err.code,
-                err.enhanced,
-                err.message,
+                err.enhanced or "",
+                err.text,
             )
         if res is not None and self.data_reply is not None:
             d = self.data_reply

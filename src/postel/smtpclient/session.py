@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from postel.dane import TLSARecord, usable_records, verify_chain
+from postel.errors import SMTPReplyError
 from postel.log import trace_line
 from postel.smtp.reply import Reply
 from postel.smtpclient.classify import classify_tls_error, is_timeout
 from postel.smtpclient.dotstuff import CHUNK, DotStuffer
-from postel.smtpclient.errors import ClientError, ProtocolError
+from postel.smtpclient.errors import ProtocolError
 from postel.smtpclient.pkix import verify_pkix
 from postel.smtpclient.policy import TLSPolicy
-from postel.smtpclient.replies import MAX_LINE, Closed, parse_ehlo, read_reply
+from postel.smtpclient.replies import MAX_LINE, PeerClosed, parse_ehlo, read_reply
 from postel.smtpclient.result import DataReply, RcptResult, SessionResult
 from postel.smtpclient.tlsmode import TLSMode
 from postel.tlsrpt.report import FailureDetails, ResultType
@@ -113,16 +114,13 @@ class _Session:
 
     # -- helpers -------------------------------------------------------------------
 
-    def fail(self, *, permanent: bool, code: int, enhanced: str, message: str) -> _Done:
-        self.r.error = ClientError(
-            permanent=permanent, code=code, enhanced=enhanced, message=message
-        )
+    def fail(self, *, code: int, enhanced: str, message: str) -> _Done:
+        self.r.error = SMTPReplyError(code, enhanced, message)
         return _Done()
 
     def reply_error(self, reply: Reply, what: str) -> _Done:
         text = reply.text.replace("\n", " ")
         return self.fail(
-            permanent=reply.code >= 500,
             code=reply.code,
             enhanced=reply.enhanced or "",
             message=f"{what}: remote replied {reply.code} {text}",
@@ -145,7 +143,7 @@ class _Session:
         if "\r" in line or "\n" in line or "\x00" in line:
             # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
             raise self.fail(
-                permanent=True, code=0, enhanced="5.5.2",
+                code=0, enhanced="5.5.2",
                 message=f"{self.step}: command holds a CR, LF or NUL, not sent",
             )  # fmt: skip
         trace_line(self.log, "C:", log_line if log_line is not None else line)
@@ -168,7 +166,6 @@ class _Session:
             self.r.tls_failure = self.detail(failure.result_type, failure.reason, failure.detail)
             self.log.info("tls alert after handshake", extra={"err": str(exc), "ip": self.ip})
             raise self.fail(
-                permanent=False,
                 code=0,
                 enhanced="4.7.5",
                 message=f"TLS error after handshake with {self.ip}: {failure.detail}",
@@ -207,7 +204,6 @@ class _Session:
         except (OSError, TimeoutError) as exc:
             what = "timeout" if is_timeout(exc) else str(exc) or type(exc).__name__
             raise self.fail(
-                permanent=False,
                 code=0,
                 enhanced="4.4.1",
                 message=f"connecting to {self.ip} port {self.port}: {what}",
@@ -252,7 +248,7 @@ class _Session:
                 # The session state is unchanged after a refused STARTTLS: go on in plaintext.
                 self.log.info("starttls refused, continuing without tls", extra={"ip": self.ip})
                 return
-            raise self.fail(permanent=False, code=0, enhanced="4.7.10", message=text)
+            raise self.fail(code=0, enhanced="4.7.10", message=text)
         await self.handshake()
         self.step = "EHLO after STARTTLS"
         # RFC 3207 §4.2: forget what was learned before TLS.
@@ -276,7 +272,6 @@ class _Session:
                 extra={"err": failure.detail, "ip": self.ip, "reason": failure.reason},
             )
             raise self.fail(
-                permanent=False,
                 code=0,
                 enhanced="4.7.5",
                 message=f"TLS handshake with {self.ip}: {failure.detail}",
@@ -338,7 +333,6 @@ class _Session:
             return
         self.r.verification_failed = True
         raise self.fail(
-            permanent=False,
             code=0,
             enhanced="4.7.5",
             message=f"TLS verification of {self.host} ({self.ip}) failed: " + "; ".join(broken),
@@ -414,7 +408,7 @@ class _Session:
         self.r.rcpts = [RcptResult(r, code, enhanced, message, False) for r in self.rcpts]
         self.log.info("not sending", extra={"err": message, "ip": self.ip})
         await self.quit()
-        raise self.fail(permanent=code >= 500, code=code, enhanced=enhanced, message=message)
+        raise self.fail(code=code, enhanced=enhanced, message=message)
 
     async def send_data(self) -> None:
         assert self.writer is not None
@@ -439,7 +433,7 @@ class _Session:
         try:
             async with asyncio.timeout(min(self.command_timeout, QUIT_TIMEOUT)):
                 await self.command("QUIT")
-        except (_Done, ClientError, Closed, OSError, TimeoutError, ssl.SSLError):
+        except (_Done, ProtocolError, PeerClosed, OSError, TimeoutError, ssl.SSLError):
             pass
 
     async def close(self) -> None:
@@ -455,22 +449,15 @@ class _Session:
     def remote_failure(self, exc: BaseException) -> None:
         """Turn a connection-level exception into the session's (temporary) error."""
         if isinstance(exc, ProtocolError):
-            self.r.error = ClientError(
-                permanent=False,
-                code=0,
-                enhanced=exc.enhanced,
-                message=f"{self.step}: {exc.message} ({self.ip})",
-            )
+            self.r.error = SMTPReplyError(0, exc.enhanced, f"{self.step}: {exc.text} ({self.ip})")
             return
         if is_timeout(exc):
             what = "timeout waiting for the remote"
-        elif isinstance(exc, Closed | asyncio.IncompleteReadError | ConnectionError):
+        elif isinstance(exc, PeerClosed | asyncio.IncompleteReadError | ConnectionError):
             what = f"connection closed ({exc})"
         else:
             what = f"{type(exc).__name__}: {exc}"
-        self.r.error = ClientError(
-            permanent=False, code=0, enhanced="4.4.2", message=f"{self.step}: {what} ({self.ip})"
-        )
+        self.r.error = SMTPReplyError(0, "4.4.2", f"{self.step}: {what} ({self.ip})")
 
 
 async def deliver_session(
@@ -519,9 +506,9 @@ async def deliver_session(
         await s.run()
     except _Done:
         pass
-    except ClientError as exc:
+    except ProtocolError as exc:
         s.remote_failure(exc)
-    except (OSError, TimeoutError, Closed, EOFError, ssl.SSLError) as exc:
+    except (OSError, TimeoutError, PeerClosed, EOFError, ssl.SSLError) as exc:
         s.remote_failure(exc)
     finally:
         await s.close()

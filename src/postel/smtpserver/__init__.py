@@ -5,7 +5,7 @@ port; submitted mail goes to a Submitter (``LocalSubmitter`` until the queue
 exists).
 """
 
-from postel.smtpserver.errors import BindError, ListenerConfigError, SMTPServerError, SubmitError
+from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.smtpserver.service import SMTPService
 from postel.smtpserver.submit import LocalSubmitter, Submitter
 
@@ -13,8 +13,6 @@ __all__ = [
     "BindError",
     "ListenerConfigError",
     "LocalSubmitter",
-    "SMTPServerError",
     "SMTPService",
-    "SubmitError",
     "Submitter",
 ]

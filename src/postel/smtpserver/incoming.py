@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from postel.errors import SMTPReplyError
 from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
-from postel.smtpserver.errors import SubmitError
 from postel.smtpserver.junkfiling import (
     JUNK_MAILBOX,
     dnsbl_field,
@@ -235,7 +235,7 @@ async def deliver(
         sender = str(tx.sender) if tx.sender is not None else ""
         try:
             await ctx.submitter("", sender, forward, final, tx.params.requiretls)
-        except SubmitError as exc:
+        except SMTPReplyError as exc:
             log.error("forwarding failed", extra={"err": str(exc), "rcpts": forward})
             if not targets:
                 outcome.reply = Reply(exc.code, exc.enhanced, exc.text)

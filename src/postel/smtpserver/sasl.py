@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import os
 
+from postel.errors import InputError
 
-class SASLError(Exception):
+
+class SASLError(InputError):
     """A malformed SASL message (reply 501 5.5.2)."""
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.dns import Answer
+from postel.errors import PostelError
 from postel.log import TRACE, cid_hex, trace_line
 from postel.loginlimit import Attempt, LoginLimiter, LoginLimitError, account_key
 from postel.metrics import record as metrics
@@ -48,7 +49,7 @@ def _cached_reply(code: int, enhanced: str | None, text: str) -> tuple[Reply, by
     return reply, reply.encode()
 
 
-class Closed(Exception):
+class Closed(PostelError):
     """The session ends (client gone, QUIT, timeout or too many errors)."""
 
 
@@ -147,7 +148,7 @@ class Session:
         except (ConnectionError, ssl.SSLError) as exc:
             raise Closed(f"write: {exc}") from exc
 
-    def reply(self, code: int, enhanced: str, text: str) -> None:
+    def reply(self, code: int, enhanced: str | None, text: str) -> None:
         self._reply(*_cached_reply(code, enhanced, text))
 
     def _reply(self, reply: Reply, data: bytes | None = None) -> None:
@@ -508,7 +509,7 @@ class Session:
         try:
             cmd = parse_mail(arg, self._param_keywords())
         except ParameterError as exc:
-            self.reply(exc.code, exc.enhanced, exc.message)
+            self.reply(exc.code, exc.enhanced, exc.text)
             return
         params = cmd.params
         if params.requiretls and not self.tls:
@@ -538,7 +539,7 @@ class Session:
         try:
             cmd = parse_rcpt(arg, smtputf8=tx.params.smtputf8)
         except ParameterError as exc:
-            self.reply(exc.code, exc.enhanced, exc.message)
+            self.reply(exc.code, exc.enhanced, exc.text)
             return
         if self.submission and not cmd.postmaster:
             tx.recipients.append(cmd.recipient)

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.config import Config
+from postel.errors import SMTPReplyError
 from postel.smtp.address import Address, parse_address
 from postel.smtp.errors import AddressError
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
-from postel.smtpserver.errors import SubmitError
 from postel.smtpserver.incoming import trace_headers, without_own_results
 from postel.smtpserver.transaction import SessionInfo, Transaction
 from postel.store.msgfile import write_message
@@ -134,7 +134,7 @@ async def submit(
         rcpts = [str(r) for r in tx.recipients]
         try:
             await ctx.submitter(account, sender, rcpts, final, tx.params.requiretls)
-        except SubmitError as exc:
+        except SMTPReplyError as exc:
             log.info("submission refused", extra={"reason": exc.text, "account": account})
             return Reply(exc.code, exc.enhanced, exc.text)
         except Exception as exc:

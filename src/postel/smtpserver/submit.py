@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from postel.config import Config
+from postel.errors import SMTPReplyError
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
-from postel.smtpserver.errors import SubmitError
 from postel.store.routing import RELAY_DENIED, RecipientRefused, resolve
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ class Submitter(Protocol):
     """Takes responsibility for a submitted (or forwarded) message.
 
     *path* is a complete, fsynced file that is removed after the call returns:
-    hard-link or copy it. Raise SubmitError to refuse with a specific reply;
+    hard-link or copy it. Raise SMTPReplyError to refuse with a specific reply;
     any other exception gives the client a temporary failure. *account* is ""
     for mail forwarded by an alias.
     """
@@ -47,17 +47,17 @@ class LocalSubmitter:
             try:
                 local = resolve(self.cfg, parse_address(rcpt, smtputf8=True))
             except AddressError as exc:
-                raise SubmitError(550, "5.1.3", f"bad recipient address {rcpt}: {exc}") from exc
+                raise SMTPReplyError(550, "5.1.3", f"bad recipient address {rcpt}: {exc}") from exc
             except RecipientRefused as exc:
                 if exc.reply == RELAY_DENIED:
-                    raise SubmitError(
+                    raise SMTPReplyError(
                         550, "5.7.1", f"no outgoing queue yet: cannot deliver to {rcpt}"
                     ) from exc
-                raise SubmitError(
+                raise SMTPReplyError(
                     exc.reply.code, exc.reply.enhanced or "5.1.1", f"{rcpt}: {exc.reply.text}"
                 ) from exc
             if local.forward:
-                raise SubmitError(
+                raise SMTPReplyError(
                     550, "5.7.1", f"no outgoing queue yet: {rcpt} forwards to other hosts"
                 )
             targets.extend(t for t in local.deliveries if t not in targets)

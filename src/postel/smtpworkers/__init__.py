@@ -10,7 +10,7 @@ they crash.
 """
 
 from postel.smtpworkers.count import worker_count
-from postel.smtpworkers.errors import WorkerError, WorkerStartError
+from postel.smtpworkers.errors import WorkerStartError
 from postel.smtpworkers.supervisor import Supervisor
 
-__all__ = ["Supervisor", "WorkerError", "WorkerStartError", "worker_count"]
+__all__ = ["Supervisor", "WorkerStartError", "worker_count"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-class WorkerError(Exception):
-    """Base of every error raised by postel.smtpworkers."""
+from postel.errors import PostelError
 
 
-class WorkerStartError(WorkerError):
+class WorkerStartError(PostelError):
     """A worker did not come up (it said why, exited, or did not answer in time)."""

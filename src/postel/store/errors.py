@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class StoreError(Exception):
+
+class StoreError(PostelError):
     """Base of store errors."""
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from postel.config.names import check_domain
+from postel.errors import SMTPReplyError
 from postel.smtp.reply import Reply
-from postel.store.errors import StoreError
 
 if TYPE_CHECKING:
     from postel.config import Config, DomainsConfig
@@ -304,11 +304,11 @@ def resolve_for_config(config: Config, address: str) -> Destination | None:
 # -- at RCPT TO: accepted or refused, with the reply ------------------------
 
 
-class RecipientRefused(StoreError):
-    """A recipient this server does not accept; *reply* says why."""
+class RecipientRefused(SMTPReplyError):
+    """RCPT TO refused with ``reply``: a recipient this server does not accept."""
 
     def __init__(self, reply: Reply):
-        super().__init__(str(reply))
+        super().__init__(reply.code, reply.enhanced, reply.text)
         self.reply = reply
 
 

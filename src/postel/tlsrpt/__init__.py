@@ -4,12 +4,12 @@ Pure: no I/O beyond what is passed in (the DNS lookup takes a resolver).
 """
 
 from postel.tlsrpt.errors import (
-    InputError,
-    LimitError,
     MultipleRecordsError,
     RecordError,
-    ReportError,
     TLSRPTError,
+    TLSRPTInputError,
+    TLSRPTLimitError,
+    TLSRPTReportError,
 )
 from postel.tlsrpt.parse import (
     DEFAULT_LIMITS,
@@ -37,8 +37,6 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DateRange",
     "FailureDetails",
-    "InputError",
-    "LimitError",
     "Limits",
     "MultipleRecordsError",
     "ParseResult",
@@ -48,10 +46,12 @@ __all__ = [
     "Record",
     "RecordError",
     "Report",
-    "ReportError",
     "ResultType",
     "Summary",
     "TLSRPTError",
+    "TLSRPTInputError",
+    "TLSRPTLimitError",
+    "TLSRPTReportError",
     "merge_failure_details",
     "merge_policies",
     "parse_record",

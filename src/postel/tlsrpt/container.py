@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from postel import reportfile
 from postel.reportfile import GZIP_MAGIC, Attachment, is_gzip, looks_like_message
-from postel.tlsrpt.errors import InputError, LimitError
+from postel.tlsrpt.errors import TLSRPTInputError, TLSRPTLimitError
 
 __all__ = [
     "GZIP_MAGIC",
@@ -18,7 +18,7 @@ __all__ = [
     "report_parts",
 ]
 
-_ERRORS = reportfile.Errors(input=InputError, limit=LimitError)
+_ERRORS = reportfile.Errors(input=TLSRPTInputError, limit=TLSRPTLimitError)
 
 # RFC 8460 §5.3 media types, then generic ones seen in the wild.
 _REPORT_TYPES = ("application/tlsrpt+gzip", "application/tlsrpt+json")

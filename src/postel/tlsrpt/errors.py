@@ -1,9 +1,15 @@
-"""Errors of the TLSRPT package (RFC 8460): one hierarchy, messages say what and where."""
+"""Errors of the TLSRPT package (RFC 8460): one hierarchy, messages say what and where.
+
+All of them are bad input (a DNS record, a received report): TLSRPTError
+derives from postel.errors.InputError, and ``where`` is the field or JSON path.
+"""
 
 from __future__ import annotations
 
+from postel.errors import InputError, LimitError
 
-class TLSRPTError(Exception):
+
+class TLSRPTError(InputError):
     """Base of all errors raised by postel.tlsrpt."""
 
 
@@ -12,25 +18,25 @@ class RecordError(TLSRPTError):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        super().__init__(message, where=field or "")
 
 
 class MultipleRecordsError(RecordError):
     """More than one TXT string starts with v=TLSRPTv1 (RFC 8460 §3)."""
 
 
-class ReportError(TLSRPTError):
+class TLSRPTReportError(TLSRPTError):
     """A report is malformed; `path` is the JSON path, e.g. `policies[0].summary`."""
 
     def __init__(self, message: str, path: str = "") -> None:
         self.path = path
         self.reason = message
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(message, where=path)
 
 
-class InputError(TLSRPTError):
+class TLSRPTInputError(TLSRPTError):
     """The input is not JSON, gzip or a report message, or cannot be decoded."""
 
 
-class LimitError(InputError):
+class TLSRPTLimitError(TLSRPTInputError, LimitError):
     """The input exceeds a size or count limit (e.g. a gzip bomb)."""

@@ -24,7 +24,7 @@ from postel.tlsrpt.container import (
     looks_like_message,
     report_parts,
 )
-from postel.tlsrpt.errors import InputError, LimitError, ReportError, TLSRPTError
+from postel.tlsrpt.errors import TLSRPTError, TLSRPTInputError, TLSRPTLimitError, TLSRPTReportError
 from postel.tlsrpt.report import (
     DateRange,
     FailureDetails,
@@ -78,7 +78,7 @@ class _Ctx:
     def odd(self, path: str, msg: str) -> None:
         """A deviation lenient mode tolerates and strict mode rejects."""
         if self.strict:
-            raise ReportError(msg, path)
+            raise TLSRPTReportError(msg, path)
         self.warnings.append(f"{path}: {msg}" if path else msg)
 
     def note(self, path: str, msg: str) -> None:
@@ -108,7 +108,7 @@ def _join(path: str, key: str | int) -> str:
 
 def _object(v: Any, path: str) -> dict[str, Any]:
     if not isinstance(v, dict):
-        raise ReportError(f"expected object, got {_kind(v)}", path)
+        raise TLSRPTReportError(f"expected object, got {_kind(v)}", path)
     return v
 
 
@@ -128,20 +128,20 @@ def _string(
         what = "is null" if key in obj else "missing"
         if required:
             if not lenient_missing:
-                raise ReportError(f"required field {what}", p)
+                raise TLSRPTReportError(f"required field {what}", p)
             ctx.odd(p, f"required field {what}")
         elif key in obj:
             ctx.odd(p, "null instead of a string")
         return ""
     if not isinstance(v, str):
-        raise ReportError(f"expected string, got {_kind(v)}", p)
+        raise TLSRPTReportError(f"expected string, got {_kind(v)}", p)
     return v
 
 
 def _count(ctx: _Ctx, obj: dict[str, Any], key: str, path: str) -> int:
     p = _join(path, key)
     if key not in obj:
-        raise ReportError("required field missing", p)
+        raise TLSRPTReportError("required field missing", p)
     v = obj[key]
     if isinstance(v, str) and v.strip().isdigit() and len(v.strip()) <= 19:
         ctx.odd(p, "number given as string")
@@ -150,9 +150,9 @@ def _count(ctx: _Ctx, obj: dict[str, Any], key: str, path: str) -> int:
         ctx.odd(p, "number given with a fraction")
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ReportError(f"expected non-negative integer, got {_kind(v)}", p)
+        raise TLSRPTReportError(f"expected non-negative integer, got {_kind(v)}", p)
     if v < 0 or v > _MAX_COUNT:
-        raise ReportError(f"count out of range: {v}", p)
+        raise TLSRPTReportError(f"count out of range: {v}", p)
     return v
 
 
@@ -169,14 +169,14 @@ def _string_list(ctx: _Ctx, obj: dict[str, Any], key: str, path: str) -> list[st
         ctx.odd(p, "string instead of an array (RFC 8460 erratum 6241)")
         v = [v] if v else []
     if not isinstance(v, list):
-        raise ReportError(f"expected array of strings, got {_kind(v)}", p)
+        raise TLSRPTReportError(f"expected array of strings, got {_kind(v)}", p)
     ctx.strings += len(v)
     if ctx.strings > ctx.limits.max_strings:
-        raise LimitError(f"{p}: more than {ctx.limits.max_strings} strings in report")
+        raise TLSRPTLimitError(f"{p}: more than {ctx.limits.max_strings} strings in report")
     out = []
     for i, s in enumerate(v):
         if not isinstance(s, str):
-            raise ReportError(f"expected string, got {_kind(s)}", _join(p, i))
+            raise TLSRPTReportError(f"expected string, got {_kind(s)}", _join(p, i))
         out.append(s)
     return out
 
@@ -192,7 +192,7 @@ def _datetime(ctx: _Ctx, obj: dict[str, Any], key: str, path: str) -> datetime:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise ReportError(f"invalid date-time {s!r}", p) from None
+        raise TLSRPTReportError(f"invalid date-time {s!r}", p) from None
     if dt.tzinfo is None:
         ctx.odd(p, "date-time without time zone, assuming UTC")
         dt = dt.replace(tzinfo=UTC)
@@ -268,14 +268,14 @@ def _policy(ctx: _Ctx, v: Any, path: str) -> Policy:
     _known(ctx, obj, path, ("policy", "summary", "failure-details"))
     pp = _join(path, "policy")
     if "policy" not in obj:
-        raise ReportError("required field missing", pp)
+        raise TLSRPTReportError("required field missing", pp)
     pobj = _object(obj["policy"], pp)
     _known(ctx, pobj, pp, ("policy-type", "policy-string", "policy-domain", "mx-host"))
     pt_s = _string(ctx, pobj, "policy-type", pp, required=True, lenient_missing=False)
     try:
         policy_type = PolicyType(pt_s)
     except ValueError:
-        raise ReportError(
+        raise TLSRPTReportError(
             f"unknown policy type {pt_s!r} (tlsa, sts or no-policy-found)",
             _join(pp, "policy-type"),
         ) from None
@@ -288,7 +288,7 @@ def _policy(ctx: _Ctx, v: Any, path: str) -> Policy:
     )
     sp = _join(path, "summary")
     if "summary" not in obj:
-        raise ReportError("required field missing", sp)
+        raise TLSRPTReportError("required field missing", sp)
     sobj = _object(obj["summary"], sp)
     _known(ctx, sobj, sp, ("total-successful-session-count", "total-failure-session-count"))
     summary = Summary(
@@ -301,10 +301,10 @@ def _policy(ctx: _Ctx, v: Any, path: str) -> Policy:
         ctx.odd(fp, "null instead of an array")
         raw = []
     if not isinstance(raw, list):
-        raise ReportError(f"expected array, got {_kind(raw)}", fp)
+        raise TLSRPTReportError(f"expected array, got {_kind(raw)}", fp)
     ctx.failure_details += len(raw)
     if ctx.failure_details > ctx.limits.max_failure_details:
-        raise LimitError(f"{fp}: more than {ctx.limits.max_failure_details} failure details")
+        raise TLSRPTLimitError(f"{fp}: more than {ctx.limits.max_failure_details} failure details")
     failures = [_failure_details(ctx, d, _join(fp, i)) for i, d in enumerate(raw)]
     counted = sum(d.failed_session_count for d in failures)
     if counted > summary.total_failure_session_count:
@@ -336,7 +336,7 @@ def _report(ctx: _Ctx, v: Any) -> Report:
     report_id = _string(ctx, obj, "report-id", "", required=True, lenient_missing=False)
     contact = _string(ctx, obj, "contact-info", "", required=True, lenient_missing=True)
     if "date-range" not in obj:
-        raise ReportError("required field missing", "date-range")
+        raise TLSRPTReportError("required field missing", "date-range")
     dobj = _object(obj["date-range"], "date-range")
     _known(ctx, dobj, "date-range", ("start-datetime", "end-datetime"))
     date_range = DateRange(
@@ -346,15 +346,15 @@ def _report(ctx: _Ctx, v: Any) -> Report:
     if date_range.end < date_range.start:
         ctx.odd("date-range", "end-datetime before start-datetime")
     if "policies" not in obj:
-        raise ReportError("required field missing", "policies")
+        raise TLSRPTReportError("required field missing", "policies")
     raw = obj["policies"]
     if raw is None:
         ctx.odd("policies", "null instead of an array")
         raw = []
     if not isinstance(raw, list):
-        raise ReportError(f"expected array, got {_kind(raw)}", "policies")
+        raise TLSRPTReportError(f"expected array, got {_kind(raw)}", "policies")
     if len(raw) > ctx.limits.max_policies:
-        raise LimitError(f"policies: more than {ctx.limits.max_policies} entries")
+        raise TLSRPTLimitError(f"policies: more than {ctx.limits.max_policies} entries")
     policies = [_policy(ctx, p, _join("policies", i)) for i, p in enumerate(raw)]
     return Report(
         organization_name=org,
@@ -370,7 +370,7 @@ def _budget(limits: Limits) -> Budget:
     return Budget(
         max_bytes=limits.max_decompressed_bytes,
         max_elements=limits.max_json_values,
-        limit_error=LimitError,
+        limit_error=TLSRPTLimitError,
     )
 
 
@@ -400,7 +400,7 @@ def parse_report_json(
     *budget* is the message's, when the text is one part of a message.
     """
     if len(data) > limits.max_decompressed_bytes:
-        raise LimitError(f"JSON report larger than {limits.max_decompressed_bytes} bytes")
+        raise TLSRPTLimitError(f"JSON report larger than {limits.max_decompressed_bytes} bytes")
     (budget or _budget(limits)).charge_elements(_count_values(data), "JSON values")
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
@@ -408,7 +408,7 @@ def parse_report_json(
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise InputError(f"report is not valid UTF-8 at byte offset {e.start}") from None
+            raise TLSRPTInputError(f"report is not valid UTF-8 at byte offset {e.start}") from None
     else:
         text = data
     duplicates: list[str] = []
@@ -424,11 +424,13 @@ def parse_report_json(
     try:
         obj = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+        raise TLSRPTInputError(
+            f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from None
     except RecursionError:
-        raise InputError("not valid JSON: nested too deeply") from None
+        raise TLSRPTInputError("not valid JSON: nested too deeply") from None
     except ValueError as e:
-        raise InputError(f"not valid JSON: {e}") from None
+        raise TLSRPTInputError(f"not valid JSON: {e}") from None
     ctx = _Ctx(strict, limits)
     for k in duplicates:
         ctx.odd("", f"duplicate key {k!r}, last value used")
@@ -441,10 +443,10 @@ def parse_report(
 ) -> ParseResult:
     """Parse a report given as JSON, gzip'ed JSON, or a whole report message.
 
-    Raises a TLSRPTError (InputError, LimitError or ReportError) on bad input.
+    Raises a TLSRPTError (TLSRPTInputError, TLSRPTLimitError or TLSRPTReportError) on bad input.
     """
     if len(data) > limits.max_input_bytes:
-        raise LimitError(f"input larger than {limits.max_input_bytes} bytes")
+        raise TLSRPTLimitError(f"input larger than {limits.max_input_bytes} bytes")
     if is_gzip(data):
         return parse_report_json(
             gunzip_bounded(data, limits.max_decompressed_bytes), strict=strict, limits=limits
@@ -454,7 +456,7 @@ def parse_report(
         return parse_report_json(data, strict=strict, limits=limits)
     if looks_like_message(data):
         return _parse_message(data, strict=strict, limits=limits)
-    raise InputError("input is not JSON, gzip or a report message")
+    raise TLSRPTInputError("input is not JSON, gzip or a report message")
 
 
 def _unpack(payload: bytes, limits: Limits, budget: Budget) -> bytes:
@@ -472,7 +474,9 @@ def _unpack(payload: bytes, limits: Limits, budget: Budget) -> bytes:
 def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
     parts = report_parts(data, limits.max_report_parts)
     if not parts:
-        raise InputError("message contains no TLS report part (application/tlsrpt+gzip or +json)")
+        raise TLSRPTInputError(
+            "message contains no TLS report part (application/tlsrpt+gzip or +json)"
+        )
     budget = _budget(limits)  # one for the whole message, not one per part
     first_error: TLSRPTError | None = None
     for part in parts:
@@ -482,11 +486,11 @@ def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
             result = parse_report_json(payload, strict=strict, limits=limits, budget=budget)
         except TLSRPTError as e:
             log.debug("report part unusable", extra={"part": part.describe(), "err": str(e)})
-            if isinstance(e, LimitError):
-                raise LimitError(f"{part.describe()}: {e}") from None
+            if isinstance(e, TLSRPTLimitError):
+                raise TLSRPTLimitError(f"{part.describe()}: {e}") from None
             if first_error is None:
-                if isinstance(e, ReportError):
-                    first_error = ReportError(e.reason, f"{part.describe()}: {e.path}")
+                if isinstance(e, TLSRPTReportError):
+                    first_error = TLSRPTReportError(e.reason, f"{part.describe()}: {e.path}")
                 else:
                     first_error = type(e)(f"{part.describe()}: {e}")
             continue
@@ -498,8 +502,8 @@ def _parse_message(data: bytes, *, strict: bool, limits: Limits) -> ParseResult:
 def policies_from_obj(obj: Any, *, limits: Limits = DEFAULT_LIMITS) -> list[Policy]:
     """Strictly parse a JSON array of `policies` entries (as stored by postel)."""
     if not isinstance(obj, list):
-        raise ReportError(f"expected array, got {_kind(obj)}", "policies")
+        raise TLSRPTReportError(f"expected array, got {_kind(obj)}", "policies")
     if len(obj) > limits.max_policies:
-        raise LimitError(f"policies: more than {limits.max_policies} entries")
+        raise TLSRPTLimitError(f"policies: more than {limits.max_policies} entries")
     ctx = _Ctx(True, limits)
     return [_policy(ctx, p, _join("policies", i)) for i, p in enumerate(obj)]

@@ -1,7 +1,7 @@
 """tlsrpt.db: received TLS reports (RFC 8460), their duplicates, and sums for charts."""
 
 from postel.tlsrptdb.db import KINDS, TLSRPTDB, open
-from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
+from postel.tlsrptdb.errors import TLSRPTDBArgumentError, TLSRPTDBError
 from postel.tlsrptdb.model import AddResult, DayTotal, OrgTotal, Page, StoredReport
 
 __all__ = [
@@ -9,10 +9,10 @@ __all__ = [
     "TLSRPTDB",
     "AddResult",
     "DayTotal",
-    "InvalidArgument",
     "OrgTotal",
     "Page",
     "StoredReport",
+    "TLSRPTDBArgumentError",
     "TLSRPTDBError",
     "open",
 ]

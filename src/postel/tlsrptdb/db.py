@@ -12,7 +12,7 @@ from postel.db import check_page, open_db, transaction
 from postel.reportstore import ReportStore, domain_key, window_clauses
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
-from postel.tlsrptdb.errors import InvalidArgument, TLSRPTDBError
+from postel.tlsrptdb.errors import TLSRPTDBArgumentError, TLSRPTDBError
 from postel.tlsrptdb.model import AddResult, DayTotal, OrgTotal, Page, StoredReport
 from postel.tlsrptdb.schema import MIGRATIONS
 
@@ -54,7 +54,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
         """Store a report. A report with an (organization, report-id) already stored
         is recorded as a duplicate of that one, not stored again."""
         if kind not in KINDS:
-            raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+            raise TLSRPTDBArgumentError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
         when = format_datetime(received or _now())
         domains = [domain_key(d) for d in report.policy_domains()]
         try:
@@ -146,7 +146,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
             args.append(domain_key(domain))
         if kind:
             if kind not in KINDS:
-                raise InvalidArgument(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+                raise TLSRPTDBArgumentError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
             clauses.append("r.kind = ?")
             args.append(kind)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
@@ -160,7 +160,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
         offset: int = 0,
     ) -> Page:
         """Reports newest first (by start of the date range, then id)."""
-        check_page(limit, offset, MAX_PAGE, InvalidArgument)
+        check_page(limit, offset, MAX_PAGE, TLSRPTDBArgumentError)
         where, args = self._filter(domain, kind)
         total = int(self.conn.execute(f"SELECT count(*) FROM report r{where}", args).fetchone()[0])
         rows = self.conn.execute(

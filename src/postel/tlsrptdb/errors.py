@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class TLSRPTDBError(Exception):
+
+class TLSRPTDBError(PostelError):
     """Base of errors raised by postel.tlsrptdb."""
 
 
-class InvalidArgument(TLSRPTDBError):
+class TLSRPTDBArgumentError(TLSRPTDBError):
     """A query or insert was given a value it cannot use (e.g. a bad kind or limit)."""

@@ -3,7 +3,7 @@ outgoing deliveries, building reports, DKIM-signed report e-mails through the
 queue and HTTPS POSTs; the daily schedule (docs/tls-reporting.md, Sending)."""
 
 from postel.tlsrptsend.build import BuiltReport, built, report_filename, report_id, submitter_domain
-from postel.tlsrptsend.errors import DeliveryError, SubmitterError, TLSRPTSendError
+from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.group import Key, Selection, keys_for_day, select
 from postel.tlsrptsend.loop import DailyLoop, next_run
 from postel.tlsrptsend.message import compose, sign
@@ -12,14 +12,12 @@ from postel.tlsrptsend.send import Outcome, ReportSender, Settings
 __all__ = [
     "BuiltReport",
     "DailyLoop",
-    "DeliveryError",
     "Key",
     "Outcome",
+    "ReportDeliveryError",
     "ReportSender",
     "Selection",
     "Settings",
-    "SubmitterError",
-    "TLSRPTSendError",
     "built",
     "compose",
     "keys_for_day",

@@ -1,17 +1,12 @@
-"""Errors of the outgoing TLS report sender (RFC 8460 §5)."""
+"""Errors of the outgoing report senders (TLS reports, RFC 8460 §5; DMARC
+aggregate reports, RFC 7489 §7.2, which postel.dmarcsend sends the same way)."""
 
 from __future__ import annotations
 
-
-class TLSRPTSendError(Exception):
-    """Base of all errors raised by postel.tlsrptsend."""
+from postel.errors import PostelError
 
 
-class SubmitterError(TLSRPTSendError):
-    """No configured domain with DKIM signing can act as report submitter."""
-
-
-class DeliveryError(TLSRPTSendError):
+class ReportDeliveryError(PostelError):
     """A report could not be handed to a reporting address (queue or HTTPS POST).
 
     ``permanent`` says whether trying again later is pointless.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import postel
 from postel.dns import DNSError, NotFound, Resolver
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
-from postel.tlsrptsend.errors import DeliveryError
+from postel.tlsrptsend.errors import ReportDeliveryError
 
 CONTENT_TYPE = "application/tlsrpt+gzip"  # RFC 8460 §6.4
 DEFAULT_TIMEOUT = 60.0
@@ -74,8 +74,8 @@ async def _addresses(resolver: Resolver, host: str, uri: str) -> list[str]:
         ips.extend(rd.to_text() for rd in answer.records)
     if not ips:
         if temporary is not None:
-            raise DeliveryError(f"resolving {host}: {temporary}", uri=uri, permanent=False)
-        raise DeliveryError(f"host {host} not found", uri=uri, permanent=True)
+            raise ReportDeliveryError(f"resolving {host}: {temporary}", uri=uri, permanent=False)
+        raise ReportDeliveryError(f"host {host} not found", uri=uri, permanent=True)
     return ips
 
 
@@ -89,7 +89,7 @@ async def post_report(
     logger: logging.Logger | None = None,
     addresses: AddressPolicy = PUBLIC_ONLY,
 ) -> PostResult:
-    """POST *body* (gzipped report) to *uri*; raises DeliveryError unless 2xx.
+    """POST *body* (gzipped report) to *uri*; raises ReportDeliveryError unless 2xx.
     Only addresses that *addresses* permits are connected to."""
     log = logger or _log
     try:
@@ -97,9 +97,9 @@ async def post_report(
         host = parts.hostname or ""
         port = parts.port or 443
     except ValueError as e:
-        raise DeliveryError(f"invalid URI: {e}", uri=uri, permanent=True) from None
+        raise ReportDeliveryError(f"invalid URI: {e}", uri=uri, permanent=True) from None
     if parts.scheme.lower() != "https" or not host:
-        raise DeliveryError("not an https URI with a host", uri=uri, permanent=True)
+        raise ReportDeliveryError("not an https URI with a host", uri=uri, permanent=True)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -111,8 +111,8 @@ async def post_report(
                 what = f"{ip} is {why}"
                 if ip != host.strip("[]"):
                     what = f"{host} resolves only to internal addresses ({what})"
-                raise DeliveryError(f"{what}, not posted", uri=uri, permanent=True)
-            last: DeliveryError | None = None
+                raise ReportDeliveryError(f"{what}, not posted", uri=uri, permanent=True)
+            last: ReportDeliveryError | None = None
             for n, ip in enumerate(ips, start=1):
                 try:
                     return await _post_one(
@@ -125,7 +125,7 @@ async def post_report(
                         uri,
                         CONNECT_TIMEOUT if n < len(ips) else None,
                     )
-                except DeliveryError as e:
+                except ReportDeliveryError as e:
                     if e.permanent:
                         raise
                     last = e
@@ -136,7 +136,9 @@ async def post_report(
             assert last is not None
             raise last
     except TimeoutError:
-        raise DeliveryError(f"timed out after {timeout:g} s", uri=uri, permanent=False) from None
+        raise ReportDeliveryError(
+            f"timed out after {timeout:g} s", uri=uri, permanent=False
+        ) from None
 
 
 async def _post_one(
@@ -155,13 +157,13 @@ async def _post_one(
                 ip, port, ssl=ctx, server_hostname=host, limit=_HEAD_LIMIT
             )
     except ssl.SSLCertVerificationError as e:
-        raise DeliveryError(
+        raise ReportDeliveryError(
             f"certificate of {ip} not valid for {host}: {e.verify_message or e.reason}",
             uri=uri,
             permanent=False,
         ) from None
     except (OSError, TimeoutError, ssl.SSLError) as e:
-        raise DeliveryError(
+        raise ReportDeliveryError(
             f"connecting to {ip} port {port}: {str(e) or 'timed out'}", uri=uri, permanent=False
         ) from None
     try:
@@ -169,17 +171,21 @@ async def _post_one(
         await writer.drain()
         line = await reader.readuntil(b"\r\n")
     except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
-        raise DeliveryError(f"HTTP exchange with {ip}: {e}", uri=uri, permanent=False) from None
+        raise ReportDeliveryError(
+            f"HTTP exchange with {ip}: {e}", uri=uri, permanent=False
+        ) from None
     finally:
         writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer.wait_closed(), 2)
     m = _STATUS.fullmatch(line.rstrip(b"\r\n"))
     if m is None:
-        raise DeliveryError(f"malformed HTTP status line {line[:80]!r}", uri=uri, permanent=False)
+        raise ReportDeliveryError(
+            f"malformed HTTP status line {line[:80]!r}", uri=uri, permanent=False
+        )
     status, reason = int(m.group(1)), (m.group(2) or b"").decode("latin-1")
     if not 200 <= status < 300:
-        raise DeliveryError(
+        raise ReportDeliveryError(
             f"HTTP {status} {reason} from {ip}", uri=uri, permanent=400 <= status < 500
         )
     return PostResult(uri=uri, ip=ip, status=status, reason=reason)

@@ -19,7 +19,7 @@ from postel.tlsrpt.lookup import lookup_record
 from postel.tlsrpt.report import report_to_dict
 from postel.tlsrptresultdb import ResultDB, ResultRow
 from postel.tlsrptsend.build import BuiltReport, built, submitter_domain
-from postel.tlsrptsend.errors import DeliveryError
+from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.group import Key, Selection, has_failures, keys_for_day, select
 from postel.tlsrptsend.message import compose, sign
 
@@ -41,7 +41,7 @@ class Enqueue(Protocol):
 
 
 class Post(Protocol):
-    """POST the gzipped report to an https: URI; raises DeliveryError."""
+    """POST the gzipped report to an https: URI; raises ReportDeliveryError."""
 
     async def __call__(self, uri: str, body: bytes) -> None: ...
 
@@ -289,7 +289,9 @@ class ReportSender:
                     if signer_error is not None:
                         raise signer_error
                     if self.enqueue is None:
-                        raise DeliveryError("no queue to send mail", uri=rcpt, permanent=False)
+                        raise ReportDeliveryError(
+                            "no queue to send mail", uri=rcpt, permanent=False
+                        )
                     msg = compose(o.report, from_addr=sender, to_addr=rcpt, date=self.now())
                     if signer is not None:
                         msg = sign(signer, msg)
@@ -304,7 +306,7 @@ class ReportSender:
         for uri in o.https:
             try:
                 if self.post is None:
-                    raise DeliveryError("no https client", uri=uri, permanent=False)
+                    raise ReportDeliveryError("no https client", uri=uri, permanent=False)
                 await self.post(uri, o.report.gzipped)
                 o.delivered.append(uri)
                 self.db.clear_bounces(uri)

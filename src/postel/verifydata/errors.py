@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from postel.errors import PostelError
 
-class VerifyError(Exception):
+
+class VerifyError(PostelError):
     """verifydata could not run at all (not: the data has problems)."""
 
 

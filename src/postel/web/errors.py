@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
-class WebError(Exception):
-    """Base of postel.web errors."""
+from postel.errors import PostelError
 
 
-class ListenError(WebError):
+class ListenError(PostelError):
     """A web listener could not be started (address and port in the message)."""
 
 
-class EditError(WebError):
+class EditError(PostelError):
     """A change to the configuration files was refused (file and reason in the message)."""

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, Message
 
+from postel.errors import InputError
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
 from postel.web.webmail.mime import MessageView
 
 
-class ComposeError(ValueError):
+class ComposeError(InputError):
     """A compose form field is unusable (the field and why in the message)."""
 
 

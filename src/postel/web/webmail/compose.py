@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postel.smtpserver.errors import SubmitError
+from postel.errors import SMTPReplyError
 from postel.store import MessageNotFound, StoreError
 from postel.store.msgfile import write_message
 from postel.web.webmail.build import (
@@ -250,9 +250,9 @@ async def compose_submit(request: Request) -> Response:
     try:
         await asyncio.to_thread(write_message, path, b"", signed)
         await st.submitter(account, d.from_addr, rcpts, path, d.requiretls)
-    except SubmitError as exc:
+    except SMTPReplyError as exc:
         log.info("webmail send refused", extra={"account": account, "reason": exc.text})
-        return await again(f"Not sent: {exc.code} {exc.enhanced} {exc.text}")
+        return await again(f"Not sent: {exc.line()}")
     except Exception as exc:
         log.error("webmail send failed", extra={"account": account, "err": repr(exc)})
         return await again("Not sent: temporary failure, try again later", 500)

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 from postel.store import StoreError
 from postel.store.message import Message
 from postel.web.webmail.guard import account_of, field, flash, form_of, page, redirect
@@ -40,14 +41,28 @@ def selected(acc: Any, box: str, msgids: list[int]) -> list[Message]:
     return list(out.values())
 
 
-def apply(acc: Any, action: str, box: str, target: str, msgs: list[Message]) -> str:
-    """Do *action* to *msgs*; what happened, for the page."""
+def apply(
+    acc: Any,
+    action: str,
+    box: str,
+    target: str,
+    msgs: list[Message],
+    trainer: Trainer | None = None,
+) -> str:
+    """Do *action* to *msgs*; what happened, for the page. The junk filter
+    learns from moves and reads (postel.junk.training)."""
+
+    def learn(msgid: int, verdict: bool | None) -> None:
+        if trainer is not None and verdict is not None:
+            trainer.learn_stored(acc.name, acc, msgid, spam=verdict)
+
     n = len(msgs)
     what = f"{n} message{'' if n == 1 else 's'}"
     if action == "read":
         for m in msgs:
             if not m.seen:
                 acc.set_flags(m.msgid, ["\\Seen"])
+                learn(m.msgid, verdict_for_flags(box, ["\\Seen"]))
         return f"{what} marked read."
     if action == "unread":
         for m in msgs:
@@ -62,8 +77,10 @@ def apply(acc: Any, action: str, box: str, target: str, msgs: list[Message]) -> 
         action, target = "move", TRASH
     if action == "move":
         name = acc.mailbox(target).name  # MailboxNotFound when it does not exist
+        verdict = verdict_for_move(acc.mailbox(box).name, name)
         for m in msgs:
             acc.move(m.msgid, name)
+            learn(m.msgid, verdict)
         return f"{what} moved to {name}."
     raise BulkError(f"unknown action {action!r}")
 
@@ -92,7 +109,8 @@ async def bulk(request: Request) -> Response:
             raise BulkError(f"more than {MAX_SELECTED} conversations selected")
         msgids = [int(v) for v in values]
         msgs = await asyncio.to_thread(selected, acc, box, msgids)
-        done = await asyncio.to_thread(apply, acc, action, box, field(request, "target"), msgs)
+        target = field(request, "target")
+        done = await asyncio.to_thread(apply, acc, action, box, target, msgs, st.trainer)
     except ValueError:
         flash(request, "The selection is not valid; reload the page.", "error")
     except StoreError as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 from postel.store import MessageNotFound, StoreError
 from postel.web.webmail.guard import account_of, field, flash, page, redirect, render
 from postel.web.webmail.mailbox import mailbox_url
@@ -72,6 +74,7 @@ async def read(request: Request) -> Response:
         blocked = s.remote_blocked
     if not msg.seen:
         await asyncio.to_thread(acc.set_flags, msgid, ["\\Seen"])
+        await learn(st.trainer, acc, msgid, verdict_for_flags(msg.mailbox, ["\\Seen"]))
     response = render(
         request,
         "webmail/message.html",
@@ -113,6 +116,13 @@ async def part(request: Request) -> Response:
     )
 
 
+async def learn(trainer: Trainer | None, acc: Any, msgid: int, verdict: bool | None) -> None:
+    """The junk filter learns the user's verdict, if the action was one
+    (postel.junk.training)."""
+    if trainer is not None and verdict is not None:
+        await asyncio.to_thread(trainer.learn_stored, acc.name, acc, msgid, spam=verdict)
+
+
 @page
 async def action(request: Request) -> Response:
     """POST: delete (to Trash; from Trash for good), move, unread."""
@@ -132,7 +142,8 @@ async def action(request: Request) -> Response:
                 flash(request, "Message moved to Trash.")
         elif what == "move":
             target = field(request, "mailbox")
-            await asyncio.to_thread(acc.move, msgid, target)
+            moved = await asyncio.to_thread(acc.move, msgid, target)
+            await learn(st.trainer, acc, msgid, verdict_for_move(msg.mailbox, moved.mailbox))
             flash(request, f"Message moved to {target}.")
         elif what == "unread":
             await asyncio.to_thread(acc.set_flags, msgid, (), ["\\Seen"])

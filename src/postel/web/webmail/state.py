@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from postel.config import Config
 from postel.dns import Resolver
+from postel.junk.training import Trainer
 from postel.loginlimit import LoginLimiter
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
 from postel.store.names import DEFAULT_MAILBOXES
@@ -40,6 +41,7 @@ class WebmailState:
     https_port: int = 443
     addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from
     feed: Any = None  # postel.store.notify.ChangeFeed: live updates (webmail/events.py)
+    trainer: Trainer | None = None  # the junk filter learns from moves and reads
     streams: StreamSlots = field(default_factory=StreamSlots)
 
 

@@ -126,6 +126,12 @@ def test_verdicts_in_the_webmail_file_the_next_messages(tmp_path: Path) -> None:
         # The next similar message is filed in Junk.
         send(server, spam_net, "win again", text(rng, SPAM))
         assert wait_where(data_dir, "win again") == "Junk"
+        # The user sees why: the filing and its reasons on the message's page.
+        page = web.c.get(f"/webmail/msg/{web.ids('Junk')['win again']}").text
+        filing = re.search(r'id="junk-filing">([^<]*)<', page)
+        assert filing is not None, page
+        assert filing.group(1).startswith("filed in Junk"), filing.group(1)
+        assert "you marked mail from ip:" in filing.group(1) or "junk score" in filing.group(1)
         # And from a sender the user has not judged, by its words alone.
         send(server, list_net, "prize newsletter", text(rng, SPAM))
         assert wait_where(data_dir, "prize newsletter") == "Junk"

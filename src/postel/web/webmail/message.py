@@ -9,6 +9,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from postel.junk.decide import Filing
+from postel.junk.filter import message_key
 from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 from postel.store import MessageNotFound, StoreError
 from postel.web.webmail.guard import account_of, field, flash, page, redirect, render
@@ -86,6 +88,7 @@ async def read(request: Request) -> Response:
         back=mailbox_url(msg.mailbox),
         boxes=await asyncio.to_thread(acc.mailboxes),
         conversation=len(await asyncio.to_thread(acc.thread_messages, msg.thread, limit=501)),
+        filing=await filing_of(st.trainer, acc.name, data),
     )
     response.headers["content-security-policy"] = read_csp(allow_remote)
     return response
@@ -114,6 +117,14 @@ async def part(request: Request) -> Response:
             "content-security-policy": "default-src 'none'; sandbox",
         },
     )
+
+
+async def filing_of(trainer: Trainer | None, account: str, data: bytes) -> Filing | None:
+    """Where the junk filter filed the message at delivery, and why."""
+    if trainer is None:
+        return None
+    junk = trainer.junk
+    return await asyncio.to_thread(junk.filing, account, message_key(data))
 
 
 async def learn(trainer: Trainer | None, acc: Any, msgid: int, verdict: bool | None) -> None:

@@ -130,6 +130,20 @@ class Metrics:
             ["result"],
             registry=None,
         )
+        self.junk_filings = Counter(
+            "postel_junk_filings",
+            "Messages filed by the junk filter at delivery, per recipient account, by "
+            "target (inbox, junk, rejects, refuse).",
+            ["target"],
+            registry=None,
+        )
+        self.dnsbl_lookups = Counter(
+            "postel_dnsbl_lookups",
+            "DNSBL lookups of sending addresses (RFC 5782), by zone (from [junk] "
+            "dnsbl_zones) and result (listed, clear, error).",
+            ["zone", "result"],
+            registry=None,
+        )
         self.dns_lookup_duration = Histogram(
             "postel_dns_lookup_duration_seconds",
             "DNS lookups through the resolver, by record type and result (ok, notfound, "

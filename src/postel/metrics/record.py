@@ -113,3 +113,17 @@ def dns_lookup(rdtype: str, result: str, seconds: float) -> None:
     m = current()
     if m is not None:
         m.child(m.dns_lookup_duration, labels.dns_type(rdtype), result).observe(seconds)
+
+
+def junk_filing(target: str) -> None:
+    """Where the junk filter filed a message for one account."""
+    m = current()
+    if m is not None:
+        m.child(m.junk_filings, target).inc()
+
+
+def dnsbl_lookup(zone: str, result: str) -> None:
+    """*result*: listed, clear or error. Zones come from the configuration."""
+    m = current()
+    if m is not None:
+        m.child(m.dnsbl_lookups, zone, result).inc()

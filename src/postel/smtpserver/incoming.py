@@ -27,6 +27,7 @@ from postel.smtpserver.junkfiling import (
     dnsbl_field,
     file_message,
     filing_key,
+    record_dnsbl,
     record_filings,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
@@ -203,6 +204,7 @@ async def deliver(
         # The junk filter of each account (postel.junk): Inbox, Junk, Rejects
         # or refused; DMARC quarantine is one of its signals.
         listed = await ctx.junk.listings(info.ip)
+        record_dnsbl(ctx.junk.settings.dnsbl_zones, listed)
         headers = dnsbl_field(listed) + headers
         filed = await file_message(
             ctx.junk, targets, message, results, info.ip,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
 
 if TYPE_CHECKING:
@@ -31,6 +32,17 @@ class Filed:
     targets: list[tuple[str, str]]  # (account, mailbox) to store into
     filings: list[tuple[str, Filing]] = field(default_factory=list)  # to record per account
     refused: Reply | None = None  # every recipient's filter refused the message
+
+
+def record_dnsbl(zones: tuple[str, ...], result: Result | None) -> None:
+    """The DNSBL lookups of one message, in the metrics."""
+    if result is None:
+        return
+    listed = {x.zone for x in result.listed}
+    failed = {e.split(":", 1)[0] for e in result.errors}
+    for zone in zones:
+        outcome = "listed" if zone in listed else "error" if zone in failed else "clear"
+        metrics.dnsbl_lookup(zone, outcome)
 
 
 def dnsbl_field(result: Result | None) -> bytes:
@@ -74,6 +86,7 @@ async def file_message(
             lookup=False,
         )  # fmt: skip
         out.filings.append((account, filing))
+        metrics.junk_filing(filing.target)
         log.info(
             "junk filter",
             extra={"account": account, "target": filing.target, "score": filing.score,

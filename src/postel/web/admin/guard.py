@@ -42,6 +42,7 @@ NAV = [
     ("MTA-STS cache", "/admin/mtasts"),
     ("Queue", "/admin/queue"),
     ("Certificates", "/admin/certificates"),
+    ("Blocklists", "/admin/dnsbl"),
 ]
 
 

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Route
 from postel.web.admin import (
     accounts,
     certificates,
+    dnsbl,
     domains,
     home,
     login,
@@ -43,6 +44,7 @@ def routes() -> list[BaseRoute]:
         Route("/mtasts", outgoing.mtasts_cache),
         Route("/queue", queue.index),
         Route("/certificates", certificates.index),
+        Route("/dnsbl", dnsbl.index),
         Route("/queue/{id}/{action}", queue.action, methods=["POST"]),
         # Last: every other URL below /admin gets the admin's own "not found" page.
         Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),

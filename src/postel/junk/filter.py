@@ -1,6 +1,11 @@
 """The junk filter of the accounts: files a message at delivery and learns
 from the user's verdicts. Database work runs in a thread, never on the event
-loop; one owner (the delivery path) records where the message went."""
+loop; one owner (the delivery path) records where the message went.
+
+The junk.db of the accounts recently used stay open (at most OPEN_DBS): opening
+one costs more than filing a message (bench/NOTES.md, junk filter), so keep one
+JunkFilter per process and close it at shutdown.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ import email.policy
 import hashlib
 import ipaddress
 import logging
+import os
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +36,8 @@ from postel.junk.tokens import features
 from postel.store.bodytext import READ_LIMIT, body_text
 
 log = logging.getLogger("postel.junk")
+
+OPEN_DBS = 32  # accounts whose junk.db stays open between messages
 
 
 @dataclass(frozen=True)
@@ -95,21 +105,52 @@ class JunkFilter:
         self.accounts_dir = accounts_dir
         self.settings = settings
         self.resolver = resolver
-        self._lock = threading.Lock()  # one writer per process; SQLite serialises processes
+        # One user of the open databases at a time in this process; SQLite
+        # serialises the processes (the SMTP workers and the main one).
+        self._lock = threading.Lock()
+        self._open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
 
-    def _db(self, account: str) -> JunkDB:
-        return JunkDB.open(self.accounts_dir / account)
+    @contextmanager
+    def _db(self, account: str) -> Iterator[JunkDB]:
+        """The account's junk.db, kept open; reopened when the file was
+        replaced (the account removed and added again) or removed."""
+        path = self.accounts_dir / account
+        with self._lock:
+            entry = self._open.pop(account, None)
+            if entry is not None:
+                db, ident = entry
+                try:
+                    st = os.stat(db.path)
+                    current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+                except FileNotFoundError:
+                    current = None
+                if current != ident:
+                    db.close()
+                    entry = None
+            if entry is None:
+                db = JunkDB.open(path)
+                st = os.stat(db.path)
+                entry = (db, (st.st_dev, st.st_ino))
+            self._open[account] = entry
+            while len(self._open) > OPEN_DBS:
+                _, (old, _ident) = self._open.popitem(last=False)
+                old.close()
+            yield entry[0]
+
+    def close(self) -> None:
+        """Close the open junk.db files (at shutdown; later use reopens them)."""
+        with self._lock:
+            while self._open:
+                _, (db, _ident) = self._open.popitem()
+                db.close()
 
     def _signals(self, account: str, message: bytes, verified: Verified) -> Signals:
         feats = message_features(message)
         ids = identities(verified)
-        db = self._db(account)
-        try:
+        with self._db(account) as db:
             ham, spam = db.totals()
             counts = db.counts(feats)
             reputation = judge(ids, db.reputation(ids))
-        finally:
-            db.close()
         return Signals(
             gtube=GTUBE in message[:READ_LIMIT],
             verdict=classify(feats, counts, ham, spam),
@@ -138,12 +179,8 @@ class JunkFilter:
     def train(self, account: str, message: bytes, verified: Verified, *, spam: bool) -> bool:
         """The user's verdict on *message* (blocking: call from a thread)."""
         feats = message_features(message)
-        with self._lock:
-            db = self._db(account)
-            try:
-                changed = db.train(message_key(message), feats, identities(verified), spam=spam)
-            finally:
-                db.close()
+        with self._db(account) as db:
+            changed = db.train(message_key(message), feats, identities(verified), spam=spam)
         if changed:
             log.info("junk filter trained", extra={"account": account, "spam": spam})
         return changed

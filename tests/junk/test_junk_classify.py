@@ -117,3 +117,27 @@ def test_training_is_idempotent_and_a_verdict_can_be_reversed(tmp_path: Path) ->
     assert db.counts(["cheap"]).get("cheap", Counts(0, 0)) == Counts(0, 0)
     assert not db.untrain("k", f)
     db.close()
+
+
+def test_chinese_and_japanese_text_is_read_as_pairs_of_characters() -> None:
+    # Written without spaces: a run of characters is no one word (bench/NOTES.md).
+    f = features("免費電話", "如果此信打扰到您 お送り下さい")
+    assert {"s:免費", "s:費電", "s:電話"} <= f
+    assert {"如果", "果此", "打扰", "お送", "送り"} <= f
+    assert "如果此信打扰到您" not in f
+    # Hangul is written with spaces: words, as are Latin words next to Han.
+    assert {"한국어", "hello"} <= features("", "한국어 hello 中")
+
+
+def test_header_features_from_domain_type_charset_and_mailer() -> None:
+    from postel.junk.filter import message_features
+
+    f = message_features(
+        b'From: "Shop" <deals@Offers.Example>\r\nSubject: hi\r\n'
+        b'Content-Type: text/html; charset="GB2312"\r\nX-Mailer: Foo Mail 6.0\r\n'
+        b"\r\n<p>hello</p>\r\n"
+    )
+    assert {"h:from:offers.example", "h:type:text/html", "h:charset:gb2312", "h:mailer:foo"} <= f
+    plain = message_features(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n")
+    assert "h:type:none" in plain and "hello" in plain
+    assert not any(x.startswith(("h:charset:", "h:mailer:")) for x in plain)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import email.header
+import email.message
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import ipaddress
 import logging
@@ -32,7 +34,7 @@ from postel.junk.classify import classify
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
-from postel.junk.tokens import features
+from postel.junk.tokens import features, header_features
 from postel.store.bodytext import READ_LIMIT, body_text
 
 log = logging.getLogger("postel.junk")
@@ -67,10 +69,13 @@ class Settings:
         return self.accounts.get(account, self.thresholds)
 
 
-def subject_of(message: bytes) -> str:
+def _header(message: bytes) -> email.message.Message:
     end = message.find(b"\r\n\r\n")
     head = message[: end if end >= 0 else READ_LIMIT][:READ_LIMIT]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+
+
+def _subject(parsed: email.message.Message) -> str:
     raw = parsed.get("Subject")
     if raw is None:
         return ""
@@ -80,8 +85,28 @@ def subject_of(message: bytes) -> str:
         return str(raw)
 
 
+def subject_of(message: bytes) -> str:
+    return _subject(_header(message))
+
+
+def _head_features(parsed: email.message.Message) -> frozenset[str]:
+    _, addr = email.utils.parseaddr(str(parsed.get("From", "")))
+    domain = addr.rsplit("@", 1)[1] if "@" in addr else None
+    ctype = parsed.get("Content-Type")
+    mailer = parsed.get("X-Mailer", parsed.get("User-Agent"))
+    return frozenset(
+        header_features(
+            domain,
+            parsed.get_content_type() if ctype is not None else None,
+            parsed.get_param("charset") if ctype is not None else None,  # type: ignore[arg-type]
+            None if mailer is None else str(mailer),
+        )
+    )
+
+
 def message_features(message: bytes) -> frozenset[str]:
-    return features(subject_of(message), body_text(message))
+    parsed = _header(message)
+    return features(_subject(parsed), body_text(message), _head_features(parsed))
 
 
 def message_key(message: bytes) -> str:

@@ -137,9 +137,10 @@ def _arrival(raw: bytes) -> float:
     d = _DATE.search(raw)
     if d is not None:
         try:
-            return email.utils.parsedate_to_datetime(
-                d.group(1).decode("ascii", "replace")
-            ).timestamp()
+            when = email.utils.parsedate_to_datetime(d.group(1).decode("ascii", "replace"))
+            if when.year < 1900:  # the same mailers' "Date: Tue, 04 Jun 0102"
+                when = when.replace(year=when.year + 1900)
+            return when.timestamp()
         except (ValueError, TypeError):
             pass
     return 0.0

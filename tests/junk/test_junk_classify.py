@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postel.junk.classify import Counts, chi2q, classify, feature_probability
 from postel.junk.db import JunkDB
@@ -141,3 +143,35 @@ def test_header_features_from_domain_type_charset_and_mailer() -> None:
     plain = message_features(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n")
     assert "h:type:none" in plain and "hello" in plain
     assert not any(x.startswith(("h:charset:", "h:mailer:")) for x in plain)
+
+
+def test_header_features_of_odd_header_fields() -> None:
+    from postel.junk.filter import message_features
+
+    # RFC 2231 parameters, no address in From, a content type without a slash.
+    f = message_features(
+        b"From: nobody\r\nSubject: hi\r\n"
+        b"Content-Type: text/plain; charset*=utf-8''UTF-8\r\n\r\nhello\r\n"
+    )
+    assert "h:charset:utf-8" in f and not any(x.startswith("h:from:") for x in f)
+    g = message_features(b"From: <>\r\nContent-Type: garbage\r\nX-Mailer: \r\n\r\nhello\r\n")
+    assert "hello" in g and "h:mailer:" in g
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["From", "Subject", "Content-Type", "X-Mailer", "User-Agent"]),
+            st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+        ),
+        max_size=6,
+    )
+)
+def test_message_features_never_fail_on_any_header_value(
+    fields: list[tuple[str, bytes]],
+) -> None:
+    from postel.junk.filter import message_features
+
+    head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in fields)
+    assert isinstance(message_features(head + b"\r\nhello there\r\n"), frozenset)

@@ -4,7 +4,8 @@ loop; one owner (the delivery path) records where the message went.
 
 The junk.db of the accounts recently used stay open (at most OPEN_DBS): opening
 one costs more than filing a message (bench/NOTES.md, junk filter), so keep one
-JunkFilter per process and close it at shutdown.
+JunkFilter per process, made in that process (an SQLite connection must not
+cross a fork), and close it at shutdown.
 """
 
 from __future__ import annotations
@@ -94,11 +95,16 @@ def _head_features(parsed: email.message.Message) -> frozenset[str]:
     domain = addr.rsplit("@", 1)[1] if "@" in addr else None
     ctype = parsed.get("Content-Type")
     mailer = parsed.get("X-Mailer", parsed.get("User-Agent"))
+    charset: str | None = None
+    if ctype is not None:
+        raw = parsed.get_param("charset")
+        if raw is not None:  # a (charset, language, value) tuple when RFC 2231 encoded
+            charset = email.utils.collapse_rfc2231_value(raw)
     return frozenset(
         header_features(
             domain,
             parsed.get_content_type() if ctype is not None else None,
-            parsed.get_param("charset") if ctype is not None else None,  # type: ignore[arg-type]
+            charset,
             None if mailer is None else str(mailer),
         )
     )

@@ -49,7 +49,10 @@ def attempt(i: int) -> AttemptResults:
     details = (
         [
             FailureDetails(
-                "certificate-expired", "192.0.2.1", mx, receiving_ip="198.51.100.7",
+                "certificate-expired",
+                "192.0.2.1",
+                mx,
+                receiving_ip="198.51.100.7",
                 failed_session_count=1,
             )
         ]

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postel.junk.classify import Counts, chi2q, classify, feature_probability
 from postel.junk.db import JunkDB
@@ -117,3 +119,59 @@ def test_training_is_idempotent_and_a_verdict_can_be_reversed(tmp_path: Path) ->
     assert db.counts(["cheap"]).get("cheap", Counts(0, 0)) == Counts(0, 0)
     assert not db.untrain("k", f)
     db.close()
+
+
+def test_chinese_and_japanese_text_is_read_as_pairs_of_characters() -> None:
+    # Written without spaces: a run of characters is no one word (bench/NOTES.md).
+    f = features("免費電話", "如果此信打扰到您 お送り下さい")
+    assert {"s:免費", "s:費電", "s:電話"} <= f
+    assert {"如果", "果此", "打扰", "お送", "送り"} <= f
+    assert "如果此信打扰到您" not in f
+    # Hangul is written with spaces: words, as are Latin words next to Han.
+    assert {"한국어", "hello"} <= features("", "한국어 hello 中")
+
+
+def test_header_features_from_domain_type_charset_and_mailer() -> None:
+    from postel.junk.filter import message_features
+
+    f = message_features(
+        b'From: "Shop" <deals@Offers.Example>\r\nSubject: hi\r\n'
+        b'Content-Type: text/html; charset="GB2312"\r\nX-Mailer: Foo Mail 6.0\r\n'
+        b"\r\n<p>hello</p>\r\n"
+    )
+    assert {"h:from:offers.example", "h:type:text/html", "h:charset:gb2312", "h:mailer:foo"} <= f
+    plain = message_features(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n")
+    assert "h:type:none" in plain and "hello" in plain
+    assert not any(x.startswith(("h:charset:", "h:mailer:")) for x in plain)
+
+
+def test_header_features_of_odd_header_fields() -> None:
+    from postel.junk.filter import message_features
+
+    # RFC 2231 parameters, no address in From, a content type without a slash.
+    f = message_features(
+        b"From: nobody\r\nSubject: hi\r\n"
+        b"Content-Type: text/plain; charset*=utf-8''UTF-8\r\n\r\nhello\r\n"
+    )
+    assert "h:charset:utf-8" in f and not any(x.startswith("h:from:") for x in f)
+    g = message_features(b"From: <>\r\nContent-Type: garbage\r\nX-Mailer: \r\n\r\nhello\r\n")
+    assert "hello" in g and "h:mailer:" in g
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["From", "Subject", "Content-Type", "X-Mailer", "User-Agent"]),
+            st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+        ),
+        max_size=6,
+    )
+)
+def test_message_features_never_fail_on_any_header_value(
+    fields: list[tuple[str, bytes]],
+) -> None:
+    from postel.junk.filter import message_features
+
+    head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in fields)
+    assert isinstance(message_features(head + b"\r\nhello there\r\n"), frozenset)

@@ -4,9 +4,13 @@ the next message (postel.junk.filter)."""
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
+import pytest
+
 from postel.dns.mock import MockResolver
+from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Thresholds
 from postel.junk.filter import JunkFilter, Settings, message_key
 from postel.junk.reputation import Verified
@@ -96,3 +100,49 @@ def test_per_account_thresholds_and_content_keys(tmp_path: Path) -> None:
     s = Settings(accounts={"strict": Thresholds(junk=0.5, reject=0.9)})
     assert s.for_account("strict").junk == 0.5 and s.for_account("other").junk == 0.9
     assert message_key(b"a") == message_key(b"a") != message_key(b"b")
+
+
+async def test_the_junk_db_stays_open_between_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening junk.db cost more than filing a message (bench/NOTES.md).
+    opened: list[Path] = []
+    real_open = JunkDB.open.__func__  # type: ignore[attr-defined]
+
+    def counting_open(cls: type[JunkDB], account_dir: Path) -> JunkDB:
+        opened.append(account_dir)
+        db: JunkDB = real_open(cls, account_dir)
+        return db
+
+    monkeypatch.setattr(JunkDB, "open", classmethod(counting_open))
+    jf = JunkFilter(tmp_path, Settings(), None)
+    rng = random.Random(8)
+    for i in range(3):
+        jf.train("u", message(rng, HAM, "project"), sender(i), spam=False)
+        await jf.file("u", message(rng, SPAM, "win"), sender(i))
+    assert opened == [tmp_path / "u"]
+    jf.close()
+    await jf.file("u", message(rng, SPAM, "win"), sender(9))
+    assert opened == [tmp_path / "u", tmp_path / "u"]
+    jf.close()
+
+
+async def test_an_account_removed_and_added_again_starts_afresh(tmp_path: Path) -> None:
+    jf = JunkFilter(tmp_path, Settings(), None)
+    rng = random.Random(9)
+    for i in range(12):
+        jf.train("u", message(rng, HAM, "project"), sender(i), spam=False)
+    for i in range(20):
+        jf.train("u", message(rng, SPAM, "win"), sender(50 + i), spam=True)
+    assert (await jf.file("u", message(rng, SPAM, "cheap"), sender(101))).target == "junk"
+    shutil.rmtree(tmp_path / "u")
+    (tmp_path / "u").mkdir()
+    again = await jf.file("u", message(rng, SPAM, "cheap"), sender(101))
+    assert again.target == "inbox" and again.reasons == ("not enough training yet",)
+    assert jf.train("u", message(rng, HAM, "project"), sender(1), spam=False)
+    db = JunkDB.open(tmp_path / "u")
+    try:
+        assert db.totals() == (1, 0)
+    finally:
+        db.close()
+    jf.close()

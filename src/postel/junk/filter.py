@@ -1,19 +1,30 @@
 """The junk filter of the accounts: files a message at delivery and learns
 from the user's verdicts. Database work runs in a thread, never on the event
-loop; one owner (the delivery path) records where the message went."""
+loop; one owner (the delivery path) records where the message went.
+
+The junk.db of the accounts recently used stay open (at most OPEN_DBS): opening
+one costs more than filing a message (bench/NOTES.md, junk filter), so keep one
+JunkFilter per process, made in that process (an SQLite connection must not
+cross a fork), and close it at shutdown.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import email.header
+import email.message
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import ipaddress
 import logging
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,10 +36,12 @@ from postel.junk.classify import classify
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
-from postel.junk.tokens import features
+from postel.junk.tokens import features, header_features
 from postel.store.bodytext import READ_LIMIT, body_text
 
 log = logging.getLogger("postel.junk")
+
+OPEN_DBS = 32  # accounts whose junk.db stays open between messages
 
 
 @dataclass(frozen=True)
@@ -58,10 +71,13 @@ class Settings:
         return self.accounts.get(account, self.thresholds)
 
 
-def subject_of(message: bytes) -> str:
+def _header(message: bytes) -> email.message.Message:
     end = message.find(b"\r\n\r\n")
     head = message[: end if end >= 0 else READ_LIMIT][:READ_LIMIT]
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+
+
+def _subject(parsed: email.message.Message) -> str:
     raw = parsed.get("Subject")
     if raw is None:
         return ""
@@ -71,8 +87,33 @@ def subject_of(message: bytes) -> str:
         return str(raw)
 
 
+def subject_of(message: bytes) -> str:
+    return _subject(_header(message))
+
+
+def _head_features(parsed: email.message.Message) -> frozenset[str]:
+    _, addr = email.utils.parseaddr(str(parsed.get("From", "")))
+    domain = addr.rsplit("@", 1)[1] if "@" in addr else None
+    ctype = parsed.get("Content-Type")
+    mailer = parsed.get("X-Mailer", parsed.get("User-Agent"))
+    charset: str | None = None
+    if ctype is not None:
+        raw = parsed.get_param("charset")
+        if raw is not None:  # a (charset, language, value) tuple when RFC 2231 encoded
+            charset = email.utils.collapse_rfc2231_value(raw)
+    return frozenset(
+        header_features(
+            domain,
+            parsed.get_content_type() if ctype is not None else None,
+            charset,
+            None if mailer is None else str(mailer),
+        )
+    )
+
+
 def message_features(message: bytes) -> frozenset[str]:
-    return features(subject_of(message), body_text(message))
+    parsed = _header(message)
+    return features(_subject(parsed), body_text(message), _head_features(parsed))
 
 
 def message_key(message: bytes) -> str:
@@ -102,25 +143,56 @@ class JunkFilter:
         # A callable follows a configuration that is reloaded (accounts' thresholds).
         self._settings = settings
         self.resolver = resolver
-        self._lock = threading.Lock()  # one writer per process; SQLite serialises processes
+        # One user of the open databases at a time in this process; SQLite
+        # serialises the processes (the SMTP workers and the main one).
+        self._lock = threading.Lock()
+        self._open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
 
     @property
     def settings(self) -> Settings:
         return self._settings() if callable(self._settings) else self._settings
 
-    def _db(self, account: str) -> JunkDB:
-        return JunkDB.open(self.accounts_dir / account)
+    @contextmanager
+    def _db(self, account: str) -> Iterator[JunkDB]:
+        """The account's junk.db, kept open; reopened when the file was
+        replaced (the account removed and added again) or removed."""
+        path = self.accounts_dir / account
+        with self._lock:
+            entry = self._open.pop(account, None)
+            if entry is not None:
+                db, ident = entry
+                try:
+                    st = os.stat(db.path)
+                    current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+                except FileNotFoundError:
+                    current = None
+                if current != ident:
+                    db.close()
+                    entry = None
+            if entry is None:
+                db = JunkDB.open(path)
+                st = os.stat(db.path)
+                entry = (db, (st.st_dev, st.st_ino))
+            self._open[account] = entry
+            while len(self._open) > OPEN_DBS:
+                _, (old, _ident) = self._open.popitem(last=False)
+                old.close()
+            yield entry[0]
+
+    def close(self) -> None:
+        """Close the open junk.db files (at shutdown; later use reopens them)."""
+        with self._lock:
+            while self._open:
+                _, (db, _ident) = self._open.popitem()
+                db.close()
 
     def _signals(self, account: str, message: bytes, verified: Verified) -> Signals:
         feats = message_features(message)
         ids = identities(verified)
-        db = self._db(account)
-        try:
+        with self._db(account) as db:
             ham, spam = db.totals()
             counts = db.counts(feats)
             reputation = judge(ids, db.reputation(ids))
-        finally:
-            db.close()
         return Signals(
             gtube=GTUBE in message[:READ_LIMIT],
             verdict=classify(feats, counts, ham, spam),
@@ -162,32 +234,22 @@ class JunkFilter:
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
         """Keep where the message *key* was filed and why (blocking)."""
-        db = self._db(account)
-        try:
+        with self._db(account) as db:
             db.record_filing(key, filing, at)
-        finally:
-            db.close()
 
     def filing(self, account: str, key: str) -> Filing | None:
         """Where delivery filed the message *key* (blocking)."""
         path = self.accounts_dir / account / "junk.db"
         if not path.exists():
             return None
-        db = self._db(account)
-        try:
+        with self._db(account) as db:
             return db.filing(key)
-        finally:
-            db.close()
 
     def train(self, account: str, message: bytes, verified: Verified, *, spam: bool) -> bool:
         """The user's verdict on *message* (blocking: call from a thread)."""
         feats = message_features(message)
-        with self._lock:
-            db = self._db(account)
-            try:
-                changed = db.train(message_key(message), feats, identities(verified), spam=spam)
-            finally:
-                db.close()
+        with self._db(account) as db:
+            changed = db.train(message_key(message), feats, identities(verified), spam=spam)
         if changed:
             log.info("junk filter trained", extra={"account": account, "spam": spam})
         return changed

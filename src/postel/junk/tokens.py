@@ -1,10 +1,12 @@
 """What the classifier looks at in a message (pure).
 
 Words of the subject (prefixed "s:") and of the body text, pairs of
-consecutive body words (word sequences tell more than single words), and the
-host names of links (prefixed "url:"). Bounded: at most MAX_WORDS words are
-read and MAX_FEATURES features kept, so a huge message costs what a large one
-does.
+consecutive body words (word sequences tell more than single words), the
+host names of links (prefixed "url:"), and a few header fields (prefixed
+"h:": the From domain, the content type and charset, the mailer). Chinese and
+Japanese text, written without spaces, is read as pairs of characters. Bounded:
+at most MAX_WORDS words are read and MAX_FEATURES features kept, so a huge
+message costs what a large one does.
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ MAX_LEN = 24  # longer "words" are mostly encodings and hashes: skipped
 MAX_WORDS = 3000
 MAX_FEATURES = 4000
 
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+# Han, Hiragana, Katakana (and their compatibility forms): scripts written
+# without spaces between words. Hangul has spaces and is read as words.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+_WORD = re.compile(rf"([{_CJK}]+)|[^\W\d_{_CJK}](?:[^\W{_CJK}]|['’-])*", re.UNICODE)
 _URL_HOST = re.compile(r"(?i)\bhttps?://([a-z0-9.-]{1,253})")
 
 
 def words(text: str, limit: int = MAX_WORDS) -> list[str]:
     out: list[str] = []
     for m in _WORD.finditer(text):
+        run = m.group(1)
+        if run is not None:
+            # Each pair of consecutive characters is a word (a single one says little).
+            for i in range(len(run) - 1):
+                out.append(run[i : i + 2])
+                if len(out) >= limit:
+                    return out
+            continue
         w = m.group(0).strip("'’-").lower()
         if MIN_LEN <= len(w) <= MAX_LEN:
             out.append(w)
@@ -31,9 +44,28 @@ def words(text: str, limit: int = MAX_WORDS) -> list[str]:
     return out
 
 
-def features(subject: str, body: str) -> frozenset[str]:
-    """The features of a message with *subject* and body text *body*."""
+def header_features(
+    from_domain: str | None, content_type: str | None, charset: str | None, mailer: str | None
+) -> set[str]:
+    """Features of the header fields that tell how a message was made: the
+    From domain (unverified: a word like any other, never a reputation), the
+    top-level content type (RFC 2045 §5) and charset, the mailer's name."""
+    out = {f"h:type:{(content_type or 'none').lower()[:60]}"}
+    if from_domain:
+        out.add(f"h:from:{from_domain.lower().rstrip('.')[:100]}")
+    if charset:
+        out.add(f"h:charset:{charset.lower()[:40]}")
+    if mailer is not None:
+        name = words(mailer, 1)
+        out.add(f"h:mailer:{name[0] if name else ''}")
+    return out
+
+
+def features(subject: str, body: str, head: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The features of a message with *subject*, body text *body* and header
+    features *head* (header_features)."""
     out: set[str] = {f"s:{w}" for w in words(subject, 50)}
+    out |= head
     for m in _URL_HOST.finditer(body[: MAX_WORDS * 20]):
         host = m.group(1).lower().rstrip(".")
         # The registered part and the whole name: "url:example.com", "url:a.example.com".

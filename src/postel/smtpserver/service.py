@@ -270,9 +270,9 @@ class SMTPService:
         await asyncio.to_thread(self.ctx.store.batcher.stop)
         if self.ctx.evaluations is not None:
             await asyncio.to_thread(self.ctx.evaluations.close)
+            self.ctx.evaluations = None
         if self.ctx.junk is not None:
             await asyncio.to_thread(self.ctx.junk.close)
-            self.ctx.evaluations = None
         if self.ctx.credentials is not None:
             self.ctx.credentials.close()
             self.ctx.credentials = None

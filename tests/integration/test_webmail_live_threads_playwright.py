@@ -2,7 +2,9 @@
 `postel localserve` running and the Inbox open, a reply delivered by SMTP to an
 existing conversation updates that conversation's row (count, unread, newest
 sender, link to the conversation, to the top) without a reload and no second
-row appears; the row's checkbox and keyboard focus survive the update. A new
+row appears; the row's checkbox and keyboard focus survive the update. Removed
+in another tab, the reply lowers the count again and a single message's row
+goes. A new
 message appears as a full row: j/k reach it, its checkbox selects it and the
 toolbar (or, on a desktop, a drag onto a mailbox) moves it. Debian's chromium
 through Playwright at a desktop and a phone width; screenshots in
@@ -109,6 +111,30 @@ def test_conversation_rows_follow_live_updates(testnet: Any, tmp_path: Path) -> 
                 assert page.evaluate("window.notReloaded") is True
                 shot(page, "reply")
 
+                # Removed elsewhere (another tab of the same session): the reply
+                # lowers its conversation's count again, "Other" leaves the list.
+                tab = page.context.browser.new_context()
+                tab.add_cookies(page.context.cookies())
+                other = tab.new_page()
+                other.goto(f"{web}/webmail/msg/{conv.get_attribute('data-msgid')}")
+                other.click("#bulk-delete")
+                expect(conv).to_have_attribute("data-count", "1", timeout=LIVE_MS)
+                expect(conv.locator(".thread-count")).to_have_count(0)
+                expect(conv.locator("a.open")).to_have_text(f"Trip {tag}")
+                expect(conv.locator("a.open")).to_have_attribute("href", f"/webmail/msg/{key}")
+                expect(conv.locator("td.party")).to_contain_text("Ann")
+                expect(conv).to_have_class("unseen")
+                gone = row(page, f"Other {tag}")
+                other.goto(f"{web}/webmail/msg/{gone.get_attribute('data-msgid')}")
+                other.click("#bulk-delete")
+                tab.close()
+                expect(gone).to_have_count(0, timeout=LIVE_MS)
+                expect(page.locator(ROWS)).to_have_count(rows - 1)
+                expect(pick).to_be_checked()
+                assert page.evaluate("window.notReloaded") is True
+                shot(page, "removed")
+                rows -= 1
+
                 # A new conversation: a full row at the top.
                 tap(page, phone, pick)
                 expect(pick).not_to_be_checked()
@@ -138,7 +164,7 @@ def test_conversation_rows_follow_live_updates(testnet: Any, tmp_path: Path) -> 
                 tap(page, phone, page.locator("#bulk-move"))
                 expect(page.locator(".flash.ok")).to_have_text("1 message moved to Archive.")
                 expect(row(page, f"New {tag}")).to_have_count(0)
-                expect(row(page, f"Re: Trip {tag}")).to_have_count(1)
+                expect(row(page, f"Trip {tag}")).to_have_count(1)
 
                 if not phone:
                     # A desktop drags a live-inserted row onto a mailbox.

@@ -11,7 +11,8 @@ from schemahistory import undo_threads
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
 from postel.store.envelope import parse_envelope
-from postel.store.schema import MIGRATIONS, thread_counts_sql, thread_heads_sql
+from postel.store.errors import StoreError
+from postel.store.schema import MIGRATIONS, THREAD_HEAD_SQL, thread_counts_sql, thread_heads_sql
 from postel.store.store import Store
 from postel.store.threads import (
     base_subject,
@@ -228,3 +229,31 @@ def test_thread_counts_read_indexes_only(acc: AccountStore) -> None:
         )
         want = "INDEX message_thread_unseen" if unseen else "COVERING INDEX message_thread "
         assert want in plan + " ", plan
+
+
+def test_thread_summaries_give_named_threads_as_the_list_shows_them(acc: AccountStore) -> None:
+    """What live updates ask for (webmail /rows): given thread keys, each thread's
+    newest message in the mailbox and its counts there, newest first; a key with
+    nothing left in the mailbox is left out."""
+    a = acc.deliver_bytes("Inbox", mail("A", "<a@x>"))
+    b = acc.deliver_bytes("Inbox", mail("B", "<b@x>"))
+    a2 = acc.deliver_bytes("Inbox", mail("Re: A", "<a2@x>", in_reply_to="<a@x>"))
+    acc.set_flags(a.msgid, ["\\Seen"])
+    acc.deliver_bytes("Sent", mail("Re: B", "<b2@x>", in_reply_to="<b@x>"))
+    got = acc.thread_summaries("Inbox", [b.msgid, a.msgid, a.msgid, 999_999])
+    assert [(t.head.msgid, t.messages, t.unseen) for t in got] == [
+        (a2.msgid, 2, 1),
+        (b.msgid, 1, 1),
+    ]
+    assert got == acc.list_threads("Inbox")
+    acc.move(b.msgid, "Archive")
+    assert [t.head.thread for t in acc.thread_summaries("Inbox", [b.msgid, a.msgid])] == [a.msgid]
+    with pytest.raises(StoreError):
+        acc.thread_summaries("Inbox", range(1, 202))
+
+
+def test_thread_head_query_probes_the_thread_index(acc: AccountStore) -> None:
+    plan = " ".join(
+        str(r[3]) for r in acc._conn.execute("EXPLAIN QUERY PLAN " + THREAD_HEAD_SQL, (1, 1))
+    )
+    assert "message_thread" in plan and "TEMP B-TREE" not in plan

@@ -99,6 +99,7 @@ async def test_changes_are_streamed_as_they_are_committed(instance: Instance) ->
                 False,
             )
             assert m["href"] == f"/webmail/msg/{msg.msgid}"
+            assert m["thread"] == msg.thread == msg.msgid  # the row the page asks /rows for
             assert next(b for b in d["boxes"] if b["name"] == "Inbox")["unseen"] == 1
 
             await asyncio.to_thread(acc.set_flags, msg.msgid, ["\\Seen"])

@@ -19,13 +19,20 @@ from postel.store.changes import MailboxChanges, highest_modseq
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import Message, ThreadSummary
 from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
-from postel.store.schema import MESSAGE_COLUMNS, list_sql, thread_counts_sql, thread_heads_sql
+from postel.store.schema import (
+    MESSAGE_COLUMNS,
+    THREAD_HEAD_SQL,
+    list_sql,
+    thread_counts_sql,
+    thread_heads_sql,
+)
 from postel.store.search import search_sql
 from postel.store.searchquery import BadQuery, parse_query
 
 log = logging.getLogger("postel.store")
 
 MAX_PAGE = 10_000
+MAX_SUMMARIES = 200  # thread keys of one thread_summaries call
 
 
 class Messages(AccountBase):
@@ -84,14 +91,37 @@ class Messages(AccountBase):
             params: list[Any] = [mailbox_id] + ([cursor] if cursor is not None else []) + [limit]
             sql = thread_heads_sql(newest_first=newest_first, cursor=cursor is not None)
             rows = self._conn.execute(sql, params).fetchall()
-            keys = list({int(r["thread_id"]) for r in rows})
-            counts: dict[int, int] = {}
-            unseen: dict[int, int] = {}
-            if keys:
-                for into, flag in ((counts, False), (unseen, True)):
-                    sql = thread_counts_sql(len(keys), unseen=flag)
-                    for key, n in self._conn.execute(sql, [*keys, mailbox_id]):
-                        into[int(key)] = int(n)
+            return self._summaries(rows, mailbox, mailbox_id)
+
+    def thread_summaries(self, mailbox: str, keys: Iterable[int]) -> list[ThreadSummary]:
+        """The threads *keys* as :meth:`list_threads` lists them in *mailbox*,
+        newest first; a key with no message there is left out. One index probe
+        (message_thread) per key; at most :data:`MAX_SUMMARIES` keys."""
+        wanted = list(dict.fromkeys(keys))
+        if len(wanted) > MAX_SUMMARIES:
+            raise StoreError(f"at most {MAX_SUMMARIES} thread keys at once")
+        mailbox = normalize_mailbox(mailbox)
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            rows = []
+            for key in wanted:
+                row = self._conn.execute(THREAD_HEAD_SQL, (key, mailbox_id)).fetchone()
+                if row is not None:
+                    rows.append(row)
+            rows.sort(key=lambda r: int(r["uid"]), reverse=True)
+            return self._summaries(rows, mailbox, mailbox_id)
+
+    def _summaries(self, rows: list[Any], mailbox: str, mailbox_id: int) -> list[ThreadSummary]:
+        """Thread heads *rows* with their threads' counts in the mailbox (lock held)."""
+        keys = list({int(r["thread_id"]) for r in rows})
+        counts: dict[int, int] = {}
+        unseen: dict[int, int] = {}
+        if keys:
+            for into, flag in ((counts, False), (unseen, True)):
+                sql = thread_counts_sql(len(keys), unseen=flag)
+                for key, n in self._conn.execute(sql, [*keys, mailbox_id]):
+                    into[int(key)] = int(n)
         out = []
         for r in rows:
             key = int(r["thread_id"])

@@ -126,6 +126,13 @@ def thread_heads_sql(*, newest_first: bool, cursor: bool) -> str:
     )
 
 
+# The newest message of one thread in one mailbox: one message_thread probe.
+THREAD_HEAD_SQL = (
+    f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.thread_id = ? AND m.mailbox_id = ? "
+    "ORDER BY m.uid DESC LIMIT 1"
+)
+
+
 def thread_counts_sql(n: int, *, unseen: bool) -> str:
     """(thread_id, messages) in one mailbox for *n* thread keys, or only their
     unread ones; index only (message_thread, message_thread_unseen)."""

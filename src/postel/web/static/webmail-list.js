@@ -22,18 +22,19 @@
     });
   }
 
+  // Listened for on the form, so that rows added by live updates (webmail-live.js) drag too.
   var dragged = null;
-  form.querySelectorAll('tr[data-msgid]').forEach(function (row) {
-    row.addEventListener('dragstart', function (e) {
-      dragged = row;
-      row.classList.add('dragging');
-      e.dataTransfer.effectAllowed = 'move';
-      e.dataTransfer.setData('text/plain', row.dataset.msgid);
-    });
-    row.addEventListener('dragend', function () {
-      row.classList.remove('dragging');
-      dragged = null;
-    });
+  form.addEventListener('dragstart', function (e) {
+    var row = e.target.closest ? e.target.closest('tr[data-msgid]') : null;
+    if (!row || !form.contains(row)) { return; }
+    dragged = row;
+    row.classList.add('dragging');
+    e.dataTransfer.effectAllowed = 'move';
+    e.dataTransfer.setData('text/plain', row.dataset.msgid);
+  });
+  form.addEventListener('dragend', function () {
+    if (dragged) { dragged.classList.remove('dragging'); }
+    dragged = null;
   });
 
   document.querySelectorAll('nav.boxes li[data-mailbox]').forEach(function (li) {

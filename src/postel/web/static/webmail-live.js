@@ -1,7 +1,10 @@
 /* postel webmail: live updates of an open mailbox page over server-sent events
-   (/webmail/events, postel.web.webmail.events). New mail is inserted at the top
-   of the newest page, flags and removals show at once, and the unread counts
-   of the mailbox list follow. No dependencies; text is set with textContent. */
+   (/webmail/events, postel.web.webmail.events). The conversations an event
+   names are fetched as rows rendered by the server (/webmail/rows): a new
+   conversation is inserted at the top of the newest page, a reply updates its
+   conversation's row (count, unread, newest message) and moves it up, flags
+   and removals show at once, the unread counts of the mailbox list follow.
+   Selected checkboxes and keyboard focus survive. No dependencies. */
 (function () {
   'use strict';
   var table = document.querySelector('table.messages[data-live]');
@@ -16,76 +19,136 @@
   var MAX_RECONNECT_MS = 300000;
   var delay = RECONNECT_MS;
 
-  function rowOf(uid) {
-    return tbody.querySelector('tr[data-uid="' + uid + '"]');
+  var rowsUrl = table.getAttribute('data-rows');
+  var MAX_KEYS = 100;       // thread keys of one /rows request (rows.py)
+  var pending = {};         // thread keys whose rows are to be fetched
+  var fetching = false;
+
+  // Rows are rendered by the server (/webmail/rows, the list page's own
+  // template macro); this script only puts them in place.
+  function rowOf(key) {
+    return tbody.querySelector('tr[data-thread="' + key + '"]');
   }
 
-  function cell(cls, text) {
-    var td = document.createElement('td');
-    if (cls) { td.className = cls; }
-    if (text !== undefined) { td.textContent = text; }
-    return td;
+  function shownKeys() {
+    return Array.prototype.map.call(tbody.querySelectorAll('tr[data-thread]'), function (tr) {
+      return tr.getAttribute('data-thread');
+    });
   }
 
-  function newRow(m) {
-    var tr = document.createElement('tr');
-    tr.setAttribute('data-msgid', String(m.msgid));
-    tr.setAttribute('data-uid', String(m.uid));
-    tr.className = m.seen ? 'seen' : 'unseen';
-    tr.appendChild(cell('party', m.party));
-    var subject = cell('subject');
-    var a = document.createElement('a');
-    a.href = m.href;
-    a.textContent = m.subject;
-    subject.appendChild(a);
-    if (m.attachments) {
-      var clip = document.createElement('span');
-      clip.title = 'attachments';
-      clip.textContent = '\u{1F4CE}';
-      subject.appendChild(document.createTextNode(' '));
-      subject.appendChild(clip);
-    }
-    if (m.requiretls) {
-      var badge = document.createElement('span');
-      badge.className = 'badge';
-      badge.title = 'received with REQUIRETLS';
-      badge.textContent = 'REQUIRETLS';
-      subject.appendChild(document.createTextNode(' '));
-      subject.appendChild(badge);
-    }
-    tr.appendChild(subject);
-    tr.appendChild(cell('date', m.date));
-    tr.appendChild(cell('num', String(m.size)));
-    return tr;
+  function parseRow(html) {
+    var t = document.createElement('template');
+    t.innerHTML = html;
+    return t.content.querySelector('tr');
   }
 
-  function insert(tr, uid) {
-    // Newest first: before the first row with a smaller UID.
+  // Newest first: before the first other row whose newest message is older.
+  function place(tr) {
+    var uid = Number(tr.getAttribute('data-uid'));
     var rows = tbody.querySelectorAll('tr[data-uid]');
+    var before = null;
     for (var i = 0; i < rows.length; i++) {
-      if (Number(rows[i].getAttribute('data-uid')) < uid) {
-        tbody.insertBefore(tr, rows[i]);
-        return;
+      if (rows[i] !== tr && Number(rows[i].getAttribute('data-uid')) < uid) {
+        before = rows[i];
+        break;
       }
     }
-    if (rows.length === 0 || newest) { tbody.appendChild(tr); }
+    if (tr.parentNode === tbody && tr.nextElementSibling === before) { return; }
+    tbody.insertBefore(tr, before);
   }
 
-  function applyMessages(d) {
-    d.changed.forEach(function (m) {
-      var tr = rowOf(m.uid);
+  // The row element stays (the keyboard's current row, drag listeners); its
+  // attributes and cells become the fresh ones, its checkbox keeps its state.
+  function update(tr, fresh) {
+    var pick = tr.querySelector('input.pick');
+    var checked = pick ? pick.checked : false;
+    var keep = ['current-row', 'dragging'].filter(function (c) { return tr.classList.contains(c); });
+    ['class', 'data-msgid', 'data-count', 'data-uid'].forEach(function (a) {
+      tr.setAttribute(a, fresh.getAttribute(a));
+    });
+    keep.forEach(function (c) { tr.classList.add(c); });
+    while (tr.firstChild) { tr.removeChild(tr.firstChild); }
+    while (fresh.firstChild) { tr.appendChild(fresh.firstChild); }
+    pick = tr.querySelector('input.pick');
+    if (pick) { pick.checked = checked; }
+  }
+
+  function applyRows(d) {
+    // Focus inside a row that is rebuilt or moved is put back where it was.
+    var active = document.activeElement;
+    var focusRow = active && active.closest ? active.closest('tr[data-thread]') : null;
+    var focusSel = focusRow ? (active.matches('input.pick') ? 'input.pick' : 'a.open') : null;
+    d.rows.forEach(function (r) {
+      var fresh = parseRow(r.html);
+      if (!fresh) { return; }
+      var tr = rowOf(r.thread);
       if (tr) {
-        tr.className = m.seen ? 'seen' : 'unseen';
+        update(tr, fresh);
+        if (newest) { place(tr); }
       } else if (newest) {
         var empty = tbody.querySelector('tr.empty');
         if (empty) { empty.remove(); }
-        insert(newRow(m), m.uid);
+        place(fresh);
       }
     });
-    d.vanished.forEach(function (uid) {
-      var tr = rowOf(uid);
+    d.gone.forEach(function (key) {
+      var tr = rowOf(key);
       if (tr) { tr.remove(); }
     });
+    if (!tbody.querySelector('tr[data-thread]') && !tbody.querySelector('tr.empty')) {
+      var none = document.createElement('tr');
+      none.className = 'empty';
+      var td = document.createElement('td');
+      td.colSpan = 4;
+      td.className = 'muted';
+      td.textContent = 'No messages.';
+      none.appendChild(td);
+      tbody.appendChild(none);
+    }
+    if (focusRow && focusRow.parentNode === tbody && document.activeElement !== active) {
+      var back = focusRow.querySelector(focusSel);
+      if (back) { back.focus({preventScroll: true}); }
+    }
+  }
+
+  // One request at a time, so that an older answer never overwrites a newer
+  // one; keys named meanwhile wait for the next. A failed request leaves its
+  // keys for the next event.
+  function pump() {
+    if (fetching || !rowsUrl) { return; }
+    var keys = Object.keys(pending).slice(0, MAX_KEYS);
+    if (!keys.length) { return; }
+    keys.forEach(function (k) { delete pending[k]; });
+    fetching = true;
+    var query = keys.map(function (k) { return 'thread=' + encodeURIComponent(k); }).join('&');
+    fetch(rowsUrl + '&' + query, {credentials: 'same-origin', headers: {accept: 'application/json'}})
+      .then(function (r) {
+        if (!r.ok) { throw new Error('rows: HTTP ' + r.status); }
+        return r.json();
+      })
+      .then(function (d) {
+        fetching = false;
+        applyRows(d);
+        pump();
+      })
+      .catch(function () {
+        fetching = false;
+        keys.forEach(function (k) { pending[k] = true; });
+      });
+  }
+
+  function applyMessages(d) {
+    var shown = {};
+    shownKeys().forEach(function (k) { shown[k] = true; });
+    d.changed.forEach(function (m) {
+      // An older page only follows the conversations it shows.
+      if (m.thread && (newest || shown[m.thread])) { pending[m.thread] = true; }
+    });
+    if (d.vanished.length) {
+      // Which conversation a removed message was in is gone with it: the rows shown are asked for.
+      Object.keys(shown).forEach(function (k) { pending[k] = true; });
+    }
+    pump();
   }
 
   function applyCounts(d) {

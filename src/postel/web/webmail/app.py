@@ -25,6 +25,7 @@ from postel.web.webmail import (
     manage,
     message,
     notfound,
+    rows,
     search,
     thread,
 )
@@ -89,6 +90,7 @@ def routes() -> list[Route]:
         Route("/compose", compose.compose_submit, methods=["POST"]),
         Route("/api/recipientsecurity", api.recipient_security),
         Route("/events", events.events),
+        Route("/rows", rows.rows),
         # Last: every other URL below /webmail gets the webmail's own "not found" page.
         Route("/{path:path}", notfound.not_found, methods=["GET", "HEAD", "POST"]),
     ]

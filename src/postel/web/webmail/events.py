@@ -3,7 +3,8 @@
 
 ``GET /webmail/events?name=<mailbox>&since=<modseq>`` streams, whenever the
 account changes, one ``changes`` event: the messages of the mailbox changed
-after *since* (new rows, flags), the UIDs removed, and every mailbox's unread
+after *since* (new rows, flags; each with its thread key, whose list row the
+page then asks for at /webmail/rows), the UIDs removed, and every mailbox's unread
 and total counts. The feed only wakes the stream; what is sent is read from the
 store (AccountStore.changes_since), so a lost notification costs nothing but
 time. A comment line every HEARTBEAT seconds keeps proxies and the browser
@@ -48,6 +49,7 @@ def message_json(m: Message, mailbox: str) -> dict[str, Any]:
     return {
         "uid": m.uid,
         "msgid": m.msgid,
+        "thread": m.thread,
         "seen": m.seen,
         "flagged": "\\Flagged" in m.flags,
         "party": (m.to if outgoing else m.from_) or "(nobody)",

@@ -158,6 +158,18 @@ def test_session_success_counts_on_both() -> None:
         assert e.summary.total_failure_session_count == 0
 
 
+def test_reused_connection_is_not_counted_again() -> None:
+    """RFC 8460 §4.4 counts TLS sessions: two messages over one connection are
+    one successful session (docs/tls-reporting.md, Connection reuse)."""
+    rep = AttemptReport("example.com", sts_result("example.com", POLICY))
+    rep.host_tlsa(HOST, tlsa(EE))
+    rep.session(session(tls=True, tls_success=True))
+    rep.session(session(tls=True, tls_success=True, reused=True))
+    for e in (rep.domain_result, rep.host_results[HOST]):
+        assert e.summary.total_successful_session_count == 1
+        assert e.summary.total_failure_session_count == 0
+
+
 def test_handshake_failure_on_both_with_detail() -> None:
     rep = AttemptReport("example.com", no_policy_result("example.com"))
     alert = "tls-remote-alert-40-handshake-failure"

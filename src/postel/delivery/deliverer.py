@@ -34,6 +34,7 @@ from postel.mtastsdb import MTASTSDB, PolicyLookup
 from postel.mtastsdb.model import no_policy_result
 from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
+from postel.smtpclient.scache import SessionCache
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -109,6 +110,7 @@ class Deliverer:
         session: SessionFn | None = None,
         command_timeout: float = COMMAND_TIMEOUT,
         rng: random.Random | None = None,
+        session_cache: SessionCache | None = None,
     ) -> None:
         self.cfg = cfg
         self.resolver = resolver
@@ -118,10 +120,25 @@ class Deliverer:
         self.smtp_port = smtp_port if smtp_port is not None else cfg.static.delivery.smtp_port
         self.log = logger or _log
         self.session: SessionFn = session or deliver_session
+        dcfg = cfg.static.delivery
+        # Idle connections for the next message to the same host and TLS policy
+        # (docs/delivery-policy.md, Connection reuse); scripted sessions get none.
+        if session_cache is None and session is None and dcfg.connection_cache_time > 0:
+            session_cache = SessionCache(
+                idle_time=dcfg.connection_cache_time,
+                max_messages=dcfg.connection_reuse_limit,
+                logger=self.log,
+            )
+        self.session_cache = session_cache
         self.command_timeout = command_timeout
         self.rng = rng or random.Random()
         self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
         self.addresses = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
+
+    async def aclose(self) -> None:
+        """End the cached idle connections (at shutdown, after the queue stopped)."""
+        if self.session_cache is not None:
+            await self.session_cache.aclose()
 
     async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
         """Try each MX host in order until one accepts; an outcome per recipient."""
@@ -276,6 +293,8 @@ class Deliverer:
             command_timeout=self.command_timeout,
             logger=self.log,
         )
+        if self.session_cache is not None:
+            kwargs["cache"] = self.session_cache
         return await self.session(**kwargs)
 
     def _take(

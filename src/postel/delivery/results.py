@@ -172,6 +172,10 @@ class AttemptReport:
             res.host, _policy(PolicyType.NO_POLICY_FOUND, res.host)
         )
         entries = (self.domain_result, host_entry)
+        if res.reused:
+            # RFC 8460 §4.4 counts sessions: a continued connection was counted
+            # when it was made, and nothing about its TLS changed since.
+            return
         if res.tls_success:
             for e in entries:
                 e.summary.total_successful_session_count += 1

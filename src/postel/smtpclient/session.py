@@ -23,6 +23,7 @@ from postel.smtpclient.pkix import verify_pkix
 from postel.smtpclient.policy import TLSPolicy
 from postel.smtpclient.replies import MAX_LINE, Closed, parse_ehlo, read_reply
 from postel.smtpclient.result import DataReply, RcptResult, SessionResult
+from postel.smtpclient.scache import CacheKey, Connection, SessionCache
 from postel.smtpclient.tlsmode import TLSMode
 from postel.tlsrpt.report import FailureDetails, ResultType
 
@@ -95,6 +96,7 @@ class _Session:
         command_timeout: float,
         data_end_timeout: float,
         log: logging.Logger,
+        cache: SessionCache | None = None,
     ) -> None:
         self.host = host.rstrip(".")
         self.ip, self.port, self.policy = ip, port, tls
@@ -110,6 +112,10 @@ class _Session:
         self.local_ip = ""
         self.step = "connect"
         self.first_tls_read = False
+        self.messages = 0  # earlier transactions on this connection
+        self.cache = cache
+        self.keep = False  # hand the connection to the cache at the end
+        self.key: CacheKey = (self.host, ip, port, ehlo_name, (requiretls, tls.cache_key()))
 
     # -- helpers -------------------------------------------------------------------
 
@@ -181,6 +187,9 @@ class _Session:
     # -- the conversation --------------------------------------------------------------
 
     async def run(self) -> None:
+        if self.cache is not None and await self.resume(self.cache):
+            await self.transaction()
+            return
         await self.connect()
         if self.policy.mode == TLSMode.IMMEDIATE:
             await self.handshake()
@@ -196,6 +205,70 @@ class _Session:
         ):
             await self.starttls()
         await self.transaction()
+
+    async def resume(self, cache: SessionCache) -> bool:
+        """Continue a cached session of the same key with RSET (RFC 5321 §4.1.1.5);
+        False when none is cached or none answers 250 (then nothing was sent
+        that starts a transaction, and a new connection is made)."""
+        while (conn := cache.take(self.key)) is not None:
+            self.reader, self.writer = conn.reader, conn.writer
+            self.step = "RSET"
+            try:
+                reply = await self.command("RSET")
+            except (_Done, ClientError, Closed, OSError, TimeoutError, EOFError, ssl.SSLError):
+                reply = None
+            if reply is not None and reply.code == 250:
+                self.adopt(conn)
+                self.log.debug(
+                    "reusing connection",
+                    extra={"host": self.host, "ip": self.ip, "count": conn.messages},
+                )
+                return True
+            self.log.debug(
+                "cached connection unusable",
+                extra={"host": self.host, "ip": self.ip, "reply": reply and reply.code},
+            )
+            cache.discard(conn)
+            self.reader = self.writer = None
+        self.r = SessionResult(host=self.host, ip=self.ip, port=self.port)
+        return False
+
+    def adopt(self, conn: Connection) -> None:
+        """Take over what the cached session learned; counted as a reused session."""
+        r = self.r
+        r.connected = r.reused = True
+        r.banner, r.receiving_mx_helo = conn.banner, conn.receiving_mx_helo
+        r.extensions = dict(conn.extensions)
+        r.tls, r.tls_version, r.cipher = conn.tls, conn.tls_version, conn.cipher
+        r.starttls_offered, r.requiretls_offered = conn.starttls_offered, conn.requiretls_offered
+        r.pkix_ok, r.dane = conn.pkix_ok, conn.dane
+        r.tls_success = conn.tls
+        self.local_ip = conn.local_ip
+        self.messages = conn.messages
+
+    def detach(self) -> Connection:
+        """The open session as a cache entry."""
+        assert self.reader is not None and self.writer is not None
+        r = self.r
+        conn = Connection(
+            key=self.key,
+            reader=self.reader,
+            writer=self.writer,
+            local_ip=self.local_ip,
+            banner=r.banner,
+            receiving_mx_helo=r.receiving_mx_helo,
+            extensions=dict(r.extensions),
+            tls=r.tls,
+            tls_version=r.tls_version,
+            cipher=r.cipher,
+            starttls_offered=r.starttls_offered,
+            requiretls_offered=r.requiretls_offered,
+            pkix_ok=r.pkix_ok,
+            dane=r.dane,
+            messages=self.messages,
+        )
+        self.reader = self.writer = None
+        return conn
 
     async def connect(self) -> None:
         self.step = "connect"
@@ -407,6 +480,9 @@ class _Session:
             "delivery attempt done",
             extra={"code": reply.code, "host": self.host, "ip": self.ip, "tls": self.r.tls},
         )
+        if self.cache is not None and reply.code // 100 == 2:
+            self.keep = True  # the next message to this host continues with RSET
+            return
         await self.quit()
 
     async def reject_all(self, code: int, enhanced: str, message: str) -> None:
@@ -490,12 +566,18 @@ async def deliver_session(
     command_timeout: float,
     logger: logging.Logger | None = None,
     data_end_timeout: float | None = None,
+    cache: SessionCache | None = None,
 ) -> SessionResult:
     """Try to deliver ``message`` to ``rcpts`` over one SMTP session with ``ip``.
 
     Remote problems never raise: they are in the result (see SessionResult).
     After a TLS failure the connection is gone; falling back to plaintext is
     the caller's decision (a new session with TLSMode.SKIP).
+
+    With a *cache*, an idle connection of the same host, address, port and TLS
+    policy is continued with RSET instead of connecting, and after a 2xx at the
+    end of DATA the connection is put back instead of ending it with QUIT
+    (SessionResult.reused tells which sessions were continued).
     """
     message.stat()  # a missing message file is a local error: raise before connecting
     s = _Session(
@@ -514,6 +596,7 @@ async def deliver_session(
         command_timeout=command_timeout,
         data_end_timeout=data_end_timeout if data_end_timeout is not None else DATA_END_TIMEOUT,
         log=logger or _log,
+        cache=cache,
     )
     try:
         await s.run()
@@ -524,7 +607,10 @@ async def deliver_session(
     except (OSError, TimeoutError, Closed, EOFError, ssl.SSLError) as exc:
         s.remote_failure(exc)
     finally:
-        await s.close()
+        if s.keep and s.cache is not None and s.r.error is None:
+            s.cache.put(s.detach())
+        else:
+            await s.close()
     if s.r.error is not None:
         s.log.info(
             "delivery attempt failed",

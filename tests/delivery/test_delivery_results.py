@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 from postel.dane import TLSARecord
 from postel.dane.lookup import TLSALookup
 from postel.delivery import AttemptReport, HostAddresses, HostTLSA
-from postel.delivery.results import ede_reason, is_ip_literal, record, send_report_for
+from postel.delivery.results import (
+    ResultRecorder,
+    ede_reason,
+    is_ip_literal,
+    record,
+    send_report_for,
+)
 from postel.dns import BogusError, TemporaryError
 from postel.mtasts.policy import parse_policy
 from postel.mtastsdb.model import no_policy_result, sts_result
@@ -241,5 +248,38 @@ def test_record_rules(tmp_path: Path) -> None:
             ("example.com", False, False),
             (HOST, True, False),
         ]
+    finally:
+        db.close()
+
+
+async def test_recorder_batches_concurrent_attempts(tmp_path: Path) -> None:
+    """Attempts finishing together share one transaction, written off the event
+    loop; the stored counts are those of recording them one by one."""
+    db = ResultDB.open(tmp_path / "r.db")
+    try:
+        recorder = ResultRecorder(db)
+
+        def report() -> AttemptReport:
+            rep = AttemptReport("example.com", no_policy_result("example.com"))
+            rep.host_tlsa(HOST, tlsa(EE))
+            rep.session(session(tls=True, tls_success=True))
+            return rep
+
+        done = await asyncio.gather(
+            *(
+                recorder.record(report(), disabled=False, is_tlsrpt=False, is_dmarc_report=False)
+                for _ in range(10)
+            )
+        )
+        assert done == [True] * 10
+        assert recorder._commit.calls < 10
+        counts = {
+            r.policy_domain: [p.summary.total_successful_session_count for p in r.results]
+            for r in db.rows()
+        }
+        assert counts == {"example.com": [10], HOST: [10]}
+        assert not await recorder.record(
+            report(), disabled=True, is_tlsrpt=False, is_dmarc_report=False
+        )
     finally:
         db.close()

@@ -27,7 +27,7 @@ from postel.delivery.gather import (
 )
 from postel.delivery.localonly import deliver_local
 from postel.delivery.request import DeliveryRequest, RecipientOutcome
-from postel.delivery.results import AttemptReport, is_ip_literal, record
+from postel.delivery.results import AttemptReport, ResultRecorder, is_ip_literal
 from postel.dns import DNSError, Resolver
 from postel.log import cid_context
 from postel.mtastsdb import MTASTSDB, PolicyLookup
@@ -116,6 +116,7 @@ class Deliverer:
         self.resolver = resolver
         self.mtastsdb = mtastsdb
         self.resultdb = resultdb
+        self.recorder = ResultRecorder(resultdb) if resultdb is not None else None
         self.store = store
         self.smtp_port = smtp_port if smtp_port is not None else cfg.static.delivery.smtp_port
         self.log = logger or _log
@@ -137,6 +138,8 @@ class Deliverer:
 
     async def aclose(self) -> None:
         """End the cached idle connections (at shutdown, after the queue stopped)."""
+        if self.recorder is not None:
+            await self.recorder.wait_idle()
         if self.session_cache is not None:
             await self.session_cache.aclose()
 
@@ -179,7 +182,7 @@ class Deliverer:
                 report.domain_dns_failure(e.cause)
             self.log.info("no next hop", extra={"domain": domain, "err": e.message})
             outcomes.note_all(e, "")
-            self._record(req, report)
+            await self._record(req, report)
             return outcomes.result(req.rcpts)
         for host in hops.hosts:
             if not outcomes.pending:
@@ -187,7 +190,7 @@ class Deliverer:
             stop = await self._try_host(req, hops, host, sts, report, outcomes)
             if stop:
                 break
-        self._record(req, report)
+        await self._record(req, report)
         return outcomes.result(req.rcpts)
 
     async def _try_host(
@@ -335,9 +338,10 @@ class Deliverer:
                 extra={"account": req.sender_account, "domain": req.domain},
             )
 
-    def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
-        record(
-            self.resultdb,
+    async def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
+        if self.recorder is None:
+            return
+        await self.recorder.record(
             report,
             disabled=self.cfg.static.reports.no_outgoing_tls_reports,
             is_tlsrpt=req.is_tlsrpt,

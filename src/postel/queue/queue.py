@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from postel.datadir import DataDir
+from postel.groupcommit import GroupCommit
 from postel.log import cid_context
 from postel.queue import backoff
-from postel.queue.batch import IdBatch
 from postel.queue.db import QueueDB, needs_smtputf8
 from postel.queue.deliver import DelivererLike, Outcome, Result, make_request
 from postel.queue.dsn import Action, DSNInput, DSNRecipient, build_dsn
@@ -100,8 +100,8 @@ class Queue:
             destination_concurrency or cfg.static.delivery.destination_concurrency
         )
         # Attempts' start marks and removals: one transaction for all waiting.
-        self._begin = IdBatch(lambda ids: self.db.begin_attempt(ids, self.now()), self._db)
-        self._remove = IdBatch(self.db.remove, self._db)
+        self._begin = GroupCommit[int](lambda ids: self.db.begin_attempt(ids, self.now()), self._db)
+        self._remove = GroupCommit[int](self.db.remove, self._db)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # domain -> job
@@ -513,7 +513,9 @@ class Queue:
 
                 self._resultdb = ResultDB.open(self.datadir.tlsrptresult_db)
                 self._own_resultdb = True
-            if self._resultdb.record_bounce(rcpt):
+            with self._resultdb.lock:
+                bounced = self._resultdb.record_bounce(rcpt)
+            if bounced:
                 log.warning("tls report address suppressed after bounces", extra={"rcpt": rcpt})
 
         try:

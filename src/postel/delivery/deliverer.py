@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,8 @@ class Deliverer:
                 logger=self.log,
             )
         self.session_cache = session_cache
+        # (account, domain) -> (starttls, requiretls, when written): skips equal writes.
+        self._remembered: dict[tuple[str, str], tuple[bool, bool, float]] = {}
         self.command_timeout = command_timeout
         self.rng = rng or random.Random()
         self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
@@ -248,7 +251,7 @@ class Deliverer:
                 self.log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip})
                 plain = TLSPolicy(mode=TLSMode.SKIP, pkix_name=host)
                 res = await self._session(req, host, ip, plain, outcomes.pending)
-            stop = self._take(req, res, decision, outcomes)
+            stop = await self._take(req, res, decision, outcomes)
             if stop or not outcomes.pending:
                 return True
             if res.connected and res.banner:
@@ -300,7 +303,7 @@ class Deliverer:
             kwargs["cache"] = self.session_cache
         return await self.session(**kwargs)
 
-    def _take(
+    async def _take(
         self, req: DeliveryRequest, res: SessionResult, decision: HostDecision, out: _Outcomes
     ) -> bool:
         """Sort the session's per-recipient results; True when delivery is settled."""
@@ -319,20 +322,29 @@ class Deliverer:
             else:
                 out.note(o)
         if res.delivered:
-            self._remember(req, res)
+            await self._remember(req, res)
         return err is not None and err.permanent and not host_specific and not res.delivered
 
-    def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
+    async def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
         """The sender account remembers STARTTLS/REQUIRETLS support
-        (docs/delivery-policy.md, After the session)."""
+        (docs/delivery-policy.md, After the session): written in a worker
+        thread, and an unchanged finding at most every 10 minutes."""
         if not req.sender_account:
             return
+        starttls, requiretls = res.tls or res.starttls_offered, res.requiretls_offered
+        key = (req.sender_account, req.domain.lower())
+        now = time.monotonic()
+        last = self._remembered.get(key)
+        if last is not None and last[:2] == (starttls, requiretls) and now - last[2] < 600.0:
+            return
+        if len(self._remembered) >= 10000:
+            self._remembered.clear()  # bounded memory; costs one write per key
+        self._remembered[key] = (starttls, requiretls, now)
         try:
             acc = self.store.account(req.sender_account)
-            acc.remember_domain_security(
-                req.domain, res.tls or res.starttls_offered, res.requiretls_offered
-            )
+            await asyncio.to_thread(acc.remember_domain_security, req.domain, starttls, requiretls)
         except Exception:
+            self._remembered.pop(key, None)
             self.log.exception(
                 "remembering domain security failed",
                 extra={"account": req.sender_account, "domain": req.domain},
@@ -376,5 +388,5 @@ class Deliverer:
             res = await self._session(
                 req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip), outcomes.pending
             )
-        self._take(req, res, decision, outcomes)
+        await self._take(req, res, decision, outcomes)
         return outcomes.result(req.rcpts)

@@ -67,6 +67,7 @@ class Seen:
     tls: list[bool] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     connections: int = 0  # connections accepted
+    pipelined: list[str] = field(default_factory=list)  # verbs read with more input buffered
 
 
 class _Conn:
@@ -181,6 +182,8 @@ class FakeSMTP:
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             self.seen.commands.append(line)
             verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
+            if conn.buf:
+                self.seen.pipelined.append(verb)
             if s.hang_on == verb:
                 self._hang()
                 return

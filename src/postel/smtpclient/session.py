@@ -147,15 +147,23 @@ class _Session:
         )
 
     async def send(self, line: str, *, log_line: str | None = None) -> None:
+        await self.send_group([line], log_line=log_line)
+
+    async def send_group(self, lines: Sequence[str], *, log_line: str | None = None) -> None:
+        """Commands in one write: one, or a group of pipelined ones (RFC 2920 §3.1)."""
         assert self.writer is not None
-        if "\r" in line or "\n" in line or "\x00" in line:
-            # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
-            raise self.fail(
-                permanent=True, code=0, enhanced="5.5.2",
-                message=f"{self.step}: command holds a CR, LF or NUL, not sent",
-            )  # fmt: skip
-        trace_line(self.log, "C:", log_line if log_line is not None else line)
-        self.writer.write(line.encode("utf-8") + b"\r\n")
+        out = []
+        for line in lines:
+            if "\r" in line or "\n" in line or "\x00" in line:
+                # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
+                raise self.fail(
+                    permanent=True, code=0, enhanced="5.5.2",
+                    message=f"{self.step}: command holds a CR, LF or NUL, not sent",
+                )  # fmt: skip
+            out.append(line.encode("utf-8") + b"\r\n")
+        for line in lines:
+            trace_line(self.log, "C:", log_line if log_line is not None else line)
+        self.writer.write(b"".join(out))
         async with asyncio.timeout(self.command_timeout):
             await self.writer.drain()
 
@@ -445,31 +453,11 @@ class _Session:
             params.append("SMTPUTF8")
         if self.requiretls:
             params.append("REQUIRETLS")
-        self.step = "MAIL FROM"
-        reply = await self.command(" ".join([f"MAIL FROM:{_path(self.mail_from)}", *params]))
-        if reply.code // 100 != 2:
-            raise self.reply_error(reply, "MAIL FROM")
-
-        self.step = "RCPT TO"
-        for rcpt in self.rcpts:
-            reply = await self.command(f"RCPT TO:{_path(rcpt)}")
-            self.r.rcpts.append(
-                RcptResult(
-                    rcpt=rcpt,
-                    code=reply.code,
-                    enhanced=reply.enhanced or "",
-                    text=reply.text.replace("\n", " "),
-                    accepted=reply.code // 100 == 2,
-                )
-            )
-        if not any(r.accepted for r in self.r.rcpts):
-            await self.quit()
-            raise _Done()
-
-        self.step = "DATA"
-        reply = await self.command("DATA")
-        if reply.code != 354:
-            raise self.reply_error(reply, "DATA")
+        mail = " ".join([f"MAIL FROM:{_path(self.mail_from)}", *params])
+        if "PIPELINING" in exts:
+            await self.pipelined(mail)
+        else:
+            await self.lockstep(mail)
         await self.send_data()
         self.step = "end of data"
         reply = await self.read(self.data_end_timeout)
@@ -484,6 +472,62 @@ class _Session:
             self.keep = True  # the next message to this host continues with RSET
             return
         await self.quit()
+
+    def rcpt_result(self, rcpt: str, reply: Reply) -> None:
+        self.r.rcpts.append(
+            RcptResult(
+                rcpt=rcpt,
+                code=reply.code,
+                enhanced=reply.enhanced or "",
+                text=reply.text.replace("\n", " "),
+                accepted=reply.code // 100 == 2,
+            )
+        )
+
+    async def lockstep(self, mail: str) -> None:
+        """MAIL, each RCPT and DATA, each waiting for its reply; returns after 354."""
+        self.step = "MAIL FROM"
+        reply = await self.command(mail)
+        if reply.code // 100 != 2:
+            raise self.reply_error(reply, "MAIL FROM")
+        self.step = "RCPT TO"
+        for rcpt in self.rcpts:
+            self.rcpt_result(rcpt, await self.command(f"RCPT TO:{_path(rcpt)}"))
+        if not any(r.accepted for r in self.r.rcpts):
+            await self.quit()
+            raise _Done()
+        self.step = "DATA"
+        reply = await self.command("DATA")
+        if reply.code != 354:
+            raise self.reply_error(reply, "DATA")
+
+    async def pipelined(self, mail: str) -> None:
+        """MAIL, the RCPTs and DATA as one group, then their replies in order
+        (RFC 2920 §3.1: DATA last in the group); returns after 354."""
+        self.step = "MAIL FROM"
+        await self.send_group([mail, *(f"RCPT TO:{_path(r)}" for r in self.rcpts), "DATA"])
+        mail_reply = await self.read()
+        self.step = "RCPT TO"
+        rcpt_replies = [await self.read() for _ in self.rcpts]
+        self.step = "DATA"
+        data_reply = await self.read()
+        if mail_reply.code // 100 == 2:
+            for rcpt, reply in zip(self.rcpts, rcpt_replies, strict=True):
+                self.rcpt_result(rcpt, reply)
+        accepted = any(r.accepted for r in self.r.rcpts)
+        if data_reply.code == 354 and not accepted:
+            # RFC 2920 §3.1: DATA was accepted without a recipient: end it empty.
+            self.step = "end of data"
+            assert self.writer is not None
+            self.writer.write(b".\r\n")
+            await self.read(self.data_end_timeout)
+        if mail_reply.code // 100 != 2:
+            raise self.reply_error(mail_reply, "MAIL FROM")
+        if not accepted:
+            await self.quit()
+            raise _Done()
+        if data_reply.code != 354:
+            raise self.reply_error(data_reply, "DATA")
 
     async def reject_all(self, code: int, enhanced: str, message: str) -> None:
         """A local decision that no recipient can be delivered in this session."""

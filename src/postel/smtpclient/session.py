@@ -32,6 +32,7 @@ _log = logging.getLogger("postel.smtpclient")
 # RFC 5321 §4.5.3.2.6: wait up to 10 minutes for the reply to the end of data.
 DATA_END_TIMEOUT = 600.0
 QUIT_TIMEOUT = 5.0
+RSET_TIMEOUT = 20.0  # a cached connection that does not answer is replaced (Postfix: 20 s)
 
 
 def client_context() -> ssl.SSLContext:
@@ -222,7 +223,8 @@ class _Session:
             self.reader, self.writer = conn.reader, conn.writer
             self.step = "RSET"
             try:
-                reply = await self.command("RSET")
+                await self.send("RSET")
+                reply = await self.read(min(self.command_timeout, RSET_TIMEOUT))
             except (_Done, ClientError, Closed, OSError, TimeoutError, EOFError, ssl.SSLError):
                 reply = None
             if reply is not None and reply.code == 250:

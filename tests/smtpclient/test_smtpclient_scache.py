@@ -189,3 +189,21 @@ async def test_close_at_shutdown_logs_no_error(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     await asyncio.sleep(0.1)
     assert verbs(srv)[-1] == "QUIT"
+
+
+async def test_silent_cached_connection_is_replaced_after_the_rset_timeout(
+    server: Server, make_policy: MakePolicy, message: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached connection whose server stops answering (RSET unanswered) is
+    given up after RSET_TIMEOUT, and the message goes over a new connection."""
+    from postel.smtpclient import session
+
+    monkeypatch.setattr(session, "RSET_TIMEOUT", 0.5)
+    srv = server(Script(extensions=["8BITMIME"], hang_on="RSET"))
+    cache = SessionCache(idle_time=30)
+    plain = make_policy(TLSMode.SKIP)
+    await send(srv, plain, message, cache)
+    r = await send(srv, plain, message, cache, command_timeout=30.0)
+    assert r.delivered and not r.reused
+    assert srv.seen.connections == 2 and len(srv.seen.data) == 2
+    await cache.aclose()

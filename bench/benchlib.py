@@ -329,11 +329,24 @@ class PostfixInstance(PostfixPeer):
             },
         )
 
-    def outbound(self, sink_port: int, tls: bool, defer: bool) -> None:
+    def outbound(
+        self, sink_port: int, tls: bool, defer: bool, nexthops: dict[str, str] | None = None
+    ) -> None:
+        """Deliver to the sink: through one relayhost, or with *nexthops* (domain ->
+        IP) one transport_maps entry per domain, so that each domain is its own
+        destination (own concurrency limit and connection cache, as with MX hosts)."""
         extra = {**self.base_extra}
         if defer:
             extra["defer_transports"] = "smtp relay"
-        self.configure((IP, sink_port), "may" if tls else "none", extra=extra)
+        level = "may" if tls else "none"
+        if not nexthops:
+            self.configure((IP, sink_port), level, extra=extra)
+            return
+        self.configure(None, level, extra=extra)
+        (self.etc / "transport").write_text(
+            "".join(f"{d} smtp:[{ip}]:{sink_port}\n" for d, ip in nexthops.items())
+        )
+        self._run("postfix", "-c", str(self.etc), "reload")
 
     def outbound_release(self, sink_port: int, tls: bool) -> None:
         """Drop defer_transports without clearing the queue, reload, flush."""

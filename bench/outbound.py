@@ -3,18 +3,24 @@
 N messages (5 KB) for recipients in 10 domains (d0..d9.sink.test) are put in
 the queue while delivery is held, then delivery starts and the rate is
 measured from the first message leaving the queue to the queue being empty.
-Without TLS the receiver is Postfix's smtp-sink; with TLS it is bench/sink.py
-(smtp-sink has no STARTTLS), offering STARTTLS with a certificate of the
-bench's own CA.
+Each domain has its own receiving address (dnsstub.dest_ip: 127.0.1.1 to
+127.0.1.10, one port), so both systems see 10 destinations. Without TLS the
+receivers are Postfix's smtp-sink, one process per address; with TLS
+bench/sink.py listening on the 10 addresses (smtp-sink has no STARTTLS),
+offering STARTTLS with one certificate of the bench's own CA (trustme,
+ECDSA P-256), the same for both clients.
 
 postel: messages added with postel.queue's QueueDB while `postel serve` is
-stopped, then `postel serve` starts; DNS (MX of dN.sink.test -> 127.0.0.1,
-no DNSSEC, no MTA-STS) from bench/dnsstub.py, port from [delivery] smtp_port;
-TLS is opportunistic (the sink's certificate is not checked, no policy).
-Postfix: messages sent in with smtp-source while `defer_transports = smtp
-relay` holds them, then defer_transports is removed, `postfix reload` and
-`postqueue -f`; relayhost [127.0.0.1]:PORT, smtp_tls_security_level none or
-may.
+stopped, then `postel serve` starts; DNS (MX of dN.sink.test -> mxN.sink.test
+-> 127.0.1.N+1, no DNSSEC, no MTA-STS) from bench/dnsstub.py, port from
+[delivery] smtp_port; TLS is opportunistic (the sink's certificate is not
+checked, no policy). Postfix: messages sent in with smtp-source while
+`defer_transports = smtp relay` holds them, then defer_transports is removed,
+`postfix reload` and `postqueue -f`; transport_maps with one entry per domain
+(`dN.sink.test smtp:[127.0.1.N+1]:PORT`, Postfix's destination is the
+next hop), smtp_tls_security_level none or may, other settings Postfix's
+defaults (default_destination_concurrency_limit 20, connection cache on
+demand, smtp_tls_connection_reuse no).
 
     python bench/outbound.py [--messages 600]
 """
@@ -47,28 +53,40 @@ from benchlib import (
     tmpdir,
     wait_port,
 )
+from dnsstub import dest_ip
 from loadclient import make_message
 
 DOMAINS = 10
 
 
+def nexthops() -> dict[str, str]:
+    return {f"d{d}.sink.test": dest_ip(d) for d in range(DOMAINS)}
+
+
 @contextlib.contextmanager
 def receiver(tls: bool, certs: Any) -> Iterator[tuple[int, str]]:
+    """Receivers on one port of each destination's address."""
     port = free_port()
+    ips = list(nexthops().values())
     if tls:
-        cmd = [sys.executable, str(REPO / "bench" / "sink.py"), str(port),
-               "--cert", str(certs.cert), "--key", str(certs.key)]  # fmt: skip
-        name = "bench/sink.py (STARTTLS)"
+        sink = [sys.executable, str(REPO / "bench" / "sink.py"), str(port)]
+        cmds = [[*sink, "--cert", str(certs.cert), "--key", str(certs.key), "--ips", ",".join(ips)]]
+        name = f"bench/sink.py (STARTTLS) on {len(ips)} addresses"
     else:
-        cmd = [SMTP_SINK, "-u", "postfix", "-c", f"{IP}:{port}", "1000"]
-        name = "smtp-sink"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmds = [[SMTP_SINK, "-u", "postfix", "-c", f"{ip}:{port}", "1000"] for ip in ips]
+        name = f"smtp-sink, one per address ({len(ips)})"
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for cmd in cmds
+    ]
     try:
-        wait_port(port)
+        for ip in ips:
+            wait_port(port, ip=ip)
         yield port, name
     finally:
-        proc.terminate()
-        proc.wait(5)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(5)
 
 
 def measure(remaining: Callable[[], int], total: int, timeout: float = 300) -> dict[str, Any]:
@@ -143,11 +161,24 @@ def fill_postfix(pf: PostfixInstance, n: int) -> None:
         time.sleep(0.1)
 
 
+def key_type(cert: Path) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"ECDSA {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    return type(key).__name__
+
+
 def run(messages: int = 600) -> dict[str, Any]:
     root = tmpdir("postel-bench-out-")
     certs = make_certs(root / "certs")
     messages -= messages % DOMAINS
-    out: dict[str, Any] = {"messages": messages, "cells": []}
+    out: dict[str, Any] = {"messages": messages, "destinations": DOMAINS,
+                           "certificate": key_type(certs.cert), "cells": []}  # fmt: skip
     with dns_stub() as dns_port:
         for tls in (False, True):
             cell: dict[str, Any] = {"tls": tls}
@@ -166,7 +197,7 @@ def run(messages: int = 600) -> dict[str, Any]:
                 # Postfix
                 pf = PostfixInstance(free_port(), certs, root=root / f"postfix-{int(tls)}")
                 try:
-                    pf.outbound(sink_port, tls, defer=True)
+                    pf.outbound(sink_port, tls, defer=True, nexthops=nexthops())
                     fill_postfix(pf, messages)
                     pf.outbound_release(sink_port, tls)
                     cell["postfix"] = measure(lambda pf=pf: len(pf.queue_ids()), messages)

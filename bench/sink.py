@@ -2,9 +2,10 @@
 and the reliability tests: accepts every message, optionally appends each
 Message-ID to a log file (flushed per message), discards the rest.
 
-    python bench/sink.py PORT [--cert C --key K] [--log FILE]
+    python bench/sink.py PORT [--cert C --key K] [--log FILE] [--ips A,B,...]
 
-Prints "ready" once listening on 127.0.0.1:PORT.
+Prints "ready" once listening on PORT of 127.0.0.1 (or of each of --ips,
+loopback addresses).
 """
 
 from __future__ import annotations
@@ -72,12 +73,13 @@ class Sink:
             writer.close()
 
 
-async def serve(port: int, tls: ssl.SSLContext | None, log: IO[bytes] | None) -> None:
+async def serve(
+    port: int, tls: ssl.SSLContext | None, log: IO[bytes] | None, ips: list[str]
+) -> None:
     sink = Sink(tls, log)
-    server = await asyncio.start_server(sink.handle, "127.0.0.1", port, backlog=1000)
+    servers = [await asyncio.start_server(sink.handle, ip, port, backlog=1000) for ip in ips]
     print("ready", flush=True)
-    async with server:
-        await server.serve_forever()
+    await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 def main() -> None:
@@ -86,13 +88,14 @@ def main() -> None:
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--log")
+    ap.add_argument("--ips", default="127.0.0.1")
     a = ap.parse_args()
     tls = None
     if a.cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(a.cert, a.key)
     log = open(a.log, "ab") if a.log else None  # noqa: SIM115
-    asyncio.run(serve(a.port, tls, log))
+    asyncio.run(serve(a.port, tls, log, a.ips.split(",")))
 
 
 if __name__ == "__main__":

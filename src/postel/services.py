@@ -61,6 +61,8 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
         None if cfg.static.reports.no_outgoing_tls_reports else resultdb,
         store,
     )
+    # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
+    stack.push_async_callback(deliverer.aclose)
     queue = Queue(cfg.datadir, cfg, deliverer, store, resultdb=resultdb)
     queue.start()
     stack.push_async_callback(queue.stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from delivery_fakes import Env, Script, accept, fail, make_config, rcpt_replies
 
 from postel.delivery import Deliverer, DeliveryRequest
@@ -231,3 +232,30 @@ async def test_local_only(tmp_path: Path) -> None:
         assert len(store.account("alice").list_messages(LOCALSERVE_MAILBOX)) == 1
     finally:
         store.close()
+
+
+async def test_unchanged_domain_security_is_not_written_per_message(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One write of the sender's STARTTLS finding for many messages that see the
+    same; a changed finding is written at once."""
+    script = Script({("mx1.example.com", "192.0.2.1"): accept()})
+    d = deliverer(env, script)
+    acc = env.store.account("alice")
+    writes: list[tuple[str, bool | None, bool | None]] = []
+    real = acc.remember_domain_security
+
+    def counting(domain: str, starttls: bool | None, requiretls: bool | None) -> None:
+        writes.append((domain, starttls, requiretls))
+        real(domain, starttls, requiretls)
+
+    monkeypatch.setattr(acc, "remember_domain_security", counting)
+    monkeypatch.setattr(env.store, "account", lambda name: acc)
+    for _ in range(5):
+        out = await d.deliver(req(env))
+        assert all(o.status == "delivered" for o in out)
+    assert writes == [("example.com", True, False)]
+    script.behaviours[("mx1.example.com", "192.0.2.1")] = accept(requiretls_offered=True)
+    await d.deliver(req(env))
+    assert writes[-1] == ("example.com", True, True)
+    assert acc.domain_security("example.com").requiretls is True

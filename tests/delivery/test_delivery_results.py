@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 from postel.dane import TLSARecord
 from postel.dane.lookup import TLSALookup
 from postel.delivery import AttemptReport, HostAddresses, HostTLSA
-from postel.delivery.results import ede_reason, is_ip_literal, record, send_report_for
+from postel.delivery.results import (
+    ResultRecorder,
+    ede_reason,
+    is_ip_literal,
+    record,
+    send_report_for,
+)
 from postel.dns import BogusError, TemporaryError
 from postel.mtasts.policy import parse_policy
 from postel.mtastsdb.model import no_policy_result, sts_result
@@ -158,6 +165,18 @@ def test_session_success_counts_on_both() -> None:
         assert e.summary.total_failure_session_count == 0
 
 
+def test_reused_connection_is_not_counted_again() -> None:
+    """RFC 8460 §4.4 counts TLS sessions: two messages over one connection are
+    one successful session (docs/tls-reporting.md, Connection reuse)."""
+    rep = AttemptReport("example.com", sts_result("example.com", POLICY))
+    rep.host_tlsa(HOST, tlsa(EE))
+    rep.session(session(tls=True, tls_success=True))
+    rep.session(session(tls=True, tls_success=True, reused=True))
+    for e in (rep.domain_result, rep.host_results[HOST]):
+        assert e.summary.total_successful_session_count == 1
+        assert e.summary.total_failure_session_count == 0
+
+
 def test_handshake_failure_on_both_with_detail() -> None:
     rep = AttemptReport("example.com", no_policy_result("example.com"))
     alert = "tls-remote-alert-40-handshake-failure"
@@ -229,5 +248,38 @@ def test_record_rules(tmp_path: Path) -> None:
             ("example.com", False, False),
             (HOST, True, False),
         ]
+    finally:
+        db.close()
+
+
+async def test_recorder_batches_concurrent_attempts(tmp_path: Path) -> None:
+    """Attempts finishing together share one transaction, written off the event
+    loop; the stored counts are those of recording them one by one."""
+    db = ResultDB.open(tmp_path / "r.db")
+    try:
+        recorder = ResultRecorder(db)
+
+        def report() -> AttemptReport:
+            rep = AttemptReport("example.com", no_policy_result("example.com"))
+            rep.host_tlsa(HOST, tlsa(EE))
+            rep.session(session(tls=True, tls_success=True))
+            return rep
+
+        done = await asyncio.gather(
+            *(
+                recorder.record(report(), disabled=False, is_tlsrpt=False, is_dmarc_report=False)
+                for _ in range(10)
+            )
+        )
+        assert done == [True] * 10
+        assert recorder._commit.calls < 10
+        counts = {
+            r.policy_domain: [p.summary.total_successful_session_count for p in r.results]
+            for r in db.rows()
+        }
+        assert counts == {"example.com": [10], HOST: [10]}
+        assert not await recorder.record(
+            report(), disabled=True, is_tlsrpt=False, is_dmarc_report=False
+        )
     finally:
         db.close()

@@ -144,6 +144,7 @@ addresses = ["alice@sender.test"]
     try:
         yield Sender(cfg, store, mdb, rdb, dl, tmp_path)
     finally:
+        await dl.aclose()
         rdb.close()
         mdb.close()
         store.close()

@@ -147,10 +147,10 @@ connect_timeout = 5
         cfg = load_config(d)
         cfg.datadir.ensure()
         store = Store(cfg.datadir)
+        dl = Deliverer(
+            cfg, DNSResolver([testnet.resolver_ip]), None, None, store, command_timeout=10
+        )
         try:
-            dl = Deliverer(
-                cfg, DNSResolver([testnet.resolver_ip]), None, None, store, command_timeout=10
-            )
             return await dl.deliver(
                 DeliveryRequest(
                     domain=zone,
@@ -161,6 +161,7 @@ connect_timeout = 5
                 )
             )
         finally:
+            await dl.aclose()
             store.close()
 
     async with server:

@@ -340,6 +340,7 @@ async def test_daily_reports_mail_and_https(world: World, tmp_path: Path) -> Non
         msgs = await _wait_for(lambda: w.peer.inbox(), 3)
     finally:
         await queue.stop()
+        await deliverer.aclose()
         rdb.close()
         delivery_rdb.close()
         mdb.close()

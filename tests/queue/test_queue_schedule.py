@@ -140,10 +140,11 @@ async def test_held_entries_are_not_attempted(qenv: QEnv) -> None:
 
 async def test_concurrency_bound_and_one_job_per_domain(qenv: QEnv) -> None:
     qenv.deliverer.delay = 0.05
-    q = qenv.queue(concurrency=3, poll_interval=0.05)
+    q = qenv.queue(concurrency=3, poll_interval=0.05, destination_concurrency=1)
     for i in range(8):
         await q.add("alice", "alice@example.org", [f"x@d{i}.test"], qenv.message_file())
-    # Two more messages for one domain: never two sessions to it at once.
+    # Two more messages for one domain: with a destination concurrency of 1,
+    # never two sessions to it at once.
     for _ in range(2):
         await q.add("alice", "alice@example.org", ["y@d0.test"], qenv.message_file())
     running_d0: list[int] = []
@@ -168,3 +169,35 @@ async def test_concurrency_bound_and_one_job_per_domain(qenv: QEnv) -> None:
     assert q.db.entries() == []
     assert len(qenv.deliverer.completed) == 10
     assert qenv.deliverer.max_running == 3
+
+
+async def test_destination_concurrency_limit(qenv: QEnv) -> None:
+    """Messages to one domain go out up to destination_concurrency at once
+    (Postfix's default_destination_concurrency_limit), never more."""
+    qenv.deliverer.delay = 0.05
+    q = qenv.queue(poll_interval=0.05, destination_concurrency=3)
+    for _ in range(10):
+        await q.add("alice", "alice@example.org", ["x@d0.test"], qenv.message_file())
+    await q.run_due()
+    assert q.db.entries() == []
+    assert len(qenv.deliverer.completed) == 10
+    assert qenv.deliverer.max_running == 3
+
+
+async def test_destination_concurrency_from_config(qenv: QEnv) -> None:
+    q = qenv.queue()
+    assert q.destination_concurrency == qenv.cfg.static.delivery.destination_concurrency == 20
+
+
+async def test_attempt_writes_are_batched(qenv: QEnv) -> None:
+    """Concurrent attempts share the queue's commits: fewer begin/remove
+    transactions than messages, and every entry is gone afterwards."""
+    qenv.deliverer.delay = 0.02
+    q = qenv.queue(destination_concurrency=10)
+    for _ in range(20):
+        await q.add("alice", "alice@example.org", ["x@d0.test"], qenv.message_file())
+    await q.run_due()
+    assert q.db.entries() == []
+    assert qenv.queue_files() == []
+    assert q._begin.calls < 20
+    assert q._remove.calls < 20

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import benchlib
 import pytest
+from dnsstub import dest_ip
 from outbound import DOMAINS, fill_postel
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -24,13 +25,17 @@ N = 200
 @contextlib.contextmanager
 def logging_sink(port: int, log: Path) -> Iterator[None]:
     """bench/sink.py: accepts everything, appends each Message-ID to *log*."""
+    # Each domain's MX has its own address (bench/dnsstub.py): listen on all.
+    ips = [dest_ip(d) for d in range(DOMAINS)]
+    sink = [sys.executable, str(benchlib.REPO / "bench" / "sink.py"), str(port)]
     proc = subprocess.Popen(
-        [sys.executable, str(benchlib.REPO / "bench" / "sink.py"), str(port), "--log", str(log)],
+        [*sink, "--log", str(log), "--ips", ",".join(ips)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        benchlib.wait_port(port)
+        for ip in ips:
+            benchlib.wait_port(port, ip=ip)
         yield
     finally:
         proc.terminate()

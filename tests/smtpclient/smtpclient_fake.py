@@ -52,6 +52,8 @@ class Script:
     # whatever the line ends around it (CR, LF or CRLF, a NUL beside the dot);
     # what follows is read as commands (SMTP smuggling, CVE-2023-51764 class).
     lenient_data_end: bool = False
+    rset_reply: list[str] = field(default_factory=lambda: ["250 2.0.0 ok"])
+    close_after_data: bool = False  # end the connection after the reply to DATA's end
 
 
 LENIENT_END = re.compile(rb"(?:\A|\r\n|\r|\n)\x00?\.\x00?(?:\r\n|\r|\n)")
@@ -64,6 +66,8 @@ class Seen:
     sni: list[str | None] = field(default_factory=list)
     tls: list[bool] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    connections: int = 0  # connections accepted
+    pipelined: list[str] = field(default_factory=list)  # verbs read with more input buffered
 
 
 class _Conn:
@@ -125,6 +129,7 @@ class FakeSMTP:
             except (TimeoutError, OSError):
                 continue
             sock.settimeout(10)
+            self.seen.connections += 1
             t = threading.Thread(target=self._serve, args=(sock,), daemon=True)
             t.start()
             self._threads.append(t)
@@ -177,6 +182,8 @@ class FakeSMTP:
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             self.seen.commands.append(line)
             verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
+            if conn.buf:
+                self.seen.pipelined.append(verb)
             if s.hang_on == verb:
                 self._hang()
                 return
@@ -240,11 +247,13 @@ class FakeSMTP:
                         break
                 self.seen.data.append(data)
                 conn.send(s.data_reply)
+                if s.close_after_data:
+                    return
             elif verb == "QUIT":
                 conn.send(["221 2.0.0 bye"])
                 return
             elif verb == "RSET":
-                conn.send(["250 2.0.0 ok"])
+                conn.send(s.rset_reply)
             else:
                 conn.send(["500 5.5.2 what?"])
 

@@ -518,11 +518,61 @@ async def test_one_recipient_rejected_others_delivered(
 async def test_all_recipients_rejected_no_data(
     server: Server, make_policy: MakePolicy, message: Path
 ) -> None:
-    srv = server(Script(rcpt_replies={RCPT: ["550 5.1.1 unknown"]}))
+    srv = server(Script(extensions=["8BITMIME"], rcpt_replies={RCPT: ["550 5.1.1 unknown"]}))
     r = await deliver(srv, make_policy(TLSMode.SKIP), message)
     assert r.delivered == []
     assert r.outcome(RCPT)[:2] == ("permanent", 550)
     assert "DATA" not in verbs(srv)
+
+
+async def test_all_recipients_rejected_pipelined_sends_no_message(
+    server: Server, make_policy: MakePolicy, message: Path
+) -> None:
+    """With PIPELINING, DATA went out with the RCPTs; this server says 354 to it
+    anyway, so the client ends the data at once (RFC 2920 §3.1): no message."""
+    srv = server(Script(rcpt_replies={RCPT: ["550 5.1.1 unknown"]}))
+    r = await deliver(srv, make_policy(TLSMode.SKIP), message)
+    assert r.delivered == []
+    assert r.outcome(RCPT)[:2] == ("permanent", 550)
+    assert srv.seen.data == [b".\r\n"]
+    assert verbs(srv) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+
+
+async def test_pipelining_sends_mail_rcpt_data_as_one_group(
+    server: Server, make_policy: MakePolicy, message: Path
+) -> None:
+    """RFC 2920: MAIL, the RCPTs and DATA in one write, replies read in order;
+    per-recipient results as without pipelining."""
+    srv = server(Script(rcpt_replies={"no@example.org": ["550 5.1.1 unknown"]}))
+    rcpts = [RCPT, "no@example.org", "c@example.org"]
+    r = await deliver(srv, make_policy(TLSMode.SKIP), message, rcpts=rcpts)
+    assert r.delivered == [RCPT, "c@example.org"]
+    assert r.outcome("no@example.org")[:2] == ("permanent", 550)
+    # The server found the rest of the group buffered behind each of these.
+    assert srv.seen.pipelined == ["MAIL", "RCPT", "RCPT", "RCPT"]
+    assert len(srv.seen.data) == 1
+
+
+async def test_without_pipelining_commands_wait_for_replies(
+    server: Server, make_policy: MakePolicy, message: Path
+) -> None:
+    srv = server(Script(extensions=["8BITMIME"]))
+    r = await deliver(srv, make_policy(TLSMode.SKIP), message, rcpts=[RCPT, "c@example.org"])
+    assert r.delivered == [RCPT, "c@example.org"]
+    assert srv.seen.pipelined == []
+
+
+async def test_pipelined_mail_refused(
+    server: Server, make_policy: MakePolicy, message: Path
+) -> None:
+    srv = server(
+        Script(mail_reply=["451 4.3.0 try later"], raw_reply={"RCPT": b"503 5.5.1 no MAIL\r\n"})
+    )
+    r = await deliver(srv, make_policy(TLSMode.SKIP), message)
+    # This server says 354 even then: the data is ended at once, the message not sent.
+    assert r.delivered == [] and srv.seen.data == [b".\r\n"]
+    assert r.error is not None and r.error.code == 451 and not r.error.permanent
+    assert r.outcome(RCPT)[:2] == ("temporary", 451)
 
 
 async def test_ehlo_rejected_falls_back_to_helo(

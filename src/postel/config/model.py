@@ -356,6 +356,26 @@ class DeliveryConfig(Strict):
     )
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of remote MX hosts.")
     connect_timeout: float = Field(30, gt=0, description="Seconds to connect to a host.")
+    destination_concurrency: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Deliveries at once to one recipient domain (as Postfix's "
+        "default_destination_concurrency_limit); domains are delivered to in parallel.",
+    )
+    connection_cache_time: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description="Seconds an SMTP connection to a remote host stays open after a "
+        "delivery, for the next message to the same host under the same TLS policy "
+        "(as Postfix's smtp_connection_cache_time_limit); 0: one connection per message.",
+    )
+    connection_reuse_limit: int = Field(
+        100,
+        ge=1,
+        description="Messages sent over one SMTP connection before it is closed.",
+    )
     allowed_internal_networks: list[str] = Field(
         default_factory=list,
         description="Loopback, private (RFC 1918, fc00::/7), link-local, carrier-grade NAT and "

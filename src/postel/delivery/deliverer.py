@@ -28,7 +28,7 @@ from postel.delivery.gather import (
 )
 from postel.delivery.localonly import deliver_local
 from postel.delivery.request import DeliveryRequest, RecipientOutcome
-from postel.delivery.results import AttemptReport, is_ip_literal, record
+from postel.delivery.results import AttemptReport, ResultRecorder, is_ip_literal
 from postel.dns import DNSError, Resolver
 from postel.log import cid_context
 from postel.metrics import record as metrics
@@ -36,6 +36,7 @@ from postel.mtastsdb import MTASTSDB, PolicyLookup
 from postel.mtastsdb.model import no_policy_result
 from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
+from postel.smtpclient.scache import SessionCache
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -111,19 +112,40 @@ class Deliverer:
         session: SessionFn | None = None,
         command_timeout: float = COMMAND_TIMEOUT,
         rng: random.Random | None = None,
+        session_cache: SessionCache | None = None,
     ) -> None:
         self.cfg = cfg
         self.resolver = resolver
         self.mtastsdb = mtastsdb
         self.resultdb = resultdb
+        self.recorder = ResultRecorder(resultdb) if resultdb is not None else None
         self.store = store
         self.smtp_port = smtp_port if smtp_port is not None else cfg.static.delivery.smtp_port
         self.log = logger or _log
         self.session: SessionFn = session or deliver_session
+        dcfg = cfg.static.delivery
+        # Idle connections for the next message to the same host and TLS policy
+        # (docs/delivery-policy.md, Connection reuse); scripted sessions get none.
+        if session_cache is None and session is None and dcfg.connection_cache_time > 0:
+            session_cache = SessionCache(
+                idle_time=dcfg.connection_cache_time,
+                max_messages=dcfg.connection_reuse_limit,
+                logger=self.log,
+            )
+        self.session_cache = session_cache
+        # (account, domain) -> (starttls, requiretls, when written): skips equal writes.
+        self._remembered: dict[tuple[str, str], tuple[bool, bool, float]] = {}
         self.command_timeout = command_timeout
         self.rng = rng or random.Random()
         self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
         self.addresses = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
+
+    async def aclose(self) -> None:
+        """End the cached idle connections (at shutdown, after the queue stopped)."""
+        if self.recorder is not None:
+            await self.recorder.wait_idle()
+        if self.session_cache is not None:
+            await self.session_cache.aclose()
 
     async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
         """Try each MX host in order until one accepts; an outcome per recipient."""
@@ -166,7 +188,7 @@ class Deliverer:
                 report.domain_dns_failure(e.cause)
             self.log.info("no next hop", extra={"domain": domain, "err": e.text})
             outcomes.note_all(e, "")
-            self._record(req, report)
+            await self._record(req, report)
             return outcomes.result(req.rcpts)
         for host in hops.hosts:
             if not outcomes.pending:
@@ -174,7 +196,7 @@ class Deliverer:
             stop = await self._try_host(req, hops, host, sts, report, outcomes)
             if stop:
                 break
-        self._record(req, report)
+        await self._record(req, report)
         return outcomes.result(req.rcpts)
 
     async def _try_host(
@@ -228,7 +250,7 @@ class Deliverer:
                 metrics.plaintext_fallback()
                 plain = TLSPolicy(mode=TLSMode.SKIP, pkix_name=host)
                 res = await self._session(req, host, ip, plain, outcomes.pending)
-            stop = self._take(req, res, decision, outcomes)
+            stop = await self._take(req, res, decision, outcomes)
             if stop or not outcomes.pending:
                 return True
             if res.connected and res.banner:
@@ -276,6 +298,8 @@ class Deliverer:
             command_timeout=self.command_timeout,
             logger=self.log,
         )
+        if self.session_cache is not None:
+            kwargs["cache"] = self.session_cache
         started = time.monotonic()
         res = await self.session(**kwargs)
         metrics.delivery_session(
@@ -283,7 +307,7 @@ class Deliverer:
         )
         return res
 
-    def _take(
+    async def _take(
         self, req: DeliveryRequest, res: SessionResult, decision: HostDecision, out: _Outcomes
     ) -> bool:
         """Sort the session's per-recipient results; True when delivery is settled."""
@@ -302,28 +326,38 @@ class Deliverer:
             else:
                 out.note(o)
         if res.delivered:
-            self._remember(req, res)
+            await self._remember(req, res)
         return err is not None and err.permanent and not host_specific and not res.delivered
 
-    def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
+    async def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
         """The sender account remembers STARTTLS/REQUIRETLS support
-        (docs/delivery-policy.md, After the session)."""
+        (docs/delivery-policy.md, After the session): written in a worker
+        thread, and an unchanged finding at most every 10 minutes."""
         if not req.sender_account:
             return
+        starttls, requiretls = res.tls or res.starttls_offered, res.requiretls_offered
+        key = (req.sender_account, req.domain.lower())
+        now = time.monotonic()
+        last = self._remembered.get(key)
+        if last is not None and last[:2] == (starttls, requiretls) and now - last[2] < 600.0:
+            return
+        if len(self._remembered) >= 10000:
+            self._remembered.clear()  # bounded memory; costs one write per key
+        self._remembered[key] = (starttls, requiretls, now)
         try:
             acc = self.store.account(req.sender_account)
-            acc.remember_domain_security(
-                req.domain, res.tls or res.starttls_offered, res.requiretls_offered
-            )
+            await asyncio.to_thread(acc.remember_domain_security, req.domain, starttls, requiretls)
         except Exception:
+            self._remembered.pop(key, None)
             self.log.exception(
                 "remembering domain security failed",
                 extra={"account": req.sender_account, "domain": req.domain},
             )
 
-    def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
-        record(
-            self.resultdb,
+    async def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
+        if self.recorder is None:
+            return
+        await self.recorder.record(
             report,
             disabled=self.cfg.static.reports.no_outgoing_tls_reports,
             is_tlsrpt=req.is_tlsrpt,
@@ -359,5 +393,5 @@ class Deliverer:
             res = await self._session(
                 req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip), outcomes.pending
             )
-        self._take(req, res, decision, outcomes)
+        await self._take(req, res, decision, outcomes)
         return outcomes.result(req.rcpts)

@@ -18,6 +18,7 @@ from postel.delivery.decide import REASON_MX_MISMATCH
 from postel.delivery.gather import HostAddresses, HostTLSA
 from postel.dns import BogusError, DNSError
 from postel.dns.ede import EDE_NAMES
+from postel.groupcommit import GroupCommit
 from postel.smtpclient.result import SessionResult
 from postel.tlsrpt.report import (
     FailureDetails,
@@ -172,6 +173,10 @@ class AttemptReport:
             res.host, _policy(PolicyType.NO_POLICY_FOUND, res.host)
         )
         entries = (self.domain_result, host_entry)
+        if res.reused:
+            # RFC 8460 §4.4 counts sessions: a continued connection was counted
+            # when it was made, and nothing about its TLS changed since.
+            return
         if res.tls_success:
             for e in entries:
                 e.summary.total_successful_session_count += 1
@@ -204,6 +209,36 @@ def send_report_for(report: AttemptReport, *, is_tlsrpt: bool, is_dmarc_report: 
     if is_dmarc_report:
         return report.has_failures()
     return True
+
+
+class ResultRecorder:
+    """Records attempts' TLS results in batches, in a worker thread: attempts
+    finishing while a write runs share the next transaction (postel.groupcommit)."""
+
+    def __init__(self, resultdb: ResultDB) -> None:
+        self.resultdb = resultdb
+        self._commit = GroupCommit[tuple[AttemptResults, bool]](self._write)
+
+    def _write(self, items: list[tuple[AttemptResults, bool]]) -> None:
+        self.resultdb.add_attempts(items)
+
+    async def record(
+        self, report: AttemptReport, *, disabled: bool, is_tlsrpt: bool, is_dmarc_report: bool
+    ) -> bool:
+        """As :func:`record`, off the event loop; returns once written."""
+        if disabled or is_ip_literal(report.domain):
+            return False
+        send = send_report_for(report, is_tlsrpt=is_tlsrpt, is_dmarc_report=is_dmarc_report)
+        try:
+            await self._commit([(report.attempt(), send)])
+        except Exception:
+            # Reporting must never fail a delivery.
+            _log.exception("recording TLS results failed", extra={"domain": report.domain})
+            return False
+        return True
+
+    async def wait_idle(self) -> None:
+        await self._commit.wait_idle()
 
 
 def record(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from postel.datadir import DataDir
+from postel.groupcommit import GroupCommit
 from postel.log import cid_context
 from postel.metrics import record as metrics
 from postel.queue import backoff
@@ -78,6 +79,7 @@ class Queue:
         *,
         resultdb: ResultDB | None = None,
         concurrency: int = CONCURRENCY,
+        destination_concurrency: int | None = None,
         poll_interval: float = POLL_INTERVAL,
         stop_timeout: float = STOP_TIMEOUT,
         now: Callable[[], dt.datetime] = _utcnow,
@@ -95,6 +97,12 @@ class Queue:
         self._resultdb = resultdb
         self._own_resultdb = False
         self.db = QueueDB.open(datadir)
+        self.destination_concurrency = (
+            destination_concurrency or cfg.static.delivery.destination_concurrency
+        )
+        # Attempts' start marks and removals: one transaction for all waiting.
+        self._begin = GroupCommit[int](lambda ids: self.db.begin_attempt(ids, self.now()), self._db)
+        self._remove = GroupCommit[int](self.db.remove, self._db)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # domain -> job
@@ -283,6 +291,8 @@ class Queue:
             if pending:
                 log.warning("cancelled running delivery attempts", extra={"count": len(pending)})
                 await asyncio.gather(*pending, return_exceptions=True)
+        await self._begin.wait_idle()
+        await self._remove.wait_idle()
         self.db.close()
         if self._own_resultdb and self._resultdb is not None:
             self._resultdb.close()
@@ -292,24 +302,33 @@ class Queue:
     # -- one domain -------------------------------------------------------
 
     async def _job(self, domain: str, entries: list[Entry]) -> None:
+        """The domain's messages, up to destination_concurrency at once; the
+        recipients of one message are one attempt (one SMTP transaction)."""
         groups: dict[int, list[Entry]] = {}
         for e in entries:
             groups.setdefault(e.msg.id, []).append(e)
-        for group in groups.values():
-            if self._stopping:
-                break
-            try:
-                await self._attempt(domain, group)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("queue attempt failed", extra={"domain": domain, "err": repr(exc)})
+        todo = list(groups.values())
+        todo.reverse()
+
+        async def worker() -> None:
+            while todo and not self._stopping:
+                group = todo.pop()
+                try:
+                    await self._attempt(domain, group)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.exception(
+                        "queue attempt failed", extra={"domain": domain, "err": repr(exc)}
+                    )
+
+        n = min(self.destination_concurrency, len(todo))
+        await asyncio.gather(*(worker() for _ in range(n)))
 
     async def _attempt(self, domain: str, group: list[Entry]) -> None:
         msg = group[0].msg
         with cid_context():
-            now = self.now()
-            await self._db(self.db.begin_attempt, [e.id for e in group], now)
+            await self._begin([e.id for e in group])
             path = self.db.msg_path(msg.id)
             rcpts = [e.rcpt for e in group]
             attempt = max(e.attempts for e in group) + 1
@@ -428,7 +447,7 @@ class Queue:
         if delayed:
             await self._notify(msg, delayed)
         if done:
-            await self._db(self.db.remove, done)
+            await self._remove(done)
 
     # -- DSNs -------------------------------------------------------------
 
@@ -509,7 +528,9 @@ class Queue:
 
                 self._resultdb = ResultDB.open(self.datadir.tlsrptresult_db)
                 self._own_resultdb = True
-            if self._resultdb.record_bounce(rcpt):
+            with self._resultdb.lock:
+                bounced = self._resultdb.record_bounce(rcpt)
+            if bounced:
                 log.warning("tls report address suppressed after bounces", extra={"rcpt": rcpt})
 
         try:

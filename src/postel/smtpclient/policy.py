@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,20 @@ class TLSPolicy:
 
     def pkix_reference(self, host: str) -> str:
         return (self.pkix_name or host).rstrip(".")
+
+    def cache_key(self) -> Hashable:
+        """Everything that decides how a session was verified: a cached
+        connection is reused only under an equal key (smtpclient.scache)."""
+        return (
+            self.mode,
+            self.verify_pkix,
+            tuple(sorted(self.dane_records)),
+            self.verify_dane,
+            self.ignore_verification_errors,
+            tuple(self.allowed_names),
+            self.pkix_name,
+            tuple(str(p) for p in self.extra_ca_files),
+        )
 
     @property
     def dane_enforced(self) -> bool:

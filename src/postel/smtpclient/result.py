@@ -42,7 +42,9 @@ class SessionResult:
     handshake) on both, as does the success counted by ``tls_success``.
     ``verification_failed`` is set when the session was ended because an
     enforced PKIX or DANE check failed (then the failure is in pkix_failure or
-    dane_failure). ``error`` is set when the session failed as a whole (before or
+    dane_failure). ``reused``: the session continued a cached connection; its
+    TLS fields are the connection's, counted for TLS reporting when it was
+    made (docs/tls-reporting.md). ``error`` is set when the session failed as a whole (before or
     during the transaction), recipient-level rejections are in ``rcpts``.
     """
 
@@ -64,6 +66,7 @@ class SessionResult:
     dane_failure: FailureDetails | None = None
     tls_failure: FailureDetails | None = None
     tls_success: bool = False
+    reused: bool = False  # continued a cached connection (smtpclient.scache)
     verification_failed: bool = False
     rcpts: list[RcptResult] = field(default_factory=list)
     data_reply: DataReply | None = None

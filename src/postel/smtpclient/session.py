@@ -24,6 +24,7 @@ from postel.smtpclient.pkix import verify_pkix
 from postel.smtpclient.policy import TLSPolicy
 from postel.smtpclient.replies import MAX_LINE, PeerClosed, parse_ehlo, read_reply
 from postel.smtpclient.result import DataReply, RcptResult, SessionResult
+from postel.smtpclient.scache import CacheKey, Connection, SessionCache
 from postel.smtpclient.tlsmode import TLSMode
 from postel.tlsrpt.report import FailureDetails, ResultType
 
@@ -32,6 +33,7 @@ _log = logging.getLogger("postel.smtpclient")
 # RFC 5321 §4.5.3.2.6: wait up to 10 minutes for the reply to the end of data.
 DATA_END_TIMEOUT = 600.0
 QUIT_TIMEOUT = 5.0
+RSET_TIMEOUT = 20.0  # a cached connection that does not answer is replaced (Postfix: 20 s)
 
 
 def client_context() -> ssl.SSLContext:
@@ -96,6 +98,7 @@ class _Session:
         command_timeout: float,
         data_end_timeout: float,
         log: logging.Logger,
+        cache: SessionCache | None = None,
     ) -> None:
         self.host = host.rstrip(".")
         self.ip, self.port, self.policy = ip, port, tls
@@ -111,6 +114,10 @@ class _Session:
         self.local_ip = ""
         self.step = "connect"
         self.first_tls_read = False
+        self.messages = 0  # earlier transactions on this connection
+        self.cache = cache
+        self.keep = False  # hand the connection to the cache at the end
+        self.key: CacheKey = (self.host, ip, port, ehlo_name, (requiretls, tls.cache_key()))
 
     # -- helpers -------------------------------------------------------------------
 
@@ -139,15 +146,23 @@ class _Session:
         )
 
     async def send(self, line: str, *, log_line: str | None = None) -> None:
+        await self.send_group([line], log_line=log_line)
+
+    async def send_group(self, lines: Sequence[str], *, log_line: str | None = None) -> None:
+        """Commands in one write: one, or a group of pipelined ones (RFC 2920 §3.1)."""
         assert self.writer is not None
-        if "\r" in line or "\n" in line or "\x00" in line:
-            # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
-            raise self.fail(
-                code=0, enhanced="5.5.2",
-                message=f"{self.step}: command holds a CR, LF or NUL, not sent",
-            )  # fmt: skip
-        trace_line(self.log, "C:", log_line if log_line is not None else line)
-        self.writer.write(line.encode("utf-8") + b"\r\n")
+        out = []
+        for line in lines:
+            if "\r" in line or "\n" in line or "\x00" in line:
+                # RFC 5321 §2.3.8: one command, one CRLF; never a second command inside.
+                raise self.fail(
+                    code=0, enhanced="5.5.2",
+                    message=f"{self.step}: command holds a CR, LF or NUL, not sent",
+                )  # fmt: skip
+            out.append(line.encode("utf-8") + b"\r\n")
+        for line in lines:
+            trace_line(self.log, "C:", log_line if log_line is not None else line)
+        self.writer.write(b"".join(out))
         async with asyncio.timeout(self.command_timeout):
             await self.writer.drain()
 
@@ -178,6 +193,9 @@ class _Session:
     # -- the conversation --------------------------------------------------------------
 
     async def run(self) -> None:
+        if self.cache is not None and await self.resume(self.cache):
+            await self.transaction()
+            return
         await self.connect()
         if self.policy.mode == TLSMode.IMMEDIATE:
             await self.handshake()
@@ -193,6 +211,79 @@ class _Session:
         ):
             await self.starttls()
         await self.transaction()
+
+    async def resume(self, cache: SessionCache) -> bool:
+        """Continue a cached session of the same key with RSET (RFC 5321 §4.1.1.5);
+        False when none is cached or none answers 250 (then nothing was sent
+        that starts a transaction, and a new connection is made)."""
+        while (conn := cache.take(self.key)) is not None:
+            self.reader, self.writer = conn.reader, conn.writer
+            self.step = "RSET"
+            try:
+                await self.send("RSET")
+                reply = await self.read(min(self.command_timeout, RSET_TIMEOUT))
+            except (
+                _Done,
+                ProtocolError,
+                PeerClosed,
+                OSError,
+                TimeoutError,
+                EOFError,
+                ssl.SSLError,
+            ):
+                reply = None
+            if reply is not None and reply.code == 250:
+                self.adopt(conn)
+                self.log.debug(
+                    "reusing connection",
+                    extra={"host": self.host, "ip": self.ip, "count": conn.messages},
+                )
+                return True
+            self.log.debug(
+                "cached connection unusable",
+                extra={"host": self.host, "ip": self.ip, "reply": reply and reply.code},
+            )
+            cache.discard(conn)
+            self.reader = self.writer = None
+        self.r = SessionResult(host=self.host, ip=self.ip, port=self.port)
+        return False
+
+    def adopt(self, conn: Connection) -> None:
+        """Take over what the cached session learned; counted as a reused session."""
+        r = self.r
+        r.connected = r.reused = True
+        r.banner, r.receiving_mx_helo = conn.banner, conn.receiving_mx_helo
+        r.extensions = dict(conn.extensions)
+        r.tls, r.tls_version, r.cipher = conn.tls, conn.tls_version, conn.cipher
+        r.starttls_offered, r.requiretls_offered = conn.starttls_offered, conn.requiretls_offered
+        r.pkix_ok, r.dane = conn.pkix_ok, conn.dane
+        r.tls_success = conn.tls
+        self.local_ip = conn.local_ip
+        self.messages = conn.messages
+
+    def detach(self) -> Connection:
+        """The open session as a cache entry."""
+        assert self.reader is not None and self.writer is not None
+        r = self.r
+        conn = Connection(
+            key=self.key,
+            reader=self.reader,
+            writer=self.writer,
+            local_ip=self.local_ip,
+            banner=r.banner,
+            receiving_mx_helo=r.receiving_mx_helo,
+            extensions=dict(r.extensions),
+            tls=r.tls,
+            tls_version=r.tls_version,
+            cipher=r.cipher,
+            starttls_offered=r.starttls_offered,
+            requiretls_offered=r.requiretls_offered,
+            pkix_ok=r.pkix_ok,
+            dane=r.dane,
+            messages=self.messages,
+        )
+        self.reader = self.writer = None
+        return conn
 
     async def connect(self) -> None:
         self.step = "connect"
@@ -366,31 +457,11 @@ class _Session:
             params.append("SMTPUTF8")
         if self.requiretls:
             params.append("REQUIRETLS")
-        self.step = "MAIL FROM"
-        reply = await self.command(" ".join([f"MAIL FROM:{_path(self.mail_from)}", *params]))
-        if reply.code // 100 != 2:
-            raise self.reply_error(reply, "MAIL FROM")
-
-        self.step = "RCPT TO"
-        for rcpt in self.rcpts:
-            reply = await self.command(f"RCPT TO:{_path(rcpt)}")
-            self.r.rcpts.append(
-                RcptResult(
-                    rcpt=rcpt,
-                    code=reply.code,
-                    enhanced=reply.enhanced or "",
-                    text=reply.text.replace("\n", " "),
-                    accepted=reply.code // 100 == 2,
-                )
-            )
-        if not any(r.accepted for r in self.r.rcpts):
-            await self.quit()
-            raise _Done()
-
-        self.step = "DATA"
-        reply = await self.command("DATA")
-        if reply.code != 354:
-            raise self.reply_error(reply, "DATA")
+        mail = " ".join([f"MAIL FROM:{_path(self.mail_from)}", *params])
+        if "PIPELINING" in exts:
+            await self.pipelined(mail)
+        else:
+            await self.lockstep(mail)
         await self.send_data()
         self.step = "end of data"
         reply = await self.read(self.data_end_timeout)
@@ -401,7 +472,66 @@ class _Session:
             "delivery attempt done",
             extra={"code": reply.code, "host": self.host, "ip": self.ip, "tls": self.r.tls},
         )
+        if self.cache is not None and reply.code // 100 == 2:
+            self.keep = True  # the next message to this host continues with RSET
+            return
         await self.quit()
+
+    def rcpt_result(self, rcpt: str, reply: Reply) -> None:
+        self.r.rcpts.append(
+            RcptResult(
+                rcpt=rcpt,
+                code=reply.code,
+                enhanced=reply.enhanced or "",
+                text=reply.text.replace("\n", " "),
+                accepted=reply.code // 100 == 2,
+            )
+        )
+
+    async def lockstep(self, mail: str) -> None:
+        """MAIL, each RCPT and DATA, each waiting for its reply; returns after 354."""
+        self.step = "MAIL FROM"
+        reply = await self.command(mail)
+        if reply.code // 100 != 2:
+            raise self.reply_error(reply, "MAIL FROM")
+        self.step = "RCPT TO"
+        for rcpt in self.rcpts:
+            self.rcpt_result(rcpt, await self.command(f"RCPT TO:{_path(rcpt)}"))
+        if not any(r.accepted for r in self.r.rcpts):
+            await self.quit()
+            raise _Done()
+        self.step = "DATA"
+        reply = await self.command("DATA")
+        if reply.code != 354:
+            raise self.reply_error(reply, "DATA")
+
+    async def pipelined(self, mail: str) -> None:
+        """MAIL, the RCPTs and DATA as one group, then their replies in order
+        (RFC 2920 §3.1: DATA last in the group); returns after 354."""
+        self.step = "MAIL FROM"
+        await self.send_group([mail, *(f"RCPT TO:{_path(r)}" for r in self.rcpts), "DATA"])
+        mail_reply = await self.read()
+        self.step = "RCPT TO"
+        rcpt_replies = [await self.read() for _ in self.rcpts]
+        self.step = "DATA"
+        data_reply = await self.read()
+        if mail_reply.code // 100 == 2:
+            for rcpt, reply in zip(self.rcpts, rcpt_replies, strict=True):
+                self.rcpt_result(rcpt, reply)
+        accepted = any(r.accepted for r in self.r.rcpts)
+        if data_reply.code == 354 and not accepted:
+            # RFC 2920 §3.1: DATA was accepted without a recipient: end it empty.
+            self.step = "end of data"
+            assert self.writer is not None
+            self.writer.write(b".\r\n")
+            await self.read(self.data_end_timeout)
+        if mail_reply.code // 100 != 2:
+            raise self.reply_error(mail_reply, "MAIL FROM")
+        if not accepted:
+            await self.quit()
+            raise _Done()
+        if data_reply.code != 354:
+            raise self.reply_error(data_reply, "DATA")
 
     async def reject_all(self, code: int, enhanced: str, message: str) -> None:
         """A local decision that no recipient can be delivered in this session."""
@@ -477,12 +607,18 @@ async def deliver_session(
     command_timeout: float,
     logger: logging.Logger | None = None,
     data_end_timeout: float | None = None,
+    cache: SessionCache | None = None,
 ) -> SessionResult:
     """Try to deliver ``message`` to ``rcpts`` over one SMTP session with ``ip``.
 
     Remote problems never raise: they are in the result (see SessionResult).
     After a TLS failure the connection is gone; falling back to plaintext is
     the caller's decision (a new session with TLSMode.SKIP).
+
+    With a *cache*, an idle connection of the same host, address, port and TLS
+    policy is continued with RSET instead of connecting, and after a 2xx at the
+    end of DATA the connection is put back instead of ending it with QUIT
+    (SessionResult.reused tells which sessions were continued).
     """
     message.stat()  # a missing message file is a local error: raise before connecting
     s = _Session(
@@ -501,6 +637,7 @@ async def deliver_session(
         command_timeout=command_timeout,
         data_end_timeout=data_end_timeout if data_end_timeout is not None else DATA_END_TIMEOUT,
         log=logger or _log,
+        cache=cache,
     )
     try:
         await s.run()
@@ -511,7 +648,10 @@ async def deliver_session(
     except (OSError, TimeoutError, PeerClosed, EOFError, ssl.SSLError) as exc:
         s.remote_failure(exc)
     finally:
-        await s.close()
+        if s.keep and s.cache is not None and s.r.error is None:
+            s.cache.put(s.detach())
+        else:
+            await s.close()
     if s.r.error is not None:
         s.log.info(
             "delivery attempt failed",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from postel.db import open_db, transaction
@@ -57,6 +59,8 @@ class ResultDB(SuppressionList):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # The delivery's recorder writes from worker threads; one writer at a time.
+        self.lock = threading.RLock()
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> ResultDB:
@@ -71,11 +75,23 @@ class ResultDB(SuppressionList):
         self, attempt: AttemptResults, *, send_report: bool, now: dt.datetime | None = None
     ) -> list[ResultRow]:
         """Merge one delivery attempt's results into the stored rows."""
+        return self.add_attempts([(attempt, send_report)], now=now)
+
+    def add_attempts(
+        self, attempts: Sequence[tuple[AttemptResults, bool]], *, now: dt.datetime | None = None
+    ) -> list[ResultRow]:
+        """Merge several attempts' results (with their send_report) in one transaction."""
         now = now or dt.datetime.now(dt.UTC)
         day = now.astimezone(dt.UTC).date()
         out: list[ResultRow] = []
-        with transaction(self.conn):
-            for row in rows_for_attempt(attempt, day, send_report):
+        with self.lock, transaction(self.conn):
+            # Rows of one key merged in memory first: one read and write per key.
+            rows: dict[tuple[str, str], ResultRow] = {}
+            for a, send in attempts:
+                for r in rows_for_attempt(a, day, send):
+                    key = (r.policy_domain, r.recipient_domain)
+                    rows[key] = merge_row(rows[key], r) if key in rows else r
+            for row in rows.values():
                 existing = self._get(row.policy_domain, day, row.recipient_domain)
                 if existing is not None:
                     merged = merge_row(existing, row)

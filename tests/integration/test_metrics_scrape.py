@@ -2,7 +2,7 @@
 scraped before and after an incoming message and a submission delivered over
 the queue to an SMTP sink (bench/sink.py, STARTTLS) on loopback, the counters
 written by the workers and by the main process are summed and moved. DNS from
-bench/dnsstub.py (MX of *.sink.test -> 127.0.0.1)."""
+bench/dnsstub.py (MX of dN.sink.test -> 127.0.1.N+1)."""
 
 from __future__ import annotations
 
@@ -57,12 +57,15 @@ def sink(certs: benchlib.Certs) -> Iterator[int]:
             str(certs.cert),
             "--key",
             str(certs.key),
+            # bench/dnsstub.py: the MX of dN.sink.test is 127.0.1.N+1.
+            "--ips",
+            "127.0.1.1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        benchlib.wait_port(port)
+        benchlib.wait_port(port, ip="127.0.1.1")
         yield port
     finally:
         proc.terminate()

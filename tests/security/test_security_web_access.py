@@ -29,10 +29,12 @@ PARAMS = {
     "action": "retry",
     "msgid": "1",
     "index": "0",
+    "thread": "1",
     "path": "no/such/page",
 }
 PUBLIC = {"/admin/login", "/webmail/login"}
-API = {"/webmail/api/recipientsecurity"}
+# Answer 401 to a request without a session: called by the page's scripts.
+API = {"/webmail/api/recipientsecurity", "/webmail/events", "/webmail/rows"}
 BASE = "https://testserver"
 
 

@@ -1,0 +1,180 @@
+"""FETCH responses of one message (RFC 9051 §7.5.2): metadata from the index,
+the rest from byte ranges of the message file, mapped, never read whole."""
+
+from __future__ import annotations
+
+import mmap
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.message import Message as EmailMessage
+from pathlib import Path
+
+from postel.imapserver import encode
+from postel.imapserver.fetchatt import FetchAtt
+from postel.imapserver.mime import (
+    NoSuchPart,
+    Part,
+    filter_header,
+    find_part,
+    header_end,
+    parse_header,
+    parse_structure,
+    section_range,
+)
+from postel.store import Message
+
+STREAM_ABOVE = 256 * 1024  # literals larger than this are streamed from the file
+_NEEDS_FILE = frozenset(
+    {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
+)
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """A literal's contents, to be streamed from *path*."""
+
+    path: Path
+    start: int
+    end: int
+
+
+Segment = bytes | FileRange
+
+
+def flags_of(msg: Message) -> frozenset[str]:
+    return msg.flags | msg.keywords
+
+
+class StructureCache:
+    """Parsed structures of recently fetched messages, by msgid (LRU)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[Part, dict[int, EmailMessage]]] = OrderedDict()
+
+    def get(self, msgid: int, buf: mmap.mmap | bytes) -> tuple[Part, dict[int, EmailMessage]]:
+        hit = self._items.get(msgid)
+        if hit is not None:
+            self._items.move_to_end(msgid)
+            return hit
+        root = parse_structure(buf)
+        headers: dict[int, EmailMessage] = {}
+
+        def walk(p: Part) -> None:
+            if p.message is not None:
+                inner = p.message
+                headers[inner.start] = parse_header(buf[inner.start : inner.body_start])
+                walk(inner)
+            for c in p.children:
+                walk(c)
+
+        walk(root)
+        self._items[msgid] = (root, headers)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return root, headers
+
+
+def map_file(path: Path) -> mmap.mmap | bytes:
+    """The message file mapped read-only (pages are read when touched)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+
+def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
+    return any(a.section is not None or a.name in _NEEDS_FILE for a in atts)
+
+
+def _literal(
+    path: Path, buf: mmap.mmap | bytes, start: int, end: int, partial: tuple[int, int] | None
+) -> list[Segment]:
+    if partial is not None:
+        origin, length = partial
+        start = min(end, start + origin)
+        end = min(end, start + length)
+    size = end - start
+    if size > STREAM_ABOVE:
+        return [b"{%d}\r\n" % size, FileRange(path, start, end)]
+    return [b"{%d}\r\n" % size + buf[start:end]]
+
+
+def _section(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> list[Segment]:
+    section = att.section
+    assert section is not None
+    try:
+        if att.name == "BINARY.SIZE" or att.name == "BINARY":
+            node = find_part(root, section.part) if section.part else root
+            if node.encoding not in ("7BIT", "8BIT", "BINARY"):
+                # Decoding transfer encodings (RFC 3516) is left for later.
+                raise NoSuchPart("binary")
+        start, end = section_range(root, section)
+    except NoSuchPart:
+        return [b'""']
+    if att.name == "BINARY.SIZE":
+        return [str(end - start).encode()]
+    if section.text.startswith("HEADER.FIELDS"):
+        data = filter_header(buf[start:end], section.fields, keep=section.text == "HEADER.FIELDS")
+        return [b"{%d}\r\n" % len(data) + data]
+    return _literal(path, buf, start, end, att.partial)
+
+
+def fetch_items(
+    msg: Message,
+    atts: tuple[FetchAtt, ...],
+    path: Path | None,
+    cache: StructureCache,
+    *,
+    with_uid: bool,
+) -> list[Segment]:
+    """The parenthesised FETCH data of *msg* (without "* n FETCH ")."""
+    out: list[Segment] = [b"("]
+    first = True
+
+    def item(name: str, value: list[Segment]) -> None:
+        nonlocal first
+        out.append((b"" if first else b" ") + name.encode() + b" ")
+        out.extend(value)
+        first = False
+
+    names = [a.name for a in atts]
+    if with_uid and "UID" not in names:
+        item("UID", [str(msg.uid).encode()])
+    buf = map_file(path) if path is not None else None
+    try:
+        for att in atts:
+            n = att.name
+            if att.section is not None:
+                assert buf is not None and path is not None
+                root, _ = cache.get(msg.msgid, buf)
+                item(att.response_name(), _section(att, path, buf, root))
+            elif n == "UID":
+                item(n, [str(msg.uid).encode()])
+            elif n == "FLAGS":
+                item(n, [encode.flag_list(flags_of(msg))])
+            elif n == "INTERNALDATE":
+                item(n, [encode.internal_date(msg.received)])
+            elif n == "RFC822.SIZE":
+                item(n, [str(msg.size).encode()])
+            elif n == "ENVELOPE":
+                assert buf is not None
+                end = header_end(buf, 0, len(buf))
+                item(n, [encode.envelope(parse_header(buf[0:end]))])
+            elif n in ("BODYSTRUCTURE", "BODY"):
+                assert buf is not None
+                root, headers = cache.get(msg.msgid, buf)
+                item(n, [encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")])
+            elif n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+                assert buf is not None and path is not None
+                end = header_end(buf, 0, len(buf))
+                start, stop = {
+                    "RFC822": (0, len(buf)),
+                    "RFC822.HEADER": (0, end),
+                    "RFC822.TEXT": (end, len(buf)),
+                }[n]
+                item(n, _literal(path, buf, start, stop, None))
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    out.append(b")")
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,15 +30,18 @@ postmaster_account = "alice"
 
 [limits]
 max_message_size = 200000
+connection_limit_exempt = []
 
 [imap]
 max_line_length = 1000
-unauthenticated_timeout = 5
+unauthenticated_timeout = 1
 recheck_interval = 0.2
+max_connections_per_ip = 4
+max_connections_per_account = 3
 
 [login_limit]
-first_delay = 0.2
-max_delay = 0.5
+free_per_client_account = 2
+first_delay = 30
 
 [listeners.local]
 ips = ["127.0.0.1"]
@@ -101,6 +105,54 @@ class Env:
 
     def deliver(self, data: bytes = MESSAGE, mailbox: str = "Inbox", account: str = "alice") -> int:
         return self.store.account(account).deliver_bytes(mailbox, data).uid
+
+
+class Raw:
+    """A line-level client for exact protocol exchanges."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.greeting = self.line()
+
+    def line(self) -> bytes:
+        data = self.file.readline(100_000)
+        if not data:
+            raise EOFError("connection closed")
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def cmd(self, line: bytes) -> list[bytes]:
+        """Send a command; the lines up to and including its tagged response."""
+        tag = line.split(b" ", 1)[0]
+        self.send(line + b"\r\n")
+        return self.until(tag)
+
+    def until(self, tag: bytes) -> list[bytes]:
+        out = []
+        while True:
+            data = self.line()
+            out.append(data)
+            if data.startswith(tag + b" "):
+                return out
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def raw_plain(env: Env) -> Raw:
+    return Raw(socket.create_connection(("127.0.0.1", env.ports["imap"]), timeout=10))
+
+
+def raw_tls(env: Env, login: bool = True) -> Raw:
+    sock = socket.create_connection(("127.0.0.1", env.ports["imaps"]), timeout=10)
+    r = Raw(env.client_context().wrap_socket(sock, server_hostname=HOSTNAME))
+    if login:
+        assert b"OK" in r.cmd(b'L LOGIN alice "' + PASSWORD.encode() + b'"')[-1]
+    return r
 
 
 async def run(fn: Callable[[], T]) -> T:

@@ -1,0 +1,185 @@
+"""Session behaviour over real connections: TLS rules, limits, bad input, IDLE,
+sections, flags, rev1 and rev2 responses."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from imap_env import MESSAGE, PASSWORD, Env, raw_plain, raw_tls, run
+from test_imapserver_mime import NESTED
+
+
+async def test_no_login_before_starttls(env: Env) -> None:
+    def client() -> None:
+        r = raw_plain(env)
+        assert b"LOGINDISABLED" in r.greeting and b"STARTTLS" in r.greeting
+        assert b"AUTH=" not in r.greeting
+        out = r.cmd(b'a LOGIN alice "' + PASSWORD.encode() + b'"')
+        assert out[-1].startswith(b"a NO [PRIVACYREQUIRED]")
+        out = r.cmd(b"b AUTHENTICATE PLAIN " + base64.b64encode(b"\0alice\0" + PASSWORD.encode()))
+        assert out[-1].startswith(b"b NO [PRIVACYREQUIRED]")
+        assert r.cmd(b"c STARTTLS")[-1].startswith(b"c OK")
+        sock = env.client_context().wrap_socket(r.sock, server_hostname="mail.example.org")
+        r.sock, r.file = sock, sock.makefile("rb")
+        caps = r.cmd(b"d CAPABILITY")
+        assert b"AUTH=PLAIN" in caps[0] and b"LOGINDISABLED" not in caps[0]
+        initial = base64.b64encode(b"\0alice\0" + PASSWORD.encode())
+        out = r.cmd(b"e AUTHENTICATE PLAIN " + initial)  # SASL-IR (RFC 4959)
+        assert out[-1].startswith(b"e OK [CAPABILITY") and b"IDLE" in out[-1]
+        r.close()
+
+    await run(client)
+
+
+async def test_authenticate_with_continuation_and_failures(env: Env) -> None:
+    def client() -> None:
+        r = raw_tls(env, login=False)
+        r.send(b"a AUTHENTICATE PLAIN\r\n")
+        assert r.line().startswith(b"+")
+        r.send(base64.b64encode(b"\0alice\0wrong") + b"\r\n")
+        assert r.until(b"a")[-1].startswith(b"a NO [AUTHENTICATIONFAILED]")
+        assert r.cmd(b"b LOGIN alice wrong")[-1].startswith(b"b NO [AUTHENTICATIONFAILED]")
+        # The shared login limiter: beyond the free failures the next must wait.
+        assert r.cmd(b"c LOGIN alice wrong")[-1].startswith(b"c NO [UNAVAILABLE]")
+        r.close()
+
+    await run(client)
+
+
+async def test_parse_errors_are_tagged_bad_and_the_session_goes_on(env: Env) -> None:
+    def client() -> None:
+        r = raw_tls(env)
+        assert r.cmd(b"a1 FETCH 1 (FLAGS")[-1].startswith(b"a1 BAD")
+        assert r.cmd(b"a2 FROBNICATE")[-1].startswith(b"a2 BAD")
+        assert r.cmd(b"a3 FETCH 1 FLAGS")[-1].startswith(b"a3 BAD")  # not selected
+        r.send(b"x" * 2000 + b"\r\n")
+        assert r.line().startswith(b"* BAD")
+        r.send(b"a4 APPEND INBOX {999999}\r\n")
+        assert r.line().startswith(b"a4 NO [TOOBIG]")
+        assert r.cmd(b"a5 NOOP")[-1].startswith(b"a5 OK")
+        r.close()
+
+    await run(client)
+
+
+async def test_unauthenticated_session_times_out(env: Env) -> None:
+    def client() -> None:
+        r = raw_plain(env)
+        started = time.monotonic()
+        assert r.line().startswith(b"* BYE")
+        assert time.monotonic() - started < 5
+        r.close()
+
+    await run(client)
+
+
+async def test_connections_per_ip_and_account_are_capped(env: Env) -> None:
+    def client() -> None:
+        logged = [raw_tls(env) for _ in range(3)]
+        fourth = raw_tls(env, login=False)
+        out = fourth.cmd(b'x LOGIN alice "' + PASSWORD.encode() + b'"')
+        assert out[-1].startswith(b"x NO [LIMIT]")
+        refused = raw_plain(env)  # the fifth from this address
+        assert refused.greeting.startswith(b"* BYE [UNAVAILABLE]")
+        for r in [*logged, fourth, refused]:
+            r.close()
+
+    await run(client)
+
+
+async def test_idle_sees_a_delivery(env: Env) -> None:
+    def client() -> float:
+        r = raw_tls(env)
+        r.cmd(b"s SELECT INBOX")
+        r.send(b"i IDLE\r\n")
+        assert r.line().startswith(b"+")
+        started = time.monotonic()
+        env.deliver()
+        assert r.line() == b"* 1 EXISTS\r\n"
+        took = time.monotonic() - started
+        r.send(b"DONE\r\n")
+        assert r.until(b"i")[-1].startswith(b"i OK")
+        r.close()
+        return took
+
+    assert await run(client) < 2
+
+
+async def test_sections_and_seen(env: Env) -> None:
+    env.deliver(NESTED)
+
+    def client() -> None:
+        r = raw_tls(env)
+        r.cmd(b"s SELECT INBOX")
+        out = r.cmd(b"f FETCH 1 (BODY.PEEK[2.1] BODY.PEEK[HEADER.FIELDS (SUBJECT)] FLAGS)")
+        text = b"".join(out)
+        assert b"BODY[2.1] {10}\r\ninner text" in text
+        assert b"BODY[HEADER.FIELDS (SUBJECT)] {19}\r\nSubject: nested\r\n\r\n" in text
+        assert b"FLAGS ()" in text
+        text = b"".join(r.cmd(b"g UID FETCH 1 (BODY[1]<0.5>)"))
+        assert b"UID 1" in text and b"BODY[1]<0> {5}\r\nfirst" in text
+        assert b"\\Seen" in text  # fetching BODY[] sets \Seen (RFC 9051 §6.4.5)
+        text = b"".join(r.cmd(b"h FETCH 1 (BODYSTRUCTURE ENVELOPE)"))
+        assert b'"MIXED"' in text and b'"nested"' in text
+        r.close()
+
+    await run(client)
+
+
+async def test_rev2_and_rev1_responses(env: Env) -> None:
+    env.deliver()
+    env.deliver()
+
+    def client() -> None:
+        r = raw_tls(env)
+        out = r.cmd(b"a SELECT INBOX")
+        assert b"* 0 RECENT\r\n" in out
+        assert r.cmd(b"b SEARCH ALL")[0] == b"* SEARCH 1 2\r\n"
+        assert r.cmd(b"c ENABLE IMAP4rev2")[0] == b"* ENABLED IMAP4rev2\r\n"
+        out = r.cmd(b"d SELECT INBOX")
+        assert (
+            b"* 0 RECENT\r\n" not in out and out[0] == b"* OK [CLOSED] previous mailbox closed\r\n"
+        )
+        assert r.cmd(b"e UID SEARCH ALL")[0] == b'* ESEARCH (TAG "e") UID ALL 1:2\r\n'
+        out = r.cmd(b"f CREATE Projects/2026/x")
+        out = r.cmd(b'g LIST "" "Projects/%"')
+        assert out[0] == b'* LIST (\\NonExistent \\HasChildren) "/" Projects/2026\r\n'
+        r.close()
+
+    await run(client)
+
+
+async def test_expunge_made_elsewhere_is_announced(env: Env) -> None:
+    env.deliver()
+    env.deliver()
+
+    def client() -> None:
+        a, b = raw_tls(env), raw_tls(env)
+        a.cmd(b"s SELECT INBOX")
+        b.cmd(b"s SELECT INBOX")
+        b.cmd(b"t STORE 1 +FLAGS.SILENT (\\Deleted)")
+        assert b.cmd(b"u EXPUNGE")[0] == b"* 1 EXPUNGE\r\n"
+        assert a.cmd(b"n NOOP")[0] == b"* 1 EXPUNGE\r\n"
+        out = a.cmd(b"f FETCH 1 (UID)")
+        assert out[0] == b"* 1 FETCH (UID 2)\r\n"
+        a.close()
+        b.close()
+
+    await run(client)
+
+
+async def test_append_literal_plus_and_copy(env: Env) -> None:
+    def client() -> None:
+        r = raw_tls(env)
+        r.send(b"a APPEND Drafts (\\Draft) {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+        assert r.until(b"a")[-1].startswith(b"a OK [APPENDUID ")
+        assert r.cmd(b"b APPEND Nowhere {3+}\r\nabc")[-1].startswith(b"b NO [TRYCREATE]")
+        r.cmd(b"c SELECT Drafts")
+        out = r.cmd(b"d COPY 1 Trash")
+        assert out[-1].startswith(b"d OK [COPYUID ")
+        r.close()
+
+    await run(client)
+    acc = env.store.account("alice")
+    assert acc.mailbox("Drafts").total == 1 and acc.mailbox("Trash").total == 1

@@ -1,0 +1,225 @@
+"""Issue 17 item 4 (first slice): real IMAP clients against a running postel
+on loopback. Each logs in, lists, selects, fetches, sets flags, moves and
+appends to Sent; a message sent by SMTP shows up (IDLE or NOOP)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import imaplib
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imaplocal import IP, Local, serve_local
+
+from postel.store import Store
+
+pytestmark = pytest.mark.integration
+
+SENT = (
+    b"From: you@postel.localhost\r\nTo: friend@postel.localhost\r\n"
+    b"Subject: sent by a client\r\n\r\nkept in Sent\r\n"
+)
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Local]:
+    yield from serve_local(tmp_path)
+
+
+def mailbox_total(local: Local, name: str) -> int:
+    with Store(local.cfg.datadir) as store:
+        return store.account("you").mailbox(name).total
+
+
+def test_imaplib(local: Local) -> None:
+    local.send("one")
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    typ, boxes = c.list()
+    assert typ == "OK" and any(b"\\Sent" in b for b in boxes if isinstance(b, bytes))
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and int(data[0]) == 1
+    typ, data = c.uid("FETCH", "1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK" and b"Subject: one" in data[0][1]
+    c.uid("STORE", "1", "+FLAGS", "(\\Seen \\Flagged)")
+    typ, data = c.uid("SEARCH", None, "FLAGGED")
+    assert data == [b"1"]
+    c.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(time.time()), SENT)
+    typ, _ = c.uid("MOVE", "1", "Archive")
+    assert typ == "OK"
+    # A message sent by SMTP meanwhile: IDLE reports it (RFC 2177).
+    c.send(b"i1 IDLE\r\n")
+    assert c.readline().startswith(b"+")
+    local.send("two")
+    line = c.readline()
+    assert line.endswith(b"EXISTS\r\n"), line
+    c.send(b"DONE\r\n")
+    assert c.readline().startswith(b"i1 OK")
+    typ, data = c.fetch("1", "(RFC822)")
+    assert email.message_from_bytes(data[0][1])["Subject"] == "two"
+    c.logout()
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+
+
+def test_imaplib_starttls(local: Local) -> None:
+    c = imaplib.IMAP4(IP, local.ports["imap"], timeout=20)
+    assert "LOGINDISABLED" in c.capabilities
+    c.starttls(local.client_context())
+    c.login(local.user, local.password)
+    assert c.select("INBOX")[0] == "OK"
+    c.logout()
+
+
+def test_imapclient(local: Local) -> None:
+    from imapclient import IMAPClient
+
+    local.send("for imapclient")
+    with IMAPClient(
+        IP, port=local.ports["imaps"], ssl_context=local.client_context(), timeout=20
+    ) as c:
+        c.login(local.user, local.password)
+        folders = {name: flags for flags, _, name in c.list_folders()}
+        assert b"\\Sent" in folders["Sent"] and "INBOX" in folders
+        assert c.find_special_folder(b"\\Sent") == "Sent"
+        info = c.select_folder("INBOX")
+        assert info[b"EXISTS"] == 1
+        uids = c.search(["ALL"])
+        data = c.fetch(uids, ["ENVELOPE", "BODYSTRUCTURE", "RFC822.SIZE", "FLAGS"])
+        env = data[uids[0]][b"ENVELOPE"]
+        assert env.subject == b"for imapclient"
+        c.add_flags(uids, [b"\\Flagged"])
+        assert b"\\Flagged" in c.get_flags(uids)[uids[0]]
+        c.append("Sent", SENT, flags=[b"\\Seen"])
+        c.move(uids, "Archive")
+        c.idle()
+        local.send("while idle")
+        responses = c.idle_check(timeout=10)
+        c.idle_done()
+        assert any(r[1] == b"EXISTS" for r in responses), responses
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+
+
+def test_aioimaplib(local: Local) -> None:
+    import aioimaplib
+
+    local.send("for aioimaplib")
+
+    async def main() -> None:
+        c = aioimaplib.IMAP4_SSL(
+            host=IP, port=local.ports["imaps"], ssl_context=local.client_context(), timeout=20
+        )
+        await c.wait_hello_from_server()
+        assert (await c.login(local.user, local.password)).result == "OK"
+        resp = await c.list('""', "*")
+        assert resp.result == "OK" and any(b"\\Sent" in line for line in resp.lines)
+        resp = await c.select("INBOX")
+        assert resp.result == "OK"
+        resp = await c.uid("fetch", "1", "(BODY.PEEK[])")
+        assert resp.result == "OK" and any(b"for aioimaplib" in bytes(x) for x in resp.lines)
+        resp = await c.uid("store", "1", "+FLAGS", "(\\Seen)")
+        assert resp.result == "OK"
+        resp = await c.append(SENT, mailbox="Sent", flags="(\\Seen)")
+        assert resp.result == "OK"
+        resp = await c.uid("move", "1", "Archive")
+        assert resp.result == "OK"
+        idle = await c.idle_start(timeout=10)
+        local_send = asyncio.to_thread(local.send, "aio idle")
+        await local_send
+        pushed = await c.wait_server_push()
+        c.idle_done()
+        await asyncio.wait_for(idle, 10)
+        assert any(b"EXISTS" in bytes(x) for x in pushed), pushed
+        await c.logout()
+
+    asyncio.run(main())
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+
+
+def _curl(local: Local, url: str, *args: str) -> str:
+    cmd = [
+        "curl", "--silent", "--show-error", "--max-time", "30",
+        "--cacert", str(local.cert), "--resolve", f"localhost:{local.ports['imaps']}:{IP}",
+        "--user", f"{local.user}:{local.password}", *args, url,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_curl(local: Local, tmp_path: Path) -> None:
+    local.send("for curl")
+    base = f"imaps://localhost:{local.ports['imaps']}"
+    listing = _curl(local, base + "/")
+    assert '"/" INBOX' in listing and "\\Sent" in listing
+    body = _curl(local, base + "/INBOX/;UID=1")
+    assert "Subject: for curl" in body
+    assert "1" in _curl(local, base + "/INBOX?SUBJECT%20curl")
+    _curl(local, base + "/INBOX", "--request", "UID STORE 1 +FLAGS (\\Flagged)")
+    (tmp_path / "sent.eml").write_bytes(SENT)
+    _curl(local, base + "/Sent", "--upload-file", str(tmp_path / "sent.eml"))
+    _curl(local, base + "/INBOX", "--request", "UID MOVE 1 Archive")
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+    with Store(local.cfg.datadir) as store:
+        (msg,) = store.account("you").list_messages("Archive")
+        assert "\\Flagged" in msg.flags
+
+
+def test_mbsync(local: Local, tmp_path: Path) -> None:
+    local.send("for mbsync")
+    maildir = tmp_path / "Mail"
+    maildir.mkdir()
+    rc = tmp_path / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount postel
+Host {IP}
+Port {local.ports["imaps"]}
+User {local.user}
+Pass {local.password}
+SSLType IMAPS
+CertificateFile {local.cert}
+AuthMechs PLAIN
+
+IMAPStore remote
+Account postel
+
+MaildirStore local
+Path {maildir}/
+Inbox {maildir}/INBOX
+SubFolders Verbatim
+
+Channel postel
+Far :remote:
+Near :local:
+Patterns INBOX Sent Archive
+Create Both
+Expunge Both
+SyncState *
+""")
+
+    def sync() -> None:
+        out = subprocess.run(
+            ["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+
+    sync()
+    (new,) = list((maildir / "INBOX" / "new").iterdir()) + list(
+        (maildir / "INBOX" / "cur").iterdir()
+    )
+    assert b"Subject: for mbsync" in new.read_bytes()
+    # Flag it seen and flagged locally, move it to Archive, put a message in Sent.
+    (maildir / "Archive" / "cur").mkdir(parents=True, exist_ok=True)
+    new.rename(maildir / "Archive" / "cur" / (new.name.split(":")[0].split(",U=")[0] + ":2,FS"))
+    sent_new = maildir / "Sent" / "new"
+    sent_new.mkdir(parents=True, exist_ok=True)
+    (sent_new / "1700000000.1.laptop").write_bytes(SENT)
+    sync()
+    assert mailbox_total(local, "INBOX") == 0
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+    with Store(local.cfg.datadir) as store:
+        (msg,) = store.account("you").list_messages("Archive")
+        assert {"\\Seen", "\\Flagged"} <= msg.flags

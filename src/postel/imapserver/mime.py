@@ -60,9 +60,9 @@ class Part:
 
 def header_end(buf: Buffer, start: int, end: int) -> int:
     """Offset just after the blank line ending the header at *start* (or *end*)."""
-    if buf[start : start + 2] == b"\r\n":
+    if buf[start : min(start + 2, end)] == b"\r\n":
         return start + 2
-    if buf[start : start + 1] == b"\n":
+    if buf[start : min(start + 1, end)] == b"\n":
         return start + 1
     pos = buf.find(b"\n\r\n", start, end)
     pos2 = buf.find(b"\n\n", start, end)
@@ -149,19 +149,25 @@ def _split(buf: Buffer, start: int, end: int, boundary: bytes) -> list[tuple[int
     while pos < end:
         if buf[pos : pos + len(delim)] == delim and (pos == start or buf[pos - 1 : pos] == b"\n"):
             after = pos + len(delim)
-            closing = buf[after : after + 2] == b"--"
             eol = buf.find(b"\n", after, end)
             nxt = end if eol < 0 else eol + 1
-            lines.append((pos, nxt, closing))
-            if closing:
-                break
-            pos = nxt
-            continue
+            rest = buf[after : min(nxt, after + 200)]
+            closing = rest.startswith(b"--")
+            # Only white space may follow the boundary (RFC 2046 §5.1.1).
+            if closing or not rest.strip():
+                lines.append((pos, nxt, closing))
+                if closing:
+                    break
+                pos = nxt
+                continue
+            pos = after
         found = buf.find(b"\n" + delim, pos, end)
         if found < 0:
             break
         pos = found + 1
     parts: list[tuple[int, int]] = []
+    if not lines:  # no delimiter line at all
+        return parts
     for (_, first, closing), following in zip(lines, [*lines[1:], (end, end, True)], strict=True):
         if closing:
             break

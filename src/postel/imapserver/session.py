@@ -238,6 +238,11 @@ class Session:
                 self.bad(cmd.tag, str(exc))
             except StoreError as exc:
                 self.no(cmd.tag, _one_line(str(exc)), "CANNOT")
+            except (_Close, ConnectionError, EOFError, TimeoutError):
+                raise
+            except Exception:  # a bug: this command fails, the session goes on
+                log.exception("imap command failed", extra={"command": cmd.name, "ip": self.ip})
+                self.no(cmd.tag, f"{cmd.name} failed: internal error", "SERVERBUG")
         finally:
             for p in parts:
                 if isinstance(p, SpilledLiteral):

@@ -223,3 +223,132 @@ SyncState *
     with Store(local.cfg.datadir) as store:
         (msg,) = store.account("you").list_messages("Archive")
         assert {"\\Seen", "\\Flagged"} <= msg.flags
+
+
+def test_getmail(local: Local, tmp_path: Path) -> None:
+    """getmail6 retrieves (to a command: its Maildir delivery refuses to run as
+    root), then deletes with move_on_delete: the message is copied to Archive and
+    expunged from the Inbox."""
+    local.send("for getmail")
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    rc = tmp_path / "getmailrc"
+    rc.write_text(f"""
+[retriever]
+type = SimpleIMAPSSLRetriever
+server = {IP}
+port = {local.ports["imaps"]}
+username = {local.user}
+password = {local.password}
+mailboxes = ("INBOX",)
+ca_certs = {local.cert}
+move_on_delete = Archive
+
+[destination]
+type = MDA_external
+path = /bin/sh
+arguments = ("-c", "cat > {maildir}/new/msg-$$")
+allow_root_commands = true
+
+[options]
+read_all = true
+delete = true
+verbose = 0
+""")
+    out = subprocess.run(
+        ["getmail", f"--getmaildir={tmp_path}", f"--rcfile={rc}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    (got,) = list((maildir / "new").iterdir())
+    assert b"Subject: for getmail" in got.read_bytes()
+    assert mailbox_total(local, "INBOX") == 0 and mailbox_total(local, "Archive") == 1
+
+
+def test_fetchmail(local: Local, tmp_path: Path) -> None:
+    """fetchmail fetches over implicit TLS with the certificate checked, hands
+    the message to an MDA and marks it seen (keep)."""
+    local.send("for fetchmail")
+    out_dir = tmp_path / "delivered"
+    out_dir.mkdir()
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        f"poll {IP} service {local.ports['imaps']} protocol IMAP auth password\n"
+        f'  user "{local.user}" password "{local.password}" is "{local.user}" here\n'
+        f"  ssl sslcertck sslcertfile {local.cert} sslcommonname localhost keep\n"
+        f"  folder INBOX\n"
+        f"  mda \"/bin/sh -c 'cat > {out_dir}/msg-$$'\"\n"
+    )
+    rc.chmod(0o600)
+    env = {"HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        ["fetchmail", "-f", str(rc), "--nodetach", "--nosyslog", "-v"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    (got,) = list(out_dir.iterdir())
+    assert b"Subject: for fetchmail" in got.read_bytes()
+    with Store(local.cfg.datadir) as store:
+        (msg,) = store.account("you").list_messages("Inbox")
+        assert "\\Seen" in msg.flags
+
+
+def test_offlineimap(local: Local, tmp_path: Path) -> None:
+    """offlineimap3 syncs both ways: a message flagged and moved locally and one
+    put in the local Sent reach the server."""
+    local.send("for offlineimap")
+    maildir = tmp_path / "Mail"
+    rc = tmp_path / "offlineimaprc"
+    rc.write_text(f"""
+[general]
+accounts = postel
+metadata = {tmp_path}/offlineimap-meta
+
+[Account postel]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {maildir}
+
+[Repository remote]
+type = IMAP
+remotehost = localhost
+remoteport = {local.ports["imaps"]}
+remoteuser = {local.user}
+remotepass = {local.password}
+ssl = yes
+sslcacertfile = {local.cert}
+folderfilter = lambda name: name in ["INBOX", "Sent", "Archive"]
+""")
+
+    def sync() -> None:
+        out = subprocess.run(
+            ["offlineimap", "-c", str(rc), "-o", "-u", "basic"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0 and "ERROR" not in out.stdout + out.stderr, (
+            out.stdout + out.stderr
+        )
+
+    sync()
+    inbox = maildir / "INBOX"
+    (got,) = list((inbox / "new").iterdir()) + list((inbox / "cur").iterdir())
+    assert b"Subject: for offlineimap" in got.read_bytes()
+    name = got.name.split(":")[0]
+    got.rename(inbox / "cur" / f"{name}:2,FS")  # flagged and seen
+    sync()
+    with Store(local.cfg.datadir) as store:
+        (msg,) = store.account("you").list_messages("Inbox")
+        assert {"\\Seen", "\\Flagged"} <= msg.flags
+    # Moved locally to Archive (a new file there, deleted from INBOX), and a
+    # message put into the local Sent.
+    moved = (inbox / "cur" / f"{name}:2,FS").read_bytes()
+    (inbox / "cur" / f"{name}:2,FS").unlink()
+    (maildir / "Archive" / "new" / "1700000000.2.laptop").write_bytes(moved)
+    (maildir / "Sent" / "new" / "1700000000.1.laptop").write_bytes(SENT)
+    sync()
+    assert mailbox_total(local, "INBOX") == 0
+    assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1

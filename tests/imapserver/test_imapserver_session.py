@@ -183,3 +183,53 @@ async def test_append_literal_plus_and_copy(env: Env) -> None:
     await run(client)
     acc = env.store.account("alice")
     assert acc.mailbox("Drafts").total == 1 and acc.mailbox("Trash").total == 1
+
+
+def scram_exchange(env: Env, user: str, password: str) -> list[bytes]:
+    """AUTHENTICATE SCRAM-SHA-256 (RFC 5802 §3, RFC 7677) as a client does it."""
+    import hashlib
+    import hmac
+    import os
+
+    def b64(data: bytes) -> bytes:
+        return base64.b64encode(data)
+
+    r = raw_tls(env, login=False)
+    assert b"AUTH=SCRAM-SHA-256" in r.cmd(b"c CAPABILITY")[0]
+    cnonce = b64(os.urandom(12)).decode()
+    first_bare = f"n={user},r={cnonce}"
+    r.send(b"a AUTHENTICATE SCRAM-SHA-256 " + b64(("n,," + first_bare).encode()) + b"\r\n")
+    line = r.line()
+    if not line.startswith(b"+ "):
+        return [line]
+    server_first = base64.b64decode(line[2:].strip()).decode()
+    attrs = dict(a.split("=", 1) for a in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"])
+    )
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored = hashlib.sha256(client_key).digest()
+    without_proof = f"c=biws,r={attrs['r']}"
+    auth_message = f"{first_bare},{server_first},{without_proof}".encode()
+    sig = hmac.new(stored, auth_message, hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig, strict=True))
+    r.send(b64(f"{without_proof},p={b64(proof).decode()}".encode()) + b"\r\n")
+    line = r.line()
+    if not line.startswith(b"+ "):
+        return [line]
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    expected = b"v=" + b64(hmac.new(server_key, auth_message, hashlib.sha256).digest())
+    assert base64.b64decode(line[2:].strip()) == expected  # the server knows the key too
+    r.send(b"\r\n")
+    out = [line, *r.until(b"a")]
+    r.close()
+    return out
+
+
+async def test_scram_sha256(env: Env) -> None:
+    ok = await run(lambda: scram_exchange(env, "alice@example.org", PASSWORD))
+    assert ok[-1].startswith(b"a OK [CAPABILITY")
+    wrong = await run(lambda: scram_exchange(env, "alice", "wrong"))
+    assert wrong[-1].startswith(b"a NO [AUTHENTICATIONFAILED]")
+    unknown = await run(lambda: scram_exchange(env, "nobody", "wrong"))
+    assert unknown[-1].startswith(b"a NO [AUTHENTICATIONFAILED]")

@@ -97,6 +97,12 @@ def _params(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
     return out
 
 
+def _value(msg: EmailMessage, name: str) -> str | None:
+    """A header field's value as text (8-bit bytes come as an email Header)."""
+    value = msg.get(name)
+    return None if value is None else str(value)
+
+
 class _Counter:
     def __init__(self) -> None:
         self.parts = 0
@@ -113,15 +119,15 @@ def _parse(buf: Buffer, start: int, end: int, default: str, depth: int, count: _
     part.params = _params(msg, "content-type")
     if "content-type" not in msg and ctype == "text/plain":
         part.params = [("CHARSET", "us-ascii")]
-    part.content_id = msg.get("content-id")
-    part.description = msg.get("content-description")
-    part.encoding = (msg.get("content-transfer-encoding") or "7BIT").strip().upper()
-    part.md5 = msg.get("content-md5")
+    part.content_id = _value(msg, "content-id")
+    part.description = _value(msg, "content-description")
+    part.encoding = (_value(msg, "content-transfer-encoding") or "7BIT").strip().upper()
+    part.md5 = _value(msg, "content-md5")
     if "content-disposition" in msg:
         part.disposition = msg.get_content_disposition()
         part.disposition_params = _params(msg, "content-disposition")
-    part.language = msg.get("content-language")
-    part.location = msg.get("content-location")
+    part.language = _value(msg, "content-language")
+    part.location = _value(msg, "content-location")
     too_deep = depth >= MAX_DEPTH or count.parts >= MAX_PARTS
     if part.is_multipart and not too_deep:
         boundary = msg.get_param("boundary", header="content-type")

@@ -7,6 +7,7 @@ Store calls run in threads; message bodies are streamed from their files."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import logging
@@ -35,7 +36,7 @@ from postel.imapserver.reader import Limits, LiteralTooBig, TooLong, read_comman
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
-from postel.sasl import LoginRefused, SASLError, decode_plain
+from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
 from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
 from postel.store.names import SYSTEM_FLAGS
@@ -84,6 +85,10 @@ PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
 FETCH_PAGE = 200  # messages per thread hop in FETCH
 CHUNK = 256 * 1024
+
+
+class _Cancelled(Exception):
+    """The client cancelled an AUTHENTICATE exchange with "*"."""
 
 
 class _Close(Exception):
@@ -138,7 +143,7 @@ class Session:
             if not self.tls:
                 caps += ["STARTTLS", "LOGINDISABLED"]
             else:
-                caps += ["AUTH=PLAIN"]
+                caps += ["AUTH=PLAIN", "AUTH=SCRAM-SHA-256"]
         else:
             caps += [
                 "IDLE",
@@ -322,26 +327,21 @@ class Session:
             self.no(cmd.tag, "authentication only after STARTTLS", "PRIVACYREQUIRED")
             return
         mech = cmd.strings[0].decode()
-        if mech != "PLAIN":
+        if mech not in ("PLAIN", "SCRAM-SHA-256"):
             self.no(cmd.tag, f"mechanism {mech} not supported", "CANNOT")
             return
-        if len(cmd.strings) > 1:  # RFC 4959 SASL-IR
-            response = cmd.strings[1].decode("ascii", "replace")
-        else:
-            self.send(b"+ ")
-            await self.flush()
-            try:
-                async with asyncio.timeout(self._timeout()):
-                    line = await read_line(self.reader, self.limits.max_line)
-            except TooLong:
-                self.bad(cmd.tag, "authentication response too long")
+        try:
+            if len(cmd.strings) > 1:  # RFC 4959 SASL-IR
+                response = cmd.strings[1].decode("ascii", "replace")
+            else:
+                response = await self._challenge(b"")
+            if mech == "SCRAM-SHA-256":
+                await self._scram(cmd.tag, response)
                 return
-            response = line.decode("ascii", "replace").strip()
-        if response == "*":
+            authzid, user, password = decode_plain(response)
+        except _Cancelled:
             self.bad(cmd.tag, "authentication cancelled")
             return
-        try:
-            authzid, user, password = decode_plain(response)
         except SASLError as exc:
             self.bad(cmd.tag, f"malformed authentication response: {exc}")
             return
@@ -349,6 +349,41 @@ class Session:
             self.no(cmd.tag, "authorization identity not allowed", "AUTHORIZATIONFAILED")
             return
         await self._login(cmd.tag, user, password, "PLAIN")
+
+    async def _challenge(self, data: bytes) -> str:
+        """Send a continuation with base64 *data*; the client's response line
+        (RFC 9051 §6.2.2), "*" cancelling."""
+        self.send(b"+ " + base64.b64encode(data))
+        await self.flush()
+        try:
+            async with asyncio.timeout(self._timeout()):
+                line = await read_line(self.reader, self.limits.max_line)
+        except TooLong:
+            raise SASLError("response too long") from None
+        response = line.decode("ascii", "replace").strip()
+        if response == "*":
+            raise _Cancelled
+        return response
+
+    async def _scram(self, tag: str, initial: str) -> None:
+        """SCRAM-SHA-256 (RFC 7677) with the keys submission uses."""
+        server = ScramServer(decode_text(initial))
+        user = server.username
+        try:
+            keys = await self.ctx.logins.scram_keys(self.ip, user)
+        except LoginRefused as exc:
+            self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
+            return
+        first = server.first(keys.salt, keys.iterations)
+        response = decode_text(await self._challenge(first.encode()))
+        final = server.final(response, keys.stored_key, keys.server_key)
+        if final is None or keys.account is None or (server.authzid and server.authzid != user):
+            log.info("imap login failed", extra={"ip": self.ip, "mechanism": "SCRAM-SHA-256"})
+            self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
+            return
+        await self.ctx.logins.succeeded(keys.attempt)
+        await self._challenge(final.encode())  # the client answers with an empty line
+        await self._logged_in(tag, keys.account, "SCRAM-SHA-256")
 
     async def _login(self, tag: str, user: str, password: str, how: str) -> None:
         try:
@@ -361,6 +396,9 @@ class Session:
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": how})
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
             return
+        await self._logged_in(tag, account, how)
+
+    async def _logged_in(self, tag: str, account: str, how: str) -> None:
         limit = self.ctx.settings.max_connections_per_account
         if self.ctx.per_account[account] >= limit:
             self.no(tag, f"more than {limit} connections of this account", "LIMIT")

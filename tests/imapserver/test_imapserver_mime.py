@@ -124,3 +124,26 @@ def test_list_wildcards_and_special_use() -> None:
     assert got == {"INBOX", "Sent", "Trash", "Projects", "Projects/a", "Projects/a/b"}
     got = {e.name for e in list_entries(names, "", ["inbox"], rev2=False)}
     assert got == {"INBOX"}
+
+
+def test_header_parser_agrees_with_the_email_package() -> None:
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    header = (
+        b"Subject: folded\r\n  over two lines\r\n"
+        b"From: J\xc3\xb6rg <j@example.org>\r\n"
+        b"X-Empty:\r\n"
+        b"Content-Type: text/plain;\r\n\tcharset=utf-8\r\n"
+        b"\r\n"
+        b"Body: not a header\r\n"
+    )
+    ours = parse_header(header)
+    theirs = BytesHeaderParser(policy=compat32).parsebytes(header)
+    assert [(k.lower(), str(v).split()) for k, v in ours.items()] == [
+        (k.lower(), str(v).split()) for k, v in theirs.items()
+    ]
+    assert ours.get_param("charset") == "utf-8"
+    # Space before the colon (RFC 5322 §4.5.3 obsolete syntax) is a field here
+    # too; the email package ends the header there.
+    assert parse_header(b"To : a@example.org\r\n\r\n")["to"] == "a@example.org"

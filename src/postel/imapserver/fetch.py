@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message as EmailMessage
 from pathlib import Path
@@ -58,7 +59,8 @@ class StructureCache:
             self._items.move_to_end(msgid)
             return hit
         root = parse_structure(buf)
-        headers: dict[int, EmailMessage] = {}
+        # The top header at 0 (ENVELOPE), each message/rfc822 part's at its start.
+        headers: dict[int, EmailMessage] = {0: parse_header(buf[0 : root.body_start])}
 
         def walk(p: Part) -> None:
             if p.message is not None:
@@ -73,6 +75,13 @@ class StructureCache:
         if len(self._items) > self.size:
             self._items.popitem(last=False)
         return root, headers
+
+    def header(self, msgid: int, buf: mmap.mmap | bytes) -> EmailMessage:
+        """The top header, from the cache when the structure is there."""
+        hit = self._items.get(msgid)
+        if hit is not None:
+            return hit[1][0]
+        return parse_header(buf[0 : header_end(buf, 0, len(buf))])
 
 
 def map_file(path: Path) -> mmap.mmap | bytes:
@@ -99,9 +108,21 @@ def _literal(
     return [b"{%d}\r\n" % size + buf[start:end]]
 
 
-def _section(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> list[Segment]:
+def _section(
+    att: FetchAtt, path: Path, buf: mmap.mmap | bytes, structure: Callable[[], Part]
+) -> list[Segment]:
     section = att.section
     assert section is not None
+    if not section.part and section.text != "MIME" and att.name == "BODY":
+        # The top header and text need no structure, just where the header ends.
+        end = header_end(buf, 0, len(buf))
+        start, stop = {"": (0, len(buf)), "TEXT": (end, len(buf))}.get(section.text, (0, end))
+        if section.text.startswith("HEADER.FIELDS"):
+            keep = section.text == "HEADER.FIELDS"
+            data = filter_header(buf[start:stop], section.fields, keep=keep)
+            return [b"{%d}\r\n" % len(data) + data]
+        return _literal(path, buf, start, stop, att.partial)
+    root = structure()
     try:
         if att.name == "BINARY.SIZE" or att.name == "BINARY":
             node = find_part(root, section.part) if section.part else root
@@ -140,14 +161,19 @@ def fetch_items(
     names = [a.name for a in atts]
     if with_uid and "UID" not in names:
         item("UID", [str(msg.uid).encode()])
+    structured = any(a.name in ("BODY", "BODYSTRUCTURE") and a.section is None for a in atts)
     buf = map_file(path) if path is not None else None
+
+    def structure() -> Part:
+        assert buf is not None
+        return cache.get(msg.msgid, buf)[0]
+
     try:
         for att in atts:
             n = att.name
             if att.section is not None:
                 assert buf is not None and path is not None
-                root, _ = cache.get(msg.msgid, buf)
-                item(att.response_name(), _section(att, path, buf, root))
+                item(att.response_name(), _section(att, path, buf, structure))
             elif n == "UID":
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
@@ -158,8 +184,9 @@ def fetch_items(
                 item(n, [str(msg.size).encode()])
             elif n == "ENVELOPE":
                 assert buf is not None
-                end = header_end(buf, 0, len(buf))
-                item(n, [encode.envelope(parse_header(buf[0:end]))])
+                if structured:  # parsed once for BODYSTRUCTURE too
+                    cache.get(msg.msgid, buf)
+                item(n, [encode.envelope(cache.header(msg.msgid, buf))])
             elif n in ("BODYSTRUCTURE", "BODY"):
                 assert buf is not None
                 root, headers = cache.get(msg.msgid, buf)

@@ -8,9 +8,9 @@ byte ranges (RFC 9051 §6.4.5, RFC 2045/2046). The structure is plain data
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
-from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Protocol
 
@@ -73,8 +73,35 @@ def header_end(buf: Buffer, start: int, end: int) -> int:
     return pos + 3
 
 
+_FIELD = re.compile(r"([!-9;-~]+)[ \t]*:")  # field-name (RFC 5322 §3.6.8) and colon
+
+
 def parse_header(data: bytes) -> EmailMessage:
-    return BytesHeaderParser(policy=compat32).parsebytes(data)
+    """The fields of a header block (RFC 5322 §2.2), unfolded lines kept as
+    sent, in an email Message (compat32) for its parameter parsing. Lines that
+    are not fields are skipped (the email package's parser, which does the
+    same, is ten times slower)."""
+    msg = EmailMessage(policy=compat32)
+    text = data.decode("ascii", "surrogateescape")
+    name = ""
+    value: list[str] = []
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line[:1] in (" ", "\t"):
+            if name:
+                value.append(line)
+            continue
+        if name:
+            msg.set_raw(name, "\r\n".join(value).lstrip(" \t"))
+            name = ""
+        if not line:
+            break
+        m = _FIELD.match(line)
+        if m is not None:
+            name, value = m.group(1), [line[m.end() :]]
+    if name:
+        msg.set_raw(name, "\r\n".join(value).lstrip(" \t"))
+    return msg
 
 
 def count_lines(buf: Buffer, start: int, end: int) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from postel.datadir import message_path
 from postel.store import AccountStore, MailboxInfo, Message
 
 PAGE = 2000  # messages per index page
@@ -77,7 +78,10 @@ class AccountMailStore:
         return self.account.get_by_uid(mailbox, uid)
 
     def message_file(self, msgid: int) -> Path:
-        return self.account.message_path(msgid)
+        # The data directory's layout (postel.datadir), without the index lookup
+        # AccountStore.message_path adds: the caller has just read the message's
+        # row, and a file removed meanwhile is FileNotFoundError on opening.
+        return message_path(self.account.dir, msgid)
 
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
         return self.account.set_flags(msgid, add, remove)

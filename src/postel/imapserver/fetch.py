@@ -24,7 +24,7 @@ from postel.imapserver.mime import (
 )
 from postel.store import Message
 
-STREAM_ABOVE = 256 * 1024  # literals larger than this are streamed from the file
+STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
 _NEEDS_FILE = frozenset(
     {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 )

@@ -117,15 +117,21 @@ class Session:
         self.rev2 = False
         self.utf8 = False
         self.cache = StructureCache()
+        self._out: list[bytes] = []
         s = ctx.settings
         self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
 
     # -- output -------------------------------------------------------------
 
     def send(self, line: bytes) -> None:
-        self.writer.write(line + b"\r\n")
+        self._out.append(line + b"\r\n")
 
     async def flush(self) -> None:
+        """Write what was sent in one go (each write to a TLS transport makes its
+        own record) and wait for the transport's buffer to drain."""
+        if self._out:
+            self.writer.write(b"".join(self._out))
+            self._out.clear()
         await self.writer.drain()
 
     def ok(self, tag: str, text: str, code: str = "") -> None:
@@ -187,7 +193,10 @@ class Session:
                 await self.flush()
                 await self._one()
             await self.flush()
-        except (_Close, EOFError, ConnectionError, TimeoutError):
+        except _Close:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.flush(), 5)
+        except (EOFError, ConnectionError, TimeoutError):
             pass
         finally:
             if self.account and self.ctx.per_account[self.account] > 0:
@@ -740,13 +749,14 @@ class Session:
             for msn, items in await self._thread(build):
                 if msn == 0:
                     continue
-                self.writer.write(f"* {msn} FETCH ".encode())
+                self._out.append(b"* %d FETCH " % msn)
                 for seg in items:
                     if isinstance(seg, FileRange):
+                        await self.flush()
                         await self._stream(seg)
                     else:
-                        self.writer.write(seg)
-                self.writer.write(b"\r\n")
+                        self._out.append(seg)
+                self._out.append(b"\r\n")
             await self.flush()
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
 

@@ -233,3 +233,25 @@ async def test_scram_sha256(env: Env) -> None:
     assert wrong[-1].startswith(b"a NO [AUTHENTICATIONFAILED]")
     unknown = await run(lambda: scram_exchange(env, "nobody", "wrong"))
     assert unknown[-1].startswith(b"a NO [AUTHENTICATIONFAILED]")
+
+
+async def test_large_append_and_streamed_fetch(env: Env) -> None:
+    """A 150 kB message: its APPEND literal goes to a file, BODY[] is streamed
+    from the message file, a partial range of it is exact."""
+    body = b"".join(b"line %06d of a long message\r\n" % i for i in range(5000))
+    message = MESSAGE + body
+
+    def client() -> None:
+        c = env.login()
+        typ, data = c.append("INBOX", None, None, message)
+        assert typ == "OK"
+        c.select("INBOX")
+        typ, data = c.fetch("1", "(BODY.PEEK[] BODY.PEEK[TEXT]<100000.60>)")
+        assert typ == "OK"
+        assert data[0][1] == message
+        text = message[message.index(b"\r\n\r\n") + 4 :]
+        assert data[1][1] == text[100000:100060]
+        c.logout()
+
+    await run(client)
+    assert not list(env.cfg.datadir.tmp.glob("imap-*"))  # the spilled literal is gone

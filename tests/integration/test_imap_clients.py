@@ -352,3 +352,52 @@ folderfilter = lambda name: name in ["INBOX", "Sent", "Archive"]
     sync()
     assert mailbox_total(local, "INBOX") == 0
     assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+
+
+def test_neomutt(local: Local, tmp_path: Path) -> None:
+    """neomutt, driven by keys pushed at start (-e push) on a pseudo terminal
+    (script(1)): flags the message and saves it to Archive, then writes a
+    message (sent by submission) whose copy it appends to Sent (Fcc)."""
+    local.send("for neomutt")
+    imaps = f"imaps://{local.user}@localhost:{local.ports['imaps']}"
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\necho "body written by neomutt" >> "$1"\n')
+    editor.chmod(0o755)
+    rc = tmp_path / "neomuttrc"
+    rc.write_text(f"""
+set certificate_file = "{local.cert}"
+set ssl_force_tls = yes
+set imap_user = "{local.user}"
+set imap_pass = "{local.password}"
+set smtp_url = "smtps://{local.user}@localhost:{local.ports["submissions"]}"
+set smtp_pass = "{local.password}"
+set folder = "{imaps}/"
+set spoolfile = "+INBOX"
+set record = "+Sent"
+set from = "{local.address}"
+set editor = "{editor}"
+set copy = yes
+set confirmappend = no
+set delete = yes
+set header_cache = ""
+set message_cachedir = ""
+""")
+    keys = (
+        "<flag-message><save-message>=Archive<enter><sync-mailbox>"
+        f"<mail>{local.address}<enter>from neomutt<enter><send-message><sync-mailbox><quit>"
+    )
+    command = f"neomutt -n -F {rc} -f {imaps}/INBOX -e 'push \"{keys}\"'"
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+    out = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        capture_output=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert mailbox_total(local, "Sent") == 1, out.stdout[-2000:]
+    deadline = time.monotonic() + 20
+    while mailbox_total(local, "INBOX") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the message neomutt sent, delivered locally
+    assert mailbox_total(local, "INBOX") == 1
+    with Store(local.cfg.datadir) as store:
+        (msg,) = store.account("you").list_messages("Archive")
+        assert msg.subject == "for neomutt" and "\\Flagged" in msg.flags

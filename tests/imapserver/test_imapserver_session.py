@@ -42,6 +42,8 @@ async def test_authenticate_with_continuation_and_failures(env: Env) -> None:
         assert r.cmd(b"b LOGIN alice wrong")[-1].startswith(b"b NO [AUTHENTICATIONFAILED]")
         # The shared login limiter: beyond the free failures the next must wait.
         assert r.cmd(b"c LOGIN alice wrong")[-1].startswith(b"c NO [UNAVAILABLE]")
+        # Three failures on one connection end it.
+        assert r.line() == b"* BYE too many failed logins\r\n"
         r.close()
 
     await run(client)

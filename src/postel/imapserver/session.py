@@ -83,6 +83,7 @@ STATES: dict[str, tuple[str, ...]] = {
 }
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
+MAX_AUTH_FAILURES = 3  # failed logins of one connection before BYE
 FETCH_PAGE = 200  # messages per thread hop in FETCH
 CHUNK = 256 * 1024
 
@@ -118,6 +119,7 @@ class Session:
         self.utf8 = False
         self.cache = StructureCache()
         self._out: list[bytes] = []
+        self.auth_failures = 0
         s = ctx.settings
         self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
 
@@ -382,6 +384,7 @@ class Session:
             keys = await self.ctx.logins.scram_keys(self.ip, user)
         except LoginRefused as exc:
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
+            self._auth_failed()
             return
         first = server.first(keys.salt, keys.iterations)
         response = decode_text(await self._challenge(first.encode()))
@@ -389,6 +392,7 @@ class Session:
         if final is None or keys.account is None or (server.authzid and server.authzid != user):
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": "SCRAM-SHA-256"})
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
+            self._auth_failed()
             return
         await self.ctx.logins.succeeded(keys.attempt)
         await self._challenge(final.encode())  # the client answers with an empty line
@@ -400,12 +404,22 @@ class Session:
         except LoginRefused as exc:
             log.info("imap login refused", extra={"ip": self.ip, "wait": exc.wait})
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
+            self._auth_failed()
             return
         if account is None:
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": how})
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
+            self._auth_failed()
             return
         await self._logged_in(tag, account, how)
+
+    def _auth_failed(self) -> None:
+        """A few failed logins per connection, then BYE (the login limiter counts
+        them across connections)."""
+        self.auth_failures += 1
+        if self.auth_failures >= MAX_AUTH_FAILURES:
+            self.send(b"* BYE too many failed logins")
+            raise _Close
 
     async def _logged_in(self, tag: str, account: str, how: str) -> None:
         limit = self.ctx.settings.max_connections_per_account

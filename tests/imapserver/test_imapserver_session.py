@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 
-from imap_env import MESSAGE, PASSWORD, Env, raw_plain, raw_tls, run
+import pytest
+from imap_env import MESSAGE, PASSWORD, STATIC, Env, make_config, raw_plain, raw_tls, run
 from test_imapserver_mime import NESTED
 
 
@@ -55,6 +57,9 @@ async def test_parse_errors_are_tagged_bad_and_the_session_goes_on(env: Env) -> 
         assert r.cmd(b"a1 FETCH 1 (FLAGS")[-1].startswith(b"a1 BAD")
         assert r.cmd(b"a2 FROBNICATE")[-1].startswith(b"a2 BAD")
         assert r.cmd(b"a3 FETCH 1 FLAGS")[-1].startswith(b"a3 BAD")  # not selected
+        r.cmd(b"s SELECT Junk")
+        assert r.cmd(b"a6 FETCH 1:* FLAGS") == [b"a6 OK FETCH completed\r\n"]  # empty
+        assert r.cmd(b"a7 FETCH 1 FLAGS")[-1].startswith(b"a7 BAD")  # no message 1
         r.send(b"x" * 2000 + b"\r\n")
         assert r.line().startswith(b"* BAD")
         r.send(b"a4 APPEND INBOX {999999}\r\n")
@@ -257,3 +262,53 @@ async def test_large_append_and_streamed_fetch(env: Env) -> None:
 
     await run(client)
     assert not list(env.cfg.datadir.tmp.glob("imap-*"))  # the spilled literal is gone
+
+
+async def test_search_keys_on_messages(env: Env) -> None:
+    big = MESSAGE.replace(b"Subject: hello there", b"Subject: quarterly report") + b"x" * 5000
+    env.deliver(MESSAGE)  # 1: small, "hello there"
+    env.deliver(big)  # 2: large
+    env.deliver(NESTED)  # 3: multipart, "inner text" in a nested part
+
+    def client() -> None:
+        r = raw_tls(env)
+        r.cmd(b"s SELECT INBOX")
+        r.cmd(b"t STORE 2 +FLAGS.SILENT (\\Flagged $Work)")
+
+        def search(keys: bytes) -> bytes:
+            return r.cmd(b"q SEARCH " + keys)[0].strip()
+
+        assert search(b"ALL") == b"* SEARCH 1 2 3"
+        assert search(b'SUBJECT "REPORT"') == b"* SEARCH 2"
+        assert search(b"FROM bob") == b"* SEARCH 1 2"
+        assert search(b'BODY "inner text"') == b"* SEARCH 3"
+        assert search(b'TEXT "Message-ID: <m1@"') == b"* SEARCH 1 2"
+        assert search(b'HEADER Content-Type "multipart/mixed"') == b"* SEARCH 3"
+        assert search(b"LARGER 4000") == b"* SEARCH 2"
+        assert search(b"FLAGGED KEYWORD $Work") == b"* SEARCH 2"
+        assert search(b"OR 1 3 NOT SEEN") == b"* SEARCH 1 3"
+        assert search(b"NOT (UID 1:2)") == b"* SEARCH 3"
+        assert search(b"SENTON 7-Dec-2026") == b"* SEARCH 1 2"
+        assert search(b"SINCE 1-Jan-2000 BEFORE 1-Jan-2001") == b"* SEARCH"
+        out = r.cmd(b"e SEARCH RETURN (MIN MAX COUNT) UNFLAGGED")
+        assert out[0] == b'* ESEARCH (TAG "e") MIN 1 MAX 3 COUNT 2\r\n'
+        r.close()
+
+    await run(client)
+
+
+def test_imap_port_needs_a_certificate(tmp_path: Path) -> None:
+    import trustme
+
+    from postel.config.errors import ConfigError
+    from postel.imapserver.errors import ListenerConfigError
+    from postel.imapserver.service import listen_plan
+
+    static = STATIC.replace('tls_cert_file = "cert.pem"\ntls_key_file = "key.pem"\n', "")
+    with pytest.raises(ConfigError, match=r"tls_cert_file.*required for TLS"):
+        make_config(tmp_path, trustme.CA(), static)
+    cfg = make_config(tmp_path, trustme.CA())
+    lst = cfg.static.listeners["local"]
+    lst.tls_cert_file = lst.tls_key_file = ""
+    with pytest.raises(ListenerConfigError, match="listener 'local': imap needs tls_cert_file"):
+        listen_plan(cfg)

@@ -34,7 +34,7 @@ from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
 from postel.imapserver.reader import Limits, LiteralTooBig, TooLong, read_command, read_line
 from postel.imapserver.selected import Selected, load, refresh
-from postel.imapserver.seqset import SeqSet, format_uids
+from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
@@ -721,6 +721,8 @@ class Session:
             return seqset.members(sel.uids.tolist(), max(sel.largest_uid, 0))
         out: list[int] = []
         n = sel.exists
+        if n == 0 and all(STAR in r for r in seqset.ranges):
+            return []  # "1:*" of an empty mailbox names nothing (as Dovecot answers)
         for lo, hi in seqset.bounds(n):
             if lo < 1 or hi > n:
                 raise ParseError("message sequence number out of range")

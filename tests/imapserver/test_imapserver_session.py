@@ -77,6 +77,16 @@ async def test_unauthenticated_session_times_out(env: Env) -> None:
         assert r.line().startswith(b"* BYE")
         assert time.monotonic() - started < 5
         r.close()
+        # Commands do not extend the time to log in.
+        r = raw_plain(env)
+        started = time.monotonic()
+        lines: list[bytes] = []
+        while (not lines or not lines[-1].startswith(b"* BYE")) and len(lines) < 20:
+            time.sleep(0.3)
+            r.send(b"n NOOP\r\n")
+            lines.append(r.line())
+        assert time.monotonic() - started < 3
+        r.close()
 
     await run(client)
 

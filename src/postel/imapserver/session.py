@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +121,7 @@ class Session:
         self.cache = StructureCache()
         self._out: list[bytes] = []
         self.auth_failures = 0
+        self._login_deadline = time.monotonic() + ctx.settings.unauthenticated_timeout
         s = ctx.settings
         self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
 
@@ -206,8 +208,12 @@ class Session:
             self.state = LOGOUT
 
     def _timeout(self) -> float:
+        """Seconds to wait for the client: until the login deadline (counted
+        from the connection, so NOOPs cannot keep it open), then idle_timeout."""
         s = self.ctx.settings
-        return s.unauthenticated_timeout if self.state == NOT_AUTH else s.idle_timeout
+        if self.state == NOT_AUTH:
+            return max(0.0, self._login_deadline - time.monotonic())
+        return s.idle_timeout
 
     async def _one(self) -> None:
         async def go_ahead() -> None:

@@ -70,6 +70,7 @@ MIME_SEEDS = [
 )
 # and a field with 8-bit bytes, which the email package hands out as a Header.
 @example(b"Content-Transfer-Encoding:\x80 base64\r\n\r\nx", [])
+@example(b"Content-Type:\x00\xc2\x80\x80\x00", [])  # UTF-8 mixed with other 8-bit bytes
 def test_mime_structure_is_within_the_message(data: bytes, part: list[int]) -> None:
     root = parse_structure(data)
     for text in ("", "HEADER", "TEXT", "MIME"):

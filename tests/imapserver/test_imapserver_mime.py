@@ -132,7 +132,7 @@ def test_header_parser_agrees_with_the_email_package() -> None:
 
     header = (
         b"Subject: folded\r\n  over two lines\r\n"
-        b"From: J\xc3\xb6rg <j@example.org>\r\n"
+        b"From: Jorg <j@example.org>\r\n"
         b"X-Empty:\r\n"
         b"Content-Type: text/plain;\r\n\tcharset=utf-8\r\n"
         b"\r\n"
@@ -147,3 +147,13 @@ def test_header_parser_agrees_with_the_email_package() -> None:
     # Space before the colon (RFC 5322 §4.5.3 obsolete syntax) is a field here
     # too; the email package ends the header there.
     assert parse_header(b"To : a@example.org\r\n\r\n")["to"] == "a@example.org"
+
+
+def test_eight_bit_header_bytes_pass_through() -> None:
+    """UTF-8 header fields (RFC 6532) and other 8-bit bytes reach the client as
+    sent, in literals, not as replacement characters."""
+    header = "Subject: Jörg\r\nFrom: Jörg <j@exämple.org>\r\n".encode() + b"To: \xff@x\r\n\r\n"
+    env = encode.envelope(parse_header(header))
+    assert env.startswith(b"(NIL {5}\r\nJ\xc3\xb6rg ((") and b"{12}\r\nex\xc3\xa4mple.org" in env
+    assert b"{3}\r\n\xff@x" not in env and b"\xff" in env
+    assert b"\xef\xbf\xbd" not in env  # no U+FFFD

@@ -19,7 +19,7 @@ def astring_safe(value: bytes) -> bool:
 
 def string(value: bytes | str) -> bytes:
     """A quoted string when it can be one, else a literal (RFC 9051 §4.3)."""
-    data = value.encode("utf-8") if isinstance(value, str) else value
+    data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
     if len(data) <= _QUOTABLE_MAX and all(0x20 <= c < 0x7F for c in data):
         return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return b"{%d}\r\n" % len(data) + data
@@ -48,16 +48,27 @@ def internal_date(when: datetime) -> bytes:
     return text.encode("ascii")
 
 
+def _raw_all(msg: EmailMessage, name: str) -> list[str]:
+    """The values of field *name* as sent: UTF-8 (RFC 6532) as text, other 8-bit
+    bytes as surrogates that encode back to themselves (:func:`string`)."""
+    name = name.lower()
+    return [
+        str(v).encode("ascii", "surrogateescape").decode("utf-8", "surrogateescape")
+        for k, v in msg.raw_items()
+        if k.lower() == name
+    ]
+
+
 def _header(msg: EmailMessage, name: str) -> str | None:
-    value = msg.get(name)
-    if value is None:
+    values = _raw_all(msg, name)
+    if not values:
         return None
-    return " ".join(str(value).split())  # unfolded
+    return " ".join(values[0].split())  # unfolded
 
 
 def _addresses(msg: EmailMessage, name: str) -> bytes:
     """An address list (RFC 9051 §7.5.2 "env-from" etc.), with group markers."""
-    raw = msg.get_all(name)
+    raw = _raw_all(msg, name)
     if not raw:
         return b"NIL"
     items: list[bytes] = []

@@ -82,6 +82,8 @@ def parse_header(data: bytes) -> EmailMessage:
     are not fields are skipped (the email package's parser, which does the
     same, is ten times slower)."""
     msg = EmailMessage(policy=compat32)
+    # 8-bit bytes become surrogates, as the email package keeps them
+    # (encode.py turns them back into the bytes sent).
     text = data.decode("ascii", "surrogateescape")
     name = ""
     value: list[str] = []

@@ -322,3 +322,21 @@ def test_imap_port_needs_a_certificate(tmp_path: Path) -> None:
     lst.tls_cert_file = lst.tls_key_file = ""
     with pytest.raises(ListenerConfigError, match="listener 'local': imap needs tls_cert_file"):
         listen_plan(cfg)
+
+
+async def test_rename_and_delete_of_the_selected_mailbox(env: Env) -> None:
+    env.store.account("alice").create_mailbox("Projects")
+    env.store.account("alice").create_mailbox("Projects/a")
+    env.deliver(mailbox="Projects/a")
+
+    def client() -> None:
+        r = raw_tls(env)
+        r.cmd(b"s SELECT Projects/a")
+        assert r.cmd(b"m RENAME Projects Work")[-1].startswith(b"m OK")
+        out = r.cmd(b"f FETCH 1 (FLAGS)")
+        assert out[0].startswith(b"* 1 FETCH") and out[-1].startswith(b"f OK")
+        assert r.cmd(b"d DELETE Work/a")[-1].startswith(b"d OK")
+        assert r.cmd(b"g FETCH 1 (FLAGS)")[-1].startswith(b"g BAD")  # nothing selected
+        r.close()
+
+    await run(client)

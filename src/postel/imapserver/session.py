@@ -40,7 +40,7 @@ from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
 from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
-from postel.store.names import SYSTEM_FLAGS
+from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
 
 log = logging.getLogger("postel.imapserver")
 
@@ -495,10 +495,11 @@ class Session:
         if name.upper() == "INBOX":
             self.no(cmd.tag, "the INBOX cannot be deleted", "CANNOT")
             return
-        if self.selected is not None and self._store().mailbox(name).name == self.selected.name:
+        info = await self._thread(self._store().mailbox, name)
+        if self.selected is not None and info.name == self.selected.name:
             self.selected = None
             self.state = AUTH
-        await self._thread(self._store().delete_mailbox, name)
+        await self._thread(self._store().delete_mailbox, info.name)
         self.ok(cmd.tag, "DELETE completed")
 
     async def cmd_rename(self, cmd: Command) -> None:
@@ -506,7 +507,10 @@ class Session:
         if old.upper() == "INBOX":
             self.no(cmd.tag, "renaming the INBOX is not supported", "CANNOT")
             return
-        await self._thread(self._store().rename_mailbox, old, new)
+        info = await self._thread(self._store().rename_mailbox, old, new)
+        sel, old = self.selected, normalize_mailbox(old)
+        if sel is not None and (sel.name == old or sel.name.startswith(old + "/")):
+            sel.name = info.name + sel.name[len(old) :]  # selected, it goes on renamed
         self.ok(cmd.tag, "RENAME completed")
 
     async def cmd_subscribe(self, cmd: Command) -> None:

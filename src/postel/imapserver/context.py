@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from postel.imapserver.derived import DerivedCache
 from postel.imapserver.storeapi import MailStore
 from postel.sasl import PasswordCheck
 
@@ -51,3 +52,4 @@ class SessionContext:
     tls: ssl.SSLContext | None = None  # for STARTTLS
     changes: Changes = field(default_factory=PollChanges)
     per_account: Counter[str] = field(default_factory=Counter)
+    derived: DerivedCache = field(default_factory=DerivedCache)

@@ -11,6 +11,7 @@ from email.message import Message as EmailMessage
 from pathlib import Path
 
 from postel.imapserver import encode
+from postel.imapserver.derived import DerivedCache
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.mime import (
     NoSuchPart,
@@ -147,8 +148,11 @@ def fetch_items(
     cache: StructureCache,
     *,
     with_uid: bool,
+    derived: DerivedCache | None = None,
+    account: str = "",
 ) -> list[Segment]:
-    """The parenthesised FETCH data of *msg* (without "* n FETCH ")."""
+    """The parenthesised FETCH data of *msg* (without "* n FETCH "); *derived*
+    keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages."""
     out: list[Segment] = [b"("]
     first = True
 
@@ -162,18 +166,34 @@ def fetch_items(
     if with_uid and "UID" not in names:
         item("UID", [str(msg.uid).encode()])
     structured = any(a.name in ("BODY", "BODYSTRUCTURE") and a.section is None for a in atts)
-    buf = map_file(path) if path is not None else None
+    mapped: list[mmap.mmap | bytes] = []
+
+    def file() -> mmap.mmap | bytes:
+        """The message file, mapped on first use (not at all when every answer
+        comes from *derived*)."""
+        if not mapped:
+            assert path is not None
+            mapped.append(map_file(path))
+        return mapped[0]
 
     def structure() -> Part:
-        assert buf is not None
-        return cache.get(msg.msgid, buf)[0]
+        return cache.get(msg.msgid, file())[0]
+
+    def remembered(name: str, make: Callable[[], bytes]) -> bytes:
+        if derived is None:
+            return make()
+        value = derived.get(account, msg.msgid, name)
+        if value is None:
+            value = make()
+            derived.put(account, msg.msgid, name, value)
+        return value
 
     try:
         for att in atts:
             n = att.name
             if att.section is not None:
-                assert buf is not None and path is not None
-                item(att.response_name(), _section(att, path, buf, structure))
+                assert path is not None
+                item(att.response_name(), _section(att, path, file(), structure))
             elif n == "UID":
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
@@ -183,16 +203,23 @@ def fetch_items(
             elif n == "RFC822.SIZE":
                 item(n, [str(msg.size).encode()])
             elif n == "ENVELOPE":
-                assert buf is not None
-                if structured:  # parsed once for BODYSTRUCTURE too
-                    cache.get(msg.msgid, buf)
-                item(n, [encode.envelope(cache.header(msg.msgid, buf))])
+
+                def envelope() -> bytes:
+                    if structured:  # parsed once for BODYSTRUCTURE too
+                        cache.get(msg.msgid, file())
+                    return encode.envelope(cache.header(msg.msgid, file()))
+
+                item(n, [remembered(n, envelope)])
             elif n in ("BODYSTRUCTURE", "BODY"):
-                assert buf is not None
-                root, headers = cache.get(msg.msgid, buf)
-                item(n, [encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")])
+
+                def body(n: str = n) -> bytes:
+                    root, headers = cache.get(msg.msgid, file())
+                    return encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")
+
+                item(n, [remembered(n, body)])
             elif n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-                assert buf is not None and path is not None
+                assert path is not None
+                buf = file()
                 end = header_end(buf, 0, len(buf))
                 start, stop = {
                     "RFC822": (0, len(buf)),
@@ -201,7 +228,7 @@ def fetch_items(
                 }[n]
                 item(n, _literal(path, buf, start, stop, None))
     finally:
-        if isinstance(buf, mmap.mmap):
-            buf.close()
+        if mapped and isinstance(mapped[0], mmap.mmap):
+            mapped[0].close()
     out.append(b")")
     return out

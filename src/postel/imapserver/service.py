@@ -204,6 +204,7 @@ class IMAPService:
                 tls=None if implicit else tls_ctx,
                 changes=self.ctx.changes,
                 per_account=self.ctx.per_account,
+                derived=self.ctx.derived,
             )
             session = Session(reader, writer, ctx, tls=implicit, ip=ip)
             try:

@@ -766,7 +766,15 @@ class Session:
                             extra = (*atts, FetchAtt("FLAGS"))
                     path = store.message_file(msg.msgid) if file_needed else None
                     try:
-                        items = fetch_items(msg, extra, path, self.cache, with_uid=cmd.uid)
+                        items = fetch_items(
+                            msg,
+                            extra,
+                            path,
+                            self.cache,
+                            with_uid=cmd.uid,
+                            derived=self.ctx.derived,
+                            account=self.account,
+                        )
                     except FileNotFoundError:
                         continue  # expunged meanwhile
                     out.append((sel.msn(msg.uid), items))

@@ -859,10 +859,14 @@ class Session:
             self.no(cmd.tag, "mailbox is read-only", "READ-ONLY")
             return
         uids = self._resolve(cmd.seqset, cmd.uid)
-        flags = {f for f in cmd.flags if f.lower() != "\\recent"}
-        for f in flags:
-            if f.startswith("\\") and f.lower() not in {s.lower() for s in SYSTEM_FLAGS}:
+        system = {f.lower(): f for f in SYSTEM_FLAGS}
+        flags = set()
+        for f in cmd.flags:
+            if f.lower() == "\\recent":
+                continue
+            if f.startswith("\\") and f.lower() not in system:
                 raise InvalidFlag(f"unknown system flag {f}")
+            flags.add(system.get(f.lower(), f))  # \SEEN is \Seen
         store = self._store()
         mode = cmd.store_mode
 
@@ -871,12 +875,15 @@ class Session:
             for msg in _page_messages(store, sel.name, uids):
                 current = flags_of(msg)
                 if mode == "+":
-                    add, remove = flags, set()
+                    add, remove = flags - current, set()
                 elif mode == "-":
-                    add, remove = set(), flags
+                    add, remove = set(), flags & current
                 else:
                     add = flags - current
                     remove = {f for f in current if f not in flags}
+                if not add and not remove:  # nothing to change: no write
+                    out.append(msg)
+                    continue
                 try:
                     out.append(store.set_flags(msg.msgid, add, remove))
                 except MessageNotFound:

@@ -56,11 +56,6 @@ def local_config(base: Path) -> Config:
     return load_config(info.config_dir)
 
 
-@dataclass
-class Serving:
-    local: Local
-
-
 def serve_local(base: Path) -> Iterator[Local]:
     cfg = local_config(base)
     with serving(cfg) as running:

@@ -42,7 +42,7 @@ FUZZ_SECONDS ?= 60
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests -k fuzz
 	@if $(BIN)/python -c "import atheris" 2>/dev/null; then \
-	  for t in smtp tlsrpt dmarc mtasts records message; do \
+	  for t in smtp tlsrpt dmarc mtasts records message imap; do \
 	    $(BIN)/python bench/fuzz_atheris.py $$t -max_total_time=$(FUZZ_SECONDS) \
 	      -artifact_prefix=/tmp/postel-fuzz-crash- || exit 1; \
 	  done; \

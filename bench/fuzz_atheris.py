@@ -4,7 +4,8 @@
 
 TARGET: smtp (MAIL/RCPT arguments), tlsrpt (TLS reports), dmarc (DMARC
 aggregate reports), mtasts (MTA-STS policies and records), records (TLSRPT,
-DMARC, SPF records), message (header parsing of the store and the queue).
+DMARC, SPF records), message (header parsing of the store and the queue),
+imap (IMAP commands and the MIME structure of messages).
 Each input must give a result or the parser's own error; anything else is a
 crash that libFuzzer reports with the input. Seeds: ../shared/testdata.
 `make fuzz` runs every target for a bounded time when atheris is installed
@@ -25,6 +26,9 @@ with atheris.instrument_imports():
     from postel.auth.spf.record import parse_record as parse_spf_record
     from postel.dmarcrpt.errors import DMARCReportError
     from postel.dmarcrpt.parse import parse_report as parse_dmarc_report
+    from postel.imapserver.command import parse_command
+    from postel.imapserver.errors import ParseError
+    from postel.imapserver.mime import parse_structure
     from postel.mtasts.errors import MTASTSError
     from postel.mtasts.policy import parse_policy
     from postel.mtasts.record import parse_record as parse_mtasts_record
@@ -95,6 +99,15 @@ def message(data: bytes) -> None:
     flags_from_header(block, eightbit=False)
 
 
+def imap(data: bytes) -> None:
+    # The reader splits a command into line text and literals at "{n}\r\n".
+    try:
+        parse_command(data.split(b"\0"))
+    except ParseError:
+        pass
+    parse_structure(data)
+
+
 TARGETS: dict[str, tuple[Callable[[bytes], None], str]] = {
     "smtp": (smtp, ""),
     "tlsrpt": (tlsrpt, "tlsrpt"),
@@ -102,6 +115,7 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], str]] = {
     "mtasts": (mtasts, "mtasts-policy"),
     "records": (records, "mtasts-record"),
     "message": (message, "dmarc"),
+    "imap": (imap, ""),
 }
 
 

@@ -211,10 +211,32 @@ def client_records(cfg: Config, domain: str) -> list[Record]:
             f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
         ),
         Record(f"_submission._tcp.{domain}.", "SRV", f"1 1 587 {host}.", "Mail clients (RFC 6186)"),
-        Record(f"_imaps._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
-        Record(f"_imap._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)"),
+        *imap_records(cfg, domain),
         Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),
     ]
+
+
+def imap_records(cfg: Config, domain: str) -> list[Record]:
+    """IMAP over TLS (993) preferred, STARTTLS (143) next (RFC 6186 §3.2, RFC 8314
+    §5.1); "0 0 0 ." for a kind no listener offers (RFC 6186 §4)."""
+    host = cfg.static.hostname
+    listeners = cfg.static.listeners.values()
+    out = []
+    for kind, port, prio, label in (("imaps", 993, 0, "_imaps"), ("imap", 143, 1, "_imap")):
+        if any(getattr(lst, kind).enabled for lst in listeners):
+            out.append(
+                Record(
+                    f"{label}._tcp.{domain}.",
+                    "SRV",
+                    f"{prio} 1 {port} {host}.",
+                    "Mail clients: IMAP (RFC 6186, RFC 8314)",
+                )
+            )
+        else:
+            out.append(
+                Record(f"{label}._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)")
+            )
+    return out
 
 
 def mtasts_policy_text(cfg: Config, domain: str) -> str | None:

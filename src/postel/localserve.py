@@ -19,7 +19,14 @@ HOSTNAME = "mail.postel.localhost"
 ACCOUNT = "you"
 ADDRESS = f"you@{DOMAIN}"
 PASSWORD = "postelpostel"
-PORTS = {"smtp": 1025, "submission": 1587, "submissions": 1465, "web": 1080}
+PORTS = {
+    "smtp": 1025,
+    "submission": 1587,
+    "submissions": 1465,
+    "imap": 1143,
+    "imaps": 1993,
+    "web": 1080,
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ tls_key_file = "certs/localhost.key"
 smtp = {{ enabled = true, port = {PORTS["smtp"]} }}
 submission = {{ enabled = true, port = {PORTS["submission"]} }}
 submissions = {{ enabled = true, port = {PORTS["submissions"]} }}
+imap = {{ enabled = true, port = {PORTS["imap"]} }}
+imaps = {{ enabled = true, port = {PORTS["imaps"]} }}
 web = {{ enabled = true, port = {PORTS["web"]}, tls = false, admin = true, webmail = true, \
 mtasts = true }}
 """
@@ -113,6 +122,8 @@ def instructions(bound: list[tuple[str, int, str]]) -> str:
         ("smtp", "SMTP (incoming, STARTTLS)"),
         ("submission", "Submission (STARTTLS + AUTH)"),
         ("submissions", "Submission (implicit TLS + AUTH)"),
+        ("imaps", "IMAP (implicit TLS)"),
+        ("imap", "IMAP (STARTTLS)"),
     ):
         if kind in ports:
             ip, port = ports[kind]

@@ -124,6 +124,8 @@ ips = [{ip_list}]
 {cert_lines}smtp = {{ enabled = true, port = 25 }}
 submission = {{ enabled = true, port = 587 }}
 submissions = {{ enabled = true, port = 465 }}
+imap = {{ enabled = true, port = 143 }}
+imaps = {{ enabled = true, port = 993 }}
 web = {{ enabled = true, port = 443, tls = true, mtasts = true, webmail = true }}
 
 [listeners.internal]

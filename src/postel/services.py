@@ -93,16 +93,21 @@ async def start_extras(
     challenges: ChallengeSource | None = None,
     feed: Any = None,
 ) -> list[tuple[str, int, str]]:
-    """Start services beyond SMTP; return what they listen on.
+    """Start services beyond SMTP (IMAP, web); return what they listen on.
 
     *submitter* is the one from :func:`make_submitter`: the web apps send and
     act on the queue through it, so the delivery loop wakes at once. *sockets*:
     listening sockets bound before the switch of user (postel.privdrop).
     """
+    from postel.imapserver import IMAPService
     from postel.web import start_web
 
+    # IMAP listeners (143 with STARTTLS, 993 with TLS), in this process.
+    imap = IMAPService(cfg, store, sockets=sockets)
+    await imap.start()
+    stack.push_async_callback(imap.stop)
     # Web listeners: admin, webmail, MTA-STS policies.
-    return await start_web(
+    return imap.bound + await start_web(
         cfg,
         store,
         resolver,

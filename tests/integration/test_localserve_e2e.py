@@ -183,6 +183,8 @@ def test_first_run_prints_instructions_and_stops_on_sigint(testnet: Any, tmp_pat
             ("SMTP", "smtp"),
             ("Submission (STARTTLS", "submission"),
             ("Submission (implicit TLS", "submissions"),
+            ("IMAP (implicit TLS", "imaps"),
+            ("IMAP (STARTTLS", "imap"),
         ):
             assert re.search(
                 rf"{re.escape(label)}.*{re.escape(ip)} port {PORTS[kind]}$", text, re.M
@@ -194,6 +196,8 @@ def test_first_run_prints_instructions_and_stops_on_sigint(testnet: Any, tmp_pat
         for port in (PORTS["smtp"], PORTS["submission"], PORTS["submissions"], PORTS["web"]):
             with socket.create_connection((ip, port), timeout=5):
                 pass
+        with socket.create_connection((ip, PORTS["imap"]), timeout=5) as imap:
+            assert imap.recv(1000).startswith(b"* OK [CAPABILITY IMAP4rev1")
         started = time.monotonic()
         assert ls.interrupt() == 0
         assert time.monotonic() - started < STOP_TIMEOUT

@@ -119,6 +119,8 @@ def _cross_check(cfg: Config, problems: list[ConfigProblem]) -> None:
             lst.smtp.enabled
             or lst.submission.enabled
             or lst.submissions.enabled
+            or lst.imap.enabled
+            or lst.imaps.enabled
             or (lst.web.enabled and lst.web.tls)
         )
         for key in ("tls_cert_file", "tls_key_file"):

@@ -49,6 +49,18 @@ class SubmissionsPort(Port):
     port: int = Field(465, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
 
 
+class IMAPPort(Port):
+    enabled: bool = Field(
+        False, description="Whether IMAP with STARTTLS listens (LOGINDISABLED before TLS)."
+    )
+    port: int = Field(143, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
+
+
+class IMAPSPort(Port):
+    enabled: bool = Field(False, description="Whether IMAP over implicit TLS listens (RFC 8314).")
+    port: int = Field(993, ge=0, le=65535, description="TCP port (0: any free port, for tests).")
+
+
 class WebService(Strict):
     enabled: bool = Field(False, description="Serve HTTP(S) on this listener.")
     port: int = Field(443, ge=1, le=65535, description="TCP port of the web listener.")
@@ -118,6 +130,14 @@ class Listener(Strict):
     submissions: SubmissionsPort = Field(
         default_factory=SubmissionsPort,
         description="Submission over implicit TLS (port 465).",
+    )
+    imap: IMAPPort = Field(
+        default_factory=IMAPPort,
+        description="IMAP with STARTTLS (port 143); needs the listener's certificate.",
+    )
+    imaps: IMAPSPort = Field(
+        default_factory=IMAPSPort,
+        description="IMAP over implicit TLS (port 993); needs the listener's certificate.",
     )
     web: WebService = Field(default_factory=WebService, description="Web listener.")
     internal: bool = Field(
@@ -306,6 +326,40 @@ class Limits(Strict):
     @classmethod
     def _exempt(cls, value: list[str]) -> list[str]:
         return _ip_networks(value)
+
+
+class IMAPConfig(Strict):
+    """Limits of the IMAP server (docs/imap.md); its ports are set per listener
+    (imap, imaps). The largest APPEND is limits.max_message_size (APPENDLIMIT)."""
+
+    max_line_length: int = Field(
+        8192, ge=1000, description="Longest command line accepted, literals not counted."
+    )
+    unauthenticated_timeout: float = Field(
+        60, gt=0, description="Seconds a connection may wait before logging in."
+    )
+    idle_timeout: float = Field(
+        1800,
+        ge=1800,
+        description="Seconds a logged-in client may be silent, IDLE included (RFC 9051 "
+        "§5.4: at least 30 minutes); then BYE and the connection is closed.",
+    )
+    max_connections: int = Field(1000, ge=1, description="Concurrent IMAP connections.")
+    max_connections_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Concurrent IMAP connections from one client (an IPv4 address or an "
+        "IPv6 /64); limits.connection_limit_exempt applies.",
+    )
+    max_connections_per_account: int = Field(
+        50, ge=1, description="Concurrent logged-in IMAP connections of one account."
+    )
+    recheck_interval: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between looks at the selected mailbox during IDLE, for "
+        "mail delivered and changes made elsewhere.",
+    )
 
 
 class LoginLimitConfig(Strict):
@@ -507,6 +561,7 @@ class StaticConfig(Strict):
     acme: ACMEConfig = Field(default_factory=ACMEConfig, description="ACME certificates.")
     reports: ReportsConfig = Field(default_factory=ReportsConfig, description="TLS reports.")
     limits: Limits = Field(default_factory=Limits, description="SMTP limits.")
+    imap: IMAPConfig = Field(default_factory=IMAPConfig, description="IMAP limits.")
     login_limit: LoginLimitConfig = Field(
         default_factory=LoginLimitConfig, description="Failed login limits (all services)."
     )

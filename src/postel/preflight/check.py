@@ -11,11 +11,11 @@ from postel.preflight.tlsfiles import check_pair
 
 
 def endpoints(cfg: Config) -> list[Endpoint]:
-    """Every address and port the configured listeners bind (SMTP and web, and
+    """Every address and port the configured listeners bind (SMTP, IMAP and web, and
     ACME's HTTP-01 responder)."""
     out: list[Endpoint] = []
     for name, lst in cfg.static.listeners.items():
-        for kind in ("smtp", "submission", "submissions"):
+        for kind in ("smtp", "submission", "submissions", "imap", "imaps"):
             port = getattr(lst, kind)
             if port.enabled:
                 what, setting = f"listener {name!r} {kind}", f"listeners.{name}.{kind}.port"
@@ -67,8 +67,8 @@ Sockets = dict[tuple[str, str, str], socket.socket]  # (listener, kind, ip) -> l
 
 
 def listen_all(cfg: Config) -> Sockets:
-    """A listening socket for every configured SMTP and web address, keyed
-    (listener, kind, ip) with kind smtp, submission, submissions or web: bound
+    """A listening socket for every configured SMTP, IMAP and web address, keyed
+    (listener, kind, ip) with kind smtp, submission, submissions, imap, imaps or web: bound
     while postel may still bind privileged ports (before the switch of user)."""
     config_file = str(cfg.dir / STATIC_FILE)
     out: Sockets = {}

@@ -19,7 +19,7 @@ class Endpoint:
     what: str  # e.g. "listener 'main' smtp"
     setting: str  # e.g. "listeners.main.smtp.port"
     listener: str = ""
-    kind: str = ""  # smtp, submission, submissions or web
+    kind: str = ""  # smtp, submission, submissions, imap, imaps or web
 
 
 def address(ip: str, port: int) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -22,8 +21,9 @@ from pathlib import Path
 from postel.dns import Answer
 from postel.errors import PostelError
 from postel.log import TRACE, cid_hex, trace_line
-from postel.loginlimit import Attempt, LoginLimiter, LoginLimitError, account_key
+from postel.loginlimit import LoginLimiter
 from postel.metrics import record as metrics
+from postel.sasl import LoginRefused, PasswordCheck
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
 from postel.smtp.reply import Reply
@@ -387,15 +387,19 @@ class Session:
         except sasl.SASLError as exc:
             self.reply(501, "5.5.2", f"malformed authentication response: {exc}")
             return
-        attempt = await self._reserve(user)
-        if attempt is None:
+        logins = self._logins()
+        if logins is None:
+            self.reply(454, "4.7.0", "temporary authentication failure")
             return
-        account = await self._verify(user, password)
+        try:
+            account = await logins.check(self.ip, user, password)
+        except LoginRefused as exc:
+            await self._refused(user, exc.wait)
+            return
         if account is None:
             self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
-        await self._limiter().succeeded(attempt)
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": mech})
         metrics.authentication(self.kind, "success")
@@ -405,30 +409,26 @@ class Session:
         """SCRAM-SHA-256 exchange (RFC 5802 §5, RFC 4954 §4 for the final data)."""
         server = sasl.ScramServer(sasl.decode_text(initial or await self._challenge("")))
         user = server.username
-        domains = self.ctx.cfg.domains
-        account = domains.account_for_address(user) if "@" in user else user
-        creds = self.ctx.credentials
-        if creds is None:
+        logins = self._logins()
+        if logins is None:
             self.reply(454, "4.7.0", "temporary authentication failure")
             return
-        attempt = await self._reserve(user)
-        if attempt is None:
+        try:
+            # Names without a password get decoy keys: the same salt for the same
+            # name every time and the usual iteration count, as a real account.
+            keys = await logins.scram_keys(self.ip, user)
+        except LoginRefused as exc:
+            await self._refused(user, exc.wait)
             return
-        known = account is not None and account in domains.accounts
-        # Names without a password get decoy keys: the same salt for the same
-        # name every time and the usual iteration count, as a real account.
-        name = account if account is not None else user
-        salt, iterations, stored, server_key = await asyncio.to_thread(
-            creds.scram_sha256_or_decoy, name if known else "\0" + name
-        )
-        first = server.first(salt, iterations)
+        first = server.first(keys.salt, keys.iterations)
         response = sasl.decode_text(await self._challenge(_b64(first)))
-        final = server.final(response, stored, server_key)
-        if final is None or (server.authzid and server.authzid != user) or not known:
+        final = server.final(response, keys.stored_key, keys.server_key)
+        account = keys.account
+        if final is None or (server.authzid and server.authzid != user) or account is None:
             self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
             return
-        await self._limiter().succeeded(attempt)
+        await logins.succeeded(keys.attempt)
         await self._challenge(_b64(final))  # the client answers with an empty line
         self.account = account
         log.info("authenticated", extra={"account": account, "mechanism": "SCRAM-SHA-256"})
@@ -446,41 +446,26 @@ class Session:
             raise _Cancelled
         return line
 
-    async def _verify(self, user: str, password: str) -> str | None:
-        domains = self.ctx.cfg.domains
-        account = domains.account_for_address(user) if "@" in user else user
+    def _logins(self) -> PasswordCheck | None:
+        """The password check shared with IMAP (postel.sasl); None without auth.db."""
         creds = self.ctx.credentials
         if creds is None:
             return None
-        name = account if account in domains.accounts else "nosuchaccount"
-        ok = await asyncio.to_thread(creds.verify, name, password)
-        return account if ok and account in domains.accounts else None
-
-    def _limiter(self) -> LoginLimiter:
         limiter = self.ctx.limiter
         if limiter is None:  # a context made without SMTPService.start()
             cfg = self.ctx.cfg
             limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
             self.ctx.limiter = limiter
-        return limiter
+        ctx = self.ctx
+        return PasswordCheck(lambda: ctx.cfg.domains, creds, limiter)
 
-    async def _reserve(self, user: str) -> Attempt | None:
-        """Count this attempt before the password is checked (postel.loginlimit);
-        None (454 sent) when the client or account has to wait."""
-        domains = self.ctx.cfg.domains
-        account = domains.account_for_address(user) if "@" in user else user
-        if account not in domains.accounts:
-            account = None
-        try:
-            return await self._limiter().reserve(self.ip, account_key(account, user))
-        except LoginLimitError as exc:
-            wait = math.ceil(exc.retry_after)
-            log.info("authentication refused", extra={"ip": self.ip, "wait": wait})
-            log.log(TRACE, "authentication refused", extra={"user": user, "ip": self.ip})
-            # RFC 4954 §6: 454 4.7.0 temporary authentication failure.
-            self.reply(454, "4.7.0", f"too many failed logins, try again in {wait} seconds")
-            await self._auth_failed(user, counted=False)
-            return None
+    async def _refused(self, user: str, wait: int) -> None:
+        """The login limiter makes this client or account wait (postel.loginlimit)."""
+        log.info("authentication refused", extra={"ip": self.ip, "wait": wait})
+        log.log(TRACE, "authentication refused", extra={"user": user, "ip": self.ip})
+        # RFC 4954 §6: 454 4.7.0 temporary authentication failure.
+        self.reply(454, "4.7.0", f"too many failed logins, try again in {wait} seconds")
+        await self._auth_failed(user, counted=False)
 
     async def _auth_failed(self, user: str, *, counted: bool = True) -> None:
         metrics.authentication(self.kind, "failure" if counted else "ratelimited")

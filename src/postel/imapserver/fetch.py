@@ -1,0 +1,234 @@
+"""FETCH responses of one message (RFC 9051 §7.5.2): metadata from the index,
+the rest from byte ranges of the message file, mapped, never read whole."""
+
+from __future__ import annotations
+
+import mmap
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import Message as EmailMessage
+from pathlib import Path
+
+from postel.imapserver import encode
+from postel.imapserver.derived import DerivedCache
+from postel.imapserver.fetchatt import FetchAtt
+from postel.imapserver.mime import (
+    NoSuchPart,
+    Part,
+    filter_header,
+    find_part,
+    header_end,
+    parse_header,
+    parse_structure,
+    section_range,
+)
+from postel.store import Message
+
+STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
+_NEEDS_FILE = frozenset(
+    {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
+)
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """A literal's contents, to be streamed from *path*."""
+
+    path: Path
+    start: int
+    end: int
+
+
+Segment = bytes | FileRange
+
+
+def flags_of(msg: Message) -> frozenset[str]:
+    return msg.flags | msg.keywords
+
+
+class StructureCache:
+    """Parsed structures of recently fetched messages, by msgid (LRU)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[Part, dict[int, EmailMessage]]] = OrderedDict()
+
+    def get(self, msgid: int, buf: mmap.mmap | bytes) -> tuple[Part, dict[int, EmailMessage]]:
+        hit = self._items.get(msgid)
+        if hit is not None:
+            self._items.move_to_end(msgid)
+            return hit
+        root = parse_structure(buf)
+        # The top header at 0 (ENVELOPE), each message/rfc822 part's at its start.
+        headers: dict[int, EmailMessage] = {0: parse_header(buf[0 : root.body_start])}
+
+        def walk(p: Part) -> None:
+            if p.message is not None:
+                inner = p.message
+                headers[inner.start] = parse_header(buf[inner.start : inner.body_start])
+                walk(inner)
+            for c in p.children:
+                walk(c)
+
+        walk(root)
+        self._items[msgid] = (root, headers)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return root, headers
+
+    def header(self, msgid: int, buf: mmap.mmap | bytes) -> EmailMessage:
+        """The top header, from the cache when the structure is there."""
+        hit = self._items.get(msgid)
+        if hit is not None:
+            return hit[1][0]
+        return parse_header(buf[0 : header_end(buf, 0, len(buf))])
+
+
+def map_file(path: Path) -> mmap.mmap | bytes:
+    """The message file mapped read-only (pages are read when touched)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+
+def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
+    return any(a.section is not None or a.name in _NEEDS_FILE for a in atts)
+
+
+def _literal(
+    path: Path, buf: mmap.mmap | bytes, start: int, end: int, partial: tuple[int, int] | None
+) -> list[Segment]:
+    if partial is not None:
+        origin, length = partial
+        start = min(end, start + origin)
+        end = min(end, start + length)
+    size = end - start
+    if size > STREAM_ABOVE:
+        return [b"{%d}\r\n" % size, FileRange(path, start, end)]
+    return [b"{%d}\r\n" % size + buf[start:end]]
+
+
+def _section(
+    att: FetchAtt, path: Path, buf: mmap.mmap | bytes, structure: Callable[[], Part]
+) -> list[Segment]:
+    section = att.section
+    assert section is not None
+    if not section.part and section.text != "MIME" and att.name == "BODY":
+        # The top header and text need no structure, just where the header ends.
+        end = header_end(buf, 0, len(buf))
+        start, stop = {"": (0, len(buf)), "TEXT": (end, len(buf))}.get(section.text, (0, end))
+        if section.text.startswith("HEADER.FIELDS"):
+            keep = section.text == "HEADER.FIELDS"
+            data = filter_header(buf[start:stop], section.fields, keep=keep)
+            return [b"{%d}\r\n" % len(data) + data]
+        return _literal(path, buf, start, stop, att.partial)
+    root = structure()
+    try:
+        if att.name == "BINARY.SIZE" or att.name == "BINARY":
+            node = find_part(root, section.part) if section.part else root
+            if node.encoding not in ("7BIT", "8BIT", "BINARY"):
+                # Decoding transfer encodings (RFC 3516) is left for later.
+                raise NoSuchPart("binary")
+        start, end = section_range(root, section)
+    except NoSuchPart:
+        return [b'""']
+    if att.name == "BINARY.SIZE":
+        return [str(end - start).encode()]
+    if section.text.startswith("HEADER.FIELDS"):
+        data = filter_header(buf[start:end], section.fields, keep=section.text == "HEADER.FIELDS")
+        return [b"{%d}\r\n" % len(data) + data]
+    return _literal(path, buf, start, end, att.partial)
+
+
+def fetch_items(
+    msg: Message,
+    atts: tuple[FetchAtt, ...],
+    path: Path | None,
+    cache: StructureCache,
+    *,
+    with_uid: bool,
+    derived: DerivedCache | None = None,
+    account: str = "",
+) -> list[Segment]:
+    """The parenthesised FETCH data of *msg* (without "* n FETCH "); *derived*
+    keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages."""
+    out: list[Segment] = [b"("]
+    first = True
+
+    def item(name: str, value: list[Segment]) -> None:
+        nonlocal first
+        out.append((b"" if first else b" ") + name.encode() + b" ")
+        out.extend(value)
+        first = False
+
+    names = [a.name for a in atts]
+    if with_uid and "UID" not in names:
+        item("UID", [str(msg.uid).encode()])
+    structured = any(a.name in ("BODY", "BODYSTRUCTURE") and a.section is None for a in atts)
+    mapped: list[mmap.mmap | bytes] = []
+
+    def file() -> mmap.mmap | bytes:
+        """The message file, mapped on first use (not at all when every answer
+        comes from *derived*)."""
+        if not mapped:
+            assert path is not None
+            mapped.append(map_file(path))
+        return mapped[0]
+
+    def structure() -> Part:
+        return cache.get(msg.msgid, file())[0]
+
+    def remembered(name: str, make: Callable[[], bytes]) -> bytes:
+        if derived is None:
+            return make()
+        value = derived.get(account, msg.msgid, name)
+        if value is None:
+            value = make()
+            derived.put(account, msg.msgid, name, value)
+        return value
+
+    try:
+        for att in atts:
+            n = att.name
+            if att.section is not None:
+                assert path is not None
+                item(att.response_name(), _section(att, path, file(), structure))
+            elif n == "UID":
+                item(n, [str(msg.uid).encode()])
+            elif n == "FLAGS":
+                item(n, [encode.flag_list(flags_of(msg))])
+            elif n == "INTERNALDATE":
+                item(n, [encode.internal_date(msg.received)])
+            elif n == "RFC822.SIZE":
+                item(n, [str(msg.size).encode()])
+            elif n == "ENVELOPE":
+
+                def envelope() -> bytes:
+                    if structured:  # parsed once for BODYSTRUCTURE too
+                        cache.get(msg.msgid, file())
+                    return encode.envelope(cache.header(msg.msgid, file()))
+
+                item(n, [remembered(n, envelope)])
+            elif n in ("BODYSTRUCTURE", "BODY"):
+
+                def body(n: str = n) -> bytes:
+                    root, headers = cache.get(msg.msgid, file())
+                    return encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")
+
+                item(n, [remembered(n, body)])
+            elif n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+                assert path is not None
+                buf = file()
+                end = header_end(buf, 0, len(buf))
+                start, stop = {
+                    "RFC822": (0, len(buf)),
+                    "RFC822.HEADER": (0, end),
+                    "RFC822.TEXT": (end, len(buf)),
+                }[n]
+                item(n, _literal(path, buf, start, stop, None))
+    finally:
+        if mapped and isinstance(mapped[0], mmap.mmap):
+            mapped[0].close()
+    out.append(b")")
+    return out

@@ -1,0 +1,125 @@
+"""Reading one command from the connection: lines and literals (RFC 9051 §4.3,
+RFC 7888 LITERAL+ / LITERAL-), within the configured limits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from postel.errors import LimitError
+from postel.imapserver.literal import Part, SpilledLiteral
+
+_LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n\Z")
+MEMORY_LITERAL = 64 * 1024  # larger literals go to a file in the data dir's tmp/
+MAX_LITERALS = 100  # literals in one command
+
+
+class LineTooLong(LimitError):
+    """A line longer than the limit: the rest of it was read and dropped."""
+
+
+class LiteralTooBig(LimitError):
+    """A literal above the limit (*size*). A synchronizing one was not sent (the
+    session answers NO and goes on); a non-synchronizing one (RFC 7888 §4) is
+    on its way, so the session says BYE and closes."""
+
+    def __init__(self, size: int, synchronizing: bool, tag: bytes) -> None:
+        super().__init__(f"literal of {size} bytes")
+        self.size = size
+        self.synchronizing = synchronizing
+        self.tag = tag
+
+
+@dataclass
+class Limits:
+    max_line: int
+    max_literal: int  # APPENDLIMIT
+    spill_dir: Path
+
+
+async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
+    """One line with its line end; LineTooLong (after reading all of it) when over
+    *max_line*; EOFError at the end of the stream."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.LimitOverrunError as exc:
+        await reader.readexactly(exc.consumed)
+        while True:
+            try:
+                await reader.readuntil(b"\n")
+                break
+            except asyncio.LimitOverrunError as more:
+                await reader.readexactly(more.consumed)
+        raise LineTooLong(f"command line longer than {max_line} bytes") from None
+    except asyncio.IncompleteReadError:
+        raise EOFError from None
+    if len(line) > max_line:
+        raise LineTooLong(f"command line longer than {max_line} bytes")
+    return line
+
+
+async def _read_literal(
+    reader: asyncio.StreamReader, size: int, limits: Limits
+) -> bytes | SpilledLiteral:
+    if size <= MEMORY_LITERAL:
+        try:
+            return await reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            raise EOFError from None
+    limits.spill_dir.mkdir(parents=True, exist_ok=True)
+    path = limits.spill_dir / f"imap-literal-{os.getpid()}-{os.urandom(8).hex()}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        left = size
+        while left:
+            chunk = await reader.read(min(left, 256 * 1024))
+            if not chunk:
+                raise EOFError
+            os.write(fd, chunk)  # a regular file: writes are complete
+            left -= len(chunk)
+        await asyncio.to_thread(os.fsync, fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return SpilledLiteral(path, size)
+
+
+async def read_command(
+    reader: asyncio.StreamReader,
+    limits: Limits,
+    go_ahead: Callable[[], Awaitable[None]],
+) -> list[Part]:
+    """The parts of one command; *go_ahead* sends "+ " before a synchronizing
+    literal is read. Spilled literals are removed on errors."""
+    parts: list[Part] = []
+    total = 0
+    try:
+        while True:
+            line = await read_line(reader, limits.max_line)
+            total += len(line)
+            if total > limits.max_line * 4:
+                raise LineTooLong(f"command of more than {limits.max_line * 4} bytes")
+            m = _LITERAL.search(line)
+            if m is None:
+                parts.append(line.rstrip(b"\r\n"))
+                return parts
+            text = line[: m.start()]
+            size, nonsync = int(m.group(1)), bool(m.group(2))
+            if size > limits.max_literal or len(parts) >= 2 * MAX_LITERALS:
+                tag = bytes(parts[0]) if parts and isinstance(parts[0], bytes) else text
+                raise LiteralTooBig(size, not nonsync, tag.split(b" ", 1)[0])
+            if not nonsync:
+                await go_ahead()
+            parts.append(text)
+            parts.append(await _read_literal(reader, size, limits))
+    except BaseException:
+        for p in parts:
+            if isinstance(p, SpilledLiteral):
+                p.discard()
+        raise

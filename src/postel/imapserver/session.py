@@ -1,0 +1,995 @@
+"""One IMAP connection: the states of RFC 9051 §3 (not authenticated,
+authenticated, selected, logout) and the commands of each.
+
+IMAP4rev1 (RFC 3501) unless the client ENABLEs IMAP4rev2 (RFC 9051 §6.3.1).
+Store calls run in threads; message bodies are streamed from their files."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import logging
+import os
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from postel.imapserver import encode, mutf7
+from postel.imapserver import search as searching
+from postel.imapserver.command import Command, parse_command
+from postel.imapserver.context import SessionContext
+from postel.imapserver.errors import ParseError
+from postel.imapserver.fetch import (
+    FileRange,
+    Segment,
+    StructureCache,
+    fetch_items,
+    flags_of,
+    needs_file,
+)
+from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
+from postel.imapserver.literal import SpilledLiteral
+from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
+from postel.imapserver.selected import Selected, load, refresh
+from postel.imapserver.seqset import STAR, SeqSet, format_uids
+from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
+from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
+from postel.store import Message, StoreError
+from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
+from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
+
+log = logging.getLogger("postel.imapserver")
+
+T = TypeVar("T")
+
+NOT_AUTH, AUTH, SELECTED, LOGOUT = "not authenticated", "authenticated", "selected", "logout"
+ANY = (NOT_AUTH, AUTH, SELECTED)
+AUTHED = (AUTH, SELECTED)
+# Which states each command is valid in (RFC 9051 §6).
+STATES: dict[str, tuple[str, ...]] = {
+    "CAPABILITY": ANY,
+    "NOOP": ANY,
+    "LOGOUT": ANY,
+    "ID": ANY,
+    "STARTTLS": (NOT_AUTH,),
+    "LOGIN": (NOT_AUTH,),
+    "AUTHENTICATE": (NOT_AUTH,),
+    "ENABLE": AUTHED,
+    "SELECT": AUTHED,
+    "EXAMINE": AUTHED,
+    "CREATE": AUTHED,
+    "DELETE": AUTHED,
+    "RENAME": AUTHED,
+    "SUBSCRIBE": AUTHED,
+    "UNSUBSCRIBE": AUTHED,
+    "LIST": AUTHED,
+    "LSUB": AUTHED,
+    "NAMESPACE": AUTHED,
+    "STATUS": AUTHED,
+    "APPEND": AUTHED,
+    "IDLE": AUTHED,
+    "CHECK": (SELECTED,),
+    "CLOSE": (SELECTED,),
+    "UNSELECT": (SELECTED,),
+    "EXPUNGE": (SELECTED,),
+    "SEARCH": (SELECTED,),
+    "FETCH": (SELECTED,),
+    "STORE": (SELECTED,),
+    "COPY": (SELECTED,),
+    "MOVE": (SELECTED,),
+}
+PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
+SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
+MAX_AUTH_FAILURES = 3  # failed logins of one connection before BYE
+FETCH_PAGE = 200  # messages per thread hop in FETCH
+CHUNK = 256 * 1024
+
+
+class _Cancelled(Exception):
+    """The client cancelled an AUTHENTICATE exchange with "*"."""
+
+
+class _Close(Exception):
+    """End the session (after LOGOUT, a BYE, or a broken connection)."""
+
+
+class Session:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        ctx: SessionContext,
+        *,
+        tls: bool,
+        ip: str,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.ctx = ctx
+        self.tls = tls
+        self.ip = ip
+        self.state = NOT_AUTH
+        self.account = ""
+        self.store: MailStore | None = None
+        self.selected: Selected | None = None
+        self.rev2 = False
+        self.utf8 = False
+        self.cache = StructureCache()
+        self._out: list[bytes] = []
+        self.auth_failures = 0
+        self._login_deadline = time.monotonic() + ctx.settings.unauthenticated_timeout
+        s = ctx.settings
+        self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
+
+    # -- output -------------------------------------------------------------
+
+    def send(self, line: bytes) -> None:
+        self._out.append(line + b"\r\n")
+
+    async def flush(self) -> None:
+        """Write what was sent in one go (each write to a TLS transport makes its
+        own record) and wait for the transport's buffer to drain."""
+        if self._out:
+            self.writer.write(b"".join(self._out))
+            self._out.clear()
+        await self.writer.drain()
+
+    def ok(self, tag: str, text: str, code: str = "") -> None:
+        self.send(f"{tag} OK {('[' + code + '] ') if code else ''}{text}".encode())
+
+    def no(self, tag: str, text: str, code: str = "") -> None:
+        self.send(f"{tag} NO {('[' + code + '] ') if code else ''}{text}".encode())
+
+    def bad(self, tag: str, text: str) -> None:
+        self.send(f"{tag} BAD {_one_line(text)}".encode())
+
+    def capabilities(self) -> str:
+        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ENABLE", "ID", "SASL-IR"]
+        if self.state == NOT_AUTH:
+            if not self.tls:
+                caps += ["STARTTLS", "LOGINDISABLED"]
+            else:
+                caps += ["AUTH=PLAIN", "AUTH=SCRAM-SHA-256"]
+        else:
+            caps += [
+                "IDLE",
+                "UIDPLUS",
+                "MOVE",
+                "NAMESPACE",
+                "UNSELECT",
+                "SPECIAL-USE",
+                "ESEARCH",
+                "STATUS=SIZE",
+                f"APPENDLIMIT={self.ctx.settings.max_literal}",
+            ]
+        return " ".join(caps)
+
+    # -- names --------------------------------------------------------------
+
+    def mailbox_in(self, raw: bytes) -> str:
+        """A mailbox name from the client: UTF-8 in rev2 / UTF8=ACCEPT, else
+        modified UTF-7 (RFC 3501 §5.1.3)."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("mailbox name is not UTF-8") from None
+        if self.utf8:
+            return text
+        try:
+            return mutf7.decode(text)
+        except mutf7.MUTF7Error as exc:
+            raise ParseError(str(exc)) from None
+
+    def mailbox_out(self, store_name: str) -> bytes:
+        name = to_imap(store_name)
+        return encode.astring(name if self.utf8 else mutf7.encode(name))
+
+    # -- the loop -------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.send(f"* OK [CAPABILITY {self.capabilities()}] postel IMAP ready".encode())
+        try:
+            while self.state != LOGOUT:
+                await self.flush()
+                await self._one()
+            await self.flush()
+        except _Close:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.flush(), 5)
+        except (EOFError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            if self.account and self.ctx.per_account[self.account] > 0:
+                self.ctx.per_account[self.account] -= 1
+            self.state = LOGOUT
+
+    def _timeout(self) -> float:
+        """Seconds to wait for the client: until the login deadline (counted
+        from the connection, so NOOPs cannot keep it open), then idle_timeout."""
+        s = self.ctx.settings
+        if self.state == NOT_AUTH:
+            return max(0.0, self._login_deadline - time.monotonic())
+        return s.idle_timeout
+
+    async def _one(self) -> None:
+        async def go_ahead() -> None:
+            self.send(b"+ Ready for literal data")
+            await self.flush()
+
+        try:
+            async with asyncio.timeout(self._timeout()):
+                parts = await read_command(self.reader, self.limits, go_ahead)
+        except TimeoutError:
+            self.send(b"* BYE [UNAVAILABLE] autologout: idle for too long")
+            await self.flush()
+            raise _Close from None
+        except LineTooLong:
+            self.bad("*", f"command line longer than {self.limits.max_line} bytes")
+            return
+        except LiteralTooBig as exc:
+            tag = exc.tag.decode("ascii", "replace")
+            if not exc.synchronizing:  # its data is on the way: no way to resync
+                self.send(b"* BYE [TOOBIG] literal larger than APPENDLIMIT")
+                await self.flush()
+                raise _Close from None
+            self.no(tag, f"literal of {exc.size} bytes exceeds {self.limits.max_literal}", "TOOBIG")
+            return
+        try:
+            try:
+                cmd = parse_command(parts)
+            except ParseError as exc:
+                self.bad(exc.tag, str(exc))
+                return
+            allowed = STATES.get(cmd.name, ())
+            if self.state not in allowed:
+                self.bad(cmd.tag, f"{cmd.name} not allowed in state {self.state}")
+                return
+            try:
+                await getattr(self, "cmd_" + cmd.name.lower())(cmd)
+            except ParseError as exc:
+                self.bad(cmd.tag, str(exc))
+            except MailboxNotFound as exc:
+                self.no(cmd.tag, str(exc), "NONEXISTENT")
+            except MailboxExists as exc:
+                self.no(cmd.tag, str(exc), "ALREADYEXISTS")
+            except InvalidFlag as exc:
+                self.bad(cmd.tag, str(exc))
+            except StoreError as exc:
+                self.no(cmd.tag, _one_line(str(exc)), "CANNOT")
+            except (_Close, ConnectionError, EOFError, TimeoutError):
+                raise
+            except Exception:  # a bug: this command fails, the session goes on
+                log.exception("imap command failed", extra={"command": cmd.name, "ip": self.ip})
+                self.no(cmd.tag, f"{cmd.name} failed: internal error", "SERVERBUG")
+        finally:
+            for p in parts:
+                if isinstance(p, SpilledLiteral):
+                    p.discard()
+
+    async def _thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    def _store(self) -> MailStore:
+        assert self.store is not None
+        return self.store
+
+    def _sel(self) -> Selected:
+        assert self.selected is not None
+        return self.selected
+
+    # -- any state ------------------------------------------------------------
+
+    async def cmd_capability(self, cmd: Command) -> None:
+        self.send(f"* CAPABILITY {self.capabilities()}".encode())
+        self.ok(cmd.tag, "CAPABILITY completed")
+
+    async def cmd_noop(self, cmd: Command) -> None:
+        await self._announce()
+        self.ok(cmd.tag, "NOOP completed")
+
+    async def cmd_check(self, cmd: Command) -> None:
+        await self._announce()
+        self.ok(cmd.tag, "CHECK completed")
+
+    async def cmd_logout(self, cmd: Command) -> None:
+        self.send(b"* BYE postel logging out")
+        self.ok(cmd.tag, "LOGOUT completed")
+        self.state = LOGOUT
+
+    async def cmd_id(self, cmd: Command) -> None:
+        # RFC 2971 §3.3: the client's fields are only logged.
+        if cmd.params:
+            log.info(
+                "imap client id",
+                extra={
+                    "ip": self.ip,
+                    "client": ",".join(f"{k}={v}" for k, v in cmd.params.items()),
+                },
+            )
+        self.send(b'* ID ("name" "postel")')
+        self.ok(cmd.tag, "ID completed")
+
+    # -- not authenticated ----------------------------------------------------
+
+    async def cmd_starttls(self, cmd: Command) -> None:
+        if self.tls or self.ctx.tls is None:
+            self.bad(cmd.tag, "TLS is active already" if self.tls else "STARTTLS not available")
+            return
+        if self.reader._buffer:  # type: ignore[attr-defined]
+            # RFC 9051 §11.1: nothing sent before the handshake may be used after it.
+            self.bad(cmd.tag, "data after STARTTLS before the TLS handshake")
+            raise _Close
+        self.ok(cmd.tag, "begin TLS negotiation now")
+        await self.flush()
+        try:
+            await self.writer.start_tls(self.ctx.tls)
+        except (ssl.SSLError, OSError) as exc:
+            log.info("imap starttls failed", extra={"ip": self.ip, "err": str(exc)})
+            raise _Close from None
+        self.tls = True
+
+    async def cmd_login(self, cmd: Command) -> None:
+        if not self.tls:
+            self.no(cmd.tag, "LOGIN only after STARTTLS", "PRIVACYREQUIRED")
+            return
+        user, password = (s.decode("utf-8", "replace") for s in cmd.strings)
+        await self._login(cmd.tag, user, password, "LOGIN")
+
+    async def cmd_authenticate(self, cmd: Command) -> None:
+        if not self.tls:
+            self.no(cmd.tag, "authentication only after STARTTLS", "PRIVACYREQUIRED")
+            return
+        mech = cmd.strings[0].decode()
+        if mech not in ("PLAIN", "SCRAM-SHA-256"):
+            self.no(cmd.tag, f"mechanism {mech} not supported", "CANNOT")
+            return
+        try:
+            if len(cmd.strings) > 1:  # RFC 4959 SASL-IR
+                response = cmd.strings[1].decode("ascii", "replace")
+            else:
+                response = await self._challenge(b"")
+            if mech == "SCRAM-SHA-256":
+                await self._scram(cmd.tag, response)
+                return
+            authzid, user, password = decode_plain(response)
+        except _Cancelled:
+            self.bad(cmd.tag, "authentication cancelled")
+            return
+        except SASLError as exc:
+            self.bad(cmd.tag, f"malformed authentication response: {exc}")
+            return
+        if authzid and authzid != user:
+            self.no(cmd.tag, "authorization identity not allowed", "AUTHORIZATIONFAILED")
+            return
+        await self._login(cmd.tag, user, password, "PLAIN")
+
+    async def _challenge(self, data: bytes) -> str:
+        """Send a continuation with base64 *data*; the client's response line
+        (RFC 9051 §6.2.2), "*" cancelling."""
+        self.send(b"+ " + base64.b64encode(data))
+        await self.flush()
+        try:
+            async with asyncio.timeout(self._timeout()):
+                line = await read_line(self.reader, self.limits.max_line)
+        except LineTooLong:
+            raise SASLError("response too long") from None
+        response = line.decode("ascii", "replace").strip()
+        if response == "*":
+            raise _Cancelled
+        return response
+
+    async def _scram(self, tag: str, initial: str) -> None:
+        """SCRAM-SHA-256 (RFC 7677) with the keys submission uses."""
+        server = ScramServer(decode_text(initial))
+        user = server.username
+        try:
+            keys = await self.ctx.logins.scram_keys(self.ip, user)
+        except LoginRefused as exc:
+            self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
+            self._auth_failed()
+            return
+        first = server.first(keys.salt, keys.iterations)
+        response = decode_text(await self._challenge(first.encode()))
+        final = server.final(response, keys.stored_key, keys.server_key)
+        if final is None or keys.account is None or (server.authzid and server.authzid != user):
+            log.info("imap login failed", extra={"ip": self.ip, "mechanism": "SCRAM-SHA-256"})
+            self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
+            self._auth_failed()
+            return
+        await self.ctx.logins.succeeded(keys.attempt)
+        await self._challenge(final.encode())  # the client answers with an empty line
+        await self._logged_in(tag, keys.account, "SCRAM-SHA-256")
+
+    async def _login(self, tag: str, user: str, password: str, how: str) -> None:
+        try:
+            account = await self.ctx.logins.check(self.ip, user, password)
+        except LoginRefused as exc:
+            log.info("imap login refused", extra={"ip": self.ip, "wait": exc.wait})
+            self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
+            self._auth_failed()
+            return
+        if account is None:
+            log.info("imap login failed", extra={"ip": self.ip, "mechanism": how})
+            self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
+            self._auth_failed()
+            return
+        await self._logged_in(tag, account, how)
+
+    def _auth_failed(self) -> None:
+        """A few failed logins per connection, then BYE (the login limiter counts
+        them across connections)."""
+        self.auth_failures += 1
+        if self.auth_failures >= MAX_AUTH_FAILURES:
+            self.send(b"* BYE too many failed logins")
+            raise _Close
+
+    async def _logged_in(self, tag: str, account: str, how: str) -> None:
+        limit = self.ctx.settings.max_connections_per_account
+        if self.ctx.per_account[account] >= limit:
+            self.no(tag, f"more than {limit} connections of this account", "LIMIT")
+            return
+        self.ctx.per_account[account] += 1
+        self.account = account
+        self.store = await self._thread(self.ctx.open_store, account)
+        self.state = AUTH
+        log.info("imap authenticated", extra={"account": account, "ip": self.ip, "mechanism": how})
+        self.ok(tag, "logged in", f"CAPABILITY {self.capabilities()}")
+
+    # -- authenticated ----------------------------------------------------------
+
+    async def cmd_enable(self, cmd: Command) -> None:
+        enabled = []
+        for cap in cmd.items:
+            if cap == "IMAP4REV2":
+                self.rev2 = self.utf8 = True
+                enabled.append("IMAP4rev2")
+            elif cap == "UTF8=ACCEPT":
+                self.utf8 = True
+                enabled.append("UTF8=ACCEPT")
+        self.send(("* ENABLED " + " ".join(enabled)).rstrip().encode())
+        self.ok(cmd.tag, "ENABLE completed")
+
+    async def cmd_select(self, cmd: Command, readonly: bool = False) -> None:
+        name = self.mailbox_in(cmd.mailbox)
+        if self.selected is not None:
+            self.selected = None
+            self.state = AUTH
+            if self.rev2:
+                self.send(b"* OK [CLOSED] previous mailbox closed")
+        sel = await self._thread(load, self._store(), name, readonly)
+        self.selected = sel
+        self.state = SELECTED
+        self.send(b"* FLAGS " + SYSTEM_FLAG_LIST)
+        self.send(f"* {sel.exists} EXISTS".encode())
+        if not self.rev2:
+            self.send(b"* 0 RECENT")
+        else:
+            self.send(b'* LIST () "/" ' + self.mailbox_out(sel.name))
+        perm = b"()" if readonly else PERMANENT_FLAGS
+        self.send(b"* OK [PERMANENTFLAGS " + perm + b"] flags that can be set")
+        self.send(f"* OK [UIDVALIDITY {sel.uidvalidity}] UIDs valid".encode())
+        self.send(f"* OK [UIDNEXT {sel.uidnext}] predicted next UID".encode())
+        code = "READ-ONLY" if readonly else "READ-WRITE"
+        self.ok(cmd.tag, f"{cmd.name} completed", code)
+
+    async def cmd_examine(self, cmd: Command) -> None:
+        await self.cmd_select(cmd, readonly=True)
+
+    async def cmd_create(self, cmd: Command) -> None:
+        name = self.mailbox_in(cmd.mailbox).rstrip("/")
+        if name.upper() == "INBOX":
+            self.no(cmd.tag, "INBOX exists", "ALREADYEXISTS")
+            return
+        if cmd.flags:
+            self.no(cmd.tag, "special-use attributes are fixed", "USEATTR")
+            return
+        await self._thread(self._store().create_mailbox, name)
+        self.ok(cmd.tag, "CREATE completed")
+
+    async def cmd_delete(self, cmd: Command) -> None:
+        name = self.mailbox_in(cmd.mailbox)
+        if name.upper() == "INBOX":
+            self.no(cmd.tag, "the INBOX cannot be deleted", "CANNOT")
+            return
+        info = await self._thread(self._store().mailbox, name)
+        if self.selected is not None and info.name == self.selected.name:
+            self.selected = None
+            self.state = AUTH
+        await self._thread(self._store().delete_mailbox, info.name)
+        self.ok(cmd.tag, "DELETE completed")
+
+    async def cmd_rename(self, cmd: Command) -> None:
+        old, new = self.mailbox_in(cmd.mailbox), self.mailbox_in(cmd.mailbox2)
+        if old.upper() == "INBOX":
+            self.no(cmd.tag, "renaming the INBOX is not supported", "CANNOT")
+            return
+        info = await self._thread(self._store().rename_mailbox, old, new)
+        sel, old = self.selected, normalize_mailbox(old)
+        if sel is not None and (sel.name == old or sel.name.startswith(old + "/")):
+            sel.name = info.name + sel.name[len(old) :]  # selected, it goes on renamed
+        self.ok(cmd.tag, "RENAME completed")
+
+    async def cmd_subscribe(self, cmd: Command) -> None:
+        # Every mailbox is subscribed: the store keeps no separate list yet.
+        await self._thread(self._store().mailbox, self.mailbox_in(cmd.mailbox))
+        self.ok(cmd.tag, "SUBSCRIBE completed")
+
+    async def cmd_unsubscribe(self, cmd: Command) -> None:
+        self.ok(cmd.tag, "UNSUBSCRIBE completed (every mailbox stays subscribed)")
+
+    async def cmd_namespace(self, cmd: Command) -> None:
+        self.send(b'* NAMESPACE (("" "/")) NIL NIL')
+        self.ok(cmd.tag, "NAMESPACE completed")
+
+    async def cmd_list(self, cmd: Command) -> None:
+        reference = self.mailbox_in(cmd.mailbox)
+        patterns = [self.mailbox_in(p) for p in cmd.patterns]
+        kind = cmd.name
+        if kind == "LIST" and patterns == [""]:
+            # RFC 9051 §6.3.9: the hierarchy delimiter and root.
+            self.send(b'* LIST (\\Noselect) "/" ""')
+            self.ok(cmd.tag, "LIST completed")
+            return
+        infos = await self._thread(self._store().mailboxes)
+        entries = list_entries(
+            [i.name for i in infos],
+            reference,
+            patterns,
+            rev2=self.rev2,
+            special_use_only="SPECIAL-USE" in cmd.items,
+        )
+        status_items = [r.split(" ", 1)[1] for r in cmd.returns if r.startswith("STATUS ")]
+        subscribed = "SUBSCRIBED" in cmd.returns or "SUBSCRIBED" in cmd.items
+        special = "SPECIAL-USE" in cmd.returns or "SPECIAL-USE" in cmd.items or not cmd.returns
+        for e in entries:
+            attrs = [
+                a
+                for a in e.attributes
+                if (a != "\\Subscribed" or subscribed)
+                and (a not in SPECIAL_USE.values() or special)
+            ]
+            if kind == "LSUB":
+                attrs = [a for a in attrs if a in ("\\Noselect",)]
+            line = f'* {kind} ({" ".join(attrs)}) "/" '.encode()
+            self.send(line + self.mailbox_out(e.store_name or e.name))
+            if status_items and e.exists:
+                await self._status(e.store_name, tuple(status_items))
+        self.ok(cmd.tag, f"{kind} completed")
+
+    cmd_lsub = cmd_list
+
+    async def cmd_status(self, cmd: Command) -> None:
+        name = self.mailbox_in(cmd.mailbox)
+        await self._status(name, cmd.items)
+        self.ok(cmd.tag, "STATUS completed")
+
+    async def _status(self, name: str, items: tuple[str, ...]) -> None:
+        store = self._store()
+        info = await self._thread(store.mailbox, name)
+        values = []
+        for item in items:
+            if item == "MESSAGES":
+                value = info.total
+            elif item == "UIDNEXT":
+                value = info.uidnext
+            elif item == "UIDVALIDITY":
+                value = info.uidvalidity
+            elif item == "UNSEEN":
+                value = info.unseen
+            elif item == "SIZE":
+                value = info.size
+            elif item == "RECENT":
+                value = 0
+            else:  # DELETED: counted from the index, page by page
+
+                def deleted() -> int:
+                    return sum("\\Deleted" in m.flags for m in iter_messages(store, info.name))
+
+                value = await self._thread(deleted)
+            values.append(f"{item} {value}")
+        self.send(b"* STATUS " + self.mailbox_out(info.name) + f" ({' '.join(values)})".encode())
+
+    async def cmd_append(self, cmd: Command) -> None:
+        name = self.mailbox_in(cmd.mailbox)
+        store = self._store()
+        try:
+            info = await self._thread(store.mailbox, name)
+        except MailboxNotFound:
+            self.no(cmd.tag, f"no mailbox {name!r}", "TRYCREATE")
+            return
+        flags = [f for f in cmd.flags if f.lower() != "\\recent"]
+        message = cmd.message
+        assert message is not None
+        if isinstance(message, SpilledLiteral):
+            path, temp = message.path, False
+        else:
+            if not message:
+                self.bad(cmd.tag, "empty message")
+                return
+            path, temp = await self._thread(_write_temp, self.limits.spill_dir, message), True
+        try:
+            msg = await self._thread(store.append, info.name, path, flags, cmd.date)
+        finally:
+            if temp:
+                path.unlink(missing_ok=True)
+        log.info(
+            "imap append",
+            extra={"account": self.account, "mailbox": info.name, "uid": msg.uid},
+        )
+        if self.selected is not None and self.selected.name == info.name:
+            await self._announce()
+        self.ok(cmd.tag, "APPEND completed", f"APPENDUID {info.uidvalidity} {msg.uid}")
+
+    async def cmd_idle(self, cmd: Command) -> None:
+        self.send(b"+ idling")
+        await self.flush()
+        s = self.ctx.settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.idle_timeout
+        reading = asyncio.ensure_future(read_line(self.reader, self.limits.max_line))
+        try:
+            while True:
+                if self.selected is not None:
+                    await self._announce()
+                    await self.flush()
+                left = deadline - loop.time()
+                if left <= 0:
+                    self.send(b"* BYE [UNAVAILABLE] IDLE for too long")
+                    await self.flush()
+                    raise _Close
+                # The seam for change notifications: wake when the account changed.
+                waiting = asyncio.ensure_future(
+                    self.ctx.changes.wait(self.account, min(s.recheck_interval, left))
+                )
+                done, _ = await asyncio.wait(
+                    {reading, waiting}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if reading in done:
+                    waiting.cancel()
+                    break
+        except BaseException:
+            reading.cancel()
+            raise
+        try:
+            line = reading.result()
+        except LineTooLong:
+            self.bad(cmd.tag, "expected DONE")
+            return
+        if line.strip().upper() != b"DONE":
+            self.bad(cmd.tag, "expected DONE")
+            return
+        self.ok(cmd.tag, "IDLE terminated")
+
+    # -- selected -----------------------------------------------------------------
+
+    async def _announce(self) -> None:
+        """Untagged EXPUNGE and EXISTS for changes made elsewhere (RFC 9051 §7.4);
+        not after FETCH, STORE and SEARCH, whose sequence numbers must stay."""
+        sel = self.selected
+        if sel is None:
+            return
+        delta = await self._thread(refresh, self._store(), sel)
+        for msn in delta.expunged:
+            self.send(f"* {msn} EXPUNGE".encode())
+        if delta.exists is not None:
+            self.send(f"* {delta.exists} EXISTS".encode())
+
+    async def cmd_close(self, cmd: Command) -> None:
+        sel = self._sel()
+        if not sel.readonly:
+            await self._expunge(None, silent=True)
+        self.selected = None
+        self.state = AUTH
+        self.ok(cmd.tag, "CLOSE completed")
+
+    async def cmd_unselect(self, cmd: Command) -> None:
+        self.selected = None
+        self.state = AUTH
+        self.ok(cmd.tag, "UNSELECT completed")
+
+    async def cmd_expunge(self, cmd: Command) -> None:
+        if self._sel().readonly:
+            self.no(cmd.tag, "mailbox is read-only", "READ-ONLY")
+            return
+        await self._expunge(cmd.seqset if cmd.uid else None, silent=False)
+        self.ok(cmd.tag, "EXPUNGE completed")
+
+    async def _expunge(self, uids: SeqSet | None, *, silent: bool) -> None:
+        sel = self._sel()
+        store = self._store()
+        largest = sel.largest_uid
+
+        def run() -> list[int]:
+            gone = []
+            for msg in iter_messages(store, sel.name):
+                if "\\Deleted" not in msg.flags:
+                    continue
+                if uids is not None and not uids.contains(msg.uid, largest):
+                    continue
+                if sel.msn(msg.uid) == 0:
+                    continue  # not announced to this session yet
+                with contextlib.suppress(MessageNotFound):
+                    store.remove(msg.msgid)
+                gone.append(msg.uid)
+            return gone
+
+        await self._thread(run)
+        if not silent:
+            await self._announce()
+        else:
+            await self._thread(refresh, store, sel)
+
+    def _resolve(self, seqset: SeqSet, uid: bool) -> list[int]:
+        """The UIDs *seqset* names, ascending (RFC 9051 §6.4.8: UIDs not in the
+        mailbox are ignored)."""
+        sel = self._sel()
+        if uid:
+            return seqset.members(sel.uids.tolist(), max(sel.largest_uid, 0))
+        out: list[int] = []
+        n = sel.exists
+        if n == 0 and all(STAR in r for r in seqset.ranges):
+            return []  # "1:*" of an empty mailbox names nothing (as Dovecot answers)
+        for lo, hi in seqset.bounds(n):
+            if lo < 1 or hi > n:
+                raise ParseError("message sequence number out of range")
+            out.extend(sel.uids[lo - 1 : hi])
+        return sorted(set(out))
+
+    async def _messages(self, uids: list[int]) -> list[Message]:
+        """The index entries of *uids* (ascending), paged from the store."""
+        return await self._thread(_page_messages, self._store(), self._sel().name, uids)
+
+    async def cmd_fetch(self, cmd: Command) -> None:
+        assert cmd.seqset is not None
+        sel = self._sel()
+        uids = self._resolve(cmd.seqset, cmd.uid)
+        atts = cmd.fetch
+        file_needed = needs_file(atts)
+        set_seen = not sel.readonly and any(a.sets_seen for a in atts)
+        store = self._store()
+        for i in range(0, len(uids), FETCH_PAGE):
+            batch = uids[i : i + FETCH_PAGE]
+
+            def build(batch: list[int] = batch) -> list[tuple[int, list[Segment]]]:
+                out = []
+                for msg in _page_messages(store, sel.name, batch):
+                    extra = atts
+                    if set_seen and "\\Seen" not in msg.flags:
+                        msg = store.set_flags(msg.msgid, ["\\Seen"], [])
+                        if not any(a.name == "FLAGS" for a in atts):
+                            from postel.imapserver.fetchatt import FetchAtt
+
+                            extra = (*atts, FetchAtt("FLAGS"))
+                    path = store.message_file(msg.msgid) if file_needed else None
+                    try:
+                        items = fetch_items(
+                            msg,
+                            extra,
+                            path,
+                            self.cache,
+                            with_uid=cmd.uid,
+                            derived=self.ctx.derived,
+                            account=self.account,
+                        )
+                    except FileNotFoundError:
+                        continue  # expunged meanwhile
+                    out.append((sel.msn(msg.uid), items))
+                return out
+
+            for msn, items in await self._thread(build):
+                if msn == 0:
+                    continue
+                self._out.append(b"* %d FETCH " % msn)
+                for seg in items:
+                    if isinstance(seg, FileRange):
+                        await self.flush()
+                        await self._stream(seg)
+                    else:
+                        self._out.append(seg)
+                self._out.append(b"\r\n")
+            await self.flush()
+        self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
+
+    async def _stream(self, seg: FileRange) -> None:
+        with open(seg.path, "rb") as f:
+            f.seek(seg.start)
+            left = seg.end - seg.start
+            while left:
+                data = await self._thread(f.read, min(CHUNK, left))
+                if not data:  # cannot happen to an immutable file; keep the framing
+                    data = b" " * left
+                self.writer.write(data)
+                left -= len(data)
+                await self.flush()
+
+    async def cmd_search(self, cmd: Command) -> None:
+        assert cmd.search is not None
+        sel = self._sel()
+        store = self._store()
+        key = cmd.search.key
+        largest_msn, largest_uid = sel.exists, sel.largest_uid
+
+        def run() -> list[tuple[int, int]]:
+            hits = []
+            for msg in iter_messages(store, sel.name):
+                msn = sel.msn(msg.uid)
+                if msn == 0:
+                    continue
+                if searching.matches(
+                    key,
+                    msg,
+                    msn,
+                    largest_msn,
+                    largest_uid,
+                    functools.partial(store.message_file, msg.msgid),
+                ):
+                    hits.append((msn, msg.uid))
+            return hits
+
+        hits = await self._thread(run)
+        numbers = [uid if cmd.uid else msn for msn, uid in hits]
+        returns = cmd.search.returns
+        if returns is None and not self.rev2:
+            self.send(("* SEARCH " + " ".join(map(str, numbers))).rstrip().encode())
+        else:
+            opts = returns or ("ALL",)
+            parts = [f'* ESEARCH (TAG "{cmd.tag}")']
+            if cmd.uid:
+                parts.append("UID")
+            if numbers:
+                if "MIN" in opts:
+                    parts.append(f"MIN {min(numbers)}")
+                if "MAX" in opts:
+                    parts.append(f"MAX {max(numbers)}")
+                if "ALL" in opts:
+                    parts.append(f"ALL {format_uids(sorted(numbers))}")
+            if "COUNT" in opts:
+                parts.append(f"COUNT {len(numbers)}")
+            self.send(" ".join(parts).encode())
+        self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}SEARCH completed")
+
+    async def cmd_store(self, cmd: Command) -> None:
+        assert cmd.seqset is not None
+        sel = self._sel()
+        if sel.readonly:
+            self.no(cmd.tag, "mailbox is read-only", "READ-ONLY")
+            return
+        uids = self._resolve(cmd.seqset, cmd.uid)
+        system = {f.lower(): f for f in SYSTEM_FLAGS}
+        flags = set()
+        for f in cmd.flags:
+            if f.lower() == "\\recent":
+                continue
+            if f.startswith("\\") and f.lower() not in system:
+                raise InvalidFlag(f"unknown system flag {f}")
+            flags.add(system.get(f.lower(), f))  # \SEEN is \Seen
+        store = self._store()
+        mode = cmd.store_mode
+
+        def run() -> list[Message]:
+            out = []
+            for msg in _page_messages(store, sel.name, uids):
+                current = flags_of(msg)
+                if mode == "+":
+                    add, remove = flags - current, set()
+                elif mode == "-":
+                    add, remove = set(), flags & current
+                else:
+                    add = flags - current
+                    remove = {f for f in current if f not in flags}
+                if not add and not remove:  # nothing to change: no write
+                    out.append(msg)
+                    continue
+                try:
+                    out.append(store.set_flags(msg.msgid, add, remove))
+                except MessageNotFound:
+                    continue
+            return out
+
+        changed = await self._thread(run)
+        if not cmd.silent:
+            for msg in changed:
+                msn = sel.msn(msg.uid)
+                uid = f" UID {msg.uid}" if cmd.uid else ""
+                self.send(
+                    f"* {msn} FETCH (FLAGS ".encode()
+                    + encode.flag_list(flags_of(msg))
+                    + uid.encode()
+                    + b")"
+                )
+        self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}STORE completed")
+
+    async def cmd_copy(self, cmd: Command, move: bool = False) -> None:
+        assert cmd.seqset is not None
+        sel = self._sel()
+        if move and sel.readonly:
+            self.no(cmd.tag, "mailbox is read-only", "READ-ONLY")
+            return
+        store = self._store()
+        target_name = self.mailbox_in(cmd.mailbox)
+        try:
+            target = await self._thread(store.mailbox, target_name)
+        except MailboxNotFound:
+            self.no(cmd.tag, f"no mailbox {target_name!r}", "TRYCREATE")
+            return
+        if move and target.name == sel.name:
+            self.no(cmd.tag, "source and target mailbox are the same", "CANNOT")
+            return
+        uids = self._resolve(cmd.seqset, cmd.uid)
+
+        def run() -> list[tuple[int, int]]:
+            pairs = []
+            for msg in _page_messages(store, sel.name, uids):
+                try:
+                    new = (
+                        store.move(msg.msgid, target.name)
+                        if move
+                        else store.copy(msg.msgid, target.name)
+                    )
+                except MessageNotFound:
+                    continue
+                pairs.append((msg.uid, new.uid))
+            return pairs
+
+        pairs = await self._thread(run)
+        code = ""
+        if pairs:
+            code = (
+                f"COPYUID {target.uidvalidity} {format_uids([a for a, _ in pairs])} "
+                f"{format_uids([b for _, b in pairs])}"
+            )
+        if move:
+            if code:  # RFC 6851 §4.3: COPYUID in an untagged OK before the expunges
+                self.send(f"* OK [{code}] moved".encode())
+            await self._announce()
+            self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}MOVE completed")
+        else:
+            if target.name == sel.name:
+                await self._announce()
+            self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}COPY completed", code)
+
+    async def cmd_move(self, cmd: Command) -> None:
+        await self.cmd_copy(cmd, move=True)
+
+
+def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:
+    """The messages of ascending *uids*, read in index pages from the first."""
+    if not uids:
+        return []
+    wanted = set(uids)
+    out: list[Message] = []
+    if len(uids) <= 3:
+        for uid in uids:
+            with contextlib.suppress(MessageNotFound):
+                out.append(store.get_by_uid(mailbox, uid))
+        return out
+    after, last = uids[0] - 1, uids[-1]
+    while after < last:
+        page = store.page(mailbox, after, min(PAGE, last - after))
+        out.extend(m for m in page if m.uid in wanted)
+        if not page or page[-1].uid >= last:
+            break
+        after = page[-1].uid
+    return out
+
+
+def _write_temp(directory: Path, data: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"imap-append-{os.getpid()}-{os.urandom(8).hex()}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

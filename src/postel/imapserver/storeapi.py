@@ -1,0 +1,113 @@
+"""What an IMAP session needs of an account's mail store, and the adapter to
+postel.store.AccountStore. All methods are synchronous (the session calls
+them in a thread); none returns a whole mailbox at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from postel.datadir import message_path
+from postel.store import AccountStore, MailboxInfo, Message
+
+PAGE = 2000  # messages per index page
+
+
+class MailStore(Protocol):
+    """One account's mailboxes and messages, as IMAP sees them."""
+
+    def mailboxes(self) -> list[MailboxInfo]: ...
+    def mailbox(self, name: str) -> MailboxInfo: ...
+    def create_mailbox(self, name: str) -> MailboxInfo: ...
+    def rename_mailbox(self, old: str, new: str) -> MailboxInfo: ...
+    def delete_mailbox(self, name: str) -> int: ...
+    def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
+        """Messages with UID > *after_uid* in UID order, at most *limit*."""
+        ...
+
+    def get_by_uid(self, mailbox: str, uid: int) -> Message: ...
+    def message_file(self, msgid: int) -> Path: ...
+    def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message: ...
+    def move(self, msgid: int, mailbox: str) -> Message: ...
+    def copy(self, msgid: int, mailbox: str) -> Message: ...
+    def remove(self, msgid: int) -> None: ...
+    def append(
+        self, mailbox: str, source: Path, flags: Iterable[str], received: datetime | None
+    ) -> Message: ...
+
+
+def iter_messages(store: MailStore, mailbox: str, after_uid: int = 0) -> Iterator[Message]:
+    """Every message of *mailbox* in UID order, one index page at a time."""
+    while True:
+        page = store.page(mailbox, after_uid, PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after_uid = page[-1].uid
+
+
+class AccountMailStore:
+    """MailStore over postel.store.AccountStore, using its public API only."""
+
+    def __init__(self, account: AccountStore) -> None:
+        self.account = account
+
+    def mailboxes(self) -> list[MailboxInfo]:
+        return self.account.mailboxes()
+
+    def mailbox(self, name: str) -> MailboxInfo:
+        return self.account.mailbox(name)
+
+    def create_mailbox(self, name: str) -> MailboxInfo:
+        return self.account.create_mailbox(name)
+
+    def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
+        return self.account.rename_mailbox(old, new)
+
+    def delete_mailbox(self, name: str) -> int:
+        return self.account.delete_mailbox(name)
+
+    def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
+        return self.account.list_messages(
+            mailbox, limit=limit, newest_first=False, cursor=after_uid
+        )
+
+    def get_by_uid(self, mailbox: str, uid: int) -> Message:
+        return self.account.get_by_uid(mailbox, uid)
+
+    def message_file(self, msgid: int) -> Path:
+        # The data directory's layout (postel.datadir), without the index lookup
+        # AccountStore.message_path adds: the caller has just read the message's
+        # row, and a file removed meanwhile is FileNotFoundError on opening.
+        return message_path(self.account.dir, msgid)
+
+    def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
+        return self.account.set_flags(msgid, add, remove)
+
+    def move(self, msgid: int, mailbox: str) -> Message:
+        return self.account.move(msgid, mailbox)
+
+    def copy(self, msgid: int, mailbox: str) -> Message:
+        msg = self.account.get(msgid)
+        return self.account.deliver(
+            mailbox,
+            self.account.message_path(msgid),
+            flags=msg.flags,
+            keywords=msg.keywords,
+            received=msg.received,
+        )
+
+    def remove(self, msgid: int) -> None:
+        self.account.remove(msgid)
+
+    def append(
+        self, mailbox: str, source: Path, flags: Iterable[str], received: datetime | None
+    ) -> Message:
+        from postel.store.names import split_flags
+
+        system, keywords = split_flags(flags)
+        return self.account.deliver(
+            mailbox, source, flags=system, keywords=keywords, received=received
+        )

@@ -1,0 +1,63 @@
+"""A running postel (`postel serve` in a thread) with localserve's configuration
+on 127.0.0.1, every port chosen by the kernel, for the IMAP client tests."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from serverthread import serving
+
+from postel.config import Config, load_config
+from postel.localserve import ADDRESS, PASSWORD, ensure_local_config
+
+IP = "127.0.0.1"
+
+
+@dataclass
+class Local:
+    cfg: Config
+    ports: dict[str, int]
+    cert: Path  # the self-signed certificate the server presents
+
+    user: str = "you"
+    password: str = PASSWORD
+    address: str = ADDRESS
+
+    def client_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.cert))
+        ctx.check_hostname = False  # the certificate names localhost, we connect to 127.0.0.1
+        return ctx
+
+    def send(self, subject: str, to: str = ADDRESS) -> None:
+        """A message to *to* through submission (implicit TLS, AUTH PLAIN)."""
+        body = (
+            f"From: {ADDRESS}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '.')}@postel.localhost>\r\n\r\n"
+            f"body of {subject}\r\n"
+        )
+        with smtplib.SMTP_SSL(
+            IP, self.ports["submissions"], context=self.client_context(), timeout=20
+        ) as c:
+            c.login(self.user, self.password)
+            c.sendmail(ADDRESS, [to], body.encode())
+
+
+def local_config(base: Path) -> Config:
+    info = ensure_local_config(base, IP)
+    toml = info.config_dir / "postel.toml"
+    text = re.sub(r"port = \d+ \}", "port = 0 }", toml.read_text())
+    text = re.sub(r"(?m)^web = .*$", "", text)
+    toml.write_text(text)
+    return load_config(info.config_dir)
+
+
+def serve_local(base: Path) -> Iterator[Local]:
+    cfg = local_config(base)
+    with serving(cfg) as running:
+        ports = {kind: port for _ip, port, kind in running.bound}
+        yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +20,7 @@ from starlette.routing import Route
 from postel.metrics.errors import MetricsListenError
 from postel.metrics.health import Check, evaluate
 from postel.metrics.scrape import LiveSources, exposition
+from postel.tcpsocket import listening_socket
 
 log = logging.getLogger("postel.metrics")
 
@@ -59,21 +59,12 @@ def build_app(path: Path, sources: LiveSources, checks: Callable[[], Sequence[Ch
 
 
 def _bind(ip: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((ip, port))
-        sock.listen(64)
-        sock.setblocking(False)
+        return listening_socket(ip, port, 64)
     except OSError as exc:
-        sock.close()
         raise MetricsListenError(
             f"metrics listener {ip} port {port} ([metrics] in postel.toml): {exc.strerror or exc}"
         ) from exc
-    return sock
 
 
 async def start_listener(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import socket
 from dataclasses import dataclass
 
 from postel.preflight.errors import PortInUseError, StartupError
+from postel.tcpsocket import bound_socket
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,11 @@ LISTEN_BACKLOG = 100  # as asyncio's create_server
 
 def bind_endpoint(ep: Endpoint, config_file: str) -> socket.socket:
     """A socket bound to *ep* (not yet listening); StartupError saying what to do."""
-    family = socket.AF_INET6 if ipaddress.ip_address(ep.ip).version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        # Like the listeners: SO_REUSEADDR, so a port in TIME_WAIT is no conflict.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((ep.ip, ep.port))
+        return bound_socket(ep.ip, ep.port)  # as the listeners bind theirs
     except OSError as exc:
-        sock.close()
         where = f"{address(ep.ip, ep.port)} ({ep.what})"
         raise _bind_error(exc, where, ep, config_file) from None
-    return sock
 
 
 def listen_endpoint(ep: Endpoint, config_file: str) -> socket.socket:

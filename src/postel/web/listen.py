@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 import ssl
@@ -19,6 +18,7 @@ from postel.dns import Resolver
 from postel.loginlimit import LoginLimiter
 from postel.smtpserver.errors import ListenerConfigError
 from postel.smtpserver.tls import server_context_pairs
+from postel.tcpsocket import listening_socket
 from postel.tlsreload import ChallengeSource, ReloadingContext
 from postel.web.app import build_app
 from postel.web.errors import ListenError
@@ -42,19 +42,10 @@ class _Server(uvicorn.Server):
 
 
 def _bind(ip: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((ip, port))
-        sock.listen(128)
-        sock.setblocking(False)
+        return listening_socket(ip, port, 128)
     except OSError as exc:
-        sock.close()
         raise ListenError(f"web listener {ip} port {port}: {exc.strerror or exc}") from exc
-    return sock
 
 
 def load_config(config: uvicorn.Config) -> uvicorn.Config:

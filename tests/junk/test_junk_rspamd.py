@@ -10,11 +10,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from postel.dns.answer import Answer as DNSAnswer
+from postel.dns.mock import MockResolver
 from postel.junk import rspamd
 from postel.junk.errors import RspamdError
+from postel.junk.filter import JunkFilter, Settings
+from postel.junk.reputation import Verified
 from postel.junk.rspamdproto import (
     Answer,
     Endpoint,
@@ -296,3 +301,41 @@ def test_parse_answer_of_real_rspamd() -> None:
     assert header_field(Answer("no action", -1.5, None)) == (
         b"X-Postel-Rspamd: no action; score=-1.50\r\n"
     )
+
+
+class SlowResolver(MockResolver):
+    async def lookup(self, name: str, rdtype: str) -> DNSAnswer:
+        if rdtype == "A":
+            await asyncio.sleep(0.6)
+        return await super().lookup(name, rdtype)
+
+
+async def test_filter_asks_rspamd_beside_the_dnsbl_lookups(
+    fake: Callable[..., Awaitable[Fake]], tmp_path: Path
+) -> None:
+    async def slow(w: Writer) -> None:
+        await asyncio.sleep(0.6)
+        await answer(json.dumps(GOOD).encode())(w)
+
+    f = await fake(slow)
+    octets = "2.0.0.127"
+    resolver = SlowResolver({(f"{octets}.bl.test", "A"): ["127.0.0.2"]})
+    settings = Settings(
+        dnsbl_zones=("bl.test",), dnsbl_internal_senders=True, rspamd=f.endpoint, rspamd_timeout=5
+    )
+    jf = JunkFilter(tmp_path, settings, resolver)
+    start = time.monotonic()
+    listed, checked = await jf.lookups(MESSAGE, Envelope(ip="127.0.0.2"))
+    elapsed = time.monotonic() - start
+    assert listed is not None and [x.zone for x in listed.listed] == ["bl.test"]
+    assert checked is not None and checked.action == "add header"
+    assert elapsed < 1.0  # both 0.6 s waits overlapped (one after the other: 1.2 s)
+    filing = await jf.file("u", MESSAGE, Verified(ip="127.0.0.2"), listed=listed, checked=checked)
+    assert filing.target == "junk"
+    assert filing.reasons == ("listed by bl.test", "rspamd: add header (7.5)")
+    # Not configured: not asked.
+    jf2 = JunkFilter(tmp_path, Settings(), None)
+    assert await jf2.lookups(MESSAGE, Envelope(ip="127.0.0.2")) == (None, None)
+    assert len(f.requests) == 1
+    jf.close()
+    jf2.close()

@@ -2,24 +2,27 @@
 the number of recipients, its verdict in an X-Postel-Rspamd field of the
 stored message and among each account's filing reasons; no answer in time
 delivers the message as without rspamd. The rspamd here is a fake on
-loopback (tests/integration/test_junk_rspamd.py has Debian's)."""
+loopback (tests/integration/test_rspamd_peer_delivery.py has Debian's)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trustme
+from prometheus_client.parser import text_string_to_metric_families
 from smtpserver_env import RECORDS, STATIC, Env, make_config, run
 
 from postel.config import load_config
 from postel.dns.mock import MockResolver
 from postel.junk.filter import JunkFilter, Settings, message_key
+from postel.metrics import runtime
+from postel.metrics.scrape import LiveSources, exposition
 from postel.smtpserver import LocalSubmitter, SMTPService
 from postel.store.store import Store
 
@@ -86,6 +89,27 @@ def send(env: Env, rcpts: list[str], msg: bytes = MSG) -> tuple[int, bytes]:
         return c.data(msg)
 
 
+@pytest.fixture
+def checks(tmp_path: Path) -> Iterator[Callable[[], dict[str, float]]]:
+    """Metrics on in this process; the rspamd checks counted so far, by result."""
+    path = tmp_path / "metrics"
+    runtime.enable(path, wipe=True)
+
+    def counted() -> dict[str, float]:
+        text = exposition(path, LiveSources()).decode()
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "postel_rspamd_checks_total":
+                    out[sample.labels["result"]] = sample.value
+        return out
+
+    try:
+        yield counted
+    finally:
+        runtime.disable()
+
+
 def filing_reasons(env: Env, account: str, stored: bytes) -> tuple[str, ...]:
     jf = JunkFilter(env.cfg.datadir.accounts_dir, Settings(), None)
     deadline = time.monotonic() + 5
@@ -100,7 +124,7 @@ def filing_reasons(env: Env, account: str, stored: bytes) -> tuple[str, ...]:
 
 
 async def test_asked_once_for_all_recipients_and_recorded(
-    rspamd_env: tuple[Env, FakeRspamd],
+    rspamd_env: tuple[Env, FakeRspamd], checks: Callable[[], dict[str, float]]
 ) -> None:
     env, fake = rspamd_env
     code, _ = await run(lambda: send(env, ["team@example.org"]))  # alice and bob
@@ -113,6 +137,7 @@ async def test_asked_once_for_all_recipients_and_recorded(
         assert stored.startswith(b"X-Postel-Rspamd: no action; score=1.25; required=15.00\r\n")
         reasons = await run(lambda a=account, s=stored: filing_reasons(env, a, s))
         assert reasons[-1] == "rspamd: no action (1.2)"
+    assert checks() == {"no_action": 1.0}
 
 
 async def test_add_header_files_in_junk_and_reject_in_rejects(
@@ -133,7 +158,7 @@ async def test_add_header_files_in_junk_and_reject_in_rejects(
 
 
 async def test_no_answer_in_time_delivers_as_without(
-    rspamd_env: tuple[Env, FakeRspamd],
+    rspamd_env: tuple[Env, FakeRspamd], checks: Callable[[], dict[str, float]]
 ) -> None:
     env, fake = rspamd_env
     fake.delay = 5  # above rspamd_timeout (0.5 s)
@@ -143,3 +168,4 @@ async def test_no_answer_in_time_delivers_as_without(
     assert time.monotonic() - start < 4
     [msg] = env.messages("alice")
     assert b"X-Postel-Rspamd" not in env.message_bytes("alice", msg)
+    assert checks() == {"error": 1.0}

@@ -31,6 +31,7 @@ from postel.smtpserver.junkfiling import (
     filing_key,
     record_dnsbl,
     record_filings,
+    record_rspamd,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.transaction import SessionInfo, Transaction
@@ -221,6 +222,7 @@ async def deliver(
         # or refused; DMARC quarantine, DNSBLs and rspamd are among its signals.
         listed, checked = await ctx.junk.lookups(message, rspamd_envelope(ctx, info, tx))
         record_dnsbl(ctx.junk.settings.dnsbl_zones, listed)
+        record_rspamd(ctx.junk.settings.rspamd is not None, checked)
         headers = rspamd_field(checked) + dnsbl_field(listed) + headers
         filed = await file_message(
             ctx.junk, targets, message, results, info.ip,

@@ -47,6 +47,12 @@ def record_dnsbl(zones: tuple[str, ...], result: Result | None) -> None:
         metrics.dnsbl_lookup(zone, outcome)
 
 
+def record_rspamd(asked: bool, answer: Answer | None) -> None:
+    """rspamd's verdict on one message, in the metrics (when it was asked)."""
+    if asked:
+        metrics.rspamd_check("error" if answer is None else answer.action.replace(" ", "_"))
+
+
 def dnsbl_field(result: Result | None) -> bytes:
     """``X-Postel-DNSBL: <zone>=<codes> "<reason>"; ...`` for the zones listing
     the sender, empty when none did."""

@@ -94,3 +94,25 @@ def test_verified_from_our_own_headers_only() -> None:
         dmarc_from="a.example", dkim=("a.example",), spf="bounce.a.example", ip="192.0.2.9"
     )
     assert from_headers(msg, "other.example").dmarc_from is None
+
+
+def test_rspamd_verdict_combined_and_always_among_the_reasons() -> None:
+    rejected = decide(Signals(rspamd=("reject", 15.0)), T)
+    assert rejected.target == "rejects" and rejected.reasons == ("rspamd: reject (15.0)",)
+    assert decide(Signals(rspamd=("reject", 15.0)), Thresholds(refuse=True)).target == "refuse"
+    added = decide(Signals(rspamd=("add header", 6.5)), T)
+    assert added.target == "junk" and added.reasons == ("rspamd: add header (6.5)",)
+    assert decide(Signals(rspamd=("rewrite subject", 9.0)), T).target == "junk"
+    # Actions postel has no use for (it neither greylists nor defers) only show.
+    for action in ("no action", "greylist", "soft reject"):
+        f = decide(Signals(rspamd=(action, 4.0)), T)
+        assert f.target == "inbox"
+        assert f.reasons == ("not enough training yet", f"rspamd: {action} (4.0)")
+    # Whatever decided, the user sees what rspamd said too.
+    gtube = decide(Signals(gtube=True, rspamd=("reject", 15.0)), T)
+    assert gtube.target == "refuse"
+    assert gtube.reasons == ("GTUBE test string", "rspamd: reject (15.0)")
+    kept = decide(Signals(reputation=("good", "dmarc:f.example"), rspamd=("add header", 7.0)), T)
+    assert kept.target == "inbox" and kept.reasons[-1] == "rspamd: add header (7.0)"
+    scored = decide(Signals(verdict=verdict(0.95), rspamd=("no action", 0.0), **TRAINED), T)
+    assert scored.target == "junk" and scored.reasons[-1] == "rspamd: no action (0.0)"

@@ -500,6 +500,20 @@ class JunkConfig(Strict):
         description="Also look up loopback and private sending addresses (tests); "
         "by default only global ones.",
     )
+    rspamd_url: str = Field(
+        "",
+        description="rspamd's normal worker, asked about every incoming message and "
+        'combined with the filter\'s own signals, e.g. "http://127.0.0.1:11333". Empty '
+        "(the default): rspamd is not asked. Plain HTTP to an IP address on loopback, or "
+        "in [delivery] allowed_internal_networks.",
+    )
+    rspamd_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="Seconds for rspamd's answer; without one in time the message is "
+        "filed without it.",
+    )
 
     @field_validator("dnsbl_zones")
     @classmethod
@@ -509,6 +523,20 @@ class JunkConfig(Strict):
         if len(value) > 10:
             raise ValueError("at most 10 DNSBL zones")
         return [check_domain(z) for z in value]
+
+    @field_validator("rspamd_url")
+    @classmethod
+    def _rspamd_url(cls, value: str) -> str:
+        from postel.junk.errors import RspamdError
+        from postel.junk.rspamdproto import parse_url
+
+        value = value.strip()
+        if value:
+            try:
+                parse_url(value)
+            except RspamdError as e:
+                raise ValueError(str(e)) from None
+        return value
 
 
 class ServerConfig(Strict):
@@ -578,3 +606,24 @@ class StaticConfig(Strict):
         from postel.config.names import check_domain
 
         return check_domain(value)
+
+    @model_validator(mode="after")
+    def _rspamd_address(self) -> StaticConfig:
+        """rspamd is asked over plain HTTP with the whole message: only on
+        loopback or an internal network the operator allowed."""
+        if not self.junk.rspamd_url:
+            return self
+        from postel.junk.rspamdproto import parse_url
+        from postel.netpolicy import AddressPolicy, internal_kind
+
+        ip = parse_url(self.junk.rspamd_url).ip
+        policy = AddressPolicy.from_networks(
+            ["127.0.0.0/8", "::1/128", *self.delivery.allowed_internal_networks]
+        )
+        kind = internal_kind(ipaddress.ip_address(ip))
+        if kind in (None, "unspecified") or policy.refusal(ip) is not None:
+            raise ValueError(
+                f"[junk] rspamd_url: {ip} is not on loopback or in [delivery] "
+                "allowed_internal_networks (the message goes to rspamd unencrypted)"
+            )
+        return self

@@ -45,7 +45,23 @@ class Filing:
     reasons: tuple[str, ...] = field(default=())
 
 
+def rspamd_reason(action: str, score: float) -> str:
+    return f"rspamd: {action} ({score:.1f})"
+
+
 def decide(s: Signals, t: Thresholds) -> Filing:
+    """Where the message goes; rspamd's verdict, when it was asked, is among
+    the reasons whether or not it decided."""
+    filing = _decide(s, t)
+    if s.rspamd is None:
+        return filing
+    reason = rspamd_reason(*s.rspamd)
+    if reason in filing.reasons:
+        return filing
+    return Filing(filing.target, filing.score, (*filing.reasons, reason))
+
+
+def _decide(s: Signals, t: Thresholds) -> Filing:
     score = s.verdict.score if s.verdict is not None else None
     if s.gtube:
         return Filing("refuse", score, ("GTUBE test string",))
@@ -59,7 +75,7 @@ def decide(s: Signals, t: Thresholds) -> Filing:
             return Filing("inbox", score, (f"you kept mail from {ident} before",))
         return Filing("junk", score, (f"you marked mail from {ident} as junk", *signals))
     if s.rspamd is not None and s.rspamd[0] == "reject":
-        reason = f"rspamd: reject ({s.rspamd[1]:.1f})"
+        reason = rspamd_reason(*s.rspamd)
         return Filing("refuse" if t.refuse else "rejects", score, (reason,))
     if score is not None and trained:
         if t.reject < 1.0 and score >= t.reject:
@@ -70,7 +86,7 @@ def decide(s: Signals, t: Thresholds) -> Filing:
     if s.dnsbl:
         return Filing("junk", score, tuple(f"listed by {z}" for z in s.dnsbl))
     if s.rspamd is not None and s.rspamd[0] in ("add header", "rewrite subject"):
-        return Filing("junk", score, (f"rspamd: {s.rspamd[0]} ({s.rspamd[1]:.1f})",))
+        return Filing("junk", score, (rspamd_reason(*s.rspamd),))
     if s.dmarc_quarantine:
         return Filing("junk", score, ("the sender's DMARC policy says quarantine",))
     if score is not None and trained:

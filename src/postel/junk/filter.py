@@ -36,6 +36,9 @@ from postel.junk.classify import classify
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
+from postel.junk.rspamd import TIMEOUT as RSPAMD_TIMEOUT
+from postel.junk.rspamd import check as rspamd_check
+from postel.junk.rspamdproto import Answer, Endpoint, Envelope, parse_url
 from postel.junk.tokens import features, header_features
 from postel.store.bodytext import READ_LIMIT, body_text
 
@@ -51,6 +54,8 @@ class Settings:
     dnsbl_zones: tuple[str, ...] = ()
     dnsbl_timeout: float = dnsbl.TIMEOUT
     dnsbl_internal_senders: bool = False
+    rspamd: Endpoint | None = None  # rspamd's normal worker, when it is asked
+    rspamd_timeout: float = RSPAMD_TIMEOUT
 
     @classmethod
     def from_config(cls, junk: JunkConfig, accounts: Mapping[str, Account]) -> Settings:
@@ -65,6 +70,8 @@ class Settings:
             dnsbl_zones=tuple(junk.dnsbl_zones),
             dnsbl_timeout=junk.dnsbl_timeout,
             dnsbl_internal_senders=junk.dnsbl_internal_senders,
+            rspamd=parse_url(junk.rspamd_url) if junk.rspamd_url else None,
+            rspamd_timeout=junk.rspamd_timeout,
         )
 
     def for_account(self, account: str) -> Thresholds:
@@ -213,6 +220,25 @@ class JunkFilter:
         assert ip is not None
         return await dnsbl.check(self.resolver, ip, zones, settings.dnsbl_timeout)
 
+    async def rspamd(self, message: bytes, env: Envelope) -> Answer | None:
+        """rspamd's verdict on a message, once for all its recipients (None:
+        not configured, or no usable answer in time)."""
+        settings = self.settings
+        if settings.rspamd is None:
+            return None
+        return await rspamd_check(settings.rspamd, message, env, settings.rspamd_timeout)
+
+    async def lookups(
+        self, message: bytes, env: Envelope
+    ) -> tuple[dnsbl.Result | None, Answer | None]:
+        """The DNSBL lookups and rspamd's verdict of one message, in parallel."""
+        settings = self.settings
+        if settings.rspamd is None:
+            return await self.listings(env.ip), None
+        if not settings.dnsbl_zones:
+            return None, await self.rspamd(message, env)
+        return await asyncio.gather(self.listings(env.ip), self.rspamd(message, env))
+
     async def file(
         self,
         account: str,
@@ -222,14 +248,21 @@ class JunkFilter:
         dmarc_quarantine: bool = False,
         listed: dnsbl.Result | None = None,
         lookup: bool = True,
+        checked: Answer | None = None,
     ) -> Filing:
         """Where *message* for *account* goes, and why. *listed*: the message's
-        DNSBL results, looked up here when not given (and *lookup*)."""
+        DNSBL results, looked up here when not given (and *lookup*); *checked*:
+        rspamd's verdict on the message, when it was asked."""
         if listed is None and lookup:
             listed = await self.listings(verified.ip)
         zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
         signals = await asyncio.to_thread(self._signals, account, message, verified)
-        signals = replace(signals, dnsbl=zones, dmarc_quarantine=dmarc_quarantine)
+        signals = replace(
+            signals,
+            dnsbl=zones,
+            dmarc_quarantine=dmarc_quarantine,
+            rspamd=(checked.action, checked.score) if checked is not None else None,
+        )
         return decide(signals, self.settings.for_account(account))
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:

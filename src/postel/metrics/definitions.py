@@ -144,6 +144,14 @@ class Metrics:
             ["zone", "result"],
             registry=None,
         )
+        self.rspamd_checks = Counter(
+            "postel_rspamd_checks",
+            "Messages checked by rspamd ([junk] rspamd_url), by result: its action "
+            "(no_action, greylist, add_header, rewrite_subject, soft_reject, reject) or "
+            "error (no usable answer in time).",
+            ["result"],
+            registry=None,
+        )
         self.dns_lookup_duration = Histogram(
             "postel_dns_lookup_duration_seconds",
             "DNS lookups through the resolver, by record type and result (ok, notfound, "

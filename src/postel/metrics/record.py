@@ -122,6 +122,13 @@ def junk_filing(target: str) -> None:
         m.child(m.junk_filings, target).inc()
 
 
+def rspamd_check(result: str) -> None:
+    """*result*: rspamd's action (spaces as underscores) or error."""
+    m = current()
+    if m is not None:
+        m.child(m.rspamd_checks, result).inc()
+
+
 def dnsbl_lookup(zone: str, result: str) -> None:
     """*result*: listed, clear or error. Zones come from the configuration."""
     m = current()

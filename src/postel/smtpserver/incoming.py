@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.errors import SMTPReplyError
+from postel.junk.rspamdproto import Envelope
+from postel.junk.rspamdproto import header_field as rspamd_field
 from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
@@ -29,6 +31,7 @@ from postel.smtpserver.junkfiling import (
     filing_key,
     record_dnsbl,
     record_filings,
+    record_rspamd,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.transaction import SessionInfo, Transaction
@@ -169,6 +172,20 @@ def record_evaluation(
         log.error("cannot record dmarc evaluation", extra={"err": repr(exc)})
 
 
+def rspamd_envelope(ctx: ServerContext, info: SessionInfo, tx: Transaction) -> Envelope:
+    """What rspamd is told about the message besides its content."""
+    return Envelope(
+        ip=info.ip,
+        helo=info.helo,
+        hostname=info.rdns,
+        mail_from=str(tx.sender) if tx.sender is not None else "",
+        rcpts=tuple(str(r) for r in tx.recipients),
+        user=info.account,
+        queue_id=info.cid,
+        mta_name=ctx.cfg.static.hostname,
+    )
+
+
 async def deliver(
     ctx: ServerContext, info: SessionInfo, tx: Transaction, spool: Path, data: bytes | None = None
 ) -> Outcome:
@@ -202,13 +219,14 @@ async def deliver(
     filings: list[tuple[str, Filing]] = []
     if ctx.junk is not None and targets:
         # The junk filter of each account (postel.junk): Inbox, Junk, Rejects
-        # or refused; DMARC quarantine is one of its signals.
-        listed = await ctx.junk.listings(info.ip)
+        # or refused; DMARC quarantine, DNSBLs and rspamd are among its signals.
+        listed, checked = await ctx.junk.lookups(message, rspamd_envelope(ctx, info, tx))
         record_dnsbl(ctx.junk.settings.dnsbl_zones, listed)
-        headers = dnsbl_field(listed) + headers
+        record_rspamd(ctx.junk.settings.rspamd is not None, checked)
+        headers = rspamd_field(checked) + dnsbl_field(listed) + headers
         filed = await file_message(
             ctx.junk, targets, message, results, info.ip,
-            dmarc_quarantine=disposition == "junk", listed=listed,
+            dmarc_quarantine=disposition == "junk", listed=listed, checked=checked,
         )  # fmt: skip
         if filed.refused is not None and not forward:
             return Outcome(filed.refused)

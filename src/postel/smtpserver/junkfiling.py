@@ -1,6 +1,7 @@
 """The junk filter's part in delivering a message received on the incoming
 port (postel.junk): per account, Inbox, Junk, Rejects or a refusal; the DNSBL
-results in a header field of the message, once for all its recipients."""
+results and rspamd's verdict in header fields of the message, once for all its
+recipients."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from postel.junk.decide import Filing
     from postel.junk.dnsbl import Result
     from postel.junk.filter import JunkFilter
+    from postel.junk.rspamdproto import Answer
 
 log = logging.getLogger("postel.smtpserver")
 
@@ -45,6 +47,12 @@ def record_dnsbl(zones: tuple[str, ...], result: Result | None) -> None:
         metrics.dnsbl_lookup(zone, outcome)
 
 
+def record_rspamd(asked: bool, answer: Answer | None) -> None:
+    """rspamd's verdict on one message, in the metrics (when it was asked)."""
+    if asked:
+        metrics.rspamd_check("error" if answer is None else answer.action.replace(" ", "_"))
+
+
 def dnsbl_field(result: Result | None) -> bytes:
     """``X-Postel-DNSBL: <zone>=<codes> "<reason>"; ...`` for the zones listing
     the sender, empty when none did."""
@@ -66,6 +74,7 @@ async def file_message(
     *,
     dmarc_quarantine: bool,
     listed: Result | None,
+    checked: Answer | None = None,
 ) -> Filed:
     """Where the message goes for each (account, mailbox) of *targets*: only
     mail routed to an account's Inbox is filed by its filter (addresses routed
@@ -83,7 +92,7 @@ async def file_message(
             continue
         filing = await junk.file(
             account, message, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
-            lookup=False,
+            lookup=False, checked=checked,
         )  # fmt: skip
         out.filings.append((account, filing))
         metrics.junk_filing(filing.target)

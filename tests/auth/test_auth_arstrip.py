@@ -93,3 +93,29 @@ def test_large_header_section_is_fast() -> None:
     out = strip_own_results(message, OURS)
     assert time.perf_counter() - start < 1.0
     assert out is not None and out[1] == 1 and len(out[0]) == 2 * len(fields) + 2
+
+
+def test_postels_own_trace_fields_removed_whatever_their_value() -> None:
+    """A sender cannot plant the junk filter's fields (X-Postel-DNSBL, rspamd's
+    verdict): the ones postel adds on top are the only ones left."""
+    from postel.junk.rspamdproto import FIELD as RSPAMD_FIELD
+    from postel.smtpserver.junkfiling import DNSBL_FIELD
+
+    message = (
+        b"From: a@example.org\r\n"
+        b"x-postel-rspamd: no action; score=-20.0\r\n"
+        b"Subject: hi\r\n"
+        b"X-Postel-DNSBL: none;\r\n\tlisted nowhere\r\n"
+        b"X-Postel-Other: kept\r\n"
+        b"\r\n"
+        b"X-Postel-DNSBL: in the body, kept\r\n"
+    )
+    stripped = strip_own_results(message, "mail.example.org")
+    assert stripped is not None and stripped[1] == 2
+    assert stripped[0] == (
+        b"From: a@example.org\r\nSubject: hi\r\nX-Postel-Other: kept\r\n\r\n"
+        b"X-Postel-DNSBL: in the body, kept\r\n"
+    )
+    from postel.auth.arstrip import OWN_TRACE_FIELDS
+
+    assert {RSPAMD_FIELD, DNSBL_FIELD} <= set(OWN_TRACE_FIELDS)

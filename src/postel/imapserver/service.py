@@ -16,6 +16,7 @@ from postel.config import Config
 from postel.imapserver.context import SessionContext, Settings
 from postel.imapserver.session import Session
 from postel.imapserver.storeapi import AccountMailStore, MailStore
+from postel.junk.training import Trainer
 from postel.log import cid_context
 from postel.sasl import PasswordCheck
 from postel.smtpserver.clientlimit import client_key
@@ -64,6 +65,21 @@ def settings(cfg: Config) -> Settings:
     )
 
 
+def junk_trainer(cfg: Config) -> Trainer | None:
+    """The junk filter's trainer when [junk] is enabled (postel.junk.training)."""
+    if not cfg.static.junk.enabled:
+        return None
+    from postel.junk.filter import JunkFilter
+    from postel.junk.filter import Settings as JunkSettings
+
+    junk = JunkFilter(
+        cfg.datadir.accounts_dir,
+        lambda: JunkSettings.from_config(cfg.static.junk, cfg.domains.accounts),
+        None,
+    )
+    return Trainer(junk, cfg.static.hostname)
+
+
 class IMAPService:
     """Bound ports are in :attr:`bound` as (ip, port, kind)."""
 
@@ -102,7 +118,7 @@ class IMAPService:
         self._credentials = Credentials(cfg.datadir.auth_db)
         self._limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
-        base = SessionContext(settings(cfg), logins, self._open_store)
+        base = SessionContext(settings(cfg), logins, self._open_store, trainer=junk_trainer(cfg))
         self.ctx = base
         contexts: dict[str, ReloadingContext] = {}
         try:
@@ -201,6 +217,7 @@ class IMAPService:
                 changes=self.ctx.changes,
                 per_account=self.ctx.per_account,
                 derived=self.ctx.derived,
+                trainer=self.ctx.trainer,
             )
             session = Session(reader, writer, ctx, tls=implicit, ip=ip)
             try:
@@ -238,3 +255,5 @@ class IMAPService:
         if self._limiter is not None:
             self._limiter.close()
             self._limiter = None
+        if self.ctx is not None and self.ctx.trainer is not None:
+            self.ctx.trainer.junk.close()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import encode, mutf7
+from postel.imapserver import encode, mutf7, training
 from postel.imapserver import search as searching
 from postel.imapserver.command import Command, parse_command
 from postel.imapserver.context import SessionContext
@@ -751,6 +751,7 @@ class Session:
         file_needed = needs_file(atts)
         set_seen = not sel.readonly and any(a.sets_seen for a in atts)
         store = self._store()
+        read: list[tuple[int, bool | None]] = []  # \Seen set by this FETCH: a verdict
         for i in range(0, len(uids), FETCH_PAGE):
             batch = uids[i : i + FETCH_PAGE]
 
@@ -760,6 +761,7 @@ class Session:
                     extra = atts
                     if set_seen and "\\Seen" not in msg.flags:
                         msg = store.set_flags(msg.msgid, ["\\Seen"], [])
+                        read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
                         if not any(a.name == "FLAGS" for a in atts):
                             from postel.imapserver.fetchatt import FetchAtt
 
@@ -792,6 +794,7 @@ class Session:
                         self._out.append(seg)
                 self._out.append(b"\r\n")
             await self.flush()
+        await self._learn(read)
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
 
     async def _stream(self, seg: FileRange) -> None:
@@ -869,6 +872,7 @@ class Session:
             flags.add(system.get(f.lower(), f))  # \SEEN is \Seen
         store = self._store()
         mode = cmd.store_mode
+        verdicts: list[tuple[int, bool | None]] = []  # the junk filter's (training.py)
 
         def run() -> list[Message]:
             out = []
@@ -888,9 +892,11 @@ class Session:
                     out.append(store.set_flags(msg.msgid, add, remove))
                 except MessageNotFound:
                     continue
+                verdicts.append((msg.msgid, training.verdict_for_flags(sel.name, add)))
             return out
 
         changed = await self._thread(run)
+        await self._learn(verdicts)
         if not cmd.silent:
             for msg in changed:
                 msn = sel.msn(msg.uid)
@@ -921,6 +927,9 @@ class Session:
             return
         uids = self._resolve(cmd.seqset, cmd.uid)
 
+        verdict = training.verdict_for_move(sel.name, target.name)
+        learned: list[tuple[int, bool | None]] = []
+
         def run() -> list[tuple[int, int]]:
             pairs = []
             for msg in _page_messages(store, sel.name, uids):
@@ -933,9 +942,11 @@ class Session:
                 except MessageNotFound:
                     continue
                 pairs.append((msg.uid, new.uid))
+                learned.append((new.msgid, verdict))
             return pairs
 
         pairs = await self._thread(run)
+        await self._learn(learned)
         code = ""
         if pairs:
             code = (
@@ -954,6 +965,12 @@ class Session:
 
     async def cmd_move(self, cmd: Command) -> None:
         await self.cmd_copy(cmd, move=True)
+
+    async def _learn(self, verdicts: list[tuple[int, bool | None]]) -> None:
+        """The junk filter learns the user's verdicts (in a thread; never fails)."""
+        trainer = self.ctx.trainer
+        if trainer is not None and any(v is not None for _, v in verdicts):
+            await self._thread(training.learn, trainer, self.account, self._store(), verdicts)
 
 
 def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:

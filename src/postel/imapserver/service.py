@@ -18,6 +18,7 @@ from postel.imapserver.session import Session
 from postel.imapserver.storeapi import AccountMailStore, MailStore
 from postel.junk.training import Trainer
 from postel.log import cid_context
+from postel.metrics import record as metrics
 from postel.sasl import PasswordCheck
 from postel.smtpserver.clientlimit import client_key
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -195,11 +196,15 @@ class IMAPService:
             peer = writer.get_extra_info("peername")
             ip = str(peer[0]) if peer else ""
             key = client_key(ip, self.cfg.static.limits.connection_limit_exempt)
+            kind = "imaps" if implicit else "imap"
+            metrics.connection(kind)
             refuse = ""
             if len(self._tasks) > imap.max_connections:
                 refuse = "too many connections, try later"
+                metrics.connection_refused(kind, "total")
             elif key is not None and self._clients[key] >= imap.max_connections_per_ip:
                 refuse = "too many connections from your address, try later"
+                metrics.connection_refused(kind, "client")
             if refuse:
                 log.info("imap connection refused", extra={"ip": ip, "reason": refuse})
                 with contextlib.suppress(Exception):
@@ -220,6 +225,7 @@ class IMAPService:
                 trainer=self.ctx.trainer,
             )
             session = Session(reader, writer, ctx, tls=implicit, ip=ip)
+            metrics.connection_opened(kind)
             try:
                 await session.run()
             except asyncio.CancelledError:
@@ -227,6 +233,7 @@ class IMAPService:
             except Exception:
                 log.exception("imap session failed", extra={"ip": ip})
             finally:
+                metrics.connection_closed(kind)
                 if key is not None:
                     self._clients[key] -= 1
                     if self._clients[key] <= 0:

@@ -37,6 +37,7 @@ from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_co
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
+from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
 from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
@@ -112,6 +113,8 @@ class Session:
         self.ctx = ctx
         self.tls = tls
         self.ip = ip
+        self.protocol = "imaps" if tls else "imap"  # the port's kind, for the metrics
+        self._tagged = ""  # OK, NO or BAD: the tagged response of the current command
         self.state = NOT_AUTH
         self.account = ""
         self.store: MailStore | None = None
@@ -139,12 +142,15 @@ class Session:
         await self.writer.drain()
 
     def ok(self, tag: str, text: str, code: str = "") -> None:
+        self._tagged = "OK"
         self.send(f"{tag} OK {('[' + code + '] ') if code else ''}{text}".encode())
 
     def no(self, tag: str, text: str, code: str = "") -> None:
+        self._tagged = "NO"
         self.send(f"{tag} NO {('[' + code + '] ') if code else ''}{text}".encode())
 
     def bad(self, tag: str, text: str) -> None:
+        self._tagged = "BAD"
         self.send(f"{tag} BAD {_one_line(text)}".encode())
 
     def capabilities(self) -> str:
@@ -238,12 +244,15 @@ class Session:
                 raise _Close from None
             self.no(tag, f"literal of {exc.size} bytes exceeds {self.limits.max_literal}", "TOOBIG")
             return
+        started, name, uid = time.monotonic(), "", False
+        self._tagged = ""
         try:
             try:
                 cmd = parse_command(parts)
             except ParseError as exc:
                 self.bad(exc.tag, str(exc))
                 return
+            name, uid = cmd.name, cmd.uid
             allowed = STATES.get(cmd.name, ())
             if self.state not in allowed:
                 self.bad(cmd.tag, f"{cmd.name} not allowed in state {self.state}")
@@ -266,6 +275,7 @@ class Session:
                 log.exception("imap command failed", extra={"command": cmd.name, "ip": self.ip})
                 self.no(cmd.tag, f"{cmd.name} failed: internal error", "SERVERBUG")
         finally:
+            metrics.imap_command(self.protocol, name, uid, time.monotonic() - started, self._tagged)
             for p in parts:
                 if isinstance(p, SpilledLiteral):
                     p.discard()
@@ -389,6 +399,7 @@ class Session:
         try:
             keys = await self.ctx.logins.scram_keys(self.ip, user)
         except LoginRefused as exc:
+            metrics.authentication(self.protocol, "ratelimited")
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
             self._auth_failed()
             return
@@ -397,6 +408,7 @@ class Session:
         final = server.final(response, keys.stored_key, keys.server_key)
         if final is None or keys.account is None or (server.authzid and server.authzid != user):
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": "SCRAM-SHA-256"})
+            metrics.authentication(self.protocol, "failure")
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
             self._auth_failed()
             return
@@ -409,11 +421,13 @@ class Session:
             account = await self.ctx.logins.check(self.ip, user, password)
         except LoginRefused as exc:
             log.info("imap login refused", extra={"ip": self.ip, "wait": exc.wait})
+            metrics.authentication(self.protocol, "ratelimited")
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
             self._auth_failed()
             return
         if account is None:
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": how})
+            metrics.authentication(self.protocol, "failure")
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
             self._auth_failed()
             return
@@ -428,6 +442,7 @@ class Session:
             raise _Close
 
     async def _logged_in(self, tag: str, account: str, how: str) -> None:
+        metrics.authentication(self.protocol, "success")  # the password was right
         limit = self.ctx.settings.max_connections_per_account
         if self.ctx.per_account[account] >= limit:
             self.no(tag, f"more than {limit} connections of this account", "LIMIT")

@@ -55,3 +55,4 @@ class SessionContext:
     per_account: Counter[str] = field(default_factory=Counter)
     derived: DerivedCache = field(default_factory=DerivedCache)
     trainer: Trainer | None = None  # the junk filter learns from moves and flags
+    quota: Callable[[str], int] = lambda account: 0  # bytes, 0: none (RFC 9208)

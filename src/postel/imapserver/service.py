@@ -119,7 +119,13 @@ class IMAPService:
         self._credentials = Credentials(cfg.datadir.auth_db)
         self._limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
-        base = SessionContext(settings(cfg), logins, self._open_store, trainer=junk_trainer(cfg))
+        base = SessionContext(
+            settings(cfg),
+            logins,
+            self._open_store,
+            trainer=junk_trainer(cfg),
+            quota=cfg.account_quota,
+        )
         self.ctx = base
         contexts: dict[str, ReloadingContext] = {}
         try:
@@ -223,6 +229,7 @@ class IMAPService:
                 per_account=self.ctx.per_account,
                 derived=self.ctx.derived,
                 trainer=self.ctx.trainer,
+                quota=self.ctx.quota,
             )
             session = Session(reader, writer, ctx, tls=implicit, ip=ip)
             metrics.connection_opened(kind)

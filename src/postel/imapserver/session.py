@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import encode, mutf7, training
+from postel.imapserver import encode, mutf7, quota, training
 from postel.imapserver import search as searching
 from postel.imapserver.command import Command, parse_command
 from postel.imapserver.context import SessionContext
@@ -40,7 +40,13 @@ from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
-from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
+from postel.store.errors import (
+    InvalidFlag,
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    OverQuota,
+)
 from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
 
 log = logging.getLogger("postel.imapserver")
@@ -82,6 +88,9 @@ STATES: dict[str, tuple[str, ...]] = {
     "STORE": (SELECTED,),
     "COPY": (SELECTED,),
     "MOVE": (SELECTED,),
+    "GETQUOTA": AUTHED,
+    "GETQUOTAROOT": AUTHED,
+    "SETQUOTA": AUTHED,
 }
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
@@ -171,6 +180,7 @@ class Session:
                 "ESEARCH",
                 "STATUS=SIZE",
                 f"APPENDLIMIT={self.ctx.settings.max_literal}",
+                *quota.CAPABILITIES,
             ]
         return " ".join(caps)
 
@@ -267,6 +277,8 @@ class Session:
                 self.no(cmd.tag, str(exc), "ALREADYEXISTS")
             except InvalidFlag as exc:
                 self.bad(cmd.tag, str(exc))
+            except OverQuota as exc:  # APPEND, COPY (RFC 9208 §4.3)
+                self.no(cmd.tag, _one_line(str(exc)), "OVERQUOTA")
             except StoreError as exc:
                 self.no(cmd.tag, _one_line(str(exc)), "CANNOT")
             except (_Close, ConnectionError, EOFError, TimeoutError):
@@ -986,6 +998,33 @@ class Session:
         trainer = self.ctx.trainer
         if trainer is not None and any(v is not None for _, v in verdicts):
             await self._thread(training.learn, trainer, self.account, self._store(), verdicts)
+
+    # -- QUOTA (RFC 9208) ---------------------------------------------------------
+
+    async def _quota(self) -> tuple[int, int]:
+        """(usage, limit) of the account in bytes; limit 0: no quota."""
+        limit = self.ctx.quota(self.account)
+        used = await self._thread(self._store().usage) if limit else 0
+        return used, limit
+
+    async def cmd_getquotaroot(self, cmd: Command) -> None:
+        info = await self._thread(self._store().mailbox, self.mailbox_in(cmd.mailbox))
+        used, limit = await self._quota()
+        self.send(quota.quotaroot_line(self.mailbox_out(info.name), limit > 0))
+        if limit:
+            self.send(quota.quota_line(used, limit))
+        self.ok(cmd.tag, "GETQUOTAROOT completed")
+
+    async def cmd_getquota(self, cmd: Command) -> None:
+        used, limit = await self._quota()
+        if cmd.mailbox.decode("utf-8", "replace") != quota.ROOT or not limit:
+            self.no(cmd.tag, "no such quota root", "NONEXISTENT")
+            return
+        self.send(quota.quota_line(used, limit))
+        self.ok(cmd.tag, "GETQUOTA completed")
+
+    async def cmd_setquota(self, cmd: Command) -> None:
+        self.no(cmd.tag, "quotas are set by the administrator (domains.toml)", "NOPERM")
 
 
 def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:

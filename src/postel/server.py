@@ -112,7 +112,7 @@ async def _run(
         from postel.metrics.service import start_recording
 
         start_recording(cfg, stack)  # before the queue and the SMTP workers start
-        store = Store(cfg.datadir)
+        store = Store(cfg.datadir, quota=cfg.account_quota)
         stack.callback(store.close)
         from postel.store.notify import ChangeFeed
 

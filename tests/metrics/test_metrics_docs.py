@@ -76,3 +76,14 @@ def test_grafana_dashboard_is_json_with_existing_metrics() -> None:
             used |= found
     # Every family has a panel.
     assert {n for n, samples in families().items() if samples & used} == set(families())
+
+
+def test_grafana_dashboard_shows_imap_commands() -> None:
+    dash = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    imap = [e for e in exprs if 'protocol=~"imap|imaps"' in e]
+    assert any("postel_command_duration_seconds_bucket" in e for e in imap)
+    assert any("postel_command_duration_seconds_count" in e and "result" in e for e in imap)
+    # The SMTP panel keeps to SMTP.
+    smtp = [e for e in exprs if "smtp|submission|submissions" in e]
+    assert smtp and all("imap" not in e for e in smtp)

@@ -15,6 +15,20 @@ def test_smtp_verbs_are_bounded() -> None:
     assert labels.smtp_verb("") == "other"
 
 
+def test_imap_commands_and_results_are_bounded() -> None:
+    assert labels.imap_command("fetch", uid=True) == "UID FETCH"
+    assert labels.imap_command("SELECT") == "SELECT"
+    assert labels.imap_command("XEVIL" + "A" * 100) == "other"
+    assert labels.imap_command("SELECT", uid=True) == "other"  # no UID form
+    assert [labels.imap_result(s) for s in ("OK", "NO", "BAD", "", "PREAUTH")] == [
+        "OK",
+        "NO",
+        "BAD",
+        "none",
+        "none",
+    ]
+
+
 def test_reply_classes_and_received_results() -> None:
     assert [labels.reply_class(c) for c in (250, 354, 451, 550, 0, 999)] == [
         "2xx",

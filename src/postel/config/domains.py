@@ -113,7 +113,13 @@ class Account(Strict):
     domain: str = Field(..., description="Default domain of the account.")
     addresses: list[str] = Field(..., min_length=1, description="Addresses delivered here.")
     full_name: str = Field("", description="Display name for outgoing mail.")
-    quota: int = Field(0, ge=0, description="Disk quota in bytes; 0: none.")
+    quota: int = Field(
+        0,
+        ge=0,
+        description="Disk quota in bytes (the sizes of all the account's messages); 0: none. "
+        "Enforced on every delivery: SMTP answers 452 4.2.2 at RCPT when the account is "
+        "full, 552 5.2.2 when a message does not fit; IMAP shows it with QUOTA (RFC 9208).",
+    )
     junk: JunkThresholds | None = Field(
         None, description="This account's junk filter thresholds; default: [junk.thresholds]."
     )

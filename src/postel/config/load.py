@@ -42,6 +42,12 @@ class Config:
     def domains_file(self) -> Path:
         return self.dir / DOMAINS_FILE
 
+    def account_quota(self, account: str) -> int:
+        """The quota of *account* in bytes (domains.toml ``quota``; 0: none or
+        not configured), read afresh so that a reload applies at once."""
+        acc = self.domains.accounts.get(account)
+        return acc.quota if acc is not None else 0
+
     def tls_pairs(self, lst: Listener) -> list[tuple[Path, Path]]:
         """The (chain, key) files *lst* serves: its own, else ACME's (postel.acme)."""
         from postel.acme.storage import listener_pairs

@@ -30,7 +30,10 @@ NO_ARGS = frozenset(
         "NAMESPACE",
     }
 )
-ONE_MAILBOX = frozenset({"SELECT", "EXAMINE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"})
+ONE_MAILBOX = frozenset(
+    # GETQUOTA's argument is a quota root (RFC 9208 §4.2), an astring as well.
+    {"SELECT", "EXAMINE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "GETQUOTAROOT", "GETQUOTA"}
+)
 UID_COMMANDS = frozenset({"FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"})
 STATUS_ITEMS = frozenset(
     {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT"}
@@ -234,6 +237,10 @@ def _args(cur: Cursor, cmd: Command) -> None:
         cmd.mailbox = _mailbox(cur)
     elif name == "ID":
         _id(cur, cmd)
+    elif name == "SETQUOTA":  # RFC 9208 §4.1: root SP "(" [resource SP limit ...] ")"
+        cmd.mailbox = _mailbox(cur)
+        cur.sp()
+        cmd.items = _paren_atoms(cur, "quota resource or limit")
     else:
         raise cur.error(f"unknown command {name}")
 
@@ -265,7 +272,7 @@ def parse_command(parts: Sequence[Part]) -> Command:
             return cmd
     elif name not in NO_ARGS | ONE_MAILBOX | UID_COMMANDS and name not in (
         "CREATE", "RENAME", "LOGIN", "AUTHENTICATE", "ENABLE", "LIST", "LSUB",
-        "STATUS", "APPEND", "ID",
+        "STATUS", "APPEND", "ID", "SETQUOTA",
     ):  # fmt: skip
         raise ParseError(f"unknown command {name}", tag)
     _args(cur, cmd)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from postel.imapserver.derived import DerivedCache
 from postel.imapserver.storeapi import MailStore
+from postel.junk.training import Trainer
 from postel.sasl import PasswordCheck
 
 
@@ -53,3 +54,5 @@ class SessionContext:
     changes: Changes = field(default_factory=PollChanges)
     per_account: Counter[str] = field(default_factory=Counter)
     derived: DerivedCache = field(default_factory=DerivedCache)
+    trainer: Trainer | None = None  # the junk filter learns from moves and flags
+    quota: Callable[[str], int] = lambda account: 0  # bytes, 0: none (RFC 9208)

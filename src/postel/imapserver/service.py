@@ -16,7 +16,9 @@ from postel.config import Config
 from postel.imapserver.context import SessionContext, Settings
 from postel.imapserver.session import Session
 from postel.imapserver.storeapi import AccountMailStore, MailStore
+from postel.junk.training import Trainer
 from postel.log import cid_context
+from postel.metrics import record as metrics
 from postel.sasl import PasswordCheck
 from postel.smtpserver.clientlimit import client_key
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -64,6 +66,21 @@ def settings(cfg: Config) -> Settings:
     )
 
 
+def junk_trainer(cfg: Config) -> Trainer | None:
+    """The junk filter's trainer when [junk] is enabled (postel.junk.training)."""
+    if not cfg.static.junk.enabled:
+        return None
+    from postel.junk.filter import JunkFilter
+    from postel.junk.filter import Settings as JunkSettings
+
+    junk = JunkFilter(
+        cfg.datadir.accounts_dir,
+        lambda: JunkSettings.from_config(cfg.static.junk, cfg.domains.accounts),
+        None,
+    )
+    return Trainer(junk, cfg.static.hostname)
+
+
 class IMAPService:
     """Bound ports are in :attr:`bound` as (ip, port, kind)."""
 
@@ -102,7 +119,13 @@ class IMAPService:
         self._credentials = Credentials(cfg.datadir.auth_db)
         self._limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
-        base = SessionContext(settings(cfg), logins, self._open_store)
+        base = SessionContext(
+            settings(cfg),
+            logins,
+            self._open_store,
+            trainer=junk_trainer(cfg),
+            quota=cfg.account_quota,
+        )
         self.ctx = base
         contexts: dict[str, ReloadingContext] = {}
         try:
@@ -179,11 +202,15 @@ class IMAPService:
             peer = writer.get_extra_info("peername")
             ip = str(peer[0]) if peer else ""
             key = client_key(ip, self.cfg.static.limits.connection_limit_exempt)
+            kind = "imaps" if implicit else "imap"
+            metrics.connection(kind)
             refuse = ""
             if len(self._tasks) > imap.max_connections:
                 refuse = "too many connections, try later"
+                metrics.connection_refused(kind, "total")
             elif key is not None and self._clients[key] >= imap.max_connections_per_ip:
                 refuse = "too many connections from your address, try later"
+                metrics.connection_refused(kind, "client")
             if refuse:
                 log.info("imap connection refused", extra={"ip": ip, "reason": refuse})
                 with contextlib.suppress(Exception):
@@ -201,8 +228,11 @@ class IMAPService:
                 changes=self.ctx.changes,
                 per_account=self.ctx.per_account,
                 derived=self.ctx.derived,
+                trainer=self.ctx.trainer,
+                quota=self.ctx.quota,
             )
             session = Session(reader, writer, ctx, tls=implicit, ip=ip)
+            metrics.connection_opened(kind)
             try:
                 await session.run()
             except asyncio.CancelledError:
@@ -210,6 +240,7 @@ class IMAPService:
             except Exception:
                 log.exception("imap session failed", extra={"ip": ip})
             finally:
+                metrics.connection_closed(kind)
                 if key is not None:
                     self._clients[key] -= 1
                     if self._clients[key] <= 0:
@@ -238,3 +269,5 @@ class IMAPService:
         if self._limiter is not None:
             self._limiter.close()
             self._limiter = None
+        if self.ctx is not None and self.ctx.trainer is not None:
+            self.ctx.trainer.junk.close()

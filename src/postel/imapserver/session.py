@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import encode, mutf7
+from postel.imapserver import encode, mutf7, quota, training
 from postel.imapserver import search as searching
 from postel.imapserver.command import Command, parse_command
 from postel.imapserver.context import SessionContext
@@ -37,9 +37,16 @@ from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_co
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
+from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
-from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
+from postel.store.errors import (
+    InvalidFlag,
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    OverQuota,
+)
 from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
 
 log = logging.getLogger("postel.imapserver")
@@ -81,6 +88,9 @@ STATES: dict[str, tuple[str, ...]] = {
     "STORE": (SELECTED,),
     "COPY": (SELECTED,),
     "MOVE": (SELECTED,),
+    "GETQUOTA": AUTHED,
+    "GETQUOTAROOT": AUTHED,
+    "SETQUOTA": AUTHED,
 }
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
@@ -112,6 +122,8 @@ class Session:
         self.ctx = ctx
         self.tls = tls
         self.ip = ip
+        self.protocol = "imaps" if tls else "imap"  # the port's kind, for the metrics
+        self._tagged = ""  # OK, NO or BAD: the tagged response of the current command
         self.state = NOT_AUTH
         self.account = ""
         self.store: MailStore | None = None
@@ -139,12 +151,15 @@ class Session:
         await self.writer.drain()
 
     def ok(self, tag: str, text: str, code: str = "") -> None:
+        self._tagged = "OK"
         self.send(f"{tag} OK {('[' + code + '] ') if code else ''}{text}".encode())
 
     def no(self, tag: str, text: str, code: str = "") -> None:
+        self._tagged = "NO"
         self.send(f"{tag} NO {('[' + code + '] ') if code else ''}{text}".encode())
 
     def bad(self, tag: str, text: str) -> None:
+        self._tagged = "BAD"
         self.send(f"{tag} BAD {_one_line(text)}".encode())
 
     def capabilities(self) -> str:
@@ -165,6 +180,7 @@ class Session:
                 "ESEARCH",
                 "STATUS=SIZE",
                 f"APPENDLIMIT={self.ctx.settings.max_literal}",
+                *quota.CAPABILITIES,
             ]
         return " ".join(caps)
 
@@ -238,12 +254,15 @@ class Session:
                 raise _Close from None
             self.no(tag, f"literal of {exc.size} bytes exceeds {self.limits.max_literal}", "TOOBIG")
             return
+        started, name, uid = time.monotonic(), "", False
+        self._tagged = ""
         try:
             try:
                 cmd = parse_command(parts)
             except ParseError as exc:
                 self.bad(exc.tag, str(exc))
                 return
+            name, uid = cmd.name, cmd.uid
             allowed = STATES.get(cmd.name, ())
             if self.state not in allowed:
                 self.bad(cmd.tag, f"{cmd.name} not allowed in state {self.state}")
@@ -258,6 +277,8 @@ class Session:
                 self.no(cmd.tag, str(exc), "ALREADYEXISTS")
             except InvalidFlag as exc:
                 self.bad(cmd.tag, str(exc))
+            except OverQuota as exc:  # APPEND, COPY (RFC 9208 §4.3)
+                self.no(cmd.tag, _one_line(str(exc)), "OVERQUOTA")
             except StoreError as exc:
                 self.no(cmd.tag, _one_line(str(exc)), "CANNOT")
             except (_Close, ConnectionError, EOFError, TimeoutError):
@@ -266,6 +287,7 @@ class Session:
                 log.exception("imap command failed", extra={"command": cmd.name, "ip": self.ip})
                 self.no(cmd.tag, f"{cmd.name} failed: internal error", "SERVERBUG")
         finally:
+            metrics.imap_command(self.protocol, name, uid, time.monotonic() - started, self._tagged)
             for p in parts:
                 if isinstance(p, SpilledLiteral):
                     p.discard()
@@ -389,6 +411,7 @@ class Session:
         try:
             keys = await self.ctx.logins.scram_keys(self.ip, user)
         except LoginRefused as exc:
+            metrics.authentication(self.protocol, "ratelimited")
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
             self._auth_failed()
             return
@@ -397,6 +420,7 @@ class Session:
         final = server.final(response, keys.stored_key, keys.server_key)
         if final is None or keys.account is None or (server.authzid and server.authzid != user):
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": "SCRAM-SHA-256"})
+            metrics.authentication(self.protocol, "failure")
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
             self._auth_failed()
             return
@@ -409,11 +433,13 @@ class Session:
             account = await self.ctx.logins.check(self.ip, user, password)
         except LoginRefused as exc:
             log.info("imap login refused", extra={"ip": self.ip, "wait": exc.wait})
+            metrics.authentication(self.protocol, "ratelimited")
             self.no(tag, f"too many failed logins, try again in {exc.wait} seconds", "UNAVAILABLE")
             self._auth_failed()
             return
         if account is None:
             log.info("imap login failed", extra={"ip": self.ip, "mechanism": how})
+            metrics.authentication(self.protocol, "failure")
             self.no(tag, "authentication failed", "AUTHENTICATIONFAILED")
             self._auth_failed()
             return
@@ -428,6 +454,7 @@ class Session:
             raise _Close
 
     async def _logged_in(self, tag: str, account: str, how: str) -> None:
+        metrics.authentication(self.protocol, "success")  # the password was right
         limit = self.ctx.settings.max_connections_per_account
         if self.ctx.per_account[account] >= limit:
             self.no(tag, f"more than {limit} connections of this account", "LIMIT")
@@ -751,6 +778,7 @@ class Session:
         file_needed = needs_file(atts)
         set_seen = not sel.readonly and any(a.sets_seen for a in atts)
         store = self._store()
+        read: list[tuple[int, bool | None]] = []  # \Seen set by this FETCH: a verdict
         for i in range(0, len(uids), FETCH_PAGE):
             batch = uids[i : i + FETCH_PAGE]
 
@@ -760,6 +788,7 @@ class Session:
                     extra = atts
                     if set_seen and "\\Seen" not in msg.flags:
                         msg = store.set_flags(msg.msgid, ["\\Seen"], [])
+                        read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
                         if not any(a.name == "FLAGS" for a in atts):
                             from postel.imapserver.fetchatt import FetchAtt
 
@@ -792,6 +821,7 @@ class Session:
                         self._out.append(seg)
                 self._out.append(b"\r\n")
             await self.flush()
+        await self._learn(read)
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
 
     async def _stream(self, seg: FileRange) -> None:
@@ -869,6 +899,7 @@ class Session:
             flags.add(system.get(f.lower(), f))  # \SEEN is \Seen
         store = self._store()
         mode = cmd.store_mode
+        verdicts: list[tuple[int, bool | None]] = []  # the junk filter's (training.py)
 
         def run() -> list[Message]:
             out = []
@@ -888,9 +919,11 @@ class Session:
                     out.append(store.set_flags(msg.msgid, add, remove))
                 except MessageNotFound:
                     continue
+                verdicts.append((msg.msgid, training.verdict_for_flags(sel.name, add)))
             return out
 
         changed = await self._thread(run)
+        await self._learn(verdicts)
         if not cmd.silent:
             for msg in changed:
                 msn = sel.msn(msg.uid)
@@ -921,6 +954,9 @@ class Session:
             return
         uids = self._resolve(cmd.seqset, cmd.uid)
 
+        verdict = training.verdict_for_move(sel.name, target.name)
+        learned: list[tuple[int, bool | None]] = []
+
         def run() -> list[tuple[int, int]]:
             pairs = []
             for msg in _page_messages(store, sel.name, uids):
@@ -933,9 +969,11 @@ class Session:
                 except MessageNotFound:
                     continue
                 pairs.append((msg.uid, new.uid))
+                learned.append((new.msgid, verdict))
             return pairs
 
         pairs = await self._thread(run)
+        await self._learn(learned)
         code = ""
         if pairs:
             code = (
@@ -954,6 +992,39 @@ class Session:
 
     async def cmd_move(self, cmd: Command) -> None:
         await self.cmd_copy(cmd, move=True)
+
+    async def _learn(self, verdicts: list[tuple[int, bool | None]]) -> None:
+        """The junk filter learns the user's verdicts (in a thread; never fails)."""
+        trainer = self.ctx.trainer
+        if trainer is not None and any(v is not None for _, v in verdicts):
+            await self._thread(training.learn, trainer, self.account, self._store(), verdicts)
+
+    # -- QUOTA (RFC 9208) ---------------------------------------------------------
+
+    async def _quota(self) -> tuple[int, int]:
+        """(usage, limit) of the account in bytes; limit 0: no quota."""
+        limit = self.ctx.quota(self.account)
+        used = await self._thread(self._store().usage) if limit else 0
+        return used, limit
+
+    async def cmd_getquotaroot(self, cmd: Command) -> None:
+        info = await self._thread(self._store().mailbox, self.mailbox_in(cmd.mailbox))
+        used, limit = await self._quota()
+        self.send(quota.quotaroot_line(self.mailbox_out(info.name), limit > 0))
+        if limit:
+            self.send(quota.quota_line(used, limit))
+        self.ok(cmd.tag, "GETQUOTAROOT completed")
+
+    async def cmd_getquota(self, cmd: Command) -> None:
+        used, limit = await self._quota()
+        if cmd.mailbox.decode("utf-8", "replace") != quota.ROOT or not limit:
+            self.no(cmd.tag, "no such quota root", "NONEXISTENT")
+            return
+        self.send(quota.quota_line(used, limit))
+        self.ok(cmd.tag, "GETQUOTA completed")
+
+    async def cmd_setquota(self, cmd: Command) -> None:
+        self.no(cmd.tag, "quotas are set by the administrator (domains.toml)", "NOPERM")
 
 
 def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:

@@ -33,6 +33,10 @@ class MailStore(Protocol):
     def move(self, msgid: int, mailbox: str) -> Message: ...
     def copy(self, msgid: int, mailbox: str) -> Message: ...
     def remove(self, msgid: int) -> None: ...
+    def usage(self) -> int:
+        """Bytes of all the account's messages (what its quota counts)."""
+        ...
+
     def append(
         self, mailbox: str, source: Path, flags: Iterable[str], received: datetime | None
     ) -> Message: ...
@@ -101,6 +105,9 @@ class AccountMailStore:
 
     def remove(self, msgid: int) -> None:
         self.account.remove(msgid)
+
+    def usage(self) -> int:
+        return self.account.usage()
 
     def append(
         self, mailbox: str, source: Path, flags: Iterable[str], received: datetime | None

@@ -37,7 +37,7 @@ class Metrics:
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         self.connections = Counter(
             "postel_connections",
-            "Connections accepted, by protocol (smtp, submission, submissions, http).",
+            "Connections accepted, by protocol (smtp, submission, submissions, imap, imaps, http).",
             ["protocol"],
             registry=None,
         )
@@ -57,8 +57,9 @@ class Metrics:
         )
         self.command_duration = Histogram(
             "postel_command_duration_seconds",
-            "Time to answer one SMTP command or HTTP request, by protocol, command "
-            "(SMTP verb or HTTP method) and result (class of the reply: 2xx, 3xx, 4xx, 5xx).",
+            "Time to answer one SMTP or IMAP command or HTTP request, by protocol, command "
+            "(SMTP verb, IMAP command or HTTP method) and result (class of the reply: 2xx, "
+            "3xx, 4xx, 5xx; for IMAP the tagged status: OK, NO, BAD).",
             ["protocol", "command", "result"],
             registry=None,
             buckets=COMMAND_BUCKETS,
@@ -72,8 +73,8 @@ class Metrics:
         )
         self.authentications = Counter(
             "postel_authentications",
-            "Logins, by protocol (submission, submissions, http) and result (success, "
-            "failure, ratelimited: refused by the failed-login limits).",
+            "Logins, by protocol (submission, submissions, imap, imaps, http) and result "
+            "(success, failure, ratelimited: refused by the failed-login limits).",
             ["protocol", "result"],
             registry=None,
         )

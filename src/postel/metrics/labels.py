@@ -21,6 +21,52 @@ SMTP_VERBS = frozenset(
         "AUTH",
     }
 )
+# IMAP commands (RFC 9051 §6 and the extensions postel implements); "UID x"
+# for the UID forms (RFC 9051 §6.4.9).
+IMAP_COMMANDS = frozenset(
+    {
+        "CAPABILITY",
+        "NOOP",
+        "LOGOUT",
+        "ID",
+        "STARTTLS",
+        "LOGIN",
+        "AUTHENTICATE",
+        "ENABLE",
+        "SELECT",
+        "EXAMINE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "LIST",
+        "LSUB",
+        "NAMESPACE",
+        "STATUS",
+        "APPEND",
+        "IDLE",
+        "CHECK",
+        "CLOSE",
+        "UNSELECT",
+        "EXPUNGE",
+        "SEARCH",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "GETQUOTA",
+        "GETQUOTAROOT",
+        "SETQUOTA",
+        "UID EXPUNGE",
+        "UID SEARCH",
+        "UID FETCH",
+        "UID STORE",
+        "UID COPY",
+        "UID MOVE",
+    }
+)
+IMAP_RESULTS = frozenset({"OK", "NO", "BAD"})
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 DNS_TYPES = frozenset({"A", "AAAA", "MX", "TXT", "TLSA", "PTR", "CNAME", "NS", "SOA", "DS"})
 DMARC_RESULTS = frozenset({"pass", "fail", "none", "temperror", "permerror"})
@@ -30,6 +76,17 @@ def smtp_verb(line: str) -> str:
     """The command of an SMTP line, "other" for anything not a known verb."""
     verb = line.partition(" ")[0].upper()
     return verb if verb in SMTP_VERBS else "other"
+
+
+def imap_command(name: str, uid: bool = False) -> str:
+    """The IMAP command *name* (its UID form when *uid*), "other" when unknown."""
+    name = ("UID " if uid else "") + name.upper()
+    return name if name in IMAP_COMMANDS else "other"
+
+
+def imap_result(status: str) -> str:
+    """The tagged response's status, OK, NO or BAD; "none" when none was sent."""
+    return status if status in IMAP_RESULTS else "none"
 
 
 def http_method(method: str) -> str:

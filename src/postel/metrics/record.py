@@ -40,6 +40,18 @@ def smtp_command(protocol: str, line: str, seconds: float, code: int) -> None:
         ).observe(seconds)
 
 
+def imap_command(protocol: str, name: str, uid: bool, seconds: float, status: str) -> None:
+    """One IMAP command *name* answered with the tagged *status* after *seconds*."""
+    m = current()
+    if m is not None:
+        m.child(
+            m.command_duration,
+            protocol,
+            labels.imap_command(name, uid),
+            labels.imap_result(status),
+        ).observe(seconds)
+
+
 def http_request(method: str, seconds: float, status: int) -> None:
     m = current()
     if m is not None:

@@ -20,6 +20,7 @@ from postel.queue.deliver import DelivererLike, Outcome, Result, make_request
 from postel.queue.dsn import Action, DSNInput, DSNRecipient, build_dsn
 from postel.queue.headers import content_flags, flags_from_header, read_header_block, split_header
 from postel.queue.model import Entry, QueuedMessage
+from postel.store.errors import OverQuota
 
 if TYPE_CHECKING:
     from postel.config import Config
@@ -496,6 +497,13 @@ class Queue:
                 targets = list(dest.accounts)
         if targets:
             _, error = await self.store.deliver_bytes(targets, data)
+            if isinstance(error, OverQuota):
+                # No room for the report: dropped, never bounced again (no loop).
+                log.warning(
+                    "dsn dropped: recipient account over quota",
+                    extra={"msgid": msg.id, "to": msg.mail_from, "account": error.account},
+                )
+                return
             if error is not None:
                 raise error
             log.info("dsn delivered locally", extra={"msgid": msg.id, "to": msg.mail_from})

@@ -10,6 +10,8 @@ from postel.queue.errors import BadMessage
 from postel.queue.queue import Queue
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
+from postel.smtp.quota import over_quota_error
+from postel.store.errors import OverQuota
 
 log = logging.getLogger("postel.queue")
 
@@ -68,5 +70,7 @@ class QueueSubmitter:
             )
             for acc, msg in delivered:
                 log.info("delivered locally", extra={"account": acc, "mailbox": msg.mailbox})
+            if isinstance(error, OverQuota):
+                raise over_quota_error(error) from error
             if error is not None:
                 raise error

@@ -22,6 +22,7 @@ from postel.errors import SMTPReplyError
 from postel.junk.rspamdproto import Envelope
 from postel.junk.rspamdproto import header_field as rspamd_field
 from postel.metrics import record as metrics
+from postel.smtp.quota import over_quota_reply
 from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.junkfiling import (
@@ -35,6 +36,7 @@ from postel.smtpserver.junkfiling import (
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.errors import OverQuota
 from postel.store.routing import ReportKind
 
 if TYPE_CHECKING:
@@ -235,6 +237,15 @@ async def deliver(
         targets = list(dict.fromkeys((a, JUNK_MAILBOX) for a, _m in targets))
     key = filing_key(headers, body if isinstance(body, bytes) else message) if filings else ""
     del message
+    accounts = [account for account, _ in targets]
+    if any(ctx.store.quota_of(account) for account in accounts):
+        # Quotas (postel.smtp.quota): a message one account has no room for is
+        # refused for all, as one reply after DATA answers every recipient.
+        size = len(headers) + (len(body) if isinstance(body, bytes) else body.stat().st_size)
+        over = await asyncio.to_thread(ctx.store.check_quota, accounts, size)
+        if over is not None:
+            log.info("message over quota", extra={"account": over.account, "size": size})
+            return Outcome(over_quota_reply(over))
     # Writing the file and storing it: one job for the store's delivery path,
     # which stores the waiting messages of all sessions in one transaction.
     delivered, error = await ctx.store.write_and_deliver(
@@ -246,6 +257,9 @@ async def deliver(
         )
     if filings and ctx.junk is not None and error is None:
         ctx.spawn(asyncio.to_thread(record_filings, ctx.junk, key, filings))
+    if isinstance(error, OverQuota) and not delivered:  # filled up since the check
+        log.info("message over quota", extra={"account": error.account, "size": error.size})
+        return Outcome(over_quota_reply(error))
     if error is not None:
         log.error("delivery to account failed", extra={"err": repr(error)})
         outcome.reply = Reply(451, "4.3.0", f"temporary failure storing message, id {info.cid}")

@@ -24,8 +24,10 @@ from postel.log import TRACE, cid_hex, trace_line
 from postel.loginlimit import LoginLimiter
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, PasswordCheck
+from postel.smtp.address import Address
 from postel.smtp.errors import ParameterError
 from postel.smtp.params import parse_mail, parse_rcpt
+from postel.smtp.quota import over_quota_reply
 from postel.smtp.reply import Reply
 from postel.smtpserver import sasl
 from postel.smtpserver.conn import Conn
@@ -33,7 +35,7 @@ from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.lines import BareLine, TooLong, line_fault, read_data, read_line
 from postel.smtpserver.spool import Spool
 from postel.smtpserver.transaction import SessionInfo, Transaction
-from postel.store.routing import RecipientRefused, resolve
+from postel.store.routing import LocalRecipient, RecipientRefused, resolve
 
 log = logging.getLogger("postel.smtpserver")
 
@@ -236,7 +238,9 @@ class Session:
         verb = verb.upper()
         handler = _HANDLERS.get(verb)
         if handler is not None:
-            handler(self, arg.strip(" "))  # answered at once
+            later = handler(self, arg.strip(" "))  # answered at once, mostly
+            if later is not None:
+                await later
             return
         slow = _ASYNC_HANDLERS.get(verb)
         if slow is None:
@@ -513,30 +517,48 @@ class Session:
         self.tx = Transaction(cmd.sender, params, started=datetime.now(UTC))
         self.reply(250, "2.1.0", "sender ok")
 
-    def cmd_rcpt(self, arg: str) -> None:
+    def cmd_rcpt(self, arg: str) -> Awaitable[None] | None:
+        """Answered at once, unless a recipient account has a quota to check."""
         tx = self.tx
         if tx is None:
             self.reply(503, "5.5.1", "send MAIL first")
-            return
+            return None
         if len(tx.recipients) >= self.limits.max_recipients:
             self.reply(452, "4.5.3", "too many recipients")
-            return
+            return None
         try:
             cmd = parse_rcpt(arg, smtputf8=tx.params.smtputf8)
         except ParameterError as exc:
             self.reply(exc.code, exc.enhanced, exc.text)
-            return
+            return None
         if self.submission and not cmd.postmaster:
             tx.recipients.append(cmd.recipient)
             self.reply(250, "2.1.5", "recipient ok")
-            return
+            return None
         try:
             local = resolve(self.ctx.cfg, cmd.recipient, postmaster=cmd.postmaster)
         except RecipientRefused as exc:
             log.info("recipient refused", extra={"rcpt": str(cmd.recipient), "ip": self.ip})
             self._reply(exc.reply)
-            return
+            return None
+        store = self.ctx.store
+        if any(store.quota_of(account) for account, _ in local.deliveries):
+            return self._rcpt_quota(tx, cmd.recipient, local)
         tx.recipients.append(cmd.recipient)
+        tx.local.append(local)
+        self.reply(250, "2.1.5", "recipient ok")
+        return None
+
+    async def _rcpt_quota(self, tx: Transaction, rcpt: Address, local: LocalRecipient) -> None:
+        """RCPT of an account with a quota: refused while the account is full,
+        or when the declared SIZE (RFC 1870) does not fit (postel.smtp.quota)."""
+        accounts = [account for account, _ in local.deliveries]
+        over = await asyncio.to_thread(self.ctx.store.check_quota, accounts, tx.params.size or 0)
+        if over is not None:
+            log.info("recipient over quota", extra={"rcpt": str(rcpt), "account": over.account})
+            self._reply(over_quota_reply(over))
+            return
+        tx.recipients.append(rcpt)
         tx.local.append(local)
         self.reply(250, "2.1.5", "recipient ok")
 
@@ -636,7 +658,7 @@ class Session:
 
 
 # Commands answered at once, and those that wait (I/O, TLS, credentials).
-_HANDLERS: dict[str, Callable[[Session, str], None]] = {
+_HANDLERS: dict[str, Callable[[Session, str], Awaitable[None] | None]] = {
     "EHLO": Session.cmd_ehlo,
     "HELO": Session.cmd_helo,
     "MAIL": Session.cmd_mail,

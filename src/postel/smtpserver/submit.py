@@ -10,6 +10,8 @@ from postel.config import Config
 from postel.errors import SMTPReplyError
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
+from postel.smtp.quota import over_quota_error
+from postel.store.errors import OverQuota
 from postel.store.routing import RELAY_DENIED, RecipientRefused, resolve
 
 if TYPE_CHECKING:
@@ -64,5 +66,7 @@ class LocalSubmitter:
         delivered, error = await self.store.deliver_file(targets, path, requiretls=requiretls)
         for acc, msg in delivered:
             log.info("delivered locally", extra={"account": acc, "mailbox": msg.mailbox})
+        if isinstance(error, OverQuota):
+            raise over_quota_error(error) from error
         if error is not None:
             raise error

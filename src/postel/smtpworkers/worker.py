@@ -110,7 +110,7 @@ async def serve(spec: Spec, cfg: Config) -> int:
         loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
-    store = Store(cfg.datadir)
+    store = Store(cfg.datadir, quota=cfg.account_quota)
     queue = Queue(cfg.datadir, cfg, _NoDelivery(), store)  # adds only, no loop
     resolver = DNSResolver(
         cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout

@@ -9,6 +9,7 @@ from postel.store.errors import (
     MailboxExists,
     MailboxNotFound,
     MessageNotFound,
+    OverQuota,
     StoreError,
     UnknownAccount,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MailboxNotFound",
     "Message",
     "MessageNotFound",
+    "OverQuota",
     "Store",
     "StoreError",
     "StoreStats",

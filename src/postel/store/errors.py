@@ -33,5 +33,25 @@ class InvalidFlag(StoreError):
     """A flag or keyword that is not allowed (RFC 9051 §2.3.2)."""
 
 
+class OverQuota(StoreError):
+    """A delivery would take an account beyond its quota (domains.toml
+    ``quota``, bytes): *full* when the account is at or over it already, so
+    no message fits (SMTP 452 4.2.2), else this message is too big for the
+    room left (552 5.2.2; RFC 5321 §4.5.3.1.10, RFC 3463 §3.3)."""
+
+    def __init__(self, account: str, used: int, quota: int, size: int) -> None:
+        super().__init__(
+            f"account {account!r} over quota: {used} of {quota} bytes used, message of {size} bytes"
+        )
+        self.account = account
+        self.used = used
+        self.quota = quota
+        self.size = size
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.quota
+
+
 class CredentialsError(StoreError):
     """Problems with auth.db or a password that cannot be stored."""

@@ -16,7 +16,7 @@ import errno
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from postel.store.accountbase import AccountBase, _commit, _ensure_dir, _iso
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.changes import ChangeLog
 from postel.store.envelope import Envelope, parse_envelope, read_header_block
-from postel.store.errors import InvalidFlag
+from postel.store.errors import InvalidFlag, OverQuota
 from postel.store.jobs import Delivery, Job
 from postel.store.message import Message
 from postel.store.msgfile import temp_path
@@ -77,10 +77,24 @@ def _flags(flags: Iterable[str], keywords: Iterable[str]) -> tuple[frozenset[str
     return sysflags, kw1 | kw2
 
 
+def no_quota() -> int:
+    return 0
+
+
 class Placing(AccountBase):
     """Delivering messages into an account (part of AccountStore)."""
 
     _batcher: DeliveryBatcher
+    # The account's quota in bytes (0: none), asked at each delivery batch:
+    # set by the Store from the configuration (domains.toml ``quota``).
+    quota: Callable[[], int] = staticmethod(no_quota)
+
+    def usage(self) -> int:
+        """Bytes of the account's messages (the sum the quota is checked against)."""
+        with self._lock:
+            self._check_open()
+            row = self._conn.execute("SELECT COALESCE(SUM(size), 0) FROM mailbox").fetchone()
+        return int(row[0])
 
     def _place(self, source: str, target: str, bucket: Path) -> None:
         """Hard-link *source* to *target* in directory *bucket*; copy (and fsync)
@@ -237,12 +251,17 @@ class Placing(AccountBase):
                     dirs: dict[int, None] = {}
                     # mailbox name -> [id, uidnext] inside this transaction
                     boxes: dict[str, list[int]] = {}
+                    quota = self.quota()
+                    used = self._used() if quota else 0  # inside the write lock: exact
                     for req in batch:
                         conn.execute("SAVEPOINT deliver")
                         target: str | None = None
                         mark = changelog.mark()
                         try:
+                            if quota and used + req.size > quota:
+                                raise OverQuota(self.name, used, quota, req.size)
                             req.result, target = self._deliver_one(req, boxes)
+                            used += req.size
                             dirs[req.result.msgid // 1000] = None
                             placed.append(target)
                             conn.execute("RELEASE deliver")
@@ -288,6 +307,10 @@ class Placing(AccountBase):
                             "size": req.size,
                         },
                     )
+
+    def _used(self) -> int:
+        row = self._conn.execute("SELECT COALESCE(SUM(size), 0) FROM mailbox").fetchone()
+        return int(row[0])
 
     def _deliver_one(self, req: _Pending, boxes: dict[str, list[int]]) -> tuple[Message, str]:
         """Insert the row and link the file of one delivery (inside a transaction).

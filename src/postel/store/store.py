@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -11,7 +12,7 @@ from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
 from postel.store.batching import DeliveryBatcher
 from postel.store.changes import Change
-from postel.store.errors import StoreError, UnknownAccount
+from postel.store.errors import OverQuota, StoreError, UnknownAccount
 from postel.store.jobs import Job, Result
 from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
@@ -25,6 +26,8 @@ class Store:
     are refused with UnknownAccount (else any valid name is accepted).
     The changes of each committed write go to *publish*; by default to the
     data directory's change socket (store/notify.py), read by the running server.
+    *quota* gives an account's quota in bytes (0: none); a delivery beyond it
+    fails with OverQuota.
     """
 
     def __init__(
@@ -33,8 +36,12 @@ class Store:
         *,
         accounts: Collection[str] | None = None,
         publish: Callable[[str, Sequence[Change]], None] | None = None,
+        quota: Callable[[str], int] | None = None,
     ) -> None:
         self.datadir = datadir
+        # An account's quota in bytes, 0 for none (domains.toml ``quota``),
+        # enforced on every delivery (store/placing.py).
+        self._quota = quota
         self._publisher = Publisher(datadir.tmp) if publish is None else None
         self._publish = publish or self._publisher
         self._known = None if accounts is None else frozenset(accounts)
@@ -63,6 +70,8 @@ class Store:
                 acc = AccountStore(
                     name, directory, self.datadir.tmp, self.batcher, publish=self._publish
                 )
+                if self._quota is not None:
+                    acc.quota = functools.partial(self._quota, name)
                 self._accounts[name] = acc
             return acc
 
@@ -101,6 +110,23 @@ class Store:
             return await self.write_and_deliver(targets, path, b"", data, requiretls=requiretls)
         finally:
             path.unlink(missing_ok=True)
+
+    def quota_of(self, name: str) -> int:
+        """The quota of account *name* in bytes; 0: none."""
+        return self._quota(name) if self._quota is not None else 0
+
+    def check_quota(self, accounts: Iterable[str], size: int = 0) -> OverQuota | None:
+        """The first of *accounts* that is full or has no room for *size* more
+        bytes (blocking: call in a thread); None when all have room. The
+        delivery itself checks again (store/placing.py)."""
+        for name in dict.fromkeys(accounts):
+            quota = self.quota_of(name)
+            if not quota:
+                continue
+            used = self.account(name).usage()
+            if used >= quota or used + size > quota:
+                return OverQuota(name, used, quota, size)
+        return None
 
     def account_names(self) -> list[str]:
         """Accounts with a store on disk (including ones no longer configured)."""

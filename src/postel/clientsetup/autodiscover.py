@@ -47,7 +47,7 @@ def parse_request(body: bytes) -> AutodiscoverRequest:
     if len(body) > MAX_REQUEST:
         raise BadSetupRequest(f"request body larger than {MAX_REQUEST} bytes", where="body")
     try:
-        root = DET.fromstring(body, forbid_dtd=True, forbid_entities=True)
+        root = DET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ET.ParseError, defusedxml.DefusedXmlException) as exc:
         raise BadSetupRequest(f"not a usable XML document: {exc}", where="body") from None
     request = _child(root, "Request") if _local(root.tag) == "Autodiscover" else None

@@ -42,8 +42,11 @@ def host_domain(domains: DomainsConfig, host: str) -> str | None:
 
 def request_domain(domains: DomainsConfig, host: str, address: str | None) -> str | None:
     """The hosted domain to answer for, or None (404): the address's domain, which
-    must agree with the Host's when both name one; else the Host's."""
+    must agree with the Host's when both name one; else the Host's. A Host
+    autoconfig.<d> or autodiscover.<d> for a domain not hosted: None."""
     by_host = host_domain(domains, host)
+    if by_host is None and host.startswith(HOST_PREFIXES):
+        return None  # autoconfig.<a domain not hosted here>
     if address is None:
         return by_host
     by_address = hosted(domains, address.rpartition("@")[2])

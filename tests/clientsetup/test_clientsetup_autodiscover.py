@@ -5,7 +5,7 @@ from __future__ import annotations
 import defusedxml.ElementTree as DET
 import pytest
 
-from postel.clientsetup import BadSetupRequest, ClientServices, Endpoint
+from postel.clientsetup import BadSetupRequest, ClientServices, Endpoint, SetupRequestTooLarge
 from postel.clientsetup.autodiscover import (
     MAX_REQUEST,
     OUTLOOK_NS,
@@ -52,12 +52,16 @@ def test_parse_outlook_request() -> None:
         b"<EMailAddress>&e;</EMailAddress></Request></Autodiscover>",
         b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><Autodiscover><Request>'
         b"<EMailAddress>&e;</EMailAddress></Request></Autodiscover>",
-        request("a@example.org") + b" " * MAX_REQUEST,
     ],
 )
 def test_bad_requests_refused(body: bytes) -> None:
     with pytest.raises(BadSetupRequest):
         parse_request(body)
+
+
+def test_large_request_refused() -> None:
+    with pytest.raises(SetupRequestTooLarge, match="larger than 16384 bytes"):
+        parse_request(request("a@example.org") + b" " * MAX_REQUEST)
 
 
 def test_response_settings() -> None:

@@ -5,7 +5,13 @@ bytes; postel.web.autoconfig and the webmail's settings page serve them.
 docs/client-setup.md says what is served where.
 """
 
-from postel.clientsetup.errors import BadSetupRequest
+from postel.clientsetup.errors import BadSetupRequest, SetupRequestTooLarge
 from postel.clientsetup.services import ClientServices, Endpoint, client_services
 
-__all__ = ["BadSetupRequest", "ClientServices", "Endpoint", "client_services"]
+__all__ = [
+    "BadSetupRequest",
+    "ClientServices",
+    "Endpoint",
+    "SetupRequestTooLarge",
+    "client_services",
+]

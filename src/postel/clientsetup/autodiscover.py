@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import defusedxml
 import defusedxml.ElementTree as DET
 
-from postel.clientsetup.errors import BadSetupRequest
+from postel.clientsetup.errors import BadSetupRequest, SetupRequestTooLarge
 from postel.clientsetup.services import ClientServices, Endpoint
 
 MEDIA_TYPE = "application/xml"
@@ -43,9 +43,12 @@ def _child(parent: ET.Element, name: str) -> ET.Element | None:
 
 
 def parse_request(body: bytes) -> AutodiscoverRequest:
-    """The address and response schema of a request body; BadSetupRequest otherwise."""
+    """The address and response schema of a request body; BadSetupRequest otherwise
+    (SetupRequestTooLarge over MAX_REQUEST bytes)."""
     if len(body) > MAX_REQUEST:
-        raise BadSetupRequest(f"request body larger than {MAX_REQUEST} bytes", where="body")
+        raise SetupRequestTooLarge(
+            f"body: request body larger than {MAX_REQUEST} bytes", limit="body", value=MAX_REQUEST
+        )
     try:
         root = DET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ET.ParseError, defusedxml.DefusedXmlException) as exc:

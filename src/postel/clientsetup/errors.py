@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from postel.errors import InputError
+from postel.errors import InputError, LimitError
 
 
 class BadSetupRequest(InputError):
     """A client's setup request that cannot be answered: a malformed address or XML
-    body, or a request too large (``where`` names the parameter or element)."""
+    body (``where`` names the parameter or element)."""
+
+
+class SetupRequestTooLarge(LimitError):
+    """A setup request body over its limit (bytes in the message)."""

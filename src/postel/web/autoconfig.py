@@ -28,6 +28,7 @@ from postel.clientsetup.autodiscover import (
     autodiscover_xml,
     parse_request,
 )
+from postel.clientsetup.errors import SetupRequestTooLarge
 from postel.clientsetup.request import HOST_PREFIXES, checked_address, request_domain
 from postel.config import Config
 from postel.web.mtasts import request_host
@@ -49,12 +50,16 @@ def _is_ours(path: str) -> bool:
 
 
 async def _body(request: Request) -> bytes:
-    """The request body, at most MAX_REQUEST bytes (BadSetupRequest beyond)."""
+    """The request body, at most MAX_REQUEST bytes (SetupRequestTooLarge beyond)."""
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_REQUEST:
-            raise BadSetupRequest(f"request body larger than {MAX_REQUEST} bytes", where="body")
+            raise SetupRequestTooLarge(
+                f"body: request body larger than {MAX_REQUEST} bytes",
+                limit="body",
+                value=MAX_REQUEST,
+            )
     return bytes(data)
 
 
@@ -72,6 +77,8 @@ async def _autodiscover(cfg: Config, request: Request, host: str) -> Response:
     if domain is None:
         return _text(404, "no mail service for this domain here")
     services = client_services(cfg.static)
+    if not (services.imap or services.submission):
+        return _text(404, "no IMAP or submission service here")
     return Response(
         autodiscover_xml(services, address),
         media_type=XML_TYPE,
@@ -103,11 +110,11 @@ async def answer(cfg: Config, request: Request) -> Response:
             if request.method not in ("GET", "HEAD", "POST"):
                 return _text(405, "method not allowed", allow="GET, HEAD, POST")
             return await _autodiscover(cfg, request, host)
-    except BadSetupRequest as exc:
+    except (BadSetupRequest, SetupRequestTooLarge) as exc:
         log.info(
             "client setup request refused", extra={"host": host, "path": path, "err": str(exc)}
         )
-        return _text(400, str(exc))
+        return _text(413 if isinstance(exc, SetupRequestTooLarge) else 400, str(exc))
     return _text(404, "not found")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from postel.acme.storage import CertStore
 from postel.auth.dkim_key import public_key_record
+from postel.clientsetup import Endpoint, client_services
 from postel.config import Config
 from postel.config.keys import load_private_key
 from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
@@ -207,36 +208,52 @@ def client_records(cfg: Config, domain: str) -> list[Record]:
             f"{host}.",
             "Client settings (autoconfig) are served by the mail host",
         ),
-        Record(
-            f"_submissions._tcp.{domain}.", "SRV", f"0 1 465 {host}.", "Mail clients (RFC 8314)"
-        ),
-        Record(f"_submission._tcp.{domain}.", "SRV", f"1 1 587 {host}.", "Mail clients (RFC 6186)"),
+        *submission_records(cfg, domain),
         *imap_records(cfg, domain),
         Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),
     ]
 
 
+def _srv(
+    domain: str, host: str, label: str, prio: int, endpoints: tuple[Endpoint, ...], what: str
+) -> Record:
+    """One SRV record: the first endpoint's port (the listener's, postel.clientsetup),
+    or "0 0 0 ." when no public listener offers the service (RFC 6186 §4)."""
+    if not endpoints:
+        return Record(
+            f"{label}._tcp.{domain}.", "SRV", "0 0 0 .", f"No {what} service (RFC 6186 §4)"
+        )
+    return Record(
+        f"{label}._tcp.{domain}.",
+        "SRV",
+        f"{prio} 1 {endpoints[0].port} {host}.",
+        f"Mail clients: {what} (RFC 6186, RFC 8314)",
+    )
+
+
+def _kind(endpoints: tuple[Endpoint, ...], security: str) -> tuple[Endpoint, ...]:
+    return tuple(ep for ep in endpoints if ep.security == security)
+
+
+def submission_records(cfg: Config, domain: str) -> list[Record]:
+    """Submission over TLS (465) preferred, STARTTLS (587) next (RFC 8314 §5.1)."""
+    services = client_services(cfg.static)
+    subs = services.submission
+    return [
+        _srv(domain, services.hostname, "_submissions", 0, _kind(subs, "tls"), "submission"),
+        _srv(domain, services.hostname, "_submission", 1, _kind(subs, "starttls"), "submission"),
+    ]
+
+
 def imap_records(cfg: Config, domain: str) -> list[Record]:
     """IMAP over TLS (993) preferred, STARTTLS (143) next (RFC 6186 §3.2, RFC 8314
-    §5.1); "0 0 0 ." for a kind no listener offers (RFC 6186 §4)."""
-    host = cfg.static.hostname
-    listeners = cfg.static.listeners.values()
-    out = []
-    for kind, port, prio, label in (("imaps", 993, 0, "_imaps"), ("imap", 143, 1, "_imap")):
-        if any(getattr(lst, kind).enabled for lst in listeners):
-            out.append(
-                Record(
-                    f"{label}._tcp.{domain}.",
-                    "SRV",
-                    f"{prio} 1 {port} {host}.",
-                    "Mail clients: IMAP (RFC 6186, RFC 8314)",
-                )
-            )
-        else:
-            out.append(
-                Record(f"{label}._tcp.{domain}.", "SRV", "0 0 0 .", "No IMAP service (RFC 6186 §4)")
-            )
-    return out
+    §5.1); "0 0 0 ." for a kind no public listener offers (RFC 6186 §4)."""
+    services = client_services(cfg.static)
+    imap = services.imap
+    return [
+        _srv(domain, services.hostname, "_imaps", 0, _kind(imap, "tls"), "IMAP"),
+        _srv(domain, services.hostname, "_imap", 1, _kind(imap, "starttls"), "IMAP"),
+    ]
 
 
 def mtasts_policy_text(cfg: Config, domain: str) -> str | None:

@@ -117,9 +117,12 @@ def test_every_xml_parse_in_src_goes_through_defusedxml() -> None:
         all_bad += bad
         all_sites += sites
     assert all_bad == []
-    # The DMARC report parser is the one XML consumer; if that changes, this test
-    # must be looked at again rather than pass vacuously.
-    assert all_sites and all(s.startswith("dmarcrpt/") for s in all_sites), all_sites
+    # The XML consumers: the DMARC report parser and Autodiscover requests (from any
+    # client, unauthenticated); if that changes, this test must be looked at again
+    # rather than pass vacuously.
+    consumers = ("dmarcrpt/", "clientsetup/autodiscover.py:")
+    assert all_sites and all(s.startswith(consumers) for s in all_sites), all_sites
+    assert any(s.startswith("clientsetup/") for s in all_sites), all_sites
 
 
 LAUGHS = b"""<?xml version="1.0"?>

@@ -27,9 +27,11 @@ def test_dns_records_page(client: TestClient, instance: Instance) -> None:
     assert f'_dmarc.{DOMAIN}. 300 IN TXT "{dmarc}"' in text
     assert f'2024a._domainkey.{DOMAIN}. 300 IN TXT "v=DKIM1; k=ed25519; p=' in text
     assert f"autoconfig.{DOMAIN}. 300 IN CNAME {HOSTNAME}." in text
-    assert f"_submissions._tcp.{DOMAIN}. 300 IN SRV 0 1 465 {HOSTNAME}." in text
-    assert f"_imaps._tcp.{DOMAIN}. 300 IN SRV 0 1 993 {HOSTNAME}." in text
-    assert f"_imap._tcp.{DOMAIN}. 300 IN SRV 1 1 143 {HOSTNAME}." in text
+    # The listener's own ports (localserve's are the standard ones plus 1000).
+    assert f"_submissions._tcp.{DOMAIN}. 300 IN SRV 0 1 1465 {HOSTNAME}." in text
+    assert f"_submission._tcp.{DOMAIN}. 300 IN SRV 1 1 1587 {HOSTNAME}." in text
+    assert f"_imaps._tcp.{DOMAIN}. 300 IN SRV 0 1 1993 {HOSTNAME}." in text
+    assert f"_imap._tcp.{DOMAIN}. 300 IN SRV 1 1 1143 {HOSTNAME}." in text
     assert f'{DOMAIN}. 300 IN CAA 0 issue "letsencrypt.org"' in text
     # Unsigned zone: the TLSA record is shown commented out.
     r = client.get(f"/admin/domains/{DOMAIN}/dns?dnssec=no")

@@ -70,6 +70,13 @@ class WebService(Strict):
     mtasts: bool = Field(
         False, description="Serve MTA-STS policies at https://mta-sts.<domain>/.well-known/."
     )
+    autoconfig: bool = Field(
+        True,
+        description="Serve client settings of hosted domains to mail apps: Thunderbird's "
+        "autoconfig (/mail/config-v1.1.xml, also for host autoconfig.<domain>) and "
+        "Autodiscover (/autodiscover/autodiscover.xml); docs/client-setup.md. They name "
+        "only the host and the IMAP and submission ports of public listeners.",
+    )
     max_connections_per_ip: int = Field(
         50,
         ge=1,

@@ -1,4 +1,5 @@
-"""The Starlette application of one web listener: admin, webmail, MTA-STS policies.
+"""The Starlette application of one web listener: admin, webmail, MTA-STS policies,
+client settings.
 
 Parts are switched on per listener (postel.toml [listeners.X.web]). The
 webmail (another package) plugs in as ``postel.web.webmail.build(cfg, store,
@@ -28,6 +29,7 @@ from postel.web.aborted import ClientAborts
 from postel.web.acmechallenge import ACMEChallenge
 from postel.web.admin import AdminState
 from postel.web.admin import routes as admin_routes
+from postel.web.autoconfig import ClientSetup
 from postel.web.headers import SecurityHeaders
 from postel.web.mtasts import MTASTSHost
 from postel.web.requestlimits import DEFAULT_MAX_BODY, RequestLimits
@@ -74,6 +76,7 @@ def build_app(
     admin: bool,
     webmail: bool,
     mtasts: bool,
+    autoconfig: bool = False,
     internal: bool = False,
     sessions: SessionStore | None = None,
     limiter: LoginLimiter | None = None,
@@ -85,8 +88,9 @@ def build_app(
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
-    between listeners. *feed*: the store's postel.store.notify.ChangeFeed, for the
-    webmail's live updates (none without it)."""
+    between listeners. *autoconfig*: client settings (postel.web.autoconfig). *feed*:
+    the store's postel.store.notify.ChangeFeed, for the webmail's live updates (none
+    without it)."""
     sessions = sessions or SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -127,6 +131,8 @@ def build_app(
     ]
     if mtasts:
         middleware.append(Middleware(MTASTSHost, config=lambda: cfg))
+    if autoconfig:
+        middleware.append(Middleware(ClientSetup, config=lambda: cfg))
     if challenges is not None:
         # ACME HTTP-01 tokens (RFC 8555 §8.3) before anything else, any Host.
         middleware.insert(0, Middleware(ACMEChallenge, challenges=challenges))

@@ -99,6 +99,7 @@ async def start_web(
             admin=lst.web.admin,
             webmail=lst.web.webmail,
             mtasts=lst.web.mtasts,
+            autoconfig=lst.web.autoconfig,
             internal=lst.internal,
             sessions=sessions,
             limiter=limiter,

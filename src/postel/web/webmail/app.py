@@ -27,6 +27,7 @@ from postel.web.webmail import (
     notfound,
     rows,
     search,
+    settings,
     thread,
 )
 from postel.web.webmail.state import WebmailState
@@ -89,6 +90,8 @@ def routes() -> list[Route]:
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", compose.compose_submit, methods=["POST"]),
         Route("/api/recipientsecurity", api.recipient_security),
+        Route("/settings", settings.settings),
+        Route(settings.PROFILE_PATH, settings.profile),
         Route("/events", events.events),
         Route("/rows", rows.rows),
         # Last: every other URL below /webmail gets the webmail's own "not found" page.

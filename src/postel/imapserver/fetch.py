@@ -198,6 +198,8 @@ def fetch_items(
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
                 item(n, [encode.flag_list(flags_of(msg))])
+            elif n == "MODSEQ":
+                item(n, [b"(%d)" % msg.modseq])
             elif n == "INTERNALDATE":
                 item(n, [encode.internal_date(msg.received)])
             elif n == "RFC822.SIZE":

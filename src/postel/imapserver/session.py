@@ -42,6 +42,7 @@ from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import Message, StoreError
 from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, MessageNotFound
+from postel.store.message import FlagState
 from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
 
 log = logging.getLogger("postel.imapserver")
@@ -518,7 +519,9 @@ class Session:
             if msn and (q.known_uids is None or q.known_uids.contains(msg.uid, largest)):
                 self._fetch_flags(msn, msg, with_uid=True)
 
-    def _fetch_flags(self, msn: int, msg: Message, *, with_uid: bool, flags: bool = True) -> None:
+    def _fetch_flags(
+        self, msn: int, msg: Message | FlagState, *, with_uid: bool, flags: bool = True
+    ) -> None:
         """* n FETCH (UID u FLAGS (...) MODSEQ (m)): the flags of a message, with
         its modseq once CONDSTORE is on (RFC 7162 §3.1.4) and its UID when asked
         or with QRESYNC (§3.2.4)."""

@@ -46,6 +46,17 @@ class MailboxInfo:
     highestmodseq: int = 0  # RFC 7162 HIGHESTMODSEQ
 
 
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """A message's flags and modseq, as a batch flag change leaves them."""
+
+    msgid: int
+    uid: int
+    flags: frozenset[str]
+    keywords: frozenset[str]
+    modseq: int
+
+
 @dataclass(frozen=True)
 class FlagsStored:
     """What a batch flag change (AccountStore.store_flags) did: every named
@@ -53,7 +64,7 @@ class FlagsStored:
     order, and the UIDs left alone because they changed after UNCHANGEDSINCE
     (RFC 7162 §3.1.3). *modseq*: the change's modseq, 0 when nothing changed."""
 
-    messages: list[Message]
+    messages: list[FlagState]
     modified: list[int]
     modseq: int = 0
 

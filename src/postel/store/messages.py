@@ -9,7 +9,6 @@ import threading
 import time
 from array import array
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +17,7 @@ from postel.store import ftsbackfill
 from postel.store.accountbase import AccountBase
 from postel.store.changes import MailboxChanges, highest_modseq
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
-from postel.store.message import FlagsStored, Message, ThreadSummary
+from postel.store.message import FlagsStored, FlagState, Message, ThreadSummary
 from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
 from postel.store.schema import (
     MESSAGE_COLUMNS,
@@ -347,53 +346,57 @@ class Messages(AccountBase):
         system, keywords = split_flags(flags)
         wanted = sorted(set(uids))
         mailbox = normalize_mailbox(mailbox)
-        out: list[Message] = []
+        out: list[FlagState] = []
         modified: list[int] = []
         modseq = 0
         with self._lock:
             self._check_open()
             with self._write():
                 mailbox_id = self._mailbox_id(mailbox, create=False)
-                pending: list[tuple[Message, frozenset[str], frozenset[str]]] = []
+                pending: list[FlagState] = []
+                unseen = 0  # change of the mailbox's unseen count
                 for i in range(0, len(wanted), FLAG_CHUNK):
                     part = wanted[i : i + FLAG_CHUNK]
                     marks = ",".join("?" * len(part))
                     rows = self._conn.execute(
-                        f"SELECT {MESSAGE_COLUMNS} FROM message m "
-                        f"WHERE m.mailbox_id = ? AND m.uid IN ({marks}) ORDER BY m.uid",
+                        "SELECT id, uid, flags, keywords, modseq FROM message "
+                        f"WHERE mailbox_id = ? AND uid IN ({marks}) ORDER BY uid",
                         [mailbox_id, *part],
                     ).fetchall()
-                    for row in rows:
-                        msg = self._to_message(row, mailbox)
-                        if unchangedsince is not None and msg.modseq > unchangedsince:
-                            modified.append(msg.uid)
+                    for msgid, uid, flags_text, kw_text, old_modseq in rows:
+                        if unchangedsince is not None and old_modseq > unchangedsince:
+                            modified.append(uid)
                             continue
+                        old, old_kw = parse_flags(flags_text), parse_flags(kw_text)
                         if mode == "add":
-                            new, new_kw = msg.flags | system, msg.keywords | keywords
+                            new, new_kw = old | system, old_kw | keywords
                         elif mode == "remove":
-                            new, new_kw = msg.flags - system, msg.keywords - keywords
+                            new, new_kw = old - system, old_kw - keywords
                         else:
                             new, new_kw = system, keywords
-                        if (new, new_kw) == (msg.flags, msg.keywords):
-                            out.append(msg)  # no change, no write, no modseq
-                        else:
-                            pending.append((msg, new, new_kw))
+                        if new == old and new_kw == old_kw:
+                            out.append(FlagState(msgid, uid, old, old_kw, old_modseq))
+                            continue  # no change, no write, no modseq
+                        unseen += ("\\Seen" in old) - ("\\Seen" in new)
+                        pending.append(FlagState(msgid, uid, new, new_kw, 0))
                 if pending:
                     modseq = self._changes().flags_batch(
-                        mailbox_id, mailbox, [m.uid for m, _, _ in pending]
+                        mailbox_id, mailbox, [f.uid for f in pending]
                     )
                     self._conn.executemany(
                         "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?",
-                        [(join_flags(f), join_flags(k), modseq, m.msgid) for m, f, k in pending],
+                        [
+                            (join_flags(f.flags), join_flags(f.keywords), modseq, f.msgid)
+                            for f in pending
+                        ],
                     )
-                    unseen = sum(("\\Seen" in m.flags) - ("\\Seen" in f) for m, f, _ in pending)
                     if unseen:
                         self._conn.execute(
                             "UPDATE mailbox SET unseen = unseen + ? WHERE id = ?",
                             (unseen, mailbox_id),
                         )
                     out.extend(
-                        replace(m, flags=f, keywords=k, modseq=modseq) for m, f, k in pending
+                        FlagState(f.msgid, f.uid, f.flags, f.keywords, modseq) for f in pending
                     )
         out.sort(key=lambda m: m.uid)
         return FlagsStored(out, modified, modseq)

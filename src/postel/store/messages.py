@@ -345,6 +345,8 @@ class Messages(AccountBase):
             raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
         system, keywords = split_flags(flags)
         wanted = sorted(set(uids))
+        if not wanted:
+            return FlagsStored([], [])
         mailbox = normalize_mailbox(mailbox)
         out: list[FlagState] = []
         modified: list[int] = []

@@ -103,7 +103,7 @@ async def start_extras(
     from postel.web import start_web
 
     # IMAP listeners (143 with STARTTLS, 993 with TLS), in this process.
-    imap = IMAPService(cfg, store, sockets=sockets)
+    imap = IMAPService(cfg, store, sockets=sockets, feed=feed)
     await imap.start()
     stack.push_async_callback(imap.stop)
     # Web listeners: admin, webmail, MTA-STS policies.

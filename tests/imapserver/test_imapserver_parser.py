@@ -100,3 +100,30 @@ def test_bad_commands_name_their_tag(line: bytes, tag: str) -> None:
 
 def test_format_uids() -> None:
     assert format_uids([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
+
+
+def test_rfc7162_modifiers_parse() -> None:
+    from postel.imapserver.searchkeys import ModSeq
+
+    sel = parse_command([b"a SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541))"])
+    assert sel.qresync is not None
+    assert (sel.qresync.uidvalidity, sel.qresync.modseq) == (67890007, 90060115194045000)
+    assert sel.qresync.known_uids is not None and sel.qresync.match is None
+    sel = parse_command([b"a EXAMINE INBOX (QRESYNC (1 2 1:9 (1,5 3,9)))"])
+    assert sel.qresync is not None and sel.qresync.match is not None
+    assert parse_command([b"a SELECT INBOX (CONDSTORE)"]).condstore
+    f = parse_command([b"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)"])
+    assert (f.changedsince, f.vanished) == (12345, True)
+    s = parse_command([b"a STORE 1:3 (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Seen)"])
+    assert (s.unchangedsince, s.store_mode, s.silent) == (0, "+", True)
+    q = parse_command([b'a SEARCH MODSEQ "/flags/\\\\draft" all 620162338'])
+    assert q.search is not None and q.search.key == ModSeq(620162338)
+    assert parse_command([b"a STATUS INBOX (HIGHESTMODSEQ)"]).items == ("HIGHESTMODSEQ",)
+    for bad in (
+        b"a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",  # VANISHED needs UID FETCH
+        b"a FETCH 1 (FLAGS) (CHANGEDSINCE 99999999999999999999)",
+        b"a STORE 1 (FOO 1) FLAGS (\\Seen)",
+        b"a SELECT INBOX (QRESYNC (0 1))",
+    ):
+        with pytest.raises(ParseError):
+            parse_command([bad])

@@ -47,17 +47,18 @@ class Local:
             c.sendmail(ADDRESS, [to], body.encode())
 
 
-def local_config(base: Path) -> Config:
+def local_config(base: Path, extra: str = "") -> Config:
+    """localserve's configuration; *extra*: TOML tables appended to postel.toml."""
     info = ensure_local_config(base, IP)
     toml = info.config_dir / "postel.toml"
     text = re.sub(r"port = \d+ \}", "port = 0 }", toml.read_text())
     text = re.sub(r"(?m)^web = .*$", "", text)
-    toml.write_text(text)
+    toml.write_text(text + extra)
     return load_config(info.config_dir)
 
 
-def serve_local(base: Path) -> Iterator[Local]:
-    cfg = local_config(base)
+def serve_local(base: Path, extra: str = "") -> Iterator[Local]:
+    cfg = local_config(base, extra)
     with serving(cfg) as running:
         ports = {kind: port for _ip, port, kind in running.bound}
         yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")

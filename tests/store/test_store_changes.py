@@ -239,3 +239,50 @@ def test_check_finds_a_modseq_above_its_mailbox(racc: AccountStore) -> None:
     racc._conn.execute("UPDATE message SET modseq = modseq + 5 WHERE id = ?", (m.msgid,))
     [problem] = racc.check()
     assert "mailbox 'Inbox' HIGHESTMODSEQ" in problem
+
+
+def test_store_flags_is_one_transaction_one_modseq_published_once(
+    racc: AccountStore, rec: Recorder
+) -> None:
+    for _ in range(5):
+        racc.deliver_bytes("Inbox", MSG)
+    racc.set_flags(racc.get_by_uid("Inbox", 5).msgid, ["\\Seen"])
+    rec.calls.clear()
+    before = racc.highest_modseq()
+    result = racc.store_flags("Inbox", [1, 2, 3, 5, 99], ["\\Seen", "$Work"], "add")
+    assert len(rec.calls) == 1  # one commit, published once
+    assert [c.uid for c in rec.calls[0][1]] == [1, 2, 3, 5]
+    assert result.modseq == before + 1 == racc.highest_modseq()
+    assert [m.uid for m in result.messages] == [1, 2, 3, 5]  # 99 is not there
+    assert all(m.modseq == before + 1 and "\\Seen" in m.flags for m in result.messages)
+    assert racc.get_by_uid("Inbox", 2).keywords == {"$Work"}
+    assert racc.mailbox("Inbox").unseen == 1  # only 4 left unseen
+    assert racc.mailbox("Inbox").highestmodseq == before + 1
+    # Nothing to change: no write, no modseq, nothing published.
+    again = racc.store_flags("Inbox", [1, 2], ["\\Seen"], "add")
+    assert again.modseq == 0 and not rec.calls[1:] and racc.highest_modseq() == before + 1
+    # replace and remove
+    racc.store_flags("Inbox", [1], ["\\Flagged"], "replace")
+    assert racc.get_by_uid("Inbox", 1).flags == {"\\Flagged"}
+    racc.store_flags("Inbox", [1], ["\\Flagged"], "remove")
+    assert racc.get_by_uid("Inbox", 1).flags == frozenset()
+    assert racc.mailbox("Inbox").unseen == 2
+
+
+def test_store_flags_unchangedsince_leaves_newer_messages_alone(racc: AccountStore) -> None:
+    racc.deliver_bytes("Inbox", MSG)
+    racc.deliver_bytes("Inbox", MSG)
+    mark = racc.highest_modseq()
+    racc.set_flags(racc.get_by_uid("Inbox", 2).msgid, ["\\Answered"])
+    result = racc.store_flags("Inbox", [1, 2], ["\\Deleted"], "add", unchangedsince=mark)
+    assert result.modified == [2]
+    assert [m.uid for m in result.messages] == [1]
+    assert "\\Deleted" not in racc.get_by_uid("Inbox", 2).flags
+
+
+def test_uids_lists_a_mailbox_from_the_index(racc: AccountStore) -> None:
+    for _ in range(3):
+        racc.deliver_bytes("Inbox", MSG)
+    racc.remove(racc.get_by_uid("Inbox", 2).msgid)
+    assert list(racc.uids("Inbox")) == [1, 3]
+    assert racc.get_by_uid("Inbox", 3).modseq == modseq_of(racc, "Inbox", 3)

@@ -364,8 +364,9 @@ class IMAPConfig(Strict):
     recheck_interval: float = Field(
         2.0,
         gt=0,
-        description="Seconds between looks at the selected mailbox during IDLE, for "
-        "mail delivered and changes made elsewhere.",
+        description="Seconds between looks at the selected mailbox during IDLE when "
+        "there is no change feed (in `serve` and `localserve` the store's change "
+        "notifications wake IDLE at once instead).",
     )
 
 

@@ -36,8 +36,19 @@ ONE_MAILBOX = frozenset(
 )
 UID_COMMANDS = frozenset({"FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"})
 STATUS_ITEMS = frozenset(
-    {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT"}
+    {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "HIGHESTMODSEQ"}
 )
+MAX_MODSEQ = 2**63 - 1  # RFC 7162 §7: mod-sequence-value
+
+
+@dataclass(frozen=True)
+class QResync:
+    """SELECT (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])), RFC 7162 §3.2.5."""
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SeqSet | None = None
+    match: tuple[SeqSet, SeqSet] | None = None  # known sequence numbers and their UIDs
 
 
 @dataclass
@@ -62,6 +73,71 @@ class Command:
     date: datetime | None = None
     message: bytes | SpilledLiteral | None = None
     params: dict[str, str | None] = field(default_factory=dict)  # ID
+    # RFC 7162: SELECT (CONDSTORE) / (QRESYNC ...), FETCH (CHANGEDSINCE n [VANISHED]),
+    # STORE (UNCHANGEDSINCE n)
+    condstore: bool = False
+    qresync: QResync | None = None
+    changedsince: int | None = None
+    vanished: bool = False
+    unchangedsince: int | None = None
+
+
+def modseq_value(cur: Cursor, what: str = "mod-sequence") -> int:
+    digits = cur.take(frozenset(b"0123456789"))
+    if not digits or len(digits) > 19 or int(digits) > MAX_MODSEQ:
+        raise cur.error(f"expected {what} (0 to {MAX_MODSEQ})")
+    return int(digits)
+
+
+def _select_params(cur: Cursor, cmd: Command) -> None:
+    """SELECT/EXAMINE parameters after " (": CONDSTORE, QRESYNC (RFC 7162 §3.1.8, §3.2.5)."""
+    first = True
+    while not cur.accept(b")"):
+        if not first:
+            cur.sp()
+        first = False
+        word = cur.atom("select parameter").upper()
+        if word == "CONDSTORE":
+            cmd.condstore = True
+        elif word == "QRESYNC":
+            cur.expect(b" (")
+            uidvalidity = cur.nz_number("uidvalidity")
+            cur.sp()
+            modseq = modseq_value(cur)
+            known: SeqSet | None = None
+            match: tuple[SeqSet, SeqSet] | None = None
+            if cur.accept(b" "):
+                if cur.peek() != ord("("):
+                    known = parse_seqset(cur)
+                    cur.accept(b" ")
+                if cur.accept(b"("):
+                    seqs = parse_seqset(cur)
+                    cur.sp()
+                    match = (seqs, parse_seqset(cur))
+                    cur.expect(b")")
+            cur.expect(b")")
+            cmd.qresync = QResync(uidvalidity, modseq, known, match)
+        else:
+            raise cur.error(f"unknown select parameter {word}")
+
+
+def _fetch_modifiers(cur: Cursor, cmd: Command) -> None:
+    """FETCH modifiers after " (": CHANGEDSINCE n, VANISHED (RFC 7162 §3.1.4, §3.2.6)."""
+    first = True
+    while not cur.accept(b")"):
+        if not first:
+            cur.sp()
+        first = False
+        word = cur.atom("fetch modifier").upper()
+        if word == "CHANGEDSINCE":
+            cur.sp()
+            cmd.changedsince = modseq_value(cur)
+        elif word == "VANISHED":
+            cmd.vanished = True
+        else:
+            raise cur.error(f"unknown fetch modifier {word}")
+    if cmd.vanished and (not cmd.uid or cmd.changedsince is None):
+        raise cur.error("VANISHED needs UID FETCH with CHANGEDSINCE")
 
 
 def _mailbox(cur: Cursor) -> bytes:
@@ -145,8 +221,13 @@ def _append(cur: Cursor, cmd: Command) -> None:
 def _store(cur: Cursor, cmd: Command) -> None:
     cmd.seqset = parse_seqset(cur)
     cur.sp()
-    if cur.accept(b"("):  # RFC 7162 UNCHANGEDSINCE is not offered
-        raise cur.error("STORE modifiers are not supported")
+    if cur.accept(b"("):  # RFC 7162 §3.1.3
+        if cur.atom("store modifier").upper() != "UNCHANGEDSINCE":
+            raise cur.error("the only STORE modifier is UNCHANGEDSINCE")
+        cur.sp()
+        cmd.unchangedsince = modseq_value(cur)
+        cur.expect(b")")
+        cur.sp()
     mode = "+" if cur.accept(b"+") else "-" if cur.accept(b"-") else ""
     if not cur.accept(b"FLAGS"):
         raise cur.error("expected FLAGS, +FLAGS or -FLAGS")
@@ -187,7 +268,7 @@ def _args(cur: Cursor, cmd: Command) -> None:
     if name in ONE_MAILBOX:
         cmd.mailbox = _mailbox(cur)
         if name in ("SELECT", "EXAMINE") and cur.accept(b" ("):
-            raise cur.error("SELECT parameters are not supported")
+            _select_params(cur, cmd)
     elif name == "CREATE":
         cmd.mailbox = _mailbox(cur)
         if cur.accept(b" (USE "):  # RFC 6154 §3: CREATE-SPECIAL-USE
@@ -229,6 +310,8 @@ def _args(cur: Cursor, cmd: Command) -> None:
         cmd.seqset = parse_seqset(cur)
         cur.sp()
         cmd.fetch = tuple(parse_fetch_atts(cur))
+        if cur.accept(b" ("):
+            _fetch_modifiers(cur, cmd)
     elif name == "STORE":
         _store(cur, cmd)
     elif name in ("COPY", "MOVE"):

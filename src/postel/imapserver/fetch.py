@@ -24,6 +24,7 @@ from postel.imapserver.mime import (
     section_range,
 )
 from postel.store import Message
+from postel.store.message import FlagState
 
 STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
 _NEEDS_FILE = frozenset(
@@ -43,7 +44,7 @@ class FileRange:
 Segment = bytes | FileRange
 
 
-def flags_of(msg: Message) -> frozenset[str]:
+def flags_of(msg: Message | FlagState) -> frozenset[str]:
     return msg.flags | msg.keywords
 
 
@@ -198,6 +199,8 @@ def fetch_items(
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
                 item(n, [encode.flag_list(flags_of(msg))])
+            elif n == "MODSEQ":
+                item(n, [b"(%d)" % msg.modseq])
             elif n == "INTERNALDATE":
                 item(n, [encode.internal_date(msg.received)])
             elif n == "RFC822.SIZE":

@@ -18,6 +18,7 @@ SIMPLE = frozenset(
         "RFC822.HEADER",
         "RFC822.TEXT",
         "BODY",
+        "MODSEQ",  # RFC 7162 §3.1.4.1
     }
 )
 # RFC 9051 §6.4.5 macros.

@@ -123,6 +123,8 @@ def _eval(
         return (key.flag.lower() in flags) == key.present
     if isinstance(key, sk.Size):
         return msg.size > key.size if key.larger else msg.size < key.size
+    if isinstance(key, sk.ModSeq):
+        return msg.modseq >= key.modseq
     if isinstance(key, sk.Date):
         when = msg.date if key.sent else msg.received
         return sk.on_day(when, key.op, key.day)

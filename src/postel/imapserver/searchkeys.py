@@ -59,6 +59,14 @@ class Size:
 
 
 @dataclass(frozen=True)
+class ModSeq:
+    """MODSEQ [entry-name entry-type] n (RFC 7162 §3.1.5): modseq >= n; the
+    entry name (a flag's metadata) is accepted and treated as the message's."""
+
+    modseq: int
+
+
+@dataclass(frozen=True)
 class Not:
     key: Key
 
@@ -74,7 +82,7 @@ class And:
     keys: tuple[Key, ...]
 
 
-Key = All | Seq | Flag | Header | Text | Date | Size | Not | Or | And
+Key = All | Seq | Flag | Header | Text | Date | Size | ModSeq | Not | Or | And
 
 _FLAGS = {
     "ANSWERED": ("\\Answered", True),
@@ -112,6 +120,26 @@ def parse_date(cur: Cursor) -> date:
         return date(int(year), _MONTHS.index(mon.lower()) + 1, int(day))
     except (ValueError, UnicodeDecodeError):
         raise cur.error(f"invalid date {text.decode('ascii', 'replace')!r}") from None
+
+
+def _modseq(cur: Cursor) -> int:
+    digits = cur.take(frozenset(b"0123456789"))
+    if not digits or len(digits) > 19 or int(digits) > 2**63 - 1:
+        raise cur.error("expected a mod-sequence value")
+    return int(digits)
+
+
+def uses_modseq(key: Key) -> bool:
+    """Whether *key* has a MODSEQ criterion (then SEARCH reports the highest)."""
+    if isinstance(key, ModSeq):
+        return True
+    if isinstance(key, Not):
+        return uses_modseq(key.key)
+    if isinstance(key, Or):
+        return uses_modseq(key.a) or uses_modseq(key.b)
+    if isinstance(key, And):
+        return any(uses_modseq(k) for k in key.keys)
+    return False
 
 
 def _key(cur: Cursor, charset: str, depth: int) -> Key:
@@ -158,6 +186,16 @@ def _key(cur: Cursor, charset: str, depth: int) -> Key:
     if word == "UID":
         cur.sp()
         return Seq(parse_seqset(cur), uid=True)
+    if word == "MODSEQ":
+        cur.sp()
+        if cur.peek() == ord('"'):  # entry-name entry-type-req
+            cur.quoted()
+            cur.sp()
+            kind = cur.atom("entry type").lower()
+            if kind not in ("priv", "shared", "all"):
+                raise cur.error(f"unknown entry type {kind!r}")
+            cur.sp()
+        return ModSeq(_modseq(cur))
     if word == "NOT":
         cur.sp()
         return Not(_key(cur, charset, depth + 1))

@@ -1,5 +1,7 @@
 """The selected mailbox of a session: its UIDs in order, which give the
-message sequence numbers (RFC 9051 §2.3.1.2), and how they changed since."""
+message sequence numbers (RFC 9051 §2.3.1.2), and how they changed since,
+found from the store's modseqs (RFC 7162): what changed after the modseq the
+session last saw."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import bisect
 from array import array
 from dataclasses import dataclass, field
 
-from postel.imapserver.storeapi import MailStore, iter_messages
+from postel.imapserver.storeapi import MailStore
+from postel.store import Message
 
 
 @dataclass
@@ -16,7 +19,10 @@ class Selected:
     readonly: bool
     uidvalidity: int
     uidnext: int
+    highestmodseq: int = 0  # what this session has seen of the mailbox
     uids: array[int] = field(default_factory=lambda: array("I"))
+    # UID -> modseq of flag changes this session made and announced itself
+    own: dict[int, int] = field(default_factory=dict)
 
     def msn(self, uid: int) -> int:
         """The sequence number of *uid*, 0 when it is not in the mailbox."""
@@ -33,40 +39,54 @@ class Selected:
 
 
 def load(store: MailStore, name: str, readonly: bool) -> Selected:
+    # The mailbox's modseq is read before its UIDs: a change in between is
+    # announced once more later, never missed.
     info = store.mailbox(name)
-    sel = Selected(info.name, readonly, info.uidvalidity, info.uidnext)
-    for msg in iter_messages(store, info.name):
-        sel.uids.append(msg.uid)
+    sel = Selected(info.name, readonly, info.uidvalidity, info.uidnext, info.highestmodseq)
+    sel.uids = store.uids(info.name)
     return sel
 
 
 @dataclass(frozen=True)
 class Delta:
     expunged: list[int]  # sequence numbers, highest first, each valid when sent
+    vanished: list[int]  # the same messages' UIDs, ascending
     exists: int | None  # the new count, None when unchanged
+    flags: list[tuple[int, Message]]  # (sequence number, message) changed elsewhere
+
+
+NOTHING = Delta([], [], None, [])
 
 
 def refresh(store: MailStore, sel: Selected) -> Delta:
     """Bring *sel* up to date with the store (to be announced by the caller).
-    Cheap when nothing changed: UIDs are never reused, so an unchanged count
-    and UIDNEXT mean an unchanged mailbox."""
+    One read of the mailbox row when nothing changed; otherwise only what
+    changed after the modseq last seen."""
     info = store.mailbox(sel.name)
-    if info.uidnext == sel.uidnext and info.total == len(sel.uids):
-        return Delta([], None)
-    new = array("I")
-    if info.total != len(sel.uids) + (info.uidnext - sel.uidnext) or info.uidnext == sel.uidnext:
-        for msg in iter_messages(store, sel.name):
-            new.append(msg.uid)
-    else:  # maybe only additions: read those after the last known UID
-        new = array("I", sel.uids)
-        for msg in iter_messages(store, sel.name, sel.largest_uid):
-            new.append(msg.uid)
-        if len(new) != info.total:
-            new = array("I", (m.uid for m in iter_messages(store, sel.name)))
-    keep = set(new)
-    expunged = [i + 1 for i, uid in enumerate(sel.uids) if uid not in keep]
-    expunged.reverse()
-    old_count = len(sel.uids) - len(expunged)
-    sel.uids = new
-    sel.uidnext = info.uidnext
-    return Delta(expunged, len(new) if len(new) != old_count else None)
+    if info.highestmodseq == sel.highestmodseq and info.uidnext == sel.uidnext:
+        return NOTHING
+    changes = store.changes_since(sel.name, sel.highestmodseq)
+    gone = {uid for uid in changes.vanished if sel.msn(uid)}
+    expunged = [sel.msn(uid) for uid in sorted(gone, reverse=True)]
+    flags: list[tuple[int, Message]] = []
+    added = array("I")
+    for msg in changes.changed:
+        if msg.uid in gone:
+            continue
+        if sel.msn(msg.uid):
+            if sel.own.get(msg.uid) != msg.modseq:
+                flags.append((msg.uid, msg))
+        elif msg.uid > sel.largest_uid:
+            added.append(msg.uid)
+    if gone:
+        sel.uids = array("I", (u for u in sel.uids if u not in gone))
+    old_count = len(sel.uids)
+    sel.uids.extend(added)
+    sel.uidnext = max(sel.uidnext, info.uidnext)
+    sel.highestmodseq = max(sel.highestmodseq, changes.highestmodseq)
+    sel.own.clear()
+    # Sequence numbers after the expunges (EXPUNGE responses come first).
+    numbered = [(sel.msn(uid), msg) for uid, msg in flags]
+    return Delta(
+        expunged, sorted(gone), len(sel.uids) if len(sel.uids) != old_count else None, numbered
+    )

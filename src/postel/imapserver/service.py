@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from postel.config import Config
-from postel.imapserver.context import SessionContext, Settings
+from postel.imapserver.context import (
+    Changes,
+    FeedChanges,
+    PollChanges,
+    SessionContext,
+    Settings,
+)
 from postel.imapserver.session import Session
 from postel.imapserver.storeapi import AccountMailStore, MailStore
 from postel.junk.training import Trainer
@@ -27,6 +33,7 @@ from postel.tlsreload import ReloadingContext
 if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
     from postel.store.credentials import Credentials
+    from postel.store.notify import ChangeFeed
     from postel.store.store import Store
 
 log = logging.getLogger("postel.imapserver")
@@ -90,9 +97,13 @@ class IMAPService:
         store: Store,
         *,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
+        """*feed*: the store's ChangeFeed of the serve process, which wakes IDLE
+        at once; without it sessions look every [imap] recheck_interval."""
         self.cfg = cfg
         self.store = store
+        self.feed = feed
         self._sockets = dict(sockets) if sockets is not None else None
         self.bound: list[tuple[str, int, str]] = []
         self._servers: list[asyncio.Server] = []
@@ -119,10 +130,17 @@ class IMAPService:
         self._credentials = Credentials(cfg.datadir.auth_db)
         self._limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
+        opts = settings(cfg)
+        changes: Changes = (
+            FeedChanges(self.feed, opts.recheck_interval)
+            if self.feed is not None
+            else PollChanges(opts.recheck_interval)
+        )
         base = SessionContext(
-            settings(cfg),
+            opts,
             logins,
             self._open_store,
+            changes=changes,
             trainer=junk_trainer(cfg),
             quota=cfg.account_quota,
         )

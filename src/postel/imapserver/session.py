@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from postel.imapserver import encode, mutf7, quota, training
 from postel.imapserver import search as searching
-from postel.imapserver.command import Command, parse_command
-from postel.imapserver.context import SessionContext
+from postel.imapserver.command import Command, QResync, parse_command
+from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetch import (
     FileRange,
@@ -31,9 +31,11 @@ from postel.imapserver.fetch import (
     flags_of,
     needs_file,
 )
+from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
 from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
+from postel.imapserver.searchkeys import uses_modseq
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
@@ -47,6 +49,7 @@ from postel.store.errors import (
     MessageNotFound,
     OverQuota,
 )
+from postel.store.message import FlagState
 from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
 
 log = logging.getLogger("postel.imapserver")
@@ -130,6 +133,9 @@ class Session:
         self.selected: Selected | None = None
         self.rev2 = False
         self.utf8 = False
+        self.condstore = False  # RFC 7162 §3.1: enabled by ENABLE or its first use
+        self.qresync = False  # RFC 7162 §3.2: only by ENABLE QRESYNC
+        self.watch: Watch | None = None
         self.cache = StructureCache()
         self._out: list[bytes] = []
         self.auth_failures = 0
@@ -179,6 +185,8 @@ class Session:
                 "SPECIAL-USE",
                 "ESEARCH",
                 "STATUS=SIZE",
+                "CONDSTORE",
+                "QRESYNC",
                 f"APPENDLIMIT={self.ctx.settings.max_literal}",
                 *quota.CAPABILITIES,
             ]
@@ -219,6 +227,9 @@ class Session:
         except (EOFError, ConnectionError, TimeoutError):
             pass
         finally:
+            if self.watch is not None:
+                self.watch.close()
+                self.watch = None
             if self.account and self.ctx.per_account[self.account] > 0:
                 self.ctx.per_account[self.account] -= 1
             self.state = LOGOUT
@@ -462,6 +473,7 @@ class Session:
         self.ctx.per_account[account] += 1
         self.account = account
         self.store = await self._thread(self.ctx.open_store, account)
+        self.watch = self.ctx.changes.watch(account)
         self.state = AUTH
         log.info("imap authenticated", extra={"account": account, "ip": self.ip, "mechanism": how})
         self.ok(tag, "logged in", f"CAPABILITY {self.capabilities()}")
@@ -477,15 +489,26 @@ class Session:
             elif cap == "UTF8=ACCEPT":
                 self.utf8 = True
                 enabled.append("UTF8=ACCEPT")
+            elif cap == "CONDSTORE":
+                self.condstore = True
+                enabled.append("CONDSTORE")
+            elif cap == "QRESYNC":  # RFC 7162 §3.2.3: implies CONDSTORE
+                self.condstore = self.qresync = True
+                enabled.append("QRESYNC")
         self.send(("* ENABLED " + " ".join(enabled)).rstrip().encode())
         self.ok(cmd.tag, "ENABLE completed")
 
     async def cmd_select(self, cmd: Command, readonly: bool = False) -> None:
         name = self.mailbox_in(cmd.mailbox)
+        if cmd.qresync is not None and not self.qresync:
+            self.bad(cmd.tag, "QRESYNC parameter without ENABLE QRESYNC")  # RFC 7162 §3.2.5
+            return
+        if cmd.condstore or cmd.qresync is not None:
+            self.condstore = True
         if self.selected is not None:
             self.selected = None
             self.state = AUTH
-            if self.rev2:
+            if self.rev2 or self.qresync:  # RFC 7162 §3.2.11
                 self.send(b"* OK [CLOSED] previous mailbox closed")
         sel = await self._thread(load, self._store(), name, readonly)
         self.selected = sel
@@ -500,8 +523,43 @@ class Session:
         self.send(b"* OK [PERMANENTFLAGS " + perm + b"] flags that can be set")
         self.send(f"* OK [UIDVALIDITY {sel.uidvalidity}] UIDs valid".encode())
         self.send(f"* OK [UIDNEXT {sel.uidnext}] predicted next UID".encode())
+        # RFC 7162 §3.1.2.1: always when CONDSTORE is advertised (1 at least).
+        self.send(f"* OK [HIGHESTMODSEQ {max(sel.highestmodseq, 1)}] modseq".encode())
+        if cmd.qresync is not None and cmd.qresync.uidvalidity == sel.uidvalidity:
+            await self._qresync(cmd.qresync)
         code = "READ-ONLY" if readonly else "READ-WRITE"
         self.ok(cmd.tag, f"{cmd.name} completed", code)
+
+    async def _qresync(self, q: QResync) -> None:
+        """What changed since the client's modseq: VANISHED (EARLIER) and FETCH
+        (UID FLAGS MODSEQ) (RFC 7162 §3.2.5), limited to its known UIDs."""
+        sel = self._sel()
+        changes = await self._thread(self._store().changes_since, sel.name, q.modseq)
+        largest = sel.largest_uid
+        vanished = changes.vanished
+        if q.known_uids is not None:
+            vanished = [u for u in vanished if q.known_uids.contains(u, largest)]
+        if vanished:
+            self.send(f"* VANISHED (EARLIER) {format_uids(vanished)}".encode())
+        for msg in changes.changed:
+            msn = sel.msn(msg.uid)
+            if msn and (q.known_uids is None or q.known_uids.contains(msg.uid, largest)):
+                self._fetch_flags(msn, msg, with_uid=True)
+
+    def _fetch_flags(
+        self, msn: int, msg: Message | FlagState, *, with_uid: bool, flags: bool = True
+    ) -> None:
+        """* n FETCH (UID u FLAGS (...) MODSEQ (m)): the flags of a message, with
+        its modseq once CONDSTORE is on (RFC 7162 §3.1.4) and its UID when asked
+        or with QRESYNC (§3.2.4)."""
+        items = []
+        if with_uid or self.qresync:
+            items.append(b"UID %d" % msg.uid)
+        if flags:
+            items.append(b"FLAGS " + encode.flag_list(flags_of(msg)))
+        if self.condstore:
+            items.append(b"MODSEQ (%d)" % msg.modseq)
+        self.send(b"* %d FETCH (" % msn + b" ".join(items) + b")")
 
     async def cmd_examine(self, cmd: Command) -> None:
         await self.cmd_select(cmd, readonly=True)
@@ -611,6 +669,9 @@ class Session:
                 value = info.size
             elif item == "RECENT":
                 value = 0
+            elif item == "HIGHESTMODSEQ":  # RFC 7162 §3.1.10
+                self.condstore = True
+                value = max(info.highestmodseq, 1)
             else:  # DELETED: counted from the index, page by page
 
                 def deleted() -> int:
@@ -654,9 +715,8 @@ class Session:
     async def cmd_idle(self, cmd: Command) -> None:
         self.send(b"+ idling")
         await self.flush()
-        s = self.ctx.settings
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + s.idle_timeout
+        deadline = loop.time() + self.ctx.settings.idle_timeout
         reading = asyncio.ensure_future(read_line(self.reader, self.limits.max_line))
         try:
             while True:
@@ -668,10 +728,10 @@ class Session:
                     self.send(b"* BYE [UNAVAILABLE] IDLE for too long")
                     await self.flush()
                     raise _Close
-                # The seam for change notifications: wake when the account changed.
-                waiting = asyncio.ensure_future(
-                    self.ctx.changes.wait(self.account, min(s.recheck_interval, left))
-                )
+                # Wake when a change to the account is committed (or, without a
+                # change feed, every recheck_interval).
+                assert self.watch is not None
+                waiting = asyncio.ensure_future(self.watch.wait(left))
                 done, _ = await asyncio.wait(
                     {reading, waiting}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -694,16 +754,23 @@ class Session:
     # -- selected -----------------------------------------------------------------
 
     async def _announce(self) -> None:
-        """Untagged EXPUNGE and EXISTS for changes made elsewhere (RFC 9051 §7.4);
-        not after FETCH, STORE and SEARCH, whose sequence numbers must stay."""
+        """Untagged EXPUNGE (VANISHED with QRESYNC, RFC 7162 §3.2.10), EXISTS
+        and FETCH (FLAGS) for changes made elsewhere (RFC 9051 §7.4); not after
+        FETCH, STORE and SEARCH, whose sequence numbers must stay."""
         sel = self.selected
         if sel is None:
             return
         delta = await self._thread(refresh, self._store(), sel)
-        for msn in delta.expunged:
-            self.send(f"* {msn} EXPUNGE".encode())
+        if self.qresync:
+            if delta.vanished:
+                self.send(f"* VANISHED {format_uids(delta.vanished)}".encode())
+        else:
+            for msn in delta.expunged:
+                self.send(f"* {msn} EXPUNGE".encode())
         if delta.exists is not None:
             self.send(f"* {delta.exists} EXISTS".encode())
+        for msn, msg in delta.flags:
+            self._fetch_flags(msn, msg, with_uid=False)
 
     async def cmd_close(self, cmd: Command) -> None:
         sel = self._sel()
@@ -775,6 +842,22 @@ class Session:
         sel = self._sel()
         uids = self._resolve(cmd.seqset, cmd.uid)
         atts = cmd.fetch
+        since = cmd.changedsince
+        if since is not None or any(a.name == "MODSEQ" for a in atts):
+            self.condstore = True  # RFC 7162 §3.1: a CONDSTORE enabling command
+        if since is not None and not any(a.name == "MODSEQ" for a in atts):
+            atts = (*atts, FetchAtt("MODSEQ"))  # RFC 7162 §3.1.4.1
+        if cmd.vanished:
+            assert since is not None
+            if not self.qresync:
+                self.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC")
+                return
+            # RFC 7162 §3.2.6: the UIDs of the set expunged since CHANGEDSINCE.
+            changes = await self._thread(self._store().changes_since, sel.name, since)
+            largest = max(sel.largest_uid, sel.uidnext - 1)
+            gone = [u for u in changes.vanished if cmd.seqset.contains(u, largest)]
+            if gone:
+                self.send(f"* VANISHED (EARLIER) {format_uids(gone)}".encode())
         file_needed = needs_file(atts)
         set_seen = not sel.readonly and any(a.sets_seen for a in atts)
         store = self._store()
@@ -785,13 +868,14 @@ class Session:
             def build(batch: list[int] = batch) -> list[tuple[int, list[Segment]]]:
                 out = []
                 for msg in _page_messages(store, sel.name, batch):
+                    if since is not None and msg.modseq <= since:
+                        continue
                     extra = atts
                     if set_seen and "\\Seen" not in msg.flags:
                         msg = store.set_flags(msg.msgid, ["\\Seen"], [])
                         read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
+                        sel.own[msg.uid] = msg.modseq  # announced here, not again
                         if not any(a.name == "FLAGS" for a in atts):
-                            from postel.imapserver.fetchatt import FetchAtt
-
                             extra = (*atts, FetchAtt("FLAGS"))
                     path = store.message_file(msg.msgid) if file_needed else None
                     try:
@@ -843,7 +927,7 @@ class Session:
         key = cmd.search.key
         largest_msn, largest_uid = sel.exists, sel.largest_uid
 
-        def run() -> list[tuple[int, int]]:
+        def run() -> list[tuple[int, int, int]]:
             hits = []
             for msg in iter_messages(store, sel.name):
                 msn = sel.msn(msg.uid)
@@ -857,14 +941,23 @@ class Session:
                     largest_uid,
                     functools.partial(store.message_file, msg.msgid),
                 ):
-                    hits.append((msn, msg.uid))
+                    hits.append((msn, msg.uid, msg.modseq))
             return hits
 
         hits = await self._thread(run)
-        numbers = [uid if cmd.uid else msn for msn, uid in hits]
+        numbers = [uid if cmd.uid else msn for msn, uid, _ in hits]
+        # RFC 7162 §3.1.5: with MODSEQ, the highest modseq of the matches.
+        modseq = ""
+        if uses_modseq(key):
+            self.condstore = True
+            if hits:
+                modseq = str(max(m for _, _, m in hits))
         returns = cmd.search.returns
         if returns is None and not self.rev2:
-            self.send(("* SEARCH " + " ".join(map(str, numbers))).rstrip().encode())
+            line = "* SEARCH " + " ".join(map(str, numbers))
+            if modseq:
+                line += f" (MODSEQ {modseq})"
+            self.send(line.rstrip().encode())
         else:
             opts = returns or ("ALL",)
             parts = [f'* ESEARCH (TAG "{cmd.tag}")']
@@ -879,6 +972,8 @@ class Session:
                     parts.append(f"ALL {format_uids(sorted(numbers))}")
             if "COUNT" in opts:
                 parts.append(f"COUNT {len(numbers)}")
+            if modseq:
+                parts.append(f"MODSEQ {modseq}")
             self.send(" ".join(parts).encode())
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}SEARCH completed")
 
@@ -898,42 +993,41 @@ class Session:
                 raise InvalidFlag(f"unknown system flag {f}")
             flags.add(system.get(f.lower(), f))  # \SEEN is \Seen
         store = self._store()
-        mode = cmd.store_mode
-        verdicts: list[tuple[int, bool | None]] = []  # the junk filter's (training.py)
-
-        def run() -> list[Message]:
-            out = []
-            for msg in _page_messages(store, sel.name, uids):
-                current = flags_of(msg)
-                if mode == "+":
-                    add, remove = flags - current, set()
-                elif mode == "-":
-                    add, remove = set(), flags & current
-                else:
-                    add = flags - current
-                    remove = {f for f in current if f not in flags}
-                if not add and not remove:  # nothing to change: no write
-                    out.append(msg)
-                    continue
-                try:
-                    out.append(store.set_flags(msg.msgid, add, remove))
-                except MessageNotFound:
-                    continue
-                verdicts.append((msg.msgid, training.verdict_for_flags(sel.name, add)))
-            return out
-
-        changed = await self._thread(run)
-        await self._learn(verdicts)
-        if not cmd.silent:
-            for msg in changed:
-                msn = sel.msn(msg.uid)
-                uid = f" UID {msg.uid}" if cmd.uid else ""
-                self.send(
-                    f"* {msn} FETCH (FLAGS ".encode()
-                    + encode.flag_list(flags_of(msg))
-                    + uid.encode()
-                    + b")"
+        mode = {"+": "add", "-": "remove"}.get(cmd.store_mode, "replace")
+        if cmd.unchangedsince is not None:
+            self.condstore = True  # RFC 7162 §3.1: a CONDSTORE enabling command
+        # One transaction, one modseq for the whole set (store.store_flags).
+        result = await self._thread(
+            functools.partial(
+                store.store_flags, sel.name, uids, flags, mode, unchangedsince=cmd.unchangedsince
+            )
+        )
+        # The junk filter learns from the flags set (training.py): on the
+        # messages this STORE changed, which carry its modseq.
+        if mode != "remove" and result.modseq:
+            verdict = training.verdict_for_flags(sel.name, flags)
+            if verdict is not None:
+                await self._learn(
+                    [(m.msgid, verdict) for m in result.messages if m.modseq == result.modseq]
                 )
+        for msg in result.messages:
+            msn = sel.msn(msg.uid)
+            if not msn:
+                continue
+            sel.own[msg.uid] = msg.modseq
+            if not cmd.silent:
+                self._fetch_flags(msn, msg, with_uid=cmd.uid)
+            elif self.condstore and result.modseq and msg.modseq == result.modseq:
+                # RFC 7162 §3.1.3: MODSEQ of updated messages even with .SILENT
+                self._fetch_flags(msn, msg, with_uid=cmd.uid, flags=False)
+        if result.modified:
+            numbers = result.modified if cmd.uid else sorted(sel.msn(u) for u in result.modified)
+            self.ok(
+                cmd.tag,
+                "conditional STORE failed for some messages",
+                f"MODIFIED {format_uids([n for n in numbers if n])}",
+            )
+            return
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}STORE completed")
 
     async def cmd_copy(self, cmd: Command, move: bool = False) -> None:

@@ -4,6 +4,7 @@ them in a thread); none returns a whole mailbox at once."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Protocol
 
 from postel.datadir import message_path
 from postel.store import AccountStore, MailboxInfo, Message
+from postel.store.changes import MailboxChanges
+from postel.store.message import FlagsStored
 
 PAGE = 2000  # messages per index page
 
@@ -25,6 +28,26 @@ class MailStore(Protocol):
     def delete_mailbox(self, name: str) -> int: ...
     def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
         """Messages with UID > *after_uid* in UID order, at most *limit*."""
+        ...
+
+    def uids(self, mailbox: str) -> array[int]:
+        """Every UID of *mailbox*, ascending (from the index only)."""
+        ...
+
+    def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+        """Messages changed and UIDs removed after *modseq* (RFC 7162)."""
+        ...
+
+    def store_flags(
+        self,
+        mailbox: str,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: str,
+        *,
+        unchangedsince: int | None = None,
+    ) -> FlagsStored:
+        """One transaction for a whole STORE ("add", "remove", "replace")."""
         ...
 
     def get_by_uid(self, mailbox: str, uid: int) -> Message: ...
@@ -77,6 +100,23 @@ class AccountMailStore:
         return self.account.list_messages(
             mailbox, limit=limit, newest_first=False, cursor=after_uid
         )
+
+    def uids(self, mailbox: str) -> array[int]:
+        return self.account.uids(mailbox)
+
+    def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+        return self.account.changes_since(mailbox, modseq)
+
+    def store_flags(
+        self,
+        mailbox: str,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: str,
+        *,
+        unchangedsince: int | None = None,
+    ) -> FlagsStored:
+        return self.account.store_flags(mailbox, uids, flags, mode, unchangedsince=unchangedsince)
 
     def get_by_uid(self, mailbox: str, uid: int) -> Message:
         return self.account.get_by_uid(mailbox, uid)

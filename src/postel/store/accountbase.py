@@ -184,6 +184,7 @@ class AccountBase:
             has_attachments=bool(row["has_attachments"]),
             keywords=parse_flags(row["keywords"]),
             thread=int(row["thread_id"]),
+            modseq=int(row["modseq"]),
         )
 
     def _unlink_files(self, msgids: Iterable[int]) -> None:

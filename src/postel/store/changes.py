@@ -95,6 +95,13 @@ class ChangeLog:
         self._conn.execute("UPDATE message SET modseq = ? WHERE id = ?", (modseq, msgid))
         self.changes.append(Change(ChangeKind.FLAGS, mailbox, modseq, uid))
 
+    def flags_batch(self, mailbox_id: int, mailbox: str, uids: list[int]) -> int:
+        """Flags of *uids* changed; the caller stamps their rows with the
+        returned modseq (one UPDATE for many messages)."""
+        modseq = self.touch(mailbox_id)
+        self.changes.extend(Change(ChangeKind.FLAGS, mailbox, modseq, uid) for uid in uids)
+        return modseq
+
     def removed(self, mailbox_id: int, mailbox: str, uid: int) -> None:
         """A message left the mailbox: its UID is remembered as vanished."""
         modseq = self.touch(mailbox_id)

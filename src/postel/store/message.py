@@ -26,7 +26,7 @@ class Message:
     in_reply_to: str
     has_attachments: bool
     keywords: frozenset[str] = field(default_factory=frozenset)
-    modseq: int = 0  # RFC 7162 MODSEQ; set by AccountStore.changes_since only
+    modseq: int = 0  # RFC 7162 MODSEQ: of the last change to the message
     thread: int = 0  # thread key (store/threads.py): the msgid that started it
 
     @property
@@ -44,6 +44,29 @@ class MailboxInfo:
     unseen: int
     size: int
     highestmodseq: int = 0  # RFC 7162 HIGHESTMODSEQ
+
+
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """A message's flags and modseq, as a batch flag change leaves them."""
+
+    msgid: int
+    uid: int
+    flags: frozenset[str]
+    keywords: frozenset[str]
+    modseq: int
+
+
+@dataclass(frozen=True)
+class FlagsStored:
+    """What a batch flag change (AccountStore.store_flags) did: every named
+    message still in the mailbox with its flags and modseq afterwards, in UID
+    order, and the UIDs left alone because they changed after UNCHANGEDSINCE
+    (RFC 7162 §3.1.3). *modseq*: the change's modseq, 0 when nothing changed."""
+
+    messages: list[FlagState]
+    modified: list[int]
+    modseq: int = 0
 
 
 @dataclass(frozen=True)

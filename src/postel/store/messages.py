@@ -7,8 +7,8 @@ import logging
 import sqlite3
 import threading
 import time
+from array import array
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,7 +17,7 @@ from postel.store import ftsbackfill
 from postel.store.accountbase import AccountBase
 from postel.store.changes import MailboxChanges, highest_modseq
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
-from postel.store.message import Message, ThreadSummary
+from postel.store.message import FlagsStored, FlagState, Message, ThreadSummary
 from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
 from postel.store.schema import (
     MESSAGE_COLUMNS,
@@ -33,6 +33,8 @@ log = logging.getLogger("postel.store")
 
 MAX_PAGE = 10_000
 MAX_SUMMARIES = 200  # thread keys of one thread_summaries call
+FLAG_CHUNK = 500  # UIDs per SELECT of store_flags (SQLite's variable limit is higher)
+FLAG_MODES = ("add", "remove", "replace")
 
 
 class Messages(AccountBase):
@@ -241,7 +243,7 @@ class Messages(AccountBase):
             if box is None:
                 raise MailboxNotFound(f"account {self.name!r}: no mailbox {mailbox!r}")
             rows = self._conn.execute(
-                f"SELECT {MESSAGE_COLUMNS}, m.modseq FROM message m "
+                f"SELECT {MESSAGE_COLUMNS} FROM message m "
                 "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid DESC LIMIT ?",
                 (box["id"], modseq, -1 if limit is None else limit),
             ).fetchall()
@@ -257,7 +259,7 @@ class Messages(AccountBase):
             mailbox=mailbox,
             uidvalidity=int(box["uidvalidity"]),
             highestmodseq=int(box["highestmodseq"]),
-            changed=[replace(self._to_message(r, mailbox), modseq=int(r["modseq"])) for r in rows],
+            changed=[self._to_message(r, mailbox) for r in rows],
             vanished=vanished,
         )
 
@@ -322,6 +324,99 @@ class Messages(AccountBase):
                         (-1 if is_seen else 1, row["mailbox_id"]),
                     )
         return self.get(msgid)
+
+    def store_flags(
+        self,
+        mailbox: str,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: str,
+        *,
+        unchangedsince: int | None = None,
+    ) -> FlagsStored:
+        """Add, remove or replace *flags* on the messages *uids* of *mailbox* in
+        one transaction with one modseq, published once (IMAP STORE).
+
+        *mode* is "add", "remove" or "replace". A message whose flags would not
+        change is not written. With *unchangedsince*, a message whose modseq is
+        higher is left alone and reported in ``modified`` (RFC 7162 §3.1.3).
+        UIDs not in the mailbox are ignored."""
+        if mode not in FLAG_MODES:
+            raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
+        system, keywords = split_flags(flags)
+        wanted = sorted(set(uids))
+        if not wanted:
+            return FlagsStored([], [])
+        mailbox = normalize_mailbox(mailbox)
+        out: list[FlagState] = []
+        modified: list[int] = []
+        modseq = 0
+        with self._lock:
+            self._check_open()
+            with self._write():
+                mailbox_id = self._mailbox_id(mailbox, create=False)
+                pending: list[FlagState] = []
+                unseen = 0  # change of the mailbox's unseen count
+                for i in range(0, len(wanted), FLAG_CHUNK):
+                    part = wanted[i : i + FLAG_CHUNK]
+                    marks = ",".join("?" * len(part))
+                    rows = self._conn.execute(
+                        "SELECT id, uid, flags, keywords, modseq FROM message "
+                        f"WHERE mailbox_id = ? AND uid IN ({marks}) ORDER BY uid",
+                        [mailbox_id, *part],
+                    ).fetchall()
+                    for msgid, uid, flags_text, kw_text, old_modseq in rows:
+                        if unchangedsince is not None and old_modseq > unchangedsince:
+                            modified.append(uid)
+                            continue
+                        old, old_kw = parse_flags(flags_text), parse_flags(kw_text)
+                        if mode == "add":
+                            new, new_kw = old | system, old_kw | keywords
+                        elif mode == "remove":
+                            new, new_kw = old - system, old_kw - keywords
+                        else:
+                            new, new_kw = system, keywords
+                        if new == old and new_kw == old_kw:
+                            out.append(FlagState(msgid, uid, old, old_kw, old_modseq))
+                            continue  # no change, no write, no modseq
+                        unseen += ("\\Seen" in old) - ("\\Seen" in new)
+                        pending.append(FlagState(msgid, uid, new, new_kw, 0))
+                if pending:
+                    modseq = self._changes().flags_batch(
+                        mailbox_id, mailbox, [f.uid for f in pending]
+                    )
+                    self._conn.executemany(
+                        "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?",
+                        [
+                            (join_flags(f.flags), join_flags(f.keywords), modseq, f.msgid)
+                            for f in pending
+                        ],
+                    )
+                    if unseen:
+                        self._conn.execute(
+                            "UPDATE mailbox SET unseen = unseen + ? WHERE id = ?",
+                            (unseen, mailbox_id),
+                        )
+                    out.extend(
+                        FlagState(f.msgid, f.uid, f.flags, f.keywords, modseq) for f in pending
+                    )
+        out.sort(key=lambda m: m.uid)
+        return FlagsStored(out, modified, modseq)
+
+    def uids(self, mailbox: str) -> array[int]:
+        """The UIDs of *mailbox* in order, from the (mailbox_id, uid) index only
+        (what IMAP SELECT needs, without reading the rows)."""
+        mailbox = normalize_mailbox(mailbox)
+        out = array("I")
+        with self._lock:
+            self._check_open()
+            mailbox_id = self._mailbox_id(mailbox, create=False)
+            cur = self._conn.execute(
+                "SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
+            )
+            while rows := cur.fetchmany(4096):
+                out.extend(r[0] for r in rows)
+        return out
 
     def move(self, msgid: int, mailbox: str) -> Message:
         """Move a message to another existing mailbox; it gets a new UID there.

@@ -391,6 +391,7 @@ class Placing(AccountBase):
             has_attachments=env.has_attachments,
             keywords=req.kws,
             thread=thread,
+            modseq=modseq,
         )
         return message, target
 

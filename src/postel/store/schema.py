@@ -94,7 +94,7 @@ MIGRATIONS: list[Migration] = [
 MESSAGE_COLUMNS = (
     "m.id, m.uid, m.flags, m.keywords, m.size, m.received, m.requiretls, m.subject, "
     "m.from_addr, m.to_addr, m.cc, m.date, m.message_id, m.in_reply_to, m.has_attachments, "
-    "m.thread_id"
+    "m.thread_id, m.modseq"
 )
 
 

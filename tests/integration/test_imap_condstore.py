@@ -1,0 +1,88 @@
+"""Issue 17: IDLE over the store's change notifications, and CONDSTORE/QRESYNC
+(RFC 7162), with imapclient and imaplib against a running postel on loopback.
+The fallback re-check is set to 60 s, so what IDLE sees at once came through
+the change feed: a message delivered by SMTP, a flag set by another writer."""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imaplocal import IP, Local, serve_local
+
+from postel.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Local]:
+    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n")
+
+
+def test_imapclient_idle_sees_delivery_and_flags_at_once(local: Local) -> None:
+    from imapclient import IMAPClient
+
+    local.send("first")
+    with IMAPClient(
+        IP, port=local.ports["imaps"], ssl_context=local.client_context(), timeout=20
+    ) as c:
+        c.login(local.user, local.password)
+        assert b"CONDSTORE" in c.capabilities() and b"QRESYNC" in c.capabilities()
+        info = c.select_folder("INBOX")
+        assert info[b"EXISTS"] == 1 and info[b"HIGHESTMODSEQ"] >= 1
+        c.idle()
+        t0 = time.monotonic()
+        local.send("while idle")  # through submission: stored by the server
+        responses = c.idle_check(timeout=10)
+        assert (2, b"EXISTS") in responses, responses
+        # Another writer (as the webmail) flags message 1.
+        with Store(local.cfg.datadir) as store:
+            acct = store.account("you")
+            acct.set_flags(acct.get_by_uid("Inbox", 1).msgid, ["\\Flagged"])
+        responses = c.idle_check(timeout=10)
+        c.idle_done()
+        assert time.monotonic() - t0 < 10  # far below the 60 s re-check
+        fetches = [r for r in responses if r[1] == b"FETCH"]
+        assert fetches and b"\\Flagged" in fetches[0][2][1], responses
+        # CONDSTORE through imapclient: MODSEQ and CHANGEDSINCE.
+        mark = c.folder_status("INBOX", ["HIGHESTMODSEQ"])[b"HIGHESTMODSEQ"]
+        c.add_flags([2], [b"\\Seen"])
+        changed = c.fetch([1, 2], ["FLAGS"], modifiers=[f"CHANGEDSINCE {mark}"])
+        assert list(changed) == [2] and changed[2][b"MODSEQ"][0] > mark
+
+
+def test_imaplib_qresync_resync(local: Local) -> None:
+    for n in range(3):
+        local.send(f"m{n}")
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    c.select("INBOX")
+    uidvalidity = int(c.response("UIDVALIDITY")[1][0])
+    modseq = int(c.response("HIGHESTMODSEQ")[1][0])
+    c.logout()
+    # Offline: another client expunges UID 2 and answers UID 3.
+    with Store(local.cfg.datadir) as store:
+        acct = store.account("you")
+        acct.remove(acct.get_by_uid("Inbox", 2).msgid)
+        acct.set_flags(acct.get_by_uid("Inbox", 3).msgid, ["\\Answered"])
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    typ, _ = c._simple_command("ENABLE", "QRESYNC")  # type: ignore[attr-defined]
+    assert typ == "OK"
+    tag = c._command("SELECT", "INBOX", f"(QRESYNC ({uidvalidity} {modseq} 1:3))")  # type: ignore[attr-defined]
+    lines = []
+    while True:
+        line = c.readline()
+        lines.append(line)
+        if line.startswith(tag):
+            break
+    text = b"".join(lines)
+    assert line.startswith(tag + b" OK"), text
+    assert b"* VANISHED (EARLIER) 2\r\n" in text
+    assert re.search(rb"\* 2 FETCH \(UID 3 FLAGS \(\\Answered\) MODSEQ \(\d+\)\)", text), text
+    c.logout()

@@ -5,9 +5,20 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_mime(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 5 to 4 (before stored MIME structures)."""
+    conn.execute("ALTER TABLE message DROP COLUMN mime")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+
+
 def undo_threads(conn: sqlite3.Connection) -> None:
-    """Take an index.db back from schema 4 to 3 (before thread keys)."""
+    """Take an index.db back to schema 3 (before thread keys and stored MIME
+    structures)."""
     from postel.store.threads import THREAD_INDEXES
+
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 5:
+        undo_mime(conn)
 
     for index in (statement.split()[2] for statement in THREAD_INDEXES):
         conn.execute(f"DROP INDEX {index}")

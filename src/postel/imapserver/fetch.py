@@ -23,8 +23,9 @@ from postel.imapserver.mime import (
     parse_structure,
     section_range,
 )
-from postel.store import Message
+from postel.store import Message, mimestructure
 from postel.store.message import FlagState
+from postel.store.mimestructure import Structure, envelope_header
 
 STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
 _NEEDS_FILE = frozenset(
@@ -97,6 +98,40 @@ def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
     return any(a.section is not None or a.name in _NEEDS_FILE for a in atts)
 
 
+def needs_structure(atts: tuple[FetchAtt, ...]) -> bool:
+    """Whether answering *atts* uses the message's stored MIME structure."""
+    return any(a.section is not None or a.name in _STRUCTURED for a in atts)
+
+
+_STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
+
+
+def read_head(path: Path, end: int) -> bytes:
+    """The first *end* bytes of the file (a header whose end is known): one
+    read, no mapping."""
+    with open(path, "rb") as f:
+        return f.read(end)
+
+
+def structure_for(
+    blob: bytes | None, path: Path | None, msgid: int, computed: dict[int, bytes]
+) -> Structure:
+    """A message's stored structure, or (mail stored before structures were,
+    or in an older format) parsed from its file and added to *computed*."""
+    stored = None if blob is None else mimestructure.load(blob)
+    if stored is None:
+        assert path is not None
+        with open(path, "rb") as f:
+            buf = mimestructure.map_file(f)
+        try:
+            stored = mimestructure.structure_of(buf)
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+        computed[msgid] = mimestructure.dump(stored)
+    return stored
+
+
 def _literal(
     path: Path, buf: mmap.mmap | bytes, start: int, end: int, partial: tuple[int, int] | None
 ) -> list[Segment]:
@@ -111,10 +146,25 @@ def _literal(
 
 
 def _section(
-    att: FetchAtt, path: Path, buf: mmap.mmap | bytes, structure: Callable[[], Part]
+    att: FetchAtt,
+    path: Path,
+    file: Callable[[], mmap.mmap | bytes],
+    structure: Callable[[], Part],
+    stored: Structure | None,
 ) -> list[Segment]:
     section = att.section
     assert section is not None
+    if (
+        stored is not None
+        and not section.part
+        and att.name == "BODY"
+        and section.text.startswith("HEADER.FIELDS")
+    ):
+        # The header's end is stored: read just the header, map nothing.
+        keep = section.text == "HEADER.FIELDS"
+        data = filter_header(read_head(path, stored.root.body_start), section.fields, keep=keep)
+        return [b"{%d}\r\n" % len(data) + data]
+    buf = file()
     if not section.part and section.text != "MIME" and att.name == "BODY":
         # The top header and text need no structure, just where the header ends.
         end = header_end(buf, 0, len(buf))
@@ -151,9 +201,11 @@ def fetch_items(
     with_uid: bool,
     derived: DerivedCache | None = None,
     account: str = "",
+    stored: Structure | None = None,
 ) -> list[Segment]:
     """The parenthesised FETCH data of *msg* (without "* n FETCH "); *derived*
-    keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages."""
+    keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages; with
+    its *stored* structure, those need not read the message file."""
     out: list[Segment] = [b"("]
     first = True
 
@@ -178,6 +230,8 @@ def fetch_items(
         return mapped[0]
 
     def structure() -> Part:
+        if stored is not None:
+            return stored.root
         return cache.get(msg.msgid, file())[0]
 
     def remembered(name: str, make: Callable[[], bytes]) -> bytes:
@@ -194,7 +248,7 @@ def fetch_items(
             n = att.name
             if att.section is not None:
                 assert path is not None
-                item(att.response_name(), _section(att, path, file(), structure))
+                item(att.response_name(), _section(att, path, file, structure, stored))
             elif n == "UID":
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
@@ -208,6 +262,8 @@ def fetch_items(
             elif n == "ENVELOPE":
 
                 def envelope() -> bytes:
+                    if stored is not None:
+                        return encode.envelope(envelope_header(stored.envelopes[0]))
                     if structured:  # parsed once for BODYSTRUCTURE too
                         cache.get(msg.msgid, file())
                     return encode.envelope(cache.header(msg.msgid, file()))
@@ -216,7 +272,11 @@ def fetch_items(
             elif n in ("BODYSTRUCTURE", "BODY"):
 
                 def body(n: str = n) -> bytes:
-                    root, headers = cache.get(msg.msgid, file())
+                    if stored is not None:
+                        root = stored.root
+                        headers = {k: envelope_header(v) for k, v in stored.envelopes.items()}
+                    else:
+                        root, headers = cache.get(msg.msgid, file())
                     return encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")
 
                 item(n, [remembered(n, body)])

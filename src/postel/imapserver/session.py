@@ -30,6 +30,8 @@ from postel.imapserver.fetch import (
     fetch_items,
     flags_of,
     needs_file,
+    needs_structure,
+    structure_for,
 )
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
@@ -859,6 +861,7 @@ class Session:
             if gone:
                 self.send(f"* VANISHED (EARLIER) {format_uids(gone)}".encode())
         file_needed = needs_file(atts)
+        structured = needs_structure(atts)
         set_seen = not sel.readonly and any(a.sets_seen for a in atts)
         store = self._store()
         read: list[tuple[int, bool | None]] = []  # \Seen set by this FETCH: a verdict
@@ -867,7 +870,10 @@ class Session:
 
             def build(batch: list[int] = batch) -> list[tuple[int, list[Segment]]]:
                 out = []
-                for msg in _page_messages(store, sel.name, batch):
+                msgs = _page_messages(store, sel.name, batch)
+                blobs = store.structures([m.msgid for m in msgs]) if structured else {}
+                computed: dict[int, bytes] = {}
+                for msg in msgs:
                     if since is not None and msg.modseq <= since:
                         continue
                     extra = atts
@@ -879,6 +885,9 @@ class Session:
                             extra = (*atts, FetchAtt("FLAGS"))
                     path = store.message_file(msg.msgid) if file_needed else None
                     try:
+                        stored = None
+                        if structured:
+                            stored = structure_for(blobs.get(msg.msgid), path, msg.msgid, computed)
                         items = fetch_items(
                             msg,
                             extra,
@@ -887,10 +896,12 @@ class Session:
                             with_uid=cmd.uid,
                             derived=self.ctx.derived,
                             account=self.account,
+                            stored=stored,
                         )
                     except FileNotFoundError:
                         continue  # expunged meanwhile
                     out.append((sel.msn(msg.uid), items))
+                store.keep_structures(computed)
                 return out
 
             for msn, items in await self._thread(build):

@@ -5,7 +5,7 @@ them in a thread); none returns a whole mailbox at once."""
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +51,14 @@ class MailStore(Protocol):
         ...
 
     def get_by_uid(self, mailbox: str, uid: int) -> Message: ...
+    def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """Stored MIME structures (postel.store.mimestructure) by msgid."""
+        ...
+
+    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+        """Store structures computed from the files (mail stored before them)."""
+        ...
+
     def message_file(self, msgid: int) -> Path: ...
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message: ...
     def move(self, msgid: int, mailbox: str) -> Message: ...
@@ -120,6 +128,12 @@ class AccountMailStore:
 
     def get_by_uid(self, mailbox: str, uid: int) -> Message:
         return self.account.get_by_uid(mailbox, uid)
+
+    def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        return self.account.structures(msgids)
+
+    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+        self.account.keep_structures(structures)
 
     def message_file(self, msgid: int) -> Path:
         # The data directory's layout (postel.datadir), without the index lookup

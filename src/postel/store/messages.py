@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -417,6 +417,36 @@ class Messages(AccountBase):
             while rows := cur.fetchmany(4096):
                 out.extend(r[0] for r in rows)
         return out
+
+    def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """The stored MIME structures (store/mimestructure.py) of *msgids*, by
+        msgid; messages stored before migration 5 may have none yet."""
+        out: dict[int, bytes] = {}
+        with self._lock:
+            self._check_open()
+            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
+                chunk = msgids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                for msgid, blob in self._conn.execute(
+                    f"SELECT id, mime FROM message WHERE id IN ({marks}) AND mime IS NOT NULL",
+                    chunk,
+                ):
+                    out[int(msgid)] = bytes(blob)
+        return out
+
+    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+        """Store MIME structures computed after delivery (for mail stored
+        before migration 5, or in an older format): one transaction, not a
+        change any client sees (files never change, nor their structure)."""
+        if not structures:
+            return
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.executemany(
+                    "UPDATE message SET mime = ? WHERE id = ?",
+                    [(blob, msgid) for msgid, blob in structures.items()],
+                )
 
     def move(self, msgid: int, mailbox: str) -> Message:
         """Move a message to another existing mailbox; it gets a new UID there.

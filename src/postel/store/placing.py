@@ -14,16 +14,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import mmap
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from postel.fsutil import fsync_dir
-from postel.store import threads
+from postel.store import mimestructure, threads
 from postel.store.accountbase import AccountBase, _commit, _ensure_dir, _iso
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.changes import ChangeLog
@@ -31,6 +32,7 @@ from postel.store.envelope import Envelope, parse_envelope, read_header_block
 from postel.store.errors import InvalidFlag, OverQuota
 from postel.store.jobs import Delivery, Job
 from postel.store.message import Message
+from postel.store.mimestructure import map_file
 from postel.store.msgfile import temp_path
 from postel.store.names import join_flags, split_flags
 from postel.store.search import FTS_TABLE, fts_row
@@ -59,6 +61,7 @@ class _Pending:
     when: datetime
     requiretls: bool
     body: str = ""  # searchable text (store/bodytext.py)
+    mime: bytes | None = None  # the MIME structure (store/mimestructure.py)
     result: Message | None = None
     error: BaseException | None = None
 
@@ -220,8 +223,25 @@ class Placing(AccountBase):
                 env = parse_envelope(read_header_block(fp))
                 fp.seek(0)
             body = self._body_text(fp.read(READ_LIMIT), source)
+            mime = self._structure(fp, source)
         when = d.received if d.received is not None else datetime.now(UTC)
-        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body)
+        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime)
+
+    def _structure(self, fp: BinaryIO, source: str) -> bytes | None:
+        """The stored form of the message's MIME structure, parsed from the
+        mapped file; None (computed on first IMAP use) when it cannot be."""
+        buf = map_file(fp)
+        try:
+            return mimestructure.dump(mimestructure.structure_of(buf))
+        except Exception as exc:
+            log.warning(
+                "MIME structure not stored",
+                extra={"account": self.name, "path": source, "err": repr(exc)},
+            )
+            return None
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
 
     def _body_text(self, data: bytes, source: str) -> str:
         """The text for the full-text index; a message it cannot parse is still
@@ -335,7 +355,7 @@ class Placing(AccountBase):
         cur = conn.execute(
             "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "has_attachments, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox_id,
                 uid,
@@ -353,6 +373,7 @@ class Placing(AccountBase):
                 env.message_id,
                 env.in_reply_to,
                 int(env.has_attachments),
+                req.mime,
             ),
         )
         msgid = cur.lastrowid

@@ -89,6 +89,9 @@ MIGRATIONS: list[Migration] = [
     MODSEQ,
     # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
     threads.migrate,
+    # Migration 5: each message's MIME structure (store/mimestructure.py), stored
+    # at delivery; NULL for mail stored before, which gets it on first IMAP use.
+    "ALTER TABLE message ADD COLUMN mime BLOB;",
 ]
 
 MESSAGE_COLUMNS = (

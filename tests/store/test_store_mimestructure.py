@@ -1,0 +1,91 @@
+"""Each message's MIME structure, parsed at delivery and kept in the index."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from schemahistory import undo_mime
+
+from postel.datadir import DataDir
+from postel.store import AccountStore, Store
+from postel.store.account import INDEX_DB
+from postel.store.mimestructure import FORMAT, dump, load, structure_of
+from postel.store.schema import MIGRATIONS
+
+NESTED = (
+    b"From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\r\n"
+    b"To: a@example.org\r\n"
+    b"Subject: caf\xc3\xa9 \xe9t\xe9\r\n"  # UTF-8, then bytes that are not
+    b"Received: from x by y\r\n"
+    b"Content-Type: multipart/mixed; boundary=outer\r\n"
+    b"\r\n"
+    b"--outer\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"first part\r\n"
+    b"--outer\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"\r\n"
+    b"Subject: inner\r\n"
+    b"From: b@example.org\r\n"
+    b"\r\n"
+    b"inner text\r\n"
+    b"--outer--\r\n"
+)
+
+
+def test_structure_round_trips_through_its_stored_form() -> None:
+    s = structure_of(NESTED)
+    blob = dump(s)
+    assert blob[0] == FORMAT
+    assert load(blob) == s
+    # Only the fields ENVELOPE needs are kept, 8-bit bytes unchanged.
+    assert [k for k, _ in s.envelopes[0]] == ["From", "To", "Subject"]
+    inner = s.root.children[1].message
+    assert inner is not None and [k for k, _ in s.envelopes[inner.start]] == ["Subject", "From"]
+    assert len(blob) < len(NESTED) * 2
+
+
+def test_another_format_is_not_loaded() -> None:
+    assert load(bytes([FORMAT + 1]) + dump(structure_of(NESTED))[1:]) is None
+    assert load(b"") is None
+
+
+def test_delivery_stores_the_structure(acc: AccountStore) -> None:
+    msg = acc.deliver_bytes("Inbox", NESTED)
+    stored = acc.structures([msg.msgid])
+    assert set(stored) == {msg.msgid}
+    assert load(stored[msg.msgid]) == structure_of(NESTED)
+
+
+def test_append_and_copy_store_it_too(acc: AccountStore) -> None:
+    msg = acc.deliver_bytes("Inbox", NESTED)
+    acc.create_mailbox("Other")
+    copy = acc.deliver("Other", acc.message_path(msg.msgid))
+    assert acc.structures([copy.msgid])[copy.msgid] == acc.structures([msg.msgid])[msg.msgid]
+
+
+def test_migration_leaves_stored_mail_to_be_filled_in(datadir: DataDir) -> None:
+    """An index of schema 4 gets the column; mail stored before has no
+    structure until one is kept for it (the first IMAP FETCH does)."""
+    store = Store(datadir)
+    acc = store.account("alice")
+    old = acc.deliver_bytes("Inbox", NESTED)
+    path = acc.dir / INDEX_DB
+    store.close()
+    conn = sqlite3.connect(path)
+    undo_mime(conn)
+    conn.close()
+    store = Store(datadir)
+    try:
+        acc = store.account("alice")
+        assert acc._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert acc.structures([old.msgid]) == {}
+        new = acc.deliver_bytes("Inbox", NESTED)
+        assert set(acc.structures([old.msgid, new.msgid])) == {new.msgid}
+        before = acc.mailbox("Inbox").highestmodseq
+        acc.keep_structures({old.msgid: dump(structure_of(NESTED))})
+        assert set(acc.structures([old.msgid, new.msgid])) == {old.msgid, new.msgid}
+        assert acc.mailbox("Inbox").highestmodseq == before  # no change a client sees
+    finally:
+        store.close()

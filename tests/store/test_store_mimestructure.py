@@ -9,7 +9,7 @@ from schemahistory import undo_mime
 from postel.datadir import DataDir
 from postel.store import AccountStore, Store
 from postel.store.account import INDEX_DB
-from postel.store.mimestructure import FORMAT, dump, load, structure_of
+from postel.store.mimestructure import FORMAT, Stored, dump, load, structure_of
 from postel.store.schema import MIGRATIONS
 
 NESTED = (
@@ -44,6 +44,13 @@ def test_structure_round_trips_through_its_stored_form() -> None:
     inner = s.root.children[1].message
     assert inner is not None and [k for k, _ in s.envelopes[inner.start]] == ["Subject", "From"]
     assert len(blob) < len(NESTED) * 2
+
+
+def test_where_the_header_ends_is_read_without_decoding() -> None:
+    for data in (NESTED, b"Subject: x\r\n\r\nbody", b"no header", b""):
+        s = structure_of(data)
+        assert Stored(dump(s)).body_start == s.root.body_start
+        assert Stored(dump(s)).structure == s
 
 
 def test_another_format_is_not_loaded() -> None:

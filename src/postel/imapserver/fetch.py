@@ -25,7 +25,7 @@ from postel.imapserver.mime import (
 )
 from postel.store import Message, mimestructure
 from postel.store.message import FlagState
-from postel.store.mimestructure import Structure, envelope_header
+from postel.store.mimestructure import FORMAT, Stored, envelope_header
 
 STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
 _NEEDS_FILE = frozenset(
@@ -106,6 +106,19 @@ def needs_structure(atts: tuple[FetchAtt, ...]) -> bool:
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 
 
+def cached(
+    derived: DerivedCache | None, account: str, msgid: int, atts: tuple[FetchAtt, ...]
+) -> bool:
+    """Whether *derived* holds every structure-based answer *atts* ask for."""
+    if derived is None:
+        return False
+    return all(
+        a.section is None
+        and (a.name not in _STRUCTURED or derived.get(account, msgid, a.name) is not None)
+        for a in atts
+    )
+
+
 def read_head(path: Path, end: int) -> bytes:
     """The first *end* bytes of the file (a header whose end is known): one
     read, no mapping."""
@@ -115,21 +128,22 @@ def read_head(path: Path, end: int) -> bytes:
 
 def structure_for(
     blob: bytes | None, path: Path | None, msgid: int, computed: dict[int, bytes]
-) -> Structure:
+) -> Stored:
     """A message's stored structure, or (mail stored before structures were,
     or in an older format) parsed from its file and added to *computed*."""
-    stored = None if blob is None else mimestructure.load(blob)
-    if stored is None:
-        assert path is not None
-        with open(path, "rb") as f:
-            buf = mimestructure.map_file(f)
-        try:
-            stored = mimestructure.structure_of(buf)
-        finally:
-            if isinstance(buf, mmap.mmap):
-                buf.close()
-        computed[msgid] = mimestructure.dump(stored)
-    return stored
+    if blob is not None and blob[:1] == bytes([FORMAT]):
+        return Stored(blob)
+    assert path is not None
+    with open(path, "rb") as f:
+        buf = mimestructure.map_file(f)
+    try:
+        parsed = mimestructure.structure_of(buf)
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    blob = mimestructure.dump(parsed)
+    computed[msgid] = blob
+    return Stored(blob, parsed)
 
 
 def _literal(
@@ -150,7 +164,7 @@ def _section(
     path: Path,
     file: Callable[[], mmap.mmap | bytes],
     structure: Callable[[], Part],
-    stored: Structure | None,
+    stored: Stored | None,
 ) -> list[Segment]:
     section = att.section
     assert section is not None
@@ -162,7 +176,7 @@ def _section(
     ):
         # The header's end is stored: read just the header, map nothing.
         keep = section.text == "HEADER.FIELDS"
-        data = filter_header(read_head(path, stored.root.body_start), section.fields, keep=keep)
+        data = filter_header(read_head(path, stored.body_start), section.fields, keep=keep)
         return [b"{%d}\r\n" % len(data) + data]
     buf = file()
     if not section.part and section.text != "MIME" and att.name == "BODY":
@@ -201,7 +215,7 @@ def fetch_items(
     with_uid: bool,
     derived: DerivedCache | None = None,
     account: str = "",
-    stored: Structure | None = None,
+    stored: Stored | None = None,
 ) -> list[Segment]:
     """The parenthesised FETCH data of *msg* (without "* n FETCH "); *derived*
     keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages; with
@@ -231,7 +245,7 @@ def fetch_items(
 
     def structure() -> Part:
         if stored is not None:
-            return stored.root
+            return stored.structure.root
         return cache.get(msg.msgid, file())[0]
 
     def remembered(name: str, make: Callable[[], bytes]) -> bytes:
@@ -263,7 +277,8 @@ def fetch_items(
 
                 def envelope() -> bytes:
                     if stored is not None:
-                        return encode.envelope(envelope_header(stored.envelopes[0]))
+                        fields = stored.structure.envelopes[0]
+                        return encode.envelope(envelope_header(fields))
                     if structured:  # parsed once for BODYSTRUCTURE too
                         cache.get(msg.msgid, file())
                     return encode.envelope(cache.header(msg.msgid, file()))
@@ -273,8 +288,9 @@ def fetch_items(
 
                 def body(n: str = n) -> bytes:
                     if stored is not None:
-                        root = stored.root
-                        headers = {k: envelope_header(v) for k, v in stored.envelopes.items()}
+                        root = stored.structure.root
+                        envs = stored.structure.envelopes
+                        headers = {k: envelope_header(v) for k, v in envs.items()}
                     else:
                         root, headers = cache.get(msg.msgid, file())
                     return encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")

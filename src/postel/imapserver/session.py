@@ -27,6 +27,7 @@ from postel.imapserver.fetch import (
     FileRange,
     Segment,
     StructureCache,
+    cached,
     fetch_items,
     flags_of,
     needs_file,
@@ -871,7 +872,13 @@ class Session:
             def build(batch: list[int] = batch) -> list[tuple[int, list[Segment]]]:
                 out = []
                 msgs = _page_messages(store, sel.name, batch)
-                blobs = store.structures([m.msgid for m in msgs]) if structured else {}
+                # Messages whose answers are all in the answer cache need no structure.
+                wanted = {
+                    m.msgid
+                    for m in msgs
+                    if structured and not cached(self.ctx.derived, self.account, m.msgid, atts)
+                }
+                blobs = store.structures(sorted(wanted)) if wanted else {}
                 computed: dict[int, bytes] = {}
                 for msg in msgs:
                     if since is not None and msg.modseq <= since:
@@ -886,7 +893,7 @@ class Session:
                     path = store.message_file(msg.msgid) if file_needed else None
                     try:
                         stored = None
-                        if structured:
+                        if msg.msgid in wanted:
                             stored = structure_for(blobs.get(msg.msgid), path, msg.msgid, computed)
                         items = fetch_items(
                             msg,

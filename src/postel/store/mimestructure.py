@@ -346,6 +346,36 @@ def load(blob: bytes) -> Structure | None:
     return Structure(_part_from(root), {int(k): [(str(a), str(b)) for a, b in v] for k, v in envs})
 
 
+class Stored:
+    """A structure in its stored form, decoded on first use: a FETCH answered
+    from the IMAP server's answer cache, or needing only where the top header
+    ends, never decodes it."""
+
+    __slots__ = ("_blob", "_structure")
+
+    def __init__(self, blob: bytes, structure: Structure | None = None) -> None:
+        if structure is None and (not blob or blob[0] != FORMAT):
+            raise ValueError("stored MIME structure of another format")
+        self._blob = blob
+        self._structure = structure
+
+    @property
+    def body_start(self) -> int:
+        """Where the top header ends: the second number of the stored form,
+        which always begins with the root part's [start, body_start, ..."""
+        if self._structure is not None:
+            return self._structure.root.body_start
+        return int(self._blob[1:64].split(b",", 2)[1])
+
+    @property
+    def structure(self) -> Structure:
+        if self._structure is None:
+            loaded = load(self._blob)
+            assert loaded is not None  # the format was checked on creation
+            self._structure = loaded
+        return self._structure
+
+
 def map_file(fp: BinaryIO) -> mmap.mmap | bytes:
     """The open file *fp* mapped read-only (pages are read when touched)."""
     if os.fstat(fp.fileno()).st_size == 0:

@@ -99,7 +99,7 @@ async def test_mail_stored_before_gets_its_structure_on_first_fetch(env: Env) ->
     with_stored = await run(lambda: _fetch(env, command))
     ids = [account.get_by_uid("Inbox", uid).msgid for uid in (1, 2, 3)]
     blobs = account.structures(ids)
-    account._conn.execute("UPDATE message SET mime = NULL")
+    account._conn.execute("DELETE FROM message_mime")
     account._conn.commit()
     assert account.structures(ids) == {}
     env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]

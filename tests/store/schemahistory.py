@@ -7,7 +7,8 @@ import sqlite3
 
 def undo_mime(conn: sqlite3.Connection) -> None:
     """Take an index.db back from schema 5 to 4 (before stored MIME structures)."""
-    conn.execute("ALTER TABLE message DROP COLUMN mime")
+    conn.execute("DROP TRIGGER message_mime_delete")
+    conn.execute("DROP TABLE message_mime")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
 

@@ -96,3 +96,12 @@ def test_migration_leaves_stored_mail_to_be_filled_in(datadir: DataDir) -> None:
         assert acc.mailbox("Inbox").highestmodseq == before  # no change a client sees
     finally:
         store.close()
+
+
+def test_a_removed_message_leaves_no_structure(acc: AccountStore) -> None:
+    msg = acc.deliver_bytes("Inbox", NESTED)
+    gone = acc.deliver_bytes("Inbox", NESTED)
+    acc.remove(gone.msgid)
+    acc.keep_structures({gone.msgid: dump(structure_of(NESTED))})  # removed meanwhile
+    rows = acc._conn.execute("SELECT id FROM message_mime").fetchall()
+    assert [row[0] for row in rows] == [msg.msgid]

@@ -428,7 +428,7 @@ class Messages(AccountBase):
                 chunk = msgids[i : i + 500]
                 marks = ", ".join("?" * len(chunk))
                 for msgid, blob in self._conn.execute(
-                    f"SELECT id, mime FROM message WHERE id IN ({marks}) AND mime IS NOT NULL",
+                    f"SELECT id, mime FROM message_mime WHERE id IN ({marks})",
                     chunk,
                 ):
                     out[int(msgid)] = bytes(blob)
@@ -443,8 +443,10 @@ class Messages(AccountBase):
         with self._lock:
             self._check_open()
             with self._write():
+                # Not for a message removed meanwhile.
                 self._conn.executemany(
-                    "UPDATE message SET mime = ? WHERE id = ?",
+                    "INSERT OR REPLACE INTO message_mime (id, mime) "
+                    "SELECT id, ? FROM message WHERE id = ?",
                     [(blob, msgid) for msgid, blob in structures.items()],
                 )
 

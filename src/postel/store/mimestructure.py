@@ -2,7 +2,7 @@
 
 Parsed once from the message bytes (a bytes object or an mmap of the message
 file, so a large message is never copied into memory) at delivery, and kept in
-the index (column message.mime, schema migration 5) in the compact, versioned
+the index (table message_mime, schema migration 5) in the compact, versioned
 form of :func:`dump`, with the header fields ENVELOPE needs (RFC 9051 §7.5.2),
 so IMAP answers ENVELOPE and BODYSTRUCTURE without reading the message file and
 BODY[section] from byte ranges (RFC 2045/2046)."""

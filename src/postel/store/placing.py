@@ -355,7 +355,7 @@ class Placing(AccountBase):
         cur = conn.execute(
             "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
             "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-            "has_attachments, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "has_attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox_id,
                 uid,
@@ -373,11 +373,12 @@ class Placing(AccountBase):
                 env.message_id,
                 env.in_reply_to,
                 int(env.has_attachments),
-                req.mime,
             ),
         )
         msgid = cur.lastrowid
         assert msgid is not None
+        if req.mime is not None:
+            conn.execute("INSERT INTO message_mime (id, mime) VALUES (?, ?)", (msgid, req.mime))
         conn.execute(
             f"INSERT INTO {FTS_TABLE} (rowid, subject, sender, recipients, body) "
             "VALUES (?, ?, ?, ?, ?)",

@@ -40,6 +40,19 @@ MODSEQ = """
     INSERT INTO meta (key, value) VALUES ('modseq', 1);
 """
 
+# Migration 5: each message's MIME structure (store/mimestructure.py), stored at
+# delivery in a table of its own (message rows stay small: a flag change does
+# not rewrite it); mail stored before gets it on first IMAP use.
+MIME_STRUCTURES = """
+    CREATE TABLE message_mime (
+        id INTEGER PRIMARY KEY,
+        mime BLOB NOT NULL
+    );
+    CREATE TRIGGER message_mime_delete AFTER DELETE ON message BEGIN
+        DELETE FROM message_mime WHERE id = old.id;
+    END;
+"""
+
 
 MIGRATIONS: list[Migration] = [
     """
@@ -89,9 +102,7 @@ MIGRATIONS: list[Migration] = [
     MODSEQ,
     # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
     threads.migrate,
-    # Migration 5: each message's MIME structure (store/mimestructure.py), stored
-    # at delivery; NULL for mail stored before, which gets it on first IMAP use.
-    "ALTER TABLE message ADD COLUMN mime BLOB;",
+    MIME_STRUCTURES,
 ]
 
 MESSAGE_COLUMNS = (

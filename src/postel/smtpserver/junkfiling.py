@@ -75,13 +75,18 @@ async def file_message(
     dmarc_quarantine: bool,
     listed: Result | None,
     checked: Answer | None = None,
+    text: str | None = None,
 ) -> Filed:
     """Where the message goes for each (account, mailbox) of *targets*: only
     mail routed to an account's Inbox is filed by its filter (addresses routed
-    to another mailbox, report addresses, stay as they are)."""
+    to another mailbox, report addresses, stay as they are). *text*: the
+    message's body text (store/bodytext.py), when the caller has it; the
+    features are computed once for all the accounts."""
+    from postel.junk.filter import Prepared
     from postel.junk.verified import from_results
 
     verified = from_results(results, ip)
+    prepared = Prepared(message, text)
     out = Filed([])
     refusals: list[tuple[str, Filing]] = []
     for account, mailbox in targets:
@@ -91,7 +96,7 @@ async def file_message(
                 out.targets.append((account, box))
             continue
         filing = await junk.file(
-            account, message, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
+            account, prepared, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
             lookup=False, checked=checked,
         )  # fmt: skip
         out.filings.append((account, filing))

@@ -65,3 +65,24 @@ async def test_training_elsewhere_is_seen_at_the_next_filing(tmp_path: Path) -> 
     assert last.score is not None and last.score < after.score - 0.3, (after, last)
     worker.close()
     main.close()
+
+
+def test_a_junk_db_of_the_first_schema_gets_its_generation(tmp_path: Path) -> None:
+    from postel.db import open_db
+    from postel.junk.db import FILE, MIGRATIONS, JunkDB
+
+    old = open_db(tmp_path / FILE, MIGRATIONS[:1])  # made before the cache
+    old.execute("INSERT INTO token (token, ham, spam) VALUES ('budget', 3, 0)")
+    old.execute("UPDATE meta SET value = 3 WHERE key = 'ham_messages'")
+    old.commit()
+    old.close()
+    db = JunkDB.open(tmp_path)
+    assert db.totals() == (3, 0)
+    assert db.counts(["budget", "pills"])["budget"].ham == 3
+    generation = dict(db.conn.execute("SELECT key, value FROM meta").fetchall())["generation"]
+    assert db.train("k", ["budget"], [], spam=False)
+    assert db.totals() == (4, 0)
+    assert db.counts(["budget"])["budget"].ham == 4
+    after = dict(db.conn.execute("SELECT key, value FROM meta").fetchall())["generation"]
+    assert after == generation + 1
+    db.close()

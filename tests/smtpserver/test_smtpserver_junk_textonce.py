@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,28 @@ async def test_an_untrained_account_costs_no_text_work_in_the_filter(
     assert [f.target for f in filings] == ["inbox", "inbox"]
     assert all(f.score is None and f.reasons == ("not enough training yet",) for f in filings)
     assert env.store.account("alice").search("zanzibar")
+
+
+async def test_filings_of_messages_arriving_together_are_recorded_in_one_commit(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from postel.junk.decide import Filing
+    from postel.junk.filter import JunkFilter, Settings
+    from postel.smtpserver.junkfiling import FilingRecorder
+
+    junk = JunkFilter(tmp_path, Settings(), None)
+    commits: list[str] = []
+    with junk._db("alice") as db:
+        db.conn.set_trace_callback(lambda s: commits.append(s) if s == "COMMIT" else None)
+    tasks: list[asyncio.Task[None]] = []
+    recorder = FilingRecorder(junk, lambda c: tasks.append(asyncio.create_task(c)))
+    keys = [f"k{i}" for i in range(5)]
+    for key in keys:  # five deliveries answered in the same moment
+        recorder.add(key, [("alice", Filing("inbox", None, ()))])
+    while tasks:
+        await tasks.pop()
+    assert [junk.filing("alice", k) for k in keys] == [Filing("inbox", None, ())] * 5
+    assert len(commits) == 1, commits
+    junk.close()

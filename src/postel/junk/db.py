@@ -211,13 +211,20 @@ class JunkDB:
 
     def record_filing(self, key: str, filing: Filing, at: dt.datetime) -> None:
         """Where delivery filed the message *key*, for the user to see why."""
+        self.record_filings([(key, filing)], at)
+
+    def record_filings(self, filings: Sequence[tuple[str, Filing]], at: dt.datetime) -> None:
+        """Several (key, filing) in one transaction (one commit, one fsync)."""
         with transaction(self.conn):
-            cur = self.conn.execute(
-                "INSERT INTO filed (key, at, target, score, reasons) VALUES (?, ?, ?, ?, ?)",
-                (key, at.isoformat(), filing.target, filing.score, json.dumps(filing.reasons)),
-            )
-            if cur.lastrowid is not None and cur.lastrowid % 1000 == 0:
-                self.conn.execute("DELETE FROM filed WHERE id <= ?", (cur.lastrowid - MAX_FILED,))
+            for key, filing in filings:
+                cur = self.conn.execute(
+                    "INSERT INTO filed (key, at, target, score, reasons) VALUES (?, ?, ?, ?, ?)",
+                    (key, at.isoformat(), filing.target, filing.score, json.dumps(filing.reasons)),
+                )
+                if cur.lastrowid is not None and cur.lastrowid % 1000 == 0:
+                    self.conn.execute(
+                        "DELETE FROM filed WHERE id <= ?", (cur.lastrowid - MAX_FILED,)
+                    )
 
     def filing(self, key: str) -> Filing | None:
         """The latest filing of the message *key*."""

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -302,8 +302,14 @@ class JunkFilter:
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
         """Keep where the message *key* was filed and why (blocking)."""
+        self.record_many(account, [(key, filing)], at)
+
+    def record_many(
+        self, account: str, filings: Sequence[tuple[str, Filing]], at: dt.datetime
+    ) -> None:
+        """Keep several (key, filing) of *account* in one transaction (blocking)."""
         with self._db(account) as db:
-            db.record_filing(key, filing, at)
+            db.record_filings(filings, at)
 
     def filing(self, account: str, key: str) -> Filing | None:
         """Where delivery filed the message *key* (blocking)."""

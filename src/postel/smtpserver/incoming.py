@@ -27,11 +27,11 @@ from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.junkfiling import (
     JUNK_MAILBOX,
+    FilingRecorder,
     dnsbl_field,
     file_message,
     filing_key,
     record_dnsbl,
-    record_filings,
     record_rspamd,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
@@ -270,7 +270,9 @@ async def deliver(
             "delivered", extra={"account": account, "mailbox": msg.mailbox, "msgid": msg.msgid}
         )
     if filings and ctx.junk is not None and error is None:
-        ctx.spawn(asyncio.to_thread(record_filings, ctx.junk, key, filings))
+        if ctx.junk_recorder is None:
+            ctx.junk_recorder = FilingRecorder(ctx.junk, ctx.spawn)
+        ctx.junk_recorder.add(key, filings)
     if isinstance(error, OverQuota) and not delivered:  # filled up since the check
         log.info("message over quota", extra={"account": error.account, "size": error.size})
         return Outcome(over_quota_reply(error))

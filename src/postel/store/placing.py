@@ -214,12 +214,17 @@ class Placing(AccountBase):
         sysflags, kws = _flags(d.flags, d.keywords)
         source = os.fspath(d.source)
         env = d.envelope
-        with open(source, "rb") as fp:
-            size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
-            if env is None:
-                env = parse_envelope(read_header_block(fp))
-                fp.seek(0)
-            body = self._body_text(fp.read(READ_LIMIT), source)
+        if env is not None and d.size is not None and d.text is not None:
+            # Known from writing the file and from the caller: not read again.
+            size, body = d.size, d.text
+        else:
+            with open(source, "rb") as fp:
+                size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
+                if env is None:
+                    env = parse_envelope(read_header_block(fp))
+                    fp.seek(0)
+                text = d.text
+                body = self._body_text(fp.read(READ_LIMIT), source) if text is None else text
         when = d.received if d.received is not None else datetime.now(UTC)
         return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body)
 

@@ -18,7 +18,7 @@ import itertools
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -119,8 +119,11 @@ async def run_load(
     on_ack: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     stop_after_errors: int | None = None,
+    payloads: Sequence[bytes] | None = None,
 ) -> LoadResult:
-    """Send until *seconds* pass or *count* messages were tried (or *stop* is set)."""
+    """Send until *seconds* pass or *count* messages were tried (or *stop* is set).
+    *payloads*: messages to send in turn (CRLF lines, dot-stuffed, ending in
+    CRLF) instead of the generated ones of *size*."""
     res = LoadResult()
     counter = itertools.count()
     payload_cache: dict[int, bytes] = {}
@@ -141,6 +144,8 @@ async def run_load(
         return n
 
     def body(n: int, msgid: str) -> bytes:
+        if payloads:
+            return payloads[n % len(payloads)] + b".\r\n"
         data = make_message(msgid, size, rcpt, mail_from)
         # Dot-stuffing is not needed: no line starts with ".".
         return data + b".\r\n"

@@ -113,8 +113,10 @@ DATABASES: tuple[Database, ...] = (
 # Other paths of a data dir, relative to it; directories are not looked into.
 # (Backups leave the findings marker out: a restored instance mails the last
 # day's digest again, which is harmless.)
-# postel.lock: the running owner's lock (postel.owner), never copied.
-OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day", "postel.lock")
+OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day")
+# Files of a running server, known but never copied by backup: the owner's lock
+# (postel.owner) and the control socket (postel.control.server).
+RUNTIME_FILES: tuple[str, ...] = ("postel.lock", "control.sock")
 # metrics/: prometheus_client's files of the running processes (postel.metrics),
 # wiped at each start; neither checked nor backed up.
 OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside", "metrics")

@@ -1,5 +1,5 @@
 """Finding and removing Authentication-Results fields with our authserv-id
-(RFC 8601 §5; issue 16 item 11): postel.auth.arstrip."""
+(RFC 8601 §5): postel.auth.arstrip."""
 
 from __future__ import annotations
 

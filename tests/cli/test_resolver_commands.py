@@ -1,5 +1,5 @@
 """The resolver commands ask the resolver postel.toml names, and the parse
-commands read ``-`` as standard input (issue 19 item 6).
+commands read ``-`` as standard input.
 
 Two DNS stubs on 127.0.0.1 answer with their own tag, so each test sees which
 resolver a command asked; the system's resolvers are replaced by 127.0.0.1.

@@ -1,4 +1,4 @@
-"""An operator's mistakes at `postel serve` / `postel localserve` (issue 19 item 2):
+"""An operator's mistakes at `postel serve` / `postel localserve`:
 each ends with one line on stderr naming the file or address:port and what to
 do, and exit status 1, never a traceback. Runs the real command as a
 subprocess on 127.0.0.1."""
@@ -291,8 +291,7 @@ def test_a_bug_is_logged_with_traceback_and_cid(
     assert "in broken_run" in logged
 
 
-# The rest of issue 19 item 2's mistakes, each with its exact line and exit status
-# (issue 19 item 4's "done when").
+# The rest of the operator's mistakes, each with its exact line and exit status.
 
 
 def test_certificate_not_pem(tmp_path: Path, ca: trustme.CA) -> None:

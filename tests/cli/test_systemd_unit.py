@@ -1,4 +1,4 @@
-"""The systemd unit shipped in the package (issue 19 item 4) and `postel
+"""The systemd unit shipped in the package and `postel
 systemd-unit`, which prints it for an installation. That the unit's
 capabilities and no-new-privileges still let `postel serve` switch to its
 user is shown by tests/integration/test_install_wheel.py, which starts the

@@ -1,4 +1,4 @@
-"""`postel version` (issue 19 item 4): the version and the commit postel was built
+"""`postel version`: the version and the commit postel was built
 from. Here from the checkout (git); the installed wheel's own file is tested by
 tests/integration/test_install_wheel.py."""
 

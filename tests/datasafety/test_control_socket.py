@@ -1,4 +1,4 @@
-"""The control socket (issue 15 item 5): a CLI change reaches the running
+"""The control socket: a CLI change reaches the running
 server at once. Before it, `postel account add` under localserve gave 550 for
 the new address and 535 for its password until a restart."""
 

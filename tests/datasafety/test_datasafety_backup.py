@@ -141,3 +141,35 @@ def test_cli(gen: Generated, tmp_path: Path) -> None:
     again = runner.invoke(cli, ["backup", "--config", str(gen.config_dir), str(dest)])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_backup_and_verifydata_of_a_running_server(gen: Generated, tmp_path: Path) -> None:
+    """A running server has its lock and its control socket in the data
+    directory: verifydata knows them, backup leaves them out without a warning,
+    and a socket nobody knows is left out with one (copying a socket failed
+    with ENXIO before, failing the whole backup)."""
+    import socket
+
+    from postel.owner import OwnerLock
+
+    lock = OwnerLock(gen.data_dir)
+    lock.acquire()
+    control = socket.socket(socket.AF_UNIX)
+    stray = socket.socket(socket.AF_UNIX)
+    try:
+        control.bind(str(gen.data_dir / "control.sock"))
+        stray.bind(str(gen.data_dir / "accounts" / "stray.sock"))
+        assert verify(gen.data_dir).problems == [
+            "accounts/stray.sock: unknown file (no database record refers to it)"
+        ]
+        warnings: list[str] = []
+        summary = backup(gen.config_dir, gen.data_dir, tmp_path / "bk", warn=warnings.append)
+    finally:
+        control.close()
+        stray.close()
+        lock.release()
+    assert summary.ok, summary.errors
+    assert warnings == ["accounts/stray.sock: not a regular file, left out"]
+    for name in ("control.sock", "postel.lock"):
+        assert not (tmp_path / "bk" / "data" / name).exists()
+    assert verify(tmp_path / "bk" / "data").problems == []

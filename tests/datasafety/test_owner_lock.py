@@ -1,4 +1,4 @@
-"""One owner per data directory (issue 15 item 6): a second server on the same
+"""One owner per data directory: a second server on the same
 data directory is refused before it opens a listener or starts a loop, and
 says which process owns it."""
 

@@ -1,5 +1,5 @@
 """Delivery never connects to internal addresses the config does not allow
-(issue 16 item 8; postel.netpolicy). The tests' config allows 192.0.2.0/24 only."""
+(postel.netpolicy). The tests' config allows 192.0.2.0/24 only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lenient reading of DMARC reports as real reporters send them (issue 20 item 1):
+"""Lenient reading of DMARC reports as real reporters send them:
 each repair is a warning of the result, strict mode still refuses, and the
 independent parser parsedmarc reads the same reports."""
 

@@ -1,4 +1,4 @@
-"""Limits of the DMARC report parser, checked as the parse goes and per message (issue 16)."""
+"""Limits of the DMARC report parser, checked as the parse goes and per message."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The incremental parse gives what a parse of the whole tree gives (issue 16, item 1).
+"""The incremental parse gives what a parse of the whole tree gives.
 
 Records are converted while the document streams in and dropped from the tree;
 the report, its warnings (in order) and the first error must be exactly those

@@ -1,4 +1,4 @@
-"""Certificate checks (issue 18 item 4): `config test` reports a certificate
+"""Certificate checks: `config test` reports a certificate
 that is expired, not yet valid or lacks a configured name, and warns of expiry
 within 14 days; the server logs them at start and daily."""
 

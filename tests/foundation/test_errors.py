@@ -1,4 +1,4 @@
-"""One error base (issue 15 item 7): every exception postel raises derives from
+"""One error base: every exception postel raises derives from
 postel.errors.PostelError, the shared kinds (InputError, LimitError,
 SMTPReplyError) behave as documented, and no two packages define an
 exception of the same name.

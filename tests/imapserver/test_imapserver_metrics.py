@@ -1,4 +1,4 @@
-"""IMAP in the metrics (issue 19 item 1): connections by protocol (imap,
+"""IMAP in the metrics: connections by protocol (imap,
 imaps), command durations by command and tagged result, logins by result
 with the login limiter's refusals as ratelimited."""
 

@@ -1,4 +1,4 @@
-"""`postel localserve` serves the admin on loopback (issue 8 item 6)."""
+"""`postel localserve` serves the admin on loopback."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Backups of a running server under delivery load verify OK every time
-(issue 7 "done when"): an in-process SMTP service receives mail from a load
-generator (and messages are removed meanwhile) while `postel backup` runs
-as a separate process several times; `postel verifydata` checks each copy."""
+"""Backups of a running server under delivery load verify OK every time: an
+in-process SMTP service receives mail from a load generator (and messages
+are removed meanwhile) while `postel backup` runs as a separate process
+several times; `postel verifydata` checks each copy."""
 
 from __future__ import annotations
 

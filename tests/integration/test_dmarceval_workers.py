@@ -1,7 +1,7 @@
 """DMARC evaluations are recorded by SMTP worker processes: `postel serve` with
 two workers on 127.0.0.1, a DNS stub (here, on loopback) publishing SPF and a
 DMARC record with rua for the sending domain; every delivered message leaves
-one evaluation in dmarceval.db (issue 20 item 3)."""
+one evaluation in dmarceval.db."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Install (issue 19 item 4): the wheel built from this checkout, installed with
+"""Install: the wheel built from this checkout, installed with
 its runtime dependencies into a fresh virtual environment, is a working postel.
 
 As docs/install.md tells an administrator: the `postel` system user, the

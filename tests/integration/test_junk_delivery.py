@@ -1,4 +1,4 @@
-"""The junk filter at delivery (issue 23): a message received over SMTP is
+"""The junk filter at delivery: a message received over SMTP is
 filed by the recipient's own verdicts; GTUBE is refused; the reasons are kept
 for the user. The user's verdicts are given through postel.junk here (the
 webmail and IMAP train it through the same calls)."""

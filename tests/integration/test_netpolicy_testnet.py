@@ -1,4 +1,4 @@
-"""Server-side requests to internal addresses (issue 16 item 8) over the loopback
+"""Server-side requests to internal addresses over the loopback
 test network: DNS through unbound/knot names a policy host or MX on 127.x; the
 MTA-STS fetch, the webmail's recipient security lookup and delivery refuse it
 unless the allowed internal networks contain it, and work when they do."""

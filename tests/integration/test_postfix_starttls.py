@@ -1,4 +1,4 @@
-"""Postfix as a real peer delivering to postel over STARTTLS (issue 4 "Done when")."""
+"""Postfix as a real peer delivering to postel over STARTTLS."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Reports mailed through Postfix to postel's report addresses end up parsed in
 tlsrpt.db / dmarcrpt.db with the FACTS.md values; invalid ones stay delivered to
-the mailbox and are logged as unparseable (issue 4 item 5)."""
+the mailbox and are logged as unparseable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rspamd at delivery with Debian's rspamd on loopback (issue 23 item 4):
+"""rspamd at delivery with Debian's rspamd on loopback:
 messages sent to postel over SMTP are checked by rspamd once each, and the
 stored message's X-Postel-Rspamd field and the account's filing show
 rspamd's verdict combined with postel's own."""

@@ -1,4 +1,4 @@
-"""Least privilege (issue 19 item 3): `postel serve` started as root binds its
+"""Least privilege: `postel serve` started as root binds its
 ports, below 1024 included, then runs as [server] user, its SMTP workers too;
 quickstart as root hands the data directory to that user.
 

@@ -1,4 +1,4 @@
-"""A clean stop of `postel serve` with SMTP workers logs no error (issue 19 item 2).
+"""A clean stop of `postel serve` with SMTP workers logs no error.
 
 Ctrl-C and `kill -TERM -PGID` signal the whole process group, and systemd's
 stop signals every process of the service: the workers get the signal too.

@@ -1,4 +1,4 @@
-"""Outgoing TLS reports over the test network (issue 6): a day of recorded
+"""Outgoing TLS reports over the test network: a day of recorded
 results for several recipient domains (MTA-STS) and MX hosts (DANE) is sent
 through the real queue and Deliverer to postel's own SMTPService, and by HTTPS
 POST to a server with a testnet.ca certificate. The received e-mails are checked

@@ -1,6 +1,6 @@
 """`postel serve` with SMTP workers and an open webmail event stream: a message
-received by a worker shows on the stream (issue 15 item 2 across processes, issue
-22 item 6), and a stop signal ends the stream and the server at once, with no
+received by a worker shows on the stream (change notifications across
+processes), and a stop signal ends the stream and the server at once, with no
 error, warning or traceback in the log."""
 
 from __future__ import annotations

@@ -242,7 +242,7 @@ async def test_connection_refused() -> None:
         await fetch_policy(resolver, DOMAIN, port=port, timeout=TIMEOUT, addresses=LOOPBACK)
     assert "127.0.0.1" in str(exc.value)
     assert exc.value.result_type == RESULT_FETCH_ERROR
-    # What happened, not the socket error's text (issue 16 item 8).
+    # What happened, not the socket error's text.
     assert str(exc.value).endswith(
         f"could not connect to 127.0.0.1 port {port}: connection refused"
     )

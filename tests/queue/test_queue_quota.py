@@ -1,4 +1,4 @@
-"""A DSN for an account over its quota (issue 17 item 1): dropped with a log
+"""A DSN for an account over its quota: dropped with a log
 line, never bounced or queued again (no loop)."""
 
 from __future__ import annotations

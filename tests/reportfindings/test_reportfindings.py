@@ -1,4 +1,4 @@
-"""What others report about us (issue 20 item 4): findings from received TLS and
+"""What others report about us: findings from received TLS and
 DMARC reports, the daily digest, delivered once per day."""
 
 from __future__ import annotations

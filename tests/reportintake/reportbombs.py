@@ -1,4 +1,5 @@
-"""Report bombs as issue 16 found them: small report mails that unpack or parse into a lot.
+"""Report bombs as an attack on a running instance found them: small report
+mails that unpack or parse into a lot.
 
 Each builder returns a whole report message (bytes). They are written so that
 building them stays cheap: the repeated content is compressed in pieces.

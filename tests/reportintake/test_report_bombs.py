@@ -1,4 +1,4 @@
-"""Report bombs (issue 16, item 1): refused quickly, with bounded memory, per message.
+"""Report bombs: refused quickly, with bounded memory, per message.
 
 Each bomb is taken in through postel.reportintake in a fresh Python process,
 after one small valid report has warmed it up; the process reports the CPU

@@ -1,4 +1,4 @@
-"""One login limiter for SMTP AUTH and the web logins (issue 16 items 3, 6, 9):
+"""One login limiter for SMTP AUTH and the web logins:
 attempts counted before the password is checked, per client and per account,
 shared by every process through auth.db; SCRAM that does not tell which
 accounts exist; failed AUTH user names only at trace level."""

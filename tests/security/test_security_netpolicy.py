@@ -1,4 +1,4 @@
-"""Which addresses the server connects to for others (issue 16 item 8): postel.netpolicy."""
+"""Which addresses the server connects to for others: postel.netpolicy."""
 
 from __future__ import annotations
 

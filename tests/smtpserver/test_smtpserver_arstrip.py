@@ -1,5 +1,5 @@
 """Authentication-Results fields carrying our authserv-id are removed from
-received and submitted mail before ours is added (RFC 8601 §5; issue 16 item 11)."""
+received and submitted mail before ours is added (RFC 8601 §5)."""
 
 from __future__ import annotations
 

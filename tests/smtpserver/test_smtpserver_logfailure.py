@@ -1,4 +1,4 @@
-"""A failure inside logging never aborts an SMTP session (issue 25 item 4):
+"""A failure inside logging never aborts an SMTP session:
 a logging call with a reserved extra key, and a log stream on a full disk,
 while mail is received at the most verbose level."""
 

@@ -1,4 +1,4 @@
-"""Quotas on SMTP (issue 17 item 1; RFC 5321 §4.5.3.1.10, RFC 3463 §3.3):
+"""Quotas on SMTP (RFC 5321 §4.5.3.1.10, RFC 3463 §3.3):
 RCPT to a full account 452 4.2.2, a declared SIZE without room 552 5.2.2 at
 RCPT, a message without room 552 5.2.2 after DATA, on port 25 and submission."""
 

@@ -1,6 +1,6 @@
 """A certificate the admin replaces is served to new SMTP connections within
 seconds, without a restart, and connections already open keep working
-(postel.tlsreload; issue 18 item 3)."""
+(postel.tlsreload)."""
 
 from __future__ import annotations
 

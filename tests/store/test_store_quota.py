@@ -1,6 +1,6 @@
 """Per-account quotas (domains.toml ``quota``, bytes) enforced in the store's
 one delivery path: a delivery beyond the quota fails with OverQuota, inside
-a batch too, whatever the caller (issue 17 item 1)."""
+a batch too, whatever the caller."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Full-text search (issue 22 item 2): the query language, the body text, the
+"""Full-text search: the query language, the body text, the
 index filled at delivery and by the upgrade, and the operators."""
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ async def test_post_rejects_other_schemes(ca: trustme.CA) -> None:
 
 async def test_post_to_internal_address_refused(server: Server, ca: trustme.CA) -> None:
     # The rua comes from the reported domain's DNS: it must not reach internal
-    # services (issue 16 item 8), by name or as an address literal.
+    # services, by name or as an address literal.
     for uri, why in [
         (
             f"https://{HOST}:{server.port}/",

@@ -1,5 +1,5 @@
 """The admin's blocklist page: this server's own addresses in the configured
-DNSBLs (issue 23 item 3)."""
+DNSBLs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin home shows certificate problems and expiry within 14 days (issue 18 item 4)."""
+"""The admin home shows certificate problems and expiry within 14 days."""
 
 from __future__ import annotations
 

@@ -225,7 +225,7 @@ def test_pure_findings_text() -> None:
     )
 
 
-# --- issue 22: local recipients, and recipients that cannot receive mail ---
+# --- local recipients, and recipients that cannot receive mail ---
 
 
 async def test_domain_that_does_not_exist_is_undeliverable() -> None:

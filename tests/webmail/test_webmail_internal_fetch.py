@@ -1,5 +1,5 @@
 """The recipient security bar never makes the server fetch from internal
-addresses, and shows what went wrong without socket details (issue 16 item 8)."""
+addresses, and shows what went wrong without socket details."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Conversations in the list, actions on selected conversations, and mailbox
-management (issue 22 items 3 and 4) through Starlette's TestClient."""
+management through Starlette's TestClient."""
 
 from __future__ import annotations
 

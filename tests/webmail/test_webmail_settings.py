@@ -1,4 +1,4 @@
-"""The webmail's settings page and .mobileconfig download (issue 17 item 5)."""
+"""The webmail's settings page and .mobileconfig download."""
 
 from __future__ import annotations
 

@@ -20,7 +20,14 @@ import postel
 from postel.backup.errors import BackupError, DestinationExists
 from postel.backup.files import copy_new, link_or_copy
 from postel.backup.snapshot import Snapshot, record_exists, snapshot
-from postel.databases import DATABASES, KEY_DIRS, OTHER_DIRS, SQLITE_SIDE_FILES, Database
+from postel.databases import (
+    DATABASES,
+    KEY_DIRS,
+    OTHER_DIRS,
+    RUNTIME_FILES,
+    SQLITE_SIDE_FILES,
+    Database,
+)
 from postel.datadir import VERSION_FILE, message_path
 from postel.fsutil import fsync_dir, write_new
 
@@ -217,6 +224,12 @@ def _other_files(
         for name in sorted(filenames):
             source = here / name
             if source in known or (source.name == VERSION_FILE and here == run.src):
+                continue
+            if here == run.src and name in RUNTIME_FILES:
+                continue  # the running server's lock and control socket
+            if not source.is_file() and source.exists():
+                # A socket or FIFO (something else's): there is nothing to copy.
+                run.warn(f"{source.relative_to(run.src)}: not a regular file, left out")
                 continue
             rel = source.relative_to(run.src)
             if any(source.is_relative_to(d) for d in keys):

@@ -2,8 +2,8 @@
 shared by every session of the process: message files never change, so an
 answer stays right until the message is gone (then it is never asked for).
 
-A stopgap until the store keeps each message's structure from delivery on
-(issue 17 item 2); bounded by entries, least recently used dropped first."""
+A stopgap until the store keeps each message's structure from delivery on;
+bounded by entries, least recently used dropped first."""
 
 from __future__ import annotations
 

@@ -68,11 +68,21 @@ def classify(
     (features never seen may be missing) and how many messages of each kind
     the user trained."""
     scored: list[tuple[float, str, float]] = []
+    if ham_messages == 0 or spam_messages == 0:
+        return Verdict(NEUTRAL, 0, ())  # every feature_probability is NEUTRAL
+    get = counts.get
     for f in features:
-        c = counts.get(f)
+        c = get(f)
         if c is None:
             continue
-        p = feature_probability(c, ham_messages, spam_messages)
+        # feature_probability, inlined: this loop runs for every known
+        # feature of every message (bench/NOTES.md, junk filter cost).
+        n = c.ham + c.spam
+        if n == 0:
+            continue
+        spam_ratio = min(1.0, c.spam / spam_messages)
+        ham_ratio = min(1.0, c.ham / ham_messages)
+        p = (STRENGTH * NEUTRAL + n * (spam_ratio / (spam_ratio + ham_ratio))) / (STRENGTH + n)
         distance = abs(p - NEUTRAL)
         if distance >= MIN_DISTANCE:
             scored.append((distance, f, p))

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +32,7 @@ from postel.config.domains import Account
 from postel.config.model import JunkConfig, JunkThresholds
 from postel.dns import Resolver
 from postel.junk import dnsbl
-from postel.junk.classify import classify
+from postel.junk.classify import Verdict, classify
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
@@ -118,9 +118,35 @@ def _head_features(parsed: email.message.Message) -> frozenset[str]:
     )
 
 
-def message_features(message: bytes) -> frozenset[str]:
+def message_features(message: bytes, text: str | None = None) -> frozenset[str]:
+    """The classifier's features of *message*; *text*: its body text
+    (store/bodytext.py), when the caller has it already."""
     parsed = _header(message)
-    return features(_subject(parsed), body_text(message), _head_features(parsed))
+    body = body_text(message) if text is None else text
+    return features(_subject(parsed), body, _head_features(parsed))
+
+
+class Prepared:
+    """The text work on one message, done at most once for all its recipient
+    accounts: the body text (shared with the store's search index when given)
+    and the features, computed only when a trained account needs them."""
+
+    __slots__ = ("_features", "_text", "message")
+
+    def __init__(self, message: bytes, text: str | None = None) -> None:
+        self.message = message
+        self._text = text
+        self._features: frozenset[str] | None = None
+
+    def features(self) -> frozenset[str]:
+        if self._features is None:
+            self._features = message_features(self.message, self._text)
+        return self._features
+
+    @property
+    def computed(self) -> bool:
+        """Whether the features were computed (for tests and benchmarks)."""
+        return self._features is not None
 
 
 def message_key(message: bytes) -> str:
@@ -193,16 +219,23 @@ class JunkFilter:
                 _, (db, _ident) = self._open.popitem()
                 db.close()
 
-    def _signals(self, account: str, message: bytes, verified: Verified) -> Signals:
-        feats = message_features(message)
+    def _signals(self, account: str, prepared: Prepared, verified: Verified) -> Signals:
         ids = identities(verified)
         with self._db(account) as db:
             ham, spam = db.totals()
-            counts = db.counts(feats)
-            reputation = judge(ids, db.reputation(ids))
+            reputation = judge(ids, db.reputation(ids)) if ids else None
+        # An account with too little training has its classifier's verdict
+        # ignored (decide.py): no tokenizing, no lookups, only the cheap signals.
+        verdict: Verdict | None = None
+        least = self.settings.for_account(account).min_trained
+        if ham >= least and spam >= least:
+            feats = prepared.features()
+            with self._db(account) as db:
+                counts = db.counts(feats)
+            verdict = classify(feats, counts, ham, spam)
         return Signals(
-            gtube=GTUBE in message[:READ_LIMIT],
-            verdict=classify(feats, counts, ham, spam),
+            gtube=GTUBE in prepared.message[:READ_LIMIT],
+            verdict=verdict,
             ham_messages=ham,
             spam_messages=spam,
             reputation=reputation,
@@ -242,7 +275,7 @@ class JunkFilter:
     async def file(
         self,
         account: str,
-        message: bytes,
+        message: bytes | Prepared,
         verified: Verified,
         *,
         dmarc_quarantine: bool = False,
@@ -252,11 +285,13 @@ class JunkFilter:
     ) -> Filing:
         """Where *message* for *account* goes, and why. *listed*: the message's
         DNSBL results, looked up here when not given (and *lookup*); *checked*:
-        rspamd's verdict on the message, when it was asked."""
+        rspamd's verdict on the message, when it was asked. A Prepared
+        *message* shares its text work with the other recipients' filings."""
+        prepared = message if isinstance(message, Prepared) else Prepared(message)
         if listed is None and lookup:
             listed = await self.listings(verified.ip)
         zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
-        signals = await asyncio.to_thread(self._signals, account, message, verified)
+        signals = await asyncio.to_thread(self._signals, account, prepared, verified)
         signals = replace(
             signals,
             dnsbl=zones,
@@ -267,8 +302,14 @@ class JunkFilter:
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
         """Keep where the message *key* was filed and why (blocking)."""
+        self.record_many(account, [(key, filing)], at)
+
+    def record_many(
+        self, account: str, filings: Sequence[tuple[str, Filing]], at: dt.datetime
+    ) -> None:
+        """Keep several (key, filing) of *account* in one transaction (blocking)."""
         with self._db(account) as db:
-            db.record_filing(key, filing, at)
+            db.record_filings(filings, at)
 
     def filing(self, account: str, key: str) -> Filing | None:
         """Where delivery filed the message *key* (blocking)."""

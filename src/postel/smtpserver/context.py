@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from postel.dns import Resolver
     from postel.junk.filter import JunkFilter
     from postel.loginlimit import LoginLimiter
+    from postel.smtpserver.junkfiling import FilingRecorder
     from postel.smtpserver.submit import Submitter
     from postel.store.credentials import Credentials
     from postel.store.store import Store
@@ -47,6 +48,8 @@ class ServerContext:
     evaluations: EvalRecorder | None = None
     # The accounts' junk filter ([junk] enabled; None: off).
     junk: JunkFilter | None = None
+    # Records the junk filings of delivered messages, batched (made on first use).
+    junk_recorder: FilingRecorder | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run *coro* in the background; stop() waits for it."""

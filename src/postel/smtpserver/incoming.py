@@ -27,15 +27,16 @@ from postel.smtp.reply import Reply
 from postel.smtpserver.context import ServerContext
 from postel.smtpserver.junkfiling import (
     JUNK_MAILBOX,
+    FilingRecorder,
     dnsbl_field,
     file_message,
     filing_key,
     record_dnsbl,
-    record_filings,
     record_rspamd,
 )
 from postel.smtpserver.received import ReceivedInfo, protocol_type, received_header
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.bodytext import body_text
 from postel.store.errors import OverQuota
 from postel.store.routing import ReportKind
 
@@ -174,6 +175,16 @@ def record_evaluation(
         log.error("cannot record dmarc evaluation", extra={"err": repr(exc)})
 
 
+def searchable_text(message: bytes) -> str:
+    """The body text of *message* (store/bodytext.py); a message it cannot
+    parse is still delivered, found by its headers only."""
+    try:
+        return body_text(message)
+    except Exception as exc:
+        log.warning("body text not extracted", extra={"err": repr(exc)})
+        return ""
+
+
 def rspamd_envelope(ctx: ServerContext, info: SessionInfo, tx: Transaction) -> Envelope:
     """What rspamd is told about the message besides its content."""
     return Envelope(
@@ -218,6 +229,9 @@ async def deliver(
         forward.extend(a for a in local.forward if a not in forward)
         if local.report is not None:
             outcome.reports.append((local.report, str(local.address)))
+    # The body text, once per message: for the junk filter's features and
+    # the store's search index of every recipient account.
+    text = searchable_text(body if isinstance(body, bytes) else message) if targets else None
     filings: list[tuple[str, Filing]] = []
     if ctx.junk is not None and targets:
         # The junk filter of each account (postel.junk): Inbox, Junk, Rejects
@@ -228,7 +242,7 @@ async def deliver(
         headers = rspamd_field(checked) + dnsbl_field(listed) + headers
         filed = await file_message(
             ctx.junk, targets, message, results, info.ip,
-            dmarc_quarantine=disposition == "junk", listed=listed, checked=checked,
+            dmarc_quarantine=disposition == "junk", listed=listed, checked=checked, text=text,
         )  # fmt: skip
         if filed.refused is not None and not forward:
             return Outcome(filed.refused)
@@ -249,14 +263,16 @@ async def deliver(
     # Writing the file and storing it: one job for the store's delivery path,
     # which stores the waiting messages of all sessions in one transaction.
     delivered, error = await ctx.store.write_and_deliver(
-        targets, final, headers, body, requiretls=tx.params.requiretls
+        targets, final, headers, body, requiretls=tx.params.requiretls, text=text
     )
     for account, msg in delivered:
         log.info(
             "delivered", extra={"account": account, "mailbox": msg.mailbox, "msgid": msg.msgid}
         )
     if filings and ctx.junk is not None and error is None:
-        ctx.spawn(asyncio.to_thread(record_filings, ctx.junk, key, filings))
+        if ctx.junk_recorder is None:
+            ctx.junk_recorder = FilingRecorder(ctx.junk, ctx.spawn)
+        ctx.junk_recorder.add(key, filings)
     if isinstance(error, OverQuota) and not delivered:  # filled up since the check
         log.info("message over quota", extra={"account": error.account, "size": error.size})
         return Outcome(over_quota_reply(error))

@@ -5,11 +5,13 @@ recipients."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from postel.metrics import record as metrics
 from postel.smtp.reply import Reply
@@ -75,13 +77,18 @@ async def file_message(
     dmarc_quarantine: bool,
     listed: Result | None,
     checked: Answer | None = None,
+    text: str | None = None,
 ) -> Filed:
     """Where the message goes for each (account, mailbox) of *targets*: only
     mail routed to an account's Inbox is filed by its filter (addresses routed
-    to another mailbox, report addresses, stay as they are)."""
+    to another mailbox, report addresses, stay as they are). *text*: the
+    message's body text (store/bodytext.py), when the caller has it; the
+    features are computed once for all the accounts."""
+    from postel.junk.filter import Prepared
     from postel.junk.verified import from_results
 
     verified = from_results(results, ip)
+    prepared = Prepared(message, text)
     out = Filed([])
     refusals: list[tuple[str, Filing]] = []
     for account, mailbox in targets:
@@ -91,7 +98,7 @@ async def file_message(
                 out.targets.append((account, box))
             continue
         filing = await junk.file(
-            account, message, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
+            account, prepared, verified, dmarc_quarantine=dmarc_quarantine, listed=listed,
             lookup=False, checked=checked,
         )  # fmt: skip
         out.filings.append((account, filing))
@@ -127,11 +134,42 @@ def filing_key(headers: bytes, body: bytes) -> str:
     return h.hexdigest()
 
 
-def record_filings(junk: JunkFilter, key: str, filings: list[tuple[str, Filing]]) -> None:
-    """Blocking: run in a thread. Failures are logged, the delivery stands."""
+def record_batch(junk: JunkFilter, batch: list[tuple[str, str, Filing]]) -> None:
+    """The (account, key, filing) of several messages, one transaction per
+    account (blocking). Failures are logged, the deliveries stand."""
     now = datetime.now(UTC)
-    for account, filing in filings:
+    by_account: dict[str, list[tuple[str, Filing]]] = {}
+    for account, key, filing in batch:
+        by_account.setdefault(account, []).append((key, filing))
+    for account, filings in by_account.items():
         try:
-            junk.record(account, key, filing, now)
+            junk.record_many(account, filings, now)
         except Exception as exc:
             log.error("cannot record junk filing", extra={"account": account, "err": repr(exc)})
+
+
+class FilingRecorder:
+    """Records the filings of delivered messages after their 250, batched:
+    the filings that arrive while one batch commits go in the next one, so a
+    busy account's junk.db commits (and fsyncs) once per batch, not once per
+    message, and the filter's lock is held that much less."""
+
+    def __init__(self, junk: JunkFilter, spawn: Callable[[Coroutine[Any, Any, None]], None]):
+        self.junk = junk
+        self._spawn = spawn
+        self._pending: list[tuple[str, str, Filing]] = []
+        self._running = False
+
+    def add(self, key: str, filings: list[tuple[str, Filing]]) -> None:
+        self._pending.extend((account, key, filing) for account, filing in filings)
+        if not self._running:
+            self._running = True
+            self._spawn(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await asyncio.to_thread(record_batch, self.junk, batch)
+        finally:
+            self._running = False

@@ -35,6 +35,7 @@ class Delivery:
     requiretls: bool = False
     size: int | None = None
     envelope: Envelope | None = None
+    text: str | None = None  # the body text (store/bodytext.py), when known
 
 
 @dataclass(eq=False, slots=True)
@@ -53,6 +54,7 @@ class Job:
     received: datetime | None = None
     size: int | None = None
     envelope: Envelope | None = None
+    text: str | None = None  # the body text, extracted once for every target
     # Completed with the job itself when it is done.
     waiter: asyncio.Future[Job] | concurrent.futures.Future[Job] | None = None
     delivered: list[tuple[str, Message]] = field(default_factory=list)
@@ -72,6 +74,7 @@ class Job:
             d.received,
             d.size,
             d.envelope,
+            d.text,
         )
 
     def delivery(self, mailbox: str) -> Delivery:
@@ -84,6 +87,7 @@ class Job:
             self.requiretls,
             self.size,
             self.envelope,
+            self.text,
         )
 
     def result(self) -> Result:

@@ -218,11 +218,14 @@ class Placing(AccountBase):
         source = os.fspath(d.source)
         env = d.envelope
         with open(source, "rb") as fp:
+            # Size and text known from writing the file are not computed again;
+            # the MIME structure is parsed here, once per delivery.
             size = os.fstat(fp.fileno()).st_size if d.size is None else d.size
             if env is None:
                 env = parse_envelope(read_header_block(fp))
                 fp.seek(0)
-            body = self._body_text(fp.read(READ_LIMIT), source)
+            text = d.text
+            body = self._body_text(fp.read(READ_LIMIT), source) if text is None else text
             mime = self._structure(fp, source)
         when = d.received if d.received is not None else datetime.now(UTC)
         return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime)

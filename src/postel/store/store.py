@@ -94,11 +94,14 @@ class Store:
         body: bytes | Path,
         *,
         requiretls: bool = False,
+        text: str | None = None,
     ) -> Result:
         """Write the new file *path* (*headers*, then *body*: bytes or a file),
         fsynced, then :meth:`deliver_file` it; an error writing it is raised.
-        *path* is left for the caller."""
-        job = Job(path, targets, write=(headers, body), requiretls=requiretls)
+        *path* is left for the caller. *text*: the message's body text for the
+        search index (store/bodytext.py), when the caller has it; else it is
+        extracted from the file for each target."""
+        job = Job(path, targets, write=(headers, body), requiretls=requiretls, text=text)
         return await self.batcher.deliver(job)
 
     async def deliver_bytes(

@@ -6,7 +6,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from postel.databases import DATABASES, OTHER_DIRS, OTHER_FILES, SQLITE_SIDE_FILES
+from postel.databases import (
+    DATABASES,
+    OTHER_DIRS,
+    OTHER_FILES,
+    RUNTIME_FILES,
+    SQLITE_SIDE_FILES,
+)
 from postel.datadir import message_path
 
 
@@ -55,7 +61,7 @@ def skipped_dirs(root: Path) -> set[Path]:
 
 def known_static(root: Path) -> set[Path]:
     """Database files with their SQLite side files, and the other known files."""
-    out = {root / f for f in OTHER_FILES}
+    out = {root / f for f in (*OTHER_FILES, *RUNTIME_FILES)}
     for db in DATABASES:
         for path in db.locate(root):
             out.add(path)

@@ -1,0 +1,124 @@
+"""The junk filter's cost on inbound acceptance (issue 23 item 5): postel's
+side of (a) with the filter off (`[junk] enabled = false`), on for an
+untrained account, and on for an account trained on the first 30 % of the
+SpamAssassin corpus of bench/junk_accuracy.py (1813 messages, as the user
+would train them), back to back.
+
+Load: bench/loadclient.py, 10 clients, one message per connection, no TLS;
+the messages are the later 70 % of the same corpus (real text for the
+tokenizer; dot-stuffed), or with --synthetic loadclient's own 5 KB messages.
+The three `postel serve` run side by side (idle but for the one loaded);
+each configuration runs --repeat times for --seconds, in turn, after one
+warm-up run of 1 s of each; the median rate is reported with every rate.
+
+    python bench/inbound_junk.py [--seconds 3] [--repeat 3] [--synthetic] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import IP, PostelInstance, dns_stub, make_certs, tmpdir
+from junk_accuracy import corpus, fetch
+from loadclient import run_load
+
+from postel.junk.filter import JunkFilter, Settings
+from postel.junk.reputation import Verified
+
+CLIENTS = 10
+CONFIGS = ("off", "untrained", "trained")
+TRAIN_FRACTION = 0.3
+
+
+def _stuffed(data: bytes) -> bytes:
+    """RFC 5321 §4.5.2 transparency, CRLF at the end."""
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..")
+
+
+def load(port: int, seconds: float, payloads: list[bytes] | None) -> dict[str, Any]:
+    res = asyncio.run(
+        run_load(
+            IP,
+            port,
+            concurrency=CLIENTS,
+            seconds=seconds,
+            size=5120,
+            id_prefix=f"junk-{time.monotonic_ns()}",
+            payloads=payloads,
+        )
+    )
+    return res.summary()
+
+
+def instance(
+    root: Path, name: str, certs: Any, dns_port: int, corpus_train: list[Any]
+) -> PostelInstance:
+    p = PostelInstance(root / name, certs, dns_port)
+    p.write_config()
+    if name == "off":
+        with open(p.root / "postel.toml", "a") as f:
+            f.write("\n[junk]\nenabled = false\n")
+    if name == "trained":
+        # Start once so the data directory exists, then train as the user would.
+        p.start()
+        p.stop()
+        jf = JunkFilter(p.data / "accounts", Settings(), None)
+        (p.data / "accounts" / "bench").mkdir(parents=True, exist_ok=True)
+        for m in corpus_train:
+            jf.train("bench", m.data, Verified(), spam=m.spam)
+        jf.close()
+    return p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--synthetic", action="store_true", help="loadclient's 5 KB messages")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    messages = corpus(fetch())
+    first = int(len(messages) * TRAIN_FRACTION)
+    payloads = None if a.synthetic else [_stuffed(m.data) for m in messages[first:]]
+    root = tmpdir("postel-bench-junk-")
+    certs = make_certs(root / "certs")
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONFIGS}
+    with dns_stub() as dns_port:
+        systems = {c: instance(root, c, certs, dns_port, messages[:first]) for c in CONFIGS}
+        try:
+            for p in systems.values():
+                p.start()
+            for rnd in range(a.repeat + 1):
+                for name, p in systems.items():
+                    r = load(p.port, 1.0 if rnd == 0 else a.seconds, payloads)
+                    if rnd:  # round 0: warm-up, not counted
+                        runs[name].append(r)
+                        print(name, json.dumps({k: r[k] for k in ("rate", "p99_ms", "rejected",
+                              "errors")}), flush=True)  # fmt: skip
+        finally:
+            for p in systems.values():
+                p.stop()
+    out: dict[str, Any] = {"clients": CLIENTS, "seconds": a.seconds, "synthetic": a.synthetic}
+    for name, rs in runs.items():
+        rates = sorted(float(r["rate"]) for r in rs)
+        out[name] = {"median_rate": rates[len(rates) // 2], "rates": [r["rate"] for r in rs],
+                     "runs": rs}  # fmt: skip
+    base = out["off"]["median_rate"]
+    for name in CONFIGS:
+        rate = out[name]["median_rate"]
+        print(f"{name}: {rate:.1f} msg/s ({rate / base:.2f} of off), runs {out[name]['rates']}")
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -55,3 +55,13 @@ def test_trainer_reads_the_stored_message_and_its_identities(tmp_path: Path) -> 
         assert rep["dmarc:news.example"].spam == 1 and rep["ip:198.51.100.0/24"].spam == 1
     finally:
         db.close()
+
+
+def test_marking_many_read_at_once_is_no_verdict() -> None:
+    """ "Mark all read" on a big mailbox is tidying up: training every message of
+    it cost seconds per thousand and said nothing about each."""
+    from postel.junk.training import MAX_READ_VERDICTS
+
+    assert verdict_for_flags("Inbox", ["\\Seen"], MAX_READ_VERDICTS) is False
+    assert verdict_for_flags("Inbox", ["\\Seen"], MAX_READ_VERDICTS + 1) is None
+    assert verdict_for_flags("Inbox", ["$Junk"], 10_000) is True  # an explicit verdict

@@ -1023,11 +1023,10 @@ class Session:
         # The junk filter learns from the flags set (training.py): on the
         # messages this STORE changed, which carry its modseq.
         if mode != "remove" and result.modseq:
-            verdict = training.verdict_for_flags(sel.name, flags)
+            changed = [m.msgid for m in result.messages if m.modseq == result.modseq]
+            verdict = training.verdict_for_flags(sel.name, flags, len(changed))
             if verdict is not None:
-                await self._learn(
-                    [(m.msgid, verdict) for m in result.messages if m.modseq == result.modseq]
-                )
+                await self._learn([(msgid, verdict) for msgid in changed])
         for msg in result.messages:
             msn = sel.msn(msg.uid)
             if not msn:

@@ -27,6 +27,9 @@ NO_VERDICT_ON_READ = (JUNK, REJECTS, TRASH, "Sent", "Drafts")
 JUNK_KEYWORD = "$Junk"  # RFC 5788 registry: IMAP keywords of the junk filter
 NOT_JUNK_KEYWORD = "$NotJunk"
 MAX_TRAIN_BYTES = 4 * 1024 * 1024  # a message beyond this is judged by its beginning
+# Marking more messages read at once than this ("mark all read") is tidying
+# up, not a verdict on each of them: no training from it.
+MAX_READ_VERDICTS = 50
 
 
 def verdict_for_move(source: str, target: str) -> bool | None:
@@ -40,13 +43,14 @@ def verdict_for_move(source: str, target: str) -> bool | None:
     return None
 
 
-def verdict_for_flags(mailbox: str, added: Iterable[str]) -> bool | None:
+def verdict_for_flags(mailbox: str, added: Iterable[str], count: int = 1) -> bool | None:
+    """The verdict of setting *added* on *count* messages at once."""
     flags = set(added)
     if JUNK_KEYWORD in flags:
         return True
     if NOT_JUNK_KEYWORD in flags:
         return False
-    if "\\Seen" in flags and mailbox not in NO_VERDICT_ON_READ:
+    if "\\Seen" in flags and mailbox not in NO_VERDICT_ON_READ and count <= MAX_READ_VERDICTS:
         return False
     return None
 

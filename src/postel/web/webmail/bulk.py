@@ -59,10 +59,11 @@ def apply(
     n = len(msgs)
     what = f"{n} message{'' if n == 1 else 's'}"
     if action == "read":
+        verdict = verdict_for_flags(box, ["\\Seen"], sum(1 for m in msgs if not m.seen))
         for m in msgs:
             if not m.seen:
                 acc.set_flags(m.msgid, ["\\Seen"])
-                learn(m.msgid, verdict_for_flags(box, ["\\Seen"]))
+                learn(m.msgid, verdict)
         return f"{what} marked read."
     if action == "unread":
         for m in msgs:

@@ -22,7 +22,7 @@ from postel.imapserver.context import (
 )
 from postel.imapserver.session import Session
 from postel.imapserver.storeapi import AccountMailStore, MailStore
-from postel.junk.training import Trainer
+from postel.junk.training import trainer_for
 from postel.log import cid_context
 from postel.metrics import record as metrics
 from postel.sasl import PasswordCheck
@@ -71,21 +71,6 @@ def settings(cfg: Config) -> Settings:
         recheck_interval=imap.recheck_interval,
         spill_dir=cfg.datadir.tmp,
     )
-
-
-def junk_trainer(cfg: Config) -> Trainer | None:
-    """The junk filter's trainer when [junk] is enabled (postel.junk.training)."""
-    if not cfg.static.junk.enabled:
-        return None
-    from postel.junk.filter import JunkFilter
-    from postel.junk.filter import Settings as JunkSettings
-
-    junk = JunkFilter(
-        cfg.datadir.accounts_dir,
-        lambda: JunkSettings.from_config(cfg.static.junk, cfg.domains.accounts),
-        None,
-    )
-    return Trainer(junk, cfg.static.hostname)
 
 
 class IMAPService:
@@ -141,7 +126,7 @@ class IMAPService:
             logins,
             self._open_store,
             changes=changes,
-            trainer=junk_trainer(cfg),
+            trainer=trainer_for(cfg),
             quota=cfg.account_quota,
         )
         self.ctx = base

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from postel.config.domains import Account
 from postel.config.model import JunkConfig, JunkThresholds
@@ -41,6 +42,9 @@ from postel.junk.rspamd import check as rspamd_check
 from postel.junk.rspamdproto import Answer, Endpoint, Envelope, parse_url
 from postel.junk.tokens import features, header_features
 from postel.store.bodytext import READ_LIMIT, body_text
+
+if TYPE_CHECKING:
+    from postel.config import Config
 
 log = logging.getLogger("postel.junk")
 
@@ -327,3 +331,15 @@ class JunkFilter:
         if changed:
             log.info("junk filter trained", extra={"account": account, "spam": spam})
         return changed
+
+
+def junk_filter(cfg: Config, resolver: Resolver | None) -> JunkFilter | None:
+    """The accounts' junk filter of *cfg* ([junk] enabled), following its
+    reloads (the accounts' own thresholds); None when the filter is off."""
+    if not cfg.static.junk.enabled:
+        return None
+    return JunkFilter(
+        cfg.datadir.accounts_dir,
+        lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
+        resolver,
+    )

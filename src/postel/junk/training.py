@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from postel.junk.filter import JunkFilter
+from postel.junk.filter import JunkFilter, junk_filter
 from postel.junk.verified import from_headers
+
+if TYPE_CHECKING:
+    from postel.config import Config
 
 log = logging.getLogger("postel.junk")
 
@@ -85,3 +88,10 @@ class Trainer:
                 extra={"account": account, "msgid": msgid, "err": repr(exc)},
             )
             return False
+
+
+def trainer_for(cfg: Config) -> Trainer | None:
+    """The junk filter's trainer of *cfg* (None: [junk] off), as the webmail
+    and the IMAP server use it."""
+    junk = junk_filter(cfg, None)
+    return None if junk is None else Trainer(junk, cfg.static.hostname)

@@ -111,14 +111,10 @@ class SMTPService:
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
         self.ctx.credentials = Credentials(cfg.datadir.auth_db)
         self.ctx.limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-        if cfg.static.junk.enabled and self.ctx.junk is None:
-            from postel.junk.filter import JunkFilter, Settings
+        if self.ctx.junk is None:
+            from postel.junk.filter import junk_filter
 
-            self.ctx.junk = JunkFilter(
-                cfg.datadir.accounts_dir,
-                lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
-                self.ctx.resolver,
-            )
+            self.ctx.junk = junk_filter(cfg, self.ctx.resolver)
         if not cfg.static.reports.no_outgoing_dmarc_reports and self.ctx.evaluations is None:
             from postel.dmarcevaldb import EvalRecorder
 

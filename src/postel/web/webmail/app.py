@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from postel.config import Config
 from postel.dns import Resolver
-from postel.junk.training import Trainer
+from postel.junk.training import trainer_for
 from postel.loginlimit import LoginLimiter
 from postel.netpolicy import AddressPolicy
 from postel.web.sessions import SessionStore
@@ -143,24 +143,9 @@ def build(
         https_port=https_port,
         addresses=internal_networks(cfg),
         feed=feed,
-        trainer=junk_trainer(cfg),
+        trainer=trainer_for(cfg),
     )
     return app
 
 
 __all__ = ["build"]
-
-
-def junk_trainer(cfg: Config) -> Trainer | None:
-    """The junk filter's trainer ([junk] enabled): moves to and from Junk and
-    reading in the Inbox are the user's verdicts (postel.junk.training)."""
-    if not cfg.static.junk.enabled:
-        return None
-    from postel.junk.filter import JunkFilter, Settings
-
-    junk = JunkFilter(
-        cfg.datadir.accounts_dir,
-        lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
-        None,
-    )
-    return Trainer(junk, cfg.static.hostname)

@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 from browser import chromium_page, screenshots
 from serverthread import serving
+from webmailsite import Site, web_listener, write_site
 
-from postel.config import Config, load_config
+from postel.config import Config
 from postel.quickstart import write_dkim_keys
 from postel.store import Store
-from postel.store.credentials import Credentials
-from postel.store.passwords import scrypt_hash
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +31,15 @@ LOCAL = "wm22.test"  # our own domain: its recipients are delivered locally
 PLAIN = "wm22-plain.test"  # a remote domain with MX, unsigned
 BARE = "wm22-bare.test"  # exists, but has neither MX nor address records
 GONE = "wm22-gone.test"  # does not exist (NXDOMAIN from the test TLD)
-ADDRESS = f"you@{LOCAL}"
-PASSWORD = "webmail password for issue 22"
 ADMIN_PASSWORD = "admin password for issue 22"
+SITE = Site(
+    LOCAL,
+    f"you@{LOCAL}",
+    "webmail password for issue 22",
+    "Everyday Tester",
+    admin_password=ADMIN_PASSWORD,
+)
+ADDRESS, PASSWORD = SITE.address, SITE.password
 WEB_PORT = 8080
 ACCENT = "rgb(26, 95, 180)"  # --accent of webmail.css
 FG = "rgb(27, 27, 27)"  # --fg
@@ -43,7 +48,6 @@ FG = "rgb(27, 27, 27)"  # --fg
 def write_config(root: Path, testnet: Any, ip: str) -> Config:
     conf = root / "config"
     conf.mkdir(parents=True)
-    (conf / "adminpasswd").write_text(scrypt_hash(ADMIN_PASSWORD) + "\n")
     selectors = write_dkim_keys(conf, LOCAL, 2026)  # the RSA one is the long record
     dkim = [f'[domains."{LOCAL}".dkim]', f"sign = [{', '.join(repr(s) for s, _, _ in selectors)}]"]
     for sel, algo, key in selectors:
@@ -52,48 +56,13 @@ def write_config(root: Path, testnet: Any, ip: str) -> Config:
             f'algorithm = "{algo}"',
             f'key_file = "{key}"',
         ]
-    (conf / "postel.toml").write_text(f"""
-hostname = "mail.{LOCAL}"
-data_dir = "../data"
-postmaster_account = "you"
-admin_password_file = "adminpasswd"
-
-[dns]
-nameservers = ["{testnet.resolver_ip}"]
-timeout = 3
-
-[delivery]
-allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
-local_only = true
-
-[listeners.net]
-ips = ["{ip}"]
-internal = true
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = {WEB_PORT}, tls = false, webmail = true, admin = true }}
-""")
-    (conf / "domains.toml").write_text(
-        f"""
-[domains."{LOCAL}"]
-
-[accounts.you]
-domain = "{LOCAL}"
-addresses = ["{ADDRESS}"]
-full_name = "Everyday Tester"
-"""
-        + "\n".join(dkim)
-        + "\n"
+    return write_site(
+        root,
+        SITE,
+        testnet.resolver_ip,
+        web_listener(ip, WEB_PORT, admin=True),
+        extra_domains="\n".join(dkim) + "\n",
     )
-    cfg = load_config(conf)
-    cfg.datadir.ensure()
-    creds = Credentials(cfg.datadir.auth_db)
-    try:
-        creds.set_password("you", PASSWORD)
-    finally:
-        creds.close()
-    return cfg
 
 
 @dataclass

@@ -19,62 +19,17 @@ from typing import Any
 import pytest
 from browser import chromium_page, screenshots
 from serverthread import serving
+from webmailsite import Site, login, web_listener, write_site
 
-from postel.config import Config, load_config
+from postel.config import Config
 from postel.store import Store
-from postel.store.credentials import Credentials
-from postel.store.passwords import scrypt_hash
 
 pytestmark = pytest.mark.integration
 
 LOCAL = "wm22c.test"
-ADDRESS = f"you@{LOCAL}"
-PASSWORD = "webmail password for items 3 to 5"
+SITE = Site(LOCAL, f"you@{LOCAL}", "webmail password for items 3 to 5", "Keyboard Tester")
+ADDRESS, PASSWORD = SITE.address, SITE.password
 WEB_PORT = 8080
-
-
-def write_config(root: Path, testnet: Any, ip: str) -> Config:
-    conf = root / "config"
-    conf.mkdir(parents=True)
-    (conf / "adminpasswd").write_text(scrypt_hash("admin password, unused") + "\n")
-    (conf / "postel.toml").write_text(f"""
-hostname = "mail.{LOCAL}"
-data_dir = "../data"
-postmaster_account = "you"
-admin_password_file = "adminpasswd"
-
-[dns]
-nameservers = ["{testnet.resolver_ip}"]
-timeout = 3
-
-[delivery]
-allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
-local_only = true
-
-[listeners.net]
-ips = ["{ip}"]
-internal = true
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = {WEB_PORT}, tls = false, webmail = true, admin = false }}
-""")
-    (conf / "domains.toml").write_text(f"""
-[domains."{LOCAL}"]
-
-[accounts.you]
-domain = "{LOCAL}"
-addresses = ["{ADDRESS}"]
-full_name = "Keyboard Tester"
-""")
-    cfg = load_config(conf)
-    cfg.datadir.ensure()
-    creds = Credentials(cfg.datadir.auth_db)
-    try:
-        creds.set_password("you", PASSWORD)
-    finally:
-        creds.close()
-    return cfg
 
 
 def mail(subject: str, msgid: str, in_reply_to: str = "", sender: str = "Ann") -> bytes:
@@ -97,7 +52,7 @@ class Instance:
 @pytest.fixture
 def instance(testnet: Any, tmp_path: Path) -> Iterator[Instance]:
     ip = testnet.ip()
-    cfg = write_config(tmp_path, testnet, ip)
+    cfg = write_site(tmp_path, SITE, testnet.resolver_ip, web_listener(ip, WEB_PORT))
     store = Store(cfg.datadir)
     acc = store.account("you")
     root = acc.deliver_bytes("Inbox", mail("Trip plans", "<t1@x>"), flags=["\\Seen"])
@@ -117,14 +72,6 @@ def instance(testnet: Any, tmp_path: Path) -> Iterator[Instance]:
     with serving(cfg) as running:
         assert (ip, WEB_PORT, "webmail") in running.bound
         yield Instance(cfg, f"http://{ip}:{WEB_PORT}", root.msgid)
-
-
-def login(page: Any, base: str) -> None:
-    page.goto(base + "/webmail/login")
-    page.fill("input[name=address]", ADDRESS)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(base + "/webmail/mailbox?name=Inbox")
 
 
 def page_width(page: Any) -> int:
@@ -155,7 +102,7 @@ def test_conversations_in_the_list(instance: Instance, width: int) -> None:
     with chromium_page(width=width, height=900, timeout_ms=20_000, touch=phone) as page:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        login(page, instance.base)
+        login(page, instance.base, SITE)
         rows = page.locator("table.messages tbody tr")
         # Six Inbox messages, four rows: the three of "Trip plans" are one, under
         # its newest message, with its count; unread because two of them are.
@@ -194,7 +141,7 @@ def test_mailbox_management(instance: Instance, width: int) -> None:
     with chromium_page(width=width, height=900, timeout_ms=20_000, touch=phone) as page:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        login(page, base)
+        login(page, base, SITE)
 
         # Create, a refused name, rename, delete after a confirmation.
         tap(page, phone, page.locator("nav.boxes a.manage"))

@@ -16,10 +16,10 @@ import pytest
 from browser import chromium_page, screenshots
 from delivery_peer import PORT, PostelPeer, issue, peer_config
 from serverthread import serving
+from webmailsite import Site, write_site
 
-from postel.config import Config, load_config
+from postel.config import Config
 from postel.store import Store
-from postel.store.credentials import Credentials
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,10 @@ SENDER = "wm-sender.test"
 GOOD = "wm-good.test"  # signed, TLSA, MTA-STS enforce, remembered STARTTLS+REQUIRETLS
 PLAIN = "wm-plain.test"  # unsigned, no MTA-STS, remembered no STARTTLS/REQUIRETLS
 BOGUS = "wm-bogus.test"  # DNSSEC bogus, never delivered to
-ADDRESS = f"you@{SENDER}"
-PASSWORD = "webmail password for the test"
+SITE = Site(
+    SENDER, f"you@{SENDER}", "webmail password for the test", "Webmail Tester", local_only=False
+)
+ADDRESS, PASSWORD = SITE.address, SITE.password
 WEB_PORT = 8080
 ASPECTS = ["starttls", "mtasts", "dnssec", "dane", "requiretls"]
 HTML_MAIL = (
@@ -47,23 +49,7 @@ def write_config(root: Path, testnet: Any, ip: str) -> Config:
     cert = testnet.ca.issue_cert(f"mail.{SENDER}")
     cert.private_key_pem.write_to_path(str(conf / "certs/host.key"))
     cert.cert_chain_pems[0].write_to_path(str(conf / "certs/host.crt"))
-    (conf / "postel.toml").write_text(f"""
-hostname = "mail.{SENDER}"
-data_dir = "../data"
-postmaster_account = "you"
-
-[dns]
-nameservers = ["{testnet.resolver_ip}"]
-timeout = 3
-
-[tls]
-extra_ca_files = ["{testnet.ca_file}"]
-
-[delivery]
-allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
-smtp_port = {PORT}
-
-[listeners.net]
+    listener = f"""[listeners.net]
 ips = ["{ip}"]
 tls_cert_file = "certs/host.crt"
 tls_key_file = "certs/host.key"
@@ -71,23 +57,15 @@ smtp = {{ enabled = true, port = {PORT} }}
 submission = {{ enabled = false }}
 submissions = {{ enabled = false }}
 web = {{ enabled = true, port = {WEB_PORT}, tls = false, webmail = true }}
-""")
-    (conf / "domains.toml").write_text(f"""
-[domains."{SENDER}"]
-
-[accounts.you]
-domain = "{SENDER}"
-addresses = ["{ADDRESS}"]
-full_name = "Webmail Tester"
-""")
-    cfg = load_config(conf)
-    cfg.datadir.ensure()
-    creds = Credentials(cfg.datadir.auth_db)
-    try:
-        creds.set_password("you", PASSWORD)
-    finally:
-        creds.close()
-    return cfg
+"""
+    return write_site(
+        root,
+        SITE,
+        testnet.resolver_ip,
+        listener,
+        extra_config=f'\n[tls]\nextra_ca_files = ["{testnet.ca_file}"]\n',
+        extra_delivery=f"smtp_port = {PORT}\n",
+    )
 
 
 @dataclass

@@ -16,18 +16,17 @@ from typing import Any
 import pytest
 from browser import chromium_page, screenshots
 from serverthread import serving
+from webmailsite import Site, login, web_listener, write_site
 
-from postel.config import Config, load_config
+from postel.config import Config
 from postel.hostkeys import write_key_and_cert
-from postel.store.credentials import Credentials
-from postel.store.passwords import scrypt_hash
 
 pytestmark = pytest.mark.integration
 
 LOCAL = "wm17e.test"
 HOST = f"mail.{LOCAL}"
-ADDRESS = f"you@{LOCAL}"
-PASSWORD = "webmail password for client setup"
+SITE = Site(LOCAL, f"you@{LOCAL}", "webmail password for client setup", "Phone User")
+ADDRESS, PASSWORD = SITE.address, SITE.password
 WEB_PORT = 8080
 IMAPS_PORT = 10993
 SUBMISSIONS_PORT = 10465
@@ -35,24 +34,8 @@ SUBMISSIONS_PORT = 10465
 
 def write_config(root: Path, testnet: Any, ip: str) -> Config:
     conf = root / "config"
-    conf.mkdir(parents=True)
-    (conf / "adminpasswd").write_text(scrypt_hash("admin password, unused") + "\n")
     write_key_and_cert(conf / "certs/host.key", conf / "certs/host.crt", [HOST])
-    (conf / "postel.toml").write_text(f"""
-hostname = "{HOST}"
-data_dir = "../data"
-postmaster_account = "you"
-admin_password_file = "adminpasswd"
-
-[dns]
-nameservers = ["{testnet.resolver_ip}"]
-timeout = 3
-
-[delivery]
-allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
-local_only = true
-
-[listeners.public]
+    public = f"""[listeners.public]
 ips = ["{ip}"]
 tls_cert_file = "certs/host.crt"
 tls_key_file = "certs/host.key"
@@ -61,30 +44,8 @@ submission = {{ enabled = false }}
 submissions = {{ enabled = true, port = {SUBMISSIONS_PORT} }}
 imaps = {{ enabled = true, port = {IMAPS_PORT} }}
 
-[listeners.net]
-ips = ["{ip}"]
-internal = true
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = {WEB_PORT}, tls = false, webmail = true, admin = false }}
-""")
-    (conf / "domains.toml").write_text(f"""
-[domains."{LOCAL}"]
-
-[accounts.you]
-domain = "{LOCAL}"
-addresses = ["{ADDRESS}"]
-full_name = "Phone User"
-""")
-    cfg = load_config(conf)
-    cfg.datadir.ensure()
-    creds = Credentials(cfg.datadir.auth_db)
-    try:
-        creds.set_password("you", PASSWORD)
-    finally:
-        creds.close()
-    return cfg
+"""
+    return write_site(root, SITE, testnet.resolver_ip, public + web_listener(ip, WEB_PORT))
 
 
 @dataclass
@@ -112,11 +73,7 @@ def test_settings_offer_the_profile(instance: Instance, width: int, tmp_path: Pa
     with chromium_page(width=width, height=900, timeout_ms=20_000, touch=phone) as page:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/webmail/login")
-        page.fill("input[name=address]", ADDRESS)
-        page.fill("input[name=password]", PASSWORD)
-        page.press("input[name=password]", "Enter")
-        page.wait_for_url(base + "/webmail/mailbox?name=Inbox")
+        login(page, base, SITE)
         link = page.locator("header a.settings-link")
         if phone:
             link.tap()

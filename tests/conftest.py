@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from postel import log, logsafety
+from postel.metrics import runtime
 
 # No per-example time limit: speed is measured in bench/, not in tests, and a
 # busy machine (CI, parallel work) made hypothesis's 200 ms deadline flaky.
@@ -77,3 +79,15 @@ def _no_logging_failures(request: pytest.FixtureRequest) -> Iterator[None]:
     logsafety.reset_failures()
     if count and request.node.get_closest_marker("logging_failures") is None:
         pytest.fail(f"{count} logging failure(s): " + "; ".join(failures), pytrace=False)
+
+
+@pytest.fixture
+def metrics_dir(tmp_path: Path) -> Iterator[Path]:
+    """Metrics on in this process, into a fresh directory; off afterwards
+    (samples read with metricsamples.scrape)."""
+    path = tmp_path / "metrics"
+    runtime.enable(path, wipe=True)
+    try:
+        yield path
+    finally:
+        runtime.disable()

@@ -6,40 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from imap_env import PASSWORD, Env, raw_plain, raw_tls, run
 
-from postel.metrics import runtime
-from postel.metrics.scrape import LiveSources, exposition
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def metrics_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "metrics"
-    runtime.enable(path, wipe=True)
-    try:
-        yield path
-    finally:
-        runtime.disable()
-
-
-def scrape(path: Path) -> Samples:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    out: Samples = {}
-    for family in text_string_to_metric_families(exposition(path, LiveSources()).decode()):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(found: Samples, name: str, **labels: str) -> float:
-    return found.get((name, frozenset(labels.items())), 0.0)
+from metricsamples import scrape, value
 
 
 async def test_connections_commands_and_logins(metrics_dir: Path, env: Env) -> None:

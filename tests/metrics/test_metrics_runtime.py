@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from metrics_env import samples, value
-
+from metricsamples import samples, value
 from postel.metrics import record, runtime
 from postel.metrics.scrape import LiveSources, exposition
 

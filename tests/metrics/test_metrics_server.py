@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from metrics_env import Samples, samples, total, value
 
+from metricsamples import Samples, samples, total, value
 from postel.config import load_config
 from postel.hostkeys import write_key_and_cert
 from postel.metrics import runtime

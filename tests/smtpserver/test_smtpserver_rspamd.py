@@ -9,20 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trustme
-from prometheus_client.parser import text_string_to_metric_families
 from smtpserver_env import RECORDS, STATIC, Env, make_config, run
 
+from metricsamples import scrape
 from postel.config import load_config
 from postel.dns.mock import MockResolver
 from postel.junk.filter import JunkFilter, Settings, message_key
-from postel.metrics import runtime
-from postel.metrics.scrape import LiveSources, exposition
 from postel.smtpserver import LocalSubmitter, SMTPService
 from postel.store.store import Store
 
@@ -90,24 +88,17 @@ def send(env: Env, rcpts: list[str], msg: bytes = MSG) -> tuple[int, bytes]:
 
 
 @pytest.fixture
-def checks(tmp_path: Path) -> Iterator[Callable[[], dict[str, float]]]:
+def checks(metrics_dir: Path) -> Callable[[], dict[str, float]]:
     """Metrics on in this process; the rspamd checks counted so far, by result."""
-    path = tmp_path / "metrics"
-    runtime.enable(path, wipe=True)
 
     def counted() -> dict[str, float]:
-        text = exposition(path, LiveSources()).decode()
-        out: dict[str, float] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "postel_rspamd_checks_total":
-                    out[sample.labels["result"]] = sample.value
-        return out
+        return {
+            dict(labels)["result"]: v
+            for (name, labels), v in scrape(metrics_dir).items()
+            if name == "postel_rspamd_checks_total"
+        }
 
-    try:
-        yield counted
-    finally:
-        runtime.disable()
+    return counted
 
 
 def filing_reasons(env: Env, account: str, stored: bytes) -> tuple[str, ...]:

@@ -1,8 +1,13 @@
-"""Helpers of the metrics tests: read an exposition into sample values."""
+"""Helpers of every test that reads metrics: the samples of an exposition, or
+of this process's metrics directory (the metrics_dir fixture of conftest.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
+
+from postel.metrics.scrape import LiveSources, exposition
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -27,3 +32,8 @@ def total(found: Samples, name: str, **labels: str) -> float:
     """The sum of the samples *name* whose labels include *labels*."""
     want = set(labels.items())
     return sum(v for (n, lab), v in found.items() if n == name and want <= lab)
+
+
+def scrape(path: Path) -> Samples:
+    """Every sample of the metrics written to *path* by this process."""
+    return samples(exposition(path, LiveSources()))

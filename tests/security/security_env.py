@@ -5,8 +5,6 @@ message the server would relay or forward is seen)."""
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from postel.dns.mock import MockResolver
 from postel.smtpserver import SMTPService
 from postel.store.credentials import Credentials
 from postel.store.store import Store
+from smtpclients import SMTPClients
 
 HOSTNAME = "mail.example.org"
 PASSWORD = "Sekrit-pass-7f3a9c1e"  # distinctive, so it can be searched for in logs
@@ -86,37 +85,13 @@ class RecordingSubmitter:
 
 
 @dataclass
-class Env:
+class Env(SMTPClients):
     cfg: Config
     store: Store
     service: SMTPService
     submitter: RecordingSubmitter
     ca: trustme.CA
     ports: dict[str, int]
-
-    def client_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        self.ca.configure_trust(ctx)
-        return ctx
-
-    def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP(
-            "127.0.0.1", self.ports["smtp"], local_hostname="client.sender.test", timeout=10
-        )
-
-    def submission(self) -> smtplib.SMTP:
-        return smtplib.SMTP(
-            "127.0.0.1", self.ports["submission"], local_hostname="laptop", timeout=10
-        )
-
-    def submissions(self) -> smtplib.SMTP_SSL:
-        return smtplib.SMTP_SSL(
-            "127.0.0.1",
-            self.ports["submissions"],
-            local_hostname="laptop",
-            timeout=10,
-            context=self.client_context(),
-        )
 
     def delivered(self, account: str, mailbox: str = "Inbox") -> list[Any]:
         from postel.store.errors import StoreError

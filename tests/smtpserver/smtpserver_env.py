@@ -4,8 +4,6 @@ a trustme certificate and a MockResolver for the SPF/DKIM/DMARC lookups."""
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from postel.dns.mock import MockResolver
 from postel.smtpserver import LocalSubmitter, SMTPService
 from postel.store.credentials import Credentials
 from postel.store.store import Store
+from smtpclients import SMTPClients
 
 HOSTNAME = "mail.example.org"
 PASSWORD = "correct horse battery staple"
@@ -89,37 +88,13 @@ RECORDS: dict[tuple[str, str], list[str]] = {
 
 
 @dataclass
-class Env:
+class Env(SMTPClients):
     cfg: Config
     store: Store
     service: SMTPService
     resolver: MockResolver
     ca: trustme.CA
     ports: dict[str, int]
-
-    def client_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        self.ca.configure_trust(ctx)
-        return ctx
-
-    def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP(
-            "127.0.0.1", self.ports["smtp"], local_hostname="client.sender.test", timeout=10
-        )
-
-    def submission(self) -> smtplib.SMTP:
-        return smtplib.SMTP(
-            "127.0.0.1", self.ports["submission"], local_hostname="laptop", timeout=10
-        )
-
-    def submissions(self) -> smtplib.SMTP_SSL:
-        return smtplib.SMTP_SSL(
-            "127.0.0.1",
-            self.ports["submissions"],
-            local_hostname="laptop",
-            timeout=10,
-            context=self.client_context(),
-        )
 
     def messages(self, account: str, mailbox: str = "Inbox") -> list[Any]:
         from postel.store.errors import StoreError

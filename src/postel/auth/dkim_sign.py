@@ -10,6 +10,7 @@ import dkim
 
 from postel.auth.dkim_key import SigningKey, dkimpy_private_key, key_algorithm
 from postel.auth.errors import DKIMKeyError, DKIMSignError
+from postel.config.domains import SIGNED_HEADERS
 
 if TYPE_CHECKING:
     from postel.config import Config
@@ -72,20 +73,7 @@ class DKIMSigner:
         cls, domain: str, keys: dict[str, SigningKey], headers: tuple[str, ...] | None = None
     ) -> DKIMSigner:
         """A signer from keys in hand (selector -> key), e.g. for tests and tools."""
-        hdrs = headers or (
-            "From",
-            "To",
-            "Cc",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "Reply-To",
-            "In-Reply-To",
-            "References",
-            "MIME-Version",
-            "Content-Type",
-            "Content-Transfer-Encoding",
-        )
+        hdrs = headers or SIGNED_HEADERS
         sels = tuple(SignSelector(n, key_algorithm(k), k, hdrs) for n, k in keys.items())
         return cls(domain.lower().rstrip("."), sels)
 

@@ -14,26 +14,30 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _POLICY_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
+# Header fields a DKIM signature covers by default (RFC 6376 §5.4.1), and those
+# of outgoing TLS reports (RFC 8460 §3).
+SIGNED_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+)
+SIGNED_REPORT_HEADERS = ("TLS-Report-Domain", "TLS-Report-Submitter")
+
+
 class DKIMSelector(Strict):
     algorithm: Literal["ed25519", "rsa"] = Field(..., description="Key algorithm.")
     key_file: str = Field(..., description="PEM private key, relative to the config dir.")
     headers: list[str] = Field(
-        default_factory=lambda: [
-            "From",
-            "To",
-            "Cc",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "Reply-To",
-            "In-Reply-To",
-            "References",
-            "MIME-Version",
-            "Content-Type",
-            "Content-Transfer-Encoding",
-            "TLS-Report-Domain",
-            "TLS-Report-Submitter",
-        ],
+        default_factory=lambda: [*SIGNED_HEADERS, *SIGNED_REPORT_HEADERS],
         description="Headers to sign.",
     )
 

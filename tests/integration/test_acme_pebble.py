@@ -160,6 +160,7 @@ async def postel(
     pebble_directory: str,
     ca: Path,
     *,
+    dns_port: int,
     challenge: str,
     smtp: int,
     web: int = 0,
@@ -173,7 +174,7 @@ async def postel(
     (root / "postel.toml").write_text(
         POSTEL_TOML.format(
             host=HOST,
-            dns_port=free_port(),
+            dns_port=dns_port,
             ip=IP,
             smtp=smtp,
             submissions=submissions or free_port(),
@@ -232,6 +233,7 @@ async def test_tls_alpn_issue_renew_same_keys_every_listener_reloads(
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="tls-alpn-01",
         smtp=smtp,
         web=web,
@@ -283,6 +285,7 @@ async def test_http01_issue(tmp_path: Path, pebble_factory: Callable[..., Pebble
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="http-01",
         smtp=smtp,
         http01=http01,
@@ -291,6 +294,37 @@ async def test_http01_issue(tmp_path: Path, pebble_factory: Callable[..., Pebble
         cert = CertStore(tmp_path / "postel" / "data").chain("ecdsa")[0]
         assert names_of(cert) == NAMES and cert.issuer != cert.subject
         await wait_served([(smtp, "starttls")], cert, "ecdsa")
+
+
+async def test_a_name_without_dns_is_left_out_instead_of_failing_the_order(
+    tmp_path: Path, pebble_factory: Callable[..., Pebble]
+) -> None:
+    """autoconfig.<domain> whose record the operator has not added (here its
+    lookups fail, for pebble and postel alike): the mail host still gets its
+    certificate, and the loop's status names what was left out."""
+    http01, smtp = free_port(), free_port()
+    pebble = pebble_factory(tls_port=free_port(), http_port=http01)
+    pebble.start()
+    pebble.servfail("autoconfig.example.org")
+    async with postel(
+        tmp_path / "postel",
+        pebble.directory,
+        pebble.ca_file,
+        dns_port=pebble.dns_port,
+        challenge="http-01",
+        smtp=smtp,
+        http01=http01,
+    ) as running:
+        await wait_for(lambda: running.acme.issued >= 1, 60, "certificates by http-01")
+        assert running.acme.failures == 0
+        store = CertStore(tmp_path / "postel" / "data")
+        cert = store.chain("ecdsa")[0]
+        assert names_of(cert) == NAMES - {"autoconfig.example.org"}
+        await wait_for(
+            lambda: (read_status(store)[0] or _NO_STATUS).left_out == ["autoconfig.example.org"],
+            30,
+            "the name left out in data/acme/status.json",
+        )
 
 
 async def test_http01_answered_by_a_plain_web_listener_on_port_80(
@@ -305,6 +339,7 @@ async def test_http01_answered_by_a_plain_web_listener_on_port_80(
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="http-01",
         smtp=smtp,
         web=port,
@@ -348,6 +383,7 @@ async def test_failing_challenge_is_reported_clearly(
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="http-01",
         smtp=free_port(),
         http01=free_port(),
@@ -385,6 +421,7 @@ async def test_temporary_ca_errors_are_retried_with_backoff(
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="tls-alpn-01",
         smtp=free_port(),
         web=web,
@@ -422,7 +459,7 @@ async def test_fresh_quickstart_with_acme_gets_certificates_without_restart(
         ("port = 443,", f"port = {web},"),
         ("port = 8080,", f"port = {internal},"),
         ('ips = ["127.0.0.1", "::1"]', f'ips = ["{IP}"]'),
-        ("nameservers = []", f'nameservers = ["{IP}"]\nport = {free_port()}\ntimeout = 1.0'),
+        ("nameservers = []", f'nameservers = ["{IP}"]\nport = {pebble.dns_port}\ntimeout = 1.0'),
         ('challenge = "tls-alpn-01"', f'challenge = "tls-alpn-01"\nca_file = "{pebble.ca_file}"'),
     ]:
         assert old in text, old
@@ -464,6 +501,7 @@ async def test_external_account_binding(
         tmp_path / "without",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="tls-alpn-01",
         smtp=free_port(),
         web=web,
@@ -477,6 +515,7 @@ async def test_external_account_binding(
         root,
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="tls-alpn-01",
         smtp=free_port(),
         web=web,
@@ -522,6 +561,7 @@ async def test_renewal_time_is_in_the_window_pebble_suggests(
         tmp_path / "postel",
         pebble.directory,
         pebble.ca_file,
+        dns_port=pebble.dns_port,
         challenge="tls-alpn-01",
         smtp=free_port(),
         web=web,

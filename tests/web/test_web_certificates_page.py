@@ -81,6 +81,7 @@ def test_page_and_cli_show_the_renewal_plan_and_last_error(instance: Instance) -
         next_look=now + dt.timedelta(seconds=40),
         failures=3,
         last_error="cannot reach the CA at https://127.0.0.1:1/dir: connection refused",
+        left_out=["autoconfig.example.org"],
     )
     write_status(store, status)
     assert read_status(store) == (status, None)
@@ -92,6 +93,9 @@ def test_page_and_cli_show_the_renewal_plan_and_last_error(instance: Instance) -
         inst.store.close()
     assert 'id="acme"' in text
     assert "The last order failed (3 in a row" in text and "connection refused" in text
+    assert (
+        "Not in the certificate until their DNS points at this host: autoconfig.example.org" in text
+    )
     assert text.count(f"{renew:%Y-%m-%d %H:%M} UTC") == 2  # each host key's renewal
     digests = [d for _k, d, _n in store.tlsa_digests()]
     assert len(digests) == 2 and all(d in text for d in digests)
@@ -100,6 +104,7 @@ def test_page_and_cli_show_the_renewal_plan_and_last_error(instance: Instance) -
     assert out.exit_code == 0, out.output
     assert "renewal loop: running" in out.output
     assert "last order failed (3 in a row): cannot reach the CA" in out.output
+    assert "DNS points at this host: autoconfig.example.org" in out.output
     assert f"ecdsa: renewal planned from {renew:%Y-%m-%d %H:%M} UTC" in out.output
 
 

@@ -19,7 +19,13 @@ from postel.acme.challenges import Challenges
 from postel.acme.client import Settings, ari_time, order_one
 from postel.acme.errors import ACMEError, TemporaryACMEError
 from postel.acme.rollover import MIN_WAIT, Published, switch_time
-from postel.acme.schedule import is_self_signed, needs_order, renewal_time, retry_delay
+from postel.acme.schedule import (
+    cert_names,
+    is_self_signed,
+    needs_order,
+    renewal_time,
+    retry_delay,
+)
 from postel.acme.status import LoopStatus, write_status
 from postel.acme.storage import KINDS, CertStore, spki_sha256
 
@@ -45,6 +51,7 @@ class ACMEManager:
         tlsa_check: Callable[[str], Awaitable[Published]] | None = None,
         rollover_min_wait: dt.timedelta = MIN_WAIT,
         rollover_poll: float = ROLLOVER_POLL,
+        reachable: Callable[[list[str], frozenset[str]], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -66,6 +73,10 @@ class ACMEManager:
         self.rollovers = 0  # keys switched since start
         self.renew_at: dict[str, dt.datetime] = {}  # by key kind, as of the last look
         self.last_issued: dt.datetime | None = None
+        # (wanted names, names of the certificates in use) -> the names to order
+        # (postel.acme.published); None: every wanted name.
+        self.reachable = reachable
+        self.left_out: list[str] = []  # wanted names not ordered at the last look
 
     def _leaf(self, kind: str) -> x509.Certificate | None:
         try:
@@ -123,9 +134,31 @@ class ACMEManager:
         self.rollovers += 1
         log.info("dane rollover done: the next key is in use", extra={"key": kind})
 
+    async def _names(self) -> list[str]:
+        wanted = self.names()
+        if self.reachable is None:
+            return wanted
+        current: set[str] = set()
+        for kind in KINDS:
+            cert = self._leaf(kind)
+            if cert is not None and not is_self_signed(cert):
+                current |= cert_names(cert)
+        names = await self.reachable(wanted, frozenset(current))
+        left_out = [n for n in wanted if n not in names]
+        if left_out != self.left_out:
+            if left_out:
+                log.warning(
+                    "names left out of the certificate until their DNS points at this host",
+                    extra={"names": ",".join(left_out)},
+                )
+            else:
+                log.info("every name's DNS points at this host", extra={"names": ",".join(names)})
+        self.left_out = left_out
+        return names
+
     async def step(self) -> float:
         """Order if needed; the seconds until the next look."""
-        names = self.names()
+        names = await self._names()
         now = dt.datetime.now(dt.UTC)
         pending = self.store.pending_rollovers()
         for kind in pending:
@@ -199,6 +232,7 @@ class ACMEManager:
             failures=self.failures,
             last_error=self.last_error,
             last_issued=self.last_issued,
+            left_out=list(self.left_out),
         )
 
     async def _record(self, delay: float) -> None:

@@ -14,6 +14,7 @@ from postel.acme.errors import ACMEError
 from postel.acme.http01 import HTTP01Server
 from postel.acme.manager import ACMEManager
 from postel.acme.names import certificate_names, http01_responder_ips
+from postel.acme.published import names_pointing_here
 from postel.acme.rollover import Published, tlsa_published
 from postel.acme.storage import CertStore
 from postel.config import Config
@@ -79,6 +80,9 @@ async def start(
     async def tlsa_check(digest: str) -> Published:
         return await tlsa_published(resolver, cfg.static.hostname, digest)
 
+    async def reachable(wanted: list[str], current: frozenset[str]) -> list[str]:
+        return await names_pointing_here(resolver, cfg.static.hostname, wanted, current)
+
     manager = ACMEManager(
         settings(cfg),
         store,
@@ -87,6 +91,7 @@ async def start(
         retry_min=a.retry_min,
         retry_max=a.retry_max,
         tlsa_check=tlsa_check,
+        reachable=reachable,
     )
     task = asyncio.create_task(manager.run(), name="acme")
 

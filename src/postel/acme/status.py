@@ -36,6 +36,9 @@ class LoopStatus:
     failures: int = 0
     last_error: str | None = None
     last_issued: dt.datetime | None = None
+    # Names not ordered because their DNS does not point at the mail host
+    # (postel.acme.published).
+    left_out: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         def iso(t: dt.datetime | None) -> str | None:
@@ -50,6 +53,7 @@ class LoopStatus:
                 "failures": self.failures,
                 "last_error": self.last_error,
                 "last_issued": iso(self.last_issued),
+                "left_out": self.left_out,
             },
             indent=1,
         )
@@ -76,6 +80,9 @@ class LoopStatus:
                 raise ValueError("'renew_at' is not an object")
             renew_at = {str(k): t for k, v in renew.items() if (t := when(v)) is not None}
             error = raw.get("last_error")
+            left_out = raw.get("left_out") or []
+            if not isinstance(left_out, list):
+                raise ValueError("'left_out' is not a list")
             return cls(
                 updated=updated,
                 directory=str(raw.get("directory", "")),
@@ -84,6 +91,7 @@ class LoopStatus:
                 failures=int(raw.get("failures", 0)),
                 last_error=None if error is None else str(error),
                 last_issued=when(raw.get("last_issued")),
+                left_out=[str(n) for n in left_out],
             )
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{where}: {exc}") from None
@@ -202,6 +210,11 @@ def describe(v: View) -> list[str]:
             lines.append(f"last issued: {lp.last_issued:%Y-%m-%d %H:%M:%S} UTC")
         if lp.last_error is not None:
             lines.append(f"last order failed ({lp.failures} in a row): {lp.last_error}")
+        if lp.left_out:
+            lines.append(
+                f"not in the certificate until their DNS points at this host: "
+                f"{', '.join(lp.left_out)} (the DNS records page lists the CNAMEs)"
+            )
         if lp.next_look is not None:
             lines.append(f"next look: {lp.next_look:%Y-%m-%d %H:%M:%S} UTC")
     return lines

@@ -51,6 +51,8 @@ class Pebble:
         self.validity = validity
         self.eab = eab or {}  # kid -> base64url HMAC key; required when given
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.dns_port = free_port()  # challtestsrv's DNS: every name is 127.0.0.1
+        self.mgmt_port = free_port()
         ca = trustme.CA()
         leaf = ca.issue_cert(IP, "localhost")
         self.ca_file = self.dir / "pebble-api-ca.pem"
@@ -63,8 +65,7 @@ class Pebble:
         return f"https://{IP}:{self.port}/dir"
 
     def start(self, timeout: float = 20.0) -> None:
-        dns_port = free_port()
-        mgmt = free_port()
+        dns_port, mgmt = self.dns_port, self.mgmt_port
         self._spawn(
             [
                 "pebble-challtestsrv",
@@ -131,6 +132,17 @@ class Pebble:
                 self.stop()
                 raise RuntimeError(f"pebble did not start: {self.log()}")
             time.sleep(0.1)
+
+    def servfail(self, host: str) -> None:
+        """From now on challtestsrv answers SERVFAIL for *host* (to pebble's
+        validation and to postel, which both resolve through it)."""
+        req = urllib.request.Request(
+            f"http://{IP}:{self.mgmt_port}/set-servfail",
+            data=json.dumps({"host": host.rstrip(".") + "."}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200, resp.status
 
     def _spawn(self, argv: list[str], logname: str, env: dict[str, str]) -> None:
         log = open(self.dir / logname, "ab")  # noqa: SIM115

@@ -12,6 +12,7 @@ from pathlib import Path
 from postel.acme.storage import CertStore
 from postel.auth.dkim_key import public_key_record
 from postel.clientsetup import Endpoint, client_services
+from postel.clientsetup.services import autodiscover_port
 from postel.config import Config
 from postel.config.keys import load_private_key
 from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
@@ -211,6 +212,24 @@ def client_records(cfg: Config, domain: str) -> list[Record]:
         *submission_records(cfg, domain),
         *imap_records(cfg, domain),
         Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),
+        *autodiscover_records(cfg, domain),
+    ]
+
+
+def autodiscover_records(cfg: Config, domain: str) -> list[Record]:
+    """Outlook's Autodiscover by SRV, at the mail host's HTTPS port: its
+    certificate names the mail host, so no autodiscover.<domain> name is needed."""
+    port = autodiscover_port(cfg.static)
+    if port is None:
+        return []
+    host = cfg.static.hostname
+    return [
+        Record(
+            f"_autodiscover._tcp.{domain}.",
+            "SRV",
+            f"0 0 {port} {host}.",
+            "Outlook finds the IMAP and submission settings at the mail host (Autodiscover)",
+        )
     ]
 
 

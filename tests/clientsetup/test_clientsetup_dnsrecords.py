@@ -80,3 +80,55 @@ imaps = {{ enabled = true }}
         f"_imap._tcp.{DOMAIN}.": "0 0 0 .",
         f"_pop3s._tcp.{DOMAIN}.": "0 0 0 .",
     }
+
+
+def test_autodiscover_srv_names_the_public_https_listener(tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path,
+        f"""
+[listeners.public]
+{CERT}
+imaps = {{ enabled = true }}
+web = {{ enabled = true, port = 8443 }}
+
+[listeners.other]
+ips = ["192.0.2.10"]
+{CERT}
+smtp = {{ enabled = false }}
+submission = {{ enabled = false }}
+submissions = {{ enabled = false }}
+web = {{ enabled = true, port = 443 }}
+
+[listeners.inside]
+ips = ["127.0.0.1"]
+internal = true
+{CERT}
+smtp = {{ enabled = false }}
+submission = {{ enabled = false }}
+submissions = {{ enabled = false }}
+web = {{ enabled = true, port = 444 }}
+""",
+    )
+    assert srv(cfg)[f"_autodiscover._tcp.{DOMAIN}."] == f"0 0 443 {HOST}."
+
+
+def test_no_autodiscover_srv_without_a_public_https_listener(tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path,
+        f"""
+[listeners.public]
+{CERT}
+imaps = {{ enabled = true }}
+web = {{ enabled = true, port = 80, tls = false }}
+
+[listeners.inside]
+ips = ["127.0.0.1"]
+internal = true
+{CERT}
+smtp = {{ enabled = false }}
+submission = {{ enabled = false }}
+submissions = {{ enabled = false }}
+web = {{ enabled = true, port = 8443 }}
+""",
+    )
+    assert f"_autodiscover._tcp.{DOMAIN}." not in srv(cfg)

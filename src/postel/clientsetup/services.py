@@ -74,3 +74,16 @@ def client_services(static: StaticConfig) -> ClientServices:
         imap=_endpoints(listeners, _IMAP_KINDS),
         submission=_endpoints(listeners, _SUBMIT_KINDS),
     )
+
+
+def autodiscover_port(static: StaticConfig) -> int | None:
+    """The HTTPS port where Outlook can reach Autodiscover on the mail host: a
+    public listener's TLS web service with autoconfig on (443 preferred)."""
+    ports = sorted(
+        lst.web.port
+        for lst in static.listeners.values()
+        if not lst.internal and lst.web.enabled and lst.web.tls and lst.web.autoconfig
+    )
+    if not ports:
+        return None
+    return 443 if 443 in ports else ports[0]

@@ -154,14 +154,18 @@ def list_entries(
             return False
         return not opts.special_use or bool(existing.get(name, ("", ""))[1])
 
+    # Names with an existing mailbox below, and with a selected name below.
+    parents = {a for n in existing for a in _ancestors(n)}
+    above_selected = (
+        {a for n in universe if meets(n) for a in _ancestors(n)} if opts.recursive else set()
+    )
     out: list[Entry] = []
     for name in _order(universe):
         if not any(r.match(name) for r in regexes):
             continue
-        prefix = name + SEPARATOR
         childinfo: tuple[str, ...] = ()
         if selecting:
-            below = opts.recursive and any(d.startswith(prefix) and meets(d) for d in universe)
+            below = name in above_selected
             if below:
                 childinfo = criteria
             if not meets(name) and not below:
@@ -170,7 +174,7 @@ def list_entries(
         attrs: list[str] = []
         if not store_name:
             attrs.append("\\NonExistent" if opts.extended else "\\Noselect")
-        if any(n.startswith(prefix) for n in existing):
+        if name in parents:
             attrs.append("\\HasChildren")
         elif store_name:
             attrs.append("\\HasNoChildren")

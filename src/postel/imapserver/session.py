@@ -44,7 +44,7 @@ from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
-from postel.store import Message, StoreError
+from postel.store import MailboxInfo, Message, StoreError
 from postel.store.errors import (
     InvalidFlag,
     MailboxExists,
@@ -638,6 +638,7 @@ class Session:
         options = list_options(cmd.items, cmd.returns, patterns=len(patterns), rev2=self.rev2)
         store = self._store()
         infos = await self._thread(store.mailboxes)
+        by_name = {i.name: i for i in infos}
         subscriptions = await self._thread(store.subscriptions)
         if kind == "LSUB":
             entries = lsub_entries([i.name for i in infos], subscriptions, reference, patterns[0])
@@ -655,7 +656,7 @@ class Session:
             line += self.mailbox_out(e.store_name or e.name)
             self.send(line + e.extended_data().encode())
             if options.status and e.exists:  # RFC 5819 §2: selectable mailboxes only
-                await self._status(e.store_name, options.status)
+                await self._status(e.store_name, options.status, by_name.get(e.store_name))
         self.ok(cmd.tag, f"{kind} completed")
 
     cmd_lsub = cmd_list
@@ -665,9 +666,13 @@ class Session:
         await self._status(name, cmd.items)
         self.ok(cmd.tag, "STATUS completed")
 
-    async def _status(self, name: str, items: tuple[str, ...]) -> None:
+    async def _status(
+        self, name: str, items: tuple[str, ...], info: MailboxInfo | None = None
+    ) -> None:
+        """* STATUS for *name*, from *info* when the caller has read it already."""
         store = self._store()
-        info = await self._thread(store.mailbox, name)
+        if info is None:
+            info = await self._thread(store.mailbox, name)
         values = []
         for item in items:
             if item == "MESSAGES":

@@ -115,7 +115,7 @@ def test_modified_utf7() -> None:
 
 
 def test_list_wildcards_and_special_use() -> None:
-    names = ["Inbox", "Sent", "Trash", "Projects/a/b"]
+    names = {"Inbox": "", "Sent": "\\Sent", "Trash": "\\Trash", "Projects/a/b": ""}
     got = {e.name: e.attributes for e in list_entries(names, "", ["%"], rev2=True)}
     assert set(got) == {"INBOX", "Sent", "Trash", "Projects"}
     assert got["Projects"] == ("\\NonExistent", "\\HasChildren")

@@ -5,8 +5,21 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_subscriptions(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 6 to 5 (before subscriptions and
+    stored special uses)."""
+    conn.execute("DROP TABLE subscription")
+    conn.execute("DROP INDEX mailbox_special_use")
+    conn.execute("ALTER TABLE mailbox DROP COLUMN special_use")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+
+
 def undo_mime(conn: sqlite3.Connection) -> None:
-    """Take an index.db back from schema 5 to 4 (before stored MIME structures)."""
+    """Take an index.db back to schema 4 (before stored MIME structures and
+    subscriptions)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 6:
+        undo_subscriptions(conn)
     conn.execute("DROP TRIGGER message_mime_delete")
     conn.execute("DROP TABLE message_mime")
     conn.execute("PRAGMA user_version = 4")

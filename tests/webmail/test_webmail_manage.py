@@ -95,6 +95,16 @@ def test_selected_conversations_marked_moved_and_deleted(env: Env) -> None:
     assert acc.mailbox("Archive").total == 3
 
 
+def test_created_mailboxes_are_subscribed(env: Env) -> None:
+    """IMAP clients that list subscriptions see what the webmail made."""
+    acc = env.account()
+    env.login()
+    post(env, "/webmail/mailboxes", action="create", new="Projects/2026")
+    assert "Projects/2026" in acc.subscriptions()
+    post(env, "/webmail/mailboxes", action="rename", name="Projects/2026", new="Old")
+    assert "Old" in acc.subscriptions() and "Projects/2026" not in acc.subscriptions()
+
+
 def test_create_rename_delete_mailbox(env: Env) -> None:
     acc = env.account()
     env.login()

@@ -35,7 +35,7 @@ from postel.imapserver.fetch import (
     structure_for,
 )
 from postel.imapserver.fetchatt import FetchAtt
-from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
+from postel.imapserver.listing import list_entries, list_options, lsub_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
 from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
 from postel.imapserver.searchkeys import uses_modseq
@@ -44,13 +44,15 @@ from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
-from postel.store import Message, StoreError
+from postel.store import MailboxInfo, Message, StoreError
 from postel.store.errors import (
     InvalidFlag,
     MailboxExists,
     MailboxNotFound,
     MessageNotFound,
     OverQuota,
+    SpecialUseTaken,
+    UnsupportedSpecialUse,
 )
 from postel.store.message import FlagState
 from postel.store.names import SYSTEM_FLAGS, normalize_mailbox
@@ -186,6 +188,9 @@ class Session:
                 "NAMESPACE",
                 "UNSELECT",
                 "SPECIAL-USE",
+                "CREATE-SPECIAL-USE",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
                 "ESEARCH",
                 "STATUS=SIZE",
                 "CONDSTORE",
@@ -572,10 +577,16 @@ class Session:
         if name.upper() == "INBOX":
             self.no(cmd.tag, "INBOX exists", "ALREADYEXISTS")
             return
-        if cmd.flags:
-            self.no(cmd.tag, "special-use attributes are fixed", "USEATTR")
+        if len(cmd.flags) > 1:  # RFC 6154 §3: NO [USEATTR] for what cannot be
+            self.no(cmd.tag, "one special use per mailbox", "USEATTR")
             return
-        await self._thread(self._store().create_mailbox, name)
+        use = cmd.flags[0] if cmd.flags else ""
+        try:
+            create = functools.partial(self._store().create_mailbox, special_use=use)
+            await self._thread(create, name)
+        except (UnsupportedSpecialUse, SpecialUseTaken) as exc:
+            self.no(cmd.tag, str(exc), "USEATTR")
+            return
         self.ok(cmd.tag, "CREATE completed")
 
     async def cmd_delete(self, cmd: Command) -> None:
@@ -602,12 +613,14 @@ class Session:
         self.ok(cmd.tag, "RENAME completed")
 
     async def cmd_subscribe(self, cmd: Command) -> None:
-        # Every mailbox is subscribed: the store keeps no separate list yet.
-        await self._thread(self._store().mailbox, self.mailbox_in(cmd.mailbox))
+        # RFC 9051 §6.3.9: a name without a mailbox may be subscribed too.
+        await self._thread(self._store().subscribe, self.mailbox_in(cmd.mailbox))
         self.ok(cmd.tag, "SUBSCRIBE completed")
 
     async def cmd_unsubscribe(self, cmd: Command) -> None:
-        self.ok(cmd.tag, "UNSUBSCRIBE completed (every mailbox stays subscribed)")
+        # RFC 9051 §6.3.10: OK also when the name was not subscribed.
+        await self._thread(self._store().unsubscribe, self.mailbox_in(cmd.mailbox))
+        self.ok(cmd.tag, "UNSUBSCRIBE completed")
 
     async def cmd_namespace(self, cmd: Command) -> None:
         self.send(b'* NAMESPACE (("" "/")) NIL NIL')
@@ -617,35 +630,33 @@ class Session:
         reference = self.mailbox_in(cmd.mailbox)
         patterns = [self.mailbox_in(p) for p in cmd.patterns]
         kind = cmd.name
-        if kind == "LIST" and patterns == [""]:
+        if kind == "LIST" and patterns == [""] and not cmd.items:
             # RFC 9051 §6.3.9: the hierarchy delimiter and root.
             self.send(b'* LIST (\\Noselect) "/" ""')
             self.ok(cmd.tag, "LIST completed")
             return
-        infos = await self._thread(self._store().mailboxes)
-        entries = list_entries(
-            [i.name for i in infos],
-            reference,
-            patterns,
-            rev2=self.rev2,
-            special_use_only="SPECIAL-USE" in cmd.items,
-        )
-        status_items = [r.split(" ", 1)[1] for r in cmd.returns if r.startswith("STATUS ")]
-        subscribed = "SUBSCRIBED" in cmd.returns or "SUBSCRIBED" in cmd.items
-        special = "SPECIAL-USE" in cmd.returns or "SPECIAL-USE" in cmd.items or not cmd.returns
+        options = list_options(cmd.items, cmd.returns, patterns=len(patterns), rev2=self.rev2)
+        store = self._store()
+        infos = await self._thread(store.mailboxes)
+        by_name = {i.name: i for i in infos}
+        subscriptions = await self._thread(store.subscriptions)
+        if kind == "LSUB":
+            entries = lsub_entries([i.name for i in infos], subscriptions, reference, patterns[0])
+        else:
+            entries = list_entries(
+                {i.name: i.special_use for i in infos},
+                reference,
+                patterns,
+                rev2=self.rev2,
+                subscriptions=subscriptions,
+                options=options,
+            )
         for e in entries:
-            attrs = [
-                a
-                for a in e.attributes
-                if (a != "\\Subscribed" or subscribed)
-                and (a not in SPECIAL_USE.values() or special)
-            ]
-            if kind == "LSUB":
-                attrs = [a for a in attrs if a in ("\\Noselect",)]
-            line = f'* {kind} ({" ".join(attrs)}) "/" '.encode()
-            self.send(line + self.mailbox_out(e.store_name or e.name))
-            if status_items and e.exists:
-                await self._status(e.store_name, tuple(status_items))
+            line = f'* {kind} ({" ".join(e.attributes)}) "/" '.encode()
+            line += self.mailbox_out(e.store_name or e.name)
+            self.send(line + e.extended_data().encode())
+            if options.status and e.exists:  # RFC 5819 §2: selectable mailboxes only
+                await self._status(e.store_name, options.status, by_name.get(e.store_name))
         self.ok(cmd.tag, f"{kind} completed")
 
     cmd_lsub = cmd_list
@@ -655,9 +666,13 @@ class Session:
         await self._status(name, cmd.items)
         self.ok(cmd.tag, "STATUS completed")
 
-    async def _status(self, name: str, items: tuple[str, ...]) -> None:
+    async def _status(
+        self, name: str, items: tuple[str, ...], info: MailboxInfo | None = None
+    ) -> None:
+        """* STATUS for *name*, from *info* when the caller has read it already."""
         store = self._store()
-        info = await self._thread(store.mailbox, name)
+        if info is None:
+            info = await self._thread(store.mailbox, name)
         values = []
         for item in items:
             if item == "MESSAGES":

@@ -23,7 +23,13 @@ class MailStore(Protocol):
 
     def mailboxes(self) -> list[MailboxInfo]: ...
     def mailbox(self, name: str) -> MailboxInfo: ...
-    def create_mailbox(self, name: str) -> MailboxInfo: ...
+    def create_mailbox(self, name: str, *, special_use: str = "") -> MailboxInfo: ...
+    def subscriptions(self) -> list[str]:
+        """Subscribed store names, existing as mailboxes or not."""
+        ...
+
+    def subscribe(self, name: str) -> None: ...
+    def unsubscribe(self, name: str) -> None: ...
     def rename_mailbox(self, old: str, new: str) -> MailboxInfo: ...
     def delete_mailbox(self, name: str) -> int: ...
     def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
@@ -95,8 +101,17 @@ class AccountMailStore:
     def mailbox(self, name: str) -> MailboxInfo:
         return self.account.mailbox(name)
 
-    def create_mailbox(self, name: str) -> MailboxInfo:
-        return self.account.create_mailbox(name)
+    def create_mailbox(self, name: str, *, special_use: str = "") -> MailboxInfo:
+        return self.account.create_mailbox(name, special_use=special_use)
+
+    def subscriptions(self) -> list[str]:
+        return self.account.subscriptions()
+
+    def subscribe(self, name: str) -> None:
+        self.account.subscribe(name)
+
+    def unsubscribe(self, name: str) -> None:
+        self.account.unsubscribe(name)
 
     def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
         return self.account.rename_mailbox(old, new)

@@ -24,7 +24,7 @@ from postel.fsutil import fsync_dir
 from postel.store.changes import Change, ChangeLog
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import Message
-from postel.store.names import normalize_mailbox, parse_flags
+from postel.store.names import DEFAULT_SPECIAL_USE, normalize_mailbox, parse_flags
 from postel.store.schema import MESSAGE_COLUMNS
 
 log = logging.getLogger("postel.store")
@@ -133,16 +133,35 @@ class AccountBase:
             raise MailboxNotFound(f"account {self.name!r}: no mailbox {name!r}")
         return self._insert_mailbox(name)
 
-    def _insert_mailbox(self, name: str) -> int:
+    def _insert_mailbox(
+        self, name: str, *, special_use: str | None = None, subscribe: bool = True
+    ) -> int:
+        """Create mailbox *name*. *special_use* None: a default mailbox's own
+        (DEFAULT_SPECIAL_USE) unless another mailbox has it. *subscribe*:
+        mailboxes the store makes by itself (the defaults, delivery's) are
+        subscribed, so that clients listing subscriptions see them."""
+        if special_use is None:
+            special_use = DEFAULT_SPECIAL_USE.get(name, "")
+            if special_use and self._special_use_holder(special_use) is not None:
+                special_use = ""
         uidvalidity = self._next_uidvalidity()
         cur = self._conn.execute(
-            "INSERT INTO mailbox (name, uidvalidity, uidnext) VALUES (?, ?, 1)",
-            (name, uidvalidity),
+            "INSERT INTO mailbox (name, uidvalidity, uidnext, special_use) VALUES (?, ?, 1, ?)",
+            (name, uidvalidity, special_use),
         )
+        if subscribe:
+            self._conn.execute("INSERT OR IGNORE INTO subscription (name) VALUES (?)", (name,))
         assert cur.lastrowid is not None
         self._changes().mailbox_created(cur.lastrowid, name)
         log.debug("mailbox created", extra={"account": self.name, "mailbox": name})
         return cur.lastrowid
+
+    def _special_use_holder(self, use: str) -> str | None:
+        """The name of the mailbox with special use *use*, if one has it."""
+        row = self._conn.execute(
+            "SELECT name FROM mailbox WHERE special_use = ?", (use,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def _next_uidvalidity(self) -> int:
         # Strictly increasing per account, so a deleted and re-created mailbox

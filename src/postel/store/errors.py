@@ -21,6 +21,14 @@ class MailboxExists(StoreError):
     """A mailbox of that name already exists."""
 
 
+class UnsupportedSpecialUse(StoreError):
+    """A special use (RFC 6154 §2) the store does not give mailboxes."""
+
+
+class SpecialUseTaken(StoreError):
+    """Another mailbox of the account has that special use already."""
+
+
 class InvalidMailboxName(StoreError):
     """The mailbox name is empty, too long, or has forbidden characters."""
 

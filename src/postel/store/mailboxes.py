@@ -1,11 +1,18 @@
-"""An account's mailboxes: list, create, rename, delete (part of AccountStore)."""
+"""An account's mailboxes: list, create, rename, delete, and its subscriptions
+(part of AccountStore)."""
 
 from __future__ import annotations
 
 from postel.store.accountbase import AccountBase
-from postel.store.errors import MailboxExists, MailboxNotFound, StoreError
+from postel.store.errors import MailboxExists, MailboxNotFound, SpecialUseTaken, StoreError
 from postel.store.message import MailboxInfo
-from postel.store.names import DEFAULT_MAILBOXES, INBOX, SEPARATOR, normalize_mailbox
+from postel.store.names import (
+    DEFAULT_MAILBOXES,
+    INBOX,
+    SEPARATOR,
+    check_special_use,
+    normalize_mailbox,
+)
 
 
 class Mailboxes(AccountBase):
@@ -28,6 +35,7 @@ class Mailboxes(AccountBase):
                 unseen=int(r["unseen"]),
                 size=int(r["size"]),
                 highestmodseq=int(r["highestmodseq"]),
+                special_use=str(r["special_use"]),
             )
             for r in rows
         ]
@@ -41,14 +49,24 @@ class Mailboxes(AccountBase):
                 return info
         raise MailboxNotFound(f"account {self.name!r}: no mailbox {name!r}")
 
-    def create_mailbox(self, name: str) -> MailboxInfo:
+    def create_mailbox(
+        self, name: str, *, special_use: str = "", subscribe: bool = False
+    ) -> MailboxInfo:
+        """Create mailbox *name*, with *special_use* (RFC 6154 §3: one the
+        store supports and no other mailbox has) and subscribed if asked."""
         name = normalize_mailbox(name)
+        use = check_special_use(special_use) if special_use else ""
         with self._lock:
             self._check_open()
             with self._write():
                 if self._mailbox_row(name) is not None:
                     raise MailboxExists(f"account {self.name!r}: mailbox {name!r} exists")
-                self._insert_mailbox(name)
+                holder = self._special_use_holder(use) if use else None
+                if holder is not None:
+                    raise SpecialUseTaken(
+                        f"account {self.name!r}: mailbox {holder!r} has special use {use} already"
+                    )
+                self._insert_mailbox(name, special_use=use, subscribe=subscribe)
         return self.mailbox(name)
 
     def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
@@ -77,12 +95,21 @@ class Mailboxes(AccountBase):
                     self._conn.execute(
                         "UPDATE mailbox SET name = ? WHERE name = ?", (target, source)
                     )
+                    # The subscription goes with the mailbox (as Dovecot does),
+                    # so a client listing subscriptions keeps seeing it.
+                    if self._conn.execute(
+                        "DELETE FROM subscription WHERE name = ?", (source,)
+                    ).rowcount:
+                        self._conn.execute(
+                            "INSERT OR IGNORE INTO subscription (name) VALUES (?)", (target,)
+                        )
                     self._changes().mailbox_renamed(source, target)
         return self.mailbox(new)
 
     def delete_mailbox(self, name: str) -> int:
         """Delete a mailbox (not the Inbox) with its messages; returns how many
-        messages were removed. Child mailboxes stay."""
+        messages were removed. Child mailboxes stay, and so does a subscription
+        to the name (RFC 9051 §6.3.9: never removed unilaterally)."""
         name = normalize_mailbox(name)
         if name == INBOX:
             raise StoreError(f"account {self.name!r}: the Inbox cannot be deleted")
@@ -101,3 +128,28 @@ class Mailboxes(AccountBase):
                 self._changes().mailbox_deleted(mailbox_id, name)
             self._unlink_files(msgids)
         return len(msgids)
+
+    # -- subscriptions (RFC 9051 §6.3.9, §6.3.10) ---------------------------
+
+    def subscriptions(self) -> list[str]:
+        """Subscribed names, sorted; some may name no mailbox (any more)."""
+        with self._lock:
+            self._check_open()
+            rows = self._conn.execute("SELECT name FROM subscription ORDER BY name").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def subscribe(self, name: str) -> None:
+        """Subscribe to *name*, whether or not a mailbox has it; idempotent."""
+        name = normalize_mailbox(name)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.execute("INSERT OR IGNORE INTO subscription (name) VALUES (?)", (name,))
+
+    def unsubscribe(self, name: str) -> None:
+        """Remove the subscription to *name*; idempotent (RFC 9051 §6.3.10)."""
+        name = normalize_mailbox(name)
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.execute("DELETE FROM subscription WHERE name = ?", (name,))

@@ -44,6 +44,7 @@ class MailboxInfo:
     unseen: int
     size: int
     highestmodseq: int = 0  # RFC 7162 HIGHESTMODSEQ
+    special_use: str = ""  # RFC 6154 §2, e.g. "\\Sent"; "" for none
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from postel.store.errors import InvalidFlag, InvalidMailboxName
+from postel.store.errors import InvalidFlag, InvalidMailboxName, UnsupportedSpecialUse
 
 INBOX = "Inbox"
 DEFAULT_MAILBOXES = ("Inbox", "Sent", "Drafts", "Archive", "Junk", "Trash")
 SEPARATOR = "/"
 MAX_MAILBOX_NAME = 200
+
+# RFC 6154 §2: the special uses a mailbox can have here (\All and \Flagged
+# would be virtual mailboxes, which the store has not), and the default
+# mailboxes' uses; each use belongs to one mailbox at most.
+SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
+DEFAULT_SPECIAL_USE = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Archive": "\\Archive",
+    "Junk": "\\Junk",
+    "Trash": "\\Trash",
+}
+_SPECIAL_BY_LOWER = {u.lower(): u for u in SPECIAL_USES}
 
 # RFC 9051 §2.3.2 system flags (\Recent is gone in IMAP4rev2).
 SYSTEM_FLAGS = frozenset({"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"})
@@ -46,6 +59,16 @@ def normalize_mailbox(name: str) -> str:
     if parts[0].upper() == "INBOX":
         parts[0] = INBOX
     return SEPARATOR.join(parts)
+
+
+def check_special_use(use: str) -> str:
+    """*use* in its canonical case, if the store supports it (RFC 6154 §2)."""
+    canonical = _SPECIAL_BY_LOWER.get(use.lower())
+    if canonical is None:
+        raise UnsupportedSpecialUse(
+            f"special use {use!r} is not supported: one of {', '.join(SPECIAL_USES)}"
+        )
+    return canonical
 
 
 def split_flags(values: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from postel.db import Migration
 from postel.store import threads
+from postel.store.names import DEFAULT_SPECIAL_USE
 
 # Migration 2: the full-text index (store/search.py). Whatever deletes a message
 # (expunge, remove, mailbox deletion) drops its text through the trigger. The
@@ -52,6 +53,20 @@ MIME_STRUCTURES = """
         DELETE FROM message_mime WHERE id = old.id;
     END;
 """
+
+# Migration 6: subscriptions (RFC 9051 §6.3.9) and special uses (RFC 6154).
+# A subscription is a name, which may outlive its mailbox or precede it; the
+# mailboxes that exist already start subscribed, and the default ones get
+# their special use, which then stays with the mailbox through a rename.
+SUBSCRIPTIONS = """
+    CREATE TABLE subscription (name TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO subscription (name) SELECT name FROM mailbox;
+    ALTER TABLE mailbox ADD COLUMN special_use TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX mailbox_special_use ON mailbox (special_use) WHERE special_use != '';
+""" + "".join(
+    f"    UPDATE mailbox SET special_use = '{use}' WHERE name = '{name}';\n"
+    for name, use in DEFAULT_SPECIAL_USE.items()
+)
 
 
 MIGRATIONS: list[Migration] = [
@@ -103,6 +118,7 @@ MIGRATIONS: list[Migration] = [
     # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
     threads.migrate,
     MIME_STRUCTURES,
+    SUBSCRIPTIONS,
 ]
 
 MESSAGE_COLUMNS = (

@@ -71,7 +71,7 @@ def _act(request: Request, acc: Any, action: str, name: str, new: str, sure: boo
     if action == "create":
         norm = checked_name(new)
         try:
-            acc.create_mailbox(norm)
+            acc.create_mailbox(norm, subscribe=True)  # IMAP clients listing subscriptions see it
         except MailboxExists:
             raise MailboxRefused(f"A mailbox “{norm}” already exists.") from None
         flash(request, f"Mailbox {norm} created.")

@@ -283,7 +283,8 @@ def test_fetchmail(local: Local, tmp_path: Path) -> None:
     rc.chmod(0o600)
     env = {"HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        ["fetchmail", "-f", str(rc), "--nodetach", "--nosyslog", "-v"],
+        ["fetchmail", "-f", str(rc), "--pidfile", str(tmp_path / "fetchmail.pid"),
+         "--nodetach", "--nosyslog", "-v"],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr

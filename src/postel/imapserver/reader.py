@@ -13,7 +13,8 @@ from pathlib import Path
 from postel.errors import LimitError
 from postel.imapserver.literal import Part, SpilledLiteral
 
-_LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n\Z")
+# "~{n}" is a literal8 (RFC 3516 §4.1); its "~" stays in the line text for the parser.
+_LITERAL = re.compile(rb"~?\{(\d{1,12})(\+?)\}\r?\n\Z")
 MEMORY_LITERAL = 64 * 1024  # larger literals go to a file in the data dir's tmp/
 MAX_LITERALS = 100  # literals in one command
 
@@ -23,12 +24,13 @@ class LineTooLong(LimitError):
 
 
 class LiteralTooBig(LimitError):
-    """A literal above the limit (*size*). A synchronizing one was not sent (the
+    """A literal above the limit (*size*), or one that takes the command's
+    literals above their total limit. A synchronizing one was not sent (the
     session answers NO and goes on); a non-synchronizing one (RFC 7888 §4) is
     on its way, so the session says BYE and closes."""
 
-    def __init__(self, size: int, synchronizing: bool, tag: bytes) -> None:
-        super().__init__(f"literal of {size} bytes")
+    def __init__(self, size: int, synchronizing: bool, tag: bytes, what: str = "") -> None:
+        super().__init__(what or f"literal of {size} bytes")
         self.size = size
         self.synchronizing = synchronizing
         self.tag = tag
@@ -39,6 +41,11 @@ class Limits:
     max_line: int
     max_literal: int  # APPENDLIMIT
     spill_dir: Path
+    max_total: int = 0  # all literals of one command (MULTIAPPEND); 0: max_literal
+
+    @property
+    def total(self) -> int:
+        return max(self.max_total, self.max_literal)
 
 
 async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
@@ -99,6 +106,7 @@ async def read_command(
     literal is read. Spilled literals are removed on errors."""
     parts: list[Part] = []
     total = 0
+    literals = 0  # bytes of this command's literals so far
     try:
         while True:
             line = await read_line(reader, limits.max_line)
@@ -110,10 +118,23 @@ async def read_command(
                 parts.append(line.rstrip(b"\r\n"))
                 return parts
             text = line[: m.start()]
+            if line[m.start() : m.start() + 1] == b"~":
+                text += b"~"
             size, nonsync = int(m.group(1)), bool(m.group(2))
-            if size > limits.max_literal or len(parts) >= 2 * MAX_LITERALS:
+            literals += size
+            if (
+                size > limits.max_literal
+                or literals > limits.total
+                or len(parts) >= 2 * MAX_LITERALS
+            ):
                 tag = bytes(parts[0]) if parts and isinstance(parts[0], bytes) else text
-                raise LiteralTooBig(size, not nonsync, tag.split(b" ", 1)[0])
+                if size > limits.max_literal:
+                    what = f"literal of {size} bytes exceeds {limits.max_literal}"
+                elif literals > limits.total:
+                    what = f"literals of one command exceed {limits.total} bytes in total"
+                else:
+                    what = f"more than {MAX_LITERALS} literals in one command"
+                raise LiteralTooBig(size, not nonsync, tag.split(b" ", 1)[0], what)
             if not nonsync:
                 await go_ahead()
             parts.append(text)

@@ -11,14 +11,12 @@ import base64
 import contextlib
 import functools
 import logging
-import os
 import ssl
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import encode, mutf7, quota, training
+from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, training
 from postel.imapserver import search as searching
 from postel.imapserver.command import Command, QResync, parse_command
 from postel.imapserver.context import SessionContext, Watch
@@ -134,8 +132,10 @@ class Session:
         self.account = ""
         self.store: MailStore | None = None
         self.selected: Selected | None = None
+        self.saved: list[int] = []  # UIDs of SEARCH RETURN (SAVE), "$" (RFC 5182)
         self.rev2 = False
         self.utf8 = False
+        self.utf8_accept = False  # RFC 6855: ENABLE UTF8=ACCEPT (rev2 implies self.utf8 only)
         self.condstore = False  # RFC 7162 §3.1: enabled by ENABLE or its first use
         self.qresync = False  # RFC 7162 §3.2: only by ENABLE QRESYNC
         self.watch: Watch | None = None
@@ -144,7 +144,7 @@ class Session:
         self.auth_failures = 0
         self._login_deadline = time.monotonic() + ctx.settings.unauthenticated_timeout
         s = ctx.settings
-        self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
+        self.limits = Limits(s.max_line, s.max_literal, s.spill_dir, s.max_total)
 
     # -- output -------------------------------------------------------------
 
@@ -185,8 +185,12 @@ class Session:
                 "MOVE",
                 "NAMESPACE",
                 "UNSELECT",
+                "MULTIAPPEND",
+                "BINARY",
+                "UTF8=ACCEPT",
                 "SPECIAL-USE",
                 "ESEARCH",
+                "SEARCHRES",
                 "STATUS=SIZE",
                 "CONDSTORE",
                 "QRESYNC",
@@ -263,10 +267,10 @@ class Session:
         except LiteralTooBig as exc:
             tag = exc.tag.decode("ascii", "replace")
             if not exc.synchronizing:  # its data is on the way: no way to resync
-                self.send(b"* BYE [TOOBIG] literal larger than APPENDLIMIT")
+                self.send(f"* BYE [TOOBIG] {exc}".encode())
                 await self.flush()
                 raise _Close from None
-            self.no(tag, f"literal of {exc.size} bytes exceeds {self.limits.max_literal}", "TOOBIG")
+            self.no(tag, str(exc), "TOOBIG")
             return
         started, name, uid = time.monotonic(), "", False
         self._tagged = ""
@@ -282,6 +286,8 @@ class Session:
                 self.bad(cmd.tag, f"{cmd.name} not allowed in state {self.state}")
                 return
             try:
+                if self.selected is not None:
+                    searchres.bind(cmd, self.saved, self.selected.msn)
                 await getattr(self, "cmd_" + cmd.name.lower())(cmd)
             except ParseError as exc:
                 self.bad(cmd.tag, str(exc))
@@ -490,7 +496,7 @@ class Session:
                 self.rev2 = self.utf8 = True
                 enabled.append("IMAP4rev2")
             elif cap == "UTF8=ACCEPT":
-                self.utf8 = True
+                self.utf8 = self.utf8_accept = True
                 enabled.append("UTF8=ACCEPT")
             elif cap == "CONDSTORE":
                 self.condstore = True
@@ -508,6 +514,7 @@ class Session:
             return
         if cmd.condstore or cmd.qresync is not None:
             self.condstore = True
+        self.saved = []  # RFC 5182 §2.1: empty in a newly selected mailbox
         if self.selected is not None:
             self.selected = None
             self.state = AUTH
@@ -686,34 +693,31 @@ class Session:
 
     async def cmd_append(self, cmd: Command) -> None:
         name = self.mailbox_in(cmd.mailbox)
+        if any(m.utf8 for m in cmd.messages) and not self.utf8:
+            self.bad(cmd.tag, "the UTF8 APPEND data item needs ENABLE UTF8=ACCEPT")  # RFC 6855 §4
+            return
         store = self._store()
         try:
             info = await self._thread(store.mailbox, name)
         except MailboxNotFound:
             self.no(cmd.tag, f"no mailbox {name!r}", "TRYCREATE")
             return
-        flags = [f for f in cmd.flags if f.lower() != "\\recent"]
-        message = cmd.message
-        assert message is not None
-        if isinstance(message, SpilledLiteral):
-            path, temp = message.path, False
-        else:
-            if not message:
-                self.bad(cmd.tag, "empty message")
-                return
-            path, temp = await self._thread(_write_temp, self.limits.spill_dir, message), True
-        try:
-            msg = await self._thread(store.append, info.name, path, flags, cmd.date)
-        finally:
-            if temp:
-                path.unlink(missing_ok=True)
+        # All or none (RFC 3502 §6.3.11); APPENDUID with a UID set (RFC 4315 §3).
+        added = await self._thread(
+            appendcmd.append_all, store, info.name, cmd.messages, self.limits.spill_dir
+        )
         log.info(
             "imap append",
-            extra={"account": self.account, "mailbox": info.name, "uid": msg.uid},
+            extra={
+                "account": self.account,
+                "mailbox": info.name,
+                "uid": format_uids([m.uid for m in added]),
+            },
         )
         if self.selected is not None and self.selected.name == info.name:
             await self._announce()
-        self.ok(cmd.tag, "APPEND completed", f"APPENDUID {info.uidvalidity} {msg.uid}")
+        uids = format_uids([m.uid for m in added])
+        self.ok(cmd.tag, "APPEND completed", f"APPENDUID {info.uidvalidity} {uids}")
 
     async def cmd_idle(self, cmd: Command) -> None:
         self.send(b"+ idling")
@@ -780,11 +784,13 @@ class Session:
         if not sel.readonly:
             await self._expunge(None, silent=True)
         self.selected = None
+        self.saved = []
         self.state = AUTH
         self.ok(cmd.tag, "CLOSE completed")
 
     async def cmd_unselect(self, cmd: Command) -> None:
         self.selected = None
+        self.saved = []
         self.state = AUTH
         self.ok(cmd.tag, "UNSELECT completed")
 
@@ -944,6 +950,13 @@ class Session:
         store = self._store()
         key = cmd.search.key
         largest_msn, largest_uid = sel.exists, sel.largest_uid
+        returns = cmd.search.returns
+        if self.utf8_accept and cmd.search.charset:
+            # RFC 6855 §3: no CHARSET once UTF8=ACCEPT is enabled.
+            self.bad(cmd.tag, "SEARCH CHARSET after ENABLE UTF8=ACCEPT")
+            return
+        if searchres.saves(returns):
+            self.saved = []  # RFC 5182 §2.1: empty if this SEARCH fails
 
         def run() -> list[tuple[int, int, int]]:
             hits = []
@@ -970,8 +983,11 @@ class Session:
             self.condstore = True
             if hits:
                 modseq = str(max(m for _, _, m in hits))
-        returns = cmd.search.returns
-        if returns is None and not self.rev2:
+        if returns is not None and searchres.saves(returns):
+            self.saved = searchres.to_save(returns, [uid for _, uid, _ in hits])
+        if searchres.only_saves(returns):
+            pass  # RFC 5182 §2.4: no ESEARCH response
+        elif returns is None and not self.rev2:
             line = "* SEARCH " + " ".join(map(str, numbers))
             if modseq:
                 line += f" (MODSEQ {modseq})"
@@ -1157,20 +1173,6 @@ def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Mess
             break
         after = page[-1].uid
     return out
-
-
-def _write_temp(directory: Path, data: bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"imap-append-{os.getpid()}-{os.urandom(8).hex()}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
 
 
 def _one_line(text: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, training
 from postel.imapserver import search as searching
+from postel.imapserver.binary import UnknownCTE
 from postel.imapserver.command import Command, QResync, parse_command
 from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
@@ -297,6 +298,8 @@ class Session:
                 self.no(cmd.tag, str(exc), "ALREADYEXISTS")
             except InvalidFlag as exc:
                 self.bad(cmd.tag, str(exc))
+            except UnknownCTE as exc:  # FETCH BINARY (RFC 3516 §5)
+                self.no(cmd.tag, str(exc), "UNKNOWN-CTE")
             except OverQuota as exc:  # APPEND, COPY (RFC 9208 §4.3)
                 self.no(cmd.tag, _one_line(str(exc)), "OVERQUOTA")
             except StoreError as exc:

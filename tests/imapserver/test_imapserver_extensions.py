@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from imap_env import MESSAGE, STATIC, Env, env_with, raw_tls, run
+from imap_env import MESSAGE, STATIC, Env, Raw, env_with, raw_tls, run
 from test_imapserver_quota import message, qenv
 
-from postel.imapserver import binary, searchres
+from postel.imapserver import binary, compress, searchres
 from postel.imapserver.command import parse_command
 from postel.imapserver.errors import ParseError
 from postel.imapserver.literal import SpilledLiteral
-from postel.imapserver.reader import Limits, LiteralTooBig, read_command
+from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
 from postel.imapserver.seqset import SeqSet
 
 __all__ = ["qenv"]
@@ -335,3 +336,103 @@ async def test_utf8_accept(env: Env) -> None:
 
     await run(client)
     assert env.store.account("alice").mailbox("Résumé").total == 1
+
+
+# -- COMPRESS=DEFLATE ------------------------------------------------------------
+
+
+class Deflated:
+    """A client's side of COMPRESS=DEFLATE over a Raw connection."""
+
+    def __init__(self, r: Raw) -> None:
+        self.r = r
+        self.out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.inp = zlib.decompressobj(-15)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.r.send(self.out.compress(data) + self.out.flush(zlib.Z_SYNC_FLUSH))
+
+    def line(self) -> bytes:
+        while b"\n" not in self.buf:
+            chunk = self.r.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += self.inp.decompress(chunk)
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line + b"\n"
+
+    def cmd(self, line: bytes) -> list[bytes]:
+        tag = line.split(b" ", 1)[0]
+        self.send(line + b"\r\n")
+        out = []
+        while True:
+            out.append(self.line())
+            if out[-1].startswith(tag + b" "):
+                return out
+
+
+async def test_compress_deflate_session(env: Env) -> None:
+    env.deliver(MESSAGE)
+
+    def client() -> None:
+        r = raw_tls(env)
+        assert b"COMPRESS=DEFLATE" in r.cmd(b"c CAPABILITY")[0]
+        assert r.cmd(b"x COMPRESS LZMA")[-1].startswith(b"x BAD")
+        assert r.cmd(b"z COMPRESS DEFLATE") == [b"z OK DEFLATE active\r\n"]
+        r.file.close()  # from here on the socket carries DEFLATE both ways
+        d = Deflated(r)
+        assert d.cmd(b"a SELECT INBOX")[-1].startswith(b"a OK [READ-WRITE]")
+        text = b"".join(d.cmd(b"b FETCH 1 (BODY.PEEK[])"))
+        assert MESSAGE in text
+        d.send(b"c APPEND INBOX {%d}\r\n" % len(MESSAGE))
+        assert d.line().startswith(b"+")
+        d.send(MESSAGE + b"\r\n")
+        out = [d.line()]
+        while not out[-1].startswith(b"c "):
+            out.append(d.line())
+        assert out[-1].startswith(b"c OK [APPENDUID")
+        assert d.cmd(b"d COMPRESS DEFLATE")[-1].startswith(b"d NO [COMPRESSIONACTIVE]")
+        # A line far above the limit, which deflates to almost nothing: BAD, and on.
+        d.send(b"e NOOP " + b"x" * 5_000_000 + b"\r\n")
+        assert d.line().startswith(b"* BAD")
+        assert d.cmd(b"f LOGOUT")[-1].startswith(b"f OK")
+        r.sock.close()
+
+    await run(client)
+
+
+class _Chunks:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def read(self, n: int = -1) -> bytes:
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+
+async def test_inflating_reader_holds_little_of_a_bomb() -> None:
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = bomb.compress(b"\0" * 50_000_000) + bomb.compress(b"\r\nb NOOP\r\n")
+    data += bomb.flush(zlib.Z_SYNC_FLUSH)
+    assert len(data) < 100_000  # 50 MB in under 100 KB
+    reader = compress.InflatingReader(_Chunks(data), 1002)
+    most = 0
+    fill = reader._fill
+
+    async def watched() -> None:
+        nonlocal most
+        await fill()
+        most = max(most, reader.buffered())
+
+    reader._fill = watched  # type: ignore[method-assign]
+    with pytest.raises(LineTooLong):
+        await read_line(reader, 1000)
+    assert await read_line(reader, 1000) == b"b NOOP\r\n"
+    assert most <= 1002 + compress.CHUNK
+
+
+async def test_inflating_reader_says_when_the_stream_is_corrupt() -> None:
+    reader = compress.InflatingReader(_Chunks(b"\xff\xff\xff\xff garbage"), 1002)
+    with pytest.raises(compress.CorruptStream):
+        await reader.readuntil(b"\n")

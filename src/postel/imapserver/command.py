@@ -277,6 +277,8 @@ def _args(cur: Cursor, cmd: Command) -> None:
         mech = cur.atom("mechanism").upper().encode()
         initial = cur.take(frozenset(range(0x21, 0x7F))) if cur.accept(b" ") else b""
         cmd.strings = (mech, initial) if initial else (mech,)
+    elif name == "COMPRESS":  # RFC 4978 §3
+        cmd.items = (cur.atom("compression mechanism").upper(),)
     elif name == "ENABLE":
         items = [cur.atom("capability").upper()]
         while cur.accept(b" "):
@@ -346,7 +348,7 @@ def parse_command(parts: Sequence[Part]) -> Command:
             return cmd
     elif name not in NO_ARGS | ONE_MAILBOX | UID_COMMANDS and name not in (
         "CREATE", "RENAME", "LOGIN", "AUTHENTICATE", "ENABLE", "LIST", "LSUB",
-        "STATUS", "APPEND", "ID", "SETQUOTA",
+        "STATUS", "APPEND", "ID", "SETQUOTA", "COMPRESS",
     ):  # fmt: skip
         raise ParseError(f"unknown command {name}", tag)
     _args(cur, cmd)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from postel.errors import LimitError
 from postel.imapserver.literal import Part, SpilledLiteral
@@ -36,6 +37,17 @@ class LiteralTooBig(LimitError):
         self.tag = tag
 
 
+class Stream(Protocol):
+    """What is read from: asyncio.StreamReader, or its inflated form under
+    COMPRESS (postel.imapserver.compress)."""
+
+    async def readuntil(self, separator: bytes = ...) -> bytes: ...
+
+    async def readexactly(self, n: int) -> bytes: ...
+
+    async def read(self, n: int = ...) -> bytes: ...
+
+
 @dataclass
 class Limits:
     max_line: int
@@ -48,7 +60,7 @@ class Limits:
         return max(self.max_total, self.max_literal)
 
 
-async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
+async def read_line(reader: Stream, max_line: int) -> bytes:
     """One line with its line end; LineTooLong (after reading all of it) when over
     *max_line*; EOFError at the end of the stream."""
     try:
@@ -69,9 +81,7 @@ async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
     return line
 
 
-async def _read_literal(
-    reader: asyncio.StreamReader, size: int, limits: Limits
-) -> bytes | SpilledLiteral:
+async def _read_literal(reader: Stream, size: int, limits: Limits) -> bytes | SpilledLiteral:
     if size <= MEMORY_LITERAL:
         try:
             return await reader.readexactly(size)
@@ -98,7 +108,7 @@ async def _read_literal(
 
 
 async def read_command(
-    reader: asyncio.StreamReader,
+    reader: Stream,
     limits: Limits,
     go_ahead: Callable[[], Awaitable[None]],
 ) -> list[Part]:

@@ -20,6 +20,7 @@ from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, traini
 from postel.imapserver import search as searching
 from postel.imapserver.binary import UnknownCTE
 from postel.imapserver.command import Command, QResync, parse_command
+from postel.imapserver.compress import DeflatingWriter, InflatingReader
 from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetch import (
@@ -36,7 +37,14 @@ from postel.imapserver.fetch import (
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.listing import SPECIAL_USE, list_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
-from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
+from postel.imapserver.reader import (
+    Limits,
+    LineTooLong,
+    LiteralTooBig,
+    Stream,
+    read_command,
+    read_line,
+)
 from postel.imapserver.searchkeys import uses_modseq
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
@@ -96,6 +104,7 @@ STATES: dict[str, tuple[str, ...]] = {
     "GETQUOTA": AUTHED,
     "GETQUOTAROOT": AUTHED,
     "SETQUOTA": AUTHED,
+    "COMPRESS": AUTHED,
 }
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
@@ -122,8 +131,10 @@ class Session:
         tls: bool,
         ip: str,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
+        self.reader: Stream = reader
+        self.writer: asyncio.StreamWriter | DeflatingWriter = writer
+        self.raw = (reader, writer)  # the connection itself, before COMPRESS
+        self.compressed = False
         self.ctx = ctx
         self.tls = tls
         self.ip = ip
@@ -186,6 +197,7 @@ class Session:
                 "MOVE",
                 "NAMESPACE",
                 "UNSELECT",
+                "COMPRESS=DEFLATE",
                 "MULTIAPPEND",
                 "BINARY",
                 "UTF8=ACCEPT",
@@ -358,20 +370,36 @@ class Session:
         self.send(b'* ID ("name" "postel")')
         self.ok(cmd.tag, "ID completed")
 
+    async def cmd_compress(self, cmd: Command) -> None:
+        """COMPRESS DEFLATE (RFC 4978 §3): both directions deflated from the
+        end of the tagged OK on."""
+        if cmd.items != ("DEFLATE",):
+            self.bad(cmd.tag, f"unknown compression mechanism {' '.join(cmd.items)}")
+            return
+        if self.compressed:
+            self.no(cmd.tag, "DEFLATE is active already", "COMPRESSIONACTIVE")
+            return
+        self.ok(cmd.tag, "DEFLATE active")
+        await self.flush()
+        self.reader = InflatingReader(self.raw[0], self.ctx.settings.max_line + 2)
+        self.writer = DeflatingWriter(self.raw[1])
+        self.compressed = True
+        log.info("imap compression on", extra={"account": self.account, "ip": self.ip})
+
     # -- not authenticated ----------------------------------------------------
 
     async def cmd_starttls(self, cmd: Command) -> None:
         if self.tls or self.ctx.tls is None:
             self.bad(cmd.tag, "TLS is active already" if self.tls else "STARTTLS not available")
             return
-        if self.reader._buffer:  # type: ignore[attr-defined]
+        if self.raw[0]._buffer:  # type: ignore[attr-defined]
             # RFC 9051 §11.1: nothing sent before the handshake may be used after it.
             self.bad(cmd.tag, "data after STARTTLS before the TLS handshake")
             raise _Close
         self.ok(cmd.tag, "begin TLS negotiation now")
         await self.flush()
         try:
-            await self.writer.start_tls(self.ctx.tls)
+            await self.raw[1].start_tls(self.ctx.tls)
         except (ssl.SSLError, OSError) as exc:
             log.info("imap starttls failed", extra={"ip": self.ip, "err": str(exc)})
             raise _Close from None

@@ -12,10 +12,15 @@ from pathlib import Path
 import pytest
 from imap_env import PASSWORD, Env, raw_plain, raw_tls, run
 
-from postel.metrics import runtime
+from postel.imapserver.session import STATES
+from postel.metrics import labels, runtime
 from postel.metrics.scrape import LiveSources, exposition
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def test_every_command_has_its_own_label() -> None:
+    assert [n for n in STATES if labels.imap_command(n) != n] == []
 
 
 @pytest.fixture

@@ -26,9 +26,10 @@ with atheris.instrument_imports():
     from postel.auth.spf.record import parse_record as parse_spf_record
     from postel.dmarcrpt.errors import DMARCReportError
     from postel.dmarcrpt.parse import parse_report as parse_dmarc_report
+    from postel.imapserver import binary
     from postel.imapserver.command import parse_command
     from postel.imapserver.errors import ParseError
-    from postel.imapserver.mime import parse_structure
+    from postel.imapserver.mime import NoSuchPart, parse_structure
     from postel.mtasts.errors import MTASTSError
     from postel.mtasts.policy import parse_policy
     from postel.mtasts.record import parse_record as parse_mtasts_record
@@ -105,7 +106,11 @@ def imap(data: bytes) -> None:
         parse_command(data.split(b"\0"))
     except ParseError:
         pass
-    parse_structure(data)
+    root = parse_structure(data)
+    try:  # FETCH BINARY[1] (RFC 3516): decoded or UNKNOWN-CTE
+        binary.content(root, (1,), data)
+    except (NoSuchPart, binary.UnknownCTE):
+        pass
 
 
 TARGETS: dict[str, tuple[Callable[[bytes], None], str]] = {

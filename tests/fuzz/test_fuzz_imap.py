@@ -6,7 +6,7 @@ from fuzzing import bounded, mutated, samples
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from postel.imapserver import encode
+from postel.imapserver import binary, encode
 from postel.imapserver.command import parse_command
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetch import StructureCache
@@ -27,7 +27,8 @@ atoms = st.sampled_from(
      "BODY", "BODY.PEEK", "BINARY", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME",
      "HEADER", "FLAGS", "+FLAGS.SILENT", "\\Seen", "$Junk", "NOT", "OR", "SINCE", "1-Jan-2024",
      "FROM", "CHARSET", "UTF-8", "RETURN", "(MIN MAX COUNT ALL)", "INBOX", "%", "NIL", "{3}",
-     "\x00", "\t", "例", "4294967296", "0", "~", "&-"]
+     "\x00", "\t", "例", "4294967296", "0", "~", "&-", "SAVE", "(SAVE MIN)", "UTF8 (", "~",
+     "BINARY.PEEK", "BINARY.SIZE", "{3+}"]
 )  # fmt: skip
 lines = st.one_of(
     st.lists(atoms, max_size=30).map("".join).map(str.encode), st.binary(max_size=300)
@@ -53,6 +54,9 @@ def test_command_parses_or_raises_parse_error(segments: list[bytes]) -> None:
 
 MIME_SEEDS = [
     *samples("dmarc", ".eml"),
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\na=3D=\r\nb\r\n--b--\r\n",
     b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
     b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nbody\r\n",
 ]
@@ -86,3 +90,17 @@ def test_mime_structure_is_within_the_message(data: bytes, part: list[int]) -> N
     _, headers = StructureCache().get(0, data)
     out = encode.body_structure(root, headers, extended=True)
     assert out.startswith(b"(") and out.endswith(b")")
+
+
+@bounded
+@given(mutated(MIME_SEEDS), st.lists(st.integers(1, 4), max_size=3))
+def test_binary_content_decodes_or_says_unknown_cte(data: bytes, part: list[int]) -> None:
+    root = parse_structure(data)
+    try:
+        got = binary.content(root, tuple(part), data)
+    except (NoSuchPart, binary.UnknownCTE):
+        return
+    if isinstance(got, tuple):
+        assert 0 <= got[0] <= got[1] <= len(data)
+    else:  # decoding never grows base64 or quoted-printable content
+        assert len(got) <= len(data)

@@ -171,8 +171,14 @@ def make_config(tmp: Path, ca: trustme.CA, static: str = STATIC) -> Config:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async for e in env_with(tmp_path, STATIC):
+        yield e
+
+
+async def env_with(tmp_path: Path, static: str) -> AsyncIterator[Env]:
+    """A running service with the config *static* (postel.toml)."""
     ca = trustme.CA()
-    cfg = make_config(tmp_path, ca)
+    cfg = make_config(tmp_path, ca, static)
     cfg.datadir.ensure()
     with Credentials(cfg.datadir.auth_db) as creds:
         creds.set_password("alice", PASSWORD)

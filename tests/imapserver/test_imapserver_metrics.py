@@ -11,6 +11,12 @@ from pathlib import Path
 from imap_env import PASSWORD, Env, raw_plain, raw_tls, run
 
 from metricsamples import scrape, value
+from postel.imapserver.session import STATES
+from postel.metrics import labels
+
+
+def test_every_command_has_its_own_label() -> None:
+    assert [n for n in STATES if labels.imap_command(n) != n] == []
 
 
 async def test_connections_commands_and_logins(metrics_dir: Path, env: Env) -> None:

@@ -61,9 +61,10 @@ def test_store_and_append() -> None:
     cmd = parse_command([b"t STORE 2 -FLAGS.SILENT (\\Seen $Junk)"])
     assert (cmd.store_mode, cmd.silent, cmd.flags) == ("-", True, ("\\Seen", "$Junk"))
     cmd = parse_command([b't APPEND Sent (\\Seen) "07-Dec-2026 10:00:00 +0100" ', b"data", b""])
-    assert cmd.message == b"data" and cmd.flags == ("\\Seen",)
-    assert cmd.date is not None and cmd.date.utcoffset() is not None
-    assert cmd.date.isoformat() == "2026-12-07T10:00:00+01:00"
+    (msg,) = cmd.messages
+    assert msg.data == b"data" and msg.flags == ("\\Seen",)
+    assert msg.date is not None and msg.date.utcoffset() is not None
+    assert msg.date.isoformat() == "2026-12-07T10:00:00+01:00"
 
 
 def test_list_extended() -> None:

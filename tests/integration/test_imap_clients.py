@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import email
 import imaplib
+import logging
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +30,37 @@ SENT = (
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[Local]:
     yield from serve_local(tmp_path)
+
+
+class Sessions(logging.Handler):
+    """The server's IMAP log records: which sessions logged in, which used COMPRESS."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def compressed(self) -> int:
+        """Sessions that turned on COMPRESS=DEFLATE (RFC 4978)."""
+        return self.messages.count("imap compression on")
+
+    def logins(self) -> int:
+        return self.messages.count("imap authenticated")
+
+
+@pytest.fixture
+def sessions() -> Iterator[Sessions]:
+    logger = logging.getLogger("postel.imapserver")
+    handler, level = Sessions(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def mailbox_total(local: Local, name: str) -> int:
@@ -63,6 +96,36 @@ def test_imaplib(local: Local) -> None:
     assert email.message_from_bytes(data[0][1])["Subject"] == "two"
     c.logout()
     assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
+
+
+def test_imaplib_extensions(local: Local) -> None:
+    """MULTIAPPEND, SEARCHRES, BINARY and UTF8=ACCEPT through imaplib's raw
+    commands (it has no calls of its own for them)."""
+    local.send("for the extensions")
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    caps = c.capability()[1][0].split()
+    for cap in (b"MULTIAPPEND", b"SEARCHRES", b"BINARY", b"UTF8=ACCEPT", b"COMPRESS=DEFLATE"):
+        assert cap in caps
+    # Two messages in one APPEND with LITERAL+ (RFC 3502, RFC 7888): one UID set.
+    two = b"(\\Seen) {%d+}\r\n%s {%d+}\r\n%s" % (len(SENT), SENT, len(SENT), SENT)
+    typ, data = c._simple_command("APPEND", "Sent", two)
+    assert typ == "OK" and re.match(rb"\[APPENDUID \d+ 1:2\]", data[0]), data
+    assert mailbox_total(local, "Sent") == 2
+    # SEARCH RETURN (SAVE), then "$" (RFC 5182).
+    c.select("INBOX")
+    typ, _ = c._simple_command("SEARCH", "RETURN", "(SAVE)", "SUBJECT", '"the extensions"')
+    assert typ == "OK"
+    typ, data = c.fetch("$", "(UID BINARY.PEEK[1] BINARY.SIZE[1])")
+    assert typ == "OK" and data[0][1] == b"body of for the extensions\r\n", data
+    # UTF-8 mailbox names once enabled (RFC 6855).
+    c.unselect()
+    c.enable("UTF8=ACCEPT")
+    assert c._simple_command("CREATE", '"Bücher"')[0] == "OK"
+    typ, boxes = c.list()
+    assert (b'(\\HasNoChildren) "/" {7}', "Bücher".encode()) in boxes, boxes
+    assert c.select('"Bücher"')[0] == "OK"
+    c.logout()
 
 
 def test_imaplib_starttls(local: Local) -> None:
@@ -168,7 +231,7 @@ def test_curl(local: Local, tmp_path: Path) -> None:
         assert "\\Flagged" in msg.flags
 
 
-def test_mbsync(local: Local, tmp_path: Path) -> None:
+def test_mbsync(local: Local, tmp_path: Path, sessions: Sessions) -> None:
     local.send("for mbsync")
     maildir = tmp_path / "Mail"
     maildir.mkdir()
@@ -223,6 +286,9 @@ SyncState *
     with Store(local.cfg.datadir) as store:
         (msg,) = store.account("you").list_messages("Archive")
         assert {"\\Seen", "\\Flagged"} <= msg.flags
+    # mbsync turns on COMPRESS=DEFLATE (RFC 4978) in every session: all of
+    # the above went through deflated streams.
+    assert sessions.logins() >= 2 and sessions.compressed() == sessions.logins()
 
 
 def test_getmail(local: Local, tmp_path: Path) -> None:

@@ -351,6 +351,13 @@ class IMAPConfig(Strict):
         description="Seconds a logged-in client may be silent, IDLE included (RFC 9051 "
         "§5.4: at least 30 minutes); then BYE and the connection is closed.",
     )
+    max_append_total: int = Field(
+        200 * 1024 * 1024,
+        ge=1,
+        description="Bytes all literals of one command may have together: the messages "
+        "of one MULTIAPPEND (RFC 3502), each of which is at most limits.max_message_size; "
+        "never less than limits.max_message_size.",
+    )
     max_connections: int = Field(1000, ge=1, description="Concurrent IMAP connections.")
     max_connections_per_ip: int = Field(
         50,

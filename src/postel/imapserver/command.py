@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from postel.imapserver.appendcmd import AppendMessage, parse_messages
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetchatt import FetchAtt, parse_fetch_atts
 from postel.imapserver.lexer import TAG_CHARS, Cursor
-from postel.imapserver.literal import Part, SpilledLiteral
+from postel.imapserver.literal import Part
 from postel.imapserver.searchkeys import _MONTHS, SearchArgs, parse_search
 from postel.imapserver.seqset import SeqSet, parse_seqset
 
@@ -70,8 +71,7 @@ class Command:
     items: tuple[str, ...] = ()  # STATUS items, ENABLE capabilities, LIST options
     returns: tuple[str, ...] = ()  # LIST RETURN options
     patterns: tuple[bytes, ...] = ()  # LIST patterns
-    date: datetime | None = None
-    message: bytes | SpilledLiteral | None = None
+    messages: tuple[AppendMessage, ...] = ()  # APPEND (MULTIAPPEND: several)
     params: dict[str, str | None] = field(default_factory=dict)  # ID
     # RFC 7162: SELECT (CONDSTORE) / (QRESYNC ...), FETCH (CHANGEDSINCE n [VANISHED]),
     # STORE (UNCHANGEDSINCE n)
@@ -108,12 +108,12 @@ def _select_params(cur: Cursor, cmd: Command) -> None:
             match: tuple[SeqSet, SeqSet] | None = None
             if cur.accept(b" "):
                 if cur.peek() != ord("("):
-                    known = parse_seqset(cur)
+                    known = parse_seqset(cur, saved=False)
                     cur.accept(b" ")
                 if cur.accept(b"("):
-                    seqs = parse_seqset(cur)
+                    seqs = parse_seqset(cur, saved=False)
                     cur.sp()
-                    match = (seqs, parse_seqset(cur))
+                    match = (seqs, parse_seqset(cur, saved=False))
                     cur.expect(b")")
             cur.expect(b")")
             cmd.qresync = QResync(uidvalidity, modseq, known, match)
@@ -206,16 +206,7 @@ def _list(cur: Cursor, cmd: Command) -> None:
 
 def _append(cur: Cursor, cmd: Command) -> None:
     cmd.mailbox = _mailbox(cur)
-    cur.sp()
-    if cur.peek() == ord("("):
-        cmd.flags = tuple(cur.flag_list())
-        cur.sp()
-    if cur.peek() == ord('"'):
-        cmd.date = _date_time(cur)
-        cur.sp()
-    if not cur.at_literal():
-        raise cur.error("APPEND needs the message as a literal")
-    cmd.message = cur.literal()
+    cmd.messages = parse_messages(cur, _date_time)
 
 
 def _store(cur: Cursor, cmd: Command) -> None:
@@ -286,6 +277,8 @@ def _args(cur: Cursor, cmd: Command) -> None:
         mech = cur.atom("mechanism").upper().encode()
         initial = cur.take(frozenset(range(0x21, 0x7F))) if cur.accept(b" ") else b""
         cmd.strings = (mech, initial) if initial else (mech,)
+    elif name == "COMPRESS":  # RFC 4978 §3
+        cmd.items = (cur.atom("compression mechanism").upper(),)
     elif name == "ENABLE":
         items = [cur.atom("capability").upper()]
         while cur.accept(b" "):
@@ -355,7 +348,7 @@ def parse_command(parts: Sequence[Part]) -> Command:
             return cmd
     elif name not in NO_ARGS | ONE_MAILBOX | UID_COMMANDS and name not in (
         "CREATE", "RENAME", "LOGIN", "AUTHENTICATE", "ENABLE", "LIST", "LSUB",
-        "STATUS", "APPEND", "ID", "SETQUOTA",
+        "STATUS", "APPEND", "ID", "SETQUOTA", "COMPRESS",
     ):  # fmt: skip
         raise ParseError(f"unknown command {name}", tag)
     _args(cur, cmd)

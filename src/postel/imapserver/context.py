@@ -33,6 +33,7 @@ class Settings:
     # change feed (with one, IDLE wakes when a change is committed).
     recheck_interval: float = 2.0
     spill_dir: Path = Path("/tmp")
+    max_total: int = 200 * 1024 * 1024  # all literals of one command (MULTIAPPEND)
 
 
 class Watch(Protocol):

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from email.message import Message as EmailMessage
 from pathlib import Path
 
-from postel.imapserver import encode
+from postel.imapserver import binary, encode
 from postel.imapserver.derived import DerivedCache
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.mime import (
     NoSuchPart,
     Part,
     filter_header,
-    find_part,
     header_end,
     parse_header,
     parse_structure,
@@ -147,16 +146,44 @@ def structure_for(
 
 
 def _literal(
-    path: Path, buf: mmap.mmap | bytes, start: int, end: int, partial: tuple[int, int] | None
+    path: Path,
+    buf: mmap.mmap | bytes,
+    start: int,
+    end: int,
+    partial: tuple[int, int] | None,
+    literal8: bool = False,
 ) -> list[Segment]:
+    """The range as a literal; *literal8*: as "~{n}" when it holds a NUL
+    (BINARY, RFC 3516 §4.2)."""
     if partial is not None:
         origin, length = partial
         start = min(end, start + origin)
         end = min(end, start + length)
     size = end - start
+    head = b"~{%d}\r\n" if literal8 and binary.has_nul(buf, start, end) else b"{%d}\r\n"
     if size > STREAM_ABOVE:
-        return [b"{%d}\r\n" % size, FileRange(path, start, end)]
-    return [b"{%d}\r\n" % size + buf[start:end]]
+        return [head % size, FileRange(path, start, end)]
+    return [head % size + buf[start:end]]
+
+
+def _binary(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> list[Segment]:
+    """BINARY[part] and BINARY.SIZE[part] (RFC 3516 §4.2): decoded content."""
+    assert att.section is not None
+    try:
+        got = binary.content(root, att.section.part, buf)
+    except NoSuchPart:
+        return [b'""']
+    if isinstance(got, tuple):
+        if att.name == "BINARY.SIZE":
+            return [str(got[1] - got[0]).encode()]
+        return _literal(path, buf, got[0], got[1], att.partial, literal8=True)
+    if att.name == "BINARY.SIZE":
+        return [str(len(got)).encode()]
+    if att.partial is not None:
+        origin, length = att.partial
+        got = got[origin : origin + length]
+    head = b"~{%d}\r\n" if binary.has_nul(got) else b"{%d}\r\n"
+    return [head % len(got) + got]
 
 
 def _section(
@@ -189,17 +216,12 @@ def _section(
             return [b"{%d}\r\n" % len(data) + data]
         return _literal(path, buf, start, stop, att.partial)
     root = structure()
+    if att.name in ("BINARY", "BINARY.SIZE"):
+        return _binary(att, path, buf, root)
     try:
-        if att.name == "BINARY.SIZE" or att.name == "BINARY":
-            node = find_part(root, section.part) if section.part else root
-            if node.encoding not in ("7BIT", "8BIT", "BINARY"):
-                # Decoding transfer encodings (RFC 3516) is left for later.
-                raise NoSuchPart("binary")
         start, end = section_range(root, section)
     except NoSuchPart:
         return [b'""']
-    if att.name == "BINARY.SIZE":
-        return [str(end - start).encode()]
     if section.text.startswith("HEADER.FIELDS"):
         data = filter_header(buf[start:end], section.fields, keep=section.text == "HEADER.FIELDS")
         return [b"{%d}\r\n" % len(data) + data]

@@ -62,6 +62,8 @@ class FetchAtt:
         """Fetching it sets \\Seen (RFC 9051 §6.4.5)."""
         if self.name in ("RFC822", "RFC822.TEXT"):
             return True
+        if self.name == "BINARY.SIZE":  # RFC 3516 §4.2: a size, not content
+            return False
         return self.section is not None and not self.peek
 
     def response_name(self) -> str:

@@ -9,11 +9,13 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from postel.errors import LimitError
 from postel.imapserver.literal import Part, SpilledLiteral
 
-_LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n\Z")
+# "~{n}" is a literal8 (RFC 3516 §4.1); its "~" stays in the line text for the parser.
+_LITERAL = re.compile(rb"~?\{(\d{1,12})(\+?)\}\r?\n\Z")
 MEMORY_LITERAL = 64 * 1024  # larger literals go to a file in the data dir's tmp/
 MAX_LITERALS = 100  # literals in one command
 
@@ -23,15 +25,27 @@ class LineTooLong(LimitError):
 
 
 class LiteralTooBig(LimitError):
-    """A literal above the limit (*size*). A synchronizing one was not sent (the
+    """A literal above the limit (*size*), or one that takes the command's
+    literals above their total limit. A synchronizing one was not sent (the
     session answers NO and goes on); a non-synchronizing one (RFC 7888 §4) is
     on its way, so the session says BYE and closes."""
 
-    def __init__(self, size: int, synchronizing: bool, tag: bytes) -> None:
-        super().__init__(f"literal of {size} bytes")
+    def __init__(self, size: int, synchronizing: bool, tag: bytes, what: str = "") -> None:
+        super().__init__(what or f"literal of {size} bytes")
         self.size = size
         self.synchronizing = synchronizing
         self.tag = tag
+
+
+class Stream(Protocol):
+    """What is read from: asyncio.StreamReader, or its inflated form under
+    COMPRESS (postel.imapserver.compress)."""
+
+    async def readuntil(self, separator: bytes = ...) -> bytes: ...
+
+    async def readexactly(self, n: int) -> bytes: ...
+
+    async def read(self, n: int = ...) -> bytes: ...
 
 
 @dataclass
@@ -39,9 +53,14 @@ class Limits:
     max_line: int
     max_literal: int  # APPENDLIMIT
     spill_dir: Path
+    max_total: int = 0  # all literals of one command (MULTIAPPEND); 0: max_literal
+
+    @property
+    def total(self) -> int:
+        return max(self.max_total, self.max_literal)
 
 
-async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
+async def read_line(reader: Stream, max_line: int) -> bytes:
     """One line with its line end; LineTooLong (after reading all of it) when over
     *max_line*; EOFError at the end of the stream."""
     try:
@@ -62,9 +81,7 @@ async def read_line(reader: asyncio.StreamReader, max_line: int) -> bytes:
     return line
 
 
-async def _read_literal(
-    reader: asyncio.StreamReader, size: int, limits: Limits
-) -> bytes | SpilledLiteral:
+async def _read_literal(reader: Stream, size: int, limits: Limits) -> bytes | SpilledLiteral:
     if size <= MEMORY_LITERAL:
         try:
             return await reader.readexactly(size)
@@ -91,7 +108,7 @@ async def _read_literal(
 
 
 async def read_command(
-    reader: asyncio.StreamReader,
+    reader: Stream,
     limits: Limits,
     go_ahead: Callable[[], Awaitable[None]],
 ) -> list[Part]:
@@ -99,6 +116,7 @@ async def read_command(
     literal is read. Spilled literals are removed on errors."""
     parts: list[Part] = []
     total = 0
+    literals = 0  # bytes of this command's literals so far
     try:
         while True:
             line = await read_line(reader, limits.max_line)
@@ -110,10 +128,23 @@ async def read_command(
                 parts.append(line.rstrip(b"\r\n"))
                 return parts
             text = line[: m.start()]
+            if line[m.start() : m.start() + 1] == b"~":
+                text += b"~"
             size, nonsync = int(m.group(1)), bool(m.group(2))
-            if size > limits.max_literal or len(parts) >= 2 * MAX_LITERALS:
+            literals += size
+            if (
+                size > limits.max_literal
+                or literals > limits.total
+                or len(parts) >= 2 * MAX_LITERALS
+            ):
                 tag = bytes(parts[0]) if parts and isinstance(parts[0], bytes) else text
-                raise LiteralTooBig(size, not nonsync, tag.split(b" ", 1)[0])
+                if size > limits.max_literal:
+                    what = f"literal of {size} bytes exceeds {limits.max_literal}"
+                elif literals > limits.total:
+                    what = f"literals of one command exceed {limits.total} bytes in total"
+                else:
+                    what = f"more than {MAX_LITERALS} literals in one command"
+                raise LiteralTooBig(size, not nonsync, tag.split(b" ", 1)[0], what)
             if not nonsync:
                 await go_ahead()
             parts.append(text)

@@ -211,12 +211,14 @@ def _key(cur: Cursor, charset: str, depth: int) -> Key:
 class SearchArgs:
     key: Key
     returns: tuple[str, ...] | None  # ESEARCH RETURN (...) options; None: plain SEARCH
+    charset: str = ""  # as given after CHARSET ("": none)
 
 
 def parse_search(cur: Cursor) -> SearchArgs:
     """[RETURN (opts)] [CHARSET x] key *(SP key) (RFC 9051 §6.4.4)."""
     returns: tuple[str, ...] | None = None
     charset = "utf-8"
+    given = ""
     if cur.accept(b"RETURN "):
         cur.expect(b"(")
         opts: list[str] = []
@@ -224,7 +226,7 @@ def parse_search(cur: Cursor) -> SearchArgs:
             if opts:
                 cur.sp()
             opts.append(cur.atom("return option").upper())
-        unknown = set(opts) - {"MIN", "MAX", "ALL", "COUNT"}
+        unknown = set(opts) - {"MIN", "MAX", "ALL", "COUNT", "SAVE"}  # SAVE: RFC 5182
         if unknown:
             raise cur.error(f"unsupported RETURN option {sorted(unknown)[0]}")
         returns = tuple(opts) or ("ALL",)
@@ -233,12 +235,13 @@ def parse_search(cur: Cursor) -> SearchArgs:
         name = cur.astring("charset").decode("ascii", "replace")
         if name.upper() not in ("UTF-8", "US-ASCII"):
             raise cur.error(f"[BADCHARSET (UTF-8 US-ASCII)] charset {name} not supported")
+        given = name
         cur.sp()
     keys = [_key(cur, charset, 0)]
     while not cur.at_end():
         cur.sp()
         keys.append(_key(cur, charset, 0))
-    return SearchArgs(keys[0] if len(keys) == 1 else And(tuple(keys)), returns)
+    return SearchArgs(keys[0] if len(keys) == 1 else And(tuple(keys)), returns, given)
 
 
 def on_day(when: datetime | None, op: str, day: date) -> bool:

@@ -12,9 +12,12 @@ STAR = 0  # "*": the largest number in use (never a valid number itself)
 
 @dataclass(frozen=True)
 class SeqSet:
-    """Ranges (low, high) as given, STAR for "*"; "2:4" and "4:2" are the same."""
+    """Ranges (low, high) as given, STAR for "*"; "2:4" and "4:2" are the same.
+    *saved*: "$", the result of the last SEARCH RETURN (SAVE) (RFC 5182 §2.1),
+    to be bound to numbers before use (postel.imapserver.searchres)."""
 
     ranges: tuple[tuple[int, int], ...]
+    saved: bool = False
 
     def bounds(self, largest: int) -> Iterator[tuple[int, int]]:
         """Each range as (low, high) with "*" replaced by *largest*."""
@@ -41,6 +44,8 @@ class SeqSet:
         def one(n: int) -> str:
             return "*" if n == STAR else str(n)
 
+        if self.saved:
+            return "$"
         return ",".join(one(a) if a == b else f"{one(a)}:{one(b)}" for a, b in self.ranges)
 
 
@@ -50,9 +55,12 @@ def _seq_number(cur: Cursor) -> int:
     return cur.nz_number("sequence number")
 
 
-def parse_seqset(cur: Cursor) -> SeqSet:
-    if cur.peek() == ord("$"):
-        raise cur.error("$ (SEARCHRES) is not supported")
+def parse_seqset(cur: Cursor, saved: bool = True) -> SeqSet:
+    """A sequence set, or "$" where *saved* allows it (RFC 5182 §3 "seq-set")."""
+    if cur.accept(b"$"):
+        if not saved:
+            raise cur.error("$ (the saved search result) is not allowed here")
+        return SeqSet((), saved=True)
     ranges: list[tuple[int, int]] = []
     while True:
         a = _seq_number(cur)

@@ -70,6 +70,7 @@ def settings(cfg: Config) -> Settings:
         max_connections_per_account=imap.max_connections_per_account,
         recheck_interval=imap.recheck_interval,
         spill_dir=cfg.datadir.tmp,
+        max_total=imap.max_append_total,
     )
 
 

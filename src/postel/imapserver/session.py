@@ -11,16 +11,16 @@ import base64
 import contextlib
 import functools
 import logging
-import os
 import ssl
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import encode, mutf7, quota, training
+from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, training
 from postel.imapserver import search as searching
+from postel.imapserver.binary import UnknownCTE
 from postel.imapserver.command import Command, QResync, parse_command
+from postel.imapserver.compress import DeflatingWriter, InflatingReader
 from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetch import (
@@ -37,7 +37,14 @@ from postel.imapserver.fetch import (
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.listing import list_entries, list_options, lsub_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
-from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
+from postel.imapserver.reader import (
+    Limits,
+    LineTooLong,
+    LiteralTooBig,
+    Stream,
+    read_command,
+    read_line,
+)
 from postel.imapserver.searchkeys import uses_modseq
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
@@ -99,6 +106,7 @@ STATES: dict[str, tuple[str, ...]] = {
     "GETQUOTA": AUTHED,
     "GETQUOTAROOT": AUTHED,
     "SETQUOTA": AUTHED,
+    "COMPRESS": AUTHED,
 }
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
@@ -125,8 +133,10 @@ class Session:
         tls: bool,
         ip: str,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
+        self.reader: Stream = reader
+        self.writer: asyncio.StreamWriter | DeflatingWriter = writer
+        self.raw = (reader, writer)  # the connection itself, before COMPRESS
+        self.compressed = False
         self.ctx = ctx
         self.tls = tls
         self.ip = ip
@@ -136,8 +146,10 @@ class Session:
         self.account = ""
         self.store: MailStore | None = None
         self.selected: Selected | None = None
+        self.saved: list[int] = []  # UIDs of SEARCH RETURN (SAVE), "$" (RFC 5182)
         self.rev2 = False
         self.utf8 = False
+        self.utf8_accept = False  # RFC 6855: ENABLE UTF8=ACCEPT (rev2 implies self.utf8 only)
         self.condstore = False  # RFC 7162 §3.1: enabled by ENABLE or its first use
         self.qresync = False  # RFC 7162 §3.2: only by ENABLE QRESYNC
         self.watch: Watch | None = None
@@ -146,7 +158,7 @@ class Session:
         self.auth_failures = 0
         self._login_deadline = time.monotonic() + ctx.settings.unauthenticated_timeout
         s = ctx.settings
-        self.limits = Limits(s.max_line, s.max_literal, s.spill_dir)
+        self.limits = Limits(s.max_line, s.max_literal, s.spill_dir, s.max_total)
 
     # -- output -------------------------------------------------------------
 
@@ -187,11 +199,16 @@ class Session:
                 "MOVE",
                 "NAMESPACE",
                 "UNSELECT",
+                "COMPRESS=DEFLATE",
+                "MULTIAPPEND",
+                "BINARY",
+                "UTF8=ACCEPT",
                 "SPECIAL-USE",
                 "CREATE-SPECIAL-USE",
                 "LIST-EXTENDED",
                 "LIST-STATUS",
                 "ESEARCH",
+                "SEARCHRES",
                 "STATUS=SIZE",
                 "CONDSTORE",
                 "QRESYNC",
@@ -268,10 +285,10 @@ class Session:
         except LiteralTooBig as exc:
             tag = exc.tag.decode("ascii", "replace")
             if not exc.synchronizing:  # its data is on the way: no way to resync
-                self.send(b"* BYE [TOOBIG] literal larger than APPENDLIMIT")
+                self.send(f"* BYE [TOOBIG] {exc}".encode())
                 await self.flush()
                 raise _Close from None
-            self.no(tag, f"literal of {exc.size} bytes exceeds {self.limits.max_literal}", "TOOBIG")
+            self.no(tag, str(exc), "TOOBIG")
             return
         started, name, uid = time.monotonic(), "", False
         self._tagged = ""
@@ -287,6 +304,8 @@ class Session:
                 self.bad(cmd.tag, f"{cmd.name} not allowed in state {self.state}")
                 return
             try:
+                if self.selected is not None:
+                    searchres.bind(cmd, self.saved, self.selected.msn)
                 await getattr(self, "cmd_" + cmd.name.lower())(cmd)
             except ParseError as exc:
                 self.bad(cmd.tag, str(exc))
@@ -296,6 +315,8 @@ class Session:
                 self.no(cmd.tag, str(exc), "ALREADYEXISTS")
             except InvalidFlag as exc:
                 self.bad(cmd.tag, str(exc))
+            except UnknownCTE as exc:  # FETCH BINARY (RFC 3516 §5)
+                self.no(cmd.tag, str(exc), "UNKNOWN-CTE")
             except OverQuota as exc:  # APPEND, COPY (RFC 9208 §4.3)
                 self.no(cmd.tag, _one_line(str(exc)), "OVERQUOTA")
             except StoreError as exc:
@@ -354,20 +375,36 @@ class Session:
         self.send(b'* ID ("name" "postel")')
         self.ok(cmd.tag, "ID completed")
 
+    async def cmd_compress(self, cmd: Command) -> None:
+        """COMPRESS DEFLATE (RFC 4978 §3): both directions deflated from the
+        end of the tagged OK on."""
+        if cmd.items != ("DEFLATE",):
+            self.bad(cmd.tag, f"unknown compression mechanism {' '.join(cmd.items)}")
+            return
+        if self.compressed:
+            self.no(cmd.tag, "DEFLATE is active already", "COMPRESSIONACTIVE")
+            return
+        self.ok(cmd.tag, "DEFLATE active")
+        await self.flush()
+        self.reader = InflatingReader(self.raw[0], self.ctx.settings.max_line + 2)
+        self.writer = DeflatingWriter(self.raw[1])
+        self.compressed = True
+        log.info("imap compression on", extra={"account": self.account, "ip": self.ip})
+
     # -- not authenticated ----------------------------------------------------
 
     async def cmd_starttls(self, cmd: Command) -> None:
         if self.tls or self.ctx.tls is None:
             self.bad(cmd.tag, "TLS is active already" if self.tls else "STARTTLS not available")
             return
-        if self.reader._buffer:  # type: ignore[attr-defined]
+        if self.raw[0]._buffer:  # type: ignore[attr-defined]
             # RFC 9051 §11.1: nothing sent before the handshake may be used after it.
             self.bad(cmd.tag, "data after STARTTLS before the TLS handshake")
             raise _Close
         self.ok(cmd.tag, "begin TLS negotiation now")
         await self.flush()
         try:
-            await self.writer.start_tls(self.ctx.tls)
+            await self.raw[1].start_tls(self.ctx.tls)
         except (ssl.SSLError, OSError) as exc:
             log.info("imap starttls failed", extra={"ip": self.ip, "err": str(exc)})
             raise _Close from None
@@ -495,7 +532,7 @@ class Session:
                 self.rev2 = self.utf8 = True
                 enabled.append("IMAP4rev2")
             elif cap == "UTF8=ACCEPT":
-                self.utf8 = True
+                self.utf8 = self.utf8_accept = True
                 enabled.append("UTF8=ACCEPT")
             elif cap == "CONDSTORE":
                 self.condstore = True
@@ -513,6 +550,7 @@ class Session:
             return
         if cmd.condstore or cmd.qresync is not None:
             self.condstore = True
+        self.saved = []  # RFC 5182 §2.1: empty in a newly selected mailbox
         if self.selected is not None:
             self.selected = None
             self.state = AUTH
@@ -701,34 +739,31 @@ class Session:
 
     async def cmd_append(self, cmd: Command) -> None:
         name = self.mailbox_in(cmd.mailbox)
+        if any(m.utf8 for m in cmd.messages) and not self.utf8:
+            self.bad(cmd.tag, "the UTF8 APPEND data item needs ENABLE UTF8=ACCEPT")  # RFC 6855 §4
+            return
         store = self._store()
         try:
             info = await self._thread(store.mailbox, name)
         except MailboxNotFound:
             self.no(cmd.tag, f"no mailbox {name!r}", "TRYCREATE")
             return
-        flags = [f for f in cmd.flags if f.lower() != "\\recent"]
-        message = cmd.message
-        assert message is not None
-        if isinstance(message, SpilledLiteral):
-            path, temp = message.path, False
-        else:
-            if not message:
-                self.bad(cmd.tag, "empty message")
-                return
-            path, temp = await self._thread(_write_temp, self.limits.spill_dir, message), True
-        try:
-            msg = await self._thread(store.append, info.name, path, flags, cmd.date)
-        finally:
-            if temp:
-                path.unlink(missing_ok=True)
+        # All or none (RFC 3502 §6.3.11); APPENDUID with a UID set (RFC 4315 §3).
+        added = await self._thread(
+            appendcmd.append_all, store, info.name, cmd.messages, self.limits.spill_dir
+        )
         log.info(
             "imap append",
-            extra={"account": self.account, "mailbox": info.name, "uid": msg.uid},
+            extra={
+                "account": self.account,
+                "mailbox": info.name,
+                "uid": format_uids([m.uid for m in added]),
+            },
         )
         if self.selected is not None and self.selected.name == info.name:
             await self._announce()
-        self.ok(cmd.tag, "APPEND completed", f"APPENDUID {info.uidvalidity} {msg.uid}")
+        uids = format_uids([m.uid for m in added])
+        self.ok(cmd.tag, "APPEND completed", f"APPENDUID {info.uidvalidity} {uids}")
 
     async def cmd_idle(self, cmd: Command) -> None:
         self.send(b"+ idling")
@@ -795,11 +830,13 @@ class Session:
         if not sel.readonly:
             await self._expunge(None, silent=True)
         self.selected = None
+        self.saved = []
         self.state = AUTH
         self.ok(cmd.tag, "CLOSE completed")
 
     async def cmd_unselect(self, cmd: Command) -> None:
         self.selected = None
+        self.saved = []
         self.state = AUTH
         self.ok(cmd.tag, "UNSELECT completed")
 
@@ -959,6 +996,13 @@ class Session:
         store = self._store()
         key = cmd.search.key
         largest_msn, largest_uid = sel.exists, sel.largest_uid
+        returns = cmd.search.returns
+        if self.utf8_accept and cmd.search.charset:
+            # RFC 6855 §3: no CHARSET once UTF8=ACCEPT is enabled.
+            self.bad(cmd.tag, "SEARCH CHARSET after ENABLE UTF8=ACCEPT")
+            return
+        if searchres.saves(returns):
+            self.saved = []  # RFC 5182 §2.1: empty if this SEARCH fails
 
         def run() -> list[tuple[int, int, int]]:
             hits = []
@@ -985,8 +1029,11 @@ class Session:
             self.condstore = True
             if hits:
                 modseq = str(max(m for _, _, m in hits))
-        returns = cmd.search.returns
-        if returns is None and not self.rev2:
+        if returns is not None and searchres.saves(returns):
+            self.saved = searchres.to_save(returns, [uid for _, uid, _ in hits])
+        if searchres.only_saves(returns):
+            pass  # RFC 5182 §2.4: no ESEARCH response
+        elif returns is None and not self.rev2:
             line = "* SEARCH " + " ".join(map(str, numbers))
             if modseq:
                 line += f" (MODSEQ {modseq})"
@@ -1172,20 +1219,6 @@ def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Mess
             break
         after = page[-1].uid
     return out
-
-
-def _write_temp(directory: Path, data: bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"imap-append-{os.getpid()}-{os.urandom(8).hex()}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
 
 
 def _one_line(text: str) -> str:

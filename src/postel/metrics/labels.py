@@ -58,6 +58,7 @@ IMAP_COMMANDS = frozenset(
         "GETQUOTA",
         "GETQUOTAROOT",
         "SETQUOTA",
+        "COMPRESS",
         "UID EXPUNGE",
         "UID SEARCH",
         "UID FETCH",

@@ -16,21 +16,23 @@ DEFAULT_PORT = "5432"
 
 
 def parse_dsn(dsn: str, *, where: str = "[storage] dsn") -> dict[str, str]:
-    """The DSN's parameters; refuses an unparseable DSN or one with a password."""
+    """The DSN's parameters; refuses an unparseable DSN or one with a password.
+    Messages start with *where* (nothing when it is empty)."""
+    prefix = f"{where}: " if where else ""
     try:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError as exc:  # the optional extra is missing
         raise PgSettingsError(
-            f"{where}: the PostgreSQL store needs psycopg (pip install 'postel[postgresql]')"
+            f"{prefix}the PostgreSQL store needs psycopg (pip install 'postel[postgresql]')"
         ) from exc
     try:
         params = conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg.ProgrammingError, with libpq's reason
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PgSettingsError(f"{where}: not a PostgreSQL DSN: {reason}") from None
+        raise PgSettingsError(f"{prefix}not a PostgreSQL DSN: {reason}") from None
     if "password" in params:
         raise PgSettingsError(
-            f"{where}: has a password inline; put it in [storage] password_file instead"
+            f"{prefix}has a password inline; put it in [storage] password_file instead"
         )
     return {k: str(v) for k, v in params.items() if v is not None}
 

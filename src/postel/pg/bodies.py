@@ -1,0 +1,43 @@
+"""Message bodies in PostgreSQL: one row per content, addressed by SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import psycopg
+
+from postel.pg.pool import Conn
+
+log = logging.getLogger("postel.pg")
+
+
+async def store_body(conn: Conn, data: bytes) -> bytes:
+    """Keep *data* (once per content) in *conn*'s transaction; returns its SHA-256.
+
+    The upsert locks the body's row, so a removal of the last message naming the
+    same content at the same moment cannot drop it under this delivery."""
+    digest = hashlib.sha256(data).digest()
+    await conn.execute(
+        "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s) "
+        "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
+        (digest, len(data), data),
+    )
+    return digest
+
+
+async def drop_unused_bodies(conn: Conn, digests: list[bytes]) -> None:
+    """Delete the bodies in *digests* that no message names any more. A delivery
+    of the same content at the same moment locks the body row first; if it
+    commits a reference meanwhile, the foreign key refuses and the body stays."""
+    if not digests:
+        return
+    try:
+        async with conn.transaction():  # a savepoint
+            await conn.execute(
+                "DELETE FROM body d WHERE d.sha256 = ANY(%s) "
+                "AND NOT EXISTS (SELECT 1 FROM message m WHERE m.body = d.sha256)",
+                (list(set(digests)),),
+            )
+    except psycopg.errors.ForeignKeyViolation:
+        log.debug("body still in use, kept", extra={"bodies": len(digests)})

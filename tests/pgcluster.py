@@ -87,18 +87,17 @@ def _run(owner: pwd.struct_passwd | None, args: list[str], timeout: float) -> No
         raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
-def _start(root: Path, owner: pwd.struct_passwd | None) -> int:
+def _start(root: Path, owner: pwd.struct_passwd | None, durable: bool) -> int:
     """Start the postmaster on a free port (retried: another process may take
     the port between the probe and the start)."""
     for _ in range(5):
         port = _free_port()
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {port} "
-            f"-c unix_socket_directories={root / 'sock'} "
-            # A test cluster: speed over durability (nothing here outlives the run).
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
+            f"-c unix_socket_directories={root / 'sock'} -c max_connections=200"
         )
+        if not durable:  # tests: speed over durability (nothing here outlives the run)
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             _run(
                 owner,
@@ -135,8 +134,9 @@ def _stop(root: Path, owner: pwd.struct_passwd | None) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """initdb, start, create the test role and template; stop and remove at the end."""
+def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """initdb, start, create the test role and template; stop and remove at the end.
+    *durable*: PostgreSQL's default fsync and commit settings (for benchmarks)."""
     owner = _owner()
     root = Path(tempfile.mkdtemp(prefix="postel-pg-"))
     started = False
@@ -165,7 +165,7 @@ def running_cluster() -> Iterator[Cluster]:
             ],
             120,
         )
-        port = _start(root, owner)
+        port = _start(root, owner, durable)
         started = True
         cluster = Cluster(root, port, password, password_file)
         with cluster.admin() as conn:

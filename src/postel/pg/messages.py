@@ -52,8 +52,10 @@ class Messages(Reading):
         mime = _structure(data, self.name)
         when = received if received is not None else datetime.now(UTC)
         async with change_tx(self.pool, self.id, self.name) as tx:
-            modseq = await tx.modseq()
+            # The body before the account's lock (tx.modseq): writing it does
+            # not hold up the account's other writers.
             digest = await store_body(tx.conn, data)
+            modseq = await tx.modseq()
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
             mailbox_id, uid = row

@@ -52,10 +52,10 @@ class Messages(Reading):
         mime = _structure(data, self.name)
         when = received if received is not None else datetime.now(UTC)
         async with change_tx(self.pool, self.id, self.name) as tx:
-            # The body before the account's lock (tx.modseq): writing it does
-            # not hold up the account's other writers.
-            digest = await store_body(tx.conn, data)
+            # The account's lock first, as every writer of the account: a removal
+            # in it (account lock, then the body's row) cannot deadlock with us.
             modseq = await tx.modseq()
+            digest = await store_body(tx.conn, data)
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
             mailbox_id, uid = row

@@ -137,6 +137,23 @@ async def test_bodies_stored_once_and_dropped_with_last_message(
         assert await bodies() == 0
 
 
+async def test_removal_racing_a_delivery_of_the_same_content_keeps_the_body(
+    pg_settings: PgSettings,
+) -> None:
+    """Alice's last copy of a content is removed while the same content is
+    delivered to Bob, 30 times at once: Bob's message always keeps its body."""
+    async with _pools(pg_settings, 2) as (one, two):
+        store_a, store_b = PgStore(one), PgStore(two)
+        alice = await store_a.create_account("alice")
+        bob = await store_b.create_account("bob")
+        for n in range(30):
+            data = _mail(n, "same content")
+            old = await alice.deliver("Inbox", data)
+            _, new = await asyncio.gather(alice.remove(old.msgid), bob.deliver("Inbox", data))
+            assert (await bob.body(new.msgid))[1] == data
+        assert (await bob.mailbox("Inbox")).total == 30
+
+
 async def test_accounts_do_not_see_each_others_messages(pg_settings: PgSettings) -> None:
     async with _pools(pg_settings, 1) as (pool,):
         store = PgStore(pool)

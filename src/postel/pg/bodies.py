@@ -29,15 +29,19 @@ async def store_body(conn: Conn, data: bytes) -> bytes:
 async def drop_unused_bodies(conn: Conn, digests: list[bytes]) -> None:
     """Delete the bodies in *digests* that no message names any more. A delivery
     of the same content at the same moment locks the body row first; if it
-    commits a reference meanwhile, the foreign key refuses and the body stays."""
+    commits a reference meanwhile, the foreign key refuses and the body stays.
+    Rows are locked in hash order (two accounts deleting the same bodies do not
+    deadlock); should PostgreSQL still report a deadlock, the bodies are kept
+    for a later sweep rather than failing the removal."""
     if not digests:
         return
     try:
         async with conn.transaction():  # a savepoint
             await conn.execute(
-                "DELETE FROM body d WHERE d.sha256 = ANY(%s) "
+                "DELETE FROM body d WHERE d.sha256 IN (SELECT sha256 FROM body "
+                "WHERE sha256 = ANY(%s) ORDER BY sha256 FOR UPDATE) "
                 "AND NOT EXISTS (SELECT 1 FROM message m WHERE m.body = d.sha256)",
-                (list(set(digests)),),
+                (sorted(set(digests)),),
             )
-    except psycopg.errors.ForeignKeyViolation:
-        log.debug("body still in use, kept", extra={"bodies": len(digests)})
+    except (psycopg.errors.ForeignKeyViolation, psycopg.errors.DeadlockDetected) as exc:
+        log.debug("bodies kept", extra={"bodies": len(digests), "reason": type(exc).__name__})

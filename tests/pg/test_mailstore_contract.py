@@ -168,3 +168,49 @@ def test_message_of_another_mailbox_is_not_found(mailstore: MailStore) -> None:
         mailstore.get_by_uid("Inbox", 1)
     with pytest.raises(MessageNotFound):
         mailstore.remove(12345)
+
+
+def test_pg_mailstore_refuses_the_loop_thread(pg_store: object, loop_thread: object) -> None:
+    """Called on the event loop's own thread, a synchronous call would wait for
+    itself forever: it is refused at once instead."""
+    import asyncio
+
+    from pghelpers import LoopThread
+
+    from postel.pg.accountstore import PgStore
+    from postel.pg.syncstore import LoopThreadError, PgMailStore
+
+    assert isinstance(pg_store, PgStore) and isinstance(loop_thread, LoopThread)
+    account = loop_thread.run(pg_store.create_account("alice"))
+    store = PgMailStore(account, loop_thread.loop, Path("/nonexistent"))
+
+    async def on_loop() -> str:
+        try:
+            store.mailboxes()
+        except LoopThreadError as exc:
+            return str(exc)
+        return "no error"
+
+    text = loop_thread.run(asyncio.wait_for(on_loop(), 5))
+    assert text == "account 'alice': PgMailStore called on the event loop's thread"
+
+
+def test_pg_message_files_are_private(
+    pg_store: object, loop_thread: object, tmp_path: Path
+) -> None:
+    from pghelpers import LoopThread
+
+    from postel.pg.accountstore import PgStore
+    from postel.pg.syncstore import PgMailStore
+
+    assert isinstance(pg_store, PgStore) and isinstance(loop_thread, LoopThread)
+    account = loop_thread.run(pg_store.create_account("alice"))
+    store = PgMailStore(account, loop_thread.loop, tmp_path / "cache")
+    msg = _append(store, tmp_path, 1)
+    path = store.message_file(msg.msgid)
+    assert path == store.message_file(msg.msgid)  # written once, then reused
+    assert [p.stat().st_mode & 0o777 for p in (tmp_path / "cache", path.parent, path)] == [
+        0o700,
+        0o700,
+        0o600,
+    ]

@@ -43,6 +43,7 @@ def test_conninfo_adds_the_password_from_its_file(tmp_path: Path) -> None:
     settings = PgSettings(dsn="host=127.0.0.1 dbname=postel", password=read_password(secret))
     assert "s3cret with space" in settings.conninfo()
     assert "s3cret" not in settings.where
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
 
 
 def test_password_file_problems_are_one_line(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ shown in logs and config dumps. Only :func:`describe` output is ever logged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from postel.pg.errors import PgSettingsError
@@ -52,7 +52,7 @@ class PgSettings:
     password, read from its file."""
 
     dsn: str
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a repr or a log line
     pool_min: int = 1
     pool_max: int = 10
     connect_timeout: float = 10.0

@@ -137,7 +137,9 @@ def _loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
 def _write_once(path: Path, data: bytes) -> None:
     """Write *path* atomically (a temporary file renamed into place): readers
     see the whole body or no file; two writers write the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Message content: readable by this user only (directories 0700, files 0600).
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fp:

@@ -5,8 +5,9 @@ a test role with a password (scram-sha-256 over TCP), one database per test.
 initdb refuses to run as root: run as root (CI), the cluster belongs to an
 unprivileged user (Debian's "postgres", else "nobody") and its programs run
 under runuser; run as a normal user, they run as that user. The cluster is
-stopped when the session ends, also after failures (a finalizer, and the
-postmaster's own shutdown when its data directory goes away is not relied on).
+stopped when the session ends, also after failures (a finalizer); a cluster
+left by a test process killed before its finalizer ran is stopped by the next
+session (reap_orphans).
 
 Use the fixtures ``pg_cluster`` (session) and ``pg_dsn`` (a fresh database per
 test), imported by a conftest.py (``from pgcluster import ...``: tests/ is on
@@ -133,14 +134,54 @@ def _stop(root: Path, owner: pwd.struct_passwd | None) -> None:
     )
 
 
+def _owner_alive(root: Path) -> bool:
+    try:
+        pid = int((root / "owner.pid").read_text())
+    except (OSError, ValueError):
+        return True  # not ours to judge (being set up, or not made by this module)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(owner: pwd.struct_passwd | None) -> None:
+    """Stop and remove clusters of earlier test runs that were killed before
+    their finalizer ran (their owner.pid names a process that is gone)."""
+    for root in Path(tempfile.gettempdir()).glob("postel-pg-*"):
+        if _owner_alive(root):
+            continue
+        if (root / "data" / "postmaster.pid").exists():
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                _run(
+                    owner,
+                    [
+                        str(PG_BIN / "pg_ctl"),
+                        "stop",
+                        "-m",
+                        "immediate",
+                        "-w",
+                        "-D",
+                        str(root / "data"),
+                    ],
+                    START_TIMEOUT + 10,
+                )
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
     """initdb, start, create the test role and template; stop and remove at the end.
     *durable*: PostgreSQL's default fsync and commit settings (for benchmarks)."""
     owner = _owner()
+    reap_orphans(owner)
     root = Path(tempfile.mkdtemp(prefix="postel-pg-"))
     started = False
     try:
+        (root / "owner.pid").write_text(str(os.getpid()))
         (root / "sock").mkdir()
         password = secrets.token_urlsafe(18)
         password_file = root / "password"

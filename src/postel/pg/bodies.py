@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import psycopg
@@ -12,18 +11,17 @@ from postel.pg.pool import Conn
 log = logging.getLogger("postel.pg")
 
 
-async def store_body(conn: Conn, data: bytes) -> bytes:
-    """Keep *data* (once per content) in *conn*'s transaction; returns its SHA-256.
+async def store_body(conn: Conn, digest: bytes, data: bytes) -> None:
+    """Keep *data*, whose SHA-256 is *digest*, once per content in *conn*'s
+    transaction.
 
     The upsert locks the body's row, so a removal of the last message naming the
     same content at the same moment cannot drop it under this delivery."""
-    digest = hashlib.sha256(data).digest()
     await conn.execute(
         "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s) "
         "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
         (digest, len(data), data),
     )
-    return digest
 
 
 async def drop_unused_bodies(conn: Conn, digests: list[bytes]) -> None:

@@ -5,6 +5,8 @@ and one no message names any more is deleted."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from postel.pg.mailboxes import insert_mailbox
 from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
 from postel.store import mimestructure
-from postel.store.envelope import header_block, parse_envelope
+from postel.store.envelope import Envelope, header_block, parse_envelope
 from postel.store.errors import MailboxNotFound, StoreError
 from postel.store.message import FlagsStored, FlagState, Message
 from postel.store.names import normalize_mailbox, split_flags
@@ -48,14 +50,14 @@ class Messages(Reading):
         transaction (*create*: make the mailbox if it does not exist)."""
         mailbox = normalize_mailbox(mailbox)
         system, keywords = split_flags(flags)
-        env = parse_envelope(header_block(data[:HEADER_READ]))
-        mime = _structure(data, self.name)
+        # Parsing and hashing are CPU work: not on the event loop.
+        env, mime, digest = await asyncio.to_thread(_prepare, data, self.name)
         when = received if received is not None else datetime.now(UTC)
         async with change_tx(self.pool, self.id, self.name) as tx:
             # The account's lock first, as every writer of the account: a removal
             # in it (account lock, then the body's row) cannot deadlock with us.
             modseq = await tx.modseq()
-            digest = await store_body(tx.conn, data)
+            await store_body(tx.conn, digest, data)
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
             mailbox_id, uid = row
@@ -295,6 +297,12 @@ class _NoChange(Exception):
     def __init__(self, message: Message | None) -> None:
         super().__init__("no change")
         self.message = message
+
+
+def _prepare(data: bytes, account: str) -> tuple[Envelope, bytes | None, bytes]:
+    """The envelope, the stored MIME structure and the SHA-256 of a new message."""
+    env = parse_envelope(header_block(data[:HEADER_READ]))
+    return env, _structure(data, account), hashlib.sha256(data).digest()
 
 
 def _structure(data: bytes, account: str) -> bytes | None:

@@ -27,14 +27,22 @@ CREATE TABLE account (
     created timestamptz NOT NULL DEFAULT now()
 );
 
+-- Keyed by name as auth.db is: a password may be set before the account's mail
+-- exists, and outlives its removal until removed itself.
 CREATE TABLE credential (
-    account_id bigint PRIMARY KEY REFERENCES account (id) ON DELETE CASCADE,
+    account text PRIMARY KEY,
     scrypt text NOT NULL,
     scram_salt bytea NOT NULL,
     scram_iterations integer NOT NULL,
     scram_stored_key bytea NOT NULL,
     scram_server_key bytea NOT NULL,
     updated timestamptz NOT NULL DEFAULT now()
+);
+
+-- Server secrets shared by the nodes (e.g. the SCRAM decoy key).
+CREATE TABLE secret (
+    name text PRIMARY KEY,
+    value bytea NOT NULL
 );
 
 CREATE TABLE mailbox (

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from postel.pg.errors import MigrationFailed, SchemaTooNew
+from postel.pg.errors import PgMigrationFailed, PgSchemaTooNew
 from postel.pg.migrate import migrate, schema_version
 from postel.pg.pool import connect
 from postel.pg.schema import MIGRATIONS
@@ -40,7 +40,7 @@ async def test_each_step_in_its_own_transaction(pg_settings: PgSettings) -> None
     steps = ["CREATE TABLE a (x int)", "CREATE TABLE b (x int); SELECT 1/0"]
     conn = await connect(pg_settings)
     try:
-        with pytest.raises(MigrationFailed, match="db: migration to version 2 failed: division"):
+        with pytest.raises(PgMigrationFailed, match="db: migration to version 2 failed: division"):
             await migrate(conn, where="db", migrations=steps)
         assert await schema_version(conn) == 1
         cur = await conn.execute("SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NULL")
@@ -54,7 +54,7 @@ async def test_newer_schema_is_refused(pg_settings: PgSettings) -> None:
     try:
         await migrate(conn, where="db")
         await conn.execute("UPDATE schema_version SET version = 99")
-        with pytest.raises(SchemaTooNew, match="db: schema version 99 is newer"):
+        with pytest.raises(PgSchemaTooNew, match="db: schema version 99 is newer"):
             await migrate(conn, where="db")
     finally:
         await conn.close()

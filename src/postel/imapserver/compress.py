@@ -14,11 +14,13 @@ import asyncio
 import zlib
 from typing import Protocol
 
+from postel.imapserver.errors import IMAPServerError
+
 CHUNK = 64 * 1024  # bytes inflated, or read from the connection, per step
 WBITS = -15  # raw DEFLATE (RFC 4978 §4)
 
 
-class CorruptStream(ConnectionError):
+class CorruptStream(IMAPServerError):
     """The client's DEFLATE stream cannot be inflated: the session ends."""
 
 

@@ -20,7 +20,7 @@ from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, traini
 from postel.imapserver import search as searching
 from postel.imapserver.binary import UnknownCTE
 from postel.imapserver.command import Command, QResync, parse_command
-from postel.imapserver.compress import DeflatingWriter, InflatingReader
+from postel.imapserver.compress import CorruptStream, DeflatingWriter, InflatingReader
 from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
 from postel.imapserver.fetch import (
@@ -249,7 +249,7 @@ class Session:
         except _Close:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.flush(), 5)
-        except (EOFError, ConnectionError, TimeoutError):
+        except (EOFError, ConnectionError, TimeoutError, CorruptStream):
             pass
         finally:
             if self.watch is not None:
@@ -321,7 +321,7 @@ class Session:
                 self.no(cmd.tag, _one_line(str(exc)), "OVERQUOTA")
             except StoreError as exc:
                 self.no(cmd.tag, _one_line(str(exc)), "CANNOT")
-            except (_Close, ConnectionError, EOFError, TimeoutError):
+            except (_Close, ConnectionError, CorruptStream, EOFError, TimeoutError):
                 raise
             except Exception:  # a bug: this command fails, the session goes on
                 log.exception("imap command failed", extra={"command": cmd.name, "ip": self.ip})

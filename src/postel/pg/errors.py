@@ -18,9 +18,9 @@ class PgConnectError(PgError):
     """No connection to the database server (refused, authentication, timeout)."""
 
 
-class SchemaTooNew(PgError):
+class PgSchemaTooNew(PgError):
     """The database's schema was written by a newer program."""
 
 
-class MigrationFailed(PgError):
+class PgMigrationFailed(PgError):
     """A migration step failed; its transaction was rolled back."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from postel.pg.errors import MigrationFailed, SchemaTooNew
+from postel.pg.errors import PgMigrationFailed, PgSchemaTooNew
 from postel.pg.rows import col_int
 from postel.pg.schema import MIGRATIONS
 
@@ -54,7 +54,7 @@ async def migrate(
     target = len(migrations)
     version = await schema_version(conn)
     if version > target:
-        raise SchemaTooNew(
+        raise PgSchemaTooNew(
             f"{where}: schema version {version} is newer than this program knows ({target})"
         )
     while version < target:
@@ -75,7 +75,9 @@ async def migrate(
                 )
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MigrationFailed(f"{where}: migration to version {step} failed: {first}") from exc
+            raise PgMigrationFailed(
+                f"{where}: migration to version {step} failed: {first}"
+            ) from exc
         log.info("schema migrated", extra={"db": where, "version": step})
         version = step
     return version

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
-from typing import TypeVar
 
 from postel.config import Config
 from postel.delivery.request import DeliveryOutcome, DeliveryRequest
@@ -26,7 +25,6 @@ from postel.store import Store
 from postel.store.errors import OverQuota
 
 log = logging.getLogger("postel.queue")
-T = TypeVar("T")
 
 CONCURRENCY = 10  # recipient domains delivered to at once
 POLL_INTERVAL = 5.0  # seconds: notices changes made by the CLI

@@ -30,7 +30,8 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     from postel.dns.cache import CachingResolver
     from postel.mtastsdb import MTASTSDB, refresh_loop
     from postel.netpolicy import AddressPolicy
-    from postel.queue import Queue, QueueSubmitter
+    from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter, SQLiteQueueEntries
+    from postel.queue.recorder import DMARCBounce
     from postel.tlsrptresultdb import ResultDB
 
     allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
@@ -50,36 +51,43 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
             await asyncio.wait_for(refresher, 10)  # cancelled when still fetching
 
     stack.push_async_callback(stop_refresher)
+    # The process's one connection to tlsrptresult.db: the recorder of delivery
+    # attempts, the daily TLS reports and the admin pages share it.
     resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
     stack.callback(resultdb.close)
+    entries = SQLiteQueueEntries(cfg.datadir)
+    stack.callback(entries.close)
     deliverer = Deliverer(
         cfg,
         # Each message to a domain asks for its MX, addresses, TLSA and MTA-STS
         # TXT records again: answers are kept for their TTL, DNSSEC status included.
         CachingResolver(resolver, max_age=DELIVERY_DNS_MAX_AGE),
         mtastsdb,
-        None if cfg.static.reports.no_outgoing_tls_reports else resultdb,
         store,
     )
     # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
     stack.push_async_callback(deliverer.aclose)
-    queue = Queue(cfg.datadir, cfg, deliverer, store, resultdb=resultdb)
+    recorder = OutcomeRecorder(
+        entries, resultdb, store, dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db)
+    )
+    queue = QueueRunner(cfg, entries, deliverer, recorder, store)
     queue.start()
     stack.push_async_callback(queue.stop)
     from postel.tlsrptsend.service import start_daily_reports
 
     # Daily outgoing TLS reports (RFC 8460), sent through this queue.
-    await start_daily_reports(cfg, resolver, stack, queue)
+    submitter = QueueSubmitter(cfg, entries, store, queue=queue)
+    await start_daily_reports(cfg, resolver, stack, submitter, resultdb)
     from postel.dmarcsend.service import start_daily_reports as start_dmarc_reports
 
     # Daily outgoing DMARC aggregate reports (RFC 7489 §7.2), through the same queue.
-    await start_dmarc_reports(cfg, resolver, stack, queue)
+    await start_dmarc_reports(cfg, resolver, stack, submitter)
 
     from postel.reportfindings.service import start_daily_digest
 
     # Daily mail to the admin of problems that received reports show.
-    await start_daily_digest(cfg, store, queue, stack)
-    return QueueSubmitter(queue)
+    await start_daily_digest(cfg, store, submitter, stack)
+    return submitter
 
 
 async def start_extras(
@@ -100,20 +108,23 @@ async def start_extras(
     listening sockets bound before the switch of user (postel.privdrop).
     """
     from postel.imapserver import IMAPService
+    from postel.queue import QueueRunner
     from postel.web import start_web
 
     # IMAP listeners (143 with STARTTLS, 993 with TLS), in this process.
     imap = IMAPService(cfg, store, sockets=sockets, feed=feed)
     await imap.start()
     stack.push_async_callback(imap.stop)
+    queue = getattr(submitter, "queue", None)
     # Web listeners: admin, webmail, MTA-STS policies.
     return imap.bound + await start_web(
         cfg,
         store,
         resolver,
         stack,
-        queue=getattr(submitter, "queue", None),
+        queue=queue,
         submitter=submitter,
+        resultdb=queue.recorder.resultdb if isinstance(queue, QueueRunner) else None,
         sockets=sockets,
         challenges=challenges,
         feed=feed,

@@ -8,8 +8,10 @@ days after three of our reports to it bounced.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
+from contextlib import AbstractContextManager
 
 from postel.db import transaction
 
@@ -27,63 +29,78 @@ class SuppressionList:
     def _suppression_db(self) -> sqlite3.Connection:
         raise NotImplementedError
 
+    def _suppression_lock(self) -> AbstractContextManager[object]:
+        """Held around each use of the connection (a database shared by threads)."""
+        return contextlib.nullcontext()
+
     def suppress(
         self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True
     ) -> None:
-        db = self._suppression_db()
-        db.execute(
-            "INSERT INTO suppression (address, until, comment, manual, created)"
-            " VALUES (?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET until = excluded.until,"
-            " comment = excluded.comment, manual = excluded.manual",
-            (address.lower(), _iso(until), comment, int(manual), _iso(dt.datetime.now(dt.UTC))),
-        )
+        with self._suppression_lock():
+            db = self._suppression_db()
+            db.execute(
+                "INSERT INTO suppression (address, until, comment, manual, created)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET until = excluded.until,"
+                " comment = excluded.comment, manual = excluded.manual",
+                (address.lower(), _iso(until), comment, int(manual), _iso(dt.datetime.now(dt.UTC))),
+            )
 
     def unsuppress(self, address: str) -> bool:
-        db = self._suppression_db()
-        cur = db.execute("DELETE FROM suppression WHERE address = ?", (address.lower(),))
-        return cur.rowcount > 0
+        with self._suppression_lock():
+            db = self._suppression_db()
+            cur = db.execute("DELETE FROM suppression WHERE address = ?", (address.lower(),))
+            return cur.rowcount > 0
 
     def suppressions(self) -> list[tuple[str, dt.datetime, str, bool]]:
-        db = self._suppression_db()
-        return [
-            (r["address"], dt.datetime.fromisoformat(r["until"]), r["comment"], bool(r["manual"]))
-            for r in db.execute("SELECT * FROM suppression ORDER BY address")
-        ]
+        with self._suppression_lock():
+            db = self._suppression_db()
+            return [
+                (
+                    r["address"],
+                    dt.datetime.fromisoformat(r["until"]),
+                    r["comment"],
+                    bool(r["manual"]),
+                )
+                for r in db.execute("SELECT * FROM suppression ORDER BY address")
+            ]
 
     def is_suppressed(self, address: str, now: dt.datetime | None = None) -> bool:
-        db = self._suppression_db()
-        now = now or dt.datetime.now(dt.UTC)
-        r = db.execute(
-            "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
-        ).fetchone()
-        return r is not None and dt.datetime.fromisoformat(r["until"]) > now
+        with self._suppression_lock():
+            db = self._suppression_db()
+            now = now or dt.datetime.now(dt.UTC)
+            r = db.execute(
+                "SELECT until FROM suppression WHERE address = ?", (address.lower(),)
+            ).fetchone()
+            return r is not None and dt.datetime.fromisoformat(r["until"]) > now
 
     def clear_bounces(self, address: str) -> None:
         """Forget counted bounces after a report reached *address*."""
-        db = self._suppression_db()
-        db.execute("DELETE FROM bounce WHERE address = ?", (address.lower(),))
+        with self._suppression_lock():
+            db = self._suppression_db()
+            db.execute("DELETE FROM bounce WHERE address = ?", (address.lower(),))
 
     def record_bounce(
         self, address: str, *, threshold: int = BOUNCE_THRESHOLD, now: dt.datetime | None = None
     ) -> bool:
         """Count a bounced report; suppress for 30 days at *threshold*. True if suppressed."""
-        db = self._suppression_db()
-        now = now or dt.datetime.now(dt.UTC)
-        addr = address.lower()
-        with transaction(db):
-            db.execute(
-                "INSERT INTO bounce (address, count, last) VALUES (?, 1, ?)"
-                " ON CONFLICT(address) DO UPDATE SET count = count + 1, last = excluded.last",
-                (addr, _iso(now)),
-            )
-            row = db.execute("SELECT count FROM bounce WHERE address = ?", (addr,))
-            count = int(row.fetchone()[0])
-        if count >= threshold:
-            self.suppress(
-                addr,
-                now + SUPPRESS_AFTER_BOUNCES,
-                f"automatic: {count} bounced reports",
-                manual=False,
-            )
-            return True
-        return False
+        with self._suppression_lock():
+            db = self._suppression_db()
+            now = now or dt.datetime.now(dt.UTC)
+            addr = address.lower()
+            with transaction(db):
+                db.execute(
+                    "INSERT INTO bounce (address, count, last) VALUES (?, 1, ?)"
+                    " ON CONFLICT(address) DO UPDATE SET count = count + 1, last = excluded.last",
+                    (addr, _iso(now)),
+                )
+                row = db.execute("SELECT count FROM bounce WHERE address = ?", (addr,))
+                count = int(row.fetchone()[0])
+            if count >= threshold:
+                self.suppress(
+                    addr,
+                    now + SUPPRESS_AFTER_BOUNCES,
+                    f"automatic: {count} bounced reports",
+                    manual=False,
+                )
+                return True
+            return False

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from postel.config import Config, load_config
+from postel.delivery import Deliverer, DeliveryOutcome, DeliveryRequest, RecipientOutcome
 from postel.errors import SMTPReplyError
 from postel.mtastsdb import MTASTSDB
+from postel.queue.recorder import AttemptRecord, OutcomeRecorder
 from postel.smtpclient import DataReply, RcptResult, SessionResult, TLSMode
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
@@ -153,3 +155,23 @@ def env(tmp_path: Path) -> Iterator[Env]:
         rdb.close()
         mdb.close()
         store.close()
+
+
+class Recorded:
+    """A Deliverer whose outcomes are recorded as the queue's runner has them
+    recorded (postel.queue.recorder: TLS results in *resultdb*, domain security
+    in the store); ``deliver`` returns the recipients' outcomes."""
+
+    def __init__(self, deliverer: Deliverer, resultdb: ResultDB | None, store: Store) -> None:
+        self.deliverer = deliverer
+        self.recorder = OutcomeRecorder(None, resultdb, store)
+        self.outcomes: list[DeliveryOutcome] = []
+
+    async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+        outcome = await self.deliverer.deliver(req)
+        self.outcomes.append(outcome)
+        await self.recorder.record(AttemptRecord(outcome))
+        return list(outcome.recipients)
+
+    async def aclose(self) -> None:
+        await self.deliverer.aclose()

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from delivery_fakes import Env, Script, accept, fail, make_config, rcpt_replies
+from delivery_fakes import Env, Recorded, Script, accept, fail, make_config, rcpt_replies
 
 from postel.delivery import Deliverer, DeliveryRequest
 from postel.delivery.localonly import LOCALSERVE_MAILBOX
@@ -23,15 +23,18 @@ RECORDS = {
 }
 
 
-def deliverer(env: Env, script: Script, resolver: MockResolver | None = None) -> Deliverer:
-    return Deliverer(
-        env.cfg,
-        resolver or MockResolver(dict(RECORDS), authentic=False),
-        env.mtastsdb,
+def deliverer(env: Env, script: Script, resolver: MockResolver | None = None) -> Recorded:
+    return Recorded(
+        Deliverer(
+            env.cfg,
+            resolver or MockResolver(dict(RECORDS), authentic=False),
+            env.mtastsdb,
+            env.store,
+            session=script,
+            rng=random.Random(0),
+        ),
         env.resultdb,
         env.store,
-        session=script,
-        rng=random.Random(0),
     )
 
 
@@ -217,7 +220,7 @@ async def test_local_only(tmp_path: Path) -> None:
     try:
         msg = tmp_path / "m.eml"
         msg.write_bytes(b"Subject: local\r\n\r\nbody\r\n")
-        d = Deliverer(cfg, MockResolver({}), None, None, store, session=Script({}))
+        d = Deliverer(cfg, MockResolver({}), None, store, session=Script({}))
         out = await d.deliver(
             DeliveryRequest(
                 domain="example.com",
@@ -227,7 +230,7 @@ async def test_local_only(tmp_path: Path) -> None:
                 sender_account="alice",
             )
         )
-        assert [o.status for o in out] == ["delivered"] * 3
+        assert [o.status for o in out.recipients] == ["delivered"] * 3
         assert len(store.account("bob").list_messages("Inbox")) == 1
         assert len(store.account("alice").list_messages(LOCALSERVE_MAILBOX)) == 1
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from delivery_fakes import Env, Script, accept
+from delivery_fakes import Env, Recorded, Script, accept
 
 from postel.delivery import Deliverer, DeliveryRequest
 from postel.dns.mock import MockResolver
@@ -21,15 +21,18 @@ RECORDS = {
 }
 
 
-def deliverer(env: Env, script: Script) -> Deliverer:
-    return Deliverer(
-        env.cfg,
-        MockResolver(dict(RECORDS), authentic=False),
-        env.mtastsdb,
+def deliverer(env: Env, script: Script) -> Recorded:
+    return Recorded(
+        Deliverer(
+            env.cfg,
+            MockResolver(dict(RECORDS), authentic=False),
+            env.mtastsdb,
+            env.store,
+            session=script,
+            rng=random.Random(0),
+        ),
         env.resultdb,
         env.store,
-        session=script,
-        rng=random.Random(0),
     )
 
 

@@ -56,7 +56,6 @@ async def deliver(
         env.cfg,
         MockResolver(dict(records), authentic=records is not RECORDS),
         env.mtastsdb,
-        env.resultdb,
         env.store,
         session=script,
         rng=random.Random(0),

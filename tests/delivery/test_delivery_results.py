@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from pathlib import Path
+
+import pytest
 
 from postel.dane import TLSARecord
 from postel.dane.lookup import TLSALookup
-from postel.delivery import AttemptReport, HostAddresses, HostTLSA
+from postel.delivery import AttemptReport, DeliveryOutcome, HostAddresses, HostTLSA
 from postel.delivery.results import (
-    ResultRecorder,
     ede_reason,
     is_ip_literal,
-    record,
     send_report_for,
+    tls_attempt,
 )
 from postel.dns import BogusError, TemporaryError
 from postel.mtasts.policy import parse_policy
 from postel.mtastsdb.model import no_policy_result, sts_result
+from postel.queue.recorder import AttemptRecord, OutcomeRecorder
 from postel.smtpclient import SessionResult
 from postel.tlsrpt.report import FailureDetails, PolicyType, ResultType
-from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptresultdb import AttemptResults, ResultDB
 
 HOST = "mx.example.com"
 POLICY = parse_policy("version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 600\n")
@@ -236,12 +239,13 @@ def test_record_rules(tmp_path: Path) -> None:
         rep = AttemptReport("example.com", no_policy_result("example.com"))
         rep.host_tlsa(HOST, tlsa(EE))
         rep.session(session(tls=True, tls_success=True))
-        assert not record(db, rep, disabled=True, is_tlsrpt=False, is_dmarc_report=False)
-        assert db.rows() == []
+        assert tls_attempt(rep, disabled=True, is_tlsrpt=False, is_dmarc_report=False) is None
         lit = AttemptReport("[192.0.2.1]", no_policy_result("[192.0.2.1]"))
-        assert not record(db, lit, disabled=False, is_tlsrpt=False, is_dmarc_report=False)
+        assert tls_attempt(lit, disabled=False, is_tlsrpt=False, is_dmarc_report=False) is None
         assert is_ip_literal("[IPv6:2001:db8::1]") and not is_ip_literal("example.com")
-        assert record(db, rep, disabled=False, is_tlsrpt=True, is_dmarc_report=False, now=now)
+        t = tls_attempt(rep, disabled=False, is_tlsrpt=True, is_dmarc_report=False)
+        assert t is not None and not t.send_report
+        db.add_attempt(t.results, send_report=t.send_report, now=now)
         rows = db.rows()
         # The tlsa host row has the host as policy domain: the domain row stays.
         assert [(r.policy_domain, r.is_host, r.send_report) for r in rows] == [
@@ -252,34 +256,39 @@ def test_record_rules(tmp_path: Path) -> None:
         db.close()
 
 
-async def test_recorder_batches_concurrent_attempts(tmp_path: Path) -> None:
-    """Attempts finishing together share one transaction, written off the event
-    loop; the stored counts are those of recording them one by one."""
+async def test_recorder_batches_concurrent_attempts_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempts finishing together share one transaction, written in a worker
+    thread (never on the event loop's); the stored counts are those of
+    recording them one by one."""
     db = ResultDB.open(tmp_path / "r.db")
-    try:
-        recorder = ResultRecorder(db)
+    threads: list[int] = []
+    real = db.add_attempts
 
-        def report() -> AttemptReport:
+    def spy(items: list[tuple[AttemptResults, bool]]) -> None:
+        threads.append(threading.get_ident())
+        real(items)
+
+    monkeypatch.setattr(db, "add_attempts", spy)
+    try:
+        recorder = OutcomeRecorder(None, db, None)
+
+        def outcome() -> DeliveryOutcome:
             rep = AttemptReport("example.com", no_policy_result("example.com"))
             rep.host_tlsa(HOST, tlsa(EE))
             rep.session(session(tls=True, tls_success=True))
-            return rep
+            t = tls_attempt(rep, disabled=False, is_tlsrpt=False, is_dmarc_report=False)
+            assert t is not None
+            return DeliveryOutcome((), tls_reports=(t,))
 
-        done = await asyncio.gather(
-            *(
-                recorder.record(report(), disabled=False, is_tlsrpt=False, is_dmarc_report=False)
-                for _ in range(10)
-            )
-        )
-        assert done == [True] * 10
-        assert recorder._commit.calls < 10
+        await asyncio.gather(*(recorder.record(AttemptRecord(outcome())) for _ in range(10)))
+        assert recorder.writes < 10
+        assert threads and threading.get_ident() not in threads
         counts = {
             r.policy_domain: [p.summary.total_successful_session_count for p in r.results]
             for r in db.rows()
         }
         assert counts == {"example.com": [10], HOST: [10]}
-        assert not await recorder.record(
-            report(), disabled=True, is_tlsrpt=False, is_dmarc_report=False
-        )
     finally:
         db.close()

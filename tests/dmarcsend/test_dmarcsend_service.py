@@ -4,7 +4,7 @@ adapter, and the evaluation of one message as stored."""
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 from dmarcsend_data import STATIC
@@ -17,7 +17,7 @@ from postel.dmarcevaldb import evaluation_from_results
 from postel.dmarcsend.service import QueueEnqueue, start_daily_reports
 from postel.dns.mock import MockResolver
 from postel.queue import QueueDB
-from postel.tlsrptsend.service import adding_queue
+from postel.tlsrptsend.service import adding_submitter
 
 
 async def test_disabled_starts_nothing(config_dir: Path) -> None:
@@ -25,30 +25,37 @@ async def test_disabled_starts_nothing(config_dir: Path) -> None:
         STATIC.replace("[reports]", "[reports]\nno_outgoing_dmarc_reports = true")
     )
     cfg = load_config(config_dir)
-    async with AsyncExitStack() as stack:
-        assert await start_daily_reports(cfg, MockResolver({}), stack) is None
+    cfg.datadir.ensure()
+    with ExitStack() as closing:
+        submitter = adding_submitter(cfg, closing)
+        async with AsyncExitStack() as stack:
+            assert await start_daily_reports(cfg, MockResolver({}), stack, submitter) is None
 
 
 async def test_loop_started_and_stopped(config_dir: Path) -> None:
     cfg = load_config(config_dir)
     cfg.datadir.ensure()
-    async with AsyncExitStack() as stack:
-        loop = await start_daily_reports(cfg, MockResolver({}), stack)
-        assert loop is not None and loop._task is not None
-        assert loop._task.get_name() == "dmarcsend"
-    assert loop._task is None
+    with ExitStack() as closing:
+        submitter = adding_submitter(cfg, closing)
+        async with AsyncExitStack() as stack:
+            loop = await start_daily_reports(cfg, MockResolver({}), stack, submitter)
+            assert loop is not None and loop._task is not None
+            assert loop._task.get_name() == "dmarcsend"
+        assert loop._task is None
 
 
 async def test_queue_enqueue_adds_dmarc_report(config_dir: Path) -> None:
     cfg = load_config(config_dir)
     cfg.datadir.ensure()
-    queue = adding_queue(cfg)
+    closing = ExitStack()
+    submitter = adding_submitter(cfg, closing)
     msg = b"From: <reports@example.org>\r\nTo: <d@remote.example>\r\nSubject: x\r\n\r\nbody\r\n"
     try:
-        await QueueEnqueue(queue, cfg.datadir.tmp)("reports@example.org", "d@remote.example", msg)
+        await QueueEnqueue(submitter, cfg.datadir.tmp)(
+            "reports@example.org", "d@remote.example", msg
+        )
     finally:
-        await queue.stop()
-        queue.store.close()
+        closing.close()
     db = QueueDB.open(cfg.datadir)
     try:
         (entry,) = db.entries()

@@ -18,6 +18,7 @@ from postfixpeer import PostfixPeer
 from postel.config import load_config
 from postel.delivery import Deliverer, DeliveryRequest, RecipientOutcome
 from postel.dns.resolver import DNSResolver
+from postel.queue.recorder import AttemptRecord, OutcomeRecorder
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -34,6 +35,7 @@ class Sender:
     deliverer: Deliverer
     resultdb: ResultDB
     tmp: Path
+    recorder: OutcomeRecorder
 
     async def send(self, domain: str, rcpts: list[str] | None = None) -> list[RecipientOutcome]:
         msg = self.tmp / f"msg-{next(_n)}.eml"
@@ -48,7 +50,9 @@ class Sender:
             message=msg,
             size=msg.stat().st_size,
         )
-        return await self.deliverer.deliver(req)
+        outcome = await self.deliverer.deliver(req)
+        await self.recorder.record(AttemptRecord(outcome))  # as the queue's runner does
+        return list(outcome.recipients)
 
     def sessions(self, policy_domain: str) -> tuple[int, int]:
         """(successful, failed) TLS sessions recorded for *policy_domain*."""
@@ -87,9 +91,9 @@ addresses = ["alice@sender.test"]
     cfg.datadir.ensure()
     store = Store(cfg.datadir)
     rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    dl = Deliverer(cfg, DNSResolver([testnet.resolver_ip], timeout=5), None, rdb, store)
+    dl = Deliverer(cfg, DNSResolver([testnet.resolver_ip], timeout=5), None, store)
     try:
-        yield Sender(dl, rdb, tmp_path)
+        yield Sender(dl, rdb, tmp_path, OutcomeRecorder(None, rdb, store))
     finally:
         await dl.aclose()
         rdb.close()

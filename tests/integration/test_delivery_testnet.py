@@ -33,6 +33,7 @@ from postel.delivery import Deliverer, DeliveryRequest, RecipientOutcome
 from postel.dns.resolver import DNSResolver
 from postel.mtastsdb import MTASTSDB
 from postel.netpolicy import AddressPolicy
+from postel.queue.recorder import AttemptRecord, OutcomeRecorder
 from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
 
@@ -54,6 +55,7 @@ class Sender:
     resultdb: ResultDB
     deliverer: Deliverer
     tmp: Path
+    recorder: OutcomeRecorder
 
     def rows(self) -> list[tuple[Any, ...]]:
         """(policy domain, is_host, type, strings, successes, failures, [(type, reason)])."""
@@ -89,7 +91,9 @@ class Sender:
             sender_account="alice",
             **kw,
         )
-        return await self.deliverer.deliver(req)
+        outcome = await self.deliverer.deliver(req)
+        await self.recorder.record(AttemptRecord(outcome))  # as the queue's runner does
+        return list(outcome.recipients)
 
 
 @pytest.fixture(params=["postel", "postfix"])
@@ -140,9 +144,9 @@ addresses = ["alice@sender.test"]
     )
     rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
     resolver = DNSResolver([testnet.resolver_ip], timeout=5)
-    dl = Deliverer(cfg, resolver, mdb, rdb, store, command_timeout=20)
+    dl = Deliverer(cfg, resolver, mdb, store, command_timeout=20)
     try:
-        yield Sender(cfg, store, mdb, rdb, dl, tmp_path)
+        yield Sender(cfg, store, mdb, rdb, dl, tmp_path, OutcomeRecorder(None, rdb, store))
     finally:
         await dl.aclose()
         rdb.close()

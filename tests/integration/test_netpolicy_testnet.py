@@ -147,11 +147,9 @@ connect_timeout = 5
         cfg = load_config(d)
         cfg.datadir.ensure()
         store = Store(cfg.datadir)
-        dl = Deliverer(
-            cfg, DNSResolver([testnet.resolver_ip]), None, None, store, command_timeout=10
-        )
+        dl = Deliverer(cfg, DNSResolver([testnet.resolver_ip]), None, store, command_timeout=10)
         try:
-            return await dl.deliver(
+            outcome = await dl.deliver(
                 DeliveryRequest(
                     domain=zone,
                     mail_from="alice@sender.test",
@@ -160,6 +158,7 @@ connect_timeout = 5
                     sender_account="alice",
                 )
             )
+            return list(outcome.recipients)
         finally:
             await dl.aclose()
             store.close()

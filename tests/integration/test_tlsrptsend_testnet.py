@@ -34,7 +34,7 @@ from postel.delivery import Deliverer
 from postel.dns.resolver import DNSResolver
 from postel.mtastsdb import MTASTSDB
 from postel.netpolicy import AddressPolicy
-from postel.queue import Queue
+from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter, SQLiteQueueEntries
 from postel.store import Store
 from postel.tlsrpt import parse_report
 from postel.tlsrpt.report import (
@@ -317,14 +317,17 @@ async def test_daily_reports_mail_and_https(world: World, tmp_path: Path) -> Non
         extra_ca_files=[w.sender_cfg.static.tls.extra_ca_files[0]],
         addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
     )
-    delivery_rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    deliverer = Deliverer(cfg, w.resolver, mdb, delivery_rdb, store, command_timeout=20)
-    queue = Queue(cfg.datadir, cfg, deliverer, store, resultdb=delivery_rdb, poll_interval=0.5)
-    queue.start()
+    # One connection to tlsrptresult.db for the recorder and the report sender.
     rdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+    entries = SQLiteQueueEntries(cfg.datadir)
+    deliverer = Deliverer(cfg, w.resolver, mdb, store, command_timeout=20)
+    recorder = OutcomeRecorder(entries, rdb, store)
+    queue = QueueRunner(cfg, entries, deliverer, recorder, store, poll_interval=0.5)
+    queue.start()
     try:
+        submitter = QueueSubmitter(cfg, entries, store, queue=queue)
         sender = make_sender(
-            cfg, rdb, w.resolver, enqueue=QueueEnqueue(queue, cfg.datadir.tmp), spread=False
+            cfg, rdb, w.resolver, enqueue=QueueEnqueue(submitter, cfg.datadir.tmp), spread=False
         )
         outcomes = {o.policy_domain: o for o in await sender.run()}
         assert {k: o.status for k, o in outcomes.items()} == {
@@ -341,8 +344,8 @@ async def test_daily_reports_mail_and_https(world: World, tmp_path: Path) -> Non
     finally:
         await queue.stop()
         await deliverer.aclose()
+        entries.close()
         rdb.close()
-        delivery_rdb.close()
         mdb.close()
 
     assert len(msgs) == 3

@@ -23,6 +23,6 @@ async def qenv(tmp_path: Path) -> AsyncIterator[QEnv]:
         yield env
     finally:
         for q in env.queues:
-            if not q._stopping:
+            if not q.closed:
                 await q.stop(timeout=1)
         store.close()

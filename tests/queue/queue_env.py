@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from postel.config import Config
-from postel.delivery import DeliveryRequest, RecipientOutcome
-from postel.queue import Queue
+from postel.delivery import DeliveryOutcome, DeliveryRequest, RecipientOutcome
+from postel.queue import OutcomeRecorder, QueueRunner, SQLiteQueueEntries
+from postel.queue.db import QueueDB
+from postel.queue.recorder import DMARCBounce
 from postel.store.store import Store
 
 HOSTNAME = "mail.example.org"
@@ -92,7 +94,7 @@ class FakeDeliverer:
     max_running: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+    async def deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
         self.requests.append(req)
         self.bodies.append(req.message.read_bytes())
         self.running += 1
@@ -104,7 +106,7 @@ class FakeDeliverer:
         finally:
             self.running -= 1
         self.completed.append(req)
-        return [self.decide(req, r) for r in req.rcpts]
+        return DeliveryOutcome(tuple(self.decide(req, r) for r in req.rcpts))
 
 
 @dataclass
@@ -114,18 +116,28 @@ class QEnv:
     store: Store
     clock: Clock
     deliverer: FakeDeliverer
-    queues: list[Queue] = field(default_factory=list)
+    queues: list[TestQueue] = field(default_factory=list)
 
-    def queue(self, **kw: Any) -> Queue:
-        q = Queue(
-            self.cfg.datadir,
-            self.cfg,
-            self.deliverer,
+    def queue(self, **kw: Any) -> TestQueue:
+        now = kw.pop("now", self.clock)
+        entries = SQLiteQueueEntries(self.cfg.datadir, now=now)
+        recorder = OutcomeRecorder(
+            entries,
+            kw.pop("resultdb", None),
             self.store,
-            now=kw.pop("now", self.clock),
+            dmarc_bounce=DMARCBounce(self.cfg.datadir.dmarceval_db),
+        )
+        runner = QueueRunner(
+            self.cfg,
+            entries,
+            kw.pop("deliverer", self.deliverer),
+            recorder,
+            self.store,
+            now=now,
             rand=kw.pop("rand", lambda: 0.5),
             **kw,
         )
+        q = TestQueue(runner, entries)
         self.queues.append(q)
         return q
 
@@ -145,3 +157,29 @@ class QEnv:
         except Exception:
             return []
         return [acc.message_path(m.msgid).read_bytes() for m in msgs]
+
+
+class TestQueue:
+    """A runner with its entry store, as the tests drive it: ``add`` as the
+    submitter does (in a worker thread), ``db`` the SQLite database underneath
+    for inspection, everything else the runner's."""
+
+    __test__ = False
+
+    def __init__(self, runner: QueueRunner, entries: SQLiteQueueEntries) -> None:
+        self.runner = runner
+        self.entries = entries
+        self.db: QueueDB = entries._db
+        self.closed = False
+
+    async def add(self, *args: Any, **kw: Any) -> list[int]:
+        return await asyncio.to_thread(self.entries.add, *args, **kw)
+
+    async def stop(self, timeout: float | None = None) -> None:
+        await self.runner.stop(timeout)
+        if not self.closed:
+            self.closed = True
+            self.entries.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runner, name)

@@ -190,15 +190,15 @@ async def test_no_dsn_for_null_sender(qenv: QEnv) -> None:
 
 async def test_tls_report_bounce_counted_no_dsn(qenv: QEnv) -> None:
     qenv.deliverer.decide = perm
-    q = qenv.queue()
-    report = b"From: postmaster@example.org\r\nTLS-Report-Domain: remote.test\r\n\r\nx\r\n"
-    await q.add("", "postmaster@example.org", ["tlsrpt@remote.test"], qenv.message_file(report))
-    await q.run_due()
-    assert q.db.entries() == []
-    assert qenv.inbox("alice") == []
-    await q.stop()
     db = ResultDB.open(qenv.cfg.datadir.tlsrptresult_db)
     try:
+        q = qenv.queue(resultdb=db)
+        report = b"From: postmaster@example.org\r\nTLS-Report-Domain: remote.test\r\n\r\nx\r\n"
+        await q.add("", "postmaster@example.org", ["tlsrpt@remote.test"], qenv.message_file(report))
+        await q.run_due()
+        assert q.db.entries() == []
+        assert qenv.inbox("alice") == []
+        await q.stop()
         row = db.conn.execute(
             "SELECT count FROM bounce WHERE address = ?", ("tlsrpt@remote.test",)
         ).fetchone()
@@ -222,9 +222,9 @@ async def test_dsn_for_forwarded_mail_is_queued_with_null_sender(qenv: QEnv) -> 
 
 @pytest.mark.parametrize("status", ["4.0.0", ""])
 def test_expired_status_without_detail_is_5_4_7(status: str) -> None:
-    from postel.queue.queue import _expired_status
+    from postel.queue.plan import expired_status
 
-    assert _expired_status(status) == "5.4.7"
+    assert expired_status(status) == "5.4.7"
 
 
 async def test_dmarc_report_bounces_counted_then_suppressed_no_dsn(qenv: QEnv) -> None:

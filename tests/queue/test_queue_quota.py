@@ -29,7 +29,7 @@ async def full(tmp_path: Path) -> AsyncIterator[QEnv]:
         yield env
     finally:
         for q in env.queues:
-            if not q._stopping:
+            if not q.closed:
                 await q.stop(timeout=1)
         store.close()
 

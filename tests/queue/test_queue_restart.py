@@ -8,9 +8,9 @@ from queue_env import QEnv
 
 
 async def wait_until_empty(qenv: QEnv, q: object, timeout: float = 5.0) -> None:
-    from postel.queue import Queue
+    from queue_env import TestQueue
 
-    assert isinstance(q, Queue)
+    assert isinstance(q, TestQueue)
     for _ in range(int(timeout / 0.02)):
         if not q.db.entries():
             return
@@ -65,7 +65,7 @@ async def test_restart_without_duplicates(qenv: QEnv) -> None:
 
 
 async def test_loop_notices_changes_from_another_process(qenv: QEnv) -> None:
-    from postel.queue import QueueDB
+    from postel.queue import SQLiteQueueEntries
 
     q = qenv.queue(poll_interval=0.05)
     [i] = await q.add("alice", "alice@example.org", ["a@remote.test"], qenv.message_file())
@@ -73,9 +73,9 @@ async def test_loop_notices_changes_from_another_process(qenv: QEnv) -> None:
     q.start()
     await asyncio.sleep(0.2)
     assert qenv.deliverer.requests == []
-    other = QueueDB.open(qenv.cfg.datadir)  # as the CLI does
+    other = SQLiteQueueEntries(qenv.cfg.datadir, now=qenv.clock)  # as the CLI does
     try:
-        other.retry(i, qenv.clock.t)
+        other.retry(i)
     finally:
         other.close()
     await wait_until_empty(qenv, q)

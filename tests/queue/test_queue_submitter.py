@@ -11,7 +11,7 @@ from postel.queue import QueueSubmitter
 
 async def test_local_and_remote_split(qenv: QEnv) -> None:
     q = qenv.queue()
-    sub = QueueSubmitter(q)
+    sub = QueueSubmitter(qenv.cfg, q.entries, qenv.store)
     spool = qenv.message_file()
     await sub(
         "alice",
@@ -29,7 +29,7 @@ async def test_local_and_remote_split(qenv: QEnv) -> None:
 
 async def test_alias_forward_is_queued(qenv: QEnv) -> None:
     q = qenv.queue()
-    await QueueSubmitter(q)(
+    await QueueSubmitter(qenv.cfg, q.entries, qenv.store)(
         "", "someone@sender.test", ["out@example.org"], qenv.message_file(), True
     )
     assert qenv.inbox("bob") == [MESSAGE]
@@ -41,7 +41,7 @@ async def test_alias_forward_is_queued(qenv: QEnv) -> None:
 async def test_unknown_local_user_refused(qenv: QEnv) -> None:
     q = qenv.queue()
     with pytest.raises(SMTPReplyError) as info:
-        await QueueSubmitter(q)(
+        await QueueSubmitter(qenv.cfg, q.entries, qenv.store)(
             "alice", "alice@example.org", ["nobody@example.org"], qenv.message_file(), False
         )
     assert info.value.code == 550 and info.value.enhanced == "5.1.1"
@@ -50,7 +50,7 @@ async def test_unknown_local_user_refused(qenv: QEnv) -> None:
 
 async def test_only_local_recipients_queue_nothing(qenv: QEnv) -> None:
     q = qenv.queue()
-    await QueueSubmitter(q)(
+    await QueueSubmitter(qenv.cfg, q.entries, qenv.store)(
         "alice", "alice@example.org", ["bob@example.org"], qenv.message_file(), False
     )
     assert q.db.entries() == [] and qenv.queue_files() == []

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import gzip
 import smtplib
+from contextlib import ExitStack
 from email import message_from_bytes
 from email.message import Message
 
@@ -21,7 +22,7 @@ from postel.dmarcevaldb import EvalDB
 from postel.dmarcrpt import parse_report
 from postel.dmarcsend.service import QueueEnqueue, make_sender
 from postel.queue import QueueDB
-from postel.tlsrptsend.service import adding_queue
+from postel.tlsrptsend.service import adding_submitter
 
 
 def _msg(sender: str, n: int) -> bytes:
@@ -88,9 +89,10 @@ async def test_reports_from_smtp_deliveries(env: Env) -> None:
         strict = [e for e in evs if e.policy_domain == "strict.test"]
         assert strict[0].disposition == "reject" and strict[0].spf_aligned == "fail"
         today = evs[0].day
-        queue = adding_queue(env.cfg)
+        closing = ExitStack()
+        submitter = adding_submitter(env.cfg, closing)
         sender = make_sender(
-            env.cfg, db, env.resolver, enqueue=QueueEnqueue(queue, env.cfg.datadir.tmp)
+            env.cfg, db, env.resolver, enqueue=QueueEnqueue(submitter, env.cfg.datadir.tmp)
         )
         sender.now = lambda: dt.datetime.combine(
             today + dt.timedelta(days=1), dt.time(0, 5), dt.UTC
@@ -99,8 +101,7 @@ async def test_reports_from_smtp_deliveries(env: Env) -> None:
         assert [o.status for o in dry] == ["would-send", "would-send"]
         assert len(db.evaluations()) == 5  # a dry run changes nothing
         outcomes = {o.policy_domain: o for o in await sender.run()}
-        queue.db.close()
-        queue.store.close()
+        closing.close()
         assert db.evaluations() == []
     finally:
         db.close()

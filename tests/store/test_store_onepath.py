@@ -19,7 +19,7 @@ import pytest
 from postel.config import Config, load_config
 from postel.delivery.localonly import LOCALSERVE_MAILBOX, deliver_local
 from postel.delivery.request import DeliveryRequest
-from postel.queue import Queue, QueueSubmitter
+from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter, SQLiteQueueEntries
 from postel.reportfindings import Settings
 from postel.reportfindings.service import local_deliver
 from postel.smtpserver.submit import LocalSubmitter
@@ -113,9 +113,9 @@ async def test_submission_to_local_recipients_is_one_job(
 async def test_queue_submitter_local_recipients_are_one_job(
     seen: Seen, cfg: Config, store: Store, tmp_path: Path
 ) -> None:
-    queue = Queue(cfg.datadir, cfg, None, store)  # type: ignore[arg-type]  # adds only
+    entries = SQLiteQueueEntries(cfg.datadir)
     try:
-        await QueueSubmitter(queue)(
+        await QueueSubmitter(cfg, entries, store)(
             "alice",
             "alice@example.org",
             ["bob@example.org", "alice@example.org"],
@@ -123,14 +123,16 @@ async def test_queue_submitter_local_recipients_are_one_job(
             True,
         )
     finally:
-        await queue.stop(timeout=1)
+        entries.close()
     assert seen.jobs == [([("bob", "Inbox"), ("alice", "Inbox")], False)]
     [msg] = store.account("bob").list_messages("Inbox")
     assert msg.requiretls
 
 
 async def test_dsn_to_a_local_sender_is_a_job(seen: Seen, cfg: Config, store: Store) -> None:
-    queue = Queue(cfg.datadir, cfg, None, store)  # type: ignore[arg-type]
+    entries = SQLiteQueueEntries(cfg.datadir)
+    recorder = OutcomeRecorder(entries, None, store)
+    queue = QueueRunner(cfg, entries, None, recorder, store)  # type: ignore[arg-type]
 
     class Msg:
         sender_account = "bob"
@@ -141,6 +143,7 @@ async def test_dsn_to_a_local_sender_is_a_job(seen: Seen, cfg: Config, store: St
         await queue._deliver_dsn(Msg(), MSG)  # type: ignore[arg-type]
     finally:
         await queue.stop(timeout=1)
+        entries.close()
     assert seen.jobs == [([("bob", "Inbox")], True)]
     assert contents(store, "bob", "Inbox") == [MSG]
     assert [p.name for p in cfg.datadir.tmp.iterdir()] == []  # its temporary file is gone

@@ -182,3 +182,51 @@ def test_own_mx_host_with_sts_keeps_sts_once_and_tlsa_separate(tmp_path: Path) -
     )
     assert kinds == [("sts", 1), ("tlsa", 1)]
     db.close()
+
+
+def test_shared_connection_waits_for_another_threads_transaction(tmp_path: Path) -> None:
+    """One connection shared by the delivery recorder (a worker thread) and the
+    report sender or admin pages: their reads and writes wait for a write
+    transaction in progress instead of running inside it."""
+    import threading
+
+    from postel.db import transaction
+    from postel.mtastsdb.model import no_policy_result
+
+    db = ResultDB.open(tmp_path / "r.db")
+    in_tx = threading.Event()
+    release = threading.Event()
+    seen: list[tuple[int, bool]] = []
+
+    def writer() -> None:
+        with db.lock, transaction(db.conn):
+            db.conn.execute(
+                "INSERT INTO suppression (address, until, comment, manual, created)"
+                " VALUES ('x@example.org', '2999-01-01T00:00:00+00:00', '', 1, '')"
+            )
+            in_tx.set()
+            release.wait(5)
+            db.conn.execute("DELETE FROM suppression")  # never visible to others
+
+    def reader() -> None:
+        seen.append((len(db.rows()), db.is_suppressed("x@example.org")))
+
+    try:
+        db.add_attempt(
+            AttemptResults("rcpt.example", domain_result=no_policy_result("rcpt.example")),
+            send_report=True,
+        )
+        w = threading.Thread(target=writer)
+        w.start()
+        assert in_tx.wait(5)
+        r = threading.Thread(target=reader)
+        r.start()
+        r.join(0.3)
+        assert r.is_alive() and seen == []  # waits for the transaction
+        release.set()
+        w.join(5)
+        r.join(5)
+        assert seen == [(1, False)]
+    finally:
+        release.set()
+        db.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 from tlsrptsend_data import STATIC
@@ -11,7 +11,8 @@ from tlsrptsend_data import STATIC
 from postel.config import load_config
 from postel.dns.mock import MockResolver
 from postel.queue import QueueDB
-from postel.tlsrptsend.service import QueueEnqueue, adding_queue, start_daily_reports
+from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptsend.service import QueueEnqueue, adding_submitter, start_daily_reports
 
 
 async def test_disabled_starts_nothing(config_dir: Path) -> None:
@@ -19,35 +20,42 @@ async def test_disabled_starts_nothing(config_dir: Path) -> None:
         STATIC.replace("[reports]", "[reports]\nno_outgoing_tls_reports = true")
     )
     cfg = load_config(config_dir)
-    async with AsyncExitStack() as stack:
-        assert await start_daily_reports(cfg, MockResolver({}), stack) is None
+    cfg.datadir.ensure()
+    with ExitStack() as closing:
+        submitter = adding_submitter(cfg, closing)
+        async with AsyncExitStack() as stack:
+            assert await start_daily_reports(cfg, MockResolver({}), stack, submitter, None) is None
 
 
 async def test_loop_started_and_stopped(config_dir: Path) -> None:
     cfg = load_config(config_dir)
     cfg.datadir.ensure()
-    async with AsyncExitStack() as stack:
-        loop = await start_daily_reports(cfg, MockResolver({}), stack)
-        assert loop is not None and loop._task is not None
-    assert loop._task is None
+    with ExitStack() as closing:
+        submitter = adding_submitter(cfg, closing)
+        resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+        closing.callback(resultdb.close)
+        async with AsyncExitStack() as stack:
+            loop = await start_daily_reports(cfg, MockResolver({}), stack, submitter, resultdb)
+            assert loop is not None and loop._task is not None
+        assert loop._task is None
 
 
 async def test_queue_enqueue_adds_tls_report(config_dir: Path) -> None:
     cfg = load_config(config_dir)
     cfg.datadir.ensure()
-    queue = adding_queue(cfg)
+    closing = ExitStack()
+    submitter = adding_submitter(cfg, closing)
     msg = (
         b"From: <tlsreports@example.org>\r\nTo: <tls@remote.example>\r\n"
         b"TLS-Report-Domain: remote.example\r\nTLS-Report-Submitter: example.org\r\n"
         b"TLS-Required: No\r\nSubject: x\r\n\r\nbody\r\n"
     )
     try:
-        await QueueEnqueue(queue, cfg.datadir.tmp)(
+        await QueueEnqueue(submitter, cfg.datadir.tmp)(
             "tlsreports@example.org", "tls@remote.example", msg
         )
     finally:
-        await queue.stop()
-        queue.store.close()
+        closing.close()
     db = QueueDB.open(cfg.datadir)
     try:
         (entry,) = db.entries()

@@ -7,8 +7,9 @@ import datetime as dt
 import html
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
-from webtestlib import Instance, post
+from webtestlib import Instance, login, post
 
 from postel import dmarcdb, tlsrptdb
 from postel.dmarcrpt import parse_report as parse_dmarc
@@ -262,3 +263,41 @@ def test_dmarc_detail_links_unknown_failing_sources(client: TestClient, instance
     assert "203.0.113.77" in home and "198.51.100.8" not in home
     check = client.get("/admin/domains/postel.localhost/check")
     assert 'id="spf"' in check.text and 'id="tlsa-dane"' in check.text
+
+
+def test_outgoing_results_use_the_servers_connection(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the server's tlsrptresult.db connection at hand, the admin pages
+    read and write through it and open none of their own."""
+    from postel.mtastsdb.model import no_policy_result
+
+    db = ResultDB.open(instance.cfg.datadir.tlsrptresult_db)
+    opened: list[Path] = []
+    real = ResultDB.open.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[ResultDB], path: Path, **kw: object) -> ResultDB:
+        opened.append(path)
+        return real(cls, path, **kw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(ResultDB, "open", classmethod(counting))
+    try:
+        db.add_attempt(
+            AttemptResults("rcpt.example", domain_result=no_policy_result("rcpt.example")),
+            send_report=True,
+        )
+        with TestClient(instance.app(resultdb=db), follow_redirects=True) as c:
+            assert login(c).status_code == 200
+            r = c.get("/admin/tlsresults")
+            assert r.status_code == 200 and "rcpt.example" in r.text
+            r = post(
+                c,
+                "/admin/suppressions",
+                "/admin/suppressions/add",
+                {"address": "reports@example.org", "days": "7", "comment": ""},
+            )
+            assert r.status_code == 200
+        assert db.is_suppressed("reports@example.org")
+        assert opened == []
+    finally:
+        db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -94,7 +95,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     from postel.dmarcevaldb import EvalDB
     from postel.dmarcsend.service import QueueEnqueue, make_sender
     from postel.dns.resolver import DNSResolver
-    from postel.tlsrptsend.service import adding_queue
+    from postel.tlsrptsend.service import adding_submitter
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_dmarc_reports and not dry_run:
@@ -110,15 +111,14 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
 
     async def main() -> list[dict[str, object]]:
         db = EvalDB.open(path)
-        queue = None if dry_run else adding_queue(cfg)
+        closing = ExitStack()
+        submitter = None if dry_run else adding_submitter(cfg, closing)
         try:
-            enqueue = None if queue is None else QueueEnqueue(queue, cfg.datadir.tmp)
+            enqueue = None if submitter is None else QueueEnqueue(submitter, cfg.datadir.tmp)
             sender = make_sender(cfg, db, resolver, enqueue=enqueue)
             return [o.to_dict() for o in await sender.send_day(last, dry_run=dry_run)]
         finally:
-            if queue is not None:
-                queue.db.close()
-                queue.store.close()
+            closing.close()
             db.close()
 
     click.echo(json.dumps(asyncio.run(main()), indent=2, ensure_ascii=False))

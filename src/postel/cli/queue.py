@@ -1,7 +1,7 @@
 """`postel queue`: list, retry, hold and drop outgoing messages.
 
-Works on queue/index.db while the server runs (SQLite WAL) and then wakes the
-running server's delivery loop over the control socket.
+Works on the queue's entry store while the server runs (SQLite WAL) and then
+wakes the running server's delivery loop over the control socket.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from postel.cli.common import fail
 from postel.cli.options import config_option, load_or_exit
 
 if TYPE_CHECKING:
-    from postel.queue.db import QueueDB
+    from postel.queue.entries import QueueEntries
 
 
 @contextmanager
-def _open(config_dir: Path) -> Iterator[QueueDB]:
+def _open(config_dir: Path) -> Iterator[QueueEntries]:
     from postel.db import DBError
-    from postel.queue.db import QueueDB
+    from postel.queue.entries import SQLiteQueueEntries
 
     cfg = load_or_exit(config_dir)
     try:
-        db = QueueDB.open(cfg.datadir)
+        db = SQLiteQueueEntries(cfg.datadir)
     except DBError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -102,7 +102,7 @@ def retry_cmd(config_dir: Path, entry_id: int | None, all_: bool) -> None:
         fail("give an entry ID or --all (not both)")
     with _open(config_dir) as db:
         try:
-            n = db.retry(None if all_ else entry_id, dt.datetime.now(dt.UTC))
+            n = db.retry(None if all_ else entry_id)
         except EntryNotFound as exc:
             fail(str(exc))
     click.echo(f"{n} entr{'y' if n == 1 else 'ies'} scheduled for immediate delivery")
@@ -119,7 +119,10 @@ def hold_cmd(config_dir: Path, entry_id: int, release: bool) -> None:
 
     with _open(config_dir) as db:
         try:
-            db.set_hold(entry_id, not release)
+            if release:
+                db.release(entry_id)
+            else:
+                db.hold(entry_id)
         except EntryNotFound as exc:
             fail(str(exc))
     click.echo(f"entry {entry_id} {'released' if release else 'held'}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     """Send the outgoing TLS reports now (or print them with --dry-run) as JSON."""
     from postel.dns.resolver import DNSResolver
     from postel.tlsrptresultdb import ResultDB
-    from postel.tlsrptsend.service import QueueEnqueue, adding_queue, make_sender
+    from postel.tlsrptsend.service import QueueEnqueue, adding_submitter, make_sender
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_tls_reports and not dry_run:
@@ -113,9 +114,10 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
 
     async def main() -> list[dict[str, Any]]:
         db = ResultDB.open(path)
-        queue = None if dry_run else adding_queue(cfg)
+        closing = ExitStack()
+        submitter = None if dry_run else adding_submitter(cfg, closing)
         try:
-            enqueue = None if queue is None else QueueEnqueue(queue, cfg.datadir.tmp)
+            enqueue = None if submitter is None else QueueEnqueue(submitter, cfg.datadir.tmp)
             sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False)
             if day is not None:
                 outcomes = await sender.send_day(day.date(), dry_run=dry_run)
@@ -129,9 +131,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
                 outcomes = await sender.run()
             return [o.to_dict() for o in outcomes]
         finally:
-            if queue is not None:
-                queue.db.close()
-                queue.store.close()
+            closing.close()
             db.close()
 
     click.echo(json.dumps(asyncio.run(main()), indent=2))

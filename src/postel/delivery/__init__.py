@@ -17,7 +17,13 @@ from postel.delivery.gather import (
     gather_tlsa,
 )
 from postel.delivery.localonly import LOCALSERVE_MAILBOX
-from postel.delivery.request import DeliveryRequest, RecipientOutcome
+from postel.delivery.request import (
+    DeliveryOutcome,
+    DeliveryRequest,
+    DomainSecurity,
+    RecipientOutcome,
+    TLSAttempt,
+)
 from postel.delivery.results import AttemptReport
 
 __all__ = [
@@ -25,7 +31,9 @@ __all__ = [
     "AttemptReport",
     "Deliverer",
     "DeliveryError",
+    "DeliveryOutcome",
     "DeliveryRequest",
+    "DomainSecurity",
     "HostAddresses",
     "HostDecision",
     "HostTLSA",
@@ -34,6 +42,7 @@ __all__ = [
     "NextHops",
     "NullMX",
     "RecipientOutcome",
+    "TLSAttempt",
     "decide",
     "gather_ips",
     "gather_next_hops",

@@ -2,8 +2,9 @@
 
 MTA-STS (RFC 8461) from the cache, next hops with DNSSEC status (RFC 7672
 §2.2), the decision table per host (decide.py), one SMTP session per host IP
-(postel.smtpclient), plaintext retry where allowed, TLS results recorded for
-RFC 8460 reports (results.py).
+(postel.smtpclient), plaintext retry where allowed. The attempt's TLS results
+(RFC 8460, results.py) and what it learned of the domain come back in the
+DeliveryOutcome: the deliverer writes nothing itself (postel.queue.recorder).
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ from postel.delivery.gather import (
     gather_tlsa,
 )
 from postel.delivery.localonly import deliver_local
-from postel.delivery.request import DeliveryRequest, RecipientOutcome
-from postel.delivery.results import AttemptReport, ResultRecorder, is_ip_literal
+from postel.delivery.request import (
+    DeliveryOutcome,
+    DeliveryRequest,
+    DomainSecurity,
+    RecipientOutcome,
+    TLSAttempt,
+)
+from postel.delivery.results import AttemptReport, is_ip_literal, tls_attempt
 from postel.dns import DNSError, Resolver
 from postel.log import cid_context
 from postel.metrics import record as metrics
@@ -38,7 +45,6 @@ from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
 from postel.smtpclient.scache import SessionCache
 from postel.store import Store
-from postel.tlsrptresultdb import ResultDB
 
 _log = logging.getLogger("postel.delivery")
 
@@ -54,6 +60,7 @@ class _Outcomes:
 
     def __init__(self, rcpts: list[str]) -> None:
         self.pending = list(dict.fromkeys(rcpts))
+        self.learned: list[DomainSecurity] = []
         self.final: dict[str, RecipientOutcome] = {}
         self.tried: dict[str, list[RecipientOutcome]] = {r: [] for r in self.pending}
 
@@ -104,7 +111,6 @@ class Deliverer:
         cfg: Config,
         resolver: Resolver,
         mtastsdb: MTASTSDB | None,
-        resultdb: ResultDB | None,
         store: Store,
         *,
         smtp_port: int | None = None,
@@ -117,8 +123,6 @@ class Deliverer:
         self.cfg = cfg
         self.resolver = resolver
         self.mtastsdb = mtastsdb
-        self.resultdb = resultdb
-        self.recorder = ResultRecorder(resultdb) if resultdb is not None else None
         self.store = store
         self.smtp_port = smtp_port if smtp_port is not None else cfg.static.delivery.smtp_port
         self.log = logger or _log
@@ -133,8 +137,6 @@ class Deliverer:
                 logger=self.log,
             )
         self.session_cache = session_cache
-        # (account, domain) -> (starttls, requiretls, when written): skips equal writes.
-        self._remembered: dict[tuple[str, str], tuple[bool, bool, float]] = {}
         self.command_timeout = command_timeout
         self.rng = rng or random.Random()
         self.extra_ca_files = [cfg.path(p) for p in cfg.static.tls.extra_ca_files]
@@ -142,16 +144,16 @@ class Deliverer:
 
     async def aclose(self) -> None:
         """End the cached idle connections (at shutdown, after the queue stopped)."""
-        if self.recorder is not None:
-            await self.recorder.wait_idle()
         if self.session_cache is not None:
             await self.session_cache.aclose()
 
-    async def deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
-        """Try each MX host in order until one accepts; an outcome per recipient."""
+    async def deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
+        """Try each MX host in order until one accepts; an outcome per recipient,
+        the TLS results to record and what was learned of the domain."""
         with cid_context():
             if self.cfg.static.delivery.local_only:
-                return await asyncio.to_thread(deliver_local, self.cfg, self.store, req, self.log)
+                local = await asyncio.to_thread(deliver_local, self.cfg, self.store, req, self.log)
+                return DeliveryOutcome(tuple(local))
             self.log.info(
                 "delivering",
                 extra={"domain": req.domain, "rcpts": len(req.rcpts), "attempt": req.attempt},
@@ -176,7 +178,7 @@ class Deliverer:
         metrics.mtasts_lookup(found)
         return found
 
-    async def _deliver(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+    async def _deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
         domain = req.domain.rstrip(".").lower()
         sts = await self._mtasts(req)
         report = AttemptReport(domain, sts.tlsrpt_result)
@@ -188,16 +190,14 @@ class Deliverer:
                 report.domain_dns_failure(e.cause)
             self.log.info("no next hop", extra={"domain": domain, "err": e.text})
             outcomes.note_all(e, "")
-            await self._record(req, report)
-            return outcomes.result(req.rcpts)
+            return self._outcome(req, outcomes, report)
         for host in hops.hosts:
             if not outcomes.pending:
                 break
             stop = await self._try_host(req, hops, host, sts, report, outcomes)
             if stop:
                 break
-        await self._record(req, report)
-        return outcomes.result(req.rcpts)
+        return self._outcome(req, outcomes, report)
 
     async def _try_host(
         self,
@@ -250,7 +250,7 @@ class Deliverer:
                 metrics.plaintext_fallback()
                 plain = TLSPolicy(mode=TLSMode.SKIP, pkix_name=host)
                 res = await self._session(req, host, ip, plain, outcomes.pending)
-            stop = await self._take(req, res, decision, outcomes)
+            stop = self._take(req, res, decision, outcomes)
             if stop or not outcomes.pending:
                 return True
             if res.connected and res.banner:
@@ -307,7 +307,7 @@ class Deliverer:
         )
         return res
 
-    async def _take(
+    def _take(
         self, req: DeliveryRequest, res: SessionResult, decision: HostDecision, out: _Outcomes
     ) -> bool:
         """Sort the session's per-recipient results; True when delivery is settled."""
@@ -325,48 +325,37 @@ class Deliverer:
                 out.settle(o)
             else:
                 out.note(o)
-        if res.delivered:
-            await self._remember(req, res)
+        if res.delivered and req.sender_account:
+            out.learned.append(
+                DomainSecurity(
+                    req.sender_account,
+                    req.domain.lower(),
+                    res.tls or res.starttls_offered,
+                    res.requiretls_offered,
+                )
+            )
         return err is not None and err.permanent and not host_specific and not res.delivered
 
-    async def _remember(self, req: DeliveryRequest, res: SessionResult) -> None:
-        """The sender account remembers STARTTLS/REQUIRETLS support
-        (docs/delivery-policy.md, After the session): written in a worker
-        thread, and an unchanged finding at most every 10 minutes."""
-        if not req.sender_account:
-            return
-        starttls, requiretls = res.tls or res.starttls_offered, res.requiretls_offered
-        key = (req.sender_account, req.domain.lower())
-        now = time.monotonic()
-        last = self._remembered.get(key)
-        if last is not None and last[:2] == (starttls, requiretls) and now - last[2] < 600.0:
-            return
-        if len(self._remembered) >= 10000:
-            self._remembered.clear()  # bounded memory; costs one write per key
-        self._remembered[key] = (starttls, requiretls, now)
-        try:
-            acc = self.store.account(req.sender_account)
-            await asyncio.to_thread(acc.remember_domain_security, req.domain, starttls, requiretls)
-        except Exception:
-            self._remembered.pop(key, None)
-            self.log.exception(
-                "remembering domain security failed",
-                extra={"account": req.sender_account, "domain": req.domain},
+    def _outcome(
+        self, req: DeliveryRequest, outcomes: _Outcomes, report: AttemptReport | None
+    ) -> DeliveryOutcome:
+        tls: TLSAttempt | None = None
+        if report is not None:
+            tls = tls_attempt(
+                report,
+                disabled=self.cfg.static.reports.no_outgoing_tls_reports,
+                is_tlsrpt=req.is_tlsrpt,
+                is_dmarc_report=req.is_dmarc_report,
             )
-
-    async def _record(self, req: DeliveryRequest, report: AttemptReport) -> None:
-        if self.recorder is None:
-            return
-        await self.recorder.record(
-            report,
-            disabled=self.cfg.static.reports.no_outgoing_tls_reports,
-            is_tlsrpt=req.is_tlsrpt,
-            is_dmarc_report=req.is_dmarc_report,
+        return DeliveryOutcome(
+            tuple(outcomes.result(req.rcpts)),
+            tls_reports=() if tls is None else (tls,),
+            learned=tuple(outcomes.learned),
         )
 
     # -- address literals --------------------------------------------------------
 
-    async def _deliver_ip_literal(self, req: DeliveryRequest) -> list[RecipientOutcome]:
+    async def _deliver_ip_literal(self, req: DeliveryRequest) -> DeliveryOutcome:
         """RFC 5321 §4.1.3: no MX, no MTA-STS, no DANE, no TLS reporting."""
         inner = req.domain[1:-1]
         ip = inner[5:] if inner.lower().startswith("ipv6:") else inner
@@ -374,7 +363,7 @@ class Deliverer:
         refused = self._permitted(ip, [ip])
         if isinstance(refused, InternalAddress):
             outcomes.note_all(refused, ip)
-            return outcomes.result(req.rcpts)
+            return self._outcome(req, outcomes, None)
         decision = decide(
             ip,
             policy=None,
@@ -385,7 +374,7 @@ class Deliverer:
         if decision.skip:
             assert decision.failure is not None
             outcomes.note_all(decision.failure, ip)
-            return outcomes.result(req.rcpts)
+            return self._outcome(req, outcomes, None)
         assert decision.tls is not None
         res = await self._session(req, ip, ip, decision.tls, outcomes.pending)
         if self._tls_broken(res) and decision.plaintext_fallback:
@@ -393,5 +382,5 @@ class Deliverer:
             res = await self._session(
                 req, ip, ip, TLSPolicy(mode=TLSMode.SKIP, pkix_name=ip), outcomes.pending
             )
-        await self._take(req, res, decision, outcomes)
-        return outcomes.result(req.rcpts)
+        self._take(req, res, decision, outcomes)
+        return self._outcome(req, outcomes, None)

@@ -1,10 +1,12 @@
-"""What the queue asks for and what it gets back."""
+"""What the queue asks for and what it gets back (typed: no Any at this seam)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from postel.tlsrptresultdb.record import AttemptResults
 
 Status = Literal["delivered", "temporary", "permanent"]
 
@@ -33,7 +35,7 @@ class DeliveryRequest:
     attempt: int = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class RecipientOutcome:
     """The result for one recipient: code/enhanced/message for a DSN (RFC 3464)."""
 
@@ -43,3 +45,39 @@ class RecipientOutcome:
     enhanced: str
     message: str
     remote_mta: str = ""
+
+
+@dataclass(frozen=True)
+class TLSAttempt:
+    """The RFC 8460 results of one attempt, as the recorder stores them:
+    ``send_report`` says whether they go into the daily reports
+    (docs/tls-reporting.md, Recording)."""
+
+    results: AttemptResults
+    send_report: bool
+
+
+@dataclass(frozen=True)
+class DomainSecurity:
+    """What a delivered session showed of a recipient domain, remembered by the
+    sender's account (docs/delivery-policy.md, After the session)."""
+
+    account: str
+    domain: str
+    starttls: bool
+    requiretls: bool
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one delivery attempt returns; the deliverer itself writes nothing.
+
+    ``recipients``: one outcome per recipient of the request. ``tls_reports``:
+    the attempt's TLS results to record for RFC 8460 reports (none when TLS
+    reporting is off, for address literals, or without an SMTP attempt).
+    ``learned``: domain-security facts for the sender's account.
+    """
+
+    recipients: tuple[RecipientOutcome, ...]
+    tls_reports: tuple[TLSAttempt, ...] = ()
+    learned: tuple[DomainSecurity, ...] = ()

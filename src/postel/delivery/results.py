@@ -7,18 +7,16 @@ failures and their details.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
-import logging
 import re
 from dataclasses import replace
 
 from postel.dane import policy_strings, usable_records
 from postel.delivery.decide import REASON_MX_MISMATCH
 from postel.delivery.gather import HostAddresses, HostTLSA
+from postel.delivery.request import TLSAttempt
 from postel.dns import BogusError, DNSError
 from postel.dns.ede import EDE_NAMES
-from postel.groupcommit import GroupCommit
 from postel.smtpclient.result import SessionResult
 from postel.tlsrpt.report import (
     FailureDetails,
@@ -28,9 +26,7 @@ from postel.tlsrpt.report import (
     ResultType,
     Summary,
 )
-from postel.tlsrptresultdb import AttemptResults, ResultDB
-
-_log = logging.getLogger("postel.delivery")
+from postel.tlsrptresultdb import AttemptResults
 
 
 def ede_reason(error: DNSError) -> str:
@@ -211,53 +207,12 @@ def send_report_for(report: AttemptReport, *, is_tlsrpt: bool, is_dmarc_report: 
     return True
 
 
-class ResultRecorder:
-    """Records attempts' TLS results in batches, in a worker thread: attempts
-    finishing while a write runs share the next transaction (postel.groupcommit)."""
-
-    def __init__(self, resultdb: ResultDB) -> None:
-        self.resultdb = resultdb
-        self._commit = GroupCommit[tuple[AttemptResults, bool]](self._write)
-
-    def _write(self, items: list[tuple[AttemptResults, bool]]) -> None:
-        self.resultdb.add_attempts(items)
-
-    async def record(
-        self, report: AttemptReport, *, disabled: bool, is_tlsrpt: bool, is_dmarc_report: bool
-    ) -> bool:
-        """As :func:`record`, off the event loop; returns once written."""
-        if disabled or is_ip_literal(report.domain):
-            return False
-        send = send_report_for(report, is_tlsrpt=is_tlsrpt, is_dmarc_report=is_dmarc_report)
-        try:
-            await self._commit([(report.attempt(), send)])
-        except Exception:
-            # Reporting must never fail a delivery.
-            _log.exception("recording TLS results failed", extra={"domain": report.domain})
-            return False
-        return True
-
-    async def wait_idle(self) -> None:
-        await self._commit.wait_idle()
-
-
-def record(
-    resultdb: ResultDB | None,
-    report: AttemptReport,
-    *,
-    disabled: bool,
-    is_tlsrpt: bool,
-    is_dmarc_report: bool,
-    now: dt.datetime | None = None,
-) -> bool:
-    """Store the attempt's results; False when nothing is recorded (docs/tls-reporting.md)."""
-    if resultdb is None or disabled or is_ip_literal(report.domain):
-        return False
+def tls_attempt(
+    report: AttemptReport, *, disabled: bool, is_tlsrpt: bool, is_dmarc_report: bool
+) -> TLSAttempt | None:
+    """The results to record of *report*; None when nothing is recorded
+    (docs/tls-reporting.md): reporting off, or an address literal."""
+    if disabled or is_ip_literal(report.domain):
+        return None
     send = send_report_for(report, is_tlsrpt=is_tlsrpt, is_dmarc_report=is_dmarc_report)
-    try:
-        resultdb.add_attempt(report.attempt(), send_report=send, now=now)
-    except Exception:
-        # Reporting must never fail a delivery.
-        _log.exception("recording TLS results failed", extra={"domain": report.domain})
-        return False
-    return True
+    return TLSAttempt(report.attempt(), send)

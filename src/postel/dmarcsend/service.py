@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from postel.dmarcevaldb import EvalDB
 from postel.dmarcsend.send import Enqueue, ReportSender, Settings
 from postel.dns import Resolver
 from postel.tlsrptsend.loop import DailyLoop
 from postel.tlsrptsend.service import QueueEnqueue as TLSQueueEnqueue
-from postel.tlsrptsend.service import adding_queue, signer_for
+from postel.tlsrptsend.service import signer_for
 
 if TYPE_CHECKING:
     from postel.config import Config
-    from postel.queue import Queue
+    from postel.queue import QueueSubmitter
 
 _log = logging.getLogger("postel.dmarcsend")
 
@@ -38,19 +38,15 @@ def make_sender(
 
 
 async def start_daily_reports(
-    cfg: Config, resolver: Resolver, stack: AsyncExitStack, queue: Queue | None = None
+    cfg: Config, resolver: Resolver, stack: AsyncExitStack, submitter: QueueSubmitter
 ) -> DailyLoop | None:
     """Start the daily loop for a running server; None when reports are switched off."""
     if cfg.static.reports.no_outgoing_dmarc_reports:
         _log.info("outgoing dmarc reports disabled")
         return None
-    if queue is None:
-        queue = adding_queue(cfg)
-        stack.push_async_callback(queue.stop)
-        stack.callback(cast(Any, queue.store).close)
     db = EvalDB.open(cfg.datadir.dmarceval_db)
     stack.callback(db.close)
-    sender = make_sender(cfg, db, resolver, enqueue=QueueEnqueue(queue, cfg.datadir.tmp))
+    sender = make_sender(cfg, db, resolver, enqueue=QueueEnqueue(submitter, cfg.datadir.tmp))
     loop = DailyLoop(sender.run, logger=_log, what="dmarc report", task_name="dmarcsend")
     loop.start()
     stack.push_async_callback(loop.stop)

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from postel.config import Config
 from postel.errors import SMTPReplyError
+from postel.queue.entries import QueueEntries
 from postel.queue.errors import BadMessage
-from postel.queue.queue import Queue
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
 from postel.smtp.quota import over_quota_error
+from postel.store import Store
 from postel.store.errors import OverQuota
+
+if TYPE_CHECKING:
+    from postel.queue.runner import QueueRunner
 
 log = logging.getLogger("postel.queue")
 
 
 class QueueSubmitter:
     """Local recipients (configured domains, postel.store.routing) go straight
-    into their accounts; alias forwards and other domains are queued."""
+    into their accounts; alias forwards and other domains are queued.
 
-    def __init__(self, queue: Queue) -> None:
+    *queue*: the runner delivering the entries when it runs in this process
+    (it wakes on each add); None where another process delivers.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        entries: QueueEntries,
+        store: Store,
+        *,
+        queue: QueueRunner | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.entries = entries
+        self.store = store
         self.queue = queue
 
     async def __call__(
@@ -35,7 +56,7 @@ class QueueSubmitter:
     ) -> None:
         from postel.store.routing import is_local_domain, resolve_for_config
 
-        cfg = self.queue.cfg
+        cfg = self.cfg
         local: list[tuple[str, str]] = []
         remote: list[str] = []
         for rcpt in rcpts:
@@ -54,7 +75,8 @@ class QueueSubmitter:
             remote.extend(f for f in dest.forward if f not in remote)
         if remote:
             try:
-                await self.queue.add(
+                await asyncio.to_thread(
+                    self.entries.add,
                     account,
                     mail_from,
                     remote,
@@ -65,9 +87,7 @@ class QueueSubmitter:
             except BadMessage as exc:
                 raise SMTPReplyError(550, "5.1.3", str(exc)) from exc
         if local:
-            delivered, error = await self.queue.store.deliver_file(
-                local, path, requiretls=requiretls
-            )
+            delivered, error = await self.store.deliver_file(local, path, requiretls=requiretls)
             for acc, msg in delivered:
                 log.info("delivered locally", extra={"account": acc, "mailbox": msg.mailbox})
             if isinstance(error, OverQuota):

@@ -20,7 +20,7 @@ from postel.reportfindings.gather import Settings, gather
 
 if TYPE_CHECKING:
     from postel.config import Config
-    from postel.queue import Queue
+    from postel.queue import QueueSubmitter
     from postel.store import Store
 
 _log = logging.getLogger("postel.reportfindings")
@@ -119,13 +119,13 @@ def local_deliver(store: Store, settings: Settings) -> Deliver:
     return deliver
 
 
-def make_deliver(cfg: Config, store: Store, queue: Queue) -> Deliver:
+def make_deliver(cfg: Config, store: Store, submitter: QueueSubmitter) -> Deliver:
     """The postmaster mailbox for "", the queue for an address."""
     from postel.tlsrptsend.service import QueueEnqueue
 
     settings = Settings.from_config(cfg)
     local = local_deliver(store, settings)
-    enqueue = QueueEnqueue(queue, cfg.datadir.tmp)
+    enqueue = QueueEnqueue(submitter, cfg.datadir.tmp)
     mail_from = f"{settings.sender_localpart}@{settings.hostname}"
 
     async def deliver(rcpt: str, message: bytes) -> None:
@@ -138,7 +138,7 @@ def make_deliver(cfg: Config, store: Store, queue: Queue) -> Deliver:
 
 
 async def start_daily_digest(
-    cfg: Config, store: Store, queue: Queue, stack: AsyncExitStack
+    cfg: Config, store: Store, submitter: QueueSubmitter, stack: AsyncExitStack
 ) -> None:
     """Run the digest after every UTC day in a running server."""
     from postel.tlsrptsend.loop import DailyLoop
@@ -149,7 +149,11 @@ async def start_daily_digest(
         return
     dd = cfg.datadir
     sender = DigestSender(
-        settings, dd.tlsrpt_db, dd.dmarcrpt_db, dd.findings_marker, make_deliver(cfg, store, queue)
+        settings,
+        dd.tlsrpt_db,
+        dd.dmarcrpt_db,
+        dd.findings_marker,
+        make_deliver(cfg, store, submitter),
     )
     loop = DailyLoop(sender.run, what="findings digest", task_name="findings", logger=_log)
     loop.start()

@@ -56,13 +56,6 @@ class WakingSubmitter:
             report(messages.WAKE)
 
 
-class _NoDelivery:
-    """Workers only add to the queue; the main process delivers."""
-
-    async def deliver(self, *args: Any, **kw: Any) -> Any:
-        raise RuntimeError("SMTP workers do not deliver from the queue")
-
-
 async def _watch_domains(cfg: Any, stop: asyncio.Event) -> None:
     """Reload domains.toml when it changes (the admin edits it in the main process)."""
     from postel.store.accountsfile import validate_domains
@@ -93,7 +86,7 @@ async def _watch_domains(cfg: Any, stop: asyncio.Event) -> None:
 
 async def serve(spec: Spec, cfg: Config) -> int:
     from postel.dns.resolver import DNSResolver
-    from postel.queue import Queue, QueueSubmitter
+    from postel.queue import QueueSubmitter, SQLiteQueueEntries
     from postel.smtpserver import SMTPService
     from postel.smtpserver.errors import BindError, ListenerConfigError
     from postel.store import Store
@@ -111,7 +104,7 @@ async def serve(spec: Spec, cfg: Config) -> int:
 
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
     store = Store(cfg.datadir, quota=cfg.account_quota)
-    queue = Queue(cfg.datadir, cfg, _NoDelivery(), store)  # adds only, no loop
+    entries = SQLiteQueueEntries(cfg.datadir)  # adds only: the main process delivers
     resolver = DNSResolver(
         cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
     )
@@ -121,7 +114,7 @@ async def serve(spec: Spec, cfg: Config) -> int:
         cfg,
         store,
         resolver,
-        WakingSubmitter(QueueSubmitter(queue)),
+        WakingSubmitter(QueueSubmitter(cfg, entries, store)),
         ports=ports,
         reuse_port=True,
         sockets=sockets or None,
@@ -142,7 +135,7 @@ async def serve(spec: Spec, cfg: Config) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     finally:
-        queue.db.close()
+        entries.close()
         store.close()
     return 0
 

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from postel.db import open_db, transaction
@@ -150,30 +151,33 @@ class ResultDB(SuppressionList):
         )
 
     def _get(self, policy_domain: str, day: dt.date, recipient_domain: str) -> ResultRow | None:
-        r = self.conn.execute(
-            "SELECT * FROM result WHERE policy_domain = ? AND day = ? AND recipient_domain = ?",
-            (policy_domain, day.isoformat(), recipient_domain),
-        ).fetchone()
-        return None if r is None else self._row(r)
+        with self.lock:
+            r = self.conn.execute(
+                "SELECT * FROM result WHERE policy_domain = ? AND day = ? AND recipient_domain = ?",
+                (policy_domain, day.isoformat(), recipient_domain),
+            ).fetchone()
+            return None if r is None else self._row(r)
 
     def rows(
         self, *, day: dt.date | None = None, policy_domain: str | None = None
     ) -> list[ResultRow]:
-        sql, args = "SELECT * FROM result WHERE 1=1", []
-        if day is not None:
-            sql += " AND day = ?"
-            args.append(day.isoformat())
-        if policy_domain is not None:
-            sql += " AND policy_domain = ?"
-            args.append(policy_domain)
-        sql += " ORDER BY day, policy_domain, recipient_domain"
-        return [self._row(r) for r in self.conn.execute(sql, args)]
+        with self.lock:
+            sql, args = "SELECT * FROM result WHERE 1=1", []
+            if day is not None:
+                sql += " AND day = ?"
+                args.append(day.isoformat())
+            if policy_domain is not None:
+                sql += " AND policy_domain = ?"
+                args.append(policy_domain)
+            sql += " ORDER BY day, policy_domain, recipient_domain"
+            return [self._row(r) for r in self.conn.execute(sql, args)]
 
     def days(self) -> list[dt.date]:
-        return [
-            dt.date.fromisoformat(r[0])
-            for r in self.conn.execute("SELECT DISTINCT day FROM result ORDER BY day")
-        ]
+        with self.lock:
+            return [
+                dt.date.fromisoformat(r[0])
+                for r in self.conn.execute("SELECT DISTINCT day FROM result ORDER BY day")
+            ]
 
     def mark_sent(
         self,
@@ -185,19 +189,22 @@ class ResultDB(SuppressionList):
         recipient_domain: str | None = None,
     ) -> None:
         """Record that a report covering these rows went out."""
-        where = "day = ? AND policy_domain = ?"
-        args: list[object] = [day.isoformat(), policy_domain]
-        if recipient_domain is not None:
-            where += " AND recipient_domain = ?"
-            args.append(recipient_domain)
-        if to_recipient_domain:
-            self.conn.execute(
-                "UPDATE result SET sent_to_recipient_domain = 1,"
-                f" recipient_domain_reporting_addresses = ? WHERE {where}",
-                [json.dumps(sorted(reporting_addresses or [])), *args],
-            )
-        else:
-            self.conn.execute(f"UPDATE result SET sent_to_policy_domain = 1 WHERE {where}", args)
+        with self.lock:
+            where = "day = ? AND policy_domain = ?"
+            args: list[object] = [day.isoformat(), policy_domain]
+            if recipient_domain is not None:
+                where += " AND recipient_domain = ?"
+                args.append(recipient_domain)
+            if to_recipient_domain:
+                self.conn.execute(
+                    "UPDATE result SET sent_to_recipient_domain = 1,"
+                    f" recipient_domain_reporting_addresses = ? WHERE {where}",
+                    [json.dumps(sorted(reporting_addresses or [])), *args],
+                )
+            else:
+                self.conn.execute(
+                    f"UPDATE result SET sent_to_policy_domain = 1 WHERE {where}", args
+                )
 
     def delete(
         self,
@@ -206,20 +213,25 @@ class ResultDB(SuppressionList):
         *,
         recipient_domain: str | None = None,
     ) -> int:
-        sql, args = "DELETE FROM result WHERE day = ?", [day.isoformat()]
-        if policy_domain is not None:
-            sql += " AND policy_domain = ?"
-            args.append(policy_domain)
-        if recipient_domain is not None:
-            sql += " AND recipient_domain = ?"
-            args.append(recipient_domain)
-        return self.conn.execute(sql, args).rowcount
+        with self.lock:
+            sql, args = "DELETE FROM result WHERE day = ?", [day.isoformat()]
+            if policy_domain is not None:
+                sql += " AND policy_domain = ?"
+                args.append(policy_domain)
+            if recipient_domain is not None:
+                sql += " AND recipient_domain = ?"
+                args.append(recipient_domain)
+            return self.conn.execute(sql, args).rowcount
 
     def delete_older_than(self, day: dt.date) -> int:
-        cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
-        return cur.rowcount
+        with self.lock:
+            cur = self.conn.execute("DELETE FROM result WHERE day < ?", (day.isoformat(),))
+            return cur.rowcount
 
     # The suppression list (docs/tls-reporting.md, Suppression): postel.suppressions.
 
     def _suppression_db(self) -> sqlite3.Connection:
         return self.conn
+
+    def _suppression_lock(self) -> AbstractContextManager[object]:
+        return self.lock

@@ -6,10 +6,9 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from postel.dns import Resolver
 from postel.tlsrptresultdb import ResultDB
@@ -20,7 +19,7 @@ from postel.tlsrptsend.send import Enqueue, Post, ReportSender, Settings
 if TYPE_CHECKING:
     from postel.auth import DKIMSigner
     from postel.config import Config
-    from postel.queue import Queue
+    from postel.queue import QueueSubmitter
 
 _log = logging.getLogger("postel.tlsrptsend")
 
@@ -32,40 +31,36 @@ class QueueEnqueue:
     prefix = "tlsrpt"  # of the message's temporary file
     is_dmarc_report = False  # see postel.dmarcsend.service.QueueEnqueue
 
-    def __init__(self, queue: Queue, tmpdir: Path) -> None:
-        self.queue = queue
+    def __init__(self, submitter: QueueSubmitter, tmpdir: Path) -> None:
+        self.submitter = submitter
         self.tmpdir = tmpdir
 
     async def __call__(self, mail_from: str, rcpt: str, message: bytes) -> None:
-        from postel.queue import QueueSubmitter
-
         self.tmpdir.mkdir(parents=True, exist_ok=True)
         path = self.tmpdir / f"{self.prefix}-{os.getpid()}-{secrets.token_hex(8)}.eml"
         await asyncio.to_thread(path.write_bytes, message)
         try:
             # The queue reads TLS-Report-Domain (few attempts, bounces counted
             # instead of DSNs) and TLS-Required: No from the header.
-            await QueueSubmitter(self.queue)(
+            await self.submitter(
                 "", mail_from, [rcpt], path, False, is_dmarc_report=self.is_dmarc_report
             )
         finally:
             path.unlink(missing_ok=True)
 
 
-class _NoDeliverer:
-    """A queue used only to add messages; the server's queue loop delivers them."""
-
-    async def deliver(self, req: Any) -> Sequence[Any]:
-        raise RuntimeError("this queue instance does not deliver")
-
-
-def adding_queue(cfg: Config) -> Queue:
-    """A Queue for adding only (CLI, or when the server's queue is not at hand):
-    the running server's loop notices new entries by polling."""
-    from postel.queue import Queue
+def adding_submitter(cfg: Config, stack: ExitStack) -> QueueSubmitter:
+    """A QueueSubmitter over the data directory's entries, for where no runner
+    is at hand (the CLI): the running server's loop notices new entries by
+    polling. Closed with *stack*."""
+    from postel.queue import QueueSubmitter, SQLiteQueueEntries
     from postel.store import Store
 
-    return Queue(cfg.datadir, cfg, _NoDeliverer(), Store(cfg.datadir))
+    entries = SQLiteQueueEntries(cfg.datadir)
+    stack.callback(entries.close)
+    store = Store(cfg.datadir)
+    stack.callback(store.close)
+    return QueueSubmitter(cfg, entries, store)
 
 
 def https_post(cfg: Config, resolver: Resolver) -> Post:
@@ -111,19 +106,18 @@ def make_sender(
 
 
 async def start_daily_reports(
-    cfg: Config, resolver: Resolver, stack: AsyncExitStack, queue: Queue | None = None
+    cfg: Config,
+    resolver: Resolver,
+    stack: AsyncExitStack,
+    submitter: QueueSubmitter,
+    resultdb: ResultDB,
 ) -> DailyLoop | None:
-    """Start the daily loop for a running server; None when reports are switched off."""
+    """Start the daily loop for a running server; None when reports are switched off.
+    *resultdb*: the process's connection to tlsrptresult.db."""
     if cfg.static.reports.no_outgoing_tls_reports:
         _log.info("outgoing tls reports disabled")
         return None
-    if queue is None:
-        queue = adding_queue(cfg)
-        stack.push_async_callback(queue.stop)
-        stack.callback(cast(Any, queue.store).close)
-    resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    stack.callback(resultdb.close)
-    sender = make_sender(cfg, resultdb, resolver, enqueue=QueueEnqueue(queue, cfg.datadir.tmp))
+    sender = make_sender(cfg, resultdb, resolver, enqueue=QueueEnqueue(submitter, cfg.datadir.tmp))
     loop = DailyLoop(sender.run)
     loop.start()
     stack.push_async_callback(loop.stop)

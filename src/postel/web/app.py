@@ -25,6 +25,7 @@ from postel.dnscheck import CheckOptions
 from postel.loginlimit import LoginLimiter
 from postel.metrics.asgi import HTTPMetrics
 from postel.tlsreload import ChallengeSource
+from postel.tlsrptresultdb import ResultDB
 from postel.web.aborted import ClientAborts
 from postel.web.acmechallenge import ACMEChallenge
 from postel.web.admin import AdminState
@@ -85,6 +86,7 @@ def build_app(
     submitter: Any = None,
     challenges: ChallengeSource | None = None,
     feed: Any = None,
+    resultdb: ResultDB | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
@@ -147,5 +149,6 @@ def build_app(
         internal=internal,
         check_options=check_options,
         queue=queue,
+        resultdb=resultdb,
     )
     return app

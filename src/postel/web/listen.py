@@ -20,6 +20,7 @@ from postel.smtpserver.errors import ListenerConfigError
 from postel.smtpserver.tls import server_context_pairs
 from postel.tcpsocket import listening_socket
 from postel.tlsreload import ChallengeSource, ReloadingContext
+from postel.tlsrptresultdb import ResultDB
 from postel.web.app import build_app
 from postel.web.errors import ListenError
 from postel.web.requestdeadline import Deadlines
@@ -78,6 +79,7 @@ async def start_web(
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
     feed: Any = None,
+    resultdb: ResultDB | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
@@ -105,6 +107,7 @@ async def start_web(
             limiter=limiter,
             queue=queue,
             submitter=submitter,
+            resultdb=resultdb,
             challenges=challenges,
             feed=feed,
         )

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel import dmarcdb, tlsrptdb
-from postel.queue.db import QueueDB
 from postel.reportfindings import Findings, Settings, anchor, gather
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
@@ -36,11 +35,10 @@ async def index(request: Request) -> Response:
     findings, tls_reports, dmarc_reports = await asyncio.to_thread(
         _reports, dd.tlsrpt_db, dd.dmarcrpt_db, Settings.from_config(st.cfg), since
     )
-    qdb = QueueDB.open(dd)
-    try:
-        entries = qdb.entries()
-    finally:
-        qdb.close()
+    from postel.web.admin.queue import queue_entries
+
+    with queue_entries(st) as qdb:
+        entries = await asyncio.to_thread(qdb.entries)
     from postel.certcheck import check_listeners
 
     certificates = await asyncio.to_thread(check_listeners, st.cfg)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,17 +19,26 @@ from postel.web.admin.state import admin_state
 log = logging.getLogger("postel.web")
 
 
-def _results_db(request: Request) -> ResultDB:
-    return ResultDB.open(admin_state(request).cfg.datadir.tlsrptresult_db)
+@contextmanager
+def _results_db(request: Request) -> Iterator[ResultDB]:
+    """The server's connection to tlsrptresult.db (under its lock: the delivery
+    recorder writes from a thread); one opened for the request otherwise."""
+    st = admin_state(request)
+    if st.resultdb is not None:
+        with st.resultdb.lock:
+            yield st.resultdb
+        return
+    db = ResultDB.open(st.cfg.datadir.tlsrptresult_db)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 @page
 async def results(request: Request) -> Response:
-    db = _results_db(request)
-    try:
+    with _results_db(request) as db:
         rows = list(reversed(db.rows()))[:500]
-    finally:
-        db.close()
     view = []
     for r in rows:
         ok = sum(p.summary.total_successful_session_count for p in r.results)
@@ -39,11 +50,8 @@ async def results(request: Request) -> Response:
 
 @page
 async def suppressions(request: Request) -> Response:
-    db = _results_db(request)
-    try:
+    with _results_db(request) as db:
         rows = db.suppressions()
-    finally:
-        db.close()
     now = dt.datetime.now(dt.UTC)
     return render(request, "admin/suppressions.html", rows=rows, now=now)
 
@@ -60,11 +68,8 @@ async def suppress(request: Request) -> Response:
     except ValueError:
         days = 30
     until = dt.datetime.now(dt.UTC) + dt.timedelta(days=max(1, min(days, 3650)))
-    db = _results_db(request)
-    try:
+    with _results_db(request) as db:
         db.suppress(address, until, field(request, "comment"), manual=True)
-    finally:
-        db.close()
     log.info("report address suppressed", extra={"address": address})
     flash(request, f"No TLS reports go to {address} until {until:%Y-%m-%d}.")
     return redirect("/admin/suppressions")
@@ -73,11 +78,8 @@ async def suppress(request: Request) -> Response:
 @page
 async def unsuppress(request: Request) -> Response:
     address = field(request, "address")
-    db = _results_db(request)
-    try:
+    with _results_db(request) as db:
         removed = db.unsuppress(address)
-    finally:
-        db.close()
     flash(
         request,
         f"{address} removed from the suppression list."

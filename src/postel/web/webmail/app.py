@@ -35,19 +35,13 @@ from postel.web.webmail.state import WebmailState
 log = logging.getLogger("postel.web")
 
 
-class _AddOnly:
-    """Deliverer of an adding-only queue: the server's own queue loop delivers."""
-
-    async def deliver(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("adding-only queue: delivery is done by the server's queue loop")
-
-
 def default_submitter(cfg: Config, store: Any) -> Any:
-    """A QueueSubmitter over an adding-only queue: local recipients are delivered at
-    once, others queued; the running server's queue loop picks them up (it polls)."""
-    from postel.queue import Queue, QueueSubmitter
+    """A QueueSubmitter over the data directory's queue entries: local recipients
+    are delivered at once, others queued; the running server's queue loop picks
+    them up (it polls)."""
+    from postel.queue import QueueSubmitter, SQLiteQueueEntries
 
-    return QueueSubmitter(Queue(cfg.datadir, cfg, _AddOnly(), store))
+    return QueueSubmitter(cfg, SQLiteQueueEntries(cfg.datadir), store)
 
 
 def open_mtastsdb(cfg: Config) -> Any:
@@ -122,7 +116,7 @@ def build(
         if queue is not None:
             from postel.queue import QueueSubmitter
 
-            submitter = QueueSubmitter(queue)
+            submitter = QueueSubmitter(cfg, queue.entries, store, queue=queue)
         else:
             submitter = default_submitter(cfg, store)
     if mtastsdb is None:

@@ -1,0 +1,275 @@
+"""The store of outgoing entries: what the CLI, the webmail, the report senders,
+DSN generation and the runner use. SQLite (queue/index.db) and the message
+files under queue/msg/ are this module's business; callers see entries.
+
+Thread-safe: one connection, used under a lock, from whichever thread calls
+(async callers use a worker thread). Other processes (SMTP workers, the CLI)
+open their own store on the same files (SQLite WAL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from postel.datadir import DataDir
+from postel.queue import backoff
+from postel.queue.db import QueueDB, needs_smtputf8
+from postel.queue.headers import content_flags, flags_from_header, read_header_block, split_header
+from postel.queue.model import Entry
+
+log = logging.getLogger("postel.queue")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """An entry to try again at ``next_attempt``, with the attempt's error."""
+
+    entry_id: int
+    next_attempt: dt.datetime
+    error: str
+    code: int = 0
+    enhanced: str = ""
+    remote_mta: str = ""
+    dsn_sent_delay: bool = False  # a delay DSN went out with this attempt
+
+
+class QueueEntries(Protocol):
+    """Outgoing entries, one per (message, recipient).
+
+    Claims: the runner claims the due entries of some recipient domains
+    (:meth:`claim_due`), marks each attempt's start (:meth:`begin_attempt`)
+    and records its outcome (:meth:`finish`), which ends the claim of those
+    entries; :meth:`unclaim` ends the claims of entries left without an
+    outcome (a cancelled attempt). A claimed entry is not returned by another
+    claim until then. This store claims within its process; a backend shared
+    by several nodes implements a claim as a lease that expires, so that a
+    node's crash leaves the entries to the others.
+    """
+
+    def add(
+        self,
+        account: str,
+        mail_from: str,
+        rcpts: Sequence[str],
+        message: Path | bytes,
+        *,
+        requiretls: bool = False,
+        tls_required_no: bool | None = None,
+        is_tlsrpt: bool | None = None,
+        is_dmarc_report: bool = False,
+        max_attempts: int | None = None,
+    ) -> list[int]: ...
+    def entries(self) -> list[Entry]: ...
+    def get(self, entry_id: int) -> Entry: ...
+    def counts(self) -> tuple[int, int]: ...
+    def hold(self, entry_id: int) -> None: ...
+    def release(self, entry_id: int) -> None: ...
+    def drop(self, entry_id: int) -> Entry: ...
+    def retry(self, entry_id: int | None) -> int: ...
+    def claim_due(
+        self, now: dt.datetime, *, max_domains: int, busy: Collection[str] = ()
+    ) -> dict[str, list[Entry]]: ...
+    def next_due(self) -> dt.datetime | None: ...
+    def begin_attempt(self, ids: Sequence[int]) -> None: ...
+    def finish(self, done: Sequence[int], deferred: Sequence[Deferral]) -> None: ...
+    def unclaim(self, ids: Collection[int]) -> None: ...
+    def message_file(self, msg_id: int) -> Path | None: ...
+    def header_block(self, msg_id: int) -> bytes: ...
+    def recover(self, *, min_age: float | None = None) -> None: ...
+    def on_added(self, callback: Callable[[], None]) -> None: ...
+    def close(self) -> None: ...
+
+
+class SQLiteQueueEntries:
+    """queue/index.db + queue/msg/: the embedded :class:`QueueEntries`."""
+
+    def __init__(self, datadir: DataDir, *, now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.now = now
+        self._db = QueueDB.open(datadir)
+        self._lock = threading.RLock()
+        self._claimed: set[int] = set()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- adding -----------------------------------------------------------
+
+    def add(
+        self,
+        account: str,
+        mail_from: str,
+        rcpts: Sequence[str],
+        message: Path | bytes,
+        *,
+        requiretls: bool = False,
+        tls_required_no: bool | None = None,
+        is_tlsrpt: bool | None = None,
+        is_dmarc_report: bool = False,
+        max_attempts: int | None = None,
+    ) -> list[int]:
+        """Queue a message (a complete file or its bytes) for *rcpts*; entry ids.
+
+        Durable when this returns: the SMTP server says 250 after it. The
+        TLS-Required: No and TLS-Report-Domain headers are read from the
+        message unless given.
+        """
+        if isinstance(message, bytes):
+            flags = flags_from_header(split_header(message), eightbit=not message.isascii())
+        else:
+            flags = content_flags(Path(message))
+        tlsrpt = flags.is_tlsrpt if is_tlsrpt is None else is_tlsrpt
+        limit = max_attempts or (
+            backoff.TLSRPT_MAX_ATTEMPTS
+            if tlsrpt or is_dmarc_report
+            else backoff.DEFAULT_MAX_ATTEMPTS
+        )
+        with self._lock:
+            ids = self._db.add(
+                message,
+                account=account,
+                mail_from=mail_from,
+                rcpts=list(rcpts),
+                # RFC 8689 §4.2.1: never both; REQUIRETLS wins.
+                requiretls=requiretls,
+                tls_required_no=(
+                    flags.tls_required_no if tls_required_no is None else tls_required_no
+                )
+                and not requiretls,
+                is_tlsrpt=tlsrpt,
+                is_dmarc_report=is_dmarc_report,
+                smtputf8=flags.header_utf8 or needs_smtputf8(mail_from),
+                eightbit=flags.eightbit,
+                max_attempts=limit,
+                now=self.now(),
+                subject=flags.subject,
+                message_id=flags.message_id,
+            )
+        for callback in list(self._listeners):
+            callback()
+        return ids
+
+    def on_added(self, callback: Callable[[], None]) -> None:
+        """Call *callback* (from the adding thread) after each add in this process."""
+        self._listeners.append(callback)
+
+    # -- reading and administration -----------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """All entries, the next due first."""
+        with self._lock:
+            return self._db.entries()
+
+    def get(self, entry_id: int) -> Entry:
+        """The entry; EntryNotFound when there is none."""
+        with self._lock:
+            return self._db.get(entry_id)
+
+    def counts(self) -> tuple[int, int]:
+        """(entries, entries on hold): the queue's size for metrics and health."""
+        with self._lock:
+            return self._db.counts()
+
+    def hold(self, entry_id: int) -> None:
+        with self._lock:
+            self._db.set_hold(entry_id, True)
+
+    def release(self, entry_id: int) -> None:
+        with self._lock:
+            self._db.set_hold(entry_id, False)
+
+    def drop(self, entry_id: int) -> Entry:
+        """Remove the entry without a DSN; the removed entry."""
+        with self._lock:
+            return self._db.drop(entry_id)
+
+    def retry(self, entry_id: int | None) -> int:
+        """Make one entry (None: all) due now and release holds; count changed."""
+        with self._lock:
+            return self._db.retry(entry_id, self.now())
+
+    # -- claims and attempts (the runner) -------------------------------------
+
+    def claim_due(
+        self, now: dt.datetime, *, max_domains: int, busy: Collection[str] = ()
+    ) -> dict[str, list[Entry]]:
+        """Claim the unclaimed due entries of up to *max_domains* recipient
+        domains, skipping those in *busy*; domain -> its entries, oldest first."""
+        out: dict[str, list[Entry]] = {}
+        with self._lock:
+            for e in self._db.due(now, self._claimed):
+                if e.domain in busy:
+                    continue
+                if e.domain not in out:
+                    if len(out) >= max_domains:
+                        continue
+                    out[e.domain] = []
+                out[e.domain].append(e)
+            for entries in out.values():
+                self._claimed.update(e.id for e in entries)
+        return out
+
+    def next_due(self) -> dt.datetime | None:
+        """When the first unclaimed, unheld entry is due."""
+        with self._lock:
+            return self._db.next_due(self._claimed)
+
+    def begin_attempt(self, ids: Sequence[int]) -> None:
+        """Count the attempt before it runs: a message that crashes the process
+        still runs out of attempts."""
+        with self._lock:
+            self._db.begin_attempt(ids, self.now())
+
+    def finish(self, done: Sequence[int], deferred: Sequence[Deferral]) -> None:
+        """Record attempts' outcomes: *done* entries removed (with their message
+        when it has no entry left), *deferred* ones rescheduled; claims end."""
+        with self._lock:
+            try:
+                for d in deferred:
+                    self._db.reschedule(
+                        d.entry_id,
+                        d.next_attempt,
+                        error=d.error,
+                        code=d.code,
+                        enhanced=d.enhanced,
+                        remote_mta=d.remote_mta,
+                        dsn_sent_delay=True if d.dsn_sent_delay else None,
+                    )
+                if done:
+                    self._db.remove(done)
+            finally:
+                self._claimed.difference_update(done)
+                self._claimed.difference_update(d.entry_id for d in deferred)
+
+    def unclaim(self, ids: Collection[int]) -> None:
+        with self._lock:
+            self._claimed.difference_update(ids)
+
+    def message_file(self, msg_id: int) -> Path | None:
+        """A local file with the message; None when it is missing."""
+        path = self._db.msg_path(msg_id)
+        return path if path.is_file() else None
+
+    def header_block(self, msg_id: int) -> bytes:
+        """The message's header (for a DSN); empty when the file is missing."""
+        path = self.message_file(msg_id)
+        return b"" if path is None else read_header_block(path)
+
+    def recover(self, *, min_age: float | None = None) -> None:
+        """Orphan files of crashed adds and message rows without entries (see QueueDB)."""
+        with self._lock:
+            if min_age is None:
+                self._db.recover()
+            else:
+                self._db.recover(min_age=min_age)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

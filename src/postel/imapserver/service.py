@@ -32,9 +32,9 @@ from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
+    from postel.store.api import Accounts
     from postel.store.credentials import Credentials
     from postel.store.notify import ChangeFeed
-    from postel.store.store import Store
 
 log = logging.getLogger("postel.imapserver")
 
@@ -79,7 +79,7 @@ class IMAPService:
     def __init__(
         self,
         cfg: Config,
-        store: Store,
+        store: Accounts,
         *,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
         feed: ChangeFeed | None = None,

@@ -263,7 +263,7 @@ class SMTPService:
         self._servers.clear()
         # Deliveries still queued are done before the store is closed.
 
-        await asyncio.to_thread(self.ctx.store.batcher.stop)
+        await asyncio.to_thread(self.ctx.store.finish_deliveries)
         if self.ctx.evaluations is not None:
             await asyncio.to_thread(self.ctx.evaluations.close)
             self.ctx.evaluations = None

@@ -293,9 +293,17 @@ class Messages(AccountBase):
         try:
             return open(path, "rb")
         except FileNotFoundError as exc:
+            self.get(msgid)  # removed since: MessageNotFound
             raise StoreError(
                 f"account {self.name!r}: message {msgid} is indexed but {path} is missing"
             ) from exc
+
+    def read_message(self, msgid: int, start: int = 0, length: int = -1) -> bytes:
+        """*length* bytes of the message (to its end when negative) from *start*."""
+        with self.open_message(msgid) as f:
+            if start:
+                f.seek(start)
+            return f.read(length)
 
     def set_flags(self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Message:
         """Add and remove system flags (\\Seen ...) and keywords; returns the

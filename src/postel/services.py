@@ -11,35 +11,33 @@ import contextlib
 import socket
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
-
-from postel.config import Config
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from postel.queue import QueueSubmitter
     from postel.tlsreload import ChallengeSource
+    from postel.wiring import ServeRoot
 
 # Upper bound (seconds) on how long delivery keeps a DNS answer; the records'
 # TTLs (RFC 2308 §5 for negative answers) usually end it sooner.
 DELIVERY_DNS_MAX_AGE = 300.0
 
 
-async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack) -> Any:
+async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitter:
     """Where submitted mail goes: local accounts directly, the rest through the
     outgoing queue, whose delivery loop starts here."""
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
-    from postel.mtastsdb import MTASTSDB, refresh_loop
-    from postel.netpolicy import AddressPolicy
+    from postel.mtastsdb import refresh_loop
     from postel.queue import Queue, QueueSubmitter
-    from postel.tlsrptresultdb import ResultDB
 
-    allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
-    mtastsdb = MTASTSDB.open(
-        cfg.datadir.mtasts_db,
-        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
-        addresses=allowed,
+    cfg, store, resolver, mtastsdb, resultdb = (
+        root.cfg,
+        root.store,
+        root.resolver,
+        root.mtastsdb,
+        root.resultdb,
     )
-    stack.callback(mtastsdb.close)
     # RFC 8461 §10.2 cache refresh, daily (docs/mta-sts.md, Refresh).
     refresh_stop = asyncio.Event()
     refresher = asyncio.create_task(refresh_loop(mtastsdb, resolver, refresh_stop))
@@ -50,8 +48,6 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
             await asyncio.wait_for(refresher, 10)  # cancelled when still fetching
 
     stack.push_async_callback(stop_refresher)
-    resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    stack.callback(resultdb.close)
     deliverer = Deliverer(
         cfg,
         # Each message to a domain asks for its MX, addresses, TLSA and MTA-STS
@@ -69,7 +65,7 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     from postel.tlsrptsend.service import start_daily_reports
 
     # Daily outgoing TLS reports (RFC 8460), sent through this queue.
-    await start_daily_reports(cfg, resolver, stack, queue)
+    await start_daily_reports(cfg, resolver, stack, queue, resultdb=resultdb)
     from postel.dmarcsend.service import start_daily_reports as start_dmarc_reports
 
     # Daily outgoing DMARC aggregate reports (RFC 7489 §7.2), through the same queue.
@@ -78,20 +74,17 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     from postel.reportfindings.service import start_daily_digest
 
     # Daily mail to the admin of problems that received reports show.
-    await start_daily_digest(cfg, store, queue, stack)
+    await start_daily_digest(cfg, root.accounts, queue, stack)
     return QueueSubmitter(queue)
 
 
 async def start_extras(
-    cfg: Config,
-    store: Any,
-    resolver: Any,
+    root: ServeRoot,
     stack: AsyncExitStack,
-    submitter: Any = None,
+    submitter: QueueSubmitter | None = None,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     *,
     challenges: ChallengeSource | None = None,
-    feed: Any = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP (IMAP, web); return what they listen on.
 
@@ -103,18 +96,27 @@ async def start_extras(
     from postel.web import start_web
 
     # IMAP listeners (143 with STARTTLS, 993 with TLS), in this process.
-    imap = IMAPService(cfg, store, sockets=sockets, feed=feed)
+    imap = IMAPService(
+        root.cfg,
+        root.accounts,
+        sockets=sockets,
+        feed=root.feed,
+        credentials=root.credentials,
+        limiter=root.limiter,
+    )
     await imap.start()
     stack.push_async_callback(imap.stop)
     # Web listeners: admin, webmail, MTA-STS policies.
     return imap.bound + await start_web(
-        cfg,
-        store,
-        resolver,
+        root.cfg,
+        root.accounts,
+        root.resolver,
         stack,
-        queue=getattr(submitter, "queue", None),
+        queue=submitter.queue if submitter is not None else None,
         submitter=submitter,
         sockets=sockets,
         challenges=challenges,
-        feed=feed,
+        feed=root.feed,
+        limiter=root.limiter,
+        mtastsdb=root.mtastsdb,
     )

@@ -111,9 +111,15 @@ def make_sender(
 
 
 async def start_daily_reports(
-    cfg: Config, resolver: Resolver, stack: AsyncExitStack, queue: Queue | None = None
+    cfg: Config,
+    resolver: Resolver,
+    stack: AsyncExitStack,
+    queue: Queue | None = None,
+    *,
+    resultdb: ResultDB | None = None,
 ) -> DailyLoop | None:
-    """Start the daily loop for a running server; None when reports are switched off."""
+    """Start the daily loop for a running server; None when reports are switched off.
+    *resultdb*: the results database the server opened (postel.wiring); else opened here."""
     if cfg.static.reports.no_outgoing_tls_reports:
         _log.info("outgoing tls reports disabled")
         return None
@@ -121,8 +127,9 @@ async def start_daily_reports(
         queue = adding_queue(cfg)
         stack.push_async_callback(queue.stop)
         stack.callback(cast(Any, queue.store).close)
-    resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    stack.callback(resultdb.close)
+    if resultdb is None:
+        resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+        stack.callback(resultdb.close)
     sender = make_sender(cfg, resultdb, resolver, enqueue=QueueEnqueue(queue, cfg.datadir.tmp))
     loop = DailyLoop(sender.run)
     loop.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -15,6 +15,10 @@ from postel.loginlimit import LoginLimiter
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
+if TYPE_CHECKING:
+    from postel.queue import Queue
+    from postel.store.api import Accounts
+
 COOKIE = "postel_admin"
 PREFIX = "/admin"
 
@@ -22,14 +26,14 @@ PREFIX = "/admin"
 @dataclass
 class AdminState:
     cfg: Config
-    store: Any
+    store: Accounts
     resolver: Resolver
     sessions: SessionStore
     limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     internal: bool  # the listener is internal: admin allowed on any of its addresses
     check_options: CheckOptions | None = None
-    queue: Any = None  # postel.queue object when running; None: opened from the data dir
+    queue: Queue | None = None  # the server's queue when running; None: opened from the data dir
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

@@ -29,6 +29,8 @@ SEAMS = [
     "web/webmail/bulk.py",
     "smtpworkers/worker.py",
     "cli/account.py",
+    "cli/options.py",
+    "cli/tlsrpt.py",
     "imapserver/service.py",
     "imapserver/storeapi.py",
     "smtpserver/service.py",

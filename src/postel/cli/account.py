@@ -199,15 +199,13 @@ def add(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(config_dir: Path, as_json: bool) -> None:
     """List the configured accounts, their addresses and whether a password is set."""
-    from postel.store.credentials import Credentials
-
     static = _static(config_dir)
     _, _, domains = _domains(config_dir)
     datadir = _datadir(config_dir, static)
     with_password: set[str] = set()
     if datadir.auth_db.exists():
-        with Credentials(datadir.auth_db) as creds:
-            with_password = set(creds.accounts())
+        with CLIRoot(datadir) as root:
+            with_password = set(root.credentials.accounts())
     rows = [
         {
             "name": name,
@@ -260,7 +258,6 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
         static_references,
         validate_domains,
     )
-    from postel.store.credentials import Credentials
 
     static = _static(config_dir)
     path, text, domains = _domains(config_dir)
@@ -284,8 +281,8 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
     _write_domains(path, new_text)
     datadir = _datadir(config_dir, static)
     if datadir.auth_db.exists():
-        with Credentials(datadir.auth_db) as creds:
-            creds.remove(name)
+        with CLIRoot(datadir) as root:
+            root.credentials.remove(name)
     for alias in alias_references(domains, domains.accounts[name].addresses):
         click.echo(f"warning: alias {alias} still points to an address of {name!r}", err=True)
     click.echo(f"account {name!r} removed")

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from postel.config import load_config
-from postel.dns.mock import MockResolver
-from postel.store import Store
 from postel.tlsrptresultdb import ResultDB
+from postel.wiring import ServeRoot
 
 STATIC = """
 hostname = "mail.example.org"
@@ -44,11 +43,8 @@ async def test_outgoing_services_open_tlsrptresult_db_once(
         return real(cls, path, **kw)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(ResultDB, "open", classmethod(counting))
-    store = Store(cfg.datadir)
-    try:
-        async with AsyncExitStack() as stack:
-            submitter = await make_submitter(cfg, store, MockResolver({}), stack)
-            assert opened == [cfg.datadir.tlsrptresult_db]
-            assert submitter.queue is not None and submitter.queue.alive
-    finally:
-        store.close()
+    async with AsyncExitStack() as stack:
+        root = await ServeRoot.open(cfg, stack)
+        submitter = await make_submitter(root, stack)
+        assert opened == [cfg.datadir.tlsrptresult_db]
+        assert submitter.queue is not None and submitter.queue.alive

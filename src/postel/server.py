@@ -13,9 +13,14 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from postel.config import Config
+
+if TYPE_CHECKING:
+    from postel.acme.manager import ACMEManager
+    from postel.smtpworkers import Supervisor
+    from postel.store.notify import ChangeFeed
 
 log = logging.getLogger("postel.serve")
 
@@ -25,9 +30,9 @@ class Running:
     """What a started instance listens on, for printing and for tests."""
 
     bound: list[tuple[str, int, str]] = field(default_factory=list)
-    workers: Any = None  # postel.smtpworkers.Supervisor when SMTP runs in workers
-    acme: Any = None  # postel.acme.manager.ACMEManager when [acme] is enabled
-    feed: Any = None  # postel.store.notify.ChangeFeed: the account changes of every process
+    workers: Supervisor | None = None  # when SMTP runs in worker processes
+    acme: ACMEManager | None = None  # when [acme] is enabled
+    feed: ChangeFeed | None = None  # the account changes of every process
 
 
 async def check_resolver(cfg: Config) -> None:
@@ -88,9 +93,8 @@ async def _run(
     log_time: bool,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None,
 ) -> None:
-    from postel.dns.resolver import DNSResolver
     from postel.smtpserver import SMTPService
-    from postel.store import Store
+    from postel.wiring import ServeRoot
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -102,32 +106,17 @@ async def _run(
     cfg.datadir.ensure()
     if check_dns:
         await check_resolver(cfg)
-    resolver = DNSResolver(
-        cfg.static.dns.nameservers or None,
-        port=cfg.static.dns.port,
-        timeout=cfg.static.dns.timeout,
-    )
     running = Running()
     async with AsyncExitStack() as stack:
         from postel.metrics.service import start_recording
 
         start_recording(cfg, stack)  # before the queue and the SMTP workers start
-        store = Store(cfg.datadir, quota=cfg.account_quota)
-        stack.callback(store.close)
-        from postel.store.notify import ChangeFeed
-
-        # Changes committed by any process (SMTP workers too) reach the webmail
-        # and IMAP watchers here (docs/decisions.md, change notifications).
-        feed = ChangeFeed(
-            cfg.datadir.tmp,
-            recheck=lambda name: store.account(name, create=False).highest_modseq(),
-        )
-        await feed.start()
-        stack.push_async_callback(feed.stop)
-        running.feed = feed
+        # Every database of this process, opened once (postel.wiring).
+        root = await ServeRoot.open(cfg, stack)
+        running.feed = root.feed
         from postel.services import make_submitter, start_extras
 
-        submitter = await make_submitter(cfg, store, resolver, stack)
+        submitter = await make_submitter(root, stack)
         challenges = None
         if cfg.static.acme.enabled:
             from postel.acme import Challenges
@@ -140,11 +129,10 @@ async def _run(
         if smtp_workers >= 2:
             from postel.smtpworkers import Supervisor
 
-            queue = getattr(submitter, "queue", None)
             workers = Supervisor(
                 cfg,
                 smtp_workers,
-                on_wake=queue.wake if queue is not None else None,
+                on_wake=submitter.wake,
                 log_time=log_time,
                 shutdown=stop,
                 sockets=sockets,
@@ -155,25 +143,24 @@ async def _run(
             running.bound.extend(workers.bound)
             smtp_up = workers.health
         else:
-            smtp = SMTPService(cfg, store, resolver, submitter, sockets=sockets)
+            smtp = SMTPService(
+                cfg,
+                root.accounts,
+                root.resolver,
+                submitter,
+                sockets=sockets,
+                credentials=root.credentials,
+                limiter=root.limiter,
+            )
             await smtp.start()
             stack.push_async_callback(smtp.stop)
             running.bound.extend(smtp.bound)
             smtp_up = smtp.health
         running.bound.extend(
-            await start_extras(
-                cfg,
-                store,
-                resolver,
-                stack,
-                submitter,
-                sockets=sockets,
-                challenges=challenges,
-                feed=feed,
-            )
+            await start_extras(root, stack, submitter, sockets=sockets, challenges=challenges)
         )
         # Watchers (webmail event streams) end before the web listeners stop.
-        stack.push_async_callback(feed.stop)
+        stack.push_async_callback(root.feed.stop)
         if challenges is not None:
             from postel.acme.service import start as start_acme
 
@@ -189,7 +176,7 @@ async def _run(
         # CLI changes (accounts, queue) reach this server at once.
         control = ControlServer(
             cfg.datadir.root,
-            handlers(cfg, running.bound, getattr(submitter, "queue", None)),
+            handlers(cfg, running.bound, submitter.queue),
         )
         await control.start()
         stack.push_async_callback(control.stop)
@@ -198,7 +185,7 @@ async def _run(
         # /metrics and /healthz ([metrics]), once every part runs.
         running.bound.extend(
             await start_metrics(
-                cfg, stack, smtp=smtp_up, queue=getattr(submitter, "queue", None), store=store
+                cfg, stack, smtp=smtp_up, queue=submitter.queue, store=root.accounts
             )
         )
         for ip, port, kind in running.bound:

@@ -11,36 +11,34 @@ import contextlib
 import socket
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
-
-from postel.config import Config
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from postel.queue import QueueSubmitter
     from postel.tlsreload import ChallengeSource
+    from postel.wiring import ServeRoot
 
 # Upper bound (seconds) on how long delivery keeps a DNS answer; the records'
 # TTLs (RFC 2308 §5 for negative answers) usually end it sooner.
 DELIVERY_DNS_MAX_AGE = 300.0
 
 
-async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExitStack) -> Any:
+async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitter:
     """Where submitted mail goes: local accounts directly, the rest through the
     outgoing queue, whose delivery loop starts here."""
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
-    from postel.mtastsdb import MTASTSDB, refresh_loop
-    from postel.netpolicy import AddressPolicy
+    from postel.mtastsdb import refresh_loop
     from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter, SQLiteQueueEntries
     from postel.queue.recorder import DMARCBounce
-    from postel.tlsrptresultdb import ResultDB
 
-    allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
-    mtastsdb = MTASTSDB.open(
-        cfg.datadir.mtasts_db,
-        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
-        addresses=allowed,
+    cfg, store, resolver, mtastsdb, resultdb = (
+        root.cfg,
+        root.store,
+        root.resolver,
+        root.mtastsdb,
+        root.resultdb,
     )
-    stack.callback(mtastsdb.close)
     # RFC 8461 §10.2 cache refresh, daily (docs/mta-sts.md, Refresh).
     refresh_stop = asyncio.Event()
     refresher = asyncio.create_task(refresh_loop(mtastsdb, resolver, refresh_stop))
@@ -51,10 +49,6 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
             await asyncio.wait_for(refresher, 10)  # cancelled when still fetching
 
     stack.push_async_callback(stop_refresher)
-    # The process's one connection to tlsrptresult.db: the recorder of delivery
-    # attempts, the daily TLS reports and the admin pages share it.
-    resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-    stack.callback(resultdb.close)
     entries = SQLiteQueueEntries(cfg.datadir)
     stack.callback(entries.close)
     deliverer = Deliverer(
@@ -86,20 +80,17 @@ async def make_submitter(cfg: Config, store: Any, resolver: Any, stack: AsyncExi
     from postel.reportfindings.service import start_daily_digest
 
     # Daily mail to the admin of problems that received reports show.
-    await start_daily_digest(cfg, store, submitter, stack)
+    await start_daily_digest(cfg, root.accounts, submitter, stack)
     return submitter
 
 
 async def start_extras(
-    cfg: Config,
-    store: Any,
-    resolver: Any,
+    root: ServeRoot,
     stack: AsyncExitStack,
-    submitter: Any = None,
+    submitter: QueueSubmitter | None = None,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     *,
     challenges: ChallengeSource | None = None,
-    feed: Any = None,
 ) -> list[tuple[str, int, str]]:
     """Start services beyond SMTP (IMAP, web); return what they listen on.
 
@@ -108,24 +99,32 @@ async def start_extras(
     listening sockets bound before the switch of user (postel.privdrop).
     """
     from postel.imapserver import IMAPService
-    from postel.queue import QueueRunner
     from postel.web import start_web
 
     # IMAP listeners (143 with STARTTLS, 993 with TLS), in this process.
-    imap = IMAPService(cfg, store, sockets=sockets, feed=feed)
+    imap = IMAPService(
+        root.cfg,
+        root.accounts,
+        sockets=sockets,
+        feed=root.feed,
+        credentials=root.credentials,
+        limiter=root.limiter,
+    )
     await imap.start()
     stack.push_async_callback(imap.stop)
-    queue = getattr(submitter, "queue", None)
+    queue = submitter.queue if submitter is not None else None
     # Web listeners: admin, webmail, MTA-STS policies.
     return imap.bound + await start_web(
-        cfg,
-        store,
-        resolver,
+        root.cfg,
+        root.accounts,
+        root.resolver,
         stack,
         queue=queue,
         submitter=submitter,
-        resultdb=queue.recorder.resultdb if isinstance(queue, QueueRunner) else None,
+        resultdb=root.resultdb,
         sockets=sockets,
         challenges=challenges,
-        feed=feed,
+        feed=root.feed,
+        limiter=root.limiter,
+        mtastsdb=root.mtastsdb,
     )

@@ -36,10 +36,10 @@ def test_answers_come_from_the_cache_without_the_file(tmp_path: Path) -> None:
     atts = (FetchAtt("ENVELOPE"), FetchAtt("BODYSTRUCTURE"))
     derived = DerivedCache()
     first = fetch_items(
-        msg, atts, path, StructureCache(), with_uid=False, derived=derived, account="a"
+        msg, atts, path.open, StructureCache(), with_uid=False, derived=derived, account="a"
     )
     path.unlink()  # a second answer must not need the file
     again = fetch_items(
-        msg, atts, path, StructureCache(), with_uid=False, derived=derived, account="a"
+        msg, atts, path.open, StructureCache(), with_uid=False, derived=derived, account="a"
     )
     assert again == first and b'"hello there"' in b"".join(x for x in first if isinstance(x, bytes))

@@ -4,8 +4,11 @@ stored before structures were gets its structure on first FETCH."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from imap_env import MESSAGE, Env, raw_tls, run
@@ -61,10 +64,31 @@ def test_answers_are_byte_identical_with_the_stored_structure(
     path = tmp_path / "m"
     path.write_bytes(data)
     msg = _message(len(data))
-    from_file = fetch_items(msg, atts, path, StructureCache(), with_uid=True)
+    from_file = fetch_items(msg, atts, _reader(path), StructureCache(), with_uid=True)
     stored = Stored(dump(structure_of(data)))
-    from_index = fetch_items(msg, atts, path, StructureCache(), with_uid=True, stored=stored)
+    from_index = fetch_items(
+        msg, atts, _reader(path), StructureCache(), with_uid=True, stored=stored
+    )
     assert from_index == from_file
+
+
+def _reader(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: path.open("rb")
+
+
+@pytest.mark.parametrize("data", [MESSAGE, NESTED, EIGHT_BIT], ids=["plain", "nested", "8bit"])
+@pytest.mark.parametrize("atts", ATTS, ids=range(len(ATTS)))
+def test_answers_are_the_same_from_a_stream_that_is_no_file(
+    tmp_path: Path, data: bytes, atts: tuple[FetchAtt, ...]
+) -> None:
+    # A store whose content is not in local files (an object store) gives a
+    # plain binary stream: FETCH reads it instead of mapping a file.
+    path = tmp_path / "m"
+    path.write_bytes(data)
+    msg = _message(len(data))
+    from_file = fetch_items(msg, atts, _reader(path), StructureCache(), with_uid=True)
+    from_stream = fetch_items(msg, atts, lambda: io.BytesIO(data), StructureCache(), with_uid=True)
+    assert from_stream == from_file
 
 
 def _fetch(env: Env, command: bytes) -> list[bytes]:

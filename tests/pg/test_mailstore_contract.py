@@ -58,7 +58,12 @@ def test_append_gives_ascending_uids_and_envelope(mailstore: MailStore, tmp_path
     assert box.size == sum(m.size for m in (first, second, third)) == mailstore.usage()
     assert box.highestmodseq == third.modseq
     assert mailstore.get_by_uid("Inbox", 2).msgid == second.msgid
-    assert mailstore.message_file(second.msgid).read_bytes() == _mail(tmp_path, 2).read_bytes()
+    assert _content(mailstore, second.msgid) == _mail(tmp_path, 2).read_bytes()
+
+
+def _content(mailstore: MailStore, msgid: int) -> bytes:
+    with mailstore.open_message(msgid) as f:
+        return f.read()
 
 
 def test_structures_stored_at_append(mailstore: MailStore, tmp_path: Path) -> None:
@@ -129,10 +134,10 @@ def test_copy_keeps_content_and_flags(mailstore: MailStore, tmp_path: Path) -> N
     copy = mailstore.copy(msg.msgid, "Box")
     assert (copy.mailbox, copy.uid, copy.flags) == ("Box", 2, {"\\Flagged"})
     assert copy.msgid != msg.msgid
-    assert mailstore.message_file(copy.msgid).read_bytes() == _mail(tmp_path, 2).read_bytes()
+    assert _content(mailstore, copy.msgid) == _mail(tmp_path, 2).read_bytes()
     mailstore.remove(msg.msgid)
     # The copy's content outlives the original.
-    assert mailstore.message_file(copy.msgid).read_bytes() == _mail(tmp_path, 2).read_bytes()
+    assert _content(mailstore, copy.msgid) == _mail(tmp_path, 2).read_bytes()
     assert mailstore.usage() == mailstore.mailbox("Box").size
 
 
@@ -207,8 +212,9 @@ def test_pg_message_files_are_private(
     account = loop_thread.run(pg_store.create_account("alice"))
     store = PgMailStore(account, loop_thread.loop, tmp_path / "cache")
     msg = _append(store, tmp_path, 1)
-    path = store.message_file(msg.msgid)
-    assert path == store.message_file(msg.msgid)  # written once, then reused
+    with store.open_message(msg.msgid) as first, store.open_message(msg.msgid) as again:
+        path = Path(first.name)
+        assert Path(again.name) == path  # written once, then reused
     assert [p.stat().st_mode & 0o777 for p in (tmp_path / "cache", path.parent, path)] == [
         0o700,
         0o700,

@@ -7,14 +7,23 @@ import os
 import secrets
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
 from postel.cli.common import fail
 from postel.cli.live import tell_server
 from postel.config.errors import ConfigError
+from postel.datadir import DataDir
+from postel.wiring import CLIRoot
+
+if TYPE_CHECKING:
+    from postel.config.domains import DomainsConfig
+    from postel.config.model import StaticConfig
+
+F = TypeVar("F", bound=Callable[..., object])
 
 DOMAINS_FILE = "domains.toml"
 STATIC_FILE = "postel.toml"
@@ -22,7 +31,7 @@ GENERATED_PASSWORD_BYTES = 18  # 24 characters of base64url
 MIN_PASSWORD_LENGTH = 8
 
 
-def _config_option(func: Any) -> Any:
+def _config_option(func: F) -> F:
     return click.option(
         "--config",
         "config_dir",
@@ -33,7 +42,7 @@ def _config_option(func: Any) -> Any:
     )(func)
 
 
-def _password_options(func: Any) -> Any:
+def _password_options(func: F) -> F:
     func = click.option(
         "--generate", is_flag=True, help="Generate a random password and print it."
     )(func)
@@ -59,7 +68,7 @@ def _read_text(path: Path) -> str:
         fail(f"{path}: cannot read: {exc}")
 
 
-def _static(config_dir: Path) -> Any:
+def _static(config_dir: Path) -> StaticConfig:
     """postel.toml checked on its own (the accounts may not be complete yet)."""
     from pydantic import ValidationError
 
@@ -78,14 +87,12 @@ def _static(config_dir: Path) -> Any:
         raise SystemExit(1) from None
 
 
-def _datadir(config_dir: Path, static: Any) -> Any:
-    from postel.datadir import DataDir
-
+def _datadir(config_dir: Path, static: StaticConfig) -> DataDir:
     data = Path(static.data_dir)
     return DataDir(data if data.is_absolute() else config_dir.resolve() / data)
 
 
-def _domains(config_dir: Path) -> tuple[Path, str, Any]:
+def _domains(config_dir: Path) -> tuple[Path, str, DomainsConfig]:
     from postel.store.accountsfile import validate_domains
 
     path = config_dir / DOMAINS_FILE
@@ -125,16 +132,13 @@ def _get_password(password_file: Path | None, generate: bool) -> tuple[str, bool
         click.echo(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", err=True)
 
 
-def _set_password(datadir: Any, name: str, password: str) -> None:
+def _set_password(root: CLIRoot, name: str, password: str) -> None:
     from postel.store import CredentialsError
-    from postel.store.credentials import Credentials
 
-    datadir.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with Credentials(datadir.auth_db) as creds:
-        try:
-            creds.set_password(name, password)
-        except CredentialsError as exc:
-            fail(f"account {name!r}: {exc}")
+    try:
+        root.credentials.set_password(name, password)
+    except CredentialsError as exc:
+        fail(f"account {name!r}: {exc}")
 
 
 @click.group(name="account")
@@ -160,7 +164,7 @@ def add(
 
     The password is read from --password-file, prompted for, or generated
     and printed (--generate, or when stdin is not a terminal)."""
-    from postel.store import Store, StoreError
+    from postel.store import StoreError
     from postel.store.accountsfile import add_account, validate_domains
 
     static = _static(config_dir)
@@ -177,12 +181,12 @@ def add(
         _fail_config(exc)
     password, generated = _get_password(password_file, generate)
     datadir = _datadir(config_dir, static)
-    try:
-        with Store(datadir) as store:
-            store.account(name)
-    except StoreError as exc:
-        fail(str(exc))
-    _set_password(datadir, name, password)
+    with CLIRoot(datadir) as root:
+        try:
+            root.accounts.account(name)
+        except StoreError as exc:
+            fail(str(exc))
+        _set_password(root, name, password)
     _write_domains(path, new_text)
     click.echo(f"account {name!r} added with address {address}")
     if generated:
@@ -195,15 +199,13 @@ def add(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(config_dir: Path, as_json: bool) -> None:
     """List the configured accounts, their addresses and whether a password is set."""
-    from postel.store.credentials import Credentials
-
     static = _static(config_dir)
     _, _, domains = _domains(config_dir)
     datadir = _datadir(config_dir, static)
     with_password: set[str] = set()
     if datadir.auth_db.exists():
-        with Credentials(datadir.auth_db) as creds:
-            with_password = set(creds.accounts())
+        with CLIRoot(datadir) as root:
+            with_password = set(root.credentials.accounts())
     rows = [
         {
             "name": name,
@@ -217,9 +219,9 @@ def list_(config_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    for row in rows:
-        password = "password set" if row["password"] else "NO PASSWORD"
-        click.echo(f"{row['name']}\t{', '.join(row['addresses'])}\t{password}")
+    for name, acc in sorted(domains.accounts.items()):
+        password = "password set" if name in with_password else "NO PASSWORD"
+        click.echo(f"{name}\t{', '.join(acc.addresses)}\t{password}")
 
 
 @command.command()
@@ -234,7 +236,8 @@ def passwd(config_dir: Path, name: str, password_file: Path | None, generate: bo
         fail(f"{path}: no account {name!r}")
     password, generated = _get_password(password_file, generate)
     datadir = _datadir(config_dir, static)
-    _set_password(datadir, name, password)
+    with CLIRoot(datadir) as root:
+        _set_password(root, name, password)
     click.echo(f"password of account {name!r} changed")
     if generated:
         click.echo(f"password: {password}")
@@ -255,7 +258,6 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
         static_references,
         validate_domains,
     )
-    from postel.store.credentials import Credentials
 
     static = _static(config_dir)
     path, text, domains = _domains(config_dir)
@@ -279,8 +281,8 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
     _write_domains(path, new_text)
     datadir = _datadir(config_dir, static)
     if datadir.auth_db.exists():
-        with Credentials(datadir.auth_db) as creds:
-            creds.remove(name)
+        with CLIRoot(datadir) as root:
+            root.credentials.remove(name)
     for alias in alias_references(domains, domains.accounts[name].addresses):
         click.echo(f"warning: alias {alias} still points to an address of {name!r}", err=True)
     click.echo(f"account {name!r} removed")

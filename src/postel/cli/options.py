@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from postel.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +42,7 @@ def missing_config(config_dir: Path) -> str | None:
     return None
 
 
-def load_or_exit(config_dir: Path) -> Any:
+def load_or_exit(config_dir: Path) -> Config:
     """Load the configuration, or print every problem and exit 1."""
     from postel.config import ConfigError, load_config
 

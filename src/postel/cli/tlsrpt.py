@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from postel.cli.options import config_option, load_or_exit
 from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
+
+if TYPE_CHECKING:
+    from postel.tlsrptresultdb import ResultDB
 
 
 @click.group(name="tlsrpt")
@@ -150,7 +153,7 @@ def _norm_address(address: str) -> str:
     return address.lower()  # the suppression list compares case-insensitively
 
 
-def _open_resultdb(config_dir: Path) -> Any:
+def _open_resultdb(config_dir: Path) -> ResultDB:
     from postel.tlsrptresultdb import ResultDB
 
     cfg = load_or_exit(config_dir)

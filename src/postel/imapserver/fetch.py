@@ -1,5 +1,6 @@
 """FETCH responses of one message (RFC 9051 §7.5.2): metadata from the index,
-the rest from byte ranges of the message file, mapped, never read whole."""
+the rest from byte ranges of the message's content, mapped when the store
+gives a file, never read whole then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message as EmailMessage
-from pathlib import Path
+from typing import BinaryIO
 
 from postel.imapserver import binary, encode
 from postel.imapserver.derived import DerivedCache
@@ -27,6 +28,9 @@ from postel.store.message import FlagState
 from postel.store.mimestructure import FORMAT, Stored, envelope_header
 
 STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
+
+# Opens one message's content (postel.store.api.AccountMail.open_message).
+Opener = Callable[[], BinaryIO]
 _NEEDS_FILE = frozenset(
     {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 )
@@ -34,9 +38,9 @@ _NEEDS_FILE = frozenset(
 
 @dataclass(frozen=True)
 class FileRange:
-    """A literal's contents, to be streamed from *path*."""
+    """A literal's contents, to be streamed from what *source* opens."""
 
-    path: Path
+    source: Opener
     start: int
     end: int
 
@@ -86,11 +90,16 @@ class StructureCache:
         return parse_header(buf[0 : header_end(buf, 0, len(buf))])
 
 
-def map_file(path: Path) -> mmap.mmap | bytes:
-    """The message file mapped read-only (pages are read when touched)."""
-    with open(path, "rb") as f:
+def map_file(source: Opener) -> mmap.mmap | bytes:
+    """The message mapped read-only (pages are read when touched) when the
+    store gives a file; else its bytes."""
+    with source() as f:
+        try:
+            fileno = f.fileno()
+        except (OSError, AttributeError):  # a stream that is no file (io.UnsupportedOperation)
+            return f.read()
         size = f.seek(0, 2)
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        return mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) if size else b""
 
 
 def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
@@ -118,23 +127,22 @@ def cached(
     )
 
 
-def read_head(path: Path, end: int) -> bytes:
-    """The first *end* bytes of the file (a header whose end is known): one
-    read, no mapping."""
-    with open(path, "rb") as f:
+def read_head(source: Opener, end: int) -> bytes:
+    """The first *end* bytes of the message (a header whose end is known):
+    one read, no mapping."""
+    with source() as f:
         return f.read(end)
 
 
 def structure_for(
-    blob: bytes | None, path: Path | None, msgid: int, computed: dict[int, bytes]
+    blob: bytes | None, source: Opener | None, msgid: int, computed: dict[int, bytes]
 ) -> Stored:
     """A message's stored structure, or (mail stored before structures were,
     or in an older format) parsed from its file and added to *computed*."""
     if blob is not None and blob[:1] == bytes([FORMAT]):
         return Stored(blob)
-    assert path is not None
-    with open(path, "rb") as f:
-        buf = mimestructure.map_file(f)
+    assert source is not None
+    buf = map_file(source)
     try:
         parsed = mimestructure.structure_of(buf)
     finally:
@@ -146,7 +154,7 @@ def structure_for(
 
 
 def _literal(
-    path: Path,
+    source: Opener,
     buf: mmap.mmap | bytes,
     start: int,
     end: int,
@@ -162,11 +170,11 @@ def _literal(
     size = end - start
     head = b"~{%d}\r\n" if literal8 and binary.has_nul(buf, start, end) else b"{%d}\r\n"
     if size > STREAM_ABOVE:
-        return [head % size, FileRange(path, start, end)]
+        return [head % size, FileRange(source, start, end)]
     return [head % size + buf[start:end]]
 
 
-def _binary(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> list[Segment]:
+def _binary(att: FetchAtt, source: Opener, buf: mmap.mmap | bytes, root: Part) -> list[Segment]:
     """BINARY[part] and BINARY.SIZE[part] (RFC 3516 §4.2): decoded content."""
     assert att.section is not None
     try:
@@ -176,7 +184,7 @@ def _binary(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> li
     if isinstance(got, tuple):
         if att.name == "BINARY.SIZE":
             return [str(got[1] - got[0]).encode()]
-        return _literal(path, buf, got[0], got[1], att.partial, literal8=True)
+        return _literal(source, buf, got[0], got[1], att.partial, literal8=True)
     if att.name == "BINARY.SIZE":
         return [str(len(got)).encode()]
     if att.partial is not None:
@@ -188,7 +196,7 @@ def _binary(att: FetchAtt, path: Path, buf: mmap.mmap | bytes, root: Part) -> li
 
 def _section(
     att: FetchAtt,
-    path: Path,
+    source: Opener,
     file: Callable[[], mmap.mmap | bytes],
     structure: Callable[[], Part],
     stored: Stored | None,
@@ -203,7 +211,7 @@ def _section(
     ):
         # The header's end is stored: read just the header, map nothing.
         keep = section.text == "HEADER.FIELDS"
-        data = filter_header(read_head(path, stored.body_start), section.fields, keep=keep)
+        data = filter_header(read_head(source, stored.body_start), section.fields, keep=keep)
         return [b"{%d}\r\n" % len(data) + data]
     buf = file()
     if not section.part and section.text != "MIME" and att.name == "BODY":
@@ -214,10 +222,10 @@ def _section(
             keep = section.text == "HEADER.FIELDS"
             data = filter_header(buf[start:stop], section.fields, keep=keep)
             return [b"{%d}\r\n" % len(data) + data]
-        return _literal(path, buf, start, stop, att.partial)
+        return _literal(source, buf, start, stop, att.partial)
     root = structure()
     if att.name in ("BINARY", "BINARY.SIZE"):
-        return _binary(att, path, buf, root)
+        return _binary(att, source, buf, root)
     try:
         start, end = section_range(root, section)
     except NoSuchPart:
@@ -225,13 +233,13 @@ def _section(
     if section.text.startswith("HEADER.FIELDS"):
         data = filter_header(buf[start:end], section.fields, keep=section.text == "HEADER.FIELDS")
         return [b"{%d}\r\n" % len(data) + data]
-    return _literal(path, buf, start, end, att.partial)
+    return _literal(source, buf, start, end, att.partial)
 
 
 def fetch_items(
     msg: Message,
     atts: tuple[FetchAtt, ...],
-    path: Path | None,
+    source: Opener | None,
     cache: StructureCache,
     *,
     with_uid: bool,
@@ -261,8 +269,8 @@ def fetch_items(
         """The message file, mapped on first use (not at all when every answer
         comes from *derived*)."""
         if not mapped:
-            assert path is not None
-            mapped.append(map_file(path))
+            assert source is not None
+            mapped.append(map_file(source))
         return mapped[0]
 
     def structure() -> Part:
@@ -283,8 +291,8 @@ def fetch_items(
         for att in atts:
             n = att.name
             if att.section is not None:
-                assert path is not None
-                item(att.response_name(), _section(att, path, file, structure, stored))
+                assert source is not None
+                item(att.response_name(), _section(att, source, file, structure, stored))
             elif n == "UID":
                 item(n, [str(msg.uid).encode()])
             elif n == "FLAGS":
@@ -319,7 +327,7 @@ def fetch_items(
 
                 item(n, [remembered(n, body)])
             elif n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-                assert path is not None
+                assert source is not None
                 buf = file()
                 end = header_end(buf, 0, len(buf))
                 start, stop = {
@@ -327,7 +335,7 @@ def fetch_items(
                     "RFC822.HEADER": (0, end),
                     "RFC822.TEXT": (end, len(buf)),
                 }[n]
-                item(n, _literal(path, buf, start, stop, None))
+                item(n, _literal(source, buf, start, stop, None))
     finally:
         if mapped and isinstance(mapped[0], mmap.mmap):
             mapped[0].close()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
-from pathlib import Path
 
 from postel.imapserver import searchkeys as sk
-from postel.imapserver.fetch import map_file
+from postel.imapserver.fetch import Opener, map_file
 from postel.imapserver.mime import header_end, parse_header
 from postel.store import Message
 
@@ -34,18 +33,18 @@ def needs_file(key: sk.Key) -> bool:
 
 
 class _File:
-    """The message file, mapped on first use."""
+    """The message's content, mapped on first use."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, source: Opener | None) -> None:
+        self.source = source
         self._buf: mmap.mmap | bytes | None = None
 
     def buf(self) -> mmap.mmap | bytes:
         if self._buf is None:
-            if self.path is None:
+            if self.source is None:
                 self._buf = b""
             else:
-                self._buf = map_file(self.path)
+                self._buf = map_file(self.source)
         return self._buf
 
     def close(self) -> None:
@@ -75,7 +74,7 @@ def matches(
     msn: int,
     largest_msn: int,
     largest_uid: int,
-    path: Callable[[], Path | None],
+    source: Opener,
 ) -> bool:
     f = _File(None)
     loaded = False
@@ -83,7 +82,7 @@ def matches(
     def file() -> _File:
         nonlocal f, loaded
         if not loaded:
-            f = _File(path())
+            f = _File(source)
             loaded = True
         return f
 

@@ -32,9 +32,9 @@ from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
+    from postel.store.api import Accounts
     from postel.store.credentials import Credentials
     from postel.store.notify import ChangeFeed
-    from postel.store.store import Store
 
 log = logging.getLogger("postel.imapserver")
 
@@ -80,13 +80,19 @@ class IMAPService:
     def __init__(
         self,
         cfg: Config,
-        store: Store,
+        store: Accounts,
         *,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
         feed: ChangeFeed | None = None,
+        credentials: Credentials | None = None,
+        limiter: LoginLimiter | None = None,
     ) -> None:
         """*feed*: the store's ChangeFeed of the serve process, which wakes IDLE
-        at once; without it sessions look every [imap] recheck_interval."""
+        at once; without it sessions look every [imap] recheck_interval.
+        *credentials* and *limiter*: auth.db as the wiring root (postel.wiring)
+        opened it, left open at :meth:`stop`; else opened and closed here."""
+        self._given_credentials = credentials
+        self._given_limiter = limiter
         self.cfg = cfg
         self.store = store
         self.feed = feed
@@ -113,8 +119,10 @@ class IMAPService:
         plan = listen_plan(cfg)
         if not plan:
             return
-        self._credentials = Credentials(cfg.datadir.auth_db)
-        self._limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        self._credentials = self._given_credentials or Credentials(cfg.datadir.auth_db)
+        self._limiter = self._given_limiter or LoginLimiter(
+            cfg.datadir.auth_db, cfg.static.login_limit.settings()
+        )
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
         opts = settings(cfg)
         changes: Changes = (
@@ -268,10 +276,12 @@ class IMAPService:
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers.clear()
         if self._credentials is not None:
-            self._credentials.close()
+            if self._credentials is not self._given_credentials:
+                self._credentials.close()
             self._credentials = None
         if self._limiter is not None:
-            self._limiter.close()
+            if self._limiter is not self._given_limiter:
+                self._limiter.close()
             self._limiter = None
         if self.ctx is not None and self.ctx.trainer is not None:
             self.ctx.trainer.junk.close()

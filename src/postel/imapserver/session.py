@@ -942,22 +942,25 @@ class Session:
                         sel.own[msg.uid] = msg.modseq  # announced here, not again
                         if not any(a.name == "FLAGS" for a in atts):
                             extra = (*atts, FetchAtt("FLAGS"))
-                    path = store.message_file(msg.msgid) if file_needed else None
+                    source = (
+                        functools.partial(store.open_message, msg.msgid) if file_needed else None
+                    )
                     try:
                         stored = None
                         if msg.msgid in wanted:
-                            stored = structure_for(blobs.get(msg.msgid), path, msg.msgid, computed)
+                            blob = blobs.get(msg.msgid)
+                            stored = structure_for(blob, source, msg.msgid, computed)
                         items = fetch_items(
                             msg,
                             extra,
-                            path,
+                            source,
                             self.cache,
                             with_uid=cmd.uid,
                             derived=self.ctx.derived,
                             account=self.account,
                             stored=stored,
                         )
-                    except FileNotFoundError:
+                    except MessageNotFound:
                         continue  # expunged meanwhile
                     out.append((sel.msn(msg.uid), items))
                 store.keep_structures(computed)
@@ -979,7 +982,7 @@ class Session:
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
 
     async def _stream(self, seg: FileRange) -> None:
-        with open(seg.path, "rb") as f:
+        with seg.source() as f:
             f.seek(seg.start)
             left = seg.end - seg.start
             while left:
@@ -1016,7 +1019,7 @@ class Session:
                     msn,
                     largest_msn,
                     largest_uid,
-                    functools.partial(store.message_file, msg.msgid),
+                    functools.partial(store.open_message, msg.msgid),
                 ):
                     hits.append((msn, msg.uid, msg.modseq))
             return hits

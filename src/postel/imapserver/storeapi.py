@@ -1,5 +1,5 @@
 """What an IMAP session needs of an account's mail store, and the adapter to
-postel.store.AccountStore. All methods are synchronous (the session calls
+postel.store.api.AccountMail. All methods are synchronous (the session calls
 them in a thread); none returns a whole mailbox at once."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
-from postel.datadir import message_path
-from postel.store import AccountStore, MailboxInfo, Message
+from postel.store import MailboxInfo, Message
+from postel.store.api import AccountMail
 from postel.store.changes import MailboxChanges
 from postel.store.message import FlagsStored
 
@@ -65,7 +65,11 @@ class MailStore(Protocol):
         """Store structures computed from the files (mail stored before them)."""
         ...
 
-    def message_file(self, msgid: int) -> Path: ...
+    def open_message(self, msgid: int) -> BinaryIO:
+        """The message's content; the caller closes it. MessageNotFound when
+        it was expunged meanwhile."""
+        ...
+
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message: ...
     def move(self, msgid: int, mailbox: str) -> Message: ...
     def copy(self, msgid: int, mailbox: str) -> Message: ...
@@ -90,9 +94,9 @@ def iter_messages(store: MailStore, mailbox: str, after_uid: int = 0) -> Iterato
 
 
 class AccountMailStore:
-    """MailStore over postel.store.AccountStore, using its public API only."""
+    """MailStore over the account store's interface (postel.store.api)."""
 
-    def __init__(self, account: AccountStore) -> None:
+    def __init__(self, account: AccountMail) -> None:
         self.account = account
 
     def mailboxes(self) -> list[MailboxInfo]:
@@ -150,11 +154,8 @@ class AccountMailStore:
     def keep_structures(self, structures: Mapping[int, bytes]) -> None:
         self.account.keep_structures(structures)
 
-    def message_file(self, msgid: int) -> Path:
-        # The data directory's layout (postel.datadir), without the index lookup
-        # AccountStore.message_path adds: the caller has just read the message's
-        # row, and a file removed meanwhile is FileNotFoundError on opening.
-        return message_path(self.account.dir, msgid)
+    def open_message(self, msgid: int) -> BinaryIO:
+        return self.account.open_message(msgid)
 
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
         return self.account.set_flags(msgid, add, remove)
@@ -163,14 +164,7 @@ class AccountMailStore:
         return self.account.move(msgid, mailbox)
 
     def copy(self, msgid: int, mailbox: str) -> Message:
-        msg = self.account.get(msgid)
-        return self.account.deliver(
-            mailbox,
-            self.account.message_path(msgid),
-            flags=msg.flags,
-            keywords=msg.keywords,
-            received=msg.received,
-        )
+        return self.account.copy(msgid, mailbox)
 
     def remove(self, msgid: int) -> None:
         self.account.remove(msgid)

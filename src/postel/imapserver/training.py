@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import BinaryIO
 
 from postel.imapserver.storeapi import MailStore
 from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
@@ -16,16 +15,6 @@ from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 __all__ = ["learn", "verdict_for_flags", "verdict_for_move"]
 
 log = logging.getLogger("postel.imapserver")
-
-
-class _Files:
-    """The training's view of a MailStore (postel.junk.training.Readable)."""
-
-    def __init__(self, store: MailStore) -> None:
-        self.store = store
-
-    def open_message(self, msgid: int) -> BinaryIO:
-        return open(self.store.message_file(msgid), "rb")
 
 
 def learn(
@@ -38,13 +27,12 @@ def learn(
     Blocking (call in a thread); never raises: the command has happened."""
     if trainer is None:
         return 0
-    files = _Files(store)
     n = 0
     for msgid, verdict in verdicts:
         if verdict is None:
             continue
         try:
-            n += trainer.learn_stored(account, files, msgid, spam=verdict)
+            n += trainer.learn_stored(account, store, msgid, spam=verdict)
         except Exception as exc:  # learn_stored logs its own failures; this is a bug
             log.error(
                 "imap junk training failed",

@@ -3,7 +3,7 @@
 IMAP sessions call the store from worker threads; the pool and its
 connections belong to the event loop. Each call here runs the async operation
 on that loop and waits for it, so a session thread never touches a connection.
-Message bodies are handed out as files (MailStore.message_file): written once
+Message bodies are read from files (MailStore.open_message): written once
 into a local cache named by their SHA-256, which never changes for a name.
 """
 
@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from postel.pg.accountstore import PgAccount
 from postel.pg.errors import PgError
@@ -97,13 +97,14 @@ class PgMailStore:
     def keep_structures(self, structures: Mapping[int, bytes]) -> None:
         self._run(self.account.keep_structures(dict(structures)))
 
-    def message_file(self, msgid: int) -> Path:
-        """The body as a file of the local cache (written on first use)."""
+    def open_message(self, msgid: int) -> BinaryIO:
+        """The body, read from a file of the local cache (written on first use,
+        so that IMAP can map it as it maps the SQLite store's files)."""
         digest, data = self._run(self.account.body(msgid))
         path = self.body_cache / digest.hex()[:2] / digest.hex()
         if not path.exists():
             _write_once(path, data)
-        return path
+        return path.open("rb")
 
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
         return self._run(self.account.set_flags(msgid, list(add), list(remove)))

@@ -14,7 +14,7 @@ from postel.queue.errors import BadMessage
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
 from postel.smtp.quota import over_quota_error
-from postel.store import Store
+from postel.store.api import Accounts
 from postel.store.errors import OverQuota
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class QueueSubmitter:
         self,
         cfg: Config,
         entries: QueueEntries,
-        store: Store,
+        store: Accounts,
         *,
         queue: QueueRunner | None = None,
     ) -> None:
@@ -43,6 +43,12 @@ class QueueSubmitter:
         self.entries = entries
         self.store = store
         self.queue = queue
+
+    def wake(self) -> None:
+        """Wake the runner now (mail added by another process): a no-op where
+        the runner is not in this process."""
+        if self.queue is not None:
+            self.queue.wake()
 
     async def __call__(
         self,

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from postel.delivery.errors import NextHopLookupError, NullMX
 from postel.delivery.gather import gather_ips, gather_next_hops, gather_tlsa
@@ -33,6 +33,9 @@ from postel.recipientsecurity.model import RecipientSecurity
 from postel.smtp.address import parse_address
 from postel.smtp.errors import AddressError
 from postel.store.message import DomainSecurity
+
+if TYPE_CHECKING:
+    from postel.mtastsdb import MTASTSDB
 
 log = logging.getLogger("postel.recipientsecurity")
 
@@ -70,7 +73,7 @@ async def mtasts_facts(
     resolver: Resolver,
     domain: str,
     *,
-    mtastsdb: Any = None,
+    mtastsdb: MTASTSDB | None = None,
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
     addresses: AddressPolicy = PUBLIC_ONLY,
@@ -150,7 +153,7 @@ async def evaluate_recipient(
     *,
     resolver: Resolver,
     memory: Callable[[str], DomainSecurity] | None,
-    mtastsdb: Any = None,
+    mtastsdb: MTASTSDB | None = None,
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,

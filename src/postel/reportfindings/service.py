@@ -21,7 +21,7 @@ from postel.reportfindings.gather import Settings, gather
 if TYPE_CHECKING:
     from postel.config import Config
     from postel.queue import QueueSubmitter
-    from postel.store import Store
+    from postel.store.api import Accounts
 
 _log = logging.getLogger("postel.reportfindings")
 
@@ -106,7 +106,7 @@ class DigestSender:
         return found
 
 
-def local_deliver(store: Store, settings: Settings) -> Deliver:
+def local_deliver(store: Accounts, settings: Settings) -> Deliver:
     """Into the postmaster account's postmaster mailbox (the store's delivery)."""
 
     async def deliver(rcpt: str, message: bytes) -> None:
@@ -119,7 +119,7 @@ def local_deliver(store: Store, settings: Settings) -> Deliver:
     return deliver
 
 
-def make_deliver(cfg: Config, store: Store, submitter: QueueSubmitter) -> Deliver:
+def make_deliver(cfg: Config, store: Accounts, submitter: QueueSubmitter) -> Deliver:
     """The postmaster mailbox for "", the queue for an address."""
     from postel.tlsrptsend.service import QueueEnqueue
 
@@ -138,7 +138,7 @@ def make_deliver(cfg: Config, store: Store, submitter: QueueSubmitter) -> Delive
 
 
 async def start_daily_digest(
-    cfg: Config, store: Store, submitter: QueueSubmitter, stack: AsyncExitStack
+    cfg: Config, store: Accounts, submitter: QueueSubmitter, stack: AsyncExitStack
 ) -> None:
     """Run the digest after every UTC day in a running server."""
     from postel.tlsrptsend.loop import DailyLoop

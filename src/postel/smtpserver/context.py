@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.junkfiling import FilingRecorder
     from postel.smtpserver.submit import Submitter
+    from postel.store.api import Accounts
     from postel.store.credentials import Credentials
-    from postel.store.store import Store
 
 Kind = Literal["smtp", "submission", "submissions"]
 
@@ -29,7 +29,7 @@ log = logging.getLogger("postel.smtpserver")
 @dataclass
 class ServerContext:
     cfg: Config
-    store: Store
+    store: Accounts
     resolver: Resolver
     submitter: Submitter
     credentials: Credentials | None

@@ -26,8 +26,10 @@ from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
     from postel.dns import Resolver
+    from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
-    from postel.store.store import Store
+    from postel.store.api import Accounts
+    from postel.store.credentials import Credentials
 
 log = logging.getLogger("postel.smtpserver")
 
@@ -68,7 +70,7 @@ class SMTPService:
     def __init__(
         self,
         cfg: Config,
-        store: Store,
+        store: Accounts,
         resolver: Resolver,
         submitter: Submitter,
         *,
@@ -76,8 +78,15 @@ class SMTPService:
         ports: Mapping[tuple[str, str, str], int] | None = None,
         reuse_port: bool = False,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
+        credentials: Credentials | None = None,
+        limiter: LoginLimiter | None = None,
     ) -> None:
+        """*credentials* and *limiter*: auth.db as the process's wiring root
+        (postel.wiring) opened it, left open at :meth:`stop`; else opened at
+        :meth:`start` and closed at :meth:`stop`."""
         self.cfg = cfg
+        self._given_credentials = credentials
+        self._given_limiter = limiter
         # Listening sockets bound before the switch to an unprivileged user
         # (postel.privdrop), keyed (listener, kind, ip): used instead of binding.
         self._sockets = dict(sockets) if sockets is not None else None
@@ -109,8 +118,10 @@ class SMTPService:
 
         cfg = self.cfg
         cfg.datadir.tmp.mkdir(parents=True, exist_ok=True)
-        self.ctx.credentials = Credentials(cfg.datadir.auth_db)
-        self.ctx.limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        self.ctx.credentials = self._given_credentials or Credentials(cfg.datadir.auth_db)
+        self.ctx.limiter = self._given_limiter or LoginLimiter(
+            cfg.datadir.auth_db, cfg.static.login_limit.settings()
+        )
         if self.ctx.junk is None:
             from postel.junk.filter import junk_filter
 
@@ -263,17 +274,19 @@ class SMTPService:
         self._servers.clear()
         # Deliveries still queued are done before the store is closed.
 
-        await asyncio.to_thread(self.ctx.store.batcher.stop)
+        await asyncio.to_thread(self.ctx.store.finish_deliveries)
         if self.ctx.evaluations is not None:
             await asyncio.to_thread(self.ctx.evaluations.close)
             self.ctx.evaluations = None
         if self.ctx.junk is not None:
             await asyncio.to_thread(self.ctx.junk.close)
         if self.ctx.credentials is not None:
-            self.ctx.credentials.close()
+            if self.ctx.credentials is not self._given_credentials:
+                self.ctx.credentials.close()
             self.ctx.credentials = None
         if self.ctx.limiter is not None:
-            self.ctx.limiter.close()
+            if self.ctx.limiter is not self._given_limiter:
+                self.ctx.limiter.close()
             self.ctx.limiter = None
 
 

@@ -15,7 +15,7 @@ from postel.store.errors import OverQuota
 from postel.store.routing import RELAY_DENIED, RecipientRefused, resolve
 
 if TYPE_CHECKING:
-    from postel.store.store import Store
+    from postel.store.api import Accounts
 
 log = logging.getLogger("postel.smtpserver")
 
@@ -37,7 +37,7 @@ class Submitter(Protocol):
 class LocalSubmitter:
     """Delivers to local accounts only (until the outgoing queue exists)."""
 
-    def __init__(self, cfg: Config, store: Store) -> None:
+    def __init__(self, cfg: Config, store: Accounts) -> None:
         self.cfg = cfg
         self.store = store
 

@@ -19,8 +19,9 @@ import signal
 import socket
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from postel.smtpworkers import messages
 from postel.smtpworkers.pdeathsig import set_parent_death_signal
@@ -28,6 +29,8 @@ from postel.smtpworkers.spec import Spec
 
 if TYPE_CHECKING:
     from postel.config import Config
+    from postel.queue import QueueEntries, QueueSubmitter
+    from postel.wiring import WorkerRoot
 
 log = logging.getLogger("postel.smtpworkers")
 
@@ -43,9 +46,9 @@ def report(line: bytes) -> None:
 class WakingSubmitter:
     """The queue submitter, followed by a wake-up of the main process's queue loop."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: QueueSubmitter) -> None:
         self.inner = inner
-        self.queue = getattr(inner, "queue", None)
+        self.queue = inner.queue
 
     async def __call__(
         self, account: str, mail_from: str, rcpts: list[str], path: Path, requiretls: bool
@@ -56,7 +59,7 @@ class WakingSubmitter:
             report(messages.WAKE)
 
 
-async def _watch_domains(cfg: Any, stop: asyncio.Event) -> None:
+async def _watch_domains(cfg: Config, stop: asyncio.Event) -> None:
     """Reload domains.toml when it changes (the admin edits it in the main process)."""
     from postel.store.accountsfile import validate_domains
 
@@ -85,11 +88,8 @@ async def _watch_domains(cfg: Any, stop: asyncio.Event) -> None:
 
 
 async def serve(spec: Spec, cfg: Config) -> int:
-    from postel.dns.resolver import DNSResolver
-    from postel.queue import QueueSubmitter, SQLiteQueueEntries
-    from postel.smtpserver import SMTPService
-    from postel.smtpserver.errors import BindError, ListenerConfigError
-    from postel.store import Store
+    from postel.queue import SQLiteQueueEntries
+    from postel.wiring import WorkerRoot
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -103,40 +103,48 @@ async def serve(spec: Spec, cfg: Config) -> int:
         loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
-    store = Store(cfg.datadir, quota=cfg.account_quota)
-    entries = SQLiteQueueEntries(cfg.datadir)  # adds only: the main process delivers
-    resolver = DNSResolver(
-        cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
-    )
+    with ExitStack() as stack:
+        # Every database of this process, opened once (postel.wiring).
+        root = WorkerRoot.open(cfg, stack)
+        entries = SQLiteQueueEntries(cfg.datadir)  # adds only: the main process delivers
+        stack.callback(entries.close)
+        return await _serve(spec, cfg, root, entries, stop)
+
+
+async def _serve(
+    spec: Spec, cfg: Config, root: WorkerRoot, entries: QueueEntries, stop: asyncio.Event
+) -> int:
+    from postel.queue import QueueSubmitter
+    from postel.smtpserver import SMTPService
+    from postel.smtpserver.errors import BindError, ListenerConfigError
+
     ports = {(name, kind, ip): port for name, kind, ip, port in spec.ports}
     sockets = {(name, kind, ip): socket.socket(fileno=fd) for name, kind, ip, fd in spec.fds}
     smtp = SMTPService(
         cfg,
-        store,
-        resolver,
-        WakingSubmitter(QueueSubmitter(cfg, entries, store)),
+        root.accounts,
+        root.resolver,
+        WakingSubmitter(QueueSubmitter(cfg, entries, root.accounts)),
         ports=ports,
         reuse_port=True,
         sockets=sockets or None,
+        credentials=root.credentials,
+        limiter=root.limiter,
     )
     try:
-        try:
-            await smtp.start()
-        except (BindError, ListenerConfigError, OSError) as exc:
-            kind = "bind" if isinstance(exc, (BindError, OSError)) else "config"
-            report(messages.ERROR + f" {kind} {exc}".replace("\n", "; ").encode())
-            return 2
-        report(messages.READY)
-        log.debug("smtp worker ready", extra={"worker": spec.index, "pid": os.getpid()})
-        watcher = asyncio.create_task(_watch_domains(cfg, stop))
-        await stop.wait()
-        await smtp.stop()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-    finally:
-        entries.close()
-        store.close()
+        await smtp.start()
+    except (BindError, ListenerConfigError, OSError) as exc:
+        kind = "bind" if isinstance(exc, (BindError, OSError)) else "config"
+        report(messages.ERROR + f" {kind} {exc}".replace("\n", "; ").encode())
+        return 2
+    report(messages.READY)
+    log.debug("smtp worker ready", extra={"worker": spec.index, "pid": os.getpid()})
+    watcher = asyncio.create_task(_watch_domains(cfg, stop))
+    await stop.wait()
+    await smtp.stop()
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
     return 0
 
 

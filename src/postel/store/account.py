@@ -24,6 +24,7 @@ from postel.store.domainsecurity import DomainSecurityMemory
 from postel.store.errors import UnknownAccount
 from postel.store.jobs import Delivery
 from postel.store.mailboxes import Mailboxes
+from postel.store.message import Message
 from postel.store.messages import Messages
 from postel.store.names import DEFAULT_MAILBOXES
 from postel.store.placing import Placing
@@ -83,6 +84,18 @@ class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks):
                 target=self._backfill_loop, name=f"fts-backfill-{name}", daemon=True
             )
             self._backfill.start()
+
+    def copy(self, msgid: int, mailbox: str) -> Message:
+        """A copy of message *msgid* in *mailbox* (created if missing), with its
+        flags, keywords and received time (IMAP COPY, RFC 9051 §6.4.7)."""
+        msg = self.get(msgid)
+        return self.deliver(
+            mailbox,
+            self.message_path(msgid),
+            flags=msg.flags,
+            keywords=msg.keywords,
+            received=msg.received,
+        )
 
     def _this_account(self, name: str) -> AccountStore:
         if name != self.name:

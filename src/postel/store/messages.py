@@ -287,15 +287,33 @@ class Messages(AccountBase):
         self.get(msgid)
         return message_path(self.dir, msgid)
 
+    def _indexed(self, msgid: int) -> None:
+        """MessageNotFound unless message *msgid* is in the index (the primary
+        key alone: no row is built)."""
+        with self._lock:
+            self._check_open()
+            row = self._conn.execute("SELECT 1 FROM message WHERE id = ?", (msgid,)).fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no message {msgid}")
+
     def open_message(self, msgid: int) -> BinaryIO:
         """The message file, opened for binary reading; the caller closes it."""
-        path = self.message_path(msgid)
+        self._indexed(msgid)
+        path = message_path(self.dir, msgid)
         try:
             return open(path, "rb")
         except FileNotFoundError as exc:
+            self._indexed(msgid)  # removed since: MessageNotFound
             raise StoreError(
                 f"account {self.name!r}: message {msgid} is indexed but {path} is missing"
             ) from exc
+
+    def read_message(self, msgid: int, start: int = 0, length: int = -1) -> bytes:
+        """*length* bytes of the message (to its end when negative) from *start*."""
+        with self.open_message(msgid) as f:
+            if start:
+                f.seek(start)
+            return f.read(length)
 
     def set_flags(self, msgid: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Message:
         """Add and remove system flags (\\Seen ...) and keywords; returns the

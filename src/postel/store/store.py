@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
@@ -17,6 +18,9 @@ from postel.store.jobs import Job, Result
 from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
 from postel.store.notify import Publisher
+
+if TYPE_CHECKING:
+    from postel.store.api import Accounts
 
 
 class Store:
@@ -114,6 +118,11 @@ class Store:
         finally:
             path.unlink(missing_ok=True)
 
+    def finish_deliveries(self) -> None:
+        """Wait for the deliveries queued so far (blocking); a later one
+        starts the delivery thread again."""
+        self.batcher.stop()
+
     def quota_of(self, name: str) -> int:
         """The quota of account *name* in bytes; 0: none."""
         return self._quota(name) if self._quota is not None else 0
@@ -164,3 +173,11 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+if TYPE_CHECKING:
+
+    def _keeps_to_the_interface(store: Store) -> Accounts:
+        # mypy checks here that Store (and the AccountStore it opens) is
+        # what postel.store.api promises to the rest of postel.
+        return store

@@ -2,15 +2,13 @@
 client settings.
 
 Parts are switched on per listener (postel.toml [listeners.X.web]). The
-webmail (another package) plugs in as ``postel.web.webmail.build(cfg, store,
-resolver, sessions=...) -> ASGI app``, mounted at /webmail, when present.
+webmail (postel.web.webmail) is mounted at /webmail.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,26 +35,29 @@ from postel.web.requestlimits import DEFAULT_MAX_BODY, RequestLimits
 from postel.web.sessions import SessionStore
 from postel.web.templating import STATIC_DIR, Templates
 
+if TYPE_CHECKING:
+    from postel.mtastsdb import MTASTSDB
+    from postel.queue import QueueRunner
+    from postel.smtpserver.submit import Submitter
+    from postel.store.api import Accounts
+    from postel.store.notify import ChangeFeed
+
 log = logging.getLogger("postel.web")
 
 
 def _webmail_app(
     cfg: Config,
-    store: Any,
+    store: Accounts,
     resolver: Resolver,
     sessions: SessionStore,
-    queue: Any,
-    submitter: Any,
+    queue: QueueRunner | None,
+    submitter: Submitter | None,
     limiter: LoginLimiter,
-    feed: Any,
-) -> Any:
-    try:
-        module = importlib.import_module("postel.web.webmail")
-    except ModuleNotFoundError:
-        return None
-    build = getattr(module, "build", None)
-    if not callable(build):
-        return None
+    feed: ChangeFeed | None,
+    mtastsdb: MTASTSDB | None,
+) -> Starlette:
+    from postel.web.webmail import build
+
     return build(
         cfg,
         store,
@@ -66,12 +67,13 @@ def _webmail_app(
         submitter=submitter,
         limiter=limiter,
         feed=feed,
+        mtastsdb=mtastsdb,
     )
 
 
 def build_app(
     cfg: Config,
-    store: Any,
+    store: Accounts,
     resolver: Resolver,
     *,
     admin: bool,
@@ -82,17 +84,19 @@ def build_app(
     sessions: SessionStore | None = None,
     limiter: LoginLimiter | None = None,
     check_options: CheckOptions | None = None,
-    queue: Any = None,
-    submitter: Any = None,
+    queue: QueueRunner | None = None,
+    submitter: Submitter | None = None,
     challenges: ChallengeSource | None = None,
-    feed: Any = None,
+    feed: ChangeFeed | None = None,
     resultdb: ResultDB | None = None,
+    mtastsdb: MTASTSDB | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
     between listeners. *autoconfig*: client settings (postel.web.autoconfig). *feed*:
     the store's postel.store.notify.ChangeFeed, for the webmail's live updates (none
-    without it)."""
+    without it). *mtastsdb*: the MTA-STS cache for the webmail's recipient security
+    (else it opens its own)."""
     sessions = sessions or SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -100,7 +104,7 @@ def build_app(
     if admin:
         routes.append(Mount("/admin", routes=admin_routes()))
     webmail_app = (
-        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter, feed)
+        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter, feed, mtastsdb)
         if webmail
         else None
     )

@@ -9,7 +9,7 @@ import socket
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -27,6 +27,13 @@ from postel.web.requestdeadline import Deadlines
 from postel.web.requestlimits import MAX_HEAD
 from postel.web.sessions import SessionStore
 from postel.web.webprotocol import protocol_class
+
+if TYPE_CHECKING:
+    from postel.mtastsdb import MTASTSDB
+    from postel.queue import QueueRunner
+    from postel.smtpserver.submit import Submitter
+    from postel.store.api import Accounts
+    from postel.store.notify import ChangeFeed
 
 log = logging.getLogger("postel.web")
 
@@ -69,27 +76,40 @@ def kinds(lst: Listener) -> list[str]:
 
 async def start_web(
     cfg: Config,
-    store: Any,
+    store: Accounts,
     resolver: Resolver,
     stack: AsyncExitStack,
     *,
-    queue: Any = None,
-    submitter: Any = None,
+    queue: QueueRunner | None = None,
+    submitter: Submitter | None = None,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
-    feed: Any = None,
+    feed: ChangeFeed | None = None,
     resultdb: ResultDB | None = None,
+    limiter: LoginLimiter | None = None,
+    mtastsdb: MTASTSDB | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
     listening sockets bound already, keyed (listener, "web", ip) (postel.privdrop).
 
     HTTPS listeners follow their certificate files (postel.tlsreload) and answer
-    TLS-ALPN-01 challenges of *challenges*; their contexts go in *reloaders*."""
+    TLS-ALPN-01 challenges of *challenges*; their contexts go in *reloaders*.
+    *limiter* and *mtastsdb*: the process's own (postel.wiring); else opened here."""
     sessions = SessionStore()
-    limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-    stack.callback(limiter.close)
+    if limiter is None:
+        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        stack.callback(limiter.close)
+    if mtastsdb is None and any(
+        lst.web.enabled and lst.web.webmail for lst in cfg.static.listeners.values()
+    ):
+        from postel.web.webmail.app import open_mtastsdb
+
+        # One cache for the webmail of every listener.
+        mtastsdb = open_mtastsdb(cfg)
+        if mtastsdb is not None:
+            stack.callback(mtastsdb.close)
     bound: list[tuple[str, int, str]] = []
     for name, lst in cfg.static.listeners.items():
         if not lst.web.enabled:
@@ -110,6 +130,7 @@ async def start_web(
             resultdb=resultdb,
             challenges=challenges,
             feed=feed,
+            mtastsdb=mtastsdb,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

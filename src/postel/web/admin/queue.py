@@ -60,7 +60,7 @@ async def action(request: Request) -> Response:
     except EntryNotFound:
         flash(request, f"No queue entry {entry_id} (already delivered or dropped?)", "error")
         return redirect("/admin/queue")
-    wake = getattr(st.queue, "wake", None)
+    wake = st.queue.wake if st.queue is not None else None
     if callable(wake):
         wake()
     log.info("queue action", extra={"action": what, "entry": entry_id})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -16,6 +16,10 @@ from postel.tlsrptresultdb import ResultDB
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
+if TYPE_CHECKING:
+    from postel.queue import QueueRunner
+    from postel.store.api import Accounts
+
 COOKIE = "postel_admin"
 PREFIX = "/admin"
 
@@ -23,14 +27,14 @@ PREFIX = "/admin"
 @dataclass
 class AdminState:
     cfg: Config
-    store: Any
+    store: Accounts
     resolver: Resolver
     sessions: SessionStore
     limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     internal: bool  # the listener is internal: admin allowed on any of its addresses
     check_options: CheckOptions | None = None
-    queue: Any = None  # postel.queue object when running; None: opened from the data dir
+    queue: QueueRunner | None = None  # the server's runner; None: entries opened from the data dir
     resultdb: ResultDB | None = None  # the server's tlsrptresult.db; None: opened per request
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

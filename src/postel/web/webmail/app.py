@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -32,10 +32,17 @@ from postel.web.webmail import (
 )
 from postel.web.webmail.state import WebmailState
 
+if TYPE_CHECKING:
+    from postel.mtastsdb import MTASTSDB
+    from postel.queue import QueueRunner, QueueSubmitter
+    from postel.smtpserver.submit import Submitter
+    from postel.store.api import Accounts
+    from postel.store.notify import ChangeFeed
+
 log = logging.getLogger("postel.web")
 
 
-def default_submitter(cfg: Config, store: Any) -> Any:
+def default_submitter(cfg: Config, store: Accounts) -> QueueSubmitter:
     """A QueueSubmitter over the data directory's queue entries: local recipients
     are delivered at once, others queued; the running server's queue loop picks
     them up (it polls)."""
@@ -44,15 +51,13 @@ def default_submitter(cfg: Config, store: Any) -> Any:
     return QueueSubmitter(cfg, SQLiteQueueEntries(cfg.datadir), store)
 
 
-def open_mtastsdb(cfg: Config) -> Any:
-    from postel.mtastsdb import MTASTSDB
+def open_mtastsdb(cfg: Config) -> MTASTSDB | None:
+    """The MTA-STS cache of the data directory; None (direct lookups) when it
+    cannot be opened."""
+    from postel.wiring import open_mtastsdb as open_cache
 
     try:
-        return MTASTSDB.open(
-            cfg.datadir.mtasts_db,
-            extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
-            addresses=internal_networks(cfg),
-        )
+        return open_cache(cfg)
     except Exception as exc:  # the bar falls back to direct MTA-STS lookups
         log.warning(
             "mta-sts cache unavailable for webmail",
@@ -95,16 +100,16 @@ def routes() -> list[Route]:
 
 def build(
     cfg: Config,
-    store: Any,
+    store: Accounts,
     resolver: Resolver,
     *,
     sessions: SessionStore | None = None,
-    submitter: Any = None,
-    queue: Any = None,
-    mtastsdb: Any = None,
+    submitter: Submitter | None = None,
+    queue: QueueRunner | None = None,
+    mtastsdb: MTASTSDB | None = None,
     limiter: LoginLimiter | None = None,
     https_port: int = 443,
-    feed: Any = None,
+    feed: ChangeFeed | None = None,
 ) -> Starlette:
     """The webmail ASGI app. *sessions* is ignored on purpose: account sessions live
     in their own store so that no webmail session can ever pass as an admin session.

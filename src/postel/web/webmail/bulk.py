@@ -5,13 +5,13 @@ for its whole thread in that mailbox (store/threads.py)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 from postel.store import StoreError
+from postel.store.api import AccountMail
 from postel.store.message import Message
 from postel.web.webmail.guard import account_of, field, flash, form_of, page, redirect
 from postel.web.webmail.mailbox import mailbox_url
@@ -26,7 +26,7 @@ class BulkError(StoreError):
     """A bulk action that cannot be done (the message says what)."""
 
 
-def selected(acc: Any, box: str, msgids: list[int]) -> list[Message]:
+def selected(acc: AccountMail, box: str, msgids: list[int]) -> list[Message]:
     """The messages of the threads of *msgids* in mailbox *box* (rows of the list
     are each thread's newest message there)."""
     out: dict[int, Message] = {}
@@ -42,7 +42,7 @@ def selected(acc: Any, box: str, msgids: list[int]) -> list[Message]:
 
 
 def apply(
-    acc: Any,
+    acc: AccountMail,
     action: str,
     box: str,
     target: str,

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from postel.store import MailboxNotFound, StoreError
+from postel.store.api import AccountMail
 from postel.store.message import Message
 from postel.web.webmail.guard import account_of, page, session_of
 from postel.web.webmail.state import PAGE_SIZE, PREFIX, WebmailState, state_of
@@ -62,7 +63,7 @@ def message_json(m: Message, mailbox: str) -> dict[str, Any]:
     }
 
 
-def changes_event(acc: Any, mailbox: str, since: int | None) -> tuple[str, int]:
+def changes_event(acc: AccountMail, mailbox: str, since: int | None) -> tuple[str, int]:
     """The ``changes`` event after *since* (None: counts only) and the modseq to
     continue from (blocking: run in a thread)."""
     boxes = acc.mailboxes()
@@ -108,13 +109,14 @@ async def events(request: Request) -> Response:
 
 
 async def _stream(
-    st: WebmailState, acc: Any, sid: str, client: str, mailbox: str, since: int | None
+    st: WebmailState, acc: AccountMail, sid: str, client: str, mailbox: str, since: int | None
 ) -> AsyncIterator[str]:
     """The stream of one page. Its slot is taken here, when the response starts,
     so that a response never started holds none."""
     if not st.streams.acquire(sid, client):
         yield "event: end\ndata: {}\n\n"
         return
+    assert st.feed is not None  # events() answers 503 without one
     # Subscribed before the first read: nothing committed after it is missed.
     sub = st.feed.subscribe(acc.name)
     try:

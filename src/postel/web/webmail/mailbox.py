@@ -4,12 +4,12 @@ newest message there, stays fast at any depth; store/threads.py)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from postel.store import MailboxNotFound, StoreError
+from postel.store.api import AccountMail
 from postel.store.message import MailboxInfo, ThreadSummary
 from postel.web.webmail.guard import account_of, page, redirect, render
 from postel.web.webmail.notfound import not_found_page
@@ -33,7 +33,7 @@ def mailbox_url(name: str, **params: int) -> str:
 
 
 def load_page(
-    acc: Any, name: str, before: int | None, after: int | None, size: int = PAGE_SIZE
+    acc: AccountMail, name: str, before: int | None, after: int | None, size: int = PAGE_SIZE
 ) -> tuple[list[ThreadSummary], bool, bool]:
     """One page of threads (each as its newest message in the mailbox, newest
     first), and whether older/newer pages exist. *before*: threads whose newest

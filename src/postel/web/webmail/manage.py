@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from postel.store import InvalidMailboxName, MailboxExists, MailboxNotFound, StoreError
+from postel.store.api import AccountMail
 from postel.store.names import normalize_mailbox
 from postel.web.webmail.guard import account_of, field, flash, page, redirect, render
 from postel.web.webmail.mailbox import mailbox_url
@@ -33,7 +34,7 @@ def checked_name(name: str) -> str:
     return norm
 
 
-def changeable(acc: Any, name: str) -> str:
+def changeable(acc: AccountMail, name: str) -> str:
     """The existing mailbox *name*, if the webmail may rename or delete it."""
     try:
         info = acc.mailbox(name)
@@ -44,7 +45,7 @@ def changeable(acc: Any, name: str) -> str:
     return str(info.name)
 
 
-def _page(request: Request, acc: Any, status: int = 200, **ctx: Any) -> Response:
+def _page(request: Request, acc: AccountMail, status: int = 200, **ctx: Any) -> Response:
     ctx.setdefault("error", "")
     ctx.setdefault("confirm", None)
     return render(
@@ -66,7 +67,9 @@ async def mailboxes(request: Request) -> Response:
     return await asyncio.to_thread(_page, request, acc)
 
 
-def _act(request: Request, acc: Any, action: str, name: str, new: str, sure: bool) -> Response:
+def _act(
+    request: Request, acc: AccountMail, action: str, name: str, new: str, sure: bool
+) -> Response:
     """Do one management action; the page to show or a redirect."""
     if action == "create":
         norm = checked_name(new)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -13,6 +12,7 @@ from postel.junk.decide import Filing
 from postel.junk.filter import message_key
 from postel.junk.training import Trainer, verdict_for_flags, verdict_for_move
 from postel.store import MessageNotFound, StoreError
+from postel.store.api import AccountMail
 from postel.web.webmail.guard import account_of, field, flash, page, redirect, render
 from postel.web.webmail.mailbox import mailbox_url
 from postel.web.webmail.mime import MessageView, leaf, part_bytes, view
@@ -33,17 +33,11 @@ def read_csp(allow_remote: bool) -> str:
     )
 
 
-def _read(acc: object, msgid: int) -> bytes:
-    with acc.open_message(msgid) as fp:  # type: ignore[attr-defined]
-        data: bytes = fp.read()
-    return data
-
-
-async def load(request: Request, msgid: int) -> tuple[object, bytes] | None:
+async def load(request: Request, msgid: int) -> tuple[AccountMail, bytes] | None:
     st = state_of(request)
     acc = st.store.account(account_of(request))
     try:
-        return acc, await asyncio.to_thread(_read, acc, msgid)
+        return acc, await asyncio.to_thread(acc.read_message, msgid)
     except (MessageNotFound, StoreError):
         return None
 
@@ -60,7 +54,7 @@ async def read(request: Request) -> Response:
     acc = st.store.account(account_of(request))
     try:
         msg = await asyncio.to_thread(acc.get, msgid)
-        data = await asyncio.to_thread(_read, acc, msgid)
+        data = await asyncio.to_thread(acc.read_message, msgid)
     except (MessageNotFound, StoreError):
         return PlainTextResponse("no such message\n", status_code=404)
     v = await asyncio.to_thread(view, data)
@@ -127,7 +121,9 @@ async def filing_of(trainer: Trainer | None, account: str, data: bytes) -> Filin
     return await asyncio.to_thread(junk.filing, account, message_key(data))
 
 
-async def learn(trainer: Trainer | None, acc: Any, msgid: int, verdict: bool | None) -> None:
+async def learn(
+    trainer: Trainer | None, acc: AccountMail, msgid: int, verdict: bool | None
+) -> None:
     """The junk filter learns the user's verdict, if the action was one
     (postel.junk.training)."""
     if trainer is not None and verdict is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -18,6 +18,12 @@ from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 from postel.web.webmail.streamslots import StreamSlots
 
+if TYPE_CHECKING:
+    from postel.mtastsdb import MTASTSDB
+    from postel.smtpserver.submit import Submitter
+    from postel.store.api import Accounts
+    from postel.store.notify import ChangeFeed
+
 COOKIE = "postel_webmail"
 PREFIX = "/webmail"
 PAGE_SIZE = 50
@@ -30,17 +36,17 @@ EMPTIABLE = ("Trash", "Junk")
 @dataclass
 class WebmailState:
     cfg: Config
-    store: Any  # postel.store.Store
+    store: Accounts
     resolver: Resolver
     sessions: SessionStore  # webmail's own: an account session must never pass as admin
     limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
-    submitter: Any  # postel.smtpserver.submit.Submitter
-    mtastsdb: Any = None  # postel.mtastsdb.MTASTSDB, or None: direct MTA-STS lookups
+    submitter: Submitter
+    mtastsdb: MTASTSDB | None = None  # None: direct MTA-STS lookups
     mtasts_ssl: ssl.SSLContext | None = None
     https_port: int = 443
     addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from
-    feed: Any = None  # postel.store.notify.ChangeFeed: live updates (webmail/events.py)
+    feed: ChangeFeed | None = None  # live updates (webmail/events.py)
     trainer: Trainer | None = None  # the junk filter learns from moves and reads
     streams: StreamSlots = field(default_factory=StreamSlots)
 

@@ -1,0 +1,193 @@
+"""The wiring roots: what each kind of postel process opens, once, and hands
+to its parts (docs/architecture.md, Wiring).
+
+One root per process kind:
+
+- :class:`ServeRoot`: ``postel serve`` and ``postel localserve`` (the queue,
+  web, IMAP and report loops, and SMTP unless it runs in workers);
+- :class:`WorkerRoot`: one SMTP worker process (postel.smtpworkers);
+- :class:`CLIRoot`: a CLI command working on the data directory itself
+  because no server runs.
+
+A root opens each database of its process once, in a fixed order, on an
+exit stack that closes them in reverse order; the parts take what they need
+from it as narrow, typed arguments, never the root itself. The account store
+is handed out as its interface (postel.store.api), never as SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from postel.config import Config
+from postel.datadir import DataDir
+
+if TYPE_CHECKING:
+    from postel.dns.base import Resolver
+    from postel.loginlimit import LoginLimiter
+    from postel.mtastsdb import MTASTSDB
+    from postel.store.api import Accounts
+    from postel.store.credentials import Credentials
+    from postel.store.notify import ChangeFeed
+    from postel.store.store import Store
+    from postel.tlsrptresultdb import ResultDB
+
+log = logging.getLogger("postel.wiring")
+
+
+def make_resolver(cfg: Config) -> Resolver:
+    """The DNS resolver of [dns] (postel.dns.resolver); it holds no files."""
+    from postel.dns.resolver import DNSResolver
+
+    return DNSResolver(
+        cfg.static.dns.nameservers or None,
+        port=cfg.static.dns.port,
+        timeout=cfg.static.dns.timeout,
+    )
+
+
+def open_store(cfg: Config) -> Store:
+    """The account store of the data directory, with the configured quotas."""
+    from postel.store.store import Store
+
+    return Store(cfg.datadir, quota=cfg.account_quota)
+
+
+def open_mtastsdb(cfg: Config) -> MTASTSDB:
+    """The MTA-STS policy cache (RFC 8461 §5), fetching only from the
+    internal networks [delivery] allows besides public addresses."""
+    from postel.mtastsdb import MTASTSDB
+    from postel.netpolicy import AddressPolicy
+
+    return MTASTSDB.open(
+        cfg.datadir.mtasts_db,
+        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+        addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
+    )
+
+
+@dataclass(frozen=True)
+class ServeRoot:
+    """What the serve process opens once: the account store and its change
+    feed, the passwords and login limits of auth.db, the MTA-STS cache, the
+    outgoing TLS results and the resolver."""
+
+    cfg: Config
+    resolver: Resolver
+    store: Store  # for the queue (postel.queue); the other parts get `accounts`
+    feed: ChangeFeed
+    credentials: Credentials
+    limiter: LoginLimiter
+    mtastsdb: MTASTSDB
+    resultdb: ResultDB
+
+    @property
+    def accounts(self) -> Accounts:
+        """The account store as the parts see it (postel.store.api)."""
+        return self.store
+
+    @classmethod
+    async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
+        """Open everything on *stack* (closed in reverse order when it ends)."""
+        from postel.loginlimit import LoginLimiter
+        from postel.store.credentials import Credentials
+        from postel.store.notify import ChangeFeed
+        from postel.tlsrptresultdb import ResultDB
+
+        cfg.datadir.ensure()
+        resolver = make_resolver(cfg)
+        store = open_store(cfg)
+        stack.callback(store.close)
+        # Changes committed by any process (SMTP workers too) reach the webmail
+        # and IMAP watchers here (docs/decisions.md, change notifications).
+        feed = ChangeFeed(
+            cfg.datadir.tmp,
+            recheck=lambda name: store.account(name, create=False).highest_modseq(),
+        )
+        await feed.start()
+        stack.push_async_callback(feed.stop)
+        credentials = Credentials(cfg.datadir.auth_db)
+        stack.callback(credentials.close)
+        # One limiter for SMTP AUTH, IMAP and the web logins of this process;
+        # the SMTP workers have their own, sharing the counts through auth.db.
+        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        stack.callback(limiter.close)
+        mtastsdb = open_mtastsdb(cfg)
+        stack.callback(mtastsdb.close)
+        resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+        stack.callback(resultdb.close)
+        return cls(cfg, resolver, store, feed, credentials, limiter, mtastsdb, resultdb)
+
+
+@dataclass(frozen=True)
+class WorkerRoot:
+    """What one SMTP worker process opens: the account store, auth.db and the
+    resolver. The worker adds to the queue over this store; the serve process
+    delivers."""
+
+    cfg: Config
+    resolver: Resolver
+    store: Store  # for the adding-only queue; the other parts get `accounts`
+    credentials: Credentials
+    limiter: LoginLimiter
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.store
+
+    @classmethod
+    def open(cls, cfg: Config, stack: ExitStack) -> WorkerRoot:
+        """Open everything on *stack* (closed in reverse order when it ends)."""
+        from postel.loginlimit import LoginLimiter
+        from postel.store.credentials import Credentials
+
+        store = open_store(cfg)
+        stack.callback(store.close)
+        credentials = Credentials(cfg.datadir.auth_db)
+        stack.callback(credentials.close)
+        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        stack.callback(limiter.close)
+        return cls(cfg, make_resolver(cfg), store, credentials, limiter)
+
+
+class CLIRoot:
+    """A CLI command's view of the data directory when no server runs: the
+    account store and auth.db, each opened on first use and closed when the
+    command ends (``with CLIRoot(cfg.datadir) as root``)."""
+
+    def __init__(self, datadir: DataDir) -> None:
+        self.datadir = datadir
+        self._stack = ExitStack()
+        self._store: Store | None = None
+        self._credentials: Credentials | None = None
+
+    @property
+    def accounts(self) -> Accounts:
+        if self._store is None:
+            from postel.store.store import Store
+
+            self._store = Store(self.datadir)
+            self._stack.callback(self._store.close)
+        return self._store
+
+    @property
+    def credentials(self) -> Credentials:
+        if self._credentials is None:
+            from postel.store.credentials import Credentials
+
+            self.datadir.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._credentials = Credentials(self.datadir.auth_db)
+            self._stack.callback(self._credentials.close)
+        return self._credentials
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> CLIRoot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from postel.cli.options import config_option, load_or_exit
+
+if TYPE_CHECKING:
+    from postel.config.load import Config
+    from postel.pg.settings import PgSettings
 
 
 @click.group(name="config")
@@ -45,10 +50,66 @@ def test(config_dir: Path) -> None:
         click.echo(f"{'problem' if f.error else 'warning'}: {f.text}", err=True)
     if any(f.error for f in findings):
         sys.exit(1)
+    if cfg.static.storage.backend == "postgresql":
+        _check_postgresql(cfg)
     click.echo(
         f"{cfg.dir}: OK ({len(cfg.domains.domains)} domains, "
         f"{len(cfg.domains.accounts)} accounts, {len(cfg.static.listeners)} listeners)"
     )
+
+
+def _pg_settings(cfg: Config) -> PgSettings:
+    """[storage] as the PostgreSQL store's settings (password read from its file);
+    a problem is one line and exit status 1."""
+    from postel.pg.errors import PgSettingsError
+    from postel.pg.settings import PgSettings, read_password
+
+    st = cfg.static.storage
+    try:
+        password = read_password(cfg.path(st.password_file) if st.password_file else None)
+        settings = PgSettings(
+            dsn=st.dsn,
+            password=password,
+            pool_max=st.pool_size,
+            connect_timeout=st.connect_timeout,
+        )
+        settings.conninfo()  # the DSN is checked once more, with the password added
+    except PgSettingsError as exc:
+        click.echo(f"problem: {exc}", err=True)
+        sys.exit(1)
+    return settings
+
+
+def _check_postgresql(cfg: Config) -> None:
+    import asyncio
+
+    from postel.pg.check import check_store
+
+    result = asyncio.run(check_store(_pg_settings(cfg)))
+    if result.problem:
+        click.echo(f"problem: {result.text}", err=True)
+        sys.exit(1)
+    click.echo(result.text)
+
+
+@command.command(name="migrate-db")
+@config_option
+def migrate_db(config_dir: Path) -> None:
+    """Create or migrate forward the PostgreSQL store's schema ([storage] backend =
+    "postgresql"); safe while other nodes run or migrate (an advisory lock)."""
+    import asyncio
+
+    from postel.pg.check import migrate_store
+    from postel.pg.errors import PgError
+
+    cfg = load_or_exit(config_dir)
+    if cfg.static.storage.backend != "postgresql":
+        raise click.ClickException('[storage] backend is not "postgresql": nothing to migrate')
+    try:
+        before, after = asyncio.run(migrate_store(_pg_settings(cfg)))
+    except PgError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"schema version {after} (was {before})")
 
 
 @command.command()

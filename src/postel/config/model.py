@@ -579,6 +579,57 @@ class MetricsConfig(Strict):
         return _ip_addresses([value])[0]
 
 
+class StorageConfig(Strict):
+    """Where accounts and mail are kept (docs/postgresql.md)."""
+
+    backend: Literal["sqlite", "postgresql"] = Field(
+        "sqlite",
+        description='"sqlite": SQLite and files in the data directory (the default). '
+        '"postgresql": a PostgreSQL database shared by several postel nodes (being built: '
+        "docs/postgresql.md says what works yet); needs the postgresql extra "
+        "(pip install 'postel[postgresql]').",
+    )
+    dsn: str = Field(
+        "",
+        description="The PostgreSQL database, as a libpq connection string "
+        '("host=db.internal dbname=postel user=postel") or URI '
+        '("postgresql://postel@db.internal/postel"), without the password: one inline '
+        'is refused. Required with backend = "postgresql".',
+    )
+    password_file: str = Field(
+        "",
+        description="File whose first line is the database password, relative to the "
+        "config dir. Empty: no password (peer or certificate authentication, or libpq's "
+        "own ~/.pgpass).",
+    )
+    pool_size: int = Field(
+        10, ge=1, le=200, description="Most connections each postel node keeps open."
+    )
+    connect_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds to wait for a connection to the database."
+    )
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from postel.pg.errors import PgSettingsError
+            from postel.pg.settings import parse_dsn
+
+            try:
+                parse_dsn(value, where="")
+            except PgSettingsError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _dsn_needed(self) -> StorageConfig:
+        if self.backend == "postgresql" and not self.dsn:
+            raise ValueError('backend = "postgresql" needs a dsn')
+        return self
+
+
 class StaticConfig(Strict):
     hostname: str = Field(..., description="Host name of this mail server (EHLO, MX target).")
     data_dir: str = Field("data", description="Data directory, relative to the config dir.")
@@ -606,6 +657,9 @@ class StaticConfig(Strict):
     junk: JunkConfig = Field(default_factory=JunkConfig, description="The junk filter.")
     metrics: MetricsConfig = Field(
         default_factory=MetricsConfig, description="Prometheus metrics and health check."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Where accounts and mail are kept."
     )
 
     @field_validator("hostname")

@@ -1,0 +1,78 @@
+"""An account's mailboxes and messages in PostgreSQL (async).
+
+What IMAP needs (the operations of postel.imapserver.storeapi.MailStore, made
+synchronous by postel.pg.syncstore) plus delivery. Every change runs in one
+transaction (postel.pg.changetx): UIDs from ``UPDATE mailbox ... RETURNING``,
+the modseq from the account's counter, notifications queued before commit.
+Message bodies are stored once per content (SHA-256); a copy is a new row
+naming the same body, and a body no message names any more is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from psycopg_pool import AsyncConnectionPool
+
+from postel.pg.changetx import ChangeTx
+from postel.pg.mailboxes import Mailboxes, insert_mailbox
+from postel.pg.messages import Messages
+from postel.pg.pool import Conn
+from postel.pg.rows import col_int
+from postel.store.errors import UnknownAccount
+from postel.store.message import Message
+from postel.store.names import DEFAULT_MAILBOXES, check_account_name
+
+
+class PgAccount(Mailboxes, Messages):
+    """One account's mail in PostgreSQL."""
+
+
+class PgStore:
+    """The accounts of one PostgreSQL database."""
+
+    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
+        self.pool = pool
+
+    async def create_account(self, name: str) -> PgAccount:
+        """Create the account with the default mailboxes (nothing when it exists)."""
+        check_account_name(name)
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "INSERT INTO account (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id",
+                (name,),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                account_id = col_int(row[0])
+                tx = ChangeTx(conn, account_id, name)
+                for box in DEFAULT_MAILBOXES:
+                    await insert_mailbox(tx, box)
+                await tx.publish()
+        return await self.account(name)
+
+    async def account(self, name: str) -> PgAccount:
+        check_account_name(name)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT id FROM account WHERE name = %s", (name,))
+            row = await cur.fetchone()
+        if row is None:
+            raise UnknownAccount(f"account {name!r}: not in the PostgreSQL store")
+        return PgAccount(self.pool, name, col_int(row[0]))
+
+    async def deliver(
+        self,
+        account: str,
+        mailbox: str,
+        data: bytes,
+        *,
+        flags: Iterable[str] = (),
+        received: datetime | None = None,
+        requiretls: bool = False,
+    ) -> Message:
+        """Store *data* in *mailbox* of *account* (created if missing)."""
+        acct = await self.account(account)
+        return await acct.deliver(
+            mailbox, data, flags=flags, received=received, requiretls=requiretls, create=True
+        )

@@ -1,0 +1,77 @@
+"""One write transaction on an account's mail in PostgreSQL: its modseq, the
+mailboxes it touched, and their notifications (published inside it, so sent
+by PostgreSQL at commit and never for a rolled-back change)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg_pool import AsyncConnectionPool
+
+from postel.pg import notify
+from postel.pg.pool import Conn
+from postel.pg.rows import col_int
+
+
+class ChangeTx:
+    """The bookkeeping of one open transaction of one account."""
+
+    __slots__ = ("_modseq", "account", "account_id", "conn", "touched")
+
+    def __init__(self, conn: Conn, account_id: int, account: str) -> None:
+        self.conn = conn
+        self.account_id = account_id
+        self.account = account
+        self._modseq = 0
+        self.touched: dict[int, str] = {}  # mailbox id -> name
+
+    async def modseq(self) -> int:
+        """This transaction's modseq, taken on first use (RFC 7162 §3.1.1).
+
+        The UPDATE locks the account's row until commit, so the account's
+        writers are serialized and modseqs become visible in increasing order."""
+        if not self._modseq:
+            cur = await self.conn.execute(
+                "UPDATE account SET modseq = modseq + 1 WHERE id = %s RETURNING modseq",
+                (self.account_id,),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            self._modseq = col_int(row[0])
+        return self._modseq
+
+    async def touch(self, mailbox_id: int, name: str) -> int:
+        """Raise the mailbox's HIGHESTMODSEQ to this transaction's modseq."""
+        modseq = await self.modseq()
+        await self.conn.execute(
+            "UPDATE mailbox SET highestmodseq = %s WHERE id = %s", (modseq, mailbox_id)
+        )
+        self.touched[mailbox_id] = name
+        return modseq
+
+    async def removed(self, mailbox_id: int, name: str, uids: list[int]) -> None:
+        """Messages left the mailbox: their UIDs are remembered as vanished."""
+        modseq = await self.touch(mailbox_id, name)
+        await self.conn.execute(
+            "INSERT INTO vanished (mailbox_id, uid, modseq) SELECT %s, u, %s FROM unnest(%s) u "
+            "ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
+            (mailbox_id, modseq, uids),
+        )
+
+    async def publish(self) -> None:
+        if not self._modseq:
+            return
+        for name in sorted(set(self.touched.values())):
+            await notify.publish(self.conn, notify.MailboxChanged(self.account, name, self._modseq))
+
+
+@asynccontextmanager
+async def change_tx(
+    pool: AsyncConnectionPool[Conn], account_id: int, account: str
+) -> AsyncIterator[ChangeTx]:
+    """A transaction on a pooled connection; notifications queued before commit."""
+    async with pool.connection() as conn, conn.transaction():
+        tx = ChangeTx(conn, account_id, account)
+        yield tx
+        await tx.publish()

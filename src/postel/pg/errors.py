@@ -1,0 +1,26 @@
+"""Errors of the PostgreSQL store; messages say what and where on one line."""
+
+from __future__ import annotations
+
+from postel.errors import PostelError
+
+
+class PgError(PostelError):
+    """Base of the PostgreSQL store's errors."""
+
+
+class PgSettingsError(PgError):
+    """The [storage] settings cannot be used (a DSN with a password inline, an
+    unreadable password file, psycopg not installed)."""
+
+
+class PgConnectError(PgError):
+    """No connection to the database server (refused, authentication, timeout)."""
+
+
+class SchemaTooNew(PgError):
+    """The database's schema was written by a newer program."""
+
+
+class MigrationFailed(PgError):
+    """A migration step failed; its transaction was rolled back."""

@@ -1,0 +1,91 @@
+"""An account's mailboxes in PostgreSQL: create, rename, delete (part of PgAccount)."""
+
+from __future__ import annotations
+
+from postel.pg.bodies import drop_unused_bodies
+from postel.pg.changetx import ChangeTx, change_tx
+from postel.pg.reading import Reading
+from postel.pg.rows import col_bytes, col_int
+from postel.store.errors import MailboxExists, StoreError
+from postel.store.message import MailboxInfo
+from postel.store.names import INBOX, SEPARATOR, normalize_mailbox
+
+
+async def insert_mailbox(tx: ChangeTx, name: str) -> int | None:
+    """A new mailbox with the account's next UIDVALIDITY (strictly increasing, so
+    a re-created mailbox never reuses one: RFC 9051 §2.3.1.1); None if it exists."""
+    modseq = await tx.modseq()
+    cur = await tx.conn.execute(
+        "WITH v AS (UPDATE account SET next_uidvalidity = next_uidvalidity + 1 "
+        "WHERE id = %s RETURNING next_uidvalidity - 1 AS uidvalidity) "
+        "INSERT INTO mailbox (account_id, name, uidvalidity, highestmodseq) "
+        "SELECT %s, %s, v.uidvalidity, %s FROM v ON CONFLICT (account_id, name) DO NOTHING "
+        "RETURNING id",
+        (tx.account_id, tx.account_id, name, modseq),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    mailbox_id = col_int(row[0])
+    tx.touched[mailbox_id] = name
+    return mailbox_id
+
+
+class Mailboxes(Reading):
+    """Mailbox changes, each in one change transaction."""
+
+    async def create_mailbox(self, name: str) -> MailboxInfo:
+        name = normalize_mailbox(name)
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            if await insert_mailbox(tx, name) is None:
+                raise MailboxExists(f"account {self.name!r}: mailbox {name!r} exists")
+        return await self.mailbox(name)
+
+    async def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
+        """Rename a mailbox and its children, keeping UIDVALIDITY and UIDs."""
+        old, new = normalize_mailbox(old), normalize_mailbox(new)
+        if INBOX in (old, new):
+            raise StoreError(f"account {self.name!r}: the Inbox cannot be renamed or replaced")
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            await tx.modseq()  # the account's lock first: renames are serialized
+            box = await self._mailbox_row(tx.conn, old, lock=True)
+            prefix = old + SEPARATOR
+            cur = await tx.conn.execute(
+                "SELECT id, name FROM mailbox WHERE account_id = %s AND starts_with(name, %s)",
+                (self.id, prefix),
+            )
+            renames = [(col_int(box[1]), old, new)] + [
+                (col_int(r[0]), str(r[1]), new + SEPARATOR + str(r[1])[len(prefix) :])
+                for r in await cur.fetchall()
+            ]
+            cur = await tx.conn.execute(
+                "SELECT name FROM mailbox WHERE account_id = %s AND name = ANY(%s)",
+                (self.id, [target for _, _, target in renames]),
+            )
+            taken = await cur.fetchone()
+            if taken is not None:
+                raise MailboxExists(f"account {self.name!r}: mailbox {taken[0]!r} exists")
+            for mailbox_id, source, target in renames:
+                await tx.conn.execute(
+                    "UPDATE mailbox SET name = %s WHERE id = %s", (target, mailbox_id)
+                )
+                await tx.touch(mailbox_id, target)
+                tx.touched[-mailbox_id] = source  # the old name hears of it too
+        return await self.mailbox(new)
+
+    async def delete_mailbox(self, name: str) -> int:
+        """Delete a mailbox (not the Inbox) with its messages; child mailboxes stay."""
+        name = normalize_mailbox(name)
+        if name == INBOX:
+            raise StoreError(f"account {self.name!r}: the Inbox cannot be deleted")
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            await tx.modseq()
+            box = await self._mailbox_row(tx.conn, name, lock=True)
+            cur = await tx.conn.execute(
+                "DELETE FROM message WHERE mailbox_id = %s RETURNING body", (box[1],)
+            )
+            bodies = [col_bytes(r[0]) for r in await cur.fetchall()]
+            await tx.conn.execute("DELETE FROM mailbox WHERE id = %s", (box[1],))
+            tx.touched[col_int(box[1])] = name
+            await drop_unused_bodies(tx.conn, bodies)
+        return len(bodies)

@@ -1,0 +1,314 @@
+"""New and changed messages of an account in PostgreSQL (part of PgAccount):
+delivery with its UID and modseq taken in the transaction, copy, move,
+removal, flags. Bodies are stored once per SHA-256; a copy names the same one,
+and one no message names any more is deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from postel.pg.bodies import drop_unused_bodies, store_body
+from postel.pg.changetx import ChangeTx, change_tx
+from postel.pg.mailboxes import insert_mailbox
+from postel.pg.reading import Reading
+from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
+from postel.store import mimestructure
+from postel.store.envelope import Envelope, header_block, parse_envelope
+from postel.store.errors import MailboxNotFound, StoreError
+from postel.store.message import FlagsStored, FlagState, Message
+from postel.store.names import normalize_mailbox, split_flags
+
+log = logging.getLogger("postel.pg")
+
+
+FLAG_MODES = ("add", "remove", "replace")
+HEADER_READ = 256 * 1024  # as postel.store.envelope.HEADER_LIMIT
+
+
+def _sorted(values: Iterable[str]) -> list[str]:
+    return sorted(values)
+
+
+class Messages(Reading):
+    """Message changes, each in one change transaction."""
+
+    async def deliver(
+        self,
+        mailbox: str,
+        data: bytes,
+        *,
+        flags: Iterable[str] = (),
+        received: datetime | None = None,
+        requiretls: bool = False,
+        create: bool = False,
+    ) -> Message:
+        """Store *data* as a new message of *mailbox*: body, UID and modseq in one
+        transaction (*create*: make the mailbox if it does not exist)."""
+        mailbox = normalize_mailbox(mailbox)
+        system, keywords = split_flags(flags)
+        # Parsing and hashing are CPU work: not on the event loop.
+        env, mime, digest = await asyncio.to_thread(_prepare, data, self.name)
+        when = received if received is not None else datetime.now(UTC)
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            # The account's lock first, as every writer of the account: a removal
+            # in it (account lock, then the body's row) cannot deadlock with us.
+            modseq = await tx.modseq()
+            await store_body(tx.conn, digest, data)
+            unseen = 0 if "\\Seen" in system else 1
+            row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
+            mailbox_id, uid = row
+            cur = await tx.conn.execute(
+                "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
+                "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
+                "has_attachments, body, mime) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"RETURNING {MESSAGE_COLUMNS.replace('m.', '')}",
+                (
+                    mailbox_id,
+                    uid,
+                    modseq,
+                    _sorted(system),
+                    _sorted(keywords),
+                    len(data),
+                    when,
+                    requiretls,
+                    env.subject,
+                    env.from_,
+                    env.to,
+                    env.cc,
+                    env.date,
+                    env.message_id,
+                    env.in_reply_to,
+                    env.has_attachments,
+                    digest,
+                    mime,
+                ),
+            )
+            msg = await cur.fetchone()
+            assert msg is not None
+        return to_message(msg, mailbox)
+
+    async def _allocate(
+        self, tx: ChangeTx, mailbox: str, size: int, unseen: int, modseq: int, *, create: bool
+    ) -> tuple[int, int]:
+        """(mailbox id, UID) for one new message: the mailbox's counters move in
+        the same UPDATE that hands out the UID."""
+        for _ in range(2):
+            cur = await tx.conn.execute(
+                "UPDATE mailbox SET uidnext = uidnext + 1, highestmodseq = %s, "
+                "total = total + 1, unseen = unseen + %s, size = size + %s "
+                "WHERE account_id = %s AND name = %s RETURNING id, uidnext - 1",
+                (modseq, unseen, size, self.id, mailbox),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                mailbox_id = col_int(row[0])
+                tx.touched[mailbox_id] = mailbox
+                return mailbox_id, col_int(row[1])
+            if not create:
+                break
+            await insert_mailbox(tx, mailbox)
+        raise MailboxNotFound(f"account {self.name!r}: no mailbox {mailbox!r}")
+
+    async def append(
+        self, mailbox: str, data: bytes, flags: Iterable[str], received: datetime | None
+    ) -> Message:
+        return await self.deliver(mailbox, data, flags=flags, received=received)
+
+    async def copy(self, msgid: int, mailbox: str) -> Message:
+        """A new message in *mailbox* naming the same body, with the same flags."""
+        mailbox = normalize_mailbox(mailbox)
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            modseq = await tx.modseq()
+            src = await self._message_row(tx.conn, msgid)
+            size = col_int(src[4])
+            unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
+            mailbox_id, uid = await self._allocate(tx, mailbox, size, unseen, modseq, create=False)
+            cols = (
+                "flags, keywords, size, received, requiretls, subject, from_addr, to_addr, cc, "
+                "date, message_id, in_reply_to, has_attachments, thread_id, body, mime"
+            )
+            cur = await tx.conn.execute(
+                f"INSERT INTO message (mailbox_id, uid, modseq, {cols}) "
+                f"SELECT %s, %s, %s, {cols} FROM message WHERE id = %s "
+                f"RETURNING {MESSAGE_COLUMNS.replace('m.', '')}",
+                (mailbox_id, uid, modseq, msgid),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+        return to_message(row, mailbox)
+
+    async def move(self, msgid: int, mailbox: str) -> Message:
+        """Move to another existing mailbox with a new UID there (RFC 6851)."""
+        mailbox = normalize_mailbox(mailbox)
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            modseq = await tx.modseq()
+            src = await self._message_row(tx.conn, msgid, lock=True)
+            source_id, source = col_int(src[17]), str(src[18])
+            if source == mailbox:
+                return to_message(src, source)
+            size = col_int(src[4])
+            unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
+            target_id, uid = await self._allocate(tx, mailbox, size, unseen, modseq, create=False)
+            await tx.removed(source_id, source, [col_int(src[1])])
+            await tx.conn.execute(
+                "UPDATE mailbox SET total = total - 1, unseen = unseen - %s, size = size - %s "
+                "WHERE id = %s",
+                (unseen, size, source_id),
+            )
+            cur = await tx.conn.execute(
+                "UPDATE message m SET mailbox_id = %s, uid = %s, modseq = %s WHERE id = %s "
+                f"RETURNING {MESSAGE_COLUMNS}",
+                (target_id, uid, modseq, msgid),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+        return to_message(row, mailbox)
+
+    async def remove(self, msgid: int) -> None:
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            await tx.modseq()
+            src = await self._message_row(tx.conn, msgid, lock=True)
+            source_id, source = col_int(src[17]), str(src[18])
+            size = col_int(src[4])
+            unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
+            await tx.conn.execute("DELETE FROM message WHERE id = %s", (msgid,))
+            await tx.removed(source_id, source, [col_int(src[1])])
+            await tx.conn.execute(
+                "UPDATE mailbox SET total = total - 1, unseen = unseen - %s, size = size - %s "
+                "WHERE id = %s",
+                (unseen, size, source_id),
+            )
+            await drop_unused_bodies(tx.conn, [col_bytes(src[19])])
+
+    async def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
+        """Add and remove flags and keywords; removing wins over adding."""
+        add_flags, add_kw = split_flags(add)
+        remove_flags, remove_kw = split_flags(remove)
+        try:
+            await self._set_flags(msgid, add_flags | add_kw, remove_flags | remove_kw)
+        except _NoChange as unchanged:
+            assert unchanged.message is not None
+            return unchanged.message
+        return await self.get(msgid)
+
+    async def _set_flags(self, msgid: int, add: frozenset[str], remove: frozenset[str]) -> None:
+        add_flags, add_kw = split_flags(add)
+        remove_flags, remove_kw = split_flags(remove)
+        async with change_tx(self.pool, self.id, self.name) as tx:
+            await tx.modseq()
+            src = await self._message_row(tx.conn, msgid, lock=True)
+            old = to_message(src, str(src[18]))
+            flags = (old.flags | add_flags) - remove_flags
+            keywords = (old.keywords | add_kw) - remove_kw
+            if (flags, keywords) == (old.flags, old.keywords):
+                # No change: the transaction rolls back, the modseq is not used.
+                raise _NoChange(old)
+            modseq = await tx.touch(col_int(src[17]), old.mailbox)
+            await tx.conn.execute(
+                "UPDATE message SET flags = %s, keywords = %s, modseq = %s WHERE id = %s",
+                (_sorted(flags), _sorted(keywords), modseq, msgid),
+            )
+            delta = ("\\Seen" in old.flags) - ("\\Seen" in flags)
+            if delta:
+                await tx.conn.execute(
+                    "UPDATE mailbox SET unseen = unseen + %s WHERE id = %s", (delta, src[17])
+                )
+
+    async def store_flags(
+        self,
+        mailbox: str,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: str,
+        *,
+        unchangedsince: int | None = None,
+    ) -> FlagsStored:
+        """One transaction and one modseq for a whole STORE; unchanged messages
+        are not written, those changed after *unchangedsince* are left alone and
+        reported (RFC 7162 §3.1.3). UIDs not in the mailbox are ignored."""
+        if mode not in FLAG_MODES:
+            raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
+        system, keywords = split_flags(flags)
+        wanted = sorted(set(uids))
+        if not wanted:
+            return FlagsStored([], [])
+        mailbox = normalize_mailbox(mailbox)
+        out: list[FlagState] = []
+        modified: list[int] = []
+        pending: list[FlagState] = []
+        unseen = 0
+        try:
+            async with change_tx(self.pool, self.id, self.name) as tx:
+                await tx.modseq()  # the account's lock before reading the flags
+                box = await self._mailbox_row(tx.conn, mailbox)
+                mailbox_id = col_int(box[1])
+                cur = await tx.conn.execute(
+                    "SELECT id, uid, flags, keywords, modseq FROM message "
+                    "WHERE mailbox_id = %s AND uid = ANY(%s) ORDER BY uid",
+                    (mailbox_id, wanted),
+                )
+                for row in await cur.fetchall():
+                    msgid, uid, old_modseq = col_int(row[0]), col_int(row[1]), col_int(row[4])
+                    old = col_names(row[2])
+                    old_kw = col_names(row[3])
+                    if unchangedsince is not None and old_modseq > unchangedsince:
+                        modified.append(uid)
+                        continue
+                    if mode == "add":
+                        new, new_kw = old | system, old_kw | keywords
+                    elif mode == "remove":
+                        new, new_kw = old - system, old_kw - keywords
+                    else:
+                        new, new_kw = system, keywords
+                    if new == old and new_kw == old_kw:
+                        out.append(FlagState(msgid, uid, old, old_kw, old_modseq))
+                        continue
+                    unseen += ("\\Seen" in old) - ("\\Seen" in new)
+                    pending.append(FlagState(msgid, uid, new, new_kw, 0))
+                if not pending:
+                    raise _NoChange(None)
+                modseq = await tx.touch(mailbox_id, mailbox)
+                wcur = tx.conn.cursor()
+                await wcur.executemany(
+                    "UPDATE message SET flags = %s, keywords = %s, modseq = %s WHERE id = %s",
+                    [(_sorted(f.flags), _sorted(f.keywords), modseq, f.msgid) for f in pending],
+                )
+                if unseen:
+                    await tx.conn.execute(
+                        "UPDATE mailbox SET unseen = unseen + %s WHERE id = %s",
+                        (unseen, mailbox_id),
+                    )
+        except _NoChange:
+            out.sort(key=lambda m: m.uid)
+            return FlagsStored(out, modified, 0)
+        out.extend(FlagState(f.msgid, f.uid, f.flags, f.keywords, modseq) for f in pending)
+        out.sort(key=lambda m: m.uid)
+        return FlagsStored(out, modified, modseq)
+
+
+class _NoChange(Exception):
+    """Leaves a change transaction without writing (rolled back, no modseq used)."""
+
+    def __init__(self, message: Message | None) -> None:
+        super().__init__("no change")
+        self.message = message
+
+
+def _prepare(data: bytes, account: str) -> tuple[Envelope, bytes | None, bytes]:
+    """The envelope, the stored MIME structure and the SHA-256 of a new message."""
+    env = parse_envelope(header_block(data[:HEADER_READ]))
+    return env, _structure(data, account), hashlib.sha256(data).digest()
+
+
+def _structure(data: bytes, account: str) -> bytes | None:
+    """The stored MIME structure; None (computed on first IMAP use) when it cannot be."""
+    try:
+        return mimestructure.dump(mimestructure.structure_of(data))
+    except Exception as exc:
+        log.warning("MIME structure not stored", extra={"account": account, "err": repr(exc)})
+        return None

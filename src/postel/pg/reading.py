@@ -1,0 +1,188 @@
+"""Reading an account's mailboxes and messages in PostgreSQL (part of PgAccount)."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping, Sequence
+
+from psycopg_pool import AsyncConnectionPool
+
+from postel.pg.pool import Conn
+from postel.pg.rows import (
+    MAILBOX_COLUMNS,
+    MESSAGE_COLUMNS,
+    Row,
+    col_bytes,
+    col_int,
+    mailbox_order,
+    to_mailbox,
+    to_message,
+)
+from postel.store.changes import MailboxChanges
+from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
+from postel.store.message import MailboxInfo, Message
+from postel.store.names import normalize_mailbox
+
+
+class Reading:
+    """The account's identity and everything that only reads."""
+
+    def __init__(self, pool: AsyncConnectionPool[Conn], name: str, account_id: int) -> None:
+        self.pool = pool
+        self.name = name
+        self.id = account_id
+
+    async def _mailbox_row(self, conn: Conn, name: str, *, lock: bool = False) -> Row:
+        cur = await conn.execute(
+            f"SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE account_id = %s AND name = %s"
+            + (" FOR UPDATE" if lock else ""),
+            (self.id, name),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise MailboxNotFound(f"account {self.name!r}: no mailbox {name!r}")
+        return row
+
+    async def mailboxes(self) -> list[MailboxInfo]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE account_id = %s", (self.id,)
+            )
+            rows = await cur.fetchall()
+        return mailbox_order([to_mailbox(r) for r in rows])
+
+    async def mailbox(self, name: str) -> MailboxInfo:
+        name = normalize_mailbox(name)
+        async with self.pool.connection() as conn:
+            return to_mailbox(await self._mailbox_row(conn, name))
+
+    async def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
+        mailbox = normalize_mailbox(mailbox)
+        async with self.pool.connection() as conn:
+            box = await self._mailbox_row(conn, mailbox)
+            cur = await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = %s "
+                "AND m.uid > %s ORDER BY m.uid LIMIT %s",
+                (box[1], after_uid, limit),
+            )
+            rows = await cur.fetchall()
+        return [to_message(r, mailbox) for r in rows]
+
+    async def uids(self, mailbox: str) -> array[int]:
+        mailbox = normalize_mailbox(mailbox)
+        out = array("I")
+        async with self.pool.connection() as conn:
+            box = await self._mailbox_row(conn, mailbox)
+            cur = await conn.execute(
+                "SELECT uid FROM message WHERE mailbox_id = %s ORDER BY uid", (box[1],)
+            )
+            for (uid,) in await cur.fetchall():
+                out.append(col_int(uid))
+        return out
+
+    async def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+        """Messages changed after *modseq* and UIDs removed after it, read in one
+        snapshot (RFC 7162 §3.2.5, §3.2.10)."""
+        mailbox = normalize_mailbox(mailbox)
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            box = await self._mailbox_row(conn, mailbox)
+            cur = await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = %s "
+                "AND m.modseq > %s ORDER BY m.uid",
+                (box[1], modseq),
+            )
+            rows = await cur.fetchall()
+            cur = await conn.execute(
+                "SELECT uid FROM vanished WHERE mailbox_id = %s AND modseq > %s ORDER BY uid",
+                (box[1], modseq),
+            )
+            vanished = [col_int(r[0]) for r in await cur.fetchall()]
+        info = to_mailbox(box)
+        return MailboxChanges(
+            mailbox=mailbox,
+            uidvalidity=info.uidvalidity,
+            highestmodseq=info.highestmodseq,
+            changed=[to_message(r, mailbox) for r in rows],
+            vanished=vanished,
+        )
+
+    async def _message_row(self, conn: Conn, msgid: int, *, lock: bool = False) -> Row:
+        """MESSAGE_COLUMNS + mailbox id, mailbox name, body of one message."""
+        cur = await conn.execute(
+            f"SELECT {MESSAGE_COLUMNS}, m.mailbox_id, b.name, m.body FROM message m "
+            "JOIN mailbox b ON b.id = m.mailbox_id WHERE m.id = %s AND b.account_id = %s"
+            + (" FOR UPDATE OF m" if lock else ""),
+            (msgid, self.id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no message with id {msgid}")
+        return row
+
+    async def get(self, msgid: int) -> Message:
+        async with self.pool.connection() as conn:
+            row = await self._message_row(conn, msgid)
+        return to_message(row, str(row[18]))
+
+    async def get_by_uid(self, mailbox: str, uid: int) -> Message:
+        mailbox = normalize_mailbox(mailbox)
+        async with self.pool.connection() as conn:
+            box = await self._mailbox_row(conn, mailbox)
+            cur = await conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = %s AND m.uid = %s",
+                (box[1], uid),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no uid {uid} in {mailbox!r}")
+        return to_message(row, mailbox)
+
+    async def body(self, msgid: int) -> tuple[bytes, bytes]:
+        """(SHA-256, content) of a message."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT d.sha256, d.data FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
+                "JOIN body d ON d.sha256 = m.body WHERE m.id = %s AND b.account_id = %s",
+                (msgid, self.id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no message with id {msgid}")
+        if row[1] is None:
+            raise StoreError(
+                f"account {self.name!r}: message {msgid}: body kept outside PostgreSQL, "
+                "and no object store is configured"
+            )
+        return col_bytes(row[0]), col_bytes(row[1])
+
+    async def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT m.id, m.mime FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
+                "WHERE m.id = ANY(%s) AND b.account_id = %s AND m.mime IS NOT NULL",
+                (list(msgids), self.id),
+            )
+            rows = await cur.fetchall()
+        return {col_int(r[0]): col_bytes(r[1]) for r in rows}
+
+    async def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+        """Not a change clients see (bodies never change, nor their structure)."""
+        if not structures:
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            await cur.executemany(
+                "UPDATE message m SET mime = %s FROM mailbox b "
+                "WHERE m.id = %s AND b.id = m.mailbox_id AND b.account_id = %s",
+                [(blob, msgid, self.id) for msgid, blob in structures.items()],
+            )
+
+    async def usage(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT coalesce(sum(size), 0)::bigint FROM mailbox WHERE account_id = %s",
+                (self.id,),
+            )
+            row = await cur.fetchone()
+        return col_int(row[0]) if row is not None else 0

@@ -1,0 +1,151 @@
+"""The PostgreSQL account store as postel.imapserver.storeapi.MailStore.
+
+IMAP sessions call the store from worker threads; the pool and its
+connections belong to the event loop. Each call here runs the async operation
+on that loop and waits for it, so a session thread never touches a connection.
+Message bodies are handed out as files (MailStore.message_file): written once
+into a local cache named by their SHA-256, which never changes for a name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from array import array
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from postel.pg.accountstore import PgAccount
+from postel.pg.errors import PgError
+from postel.store.changes import MailboxChanges
+from postel.store.message import FlagsStored, MailboxInfo, Message
+
+T = TypeVar("T")
+
+
+class LoopThreadError(PgError):
+    """A synchronous store call made on the event loop's own thread (it would wait forever)."""
+
+
+class PgMailStore:
+    """MailStore over PgAccount, for code running outside the event loop."""
+
+    def __init__(
+        self, account: PgAccount, loop: asyncio.AbstractEventLoop, body_cache: Path
+    ) -> None:
+        self.account = account
+        self.loop = loop
+        self.body_cache = body_cache
+
+    def _run(self, coro: Coroutine[object, object, T]) -> T:
+        if self.loop.is_running() and _loop_thread(self.loop):
+            coro.close()
+            raise LoopThreadError(
+                f"account {self.account.name!r}: PgMailStore called on the event loop's thread"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def mailboxes(self) -> list[MailboxInfo]:
+        return self._run(self.account.mailboxes())
+
+    def mailbox(self, name: str) -> MailboxInfo:
+        return self._run(self.account.mailbox(name))
+
+    def create_mailbox(self, name: str) -> MailboxInfo:
+        return self._run(self.account.create_mailbox(name))
+
+    def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
+        return self._run(self.account.rename_mailbox(old, new))
+
+    def delete_mailbox(self, name: str) -> int:
+        return self._run(self.account.delete_mailbox(name))
+
+    def page(self, mailbox: str, after_uid: int, limit: int) -> list[Message]:
+        return self._run(self.account.page(mailbox, after_uid, limit))
+
+    def uids(self, mailbox: str) -> array[int]:
+        return self._run(self.account.uids(mailbox))
+
+    def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+        return self._run(self.account.changes_since(mailbox, modseq))
+
+    def store_flags(
+        self,
+        mailbox: str,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: str,
+        *,
+        unchangedsince: int | None = None,
+    ) -> FlagsStored:
+        return self._run(
+            self.account.store_flags(
+                mailbox, list(uids), list(flags), mode, unchangedsince=unchangedsince
+            )
+        )
+
+    def get_by_uid(self, mailbox: str, uid: int) -> Message:
+        return self._run(self.account.get_by_uid(mailbox, uid))
+
+    def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        return self._run(self.account.structures(msgids))
+
+    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+        self._run(self.account.keep_structures(dict(structures)))
+
+    def message_file(self, msgid: int) -> Path:
+        """The body as a file of the local cache (written on first use)."""
+        digest, data = self._run(self.account.body(msgid))
+        path = self.body_cache / digest.hex()[:2] / digest.hex()
+        if not path.exists():
+            _write_once(path, data)
+        return path
+
+    def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
+        return self._run(self.account.set_flags(msgid, list(add), list(remove)))
+
+    def move(self, msgid: int, mailbox: str) -> Message:
+        return self._run(self.account.move(msgid, mailbox))
+
+    def copy(self, msgid: int, mailbox: str) -> Message:
+        return self._run(self.account.copy(msgid, mailbox))
+
+    def remove(self, msgid: int) -> None:
+        self._run(self.account.remove(msgid))
+
+    def usage(self) -> int:
+        return self._run(self.account.usage())
+
+    def append(
+        self, mailbox: str, source: Path, flags: Iterable[str], received: datetime | None
+    ) -> Message:
+        data = source.read_bytes()
+        return self._run(self.account.append(mailbox, data, list(flags), received))
+
+
+def _loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Write *path* atomically (a temporary file renamed into place): readers
+    see the whole body or no file; two writers write the same bytes."""
+    # Message content: readable by this user only (directories 0700, files 0600).
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

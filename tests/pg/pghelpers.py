@@ -1,0 +1,51 @@
+"""Helpers of the PostgreSQL store's tests: a loop in a thread, a migrated pool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import TypeVar
+
+from psycopg_pool import AsyncConnectionPool
+
+from postel.pg.migrate import migrate
+from postel.pg.pool import Conn, open_pool
+from postel.pg.settings import PgSettings
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop running in a daemon thread; run() waits for a coroutine."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[object, object, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def settings_for(pg_cluster: object, dbname: str, **kw: object) -> PgSettings:
+    from pgcluster import Cluster
+
+    assert isinstance(pg_cluster, Cluster)
+    return PgSettings(
+        dsn=pg_cluster.dsn(dbname, with_password=False),
+        password=pg_cluster.password,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def open_migrated(settings: PgSettings) -> AsyncConnectionPool[Conn]:
+    pool = await open_pool(settings)
+    async with pool.connection() as conn:
+        await migrate(conn, where=settings.where)
+    return pool

@@ -155,3 +155,27 @@ async def test_a_node_stopped_mid_delivery_leaves_its_entries_to_another(env: En
     await a.stop(timeout=5)
     assert await asyncio.to_thread(a_entries.entries) == []
     assert ids
+
+
+async def test_the_message_is_fetched_off_the_event_loop(env: Env) -> None:
+    """The runner asks the store for the message file in a worker thread: the
+    PostgreSQL store reads it from the database."""
+    d = Deliverer()
+    runner = env.runner("a", d)
+    entries = env.nodes[0]
+    on_loop: list[bool] = []
+    fetch = entries.message_file
+
+    def message_file(msg_id: int) -> Path | None:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return fetch(msg_id)
+
+    entries.message_file = message_file  # type: ignore[method-assign]
+    await asyncio.to_thread(entries.add, "alice", "alice@example.org", ["a@x.test"], MESSAGE)
+    await runner.run_due()
+    assert [r for r, _ in d.delivered] == ["a@x.test"]
+    assert on_loop == [False]

@@ -204,3 +204,32 @@ def test_a_dropped_entry_ignores_its_claimers_outcome(
     a.finish([], [Deferral(i, T0, error="later")])
     assert a.entries() == [] and a.counts() == (0, 0)
     admin.recover()
+
+
+def test_two_nodes_finishing_a_messages_last_entries_at_once_remove_it(
+    nodes: list[PgQueueEntries],
+    migrated: PgSettings,
+    tmp_path: Path,
+    pg_cluster: Cluster,
+    pg_database: str,
+) -> None:
+    a = _node(nodes, migrated, tmp_path, "a")
+    b = _node(nodes, migrated, tmp_path, "b")
+    for _ in range(15):
+        x, y = a.add("alice", "alice@example.org", ["a@x.test", "b@y.test"], MESSAGE)
+        assert [e.id for e in a.claim_due(T0, max_domains=1, busy={"y.test"})["x.test"]] == [x]
+        assert [e.id for e in b.claim_due(T0, max_domains=1)["y.test"]] == [y]
+        start = threading.Barrier(2)
+
+        def finish(node: PgQueueEntries, entry: int, start: threading.Barrier) -> None:
+            start.wait()
+            node.finish([entry], [])
+
+        threads = [threading.Thread(target=finish, args=(n, i, start)) for n, i in ((a, x), (b, y))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    with psycopg.connect(pg_cluster.dsn(pg_database)) as conn:
+        row = conn.execute("SELECT count(*) FROM queue_message").fetchone()
+    assert row == (0,)

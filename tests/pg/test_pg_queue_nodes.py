@@ -233,3 +233,30 @@ def test_two_nodes_finishing_a_messages_last_entries_at_once_remove_it(
     with psycopg.connect(pg_cluster.dsn(pg_database)) as conn:
         row = conn.execute("SELECT count(*) FROM queue_message").fetchone()
     assert row == (0,)
+
+
+def test_the_wake_up_listener_comes_back_after_its_connection_is_killed(
+    nodes: list[PgQueueEntries],
+    migrated: PgSettings,
+    tmp_path: Path,
+    pg_cluster: Cluster,
+) -> None:
+    a = _node(nodes, migrated, tmp_path, "a")
+    b = _node(nodes, migrated, tmp_path, "b")
+    woken = threading.Event()
+    b.on_added(woken.set)
+    assert b._wake.listening.wait(10)
+    with pg_cluster.admin() as admin:
+        (killed,) = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE query = 'LISTEN postel_queue'"
+        ).fetchone() or (0,)
+    assert killed == 1
+    # Back: it wakes the runner once (adds may have been missed), then hears adds again.
+    assert woken.wait(10)
+    deadline = time.monotonic() + 10
+    while not b._wake.listening.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    woken.clear()
+    a.add("alice", "alice@example.org", ["a@x.test"], MESSAGE)
+    assert woken.wait(1.0)

@@ -53,7 +53,11 @@ class QueueEntries(Protocol):
     outcome (a cancelled attempt). A claimed entry is not returned by another
     claim until then. This store claims within its process; a backend shared
     by several nodes implements a claim as a lease that expires, so that a
-    node's crash leaves the entries to the others.
+    node's crash leaves the entries to the others (postel.pg.queue).
+
+    Content: :meth:`message_bytes` on every backend; :meth:`message_file` for
+    callers that send from a file (a shared backend writes it into a local
+    spool on first use).
     """
 
     def add(

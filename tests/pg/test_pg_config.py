@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from pgcluster import ROLE, Cluster
 from postel.cli.main import cli
+from postel.pg.schema import MIGRATIONS
 
 STATIC = """hostname = "mail.example.com"
 postmaster_account = "alice"
@@ -52,12 +53,11 @@ def test_config_test_connects_and_reads_the_schema_version(
     d = _config(tmp_path, pg_cluster.dsn(pg_database, with_password=False), pg_cluster.password)
     migrated = _run("config", "migrate-db", "--config", str(d))
     assert migrated.exit_code == 0, migrated.output
-    assert "schema version 1 (was 0)" in migrated.output
+    assert f"schema version {len(MIGRATIONS)} (was 0)" in migrated.output
     result = _run("config", "test", "--config", str(d))
     assert result.exit_code == 0, result.output
-    assert f"{ROLE}@127.0.0.1:{pg_cluster.port}/{pg_database}: connected, schema version 1" in (
-        result.output
-    )
+    where = f"{ROLE}@127.0.0.1:{pg_cluster.port}/{pg_database}"
+    assert f"{where}: connected, schema version {len(MIGRATIONS)}" in result.output
     assert pg_cluster.password not in result.output
 
 
@@ -79,7 +79,7 @@ def test_missing_schema_is_one_line(tmp_path: Path, pg_cluster: Cluster, pg_data
     assert result.exit_code == 1
     assert _problem_lines(result) == [
         f"problem: [storage] PostgreSQL {ROLE}@127.0.0.1:{pg_cluster.port}/{pg_database}: "
-        "no postel schema (version 0, this program needs 1); "
+        f"no postel schema (version 0, this program needs {len(MIGRATIONS)}); "
         "create it with `postel config migrate-db`"
     ]
 

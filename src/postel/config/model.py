@@ -615,6 +615,15 @@ class StorageConfig(Strict):
     connect_timeout: float = Field(
         10.0, gt=0, le=120, description="Seconds to wait for a connection to the database."
     )
+    queue_lease: float = Field(
+        600.0,
+        ge=10,
+        le=86400,
+        description="Seconds a node holds the outgoing queue entries it claimed for a "
+        "delivery attempt (renewed as each attempt starts). When a node stops mid-delivery, "
+        "its entries are due again for the other nodes once the lease ends; keep it longer "
+        "than one delivery attempt takes.",
+    )
 
     @field_validator("dsn")
     @classmethod

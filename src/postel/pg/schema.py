@@ -102,4 +102,53 @@ CREATE TABLE vanished (
 CREATE INDEX vanished_mailbox_modseq ON vanished (mailbox_id, modseq);
 """
 
-MIGRATIONS: list[str] = [INITIAL]
+# The outgoing queue (postel.pg.queue): one row per queued message with its
+# content, one per (message, recipient). A claim is a lease: the claiming
+# node's id, a token of that claim and when the lease ends (all three set or
+# none). An entry whose lease has ended is free for any node.
+QUEUE = """
+CREATE TABLE queue_message (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created timestamptz NOT NULL,
+    sender_account text NOT NULL,
+    mail_from text NOT NULL,
+    size bigint NOT NULL CHECK (size >= 0),
+    requiretls boolean NOT NULL,
+    tls_required_no boolean NOT NULL,
+    is_tlsrpt boolean NOT NULL,
+    is_dmarc_report boolean NOT NULL,
+    smtputf8 boolean NOT NULL,
+    eightbit boolean NOT NULL,
+    subject text NOT NULL DEFAULT '',
+    message_id text NOT NULL DEFAULT '',
+    data bytea NOT NULL
+);
+ALTER TABLE queue_message ALTER COLUMN data SET STORAGE EXTERNAL;
+
+CREATE TABLE queue_entry (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    msg_id bigint NOT NULL REFERENCES queue_message (id),
+    rcpt text NOT NULL,
+    domain text NOT NULL,
+    created timestamptz NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    max_attempts integer NOT NULL,
+    next_attempt timestamptz NOT NULL,
+    last_attempt timestamptz,
+    last_error text NOT NULL DEFAULT '',
+    last_code integer NOT NULL DEFAULT 0,
+    last_enhanced text NOT NULL DEFAULT '',
+    remote_mta text NOT NULL DEFAULT '',
+    hold boolean NOT NULL DEFAULT false,
+    dsn_sent_delay boolean NOT NULL DEFAULT false,
+    claimed_by text,
+    claim uuid,
+    lease_until timestamptz,
+    UNIQUE (msg_id, rcpt),
+    CHECK ((claimed_by IS NULL) = (claim IS NULL) AND (claim IS NULL) = (lease_until IS NULL))
+);
+CREATE INDEX queue_entry_due ON queue_entry (next_attempt) WHERE NOT hold;
+CREATE INDEX queue_entry_msg ON queue_entry (msg_id);
+"""
+
+MIGRATIONS: list[str] = [INITIAL, QUEUE]

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Protocol
 
 from postel.datadir import DataDir
-from postel.queue import backoff
-from postel.queue.db import QueueDB, needs_smtputf8
-from postel.queue.headers import content_flags, flags_from_header, read_header_block, split_header
+from postel.queue.addflags import add_flags, message_flags
+from postel.queue.db import QueueDB
+from postel.queue.headers import read_header_block
 from postel.queue.model import Entry
 
 log = logging.getLogger("postel.queue")
@@ -53,7 +53,11 @@ class QueueEntries(Protocol):
     outcome (a cancelled attempt). A claimed entry is not returned by another
     claim until then. This store claims within its process; a backend shared
     by several nodes implements a claim as a lease that expires, so that a
-    node's crash leaves the entries to the others.
+    node's crash leaves the entries to the others (postel.pg.queue).
+
+    Content: :meth:`message_bytes` on every backend; :meth:`message_file` for
+    callers that send from a file (a shared backend writes it into a local
+    spool on first use).
     """
 
     def add(
@@ -84,6 +88,7 @@ class QueueEntries(Protocol):
     def finish(self, done: Sequence[int], deferred: Sequence[Deferral]) -> None: ...
     def unclaim(self, ids: Collection[int]) -> None: ...
     def message_file(self, msg_id: int) -> Path | None: ...
+    def message_bytes(self, msg_id: int) -> bytes | None: ...
     def header_block(self, msg_id: int) -> bytes: ...
     def recover(self, *, min_age: float | None = None) -> None: ...
     def on_added(self, callback: Callable[[], None]) -> None: ...
@@ -121,15 +126,14 @@ class SQLiteQueueEntries:
         TLS-Required: No and TLS-Report-Domain headers are read from the
         message unless given.
         """
-        if isinstance(message, bytes):
-            flags = flags_from_header(split_header(message), eightbit=not message.isascii())
-        else:
-            flags = content_flags(Path(message))
-        tlsrpt = flags.is_tlsrpt if is_tlsrpt is None else is_tlsrpt
-        limit = max_attempts or (
-            backoff.TLSRPT_MAX_ATTEMPTS
-            if tlsrpt or is_dmarc_report
-            else backoff.DEFAULT_MAX_ATTEMPTS
+        f = add_flags(
+            message_flags(message),
+            mail_from,
+            requiretls=requiretls,
+            tls_required_no=tls_required_no,
+            is_tlsrpt=is_tlsrpt,
+            is_dmarc_report=is_dmarc_report,
+            max_attempts=max_attempts,
         )
         with self._lock:
             ids = self._db.add(
@@ -137,20 +141,16 @@ class SQLiteQueueEntries:
                 account=account,
                 mail_from=mail_from,
                 rcpts=list(rcpts),
-                # RFC 8689 §4.2.1: never both; REQUIRETLS wins.
-                requiretls=requiretls,
-                tls_required_no=(
-                    flags.tls_required_no if tls_required_no is None else tls_required_no
-                )
-                and not requiretls,
-                is_tlsrpt=tlsrpt,
-                is_dmarc_report=is_dmarc_report,
-                smtputf8=flags.header_utf8 or needs_smtputf8(mail_from),
-                eightbit=flags.eightbit,
-                max_attempts=limit,
+                requiretls=f.requiretls,
+                tls_required_no=f.tls_required_no,
+                is_tlsrpt=f.is_tlsrpt,
+                is_dmarc_report=f.is_dmarc_report,
+                smtputf8=f.smtputf8,
+                eightbit=f.eightbit,
+                max_attempts=f.max_attempts,
                 now=self.now(),
-                subject=flags.subject,
-                message_id=flags.message_id,
+                subject=f.subject,
+                message_id=f.message_id,
             )
         for callback in list(self._listeners):
             callback()
@@ -256,6 +256,13 @@ class SQLiteQueueEntries:
         """A local file with the message; None when it is missing."""
         path = self._db.msg_path(msg_id)
         return path if path.is_file() else None
+
+    def message_bytes(self, msg_id: int) -> bytes | None:
+        """The message's content; None when it is missing."""
+        try:
+            return self._db.msg_path(msg_id).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def header_block(self, msg_id: int) -> bytes:
         """The message's header (for a DSN); empty when the file is missing."""

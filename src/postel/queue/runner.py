@@ -252,7 +252,8 @@ class QueueRunner:
     async def _deliver(
         self, domain: str, msg: QueuedMessage, rcpts: list[str], attempt: int
     ) -> DeliveryOutcome:
-        path = self.entries.message_file(msg.id)
+        # Off the loop: a shared store fetches the content over the network.
+        path = await asyncio.to_thread(self.entries.message_file, msg.id)
         if path is None:
             return failed_outcome(rcpts, "permanent", "5.3.0", "queued message file is missing")
         req = DeliveryRequest(

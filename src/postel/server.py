@@ -13,9 +13,12 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postel.config import Config
+
+if TYPE_CHECKING:
+    from postel.store import Store
 
 log = logging.getLogger("postel.serve")
 
@@ -79,6 +82,11 @@ async def run(
         owner.release()
 
 
+def _recover_at_stop(store: Store) -> None:
+    store.batcher.close()
+    store.recover()
+
+
 async def _run(
     cfg: Config,
     ready: Callable[[Running], Awaitable[None] | None] | None,
@@ -114,6 +122,12 @@ async def _run(
         start_recording(cfg, stack)  # before the queue and the SMTP workers start
         store = Store(cfg.datadir, quota=cfg.account_quota)
         stack.callback(store.close)
+        # Rows left by a crash between a commit and its file's fsync (never
+        # acknowledged) go before anything delivers; at a clean stop, after
+        # every delivery ended, the pass raises the checkpoint so that the
+        # next start checks nothing (store/recovery.py).
+        await asyncio.to_thread(store.recover)
+        stack.callback(_recover_at_stop, store)
         from postel.store.notify import ChangeFeed
 
         # Changes committed by any process (SMTP workers too) reach the webmail

@@ -53,6 +53,13 @@ MIME_STRUCTURES = """
     END;
 """
 
+# Migration 6: the recovery pass's checkpoint (store/recovery.py). Mail stored
+# before was made durable file first, row second: all of it is checked.
+RECOVERY_CHECKPOINT = """
+    INSERT OR IGNORE INTO meta (key, value)
+        SELECT 'files_checked_through', COALESCE(MAX(id), 0) FROM message;
+"""
+
 
 MIGRATIONS: list[Migration] = [
     """
@@ -103,6 +110,7 @@ MIGRATIONS: list[Migration] = [
     # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
     threads.migrate,
     MIME_STRUCTURES,
+    RECOVERY_CHECKPOINT,
 ]
 
 MESSAGE_COLUMNS = (

@@ -82,6 +82,25 @@ async def run(
         owner.release()
 
 
+CHECKPOINT_SECONDS = 60.0
+
+
+async def _advance_checkpoints(store: Store) -> None:
+    """Every CHECKPOINT_SECONDS, the store's recovery checkpoints are raised
+    over the mail delivered meanwhile (store/recovery.py)."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await asyncio.to_thread(store.advance_checkpoints)
+        except Exception as exc:  # retried at the next round
+            log.warning("store checkpoint not advanced", extra={"err": repr(exc)})
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def _recover_at_stop(store: Store) -> None:
     store.batcher.close()
     store.recover()
@@ -128,6 +147,8 @@ async def _run(
         # next start checks nothing (store/recovery.py).
         await asyncio.to_thread(store.recover)
         stack.callback(_recover_at_stop, store)
+        checkpoints = asyncio.create_task(_advance_checkpoints(store), name="store-checkpoints")
+        stack.push_async_callback(_cancel, checkpoints)
         from postel.store.notify import ChangeFeed
 
         # Changes committed by any process (SMTP workers too) reach the webmail

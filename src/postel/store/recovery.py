@@ -10,10 +10,12 @@ and CONDSTORE/QRESYNC clients see them go.
 
 It is quick for a large store: only rows above the account's checkpoint
 (meta CHECKPOINT_KEY) are looked at. The pass fsyncs the files it finds
-whole, and their directories, then raises the checkpoint to the newest row;
-it runs at start, before anything delivers, and at a clean shutdown, after
-everything stopped delivering (server.py), so a start after a clean shutdown
-checks nothing.
+whole, and their directories, then raises the checkpoint to the newest row.
+It removes rows only at start, before anything delivers, and at a clean
+shutdown, after everything stopped delivering (server.py); while the server
+runs, :meth:`Recovery.advance_checkpoint` raises the checkpoint every
+minute without removing anything, so that verifydata and backup treat only
+the last minute's rows as possibly cut short.
 """
 
 from __future__ import annotations
@@ -88,6 +90,17 @@ class Recovery(AccountBase):
         """Remove the rows above the checkpoint whose file is missing or short,
         make the others durable and raise the checkpoint. Only while no
         process delivers to this account (at start or after a clean stop)."""
+        return self._pass(remove=True)
+
+    def advance_checkpoint(self) -> Recovered:
+        """While deliveries go on: make the files of the rows above the
+        checkpoint durable (their own fsync may still be running) and raise
+        the checkpoint up to the first row whose file is not whole, which is
+        left for the pass at the next start. Keeps the rows verifydata and
+        backup treat leniently to the last minutes."""
+        return self._pass(remove=False)
+
+    def _pass(self, *, remove: bool) -> Recovered:
         done = Recovered(self.name)
         with self._lock:
             self._check_open()
@@ -95,41 +108,57 @@ class Recovery(AccountBase):
             rows = self._conn.execute(
                 "SELECT id, size FROM message WHERE id > ? ORDER BY id", (since,)
             ).fetchall()
-            done.checked = len(rows)
-            done.checkpoint = since
-            if not rows:
-                return done
-            buckets: dict[int, None] = {}
-            for msgid, size in rows:
-                path = message_path(self.dir, int(msgid))
-                state = file_state(path, int(size))
-                if state == "ok":
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                    buckets[int(msgid) // 1000] = None
-                    continue
-                done.removed.append(int(msgid))
-                log.warning(
-                    "index row without its whole file removed (never acknowledged)",
-                    extra={
-                        "account": self.name,
-                        "msgid": int(msgid),
-                        "file": state,
-                        "size": int(size),
-                    },
-                )
-            for bucket in buckets:
-                fsync_dir(self.dir / "msg" / str(bucket))
-            done.checkpoint = max(int(rows[-1][0]), since)
+        done.checked = len(rows)
+        done.checkpoint = since
+        if not rows:
+            return done
+        # Rows committed by a delivery in flight have their whole file (it is
+        # written before it is linked, and linked before the commit).
+        buckets: dict[int, None] = {}
+        upto = int(rows[-1][0])
+        for msgid, size in rows:
+            path = message_path(self.dir, int(msgid))
+            state = file_state(path, int(size))
+            if state == "ok":
+                _fsync_file(path)
+                buckets[int(msgid) // 1000] = None
+                continue
+            if not remove:
+                if self._row_exists(int(msgid)):  # else removed meanwhile (expunge)
+                    upto = int(msgid) - 1
+                    break
+                continue
+            done.removed.append(int(msgid))
+            log.warning(
+                "index row without its whole file removed (never acknowledged)",
+                extra={"account": self.name, "msgid": int(msgid), "file": state, "size": int(size)},
+            )
+        for bucket in buckets:
+            fsync_dir(self.dir / "msg" / str(bucket))
+        with self._lock:
+            self._check_open()
             with self._write():
                 drop_rows(self._conn, self._changes(), done.removed)
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    (CHECKPOINT_KEY, done.checkpoint),
+                    "UPDATE meta SET value = max(value, ?) WHERE key = ?", (upto, CHECKPOINT_KEY)
                 )
-            for msgid in done.removed:
-                message_path(self.dir, msgid).unlink(missing_ok=True)
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (CHECKPOINT_KEY, upto)
+                )
+            done.checkpoint = checkpoint(self._conn)
+        for msgid in done.removed:
+            message_path(self.dir, msgid).unlink(missing_ok=True)
         return done
+
+    def _row_exists(self, msgid: int) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM message WHERE id = ?", (msgid,)).fetchone()
+        return row is not None
+
+
+def _fsync_file(path: os.PathLike[str] | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -145,6 +145,13 @@ class Store:
         only while nothing delivers (at start, or once deliveries stopped)."""
         return [self.account(name, create=False).recover() for name in self.account_names()]
 
+    def advance_checkpoints(self) -> list[Recovered]:
+        """:meth:`AccountStore.advance_checkpoint` of every account on disk
+        (while deliveries go on)."""
+        return [
+            self.account(name, create=False).advance_checkpoint() for name in self.account_names()
+        ]
+
     @property
     def closed(self) -> bool:
         return self._closed

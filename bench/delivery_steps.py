@@ -52,7 +52,9 @@ def _db(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def run(mode: str, root: Path, n: int, pool: concurrent.futures.ThreadPoolExecutor) -> dict[str, list[float]]:
+def run(
+    mode: str, root: Path, n: int, pool: concurrent.futures.ThreadPoolExecutor
+) -> dict[str, list[float]]:
     conn = _db(root / "index.db")
     msg = root / "msg"
     msg.mkdir(exist_ok=True)
@@ -130,7 +132,8 @@ def main() -> None:
         print(f"{mode}: {1e6 / mean:.0f} msg/s (mean total {mean:.0f} µs, median {total:.0f} µs)")
         for k, v in steps.items():
             if k != "total":
-                print(f"  {k:32s} median {statistics.median(v):7.0f} µs  p90 {sorted(v)[len(v) * 9 // 10]:7.0f} µs")
+                p90 = sorted(v)[len(v) * 9 // 10]
+                print(f"  {k:32s} median {statistics.median(v):7.0f} µs  p90 {p90:7.0f} µs")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ can hard-link them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import logging
@@ -306,7 +307,7 @@ class Placing(AccountBase):
                     # data-safety.md, Durability): both are durable before this
                     # returns, and a crash in between leaves rows that the
                     # recovery pass at start removes (store/recovery.py).
-                    syncing = self._start_syncs(batch)
+                    syncing = self._start_syncs(batch, dirs)
                     _commit(conn)
                 except BaseException:
                     if conn.in_transaction:
@@ -318,7 +319,7 @@ class Placing(AccountBase):
             finally:
                 self._changelog = None
                 self._funlock()
-            failed = self._finish_syncs(batch, syncing, dirs)
+            failed = self._finish_syncs(batch, syncing)
             self._published(changelog)
             if failed:
                 self._take_back(batch, failed)
@@ -342,39 +343,55 @@ class Placing(AccountBase):
                         },
                     )
 
-    def _start_syncs(self, batch: list[_Pending]) -> list[tuple[_Pending, Future[None]]]:
-        """Start the fsync of every new file of *batch* placed so far, in the
-        batcher's fsync threads."""
+    def _start_syncs(
+        self, batch: list[_Pending], dirs: dict[int, None]
+    ) -> tuple[list[tuple[_Pending, Future[None]]], Future[list[tuple[int, Exception]]]]:
+        """Start, in the batcher's fsync threads, the fsync of every new file of
+        *batch* placed so far (at the same time: one journal commit for all),
+        and a task that fsyncs the directories *dirs* once they are done
+        (cheap then: the files' journal commit carried their entries)."""
         pool = self._batcher.fsync_pool()
-        return [
+        files = [
             (req, pool.submit(fsync_file, self._target(req.result.msgid)))
             for req in batch
             if req.unsynced and req.result is not None
         ]
+        # Queued after the files' tasks: a thread takes it only once every
+        # one of them was taken, so its waiting cannot hold them up.
+        directories = pool.submit(self._sync_dirs, [f for _, f in files], list(dirs))
+        return files, directories
+
+    def _sync_dirs(
+        self, files: list[Future[None]], buckets: list[int]
+    ) -> list[tuple[int, Exception]]:
+        concurrent.futures.wait(files)
+        failed: list[tuple[int, Exception]] = []
+        for bucket in buckets:
+            try:
+                fsync_dir(self._msgdir / str(bucket))
+            except Exception as exc:
+                failed.append((bucket, exc))
+        return failed
 
     def _finish_syncs(
         self,
         batch: list[_Pending],
-        syncing: list[tuple[_Pending, Future[None]]],
-        dirs: dict[int, None],
+        syncing: tuple[list[tuple[_Pending, Future[None]]], Future[list[tuple[int, Exception]]]],
     ) -> dict[int, BaseException]:
-        """Wait for the files' fsyncs, then fsync their directories (cheap once
-        the files' journal commit included their entries); the msgids whose
-        file or directory could not be made durable, with the error."""
+        """Wait for the fsyncs of the files and their directories; the msgids
+        whose file or directory could not be made durable, with the error."""
+        files, directories = syncing
         failed: dict[int, BaseException] = {}
-        for req, fut in syncing:
+        for req, fut in files:
             try:
                 fut.result()
             except Exception as exc:
                 assert req.result is not None
                 failed[req.result.msgid] = exc
-        for bucket in dirs:
-            try:
-                fsync_dir(self._msgdir / str(bucket))
-            except Exception as exc:
-                for req in batch:
-                    if req.result is not None and req.result.msgid // 1000 == bucket:
-                        failed.setdefault(req.result.msgid, exc)
+        for bucket, error in directories.result():
+            for req in batch:
+                if req.result is not None and req.result.msgid // 1000 == bucket:
+                    failed.setdefault(req.result.msgid, error)
         return failed
 
     def _take_back(self, batch: list[_Pending], failed: dict[int, BaseException]) -> None:

@@ -123,11 +123,11 @@ class Recovery(AccountBase):
                 _fsync_file(path)
                 buckets[int(msgid) // 1000] = None
                 continue
+            if not self._row_exists(int(msgid)):
+                continue  # removed meanwhile (expunge: the row first, then the file)
             if not remove:
-                if self._row_exists(int(msgid)):  # else removed meanwhile (expunge)
-                    upto = int(msgid) - 1
-                    break
-                continue
+                upto = int(msgid) - 1
+                break
             done.removed.append(int(msgid))
             log.warning(
                 "index row without its whole file removed (never acknowledged)",

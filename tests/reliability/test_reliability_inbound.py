@@ -242,3 +242,11 @@ def test_kill9_while_files_sync_during_the_commit(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "never acknowledged" not in done.stdout
+    # The clean stop raised the checkpoint over everything: the next start checks nothing.
+    for db in (postel.data / "accounts").glob("*/index.db"):
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM message").fetchone()
+            (mark,) = conn.execute(
+                "SELECT value FROM meta WHERE key = 'files_checked_through'"
+            ).fetchone()
+        assert mark == top

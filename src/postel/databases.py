@@ -33,6 +33,10 @@ class MessageFiles:
     id_column: str
     size_column: str
     forget: str  # dotted path of a Forget
+    # meta key of the recovery checkpoint (store/recovery.py), if the store
+    # has one: a record above it whose file is missing or shorter than its
+    # size is a delivery never acknowledged, removed at the next start.
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,13 @@ DATABASES: tuple[Database, ...] = (
         "accounts/*/index.db",
         "postel.store.schema:MIGRATIONS",
         f"{_VR}:check_account",
-        MessageFiles("message", "id", "size", f"{_VR}:forget_account_messages"),
+        MessageFiles(
+            "message",
+            "id",
+            "size",
+            f"{_VR}:forget_account_messages",
+            checkpoint="files_checked_through",
+        ),
         owned_dirs=("orphans",),
     ),
     # The junk filter's per-account data (postel.junk.db): no message files.

@@ -279,6 +279,7 @@ def _accounts(cfg: Config, now: dt.datetime) -> None:
             received=now,
         )
         joerg.create_mailbox("Archiv/2024")
+        store.recover()  # as a clean stop of the server leaves it (store/recovery.py)
 
 
 def _junk(datadir: DataDir, now: dt.datetime) -> None:

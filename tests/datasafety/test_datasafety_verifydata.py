@@ -265,3 +265,32 @@ def test_older_schema_is_checked_as_migrated(
     )
     assert len(broken.problems) == 1
     assert f"migration to version {n + 1} failed" in broken.problems[0]
+
+
+def _above_checkpoint(gen: Generated, account: str) -> None:
+    """Put the account's mail above its recovery checkpoint, as a crash of a
+    server that delivered it leaves it (store/recovery.py)."""
+    db = gen.data_dir / "accounts" / account / "index.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = 0 WHERE key = 'files_checked_through'")
+    conn.close()
+
+
+def test_file_cut_short_by_a_crash_above_the_checkpoint_is_a_note(gen: Generated) -> None:
+    _above_checkpoint(gen, "alice")
+    os.truncate(_msg(gen, "alice"), 10)
+    _above_checkpoint(gen, "joerg")
+    _msg(gen, "joerg").unlink()
+    result = verify(gen.data_dir)
+    assert result.problems == []
+    notes = [n for n in result.notes if "never acknowledged" in n]
+    assert len(notes) == 2
+    assert notes[0].startswith("accounts/alice/index.db: message 1: file accounts/alice/msg/0/1 ")
+    assert notes[1].startswith("accounts/joerg/index.db: message 1: file accounts/joerg/msg/0/1 ")
+
+
+def test_longer_file_above_the_checkpoint_is_still_a_problem(gen: Generated) -> None:
+    _above_checkpoint(gen, "alice")
+    with open(_msg(gen, "alice"), "ab") as f:
+        f.write(b"more")
+    assert len(verify(gen.data_dir).problems) == 1

@@ -5,9 +5,19 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_recovery_checkpoint(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 7 to 6 (before the recovery pass's
+    checkpoint)."""
+    conn.execute("DELETE FROM meta WHERE key = 'files_checked_through'")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+
+
 def undo_subscriptions(conn: sqlite3.Connection) -> None:
-    """Take an index.db back from schema 6 to 5 (before subscriptions and
-    stored special uses)."""
+    """Take an index.db back to schema 5 (before subscriptions and stored
+    special uses)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 7:
+        undo_recovery_checkpoint(conn)
     conn.execute("DROP TABLE subscription")
     conn.execute("DROP INDEX mailbox_special_use")
     conn.execute("ALTER TABLE mailbox DROP COLUMN special_use")

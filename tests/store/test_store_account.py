@@ -147,7 +147,9 @@ def test_failure_after_link_before_commit_leaves_nothing(
     assert acc.mailbox("Inbox").uidnext == 1
     assert src.exists()
 
-    # Failing at the directory fsync (also after the link) is handled the same.
+    # Failing at the directory fsync (after the commit, which ran while the
+    # file was fsynced): the delivery fails and is taken back; its UID is
+    # used up and recorded as vanished, never given to another message.
     monkeypatch.undo()
 
     def failing_fsync(path: Path) -> None:
@@ -159,11 +161,13 @@ def test_failure_after_link_before_commit_leaves_nothing(
     with pytest.raises(OSError):
         acc.deliver("Inbox", src)
     assert files_under(acc.dir / "msg") == []
+    assert acc.list_messages("Inbox") == []
     monkeypatch.undo()
 
     # The store still works and is consistent afterwards.
     msg = acc.deliver("Inbox", src)
-    assert msg.uid == 1
+    assert msg.uid == 2
+    assert acc.changes_since("Inbox", 1).vanished == [1]
     assert acc.check() == []
 
 

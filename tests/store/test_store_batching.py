@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from postel.datadir import DataDir
-from postel.store import Store, StoreError, UnknownAccount, batching
+from postel.datadir import DataDir, message_path
+from postel.store import Store, StoreError, UnknownAccount, placing
 from postel.store.batching import DeliveryBatcher
 from postel.store.jobs import Job, Result
 from postel.store.message import Message
@@ -238,47 +238,54 @@ async def test_loops_and_threads_share_the_store_thread(store: Store, datadir: D
     assert sync.mailbox == "Archive" and store.account("alice").get(sync.msgid) == sync
 
 
-async def test_batch_files_fsynced_before_the_store_and_fsync_errors_fail_one(
+async def test_batch_files_fsynced_during_the_commit_and_fsync_errors_fail_one(
     store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events: list[tuple[str, str]] = []
-    real_fsync = batching.fsync_file
-    real_deliver = Placing._deliver_now
+    # The files of a batch are written, linked, then fsynced (at the same
+    # time) while the index commits; a file whose fsync fails is taken back:
+    # its job fails, its row is removed and its UID recorded as vanished.
+    events: list[str] = []
+    real_fsync = placing.fsync_file
+    real_commit = placing._commit
+    real_prepare = Placing._prepare
+    acc = store.account("alice")
 
     def fsync(path: str | Path) -> None:
-        events.append(("fsync", Path(path).name))
-        if Path(path).name == "bad":
+        events.append("fsync " + Path(path).name)
+        if Path(path).name == "2":  # msgids 1, 2, 3 in batch order
             raise OSError(5, "I/O error")
         real_fsync(path)
 
-    def deliver(self: Placing, deliveries: list[object]) -> object:
-        events.extend(("store", Path(d.source).name) for d in deliveries)  # type: ignore[attr-defined]
-        return real_deliver(self, deliveries)  # type: ignore[arg-type]
+    def commit(conn: Any) -> None:
+        events.append("commit")
+        real_commit(conn)
 
-    monkeypatch.setattr(batching, "fsync_file", fsync)
-    monkeypatch.setattr(Placing, "_deliver_now", deliver)
+    def prepare(self: Placing, d: Any) -> Any:
+        req = real_prepare(self, d)
+        assert req.unsynced  # written by the batcher, not fsynced yet
+        return req
+
+    monkeypatch.setattr(placing, "fsync_file", fsync)
+    monkeypatch.setattr(placing, "_commit", commit)
+    monkeypatch.setattr(Placing, "_prepare", prepare)
     thread = DeliveryBatcher(store.account)
     loop = asyncio.get_running_loop()
-    names = ["a", "bad", "c"]
-    jobs = [_job(datadir.tmp / n) for n in names]
+    jobs = [_job(datadir.tmp / n) for n in ["a", "bad", "c"]]
     for job in jobs:
         job.waiter = loop.create_future()
     datadir.tmp.mkdir(parents=True, exist_ok=True)
     thread._process(jobs)  # one batch of three, as the thread takes them
     await asyncio.sleep(0.05)
     thread.close()
-    fsynced = [n for kind, n in events if kind == "fsync"]
-    stored = [n for kind, n in events if kind == "store"]
-    assert sorted(fsynced) == names  # every file of the batch, at the same time
-    assert stored == ["a", "c"]  # the failed one is not stored
-    assert max(i for i, e in enumerate(events) if e[0] == "fsync") < min(
-        i for i, e in enumerate(events) if e[0] == "store"
-    )
-    assert isinstance(jobs[1].failed, OSError)
-    with pytest.raises(OSError):
-        jobs[1].result()
-    assert not (datadir.tmp / "bad").exists()
+    assert sorted(e for e in events if e != "commit") == ["fsync 1", "fsync 2", "fsync 3"]
+    assert "commit" in events
+    delivered, error = jobs[1].result()
+    assert delivered == [] and isinstance(error, OSError)
     for job in (jobs[0], jobs[2]):
         assert job.waiter is not None and job.waiter.done()
         delivered, error = job.result()
         assert error is None and len(delivered) == 1
+    assert sorted(m.uid for m in acc.list_messages("Inbox")) == [1, 3]
+    assert not message_path(acc.dir, 2).exists()
+    assert acc.changes_since("Inbox", 1).vanished == [2]
+    assert acc.check() == []

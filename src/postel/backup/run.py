@@ -29,7 +29,7 @@ from postel.databases import (
     Database,
 )
 from postel.datadir import VERSION_FILE, message_path
-from postel.fsutil import fsync_dir, write_new
+from postel.fsutil import fsync_dir, fsync_file, write_new
 
 log = logging.getLogger("postel.backup")
 
@@ -172,37 +172,66 @@ def _copy_config(config_dir: Path, data_dir: Path, target: Path) -> None:
 
 
 def _message_files(run: _Run, db: Database, path: Path, snap: Snapshot) -> set[Path]:
-    """Link the files of the snapshot's records; returns their source paths."""
+    """Link the files of the snapshot's records; returns their source paths.
+
+    Records above the store's recovery checkpoint (store/recovery.py) may be
+    deliveries still being fsynced, or cut short by a crash the store has not
+    recovered from yet: their files are fsynced once linked, and a record whose
+    file is missing or short is left out with a warning (never acknowledged)."""
     assert db.files is not None or not snap.sizes
     base = path.parent
     placed: set[Path] = set()
     vanished: list[int] = []
+    unacked: list[int] = []
+    rel = path.relative_to(run.src)
     for msgid in sorted(snap.sizes):
         source = message_path(base, msgid)
         placed.add(source)
-        if run.place(source, source.relative_to(run.src)):
+        recent = snap.checkpoint is not None and msgid > snap.checkpoint
+        if recent and _short(source, snap.sizes[msgid]):
+            unacked.append(msgid)
+        elif run.place(source, source.relative_to(run.src)):
+            if recent:
+                fsync_file(run.dst / source.relative_to(run.src))
             run.progress(1, 0, str(path.parent.relative_to(run.src)))
         else:
             vanished.append(msgid)
+    deleted: list[int] = []
     if vanished and db.files is not None:
-        rel = path.relative_to(run.src)
+        # Removed while the backup ran (record first, then file): left out.
         deleted = [i for i in vanished if not record_exists(path, db.files, i)]
-        missing = [i for i in vanished if i not in deleted]
-        for msgid in missing:
-            run.error(f"{rel}: message {msgid}: file {message_path(base, msgid)} is missing")
-        if deleted:
-            # Removed while the backup ran (record first, then file): leave them out.
-            forget = db.load_forget()
-            assert forget is not None
-            conn = sqlite3.connect(str(snap.path), isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            try:
-                forget(conn, deleted)
-            finally:
-                conn.close()
-            run.summary.forgotten += len(deleted)
+        for msgid in vanished:
+            if msgid in deleted:
+                continue
+            if snap.checkpoint is not None and msgid > snap.checkpoint:
+                unacked.append(msgid)
+            else:
+                run.error(f"{rel}: message {msgid}: file {message_path(base, msgid)} is missing")
         run.progress(len(vanished), 0, str(rel))
+    for msgid in unacked:
+        run.warn(
+            f"{rel}: message {msgid}: file {message_path(base, msgid)} missing or short: "
+            "a delivery cut short by a crash, never acknowledged; left out"
+        )
+    if deleted or unacked:
+        forget = db.load_forget()
+        assert forget is not None
+        conn = sqlite3.connect(str(snap.path), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            forget(conn, sorted(deleted + unacked))
+        finally:
+            conn.close()
+        run.summary.forgotten += len(deleted) + len(unacked)
     return placed
+
+
+def _short(source: Path, size: int) -> bool:
+    """A missing file, or one with fewer bytes than its record says."""
+    try:
+        return source.stat().st_size < size
+    except FileNotFoundError:
+        return True
 
 
 def _other_files(

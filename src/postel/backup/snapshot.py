@@ -22,6 +22,8 @@ class Snapshot:
     path: Path  # the copy
     # id -> size of the records owning message files, as of the snapshot.
     sizes: dict[int, int] = field(default_factory=dict)
+    # The store's recovery checkpoint as of the snapshot (MessageFiles.checkpoint).
+    checkpoint: int | None = None
 
     @property
     def max_id(self) -> int:
@@ -57,6 +59,11 @@ def snapshot(source: Path, dest: Path, files: MessageFiles | None) -> Snapshot:
                         f"SELECT {files.id_column}, {files.size_column} FROM {files.table}"
                     )
                 }
+                if files.checkpoint is not None:
+                    row = src.execute(
+                        "SELECT value FROM meta WHERE key = ?", (files.checkpoint,)
+                    ).fetchone()
+                    out.checkpoint = int(row[0]) if row is not None else 0
             else:
                 src.execute("SELECT count(*) FROM sqlite_master").fetchone()
             dst = sqlite3.connect(str(dest), isolation_level=None)

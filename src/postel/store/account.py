@@ -2,7 +2,8 @@
 
 AccountStore puts together the parts of one account's store, one concern per
 module: placing and delivering messages (store/placing.py), mailboxes
-(store/mailboxes.py) and messages (store/messages.py), the per-domain security
+(store/mailboxes.py) and messages (store/messages.py), the recovery pass
+(store/recovery.py), the per-domain security
 memory (store/domainsecurity.py) and checks (store/checks.py), over the shared
 plumbing of store/accountbase.py (locks, write transaction, row helpers).
 """
@@ -28,12 +29,13 @@ from postel.store.message import Message
 from postel.store.messages import Messages
 from postel.store.names import DEFAULT_MAILBOXES
 from postel.store.placing import Placing
+from postel.store.recovery import Recovery
 from postel.store.schema import MIGRATIONS
 
 __all__ = ["INDEX_DB", "LOCK_FILE", "AccountStore", "Delivery"]
 
 
-class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks):
+class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks, Recovery):
     """Mailboxes and messages of one account. Create through :class:`Store`."""
 
     def __init__(

@@ -36,14 +36,18 @@ class Delivery:
     size: int | None = None
     envelope: Envelope | None = None
     text: str | None = None  # the body text (store/bodytext.py), when known
+    # *source* was just written and not fsynced: the store fsyncs it while it
+    # commits the index row (docs/data-safety.md, Durability).
+    unsynced: bool = False
 
 
 @dataclass(eq=False, slots=True)
 class Job:
     """The file *source* delivered to each (account, mailbox) of *targets* in
     order, stopping at the first that fails. With *write* (header lines, then
-    the body as bytes or a file), *source* is a new file written and fsynced
-    first; it is left for the caller to remove."""
+    the body as bytes or a file), *source* is a new file written first and
+    fsynced while its first target's index row commits; it is left for the
+    caller to remove."""
 
     source: Path
     targets: Sequence[tuple[str, str]]
@@ -55,6 +59,7 @@ class Job:
     size: int | None = None
     envelope: Envelope | None = None
     text: str | None = None  # the body text, extracted once for every target
+    unsynced: bool = False  # written, not yet fsynced (set by the batcher)
     # Completed with the job itself when it is done.
     waiter: asyncio.Future[Job] | concurrent.futures.Future[Job] | None = None
     delivered: list[tuple[str, Message]] = field(default_factory=list)
@@ -88,6 +93,7 @@ class Job:
             self.size,
             self.envelope,
             self.text,
+            self.unsynced,
         )
 
     def result(self) -> Result:

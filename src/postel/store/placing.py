@@ -11,6 +11,7 @@ can hard-link them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import logging
@@ -18,12 +19,13 @@ import mmap
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from postel.fsutil import fsync_dir
+from postel.fsutil import fsync_dir, fsync_file
 from postel.store import mimestructure, threads
 from postel.store.accountbase import AccountBase, _commit, _ensure_dir, _iso
 from postel.store.bodytext import READ_LIMIT, body_text
@@ -35,6 +37,7 @@ from postel.store.message import Message
 from postel.store.mimestructure import map_file
 from postel.store.msgfile import temp_path
 from postel.store.names import join_flags, split_flags
+from postel.store.recovery import drop_rows
 from postel.store.search import FTS_TABLE, fts_row
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ class _Pending:
     requiretls: bool
     body: str = ""  # searchable text (store/bodytext.py)
     mime: bytes | None = None  # the MIME structure (store/mimestructure.py)
+    unsynced: bool = False  # the file's data is not fsynced yet (Delivery.unsynced)
     result: Message | None = None
     error: BaseException | None = None
 
@@ -228,7 +232,9 @@ class Placing(AccountBase):
             body = self._body_text(fp.read(READ_LIMIT), source) if text is None else text
             mime = self._structure(fp, source)
         when = d.received if d.received is not None else datetime.now(UTC)
-        return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime)
+        return _Pending(
+            mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime, d.unsynced
+        )
 
     def _structure(self, fp: BinaryIO, source: str) -> bytes | None:
         """The stored form of the message's MIME structure, parsed from the
@@ -297,8 +303,11 @@ class Placing(AccountBase):
                                 with contextlib.suppress(FileNotFoundError):
                                     os.unlink(target)
                             req.result, req.error = None, exc
-                    for bucket in dirs:
-                        fsync_dir(self._msgdir / str(bucket))
+                    # The new files are fsynced while the index commits (docs/
+                    # data-safety.md, Durability): both are durable before this
+                    # returns, and a crash in between leaves rows that the
+                    # recovery pass at start removes (store/recovery.py).
+                    syncing = self._start_syncs(batch, dirs)
                     _commit(conn)
                 except BaseException:
                     if conn.in_transaction:
@@ -310,7 +319,10 @@ class Placing(AccountBase):
             finally:
                 self._changelog = None
                 self._funlock()
+            failed = self._finish_syncs(batch, syncing)
             self._published(changelog)
+            if failed:
+                self._take_back(batch, failed)
         except BaseException as exc:
             for req in batch:
                 req.result = None
@@ -330,6 +342,80 @@ class Placing(AccountBase):
                             "size": req.size,
                         },
                     )
+
+    def _start_syncs(
+        self, batch: list[_Pending], dirs: dict[int, None]
+    ) -> tuple[list[tuple[_Pending, Future[None]]], Future[list[tuple[int, Exception]]]]:
+        """Start, in the batcher's fsync threads, the fsync of every new file of
+        *batch* placed so far (at the same time: one journal commit for all),
+        and a task that fsyncs the directories *dirs* once they are done
+        (cheap then: the files' journal commit carried their entries)."""
+        pool = self._batcher.fsync_pool()
+        files = [
+            (req, pool.submit(fsync_file, self._target(req.result.msgid)))
+            for req in batch
+            if req.unsynced and req.result is not None
+        ]
+        # Queued after the files' tasks: a thread takes it only once every
+        # one of them was taken, so its waiting cannot hold them up.
+        directories = pool.submit(self._sync_dirs, [f for _, f in files], list(dirs))
+        return files, directories
+
+    def _sync_dirs(
+        self, files: list[Future[None]], buckets: list[int]
+    ) -> list[tuple[int, Exception]]:
+        concurrent.futures.wait(files)
+        failed: list[tuple[int, Exception]] = []
+        for bucket in buckets:
+            try:
+                fsync_dir(self._msgdir / str(bucket))
+            except Exception as exc:
+                failed.append((bucket, exc))
+        return failed
+
+    def _finish_syncs(
+        self,
+        batch: list[_Pending],
+        syncing: tuple[list[tuple[_Pending, Future[None]]], Future[list[tuple[int, Exception]]]],
+    ) -> dict[int, BaseException]:
+        """Wait for the fsyncs of the files and their directories; the msgids
+        whose file or directory could not be made durable, with the error."""
+        files, directories = syncing
+        failed: dict[int, BaseException] = {}
+        for req, fut in files:
+            try:
+                fut.result()
+            except Exception as exc:
+                assert req.result is not None
+                failed[req.result.msgid] = exc
+        for bucket, error in directories.result():
+            for req in batch:
+                if req.result is not None and req.result.msgid // 1000 == bucket:
+                    failed.setdefault(req.result.msgid, error)
+        return failed
+
+    def _take_back(self, batch: list[_Pending], failed: dict[int, BaseException]) -> None:
+        """Remove the committed rows of the deliveries in *failed* (their file
+        is not durable) and fail them, as the recovery pass would after a crash."""
+        log.error(
+            "message files not durable: deliveries taken back",
+            extra={
+                "account": self.name,
+                "msgids": sorted(failed),
+                "err": repr(next(iter(failed.values()))),
+            },
+        )
+        with self._write():
+            drop_rows(self._conn, self._changes(), sorted(failed))
+        for req in batch:
+            if req.result is not None and req.result.msgid in failed:
+                msgid = req.result.msgid
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._target(msgid))
+                req.result, req.error = None, failed[msgid]
+
+    def _target(self, msgid: int) -> str:
+        return f"{self._msgdir_str}/{msgid // 1000}/{msgid}"
 
     def _used(self) -> int:
         row = self._conn.execute("SELECT COALESCE(SUM(size), 0) FROM mailbox").fetchone()

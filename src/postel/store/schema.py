@@ -68,6 +68,13 @@ SUBSCRIPTIONS = """
     for name, use in DEFAULT_SPECIAL_USE.items()
 )
 
+# Migration 7: the recovery pass's checkpoint (store/recovery.py). Mail stored
+# before was made durable file first, row second: all of it is checked.
+RECOVERY_CHECKPOINT = """
+    INSERT OR IGNORE INTO meta (key, value)
+        SELECT 'files_checked_through', COALESCE(MAX(id), 0) FROM message;
+"""
+
 
 MIGRATIONS: list[Migration] = [
     """
@@ -119,6 +126,7 @@ MIGRATIONS: list[Migration] = [
     threads.migrate,
     MIME_STRUCTURES,
     SUBSCRIPTIONS,
+    RECOVERY_CHECKPOINT,
 ]
 
 MESSAGE_COLUMNS = (

@@ -18,6 +18,7 @@ from postel.store.jobs import Job, Result
 from postel.store.msgfile import temp_path
 from postel.store.names import check_account_name
 from postel.store.notify import Publisher
+from postel.store.recovery import Recovered
 
 if TYPE_CHECKING:
     from postel.store.api import Accounts
@@ -147,6 +148,18 @@ class Store:
         return sorted(
             d.name for d in self.datadir.accounts_dir.iterdir() if (d / INDEX_DB).is_file()
         )
+
+    def recover(self) -> list[Recovered]:
+        """The recovery pass (store/recovery.py) over every account on disk:
+        only while nothing delivers (at start, or once deliveries stopped)."""
+        return [self.account(name, create=False).recover() for name in self.account_names()]
+
+    def advance_checkpoints(self) -> list[Recovered]:
+        """:meth:`AccountStore.advance_checkpoint` of every account on disk
+        (while deliveries go on)."""
+        return [
+            self.account(name, create=False).advance_checkpoint() for name in self.account_names()
+        ]
 
     @property
     def closed(self) -> bool:

@@ -21,6 +21,14 @@ class DBResult:
     notes: list[str] = field(default_factory=list)
     # id -> stored size of each record owning a message file (databases with files).
     sizes: dict[int, int] | None = None
+    # The recovery checkpoint (MessageFiles.checkpoint), when the store has one.
+    checkpoint: int | None = None
+
+
+def read_checkpoint(conn: sqlite3.Connection, key: str) -> int:
+    """The recovery checkpoint kept in meta under *key* (0 when missing)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -142,6 +150,8 @@ def check_database(db: Database, path: Path, root: Path, *, do_migrate: bool = F
                     int(r[0]): int(r[1])
                     for r in work.execute(f"SELECT {f.id_column}, {f.size_column} FROM {f.table}")
                 }
+                if f.checkpoint is not None:
+                    result.checkpoint = read_checkpoint(work, f.checkpoint)
             except sqlite3.Error as exc:
                 result.problems.append(f"{label}: reading message records: {exc}")
         return result

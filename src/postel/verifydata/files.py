@@ -17,29 +17,49 @@ from postel.datadir import message_path
 
 
 def check_message_files(
-    label: str, base: Path, root: Path, sizes: dict[int, int]
-) -> tuple[list[str], set[Path]]:
-    """Every record's file exists with the stored size; returns the problems and
-    the paths of the files that belong to records."""
+    label: str, base: Path, root: Path, sizes: dict[int, int], checkpoint: int | None = None
+) -> tuple[list[str], set[Path], list[str]]:
+    """Every record's file exists with the stored size; returns the problems,
+    the paths of the files that belong to records and notes.
+
+    Above the store's recovery *checkpoint* (store/recovery.py) a file may be
+    missing or short after a crash: its index row committed while the file
+    was being fsynced, and the message was never acknowledged. That is a
+    note (the recovery pass at the next start removes the record), not a
+    problem; below it, or a file longer than recorded, is one."""
     problems: list[str] = []
+    notes: list[str] = []
     known: set[Path] = set()
     for msgid, size in sorted(sizes.items()):
         path = message_path(base, msgid)
         known.add(path)
         rel = path.relative_to(root)
+        unacked = checkpoint is not None and msgid > checkpoint
         try:
             st = path.lstat()
         except FileNotFoundError:
-            problems.append(f"{label}: message {msgid}: file {rel} is missing")
+            if unacked:
+                notes.append(_unacked(label, msgid, f"file {rel} is missing"))
+            else:
+                problems.append(f"{label}: message {msgid}: file {rel} is missing")
             continue
         if not path.is_file():
             problems.append(f"{label}: message {msgid}: {rel} is not a regular file")
+        elif st.st_size < size and unacked:
+            notes.append(_unacked(label, msgid, f"file {rel} has {st.st_size} of {size} bytes"))
         elif st.st_size != size:
             problems.append(
                 f"{label}: message {msgid}: file {rel} has {st.st_size} bytes, "
                 f"the record says {size}"
             )
-    return problems, known
+    return problems, known, notes
+
+
+def _unacked(label: str, msgid: int, what: str) -> str:
+    return (
+        f"{label}: message {msgid}: {what}: a delivery cut short by a crash, never "
+        "acknowledged; postel removes its record at the next start"
+    )
 
 
 def walk_files(root: Path) -> Iterator[Path]:

@@ -63,8 +63,11 @@ def verify(root: Path, *, fix: bool = False, do_migrate: bool = False) -> Verifi
             result.problems += r.problems
             result.notes += r.notes
             if r.sizes is not None:
-                problems, files = check_message_files(r.label, path.parent, root, r.sizes)
+                problems, files, notes = check_message_files(
+                    r.label, path.parent, root, r.sizes, r.checkpoint
+                )
                 result.problems += problems
+                result.notes += notes
                 result.message_files += len(files)
                 known |= files
     from postel.acme.filecheck import check_key_files

@@ -20,7 +20,6 @@ from postel.config import Config
 if TYPE_CHECKING:
     from postel.acme.manager import ACMEManager
     from postel.smtpworkers import Supervisor
-    from postel.store import Store
     from postel.store.notify import ChangeFeed
 
 log = logging.getLogger("postel.serve")
@@ -85,30 +84,6 @@ async def run(
         owner.release()
 
 
-CHECKPOINT_SECONDS = 60.0
-
-
-async def _advance_checkpoints(store: Store) -> None:
-    """Every CHECKPOINT_SECONDS, the store's recovery checkpoints are raised
-    over the mail delivered meanwhile (store/recovery.py)."""
-    while True:
-        await asyncio.sleep(CHECKPOINT_SECONDS)
-        try:
-            await asyncio.to_thread(store.advance_checkpoints)
-        except Exception as exc:  # retried at the next round
-            log.warning("store checkpoint not advanced", extra={"err": repr(exc)})
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
-def _recover_at_stop(store: Store) -> None:
-    store.batcher.close()
-    store.recover()
-
-
 async def _run(
     cfg: Config,
     ready: Callable[[Running], Awaitable[None] | None] | None,
@@ -139,16 +114,6 @@ async def _run(
         # Every database of this process, opened once (postel.wiring).
         root = await ServeRoot.open(cfg, stack)
         running.feed = root.feed
-        # Rows left by a crash between a commit and its file's fsync (never
-        # acknowledged) go before anything delivers; at a clean stop, after
-        # every delivery ended, the pass raises the checkpoint so that the
-        # next start checks nothing (store/recovery.py).
-        await asyncio.to_thread(root.store.recover)
-        stack.callback(_recover_at_stop, root.store)
-        checkpoints = asyncio.create_task(
-            _advance_checkpoints(root.store), name="store-checkpoints"
-        )
-        stack.push_async_callback(_cancel, checkpoints)
         from postel.services import make_submitter, start_extras
 
         submitter = await make_submitter(root, stack)

@@ -17,6 +17,7 @@ is handed out as its interface (postel.store.api), never as SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
@@ -69,6 +70,30 @@ def open_mtastsdb(cfg: Config) -> MTASTSDB:
     )
 
 
+CHECKPOINT_SECONDS = 60.0
+
+
+async def _advance_checkpoints(store: Store) -> None:
+    """Every CHECKPOINT_SECONDS, the store's recovery checkpoints are raised
+    over the mail delivered meanwhile (store/recovery.py)."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await asyncio.to_thread(store.advance_checkpoints)
+        except Exception as exc:  # retried at the next round
+            log.warning("store checkpoint not advanced", extra={"err": repr(exc)})
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _recover_at_stop(store: Store) -> None:
+    store.batcher.close()
+    store.recover()
+
+
 @dataclass(frozen=True)
 class ServeRoot:
     """What the serve process opens once: the account store and its change
@@ -101,6 +126,15 @@ class ServeRoot:
         resolver = make_resolver(cfg)
         store = open_store(cfg)
         stack.callback(store.close)
+        # Rows left by a crash between a commit and its file's fsync (never
+        # acknowledged) go before anything delivers; at a clean stop, after
+        # every delivery ended (stopped by later callbacks of *stack*), the pass
+        # raises the checkpoint so that the next start checks nothing
+        # (store/recovery.py).
+        await asyncio.to_thread(store.recover)
+        stack.callback(_recover_at_stop, store)
+        checkpoints = asyncio.create_task(_advance_checkpoints(store), name="store-checkpoints")
+        stack.push_async_callback(_cancel, checkpoints)
         # Changes committed by any process (SMTP workers too) reach the webmail
         # and IMAP watchers here (docs/decisions.md, change notifications).
         feed = ChangeFeed(

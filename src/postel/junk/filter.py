@@ -33,7 +33,7 @@ from postel.config.domains import Account
 from postel.config.model import JunkConfig, JunkThresholds
 from postel.dns import Resolver
 from postel.junk import dnsbl
-from postel.junk.classify import Verdict, classify
+from postel.junk.classify import Verdict, combine
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
@@ -223,7 +223,9 @@ class JunkFilter:
                 _, (db, _ident) = self._open.popitem()
                 db.close()
 
-    def _signals(self, account: str, prepared: Prepared, verified: Verified) -> Signals:
+    def _signals(self, account: str, prepared: Prepared, verified: Verified, least: int) -> Signals:
+        """The signals of the account's junk.db on a message; *least*: the
+        training the classifier needs (Thresholds.min_trained)."""
         ids = identities(verified)
         with self._db(account) as db:
             ham, spam = db.totals()
@@ -231,12 +233,11 @@ class JunkFilter:
         # An account with too little training has its classifier's verdict
         # ignored (decide.py): no tokenizing, no lookups, only the cheap signals.
         verdict: Verdict | None = None
-        least = self.settings.for_account(account).min_trained
         if ham >= least and spam >= least:
             feats = prepared.features()
             with self._db(account) as db:
-                counts = db.counts(feats)
-            verdict = classify(feats, counts, ham, spam)
+                telling = db.telling(feats)
+            verdict = combine(telling)
         return Signals(
             gtube=GTUBE in prepared.message[:READ_LIMIT],
             verdict=verdict,
@@ -292,17 +293,20 @@ class JunkFilter:
         rspamd's verdict on the message, when it was asked. A Prepared
         *message* shares its text work with the other recipients' filings."""
         prepared = message if isinstance(message, Prepared) else Prepared(message)
+        thresholds = self.settings.for_account(account)  # one reading of a reloading config
         if listed is None and lookup:
             listed = await self.listings(verified.ip)
         zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
-        signals = await asyncio.to_thread(self._signals, account, prepared, verified)
+        signals = await asyncio.to_thread(
+            self._signals, account, prepared, verified, thresholds.min_trained
+        )
         signals = replace(
             signals,
             dnsbl=zones,
             dmarc_quarantine=dmarc_quarantine,
             rspamd=(checked.action, checked.score) if checked is not None else None,
         )
-        return decide(signals, self.settings.for_account(account))
+        return decide(signals, thresholds)
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
         """Keep where the message *key* was filed and why (blocking)."""

@@ -82,9 +82,15 @@ class JunkDB:
         self._totals = (0, 0)
 
     @classmethod
-    def open(cls, account_dir: Path) -> JunkDB:
+    def open(cls, account_dir: Path, *, durable: bool = True) -> JunkDB:
+        """The account's junk.db; not *durable*: commits are not synced (WAL
+        with synchronous=NORMAL: a power loss may lose the last ones, never
+        corrupt), for the filing records, which only explain a filing."""
         path = account_dir / FILE
-        return cls(open_db(path, MIGRATIONS), path)
+        conn = open_db(path, MIGRATIONS)
+        if not durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()

@@ -10,6 +10,8 @@ tokenizer; dot-stuffed), or with --synthetic loadclient's own 5 KB messages.
 The three `postel serve` run side by side (idle but for the one loaded);
 each configuration runs --repeat times for --seconds, in turn, after one
 warm-up run of 1 s of each; the median rate is reported with every rate.
+Also the CPU time (user + system) of each server's processes per accepted
+message: less moved by the other work on a shared machine than the rates.
 
     python bench/inbound_junk.py [--seconds 3] [--repeat 3] [--synthetic] [--json out.json]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,11 +47,26 @@ def _stuffed(data: bytes) -> bytes:
     return data.replace(b"\r\n.", b"\r\n..")
 
 
-def load(port: int, seconds: float, payloads: list[bytes] | None) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes *pids* so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    return total / tick
+
+
+def load(p: PostelInstance, seconds: float, payloads: list[bytes] | None) -> dict[str, Any]:
+    pids = p.pids()
+    cpu = cpu_seconds(pids)
     res = asyncio.run(
         run_load(
             IP,
-            port,
+            p.port,
             concurrency=CLIENTS,
             seconds=seconds,
             size=5120,
@@ -56,7 +74,9 @@ def load(port: int, seconds: float, payloads: list[bytes] | None) -> dict[str, A
             payloads=payloads,
         )
     )
-    return res.summary()
+    out: dict[str, Any] = res.summary()
+    out["cpu_ms"] = round((cpu_seconds(pids) - cpu) * 1000 / max(1, int(out["messages"])), 2)
+    return out
 
 
 def instance(
@@ -99,23 +119,27 @@ def main() -> None:
                 p.start()
             for rnd in range(a.repeat + 1):
                 for name, p in systems.items():
-                    r = load(p.port, 1.0 if rnd == 0 else a.seconds, payloads)
+                    r = load(p, 1.0 if rnd == 0 else a.seconds, payloads)
                     if rnd:  # round 0: warm-up, not counted
                         runs[name].append(r)
-                        print(name, json.dumps({k: r[k] for k in ("rate", "p99_ms", "rejected",
-                              "errors")}), flush=True)  # fmt: skip
+                        shown = ("rate", "cpu_ms", "p99_ms", "rejected", "errors")
+                        print(name, json.dumps({k: r[k] for k in shown}), flush=True)
         finally:
             for p in systems.values():
                 p.stop()
     out: dict[str, Any] = {"clients": CLIENTS, "seconds": a.seconds, "synthetic": a.synthetic}
     for name, rs in runs.items():
         rates = sorted(float(r["rate"]) for r in rs)
+        cpus = sorted(float(r["cpu_ms"]) for r in rs)
         out[name] = {"median_rate": rates[len(rates) // 2], "rates": [r["rate"] for r in rs],
-                     "runs": rs}  # fmt: skip
+                     "median_cpu_ms": cpus[len(cpus) // 2], "runs": rs}  # fmt: skip
     base = out["off"]["median_rate"]
+    base_cpu = out["off"]["median_cpu_ms"]
     for name in CONFIGS:
         rate = out[name]["median_rate"]
-        print(f"{name}: {rate:.1f} msg/s ({rate / base:.2f} of off), runs {out[name]['rates']}")
+        cpu = out[name]["median_cpu_ms"]
+        print(f"{name}: {rate:.1f} msg/s ({rate / base:.2f} of off), runs {out[name]['rates']}; "
+              f"server CPU {cpu:.2f} ms/msg ({cpu / base_cpu:.2f} of off)")  # fmt: skip
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
 

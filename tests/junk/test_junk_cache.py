@@ -4,9 +4,17 @@ process or another one, is seen at the next filing."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import random
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
+from postel.junk.db import JunkDB
+from postel.junk.decide import Filing
 from postel.junk.filter import JunkFilter, Settings
 from postel.junk.reputation import Verified
 
@@ -86,3 +94,46 @@ def test_a_junk_db_of_the_first_schema_gets_its_generation(tmp_path: Path) -> No
     after = dict(db.conn.execute("SELECT key, value FROM meta").fetchall())["generation"]
     assert after == generation + 1
     db.close()
+
+
+async def test_a_filing_does_not_wait_for_the_recording_of_earlier_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The records of earlier filings are committed (and were synced) after
+    # their 250; the next message's filing must not queue behind that commit.
+    jf = trained(tmp_path)
+    msg = message(random.Random(4), HAM, "agenda")
+    filing = await jf.file("u", msg, Verified())
+    committing = threading.Event()
+    release = threading.Event()
+    real = JunkDB.record_filings
+
+    def slow_commit(db: JunkDB, filings: Sequence[tuple[str, Filing]], at: dt.datetime) -> None:
+        committing.set()
+        release.wait(10)
+        real(db, filings, at)
+
+    monkeypatch.setattr(JunkDB, "record_filings", slow_commit)
+    recording = threading.Thread(
+        target=jf.record_many, args=("u", [("k1", filing)], dt.datetime.now(dt.UTC))
+    )
+    recording.start()
+    try:
+        assert committing.wait(10)
+        again = await asyncio.wait_for(jf.file("u", msg, Verified()), 5)
+        assert again == filing
+    finally:
+        release.set()
+        recording.join(10)
+    assert jf.filing("u", "k1") == filing
+    jf.close()
+
+
+def test_filing_records_are_not_synced_but_training_is(tmp_path: Path) -> None:
+    jf = trained(tmp_path)
+    jf.record("u", "k", Filing("inbox", None, ()), dt.datetime.now(dt.UTC))
+    with jf._db("u", records=True) as db:
+        assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with jf._db("u") as db:
+        assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    jf.close()

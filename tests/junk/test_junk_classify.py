@@ -175,3 +175,50 @@ def test_message_features_never_fail_on_any_header_value(
 
     head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in fields)
     assert isinstance(message_features(head + b"\r\nhello there\r\n"), frozenset)
+
+
+def _words_one_by_one(text: str, limit: int) -> list[str]:
+    # The tokenizer's rule spelt out match by match: the reference for the
+    # faster paths of postel.junk.tokens.
+    from postel.junk.tokens import _WORD, MAX_LEN, MIN_LEN
+
+    out: list[str] = []
+    for m in _WORD.finditer(text):
+        run = m.group(1)
+        if run is not None:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            w = m.group(0).strip("'’-").lower()
+            if MIN_LEN <= len(w) <= MAX_LEN:
+                out.append(w)
+    return out[:limit]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="aZé'’- .,9_\nÄİßx日本語中文", max_size=300),
+    st.integers(min_value=1, max_value=80),
+)
+def test_words_follow_the_rule_match_by_match(text: str, limit: int) -> None:
+    from postel.junk.tokens import words
+
+    assert words(text, limit) == _words_one_by_one(text, limit)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(SPAMMY + HAMMY + COMMON + ["x", "İstanbul"]), max_size=2500))
+def test_features_are_the_words_and_their_pairs_up_to_the_bound(body_words: list[str]) -> None:
+    from postel.junk.tokens import words
+
+    got = features("", " ".join(body_words))
+    ws = words(" ".join(body_words))
+    expected: set[str] = set()
+    previous = ""
+    for w in ws:  # each word and its pair with the one before, until the bound
+        if len(expected) >= MAX_FEATURES - 1:
+            break
+        expected.add(w)
+        if previous:
+            expected.add(f"{previous} {w}")
+        previous = w
+    assert got == frozenset(expected)

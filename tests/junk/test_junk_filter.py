@@ -109,9 +109,9 @@ async def test_the_junk_db_stays_open_between_messages(
     opened: list[Path] = []
     real_open = JunkDB.open.__func__  # type: ignore[attr-defined]
 
-    def counting_open(cls: type[JunkDB], account_dir: Path) -> JunkDB:
+    def counting_open(cls: type[JunkDB], account_dir: Path, *, durable: bool = True) -> JunkDB:
         opened.append(account_dir)
-        db: JunkDB = real_open(cls, account_dir)
+        db: JunkDB = real_open(cls, account_dir, durable=durable)
         return db
 
     monkeypatch.setattr(JunkDB, "open", classmethod(counting_open))

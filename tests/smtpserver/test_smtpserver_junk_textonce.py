@@ -124,7 +124,7 @@ async def test_filings_of_messages_arriving_together_are_recorded_in_one_commit(
 
     junk = JunkFilter(tmp_path, Settings(), None)
     commits: list[str] = []
-    with junk._db("alice") as db:
+    with junk._db("alice", records=True) as db:  # the connection writing filing records
         db.conn.set_trace_callback(lambda s: commits.append(s) if s == "COMMIT" else None)
     tasks: list[asyncio.Task[None]] = []
     recorder = FilingRecorder(junk, lambda c: tasks.append(asyncio.create_task(c)))

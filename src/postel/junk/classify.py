@@ -58,6 +58,19 @@ def chi2q(x2: float, dof: int) -> float:
     return min(total, 1.0)
 
 
+def telling_probability(ham: int, spam: int, ham_messages: int, spam_messages: int) -> float | None:
+    """feature_probability of a feature seen in *ham* and *spam* messages,
+    None when it says nothing (nearer NEUTRAL than MIN_DISTANCE, or never
+    seen): what classify uses of a feature, and what JunkDB caches of it."""
+    n = ham + spam
+    if n == 0 or ham_messages == 0 or spam_messages == 0:
+        return None
+    spam_ratio = min(1.0, spam / spam_messages)
+    ham_ratio = min(1.0, ham / ham_messages)
+    p = (STRENGTH * NEUTRAL + n * (spam_ratio / (spam_ratio + ham_ratio))) / (STRENGTH + n)
+    return p if abs(p - NEUTRAL) >= MIN_DISTANCE else None
+
+
 def classify(
     features: Iterable[str],
     counts: Mapping[str, Counts],
@@ -67,35 +80,35 @@ def classify(
     """The verdict on a message with *features*, given the user's *counts*
     (features never seen may be missing) and how many messages of each kind
     the user trained."""
-    scored: list[tuple[float, str, float]] = []
     if ham_messages == 0 or spam_messages == 0:
         return Verdict(NEUTRAL, 0, ())  # every feature_probability is NEUTRAL
-    get = counts.get
+    telling: list[tuple[str, float]] = []
     for f in features:
-        c = get(f)
-        if c is None:
-            continue
-        # feature_probability, inlined: this loop runs for every known
-        # feature of every message (bench/NOTES.md, junk filter cost).
-        n = c.ham + c.spam
-        if n == 0:
-            continue
-        spam_ratio = min(1.0, c.spam / spam_messages)
-        ham_ratio = min(1.0, c.ham / ham_messages)
-        p = (STRENGTH * NEUTRAL + n * (spam_ratio / (spam_ratio + ham_ratio))) / (STRENGTH + n)
-        distance = abs(p - NEUTRAL)
-        if distance >= MIN_DISTANCE:
-            scored.append((distance, f, p))
-    scored.sort(key=lambda t: (-t[0], t[1]))
-    used = scored[:MAX_USED]
+        c = counts.get(f)
+        if c is not None:
+            p = telling_probability(c.ham, c.spam, ham_messages, spam_messages)
+            if p is not None:
+                telling.append((f, p))
+    return combine(telling)
+
+
+def _strength(item: tuple[str, float]) -> tuple[float, str]:
+    return (-abs(item[1] - NEUTRAL), item[0])
+
+
+def combine(telling: Iterable[tuple[str, float]]) -> Verdict:
+    """The verdict from the (feature, probability) of a message's telling
+    features (telling_probability): the MAX_USED farthest from NEUTRAL
+    combined with Fisher's method."""
+    used = sorted(telling, key=_strength)[:MAX_USED]
     if not used:
         return Verdict(NEUTRAL, 0, ())
     # Fisher: -2 sum(ln p) is chi-squared with 2n degrees of freedom when the
     # p are uniform; clamp away from 0 and 1 so one feature cannot decide alone.
-    ln_spam = sum(math.log(max(1e-12, 1.0 - p)) for _, _, p in used)
-    ln_ham = sum(math.log(max(1e-12, p)) for _, _, p in used)
+    ln_spam = sum(math.log(max(1e-12, 1.0 - p)) for _, p in used)
+    ln_ham = sum(math.log(max(1e-12, p)) for _, p in used)
     n = len(used)
     spamminess = 1.0 - chi2q(-2.0 * ln_spam, 2 * n)
     hamminess = 1.0 - chi2q(-2.0 * ln_ham, 2 * n)
     score = (spamminess - hamminess + 1.0) / 2.0
-    return Verdict(score, n, tuple((f, round(p, 3)) for _, f, p in used[:SIGNALS]))
+    return Verdict(score, n, tuple((f, round(p, 3)) for f, p in used[:SIGNALS]))

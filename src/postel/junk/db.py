@@ -19,15 +19,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
-from postel.junk.classify import Counts
+from postel.junk.classify import Counts, telling_probability
 from postel.junk.decide import Filing
 
 FILE = "junk.db"
 CHUNK = 500  # features per SELECT (SQLite's variable limit is far above)
 MAX_FILED = 20_000  # filing records kept per account
-# Token counts kept in memory per open junk.db (about 3 MB at most): a
-# feature's counts looked up once serve the next messages until the account
-# is trained again (bench/NOTES.md, junk filter cost).
+# Feature probabilities kept in memory per open junk.db (about 2 MB at most):
+# a feature looked up once serves the next messages until the account is
+# trained again (bench/NOTES.md, junk filter cost).
 MAX_CACHED = 20_000
 
 MIGRATIONS: list[Migration] = [
@@ -74,15 +74,23 @@ class JunkDB:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        # feature -> its counts, None when the account never saw it; valid
-        # while the generation read by totals() is _cached_generation.
-        self._cache: dict[str, Counts | None] = {}
+        # feature -> its probability (classify.telling_probability), None
+        # when it says nothing or the account never saw it; valid while the
+        # generation read by totals() is _cached_generation.
+        self._cache: dict[str, float | None] = {}
         self._cached_generation = -1
+        self._totals = (0, 0)
 
     @classmethod
-    def open(cls, account_dir: Path) -> JunkDB:
+    def open(cls, account_dir: Path, *, durable: bool = True) -> JunkDB:
+        """The account's junk.db; not *durable*: commits are not synced (WAL
+        with synchronous=NORMAL: a power loss may lose the last ones, never
+        corrupt), for the filing records, which only explain a filing."""
         path = account_dir / FILE
-        return cls(open_db(path, MIGRATIONS), path)
+        conn = open_db(path, MIGRATIONS)
+        if not durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()
@@ -92,10 +100,12 @@ class JunkDB:
         changed since they were cached: call it before :meth:`counts`."""
         rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         generation = int(rows.get("generation", 0))
-        if generation != self._cached_generation:
+        totals = int(rows.get("ham_messages", 0)), int(rows.get("spam_messages", 0))
+        if generation != self._cached_generation or totals != self._totals:
             self._cache.clear()
             self._cached_generation = generation
-        return int(rows.get("ham_messages", 0)), int(rows.get("spam_messages", 0))
+            self._totals = totals
+        return totals
 
     def _counts(self, table: str, column: str, keys: Iterable[str]) -> dict[str, Counts]:
         wanted = sorted(set(keys))
@@ -109,28 +119,43 @@ class JunkDB:
         return out
 
     def counts(self, features: Iterable[str]) -> dict[str, Counts]:
-        """The counts of the *features* the account has seen: from the cache
-        when they were looked up since the last training that :meth:`totals`
-        saw, else from junk.db (and then cached)."""
+        """The counts of the *features* the account has seen."""
+        return self._counts("token", "token", features)
+
+    def telling(self, features: Iterable[str]) -> list[tuple[str, float]]:
+        """The (feature, probability) of the *features* that tell something
+        (classify.telling_probability), at the totals :meth:`totals` read
+        last: call it first. From the cache when they were looked up since
+        the last training that totals() saw, else from junk.db (and then
+        cached)."""
         cache = self._cache
-        out: dict[str, Counts] = {}
+        out: list[tuple[str, float]] = []
         missing: list[str] = []
         for f in features:
             if f in cache:
-                c = cache[f]
-                if c is not None:
-                    out[f] = c
+                p = cache[f]
+                if p is not None:
+                    out.append((f, p))
             else:
                 missing.append(f)
         if not missing:
             return out
-        found = self._counts("token", "token", missing)
-        out.update(found)
+        ham_messages, spam_messages = self._totals
+        found: dict[str, float | None] = dict.fromkeys(missing)
+        # One statement for all of them (json_each, SQLite's JSON functions):
+        # a list of "?" per lookup was another statement to prepare each time.
+        for token, ham, spam in self.conn.execute(
+            "SELECT token, ham, spam FROM token WHERE token IN (SELECT value FROM json_each(?))",
+            (json.dumps(missing),),
+        ):
+            p = telling_probability(ham, spam, ham_messages, spam_messages)
+            if p is not None and token in found:
+                found[token] = p
+                out.append((token, p))
         if len(cache) + len(missing) > MAX_CACHED:
             cache.clear()
         if len(missing) <= MAX_CACHED:
-            for f in missing:
-                cache[f] = found.get(f)
+            cache.update(found)
         return out
 
     def _changed(self) -> None:
@@ -138,6 +163,7 @@ class JunkDB:
         self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
         self._cache.clear()
         self._cached_generation = -1
+        self._totals = (-1, -1)
 
     def reputation(self, identities: Iterable[str]) -> dict[str, Counts]:
         return self._counts("identity", "identity", identities)

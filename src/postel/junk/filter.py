@@ -33,7 +33,7 @@ from postel.config.domains import Account
 from postel.config.model import JunkConfig, JunkThresholds
 from postel.dns import Resolver
 from postel.junk import dnsbl
-from postel.junk.classify import Verdict, classify
+from postel.junk.classify import Verdict, combine
 from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
@@ -184,18 +184,24 @@ class JunkFilter:
         # serialises the processes (the SMTP workers and the main one).
         self._lock = threading.Lock()
         self._open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
+        # The filing records have their own connections: a filing reads on
+        # while earlier filings are committed (WAL readers do not wait).
+        self._record_lock = threading.Lock()
+        self._record_open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
 
     @property
     def settings(self) -> Settings:
         return self._settings() if callable(self._settings) else self._settings
 
     @contextmanager
-    def _db(self, account: str) -> Iterator[JunkDB]:
+    def _db(self, account: str, *, records: bool = False) -> Iterator[JunkDB]:
         """The account's junk.db, kept open; reopened when the file was
-        replaced (the account removed and added again) or removed."""
+        replaced (the account removed and added again) or removed. *records*:
+        the connection that writes the filing records (not synced)."""
         path = self.accounts_dir / account
-        with self._lock:
-            entry = self._open.pop(account, None)
+        lock, pool = (self._record_lock, self._record_open) if records else (self._lock, self._open)
+        with lock:
+            entry = pool.pop(account, None)
             if entry is not None:
                 db, ident = entry
                 try:
@@ -207,23 +213,26 @@ class JunkFilter:
                     db.close()
                     entry = None
             if entry is None:
-                db = JunkDB.open(path)
+                db = JunkDB.open(path, durable=not records)
                 st = os.stat(db.path)
                 entry = (db, (st.st_dev, st.st_ino))
-            self._open[account] = entry
-            while len(self._open) > OPEN_DBS:
-                _, (old, _ident) = self._open.popitem(last=False)
+            pool[account] = entry
+            while len(pool) > OPEN_DBS:
+                _, (old, _ident) = pool.popitem(last=False)
                 old.close()
             yield entry[0]
 
     def close(self) -> None:
         """Close the open junk.db files (at shutdown; later use reopens them)."""
-        with self._lock:
-            while self._open:
-                _, (db, _ident) = self._open.popitem()
-                db.close()
+        for lock, pool in ((self._lock, self._open), (self._record_lock, self._record_open)):
+            with lock:
+                while pool:
+                    _, (db, _ident) = pool.popitem()
+                    db.close()
 
-    def _signals(self, account: str, prepared: Prepared, verified: Verified) -> Signals:
+    def _signals(self, account: str, prepared: Prepared, verified: Verified, least: int) -> Signals:
+        """The signals of the account's junk.db on a message; *least*: the
+        training the classifier needs (Thresholds.min_trained)."""
         ids = identities(verified)
         with self._db(account) as db:
             ham, spam = db.totals()
@@ -231,12 +240,11 @@ class JunkFilter:
         # An account with too little training has its classifier's verdict
         # ignored (decide.py): no tokenizing, no lookups, only the cheap signals.
         verdict: Verdict | None = None
-        least = self.settings.for_account(account).min_trained
         if ham >= least and spam >= least:
             feats = prepared.features()
             with self._db(account) as db:
-                counts = db.counts(feats)
-            verdict = classify(feats, counts, ham, spam)
+                telling = db.telling(feats)
+            verdict = combine(telling)
         return Signals(
             gtube=GTUBE in prepared.message[:READ_LIMIT],
             verdict=verdict,
@@ -292,17 +300,20 @@ class JunkFilter:
         rspamd's verdict on the message, when it was asked. A Prepared
         *message* shares its text work with the other recipients' filings."""
         prepared = message if isinstance(message, Prepared) else Prepared(message)
+        thresholds = self.settings.for_account(account)  # one reading of a reloading config
         if listed is None and lookup:
             listed = await self.listings(verified.ip)
         zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
-        signals = await asyncio.to_thread(self._signals, account, prepared, verified)
+        signals = await asyncio.to_thread(
+            self._signals, account, prepared, verified, thresholds.min_trained
+        )
         signals = replace(
             signals,
             dnsbl=zones,
             dmarc_quarantine=dmarc_quarantine,
             rspamd=(checked.action, checked.score) if checked is not None else None,
         )
-        return decide(signals, self.settings.for_account(account))
+        return decide(signals, thresholds)
 
     def record(self, account: str, key: str, filing: Filing, at: dt.datetime) -> None:
         """Keep where the message *key* was filed and why (blocking)."""
@@ -312,7 +323,7 @@ class JunkFilter:
         self, account: str, filings: Sequence[tuple[str, Filing]], at: dt.datetime
     ) -> None:
         """Keep several (key, filing) of *account* in one transaction (blocking)."""
-        with self._db(account) as db:
+        with self._db(account, records=True) as db:
             db.record_filings(filings, at)
 
     def filing(self, account: str, key: str) -> Filing | None:

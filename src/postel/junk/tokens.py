@@ -11,6 +11,7 @@ message costs what a large one does.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 MIN_LEN = 2
@@ -22,10 +23,17 @@ MAX_FEATURES = 4000
 # without spaces between words. Hangul has spaces and is read as words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _WORD = re.compile(rf"([{_CJK}]+)|[^\W\d_{_CJK}](?:[^\W{_CJK}]|['’-])*", re.UNICODE)
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_PLAIN = re.compile(rf"[^\W\d_{_CJK}](?:[^\W{_CJK}]|['’-])*", re.UNICODE)  # _WORD without CJK
 _URL_HOST = re.compile(r"(?i)\bhttps?://([a-z0-9.-]{1,253})")
 
 
 def words(text: str, limit: int = MAX_WORDS) -> list[str]:
+    # One findall and list comprehensions: a Python loop per match was most
+    # of the tokenizing time (bench/NOTES.md, junk filter cost).
+    if _HAS_CJK.search(text) is None:
+        found = [w.strip("'’-").lower() for w in _PLAIN.findall(text)]
+        return [w for w in found if MIN_LEN <= len(w) <= MAX_LEN][:limit]
     out: list[str] = []
     for m in _WORD.finditer(text):
         run = m.group(1)
@@ -76,6 +84,10 @@ def features(subject: str, body: str, head: frozenset[str] = frozenset()) -> fro
         if len(out) >= MAX_FEATURES // 4:
             break
     body_words = words(body)
+    if len(out) + 2 * len(body_words) < MAX_FEATURES - 1:  # the bound cannot be reached
+        out.update(body_words)
+        out.update([f"{a} {b}" for a, b in itertools.pairwise(body_words)])
+        return frozenset(out)
     previous = ""
     for w in body_words:
         if len(out) >= MAX_FEATURES - 1:  # room for the word and its pair

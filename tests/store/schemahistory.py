@@ -5,8 +5,20 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_heads(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 6 to 5 (before stored header fields
+    and kept answers)."""
+    conn.execute("DROP TRIGGER message_answer_delete")
+    conn.execute("DROP TABLE message_answer")
+    conn.execute("ALTER TABLE message_mime DROP COLUMN head")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+
+
 def undo_mime(conn: sqlite3.Connection) -> None:
     """Take an index.db back from schema 5 to 4 (before stored MIME structures)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 6:
+        undo_heads(conn)
     conn.execute("DROP TRIGGER message_mime_delete")
     conn.execute("DROP TABLE message_mime")
     conn.execute("PRAGMA user_version = 4")

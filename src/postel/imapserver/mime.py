@@ -15,6 +15,7 @@ from postel.store.mimestructure import (
     Part,
     count_lines,
     header_end,
+    header_fields,
     parse_header,
     parse_structure,
 )
@@ -80,18 +81,6 @@ def section_range(root: Part, section: Section) -> tuple[int, int]:
 def filter_header(header: bytes, fields: tuple[str, ...], keep: bool) -> bytes:
     """Header lines whose names are (*keep*) or are not in *fields*, then the blank line."""
     wanted = {f.lower() for f in fields}
-    out: list[bytes] = []
-    taking = False
-    for line in header.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            break
-        if line[:1] in (b" ", b"\t"):
-            if taking:
-                out.append(line)
-            continue
-        name = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
-        taking = (name in wanted) == keep
-        if taking:
-            out.append(line)
+    out = [lines for name, lines in header_fields(header) if (name in wanted) == keep]
     out.append(b"\r\n")
     return b"".join(out)

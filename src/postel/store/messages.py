@@ -434,23 +434,20 @@ class Messages(AccountBase):
     def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
         """The stored MIME structures (store/mimestructure.py) of *msgids*, by
         msgid; messages stored before migration 5 may have none yet."""
-        out: dict[int, bytes] = {}
-        with self._lock:
-            self._check_open()
-            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
-                chunk = msgids[i : i + 500]
-                marks = ", ".join("?" * len(chunk))
-                for msgid, blob in self._conn.execute(
-                    f"SELECT id, mime FROM message_mime WHERE id IN ({marks})",
-                    chunk,
-                ):
-                    out[int(msgid)] = bytes(blob)
-        return out
+        return {k: v for k, v in self._by_id("SELECT id, mime FROM message_mime", msgids)}
 
-    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
-        """Store MIME structures computed after delivery (for mail stored
-        before migration 5, or in an older format): one transaction, not a
-        change any client sees (files never change, nor their structure)."""
+    def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """The stored lines of the top header's common fields
+        (mimestructure.head_of) of *msgids*; mail stored before migration 6
+        may have none yet."""
+        sql = "SELECT id, head FROM message_mime"
+        return {k: v for k, v in self._by_id(sql, msgids, "head IS NOT NULL")}
+
+    def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
+        """Store MIME structures and header fields (mimestructure.stored_form)
+        computed after delivery (for mail stored before migration 6, or in an
+        older format): one transaction, not a change any client sees (files
+        never change, nor their structure)."""
         if not structures:
             return
         with self._lock:
@@ -458,10 +455,53 @@ class Messages(AccountBase):
             with self._write():
                 # Not for a message removed meanwhile.
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO message_mime (id, mime) "
-                    "SELECT id, ? FROM message WHERE id = ?",
-                    [(blob, msgid) for msgid, blob in structures.items()],
+                    "INSERT OR REPLACE INTO message_mime (id, mime, head) "
+                    "SELECT id, ?, ? FROM message WHERE id = ?",
+                    [(mime, head, msgid) for msgid, (mime, head) in structures.items()],
                 )
+
+    def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        """Answers a reader derived from the messages *msgids* and kept with
+        :meth:`keep_answers`, by msgid and item."""
+        out: dict[int, dict[str, bytes]] = {}
+        sql = "SELECT id, item, value FROM message_answer"
+        with self._lock:
+            self._check_open()
+            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
+                chunk = msgids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                for msgid, item, value in self._conn.execute(f"{sql} WHERE id IN ({marks})", chunk):
+                    out.setdefault(msgid, {})[item] = value
+        return out
+
+    def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        """Keep answers derived from messages' files (IMAP's ENVELOPE and
+        BODYSTRUCTURE, say), by msgid and item: one transaction, not a change
+        any client sees; dropped with the message."""
+        rows = [(item, v, msgid) for msgid, items in answers.items() for item, v in items.items()]
+        if not rows:
+            return
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO message_answer (id, item, value) "
+                    "SELECT id, ?, ? FROM message WHERE id = ?",
+                    rows,
+                )
+
+    def _by_id(self, sql: str, msgids: Sequence[int], cond: str = "") -> list[tuple[int, bytes]]:
+        """(id, blob) rows of *sql* for *msgids*, in chunks."""
+        out: list[tuple[int, bytes]] = []
+        extra = f" AND {cond}" if cond else ""
+        with self._lock:
+            self._check_open()
+            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
+                chunk = msgids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                cur = self._conn.execute(f"{sql} WHERE id IN ({marks}){extra}", chunk)
+                out.extend((int(k), bytes(v)) for k, v in cur)
+        return out
 
     def move(self, msgid: int, mailbox: str) -> Message:
         """Move a message to another existing mailbox; it gets a new UID there.

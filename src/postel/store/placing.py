@@ -61,7 +61,8 @@ class _Pending:
     when: datetime
     requiretls: bool
     body: str = ""  # searchable text (store/bodytext.py)
-    mime: bytes | None = None  # the MIME structure (store/mimestructure.py)
+    # the MIME structure and the top header's common fields (store/mimestructure.py)
+    mime: tuple[bytes, bytes] | None = None
     result: Message | None = None
     error: BaseException | None = None
 
@@ -230,12 +231,13 @@ class Placing(AccountBase):
         when = d.received if d.received is not None else datetime.now(UTC)
         return _Pending(mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime)
 
-    def _structure(self, fp: BinaryIO, source: str) -> bytes | None:
-        """The stored form of the message's MIME structure, parsed from the
-        mapped file; None (computed on first IMAP use) when it cannot be."""
+    def _structure(self, fp: BinaryIO, source: str) -> tuple[bytes, bytes] | None:
+        """The stored form of the message's MIME structure and its header's
+        common fields, parsed from the mapped file; None (computed on first
+        IMAP use) when it cannot be."""
         buf = map_file(fp)
         try:
-            return mimestructure.dump(mimestructure.structure_of(buf))
+            return mimestructure.stored_form(buf)
         except Exception as exc:
             log.warning(
                 "MIME structure not stored",
@@ -381,7 +383,9 @@ class Placing(AccountBase):
         msgid = cur.lastrowid
         assert msgid is not None
         if req.mime is not None:
-            conn.execute("INSERT INTO message_mime (id, mime) VALUES (?, ?)", (msgid, req.mime))
+            conn.execute(
+                "INSERT INTO message_mime (id, mime, head) VALUES (?, ?, ?)", (msgid, *req.mime)
+            )
         conn.execute(
             f"INSERT INTO {FTS_TABLE} (rowid, subject, sender, recipients, body) "
             "VALUES (?, ?, ?, ?, ?)",

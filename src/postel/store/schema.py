@@ -53,6 +53,23 @@ MIME_STRUCTURES = """
     END;
 """
 
+# Migration 6: next to each structure the lines of the top header's common
+# fields (mimestructure.HEAD_FIELDS) as sent, for HEADER.FIELDS without the
+# file (NULL for mail stored before: filled on first IMAP use), and answers
+# derived from a message by a reader such as IMAP (ENVELOPE, BODYSTRUCTURE),
+# computed once and kept: message files never change.
+HEADS_AND_ANSWERS = """
+    ALTER TABLE message_mime ADD COLUMN head BLOB;
+    CREATE TABLE message_answer (
+        id INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (id, item)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER message_answer_delete AFTER DELETE ON message BEGIN
+        DELETE FROM message_answer WHERE id = old.id;
+    END;
+"""
 
 MIGRATIONS: list[Migration] = [
     """
@@ -103,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     # Migration 4: thread keys (store/threads.py), stored mail threaded at once.
     threads.migrate,
     MIME_STRUCTURES,
+    HEADS_AND_ANSWERS,
 ]
 
 MESSAGE_COLUMNS = (

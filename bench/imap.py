@@ -33,6 +33,7 @@ import json
 import os
 import smtplib
 import socket
+import sqlite3
 import ssl
 import statistics
 import subprocess
@@ -192,9 +193,12 @@ def postel_setup(
     return inst
 
 
+DELIVERED = 10_000  # more messages than this are copies of the first ones
+
+
 def fill(root: Path, n: int) -> None:
     """The account with its password and *n* messages in the Inbox, delivered
-    through the store as SMTP delivery does."""
+    through the store as SMTP delivery does; beyond DELIVERED, copies."""
     from postel.config import load_config
     from postel.store import Store
     from postel.store.account import Delivery
@@ -208,8 +212,9 @@ def fill(root: Path, n: int) -> None:
     src.mkdir()
     with Store(cfg.datadir) as store:
         acc = store.account(USER)
+        index = acc.dir / "index.db"
         batch = []
-        for i in range(1, n + 1):
+        for i in range(1, min(n, DELIVERED) + 1):
             p = src / str(i)
             p.write_bytes(message(i))
             batch.append(Delivery("Inbox", p))
@@ -220,6 +225,48 @@ def fill(root: Path, n: int) -> None:
                 batch = []
         if batch:
             acc.deliver_many(batch)
+    if n > DELIVERED:
+        copy_messages(index, n // DELIVERED)
+
+
+def copy_messages(index: Path, times: int) -> None:
+    """Make the Inbox *times* as large: its index rows copied with new ids and
+    UIDs (the full-text index left out: no SEARCH on copies), each file
+    hard-linked (message files never change). Delivering 100,000 messages
+    takes tens of minutes on the shared machine; this takes seconds."""
+    conn = sqlite3.connect(index)
+    last_id, last_uid = conn.execute("SELECT max(id), max(uid) FROM message").fetchone()
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(message)") if r[1] not in ("id", "uid")]
+    mime = [r[1] for r in conn.execute("PRAGMA table_info(message_mime)") if r[1] != "id"]
+    names, mimes = ", ".join(cols), ", ".join(mime)
+    with conn:
+        for k in range(1, times):
+            conn.execute(
+                f"INSERT INTO message (id, uid, {names}) SELECT id + ?, uid + ?, {names} "
+                "FROM message WHERE id <= ?",
+                (k * last_id, k * last_uid, last_id),
+            )
+            conn.execute(
+                f"INSERT INTO message_mime (id, {mimes}) SELECT id + ?, {mimes} "
+                "FROM message_mime WHERE id <= ?",
+                (k * last_id, last_id),
+            )
+        conn.execute(
+            "UPDATE mailbox SET total = (SELECT count(*) FROM message), "
+            "unseen = (SELECT count(*) FROM message), size = (SELECT sum(size) FROM message), "
+            "uidnext = (SELECT max(uid) + 1 FROM message) WHERE name = 'Inbox'"
+        )
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = (SELECT max(id) FROM message) WHERE name = 'message'"
+        )
+    conn.close()
+    msg = index.parent / "msg"
+    for k in range(1, times):
+        for i in range(1, last_id + 1):
+            new = i + k * last_id
+            bucket = msg / str(new // 1000)
+            bucket.mkdir(exist_ok=True)
+            os.link(msg / str(i // 1000) / str(i), bucket / str(new))
 
 
 # -- Dovecot -----------------------------------------------------------------------
@@ -292,8 +339,8 @@ def dovecot_start(root: Path, certs: Certs, n: int) -> tuple[subprocess.Popen[by
     for sub in ("new", "tmp"):
         (cur.parent / sub).mkdir()
     now = int(time.time())
-    for i in range(1, n + 1):
-        (cur / f"{now}.{i}.bench:2,").write_bytes(message(i))
+    for i in range(1, n + 1):  # the same messages as postel's
+        (cur / f"{now}.{i}.bench:2,").write_bytes(message((i - 1) % DELIVERED + 1))
     for d in (root / "home", *(root / "home").rglob("*")):
         os.chown(d, MAIL_UID, MAIL_GID)  # Dovecot refuses to access mail as root
     proc = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdin=subprocess.DEVNULL)

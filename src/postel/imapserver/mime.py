@@ -6,6 +6,8 @@ from its byte ranges (RFC 9051 §6.4.5)."""
 
 from __future__ import annotations
 
+import functools
+
 from postel.imapserver.errors import IMAPServerError
 from postel.imapserver.fetchatt import Section
 from postel.store.mimestructure import (
@@ -78,9 +80,14 @@ def section_range(root: Part, section: Section) -> tuple[int, int]:
     return node.start, node.body_start
 
 
+@functools.lru_cache(maxsize=64)
+def _lowered(fields: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f.lower() for f in fields)
+
+
 def filter_header(header: bytes, fields: tuple[str, ...], keep: bool) -> bytes:
     """Header lines whose names are (*keep*) or are not in *fields*, then the blank line."""
-    wanted = {f.lower() for f in fields}
+    wanted = _lowered(fields)
     out = [lines for name, lines in header_fields(header) if (name in wanted) == keep]
     out.append(b"\r\n")
     return b"".join(out)

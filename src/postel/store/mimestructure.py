@@ -9,6 +9,7 @@ BODY[section] from byte ranges (RFC 2045/2046)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
 import os
@@ -264,15 +265,32 @@ def header_fields(header: bytes) -> list[tuple[str, bytes]]:
     sent, continuation lines included) up to the blank line; a continuation
     line before any field belongs to none and is left out."""
     out: list[tuple[str, bytes]] = []
+    name = ""
+    lines: list[bytes] = []
     for line in header.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            break
-        if line[:1] in (b" ", b"\t"):
-            if out:
-                out[-1] = (out[-1][0], out[-1][1] + line)
+        if line[:1] in _FOLDING:
+            if lines:
+                lines.append(line)
             continue
-        out.append((line.split(b":", 1)[0].strip().decode("ascii", "replace").lower(), line))
+        if lines:
+            out.append((name, lines[0] if len(lines) == 1 else b"".join(lines)))
+            lines = []
+        if line == b"\r\n" or line == b"\n":
+            break
+        colon = line.find(b":")
+        name = _field_name(line if colon < 0 else line[:colon])
+        lines = [line]
+    if lines:
+        out.append((name, b"".join(lines)))
     return out
+
+
+_FOLDING = (b" ", b"\t")
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_name(raw: bytes) -> str:
+    return raw.strip().decode("ascii", "replace").lower()
 
 
 def head_of(header: bytes) -> bytes:

@@ -91,7 +91,7 @@ STATES: dict[str, tuple[str, ...]] = {
 PERMANENT_FLAGS = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
 SYSTEM_FLAG_LIST = b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
 MAX_AUTH_FAILURES = 3  # failed logins of one connection before BYE
-FETCH_PAGE = 500  # messages per thread hop in FETCH
+FETCH_PAGE = 200  # messages per thread hop in FETCH
 CHUNK = 256 * 1024
 
 
@@ -862,14 +862,9 @@ class Session:
         )
         store = self._store()
         read: list[tuple[int, bool | None]] = []  # \Seen set by this FETCH: a verdict
-        batches = [uids[i : i + FETCH_PAGE] for i in range(0, len(uids), FETCH_PAGE)]
-        # The next page is built (in a thread) while this one is written.
-        ahead = self._build_page(store, sel.name, batches[0], fetch) if batches else None
-        for n in range(len(batches)):
-            assert ahead is not None
-            page = await ahead
-            if n + 1 < len(batches):
-                ahead = self._build_page(store, sel.name, batches[n + 1], fetch)
+        for i in range(0, len(uids), FETCH_PAGE):
+            batch = uids[i : i + FETCH_PAGE]
+            page = await self._thread(fetchpage.build, store, sel.name, batch, fetch)
             for msg in page.seen:
                 read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
                 sel.own[msg.uid] = msg.modseq  # announced here, not again
@@ -888,11 +883,6 @@ class Session:
             await self.flush()
         await self._learn(read)
         self.ok(cmd.tag, f"{'UID ' if cmd.uid else ''}FETCH completed")
-
-    def _build_page(
-        self, store: MailStore, mailbox: str, uids: list[int], fetch: fetchpage.Fetch
-    ) -> asyncio.Future[fetchpage.Page]:
-        return asyncio.ensure_future(self._thread(fetchpage.build, store, mailbox, uids, fetch))
 
     async def _stream(self, seg: FileRange) -> None:
         with open(seg.path, "rb") as f:

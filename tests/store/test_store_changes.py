@@ -326,3 +326,43 @@ def test_uids_of_a_large_mailbox_set_off_no_garbage_collection(
         gc.set_threshold(*old)
     assert list(uids) == list(range(1, 601))
     assert collections == []
+
+
+def test_uids_kept_between_calls_follow_changes_made_elsewhere(
+    datadir: DataDir, racc: AccountStore
+) -> None:
+    """The UIDs are kept while the mailbox's UIDNEXT and HIGHESTMODSEQ stay;
+    a delivery, an expunge or a move by another store (another process)
+    moves one of them."""
+    for _ in range(3):
+        racc.deliver_bytes("Inbox", MSG)
+    first = racc.uids("Inbox")
+    first.append(99)  # the caller's copy
+    assert list(racc.uids("Inbox")) == [1, 2, 3]
+    other = Store(datadir)
+    try:
+        acc2 = other.account("alice")
+        acc2.deliver_bytes("Inbox", MSG)
+        assert list(racc.uids("Inbox")) == [1, 2, 3, 4]
+        acc2.remove(acc2.get_by_uid("Inbox", 2).msgid)
+        assert list(racc.uids("Inbox")) == [1, 3, 4]
+        acc2.move(acc2.get_by_uid("Inbox", 3).msgid, "Archive")
+        assert list(racc.uids("Inbox")) == [1, 4]
+        assert list(racc.uids("Archive")) == [1]
+        acc2.set_flags(acc2.get_by_uid("Inbox", 4).msgid, ["\\Seen"])
+        assert list(racc.uids("Inbox")) == [1, 4]
+    finally:
+        other.close()
+
+
+def test_uids_of_an_unchanged_mailbox_are_not_read_again(racc: AccountStore) -> None:
+    for _ in range(3):
+        racc.deliver_bytes("Inbox", MSG)
+    racc.uids("Inbox")
+    statements: list[str] = []
+    racc._conn.set_trace_callback(statements.append)
+    try:
+        assert list(racc.uids("Inbox")) == [1, 2, 3]
+    finally:
+        racc._conn.set_trace_callback(None)
+    assert not [s for s in statements if "FROM message " in s]

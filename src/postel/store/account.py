@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks):
         self._batcher = batcher if batcher is not None else DeliveryBatcher(self._this_account)
         self._lock = threading.RLock()
         self._mailbox_names: dict[str, str] = {}  # given name -> normalised
+        self._uid_cache: dict[int, tuple[tuple[int, int], array[int]]] = {}  # Messages.uids
         self._msgdir = directory / "msg"
         self._msgdir_str = str(self._msgdir)
         _ensure_dir(directory)

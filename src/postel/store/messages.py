@@ -36,6 +36,7 @@ MAX_SUMMARIES = 200  # thread keys of one thread_summaries call
 FLAG_CHUNK = 500  # UIDs per SELECT of store_flags (SQLite's variable limit is higher)
 FLAG_MODES = ("add", "remove", "replace")
 UIDS_CHUNK = 50_000  # UIDs per query of uids()
+UIDS_KEPT = 8  # mailboxes whose UIDs uids() keeps
 UIDS_SQL = (
     "SELECT group_concat(uid) FROM (SELECT uid FROM message WHERE mailbox_id = ? AND uid > ? "
     "ORDER BY uid LIMIT ?)"
@@ -47,6 +48,8 @@ class Messages(AccountBase):
 
     _backfill_stop: threading.Event
     _backfill: threading.Thread | None
+    # mailbox id -> ((highestmodseq, uidnext), its UIDs), for uids()
+    _uid_cache: dict[int, tuple[tuple[int, int], array[int]]]
 
     # -- messages ---------------------------------------------------------
 
@@ -410,25 +413,48 @@ class Messages(AccountBase):
 
     def uids(self, mailbox: str) -> array[int]:
         """The UIDs of *mailbox* in order, from the (mailbox_id, uid) index only
-        (what IMAP SELECT needs, without reading the rows)."""
+        (what IMAP SELECT needs, without reading the rows).
+
+        The last answer per mailbox is kept: every change to a mailbox's set
+        of UIDs moves its UIDNEXT (a message in) or its HIGHESTMODSEQ (a
+        message out), in whichever process, so while both are as they were
+        the UIDs are too, and a SELECT of 100,000 copies an array."""
         mailbox = normalize_mailbox(mailbox)
-        out = array("I")
         with self._lock:
             self._check_open()
             mailbox_id = self._mailbox_id(mailbox, create=False)
-            while True:
-                # One text per chunk instead of a row tuple per message: the
-                # tuples (garbage-collected objects) set off full collections
-                # of the server's heap, which made SELECT of 10,000 messages
-                # take 50-200 ms now and then instead of 5.
-                after = out[-1] if out else 0
-                (text,) = self._conn.execute(UIDS_SQL, (mailbox_id, after, UIDS_CHUNK)).fetchone()
-                if not text:
-                    break
-                chunk = sorted(map(int, text.split(",")))
-                out.extend(chunk)
-                if len(chunk) < UIDS_CHUNK:
-                    break
+            version = self._uid_version(mailbox_id)
+            hit = self._uid_cache.get(mailbox_id)
+            if hit is not None and hit[0] == version:
+                return array("I", hit[1])
+            out = self._read_uids(mailbox_id)
+            if self._uid_version(mailbox_id) == version:  # nothing changed meanwhile
+                if len(self._uid_cache) >= UIDS_KEPT:
+                    self._uid_cache.pop(next(iter(self._uid_cache)))
+                self._uid_cache[mailbox_id] = (version, array("I", out))
+        return out
+
+    def _uid_version(self, mailbox_id: int) -> tuple[int, int]:
+        row = self._conn.execute(
+            "SELECT highestmodseq, uidnext FROM mailbox WHERE id = ?", (mailbox_id,)
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else (-1, -1)
+
+    def _read_uids(self, mailbox_id: int) -> array[int]:
+        out = array("I")
+        while True:
+            # One text per chunk instead of a row tuple per message: the
+            # tuples (garbage-collected objects) set off full collections
+            # of the server's heap, which made SELECT of 10,000 messages
+            # take 50-200 ms now and then instead of 5.
+            after = out[-1] if out else 0
+            (text,) = self._conn.execute(UIDS_SQL, (mailbox_id, after, UIDS_CHUNK)).fetchone()
+            if not text:
+                break
+            chunk = sorted(map(int, text.split(",")))
+            out.extend(chunk)
+            if len(chunk) < UIDS_CHUNK:
+                break
         return out
 
     def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:

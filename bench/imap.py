@@ -165,6 +165,11 @@ IMAP_LIMITS = """
 max_connections = {n}
 max_connections_per_ip = {n}
 max_connections_per_account = {n}
+
+[login_limit]  # logins being checked count as failed until they succeed
+free_per_client_account = {n}
+free_per_client = {n}
+free_per_account = {n}
 """
 
 

@@ -12,7 +12,7 @@ from imap_env import MESSAGE, Env, raw_tls, run
 from test_imapserver_mime import NESTED
 
 from postel.imapserver.derived import DerivedCache
-from postel.imapserver.fetch import StructureCache, fetch_items
+from postel.imapserver.fetch import StructureCache, fetch_items, stored_item
 from postel.imapserver.fetchatt import FetchAtt, Section
 from postel.store import Message
 from postel.store.mimestructure import HEAD_FIELDS, Stored, dump, stored_form, structure_of
@@ -171,7 +171,10 @@ async def test_answers_made_once_are_kept_by_the_store(env: Env) -> None:
     env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
     first = await run(lambda: _fetch(env, command))
     msgid = account.get_by_uid("Inbox", 1).msgid
-    assert set(account.answers([msgid])[msgid]) == {"ENVELOPE", "BODYSTRUCTURE"}
+    assert set(account.answers([msgid])[msgid]) == {
+        stored_item("ENVELOPE"),
+        stored_item("BODYSTRUCTURE"),
+    }
     account._conn.execute("DELETE FROM message_mime")
     account._conn.commit()
     account.message_path(msgid).unlink()
@@ -195,3 +198,18 @@ async def test_mail_stored_before_header_fields_gets_them_on_first_fetch(env: En
     from_files = await run(lambda: _fetch(env, command))
     assert from_files == with_heads
     assert account.heads(ids) == heads  # kept for the next FETCH
+
+
+async def test_answers_kept_in_another_format_are_made_again(env: Env) -> None:
+    env.deliver(NESTED)
+    account = env.store.account("alice")
+    msgid = account.get_by_uid("Inbox", 1).msgid
+    command = b"f FETCH 1 (ENVELOPE)"
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    right = await run(lambda: _fetch(env, command))
+    # As an earlier release with another ENVELOPE format would have left it:
+    account._conn.execute("UPDATE message_answer SET item = 'ENVELOPE', value = x'4e494c'")
+    account._conn.commit()
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    assert await run(lambda: _fetch(env, command)) == right
+    assert account.answers([msgid])[msgid][stored_item("ENVELOPE")] in b"".join(right)

@@ -101,6 +101,17 @@ def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 
 
+# The version of the answers kept in the store (encode.envelope and
+# body_structure): raise it when their output changes, and answers kept by
+# an earlier release are made again instead of served.
+ANSWER_FORMAT = 1
+
+
+def stored_item(name: str) -> str:
+    """The store's name of the kept answer *name* (ENVELOPE, BODYSTRUCTURE, BODY)."""
+    return f"{name} {ANSWER_FORMAT}"
+
+
 def answer_items(atts: tuple[FetchAtt, ...]) -> tuple[str, ...]:
     """The items of *atts* answered from the structure and kept once made
     (the store's message_answer, the process's DerivedCache)."""

@@ -17,6 +17,7 @@ from postel.imapserver.fetch import (
     fetch_items,
     from_head,
     sections_need_structure,
+    stored_item,
     structure_for,
 )
 from postel.imapserver.fetchatt import FetchAtt
@@ -104,7 +105,9 @@ def build(store: MailStore, mailbox: str, uids: list[int], f: Fetch) -> Page:
             made[msg.msgid] = mine
         page.items.append((msg.uid, data))
     store.keep_structures(computed)
-    store.keep_answers(made)
+    store.keep_answers(
+        {i: {stored_item(k): v for k, v in items.items()} for i, items in made.items()}
+    )
     return page
 
 
@@ -129,7 +132,7 @@ def _answers(
         for i, kept in store.answers(missing).items():
             got = out[i]
             for name in items:
-                value = kept.get(name)
+                value = kept.get(stored_item(name))
                 if value is not None and name not in got:
                     got[name] = value
                     if f.derived is not None:

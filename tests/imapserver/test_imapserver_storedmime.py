@@ -15,10 +15,10 @@ from imap_env import MESSAGE, Env, raw_tls, run
 from test_imapserver_mime import NESTED
 
 from postel.imapserver.derived import DerivedCache
-from postel.imapserver.fetch import StructureCache, fetch_items
+from postel.imapserver.fetch import StructureCache, fetch_items, stored_item
 from postel.imapserver.fetchatt import FetchAtt, Section
 from postel.store import Message
-from postel.store.mimestructure import Stored, dump, structure_of
+from postel.store.mimestructure import HEAD_FIELDS, Stored, dump, stored_form, structure_of
 
 EIGHT_BIT = (
     b"From: J\xc3\xb6rg <j@example.org>\r\n"
@@ -130,3 +130,110 @@ async def test_mail_stored_before_gets_its_structure_on_first_fetch(env: Env) ->
     from_files = await run(lambda: _fetch(env, command))
     assert from_files == with_stored
     assert account.structures(ids) == blobs  # kept for the next FETCH
+
+
+FOLDED = (
+    b"Received: from x\r\n\tby y\r\n"
+    b"From: Ann <ann@example.org>\r\n"
+    b"Subject: a long\r\n subject, folded\r\n"
+    b"subject :second\r\n"
+    b"date:Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+    b"References: <a@x>\r\n\t<b@x>\r\n"
+    b"\r\n"
+    b"From: not a header line\r\n"
+)
+HEADS = {
+    "plain": MESSAGE,
+    "nested": NESTED,
+    "8bit": EIGHT_BIT,
+    "folded": FOLDED,
+    "bare-lf": FOLDED.replace(b"\r\n", b"\n"),
+}
+FIELDS = [("FROM", "SUBJECT", "DATE"), ("References", "to", "Message-ID"), ("X-UNKNOWN",)]
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+@pytest.mark.parametrize("fields", FIELDS, ids=range(len(FIELDS)))
+def test_header_fields_from_the_stored_head_are_those_of_the_file(
+    tmp_path: Path, name: str, fields: tuple[str, ...]
+) -> None:
+    data = HEADS[name]
+    path = tmp_path / "m"
+    path.write_bytes(data)
+    msg = _message(len(data))
+    atts = (FetchAtt("BODY", Section(text="HEADER.FIELDS", fields=fields)),)
+    from_file = fetch_items(msg, atts, _reader(path), StructureCache(), with_uid=True)
+    mime, head = stored_form(data)
+    if all(f.lower() in HEAD_FIELDS for f in fields):
+        path.unlink()  # not read
+    from_head = fetch_items(
+        msg, atts, _reader(path), StructureCache(), with_uid=True, stored=Stored(mime), head=head
+    )
+    assert from_head == from_file
+
+
+async def test_header_fields_need_no_file(env: Env) -> None:
+    env.deliver(FOLDED)
+    account = env.store.account("alice")
+    account.message_path(account.get_by_uid("Inbox", 1).msgid).unlink()
+    out = await run(lambda: _fetch(env, b"f FETCH 1 (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])"))
+    assert out[-1] == b"f OK FETCH completed\r\n"
+    assert b"".join(out[:-1]) == (
+        b"* 1 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {83}\r\n"
+        b"From: Ann <ann@example.org>\r\n"
+        b"Subject: a long\r\n subject, folded\r\n"
+        b"subject :second\r\n\r\n)\r\n"
+    )
+
+
+async def test_answers_made_once_are_kept_by_the_store(env: Env) -> None:
+    """ENVELOPE and BODYSTRUCTURE made by one FETCH are answered afterwards
+    without the structure or the file, after a restart too (a new cache)."""
+    env.deliver(NESTED)
+    account = env.store.account("alice")
+    command = b"f FETCH 1 (ENVELOPE BODYSTRUCTURE)"
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    first = await run(lambda: _fetch(env, command))
+    msgid = account.get_by_uid("Inbox", 1).msgid
+    assert set(account.answers([msgid])[msgid]) == {
+        stored_item("ENVELOPE"),
+        stored_item("BODYSTRUCTURE"),
+    }
+    account._conn.execute("DELETE FROM message_mime")
+    account._conn.commit()
+    account.message_path(msgid).unlink()
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    again = await run(lambda: _fetch(env, command))
+    assert again == first and first[-1] == b"f OK FETCH completed\r\n"
+
+
+async def test_mail_stored_before_header_fields_gets_them_on_first_fetch(env: Env) -> None:
+    for data in HEADS.values():
+        env.deliver(data)
+    account = env.store.account("alice")
+    ids = [account.get_by_uid("Inbox", uid).msgid for uid in range(1, len(HEADS) + 1)]
+    heads = account.heads(ids)
+    assert set(heads) == set(ids)
+    command = b"f FETCH 1:* (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])"
+    with_heads = await run(lambda: _fetch(env, command))
+    account._conn.execute("UPDATE message_mime SET head = NULL")  # as before migration 6
+    account._conn.commit()
+    assert account.heads(ids) == {}
+    from_files = await run(lambda: _fetch(env, command))
+    assert from_files == with_heads
+    assert account.heads(ids) == heads  # kept for the next FETCH
+
+
+async def test_answers_kept_in_another_format_are_made_again(env: Env) -> None:
+    env.deliver(NESTED)
+    account = env.store.account("alice")
+    msgid = account.get_by_uid("Inbox", 1).msgid
+    command = b"f FETCH 1 (ENVELOPE)"
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    right = await run(lambda: _fetch(env, command))
+    # As an earlier release with another ENVELOPE format would have left it:
+    account._conn.execute("UPDATE message_answer SET item = 'ENVELOPE', value = x'4e494c'")
+    account._conn.commit()
+    env.service.ctx.derived = DerivedCache()  # type: ignore[union-attr]
+    assert await run(lambda: _fetch(env, command)) == right
+    assert account.answers([msgid])[msgid][stored_item("ENVELOPE")] in b"".join(right)

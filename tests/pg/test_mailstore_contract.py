@@ -69,8 +69,21 @@ def _content(mailstore: MailStore, msgid: int) -> bytes:
 def test_structures_stored_at_append(mailstore: MailStore, tmp_path: Path) -> None:
     msg = _append(mailstore, tmp_path, 1)
     assert msg.msgid in mailstore.structures([msg.msgid])
-    mailstore.keep_structures({msg.msgid: b"replaced"})
+    mailstore.keep_structures({msg.msgid: (b"replaced", b"Subject: x\r\n")})
     assert mailstore.structures([msg.msgid]) == {msg.msgid: b"replaced"}
+    assert mailstore.heads([msg.msgid]) == {msg.msgid: b"Subject: x\r\n"}
+
+
+def test_answers_kept_and_dropped_with_the_message(mailstore: MailStore, tmp_path: Path) -> None:
+    msg = _append(mailstore, tmp_path, 1)
+    assert mailstore.answers([msg.msgid]) == {}
+    mailstore.keep_answers({msg.msgid: {"ENVELOPE.1": b"(env)"}})
+    mailstore.keep_answers({msg.msgid: {"ENVELOPE.1": b"(env2)", "BODY.1": b"(b)"}})
+    assert mailstore.answers([msg.msgid]) == {
+        msg.msgid: {"ENVELOPE.1": b"(env2)", "BODY.1": b"(b)"}
+    }
+    mailstore.remove(msg.msgid)
+    assert mailstore.answers([msg.msgid]) == {}
 
 
 def test_store_flags_one_modseq_and_unchangedsince(mailstore: MailStore, tmp_path: Path) -> None:

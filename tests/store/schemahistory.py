@@ -5,9 +5,21 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_heads(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 8 to 7 (before stored header fields
+    and kept answers)."""
+    conn.execute("DROP TRIGGER message_answer_delete")
+    conn.execute("DROP TABLE message_answer")
+    conn.execute("ALTER TABLE message_mime DROP COLUMN head")
+    conn.execute("PRAGMA user_version = 7")
+    conn.commit()
+
+
 def undo_recovery_checkpoint(conn: sqlite3.Connection) -> None:
-    """Take an index.db back from schema 7 to 6 (before the recovery pass's
+    """Take an index.db back to schema 6 (before the recovery pass's
     checkpoint)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 8:
+        undo_heads(conn)
     conn.execute("DELETE FROM meta WHERE key = 'files_checked_through'")
     conn.execute("PRAGMA user_version = 6")
     conn.commit()

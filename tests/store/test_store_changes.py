@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from schemahistory import undo_modseq
 
 import postel.store.accountbase as accountbase_mod
+import postel.store.messages as messages_mod
 import postel.store.placing as placing_mod
 from postel.datadir import DataDir
 from postel.store import AccountStore, MailboxExists, Store
@@ -286,3 +288,81 @@ def test_uids_lists_a_mailbox_from_the_index(racc: AccountStore) -> None:
     racc.remove(racc.get_by_uid("Inbox", 2).msgid)
     assert list(racc.uids("Inbox")) == [1, 3]
     assert racc.get_by_uid("Inbox", 3).modseq == modseq_of(racc, "Inbox", 3)
+
+
+def test_uids_reads_chunks_in_order(
+    racc: AccountStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(messages_mod, "UIDS_CHUNK", 2)
+    for _ in range(5):
+        racc.deliver_bytes("Inbox", MSG)
+    racc.remove(racc.get_by_uid("Inbox", 4).msgid)
+    assert list(racc.uids("Inbox")) == [1, 2, 3, 5]
+    assert list(racc.uids("Sent")) == []
+
+
+def test_uids_of_a_large_mailbox_set_off_no_garbage_collection(
+    racc: AccountStore, tmp_path: Path
+) -> None:
+    # A full collection of a server's heap takes tens of milliseconds: SELECT
+    # must not allocate a collected object (a row tuple) per message.
+    src = tmp_path / "m"
+    src.write_bytes(MSG)
+    racc.deliver_many([Delivery("Inbox", src) for _ in range(600)])
+    collections = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    old = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(100, 10, 10)
+    gc.callbacks.append(count)
+    try:
+        uids = racc.uids("Inbox")
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*old)
+    assert list(uids) == list(range(1, 601))
+    assert collections == []
+
+
+def test_uids_kept_between_calls_follow_changes_made_elsewhere(
+    datadir: DataDir, racc: AccountStore
+) -> None:
+    """The UIDs are kept while the mailbox's UIDNEXT and HIGHESTMODSEQ stay;
+    a delivery, an expunge or a move by another store (another process)
+    moves one of them."""
+    for _ in range(3):
+        racc.deliver_bytes("Inbox", MSG)
+    first = racc.uids("Inbox")
+    first.append(99)  # the caller's copy
+    assert list(racc.uids("Inbox")) == [1, 2, 3]
+    other = Store(datadir)
+    try:
+        acc2 = other.account("alice")
+        acc2.deliver_bytes("Inbox", MSG)
+        assert list(racc.uids("Inbox")) == [1, 2, 3, 4]
+        acc2.remove(acc2.get_by_uid("Inbox", 2).msgid)
+        assert list(racc.uids("Inbox")) == [1, 3, 4]
+        acc2.move(acc2.get_by_uid("Inbox", 3).msgid, "Archive")
+        assert list(racc.uids("Inbox")) == [1, 4]
+        assert list(racc.uids("Archive")) == [1]
+        acc2.set_flags(acc2.get_by_uid("Inbox", 4).msgid, ["\\Seen"])
+        assert list(racc.uids("Inbox")) == [1, 4]
+    finally:
+        other.close()
+
+
+def test_uids_of_an_unchanged_mailbox_are_not_read_again(racc: AccountStore) -> None:
+    for _ in range(3):
+        racc.deliver_bytes("Inbox", MSG)
+    racc.uids("Inbox")
+    statements: list[str] = []
+    racc._conn.set_trace_callback(statements.append)
+    try:
+        assert list(racc.uids("Inbox")) == [1, 2, 3]
+    finally:
+        racc._conn.set_trace_callback(None)
+    assert not [s for s in statements if "FROM message " in s]

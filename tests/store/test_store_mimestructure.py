@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 
-from schemahistory import undo_mime
+from schemahistory import undo_heads, undo_mime
 
 from postel.datadir import DataDir
 from postel.store import AccountStore, Store
 from postel.store.account import INDEX_DB
-from postel.store.mimestructure import FORMAT, Stored, dump, load, structure_of
+from postel.store.mimestructure import (
+    FORMAT,
+    HEAD_FIELDS,
+    Stored,
+    dump,
+    head_of,
+    load,
+    stored_form,
+    structure_of,
+)
 from postel.store.schema import MIGRATIONS
 
 NESTED = (
@@ -91,7 +100,7 @@ def test_migration_leaves_stored_mail_to_be_filled_in(datadir: DataDir) -> None:
         new = acc.deliver_bytes("Inbox", NESTED)
         assert set(acc.structures([old.msgid, new.msgid])) == {new.msgid}
         before = acc.mailbox("Inbox").highestmodseq
-        acc.keep_structures({old.msgid: dump(structure_of(NESTED))})
+        acc.keep_structures({old.msgid: stored_form(NESTED)})
         assert set(acc.structures([old.msgid, new.msgid])) == {old.msgid, new.msgid}
         assert acc.mailbox("Inbox").highestmodseq == before  # no change a client sees
     finally:
@@ -102,6 +111,92 @@ def test_a_removed_message_leaves_no_structure(acc: AccountStore) -> None:
     msg = acc.deliver_bytes("Inbox", NESTED)
     gone = acc.deliver_bytes("Inbox", NESTED)
     acc.remove(gone.msgid)
-    acc.keep_structures({gone.msgid: dump(structure_of(NESTED))})  # removed meanwhile
+    acc.keep_structures({gone.msgid: stored_form(NESTED)})  # removed meanwhile
     rows = acc._conn.execute("SELECT id FROM message_mime").fetchall()
     assert [row[0] for row in rows] == [msg.msgid]
+
+
+FOLDED = (
+    b"Received: from x\r\n\tby y\r\n"
+    b"From: Ann <ann@example.org>\r\n"
+    b"Subject: a long\r\n subject, folded\r\n"
+    b"X-Other: 1\r\n"
+    b"date:Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+    b"References: <a@x>\r\n\t<b@x>\r\n"
+    b"\r\n"
+    b"Subject: not a header line\r\n"
+)
+
+
+def test_head_keeps_the_common_fields_as_sent_with_crlf() -> None:
+    assert head_of(FOLDED[: FOLDED.index(b"\r\n\r\n") + 4]) == (
+        b"From: Ann <ann@example.org>\r\n"
+        b"Subject: a long\r\n subject, folded\r\n"
+        b"date:Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+        b"References: <a@x>\r\n\t<b@x>\r\n"
+    )
+
+
+def test_head_of_a_message_with_bare_newlines_keeps_them() -> None:
+    data = FOLDED.replace(b"\r\n", b"\n")
+    mime, head = stored_form(data)
+    assert Stored(mime).body_start == data.index(b"\n\n") + 2
+    assert head == (
+        b"From: Ann <ann@example.org>\n"
+        b"Subject: a long\n subject, folded\n"
+        b"date:Mon, 7 Dec 2026 10:00:00 +0000\n"
+        b"References: <a@x>\n\t<b@x>\n"
+    )
+    assert b"not a header line" not in head and b"Received" not in head
+
+
+def test_stored_at_delivery_and_dropped_with_the_message(acc: AccountStore) -> None:
+    msg = acc.deliver_bytes("Inbox", FOLDED)
+    assert acc.heads([msg.msgid]) == {msg.msgid: stored_form(FOLDED)[1]}
+    assert acc.structures([msg.msgid]) == {msg.msgid: stored_form(FOLDED)[0]}
+    acc.remove(msg.msgid)
+    assert acc.heads([msg.msgid]) == {}
+
+
+def test_answers_are_kept_without_a_change_and_dropped_with_the_message(
+    acc: AccountStore,
+) -> None:
+    msg = acc.deliver_bytes("Inbox", FOLDED)
+    gone = acc.deliver_bytes("Inbox", FOLDED)
+    acc.remove(gone.msgid)
+    before = acc.mailbox("Inbox").highestmodseq
+    acc.keep_answers({msg.msgid: {"ENVELOPE": b"(a)", "BODY": b"(b)"}, gone.msgid: {"BODY": b"x"}})
+    assert acc.answers([msg.msgid, gone.msgid]) == {msg.msgid: {"ENVELOPE": b"(a)", "BODY": b"(b)"}}
+    assert acc.mailbox("Inbox").highestmodseq == before
+    acc.remove(msg.msgid)
+    assert acc.answers([msg.msgid]) == {}
+    assert acc._conn.execute("SELECT count(*) FROM message_answer").fetchone()[0] == 0
+
+
+def test_mail_stored_before_header_fields_gets_them_when_kept(datadir: DataDir) -> None:
+    """An index of schema 5 gets the head column (NULL for mail already
+    stored) and the answers table."""
+    store = Store(datadir)
+    acc = store.account("alice")
+    old = acc.deliver_bytes("Inbox", FOLDED)
+    path = acc.dir / INDEX_DB
+    store.close()
+    conn = sqlite3.connect(path)
+    undo_heads(conn)
+    conn.close()
+    store = Store(datadir)
+    try:
+        acc = store.account("alice")
+        assert acc._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert set(acc.structures([old.msgid])) == {old.msgid}
+        assert acc.heads([old.msgid]) == {}
+        acc.keep_structures({old.msgid: stored_form(FOLDED)})
+        assert acc.heads([old.msgid]) == {old.msgid: stored_form(FOLDED)[1]}
+        acc.keep_answers({old.msgid: {"ENVELOPE": b"()"}})
+        assert acc.answers([old.msgid]) == {old.msgid: {"ENVELOPE": b"()"}}
+    finally:
+        store.close()
+
+
+def test_head_fields_include_what_envelope_needs() -> None:
+    assert {"from", "subject", "date", "message-id", "references"} <= HEAD_FIELDS

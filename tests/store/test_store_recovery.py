@@ -6,6 +6,7 @@ import logging
 import sqlite3
 
 import pytest
+from schemahistory import undo_recovery_checkpoint
 
 from postel.datadir import DataDir, message_path
 from postel.store import Store
@@ -77,9 +78,7 @@ def test_existing_mail_is_below_the_checkpoint_after_the_upgrade(datadir: DataDi
         ids = deliver(store.account("alice"), 3)
     db = datadir.account_dir("alice") / "index.db"
     conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM meta WHERE key = ?", (CHECKPOINT_KEY,))
-    conn.execute("PRAGMA user_version = 6")
-    conn.commit()
+    undo_recovery_checkpoint(conn)
     conn.close()
     with Store(datadir) as store:
         acc = store.account("alice")

@@ -75,5 +75,9 @@ async def test_each_database_is_opened_once(tmp_path: Path) -> None:
     # auth.db: the passwords (Credentials) and the login limits (LoginLimiter),
     # one of each for SMTP, IMAP and the web together.
     assert counts.pop("auth.db") == 2
+    # junk.db: the filter's counts, and the filing records written apart from
+    # them without a sync per commit (docs/junk.md), so that a filing never
+    # waits for the records of earlier ones.
+    assert counts.pop("accounts/alice/junk.db", 2) == 2
     assert counts == dict.fromkeys(counts, 1), counts
     assert {"mtasts.db", "tlsrptresult.db", "queue/index.db"} <= set(counts)

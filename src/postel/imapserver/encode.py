@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message as EmailMessage
 from email.utils import getaddresses
 
@@ -40,10 +40,13 @@ def flag_list(flags: Iterable[str]) -> bytes:
 
 def internal_date(when: datetime) -> bytes:
     """date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 §9)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    offset = when.utcoffset()
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
     text = (
-        f'"{when.day:02d}-{_MONTHS[when.month - 1]}-{when.year:04d} {when:%H:%M:%S} {when:%z}' + '"'
+        f'"{when.day:02d}-{_MONTHS[when.month - 1]}-{when.year:04d} '
+        f'{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"'
     )
     return text.encode("ascii")
 

@@ -25,7 +25,7 @@ from postel.imapserver.mime import (
 )
 from postel.store import Message, mimestructure
 from postel.store.message import FlagState
-from postel.store.mimestructure import FORMAT, Stored, envelope_header
+from postel.store.mimestructure import FORMAT, HEAD_FIELDS, Stored, envelope_header, head_of
 
 STREAM_ABOVE = 64 * 1024  # literals larger than this are streamed from the file
 
@@ -106,25 +106,43 @@ def needs_file(atts: tuple[FetchAtt, ...]) -> bool:
     return any(a.section is not None or a.name in _NEEDS_FILE for a in atts)
 
 
-def needs_structure(atts: tuple[FetchAtt, ...]) -> bool:
-    """Whether answering *atts* uses the message's stored MIME structure."""
-    return any(a.section is not None or a.name in _STRUCTURED for a in atts)
-
-
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 
 
-def cached(
-    derived: DerivedCache | None, account: str, msgid: int, atts: tuple[FetchAtt, ...]
-) -> bool:
-    """Whether *derived* holds every structure-based answer *atts* ask for."""
-    if derived is None:
-        return False
-    return all(
-        a.section is None
-        and (a.name not in _STRUCTURED or derived.get(account, msgid, a.name) is not None)
-        for a in atts
+# The version of the answers kept in the store (encode.envelope and
+# body_structure): raise it when their output changes, and answers kept by
+# an earlier release are made again instead of served.
+ANSWER_FORMAT = 1
+
+
+def stored_item(name: str) -> str:
+    """The store's name of the kept answer *name* (ENVELOPE, BODYSTRUCTURE, BODY)."""
+    return f"{name} {ANSWER_FORMAT}"
+
+
+def answer_items(atts: tuple[FetchAtt, ...]) -> tuple[str, ...]:
+    """The items of *atts* answered from the structure and kept once made
+    (the store's message_answer, the process's DerivedCache)."""
+    return tuple(a.name for a in atts if a.section is None and a.name in _STRUCTURED)
+
+
+def from_head(att: FetchAtt) -> bool:
+    """Whether *att* is answered from the stored top header fields
+    (mimestructure.HEAD_FIELDS) alone: BODY[HEADER.FIELDS (...)] of those."""
+    s = att.section
+    return (
+        s is not None
+        and att.name == "BODY"
+        and not s.part
+        and s.text == "HEADER.FIELDS"
+        and all(f.lower() in HEAD_FIELDS for f in s.fields)
     )
+
+
+def sections_need_structure(atts: tuple[FetchAtt, ...], head: bool) -> bool:
+    """Whether a section of *atts* needs the stored structure (with *head*
+    stored, HEADER.FIELDS of its fields does not)."""
+    return any(a.section is not None and not (head and from_head(a)) for a in atts)
 
 
 def read_head(source: Opener, end: int) -> bytes:
@@ -135,21 +153,32 @@ def read_head(source: Opener, end: int) -> bytes:
 
 
 def structure_for(
-    blob: bytes | None, source: Opener | None, msgid: int, computed: dict[int, bytes]
+    blob: bytes | None,
+    source: Opener | None,
+    msgid: int,
+    computed: dict[int, tuple[bytes, bytes]],
+    *,
+    head: bool = True,
 ) -> Stored:
     """A message's stored structure, or (mail stored before structures were,
-    or in an older format) parsed from its file and added to *computed*."""
+    or in an older format) parsed from its file and added to *computed* with
+    its header fields. A structure stored before the header fields were
+    (*head* false) gets them from the header's bytes."""
     if blob is not None and blob[:1] == bytes([FORMAT]):
-        return Stored(blob)
+        stored = Stored(blob)
+        if not head and source is not None:
+            computed[msgid] = (blob, head_of(read_head(source, stored.body_start)))
+        return stored
     assert source is not None
     buf = map_file(source)
     try:
         parsed = mimestructure.structure_of(buf)
+        fields = head_of(buf[0 : parsed.root.body_start])
     finally:
         if isinstance(buf, mmap.mmap):
             buf.close()
     blob = mimestructure.dump(parsed)
-    computed[msgid] = blob
+    computed[msgid] = (blob, fields)
     return Stored(blob, parsed)
 
 
@@ -200,9 +229,14 @@ def _section(
     file: Callable[[], mmap.mmap | bytes],
     structure: Callable[[], Part],
     stored: Stored | None,
+    head: bytes | None,
 ) -> list[Segment]:
     section = att.section
     assert section is not None
+    if head is not None and from_head(att):
+        # The asked fields are among those stored: no file at all.
+        data = filter_header(head, section.fields, keep=True)
+        return [b"{%d}\r\n" % len(data) + data]
     if (
         stored is not None
         and not section.part
@@ -246,28 +280,34 @@ def fetch_items(
     derived: DerivedCache | None = None,
     account: str = "",
     stored: Stored | None = None,
+    answers: dict[str, bytes] | None = None,
+    made: dict[str, bytes] | None = None,
+    head: bytes | None = None,
 ) -> list[Segment]:
-    """The parenthesised FETCH data of *msg* (without "* n FETCH "); *derived*
-    keeps ENVELOPE/BODY/BODYSTRUCTURE answers of *account*'s messages; with
-    its *stored* structure, those need not read the message file."""
+    """The parenthesised FETCH data of *msg* (without "* n FETCH "), with the
+    message's content opened by *source* (only when the file is read).
+
+    ENVELOPE/BODY/BODYSTRUCTURE come from *answers* (kept earlier), then
+    *derived* (the process's cache of *account*'s messages), then are made
+    from the *stored* structure (or the file) and added to *made* and
+    *derived*; HEADER.FIELDS of the stored common fields come from *head*."""
     out: list[Segment] = [b"("]
     first = True
 
-    def item(name: str, value: list[Segment]) -> None:
+    def item(name: bytes, value: list[Segment]) -> None:
         nonlocal first
-        out.append((b"" if first else b" ") + name.encode() + b" ")
+        out.append(name if first else b" " + name)
         out.extend(value)
         first = False
 
-    names = [a.name for a in atts]
-    if with_uid and "UID" not in names:
-        item("UID", [str(msg.uid).encode()])
+    if with_uid and not any(a.name == "UID" for a in atts):
+        item(b"UID ", [b"%d" % msg.uid])
     structured = any(a.name in ("BODY", "BODYSTRUCTURE") and a.section is None for a in atts)
     mapped: list[mmap.mmap | bytes] = []
 
     def file() -> mmap.mmap | bytes:
         """The message file, mapped on first use (not at all when every answer
-        comes from *derived*)."""
+        comes from what is kept)."""
         if not mapped:
             assert source is not None
             mapped.append(map_file(source))
@@ -279,12 +319,17 @@ def fetch_items(
         return cache.get(msg.msgid, file())[0]
 
     def remembered(name: str, make: Callable[[], bytes]) -> bytes:
-        if derived is None:
-            return make()
-        value = derived.get(account, msg.msgid, name)
+        value = answers.get(name) if answers is not None else None
+        if value is not None:
+            return value
+        if derived is not None:
+            value = derived.get(account, msg.msgid, name)
         if value is None:
             value = make()
-            derived.put(account, msg.msgid, name, value)
+            if derived is not None:
+                derived.put(account, msg.msgid, name, value)
+            if made is not None:
+                made[name] = value
         return value
 
     try:
@@ -292,17 +337,20 @@ def fetch_items(
             n = att.name
             if att.section is not None:
                 assert source is not None
-                item(att.response_name(), _section(att, source, file, structure, stored))
+                item(
+                    att.response_name().encode() + b" ",
+                    _section(att, source, file, structure, stored, head),
+                )
             elif n == "UID":
-                item(n, [str(msg.uid).encode()])
+                item(b"UID ", [b"%d" % msg.uid])
             elif n == "FLAGS":
-                item(n, [encode.flag_list(flags_of(msg))])
+                item(b"FLAGS ", [encode.flag_list(flags_of(msg))])
             elif n == "MODSEQ":
-                item(n, [b"(%d)" % msg.modseq])
+                item(b"MODSEQ ", [b"(%d)" % msg.modseq])
             elif n == "INTERNALDATE":
-                item(n, [encode.internal_date(msg.received)])
+                item(b"INTERNALDATE ", [encode.internal_date(msg.received)])
             elif n == "RFC822.SIZE":
-                item(n, [str(msg.size).encode()])
+                item(b"RFC822.SIZE ", [b"%d" % msg.size])
             elif n == "ENVELOPE":
 
                 def envelope() -> bytes:
@@ -313,7 +361,7 @@ def fetch_items(
                         cache.get(msg.msgid, file())
                     return encode.envelope(cache.header(msg.msgid, file()))
 
-                item(n, [remembered(n, envelope)])
+                item(b"ENVELOPE ", [remembered(n, envelope)])
             elif n in ("BODYSTRUCTURE", "BODY"):
 
                 def body(n: str = n) -> bytes:
@@ -325,7 +373,7 @@ def fetch_items(
                         root, headers = cache.get(msg.msgid, file())
                     return encode.body_structure(root, headers, extended=n == "BODYSTRUCTURE")
 
-                item(n, [remembered(n, body)])
+                item(n.encode() + b" ", [remembered(n, body)])
             elif n in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
                 assert source is not None
                 buf = file()
@@ -335,7 +383,7 @@ def fetch_items(
                     "RFC822.HEADER": (0, end),
                     "RFC822.TEXT": (end, len(buf)),
                 }[n]
-                item(n, _literal(source, buf, start, stop, None))
+                item(n.encode() + b" ", _literal(source, buf, start, stop, None))
     finally:
         if mapped and isinstance(mapped[0], mmap.mmap):
             mapped[0].close()

@@ -6,6 +6,8 @@ from its byte ranges (RFC 9051 §6.4.5)."""
 
 from __future__ import annotations
 
+import functools
+
 from postel.imapserver.errors import IMAPServerError
 from postel.imapserver.fetchatt import Section
 from postel.store.mimestructure import (
@@ -15,6 +17,7 @@ from postel.store.mimestructure import (
     Part,
     count_lines,
     header_end,
+    header_fields,
     parse_header,
     parse_structure,
 )
@@ -77,21 +80,14 @@ def section_range(root: Part, section: Section) -> tuple[int, int]:
     return node.start, node.body_start
 
 
+@functools.lru_cache(maxsize=64)
+def _lowered(fields: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f.lower() for f in fields)
+
+
 def filter_header(header: bytes, fields: tuple[str, ...], keep: bool) -> bytes:
     """Header lines whose names are (*keep*) or are not in *fields*, then the blank line."""
-    wanted = {f.lower() for f in fields}
-    out: list[bytes] = []
-    taking = False
-    for line in header.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            break
-        if line[:1] in (b" ", b"\t"):
-            if taking:
-                out.append(line)
-            continue
-        name = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
-        taking = (name in wanted) == keep
-        if taking:
-            out.append(line)
+    wanted = _lowered(fields)
+    out = [lines for name, lines in header_fields(header) if (name in wanted) == keep]
     out.append(b"\r\n")
     return b"".join(out)

@@ -11,29 +11,21 @@ import base64
 import contextlib
 import functools
 import logging
+import os
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
-from postel.imapserver import appendcmd, encode, mutf7, quota, searchres, training
+from postel.imapserver import appendcmd, encode, fetchpage, mutf7, quota, searchres, training
 from postel.imapserver import search as searching
 from postel.imapserver.binary import UnknownCTE
 from postel.imapserver.command import Command, QResync, parse_command
 from postel.imapserver.compress import CorruptStream, DeflatingWriter, InflatingReader
 from postel.imapserver.context import SessionContext, Watch
 from postel.imapserver.errors import ParseError
-from postel.imapserver.fetch import (
-    FileRange,
-    Segment,
-    StructureCache,
-    cached,
-    fetch_items,
-    flags_of,
-    needs_file,
-    needs_structure,
-    structure_for,
-)
+from postel.imapserver.fetch import FileRange, StructureCache, flags_of
 from postel.imapserver.fetchatt import FetchAtt
 from postel.imapserver.listing import list_entries, list_options, lsub_entries, to_imap
 from postel.imapserver.literal import SpilledLiteral
@@ -48,7 +40,7 @@ from postel.imapserver.reader import (
 from postel.imapserver.searchkeys import uses_modseq
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
-from postel.imapserver.storeapi import PAGE, MailStore, iter_messages
+from postel.imapserver.storeapi import MailStore, iter_messages, page_messages
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import MailboxInfo, Message, StoreError
@@ -890,7 +882,7 @@ class Session:
 
     async def _messages(self, uids: list[int]) -> list[Message]:
         """The index entries of *uids* (ascending), paged from the store."""
-        return await self._thread(_page_messages, self._store(), self._sel().name, uids)
+        return await self._thread(page_messages, self._store(), self._sel().name, uids)
 
     async def cmd_fetch(self, cmd: Command) -> None:
         assert cmd.seqset is not None
@@ -913,60 +905,25 @@ class Session:
             gone = [u for u in changes.vanished if cmd.seqset.contains(u, largest)]
             if gone:
                 self.send(f"* VANISHED (EARLIER) {format_uids(gone)}".encode())
-        file_needed = needs_file(atts)
-        structured = needs_structure(atts)
-        set_seen = not sel.readonly and any(a.sets_seen for a in atts)
+        fetch = fetchpage.Fetch(
+            atts,
+            with_uid=cmd.uid,
+            since=since,
+            set_seen=not sel.readonly and any(a.sets_seen for a in atts),
+            account=self.account,
+            cache=self.cache,
+            derived=self.ctx.derived,
+        )
         store = self._store()
         read: list[tuple[int, bool | None]] = []  # \Seen set by this FETCH: a verdict
         for i in range(0, len(uids), FETCH_PAGE):
             batch = uids[i : i + FETCH_PAGE]
-
-            def build(batch: list[int] = batch) -> list[tuple[int, list[Segment]]]:
-                out = []
-                msgs = _page_messages(store, sel.name, batch)
-                # Messages whose answers are all in the answer cache need no structure.
-                wanted = {
-                    m.msgid
-                    for m in msgs
-                    if structured and not cached(self.ctx.derived, self.account, m.msgid, atts)
-                }
-                blobs = store.structures(sorted(wanted)) if wanted else {}
-                computed: dict[int, bytes] = {}
-                for msg in msgs:
-                    if since is not None and msg.modseq <= since:
-                        continue
-                    extra = atts
-                    if set_seen and "\\Seen" not in msg.flags:
-                        msg = store.set_flags(msg.msgid, ["\\Seen"], [])
-                        read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
-                        sel.own[msg.uid] = msg.modseq  # announced here, not again
-                        if not any(a.name == "FLAGS" for a in atts):
-                            extra = (*atts, FetchAtt("FLAGS"))
-                    source = (
-                        functools.partial(store.open_message, msg.msgid) if file_needed else None
-                    )
-                    try:
-                        stored = None
-                        if msg.msgid in wanted:
-                            blob = blobs.get(msg.msgid)
-                            stored = structure_for(blob, source, msg.msgid, computed)
-                        items = fetch_items(
-                            msg,
-                            extra,
-                            source,
-                            self.cache,
-                            with_uid=cmd.uid,
-                            derived=self.ctx.derived,
-                            account=self.account,
-                            stored=stored,
-                        )
-                    except MessageNotFound:
-                        continue  # expunged meanwhile
-                    out.append((sel.msn(msg.uid), items))
-                store.keep_structures(computed)
-                return out
-
-            for msn, items in await self._thread(build):
+            page = await self._thread(fetchpage.build, store, sel.name, batch, fetch)
+            for msg in page.seen:
+                read.append((msg.msgid, training.verdict_for_flags(sel.name, ["\\Seen"])))
+                sel.own[msg.uid] = msg.modseq  # announced here, not again
+            for uid, items in page.items:
+                msn = sel.msn(uid)
                 if msn == 0:
                     continue
                 self._out.append(b"* %d FETCH " % msn)
@@ -1135,7 +1092,7 @@ class Session:
 
         def run() -> list[tuple[int, int]]:
             pairs = []
-            for msg in _page_messages(store, sel.name, uids):
+            for msg in page_messages(store, sel.name, uids):
                 try:
                     new = (
                         store.move(msg.msgid, target.name)
@@ -1203,25 +1160,18 @@ class Session:
         self.no(cmd.tag, "quotas are set by the administrator (domains.toml)", "NOPERM")
 
 
-def _page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:
-    """The messages of ascending *uids*, read in index pages from the first."""
-    if not uids:
-        return []
-    wanted = set(uids)
-    out: list[Message] = []
-    if len(uids) <= 3:
-        for uid in uids:
-            with contextlib.suppress(MessageNotFound):
-                out.append(store.get_by_uid(mailbox, uid))
-        return out
-    after, last = uids[0] - 1, uids[-1]
-    while after < last:
-        page = store.page(mailbox, after, min(PAGE, last - after))
-        out.extend(m for m in page if m.uid in wanted)
-        if not page or page[-1].uid >= last:
-            break
-        after = page[-1].uid
-    return out
+def _write_temp(directory: Path, data: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"imap-append-{os.getpid()}-{os.urandom(8).hex()}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _one_line(text: str) -> str:

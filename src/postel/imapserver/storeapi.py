@@ -4,13 +4,14 @@ them in a thread); none returns a whole mailbox at once."""
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from postel.store import MailboxInfo, Message
+from postel.store import MailboxInfo, Message, MessageNotFound
 from postel.store.api import AccountMail
 from postel.store.changes import MailboxChanges
 from postel.store.message import FlagsStored
@@ -61,8 +62,21 @@ class MailStore(Protocol):
         """Stored MIME structures (postel.store.mimestructure) by msgid."""
         ...
 
-    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
-        """Store structures computed from the files (mail stored before them)."""
+    def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
+        """Store structures and header fields computed from the files (mail
+        stored before them)."""
+        ...
+
+    def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """The stored common header fields (mimestructure.head_of) by msgid."""
+        ...
+
+    def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        """Answers kept by :meth:`keep_answers`, by msgid and item."""
+        ...
+
+    def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        """Keep answers derived from the files (ENVELOPE, BODYSTRUCTURE)."""
         ...
 
     def open_message(self, msgid: int) -> BinaryIO:
@@ -91,6 +105,27 @@ def iter_messages(store: MailStore, mailbox: str, after_uid: int = 0) -> Iterato
         if len(page) < PAGE:
             return
         after_uid = page[-1].uid
+
+
+def page_messages(store: MailStore, mailbox: str, uids: list[int]) -> list[Message]:
+    """The messages of ascending *uids*, read in index pages from the first."""
+    if not uids:
+        return []
+    wanted = set(uids)
+    out: list[Message] = []
+    if len(uids) <= 3:
+        for uid in uids:
+            with contextlib.suppress(MessageNotFound):
+                out.append(store.get_by_uid(mailbox, uid))
+        return out
+    after, last = uids[0] - 1, uids[-1]
+    while after < last:
+        page = store.page(mailbox, after, min(PAGE, last - after))
+        out.extend(m for m in page if m.uid in wanted)
+        if not page or page[-1].uid >= last:
+            break
+        after = page[-1].uid
+    return out
 
 
 class AccountMailStore:
@@ -151,8 +186,17 @@ class AccountMailStore:
     def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
         return self.account.structures(msgids)
 
-    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+    def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
         self.account.keep_structures(structures)
+
+    def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        return self.account.heads(msgids)
+
+    def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        return self.account.answers(msgids)
+
+    def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        self.account.keep_answers(answers)
 
     def open_message(self, msgid: int) -> BinaryIO:
         return self.account.open_message(msgid)

@@ -51,7 +51,8 @@ class Messages(Reading):
         mailbox = normalize_mailbox(mailbox)
         system, keywords = split_flags(flags)
         # Parsing and hashing are CPU work: not on the event loop.
-        env, mime, digest = await asyncio.to_thread(_prepare, data, self.name)
+        env, kept, digest = await asyncio.to_thread(_prepare, data, self.name)
+        mime, head = kept if kept is not None else (None, None)
         when = received if received is not None else datetime.now(UTC)
         async with change_tx(self.pool, self.id, self.name) as tx:
             # The account's lock first, as every writer of the account: a removal
@@ -64,8 +65,8 @@ class Messages(Reading):
             cur = await tx.conn.execute(
                 "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
                 "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-                "has_attachments, body, mime) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "has_attachments, body, mime, head) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 f"RETURNING {MESSAGE_COLUMNS.replace('m.', '')}",
                 (
                     mailbox_id,
@@ -86,6 +87,7 @@ class Messages(Reading):
                     env.has_attachments,
                     digest,
                     mime,
+                    head,
                 ),
             )
             msg = await cur.fetchone()
@@ -299,16 +301,18 @@ class _NoChange(Exception):
         self.message = message
 
 
-def _prepare(data: bytes, account: str) -> tuple[Envelope, bytes | None, bytes]:
-    """The envelope, the stored MIME structure and the SHA-256 of a new message."""
+def _prepare(data: bytes, account: str) -> tuple[Envelope, tuple[bytes, bytes] | None, bytes]:
+    """The envelope, the stored MIME structure with the header's common fields,
+    and the SHA-256 of a new message."""
     env = parse_envelope(header_block(data[:HEADER_READ]))
     return env, _structure(data, account), hashlib.sha256(data).digest()
 
 
-def _structure(data: bytes, account: str) -> bytes | None:
-    """The stored MIME structure; None (computed on first IMAP use) when it cannot be."""
+def _structure(data: bytes, account: str) -> tuple[bytes, bytes] | None:
+    """The stored MIME structure and header fields (mimestructure.stored_form);
+    None (computed on first IMAP use) when they cannot be."""
     try:
-        return mimestructure.dump(mimestructure.structure_of(data))
+        return mimestructure.stored_form(data)
     except Exception as exc:
         log.warning("MIME structure not stored", extra={"account": account, "err": repr(exc)})
         return None

@@ -166,16 +166,63 @@ class Reading:
             rows = await cur.fetchall()
         return {col_int(r[0]): col_bytes(r[1]) for r in rows}
 
-    async def keep_structures(self, structures: Mapping[int, bytes]) -> None:
-        """Not a change clients see (bodies never change, nor their structure)."""
+    async def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """The stored common header fields (mimestructure.head_of) by msgid."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT m.id, m.head FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
+                "WHERE m.id = ANY(%s) AND b.account_id = %s AND m.head IS NOT NULL",
+                (list(msgids), self.id),
+            )
+            rows = await cur.fetchall()
+        return {col_int(r[0]): col_bytes(r[1]) for r in rows}
+
+    async def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
+        """Structures and header fields computed after delivery. Not a change
+        clients see (bodies never change, nor their structure)."""
         if not structures:
             return
         async with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor()
             await cur.executemany(
-                "UPDATE message m SET mime = %s FROM mailbox b "
+                "UPDATE message m SET mime = %s, head = %s FROM mailbox b "
                 "WHERE m.id = %s AND b.id = m.mailbox_id AND b.account_id = %s",
-                [(blob, msgid, self.id) for msgid, blob in structures.items()],
+                [(blob, head, msgid, self.id) for msgid, (blob, head) in structures.items()],
+            )
+
+    async def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        """Answers kept by :meth:`keep_answers`, by msgid and item."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT a.message_id, a.item, a.value FROM message_answer a "
+                "JOIN message m ON m.id = a.message_id JOIN mailbox b ON b.id = m.mailbox_id "
+                "WHERE a.message_id = ANY(%s) AND b.account_id = %s",
+                (list(msgids), self.id),
+            )
+            rows = await cur.fetchall()
+        out: dict[int, dict[str, bytes]] = {}
+        for r in rows:
+            out.setdefault(col_int(r[0]), {})[str(r[1])] = col_bytes(r[2])
+        return out
+
+    async def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        """Keep answers derived from the bodies (ENVELOPE, BODYSTRUCTURE); a
+        message removed meanwhile keeps none."""
+        rows = [
+            (msgid, item, value)
+            for msgid, items in answers.items()
+            for item, value in items.items()
+        ]
+        if not rows:
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            await cur.executemany(
+                "INSERT INTO message_answer (message_id, item, value) "
+                "SELECT m.id, %s, %s FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
+                "WHERE m.id = %s AND b.account_id = %s "
+                "ON CONFLICT (message_id, item) DO UPDATE SET value = excluded.value",
+                [(item, value, msgid, self.id) for msgid, item, value in rows],
             )
 
     async def usage(self) -> int:

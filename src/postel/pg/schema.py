@@ -151,4 +151,17 @@ CREATE INDEX queue_entry_due ON queue_entry (next_attempt) WHERE NOT hold;
 CREATE INDEX queue_entry_msg ON queue_entry (msg_id);
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE]
+# Version 3: the top header's common fields next to the structure (IMAP's
+# HEADER.FIELDS without the body), and answers derived once from a message
+# (ENVELOPE, BODYSTRUCTURE), as the SQLite store keeps them.
+HEADS_AND_ANSWERS = """
+ALTER TABLE message ADD COLUMN head bytea;
+CREATE TABLE message_answer (
+    message_id bigint NOT NULL REFERENCES message (id) ON DELETE CASCADE,
+    item text NOT NULL,
+    value bytea NOT NULL,
+    PRIMARY KEY (message_id, item)
+);
+"""
+
+MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS]

@@ -94,8 +94,17 @@ class PgMailStore:
     def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
         return self._run(self.account.structures(msgids))
 
-    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
+    def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
         self._run(self.account.keep_structures(dict(structures)))
+
+    def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        return self._run(self.account.heads(msgids))
+
+    def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        return self._run(self.account.answers(msgids))
+
+    def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        self._run(self.account.keep_answers({k: dict(v) for k, v in answers.items()}))
 
     def open_message(self, msgid: int) -> BinaryIO:
         """The body, read from a file of the local cache (written on first use,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class AccountStore(Placing, Mailboxes, Messages, DomainSecurityMemory, Checks, R
         self._batcher = batcher if batcher is not None else DeliveryBatcher(self._this_account)
         self._lock = threading.RLock()
         self._mailbox_names: dict[str, str] = {}  # given name -> normalised
+        self._uid_cache: dict[int, tuple[tuple[int, int], array[int]]] = {}  # Messages.uids
         self._msgdir = directory / "msg"
         self._msgdir_str = str(self._msgdir)
         _ensure_dir(directory)

@@ -35,6 +35,12 @@ MAX_PAGE = 10_000
 MAX_SUMMARIES = 200  # thread keys of one thread_summaries call
 FLAG_CHUNK = 500  # UIDs per SELECT of store_flags (SQLite's variable limit is higher)
 FLAG_MODES = ("add", "remove", "replace")
+UIDS_CHUNK = 50_000  # UIDs per query of uids()
+UIDS_KEPT = 8  # mailboxes whose UIDs uids() keeps
+UIDS_SQL = (
+    "SELECT group_concat(uid) FROM (SELECT uid FROM message WHERE mailbox_id = ? AND uid > ? "
+    "ORDER BY uid LIMIT ?)"
+)
 
 
 class Messages(AccountBase):
@@ -42,6 +48,8 @@ class Messages(AccountBase):
 
     _backfill_stop: threading.Event
     _backfill: threading.Thread | None
+    # mailbox id -> ((highestmodseq, uidnext), its UIDs), for uids()
+    _uid_cache: dict[int, tuple[tuple[int, int], array[int]]]
 
     # -- messages ---------------------------------------------------------
 
@@ -423,39 +431,67 @@ class Messages(AccountBase):
 
     def uids(self, mailbox: str) -> array[int]:
         """The UIDs of *mailbox* in order, from the (mailbox_id, uid) index only
-        (what IMAP SELECT needs, without reading the rows)."""
+        (what IMAP SELECT needs, without reading the rows).
+
+        The last answer per mailbox is kept: every change to a mailbox's set
+        of UIDs moves its UIDNEXT (a message in) or its HIGHESTMODSEQ (a
+        message out), in whichever process, so while both are as they were
+        the UIDs are too, and a SELECT of 100,000 copies an array."""
         mailbox = normalize_mailbox(mailbox)
-        out = array("I")
         with self._lock:
             self._check_open()
             mailbox_id = self._mailbox_id(mailbox, create=False)
-            cur = self._conn.execute(
-                "SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)
-            )
-            while rows := cur.fetchmany(4096):
-                out.extend(r[0] for r in rows)
+            version = self._uid_version(mailbox_id)
+            hit = self._uid_cache.get(mailbox_id)
+            if hit is not None and hit[0] == version:
+                return array("I", hit[1])
+            out = self._read_uids(mailbox_id)
+            if self._uid_version(mailbox_id) == version:  # nothing changed meanwhile
+                if len(self._uid_cache) >= UIDS_KEPT:
+                    self._uid_cache.pop(next(iter(self._uid_cache)))
+                self._uid_cache[mailbox_id] = (version, array("I", out))
+        return out
+
+    def _uid_version(self, mailbox_id: int) -> tuple[int, int]:
+        row = self._conn.execute(
+            "SELECT highestmodseq, uidnext FROM mailbox WHERE id = ?", (mailbox_id,)
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else (-1, -1)
+
+    def _read_uids(self, mailbox_id: int) -> array[int]:
+        out = array("I")
+        while True:
+            # One text per chunk instead of a row tuple per message: the
+            # tuples (garbage-collected objects) set off full collections
+            # of the server's heap, which made SELECT of 10,000 messages
+            # take 50-200 ms now and then instead of 5.
+            after = out[-1] if out else 0
+            (text,) = self._conn.execute(UIDS_SQL, (mailbox_id, after, UIDS_CHUNK)).fetchone()
+            if not text:
+                break
+            chunk = sorted(map(int, text.split(",")))
+            out.extend(chunk)
+            if len(chunk) < UIDS_CHUNK:
+                break
         return out
 
     def structures(self, msgids: Sequence[int]) -> dict[int, bytes]:
         """The stored MIME structures (store/mimestructure.py) of *msgids*, by
         msgid; messages stored before migration 5 may have none yet."""
-        out: dict[int, bytes] = {}
-        with self._lock:
-            self._check_open()
-            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
-                chunk = msgids[i : i + 500]
-                marks = ", ".join("?" * len(chunk))
-                for msgid, blob in self._conn.execute(
-                    f"SELECT id, mime FROM message_mime WHERE id IN ({marks})",
-                    chunk,
-                ):
-                    out[int(msgid)] = bytes(blob)
-        return out
+        return {k: v for k, v in self._by_id("SELECT id, mime FROM message_mime", msgids)}
 
-    def keep_structures(self, structures: Mapping[int, bytes]) -> None:
-        """Store MIME structures computed after delivery (for mail stored
-        before migration 5, or in an older format): one transaction, not a
-        change any client sees (files never change, nor their structure)."""
+    def heads(self, msgids: Sequence[int]) -> dict[int, bytes]:
+        """The stored lines of the top header's common fields
+        (mimestructure.head_of) of *msgids*; mail stored before migration 8
+        may have none yet."""
+        sql = "SELECT id, head FROM message_mime"
+        return {k: v for k, v in self._by_id(sql, msgids, "head IS NOT NULL")}
+
+    def keep_structures(self, structures: Mapping[int, tuple[bytes, bytes]]) -> None:
+        """Store MIME structures and header fields (mimestructure.stored_form)
+        computed after delivery (for mail stored before migration 8, or in an
+        older format): one transaction, not a change any client sees (files
+        never change, nor their structure)."""
         if not structures:
             return
         with self._lock:
@@ -463,10 +499,53 @@ class Messages(AccountBase):
             with self._write():
                 # Not for a message removed meanwhile.
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO message_mime (id, mime) "
-                    "SELECT id, ? FROM message WHERE id = ?",
-                    [(blob, msgid) for msgid, blob in structures.items()],
+                    "INSERT OR REPLACE INTO message_mime (id, mime, head) "
+                    "SELECT id, ?, ? FROM message WHERE id = ?",
+                    [(mime, head, msgid) for msgid, (mime, head) in structures.items()],
                 )
+
+    def answers(self, msgids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        """Answers a reader derived from the messages *msgids* and kept with
+        :meth:`keep_answers`, by msgid and item."""
+        out: dict[int, dict[str, bytes]] = {}
+        sql = "SELECT id, item, value FROM message_answer"
+        with self._lock:
+            self._check_open()
+            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
+                chunk = msgids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                for msgid, item, value in self._conn.execute(f"{sql} WHERE id IN ({marks})", chunk):
+                    out.setdefault(msgid, {})[item] = value
+        return out
+
+    def keep_answers(self, answers: Mapping[int, Mapping[str, bytes]]) -> None:
+        """Keep answers derived from messages' files (IMAP's ENVELOPE and
+        BODYSTRUCTURE, say), by msgid and item: one transaction, not a change
+        any client sees; dropped with the message."""
+        rows = [(item, v, msgid) for msgid, items in answers.items() for item, v in items.items()]
+        if not rows:
+            return
+        with self._lock:
+            self._check_open()
+            with self._write():
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO message_answer (id, item, value) "
+                    "SELECT id, ?, ? FROM message WHERE id = ?",
+                    rows,
+                )
+
+    def _by_id(self, sql: str, msgids: Sequence[int], cond: str = "") -> list[tuple[int, bytes]]:
+        """(id, blob) rows of *sql* for *msgids*, in chunks."""
+        out: list[tuple[int, bytes]] = []
+        extra = f" AND {cond}" if cond else ""
+        with self._lock:
+            self._check_open()
+            for i in range(0, len(msgids), 500):  # under SQLite's variable limit
+                chunk = msgids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                cur = self._conn.execute(f"{sql} WHERE id IN ({marks}){extra}", chunk)
+                out.extend((int(k), bytes(v)) for k, v in cur)
+        return out
 
     def move(self, msgid: int, mailbox: str) -> Message:
         """Move a message to another existing mailbox; it gets a new UID there.

@@ -9,6 +9,7 @@ BODY[section] from byte ranges (RFC 2045/2046)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
 import os
@@ -243,6 +244,61 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
+# The top header's fields kept as sent next to the structure (message_mime.head),
+# so that BODY.PEEK[HEADER.FIELDS (...)] of these, what mail clients ask for a
+# message list, is answered without reading the message file.
+HEAD_FIELDS = ENVELOPE_FIELDS | frozenset(
+    {
+        "references",
+        "content-type",
+        "priority",
+        "x-priority",
+        "importance",
+        "list-id",
+        "newsgroups",
+    }
+)
+
+
+def header_fields(header: bytes) -> list[tuple[str, bytes]]:
+    """The fields of a header block as (lower-case name, the field's lines as
+    sent, continuation lines included) up to the blank line; a continuation
+    line before any field belongs to none and is left out."""
+    out: list[tuple[str, bytes]] = []
+    name = ""
+    lines: list[bytes] = []
+    for line in header.splitlines(keepends=True):
+        if line[:1] in _FOLDING:
+            if lines:
+                lines.append(line)
+            continue
+        if lines:
+            out.append((name, lines[0] if len(lines) == 1 else b"".join(lines)))
+            lines = []
+        if line == b"\r\n" or line == b"\n":
+            break
+        colon = line.find(b":")
+        name = _field_name(line if colon < 0 else line[:colon])
+        lines = [line]
+    if lines:
+        out.append((name, b"".join(lines)))
+    return out
+
+
+_FOLDING = (b" ", b"\t")
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_name(raw: bytes) -> str:
+    return raw.strip().decode("ascii", "replace").lower()
+
+
+def head_of(header: bytes) -> bytes:
+    """The lines of the HEAD_FIELDS fields of *header* (the top header block),
+    in their order, as sent."""
+    return b"".join(lines for name, lines in header_fields(header) if name in HEAD_FIELDS)
+
+
 @dataclass
 class Structure:
     """A message's parts, and the ENVELOPE fields (name, value as sent) of its
@@ -270,6 +326,13 @@ def structure_of(buf: Buffer) -> Structure:
             todo.append(inner)
         todo.extend(p.children)
     return Structure(root, envelopes)
+
+
+def stored_form(buf: Buffer) -> tuple[bytes, bytes]:
+    """What is kept of the message in *buf*: its structure's stored form
+    (:func:`dump`) and its top header's HEAD_FIELDS lines (:func:`head_of`)."""
+    s = structure_of(buf)
+    return dump(s), head_of(buf[0 : s.root.body_start])
 
 
 def envelope_header(fields: list[tuple[str, str]]) -> EmailMessage:

@@ -64,7 +64,8 @@ class _Pending:
     when: datetime
     requiretls: bool
     body: str = ""  # searchable text (store/bodytext.py)
-    mime: bytes | None = None  # the MIME structure (store/mimestructure.py)
+    # the MIME structure and the top header's common fields (store/mimestructure.py)
+    mime: tuple[bytes, bytes] | None = None
     unsynced: bool = False  # the file's data is not fsynced yet (Delivery.unsynced)
     result: Message | None = None
     error: BaseException | None = None
@@ -236,12 +237,13 @@ class Placing(AccountBase):
             mailbox, source, size, env, sysflags, kws, when, d.requiretls, body, mime, d.unsynced
         )
 
-    def _structure(self, fp: BinaryIO, source: str) -> bytes | None:
-        """The stored form of the message's MIME structure, parsed from the
-        mapped file; None (computed on first IMAP use) when it cannot be."""
+    def _structure(self, fp: BinaryIO, source: str) -> tuple[bytes, bytes] | None:
+        """The stored form of the message's MIME structure and its header's
+        common fields, parsed from the mapped file; None (computed on first
+        IMAP use) when it cannot be."""
         buf = map_file(fp)
         try:
-            return mimestructure.dump(mimestructure.structure_of(buf))
+            return mimestructure.stored_form(buf)
         except Exception as exc:
             log.warning(
                 "MIME structure not stored",
@@ -467,7 +469,9 @@ class Placing(AccountBase):
         msgid = cur.lastrowid
         assert msgid is not None
         if req.mime is not None:
-            conn.execute("INSERT INTO message_mime (id, mime) VALUES (?, ?)", (msgid, req.mime))
+            conn.execute(
+                "INSERT INTO message_mime (id, mime, head) VALUES (?, ?, ?)", (msgid, *req.mime)
+            )
         conn.execute(
             f"INSERT INTO {FTS_TABLE} (rowid, subject, sender, recipients, body) "
             "VALUES (?, ?, ?, ?, ?)",

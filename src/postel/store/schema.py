@@ -75,6 +75,23 @@ RECOVERY_CHECKPOINT = """
         SELECT 'files_checked_through', COALESCE(MAX(id), 0) FROM message;
 """
 
+# Migration 8: next to each structure the lines of the top header's common
+# fields (mimestructure.HEAD_FIELDS) as sent, for HEADER.FIELDS without the
+# file (NULL for mail stored before: filled on first IMAP use), and answers
+# derived from a message by a reader such as IMAP (ENVELOPE, BODYSTRUCTURE),
+# computed once and kept: message files never change.
+HEADS_AND_ANSWERS = """
+    ALTER TABLE message_mime ADD COLUMN head BLOB;
+    CREATE TABLE message_answer (
+        id INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (id, item)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER message_answer_delete AFTER DELETE ON message BEGIN
+        DELETE FROM message_answer WHERE id = old.id;
+    END;
+"""
 
 MIGRATIONS: list[Migration] = [
     """
@@ -127,6 +144,7 @@ MIGRATIONS: list[Migration] = [
     MIME_STRUCTURES,
     SUBSCRIPTIONS,
     RECOVERY_CHECKPOINT,
+    HEADS_AND_ANSWERS,
 ]
 
 MESSAGE_COLUMNS = (

@@ -82,32 +82,27 @@ imaps = {{ enabled = true }}
     }
 
 
+def web_only(name: str, web: str, *, ip: str = "", internal: bool = False) -> str:
+    """A listener with only a web service."""
+    return (
+        f"[listeners.{name}]\n"
+        + (f'ips = ["{ip}"]\n' if ip else "")
+        + ("internal = true\n" if internal else "")
+        + f"{CERT}\nsmtp = {{ enabled = false }}\nsubmission = {{ enabled = false }}\n"
+        + f"submissions = {{ enabled = false }}\nweb = {{ {web} }}\n"
+    )
+
+
+PUBLIC_IMAPS = f"[listeners.public]\n{CERT}\nimaps = {{ enabled = true }}\n"
+
+
 def test_autodiscover_srv_names_the_public_https_listener(tmp_path: Path) -> None:
     cfg = config(
         tmp_path,
-        f"""
-[listeners.public]
-{CERT}
-imaps = {{ enabled = true }}
-web = {{ enabled = true, port = 8443 }}
-
-[listeners.other]
-ips = ["192.0.2.10"]
-{CERT}
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = 443 }}
-
-[listeners.inside]
-ips = ["127.0.0.1"]
-internal = true
-{CERT}
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = 444 }}
-""",
+        PUBLIC_IMAPS
+        + "web = { enabled = true, port = 8443 }\n"
+        + web_only("other", "enabled = true, port = 443", ip="192.0.2.10")
+        + web_only("inside", "enabled = true, port = 444", ip="127.0.0.1", internal=True),
     )
     assert srv(cfg)[f"_autodiscover._tcp.{DOMAIN}."] == f"0 0 443 {HOST}."
 
@@ -115,20 +110,8 @@ web = {{ enabled = true, port = 444 }}
 def test_no_autodiscover_srv_without_a_public_https_listener(tmp_path: Path) -> None:
     cfg = config(
         tmp_path,
-        f"""
-[listeners.public]
-{CERT}
-imaps = {{ enabled = true }}
-web = {{ enabled = true, port = 80, tls = false }}
-
-[listeners.inside]
-ips = ["127.0.0.1"]
-internal = true
-{CERT}
-smtp = {{ enabled = false }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-web = {{ enabled = true, port = 8443 }}
-""",
+        PUBLIC_IMAPS
+        + "web = { enabled = true, port = 80, tls = false }\n"
+        + web_only("inside", "enabled = true, port = 8443", ip="127.0.0.1", internal=True),
     )
     assert f"_autodiscover._tcp.{DOMAIN}." not in srv(cfg)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 
 from postel.config import Config
+from postel.config.model import Listener
 
 log = logging.getLogger("postel.certcheck")
 
@@ -94,14 +96,13 @@ def check_certificate(
     return out
 
 
-def wanted_names(cfg: Config, listener: str) -> list[str]:
-    """The names a listener's certificate must cover: the mail host, and
-    mta-sts.<domain> of the domains with a policy when it serves MTA-STS
-    (RFC 8461 §3.3: the policy host needs a valid certificate)."""
-    lst = cfg.static.listeners[listener]
-    names = [cfg.static.hostname]
+def wanted_names(hostname: str, lst: Listener, mtasts_domains: Iterable[str]) -> list[str]:
+    """The names listener *lst*'s certificate must cover: the mail host, and
+    mta-sts.<domain> of *mtasts_domains* (those serving a policy) when it serves
+    MTA-STS (RFC 8461 §3.3: the policy host needs a valid certificate)."""
+    names = [hostname]
     if lst.web.enabled and lst.web.tls and lst.web.mtasts:
-        names += [f"mta-sts.{d}" for d, dom in sorted(cfg.domains.domains.items()) if dom.mta_sts]
+        names += [f"mta-sts.{d}" for d in sorted(mtasts_domains)]
     return names
 
 
@@ -110,6 +111,7 @@ def check_listeners(cfg: Config, now: dt.datetime | None = None) -> list[CertFin
     now = now or dt.datetime.now(dt.UTC)
     out: list[CertFinding] = []
     seen: set[tuple[Path, tuple[str, ...]]] = set()
+    mtasts_domains = [d for d, dom in cfg.domains.domains.items() if dom.mta_sts]
     for name, lst in cfg.static.listeners.items():
         uses_tls = (
             lst.submission.enabled
@@ -119,7 +121,7 @@ def check_listeners(cfg: Config, now: dt.datetime | None = None) -> list[CertFin
         )
         if not uses_tls:
             continue
-        names = wanted_names(cfg, name)
+        names = wanted_names(cfg.static.hostname, lst, mtasts_domains)
         for cert_file, _key in cfg.tls_pairs(lst):
             key = (cert_file, tuple(names))
             if key in seen or not cert_file.exists():

@@ -11,11 +11,16 @@ from pathlib import Path
 
 from postel.acme.storage import CertStore
 from postel.auth.dkim_key import public_key_record
-from postel.clientsetup import Endpoint, client_services
+from postel.clientsetup import ClientServices, Endpoint, client_services
 from postel.clientsetup.services import autodiscover_port
 from postel.config import Config
+from postel.config.domains import MTASTSPolicy
 from postel.config.keys import load_private_key
-from postel.config.model import LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY
+from postel.config.model import (
+    LETSENCRYPT_DIRECTORY,
+    LETSENCRYPT_STAGING_DIRECTORY,
+    ACMEConfig,
+)
 from postel.hostkeys import cert_file_spki_sha256
 
 
@@ -150,14 +155,14 @@ def domain_records(cfg: Config, domain: str) -> list[Record]:
             )
         )
     out.extend(client_records(cfg, domain))
-    out.extend(caa_records(cfg, domain))
+    out.extend(caa_records(cfg.static.acme, CertStore(cfg.datadir.root), domain))
     return out
 
 
-def caa_records(cfg: Config, domain: str) -> list[Record]:
+def caa_records(a: ACMEConfig, store: CertStore, domain: str) -> list[Record]:
     """CAA: only the CA in use may issue (RFC 8659), with ACME only to postel's
-    account and by its challenge (RFC 8657 accounturi, validationmethods)."""
-    a = cfg.static.acme
+    account and by its challenge (RFC 8657 accounturi, validationmethods); the
+    CA's issuer domains and the account come from the ACME state in *store*."""
     if not a.enabled:
         return [
             Record(
@@ -168,7 +173,6 @@ def caa_records(cfg: Config, domain: str) -> list[Record]:
                 "name yours if you use another",
             )
         ]
-    store = CertStore(cfg.datadir.root)
     issuers = store.caa_identities(a.directory_url)
     if not issuers and a.directory_url in (LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY):
         issuers = ["letsencrypt.org"]
@@ -202,6 +206,7 @@ def caa_records(cfg: Config, domain: str) -> list[Record]:
 def client_records(cfg: Config, domain: str) -> list[Record]:
     """Client settings: autoconfig host name and SRV records (RFC 6186, RFC 8314)."""
     host = cfg.static.hostname
+    services = client_services(cfg.static)
     return [
         Record(
             f"autoconfig.{domain}.",
@@ -209,8 +214,8 @@ def client_records(cfg: Config, domain: str) -> list[Record]:
             f"{host}.",
             "Client settings (autoconfig) are served by the mail host",
         ),
-        *submission_records(cfg, domain),
-        *imap_records(cfg, domain),
+        *submission_records(services, domain),
+        *imap_records(services, domain),
         Record(f"_pop3s._tcp.{domain}.", "SRV", "0 0 0 .", "No POP3 service (RFC 6186 §4)"),
         *autodiscover_records(cfg, domain),
     ]
@@ -254,9 +259,8 @@ def _kind(endpoints: tuple[Endpoint, ...], security: str) -> tuple[Endpoint, ...
     return tuple(ep for ep in endpoints if ep.security == security)
 
 
-def submission_records(cfg: Config, domain: str) -> list[Record]:
+def submission_records(services: ClientServices, domain: str) -> list[Record]:
     """Submission over TLS (465) preferred, STARTTLS (587) next (RFC 8314 §5.1)."""
-    services = client_services(cfg.static)
     subs = services.submission
     return [
         _srv(domain, services.hostname, "_submissions", 0, _kind(subs, "tls"), "submission"),
@@ -264,10 +268,9 @@ def submission_records(cfg: Config, domain: str) -> list[Record]:
     ]
 
 
-def imap_records(cfg: Config, domain: str) -> list[Record]:
+def imap_records(services: ClientServices, domain: str) -> list[Record]:
     """IMAP over TLS (993) preferred, STARTTLS (143) next (RFC 6186 §3.2, RFC 8314
     §5.1); "0 0 0 ." for a kind no public listener offers (RFC 6186 §4)."""
-    services = client_services(cfg.static)
     imap = services.imap
     return [
         _srv(domain, services.hostname, "_imaps", 0, _kind(imap, "tls"), "IMAP"),
@@ -275,13 +278,13 @@ def imap_records(cfg: Config, domain: str) -> list[Record]:
     ]
 
 
-def mtasts_policy_text(cfg: Config, domain: str) -> str | None:
-    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt."""
-    policy = cfg.domains.domains[domain].mta_sts
+def mtasts_policy_text(policy: MTASTSPolicy | None, hostname: str) -> str | None:
+    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt
+    for the domain's *policy*; its mx defaults to the mail host *hostname*."""
     if policy is None:
         return None
     lines = ["version: STSv1", f"mode: {policy.mode}"]
-    for mx in policy.mx or [cfg.static.hostname]:
+    for mx in policy.mx or [hostname]:
         lines.append(f"mx: {mx}")
     lines.append(f"max_age: {policy.max_age}")
     return "\r\n".join(lines) + "\r\n"

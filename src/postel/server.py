@@ -35,12 +35,13 @@ class Running:
     feed: ChangeFeed | None = None  # the account changes of every process
 
 
-async def check_resolver(cfg: Config) -> None:
-    """Warn loudly when the resolver does not validate DNSSEC (no DANE then)."""
+async def check_resolver(nameservers: list[str] | None, port: int) -> None:
+    """Warn loudly when the resolver of [dns] (*nameservers*, None: the
+    system's, on *port*) does not validate DNSSEC (no DANE then)."""
     from postel.dns.check import check_validating
     from postel.dns.resolver import DNSResolver
 
-    resolver = DNSResolver(cfg.static.dns.nameservers or None, port=cfg.static.dns.port)
+    resolver = DNSResolver(nameservers, port=port)
     try:
         ok, detail = await check_validating(resolver)
     except Exception as exc:  # the check must never stop the server
@@ -105,12 +106,13 @@ async def _run(
             pass
     cfg.datadir.ensure()
     if check_dns:
-        await check_resolver(cfg)
+        await check_resolver(cfg.static.dns.nameservers or None, cfg.static.dns.port)
     running = Running()
     async with AsyncExitStack() as stack:
         from postel.metrics.service import start_recording
 
-        start_recording(cfg, stack)  # before the queue and the SMTP workers start
+        # Before the queue and the SMTP workers start.
+        start_recording(cfg.static.metrics.enabled, cfg.datadir.root, stack)
         # Every database of this process, opened once (postel.wiring).
         root = await ServeRoot.open(cfg, stack)
         running.feed = root.feed

@@ -27,13 +27,17 @@ from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
+    from postel.dmarcdb import DMARCDB
+    from postel.dmarcevaldb import EvalDB
     from postel.dns.base import Resolver
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
     from postel.store.credentials import Credentials
     from postel.store.notify import ChangeFeed
     from postel.store.store import Store
+    from postel.tlsrptdb import TLSRPTDB
     from postel.tlsrptresultdb import ResultDB
 
 log = logging.getLogger("postel.wiring")
@@ -188,24 +192,34 @@ class WorkerRoot:
 
 
 class CLIRoot:
-    """A CLI command's view of the data directory when no server runs: the
-    account store and auth.db, each opened on first use and closed when the
-    command ends (``with CLIRoot(cfg.datadir) as root``)."""
+    """A CLI command's view of the data directory when no server runs: each
+    database opened on first use, once per process, and all closed in reverse
+    order when the command ends (``with CLIRoot(cfg.datadir) as root``)."""
 
     def __init__(self, datadir: DataDir) -> None:
         self.datadir = datadir
         self._stack = ExitStack()
         self._store: Store | None = None
         self._credentials: Credentials | None = None
+        self._queue_entries: QueueEntries | None = None
+        self._resultdb: ResultDB | None = None
+        self._evaldb: EvalDB | None = None
+        self._tlsrptdb: TLSRPTDB | None = None
+        self._dmarcdb: DMARCDB | None = None
 
     @property
-    def accounts(self) -> Accounts:
+    def store(self) -> Store:
+        """The account store (for a queue submitter); other code uses `accounts`."""
         if self._store is None:
             from postel.store.store import Store
 
             self._store = Store(self.datadir)
             self._stack.callback(self._store.close)
         return self._store
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.store
 
     @property
     def credentials(self) -> Credentials:
@@ -216,6 +230,59 @@ class CLIRoot:
             self._credentials = Credentials(self.datadir.auth_db)
             self._stack.callback(self._credentials.close)
         return self._credentials
+
+    @property
+    def queue_entries(self) -> QueueEntries:
+        """The outgoing queue's entries (queue/index.db)."""
+        if self._queue_entries is None:
+            from postel.queue.entries import SQLiteQueueEntries
+
+            entries = SQLiteQueueEntries(self.datadir)
+            self._stack.callback(entries.close)
+            self._queue_entries = entries
+        return self._queue_entries
+
+    @property
+    def resultdb(self) -> ResultDB:
+        """The outgoing TLS results and their suppression list (tlsrptresult.db)."""
+        if self._resultdb is None:
+            from postel.tlsrptresultdb import ResultDB
+
+            self.datadir.ensure()
+            self._resultdb = ResultDB.open(self.datadir.tlsrptresult_db)
+            self._stack.callback(self._resultdb.close)
+        return self._resultdb
+
+    @property
+    def evaldb(self) -> EvalDB:
+        """The DMARC evaluations and their suppression list (outgoing reports)."""
+        if self._evaldb is None:
+            from postel.dmarcevaldb import EvalDB
+
+            self.datadir.ensure()
+            self._evaldb = EvalDB.open(self.datadir.dmarceval_db)
+            self._stack.callback(self._evaldb.close)
+        return self._evaldb
+
+    @property
+    def tlsrptdb(self) -> TLSRPTDB:
+        """The received TLS reports (tlsrpt.db)."""
+        if self._tlsrptdb is None:
+            from postel import tlsrptdb
+
+            self._tlsrptdb = tlsrptdb.open(self.datadir.tlsrpt_db)
+            self._stack.callback(self._tlsrptdb.close)
+        return self._tlsrptdb
+
+    @property
+    def dmarcdb(self) -> DMARCDB:
+        """The received DMARC aggregate reports (dmarcrpt.db)."""
+        if self._dmarcdb is None:
+            from postel import dmarcdb
+
+            self._dmarcdb = dmarcdb.open(self.datadir.dmarcrpt_db)
+            self._stack.callback(self._dmarcdb.close)
+        return self._dmarcdb
 
     def close(self) -> None:
         self._stack.close()

@@ -65,12 +65,12 @@ def test_tlsa_of_both_keys_and_of_the_next_key(tmp_path: Path) -> None:
 
 def test_caa_names_ca_account_and_method(tmp_path: Path) -> None:
     cfg = config(tmp_path, "https://ca.test/dir")
-    [unknown] = caa_records(cfg, "example.org")
+    [unknown] = caa_records(cfg.static.acme, CertStore(cfg.datadir.root), "example.org")
     assert unknown.commented_out  # the CA's CAA domain is not known yet
     CertStore(cfg.datadir.root).save_account(
         "https://ca.test/dir", "https://ca.test/acct/7", ["ca.test"]
     )
-    [rec] = caa_records(cfg, "example.org")
+    [rec] = caa_records(cfg.static.acme, CertStore(cfg.datadir.root), "example.org")
     assert (
         rec.value
         == '0 issue "ca.test; accounturi=https://ca.test/acct/7; validationmethods=tls-alpn-01"'
@@ -80,7 +80,7 @@ def test_caa_names_ca_account_and_method(tmp_path: Path) -> None:
 
 def test_caa_lets_encrypt_before_registration(tmp_path: Path) -> None:
     cfg = config(tmp_path, "https://acme-v02.api.letsencrypt.org/directory")
-    [rec] = caa_records(cfg, "example.org")
+    [rec] = caa_records(cfg.static.acme, CertStore(cfg.datadir.root), "example.org")
     assert rec.value == '0 issue "letsencrypt.org; validationmethods=tls-alpn-01"'
 
 

@@ -80,7 +80,7 @@ def test_preflight_binds_the_http01_port(tmp_path: object) -> None:
         '[domains."example.org"]\n[accounts.pm]\ndomain = "example.org"\n'
         'addresses = ["pm@example.org"]\n'
     )
-    eps = [e for e in endpoints(load_config(tmp_path)) if e.kind == "http01"]
+    eps = [e for e in endpoints(load_config(tmp_path).static) if e.kind == "http01"]
     assert [(e.listener, e.ip, e.port) for e in eps] == [
         ("acme", "127.0.0.1", 80),
         ("acme", "::1", 80),

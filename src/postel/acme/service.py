@@ -21,15 +21,11 @@ from postel.config import Config
 from postel.dns.resolver import DNSResolver
 
 
-def wanted_names(cfg: Config) -> list[str]:
-    return certificate_names(cfg.static.hostname, cfg.domains.domains.keys())
-
-
 def prepare(cfg: Config) -> CertStore:
     """Host keys, and self-signed certificates until the CA's: made before any
     listener (the SMTP workers too) loads them."""
     store = CertStore(cfg.datadir.root)
-    store.ensure(wanted_names(cfg))
+    store.ensure(certificate_names(cfg.static.hostname, cfg.domains.domains.keys()))
     return store
 
 
@@ -86,7 +82,8 @@ async def start(
     manager = ACMEManager(
         settings(cfg),
         store,
-        lambda: wanted_names(cfg),
+        # Read at each renewal round: a reload of domains.toml applies.
+        lambda: certificate_names(cfg.static.hostname, cfg.domains.domains.keys()),
         challenges,
         retry_min=a.retry_min,
         retry_max=a.retry_max,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -42,14 +41,10 @@ def parse_cmd(file: Path, strict: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) -> None:
     """Received DMARC aggregate reports (dmarcrpt.db), newest first."""
-    from postel import dmarcdb
+    from postel.wiring import CLIRoot
 
-    cfg = load_or_exit(config_dir)
-    db = dmarcdb.open(cfg.datadir.dmarcrpt_db)
-    try:
-        page = db.list_reports(domain=domain, limit=limit)
-    finally:
-        db.close()
+    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+        page = root.dmarcdb.list_reports(domain=domain, limit=limit)
     if as_json:
         rows = [
             {
@@ -92,10 +87,10 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     import asyncio
 
     from postel.cli.common import fail
-    from postel.dmarcevaldb import EvalDB
     from postel.dmarcsend.service import QueueEnqueue, make_sender
     from postel.dns.resolver import DNSResolver
-    from postel.tlsrptsend.service import adding_submitter
+    from postel.queue import QueueSubmitter
+    from postel.wiring import CLIRoot
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_dmarc_reports and not dry_run:
@@ -109,19 +104,18 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     )
     last = day.date() if day is not None else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
-    async def main() -> list[dict[str, object]]:
-        db = EvalDB.open(path)
-        closing = ExitStack()
-        submitter = None if dry_run else adding_submitter(cfg, closing)
-        try:
-            enqueue = None if submitter is None else QueueEnqueue(submitter, cfg.datadir.tmp)
-            sender = make_sender(cfg, db, resolver, enqueue=enqueue)
-            return [o.to_dict() for o in await sender.send_day(last, dry_run=dry_run)]
-        finally:
-            closing.close()
-            db.close()
+    async def main(root: CLIRoot) -> list[dict[str, object]]:
+        enqueue = None
+        if not dry_run:
+            # The running server's loop notices the new entries by polling.
+            submitter = QueueSubmitter(cfg, root.queue_entries, root.accounts)
+            enqueue = QueueEnqueue(submitter, cfg.datadir.tmp)
+        sender = make_sender(cfg, root.evaldb, resolver, enqueue=enqueue)
+        return [o.to_dict() for o in await sender.send_day(last, dry_run=dry_run)]
 
-    click.echo(json.dumps(asyncio.run(main()), indent=2, ensure_ascii=False))
+    with CLIRoot(cfg.datadir) as root:
+        out = asyncio.run(main(root))
+    click.echo(json.dumps(out, indent=2, ensure_ascii=False))
 
 
 @command.group(name="suppress")
@@ -146,14 +140,13 @@ def _address(address: str) -> str:
 @click.option("--comment", default="", help="Why.")
 def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) -> None:
     """Send no DMARC reports to ADDRESS for --days days."""
-    from postel.dmarcevaldb import EvalDB
+    from postel.wiring import CLIRoot
 
     addr = _address(address)
     cfg = load_or_exit(config_dir)
-    cfg.datadir.ensure()
     until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
-        db.suppress(addr, until, comment, manual=True)
+    with CLIRoot(cfg.datadir) as root:
+        root.evaldb.suppress(addr, until, comment, manual=True)
     click.echo(f"suppressed {addr} until {until.isoformat(timespec='seconds')}")
 
 
@@ -161,12 +154,11 @@ def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) ->
 @config_option
 def suppress_list_cmd(config_dir: Path) -> None:
     """List suppressed DMARC reporting addresses."""
-    from postel.dmarcevaldb import EvalDB
+    from postel.wiring import CLIRoot
 
     cfg = load_or_exit(config_dir)
-    cfg.datadir.ensure()
-    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
-        rows = db.suppressions()
+    with CLIRoot(cfg.datadir) as root:
+        rows = root.evaldb.suppressions()
     for a, until, comment, manual in rows:
         kind = "manual" if manual else "automatic"
         click.echo(f"{a}\tuntil {until.isoformat(timespec='seconds')}\t{kind}\t{comment}")
@@ -178,13 +170,12 @@ def suppress_list_cmd(config_dir: Path) -> None:
 def suppress_remove_cmd(config_dir: Path, address: str) -> None:
     """Send DMARC reports to ADDRESS again."""
     from postel.cli.common import fail
-    from postel.dmarcevaldb import EvalDB
+    from postel.wiring import CLIRoot
 
     addr = _address(address)
     cfg = load_or_exit(config_dir)
-    cfg.datadir.ensure()
-    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
-        removed = db.unsuppress(addr)
+    with CLIRoot(cfg.datadir) as root:
+        removed = root.evaldb.unsuppress(addr)
     if not removed:
         fail(f"{addr}: not on the suppression list")
     click.echo(f"removed {addr}")

@@ -24,19 +24,18 @@ if TYPE_CHECKING:
 
 @contextmanager
 def _open(config_dir: Path) -> Iterator[QueueEntries]:
+    """The queue's entries, through the CLI root (opened once, closed at exit)."""
     from postel.db import DBError
-    from postel.queue.entries import SQLiteQueueEntries
+    from postel.wiring import CLIRoot
 
     cfg = load_or_exit(config_dir)
-    try:
-        db = SQLiteQueueEntries(cfg.datadir)
-    except DBError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
-    try:
-        yield db
-    finally:
-        db.close()
+    with CLIRoot(cfg.datadir) as root:
+        try:
+            entries = root.queue_entries
+        except DBError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+        yield entries
 
 
 def _wake(config_dir: Path) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,8 +102,9 @@ def lookup_cmd(
 def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     """Send the outgoing TLS reports now (or print them with --dry-run) as JSON."""
     from postel.dns.resolver import DNSResolver
-    from postel.tlsrptresultdb import ResultDB
-    from postel.tlsrptsend.service import QueueEnqueue, adding_submitter, make_sender
+    from postel.queue import QueueSubmitter
+    from postel.tlsrptsend.service import QueueEnqueue, make_sender
+    from postel.wiring import CLIRoot
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_tls_reports and not dry_run:
@@ -115,29 +117,28 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
         cfg.static.dns.nameservers or None, port=cfg.static.dns.port, timeout=cfg.static.dns.timeout
     )
 
-    async def main() -> list[dict[str, Any]]:
-        db = ResultDB.open(path)
-        closing = ExitStack()
-        submitter = None if dry_run else adding_submitter(cfg, closing)
-        try:
-            enqueue = None if submitter is None else QueueEnqueue(submitter, cfg.datadir.tmp)
-            sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False)
-            if day is not None:
-                outcomes = await sender.send_day(day.date(), dry_run=dry_run)
-            elif dry_run:
-                today = dt.datetime.now(dt.UTC).date()
-                outcomes = []
-                for d in db.days():
-                    if d < today:
-                        outcomes.extend(await sender.send_day(d, dry_run=True))
-            else:
-                outcomes = await sender.run()
-            return [o.to_dict() for o in outcomes]
-        finally:
-            closing.close()
-            db.close()
+    async def main(root: CLIRoot) -> list[dict[str, Any]]:
+        db = root.resultdb
+        enqueue = None
+        if not dry_run:
+            # The running server's loop notices the new entries by polling.
+            submitter = QueueSubmitter(cfg, root.queue_entries, root.accounts)
+            enqueue = QueueEnqueue(submitter, cfg.datadir.tmp)
+        sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False)
+        if day is not None:
+            outcomes = await sender.send_day(day.date(), dry_run=dry_run)
+        elif dry_run:
+            today = dt.datetime.now(dt.UTC).date()
+            outcomes = []
+            for d in db.days():
+                if d < today:
+                    outcomes.extend(await sender.send_day(d, dry_run=True))
+        else:
+            outcomes = await sender.run()
+        return [o.to_dict() for o in outcomes]
 
-    click.echo(json.dumps(asyncio.run(main()), indent=2))
+    with CLIRoot(cfg.datadir) as root:
+        click.echo(json.dumps(asyncio.run(main(root)), indent=2))
 
 
 @command.group(name="suppress")
@@ -153,12 +154,13 @@ def _norm_address(address: str) -> str:
     return address.lower()  # the suppression list compares case-insensitively
 
 
-def _open_resultdb(config_dir: Path) -> ResultDB:
-    from postel.tlsrptresultdb import ResultDB
+@contextmanager
+def _open_resultdb(config_dir: Path) -> Iterator[ResultDB]:
+    """The outgoing results' database through the CLI root (closed at exit)."""
+    from postel.wiring import CLIRoot
 
-    cfg = load_or_exit(config_dir)
-    cfg.datadir.ensure()
-    return ResultDB.open(cfg.datadir.tlsrptresult_db)
+    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+        yield root.resultdb
 
 
 @suppress_group.command(name="add")
@@ -176,11 +178,8 @@ def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) ->
     """Send no reports to ADDRESS for --days days."""
     addr = _norm_address(address)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-    db = _open_resultdb(config_dir)
-    try:
+    with _open_resultdb(config_dir) as db:
         db.suppress(addr, until, comment, manual=True)
-    finally:
-        db.close()
     click.echo(f"suppressed {addr} until {until.isoformat(timespec='seconds')}")
 
 
@@ -189,11 +188,8 @@ def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def suppress_list_cmd(config_dir: Path, as_json: bool) -> None:
     """List suppressed reporting addresses."""
-    db = _open_resultdb(config_dir)
-    try:
+    with _open_resultdb(config_dir) as db:
         rows = db.suppressions()
-    finally:
-        db.close()
     items = [
         {"address": a, "until": u.isoformat(timespec="seconds"), "comment": c, "manual": m}
         for a, u, c, m in rows
@@ -212,11 +208,8 @@ def suppress_list_cmd(config_dir: Path, as_json: bool) -> None:
 def suppress_remove_cmd(config_dir: Path, address: str) -> None:
     """Send reports to ADDRESS again."""
     addr = _norm_address(address)
-    db = _open_resultdb(config_dir)
-    try:
+    with _open_resultdb(config_dir) as db:
         removed = db.unsuppress(addr)
-    finally:
-        db.close()
     if not removed:
         fail(f"{addr}: not on the suppression list")
     click.echo(f"removed {addr}")
@@ -232,14 +225,11 @@ def list_cmd(
     config_dir: Path, domain: str | None, host_only: bool, limit: int, as_json: bool
 ) -> None:
     """Received TLS reports (tlsrpt.db), newest first."""
-    from postel import tlsrptdb
+    from postel.wiring import CLIRoot
 
-    cfg = load_or_exit(config_dir)
-    db = tlsrptdb.open(cfg.datadir.tlsrpt_db)
-    try:
+    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+        db = root.tlsrptdb
         page = db.list_reports(domain=domain, kind="host" if host_only else None, limit=limit)
-    finally:
-        db.close()
     if as_json:
         rows = [
             {
@@ -270,14 +260,11 @@ def list_cmd(
 @click.argument("report_id", type=int)
 def show_cmd(config_dir: Path, report_id: int) -> None:
     """Print one received TLS report as normalised JSON."""
-    from postel import tlsrptdb
+    from postel.wiring import CLIRoot
 
-    cfg = load_or_exit(config_dir)
-    db = tlsrptdb.open(cfg.datadir.tlsrpt_db)
-    try:
+    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+        db = root.tlsrptdb
         report = db.get(report_id)
-    finally:
-        db.close()
     if report is None:
         fail(f"no report with id {report_id}")
     click.echo(json.dumps(report.report_dict(), indent=2, ensure_ascii=False))

@@ -60,6 +60,13 @@ class Config:
             self.datadir.root,
         )
 
+    def listener_cert_files(self) -> dict[str, list[Path]]:
+        """The certificate (chain) files each listener serves, by listener name."""
+        return {
+            name: [cert for cert, _key in self.tls_pairs(lst)]
+            for name, lst in self.static.listeners.items()
+        }
+
 
 def _parse(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
     try:

@@ -62,5 +62,5 @@ def expected_for(cfg: Config, domain: str) -> Expected:
         tlsrpt_rua=f"{dom.tlsrpt_reports.localpart}@{domain}" if dom.tlsrpt_reports else "",
         host_tlsrpt_rua=f"{st.localpart}@{host}" if st.localpart else "",
         mtasts_id=dom.mta_sts.policy_id if dom.mta_sts else "",
-        mtasts_policy=mtasts_policy_text(cfg, domain) or "",
+        mtasts_policy=mtasts_policy_text(dom.mta_sts, cfg.static.hostname) or "",
     )

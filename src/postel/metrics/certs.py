@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 from cryptography import x509
 
-from postel.config import Config
 from postel.metrics.scrape import CertExpiry
 
 
-def listener_certificates(cfg: Config) -> list[CertExpiry]:
+def listener_certificates(cert_files: Mapping[str, Sequence[Path]]) -> list[CertExpiry]:
     """(listener, file, not-after as Unix time) of each listener's certificate
-    files that can be read; unreadable ones are the certificate check's to report."""
+    files (*cert_files*: by listener name) that can be read; unreadable ones are
+    the certificate check's to report."""
     out: list[CertExpiry] = []
-    for name, lst in cfg.static.listeners.items():
-        for cert_file, _key in cfg.tls_pairs(lst):
+    for name, files in cert_files.items():
+        for cert_file in files:
             try:
                 cert = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
             except (OSError, ValueError, IndexError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Protocol
 
 from postel.config import Config
@@ -26,12 +27,13 @@ class StoreLike(Protocol):
     def closed(self) -> bool: ...
 
 
-def start_recording(cfg: Config, stack: AsyncExitStack) -> None:
-    """Metrics on in this (the main) process, the directory wiped; off when
-    *stack* closes. Before any worker starts: they write into the same directory."""
-    if not cfg.static.metrics.enabled:
+def start_recording(enabled: bool, datadir_root: Path, stack: AsyncExitStack) -> None:
+    """Metrics on in this (the main) process when *enabled* ([metrics]), the
+    directory under *datadir_root* wiped; off when *stack* closes. Before any
+    worker starts: they write into the same directory."""
+    if not enabled:
         return
-    runtime.enable(runtime.directory(cfg.datadir.root), wipe=True)
+    runtime.enable(runtime.directory(datadir_root), wipe=True)
     stack.callback(runtime.disable)
 
 
@@ -73,7 +75,7 @@ async def start_listener(
 
     sources = LiveSources(
         queue_counts=queue.counts if queue is not None else None,
-        certificates=lambda: listener_certificates(cfg),
+        certificates=lambda: listener_certificates(cfg.listener_cert_files()),
     )
     found: Sequence[Check] = checks(smtp, queue, store)
     app = build_app(runtime.directory(cfg.datadir.root), sources, lambda: found)

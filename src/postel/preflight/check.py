@@ -6,15 +6,16 @@ import socket
 
 from postel.config import Config
 from postel.config.load import STATIC_FILE
+from postel.config.model import StaticConfig
 from postel.preflight.ports import Endpoint, check_endpoint, listen_endpoint
 from postel.preflight.tlsfiles import check_pair
 
 
-def endpoints(cfg: Config) -> list[Endpoint]:
+def endpoints(static: StaticConfig) -> list[Endpoint]:
     """Every address and port the configured listeners bind (SMTP, IMAP and web, and
     ACME's HTTP-01 responder)."""
     out: list[Endpoint] = []
-    for name, lst in cfg.static.listeners.items():
+    for name, lst in static.listeners.items():
         for kind in ("smtp", "submission", "submissions", "imap", "imaps"):
             port = getattr(lst, kind)
             if port.enabled:
@@ -25,11 +26,11 @@ def endpoints(cfg: Config) -> list[Endpoint]:
         if lst.web.enabled:
             what, setting = f"listener {name!r} web", f"listeners.{name}.web.port"
             out.extend(Endpoint(ip, lst.web.port, what, setting, name, "web") for ip in lst.ips)
-    acme = cfg.static.acme
+    acme = static.acme
     if acme.enabled and acme.http01_port:  # the ACME HTTP-01 responder (postel.acme)
         from postel.acme.names import http01_responder_ips
 
-        ips = http01_responder_ips(cfg.static)
+        ips = http01_responder_ips(static)
         out.extend(
             Endpoint(ip, acme.http01_port, "acme http-01", "acme.http01_port", "acme", "http01")
             for ip in ips
@@ -59,7 +60,7 @@ def preflight(cfg: Config, *, ports: bool = True) -> None:
         if lst.tls_cert_file and lst.tls_key_file:
             check_pair(cfg.path(lst.tls_cert_file), cfg.path(lst.tls_key_file), name, config_file)
     if ports:
-        for ep in endpoints(cfg):
+        for ep in endpoints(cfg.static):
             check_endpoint(ep, config_file)
 
 
@@ -73,7 +74,7 @@ def listen_all(cfg: Config) -> Sockets:
     config_file = str(cfg.dir / STATIC_FILE)
     out: Sockets = {}
     try:
-        for ep in endpoints(cfg):
+        for ep in endpoints(cfg.static):
             out[(ep.listener, ep.kind, ep.ip)] = listen_endpoint(ep, config_file)
     except BaseException:
         for sock in out.values():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from postel.dns import Resolver
+from postel.httpsclient import HTTPSClientSettings
 from postel.tlsrptresultdb import ResultDB
 from postel.tlsrptsend.loop import DailyLoop
 from postel.tlsrptsend.post import post_report
@@ -63,12 +64,10 @@ def adding_submitter(cfg: Config, stack: ExitStack) -> QueueSubmitter:
     return QueueSubmitter(cfg, entries, store)
 
 
-def https_post(cfg: Config, resolver: Resolver) -> Post:
-    from postel.mtasts.fetch import make_ssl_context
-    from postel.netpolicy import AddressPolicy
-
-    ctx = make_ssl_context([cfg.path(p) for p in cfg.static.tls.extra_ca_files])
-    allowed = AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks)
+def https_post(resolver: Resolver, https: HTTPSClientSettings) -> Post:
+    """Posts a report to an https reporting URI (RFC 8460 §3) as *https* allows."""
+    ctx = https.ssl_context()
+    allowed = https.addresses
 
     async def post(uri: str, body: bytes) -> None:
         await post_report(resolver, uri, body, ssl_context=ctx, addresses=allowed)
@@ -94,13 +93,15 @@ def make_sender(
     post: Post | None = None,
     spread: bool = True,
 ) -> ReportSender:
+    if post is None:
+        post = https_post(resolver, HTTPSClientSettings.from_config(cfg))
     return ReportSender(
         resultdb,
         resolver,
         Settings.from_config(cfg),
         signer_for=signer_for(cfg),
         enqueue=enqueue,
-        post=post if post is not None else https_post(cfg, resolver),
+        post=post,
         spread=spread,
     )
 

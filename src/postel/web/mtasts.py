@@ -42,7 +42,7 @@ def policy_for_host(cfg: Config, host: str) -> str | None:
             return None
         if domain not in cfg.domains.domains:
             return None
-    return mtasts_policy_text(cfg, domain)
+    return mtasts_policy_text(cfg.domains.domains[domain].mta_sts, cfg.static.hostname)
 
 
 def policy_response(cfg: Config, request: Request) -> Response:

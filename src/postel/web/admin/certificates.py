@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.acme.schedule import cert_names, is_self_signed
-from postel.config import Config
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
 
@@ -28,11 +28,12 @@ class ServedCert:
     problem: str | None
 
 
-def served_certificates(cfg: Config) -> list[ServedCert]:
-    """Each certificate file a TLS listener serves, once, with the listeners using it."""
+def served_certificates(cert_files: Mapping[str, Sequence[Path]]) -> list[ServedCert]:
+    """Each certificate file a TLS listener serves (*cert_files*: by listener
+    name), once, with the listeners using it."""
     users: dict[Path, list[str]] = {}
-    for name, lst in cfg.static.listeners.items():
-        for cert_file, _key in cfg.tls_pairs(lst):
+    for name, files in cert_files.items():
+        for cert_file in files:
             users.setdefault(cert_file, []).append(name)
     out: list[ServedCert] = []
     for path, listeners in sorted(users.items()):
@@ -59,7 +60,8 @@ async def index(request: Request) -> Response:
     cfg = admin_state(request).cfg
     now = dt.datetime.now(dt.UTC)
     findings = await asyncio.to_thread(check_listeners, cfg, now)
-    served = await asyncio.to_thread(served_certificates, cfg)
+    # The ACME host keys' files are listed from the data directory: off the loop.
+    served = await asyncio.to_thread(lambda: served_certificates(cfg.listener_cert_files()))
     acme: View | None = None
     if cfg.static.acme.enabled:
         acme = await asyncio.to_thread(view, CertStore(cfg.datadir.root), now)

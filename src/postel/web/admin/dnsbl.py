@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postel.config import Config
+from postel.config.model import Listener
 from postel.junk.dnsbl import TIMEOUT, Result, check
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
@@ -40,11 +41,11 @@ def rows_of(ip: str, zones: list[str], result: Result) -> list[Row]:
     return out
 
 
-def own_addresses(cfg: Config) -> list[str]:
+def own_addresses(listeners: Iterable[Listener]) -> list[str]:
     """The global addresses the listeners use, once each: the addresses others
     see this server's mail come from when it sends from them."""
     out: list[str] = []
-    for lst in cfg.static.listeners.values():
+    for lst in listeners:
         for ip in lst.ips:
             try:
                 if ipaddress.ip_address(ip).is_global and ip not in out:
@@ -59,7 +60,7 @@ async def index(request: Request) -> Response:
     st = admin_state(request)
     cfg = st.cfg
     zones = cfg.static.junk.dnsbl_zones
-    ips = own_addresses(cfg)
+    ips = own_addresses(cfg.static.listeners.values())
     rows: list[Row] = []
     if zones and ips:
         timeout = cfg.static.junk.dnsbl_timeout or TIMEOUT

@@ -41,6 +41,7 @@ from postel.imapserver.searchkeys import uses_modseq
 from postel.imapserver.selected import Selected, load, refresh
 from postel.imapserver.seqset import STAR, SeqSet, format_uids
 from postel.imapserver.storeapi import MailStore, iter_messages, page_messages
+from postel.imapserver.vanished import format_ranges, superset
 from postel.metrics import record as metrics
 from postel.sasl import LoginRefused, SASLError, ScramServer, decode_plain, decode_text
 from postel.store import MailboxInfo, Message, StoreError
@@ -577,7 +578,16 @@ class Session:
         vanished = changes.vanished
         if q.known_uids is not None:
             vanished = [u for u in vanished if q.known_uids.contains(u, largest)]
-        if vanished:
+        if not changes.vanished_complete:
+            # §3.2.5.2: removals that old are no longer kept; every known UID
+            # (or every UID before UIDNEXT) not in the mailbox now.
+            bounds = (
+                [(1, sel.uidnext - 1)] if q.known_uids is None else q.known_uids.bounds(largest)
+            )
+            text = format_ranges(superset(sel.uids, bounds, sel.uidnext, vanished))
+            if text:
+                self.send(f"* VANISHED (EARLIER) {text}".encode())
+        elif vanished:
             self.send(f"* VANISHED (EARLIER) {format_uids(vanished)}".encode())
         for msg in changes.changed:
             msn = sel.msn(msg.uid)
@@ -903,7 +913,12 @@ class Session:
             changes = await self._thread(self._store().changes_since, sel.name, since)
             largest = max(sel.largest_uid, sel.uidnext - 1)
             gone = [u for u in changes.vanished if cmd.seqset.contains(u, largest)]
-            if gone:
+            if not changes.vanished_complete:
+                # §3.2.10 allows a superset: the set's UIDs not in the mailbox.
+                ranges = superset(sel.uids, cmd.seqset.bounds(largest), sel.uidnext, gone)
+                if ranges:
+                    self.send(f"* VANISHED (EARLIER) {format_ranges(ranges)}".encode())
+            elif gone:
                 self.send(f"* VANISHED (EARLIER) {format_uids(gone)}".encode())
         fetch = fetchpage.Fetch(
             atts,

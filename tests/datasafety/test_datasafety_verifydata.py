@@ -15,6 +15,7 @@ from postel.cli.main import cli
 from postel.datadir import message_path
 from postel.gentestdata import Generated, GenTestDataError, generate
 from postel.verifydata import NotADataDir, verify
+from postel.verifydata.accounts import open_accounts
 
 
 def test_generated_data_passes(gen: Generated) -> None:
@@ -157,6 +158,26 @@ def test_account_counters(gen: Generated) -> None:
     problems = verify(gen.data_dir).problems
     assert len(problems) == 1
     assert "mailbox 'Inbox' counters total/unseen/size 5/1/" in problems[0]
+
+
+def test_trimmed_removed_uids_pass(gen: Generated) -> None:
+    from postel.datadir import DataDir
+    from postel.store import Store
+
+    with Store(DataDir(gen.data_dir)) as store:
+        acc = store.account("bob")
+        acc.vanished_keep = 2
+        for _ in range(6):
+            acc.remove(acc.deliver_bytes("Inbox", b"Subject: s\r\n\r\nbody\r\n").msgid)
+        assert not acc.changes_since("Inbox", 0).vanished_complete
+    assert verify(gen.data_dir).problems == []
+    assert open_accounts(gen.data_dir)[1] == []  # AccountStore.check() too
+    conn = sqlite3.connect(gen.data_dir / "accounts/bob/index.db")
+    conn.execute("UPDATE mailbox SET vanished_rows = vanished_rows + 1 WHERE name = 'Inbox'")
+    conn.commit()
+    conn.close()
+    problems = verify(gen.data_dir).problems
+    assert len(problems) == 1 and "removed UIDs but keeps" in problems[0]
 
 
 def test_uid_not_below_uidnext(gen: Generated) -> None:

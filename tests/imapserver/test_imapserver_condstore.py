@@ -189,3 +189,62 @@ async def test_idle_wakes_on_the_change_feed_at_once(tmp_path: Path) -> None:
         await service.stop()
         await feed.stop()
         store.close()
+
+
+async def test_qresync_from_before_the_trimmed_floor_gets_a_superset(env: Env) -> None:
+    for _ in range(12):
+        env.deliver()
+    account = env.store.account("alice")
+    account.vanished_keep = 3  # trimmed once past 4 kept removals
+    account.remove(account.get_by_uid("Inbox", 1).msgid)  # the client saw this one go
+    info = account.mailbox("Inbox")
+
+    def client() -> None:
+        r = raw_tls(env)
+        r.cmd(b"e ENABLE QRESYNC")
+        r.cmd(b"s0 SELECT INBOX")
+        start = info.highestmodseq
+        for uid in range(2, 11):
+            account.remove(account.get_by_uid("Inbox", uid).msgid)
+        # The session learns of its own mailbox's removals although most of
+        # them are no longer kept.
+        assert r.cmd(b"n NOOP")[0] == b"* VANISHED 2:10\r\n"
+        kept = account._conn.execute("SELECT count(*) FROM vanished").fetchone()[0]
+        assert kept <= 4
+        # RFC 7162 §3.2.5.2: every known UID not there now, UID 1 included.
+        out = r.cmd(b"s SELECT INBOX (QRESYNC (%d %d 1:12))" % (info.uidvalidity, start))
+        assert b"* VANISHED (EARLIER) 1:10\r\n" in out, out
+        # Without known UIDs: 1:UIDNEXT-1.
+        out = r.cmd(b"s2 SELECT INBOX (QRESYNC (%d %d))" % (info.uidvalidity, start))
+        assert b"* VANISHED (EARLIER) 1:10\r\n" in out, out
+        # From after the floor: the exact list, as kept.
+        high = account.mailbox("Inbox").highestmodseq
+        out = r.cmd(b"s3 SELECT INBOX (QRESYNC (%d %d))" % (info.uidvalidity, high - 1))
+        assert b"* VANISHED (EARLIER) 10\r\n" in out, out
+        # UID FETCH (CHANGEDSINCE n VANISHED): the command's set only.
+        out = r.cmd(b"f UID FETCH 5:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % start)
+        assert out[0] == b"* VANISHED (EARLIER) 5:10\r\n", out
+        r.close()
+
+    await run(client)
+
+
+async def test_expunges_elsewhere_past_the_kept_number_reach_a_selected_session(
+    env: Env,
+) -> None:
+    for _ in range(8):
+        env.deliver()
+    account = env.store.account("alice")
+    account.vanished_keep = 2
+
+    def client() -> None:
+        r = raw_tls(env)
+        r.cmd(b"s SELECT INBOX")
+        for uid in (2, 3, 4, 5, 6, 7):
+            account.remove(account.get_by_uid("Inbox", uid).msgid)
+        out = r.cmd(b"n NOOP")
+        assert out[:6] == [b"* %d EXPUNGE\r\n" % n for n in (7, 6, 5, 4, 3, 2)], out
+        assert r.cmd(b"f FETCH 2 (UID)")[0] == b"* 2 FETCH (UID 8)\r\n"
+        r.close()
+
+    await run(client)

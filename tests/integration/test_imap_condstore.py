@@ -86,3 +86,41 @@ def test_imaplib_qresync_resync(local: Local) -> None:
     assert b"* VANISHED (EARLIER) 2\r\n" in text
     assert re.search(rb"\* 2 FETCH \(UID 3 FLAGS \(\\Answered\) MODSEQ \(\d+\)\)", text), text
     c.logout()
+
+
+def test_imaplib_qresync_from_before_the_trimmed_floor(local: Local) -> None:
+    for n in range(8):
+        local.send(f"m{n}")
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    c.select("INBOX")
+    uidvalidity = int(c.response("UIDVALIDITY")[1][0])
+    modseq = int(c.response("HIGHESTMODSEQ")[1][0])
+    c.logout()
+    # Offline: another writer, keeping 2 removed UIDs per mailbox, expunges
+    # UIDs 2 to 6; the oldest of them are no longer kept.
+    with Store(local.cfg.datadir) as store:
+        acct = store.account("you")
+        acct.vanished_keep = 2
+        for uid in range(2, 7):
+            acct.remove(acct.get_by_uid("Inbox", uid).msgid)
+        assert not acct.changes_since("Inbox", modseq).vanished_complete
+    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
+    c.login(local.user, local.password)
+    typ, _ = c._simple_command("ENABLE", "QRESYNC")  # type: ignore[attr-defined]
+    assert typ == "OK"
+    tag = c._command("SELECT", "INBOX", f"(QRESYNC ({uidvalidity} {modseq} 1:8))")  # type: ignore[attr-defined]
+    lines = []
+    while True:
+        line = c.readline()
+        lines.append(line)
+        if line.startswith(tag):
+            break
+    text = b"".join(lines)
+    assert line.startswith(tag + b" OK"), text
+    # RFC 7162 §3.2.5.2: the known UIDs not in the mailbox now.
+    assert b"* VANISHED (EARLIER) 2:6\r\n" in text, text
+    c.select("INBOX")  # imaplib's own state, for its UID command
+    typ, data = c.uid("SEARCH", "ALL")
+    assert typ == "OK" and data[0].split() == [b"1", b"7", b"8"]
+    c.logout()

@@ -5,9 +5,20 @@ from __future__ import annotations
 import sqlite3
 
 
+def undo_vanished_floor(conn: sqlite3.Connection) -> None:
+    """Take an index.db back from schema 9 to 8 (before removed UIDs were
+    counted and trimmed per mailbox)."""
+    conn.execute("ALTER TABLE mailbox DROP COLUMN vanished_floor")
+    conn.execute("ALTER TABLE mailbox DROP COLUMN vanished_rows")
+    conn.execute("PRAGMA user_version = 8")
+    conn.commit()
+
+
 def undo_heads(conn: sqlite3.Connection) -> None:
     """Take an index.db back from schema 8 to 7 (before stored header fields
     and kept answers)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= 9:
+        undo_vanished_floor(conn)
     conn.execute("DROP TRIGGER message_answer_delete")
     conn.execute("DROP TABLE message_answer")
     conn.execute("ALTER TABLE message_mime DROP COLUMN head")

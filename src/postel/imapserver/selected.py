@@ -10,6 +10,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from postel.imapserver.storeapi import MailStore
+from postel.imapserver.vanished import gone_from
 from postel.store import Message
 
 
@@ -66,7 +67,10 @@ def refresh(store: MailStore, sel: Selected) -> Delta:
     if info.highestmodseq == sel.highestmodseq and info.uidnext == sel.uidnext:
         return NOTHING
     changes = store.changes_since(sel.name, sel.highestmodseq)
-    gone = {uid for uid in changes.vanished if sel.msn(uid)}
+    if changes.vanished_complete:
+        gone = {uid for uid in changes.vanished if sel.msn(uid)}
+    else:  # removals since were trimmed: compare with the mailbox's UIDs now
+        gone = gone_from(sel.uids, store.uids(sel.name))
     expunged = [sel.msn(uid) for uid in sorted(gone, reverse=True)]
     flags: list[tuple[int, Message]] = []
     added = array("I")

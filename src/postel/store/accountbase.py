@@ -21,7 +21,7 @@ from pathlib import Path
 
 from postel.datadir import message_path
 from postel.fsutil import fsync_dir
-from postel.store.changes import Change, ChangeLog
+from postel.store.changes import VANISHED_KEEP, Change, ChangeLog
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import Message
 from postel.store.names import DEFAULT_SPECIAL_USE, normalize_mailbox, parse_flags
@@ -77,6 +77,8 @@ class AccountBase:
     # Called with the changes of each committed transaction (store/notify.py).
     _publish: Callable[[str, Sequence[Change]], None] | None
     _changelog: ChangeLog | None  # of the open write transaction
+    # Removed UIDs kept per mailbox for VANISHED (EARLIER) (store/changes.py).
+    vanished_keep: int = VANISHED_KEEP
 
     # -- plumbing ---------------------------------------------------------
 
@@ -233,7 +235,7 @@ class _WriteTx:
         except BaseException:
             self._store._funlock()
             raise
-        self._store._changelog = ChangeLog(self._conn)
+        self._store._changelog = ChangeLog(self._conn, keep=self._store.vanished_keep)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         changelog = self._store._changes()

@@ -16,6 +16,13 @@ from enum import StrEnum
 
 from postel.store.message import Message
 
+# Removed UIDs kept per mailbox for VANISHED (EARLIER) (RFC 7162 §3.2.10). Past
+# a tenth more than VANISHED_KEEP the oldest (by modseq) are trimmed back to it
+# in the removing transaction, so a trim happens once per VANISHED_KEEP / 10
+# removals; the mailbox's vanished_floor records the highest modseq trimmed,
+# below which a client gets a superset (§3.2.5.2).
+VANISHED_KEEP = 10_000
+
 
 class ChangeKind(StrEnum):
     ADDED = "added"
@@ -49,15 +56,19 @@ class MailboxChanges:
     highestmodseq: int
     changed: list[Message] = field(default_factory=list)
     vanished: list[int] = field(default_factory=list)
+    # False when removals after the modseq asked for were trimmed: *vanished*
+    # then holds only those kept, and the caller works out the rest.
+    vanished_complete: bool = True
 
 
 class ChangeLog:
     """The bookkeeping of one open write transaction."""
 
-    __slots__ = ("_conn", "_modseq", "changes")
+    __slots__ = ("_conn", "_keep", "_modseq", "changes")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, keep: int = VANISHED_KEEP) -> None:
         self._conn = conn
+        self._keep = keep
         self._modseq = 0
         self.changes: list[Change] = []
 
@@ -103,13 +114,44 @@ class ChangeLog:
         return modseq
 
     def removed(self, mailbox_id: int, mailbox: str, uid: int) -> None:
-        """A message left the mailbox: its UID is remembered as vanished."""
-        modseq = self.touch(mailbox_id)
-        self._conn.execute(
-            "INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+        """A message left the mailbox: its UID is remembered as vanished (the
+        oldest trimmed when the mailbox keeps too many)."""
+        modseq = self.modseq()
+        inserted = self._conn.execute(
+            "INSERT OR IGNORE INTO vanished (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
             (mailbox_id, uid, modseq),
-        )
+        ).rowcount
+        if inserted:
+            row = self._conn.execute(
+                "UPDATE mailbox SET highestmodseq = ?, vanished_rows = vanished_rows + 1 "
+                "WHERE id = ? RETURNING vanished_rows",
+                (modseq, mailbox_id),
+            ).fetchone()
+            if int(row[0]) > self._keep + max(1, self._keep // 10):
+                self._trim(mailbox_id, int(row[0]))
+        else:  # already recorded (a UID is never reused): only its modseq moves
+            self.touch(mailbox_id)
+            self._conn.execute(
+                "UPDATE vanished SET modseq = ? WHERE mailbox_id = ? AND uid = ?",
+                (modseq, mailbox_id, uid),
+            )
         self.changes.append(Change(ChangeKind.REMOVED, mailbox, modseq, uid))
+
+    def _trim(self, mailbox_id: int, rows: int) -> None:
+        """Drop the oldest removed UIDs of a mailbox down to at most the kept
+        number: whole modseqs, so the list stays complete above the floor."""
+        floor = self._conn.execute(
+            "SELECT modseq FROM vanished WHERE mailbox_id = ? ORDER BY modseq LIMIT 1 OFFSET ?",
+            (mailbox_id, rows - self._keep - 1),
+        ).fetchone()[0]
+        dropped = self._conn.execute(
+            "DELETE FROM vanished WHERE mailbox_id = ? AND modseq <= ?", (mailbox_id, floor)
+        ).rowcount
+        self._conn.execute(
+            "UPDATE mailbox SET vanished_rows = vanished_rows - ?, "
+            "vanished_floor = max(vanished_floor, ?) WHERE id = ?",
+            (dropped, floor, mailbox_id),
+        )
 
     def mailbox_created(self, mailbox_id: int, mailbox: str) -> None:
         self.changes.append(Change(ChangeKind.MAILBOX_CREATED, mailbox, self.touch(mailbox_id)))

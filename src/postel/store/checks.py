@@ -34,7 +34,8 @@ class Checks(AccountBase):
     def check(self) -> list[str]:
         """Invariants of the index: uid < uidnext, mailbox counters match the
         messages, no modseq above its mailbox's HIGHESTMODSEQ or the account's
-        counter. Empty when consistent (used by verifydata)."""
+        counter, the kept removed UIDs as counted (trimmed ones are expected).
+        Empty when consistent (used by verifydata)."""
         problems: list[str] = []
         with self._lock:
             self._check_open()
@@ -45,7 +46,9 @@ class Checks(AccountBase):
             modseqs = self._conn.execute(
                 "SELECT b.name, b.highestmodseq, "
                 "(SELECT max(modseq) FROM message WHERE mailbox_id = b.id), "
-                "(SELECT max(modseq) FROM vanished WHERE mailbox_id = b.id) FROM mailbox b"
+                "(SELECT max(modseq) FROM vanished WHERE mailbox_id = b.id), "
+                "b.vanished_floor, b.vanished_rows, "
+                "(SELECT count(*) FROM vanished WHERE mailbox_id = b.id) FROM mailbox b"
             ).fetchall()
             counter = highest_modseq(self._conn)
             counts = self._conn.execute(
@@ -59,13 +62,18 @@ class Checks(AccountBase):
             problems.append(
                 f"{self.dir}: message {r[0]} in {r[2]!r} has uid {r[1]} >= uidnext {r[3]}"
             )
-        for name, highest, messages, vanished in modseqs:
-            # RFC 7162 §3.1.1: no change in a mailbox above its HIGHESTMODSEQ.
-            top = max(messages or 0, vanished or 0)
+        for name, highest, messages, vanished, floor, rows, kept in modseqs:
+            # RFC 7162 §3.1.1: no change in a mailbox above its HIGHESTMODSEQ;
+            # the trimmed floor of removed UIDs is a modseq already given.
+            top = max(messages or 0, vanished or 0, floor)
             if top > highest or highest > counter:
                 problems.append(
                     f"{self.dir}: mailbox {name!r} HIGHESTMODSEQ {highest} but its changes "
                     f"reach {top} and the account's modseq is {counter}"
+                )
+            if rows != kept:
+                problems.append(
+                    f"{self.dir}: mailbox {name!r} counts {rows} removed UIDs but keeps {kept}"
                 )
         for r in counts:
             if (r["total"], r["unseen"], r["size"]) != (r["n"], r["u"], r["s"]):

@@ -242,8 +242,9 @@ class Messages(AccountBase):
     ) -> MailboxChanges:
         """Messages of *mailbox* changed (added, flags, moved in) after *modseq*,
         in UID order with their modseq, and the UIDs removed after it
-        (RFC 7162 §3.2.5, §3.2.10). *limit*: at most that many changed messages,
-        those with the highest UIDs."""
+        (RFC 7162 §3.2.5, §3.2.10), as far as they are kept (vanished_complete
+        False when *modseq* is below the mailbox's trimmed floor). *limit*: at
+        most that many changed messages, those with the highest UIDs."""
         mailbox = normalize_mailbox(mailbox)
         with self._lock:
             self._check_open()
@@ -269,6 +270,7 @@ class Messages(AccountBase):
             highestmodseq=int(box["highestmodseq"]),
             changed=[self._to_message(r, mailbox) for r in rows],
             vanished=vanished,
+            vanished_complete=modseq >= int(box["vanished_floor"]),
         )
 
     def get(self, msgid: int) -> Message:

@@ -93,6 +93,16 @@ HEADS_AND_ANSWERS = """
     END;
 """
 
+# Migration 9: removed UIDs are kept up to a number per mailbox (store/changes.py
+# VANISHED_KEEP); each mailbox counts its rows in vanished and records the
+# highest modseq trimmed (0: nothing trimmed, the list is complete).
+VANISHED_FLOOR = """
+    ALTER TABLE mailbox ADD COLUMN vanished_rows INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailbox ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailbox SET vanished_rows =
+        (SELECT count(*) FROM vanished WHERE mailbox_id = mailbox.id);
+"""
+
 MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE meta (
@@ -145,6 +155,7 @@ MIGRATIONS: list[Migration] = [
     SUBSCRIPTIONS,
     RECOVERY_CHECKPOINT,
     HEADS_AND_ANSWERS,
+    VANISHED_FLOOR,
 ]
 
 MESSAGE_COLUMNS = (

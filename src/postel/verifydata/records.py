@@ -139,6 +139,20 @@ def check_account(conn: sqlite3.Connection, label: str) -> list[str]:
                 f"{r['total']}/{r['unseen']}/{r['size']} but its messages say "
                 f"{r['n']}/{r['u']}/{r['s']}"
             )
+    counted = conn.execute(
+        "SELECT 1 FROM pragma_table_info('mailbox') WHERE name = 'vanished_rows'"
+    ).fetchone()
+    if counted is not None:
+        # Removed UIDs are kept up to a number per mailbox (store/changes.py),
+        # the oldest trimmed: only the count of those kept must agree.
+        for r in conn.execute(
+            "SELECT b.name, b.vanished_rows, "
+            "(SELECT count(*) FROM vanished WHERE mailbox_id = b.id) FROM mailbox b ORDER BY b.id"
+        ):
+            if r[1] != r[2]:
+                problems.append(
+                    f"{label}: mailbox {r[0]!r} counts {r[1]} removed UIDs but keeps {r[2]}"
+                )
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_uidvalidity'").fetchone()
     if row is None:
         problems.append(f"{label}: meta: next_uidvalidity missing")

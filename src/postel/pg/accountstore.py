@@ -20,12 +20,13 @@ from postel.pg.mailboxes import Mailboxes, insert_mailbox
 from postel.pg.messages import Messages
 from postel.pg.pool import Conn
 from postel.pg.rows import col_int
+from postel.pg.subscriptions import Subscriptions
 from postel.store.errors import UnknownAccount
 from postel.store.message import Message
 from postel.store.names import DEFAULT_MAILBOXES, check_account_name
 
 
-class PgAccount(Mailboxes, Messages):
+class PgAccount(Mailboxes, Messages, Subscriptions):
     """One account's mail in PostgreSQL."""
 
 

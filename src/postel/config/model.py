@@ -708,11 +708,11 @@ class StaticConfig(Strict):
                 if listener.web.enabled and on:
                     raise ValueError(
                         f"listener {name!r}: {what} not run on the PostgreSQL store yet "
-                        f"(web.{part} with [storage] backend = \"postgresql\")"
+                        f'(web.{part} with [storage] backend = "postgresql")'
                     )
         if self.junk.enabled:
             raise ValueError(
-                '[junk] enabled: the junk filter does not run on the PostgreSQL store yet '
+                "[junk] enabled: the junk filter does not run on the PostgreSQL store yet "
                 '([storage] backend = "postgresql")'
             )
         return self

@@ -50,6 +50,12 @@ class PgStore:
                 tx = ChangeTx(conn, account_id, name)
                 for box in DEFAULT_MAILBOXES:
                     await insert_mailbox(tx, box)
+                # Subscribed, as the SQLite store does, so that clients listing
+                # subscriptions see them (RFC 9051 §6.3.9).
+                await conn.execute(
+                    "INSERT INTO subscription (account_id, name) SELECT %s, unnest(%s::text[])",
+                    (account_id, list(DEFAULT_MAILBOXES)),
+                )
                 await tx.publish()
         return await self.account(name)
 

@@ -62,9 +62,7 @@ class PgAccounts:
     delivery path) and IMAP's account stores. *body_cache*: the node's local
     directory of message bodies for IMAP (postel.pg.syncstore)."""
 
-    def __init__(
-        self, store: PgStore, loop: asyncio.AbstractEventLoop, body_cache: Path
-    ) -> None:
+    def __init__(self, store: PgStore, loop: asyncio.AbstractEventLoop, body_cache: Path) -> None:
         self.store = store
         self.loop = loop
         self.body_cache = body_cache

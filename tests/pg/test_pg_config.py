@@ -20,6 +20,9 @@ backend = "postgresql"
 dsn = "{dsn}"
 password_file = "pgpassword"
 connect_timeout = 5
+
+[junk]
+enabled = false  # not on the PostgreSQL store yet
 """
 
 DOMAINS = """[domains."example.com"]

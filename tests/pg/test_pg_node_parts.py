@@ -63,9 +63,7 @@ def test_delivery_and_logins_through_the_node_parts(
 def _config(d: Path, pg_cluster: Cluster, dbname: str, extra: str = "") -> Path:
     d.mkdir(exist_ok=True)
     (d / "postel.toml").write_text(
-        STATIC.format(dsn=pg_cluster.dsn(dbname, with_password=False))
-        + "\n[junk]\nenabled = false\n"
-        + extra
+        STATIC.format(dsn=pg_cluster.dsn(dbname, with_password=False)) + extra
     )
     (d / "domains.toml").write_text(DOMAINS)
     (d / "pgpassword").write_text(pg_cluster.password + "\n")

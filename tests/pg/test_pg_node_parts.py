@@ -153,3 +153,25 @@ def test_the_junk_filter_is_refused_on_postgresql(tmp_path: Path, pg_cluster: Cl
     assert "[junk] enabled: the junk filter does not run on the PostgreSQL store yet" in str(
         caught.value
     )
+
+
+def test_queue_commands_show_the_shared_queue(
+    tmp_path: Path, pg_cluster: Cluster, pg_database: str, pg_settings: PgSettings
+) -> None:
+    from postel.pg.queue import PgQueueEntries
+
+    d = _config(tmp_path / "config", pg_cluster, pg_database)
+    run = CliRunner().invoke
+    assert run(cli, ["config", "migrate-db", "--config", str(d)]).exit_code == 0
+    node = PgQueueEntries(pg_settings, tmp_path / "spool", node="other-node")
+    try:
+        (entry,) = node.add("alice", "alice@example.com", ["bob@example.org"], MESSAGE)
+    finally:
+        node.close()
+    listed = run(cli, ["queue", "list", "--config", str(d)])
+    assert listed.exit_code == 0, listed.output
+    assert f"{entry}\t" in listed.output and "alice@example.com -> bob@example.org" in listed.output
+    held = run(cli, ["queue", "hold", "--config", str(d), str(entry)])
+    assert held.exit_code == 0, held.output
+    assert "HELD" in run(cli, ["queue", "list", "--config", str(d)]).output
+    assert not (d / "data" / "queue" / "index.db").exists()  # DataDir.queue_db

@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 @contextmanager
 def _open(config_dir: Path) -> Iterator[QueueEntries]:
     from postel.db import DBError
-    from postel.queue.entries import SQLiteQueueEntries
+    from postel.pg.errors import PgError
+    from postel.wiring import open_queue_entries
 
     cfg = load_or_exit(config_dir)
     try:
-        db = SQLiteQueueEntries(cfg.datadir)
-    except DBError as exc:
+        # The data directory's queue, or the one all nodes share on PostgreSQL.
+        db = open_queue_entries(cfg)
+    except (DBError, PgError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     try:

@@ -162,7 +162,8 @@ async def _run(
             await start_extras(root, stack, submitter, sockets=sockets, challenges=challenges)
         )
         # Watchers (webmail event streams) end before the web listeners stop.
-        stack.push_async_callback(root.feed.stop)
+        if root.feed is not None:
+            stack.push_async_callback(root.feed.stop)
         if challenges is not None:
             from postel.acme.service import start as start_acme
 

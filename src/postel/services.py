@@ -29,12 +29,13 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
     from postel.mtastsdb import refresh_loop
-    from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter, SQLiteQueueEntries
+    from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter
     from postel.queue.recorder import DMARCBounce
+    from postel.wiring import open_queue_entries
 
     cfg, store, resolver, mtastsdb, resultdb = (
         root.cfg,
-        root.store,
+        root.accounts,
         root.resolver,
         root.mtastsdb,
         root.resultdb,
@@ -49,7 +50,8 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
             await asyncio.wait_for(refresher, 10)  # cancelled when still fetching
 
     stack.push_async_callback(stop_refresher)
-    entries = SQLiteQueueEntries(cfg.datadir)
+    # The data directory's queue, or on PostgreSQL the queue of all nodes.
+    entries = open_queue_entries(cfg)
     stack.callback(entries.close)
     deliverer = Deliverer(
         cfg,
@@ -61,8 +63,9 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
     )
     # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
     stack.push_async_callback(deliverer.aclose)
+    # Domain security is remembered in the SQLite store's accounts only.
     recorder = OutcomeRecorder(
-        entries, resultdb, store, dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db)
+        entries, resultdb, root.store, dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db)
     )
     queue = QueueRunner(cfg, entries, deliverer, recorder, store)
     queue.start()
@@ -109,6 +112,8 @@ async def start_extras(
         feed=root.feed,
         credentials=root.credentials,
         limiter=root.limiter,
+        changes=root.changes,
+        open_store=root.open_mailstore,
     )
     await imap.start()
     stack.push_async_callback(imap.stop)

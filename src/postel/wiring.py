@@ -9,6 +9,12 @@ One root per process kind:
 - :class:`CLIRoot`: a CLI command working on the data directory itself
   because no server runs.
 
+With ``[storage] backend = "postgresql"`` the serve and worker roots open the
+node's PostgreSQL pool once and hand the parts the PostgreSQL store's
+implementations of the same interfaces (postel.pg.nodeparts): delivery,
+IMAP's account stores and change notifications (LISTEN/NOTIFY), logins, and
+the outgoing queue shared by the nodes (docs/postgresql.md, Nodes).
+
 A root opens each database of its process once, in a fixed order, on an
 exit stack that closes them in reverse order; the parts take what they need
 from it as narrow, typed arguments, never the root itself. The account store
@@ -19,22 +25,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
+    from postel.config.model import StorageConfig
     from postel.dmarcdb import DMARCDB
     from postel.dmarcevaldb import EvalDB
     from postel.dns.base import Resolver
+    from postel.imapserver.context import Changes
+    from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials
+    from postel.store.credentials import Credentials, Passwords
     from postel.store.notify import ChangeFeed
     from postel.store.store import Store
     from postel.tlsrptdb import TLSRPTDB
@@ -74,6 +86,90 @@ def open_mtastsdb(cfg: Config) -> MTASTSDB:
     )
 
 
+def on_postgresql(cfg: Config) -> bool:
+    return cfg.static.storage.backend == "postgresql"
+
+
+def pg_settings(storage: StorageConfig, config_dir: Path) -> PgSettings:
+    """[storage] as the PostgreSQL store's settings, the password read from its
+    file (relative to *config_dir*); PgSettingsError says what and where."""
+    from postel.pg.settings import PgSettings, read_password
+
+    path = config_dir / storage.password_file if storage.password_file else None
+    settings = PgSettings(
+        dsn=storage.dsn,
+        password=read_password(path),
+        pool_max=storage.pool_size,
+        connect_timeout=storage.connect_timeout,
+    )
+    settings.conninfo()  # the DSN is checked once more, with the password added
+    return settings
+
+
+def node_id(cfg: Config) -> str:
+    """This node's name among the nodes: [storage] node_id, else host:pid."""
+    from postel.pg.queue import default_node
+
+    return cfg.static.storage.node_id or default_node()
+
+
+def pg_body_cache(cfg: Config) -> Path:
+    """The node's local copies of message bodies that IMAP reads (postel.pg.syncstore)."""
+    return cfg.datadir.root / "pg-bodies"
+
+
+def open_queue_entries(cfg: Config) -> QueueEntries:
+    """The outgoing queue's entries: the data directory's, or on the PostgreSQL
+    store those of all nodes, claimed with leases under this node's id."""
+    if not on_postgresql(cfg):
+        from postel.queue import SQLiteQueueEntries
+
+        return SQLiteQueueEntries(cfg.datadir)
+    from postel.pg.queue import PgQueueEntries
+
+    return PgQueueEntries(
+        pg_settings(cfg.static.storage, cfg.dir),
+        cfg.datadir.queue_dir / "pg-spool",
+        node=node_id(cfg),
+        lease=cfg.static.storage.queue_lease,
+    )
+
+
+@dataclass(frozen=True)
+class PgParts:
+    """What a node opens of the PostgreSQL store: delivery, IMAP's account
+    stores and logins over one pool."""
+
+    settings: PgSettings
+    accounts: Accounts
+    open_mailstore: Callable[[str], MailStore]
+    credentials: Passwords
+
+
+async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
+    """Check the schema version, then open the node's pool on *stack*. A
+    problem (no connection, a schema to migrate) is a PgError of one line."""
+    from postel.pg.check import check_store
+    from postel.pg.credentials import PgCredentials
+    from postel.pg.errors import PgError
+    from postel.pg.nodeparts import PgAccounts, PgPasswords
+    from postel.pg.pool import open_pool
+
+    settings = pg_settings(cfg.static.storage, cfg.dir)
+    found = await check_store(settings)
+    if found.problem:
+        raise PgError(f"[storage] {found.text}")
+    pool = await open_pool(settings)
+    stack.push_async_callback(pool.close)
+    from postel.pg.accountstore import PgStore
+
+    loop = asyncio.get_running_loop()
+    accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
+    stack.callback(accounts.close)
+    credentials = PgPasswords(PgCredentials(pool), loop)
+    return PgParts(settings, accounts, accounts.mailstore, credentials)
+
+
 CHECKPOINT_SECONDS = 60.0
 
 
@@ -102,25 +198,28 @@ def _recover_at_stop(store: Store) -> None:
 class ServeRoot:
     """What the serve process opens once: the account store and its change
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
-    outgoing TLS results and the resolver."""
+    outgoing TLS results and the resolver. On the PostgreSQL store: its pool
+    with the accounts, passwords and change notifications of all nodes; the
+    login limits, MTA-STS cache and TLS results stay the node's own."""
 
     cfg: Config
     resolver: Resolver
-    store: Store  # for the queue (postel.queue); the other parts get `accounts`
-    feed: ChangeFeed
-    credentials: Credentials
+    accounts: Accounts  # the account store as the parts see it (postel.store.api)
+    store: Store | None  # the SQLite store (None on PostgreSQL)
+    feed: ChangeFeed | None  # the SQLite store's change feed
+    credentials: Passwords
     limiter: LoginLimiter
     mtastsdb: MTASTSDB
     resultdb: ResultDB
-
-    @property
-    def accounts(self) -> Accounts:
-        """The account store as the parts see it (postel.store.api)."""
-        return self.store
+    # On PostgreSQL: IMAP's account stores and the changes of every node.
+    changes: Changes | None = None
+    open_mailstore: Callable[[str], MailStore] | None = None
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
         """Open everything on *stack* (closed in reverse order when it ends)."""
+        if on_postgresql(cfg):
+            return await cls._open_pg(cfg, stack)
         from postel.loginlimit import LoginLimiter
         from postel.store.credentials import Credentials
         from postel.store.notify import ChangeFeed
@@ -157,23 +256,61 @@ class ServeRoot:
         stack.callback(mtastsdb.close)
         resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
         stack.callback(resultdb.close)
-        return cls(cfg, resolver, store, feed, credentials, limiter, mtastsdb, resultdb)
+        return cls(cfg, resolver, store, store, feed, credentials, limiter, mtastsdb, resultdb)
+
+    @classmethod
+    async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
+        from postel.loginlimit import LoginLimiter
+        from postel.pg.listener import ChangeListener
+        from postel.tlsrptresultdb import ResultDB
+
+        cfg.datadir.ensure()
+        pg = await open_pg(cfg, stack)
+        # One LISTEN connection: IMAP IDLE hears what any node commits.
+        listener = ChangeListener(pg.settings)
+        await listener.start(timeout=cfg.static.storage.connect_timeout)
+        stack.push_async_callback(listener.stop)
+        # Per node: failed logins counted by this node (auth.db of its data
+        # directory), its MTA-STS cache and the TLS results of its deliveries.
+        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        stack.callback(limiter.close)
+        mtastsdb = open_mtastsdb(cfg)
+        stack.callback(mtastsdb.close)
+        resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
+        stack.callback(resultdb.close)
+        return cls(
+            cfg,
+            make_resolver(cfg),
+            pg.accounts,
+            None,
+            None,
+            pg.credentials,
+            limiter,
+            mtastsdb,
+            resultdb,
+            changes=listener,
+            open_mailstore=pg.open_mailstore,
+        )
 
 
 @dataclass(frozen=True)
 class WorkerRoot:
     """What one SMTP worker process opens: the account store, auth.db and the
-    resolver. The worker adds to the queue over this store; the serve process
-    delivers."""
+    resolver (on PostgreSQL: the node's pool, and auth.db for the login
+    limits). The worker adds to the queue; the serve process delivers."""
 
     cfg: Config
     resolver: Resolver
-    store: Store  # for the adding-only queue; the other parts get `accounts`
-    credentials: Credentials
+    store: Store | None  # the SQLite store (None on PostgreSQL)
+    credentials: Passwords
     limiter: LoginLimiter
+    pg_accounts: Accounts | None = None
 
     @property
     def accounts(self) -> Accounts:
+        if self.pg_accounts is not None:
+            return self.pg_accounts
+        assert self.store is not None
         return self.store
 
     @classmethod
@@ -189,6 +326,16 @@ class WorkerRoot:
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
         return cls(cfg, make_resolver(cfg), store, credentials, limiter)
+
+    @classmethod
+    async def open_pg(cls, cfg: Config, stack: AsyncExitStack) -> WorkerRoot:
+        """On the PostgreSQL store: the node's pool (one per worker process)."""
+        from postel.loginlimit import LoginLimiter
+
+        pg = await open_pg(cfg, stack)
+        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
+        stack.callback(limiter.close)
+        return cls(cfg, make_resolver(cfg), None, pg.credentials, limiter, pg.accounts)
 
 
 class CLIRoot:

@@ -233,3 +233,19 @@ def test_pg_message_files_are_private(
         0o700,
         0o600,
     ]
+
+
+def test_subscriptions_kept_for_any_name(mailstore: MailStore) -> None:
+    # A fresh account's default mailboxes are subscribed, so that clients
+    # listing subscriptions (RFC 9051 §6.3.9) see them.
+    assert set(DEFAULT_MAILBOXES) <= set(mailstore.subscriptions())
+    before = set(mailstore.subscriptions())
+    mailstore.subscribe("Ideas")  # no such mailbox: still kept
+    mailstore.subscribe("Ideas")  # idempotent
+    mailstore.subscribe("inbox")  # the Inbox, in any case
+    assert set(mailstore.subscriptions()) == before | {"Ideas"}
+    mailstore.unsubscribe("Ideas")
+    mailstore.unsubscribe("Ideas")  # idempotent (RFC 9051 §6.3.10)
+    mailstore.unsubscribe("Sent")
+    assert set(mailstore.subscriptions()) == before - {"Sent"}
+    assert mailstore.subscriptions() == sorted(mailstore.subscriptions())

@@ -7,7 +7,7 @@ import os
 import secrets
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -22,8 +22,10 @@ from postel.wiring import CLIRoot
 if TYPE_CHECKING:
     from postel.config.domains import DomainsConfig
     from postel.config.model import StaticConfig
+    from postel.pg.settings import PgSettings
 
 F = TypeVar("F", bound=Callable[..., object])
+T = TypeVar("T")
 
 DOMAINS_FILE = "domains.toml"
 STATIC_FILE = "postel.toml"
@@ -132,6 +134,33 @@ def _get_password(password_file: Path | None, generate: bool) -> tuple[str, bool
         click.echo(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", err=True)
 
 
+def _pg(static: StaticConfig, config_dir: Path) -> PgSettings | None:
+    """The PostgreSQL store's settings when [storage] backend = "postgresql"
+    (accounts and passwords are then in the database all nodes share)."""
+    if static.storage.backend != "postgresql":
+        return None
+    from postel.pg.errors import PgError
+    from postel.wiring import pg_settings
+
+    try:
+        return pg_settings(static.storage, config_dir)
+    except PgError as exc:
+        fail(str(exc))
+
+
+def _on_pg(what: Coroutine[object, object, T]) -> T:
+    """Run one command's work on the PostgreSQL store; a problem is one line."""
+    import asyncio
+
+    from postel.pg.errors import PgError
+    from postel.store import StoreError
+
+    try:
+        return asyncio.run(what)
+    except (PgError, StoreError) as exc:
+        fail(str(exc))
+
+
 def _set_password(root: CLIRoot, name: str, password: str) -> None:
     from postel.store import CredentialsError
 
@@ -181,12 +210,18 @@ def add(
         _fail_config(exc)
     password, generated = _get_password(password_file, generate)
     datadir = _datadir(config_dir, static)
-    with CLIRoot(datadir) as root:
-        try:
-            root.accounts.account(name)
-        except StoreError as exc:
-            fail(str(exc))
-        _set_password(root, name, password)
+    pg = _pg(static, config_dir)
+    if pg is not None:
+        from postel.pg.accountcmds import add_account as add_pg
+
+        _on_pg(add_pg(pg, name, password))
+    else:
+        with CLIRoot(datadir) as root:
+            try:
+                root.accounts.account(name)
+            except StoreError as exc:
+                fail(str(exc))
+            _set_password(root, name, password)
     _write_domains(path, new_text)
     click.echo(f"account {name!r} added with address {address}")
     if generated:
@@ -203,7 +238,12 @@ def list_(config_dir: Path, as_json: bool) -> None:
     _, _, domains = _domains(config_dir)
     datadir = _datadir(config_dir, static)
     with_password: set[str] = set()
-    if datadir.auth_db.exists():
+    pg = _pg(static, config_dir)
+    if pg is not None:
+        from postel.pg.accountcmds import with_password as pg_with_password
+
+        with_password = set(_on_pg(pg_with_password(pg)))
+    elif datadir.auth_db.exists():
         with CLIRoot(datadir) as root:
             with_password = set(root.credentials.accounts())
     rows = [
@@ -236,8 +276,14 @@ def passwd(config_dir: Path, name: str, password_file: Path | None, generate: bo
         fail(f"{path}: no account {name!r}")
     password, generated = _get_password(password_file, generate)
     datadir = _datadir(config_dir, static)
-    with CLIRoot(datadir) as root:
-        _set_password(root, name, password)
+    pg = _pg(static, config_dir)
+    if pg is not None:
+        from postel.pg.accountcmds import set_password as pg_set_password
+
+        _on_pg(pg_set_password(pg, name, password))
+    else:
+        with CLIRoot(datadir) as root:
+            _set_password(root, name, password)
     click.echo(f"password of account {name!r} changed")
     if generated:
         click.echo(f"password: {password}")
@@ -280,7 +326,12 @@ def remove(config_dir: Path, name: str, yes: bool) -> None:
         click.confirm(f"Remove account {name!r}?", abort=True)
     _write_domains(path, new_text)
     datadir = _datadir(config_dir, static)
-    if datadir.auth_db.exists():
+    pg = _pg(static, config_dir)
+    if pg is not None:
+        from postel.pg.accountcmds import remove_password
+
+        _on_pg(remove_password(pg, name))
+    elif datadir.auth_db.exists():
         with CLIRoot(datadir) as root:
             root.credentials.remove(name)
     for alias in alias_references(domains, domains.accounts[name].addresses):

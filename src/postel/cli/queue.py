@@ -26,9 +26,22 @@ if TYPE_CHECKING:
 def _open(config_dir: Path) -> Iterator[QueueEntries]:
     """The queue's entries, through the CLI root (opened once, closed at exit)."""
     from postel.db import DBError
-    from postel.wiring import CLIRoot
+    from postel.pg.errors import PgError
+    from postel.wiring import CLIRoot, on_postgresql, open_queue_entries
 
     cfg = load_or_exit(config_dir)
+    if on_postgresql(cfg):
+        # The queue all nodes share on PostgreSQL.
+        try:
+            db = open_queue_entries(cfg)
+        except (DBError, PgError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+        try:
+            yield db
+        finally:
+            db.close()
+        return
     with CLIRoot(cfg.datadir) as root:
         try:
             entries = root.queue_entries

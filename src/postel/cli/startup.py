@@ -30,6 +30,7 @@ def operator_message(exc: BaseException) -> str | None:
     """The one-line message for an operator's mistake; None for a bug."""
     from postel.datadir import DataDirError
     from postel.metrics.errors import MetricsListenError
+    from postel.pg.errors import PgError
     from postel.preflight import StartupError
     from postel.privdrop import PrivDropError
     from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -41,8 +42,8 @@ def operator_message(exc: BaseException) -> str | None:
     if isinstance(exc, (BindError, ListenError, MetricsListenError)):
         # Lost a race with another program after the start-up check.
         return f"{_one_line(exc)}; stop the program that uses the port or change the port"
-    if isinstance(exc, (ListenerConfigError, WorkerStartError)):
-        return _one_line(exc)
+    if isinstance(exc, (ListenerConfigError, WorkerStartError, PgError)):
+        return _one_line(exc)  # PgError: the PostgreSQL store unreachable or not migrated
     if isinstance(exc, OSError) and exc.errno in FILE_ERRNOS and exc.filename:
         return (
             f"{exc.filename}: {exc.strerror}; check that it exists and that the user "

@@ -624,6 +624,14 @@ class StorageConfig(Strict):
         "its entries are due again for the other nodes once the lease ends; keep it longer "
         "than one delivery attempt takes.",
     )
+    node_id: str = Field(
+        "",
+        max_length=200,
+        description="This node's name among the nodes sharing the PostgreSQL store: it marks "
+        "the outgoing queue entries the node claimed. Empty: the host name and the process "
+        'id ("host:pid"), unique among nodes running at one time. Give each node its own '
+        "name when set; two running nodes must never share one.",
+    )
 
     @field_validator("dsn")
     @classmethod
@@ -684,6 +692,32 @@ class StaticConfig(Strict):
         from postel.config.names import check_domain
 
         return check_domain(value)
+
+    @model_validator(mode="after")
+    def _postgresql_parts(self) -> StaticConfig:
+        """Parts that keep an account's data in the data directory do not run
+        on the PostgreSQL store yet (docs/postgresql.md): refused, not left to
+        split one account's data between SQLite files and PostgreSQL."""
+        if self.storage.backend != "postgresql":
+            return self
+        for name, listener in self.listeners.items():
+            for part, on, what in (
+                ("webmail", listener.web.webmail, "the webmail does"),
+                ("admin", listener.web.admin, "the admin pages do"),
+            ):
+                if listener.web.enabled and on:
+                    raise ValueError(
+                        f"listener {name!r}: {what} not run on the PostgreSQL store yet "
+                        f'(web.{part} with [storage] backend = "postgresql")'
+                    )
+        if self.junk.enabled and "enabled" in self.junk.model_fields_set:
+            raise ValueError(
+                "[junk] enabled: the junk filter does not run on the PostgreSQL store yet "
+                '([storage] backend = "postgresql")'
+            )
+        # Not asked for: the default (on) does not apply to this store yet.
+        self.junk.enabled = False
+        return self
 
     @model_validator(mode="after")
     def _rspamd_address(self) -> StaticConfig:

@@ -44,7 +44,7 @@ from postel.mtastsdb.model import no_policy_result
 from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
 from postel.smtpclient.scache import SessionCache
-from postel.store import Store
+from postel.store.api import Accounts
 
 _log = logging.getLogger("postel.delivery")
 
@@ -111,7 +111,7 @@ class Deliverer:
         cfg: Config,
         resolver: Resolver,
         mtastsdb: MTASTSDB | None,
-        store: Store,
+        store: Accounts,
         *,
         smtp_port: int | None = None,
         logger: logging.Logger | None = None,

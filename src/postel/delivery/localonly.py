@@ -6,14 +6,14 @@ import logging
 
 from postel.config import Config
 from postel.delivery.request import DeliveryRequest, RecipientOutcome
-from postel.store import Store
+from postel.store.api import Accounts
 from postel.store.routing import resolve_for_config
 
 LOCALSERVE_MAILBOX = "Localserve"
 
 
 def deliver_local(
-    cfg: Config, store: Store, req: DeliveryRequest, log: logging.Logger
+    cfg: Config, store: Accounts, req: DeliveryRequest, log: logging.Logger
 ) -> list[RecipientOutcome]:
     """Local recipients go to their mailboxes; everything else once into the
     sender account's "Localserve" mailbox (the postmaster account without sender)."""

@@ -9,7 +9,7 @@ import logging
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from postel.config import Config
@@ -33,7 +33,7 @@ from postel.tlsreload import ReloadingContext
 if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials
+    from postel.store.credentials import Passwords
     from postel.store.notify import ChangeFeed
 
 log = logging.getLogger("postel.imapserver")
@@ -84,11 +84,16 @@ class IMAPService:
         *,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
         feed: ChangeFeed | None = None,
-        credentials: Credentials | None = None,
+        credentials: Passwords | None = None,
         limiter: LoginLimiter | None = None,
+        changes: Changes | None = None,
+        open_store: Callable[[str], MailStore] | None = None,
     ) -> None:
         """*feed*: the store's ChangeFeed of the serve process, which wakes IDLE
         at once; without it sessions look every [imap] recheck_interval.
+        *changes* and *open_store*: another store's change notifications and
+        account stores (the PostgreSQL store's, postel.pg.nodeparts) in place
+        of *feed* and *store*'s accounts.
         *credentials* and *limiter*: auth.db as the wiring root (postel.wiring)
         opened it, left open at :meth:`stop`; else opened and closed here."""
         self._given_credentials = credentials
@@ -96,6 +101,8 @@ class IMAPService:
         self.cfg = cfg
         self.store = store
         self.feed = feed
+        self._changes = changes
+        self._given_open_store = open_store
         self._sockets = dict(sockets) if sockets is not None else None
         self.bound: list[tuple[str, int, str]] = []
         self._servers: list[asyncio.Server] = []
@@ -103,11 +110,13 @@ class IMAPService:
         self._watchers: list[asyncio.Task[None]] = []
         self.tls_contexts: dict[str, ReloadingContext] = {}
         self._clients: Counter[str] = Counter()
-        self._credentials: Credentials | None = None
+        self._credentials: Passwords | None = None
         self._limiter: LoginLimiter | None = None
         self.ctx: SessionContext | None = None
 
     def _open_store(self, account: str) -> MailStore:
+        if self._given_open_store is not None:
+            return self._given_open_store(account)
         return AccountMailStore(self.store.account(account))
 
     async def start(self) -> None:
@@ -126,7 +135,9 @@ class IMAPService:
         logins = PasswordCheck(lambda: self.cfg.domains, self._credentials, self._limiter)
         opts = settings(cfg)
         changes: Changes = (
-            FeedChanges(self.feed, opts.recheck_interval)
+            self._changes
+            if self._changes is not None
+            else FeedChanges(self.feed, opts.recheck_interval)
             if self.feed is not None
             else PollChanges(opts.recheck_interval)
         )

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from postel.imapserver import encode, mutf7, quota, training
 from postel.imapserver.compress import DeflatingWriter
 from postel.imapserver.context import SessionContext, Watch
-from postel.imapserver.errors import ParseError
+from postel.imapserver.errors import IMAPServerError, ParseError
 from postel.imapserver.fetch import StructureCache
 from postel.imapserver.listing import to_imap
 from postel.imapserver.reader import Limits, Stream
@@ -26,11 +26,11 @@ ANY = (NOT_AUTH, AUTH, SELECTED)
 AUTHED = (AUTH, SELECTED)
 
 
-class AuthCancelled(Exception):
+class AuthCancelled(IMAPServerError):
     """The client cancelled an AUTHENTICATE exchange with "*"."""
 
 
-class SessionClosed(Exception):
+class SessionClosed(IMAPServerError):
     """End the session (after LOGOUT, a BYE, or a broken connection)."""
 
 

@@ -20,12 +20,13 @@ from postel.pg.mailboxes import Mailboxes, insert_mailbox
 from postel.pg.messages import Messages
 from postel.pg.pool import Conn
 from postel.pg.rows import col_int
+from postel.pg.subscriptions import Subscriptions
 from postel.store.errors import UnknownAccount
 from postel.store.message import Message
 from postel.store.names import DEFAULT_MAILBOXES, check_account_name
 
 
-class PgAccount(Mailboxes, Messages):
+class PgAccount(Mailboxes, Messages, Subscriptions):
     """One account's mail in PostgreSQL."""
 
 
@@ -49,6 +50,12 @@ class PgStore:
                 tx = ChangeTx(conn, account_id, name)
                 for box in DEFAULT_MAILBOXES:
                     await insert_mailbox(tx, box)
+                # Subscribed, as the SQLite store does, so that clients listing
+                # subscriptions see them (RFC 9051 §6.3.9).
+                await conn.execute(
+                    "INSERT INTO subscription (account_id, name) SELECT %s, unnest(%s::text[])",
+                    (account_id, list(DEFAULT_MAILBOXES)),
+                )
                 await tx.publish()
         return await self.account(name)
 

@@ -164,4 +164,14 @@ CREATE TABLE message_answer (
 );
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS]
+# Version 4: IMAP subscriptions (RFC 9051 §6.3.6), names kept whether or not
+# the mailbox exists (a subscription outlives a deleted mailbox, §6.3.9).
+SUBSCRIPTIONS = """
+CREATE TABLE subscription (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    name text NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
+"""
+
+MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS]

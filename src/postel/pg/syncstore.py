@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from postel.pg.accountstore import PgAccount
 from postel.pg.errors import PgError
@@ -55,8 +55,19 @@ class PgMailStore:
     def mailbox(self, name: str) -> MailboxInfo:
         return self._run(self.account.mailbox(name))
 
-    def create_mailbox(self, name: str) -> MailboxInfo:
+    def create_mailbox(self, name: str, *, special_use: str = "") -> MailboxInfo:
+        """*special_use* (RFC 6154 CREATE-SPECIAL-USE) is not kept by this store
+        yet: the mailbox is made without it."""
         return self._run(self.account.create_mailbox(name))
+
+    def subscriptions(self) -> list[str]:
+        return self._run(self.account.subscriptions())
+
+    def subscribe(self, name: str) -> None:
+        self._run(self.account.subscribe(name))
+
+    def unsubscribe(self, name: str) -> None:
+        self._run(self.account.unsubscribe(name))
 
     def rename_mailbox(self, old: str, new: str) -> MailboxInfo:
         return self._run(self.account.rename_mailbox(old, new))
@@ -135,6 +146,13 @@ class PgMailStore:
     ) -> Message:
         data = source.read_bytes()
         return self._run(self.account.append(mailbox, data, list(flags), received))
+
+
+if TYPE_CHECKING:
+    from postel.imapserver.storeapi import MailStore
+
+    # mypy --strict checks here that PgMailStore is what IMAP sessions need.
+    _: type[MailStore] = PgMailStore
 
 
 def _loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

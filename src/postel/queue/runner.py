@@ -21,7 +21,7 @@ from postel.queue.entries import QueueEntries
 from postel.queue.model import Entry, QueuedMessage
 from postel.queue.plan import AttemptPlan, plan_attempt
 from postel.queue.recorder import AttemptRecord, OutcomeRecorder
-from postel.store import Store
+from postel.store.api import Accounts
 from postel.store.errors import OverQuota
 
 log = logging.getLogger("postel.queue")
@@ -45,7 +45,7 @@ class QueueRunner:
         entries: QueueEntries,
         deliverer: DelivererLike,
         recorder: OutcomeRecorder,
-        store: Store,
+        store: Accounts,
         *,
         concurrency: int = CONCURRENCY,
         destination_concurrency: int | None = None,

@@ -15,7 +15,7 @@ from postel.loginlimit import Attempt, LoginLimiter, LoginLimitError, account_ke
 
 if TYPE_CHECKING:
     from postel.config.domains import DomainsConfig
-    from postel.store.credentials import Credentials
+    from postel.store.credentials import Passwords
 
 
 class LoginRefused(PostelError):
@@ -45,7 +45,7 @@ class PasswordCheck:
     def __init__(
         self,
         domains: Callable[[], DomainsConfig],
-        credentials: Credentials,
+        credentials: Passwords,
         limiter: LoginLimiter,
     ) -> None:
         self._domains = domains

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from postel.smtpserver.junkfiling import FilingRecorder
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials
+    from postel.store.credentials import Passwords
 
 Kind = Literal["smtp", "submission", "submissions"]
 
@@ -32,7 +32,7 @@ class ServerContext:
     store: Accounts
     resolver: Resolver
     submitter: Submitter
-    credentials: Credentials | None
+    credentials: Passwords | None
     # Shared with the other processes through auth.db; None: AUTH is refused.
     limiter: LoginLimiter | None = None
     # Seconds to wait after a failed AUTH, multiplied by the number of failures.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials
+    from postel.store.credentials import Passwords
 
 log = logging.getLogger("postel.smtpserver")
 
@@ -78,7 +78,7 @@ class SMTPService:
         ports: Mapping[tuple[str, str, str], int] | None = None,
         reuse_port: bool = False,
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
-        credentials: Credentials | None = None,
+        credentials: Passwords | None = None,
         limiter: LoginLimiter | None = None,
     ) -> None:
         """*credentials* and *limiter*: auth.db as the process's wiring root

@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 import threading
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +89,7 @@ async def _watch_domains(cfg: Config, stop: asyncio.Event) -> None:
 
 async def serve(spec: Spec, cfg: Config) -> int:
     from postel.queue import SQLiteQueueEntries
-    from postel.wiring import WorkerRoot
+    from postel.wiring import WorkerRoot, on_postgresql, open_queue_entries
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -103,6 +103,12 @@ async def serve(spec: Spec, cfg: Config) -> int:
         loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
+    if on_postgresql(cfg):
+        async with AsyncExitStack() as astack:
+            root = await WorkerRoot.open_pg(cfg, astack)
+            entries = open_queue_entries(cfg)  # adds only: the main process delivers
+            astack.callback(entries.close)
+            return await _serve(spec, cfg, root, entries, stop)
     with ExitStack() as stack:
         # Every database of this process, opened once (postel.wiring).
         root = WorkerRoot.open(cfg, stack)

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from postel.db import Migration, open_db
 from postel.store.errors import CredentialsError
@@ -66,6 +67,16 @@ DECOY_SECRET = "scram-decoy"
 @functools.cache
 def _dummy_hash() -> str:
     return scrypt_hash("postel-no-such-account", salt=b"\0" * 16)
+
+
+class Passwords(Protocol):
+    """What logins (SMTP AUTH, IMAP; postel.sasl.login) read of the passwords,
+    from a thread: auth.db's :class:`Credentials`, or the PostgreSQL store's
+    shared by the nodes (postel.pg.nodeparts)."""
+
+    def verify(self, account: str, password: str) -> bool: ...
+    def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]: ...
+    def close(self) -> None: ...
 
 
 class Credentials:

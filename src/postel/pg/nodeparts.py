@@ -1,0 +1,177 @@
+"""The PostgreSQL store as a serving node's parts see it.
+
+`postel serve` hands its parts narrow interfaces (postel.wiring): local
+delivery the account store's `Accounts`, logins `Passwords`, IMAP a function
+opening an account's `MailStore`. Here are those three over one node's pool:
+
+- :class:`PgAccounts`: delivery into PgStore (SMTP inbound and submission to
+  local accounts, bounces, reports to local accounts), and IMAP's account
+  stores (PgMailStore). The account-wide operations of postel.store.api that
+  only the webmail, the admin pages and junk training use are not here yet:
+  those parts are refused on this backend (postel.config.model).
+- :class:`PgPasswords`: PgCredentials for SMTP AUTH and IMAP logins, which
+  ask from threads.
+
+Each synchronous call runs its coroutine on the event loop that owns the pool
+and waits for it, so it must come from another thread (as the store's other
+callers do: postel.pg.syncstore).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from postel.pg.accountstore import PgAccount, PgStore
+from postel.pg.credentials import PgCredentials
+from postel.pg.errors import PgError
+from postel.pg.syncstore import PgMailStore
+from postel.store.errors import OverQuota, UnknownAccount
+from postel.store.message import Message
+from postel.store.msgfile import write_message
+
+if TYPE_CHECKING:
+    from postel.store.api import AccountMail, Accounts, Delivered
+    from postel.store.credentials import Passwords
+
+T = TypeVar("T")
+
+log = logging.getLogger("postel.pg")
+
+
+class NotOnPostgreSQL(PgError):
+    """An operation of the account store the PostgreSQL backend does not have yet."""
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[object, object, T]) -> T:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        coro.close()
+        raise NotOnPostgreSQL("PostgreSQL store: a blocking call made on the event loop's thread")
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+class PgAccounts:
+    """The node's accounts in PostgreSQL as postel.store.api.Accounts (the
+    delivery path) and IMAP's account stores. *body_cache*: the node's local
+    directory of message bodies for IMAP (postel.pg.syncstore)."""
+
+    def __init__(self, store: PgStore, loop: asyncio.AbstractEventLoop, body_cache: Path) -> None:
+        self.store = store
+        self.loop = loop
+        self.body_cache = body_cache
+        self._closed = False
+
+    async def _account(self, name: str) -> PgAccount:
+        """The account, made with its default mailboxes on first use (as the
+        SQLite store makes an account's directory on first delivery)."""
+        try:
+            return await self.store.account(name)
+        except UnknownAccount:
+            return await self.store.create_account(name)
+
+    def mailstore(self, name: str) -> PgMailStore:
+        """Account *name* for an IMAP session (called from its thread)."""
+        account = _on_loop(self.loop, self._account(name))
+        return PgMailStore(account, self.loop, self.body_cache)
+
+    # -- postel.store.api.Accounts ------------------------------------------
+
+    def account(self, name: str, *, create: bool = True) -> AccountMail:
+        raise NotOnPostgreSQL(
+            f"account {name!r}: this operation does not run on the PostgreSQL store yet"
+        )
+
+    def account_names(self) -> list[str]:
+        return _on_loop(self.loop, self._names())
+
+    async def _names(self) -> list[str]:
+        async with self.store.pool.connection() as conn:
+            cur = await conn.execute("SELECT name FROM account ORDER BY name")
+            return [str(r[0]) for r in await cur.fetchall()]
+
+    def quota_of(self, name: str) -> int:
+        """0: quotas are not checked on the PostgreSQL store yet."""
+        return 0
+
+    def check_quota(self, accounts: Iterable[str], size: int = 0) -> OverQuota | None:
+        return None
+
+    async def deliver_bytes(
+        self, targets: Sequence[tuple[str, str]], data: bytes, *, requiretls: bool = False
+    ) -> Delivered:
+        """Store *data* in each (account, mailbox) of *targets*, each in its own
+        transaction, stopping at the first failure (which is returned, as the
+        SQLite store's delivery path does: the caller answers 4xx)."""
+        done: list[tuple[str, Message]] = []
+        for name, mailbox in targets:
+            try:
+                account = await self._account(name)
+                msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
+            except Exception as exc:  # the database gone, a bad mailbox name
+                return done, exc
+            done.append((name, msg))
+        return done, None
+
+    async def deliver_file(
+        self, targets: Sequence[tuple[str, str]], path: Path, *, requiretls: bool = False
+    ) -> Delivered:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            return [], exc
+        return await self.deliver_bytes(targets, data, requiretls=requiretls)
+
+    async def write_and_deliver(
+        self,
+        targets: Sequence[tuple[str, str]],
+        path: Path,
+        headers: bytes,
+        body: bytes | Path,
+        *,
+        requiretls: bool = False,
+        text: str | None = None,
+    ) -> Delivered:
+        """Write the new file *path* (left for the caller, who may forward it)
+        and store its content; *text* is for a search index this store has not."""
+        await asyncio.to_thread(write_message, path, headers, body)
+        return await self.deliver_file(targets, path, requiretls=requiretls)
+
+    def finish_deliveries(self) -> None:
+        """Nothing waits: each delivery commits before it returns."""
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class PgPasswords:
+    """PgCredentials as postel.store.credentials.Passwords, for logins."""
+
+    def __init__(self, credentials: PgCredentials, loop: asyncio.AbstractEventLoop) -> None:
+        self.credentials = credentials
+        self.loop = loop
+
+    def verify(self, account: str, password: str) -> bool:
+        return _on_loop(self.loop, self.credentials.verify(account, password))
+
+    def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]:
+        return _on_loop(self.loop, self.credentials.scram_sha256_or_decoy(name))
+
+    def close(self) -> None:
+        """The pool is the wiring root's; nothing of its own to close."""
+
+
+if TYPE_CHECKING:
+    # mypy --strict checks here that these are what the parts are given.
+    _accounts: type[Accounts] = PgAccounts
+    _passwords: type[Passwords] = PgPasswords

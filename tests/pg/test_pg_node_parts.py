@@ -1,0 +1,179 @@
+"""The PostgreSQL store as a node's parts get it (postel.pg.nodeparts), the
+account commands on it, and the parts refused on this backend."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pghelpers import LoopThread, open_migrated
+from test_pg_config import DOMAINS, STATIC
+
+from pgcluster import Cluster
+from postel.cli.main import cli
+from postel.config import ConfigError, load_config
+from postel.pg.accountstore import PgStore
+from postel.pg.credentials import PgCredentials
+from postel.pg.nodeparts import PgAccounts, PgPasswords
+from postel.pg.settings import PgSettings
+
+MESSAGE = b"From: bob@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+def test_delivery_and_logins_through_the_node_parts(
+    tmp_path: Path, loop_thread: LoopThread, pg_settings: PgSettings
+) -> None:
+    pool = loop_thread.run(open_migrated(pg_settings))
+    try:
+        loop_thread.run(PgCredentials(pool).set_password("alice", "a long password"))
+        accounts = PgAccounts(PgStore(pool), loop_thread.loop, tmp_path / "bodies")
+        path = tmp_path / "msg"
+        done, error = loop_thread.run(
+            accounts.write_and_deliver(
+                [("alice", "Inbox"), ("bob", "Archive")], path, b"X-Test: 1\r\n", MESSAGE
+            )
+        )
+        assert error is None
+        assert [(name, m.mailbox, m.uid) for name, m in done] == [
+            ("alice", "Inbox", 1),
+            ("bob", "Archive", 1),
+        ]
+        assert path.read_bytes() == b"X-Test: 1\r\n" + MESSAGE  # left for the caller
+        # IMAP's view, from a session's thread: the account made on first use.
+        store = accounts.mailstore("bob")
+        with store.open_message(store.get_by_uid("Archive", 1).msgid) as fp:
+            assert fp.read() == b"X-Test: 1\r\n" + MESSAGE
+        assert set(store.subscriptions()) >= {"Inbox", "Archive"}
+        assert accounts.account_names() == ["alice", "bob"]
+        # A delivery that fails returns its error (the SMTP session answers 4xx).
+        done, error = loop_thread.run(accounts.deliver_bytes([("alice", "a\x00b")], MESSAGE))
+        assert done == [] and error is not None
+        passwords = PgPasswords(PgCredentials(pool), loop_thread.loop)
+        assert passwords.verify("alice", "a long password")
+        assert not passwords.verify("alice", "wrong")
+        assert not passwords.verify("nobody", "a long password")
+        salt, iterations, _, _ = passwords.scram_sha256_or_decoy("nobody")
+        assert salt and iterations > 0
+    finally:
+        loop_thread.run(pool.close())
+
+
+def _config(d: Path, pg_cluster: Cluster, dbname: str, extra: str = "") -> Path:
+    d.mkdir(exist_ok=True)
+    (d / "postel.toml").write_text(
+        STATIC.format(dsn=pg_cluster.dsn(dbname, with_password=False)) + extra
+    )
+    (d / "domains.toml").write_text(DOMAINS)
+    (d / "pgpassword").write_text(pg_cluster.password + "\n")
+    return d
+
+
+def test_account_commands_act_on_the_postgresql_store(
+    tmp_path: Path, pg_cluster: Cluster, pg_database: str, pg_settings: PgSettings
+) -> None:
+    d = _config(tmp_path / "config", pg_cluster, pg_database)
+    run = CliRunner().invoke
+    assert run(cli, ["config", "migrate-db", "--config", str(d)]).exit_code == 0
+    pw = tmp_path / "pw"
+    pw.write_text("first password of bob\n")
+    added = run(
+        cli,
+        [
+            "account",
+            "add",
+            "--config",
+            str(d),
+            "bob",
+            "bob@example.com",
+            "--password-file",
+            str(pw),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    pw.write_text("second password of bob\n")
+    changed = run(cli, ["account", "passwd", "--config", str(d), "bob", "--password-file", str(pw)])
+    assert changed.exit_code == 0, changed.output
+    listed = run(cli, ["account", "list", "--config", str(d), "--json"])
+    assert '"password": true' in listed.output
+
+    async def check() -> tuple[bool, bool, list[str]]:
+        pool = await open_migrated(pg_settings)
+        try:
+            creds = PgCredentials(pool)
+            bob = await PgStore(pool).account("bob")
+            return (
+                await creds.verify("bob", "second password of bob"),
+                await creds.verify("bob", "first password of bob"),
+                [m.name for m in await bob.mailboxes()],
+            )
+        finally:
+            await pool.close()
+
+    new_ok, old_ok, boxes = asyncio.run(check())
+    assert new_ok and not old_ok and "Inbox" in boxes
+    # Nothing went to the data directory's SQLite files.
+    assert not (d / "data" / "auth.db").exists()
+    assert not (d / "data" / "accounts").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[listeners.web]\nips = ["127.0.0.1"]\n[listeners.web.web]\nenabled = true\n'
+            "webmail = true\n",
+            "listener 'web': the webmail does not run on the PostgreSQL store yet",
+        ),
+        (
+            '[listeners.web]\nips = ["127.0.0.1"]\n[listeners.web.web]\nenabled = true\n'
+            "admin = true\n",
+            "listener 'web': the admin pages do not run on the PostgreSQL store yet",
+        ),
+    ],
+)
+def test_parts_not_on_postgresql_yet_are_refused(
+    tmp_path: Path, pg_cluster: Cluster, extra: str, message: str
+) -> None:
+    d = _config(tmp_path / "config", pg_cluster, "postel", extra)
+    with pytest.raises(ConfigError) as caught:
+        load_config(d)
+    assert message in str(caught.value)
+    result = CliRunner().invoke(cli, ["config", "test", "--config", str(d)])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_the_junk_filter_is_refused_on_postgresql(tmp_path: Path, pg_cluster: Cluster) -> None:
+    d = _config(tmp_path / "config", pg_cluster, "postel")
+    # Not asked for: the filter's default (on) does not apply on this store.
+    assert not load_config(d).static.junk.enabled
+    with (d / "postel.toml").open("a") as f:
+        f.write("\n[junk]\nenabled = true\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(d)
+    assert "[junk] enabled: the junk filter does not run on the PostgreSQL store yet" in str(
+        caught.value
+    )
+
+
+def test_queue_commands_show_the_shared_queue(
+    tmp_path: Path, pg_cluster: Cluster, pg_database: str, pg_settings: PgSettings
+) -> None:
+    from postel.pg.queue import PgQueueEntries
+
+    d = _config(tmp_path / "config", pg_cluster, pg_database)
+    run = CliRunner().invoke
+    assert run(cli, ["config", "migrate-db", "--config", str(d)]).exit_code == 0
+    node = PgQueueEntries(pg_settings, tmp_path / "spool", node="other-node")
+    try:
+        (entry,) = node.add("alice", "alice@example.com", ["bob@example.org"], MESSAGE)
+    finally:
+        node.close()
+    listed = run(cli, ["queue", "list", "--config", str(d)])
+    assert listed.exit_code == 0, listed.output
+    assert f"{entry}\t" in listed.output and "alice@example.com -> bob@example.org" in listed.output
+    held = run(cli, ["queue", "hold", "--config", str(d), str(entry)])
+    assert held.exit_code == 0, held.output
+    assert "HELD" in run(cli, ["queue", "list", "--config", str(d)]).output
+    assert not (d / "data" / "queue" / "index.db").exists()  # DataDir.queue_db

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from postel.config import Config
 from postel.datadir import DataDir
@@ -53,6 +53,13 @@ if TYPE_CHECKING:
     from postel.tlsrptresultdb import ResultDB
 
 log = logging.getLogger("postel.wiring")
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closable)
 
 
 def make_resolver(cfg: Config) -> Resolver:
@@ -346,23 +353,22 @@ class CLIRoot:
     def __init__(self, datadir: DataDir) -> None:
         self.datadir = datadir
         self._stack = ExitStack()
-        self._store: Store | None = None
-        self._credentials: Credentials | None = None
-        self._queue_entries: QueueEntries | None = None
-        self._resultdb: ResultDB | None = None
-        self._evaldb: EvalDB | None = None
-        self._tlsrptdb: TLSRPTDB | None = None
-        self._dmarcdb: DMARCDB | None = None
+        self._opened: dict[str, _Closable] = {}
+
+    def _once(self, name: str, open_: Callable[[], _C]) -> _C:
+        """The database *name*, opened by *open_* the first time only."""
+        if name not in self._opened:
+            db = open_()
+            self._stack.callback(db.close)
+            self._opened[name] = db
+        return cast(_C, self._opened[name])
 
     @property
     def store(self) -> Store:
         """The account store (for a queue submitter); other code uses `accounts`."""
-        if self._store is None:
-            from postel.store.store import Store
+        from postel.store.store import Store
 
-            self._store = Store(self.datadir)
-            self._stack.callback(self._store.close)
-        return self._store
+        return self._once("store", lambda: Store(self.datadir))
 
     @property
     def accounts(self) -> Accounts:
@@ -370,66 +376,56 @@ class CLIRoot:
 
     @property
     def credentials(self) -> Credentials:
-        if self._credentials is None:
-            from postel.store.credentials import Credentials
+        from postel.store.credentials import Credentials
 
+        def open_() -> Credentials:
             self.datadir.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._credentials = Credentials(self.datadir.auth_db)
-            self._stack.callback(self._credentials.close)
-        return self._credentials
+            return Credentials(self.datadir.auth_db)
+
+        return self._once("credentials", open_)
 
     @property
     def queue_entries(self) -> QueueEntries:
         """The outgoing queue's entries (queue/index.db)."""
-        if self._queue_entries is None:
-            from postel.queue.entries import SQLiteQueueEntries
+        from postel.queue.entries import SQLiteQueueEntries
 
-            entries = SQLiteQueueEntries(self.datadir)
-            self._stack.callback(entries.close)
-            self._queue_entries = entries
-        return self._queue_entries
+        return self._once("queue", lambda: SQLiteQueueEntries(self.datadir))
 
     @property
     def resultdb(self) -> ResultDB:
         """The outgoing TLS results and their suppression list (tlsrptresult.db)."""
-        if self._resultdb is None:
-            from postel.tlsrptresultdb import ResultDB
+        from postel.tlsrptresultdb import ResultDB
 
+        def open_() -> ResultDB:
             self.datadir.ensure()
-            self._resultdb = ResultDB.open(self.datadir.tlsrptresult_db)
-            self._stack.callback(self._resultdb.close)
-        return self._resultdb
+            return ResultDB.open(self.datadir.tlsrptresult_db)
+
+        return self._once("resultdb", open_)
 
     @property
     def evaldb(self) -> EvalDB:
         """The DMARC evaluations and their suppression list (outgoing reports)."""
-        if self._evaldb is None:
-            from postel.dmarcevaldb import EvalDB
+        from postel.dmarcevaldb import EvalDB
 
+        def open_() -> EvalDB:
             self.datadir.ensure()
-            self._evaldb = EvalDB.open(self.datadir.dmarceval_db)
-            self._stack.callback(self._evaldb.close)
-        return self._evaldb
+            return EvalDB.open(self.datadir.dmarceval_db)
+
+        return self._once("evaldb", open_)
 
     @property
     def tlsrptdb(self) -> TLSRPTDB:
         """The received TLS reports (tlsrpt.db)."""
-        if self._tlsrptdb is None:
-            from postel import tlsrptdb
+        from postel import tlsrptdb
 
-            self._tlsrptdb = tlsrptdb.open(self.datadir.tlsrpt_db)
-            self._stack.callback(self._tlsrptdb.close)
-        return self._tlsrptdb
+        return self._once("tlsrptdb", lambda: tlsrptdb.open(self.datadir.tlsrpt_db))
 
     @property
     def dmarcdb(self) -> DMARCDB:
         """The received DMARC aggregate reports (dmarcrpt.db)."""
-        if self._dmarcdb is None:
-            from postel import dmarcdb
+        from postel import dmarcdb
 
-            self._dmarcdb = dmarcdb.open(self.datadir.dmarcrpt_db)
-            self._stack.callback(self._dmarcdb.close)
-        return self._dmarcdb
+        return self._once("dmarcdb", lambda: dmarcdb.open(self.datadir.dmarcrpt_db))
 
     def close(self) -> None:
         self._stack.close()

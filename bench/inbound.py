@@ -15,6 +15,14 @@ Each cell runs each system three times (--repeat), alternating, after a
 warm-up of both; the run with the median rate is reported, with all rates.
 
     python bench/inbound.py [--seconds 3] [--repeat 3] [--quick] [--json out.json]
+    python bench/inbound.py --clients 1000 --size 5120 --repeat 1 --seconds 5   # (k) scale
+
+Limits at 1000 clients: this process raises its open-file limit to the hard
+limit (each client is a socket here, and the servers it starts inherit it);
+postel's bench config has [limits] max_connections = 2000 (each SMTP process)
+and max_connections_per_ip does not count loopback (connection_limit_exempt's
+default); Postfix's has default_process_limit = 1200 (smtpd processes) and
+smtpd_client_connection_count_limit = 0 (bench/benchlib.py).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import sqlite3
 import ssl
 import subprocess
@@ -182,6 +191,13 @@ def run(
             postfix.cleanup()
 
 
+def raise_file_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; the new limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -191,6 +207,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, action="append", help="only these sizes (bytes)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per system and cell (median)")
     a = ap.parse_args()
+    raise_file_limit()
     out = run(
         a.seconds,
         a.quick,

@@ -1,16 +1,17 @@
 """(b) Outbound delivery from the queue, postel and Postfix side by side.
 
-N messages (5 KB) for recipients in 10 domains (d0..d9.sink.test) are put in
-the queue while delivery is held, then delivery starts and the rate is
-measured from the first message leaving the queue to the queue being empty.
-Each domain has its own receiving address (dnsstub.dest_ip: 127.0.1.1 to
-127.0.1.10, one port), so both systems see 10 destinations. Without TLS the
-receivers are Postfix's smtp-sink, one process per address; with TLS
-bench/sink.py listening on the 10 addresses (smtp-sink has no STARTTLS),
+N messages (5 KB) for recipients in --domains domains (default 10,
+d0..d9.sink.test) are put in the queue while delivery is held, then delivery
+starts and the rate is measured from the first message leaving the queue to
+the queue being empty. Each domain is its own destination with a receiving
+address from dnsstub.dest_ip (127.0.1.1 to 127.0.1.250, one port; beyond 250
+domains, domains dN and dN+250 share an address, the same for both systems).
+Without TLS the receivers are Postfix's smtp-sink, one process per address;
+with TLS bench/sink.py listening on the addresses (smtp-sink has no STARTTLS),
 offering STARTTLS with one certificate of the bench's own CA (trustme,
 ECDSA P-256), the same for both clients.
 
-postel: messages added with postel.queue's QueueDB while `postel serve` is
+postel: messages added with postel.queue's entry store while `postel serve` is
 stopped, then `postel serve` starts; DNS (MX of dN.sink.test -> mxN.sink.test
 -> 127.0.1.N+1, no DNSSEC, no MTA-STS) from bench/dnsstub.py, port from
 [delivery] smtp_port; TLS is opportunistic (the sink's certificate is not
@@ -22,14 +23,13 @@ next hop), smtp_tls_security_level none or may, other settings Postfix's
 defaults (default_destination_concurrency_limit 20, connection cache on
 demand, smtp_tls_connection_reuse no).
 
-    python bench/outbound.py [--messages 600]
+    python bench/outbound.py [--messages 600] [--domains 10] [--tls both|off|on]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -57,17 +57,18 @@ from dnsstub import dest_ip
 from loadclient import make_message
 
 DOMAINS = 10
+FILL_PARALLEL = 8  # smtp-source processes at once while filling Postfix's queue
 
 
-def nexthops() -> dict[str, str]:
-    return {f"d{d}.sink.test": dest_ip(d) for d in range(DOMAINS)}
+def nexthops(domains: int = DOMAINS) -> dict[str, str]:
+    return {f"d{d}.sink.test": dest_ip(d) for d in range(domains)}
 
 
 @contextlib.contextmanager
-def receiver(tls: bool, certs: Any) -> Iterator[tuple[int, str]]:
+def receiver(tls: bool, certs: Any, domains: int = DOMAINS) -> Iterator[tuple[int, str]]:
     """Receivers on one port of each destination's address."""
     port = free_port()
-    ips = list(nexthops().values())
+    ips = sorted(set(nexthops(domains).values()))
     if tls:
         sink = [sys.executable, str(REPO / "bench" / "sink.py"), str(port)]
         cmds = [[*sink, "--cert", str(certs.cert), "--key", str(certs.key), "--ips", ",".join(ips)]]
@@ -109,35 +110,23 @@ def measure(remaining: Callable[[], int], total: int, timeout: float = 300) -> d
     return {"messages": total, "error": f"queue not empty after {timeout}s ({remaining()} left)"}
 
 
-def fill_postel(p: PostelInstance, n: int) -> None:
-    """Queue *n* messages directly (fsync off while filling: not measured)."""
+def fill_postel(p: PostelInstance, n: int, domains: int = DOMAINS) -> None:
+    """Queue *n* messages through the entry store while postel is stopped
+    (fsync off while filling: not measured)."""
     from postel.config import load_config
-    from postel.queue import QueueDB
+    from postel.queue import SQLiteQueueEntries
 
     cfg = load_config(p.root)
     cfg.datadir.ensure()
     real = os.fsync
     os.fsync = lambda fd: None  # type: ignore[assignment]
     try:
-        db = QueueDB.open(cfg.datadir)
-        now = dt.datetime.now(dt.UTC)
+        entries = SQLiteQueueEntries(cfg.datadir)
         for i in range(n):
-            rcpt = f"rcpt@d{i % DOMAINS}.sink.test"
-            db.add(
-                make_message(f"out-{i}@bench.test", 5120, rcpt, "sender@bench.test"),
-                account="bench",
-                mail_from="sender@bench.test",
-                rcpts=[rcpt],
-                requiretls=False,
-                tls_required_no=False,
-                is_tlsrpt=False,
-                is_dmarc_report=False,
-                smtputf8=False,
-                eightbit=False,
-                max_attempts=10,
-                now=now,
-            )
-        db.close()
+            rcpt = f"rcpt@d{i % domains}.sink.test"
+            message = make_message(f"out-{i}@bench.test", 5120, rcpt, "sender@bench.test")
+            entries.add("bench", "sender@bench.test", [rcpt], message, max_attempts=10)
+        entries.close()
     finally:
         os.fsync = real
     os.sync()
@@ -148,16 +137,26 @@ def postel_left(p: PostelInstance) -> int:
         return int(c.execute("SELECT count(*) FROM entry").fetchone()[0])
 
 
-def fill_postfix(pf: PostfixInstance, n: int) -> None:
-    per = n // DOMAINS
-    for d in range(DOMAINS):
-        subprocess.run(
-            [SMTP_SOURCE, "-s", "5", "-m", str(per), "-l", "5120", "-f", "sender@bench.test",
-             "-t", f"rcpt@d{d}.sink.test", "-M", "client.test", f"{IP}:{pf.port}"],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while len(pf.queue_ids()) < per * DOMAINS and time.monotonic() < deadline:
+def fill_postfix(pf: PostfixInstance, n: int, domains: int = DOMAINS) -> None:
+    """*n* messages in through Postfix's smtpd, one smtp-source per domain
+    (up to FILL_PARALLEL at once)."""
+    per = n // domains
+    todo = list(range(domains))
+    running: list[subprocess.Popen[bytes]] = []
+    while todo or running:
+        while todo and len(running) < FILL_PARALLEL:
+            d = todo.pop(0)
+            running.append(subprocess.Popen(
+                [SMTP_SOURCE, "-s", "5", "-m", str(per), "-l", "5120", "-f", "sender@bench.test",
+                 "-t", f"rcpt@d{d}.sink.test", "-M", "client.test", f"{IP}:{pf.port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        running[0].wait(300)
+        if running[0].returncode != 0:
+            raise RuntimeError(f"smtp-source exited with {running[0].returncode}")
+        running.pop(0)
+    deadline = time.monotonic() + 60 + n / 100
+    while len(pf.queue_ids()) < per * domains and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -173,34 +172,40 @@ def key_type(cert: Path) -> str:
     return type(key).__name__
 
 
-def run(messages: int = 600) -> dict[str, Any]:
+def run(
+    messages: int = 600, domains: int = DOMAINS, tls_cells: tuple[bool, ...] = (False, True)
+) -> dict[str, Any]:
     root = tmpdir("postel-bench-out-")
     certs = make_certs(root / "certs")
-    messages -= messages % DOMAINS
-    out: dict[str, Any] = {"messages": messages, "destinations": DOMAINS,
+    messages -= messages % domains
+    timeout = max(300.0, messages / 20)
+    out: dict[str, Any] = {"messages": messages, "destinations": domains,
                            "certificate": key_type(certs.cert), "cells": []}  # fmt: skip
     with dns_stub() as dns_port:
-        for tls in (False, True):
+        for tls in tls_cells:
             cell: dict[str, Any] = {"tls": tls}
-            with receiver(tls, certs) as (sink_port, sink_name):
+            with receiver(tls, certs, domains) as (sink_port, sink_name):
                 cell["receiver"] = sink_name
                 # postel
                 p = PostelInstance(root / f"postel-{int(tls)}", certs, dns_port,
                                    smtp_port=sink_port)  # fmt: skip
                 p.write_config()
-                fill_postel(p, messages)
+                fill_postel(p, messages, domains)
+                cell["load_postel"] = round(os.getloadavg()[0], 2)
                 p.start()
                 try:
-                    cell["postel"] = measure(lambda p=p: postel_left(p), messages)
+                    cell["postel"] = measure(lambda p=p: postel_left(p), messages, timeout)
                 finally:
                     p.stop()
                 # Postfix
                 pf = PostfixInstance(free_port(), certs, root=root / f"postfix-{int(tls)}")
                 try:
-                    pf.outbound(sink_port, tls, defer=True, nexthops=nexthops())
-                    fill_postfix(pf, messages)
+                    pf.outbound(sink_port, tls, defer=True, nexthops=nexthops(domains))
+                    fill_postfix(pf, messages, domains)
+                    cell["load_postfix"] = round(os.getloadavg()[0], 2)
                     pf.outbound_release(sink_port, tls)
-                    cell["postfix"] = measure(lambda pf=pf: len(pf.queue_ids()), messages)
+                    cell["postfix"] = measure(lambda pf=pf: len(pf.queue_ids()), messages,
+                                              timeout)  # fmt: skip
                 finally:
                     pf.cleanup()
             out["cells"].append(cell)
@@ -211,9 +216,12 @@ def run(messages: int = 600) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--messages", type=int, default=600)
+    ap.add_argument("--domains", type=int, default=DOMAINS, help="recipient domains (1-1000)")
+    ap.add_argument("--tls", choices=("both", "off", "on"), default="both")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    out = run(a.messages)
+    cells = {"both": (False, True), "off": (False,), "on": (True,)}[a.tls]
+    out = run(a.messages, a.domains, cells)
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
 

@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from postel.datadir import DataDir, message_path
@@ -223,25 +223,64 @@ class QueueDB:
             raise EntryNotFound(f"{self.datadir.queue_db}: no queue entry with id {entry_id}")
         return found[0]
 
-    def due(self, now: dt.datetime, exclude: Iterable[int] = ()) -> list[Entry]:
-        """Unheld entries whose time has come, oldest first."""
-        skip = set(exclude)
+    def due_domains(
+        self, now: dt.datetime, limit: int, exclude: Collection[int], busy: Collection[str]
+    ) -> list[str]:
+        """Up to *limit* recipient domains, not in *busy*, with an unheld due
+        entry not in *exclude*, in the order of their first such entry.
+
+        Reads due entries in index order only until the domains are found,
+        never all of them.
+        """
+        found: list[str] = []
+        if limit <= 0:
+            return found
+        marks = ",".join("?" * len(busy))
+        not_busy = f" AND domain NOT IN ({marks})" if busy else ""
+        with self.lock:
+            cur = self.conn.execute(
+                "SELECT id, domain FROM entry INDEXED BY entry_due"
+                f" WHERE hold = 0 AND next_attempt <= ?{not_busy}"
+                " ORDER BY next_attempt, id",
+                (iso(now), *busy),
+            )
+            try:
+                for entry_id, domain in cur:
+                    if entry_id in exclude or domain in found:
+                        continue
+                    found.append(domain)
+                    if len(found) >= limit:
+                        break
+            finally:
+                cur.close()  # ends the read the unfinished statement holds
+        return found
+
+    def due_of_domain(
+        self, domain: str, now: dt.datetime, limit: int, exclude: Collection[int] = ()
+    ) -> list[Entry]:
+        """Up to *limit* unheld due entries of *domain* not in *exclude*, oldest first."""
         with self.lock:
             found = self._select(
-                "WHERE e.hold = 0 AND e.next_attempt <= ? ORDER BY e.next_attempt, e.id",
-                (iso(now),),
+                "WHERE e.domain = ? AND e.hold = 0 AND e.next_attempt <= ?"
+                " ORDER BY e.next_attempt, e.id LIMIT ?",
+                (domain, iso(now), limit + len(exclude)),
             )
-        return [e for e in found if e.id not in skip]
+        return [e for e in found if e.id not in exclude][:limit]
 
-    def next_due(self, exclude: Iterable[int] = ()) -> dt.datetime | None:
-        skip = set(exclude)
+    def next_due(self, exclude: Collection[int] = ()) -> dt.datetime | None:
+        """When the first unheld entry not in *exclude* is due; reads entries in
+        index order only up to that one."""
         with self.lock:
-            rows = self.conn.execute(
-                "SELECT id, next_attempt FROM entry WHERE hold = 0 ORDER BY next_attempt"
-            ).fetchall()
-        for r in rows:
-            if int(r["id"]) not in skip:
-                return dt.datetime.fromisoformat(r["next_attempt"])
+            cur = self.conn.execute(
+                "SELECT id, next_attempt FROM entry INDEXED BY entry_due"
+                " WHERE hold = 0 ORDER BY next_attempt, id"
+            )
+            try:
+                for entry_id, next_attempt in cur:
+                    if entry_id not in exclude:
+                        return dt.datetime.fromisoformat(next_attempt)
+            finally:
+                cur.close()
         return None
 
     # -- attempts ---------------------------------------------------------

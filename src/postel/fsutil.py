@@ -1,8 +1,11 @@
-"""Durable file writes: temp file, fsync, rename, fsync of the directory."""
+"""File writes: durable ones (temp file, fsync, rename, fsync of the directory),
+and private local copies of content kept elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -61,3 +64,21 @@ def write_new(path: Path, data: bytes, *, tmpdir: Path | None = None, mode: int 
     if Path(path).exists():
         raise FileExistsError(f"{path}: already exists")
     write_atomic(path, data, tmpdir=tmpdir, mode=mode)
+
+
+def write_private_copy(path: Path, data: bytes) -> None:
+    """Write a local copy of content kept elsewhere (a cache or spool file):
+    atomically, so readers see all of it or no file, readable by this user
+    only (directories 0700, file 0600), and not fsynced: it can be written
+    again from where the content is kept."""
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -25,7 +25,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from postel.fsutil import write_private_copy
 from postel.pg.errors import PgConnectError
 from postel.pg.queuerows import ENTRY_COLUMNS, col_time, to_entries
 from postel.pg.queuewake import QueueWake, publish
@@ -497,7 +497,7 @@ class PgQueueEntries:
         data = self.message_bytes(msg_id)
         if data is None:
             return None
-        _write_once(path, data)
+        write_private_copy(path, data)
         return path
 
     def header_block(self, msg_id: int) -> bytes:
@@ -540,19 +540,3 @@ class PgQueueEntries:
     def close(self) -> None:
         self._wake.stop()
         self._pool.close()
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Write *path* atomically: readers see the whole message or no file.
-    Message content is for this user only (directories 0700, files 0600)."""
-    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.parent.mkdir(exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -10,15 +10,13 @@ into a local cache named by their SHA-256, which never changes for a name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tempfile
 from array import array
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
+from postel.fsutil import write_private_copy
 from postel.pg.accountstore import PgAccount
 from postel.pg.errors import PgError
 from postel.store.changes import MailboxChanges
@@ -123,7 +121,7 @@ class PgMailStore:
         digest, data = self._run(self.account.body(msgid))
         path = self.body_cache / digest.hex()[:2] / digest.hex()
         if not path.exists():
-            _write_once(path, data)
+            write_private_copy(path, data)
         return path.open("rb")
 
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
@@ -160,20 +158,3 @@ def _loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Write *path* atomically (a temporary file renamed into place): readers
-    see the whole body or no file; two writers write the same bytes."""
-    # Message content: readable by this user only (directories 0700, files 0600).
-    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.parent.mkdir(exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -18,14 +18,13 @@ from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
 from postel.store import mimestructure
 from postel.store.envelope import Envelope, header_block, parse_envelope
-from postel.store.errors import MailboxNotFound, StoreError
+from postel.store.errors import MailboxNotFound
 from postel.store.message import FlagsStored, FlagState, Message
-from postel.store.names import normalize_mailbox, split_flags
+from postel.store.names import normalize_mailbox, split_flags, store_flags_request
 
 log = logging.getLogger("postel.pg")
 
 
-FLAG_MODES = ("add", "remove", "replace")
 HEADER_READ = 256 * 1024  # as postel.store.envelope.HEADER_LIMIT
 
 
@@ -233,10 +232,7 @@ class Messages(Reading):
         """One transaction and one modseq for a whole STORE; unchanged messages
         are not written, those changed after *unchangedsince* are left alone and
         reported (RFC 7162 §3.1.3). UIDs not in the mailbox are ignored."""
-        if mode not in FLAG_MODES:
-            raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
-        system, keywords = split_flags(flags)
-        wanted = sorted(set(uids))
+        system, keywords, wanted = store_flags_request(uids, flags, mode)
         if not wanted:
             return FlagsStored([], [])
         mailbox = normalize_mailbox(mailbox)

@@ -18,7 +18,13 @@ from postel.store.accountbase import AccountBase
 from postel.store.changes import MailboxChanges, highest_modseq
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import FlagsStored, FlagState, Message, ThreadSummary
-from postel.store.names import join_flags, normalize_mailbox, parse_flags, split_flags
+from postel.store.names import (
+    join_flags,
+    normalize_mailbox,
+    parse_flags,
+    split_flags,
+    store_flags_request,
+)
 from postel.store.schema import (
     MESSAGE_COLUMNS,
     THREAD_HEAD_SQL,
@@ -34,7 +40,6 @@ log = logging.getLogger("postel.store")
 MAX_PAGE = 10_000
 MAX_SUMMARIES = 200  # thread keys of one thread_summaries call
 FLAG_CHUNK = 500  # UIDs per SELECT of store_flags (SQLite's variable limit is higher)
-FLAG_MODES = ("add", "remove", "replace")
 UIDS_CHUNK = 50_000  # UIDs per query of uids()
 UIDS_KEPT = 8  # mailboxes whose UIDs uids() keeps
 UIDS_SQL = (
@@ -369,10 +374,7 @@ class Messages(AccountBase):
         change is not written. With *unchangedsince*, a message whose modseq is
         higher is left alone and reported in ``modified`` (RFC 7162 §3.1.3).
         UIDs not in the mailbox are ignored."""
-        if mode not in FLAG_MODES:
-            raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
-        system, keywords = split_flags(flags)
-        wanted = sorted(set(uids))
+        system, keywords, wanted = store_flags_request(uids, flags, mode)
         if not wanted:
             return FlagsStored([], [])
         mailbox = normalize_mailbox(mailbox)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from postel.store.errors import InvalidFlag, InvalidMailboxName, UnsupportedSpecialUse
+from postel.store.errors import InvalidFlag, InvalidMailboxName, StoreError, UnsupportedSpecialUse
 
 INBOX = "Inbox"
 DEFAULT_MAILBOXES = ("Inbox", "Sent", "Drafts", "Archive", "Junk", "Trash")
@@ -86,6 +86,20 @@ def split_flags(values: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
         else:
             raise InvalidFlag(f"invalid keyword {value!r}: must be an IMAP atom")
     return frozenset(flags), frozenset(keywords)
+
+
+FLAG_MODES = ("add", "remove", "replace")  # of a STORE (RFC 9051 §6.4.6)
+
+
+def store_flags_request(
+    uids: Iterable[int], flags: Iterable[str], mode: str
+) -> tuple[frozenset[str], frozenset[str], list[int]]:
+    """A STORE's arguments checked, as every store backend takes them: (system
+    flags, keywords, the UIDs sorted once each)."""
+    if mode not in FLAG_MODES:
+        raise StoreError(f"store_flags: mode must be one of {FLAG_MODES}, not {mode!r}")
+    system, keywords = split_flags(flags)
+    return system, keywords, sorted(set(uids))
 
 
 def join_flags(values: Iterable[str]) -> str:

@@ -56,25 +56,31 @@ def test_imapclient_idle_sees_delivery_and_flags_at_once(local: Local) -> None:
         assert list(changed) == [2] and changed[2][b"MODSEQ"][0] > mark
 
 
-def test_imaplib_qresync_resync(local: Local) -> None:
-    for n in range(3):
-        local.send(f"m{n}")
+def _connect(local: Local) -> imaplib.IMAP4_SSL:
     c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
     c.login(local.user, local.password)
+    return c
+
+
+def _state_after(local: Local, messages: int) -> tuple[int, int]:
+    """Deliver *messages*, then the (UIDVALIDITY, HIGHESTMODSEQ) a client
+    leaving the Inbox would remember."""
+    for n in range(messages):
+        local.send(f"m{n}")
+    c = _connect(local)
     c.select("INBOX")
     uidvalidity = int(c.response("UIDVALIDITY")[1][0])
     modseq = int(c.response("HIGHESTMODSEQ")[1][0])
     c.logout()
-    # Offline: another client expunges UID 2 and answers UID 3.
-    with Store(local.cfg.datadir) as store:
-        acct = store.account("you")
-        acct.remove(acct.get_by_uid("Inbox", 2).msgid)
-        acct.set_flags(acct.get_by_uid("Inbox", 3).msgid, ["\\Answered"])
-    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
-    c.login(local.user, local.password)
+    return uidvalidity, modseq
+
+
+def _qresync_select(c: imaplib.IMAP4_SSL, args: str) -> bytes:
+    """ENABLE QRESYNC and SELECT INBOX (QRESYNC (*args*)); the whole answer,
+    which must end in a tagged OK."""
     typ, _ = c._simple_command("ENABLE", "QRESYNC")  # type: ignore[attr-defined]
     assert typ == "OK"
-    tag = c._command("SELECT", "INBOX", f"(QRESYNC ({uidvalidity} {modseq} 1:3))")  # type: ignore[attr-defined]
+    tag = c._command("SELECT", "INBOX", f"(QRESYNC ({args}))")  # type: ignore[attr-defined]
     lines = []
     while True:
         line = c.readline()
@@ -83,20 +89,25 @@ def test_imaplib_qresync_resync(local: Local) -> None:
             break
     text = b"".join(lines)
     assert line.startswith(tag + b" OK"), text
+    return text
+
+
+def test_imaplib_qresync_resync(local: Local) -> None:
+    uidvalidity, modseq = _state_after(local, 3)
+    # Offline: another client expunges UID 2 and answers UID 3.
+    with Store(local.cfg.datadir) as store:
+        acct = store.account("you")
+        acct.remove(acct.get_by_uid("Inbox", 2).msgid)
+        acct.set_flags(acct.get_by_uid("Inbox", 3).msgid, ["\\Answered"])
+    c = _connect(local)
+    text = _qresync_select(c, f"{uidvalidity} {modseq} 1:3")
     assert b"* VANISHED (EARLIER) 2\r\n" in text
     assert re.search(rb"\* 2 FETCH \(UID 3 FLAGS \(\\Answered\) MODSEQ \(\d+\)\)", text), text
     c.logout()
 
 
 def test_imaplib_qresync_from_before_the_trimmed_floor(local: Local) -> None:
-    for n in range(8):
-        local.send(f"m{n}")
-    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
-    c.login(local.user, local.password)
-    c.select("INBOX")
-    uidvalidity = int(c.response("UIDVALIDITY")[1][0])
-    modseq = int(c.response("HIGHESTMODSEQ")[1][0])
-    c.logout()
+    uidvalidity, modseq = _state_after(local, 8)
     # Offline: another writer, keeping 2 removed UIDs per mailbox, expunges
     # UIDs 2 to 6; the oldest of them are no longer kept.
     with Store(local.cfg.datadir) as store:
@@ -105,19 +116,8 @@ def test_imaplib_qresync_from_before_the_trimmed_floor(local: Local) -> None:
         for uid in range(2, 7):
             acct.remove(acct.get_by_uid("Inbox", uid).msgid)
         assert not acct.changes_since("Inbox", modseq).vanished_complete
-    c = imaplib.IMAP4_SSL(IP, local.ports["imaps"], ssl_context=local.client_context(), timeout=20)
-    c.login(local.user, local.password)
-    typ, _ = c._simple_command("ENABLE", "QRESYNC")  # type: ignore[attr-defined]
-    assert typ == "OK"
-    tag = c._command("SELECT", "INBOX", f"(QRESYNC ({uidvalidity} {modseq} 1:8))")  # type: ignore[attr-defined]
-    lines = []
-    while True:
-        line = c.readline()
-        lines.append(line)
-        if line.startswith(tag):
-            break
-    text = b"".join(lines)
-    assert line.startswith(tag + b" OK"), text
+    c = _connect(local)
+    text = _qresync_select(c, f"{uidvalidity} {modseq} 1:8")
     # RFC 7162 §3.2.5.2: the known UIDs not in the mailbox now.
     assert b"* VANISHED (EARLIER) 2:6\r\n" in text, text
     c.select("INBOX")  # imaplib's own state, for its UID command

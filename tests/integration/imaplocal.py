@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +63,44 @@ def serve_local(base: Path, extra: str = "") -> Iterator[Local]:
     with serving(cfg) as running:
         ports = {kind: port for _ip, port, kind in running.bound}
         yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")
+
+
+def mbsync_config(local: Local, base: Path, remote: str, channel: str) -> tuple[Path, Path]:
+    """An mbsyncrc (under *base*) syncing *local*'s account over IMAPS into a
+    new maildir *base*/Mail; *remote* and *channel*: extra lines of the IMAP
+    store and of the channel. Returns (rc, maildir)."""
+    maildir = base / "Mail"
+    maildir.mkdir()
+    rc = base / "mbsyncrc"
+    rc.write_text(f"""
+IMAPAccount postel
+Host {IP}
+Port {local.ports["imaps"]}
+User {local.user}
+Pass {local.password}
+SSLType IMAPS
+CertificateFile {local.cert}
+AuthMechs PLAIN
+
+IMAPStore remote
+Account postel
+{remote}
+MaildirStore local
+Path {maildir}/
+Inbox {maildir}/INBOX
+SubFolders Verbatim
+
+Channel postel
+Far :remote:
+Near :local:
+{channel}SyncState *
+""")
+    return rc, maildir
+
+
+def mbsync(rc: Path) -> None:
+    """Run every channel of *rc* once; it must succeed."""
+    out = subprocess.run(
+        ["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

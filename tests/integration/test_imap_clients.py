@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imaplocal import IP, Local, serve_local
+from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
 
 from postel.store import Store
 
@@ -233,43 +233,11 @@ def test_curl(local: Local, tmp_path: Path) -> None:
 
 def test_mbsync(local: Local, tmp_path: Path, sessions: Sessions) -> None:
     local.send("for mbsync")
-    maildir = tmp_path / "Mail"
-    maildir.mkdir()
-    rc = tmp_path / "mbsyncrc"
-    rc.write_text(f"""
-IMAPAccount postel
-Host {IP}
-Port {local.ports["imaps"]}
-User {local.user}
-Pass {local.password}
-SSLType IMAPS
-CertificateFile {local.cert}
-AuthMechs PLAIN
+    rc, maildir = mbsync_config(
+        local, tmp_path, "", "Patterns INBOX Sent Archive\nCreate Both\nExpunge Both\n"
+    )
 
-IMAPStore remote
-Account postel
-
-MaildirStore local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel postel
-Far :remote:
-Near :local:
-Patterns INBOX Sent Archive
-Create Both
-Expunge Both
-SyncState *
-""")
-
-    def sync() -> None:
-        out = subprocess.run(
-            ["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True, timeout=120
-        )
-        assert out.returncode == 0, out.stdout + out.stderr
-
-    sync()
+    mbsync(rc)
     (new,) = list((maildir / "INBOX" / "new").iterdir()) + list(
         (maildir / "INBOX" / "cur").iterdir()
     )
@@ -280,7 +248,7 @@ SyncState *
     sent_new = maildir / "Sent" / "new"
     sent_new.mkdir(parents=True, exist_ok=True)
     (sent_new / "1700000000.1.laptop").write_bytes(SENT)
-    sync()
+    mbsync(rc)
     assert mailbox_total(local, "INBOX") == 0
     assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
     with Store(local.cfg.datadir) as store:

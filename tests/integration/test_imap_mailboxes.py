@@ -5,12 +5,11 @@ CREATE-SPECIAL-USE sent raw through Python's imaplib."""
 from __future__ import annotations
 
 import imaplib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imaplocal import IP, Local, serve_local
+from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
 
 from postel.store import Store
 
@@ -88,39 +87,10 @@ def test_mbsync_subscribed_only(local: Local, tmp_path: Path) -> None:
         acc.create_mailbox("Lists/other")
         acc.unsubscribe("Junk")
     local.send("for the list")
-    maildir = tmp_path / "Mail"
-    maildir.mkdir()
-    rc = tmp_path / "mbsyncrc"
-    rc.write_text(f"""
-IMAPAccount postel
-Host {IP}
-Port {local.ports["imaps"]}
-User {local.user}
-Pass {local.password}
-SSLType IMAPS
-CertificateFile {local.cert}
-AuthMechs PLAIN
-
-IMAPStore remote
-Account postel
-SubscribedOnly yes
-
-MaildirStore local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel postel
-Far :remote:
-Near :local:
-Patterns *
-Create Near
-SyncState *
-""")
-    out = subprocess.run(
-        ["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True, timeout=120
+    rc, maildir = mbsync_config(
+        local, tmp_path, "SubscribedOnly yes\n", "Patterns *\nCreate Near\n"
     )
-    assert out.returncode == 0, out.stdout + out.stderr
+    mbsync(rc)
     made = {p.relative_to(maildir).as_posix() for p in maildir.rglob("cur")}
     assert {"INBOX/cur", "Sent/cur", "Lists/postel/cur"} <= made
     assert not {"Lists/other/cur", "Junk/cur"} & made

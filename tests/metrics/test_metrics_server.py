@@ -16,6 +16,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from loopbackports import closed_udp_port
 from metricsamples import Samples, samples, total, value
 from postel.config import load_config
 from postel.hostkeys import write_key_and_cert
@@ -34,13 +35,6 @@ DOMAINS = """
 domain = "example.org"
 addresses = ["alice@example.org"]
 """
-
-
-def closed_udp_port() -> int:
-    """A UDP port nothing listens on: DNS questions fail at once (ICMP unreachable)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(d: Path) -> Path:

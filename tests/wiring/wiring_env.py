@@ -3,7 +3,6 @@ SQLite connections it opens, per database file."""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from loopbackports import closed_udp_port, free_tcp_port
 from postel.hostkeys import write_key_and_cert
 
 DOMAINS = """
@@ -20,19 +20,6 @@ DOMAINS = """
 domain = "example.org"
 addresses = ["alice@example.org"]
 """
-
-
-def closed_udp_port() -> int:
-    """A UDP port nothing listens on: DNS questions fail at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(d: Path) -> Path:

@@ -33,14 +33,12 @@ sys.path.insert(0, str(REPO / "tests" / "pg"))
 
 from pghelpers import open_migrated  # noqa: E402
 
-from pgcluster import Cluster, running_cluster  # noqa: E402
+from pgcluster import running_cluster  # noqa: E402
 from postel.datadir import DataDir  # noqa: E402
 from postel.pg.pool import open_pool  # noqa: E402
 from postel.pg.queue import PgQueueEntries, open_queue_pool  # noqa: E402
 from postel.pg.settings import PgSettings  # noqa: E402
 from postel.queue import QueueEntries, SQLiteQueueEntries  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _message(n: int) -> bytes:
@@ -48,21 +46,6 @@ def _message(n: int) -> bytes:
     return (
         f"From: alice@example.org\r\nTo: x@d{n % 20}.test\r\nSubject: message {n}\r\n\r\n{body}\r\n"
     ).encode()
-
-
-def _server_cpu(cluster: Cluster) -> float:
-    postmaster = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == postmaster or int(fields[1]) == postmaster:
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
 
 
 def _round(entries: QueueEntries, n: int) -> tuple[float, float, float]:
@@ -145,9 +128,9 @@ def main() -> None:
             asyncio.run(_migrate(settings))
             with tempfile.TemporaryDirectory(prefix="postel-bench-") as d:
                 pg = PgQueueEntries(settings, Path(d) / "spool", node="bench")
-                server = _server_cpu(cluster)
+                server = cluster.server_cpu()
                 add, drain, cpu = _round(pg, n)
-                server = _server_cpu(cluster) - server
+                server = cluster.server_cpu() - server
                 pg.close()
             print(
                 f"round {r} postgresql: add {n / add:6.1f} msg/s, drain {n / drain:6.1f} msg/s,"

@@ -36,7 +36,6 @@ from postel.pg.settings import PgSettings  # noqa: E402
 from postel.store.store import Store  # noqa: E402
 
 CONCURRENCY = 8
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _message(n: int) -> bytes:
@@ -45,23 +44,6 @@ def _message(n: int) -> bytes:
         f"From: Bob <bob@example.org>\r\nTo: alice@example.com\r\nSubject: message {n}\r\n"
         f"Message-ID: <{n}.{time.time_ns()}@example.org>\r\n\r\n{body}\r\n"
     ).encode()
-
-
-def _server_cpu(cluster: Cluster) -> float:
-    """CPU seconds of the postmaster's children (backends, WAL writer, ...)."""
-    pid_file = cluster.root / "data" / "postmaster.pid"
-    postmaster = int(pid_file.read_text().split()[0])
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == postmaster or int(fields[1]) == postmaster:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
 
 
 def sqlite_round(n: int) -> tuple[float, float]:
@@ -103,10 +85,10 @@ async def pg_round(
             async with sem:
                 await store.deliver(names[i % accounts], "Inbox", data)
 
-        server, cpu, start = _server_cpu(cluster), time.process_time(), time.monotonic()
+        server, cpu, start = cluster.server_cpu(), time.process_time(), time.monotonic()
         await asyncio.gather(*(one(i, d) for i, d in enumerate(datas)))
         wall, cpu = time.monotonic() - start, time.process_time() - cpu
-        server = _server_cpu(cluster) - server
+        server = cluster.server_cpu() - server
     finally:
         await pool.close()
     return wall, cpu, server

@@ -63,6 +63,22 @@ class Cluster:
             autocommit=True,
         )
 
+    def server_cpu(self) -> float:
+        """CPU seconds (user + system) of the postmaster and its children
+        (backends, WAL writer, ...), read from /proc (for bench/)."""
+        postmaster = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+        ticks = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == postmaster or int(fields[1]) == postmaster:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

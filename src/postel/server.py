@@ -153,6 +153,7 @@ async def _run(
                 sockets=sockets,
                 credentials=root.credentials,
                 limiter=root.limiter,
+                evaluations=root.evaldb,
             )
             await smtp.start()
             stack.push_async_callback(smtp.stop)

@@ -65,7 +65,10 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
     stack.push_async_callback(deliverer.aclose)
     # Domain security is remembered in the SQLite store's accounts only.
     recorder = OutcomeRecorder(
-        entries, resultdb, root.store, dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db)
+        entries,
+        resultdb,
+        root.store,
+        dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db, shared=root.evaldb),
     )
     queue = QueueRunner(cfg, entries, deliverer, recorder, store)
     queue.start()
@@ -74,11 +77,12 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
 
     # Daily outgoing TLS reports (RFC 8460), sent through this queue.
     submitter = QueueSubmitter(cfg, entries, store, queue=queue)
-    await start_daily_reports(cfg, resolver, stack, submitter, resultdb)
+    # On PostgreSQL one node sends each day's reports (root.daily_runs).
+    await start_daily_reports(cfg, resolver, stack, submitter, resultdb, root.daily_runs)
     from postel.dmarcsend.service import start_daily_reports as start_dmarc_reports
 
     # Daily outgoing DMARC aggregate reports (RFC 7489 §7.2), through the same queue.
-    await start_dmarc_reports(cfg, resolver, stack, submitter)
+    await start_dmarc_reports(cfg, resolver, stack, submitter, root.evaldb, root.daily_runs)
 
     from postel.reportfindings.service import start_daily_digest
 

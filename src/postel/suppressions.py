@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 from contextlib import AbstractContextManager
+from typing import Protocol
 
 from postel.db import transaction
 
@@ -21,6 +22,28 @@ SUPPRESS_AFTER_BOUNCES = dt.timedelta(days=30)
 
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+class Suppressions(Protocol):
+    """What the report senders, the delivery recorder, the admin pages and the
+    CLI use of a suppression list (SQLite: :class:`SuppressionList`; shared by
+    the nodes: postel.pg.suppressions)."""
+
+    def suppress(
+        self, address: str, until: dt.datetime, comment: str = "", *, manual: bool = True
+    ) -> None: ...
+
+    def unsuppress(self, address: str) -> bool: ...
+
+    def suppressions(self) -> list[tuple[str, dt.datetime, str, bool]]: ...
+
+    def is_suppressed(self, address: str, now: dt.datetime | None = None) -> bool: ...
+
+    def clear_bounces(self, address: str) -> None: ...
+
+    def record_bounce(
+        self, address: str, *, threshold: int = BOUNCE_THRESHOLD, now: dt.datetime | None = None
+    ) -> bool: ...
 
 
 class SuppressionList:

@@ -13,7 +13,9 @@ With ``[storage] backend = "postgresql"`` the serve and worker roots open the
 node's PostgreSQL pool once and hand the parts the PostgreSQL store's
 implementations of the same interfaces (postel.pg.nodeparts): delivery,
 IMAP's account stores and change notifications (LISTEN/NOTIFY), logins, and
-the outgoing queue shared by the nodes (docs/postgresql.md, Nodes).
+the outgoing queue shared by the nodes (docs/postgresql.md, Nodes), and the
+outgoing reports' TLS results, DMARC evaluations, suppression lists and daily
+runs (postel.pg.reportparts).
 
 A root opens each database of its process once, in a fixed order, on an
 exit stack that closes them in reverse order; the parts take what they need
@@ -36,13 +38,15 @@ from postel.datadir import DataDir
 
 if TYPE_CHECKING:
     from postel.config.model import StorageConfig
+    from postel.dailyrun import DailyRuns
     from postel.dmarcdb import DMARCDB
-    from postel.dmarcevaldb import EvalDB
+    from postel.dmarcevaldb.api import Evaluations, EvalWriter
     from postel.dns.base import Resolver
     from postel.imapserver.context import Changes
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
     from postel.store.notify import ChangeFeed
     from postel.store.store import Store
     from postel.tlsrptdb import TLSRPTDB
-    from postel.tlsrptresultdb import ResultDB
+    from postel.tlsrptresultdb.api import TLSResults
 
 log = logging.getLogger("postel.wiring")
 
@@ -177,6 +181,17 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     return PgParts(settings, accounts, accounts.mailstore, credentials)
 
 
+async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int) -> PgReports:
+    """The outgoing reports' data shared by the nodes, on a pool of its own
+    (closed with *stack*)."""
+    from postel.pg.reportparts import open_reports
+
+    settings = pg_settings(cfg.static.storage, cfg.dir)
+    reports = await asyncio.to_thread(open_reports, settings, node_id(cfg), pool_size=pool_size)
+    stack.callback(reports.close)
+    return reports
+
+
 CHECKPOINT_SECONDS = 60.0
 
 
@@ -206,8 +221,9 @@ class ServeRoot:
     """What the serve process opens once: the account store and its change
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
     outgoing TLS results and the resolver. On the PostgreSQL store: its pool
-    with the accounts, passwords and change notifications of all nodes; the
-    login limits, MTA-STS cache and TLS results stay the node's own."""
+    with the accounts, passwords and change notifications of all nodes, and
+    the reports' TLS results, DMARC evaluations and daily runs they share; the
+    login limits and MTA-STS cache stay the node's own."""
 
     cfg: Config
     resolver: Resolver
@@ -217,10 +233,14 @@ class ServeRoot:
     credentials: Passwords
     limiter: LoginLimiter
     mtastsdb: MTASTSDB
-    resultdb: ResultDB
+    resultdb: TLSResults
     # On PostgreSQL: IMAP's account stores and the changes of every node.
     changes: Changes | None = None
     open_mailstore: Callable[[str], MailStore] | None = None
+    # On PostgreSQL: the DMARC evaluations of every node and who sends a day's
+    # reports (None: dmarceval.db of the data directory, every run sends).
+    evaldb: Evaluations | None = None
+    daily_runs: DailyRuns | None = None
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -269,7 +289,7 @@ class ServeRoot:
     async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
         from postel.loginlimit import LoginLimiter
         from postel.pg.listener import ChangeListener
-        from postel.tlsrptresultdb import ResultDB
+        from postel.pg.reportparts import POOL_SIZE as POOL_SIZE_REPORTS
 
         cfg.datadir.ensure()
         pg = await open_pg(cfg, stack)
@@ -278,13 +298,13 @@ class ServeRoot:
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
         # Per node: failed logins counted by this node (auth.db of its data
-        # directory), its MTA-STS cache and the TLS results of its deliveries.
+        # directory) and its MTA-STS cache.
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
         mtastsdb = open_mtastsdb(cfg)
         stack.callback(mtastsdb.close)
-        resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
-        stack.callback(resultdb.close)
+        # Shared: TLS results, DMARC evaluations, suppression lists, daily runs.
+        reports = await open_pg_reports(cfg, stack, pool_size=POOL_SIZE_REPORTS)
         return cls(
             cfg,
             make_resolver(cfg),
@@ -294,9 +314,11 @@ class ServeRoot:
             pg.credentials,
             limiter,
             mtastsdb,
-            resultdb,
+            reports.results,
             changes=listener,
             open_mailstore=pg.open_mailstore,
+            evaldb=reports.evaluations,
+            daily_runs=reports.runs,
         )
 
 
@@ -312,6 +334,9 @@ class WorkerRoot:
     credentials: Passwords
     limiter: LoginLimiter
     pg_accounts: Accounts | None = None
+    # On PostgreSQL: where the DMARC evaluations of incoming mail go (shared
+    # by the nodes); None: dmarceval.db of the data directory.
+    evaluations: EvalWriter | None = None
 
     @property
     def accounts(self) -> Accounts:
@@ -336,24 +361,60 @@ class WorkerRoot:
 
     @classmethod
     async def open_pg(cls, cfg: Config, stack: AsyncExitStack) -> WorkerRoot:
-        """On the PostgreSQL store: the node's pool (one per worker process)."""
+        """On the PostgreSQL store: the node's pool (one per worker process),
+        and one connection for the DMARC evaluations of its sessions."""
         from postel.loginlimit import LoginLimiter
 
         pg = await open_pg(cfg, stack)
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
-        return cls(cfg, make_resolver(cfg), None, pg.credentials, limiter, pg.accounts)
+        reports = await open_pg_reports(cfg, stack, pool_size=1)
+        return cls(
+            cfg,
+            make_resolver(cfg),
+            None,
+            pg.credentials,
+            limiter,
+            pg.accounts,
+            evaluations=reports.evaluations,
+        )
 
 
 class CLIRoot:
     """A CLI command's view of the data directory when no server runs: each
     database opened on first use, once per process, and all closed in reverse
-    order when the command ends (``with CLIRoot(cfg.datadir) as root``)."""
+    order when the command ends (``with CLIRoot(cfg.datadir) as root``).
 
-    def __init__(self, datadir: DataDir) -> None:
+    Made with :meth:`for_config` on a PostgreSQL configuration, the outgoing
+    reports' results, evaluations, suppression lists and daily runs are those
+    the nodes share, and the queue is theirs."""
+
+    def __init__(self, datadir: DataDir, *, cfg: Config | None = None) -> None:
         self.datadir = datadir
+        self._cfg = cfg if cfg is not None and on_postgresql(cfg) else None
         self._stack = ExitStack()
         self._opened: dict[str, _Closable] = {}
+
+    @classmethod
+    def for_config(cls, cfg: Config) -> CLIRoot:
+        return cls(cfg.datadir, cfg=cfg)
+
+    def _pg_reports(self, cfg: Config) -> PgReports:
+        from postel.pg.reportparts import open_reports
+
+        return self._once(
+            "pgreports",
+            lambda: open_reports(pg_settings(cfg.static.storage, cfg.dir), node_id(cfg)),
+        )
+
+    @property
+    def daily_runs(self) -> DailyRuns:
+        """Whether a command's run sends a day's reports (postel.dailyrun)."""
+        from postel.dailyrun import EveryRun
+
+        if self._cfg is not None:
+            return self._pg_reports(self._cfg).runs
+        return EveryRun()
 
     def _once(self, name: str, open_: Callable[[], _C]) -> _C:
         """The database *name*, opened by *open_* the first time only."""
@@ -386,15 +447,21 @@ class CLIRoot:
 
     @property
     def queue_entries(self) -> QueueEntries:
-        """The outgoing queue's entries (queue/index.db)."""
+        """The outgoing queue's entries (queue/index.db, or the nodes' queue)."""
         from postel.queue.entries import SQLiteQueueEntries
 
+        if self._cfg is not None:
+            cfg = self._cfg
+            return self._once("queue", lambda: open_queue_entries(cfg))
         return self._once("queue", lambda: SQLiteQueueEntries(self.datadir))
 
     @property
-    def resultdb(self) -> ResultDB:
+    def resultdb(self) -> TLSResults:
         """The outgoing TLS results and their suppression list (tlsrptresult.db)."""
         from postel.tlsrptresultdb import ResultDB
+
+        if self._cfg is not None:
+            return self._pg_reports(self._cfg).results
 
         def open_() -> ResultDB:
             self.datadir.ensure()
@@ -403,9 +470,12 @@ class CLIRoot:
         return self._once("resultdb", open_)
 
     @property
-    def evaldb(self) -> EvalDB:
+    def evaldb(self) -> Evaluations:
         """The DMARC evaluations and their suppression list (outgoing reports)."""
         from postel.dmarcevaldb import EvalDB
+
+        if self._cfg is not None:
+            return self._pg_reports(self._cfg).evaluations
 
         def open_() -> EvalDB:
             self.datadir.ensure()

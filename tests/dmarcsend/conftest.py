@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from dmarcsend_data import DOMAINS, STATIC
+
+from pgcluster import Cluster, pg_cluster, pg_database
+from postel.dmarcevaldb import EvalDB
+from postel.dmarcevaldb.api import Evaluations
+from reportbackends import BACKENDS, migrated, pg_node
+
+__all__ = ["pg_cluster", "pg_database"]
+
+
+@pytest.fixture(params=BACKENDS)
+def evaldb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Evaluations]:
+    """The DMARC evaluations and their suppression list: dmarceval.db, and
+    shared in PostgreSQL (tests/reportbackends.py)."""
+    if request.param == "sqlite":
+        with EvalDB.open(tmp_path / "dmarceval.db") as db:
+            yield db
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    node = pg_node(migrated(cluster, request.getfixturevalue("pg_database")), "a")
+    yield node.evaluations
+    node.close()
 
 
 @pytest.fixture()

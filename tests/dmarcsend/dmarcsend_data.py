@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from postel.dmarcevaldb import DKIMEval, EvalDB, Evaluation, SPFEval
+from postel.dmarcevaldb import DKIMEval, Evaluation, SPFEval
+from postel.dmarcevaldb.api import Evaluations
 from postel.dmarcsend import ReportSender, Settings
 from postel.dns.mock import MockResolver
 
@@ -74,9 +74,9 @@ class Captured:
 
 
 def sender(
-    tmp: Path, resolver: MockResolver, *, now: dt.datetime = NEXT_RUN
-) -> tuple[ReportSender, EvalDB, Captured]:
-    db = EvalDB.open(tmp / "dmarceval.db")
+    db: Evaluations, resolver: MockResolver, *, now: dt.datetime = NEXT_RUN
+) -> tuple[ReportSender, Evaluations, Captured]:
+    """A sender over *db* (the ``evaldb`` fixture: each backend)."""
     cap = Captured()
     s = ReportSender(
         db,

@@ -1,12 +1,13 @@
-"""One sending run: destinations, ri=, suppression, size limits, report mail."""
+"""One sending run: destinations, ri=, suppression, size limits, report mail;
+on each backend of the evaluations (the ``evaldb`` fixture)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from dmarcsend_data import DAY, NEXT_RUN, ev, sender
 
+from postel.dmarcevaldb.api import Evaluations
 from postel.dmarcrpt import parse_report
 from postel.dns import TemporaryError
 from postel.dns.mock import MockResolver
@@ -14,9 +15,9 @@ from postel.dns.mock import MockResolver
 RECORD = '"v=DMARC1; p=reject; rua=mailto:agg@sender.example"'
 
 
-async def test_sends_one_report_per_policy_domain_and_deletes(tmp_path: Path) -> None:
+async def test_sends_one_report_per_policy_domain_and_deletes(evaldb: Evaluations) -> None:
     r = MockResolver({("_dmarc.sender.example", "TXT"): [RECORD]})
-    s, db, cap = sender(tmp_path, r)
+    s, db, cap = sender(evaldb, r)
     db.add([ev(), ev(), ev(ip="192.0.2.7", dkim="fail", spf="fail", disposition="reject")])
     (o,) = await s.run()
     assert o.status == "sent", o.detail
@@ -28,17 +29,17 @@ async def test_sends_one_report_per_policy_domain_and_deletes(tmp_path: Path) ->
     assert db.last_report_end("sender.example") == dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
 
 
-async def test_today_is_not_reported(tmp_path: Path) -> None:
+async def test_today_is_not_reported(evaldb: Evaluations) -> None:
     r = MockResolver({("_dmarc.sender.example", "TXT"): [RECORD]})
-    s, db, _cap = sender(tmp_path, r)
+    s, db, _cap = sender(evaldb, r)
     db.add([ev(when=NEXT_RUN)])
     assert await s.run() == []
     assert len(db.evaluations()) == 1
 
 
-async def test_only_report_mail_gets_no_report(tmp_path: Path) -> None:
+async def test_only_report_mail_gets_no_report(evaldb: Evaluations) -> None:
     r = MockResolver({("_dmarc.sender.example", "TXT"): [RECORD]})
-    s, db, cap = sender(tmp_path, r)
+    s, db, cap = sender(evaldb, r)
     db.add([ev(optional=True)])
     (o,) = await s.run()
     assert o.status == "only-report-mail" and cap.sent == []
@@ -48,7 +49,7 @@ async def test_only_report_mail_gets_no_report(tmp_path: Path) -> None:
     assert parse_report(cap.sent[0][2]).report.message_count() == 2
 
 
-async def test_external_destination_must_agree(tmp_path: Path) -> None:
+async def test_external_destination_must_agree(evaldb: Evaluations) -> None:
     r = MockResolver(
         {
             ("_dmarc.sender.example", "TXT"): [
@@ -57,14 +58,14 @@ async def test_external_destination_must_agree(tmp_path: Path) -> None:
             ("sender.example._report._dmarc.collector.example", "TXT"): ['"v=DMARC1;"'],
         }
     )
-    s, db, _cap = sender(tmp_path, r)
+    s, db, _cap = sender(evaldb, r)
     db.add([ev()])
     (o,) = await s.run()
     assert o.delivered == ["mailto:a@collector.example"]
     assert o.unverified == ["mailto:b@other.example"]
 
 
-async def test_size_limit_and_suppression(tmp_path: Path) -> None:
+async def test_size_limit_and_suppression(evaldb: Evaluations) -> None:
     r = MockResolver(
         {
             ("_dmarc.sender.example", "TXT"): [
@@ -73,7 +74,7 @@ async def test_size_limit_and_suppression(tmp_path: Path) -> None:
             ]
         }
     )
-    s, db, cap = sender(tmp_path, r)
+    s, db, cap = sender(evaldb, r)
     db.suppress("gone@sender.example", NEXT_RUN + dt.timedelta(days=1))
     db.add([ev(ip=f"192.0.2.{i}") for i in range(1, 60)])
     (o,) = await s.run()
@@ -83,10 +84,10 @@ async def test_size_limit_and_suppression(tmp_path: Path) -> None:
     assert len(cap.sent[0][2]) > 1024
 
 
-async def test_interval_longer_than_a_day_collects_days(tmp_path: Path) -> None:
+async def test_interval_longer_than_a_day_collects_days(evaldb: Evaluations) -> None:
     rec = '"v=DMARC1; p=none; ri=172800; rua=mailto:agg@sender.example"'
     r = MockResolver({("_dmarc.sender.example", "TXT"): [rec]})
-    s, db, cap = sender(tmp_path, r)
+    s, db, cap = sender(evaldb, r)
     db.add([ev()])
     (o,) = await s.run()
     assert o.status == "sent"
@@ -109,25 +110,25 @@ async def test_interval_longer_than_a_day_collects_days(tmp_path: Path) -> None:
     )
 
 
-async def test_temporary_dns_error_keeps_evaluations(tmp_path: Path) -> None:
+async def test_temporary_dns_error_keeps_evaluations(evaldb: Evaluations) -> None:
     r = MockResolver({("_dmarc.sender.example", "TXT"): TemporaryError("SERVFAIL")})
-    s, db, _cap = sender(tmp_path, r)
+    s, db, _cap = sender(evaldb, r)
     db.add([ev()])
     (o,) = await s.run()
     assert o.status == "temporary-dns-error"
     assert len(db.evaluations()) == 1
 
 
-async def test_no_record_any_more_drops_evaluations(tmp_path: Path) -> None:
-    s, db, cap = sender(tmp_path, MockResolver({}))
+async def test_no_record_any_more_drops_evaluations(evaldb: Evaluations) -> None:
+    s, db, cap = sender(evaldb, MockResolver({}))
     db.add([ev()])
     (o,) = await s.run()
     assert o.status == "no-record" and db.evaluations() == [] and cap.sent == []
 
 
-async def test_dry_run_changes_nothing(tmp_path: Path) -> None:
+async def test_dry_run_changes_nothing(evaldb: Evaluations) -> None:
     r = MockResolver({("_dmarc.sender.example", "TXT"): [RECORD]})
-    s, db, cap = sender(tmp_path, r)
+    s, db, cap = sender(evaldb, r)
     db.add([ev()])
     (o,) = await s.send_day(DAY, dry_run=True)
     assert o.status == "would-send" and cap.sent == []

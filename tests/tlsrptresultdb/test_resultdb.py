@@ -1,4 +1,5 @@
-"""Recording outgoing TLS results (docs/tls-reporting.md, Recording)."""
+"""Recording outgoing TLS results (docs/tls-reporting.md, Recording), on each
+backend (the ``resultdb`` fixture: tlsrptresult.db, and shared in PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from postel.tlsrpt.report import (
     Summary,
 )
 from postel.tlsrptresultdb import AttemptResults, ResultDB
+from postel.tlsrptresultdb.api import TLSResults
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 
@@ -48,8 +50,8 @@ def nopolicy(domain: str) -> Policy:
     return Policy(PolicyDetails(PolicyType.NO_POLICY_FOUND, [], domain, []), Summary(1, 0))
 
 
-def test_rows_per_domain_and_host_merged(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_rows_per_domain_and_host_merged(resultdb: TLSResults) -> None:
+    db = resultdb
     attempt = AttemptResults(
         "example.org", sts("example.org", 1), {"mx.example.org": tlsa("mx.example.org", 1)}
     )
@@ -75,8 +77,8 @@ def test_rows_per_domain_and_host_merged(tmp_path: Path) -> None:
     db.close()
 
 
-def test_send_report_never_goes_back_to_false(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_send_report_never_goes_back_to_false(resultdb: TLSResults) -> None:
+    db = resultdb
     db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=True, now=NOW)
     db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=False, now=NOW)
     (row,) = db.rows()
@@ -85,8 +87,8 @@ def test_send_report_never_goes_back_to_false(tmp_path: Path) -> None:
     db.close()
 
 
-def test_no_policy_row_dropped_when_host_has_tlsa_for_same_domain(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_no_policy_row_dropped_when_host_has_tlsa_for_same_domain(resultdb: TLSResults) -> None:
+    db = resultdb
     # No MX: the domain itself is the host, and it has TLSA records.
     db.add_attempt(
         AttemptResults("b.example", nopolicy("b.example"), {"b.example": tlsa("b.example", 1)}),
@@ -99,8 +101,8 @@ def test_no_policy_row_dropped_when_host_has_tlsa_for_same_domain(tmp_path: Path
     db.close()
 
 
-def test_mark_sent_and_cleanup(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_mark_sent_and_cleanup(resultdb: TLSResults) -> None:
+    db = resultdb
     db.add_attempt(AttemptResults("a.example", nopolicy("a.example")), send_report=True, now=NOW)
     db.add_attempt(
         AttemptResults("a.example", nopolicy("a.example")),
@@ -122,8 +124,8 @@ def test_mark_sent_and_cleanup(tmp_path: Path) -> None:
     db.close()
 
 
-def test_suppression_and_automatic_bounce_suppression(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_suppression_and_automatic_bounce_suppression(resultdb: TLSResults) -> None:
+    db = resultdb
     db.suppress("Reports@Example.org", NOW + dt.timedelta(days=1), "asked us", manual=True)
     assert db.is_suppressed("reports@example.org", now=NOW)
     assert not db.is_suppressed("reports@example.org", now=NOW + dt.timedelta(days=2))
@@ -136,10 +138,12 @@ def test_suppression_and_automatic_bounce_suppression(tmp_path: Path) -> None:
     db.close()
 
 
-def test_recipient_domain_that_is_its_own_mx_host_counts_a_session_once(tmp_path: Path) -> None:
+def test_recipient_domain_that_is_its_own_mx_host_counts_a_session_once(
+    resultdb: TLSResults,
+) -> None:
     """Mail to tlsrpt@<mx host>, or a domain without MX: the host entry has the
     recipient-domain row's key and once merged into it, counting 2 for 1."""
-    db = ResultDB.open(tmp_path / "r.db")
+    db = resultdb
     bogus = FailureDetails(
         ResultType.VALIDATION_FAILURE,
         receiving_mx_hostname="mx.example.org",
@@ -164,8 +168,8 @@ def test_recipient_domain_that_is_its_own_mx_host_counts_a_session_once(tmp_path
     db.close()
 
 
-def test_own_mx_host_with_sts_keeps_sts_once_and_tlsa_separate(tmp_path: Path) -> None:
-    db = ResultDB.open(tmp_path / "r.db")
+def test_own_mx_host_with_sts_keeps_sts_once_and_tlsa_separate(resultdb: TLSResults) -> None:
+    db = resultdb
     db.add_attempt(
         AttemptResults(
             "mx.example.org",

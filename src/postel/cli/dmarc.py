@@ -90,13 +90,13 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     from postel.dmarcsend.service import QueueEnqueue, make_sender
     from postel.dns.resolver import DNSResolver
     from postel.queue import QueueSubmitter
-    from postel.wiring import CLIRoot
+    from postel.wiring import CLIRoot, on_postgresql
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_dmarc_reports and not dry_run:
         fail("outgoing DMARC reports are disabled (reports.no_outgoing_dmarc_reports)")
     path = cfg.datadir.dmarceval_db
-    if not path.exists():
+    if not on_postgresql(cfg) and not path.exists():
         click.echo("[]")
         return
     resolver = DNSResolver(
@@ -113,7 +113,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
         sender = make_sender(cfg, root.evaldb, resolver, enqueue=enqueue)
         return [o.to_dict() for o in await sender.send_day(last, dry_run=dry_run)]
 
-    with CLIRoot(cfg.datadir) as root:
+    with CLIRoot.for_config(cfg) as root:
         out = asyncio.run(main(root))
     click.echo(json.dumps(out, indent=2, ensure_ascii=False))
 
@@ -145,7 +145,7 @@ def suppress_add_cmd(config_dir: Path, address: str, days: int, comment: str) ->
     addr = _address(address)
     cfg = load_or_exit(config_dir)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-    with CLIRoot(cfg.datadir) as root:
+    with CLIRoot.for_config(cfg) as root:
         root.evaldb.suppress(addr, until, comment, manual=True)
     click.echo(f"suppressed {addr} until {until.isoformat(timespec='seconds')}")
 
@@ -157,7 +157,7 @@ def suppress_list_cmd(config_dir: Path) -> None:
     from postel.wiring import CLIRoot
 
     cfg = load_or_exit(config_dir)
-    with CLIRoot(cfg.datadir) as root:
+    with CLIRoot.for_config(cfg) as root:
         rows = root.evaldb.suppressions()
     for a, until, comment, manual in rows:
         kind = "manual" if manual else "automatic"
@@ -174,7 +174,7 @@ def suppress_remove_cmd(config_dir: Path, address: str) -> None:
 
     addr = _address(address)
     cfg = load_or_exit(config_dir)
-    with CLIRoot(cfg.datadir) as root:
+    with CLIRoot.for_config(cfg) as root:
         removed = root.evaldb.unsuppress(addr)
     if not removed:
         fail(f"{addr}: not on the suppression list")

@@ -20,7 +20,7 @@ from postel.tlsrpt.errors import TLSRPTError
 from postel.tlsrpt.parse import DEFAULT_LIMITS, parse_report
 
 if TYPE_CHECKING:
-    from postel.tlsrptresultdb import ResultDB
+    from postel.tlsrptresultdb.api import TLSResults
 
 
 @click.group(name="tlsrpt")
@@ -104,13 +104,13 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
     from postel.dns.resolver import DNSResolver
     from postel.queue import QueueSubmitter
     from postel.tlsrptsend.service import QueueEnqueue, make_sender
-    from postel.wiring import CLIRoot
+    from postel.wiring import CLIRoot, on_postgresql
 
     cfg = load_or_exit(config_dir)
     if cfg.static.reports.no_outgoing_tls_reports and not dry_run:
         fail("outgoing TLS reports are disabled (reports.no_outgoing_tls_reports)")
     path = cfg.datadir.tlsrptresult_db
-    if not path.exists():
+    if not on_postgresql(cfg) and not path.exists():
         click.echo("[]")
         return
     resolver = DNSResolver(
@@ -124,7 +124,8 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
             # The running server's loop notices the new entries by polling.
             submitter = QueueSubmitter(cfg, root.queue_entries, root.accounts)
             enqueue = QueueEnqueue(submitter, cfg.datadir.tmp)
-        sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False)
+        # A whole run takes the day's turn as the nodes' daily loops do.
+        sender = make_sender(cfg, db, resolver, enqueue=enqueue, spread=False, runs=root.daily_runs)
         if day is not None:
             outcomes = await sender.send_day(day.date(), dry_run=dry_run)
         elif dry_run:
@@ -137,7 +138,7 @@ def send_cmd(config_dir: Path, day: dt.datetime | None, dry_run: bool) -> None:
             outcomes = await sender.run()
         return [o.to_dict() for o in outcomes]
 
-    with CLIRoot(cfg.datadir) as root:
+    with CLIRoot.for_config(cfg) as root:
         click.echo(json.dumps(asyncio.run(main(root)), indent=2))
 
 
@@ -155,11 +156,11 @@ def _norm_address(address: str) -> str:
 
 
 @contextmanager
-def _open_resultdb(config_dir: Path) -> Iterator[ResultDB]:
-    """The outgoing results' database through the CLI root (closed at exit)."""
+def _open_resultdb(config_dir: Path) -> Iterator[TLSResults]:
+    """The outgoing results through the CLI root (closed at exit)."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with CLIRoot.for_config(load_or_exit(config_dir)) as root:
         yield root.resultdb
 
 

@@ -4,7 +4,8 @@
 process takes everything waiting and stores it in one transaction (one WAL
 commit for a burst of messages). The database is opened in that thread, so
 each SMTP worker process has its own connection (SQLite WAL allows the
-concurrent writers, serialised by its lock and busy timeout).
+concurrent writers, serialised by its lock and busy timeout). On PostgreSQL
+the thread writes to the evaluations its process opened (*shared*).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import queue
 import threading
 from pathlib import Path
 
+from postel.dmarcevaldb.api import EvalWriter
 from postel.dmarcevaldb.db import EvalDB
 from postel.dmarcevaldb.record import Evaluation
 
@@ -26,8 +28,17 @@ MAX_PENDING = 100_000  # beyond this, evaluations are dropped (and logged), neve
 class EvalRecorder:
     """Stores evaluations in the background; :meth:`close` waits for pending ones."""
 
-    def __init__(self, path: Path, *, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        idle_seconds: float = IDLE_SECONDS,
+        shared: EvalWriter | None = None,
+    ) -> None:
+        """*path*: dmarceval.db, opened by the thread; *shared*: where to store
+        instead (left open)."""
         self.path = path
+        self._shared = shared
         self._idle = idle_seconds
         self._queue: queue.SimpleQueue[Evaluation | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -53,6 +64,7 @@ class EvalRecorder:
 
     def _run(self) -> None:
         db: EvalDB | None = None
+        where = str(self.path) if self._shared is None else "shared evaluations"
         try:
             while True:
                 try:
@@ -73,13 +85,16 @@ class EvalRecorder:
                 items = [e for e in batch if e is not None]
                 if items:
                     try:
-                        if db is None:
-                            db = EvalDB.open(self.path)
-                        db.add(items)
+                        if self._shared is not None:
+                            self._shared.add(items)
+                        else:
+                            if db is None:
+                                db = EvalDB.open(self.path)
+                            db.add(items)
                     except Exception as exc:
                         log.error(
                             "cannot store dmarc evaluations",
-                            extra={"count": len(items), "err": repr(exc), "db": str(self.path)},
+                            extra={"count": len(items), "err": repr(exc), "db": where},
                         )
                 if stop:
                     return

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import postel
 from postel.auth.errors import DMARCSyntaxError
-from postel.dmarcevaldb import EvalDB
+from postel.dailyrun import DailyRuns, EveryRun
+from postel.dmarcevaldb.api import Evaluations
 from postel.dmarcsend.build import BuiltReport, build_report, built
 from postel.dmarcsend.destinations import (
     ReportURI,
@@ -112,15 +113,17 @@ class Outcome:
 
 
 class ReportSender:
-    """Sends the daily DMARC aggregate reports from an EvalDB.
+    """Sends the daily DMARC aggregate reports from the stored evaluations.
 
     *signer_for* gives the DKIM signer of the submitter domain, *enqueue*
-    queues a report message; *now* is injectable for tests.
+    queues a report message; *now* is injectable for tests. *runs* says
+    whether this process sends a day's run (nodes sharing the evaluations
+    send each day's reports once between them).
     """
 
     def __init__(
         self,
-        db: EvalDB,
+        db: Evaluations,
         resolver: Resolver,
         settings: Settings,
         *,
@@ -128,8 +131,10 @@ class ReportSender:
         enqueue: Enqueue | None,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         logger: logging.Logger | None = None,
+        runs: DailyRuns | None = None,
     ) -> None:
         self.db = db
+        self.runs: DailyRuns = runs or EveryRun()
         self.resolver = resolver
         self.settings = settings
         self.signer_for = signer_for
@@ -143,10 +148,14 @@ class ReportSender:
             self.log.info("outgoing dmarc reports disabled")
             return []
         today = self.now().astimezone(dt.UTC).date()
-        deleted = self.db.delete_older_than(today - dt.timedelta(days=KEEP_DAYS))
-        if deleted:
-            self.log.info("expired dmarc evaluations deleted", extra={"rows": deleted})
-        return await self.send_day(today - DAY)
+        with self.runs.claim("dmarc", today) as mine:
+            if not mine:
+                self.log.debug("dmarc report run left to another node")
+                return []
+            deleted = self.db.delete_older_than(today - dt.timedelta(days=KEEP_DAYS))
+            if deleted:
+                self.log.info("expired dmarc evaluations deleted", extra={"rows": deleted})
+            return await self.send_day(today - DAY)
 
     async def send_day(self, day: dt.date, *, dry_run: bool = False) -> list[Outcome]:
         """Report the evaluations of *day* and the days before it still waiting;

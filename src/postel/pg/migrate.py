@@ -21,6 +21,11 @@ log = logging.getLogger("postel.pg")
 
 # pg_advisory_xact_lock key of the migrations ("postel" + 1 as a number).
 MIGRATION_LOCK = 0x706F7374656C01
+# pg_try_advisory_lock keys of the daily outgoing reports, one per kind, held
+# by the one node sending that kind's reports for the length of its run
+# (postel.pg.dailyrun; "postel" + 2 and + 3).
+TLS_REPORT_LOCK = 0x706F7374656C02
+DMARC_REPORT_LOCK = 0x706F7374656C03
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -174,4 +174,72 @@ CREATE TABLE subscription (
 );
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS]
+# The outgoing reports' data shared by the nodes, as each node's
+# tlsrptresult.db and dmarceval.db keep it (postel.pg.tlsresults,
+# postel.pg.dmarcevals): TLS results of deliveries (RFC 8460 §4), DMARC
+# evaluations of incoming mail (RFC 7489 §7.2) with the end of the last report
+# per policy domain (ri=), one suppression list and bounce count per report
+# kind ('tls', 'dmarc'), and the days whose daily run is done, per kind, so
+# that a node getting the run's lock later that day does not send again
+# (postel.pg.dailyrun).
+REPORTS = """
+CREATE TABLE tls_result (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    policy_domain text NOT NULL,
+    day date NOT NULL,
+    recipient_domain text NOT NULL,
+    is_host boolean NOT NULL,
+    send_report boolean NOT NULL,
+    created timestamptz NOT NULL,
+    updated timestamptz NOT NULL,
+    sent_to_recipient_domain boolean NOT NULL DEFAULT false,
+    recipient_domain_reporting_addresses jsonb NOT NULL DEFAULT '[]',
+    sent_to_policy_domain boolean NOT NULL DEFAULT false,
+    results jsonb NOT NULL,
+    UNIQUE (policy_domain, day, recipient_domain)
+);
+CREATE INDEX tls_result_day ON tls_result (day);
+
+CREATE TABLE dmarc_evaluation (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    policy_domain text NOT NULL,
+    day date NOT NULL,
+    received timestamptz NOT NULL,
+    optional boolean NOT NULL DEFAULT false,
+    data jsonb NOT NULL
+);
+CREATE INDEX dmarc_evaluation_day ON dmarc_evaluation (day, policy_domain);
+
+CREATE TABLE dmarc_last_report (
+    policy_domain text PRIMARY KEY,
+    period_end timestamptz NOT NULL
+);
+
+CREATE TABLE report_suppression (
+    kind text NOT NULL CHECK (kind IN ('tls', 'dmarc')),
+    address text NOT NULL,
+    until timestamptz NOT NULL,
+    comment text NOT NULL DEFAULT '',
+    manual boolean NOT NULL DEFAULT true,
+    created timestamptz NOT NULL,
+    PRIMARY KEY (kind, address)
+);
+
+CREATE TABLE report_bounce (
+    kind text NOT NULL CHECK (kind IN ('tls', 'dmarc')),
+    address text NOT NULL,
+    count integer NOT NULL,
+    last timestamptz NOT NULL,
+    PRIMARY KEY (kind, address)
+);
+
+CREATE TABLE report_run (
+    kind text NOT NULL CHECK (kind IN ('tls', 'dmarc')),
+    day date NOT NULL,
+    node text NOT NULL,
+    finished timestamptz NOT NULL,
+    PRIMARY KEY (kind, day)
+);
+"""
+
+MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS, REPORTS]

@@ -4,7 +4,7 @@ Per attempt: the queue entries' new state, the TLS results for RFC 8460
 reports, what the sender's account learned of the domain's security, and
 report addresses that bounced. Written in a worker thread, off the event
 loop, through the connections the process opened once (the entry store, the
-one ResultDB); attempts finishing while a write runs share the next write
+TLS results); attempts finishing while a write runs share the next write
 (postel.groupcommit).
 """
 
@@ -20,7 +20,8 @@ from postel.delivery.request import DeliveryOutcome, DomainSecurity
 from postel.groupcommit import GroupCommit
 from postel.queue.entries import Deferral, QueueEntries
 from postel.store import Store
-from postel.tlsrptresultdb import ResultDB
+from postel.suppressions import Suppressions
+from postel.tlsrptresultdb.api import TLSResults
 
 log = logging.getLogger("postel.queue")
 
@@ -52,7 +53,7 @@ class OutcomeRecorder:
     def __init__(
         self,
         entries: QueueEntries | None,
-        resultdb: ResultDB | None,
+        resultdb: TLSResults | None,
         store: Store | None,
         *,
         dmarc_bounce: DMARCBounce | None = None,
@@ -105,8 +106,7 @@ class OutcomeRecorder:
         if not attempts:
             return
         try:
-            with self.resultdb.lock:
-                self.resultdb.add_attempts(attempts)
+            self.resultdb.add_attempts(attempts)
         except Exception:
             # Reporting must never fail a delivery.
             log.exception("recording TLS results failed", extra={"count": len(attempts)})
@@ -143,9 +143,7 @@ class OutcomeRecorder:
         if self.resultdb is None:
             return
         try:
-            with self.resultdb.lock:
-                bounced = self.resultdb.record_bounce(rcpt)
-            if bounced:
+            if self.resultdb.record_bounce(rcpt):
                 log.warning("tls report address suppressed after bounces", extra={"rcpt": rcpt})
         except Exception as exc:
             log.exception("cannot record report bounce", extra={"rcpt": rcpt, "err": repr(exc)})
@@ -163,12 +161,16 @@ class OutcomeRecorder:
 class DMARCBounce:
     """Counts a bounced DMARC report address in dmarceval.db (suppressed at
     the threshold); True when the address became suppressed. The database is
-    opened for each bounce: rare, and owned by the DMARC report sender."""
+    opened for each bounce: rare, and owned by the DMARC report sender. On
+    PostgreSQL the list shared by the nodes (*shared*) counts instead."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: Suppressions | None = None) -> None:
         self.path = path
+        self.shared = shared
 
     def __call__(self, rcpt: str) -> bool:
+        if self.shared is not None:
+            return self.shared.record_bounce(rcpt)
         from postel.dmarcevaldb import EvalDB
 
         with EvalDB.open(self.path) as db:

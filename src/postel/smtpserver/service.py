@@ -25,6 +25,7 @@ from postel.smtpserver.tls import server_context_pairs
 from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
+    from postel.dmarcevaldb.api import EvalWriter
     from postel.dns import Resolver
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
@@ -80,11 +81,14 @@ class SMTPService:
         sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
         credentials: Passwords | None = None,
         limiter: LoginLimiter | None = None,
+        evaluations: EvalWriter | None = None,
     ) -> None:
         """*credentials* and *limiter*: auth.db as the process's wiring root
         (postel.wiring) opened it, left open at :meth:`stop`; else opened at
-        :meth:`start` and closed at :meth:`stop`."""
+        :meth:`start` and closed at :meth:`stop`. *evaluations*: where DMARC
+        evaluations go when not dmarceval.db (shared in PostgreSQL)."""
         self.cfg = cfg
+        self._shared_evaluations = evaluations
         self._given_credentials = credentials
         self._given_limiter = limiter
         # Listening sockets bound before the switch to an unprivileged user
@@ -130,7 +134,9 @@ class SMTPService:
             from postel.dmarcevaldb import EvalRecorder
 
             # DMARC evaluations for outgoing aggregate reports (RFC 7489 §7.2).
-            self.ctx.evaluations = EvalRecorder(cfg.datadir.dmarceval_db)
+            self.ctx.evaluations = EvalRecorder(
+                cfg.datadir.dmarceval_db, shared=self._shared_evaluations
+            )
         limit = cfg.static.limits.max_line_length + 2
         contexts: dict[str, ssl.SSLContext | None] = {}
         try:

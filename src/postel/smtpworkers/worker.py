@@ -136,6 +136,7 @@ async def _serve(
         sockets=sockets or None,
         credentials=root.credentials,
         limiter=root.limiter,
+        evaluations=root.evaluations,
     )
     try:
         await smtp.start()

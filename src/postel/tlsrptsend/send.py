@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from postel.dailyrun import DailyRuns, EveryRun
 from postel.dns import DNSError, Resolver
 from postel.metrics import record as metrics
 from postel.tlsrpt.errors import RecordError
 from postel.tlsrpt.lookup import lookup_record
 from postel.tlsrpt.report import report_to_dict
-from postel.tlsrptresultdb import ResultDB, ResultRow
+from postel.tlsrptresultdb import ResultRow
+from postel.tlsrptresultdb.api import TLSResults
 from postel.tlsrptsend.build import BuiltReport, built, submitter_domain
 from postel.tlsrptsend.errors import ReportDeliveryError
 from postel.tlsrptsend.group import Key, Selection, has_failures, keys_for_day, select
@@ -108,16 +110,18 @@ class Outcome:
 
 
 class ReportSender:
-    """Sends the daily TLS reports from a ResultDB.
+    """Sends the daily TLS reports from the stored results.
 
     *signer_for* gives the DKIM signer of the submitter domain, *enqueue* queues
     a report message, *post* delivers to https: URIs. *now* and *sleep* are
     injectable for tests; *spread* spaces the reports of one run over time.
+    *runs* says whether this process sends a day's run (nodes sharing the
+    results send each day's reports once between them).
     """
 
     def __init__(
         self,
-        resultdb: ResultDB,
+        resultdb: TLSResults,
         resolver: Resolver,
         settings: Settings,
         *,
@@ -128,8 +132,10 @@ class ReportSender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         spread: bool = True,
         logger: logging.Logger | None = None,
+        runs: DailyRuns | None = None,
     ) -> None:
         self.db = resultdb
+        self.runs: DailyRuns = runs or EveryRun()
         self.resolver = resolver
         self.settings = settings
         self.signer_for = signer_for
@@ -148,14 +154,18 @@ class ReportSender:
             self.log.info("outgoing tls reports disabled")
             return []
         now = self.now().astimezone(dt.UTC)
-        deleted = self.db.delete_older_than((now - KEEP_AFTER_END).date())
-        if deleted:
-            self.log.info("expired tls results deleted", extra={"rows": deleted})
-        out: list[Outcome] = []
-        for day in self.db.days():
-            if day < now.date():
-                out.extend(await self.send_day(day))
-        return out
+        with self.runs.claim("tls", now.date()) as mine:
+            if not mine:
+                self.log.debug("tls report run left to another node")
+                return []
+            deleted = self.db.delete_older_than((now - KEEP_AFTER_END).date())
+            if deleted:
+                self.log.info("expired tls results deleted", extra={"rows": deleted})
+            out: list[Outcome] = []
+            for day in self.db.days():
+                if day < now.date():
+                    out.extend(await self.send_day(day))
+            return out
 
     async def send_day(self, day: dt.date, *, dry_run: bool = False) -> list[Outcome]:
         """Report the results of *day*; with *dry_run* nothing is sent, marked or deleted."""

@@ -10,9 +10,10 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from postel.dailyrun import DailyRuns
 from postel.dns import Resolver
 from postel.httpsclient import HTTPSClientSettings
-from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptresultdb.api import TLSResults
 from postel.tlsrptsend.loop import DailyLoop
 from postel.tlsrptsend.post import post_report
 from postel.tlsrptsend.send import Enqueue, Post, ReportSender, Settings
@@ -86,12 +87,13 @@ def signer_for(cfg: Config) -> Any:
 
 def make_sender(
     cfg: Config,
-    resultdb: ResultDB,
+    resultdb: TLSResults,
     resolver: Resolver,
     *,
     enqueue: Enqueue | None,
     post: Post | None = None,
     spread: bool = True,
+    runs: DailyRuns | None = None,
 ) -> ReportSender:
     if post is None:
         post = https_post(resolver, HTTPSClientSettings.from_config(cfg))
@@ -103,6 +105,7 @@ def make_sender(
         enqueue=enqueue,
         post=post,
         spread=spread,
+        runs=runs,
     )
 
 
@@ -111,14 +114,18 @@ async def start_daily_reports(
     resolver: Resolver,
     stack: AsyncExitStack,
     submitter: QueueSubmitter,
-    resultdb: ResultDB,
+    resultdb: TLSResults,
+    runs: DailyRuns | None = None,
 ) -> DailyLoop | None:
     """Start the daily loop for a running server; None when reports are switched off.
-    *resultdb*: the process's connection to tlsrptresult.db."""
+    *resultdb*: the process's results (tlsrptresult.db, or shared in PostgreSQL);
+    *runs*: whether this node sends a day's run (postel.dailyrun)."""
     if cfg.static.reports.no_outgoing_tls_reports:
         _log.info("outgoing tls reports disabled")
         return None
-    sender = make_sender(cfg, resultdb, resolver, enqueue=QueueEnqueue(submitter, cfg.datadir.tmp))
+    sender = make_sender(
+        cfg, resultdb, resolver, enqueue=QueueEnqueue(submitter, cfg.datadir.tmp), runs=runs
+    )
     loop = DailyLoop(sender.run)
     loop.start()
     stack.push_async_callback(loop.stop)

@@ -23,7 +23,7 @@ from postel.dnscheck import CheckOptions
 from postel.loginlimit import LoginLimiter
 from postel.metrics.asgi import HTTPMetrics
 from postel.tlsreload import ChallengeSource
-from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptresultdb.api import TLSResults
 from postel.web.aborted import ClientAborts
 from postel.web.acmechallenge import ACMEChallenge
 from postel.web.admin import AdminState
@@ -88,7 +88,7 @@ def build_app(
     submitter: Submitter | None = None,
     challenges: ChallengeSource | None = None,
     feed: ChangeFeed | None = None,
-    resultdb: ResultDB | None = None,
+    resultdb: TLSResults | None = None,
     mtastsdb: MTASTSDB | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all

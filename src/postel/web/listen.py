@@ -20,7 +20,7 @@ from postel.smtpserver.errors import ListenerConfigError
 from postel.smtpserver.tls import server_context_pairs
 from postel.tcpsocket import listening_socket
 from postel.tlsreload import ChallengeSource, ReloadingContext
-from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptresultdb.api import TLSResults
 from postel.web.app import build_app
 from postel.web.errors import ListenError
 from postel.web.requestdeadline import Deadlines
@@ -86,7 +86,7 @@ async def start_web(
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
     feed: ChangeFeed | None = None,
-    resultdb: ResultDB | None = None,
+    resultdb: TLSResults | None = None,
     limiter: LoginLimiter | None = None,
     mtastsdb: MTASTSDB | None = None,
 ) -> list[tuple[str, int, str]]:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel.config.names import check_address
+from postel.tlsrptresultdb.api import TLSResults
 from postel.tlsrptresultdb.db import ResultDB
 from postel.web.admin.guard import field, flash, page, redirect, render
 from postel.web.admin.state import admin_state
@@ -20,13 +21,13 @@ log = logging.getLogger("postel.web")
 
 
 @contextmanager
-def _results_db(request: Request) -> Iterator[ResultDB]:
-    """The server's connection to tlsrptresult.db (under its lock: the delivery
-    recorder writes from a thread); one opened for the request otherwise."""
+def _results_db(request: Request) -> Iterator[TLSResults]:
+    """The server's TLS results (tlsrptresult.db, whose methods take its lock:
+    the delivery recorder writes from a thread; or shared in PostgreSQL); the
+    data directory's opened for the request otherwise."""
     st = admin_state(request)
     if st.resultdb is not None:
-        with st.resultdb.lock:
-            yield st.resultdb
+        yield st.resultdb
         return
     db = ResultDB.open(st.cfg.datadir.tlsrptresult_db)
     try:

@@ -12,7 +12,7 @@ from postel.config import Config
 from postel.dns import Resolver
 from postel.dnscheck import CheckOptions
 from postel.loginlimit import LoginLimiter
-from postel.tlsrptresultdb import ResultDB
+from postel.tlsrptresultdb.api import TLSResults
 from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
@@ -35,7 +35,7 @@ class AdminState:
     internal: bool  # the listener is internal: admin allowed on any of its addresses
     check_options: CheckOptions | None = None
     queue: QueueRunner | None = None  # the server's runner; None: entries opened from the data dir
-    resultdb: ResultDB | None = None  # the server's tlsrptresult.db; None: opened per request
+    resultdb: TLSResults | None = None  # the server's TLS results; None: opened per request
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

@@ -362,13 +362,16 @@ class WorkerRoot:
     @classmethod
     async def open_pg(cls, cfg: Config, stack: AsyncExitStack) -> WorkerRoot:
         """On the PostgreSQL store: the node's pool (one per worker process),
-        and one connection for the DMARC evaluations of its sessions."""
+        and one connection for the DMARC evaluations of its sessions (when
+        DMARC reports are sent)."""
         from postel.loginlimit import LoginLimiter
 
         pg = await open_pg(cfg, stack)
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
-        reports = await open_pg_reports(cfg, stack, pool_size=1)
+        evaluations: EvalWriter | None = None
+        if not cfg.static.reports.no_outgoing_dmarc_reports:
+            evaluations = (await open_pg_reports(cfg, stack, pool_size=1)).evaluations
         return cls(
             cfg,
             make_resolver(cfg),
@@ -376,7 +379,7 @@ class WorkerRoot:
             pg.credentials,
             limiter,
             pg.accounts,
-            evaluations=reports.evaluations,
+            evaluations=evaluations,
         )
 
 

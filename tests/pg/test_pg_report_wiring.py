@@ -81,3 +81,39 @@ def test_suppression_commands_act_on_the_shared_lists(
     assert sent.exit_code == 0 and sent.output.strip() == "[]"
     data = Path(d) / "data"
     assert not (data / "tlsrptresult.db").exists() and not (data / "dmarceval.db").exists()
+
+
+def test_the_smtp_recorder_stores_evaluations_in_the_shared_table(
+    tmp_path: Path, pg_cluster: Cluster, pg_database: str
+) -> None:
+    from postel.dmarcevaldb import EvalRecorder
+    from postel.dmarcevaldb.record import Evaluation
+
+    s = migrated(pg_cluster, pg_database)
+    worker, sender = open_reports(s, "worker"), open_reports(s, "sender")
+    try:
+        recorder = EvalRecorder(tmp_path / "dmarceval.db", shared=worker.evaluations)
+        e = Evaluation(
+            received=NOW,
+            policy_domain="z.test",
+            header_from="z.test",
+            source_ip="192.0.2.1",
+            p="none",
+            sp=None,
+            adkim="r",
+            aspf="r",
+            pct=100,
+            testing=False,
+            disposition="none",
+            dkim_aligned="fail",
+            spf_aligned="pass",
+        )
+        for _ in range(3):
+            recorder.add(e)
+        recorder.close()
+        stored = sender.evaluations.evaluations(policy_domain="z.test")
+        assert [(x.header_from, x.spf_aligned) for x in stored] == [("z.test", "pass")] * 3
+        assert not (tmp_path / "dmarceval.db").exists()
+    finally:
+        worker.close()
+        sender.close()

@@ -71,9 +71,12 @@ class Receiver:
 
 async def deliver(port: int, rcpt: str, body: bytes) -> None:
     """Hand one report to the loopback receiver (in place of the queue / POST)."""
-    _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
     writer.write(rcpt.encode() + b"\n" + body)
+    writer.write_eof()
     await writer.drain()
+    # The receiver closes once it has recorded the report: handed over.
+    await asyncio.wait_for(reader.read(), 10)
     writer.close()
     await writer.wait_closed()
 

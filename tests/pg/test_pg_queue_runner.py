@@ -95,7 +95,7 @@ async def env(
         store.close()
 
 
-async def _until(check: object, timeout: float = 30.0) -> None:
+async def _until(check: object, timeout: float = 90.0) -> None:
     assert callable(check)
     async with asyncio.timeout(timeout):
         while not await asyncio.to_thread(check):

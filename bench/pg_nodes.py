@@ -28,8 +28,15 @@ over the measured interval, divided by the messages handled. The
 configurations alternate in each round (the order rotates), so that they see
 the same load of this shared machine.
 
+"delivered" counts the messages the nodes handed to the receivers (their
+logs' 250s): more than --messages means some went out twice.
+--compare-src DIR adds the PostgreSQL setups once more with the postel of
+another source tree (e.g. `git archive BASE src | tar -x -C DIR/..`), for
+before/after in the same run.
+
     PYTHONPATH=src python bench/pg_nodes.py [--nodes 1,2,3] [--rounds 2]
-        [--messages 300] [--seconds 5] [--clients 10] [--workers 0] [--json out.json]
+        [--messages 300] [--seconds 5] [--clients 10] [--workers 0]
+        [--compare-src DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -111,7 +118,7 @@ backend = "postgresql"
 dsn = "{dsn}"
 password_file = "pgpassword"
 node_id = "{node}"
-queue_lease = 60
+queue_lease = 10  # bounds the wait for claims whose outcome was lost
 """
 
 DOMAINS_TOML = """\
@@ -127,8 +134,8 @@ def _postel(*args: str) -> list[str]:
     return [sys.executable, "-m", "postel", *args]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": SRC}
+def _env(src: str = SRC) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": src}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -146,6 +153,7 @@ class Node:
     root: Path
     ip: str
     port: int
+    src: str = SRC  # the postel source tree this node runs
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -155,10 +163,19 @@ class Node:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=_env(),
+            env=_env(self.src),
             start_new_session=True,
         )
         log.close()
+
+    def deliveries(self) -> int:
+        """Messages this node handed to a receiver (its log's 250s)."""
+        log = (self.root / "serve.log").read_text(errors="replace")
+        return sum(
+            1
+            for line in log.splitlines()
+            if 'm="delivery attempt done"' in line and "code=250" in line
+        )
 
     def pids(self) -> list[int]:
         return [self.proc.pid, *descendants(self.proc.pid)] if self.proc is not None else []
@@ -200,7 +217,7 @@ def _write_config(
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     text = CONFIG.format(
-        host=f"mail-{ip.replace('.', '-')}.bench.test",
+        host="mail.bench.test",  # the name of the bench's certificate
         ip=ip,
         port=port,
         dns_port=dns_port,
@@ -274,8 +291,11 @@ def pg_setup(
     sink_port: int,
     workers: int,
     messages: int,
+    src: str = SRC,
+    label: str = "",
 ) -> Setup:
-    """*n* nodes on a fresh database with *messages* held in the shared queue."""
+    """*n* nodes (running the postel of *src*) on a fresh database with
+    *messages* held in the shared queue."""
     import psycopg
 
     from postel.pg.queue import PgQueueEntries
@@ -291,12 +311,13 @@ def pg_setup(
             root / f"node{i}", f"127.0.0.{11 + i}", certs, dns_port, sink_port, workers, storage
         )
         (node.root / "pgpassword").write_text(cluster.password + "\n")
+        node.src = src
         nodes.append(node)
     migrated = subprocess.run(
         _postel("config", "migrate-db", "--config", str(nodes[0].root)),
         capture_output=True,
         text=True,
-        env=_env(),
+        env=_env(src),
         timeout=120,
     )
     if migrated.returncode != 0:
@@ -318,7 +339,7 @@ def pg_setup(
         return int(str(row[0]))
 
     return Setup(
-        f"pg x{n}",
+        f"pg x{n}{label}",
         nodes,
         lambda: count("SELECT count(*) FROM queue_entry"),
         lambda: count("SELECT count(*) FROM message"),
@@ -371,6 +392,7 @@ def outbound(setup: Setup, messages: int) -> dict[str, Any]:
     if release.returncode != 0:
         raise RuntimeError(f"queue retry: {said.decode(errors='replace')}")
     res.update(cpu_per_message(setup, before, messages))
+    res["deliveries"] = sum(node.deliveries() for node in setup.nodes)
     res["load"] = round(load, 2)
     return res
 
@@ -425,6 +447,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     root = tmpdir("postel-bench-pgnodes-")
     certs = make_certs(root / "certs")
     names = ["sqlite", *(f"pg{n}" for n in args.nodes)]
+    if args.compare_src:
+        names += [f"pg{n}b" for n in args.nodes]
     out: dict[str, Any] = {"load_before": os.getloadavg(), "rounds": []}
     with (
         dns_stub() as dns_port,
@@ -440,16 +464,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         where, certs, dns_port, sink_port, args.workers, args.messages
                     )
                 else:
+                    before = name.endswith("b")
                     setup = pg_setup(
                         cluster,
                         f"bench_r{r}_{name}",
                         where,
-                        int(name[2:]),
+                        int(name[2:].rstrip("b")),
                         certs,
                         dns_port,
                         sink_port,
                         args.workers,
                         args.messages,
+                        src=str(args.compare_src) if before else SRC,
+                        label=" (compare)" if before else "",
                     )
                 try:
                     start(setup)
@@ -472,8 +499,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def table(out: dict[str, Any]) -> str:
     lines = [
         "| setup | round | inbound msg/s | postel CPU ms/msg (per node) | server CPU ms/msg "
-        "| outbound msg/s | postel CPU ms/msg (per node) | server CPU ms/msg | load |",
-        "|---|---:|---:|---|---:|---:|---|---:|---:|",
+        "| outbound msg/s | postel CPU ms/msg (per node) | server CPU ms/msg | delivered "
+        "| load in, out |",
+        "|---|---:|---:|---|---:|---:|---|---:|---:|---:|",
     ]
     for c in sorted(out["rounds"], key=lambda c: (c["setup"], c["round"])):
         i, o = c["inbound"], c["outbound"]
@@ -482,7 +510,7 @@ def table(out: dict[str, Any]) -> str:
             f"({' / '.join(map(str, i['node_cpu_ms']))}) | {i['server_cpu_ms']} "
             f"| {o.get('rate', o.get('error'))} | {o['postel_cpu_ms']} "
             f"({' / '.join(map(str, o['node_cpu_ms']))}) | {o['server_cpu_ms']} "
-            f"| {i['load']}, {o['load']} |"
+            f"| {o['deliveries']} | {i['load']}, {o['load']} |"
         )
     return "\n".join(lines)
 
@@ -495,6 +523,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="inbound load a setup")
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--workers", type=int, default=0, help="[limits] smtp_workers of each node")
+    ap.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also run the PostgreSQL setups with the postel of this source tree (before/after)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     args.nodes = [int(n) for n in args.nodes.split(",")]

@@ -1,13 +1,18 @@
-"""A new message into an existing account and mailbox in two round trips.
+"""A new message into an existing account and mailbox in one round trip.
 
-The delivery's statements (the account's modseq, the body, the mailbox's
-UID, the message row, the change notification) name the account and the
-mailbox, not ids read before, so they go to PostgreSQL together in one
-pipeline; the commit follows once the message row is known to be written.
-When the account or the mailbox does not exist yet, nothing is written (the
-transaction rolls back) and the caller takes the path that creates them
-(postel.pg.messages). Each round trip is a network latency between a node
-and the database, paid before SMTP can answer 250.
+The delivery's steps (the account's modseq, the body, the mailbox's UID, the
+message row, the change notification) name the account and the mailbox, not
+ids read before, so they are one SQL statement: one round trip and its own
+transaction, where the old path (postel.pg.messages, still used when the
+account or the mailbox must be created first) waited for eight replies. When
+the account or the mailbox does not exist, the statement writes nothing and
+returns no row. Each round trip is a network latency between a node and the
+database, paid before SMTP can answer 250.
+
+Should a removal of the mailbox commit while the statement waits for the
+account's lock, the statement may still raise the account's modseq and keep
+the body, then find no mailbox row to write and return no row; the caller's
+path that creates the mailbox then names the same body.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg import notify
@@ -56,32 +60,40 @@ def prepare(data: bytes, account: str) -> Prepared:
     return Prepared(env, mime, head, hashlib.sha256(data).digest())
 
 
-# The account's row lock first, as every writer of the account takes it
-# (postel.pg.changetx): the statements run in this order in the transaction.
-_MODSEQ = "UPDATE account SET modseq = modseq + 1 WHERE name = %s"
-_BODY = (
-    "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s) "
-    "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size"
+# One statement, so one round trip (its own transaction: the connection is
+# in autocommit). Each step reads the one before it, which fixes their order:
+# the account's row lock first, as every writer of the account takes it
+# (postel.pg.changetx), then the body, then the mailbox's UID. Nothing is
+# written when the account or the mailbox does not exist.
+_DELIVER = f"""
+WITH a AS (
+    UPDATE account SET modseq = modseq + 1
+    WHERE name = %(account)s AND EXISTS (
+        SELECT 1 FROM mailbox WHERE account_id = account.id AND name = %(mailbox)s)
+    RETURNING id, name, modseq
+), b AS (
+    INSERT INTO body (sha256, size, data) SELECT %(digest)s, %(size)s, %(data)s FROM a
+    ON CONFLICT (sha256) DO UPDATE SET size = excluded.size
+    RETURNING sha256
+), mb AS (
+    UPDATE mailbox SET uidnext = uidnext + 1, highestmodseq = a.modseq, total = total + 1,
+        unseen = unseen + %(unseen)s, size = mailbox.size + %(size)s
+    FROM a, b WHERE mailbox.account_id = a.id AND mailbox.name = %(mailbox)s
+    RETURNING mailbox.id, mailbox.uidnext - 1 AS uid, a.modseq, b.sha256
+), m AS (
+    INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received,
+        requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to,
+        has_attachments, body, mime, head)
+    SELECT mb.id, mb.uid, mb.modseq, %(flags)s, %(keywords)s, %(size)s, %(received)s,
+        %(requiretls)s, %(subject)s, %(from_addr)s, %(to_addr)s, %(cc)s, %(date)s,
+        %(message_id)s, %(in_reply_to)s, %(has_attachments)s, mb.sha256, %(mime)s, %(head)s
+    FROM mb
+    RETURNING {MESSAGE_COLUMNS.replace("m.", "")}
 )
-_UID = (
-    "UPDATE mailbox mb SET uidnext = uidnext + 1, highestmodseq = a.modseq, "
-    "total = total + 1, unseen = unseen + %s, size = size + %s "
-    "FROM account a WHERE a.name = %s AND mb.account_id = a.id AND mb.name = %s"
-)
-_MESSAGE = (
-    "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
-    "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-    "has_attachments, body, mime, head) "
-    "SELECT mb.id, mb.uidnext - 1, a.modseq, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s, %s, %s FROM account a JOIN mailbox mb ON mb.account_id = a.id "
-    "WHERE a.name = %s AND mb.name = %s "
-    f"RETURNING {MESSAGE_COLUMNS.replace('m.', '')}"
-)
-# The payload as notify.encode writes it, with the modseq taken in SQL.
-_NOTIFY = (
-    "SELECT pg_notify(%s, jsonb_build_object('a', name, 'm', %s::text, 's', modseq)::text) "
-    "FROM account WHERE name = %s"
-)
+SELECT m.*, pg_notify(%(channel)s,
+    jsonb_build_object('a', a.name, 'm', %(mailbox)s::text, 's', a.modseq)::text)
+FROM m, a
+"""
 
 
 async def insert_message(
@@ -96,52 +108,34 @@ async def insert_message(
     requiretls: bool,
 ) -> Message | None:
     """Store *data* as a new message of *mailbox* (normalized) of *account*;
-    None, with nothing written, when either does not exist."""
+    None when either does not exist."""
     notify.encode(notify.MailboxChanged(account, mailbox, 1))  # refuses an overlong payload
     system, keywords = split_flags(flags)
     env = prepared.env
-    unseen = 0 if "\\Seen" in system else 1
+    params = {
+        "account": account,
+        "mailbox": mailbox,
+        "digest": prepared.digest,
+        "size": len(data),
+        "data": data,
+        "unseen": 0 if "\\Seen" in system else 1,
+        "flags": sorted(system),
+        "keywords": sorted(keywords),
+        "received": received,
+        "requiretls": requiretls,
+        "subject": env.subject,
+        "from_addr": env.from_,
+        "to_addr": env.to,
+        "cc": env.cc,
+        "date": env.date,
+        "message_id": env.message_id,
+        "in_reply_to": env.in_reply_to,
+        "has_attachments": env.has_attachments,
+        "mime": prepared.mime,
+        "head": prepared.head,
+        "channel": notify.CHANNEL,
+    }
     async with pool.connection() as conn:
-        try:
-            # BEGIN and COMMIT as statements of the pipeline: psycopg's
-            # conn.transaction() would wait for each of them.
-            async with conn.pipeline():
-                await conn.execute("BEGIN")
-                await conn.execute(_MODSEQ, (account,))
-                await conn.execute(_BODY, (prepared.digest, len(data), data))
-                await conn.execute(_UID, (unseen, len(data), account, mailbox))
-                cur = await conn.execute(
-                    _MESSAGE,
-                    (
-                        sorted(system),
-                        sorted(keywords),
-                        len(data),
-                        received,
-                        requiretls,
-                        env.subject,
-                        env.from_,
-                        env.to,
-                        env.cc,
-                        env.date,
-                        env.message_id,
-                        env.in_reply_to,
-                        env.has_attachments,
-                        prepared.digest,
-                        prepared.mime,
-                        prepared.head,
-                        account,
-                        mailbox,
-                    ),
-                )
-                await conn.execute(_NOTIFY, (notify.CHANNEL, mailbox, account))
-                row = await cur.fetchone()  # the first round trip
-                # Nothing written when the account or the mailbox is missing.
-                await conn.execute("COMMIT" if row is not None else "ROLLBACK")
-            # The pipeline's end waits for the commit: the second round trip.
-        except Exception:
-            if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-                await conn.rollback()
-            raise
-    if row is None:
-        return None
-    return to_message(row, mailbox)
+        cur = await conn.execute(_DELIVER, params)
+        row = await cur.fetchone()
+    return None if row is None else to_message(row, mailbox)

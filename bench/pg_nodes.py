@@ -11,11 +11,11 @@ off (the junk filter does not run on PostgreSQL yet).
 
 Per configuration, in this order:
 
-- outbound: --messages messages of 5 KB for 10 recipient domains are queued
+- outbound: --messages messages of 5 KB for --domains recipient domains (10) are queued
   and put on hold while the nodes are stopped; the nodes start; then
   `postel queue retry --all` releases them and the rate is measured from the
   first message leaving the queue to the queue being empty. Receivers:
-  Postfix's smtp-sink on 127.0.1.1-10 (bench/outbound.py's receivers, MX
+  Postfix's smtp-sink on 127.0.1.1 and up (bench/outbound.py's receivers, MX
   from bench/dnsstub.py).
 - inbound: --clients SMTP clients (bench/loadclient.py, one message of 5 KB
   per connection, no TLS) spread round-robin over the nodes' addresses for
@@ -64,7 +64,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from pgcluster import Cluster, running_cluster
 
-DOMAINS = 10
+DOMAINS = 10  # recipient domains of the outbound messages (--domains)
 SQLITE_IP = "127.0.0.21"
 START_TIMEOUT = 60.0
 SRC = str(REPO / "src")
@@ -232,9 +232,9 @@ def _write_config(
     return Node(root, ip, port)
 
 
-def _messages(n: int) -> Iterator[tuple[str, bytes]]:
+def _messages(n: int, domains: int) -> Iterator[tuple[str, bytes]]:
     for i in range(n):
-        rcpt = f"rcpt@d{i % DOMAINS}.sink.test"
+        rcpt = f"rcpt@d{i % domains}.sink.test"
         yield (
             rcpt,
             make_message(
@@ -244,7 +244,13 @@ def _messages(n: int) -> Iterator[tuple[str, bytes]]:
 
 
 def sqlite_setup(
-    root: Path, certs: Certs, dns_port: int, sink_port: int, workers: int, messages: int
+    root: Path,
+    certs: Certs,
+    dns_port: int,
+    sink_port: int,
+    workers: int,
+    messages: int,
+    domains: int = DOMAINS,
 ) -> Setup:
     """One SQLite server with *messages* held in its queue."""
     from postel.config import load_config
@@ -257,7 +263,7 @@ def sqlite_setup(
     os.fsync = lambda fd: None  # type: ignore[assignment]  # filling is not measured
     try:
         entries = SQLiteQueueEntries(cfg.datadir)
-        for rcpt, data in _messages(messages):
+        for rcpt, data in _messages(messages, domains):
             entries.add("bench", "sender@bench.test", [rcpt], data, max_attempts=10)
         entries.close()
     finally:
@@ -293,6 +299,7 @@ def pg_setup(
     messages: int,
     src: str = SRC,
     label: str = "",
+    domains: int = DOMAINS,
 ) -> Setup:
     """*n* nodes (running the postel of *src*) on a fresh database with
     *messages* held in the shared queue."""
@@ -325,7 +332,7 @@ def pg_setup(
     settings = PgSettings(dsn=dsn, password=cluster.password)
     entries = PgQueueEntries(settings, root / "fill-spool", node="bench-fill")
     try:
-        for rcpt, data in _messages(messages):
+        for rcpt, data in _messages(messages, domains):
             entries.add("bench", "sender@bench.test", [rcpt], data, max_attempts=10)
     finally:
         entries.close()
@@ -452,7 +459,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"load_before": os.getloadavg(), "rounds": []}
     with (
         dns_stub() as dns_port,
-        receiver(False, certs, DOMAINS) as (sink_port, _),
+        receiver(False, certs, args.domains) as (sink_port, _),
         running_cluster(durable=True) as cluster,
     ):
         for r in range(args.rounds):
@@ -461,7 +468,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 where = root / f"r{r}-{name}"
                 if name == "sqlite":
                     setup = sqlite_setup(
-                        where, certs, dns_port, sink_port, args.workers, args.messages
+                        where, certs, dns_port, sink_port, args.workers, args.messages, args.domains
                     )
                 else:
                     before = name.endswith("b")
@@ -477,6 +484,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         args.messages,
                         src=str(args.compare_src) if before else SRC,
                         label=" (compare)" if before else "",
+                        domains=args.domains,
                     )
                 try:
                     start(setup)
@@ -522,6 +530,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=300, help="outbound messages a setup")
     ap.add_argument("--seconds", type=float, default=5.0, help="inbound load a setup")
     ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--domains", type=int, default=DOMAINS, help="outbound recipient domains")
     ap.add_argument("--workers", type=int, default=0, help="[limits] smtp_workers of each node")
     ap.add_argument(
         "--compare-src",

@@ -6,7 +6,6 @@ and one no message names any more is deleted."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -14,18 +13,14 @@ from datetime import UTC, datetime
 from postel.pg.bodies import drop_unused_bodies, store_body
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.mailboxes import insert_mailbox
+from postel.pg.newmessage import insert_message, prepare
 from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
-from postel.store import mimestructure
-from postel.store.envelope import Envelope, header_block, parse_envelope
 from postel.store.errors import MailboxNotFound
 from postel.store.message import FlagsStored, FlagState, Message
 from postel.store.names import normalize_mailbox, split_flags, store_flags_request
 
 log = logging.getLogger("postel.pg")
-
-
-HEADER_READ = 256 * 1024  # as postel.store.envelope.HEADER_LIMIT
 
 
 def _sorted(values: Iterable[str]) -> list[str]:
@@ -50,9 +45,22 @@ class Messages(Reading):
         mailbox = normalize_mailbox(mailbox)
         system, keywords = split_flags(flags)
         # Parsing and hashing are CPU work: not on the event loop.
-        env, kept, digest = await asyncio.to_thread(_prepare, data, self.name)
-        mime, head = kept if kept is not None else (None, None)
+        prepared = await asyncio.to_thread(prepare, data, self.name)
         when = received if received is not None else datetime.now(UTC)
+        done = await insert_message(
+            self.pool,
+            self.name,
+            mailbox,
+            data,
+            prepared,
+            flags=flags,
+            received=when,
+            requiretls=requiretls,
+        )
+        if done is not None:
+            return done
+        # The mailbox does not exist: made here (*create*) or refused.
+        env, mime, head, digest = prepared.env, prepared.mime, prepared.head, prepared.digest
         async with change_tx(self.pool, self.id, self.name) as tx:
             # The account's lock first, as every writer of the account: a removal
             # in it (account lock, then the body's row) cannot deadlock with us.
@@ -295,20 +303,3 @@ class _NoChange(Exception):
     def __init__(self, message: Message | None) -> None:
         super().__init__("no change")
         self.message = message
-
-
-def _prepare(data: bytes, account: str) -> tuple[Envelope, tuple[bytes, bytes] | None, bytes]:
-    """The envelope, the stored MIME structure with the header's common fields,
-    and the SHA-256 of a new message."""
-    env = parse_envelope(header_block(data[:HEADER_READ]))
-    return env, _structure(data, account), hashlib.sha256(data).digest()
-
-
-def _structure(data: bytes, account: str) -> tuple[bytes, bytes] | None:
-    """The stored MIME structure and header fields (mimestructure.stored_form);
-    None (computed on first IMAP use) when they cannot be."""
-    try:
-        return mimestructure.stored_form(data)
-    except Exception as exc:
-        log.warning("MIME structure not stored", extra={"account": account, "err": repr(exc)})
-        return None

@@ -22,16 +22,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
+from postel.pg.newmessage import Prepared, insert_message, prepare
 from postel.pg.syncstore import PgMailStore
 from postel.store.errors import OverQuota, UnknownAccount
 from postel.store.message import Message
 from postel.store.msgfile import write_message
+from postel.store.names import check_account_name, normalize_mailbox
 
 if TYPE_CHECKING:
     from postel.store.api import AccountMail, Accounts, Delivered
@@ -110,14 +113,44 @@ class PgAccounts:
         transaction, stopping at the first failure (which is returned, as the
         SQLite store's delivery path does: the caller answers 4xx)."""
         done: list[tuple[str, Message]] = []
+        prepared: dict[str, Prepared] = {}
         for name, mailbox in targets:
             try:
-                account = await self._account(name)
-                msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
+                msg = await self._deliver_existing(name, mailbox, data, prepared, requiretls)
+                if msg is None:  # the account or the mailbox is new: made on the way
+                    account = await self._account(name)
+                    msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
             except Exception as exc:  # the database gone, a bad mailbox name
                 return done, exc
             done.append((name, msg))
         return done, None
+
+    async def _deliver_existing(
+        self,
+        name: str,
+        mailbox: str,
+        data: bytes,
+        prepared: dict[str, Prepared],
+        requiretls: bool,
+    ) -> Message | None:
+        """The common case in two round trips, without reading the account's id
+        first (postel.pg.newmessage); None when the account or the mailbox does
+        not exist yet. *prepared*: per account name (its log lines name it)."""
+        check_account_name(name)
+        mailbox = normalize_mailbox(mailbox)
+        if name not in prepared:
+            # Parsing and hashing are CPU work: not on the event loop.
+            prepared[name] = await asyncio.to_thread(prepare, data, name)
+        return await insert_message(
+            self.store.pool,
+            name,
+            mailbox,
+            data,
+            prepared[name],
+            flags=(),
+            received=datetime.now(UTC),
+            requiretls=requiretls,
+        )
 
     async def deliver_file(
         self, targets: Sequence[tuple[str, str]], path: Path, *, requiretls: bool = False

@@ -371,16 +371,19 @@ class PgQueueEntries:
         if not held:
             return
         with self._tx() as conn:
+            # The claims' rows (the other domains' jobs of the claim write
+            # them too) locked at once in id order, before any is written.
+            conn.execute(
+                "UPDATE queue_entry SET lease_until = clock_timestamp() + make_interval(secs => %s)"
+                " WHERE id IN (SELECT id FROM queue_entry WHERE claimed_by = %s"
+                " AND claim = ANY(%s) ORDER BY id FOR UPDATE)",
+                (self.lease, self.node, sorted(set(tokens))),
+            )
             conn.execute(
                 "UPDATE queue_entry e SET attempts = attempts + 1, last_attempt = %s"
                 " FROM unnest(%s::bigint[], %s::uuid[]) AS c(id, claim)"
                 " WHERE e.id = c.id AND e.claim = c.claim AND e.claimed_by = %s",
                 (self.now(), held, tokens, self.node),
-            )
-            conn.execute(
-                "UPDATE queue_entry SET lease_until = clock_timestamp() + make_interval(secs => %s)"
-                " WHERE claimed_by = %s AND claim = ANY(%s)",
-                (self.lease, self.node, sorted(set(tokens))),
             )
 
     def finish(self, done: Sequence[int], deferred: Sequence[Deferral]) -> None:
@@ -394,6 +397,14 @@ class PgQueueEntries:
         lost = len(done) + len(deferred) - len(held_done) - len(held_def)
         written = 0
         with self._tx() as conn:
+            msg_ids: list[int] = []
+            if held_done:
+                msg_rows = conn.execute(
+                    "SELECT DISTINCT msg_id FROM queue_entry WHERE id = ANY(%s)", (held_done,)
+                ).fetchall()
+                msg_ids = sorted(col_int(r[0]) for r in msg_rows)
+                self._lock_messages(conn, msg_ids)
+            self._lock_entries(conn, [*held_def, *held_done])
             for i, token in zip(held_def, def_tokens, strict=True):
                 d = by_id[i]
                 cur = conn.execute(
@@ -416,11 +427,6 @@ class PgQueueEntries:
                 )
                 written += cur.rowcount
             if held_done:
-                msg_rows = conn.execute(
-                    "SELECT DISTINCT msg_id FROM queue_entry WHERE id = ANY(%s)", (held_done,)
-                ).fetchall()
-                msg_ids = sorted(col_int(r[0]) for r in msg_rows)
-                self._lock_messages(conn, msg_ids)
                 cur = conn.execute(
                     "DELETE FROM queue_entry e"
                     " USING unnest(%s::bigint[], %s::uuid[]) AS c(id, claim)"
@@ -452,6 +458,18 @@ class PgQueueEntries:
             )
 
     @staticmethod
+    def _lock_entries(conn: SyncConn, ids: Sequence[int]) -> None:
+        """Lock entry rows in id order before writing them: every transaction
+        of the runner locks its message rows first, then its entry rows in
+        one ordered statement, so two of them never wait for each other in a
+        cycle (a deadlock aborts one, and its outcome would be lost)."""
+        if ids:
+            conn.execute(
+                "SELECT id FROM queue_entry WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                (sorted(ids),),
+            )
+
+    @staticmethod
     def _drop_messages(conn: SyncConn, msg_ids: Sequence[int]) -> list[int]:
         if not msg_ids:
             return []
@@ -470,6 +488,7 @@ class PgQueueEntries:
         if not held:
             return
         with self._tx() as conn:
+            self._lock_entries(conn, held)
             conn.execute(
                 "UPDATE queue_entry e SET claimed_by = NULL, claim = NULL, lease_until = NULL"
                 " FROM unnest(%s::bigint[], %s::uuid[]) AS c(id, claim)"

@@ -1,0 +1,118 @@
+"""Row locks of the PostgreSQL queue: a node's concurrent jobs (one per
+recipient domain, all of one claim) start attempts and record outcomes at
+the same moment without deadlocking each other. A deadlock aborts one
+transaction: its outcome is not recorded and the entries are delivered
+again once the lease ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from pghelpers import LoopThread
+from queuehelpers import MESSAGE, T0, migrate_db, pg_node
+
+from pgcluster import Cluster
+from postel.pg.queue import PgQueueEntries
+from postel.pg.settings import PgSettings
+from postel.queue import Deferral
+
+
+@pytest.fixture
+def node(
+    loop_thread: LoopThread, pg_settings: PgSettings, tmp_path: Path
+) -> Iterator[PgQueueEntries]:
+    migrate_db(loop_thread, pg_settings)
+    n = pg_node(pg_settings, tmp_path, "a")
+    yield n
+    n.close()
+
+
+def _waiting(admin: psycopg.Connection[tuple[object, ...]], count: int) -> None:
+    """Until *count* transactions wait for a row lock (at most 20 s)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+        if row is not None and int(str(row[0])) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} lock waiters not seen in 20 s")
+
+
+def _in_thread(call: Callable[[], None], errors: list[BaseException]) -> threading.Thread:
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_attempts_of_two_domains_of_one_claim_starting_together_do_not_deadlock(
+    node: PgQueueEntries, pg_cluster: Cluster, pg_database: str
+) -> None:
+    """Domain x's job and domain y's job begin their attempts while another
+    transaction holds a row of y: both wait, neither fails."""
+    for rcpt in ("a@x.test", "b@x.test", "a@y.test", "b@y.test"):
+        node.add("alice", "alice@example.org", [rcpt], MESSAGE)
+    claimed = node.claim_due(T0, max_domains=2)
+    (x1, _), (y1, y2) = claimed["x.test"], claimed["y.test"]
+    dsn = pg_cluster.dsn(pg_database)
+    errors: list[BaseException] = []
+    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
+        blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (y1.id,))
+        first = _in_thread(lambda: node.begin_attempt([x1.id]), errors)
+        _waiting(admin, 1)
+        second = _in_thread(lambda: node.begin_attempt([y2.id]), errors)
+        _waiting(admin, 2)
+        blocker.rollback()
+        first.join(20)
+        second.join(20)
+    assert not errors, errors
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT id, attempts FROM queue_entry ORDER BY id").fetchall()
+    assert {int(str(i)): int(str(a)) for i, a in rows} == {
+        x1.id: 1,
+        y2.id: 1,
+        claimed["x.test"][1].id: 0,
+        y1.id: 0,
+    }
+
+
+def test_outcomes_and_attempts_of_one_claim_recorded_together_do_not_deadlock(
+    node: PgQueueEntries, pg_cluster: Cluster, pg_database: str
+) -> None:
+    """Outcomes of y and x recorded together (a y entry first) while domain
+    x's job begins its attempt and another transaction holds a row of y."""
+    for rcpt in ("a@x.test", "b@x.test", "a@y.test", "b@y.test"):
+        node.add("alice", "alice@example.org", [rcpt], MESSAGE)
+    claimed = node.claim_due(T0, max_domains=2)
+    (x1, x2), (y1, y2) = claimed["x.test"], claimed["y.test"]
+    dsn = pg_cluster.dsn(pg_database)
+    errors: list[BaseException] = []
+    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
+        blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (y1.id,))
+        first = _in_thread(lambda: node.begin_attempt([x1.id]), errors)
+        _waiting(admin, 1)
+        later = T0 + dt.timedelta(hours=1)
+        deferred = [Deferral(e.id, later, "451 try later") for e in (y2, x2)]
+        second = _in_thread(lambda: node.finish([], deferred), errors)
+        _waiting(admin, 2)
+        blocker.rollback()
+        first.join(20)
+        second.join(20)
+    assert not errors, errors
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT id, next_attempt FROM queue_entry").fetchall()
+    assert {int(str(i)) for i, t in rows if t == later} == {x2.id, y2.id}

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from postel.databases import DATABASES
 from postel.datadir import DataDir, message_path
 from postel.db import open_db
@@ -32,7 +34,7 @@ from postel.pg.copymap import (
 from postel.pg.errors import PgCopyError
 from postel.pg.rows import col_int
 from postel.pg.settings import PgSettings
-from postel.pg.syncconn import SyncConn, migrate_now, sync_connect
+from postel.pg.syncconn import SyncConn, first_line, migrate_now, sync_connect
 from postel.queue.schema import MIGRATIONS as QUEUE_MIGRATIONS
 from postel.store.accountbase import INDEX_DB
 from postel.store.credentials import MIGRATIONS as AUTH_MIGRATIONS
@@ -75,7 +77,7 @@ def target_rows(conn: SyncConn) -> int:
     """Rows in the tables a copy fills: 0 for an empty store."""
     total = 0
     for table in ("account", "credential", "queue_message"):
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         total += col_int(row[0]) if row is not None else 0
     return total
 
@@ -100,22 +102,32 @@ def sqlite_to_pg(
             "not copied: acme/: ACME account and certificates (stay in each node's data directory)"
         )
     migrate_now(settings)
-    with sync_connect(settings) as conn:
-        with conn.transaction():
-            if target_rows(conn):
-                if not replace:
-                    raise PgCopyError(
-                        f"PostgreSQL {settings.where}: holds accounts, passwords or queued "
-                        "mail already; copy into an empty database, or pass --replace to "
-                        "empty it first"
-                    )
-                conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} CASCADE")
-            _copy_auth(conn, datadir, report)
-            for account_dir in sorted(datadir.accounts_dir.glob("*")):
-                if (account_dir / INDEX_DB).is_file():
-                    _copy_account(conn, account_dir, report, say)
-            _copy_queue(conn, datadir, report)
+    try:
+        _copy_all(datadir, settings, replace, report, say)
+    except psycopg.Error as exc:
+        raise PgCopyError(
+            f"PostgreSQL {settings.where}: copy failed, nothing written: {first_line(exc)}"
+        ) from None
     return report
+
+
+def _copy_all(
+    datadir: DataDir, settings: PgSettings, replace: bool, report: CopyReport, say: Say
+) -> None:
+    with sync_connect(settings) as conn, conn.transaction():
+        if target_rows(conn):
+            if not replace:
+                raise PgCopyError(
+                    f"PostgreSQL {settings.where}: holds accounts, passwords or queued "
+                    "mail already; copy into an empty database, or pass --replace to "
+                    "empty it first"
+                )
+            conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} CASCADE")
+        _copy_auth(conn, datadir, report)
+        for account_dir in sorted(datadir.accounts_dir.glob("*")):
+            if (account_dir / INDEX_DB).is_file():
+                _copy_account(conn, account_dir, report, say)
+        _copy_queue(conn, datadir, report)
 
 
 def _open(path: Path, migrations: list[object]) -> sqlite3.Connection:

@@ -15,16 +15,18 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
+
 from postel.datadir import DataDir, message_path
 from postel.db import open_db, transaction
 from postel.fsutil import write_atomic
 from postel.pg.copymap import sqlite_time, uid_fixups
 from postel.pg.copytopg import PROGRESS_EVERY, CopyReport
 from postel.pg.errors import PgCopyError
-from postel.pg.schema import MIGRATIONS
 from postel.pg.rows import col_bytes, col_int, col_names
+from postel.pg.schema import MIGRATIONS
 from postel.pg.settings import PgSettings
-from postel.pg.syncconn import SyncConn, sync_connect
+from postel.pg.syncconn import SyncConn, first_line, sync_connect
 from postel.queue.schema import MIGRATIONS as QUEUE_MIGRATIONS
 from postel.store.account import AccountStore
 from postel.store.accountbase import INDEX_DB
@@ -78,8 +80,13 @@ def open_target(root: Path) -> DataDir:
 def copy_to_sqlite(settings: PgSettings, root: Path, *, say: Say = print) -> CopyReport:
     """Copy the PostgreSQL store of *settings* into the new directory *root*."""
     datadir = open_target(root)
-    with sync_connect(settings) as conn:
-        return pg_to_sqlite(settings.where, conn, datadir, say)
+    try:
+        with sync_connect(settings) as conn:
+            return pg_to_sqlite(settings.where, conn, datadir, say)
+    except psycopg.Error as exc:
+        raise PgCopyError(
+            f"PostgreSQL {settings.where}: copy to {root} failed: {first_line(exc)}"
+        ) from None
 
 
 def _copy_credentials(conn: SyncConn, datadir: DataDir, report: CopyReport) -> None:

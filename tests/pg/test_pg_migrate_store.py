@@ -1,0 +1,253 @@
+"""`postel migrate-store` round trips and `postel verifydata` on the PostgreSQL
+store: generated test data (postel gentestdata, with removed UIDs, keywords,
+a special-use mailbox and a subscription added) goes SQLite -> PostgreSQL ->
+a new SQLite data directory, verifydata is clean on all three and each
+account's mail, identities and passwords are what they were."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pgcluster import Cluster
+from postel.cli.main import cli
+from postel.datadir import DataDir, message_path
+from postel.gentestdata import ACCOUNTS, Generated, generate
+from postel.pg.settings import PgSettings
+from postel.pg.syncconn import sync_connect
+from postel.pg.verify import verify_pg
+from postel.store.credentials import Credentials
+from postel.store.store import Store
+
+Snapshot = dict[str, object]
+
+
+def _enrich(data: Path) -> None:
+    """Mail whose identities a naive copy would lose: UIDs with gaps (removed
+    messages, listed as vanished), keywords, a flag change's modseq, a
+    mailbox with a special use and a subscription to a name with no mailbox."""
+    store = Store(DataDir(data), publish=lambda account, changes: None)
+    try:
+        acc = store.account("bob")
+        acc.delete_mailbox("Archive")  # a default mailbox gone, its use elsewhere
+        acc.create_mailbox("Archive/2025", special_use="\\Archive")
+        kept = []
+        for i in range(6):
+            msg = acc.deliver_bytes(
+                "Archive/2025",
+                f"From: a@example.net\r\nSubject: m{i}\r\n\r\nbody {i}\r\n".encode(),
+                flags=["\\Seen"] if i % 2 else [],
+                keywords=["$Important"] if i == 3 else [],
+            )
+            kept.append(msg)
+        acc.remove(kept[1].msgid)
+        acc.remove(kept[4].msgid)
+        acc.set_flags(kept[5].msgid, ["\\Flagged"], [])
+        acc.subscribe("Lists/planned")
+    finally:
+        store.close()
+
+
+def _snapshot(data: Path) -> Snapshot:
+    """Per account: mailboxes with their identities, messages with UIDs, flags,
+    modseqs, internal dates and body hashes, vanished UIDs, subscriptions."""
+    out: Snapshot = {}
+    for index in sorted((data / "accounts").glob("*/index.db")):
+        db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+        try:
+            boxes = {
+                r[0]: r[1:]
+                for r in db.execute(
+                    "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, "
+                    "total, unseen, size FROM mailbox"
+                )
+            }
+            messages = sorted(
+                (
+                    boxes[r[0]][0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    hashlib.sha256(message_path(index.parent, r[6]).read_bytes()).hexdigest(),
+                )
+                for r in db.execute(
+                    "SELECT mailbox_id, uid, flags, keywords, modseq, received, id FROM message"
+                )
+            )
+            vanished = sorted(
+                (boxes[r[0]][0], r[1], r[2])
+                for r in db.execute("SELECT mailbox_id, uid, modseq FROM vanished")
+            )
+            meta = dict(
+                db.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('modseq', 'next_uidvalidity')"
+                )
+            )
+            out[index.parent.name] = {
+                "mailboxes": sorted(boxes.values()),
+                "messages": messages,
+                "vanished": vanished,
+                "subscriptions": sorted(r[0] for r in db.execute("SELECT name FROM subscription")),
+                "meta": meta,
+            }
+        finally:
+            db.close()
+    queue = sqlite3.connect(f"file:{data / 'queue' / 'index.db'}?mode=ro", uri=True)
+    try:
+        out["queue"] = sorted(
+            (r[0], r[1], r[2], r[3], r[4])
+            for r in queue.execute(
+                "SELECT e.rcpt, e.attempts, e.next_attempt, m.mail_from, m.size "
+                "FROM entry e JOIN message m ON m.id = e.msg_id"
+            )
+        )
+    finally:
+        queue.close()
+    return out
+
+
+def _pg_config(gen: Generated, cluster: Cluster, dbname: str, where: Path) -> Path:
+    """A copy of the generated config on the PostgreSQL store."""
+    shutil.copytree(gen.config_dir, where)
+    with (where / "postel.toml").open("a") as f:
+        f.write(
+            '\n[storage]\nbackend = "postgresql"\n'
+            f'dsn = "{cluster.dsn(dbname, with_password=False)}"\n'
+            f'password_file = "{cluster.password_file}"\n'
+        )
+    return where
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def gen(tmp_path: Path) -> Generated:
+    made = generate(tmp_path / "gen")
+    _enrich(made.data_dir)
+    return made
+
+
+def test_round_trip_through_postgresql(
+    gen: Generated,
+    tmp_path: Path,
+    pg_cluster: Cluster,
+    pg_database: str,
+    pg_settings: PgSettings,
+) -> None:
+    data = gen.data_dir.resolve()
+    before = _snapshot(data)
+    bob = before["bob"]
+    assert isinstance(bob, dict)
+    assert len(bob["vanished"]) == 2 and "Lists/planned" in bob["subscriptions"]
+    assert ("Archive/2025", "\\Archive") in [(m[0], m[4]) for m in bob["mailboxes"]]
+    code, out = _run("verifydata", str(data))
+    assert code == 0, out
+
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    code, out = _run("migrate-store", "to-postgresql", "--config", str(pgconfig))
+    assert code == 0, out
+    assert "copied 3 accounts" in out
+    # What the PostgreSQL store does not keep is named, one line each.
+    for left in ("tlsrpt.db", "mtasts.db", "accounts/alice/junk.db"):
+        assert any(line.startswith(f"not copied: {left}:") for line in out.splitlines()), out
+
+    code, out = _run("verifydata", "--config", str(pgconfig))
+    assert code == 0, out
+    assert out.startswith(f"PostgreSQL {pg_settings.where}: OK (3 accounts")
+
+    copy = tmp_path / "back"
+    code, out = _run("migrate-store", "to-sqlite", str(copy), "--config", str(pgconfig))
+    assert code == 0, out
+    code, out = _run("verifydata", str(copy))
+    assert code == 0, out
+
+    after = _snapshot(copy)
+    assert after == before
+    # The passwords work for a login on the copy (hashes copied as stored).
+    with Credentials(copy / "auth.db") as creds:
+        for name, (_, password) in ACCOUNTS.items():
+            assert creds.verify(name, password)
+            assert not creds.verify(name, password + "x")
+        keys_after = {name: creds.scram_sha256(name) for name in ACCOUNTS}
+    with Credentials(data / "auth.db") as creds:
+        assert keys_after == {name: creds.scram_sha256(name) for name in ACCOUNTS}
+
+
+def test_non_empty_database_refused_unless_replace(
+    gen: Generated, tmp_path: Path, pg_cluster: Cluster, pg_database: str
+) -> None:
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    assert _run("migrate-store", "to-postgresql", "--config", str(pgconfig))[0] == 0
+    code, out = _run("migrate-store", "to-postgresql", "--config", str(pgconfig))
+    assert code == 1
+    assert "holds accounts, passwords or queued mail already" in out
+    assert "Traceback" not in out
+    code, out = _run("migrate-store", "to-postgresql", "--config", str(pgconfig), "--replace")
+    assert code == 0, out
+    code, out = _run("verifydata", "--config", str(pgconfig))
+    assert code == 0, out
+
+
+def test_to_sqlite_refuses_a_non_empty_directory(
+    gen: Generated, tmp_path: Path, pg_cluster: Cluster, pg_database: str
+) -> None:
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    code, out = _run("migrate-store", "to-sqlite", str(gen.data_dir), "--config", str(pgconfig))
+    assert code == 1
+    assert "exists and is not empty" in out
+
+
+@pytest.mark.parametrize(
+    ("damage", "reported"),
+    [
+        (
+            "UPDATE body SET data = overlay(data placing 'X' from 1 for 1) WHERE sha256 = "
+            "(SELECT sha256 FROM body ORDER BY sha256 LIMIT 1)",
+            "content does not match its SHA-256",
+        ),
+        (
+            "UPDATE message SET uid = uid + 1000 WHERE id = (SELECT min(id) FROM message)",
+            "not below the mailbox's UIDNEXT",
+        ),
+        (
+            "UPDATE message SET modseq = modseq + 1000 WHERE id = (SELECT min(id) FROM message)",
+            "above the mailbox's HIGHESTMODSEQ",
+        ),
+        (
+            "UPDATE mailbox SET total = total + 1 WHERE id = (SELECT min(id) FROM mailbox)",
+            "counters",
+        ),
+        ("UPDATE queue_message SET size = size + 1", "bytes stored, its row says"),
+    ],
+)
+def test_damaged_rows_are_reported(
+    gen: Generated,
+    tmp_path: Path,
+    pg_cluster: Cluster,
+    pg_database: str,
+    pg_settings: PgSettings,
+    damage: str,
+    reported: str,
+) -> None:
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    assert _run("migrate-store", "to-postgresql", "--config", str(pgconfig))[0] == 0
+    with sync_connect(pg_settings) as conn:
+        assert verify_pg(conn, "pg").ok
+        conn.execute(damage.encode())
+        result = verify_pg(conn, "pg")
+    assert any(reported in p for p in result.problems), result.problems
+    code, out = _run("verifydata", "--config", str(pgconfig))
+    assert code == 1
+    assert reported in out
+    assert "problem(s) in" in out

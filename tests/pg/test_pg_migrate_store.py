@@ -251,3 +251,23 @@ def test_damaged_rows_are_reported(
     assert code == 1
     assert reported in out
     assert "problem(s) in" in out
+
+
+def test_backup_on_postgresql_says_what_it_covers(
+    gen: Generated, pg_cluster: Cluster, pg_database: str
+) -> None:
+    """The node-local files are backed up, the database is pointed at (pg_dump),
+    and the local body cache and queue spool are neither warned about nor copied."""
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    data = gen.data_dir.resolve()
+    for cache in (data / "pg-bodies" / "ab", data / "queue" / "pg-spool"):
+        cache.mkdir(parents=True)
+        (cache / "abcdef").write_bytes(b"cached body")
+    code, out = _run("backup", str(gen.base / "bk"), "--config", str(pgconfig))
+    assert code == 0, out
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "pg_dump" in notes[0] and "node-local" in notes[0], out
+    assert "warning" not in out
+    assert not (gen.base / "bk" / "data" / "pg-bodies").exists()
+    code, out = _run("verifydata", str(data))
+    assert code == 0, out

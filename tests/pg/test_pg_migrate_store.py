@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pghelpers import LoopThread
 
 from pgcluster import Cluster
 from postel.cli.main import cli
 from postel.datadir import DataDir, message_path
 from postel.gentestdata import ACCOUNTS, Generated, generate
+from postel.pg.accountstore import PgStore
 from postel.pg.settings import PgSettings
 from postel.pg.syncconn import sync_connect
 from postel.pg.verify import verify_pg
@@ -271,3 +273,57 @@ def test_backup_on_postgresql_says_what_it_covers(
     assert not (gen.base / "bk" / "data" / "pg-bodies").exists()
     code, out = _run("verifydata", str(data))
     assert code == 0, out
+
+
+def test_trimmed_removals_stay_incomplete_on_postgresql(
+    gen: Generated,
+    pg_cluster: Cluster,
+    pg_database: str,
+    pg_store: PgStore,
+    loop_thread: LoopThread,
+) -> None:
+    """A SQLite mailbox that trimmed its removed UIDs (kept: the last N) tells
+    QRESYNC its list is incomplete below the floor; so does its copy, both on
+    PostgreSQL and back on SQLite (RFC 7162 §3.2.10)."""
+    with Store(DataDir(gen.data_dir), publish=lambda account, changes: None) as store:
+        acc = store.account("bob")
+        acc.vanished_keep = 2
+        for _ in range(6):
+            acc.remove(acc.deliver_bytes("Inbox", b"Subject: s\r\n\r\nbody\r\n").msgid)
+        floor_changes = acc.changes_since("Inbox", 0)
+        assert not floor_changes.vanished_complete
+        highest = floor_changes.highestmodseq
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    assert _run("migrate-store", "to-postgresql", "--config", str(pgconfig))[0] == 0
+
+    bob = loop_thread.run(pg_store.account("bob"))
+    changes = loop_thread.run(bob.changes_since("Inbox", 0))
+    assert not changes.vanished_complete
+    assert changes.vanished == floor_changes.vanished
+    assert loop_thread.run(bob.changes_since("Inbox", highest)).vanished_complete
+
+    copy = gen.base / "back"
+    assert _run("migrate-store", "to-sqlite", str(copy), "--config", str(pgconfig))[0] == 0
+    code, out = _run("verifydata", str(copy))
+    assert code == 0, out
+    with Store(DataDir(copy), publish=lambda account, changes: None) as store:
+        back = store.account("bob").changes_since("Inbox", 0)
+    assert not back.vanished_complete and back.vanished == floor_changes.vanished
+
+
+def test_progress_lines_on_long_copies(
+    gen: Generated, pg_cluster: Cluster, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postel.pg import copytopg, copytosqlite
+
+    monkeypatch.setattr(copytopg, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(copytosqlite, "PROGRESS_EVERY", 2)
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    code, out = _run("migrate-store", "to-postgresql", "--config", str(pgconfig))
+    assert code == 0, out
+    assert any(line.endswith("accounts so far)") for line in out.splitlines()), out
+    code, out = _run(
+        "migrate-store", "to-sqlite", str(gen.base / "back"), "--config", str(pgconfig)
+    )
+    assert code == 0, out
+    assert "2 messages copied" in out, out

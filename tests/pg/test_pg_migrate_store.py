@@ -326,4 +326,4 @@ def test_progress_lines_on_long_copies(
         "migrate-store", "to-sqlite", str(gen.base / "back"), "--config", str(pgconfig)
     )
     assert code == 0, out
-    assert "2 messages copied" in out, out
+    assert any(line.endswith("accounts so far)") for line in out.splitlines()), out

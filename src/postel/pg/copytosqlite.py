@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
@@ -21,7 +22,7 @@ from postel.datadir import DataDir, message_path
 from postel.db import open_db, transaction
 from postel.fsutil import write_atomic
 from postel.pg.copymap import sqlite_time, uid_fixups
-from postel.pg.copytopg import PROGRESS_EVERY, CopyReport
+from postel.pg.copytopg import BATCH_BYTES, PROGRESS_EVERY, CopyReport
 from postel.pg.errors import PgCopyError
 from postel.pg.rows import col_bytes, col_int, col_names
 from postel.pg.schema import MIGRATIONS
@@ -31,12 +32,14 @@ from postel.queue.schema import MIGRATIONS as QUEUE_MIGRATIONS
 from postel.store.account import AccountStore
 from postel.store.accountbase import INDEX_DB
 from postel.store.credentials import MIGRATIONS as AUTH_MIGRATIONS
+from postel.store.jobs import Delivery
+from postel.store.msgfile import temp_path, write_message
 from postel.store.names import INBOX
 from postel.store.schema import MIGRATIONS as STORE_MIGRATIONS
 
 Say = Callable[[str], None]
 
-PAGE = 100  # messages read from PostgreSQL at a time (bodies included)
+PAGE = 100  # messages delivered in one transaction (bodies read up to BATCH_BYTES at once)
 
 
 def pg_to_sqlite(settings_where: str, conn: SyncConn, datadir: DataDir, say: Say) -> CopyReport:
@@ -146,7 +149,9 @@ def _copy_account(
             box_name = str(box[1])
             if box_name not in existing:
                 acc.create_mailbox(box_name)
-            delivered += _copy_messages(conn, acc, col_int(box[0]), box_name, report, say)
+            delivered += _copy_messages(
+                conn, acc, datadir.tmp, col_int(box[0]), box_name, report, say
+            )
     finally:
         acc.close()
     report.accounts += 1
@@ -160,41 +165,107 @@ def _copy_account(
 
 
 def _copy_messages(
-    conn: SyncConn, acc: AccountStore, mailbox_id: int, mailbox: str, report: CopyReport, say: Say
+    conn: SyncConn,
+    acc: AccountStore,
+    tmpdir: Path,
+    mailbox_id: int,
+    mailbox: str,
+    report: CopyReport,
+    say: Say,
 ) -> list[tuple[int, int, int]]:
+    """Deliver the mailbox's messages in UID order, a page at a time: bodies
+    are read in runs of at most BATCH_BYTES (or one larger body), written to
+    files of tmp/, and the page delivered in one transaction
+    (AccountStore.deliver_many, the files fsynced while it commits)."""
     out: list[tuple[int, int, int]] = []
     after = 0
     while True:
         page = conn.execute(
-            "SELECT m.uid, m.modseq, m.flags, m.keywords, m.received, m.requiretls, m.size, "
-            "b.data FROM message m JOIN body b ON b.sha256 = m.body "
-            "WHERE m.mailbox_id = %s AND m.uid > %s ORDER BY m.uid LIMIT %s",
+            "SELECT uid, modseq, flags, keywords, received, requiretls, body, size FROM message "
+            "WHERE mailbox_id = %s AND uid > %s ORDER BY uid LIMIT %s",
             (mailbox_id, after, PAGE),
         ).fetchall()
         if not page:
             return out
-        for r in page:
-            uid = col_int(r[0])
-            if r[7] is None:
+        files: list[Path] = []
+        try:
+            deliveries = []
+            for chunk in _by_size([(r, col_int(r[7])) for r in page], BATCH_BYTES):
+                bodies = _read_bodies(conn, [col_bytes(r[6]) for r in chunk])
+                for r in chunk:
+                    uid, digest = col_int(r[0]), col_bytes(r[6])
+                    data = bodies.get(digest)
+                    if data is None:
+                        raise PgCopyError(
+                            f"account {acc.name!r} mailbox {mailbox!r} UID {uid}: body "
+                            f"{digest.hex()} is not in the database, cannot copy it"
+                        )
+                    path = temp_path(tmpdir)
+                    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    write_message(path, b"", data, sync=False)
+                    files.append(path)
+                    report.bytes += len(data)
+                    deliveries.append(
+                        Delivery(
+                            mailbox,
+                            path,
+                            flags=col_names(r[2]),
+                            keywords=col_names(r[3]),
+                            received=_time(r[4]),
+                            requiretls=bool(r[5]),
+                            size=len(data),
+                            unsynced=True,
+                        )
+                    )
+                del bodies
+            results = acc.deliver_many(deliveries)
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
+        for r, result in zip(page, results, strict=True):
+            if isinstance(result, Exception):
                 raise PgCopyError(
-                    f"account {acc.name!r} mailbox {mailbox!r} UID {uid}: its body is not in "
-                    "the database (kept in an object store), cannot copy it"
+                    f"account {acc.name!r} mailbox {mailbox!r} UID {r[0]}: not delivered to the "
+                    f"new data directory: {result}"
                 )
-            data = col_bytes(r[7])
-            msg = acc.deliver_bytes(
-                mailbox,
-                data,
-                flags=col_names(r[2]),
-                keywords=col_names(r[3]),
-                received=r[4],  # type: ignore[arg-type]
-                requiretls=bool(r[5]),
-            )
-            out.append((uid, col_int(r[1]), msg.msgid))
-            report.messages += 1
-            report.bytes += len(data)
-            if report.messages % PROGRESS_EVERY == 0:
-                say(f"{report.messages} messages copied ({report.accounts} accounts so far)")
+            out.append((col_int(r[0]), col_int(r[1]), result.msgid))
+        before = report.messages
+        report.messages += len(page)
+        if report.messages // PROGRESS_EVERY != before // PROGRESS_EVERY:
+            say(f"{report.messages} messages copied ({report.accounts} accounts so far)")
         after = col_int(page[-1][0])
+
+
+T = TypeVar("T")
+
+
+def _by_size(items: list[tuple[T, int]], limit: int) -> list[list[T]]:
+    """*items* (item, size) in order, in runs of at most *limit* bytes (a run
+    holds at least one item)."""
+    runs: list[list[T]] = []
+    held = limit
+    for item, size in items:
+        if held + size > limit:
+            runs.append([])
+            held = 0
+        runs[-1].append(item)
+        held += size
+    return runs
+
+
+def _read_bodies(conn: SyncConn, digests: list[bytes]) -> dict[bytes, bytes]:
+    """The bodies of *digests* held in the database (one query)."""
+    rows = conn.execute(
+        "SELECT sha256, data FROM body WHERE sha256 = ANY(%s) AND data IS NOT NULL",
+        (sorted(set(digests)),),
+    ).fetchall()
+    return {col_bytes(r[0]): col_bytes(r[1]) for r in rows}
+
+
+def _time(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
+    return value
 
 
 def _restore_identities(

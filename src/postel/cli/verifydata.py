@@ -63,22 +63,15 @@ def command(
 
 
 def _verify_pg(config_dir: Path) -> None:
-    import psycopg
-
     from postel.pg.errors import PgError
-    from postel.pg.syncconn import first_line, sync_connect
-    from postel.pg.verify import verify_pg
+    from postel.pg.verify import verify_store
     from postel.wiring import pg_settings
 
     cfg = load_or_exit(config_dir)
     try:
-        settings = pg_settings(cfg.static.storage, cfg.dir)
-        with sync_connect(settings) as conn:
-            result = verify_pg(conn, f"PostgreSQL {settings.where}")
+        result = verify_store(pg_settings(cfg.static.storage, cfg.dir))
     except PgError as exc:
         raise click.ClickException(str(exc)) from None
-    except psycopg.Error as exc:
-        raise click.ClickException(f"PostgreSQL {settings.where}: {first_line(exc)}") from None
     for problem in result.problems:
         click.echo(problem)
     if result.problems:

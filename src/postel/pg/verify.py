@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import psycopg
+
+from postel.pg.errors import PgVerifyError
 from postel.pg.rows import col_int
 from postel.pg.schema import MIGRATIONS
-from postel.pg.syncconn import SyncConn
+from postel.pg.settings import PgSettings
+from postel.pg.syncconn import SyncConn, first_line, sync_connect
 
 # (query, format of one problem line from its row). Each query returns the
 # rows that break one invariant.
@@ -181,3 +185,13 @@ def verify_pg(conn: SyncConn, where: str, *, limit: int = 1000) -> PgVerificatio
             for row in cur.fetchall():
                 result.problems.append(line.format(*row))
     return result
+
+
+def verify_store(settings: PgSettings) -> PgVerification:
+    """Connect and check the store of *settings*; PgError says what and where."""
+    where = f"PostgreSQL {settings.where}"
+    try:
+        with sync_connect(settings) as conn:
+            return verify_pg(conn, where)
+    except psycopg.Error as exc:
+        raise PgVerifyError(f"{where}: cannot check the store: {first_line(exc)}") from None

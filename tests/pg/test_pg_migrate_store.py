@@ -327,3 +327,22 @@ def test_progress_lines_on_long_copies(
     )
     assert code == 0, out
     assert any(line.endswith("accounts so far)") for line in out.splitlines()), out
+
+
+def test_a_missing_message_file_fails_in_one_line_and_writes_nothing(
+    gen: Generated, pg_cluster: Cluster, pg_database: str, pg_settings: PgSettings
+) -> None:
+    pgconfig = _pg_config(gen, pg_cluster, pg_database, gen.base / "pgconfig")
+    data = gen.data_dir.resolve()
+    index = sqlite3.connect(data / "accounts" / "bob" / "index.db")
+    (last,) = index.execute("SELECT max(id) FROM message").fetchone()
+    index.close()
+    missing = message_path(data / "accounts" / "bob", last)
+    missing.unlink()
+    code, out = _run("migrate-store", "to-postgresql", "--config", str(pgconfig))
+    assert code == 1
+    (line,) = out.splitlines()
+    assert line.startswith(f"Error: {missing}: account 'bob' message {last}: cannot read")
+    with sync_connect(pg_settings) as conn:
+        row = conn.execute("SELECT count(*) FROM account").fetchone()
+    assert row is not None and row[0] == 0  # one transaction: nothing kept

@@ -82,6 +82,7 @@ def to_postgresql(
 
     if datadir is None:
         datadir = load_or_exit(config_dir).datadir.root
+    datadir = datadir.resolve()  # messages name files without "../"
     settings = _settings(config_dir, dsn, password_file)
     if server_pid(datadir) is not None:
         raise click.ClickException(f"{datadir}: a server runs on it; stop it before copying")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import psycopg
 
 from postel.databases import DATABASES
 from postel.datadir import DataDir, message_path
-from postel.db import open_db
+from postel.db import Migration, open_db
 from postel.pg.copymap import (
     COPIED_DATABASES,
     MessageRecord,
@@ -130,9 +130,9 @@ def _copy_all(
         _copy_queue(conn, datadir, report)
 
 
-def _open(path: Path, migrations: list[object]) -> sqlite3.Connection:
+def _open(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
     """A source database, migrated forward as the server would at start."""
-    conn = open_db(path, migrations)  # type: ignore[arg-type]
+    conn = open_db(path, migrations)
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -140,7 +140,7 @@ def _open(path: Path, migrations: list[object]) -> sqlite3.Connection:
 def _copy_auth(conn: SyncConn, datadir: DataDir, report: CopyReport) -> None:
     if not datadir.auth_db.is_file():
         return
-    src = _open(datadir.auth_db, list(AUTH_MIGRATIONS))
+    src = _open(datadir.auth_db, AUTH_MIGRATIONS)
     try:
         for r in src.execute("SELECT * FROM password ORDER BY account"):
             conn.execute(
@@ -176,7 +176,7 @@ def _copy_auth(conn: SyncConn, datadir: DataDir, report: CopyReport) -> None:
 
 def _copy_account(conn: SyncConn, account_dir: Path, report: CopyReport, say: Say) -> None:
     name = account_dir.name
-    src = _open(account_dir / INDEX_DB, list(STORE_MIGRATIONS))
+    src = _open(account_dir / INDEX_DB, STORE_MIGRATIONS)
     try:
         meta = {str(r[0]): int(r[1]) for r in src.execute("SELECT key, value FROM meta")}
         row = conn.execute(
@@ -325,7 +325,7 @@ def _insert_messages(
 def _copy_queue(conn: SyncConn, datadir: DataDir, report: CopyReport) -> None:
     if not datadir.queue_db.is_file():
         return
-    src = _open(datadir.queue_db, list(QUEUE_MIGRATIONS))
+    src = _open(datadir.queue_db, QUEUE_MIGRATIONS)
     try:
         for r in src.execute("SELECT * FROM message ORDER BY id"):
             msg = queue_message_from_sqlite(r)

@@ -159,7 +159,7 @@ def _copy_account(
     db = open_db(datadir.account_dir(name) / INDEX_DB, STORE_MIGRATIONS)
     try:
         with transaction(db):
-            _restore_identities(conn, db, boxes, delivered, counters)
+            _restore_identities(conn, db, account_id, boxes, delivered, counters)
     finally:
         db.close()
 
@@ -271,6 +271,7 @@ def _time(value: object) -> datetime:
 def _restore_identities(
     conn: SyncConn,
     db: sqlite3.Connection,
+    account_id: int,
     boxes: list[tuple[object, ...]],
     delivered: list[tuple[int, int, int]],
     counters: tuple[int, int],
@@ -300,19 +301,10 @@ def _restore_identities(
     db.execute("UPDATE meta SET value = ? WHERE key = 'modseq'", (modseq,))
     db.execute("UPDATE meta SET value = ? WHERE key = 'next_uidvalidity'", (next_uidvalidity,))
     db.execute("DELETE FROM subscription")
-    account_id = conn.execute(
-        "SELECT account_id FROM mailbox WHERE id = %s", (boxes[0][0],)
-    ).fetchone()
-    if account_id is not None:
-        db.executemany(
-            "INSERT INTO subscription (name) VALUES (?)",
-            [
-                (str(r[0]),)
-                for r in conn.execute(
-                    "SELECT name FROM subscription WHERE account_id = %s", (account_id[0],)
-                )
-            ],
-        )
+    names = conn.execute(
+        "SELECT name FROM subscription WHERE account_id = %s", (account_id,)
+    ).fetchall()
+    db.executemany("INSERT INTO subscription (name) VALUES (?)", [(str(r[0]),) for r in names])
 
 
 def _copy_queue(conn: SyncConn, datadir: DataDir, report: CopyReport) -> None:

@@ -11,6 +11,7 @@ from postel.pg.copymap import (
     message_from_sqlite,
     not_copied_line,
     parse_time,
+    special_uses,
     sqlite_time,
     uid_fixups,
 )
@@ -66,3 +67,15 @@ def test_message_row_splits_flags_and_keywords() -> None:
 def test_not_copied_lines_name_path_and_what() -> None:
     assert not_copied_line("tlsrpt.db", "tlsrpt") == "not copied: tlsrpt.db: received TLS reports"
     assert not_copied_line("x.db", "future") == "not copied: x.db: the future database"
+
+
+def test_default_mailboxes_made_on_postgresql_get_their_use() -> None:
+    kept = {"Inbox": "", "Sent": "", "Trash": "", "Archive": "", "Old": "\\Archive", "x": ""}
+    assert special_uses(kept) == {
+        "Inbox": "",
+        "Sent": "\\Sent",
+        "Trash": "\\Trash",
+        "Archive": "",  # its use is on "Old"
+        "Old": "\\Archive",
+        "x": "",
+    }

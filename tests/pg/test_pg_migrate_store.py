@@ -231,6 +231,10 @@ def test_to_sqlite_refuses_a_non_empty_directory(
             "counters",
         ),
         ("UPDATE queue_message SET size = size + 1", "bytes stored, its row says"),
+        (
+            "UPDATE mailbox SET special_use = '\\Sent' WHERE name = 'Drafts'",
+            "special use \\Sent on more than one mailbox",
+        ),
     ],
 )
 def test_damaged_rows_are_reported(
@@ -346,3 +350,32 @@ def test_a_missing_message_file_fails_in_one_line_and_writes_nothing(
     with sync_connect(pg_settings) as conn:
         row = conn.execute("SELECT count(*) FROM account").fetchone()
     assert row is not None and row[0] == 0  # one transaction: nothing kept
+
+
+def test_an_account_made_on_postgresql_moves_to_sqlite(
+    tmp_path: Path,
+    pg_settings: PgSettings,
+    pg_store: PgStore,
+    loop_thread: LoopThread,
+) -> None:
+    """Made and used on PostgreSQL (default mailboxes without special uses
+    there): the SQLite copy has them with their uses, the mail and UIDs."""
+    acct = loop_thread.run(pg_store.create_account("carol"))
+    for i in range(3):
+        loop_thread.run(acct.deliver("Sent", f"Subject: {i}\r\n\r\nx\r\n".encode()))
+    first = loop_thread.run(acct.page("Sent", 0, 10))[0]
+    loop_thread.run(acct.remove(first.msgid))
+    copy = tmp_path / "copy"
+    from postel.pg.copytosqlite import copy_to_sqlite
+
+    report = copy_to_sqlite(pg_settings, copy, say=lambda line: None)
+    assert (report.accounts, report.messages) == (1, 2)
+    code, out = _run("verifydata", str(copy))
+    assert code == 0, out
+    with Store(DataDir(copy), publish=lambda account, changes: None) as store:
+        acc = store.account("carol", create=False)
+        uses = {m.name: m.special_use for m in acc.mailboxes()}
+        sent = acc.changes_since("Sent", 0)
+        uids = list(acc.uids("Sent"))
+    assert uses["Sent"] == "\\Sent" and uses["Trash"] == "\\Trash"
+    assert uids == [2, 3] and sent.vanished == [1]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from postel.store.names import parse_flags, split_flags
+from postel.store.names import DEFAULT_SPECIAL_USE, parse_flags, split_flags
 
 # Databases of a data directory that `migrate-store` copies (postel.databases
 # names); every other one found is listed as not copied.
@@ -217,3 +217,19 @@ def uid_fixups(delivered: Iterable[tuple[int, int, int]]) -> list[tuple[int, int
     original UID is never below the one given at delivery; the index is
     unique per mailbox)."""
     return sorted(delivered, key=lambda r: r[0], reverse=True)
+
+
+def special_uses(kept: Mapping[str, str]) -> dict[str, str]:
+    """The special use of each mailbox (by name) for the SQLite store, from
+    those kept on PostgreSQL: kept ones as they are; a default mailbox without
+    one (made on PostgreSQL, which does not give them yet) gets its default
+    use, as the SQLite store would have given it, unless another mailbox has it
+    (the stores keep one mailbox per use, RFC 6154 §2)."""
+    out = dict(kept)
+    taken = {use for use in kept.values() if use}
+    for name, use in sorted(kept.items()):
+        default = DEFAULT_SPECIAL_USE.get(name, "")
+        if not use and default and default not in taken:
+            out[name] = default
+            taken.add(default)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +21,7 @@ import psycopg
 from postel.datadir import DataDir, message_path
 from postel.db import open_db, transaction
 from postel.fsutil import write_atomic
-from postel.pg.copymap import sqlite_time, uid_fixups
+from postel.pg.copymap import special_uses, sqlite_time, uid_fixups
 from postel.pg.copytopg import BATCH_BYTES, PROGRESS_EVERY, CopyReport
 from postel.pg.errors import PgCopyError
 from postel.pg.rows import col_bytes, col_int, col_names
@@ -110,7 +110,7 @@ def _copy_credentials(conn: SyncConn, datadir: DataDir, report: CopyReport) -> N
                         r[3],
                         col_bytes(r[4]),
                         col_bytes(r[5]),
-                        r[6].isoformat(timespec="seconds") if hasattr(r[6], "isoformat") else "",
+                        _time(r[6]).astimezone(UTC).isoformat(timespec="seconds"),
                     ),
                 )
                 report.credentials += 1
@@ -279,11 +279,12 @@ def _restore_identities(
     """UIDs, modseqs and mailbox identities as they were on PostgreSQL."""
     ids = {str(r[1]): int(r[0]) for r in db.execute("SELECT id, name FROM mailbox")}
     db.execute("UPDATE mailbox SET special_use = ''")  # unique: set afresh below
+    uses = special_uses({str(box[1]): str(box[5]) for box in boxes})
     for box in boxes:
         db.execute(
             "UPDATE mailbox SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, "
             "special_use = ?, vanished_floor = ? WHERE name = ?",
-            (box[2], box[3], box[4], box[5], box[6], box[1]),
+            (box[2], box[3], box[4], uses[str(box[1])], box[6], box[1]),
         )
     for uid, modseq, msgid in uid_fixups(delivered):
         db.execute("UPDATE message SET uid = ?, modseq = ? WHERE id = ?", (uid, modseq, msgid))

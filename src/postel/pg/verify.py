@@ -66,6 +66,13 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "(a new mailbox could get the same)",
     ),
     (
+        "SELECT a.name, b.special_use, string_agg(b.name, ', ' ORDER BY b.name) FROM mailbox b "
+        "JOIN account a ON a.id = b.account_id WHERE b.special_use <> '' "
+        "GROUP BY a.name, b.special_use HAVING count(*) > 1",
+        "account {0!r}: special use {1} on more than one mailbox ({2}; the store keeps "
+        "one per use)",
+    ),
+    (
         "SELECT a.name, b.name, b.total, b.unseen, b.size, "
         "count(m.id), count(m.id) FILTER (WHERE NOT m.flags @> ARRAY['\\Seen']), "
         "COALESCE(sum(m.size), 0) FROM mailbox b JOIN account a ON a.id = b.account_id "

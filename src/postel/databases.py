@@ -129,7 +129,10 @@ OTHER_FILES: tuple[str, ...] = ("postel.version", "findings-digest.day")
 RUNTIME_FILES: tuple[str, ...] = ("postel.lock", "control.sock")
 # metrics/: prometheus_client's files of the running processes (postel.metrics),
 # wiped at each start; neither checked nor backed up.
-OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside", "metrics")
+# pg-bodies/ and queue/pg-spool/: local copies of message bodies kept in the
+# PostgreSQL store (postel.pg.syncstore, postel.pg.queue), written again from
+# the database when missing.
+OTHER_DIRS: tuple[str, ...] = ("tmp", "moved-aside", "metrics", "pg-bodies", "queue/pg-spool")
 # Keys and certificates of postel.acme (postel.acme.storage): backups copy
 # them, verifydata checks that they load and that each key fits its chain.
 KEY_DIRS: tuple[str, ...] = ("acme", "certs")

@@ -50,6 +50,9 @@ STORE_BUILDERS = {
     "delivery",
     "tlsrptsend/service.py",
     "web/webmail/app.py",
+    # `postel migrate-store`: copies a data directory into PostgreSQL and back.
+    "pg/copytopg.py",
+    "pg/copytosqlite.py",
 }
 SQLITE_STORE = {"postel.store.store", "postel.store.account", "postel.store.accountbase"}
 SQLITE_NAMES = {"postel.store.Store", "postel.store.AccountStore"}

@@ -16,6 +16,9 @@ from postel.cli.options import config_option, load_or_exit
 def command(destdir: Path, config_dir: Path) -> None:
     """Back up the config dir to DESTDIR/config and the data dir to DESTDIR/data.
 
+    With [storage] backend = "postgresql" only the node-local files: back up the
+    database with pg_dump or base backups (docs/postgresql.md).
+
     Works while `postel serve` runs: databases are copied as consistent
     snapshots, message files hard-linked. DESTDIR must not exist. Ends with a
     one-line summary; exits 1 on any error.
@@ -26,6 +29,13 @@ def command(destdir: Path, config_dir: Path) -> None:
     from postel.backup import BackupError, backup
 
     cfg = load_or_exit(config_dir)
+    if cfg.static.storage.backend == "postgresql":
+        click.echo(
+            f'note: [storage] backend is "postgresql": this backs up the node-local files '
+            f"(config and {cfg.datadir.root}), not the database; back that up with pg_dump "
+            "or base backups with WAL archiving (docs/postgresql.md, Backups)",
+            err=True,
+        )
     console = Console(stderr=True)
     bar: Progress | None = None
     task = None

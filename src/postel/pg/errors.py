@@ -24,3 +24,13 @@ class PgSchemaTooNew(PgError):
 
 class PgMigrationFailed(PgError):
     """A migration step failed; its transaction was rolled back."""
+
+
+class PgCopyError(PgError):
+    """`postel migrate-store` cannot copy: a source record or file it cannot
+    read, a target that is not empty. Says what and where."""
+
+
+class PgVerifyError(PgError):
+    """`postel verifydata` could not read the PostgreSQL store (a permission
+    problem, a lost connection)."""

@@ -105,6 +105,9 @@ class Reading:
             highestmodseq=info.highestmodseq,
             changed=[to_message(r, mailbox) for r in rows],
             vanished=vanished,
+            # Removals at or below the floor were trimmed before a copy from
+            # the SQLite store (postel.pg.copystore): not all of them listed.
+            vanished_complete=modseq >= col_int(box[9]),
         )
 
     async def _message_row(self, conn: Conn, msgid: int, *, lock: bool = False) -> Row:

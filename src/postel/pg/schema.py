@@ -242,4 +242,21 @@ CREATE TABLE report_run (
 );
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS, REPORTS]
+
+# A mailbox's special use (RFC 6154 §2) and, as in the SQLite store, the highest
+# modseq of removed UIDs no longer listed in vanished (0: the list is complete,
+# RFC 7162 §3.2.10), so that a store copied from SQLite (postel.pg.copystore)
+# keeps both. IF NOT EXISTS: another step may add the special use as well.
+MAILBOX_USE_AND_FLOOR = """
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS special_use text NOT NULL DEFAULT '';
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS vanished_floor bigint NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[str] = [
+    INITIAL,
+    QUEUE,
+    HEADS_AND_ANSWERS,
+    SUBSCRIPTIONS,
+    REPORTS,
+    MAILBOX_USE_AND_FLOOR,
+]

@@ -35,6 +35,8 @@ from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
     from postel.config.model import StorageConfig
     from postel.dmarcdb import DMARCDB
     from postel.dmarcevaldb import EvalDB
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.pg.pool import Conn
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
@@ -145,12 +148,26 @@ def open_queue_entries(cfg: Config) -> QueueEntries:
 @dataclass(frozen=True)
 class PgParts:
     """What a node opens of the PostgreSQL store: delivery, IMAP's account
-    stores and logins over one pool."""
+    stores, logins and their limits over one pool."""
 
     settings: PgSettings
     accounts: Accounts
     open_mailstore: Callable[[str], MailStore]
     credentials: Passwords
+    pool: AsyncConnectionPool[Conn]
+
+    def limiter(self, cfg: Config, stack: AsyncExitStack) -> LoginLimiter:
+        """The login limiter counting in PostgreSQL: the failures of every node."""
+        from postel.loginlimit import LoginLimiter
+        from postel.pg.loginlimits import PgLoginLimits
+
+        limiter = LoginLimiter(
+            cfg.datadir.auth_db,
+            cfg.static.login_limit.settings(),
+            shared=PgLoginLimits(self.pool, self.settings.where),
+        )
+        stack.callback(limiter.close)
+        return limiter
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
@@ -174,7 +191,7 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
-    return PgParts(settings, accounts, accounts.mailstore, credentials)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, pool)
 
 
 CHECKPOINT_SECONDS = 60.0
@@ -207,7 +224,8 @@ class ServeRoot:
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
     outgoing TLS results and the resolver. On the PostgreSQL store: its pool
     with the accounts, passwords and change notifications of all nodes; the
-    login limits, MTA-STS cache and TLS results stay the node's own."""
+    login limits of all nodes too; the MTA-STS cache and TLS results stay the
+    node's own."""
 
     cfg: Config
     resolver: Resolver
@@ -267,7 +285,6 @@ class ServeRoot:
 
     @classmethod
     async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
-        from postel.loginlimit import LoginLimiter
         from postel.pg.listener import ChangeListener
         from postel.tlsrptresultdb import ResultDB
 
@@ -277,10 +294,9 @@ class ServeRoot:
         listener = ChangeListener(pg.settings)
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
-        # Per node: failed logins counted by this node (auth.db of its data
-        # directory), its MTA-STS cache and the TLS results of its deliveries.
-        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-        stack.callback(limiter.close)
+        # Failed logins counted across the nodes (postel.pg.loginlimits).
+        limiter = pg.limiter(cfg, stack)
+        # Per node: its MTA-STS cache and the TLS results of its deliveries.
         mtastsdb = open_mtastsdb(cfg)
         stack.callback(mtastsdb.close)
         resultdb = ResultDB.open(cfg.datadir.tlsrptresult_db)
@@ -303,8 +319,8 @@ class ServeRoot:
 @dataclass(frozen=True)
 class WorkerRoot:
     """What one SMTP worker process opens: the account store, auth.db and the
-    resolver (on PostgreSQL: the node's pool, and auth.db for the login
-    limits). The worker adds to the queue; the serve process delivers."""
+    resolver (on PostgreSQL: the node's pool, for the login limits too). The
+    worker adds to the queue; the serve process delivers."""
 
     cfg: Config
     resolver: Resolver
@@ -337,11 +353,8 @@ class WorkerRoot:
     @classmethod
     async def open_pg(cls, cfg: Config, stack: AsyncExitStack) -> WorkerRoot:
         """On the PostgreSQL store: the node's pool (one per worker process)."""
-        from postel.loginlimit import LoginLimiter
-
         pg = await open_pg(cfg, stack)
-        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-        stack.callback(limiter.close)
+        limiter = pg.limiter(cfg, stack)
         return cls(cfg, make_resolver(cfg), None, pg.credentials, limiter, pg.accounts)
 
 

@@ -21,6 +21,12 @@ log = logging.getLogger("postel.pg")
 
 # pg_advisory_xact_lock key of the migrations ("postel" + 1 as a number).
 MIGRATION_LOCK = 0x706F7374656C01
+# pg_try_advisory_lock key held by the node ordering certificates, so that
+# one node at a time talks to the ACME CA (postel.pg.acmestore).
+ACME_ORDER_LOCK = 0x706F7374656C02
+# pg_advisory_xact_lock key of a login attempt's count and reservation
+# (postel.pg.loginlimits): the nodes' attempts are counted one at a time.
+LOGIN_LIMIT_LOCK = 0x706F7374656C03
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -61,7 +61,8 @@ class LimitStorage(Protocol):
 class LoginLimiter:
     """Thread-safe; the database connection is opened on first use. Close when done.
     With *shared*, :meth:`reserve` and :meth:`succeeded` count there instead of
-    in auth.db (the nodes of one PostgreSQL store)."""
+    in auth.db (the nodes of one PostgreSQL store); the ``_sync`` methods
+    always count in auth.db."""
 
     def __init__(
         self,

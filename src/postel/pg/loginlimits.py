@@ -7,7 +7,10 @@ a row written before its password is checked, in the transaction that counted
 the failures it was decided on. The count and the write of every attempt run
 under one transaction advisory lock (LOGIN_LIMIT_LOCK), as SQLite's BEGIN
 IMMEDIATE serializes them on one node: concurrent guesses on several nodes
-cannot all pass the count.
+cannot all pass the count. As auth.db's limiter does (synchronous = NORMAL),
+these transactions do not wait for their commit to reach the disk
+(synchronous_commit off): a crash of the database server may forget the last
+attempts, never leaves them half written.
 """
 
 from __future__ import annotations
@@ -27,6 +30,26 @@ log = logging.getLogger("postel.pg")
 
 PRUNE_EVERY = 100  # reservations of one node between two prunings
 MOST_COUNTED = 64  # failures beyond the free ones that still change the delay
+_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
+
+_COUNTS = """
+WITH ca AS (SELECT at FROM login_failure
+            WHERE client = %(client)s AND account = %(account)s AND at > %(since)s
+            ORDER BY at DESC LIMIT %(most_ca)s),
+     c AS (SELECT at FROM login_failure WHERE client = %(client)s AND at > %(since)s
+           ORDER BY at DESC LIMIT %(most_c)s),
+     a AS (SELECT at FROM login_failure WHERE account = %(account)s AND at > %(since)s
+           ORDER BY at DESC LIMIT %(most_a)s)
+SELECT (SELECT count(*) FROM ca), (SELECT max(at) FROM ca),
+       (SELECT count(*) FROM c), (SELECT max(at) FROM c),
+       (SELECT count(*) FROM a), (SELECT max(at) FROM a),
+       EXISTS (SELECT 1 FROM login_trusted WHERE client = %(client)s
+               AND account = %(account)s AND at > %(trusted_since)s)
+"""
+
+
+def _count(n: object, latest: object, free: int) -> Count:
+    return Count(col_int(n), float(latest) if isinstance(latest, float) else 0.0, free)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -42,41 +65,31 @@ class PgLoginLimits:
         self.where = where
         self._reserved = 0
 
-    async def _count(
-        self, conn: Conn, where: str, args: tuple[str, ...], free: int, since: float
-    ) -> Count:
-        cur = await conn.execute(
-            f"SELECT count(*), max(at) FROM (SELECT at FROM login_failure "
-            f"WHERE {where} AND at > %s ORDER BY at DESC LIMIT %s) AS recent",
-            (*args, since, free + MOST_COUNTED),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        latest = row[1]
-        return Count(col_int(row[0]), float(latest) if isinstance(latest, float) else 0.0, free)
-
     async def _counts(
         self, conn: Conn, client: str, account: str, now: float, s: Settings
     ) -> list[Count]:
-        since = now - s.window
-        out = [
-            await self._count(
-                conn,
-                "client = %s AND account = %s",
-                (client, account),
-                s.free_per_client_account,
-                since,
-            ),
-            await self._count(conn, "client = %s", (client,), s.free_per_client, since),
-        ]
+        # Counted only as far as the delay can grow (as in auth.db), all three
+        # keys and the trust in one round trip.
         cur = await conn.execute(
-            "SELECT 1 FROM login_trusted WHERE client = %s AND account = %s AND at > %s",
-            (client, account, now - s.trusted_for),
+            _COUNTS,
+            {
+                "client": client,
+                "account": account,
+                "since": now - s.window,
+                "trusted_since": now - s.trusted_for,
+                "most_ca": s.free_per_client_account + MOST_COUNTED,
+                "most_c": s.free_per_client + MOST_COUNTED,
+                "most_a": s.free_per_account + MOST_COUNTED,
+            },
         )
-        if await cur.fetchone() is None:
-            out.append(
-                await self._count(conn, "account = %s", (account,), s.free_per_account, since)
-            )
+        row = await cur.fetchone()
+        assert row is not None
+        out = [
+            _count(row[0], row[1], s.free_per_client_account),
+            _count(row[2], row[3], s.free_per_client),
+        ]
+        if not row[6]:  # not trusted for the account: its count from all clients applies
+            out.append(_count(row[4], row[5], s.free_per_account))
         return out
 
     async def _prune(self, conn: Conn, now: float, s: Settings) -> None:
@@ -93,7 +106,9 @@ class PgLoginLimits:
     ) -> tuple[float, int]:
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOGIN_LIMIT_LOCK,))
+                await conn.execute(
+                    f"{_NO_FLUSH_WAIT}; SELECT pg_advisory_xact_lock({LOGIN_LIMIT_LOCK})"
+                )
                 left = wait(await self._counts(conn, client, account, now, settings), settings, now)
                 if left > 0:
                     return left, 0
@@ -117,6 +132,7 @@ class PgLoginLimits:
     async def succeeded(self, client: str, account: str, now: float) -> None:
         try:
             async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute(_NO_FLUSH_WAIT)
                 await conn.execute(
                     "DELETE FROM login_failure WHERE client = %s AND account = %s",
                     (client, account),

@@ -123,17 +123,21 @@ class ACMEManager:
         first = self._first_seen.setdefault(kind, now)
         if now < switch_time(first, seen.ttl, self.rollover_min_wait):
             return
-        try:
-            chain = await asyncio.to_thread(
-                order_one, self.settings, self.store, names, self.challenges, key
-            )
-        except ACMEError as exc:
-            log.error(
-                "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
-            )
-            return
-        self.store.promote(kind, chain.encode("ascii"))
-        await self.storage.publish()
+        async with self.storage.exclusive() as mine:
+            # Another node switching, or done switching: its key comes with pull().
+            if not mine or await self.storage.pull():
+                return
+            try:
+                chain = await asyncio.to_thread(
+                    order_one, self.settings, self.store, names, self.challenges, key
+                )
+            except ACMEError as exc:
+                log.error(
+                    "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
+                )
+                return
+            self.store.promote(kind, chain.encode("ascii"))
+            await self.storage.publish()
         self._first_seen.pop(kind, None)
         self.rollovers += 1
         log.info("dane rollover done: the next key is in use", extra={"key": kind})

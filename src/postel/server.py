@@ -121,12 +121,10 @@ async def _run(
         submitter = await make_submitter(root, stack)
         challenges = None
         if cfg.static.acme.enabled:
-            from postel.acme import Challenges
-            from postel.acme.service import prepare
+            from postel.acme.service import prepare_storage
 
             # Host keys and certificates exist before any listener loads them.
-            acme_store = prepare(cfg)
-            challenges = Challenges()
+            acme_store, challenges = await prepare_storage(cfg)
         smtp_up: Callable[[], str | None]
         if smtp_workers >= 2:
             from postel.smtpworkers import Supervisor

@@ -37,6 +37,8 @@ from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
     from postel.config.model import StorageConfig
     from postel.dailyrun import DailyRuns
     from postel.dmarcdb import DMARCDB
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.pg.pool import Conn
     from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
@@ -149,12 +152,26 @@ def open_queue_entries(cfg: Config) -> QueueEntries:
 @dataclass(frozen=True)
 class PgParts:
     """What a node opens of the PostgreSQL store: delivery, IMAP's account
-    stores and logins over one pool."""
+    stores, logins and their limits over one pool."""
 
     settings: PgSettings
     accounts: Accounts
     open_mailstore: Callable[[str], MailStore]
     credentials: Passwords
+    pool: AsyncConnectionPool[Conn]
+
+    def limiter(self, cfg: Config, stack: AsyncExitStack) -> LoginLimiter:
+        """The login limiter counting in PostgreSQL: the failures of every node."""
+        from postel.loginlimit import LoginLimiter
+        from postel.pg.loginlimits import PgLoginLimits
+
+        limiter = LoginLimiter(
+            cfg.datadir.auth_db,
+            cfg.static.login_limit.settings(),
+            shared=PgLoginLimits(self.pool, self.settings.where),
+        )
+        stack.callback(limiter.close)
+        return limiter
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
@@ -178,7 +195,7 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
-    return PgParts(settings, accounts, accounts.mailstore, credentials)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, pool)
 
 
 async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int) -> PgReports:
@@ -221,9 +238,9 @@ class ServeRoot:
     """What the serve process opens once: the account store and its change
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
     outgoing TLS results and the resolver. On the PostgreSQL store: its pool
-    with the accounts, passwords and change notifications of all nodes, and
-    the reports' TLS results, DMARC evaluations and daily runs they share; the
-    login limits and MTA-STS cache stay the node's own."""
+    with the accounts, passwords, change notifications and login limits of
+    all nodes, and the reports' TLS results, DMARC evaluations and daily runs
+    they share; the MTA-STS cache stays the node's own."""
 
     cfg: Config
     resolver: Resolver
@@ -287,7 +304,6 @@ class ServeRoot:
 
     @classmethod
     async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
-        from postel.loginlimit import LoginLimiter
         from postel.pg.listener import ChangeListener
         from postel.pg.reportparts import POOL_SIZE as POOL_SIZE_REPORTS
 
@@ -297,10 +313,9 @@ class ServeRoot:
         listener = ChangeListener(pg.settings)
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
-        # Per node: failed logins counted by this node (auth.db of its data
-        # directory) and its MTA-STS cache.
-        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-        stack.callback(limiter.close)
+        # Failed logins counted across the nodes (postel.pg.loginlimits).
+        limiter = pg.limiter(cfg, stack)
+        # Per node: its MTA-STS cache.
         mtastsdb = open_mtastsdb(cfg)
         stack.callback(mtastsdb.close)
         # Shared: TLS results, DMARC evaluations, suppression lists, daily runs.
@@ -325,8 +340,8 @@ class ServeRoot:
 @dataclass(frozen=True)
 class WorkerRoot:
     """What one SMTP worker process opens: the account store, auth.db and the
-    resolver (on PostgreSQL: the node's pool, and auth.db for the login
-    limits). The worker adds to the queue; the serve process delivers."""
+    resolver (on PostgreSQL: the node's pool, for the login limits too). The
+    worker adds to the queue; the serve process delivers."""
 
     cfg: Config
     resolver: Resolver
@@ -364,11 +379,8 @@ class WorkerRoot:
         """On the PostgreSQL store: the node's pool (one per worker process),
         and one connection for the DMARC evaluations of its sessions (when
         DMARC reports are sent)."""
-        from postel.loginlimit import LoginLimiter
-
         pg = await open_pg(cfg, stack)
-        limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
-        stack.callback(limiter.close)
+        limiter = pg.limiter(cfg, stack)
         evaluations: EvalWriter | None = None
         if not cfg.static.reports.no_outgoing_dmarc_reports:
             evaluations = (await open_pg_reports(cfg, stack, pool_size=1)).evaluations

@@ -1,6 +1,8 @@
 """The renewal loop: orders certificates when needed, in a thread, and writes them.
 
-The listeners see new certificates by themselves (postel.tlsreload).
+The listeners see new certificates by themselves (postel.tlsreload). With
+storage shared by several nodes (postel.acme.storage.CertStorage), one node
+orders at a time and the others take in its certificates.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from postel.acme.schedule import (
     retry_delay,
 )
 from postel.acme.status import LoopStatus, write_status
-from postel.acme.storage import KINDS, CertStore, spki_sha256
+from postel.acme.storage import KINDS, CertStorage, spki_sha256
 
 log = logging.getLogger("postel.acme")
 
@@ -41,7 +43,7 @@ class ACMEManager:
     def __init__(
         self,
         settings: Settings,
-        store: CertStore,
+        storage: CertStorage,
         names: Callable[[], list[str]],
         challenges: Challenges,
         *,
@@ -54,7 +56,8 @@ class ACMEManager:
         reachable: Callable[[list[str], frozenset[str]], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.storage = storage
+        self.store = storage.files
         self.names = names
         self.challenges = challenges
         self.retry_min = retry_min
@@ -120,16 +123,21 @@ class ACMEManager:
         first = self._first_seen.setdefault(kind, now)
         if now < switch_time(first, seen.ttl, self.rollover_min_wait):
             return
-        try:
-            chain = await asyncio.to_thread(
-                order_one, self.settings, self.store, names, self.challenges, key
-            )
-        except ACMEError as exc:
-            log.error(
-                "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
-            )
-            return
-        self.store.promote(kind, chain.encode("ascii"))
+        async with self.storage.exclusive() as mine:
+            # Another node switching, or done switching: its key comes with pull().
+            if not mine or await self.storage.pull():
+                return
+            try:
+                chain = await asyncio.to_thread(
+                    order_one, self.settings, self.store, names, self.challenges, key
+                )
+            except ACMEError as exc:
+                log.error(
+                    "dane rollover: certificate order failed", extra={"key": kind, "err": str(exc)}
+                )
+                return
+            self.store.promote(kind, chain.encode("ascii"))
+            await self.storage.publish()
         self._first_seen.pop(kind, None)
         self.rollovers += 1
         log.info("dane rollover done: the next key is in use", extra={"key": kind})
@@ -158,6 +166,7 @@ class ACMEManager:
 
     async def step(self) -> float:
         """Order if needed; the seconds until the next look."""
+        await self.storage.pull()  # what another node ordered meanwhile
         names = await self._names()
         now = dt.datetime.now(dt.UTC)
         pending = self.store.pending_rollovers()
@@ -183,11 +192,23 @@ class ACMEManager:
             soon = now + lifetimes.get(kind, dt.timedelta(0)) * RENEW_ALONG
             if kind not in reasons and times[kind] <= soon:
                 reasons[kind] = "renewal due soon, along with the other key"
+        async with self.storage.exclusive() as mine:
+            if not mine:
+                log.info(
+                    "another node is ordering the certificates", extra={"names": ",".join(names)}
+                )
+                return self.retry_min
+            if await self.storage.pull():  # that node's order ended just now
+                return 0.0
+            return await self._order(names, reasons)
+
+    async def _order(self, names: list[str], reasons: dict[str, str]) -> float:
         log.info(
             "acme order",
             extra={"reason": "; ".join(f"{k}: {r}" for k, r in reasons.items()),
                    "names": ",".join(names)},
         )  # fmt: skip
+        written = False
         try:
             for kind in reasons:
                 key = self.store.host_key(kind)
@@ -195,7 +216,10 @@ class ACMEManager:
                     order_one, self.settings, self.store, names, self.challenges, key
                 )
                 self.store.write_chain(kind, chain.encode("ascii"))  # kept if the next fails
+                written = True
         except Exception as exc:
+            if written:
+                await self.storage.publish()
             if not isinstance(exc, ACMEError):  # a bug or the data dir: still retried
                 log.exception("certificate order failed unexpectedly")
             self.failures += 1
@@ -211,6 +235,7 @@ class ACMEManager:
                 },
             )
             return delay
+        await self.storage.publish()
         self.failures = 0
         self.last_error = None
         self.issued += 1

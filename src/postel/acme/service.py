@@ -16,7 +16,7 @@ from postel.acme.manager import ACMEManager
 from postel.acme.names import certificate_names, http01_responder_ips
 from postel.acme.published import names_pointing_here
 from postel.acme.rollover import Published, tlsa_published
-from postel.acme.storage import CertStore
+from postel.acme.storage import CertStorage, CertStore
 from postel.config import Config
 from postel.dns.resolver import DNSResolver
 
@@ -27,6 +27,25 @@ def prepare(cfg: Config) -> CertStore:
     store = CertStore(cfg.datadir.root)
     store.ensure(certificate_names(cfg.static.hostname, cfg.domains.domains.keys()))
     return store
+
+
+async def prepare_storage(cfg: Config) -> tuple[CertStorage, Challenges]:
+    """Where the keys and certificates are kept, ready before any listener
+    loads them, and the challenges the listeners answer: the data directory's
+    files, or on the PostgreSQL store the database shared by the nodes
+    (postel.pg.acmestore), with the files as this node's copy."""
+    if cfg.static.storage.backend != "postgresql":
+        return prepare(cfg), Challenges()
+    from postel.pg.acmechallenges import PgChallenges
+    from postel.pg.acmestore import PgCertStore
+    from postel.wiring import pg_settings
+
+    settings = pg_settings(cfg.static.storage, cfg.dir)
+    cfg.datadir.tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+    challenges = PgChallenges(settings, cfg.datadir.tmp)
+    storage = PgCertStore(CertStore(cfg.datadir.root), settings, challenges)
+    await storage.setup(certificate_names(cfg.static.hostname, cfg.domains.domains.keys()))
+    return storage, challenges
 
 
 def settings(cfg: Config) -> Settings:
@@ -50,13 +69,14 @@ def settings(cfg: Config) -> Settings:
 
 async def start(
     cfg: Config,
-    store: CertStore,
+    store: CertStorage,
     challenges: Challenges,
     stack: AsyncExitStack,
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
 ) -> ACMEManager:
-    """Start the http-01 responder if configured and the renewal loop; both are
-    stopped by *stack*. *sockets*: bound already, keyed ("acme", "http01", ip)
+    """Start the http-01 responder if configured, the renewal loop and the
+    follower of other nodes' certificates (*store* shared); all are stopped by
+    *stack*. *sockets*: bound already, keyed ("acme", "http01", ip)
     (postel.preflight.listen_all, for a root start)."""
     a = cfg.static.acme
     if a.http01_port:
@@ -91,11 +111,14 @@ async def start(
         reachable=reachable,
     )
     task = asyncio.create_task(manager.run(), name="acme")
+    # Another node's new certificate: the loop looks again at once.
+    follower = asyncio.create_task(store.follow(manager.wake.set), name="acme-follow")
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for t in (task, follower):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
 
     stack.push_async_callback(stop)
     return manager

@@ -7,15 +7,22 @@
 
 The host keys are made once and kept across renewals, so the TLSA 3 1 1
 records of the host do not change (RFC 7671 §8.1).
+
+:class:`CertStorage` is where they are kept: :class:`CertStore`, the files
+of the data directory, or on the PostgreSQL store postel.pg.acmestore, which
+keeps them in the database for all nodes and writes each node's files (the
+listeners load files: postel.tlsreload).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -42,9 +49,68 @@ def load_host_key(path: Path) -> HostKey:
     return key
 
 
+class CertStorage(Protocol):
+    """The account and host keys with their certificates, as the renewal loop
+    (postel.acme.manager) sees them: it works on :attr:`files` (the node's
+    copy the listeners load), takes in other nodes' changes with :meth:`pull`
+    and shares its own with :meth:`publish`."""
+
+    @property
+    def files(self) -> CertStore: ...
+
+    async def setup(self, names: list[str]) -> None:
+        """Keys and placeholder certificates ready (shared ones where there
+        are), before any listener loads them."""
+        ...
+
+    async def pull(self) -> bool:
+        """Copy what other nodes changed into :attr:`files`; True if anything changed."""
+        ...
+
+    async def publish(self) -> None:
+        """Share :attr:`files` after an order or a key rollover."""
+        ...
+
+    def exclusive(self) -> AbstractAsyncContextManager[bool]:
+        """Held around an order: True when this node may order now, False
+        while another node does."""
+        ...
+
+    async def follow(self, on_change: Callable[[], None]) -> None:
+        """Until cancelled, take in other nodes' changes as they come and call
+        *on_change* after each; returns at once when there are no other nodes."""
+        ...
+
+
+@asynccontextmanager
+async def _granted() -> AsyncIterator[bool]:
+    yield True
+
+
 @dataclass(frozen=True)
 class CertStore:
+    """CertStorage in the data directory's files: one node, nothing to share."""
+
     root: Path  # the data directory
+
+    @property
+    def files(self) -> CertStore:
+        return self
+
+    async def setup(self, names: list[str]) -> None:
+        self.ensure(names)
+
+    async def pull(self) -> bool:
+        return False
+
+    async def publish(self) -> None:
+        return None
+
+    def exclusive(self) -> AbstractAsyncContextManager[bool]:
+        return _granted()
+
+    async def follow(self, on_change: Callable[[], None]) -> None:
+        return None
 
     @property
     def acme_dir(self) -> Path:

@@ -10,12 +10,13 @@ the main process) shares it. docs/login-limits.md has the numbers.
 
 from postel.loginlimit.errors import LimiterUnavailable, LoginLimitError, TooManyAttempts
 from postel.loginlimit.keys import ADMIN, account_key, client_key
-from postel.loginlimit.limiter import Attempt, LoginLimiter
+from postel.loginlimit.limiter import Attempt, LimitStorage, LoginLimiter
 from postel.loginlimit.policy import Settings
 
 __all__ = [
     "ADMIN",
     "Attempt",
+    "LimitStorage",
     "LimiterUnavailable",
     "LoginLimitError",
     "LoginLimiter",

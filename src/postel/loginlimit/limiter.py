@@ -1,4 +1,5 @@
-"""The login limiter's state in auth.db, shared by every process of a data dir.
+"""The login limiter's state in auth.db, shared by every process of a data dir,
+or in a :class:`LimitStorage` shared by several nodes (postel.pg.loginlimits).
 
 Each attempt is a row written before the password is checked (a reservation
 in one write transaction, so processes and threads see each other's
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from postel.db import DBError, open_db
 from postel.loginlimit.errors import LimiterUnavailable, TooManyAttempts
@@ -39,18 +41,41 @@ class Attempt:
     account: str
 
 
+class LimitStorage(Protocol):
+    """Where the failures are counted when not in auth.db: the same rows and
+    the same rules (policy.wait), for the attempts of several nodes."""
+
+    async def reserve(
+        self, client: str, account: str, now: float, settings: Settings
+    ) -> tuple[float, int]:
+        """Seconds the attempt must wait, or 0 and the id of its row, written
+        in the same transaction as the counts it was decided on. Raises
+        LimiterUnavailable when the storage fails."""
+        ...
+
+    async def succeeded(self, client: str, account: str, now: float) -> None:
+        """Forget the failures of *client* for *account*, trust the client for it."""
+        ...
+
+
 class LoginLimiter:
-    """Thread-safe; the database connection is opened on first use. Close when done."""
+    """Thread-safe; the database connection is opened on first use. Close when done.
+    With *shared*, :meth:`reserve` and :meth:`succeeded` count there instead of
+    in auth.db (the nodes of one PostgreSQL store); the ``_sync`` methods
+    always count in auth.db."""
 
     def __init__(
         self,
         path: Path,
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        shared: LimitStorage | None = None,
     ) -> None:
         self.path = Path(path)
         self.settings = settings or Settings()
         self.clock = clock  # wall clock: shared between processes
+        self.shared = shared
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._reserved = 0
@@ -142,12 +167,7 @@ class LoginLimiter:
         except (sqlite3.Error, DBError) as exc:
             log.error("login limiter failed", extra={"file": str(self.path), "err": str(exc)})
             raise LimiterUnavailable(f"login limiter {self.path}: {exc}", 1.0) from exc
-        if left > 0:
-            raise TooManyAttempts(
-                f"login from {client}: too many failed logins, "
-                f"try again in {math.ceil(left)} seconds",
-                left,
-            )
+        _refuse_if_waiting(client, left)
         return Attempt(row_id, client, account)
 
     def succeeded_sync(self, attempt: Attempt) -> None:
@@ -177,15 +197,34 @@ class LoginLimiter:
             log.error("login limiter failed", extra={"file": str(self.path), "err": str(exc)})
 
     async def reserve(self, host: str | None, account: str) -> Attempt:
-        """:meth:`reserve_sync` off the event loop."""
-        return await asyncio.to_thread(self.reserve_sync, host, account)
+        """:meth:`reserve_sync` off the event loop, or in the shared storage."""
+        if self.shared is None:
+            return await asyncio.to_thread(self.reserve_sync, host, account)
+        client = client_key(host)
+        left, row_id = await self.shared.reserve(client, account, self.clock(), self.settings)
+        _refuse_if_waiting(client, left)
+        return Attempt(row_id, client, account)
 
     async def succeeded(self, attempt: Attempt) -> None:
-        """:meth:`succeeded_sync` off the event loop."""
-        await asyncio.to_thread(self.succeeded_sync, attempt)
+        """:meth:`succeeded_sync` off the event loop, or in the shared storage."""
+        if self.shared is None:
+            await asyncio.to_thread(self.succeeded_sync, attempt)
+            return
+        try:
+            await self.shared.succeeded(attempt.client, attempt.account, self.clock())
+        except LimiterUnavailable as exc:  # the login stands; only its record is lost
+            log.error("login limiter failed", extra={"err": str(exc)})
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _refuse_if_waiting(client: str, left: float) -> None:
+    if left > 0:
+        raise TooManyAttempts(
+            f"login from {client}: too many failed logins, try again in {math.ceil(left)} seconds",
+            left,
+        )

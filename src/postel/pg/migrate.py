@@ -26,6 +26,12 @@ MIGRATION_LOCK = 0x706F7374656C01
 # (postel.pg.dailyrun; "postel" + 2 and + 3).
 TLS_REPORT_LOCK = 0x706F7374656C02
 DMARC_REPORT_LOCK = 0x706F7374656C03
+# pg_try_advisory_lock key held by the node ordering certificates, so that
+# one node at a time talks to the ACME CA (postel.pg.acmestore).
+ACME_ORDER_LOCK = 0x706F7374656C04
+# pg_advisory_xact_lock key of a login attempt's count and reservation
+# (postel.pg.loginlimits): the nodes' attempts are counted one at a time.
+LOGIN_LIMIT_LOCK = 0x706F7374656C05
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -252,6 +252,54 @@ ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS special_use text NOT NULL DEFAULT '
 ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS vanished_floor bigint NOT NULL DEFAULT 0;
 """
 
+# ACME shared by the nodes (postel.pg.acmestore): the account and the host
+# keys with their chains, each column holding what its file in a SQLite
+# node's data directory holds (PEM, JSON; the keys unencrypted, as the files
+# are), and the challenges being answered, so that any node answers the CA
+# (RFC 8555 §8.3, RFC 8737 §3). kind: "http-01" (ident: the token) or
+# "tls-alpn-01" (ident: the name).
+ACME = """
+CREATE TABLE acme_account (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    key bytea NOT NULL,
+    registration bytea
+);
+CREATE TABLE acme_host_key (
+    kind text PRIMARY KEY,
+    key bytea NOT NULL,
+    chain bytea NOT NULL,
+    next_key bytea,
+    updated timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE acme_challenge (
+    kind text NOT NULL CHECK (kind IN ('http-01', 'tls-alpn-01')),
+    ident text NOT NULL,
+    key_authorization text NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, ident)
+);
+"""
+
+# The login limiter's failures and trusted clients (postel.pg.loginlimits),
+# as auth.db keeps them: counted across the nodes.
+LOGIN_LIMITS = """
+CREATE TABLE login_failure (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    client text NOT NULL,
+    account text NOT NULL,
+    at double precision NOT NULL
+);
+CREATE INDEX login_failure_client ON login_failure (client, account, at);
+CREATE INDEX login_failure_account ON login_failure (account, at);
+CREATE INDEX login_failure_at ON login_failure (at);
+CREATE TABLE login_trusted (
+    client text NOT NULL,
+    account text NOT NULL,
+    at double precision NOT NULL,
+    PRIMARY KEY (client, account)
+);
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -259,4 +307,6 @@ MIGRATIONS: list[str] = [
     SUBSCRIPTIONS,
     REPORTS,
     MAILBOX_USE_AND_FLOOR,
+    ACME,
+    LOGIN_LIMITS,
 ]

@@ -5,10 +5,9 @@ delivery the account store's `Accounts`, logins `Passwords`, IMAP a function
 opening an account's `MailStore`. Here are those three over one node's pool:
 
 - :class:`PgAccounts`: delivery into PgStore (SMTP inbound and submission to
-  local accounts, bounces, reports to local accounts), and IMAP's account
-  stores (PgMailStore). The account-wide operations of postel.store.api that
-  only the webmail, the admin pages and junk training use are not here yet:
-  those parts are refused on this backend (postel.config.model).
+  local accounts, bounces, reports to local accounts), IMAP's account stores
+  (PgMailStore) and the accounts of the webmail and the admin pages
+  (PgAccountMail, postel.store.api.AccountMail).
 - :class:`PgPasswords`: PgCredentials for SMTP AUTH and IMAP logins, which
   ask from threads.
 
@@ -20,11 +19,13 @@ callers do: postel.pg.syncstore).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from postel.pg.accountmail import PgAccountMail
 from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
@@ -32,12 +33,15 @@ from postel.pg.syncstore import PgMailStore
 from postel.store.errors import OverQuota, UnknownAccount
 from postel.store.message import Message
 from postel.store.msgfile import write_message
+from postel.store.names import check_account_name
 
 if TYPE_CHECKING:
     from postel.store.api import AccountMail, Accounts, Delivered
     from postel.store.credentials import Passwords
 
 T = TypeVar("T")
+
+ACCOUNTS_KEPT = 1000  # accounts whose PgAccountMail account() keeps
 
 log = logging.getLogger("postel.pg")
 
@@ -67,6 +71,7 @@ class PgAccounts:
         self.loop = loop
         self.body_cache = body_cache
         self._closed = False
+        self._accounts: dict[str, PgAccountMail] = {}  # account() by name
 
     async def _account(self, name: str) -> PgAccount:
         """The account, made with its default mailboxes on first use (as the
@@ -84,9 +89,20 @@ class PgAccounts:
     # -- postel.store.api.Accounts ------------------------------------------
 
     def account(self, name: str, *, create: bool = True) -> AccountMail:
-        raise NotOnPostgreSQL(
-            f"account {name!r}: this operation does not run on the PostgreSQL store yet"
-        )
+        """Account *name* (made with its default mailboxes on first use when
+        *create*, else UnknownAccount at the first call). Looked up at its first
+        call, so this may be called on the event loop's thread."""
+        check_account_name(name)
+        cached = self._accounts.get(name)
+        if cached is not None:
+            return cached
+        opener = self._account if create else self.store.account
+        acc = PgAccountMail(name, functools.partial(opener, name), self.loop)
+        if create:
+            if len(self._accounts) >= ACCOUNTS_KEPT:
+                self._accounts.pop(next(iter(self._accounts)))
+            self._accounts[name] = acc
+        return acc
 
     def account_names(self) -> list[str]:
         return _on_loop(self.loop, self._names())

@@ -174,4 +174,38 @@ CREATE TABLE subscription (
 );
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS]
+# The webmail's parts (postel.pg.accountmail): thread keys with the base
+# subject they were found by (postel.store.threads), the full-text index in a
+# table of its own (a flag change rewrites the message row, never the text:
+# postel.pg.fulltext), and what deliveries saw of recipient domains. Mail stored
+# before is its own thread and is found by its subject and addresses only.
+WEBMAIL = """
+ALTER TABLE message ADD COLUMN thread_subject text NOT NULL DEFAULT '';
+UPDATE message SET thread_id = id WHERE thread_id = 0;
+CREATE INDEX message_thread ON message (thread_id, mailbox_id, uid);
+CREATE INDEX message_thread_subject ON message (thread_subject) WHERE thread_subject != '';
+CREATE INDEX message_in_reply_to ON message (in_reply_to) WHERE in_reply_to != '';
+
+CREATE TABLE message_text (
+    message_id bigint PRIMARY KEY REFERENCES message (id) ON DELETE CASCADE,
+    fts tsvector NOT NULL
+);
+CREATE INDEX message_text_fts ON message_text USING gin (fts);
+INSERT INTO message_text (message_id, fts)
+    SELECT m.id, setweight(to_tsvector('simple', m.subject), 'A')
+        || setweight(to_tsvector('simple', m.from_addr), 'B')
+        || setweight(to_tsvector('simple', m.to_addr || ' ' || m.cc), 'C')
+        || array_to_tsvector(ARRAY['_a' || b.account_id::text])
+    FROM message m JOIN mailbox b ON b.id = m.mailbox_id;
+
+CREATE TABLE domain_security (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    domain text NOT NULL,
+    starttls boolean,
+    requiretls boolean,
+    updated timestamptz NOT NULL,
+    PRIMARY KEY (account_id, domain)
+);
+"""
+
+MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS, WEBMAIL]

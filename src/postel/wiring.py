@@ -12,7 +12,8 @@ One root per process kind:
 With ``[storage] backend = "postgresql"`` the serve and worker roots open the
 node's PostgreSQL pool once and hand the parts the PostgreSQL store's
 implementations of the same interfaces (postel.pg.nodeparts): delivery,
-IMAP's account stores and change notifications (LISTEN/NOTIFY), logins, and
+IMAP's and the webmail's account stores and change notifications
+(LISTEN/NOTIFY), logins, and
 the outgoing queue shared by the nodes (docs/postgresql.md, Nodes).
 
 A root opens each database of its process once, in a fixed order, on an
@@ -24,6 +25,7 @@ is handed out as its interface (postel.store.api), never as SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -35,6 +37,8 @@ from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
     from postel.config.model import StorageConfig
     from postel.dmarcdb import DMARCDB
     from postel.dmarcevaldb import EvalDB
@@ -43,14 +47,17 @@ if TYPE_CHECKING:
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
+    from postel.pg.livefeed import PgLiveFeed
+    from postel.pg.pool import Conn
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials, Passwords
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import Credentials, Passwords, PasswordStore
+    from postel.store.notify import ChangeFeed, LiveFeed
     from postel.store.store import Store
     from postel.tlsrptdb import TLSRPTDB
     from postel.tlsrptresultdb import ResultDB
+    from postel.web.sessions import SessionStore
 
 log = logging.getLogger("postel.wiring")
 
@@ -150,7 +157,8 @@ class PgParts:
     settings: PgSettings
     accounts: Accounts
     open_mailstore: Callable[[str], MailStore]
-    credentials: Passwords
+    credentials: PasswordStore
+    pool: AsyncConnectionPool[Conn]
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
@@ -174,7 +182,7 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
-    return PgParts(settings, accounts, accounts.mailstore, credentials)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, pool)
 
 
 CHECKPOINT_SECONDS = 60.0
@@ -221,6 +229,18 @@ class ServeRoot:
     # On PostgreSQL: IMAP's account stores and the changes of every node.
     changes: Changes | None = None
     open_mailstore: Callable[[str], MailStore] | None = None
+    # The webmail's live updates: the change feed, or on PostgreSQL the
+    # changes of every node (postel.pg.livefeed).
+    live_feed: PgLiveFeed | None = None
+    # Web sessions by scope ("admin", "webmail"): in memory, or on PostgreSQL
+    # in the database, so that every node knows them (postel.pg.websessions).
+    web_sessions: Callable[[str], SessionStore] | None = None
+    # The passwords as the web pages use them, when not auth.db's (on PostgreSQL).
+    web_passwords: PasswordStore | None = None
+
+    @property
+    def live(self) -> LiveFeed | None:
+        return self.feed if self.feed is not None else self.live_feed
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -269,6 +289,8 @@ class ServeRoot:
     async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
         from postel.loginlimit import LoginLimiter
         from postel.pg.listener import ChangeListener
+        from postel.pg.livefeed import PgLiveFeed
+        from postel.pg.websessions import PgSessionStore
         from postel.tlsrptresultdb import ResultDB
 
         cfg.datadir.ensure()
@@ -277,6 +299,8 @@ class ServeRoot:
         listener = ChangeListener(pg.settings)
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
+        # The webmail's pages too (their streams are ended by the server).
+        live = PgLiveFeed(listener)
         # Per node: failed logins counted by this node (auth.db of its data
         # directory), its MTA-STS cache and the TLS results of its deliveries.
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -297,6 +321,9 @@ class ServeRoot:
             resultdb,
             changes=listener,
             open_mailstore=pg.open_mailstore,
+            live_feed=live,
+            web_sessions=functools.partial(PgSessionStore, pg.pool),
+            web_passwords=pg.credentials,
         )
 
 

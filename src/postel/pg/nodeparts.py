@@ -37,7 +37,7 @@ from postel.store.names import check_account_name
 
 if TYPE_CHECKING:
     from postel.store.api import AccountMail, Accounts, Delivered
-    from postel.store.credentials import Passwords
+    from postel.store.credentials import PasswordStore
 
 T = TypeVar("T")
 
@@ -171,7 +171,8 @@ class PgAccounts:
 
 
 class PgPasswords:
-    """PgCredentials as postel.store.credentials.Passwords, for logins."""
+    """PgCredentials as postel.store.credentials.PasswordStore: for logins, and
+    for the admin pages' and the webmail's use of the passwords."""
 
     def __init__(self, credentials: PgCredentials, loop: asyncio.AbstractEventLoop) -> None:
         self.credentials = credentials
@@ -183,6 +184,15 @@ class PgPasswords:
     def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]:
         return _on_loop(self.loop, self.credentials.scram_sha256_or_decoy(name))
 
+    def set_password(self, account: str, password: str) -> None:
+        _on_loop(self.loop, self.credentials.set_password(account, password))
+
+    def accounts(self) -> list[str]:
+        return _on_loop(self.loop, self.credentials.accounts())
+
+    def remove(self, account: str) -> bool:
+        return _on_loop(self.loop, self.credentials.remove(account))
+
     def close(self) -> None:
         """The pool is the wiring root's; nothing of its own to close."""
 
@@ -190,4 +200,4 @@ class PgPasswords:
 if TYPE_CHECKING:
     # mypy --strict checks here that these are what the parts are given.
     _accounts: type[Accounts] = PgAccounts
-    _passwords: type[Passwords] = PgPasswords
+    _passwords: type[PasswordStore] = PgPasswords

@@ -177,8 +177,9 @@ CREATE TABLE subscription (
 # The webmail's parts (postel.pg.accountmail): thread keys with the base
 # subject they were found by (postel.store.threads), the full-text index in a
 # table of its own (a flag change rewrites the message row, never the text:
-# postel.pg.fulltext), and what deliveries saw of recipient domains. Mail stored
-# before is its own thread and is found by its subject and addresses only.
+# postel.pg.fulltext), what deliveries saw of recipient domains, and the web
+# sessions every node can check. Mail stored before is its own thread and is
+# found by its subject and addresses only.
 WEBMAIL = """
 ALTER TABLE message ADD COLUMN thread_subject text NOT NULL DEFAULT '';
 UPDATE message SET thread_id = id WHERE thread_id = 0;
@@ -206,6 +207,23 @@ CREATE TABLE domain_security (
     updated timestamptz NOT NULL,
     PRIMARY KEY (account_id, domain)
 );
+
+-- Web sessions of the admin pages and the webmail (postel.pg.websessions),
+-- so that a browser sent to any node stays logged in: the SHA-256 of the
+-- cookie's id (the id itself is never stored), its CSRF token, the user or,
+-- for a login form, the client.
+CREATE TABLE web_session (
+    id_hash bytea PRIMARY KEY,
+    scope text NOT NULL,
+    csrf text NOT NULL,
+    user_name text NOT NULL DEFAULT '',
+    client text NOT NULL DEFAULT '',
+    data jsonb NOT NULL DEFAULT '{}',
+    created timestamptz NOT NULL DEFAULT now(),
+    last_seen timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX web_session_owner ON web_session (scope, user_name, client, last_seen);
+CREATE INDEX web_session_seen ON web_session (scope, last_seen);
 """
 
 MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS, WEBMAIL]

@@ -3,6 +3,7 @@ index filled at delivery and by the upgrade, and the operators."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from datetime import UTC, date, datetime
@@ -150,6 +151,25 @@ def test_operators(filled: AccountMail) -> None:
     assert subjects(filled, "ramen -cold") == ["Lunch on Friday"]
     assert subjects(filled, "-ramen") == ["report", "Invoice 2025-06"]
     assert subjects(filled, "") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "'ramen' | 'cold'",
+        "ramen & !cold",
+        "ram:* <-> en",
+        "'_a1'",
+        '"ramen\\" OR cold',
+        "NEAR(ramen cold)",
+        "ramen:A",
+    ],
+)
+def test_query_syntax_in_the_input_is_only_words(filled: AccountMail, query: str) -> None:
+    """Operators of either index's language (FTS5, tsquery) in the search box
+    are words like any other: no error, and nothing they would select."""
+    words_only = subjects(filled, " ".join(re.findall(r"[^\W_]+", query)))
+    assert subjects(filled, query) == words_only
 
 
 def test_paging(filled: AccountMail) -> None:

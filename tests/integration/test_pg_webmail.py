@@ -5,7 +5,7 @@ both. Mail received by SMTP on node A is listed, found by a word of its body
 and opened on node B; a page of node B hears of mail stored by node A (its
 event stream, over LISTEN/NOTIFY); a login form from one node logs in on the
 other, and the session works on both until a logout on either; the admin pages
-load on node B."""
+load on node B; and chromium (Playwright) does the same as a user would."""
 
 from __future__ import annotations
 
@@ -316,3 +316,38 @@ def test_admin_pages_load_on_node_b_with_a_login_made_on_node_a(web_nodes: WebNo
             page = client.get(nodes.url(nodes.b, path))
             assert page.status_code == 200, (path, page.text[:300])
         assert "alice" in client.get(nodes.url(nodes.b, "/admin/accounts")).text
+
+
+def test_a_browser_moved_between_nodes_reads_searches_and_sees_new_mail(
+    web_nodes: WebNodes,
+) -> None:
+    """Debian's chromium: logged in on node A, reading on node B, where a new
+    message stored by node A shows up in the open Inbox without a reload."""
+    from browser import chromium_page, screenshots
+    from playwright.sync_api import expect
+
+    nodes = web_nodes
+    shot = screenshots("pg-webmail")
+    _send(nodes, "Quarterly figures", "Croissants and café at the meeting.", "q1")
+    with chromium_page(width=1280, height=900, timeout_ms=20_000) as page:
+        page.goto(nodes.url(nodes.a, "/webmail/login"))
+        page.fill("input[name=address]", ADDRESS)
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")
+        page.wait_for_url(nodes.url(nodes.a, "/webmail/mailbox?name=Inbox"))
+        page.goto(nodes.url(nodes.b, "/webmail/mailbox?name=Inbox"))  # the other node
+        rows = page.locator("table.messages tbody tr[data-uid]")
+        expect(rows).to_have_count(1)
+        page.fill("form.search input[name=q]", "croissants")
+        page.press("form.search input[name=q]", "Enter")
+        page.wait_for_url(re.compile(r".*/webmail/search\?q=croissants"))
+        page.locator("table.messages td.subject a").first.click()
+        expect(page.locator("body")).to_contain_text("Croissants and café")
+        assert page.url.startswith(nodes.url(nodes.b, "/webmail/msg/"))
+        page.goto(nodes.url(nodes.b, "/webmail/mailbox?name=Inbox"))
+        expect(rows).to_have_count(1)
+        page.wait_for_timeout(500)  # the page's event stream is open
+        _send(nodes, "Live across nodes", "hello", "q4")
+        expect(rows.first.locator("td.subject")).to_have_text("Live across nodes", timeout=5_000)
+        expect(rows).to_have_count(2)
+        shot(page, "inbox-on-node-b")

@@ -5,13 +5,18 @@ backends are in tests/store, fixture ``account``)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
-from pghelpers import LoopThread
+from pghelpers import LoopThread, open_migrated
 
 from postel.pg.accountstore import PgStore
+from postel.pg.migrate import migrate
 from postel.pg.nodeparts import PgAccounts
+from postel.pg.pool import connect
+from postel.pg.schema import MIGRATIONS, WEBMAIL
+from postel.pg.settings import PgSettings
 from postel.pg.syncstore import LoopThreadError
 from postel.store.errors import UnknownAccount
 
@@ -75,3 +80,53 @@ def test_accounts_are_looked_up_at_the_first_call(
 
     with pytest.raises(LoopThreadError):  # it would wait for itself forever
         loop_thread.run(on_the_loop())
+
+
+def test_mail_stored_before_the_webmail_migration_is_found_and_threaded(
+    loop_thread: LoopThread, pg_settings: PgSettings, tmp_path: Path
+) -> None:
+    """A message stored by the schema before (no thread key, no text index):
+    after the migration it is its own thread, found by its subject and
+    addresses, and a reply delivered now joins it."""
+    data = _mail("Budget review", "<old@x>", "zanzibar")
+
+    async def before() -> None:
+        conn = await connect(pg_settings)
+        try:
+            await migrate(conn, where="db", migrations=MIGRATIONS[: MIGRATIONS.index(WEBMAIL)])
+            cur = await conn.execute("INSERT INTO account (name) VALUES ('alice') RETURNING id")
+            row = await cur.fetchone()
+            assert row is not None
+            cur = await conn.execute(
+                "INSERT INTO mailbox (account_id, name, uidvalidity, uidnext, total, unseen, "
+                "size, highestmodseq) VALUES (%s, 'Inbox', 1, 2, 1, 1, %s, 2) RETURNING id",
+                (row[0], len(data)),
+            )
+            box = await cur.fetchone()
+            assert box is not None
+            digest = hashlib.sha256(data).digest()
+            await conn.execute(
+                "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s)",
+                (digest, len(data), data),
+            )
+            await conn.execute(
+                "INSERT INTO message (mailbox_id, uid, modseq, size, received, subject, "
+                "from_addr, message_id, body) VALUES (%s, 1, 2, %s, now(), 'Budget review', "
+                "'carol@example.org', '<old@x>', %s)",
+                (box[0], len(data), digest),
+            )
+        finally:
+            await conn.close()
+
+    loop_thread.run(before())
+    pool = loop_thread.run(open_migrated(pg_settings))
+    try:
+        alice = PgAccounts(PgStore(pool), loop_thread.loop, tmp_path / "b").account("alice")
+        [old] = alice.search("subject:budget from:carol")
+        assert old.thread == old.msgid
+        assert alice.search("zanzibar") == []  # its body was not indexed
+        reply = alice.deliver_bytes("Inbox", _mail("Re: Budget", "<new@x>", "ok", "<old@x>"))
+        assert reply.thread == old.msgid
+        assert [m.msgid for m in alice.thread_messages(old.msgid)] == [old.msgid, reply.msgid]
+    finally:
+        loop_thread.run(pool.close())

@@ -192,10 +192,16 @@ CREATE TABLE message_text (
     fts tsvector NOT NULL
 );
 CREATE INDEX message_text_fts ON message_text USING gin (fts);
+-- Mail stored before: its header fields, cut at every character that is not
+-- a letter or digit (as postel.pg.fulltext does; "carol@example.org" is three
+-- words, not one address token).
 INSERT INTO message_text (message_id, fts)
-    SELECT m.id, setweight(to_tsvector('simple', m.subject), 'A')
-        || setweight(to_tsvector('simple', m.from_addr), 'B')
-        || setweight(to_tsvector('simple', m.to_addr || ' ' || m.cc), 'C')
+    SELECT m.id,
+        setweight(to_tsvector('simple', regexp_replace(m.subject, '[^[:alnum:]]+', ' ', 'g')), 'A')
+        || setweight(to_tsvector('simple',
+            regexp_replace(m.from_addr, '[^[:alnum:]]+', ' ', 'g')), 'B')
+        || setweight(to_tsvector('simple',
+            regexp_replace(m.to_addr || ' ' || m.cc, '[^[:alnum:]]+', ' ', 'g')), 'C')
         || array_to_tsvector(ARRAY['_a' || b.account_id::text])
     FROM message m JOIN mailbox b ON b.id = m.mailbox_id;
 

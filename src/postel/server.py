@@ -163,6 +163,8 @@ async def _run(
         # Watchers (webmail event streams) end before the web listeners stop.
         if root.feed is not None:
             stack.push_async_callback(root.feed.stop)
+        elif root.live_feed is not None:
+            stack.push_async_callback(root.live_feed.stop)
         if challenges is not None:
             from postel.acme.service import start as start_acme
 

@@ -133,7 +133,9 @@ async def start_extras(
         resultdb=root.resultdb,
         sockets=sockets,
         challenges=challenges,
-        feed=root.feed,
+        feed=root.live,
         limiter=root.limiter,
         mtastsdb=root.mtastsdb,
+        session_stores=root.web_sessions,
+        passwords=root.web_passwords,
     )

@@ -12,10 +12,10 @@ One root per process kind:
 With ``[storage] backend = "postgresql"`` the serve and worker roots open the
 node's PostgreSQL pool once and hand the parts the PostgreSQL store's
 implementations of the same interfaces (postel.pg.nodeparts): delivery,
-IMAP's account stores and change notifications (LISTEN/NOTIFY), logins, and
-the outgoing queue shared by the nodes (docs/postgresql.md, Nodes), and the
-outgoing reports' TLS results, DMARC evaluations, suppression lists and daily
-runs (postel.pg.reportparts).
+IMAP's and the webmail's account stores and change notifications
+(LISTEN/NOTIFY), logins, the outgoing queue shared by the nodes
+(docs/postgresql.md, Nodes), and the outgoing reports' TLS results, DMARC
+evaluations, suppression lists and daily runs (postel.pg.reportparts).
 
 A root opens each database of its process once, in a fixed order, on an
 exit stack that closes them in reverse order; the parts take what they need
@@ -26,6 +26,7 @@ is handed out as its interface (postel.store.api), never as SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -37,8 +38,6 @@ from postel.config import Config
 from postel.datadir import DataDir
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
     from postel.config.model import StorageConfig
     from postel.dailyrun import DailyRuns
     from postel.dmarcdb import DMARCDB
@@ -48,16 +47,18 @@ if TYPE_CHECKING:
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
-    from postel.pg.pool import Conn
+    from postel.pg.livefeed import PgLiveFeed
+    from postel.pg.pool import Pool
     from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
     from postel.store.api import Accounts
-    from postel.store.credentials import Credentials, Passwords
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import Credentials, Passwords, PasswordStore
+    from postel.store.notify import ChangeFeed, LiveFeed
     from postel.store.store import Store
     from postel.tlsrptdb import TLSRPTDB
     from postel.tlsrptresultdb.api import TLSResults
+    from postel.web.sessions import SessionStore
 
 log = logging.getLogger("postel.wiring")
 
@@ -157,8 +158,8 @@ class PgParts:
     settings: PgSettings
     accounts: Accounts
     open_mailstore: Callable[[str], MailStore]
-    credentials: Passwords
-    pool: AsyncConnectionPool[Conn]
+    credentials: PasswordStore
+    pool: Pool
 
     def limiter(self, cfg: Config, stack: AsyncExitStack) -> LoginLimiter:
         """The login limiter counting in PostgreSQL: the failures of every node."""
@@ -258,6 +259,18 @@ class ServeRoot:
     # reports (None: dmarceval.db of the data directory, every run sends).
     evaldb: Evaluations | None = None
     daily_runs: DailyRuns | None = None
+    # The webmail's live updates: the change feed, or on PostgreSQL the
+    # changes of every node (postel.pg.livefeed).
+    live_feed: PgLiveFeed | None = None
+    # Web sessions by scope ("admin", "webmail"): in memory, or on PostgreSQL
+    # in the database, so that every node knows them (postel.pg.websessions).
+    web_sessions: Callable[[str], SessionStore] | None = None
+    # The passwords as the web pages use them, when not auth.db's (on PostgreSQL).
+    web_passwords: PasswordStore | None = None
+
+    @property
+    def live(self) -> LiveFeed | None:
+        return self.feed if self.feed is not None else self.live_feed
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -305,7 +318,9 @@ class ServeRoot:
     @classmethod
     async def _open_pg(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
         from postel.pg.listener import ChangeListener
+        from postel.pg.livefeed import PgLiveFeed
         from postel.pg.reportparts import POOL_SIZE as POOL_SIZE_REPORTS
+        from postel.pg.websessions import PgSessionStore
 
         cfg.datadir.ensure()
         pg = await open_pg(cfg, stack)
@@ -313,6 +328,8 @@ class ServeRoot:
         listener = ChangeListener(pg.settings)
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
+        # The webmail's pages too (their streams are ended by the server).
+        live = PgLiveFeed(listener)
         # Failed logins counted across the nodes (postel.pg.loginlimits).
         limiter = pg.limiter(cfg, stack)
         # Per node: its MTA-STS cache.
@@ -334,6 +351,9 @@ class ServeRoot:
             open_mailstore=pg.open_mailstore,
             evaldb=reports.evaluations,
             daily_runs=reports.runs,
+            live_feed=live,
+            web_sessions=functools.partial(PgSessionStore, pg.pool),
+            web_passwords=pg.credentials,
         )
 
 

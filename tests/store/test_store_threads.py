@@ -10,6 +10,7 @@ from schemahistory import undo_threads
 
 from postel.datadir import DataDir
 from postel.store.account import INDEX_DB, AccountStore
+from postel.store.api import AccountMail
 from postel.store.envelope import parse_envelope
 from postel.store.errors import StoreError
 from postel.store.schema import MIGRATIONS, THREAD_HEAD_SQL, thread_counts_sql, thread_heads_sql
@@ -76,68 +77,70 @@ def test_envelope_carries_references_on_both_parsers() -> None:
 # --- delivery ---
 
 
-def test_reply_joins_the_thread_of_the_message_it_answers(acc: AccountStore) -> None:
-    root = acc.deliver_bytes("Inbox", mail("Lunch", "<1@x>"))
+def test_reply_joins_the_thread_of_the_message_it_answers(account: AccountMail) -> None:
+    root = account.deliver_bytes("Inbox", mail("Lunch", "<1@x>"))
     assert root.thread == root.msgid
-    reply = acc.deliver_bytes("Sent", mail("Re: Lunch", "<2@x>", in_reply_to="<1@x>"))
+    reply = account.deliver_bytes("Sent", mail("Re: Lunch", "<2@x>", in_reply_to="<1@x>"))
     # References only, the parent unknown here: the root is found further back.
-    deep = acc.deliver_bytes("Inbox", mail("Re: Lunch", "<4@x>", references="<1@x> <3@missing>"))
-    other = acc.deliver_bytes("Inbox", mail("Dinner", "<5@x>"))
+    deep = account.deliver_bytes(
+        "Inbox", mail("Re: Lunch", "<4@x>", references="<1@x> <3@missing>")
+    )
+    other = account.deliver_bytes("Inbox", mail("Dinner", "<5@x>"))
     assert reply.thread == deep.thread == root.thread
     assert other.thread == other.msgid
-    assert acc.get(deep.msgid).thread == root.thread
-    assert [m.msgid for m in acc.thread_messages(root.thread)] == [
+    assert account.get(deep.msgid).thread == root.thread
+    assert [m.msgid for m in account.thread_messages(root.thread)] == [
         root.msgid,
         reply.msgid,
         deep.msgid,
     ]
-    assert [m.msgid for m in acc.thread_messages(root.thread, mailbox="Sent")] == [reply.msgid]
+    assert [m.msgid for m in account.thread_messages(root.thread, mailbox="Sent")] == [reply.msgid]
 
 
-def test_a_reply_stored_before_its_parent_is_joined_by_it(acc: AccountStore) -> None:
-    reply = acc.deliver_bytes("Inbox", mail("Re: Plan", "<b@x>", in_reply_to="<a@x>"))
-    parent = acc.deliver_bytes("Inbox", mail("Plan", "<a@x>"))
+def test_a_reply_stored_before_its_parent_is_joined_by_it(account: AccountMail) -> None:
+    reply = account.deliver_bytes("Inbox", mail("Re: Plan", "<b@x>", in_reply_to="<a@x>"))
+    parent = account.deliver_bytes("Inbox", mail("Plan", "<a@x>"))
     assert parent.thread == reply.thread == reply.msgid
 
 
-def test_subject_joins_replies_only(acc: AccountStore) -> None:
-    first = acc.deliver_bytes("Inbox", mail("Invoice", "<i1@x>"))
-    same = acc.deliver_bytes("Inbox", mail("Invoice", "<i2@x>"))
-    reply = acc.deliver_bytes("Inbox", mail("Re: invoice", "<i3@x>"))
+def test_subject_joins_replies_only(account: AccountMail) -> None:
+    first = account.deliver_bytes("Inbox", mail("Invoice", "<i1@x>"))
+    same = account.deliver_bytes("Inbox", mail("Invoice", "<i2@x>"))
+    reply = account.deliver_bytes("Inbox", mail("Re: invoice", "<i3@x>"))
     assert same.thread == same.msgid != first.thread  # same subject alone: not a thread
     assert reply.thread == same.thread  # a reply without headers: the newest by subject
 
 
-def test_subject_fallback_stops_after_the_window(acc: AccountStore) -> None:
+def test_subject_fallback_stops_after_the_window(account: AccountMail) -> None:
     long_ago = datetime.now(UTC) - timedelta(days=400)
-    old = acc.deliver_bytes("Inbox", mail("Party", "<p1@x>"), received=long_ago)
-    reply = acc.deliver_bytes("Inbox", mail("Re: Party", "<p2@x>"))
+    old = account.deliver_bytes("Inbox", mail("Party", "<p1@x>"), received=long_ago)
+    reply = account.deliver_bytes("Inbox", mail("Re: Party", "<p2@x>"))
     assert reply.thread != old.thread
 
 
 # --- the threaded list ---
 
 
-def test_list_threads_pages_by_newest_message_of_each_thread(acc: AccountStore) -> None:
-    a = acc.deliver_bytes("Inbox", mail("A", "<a@x>"))
-    b = acc.deliver_bytes("Inbox", mail("B", "<b@x>"))
-    acc.deliver_bytes("Inbox", mail("Re: A", "<a2@x>", in_reply_to="<a@x>"))
-    c = acc.deliver_bytes("Inbox", mail("C", "<c@x>"))
-    a3 = acc.deliver_bytes("Inbox", mail("Re: A", "<a3@x>", in_reply_to="<a2@x>"))
-    acc.set_flags(a3.msgid, ["\\Seen"])
+def test_list_threads_pages_by_newest_message_of_each_thread(account: AccountMail) -> None:
+    a = account.deliver_bytes("Inbox", mail("A", "<a@x>"))
+    b = account.deliver_bytes("Inbox", mail("B", "<b@x>"))
+    account.deliver_bytes("Inbox", mail("Re: A", "<a2@x>", in_reply_to="<a@x>"))
+    c = account.deliver_bytes("Inbox", mail("C", "<c@x>"))
+    a3 = account.deliver_bytes("Inbox", mail("Re: A", "<a3@x>", in_reply_to="<a2@x>"))
+    account.set_flags(a3.msgid, ["\\Seen"])
     # A reply in another mailbox does not move the thread in this one.
-    b2 = acc.deliver_bytes("Sent", mail("Re: B", "<b2@x>", in_reply_to="<b@x>"))
-    page = acc.list_threads("Inbox", limit=2)
+    b2 = account.deliver_bytes("Sent", mail("Re: B", "<b2@x>", in_reply_to="<b@x>"))
+    page = account.list_threads("Inbox", limit=2)
     assert [(t.head.msgid, t.messages, t.unseen) for t in page] == [
         (a3.msgid, 3, 2),
         (c.msgid, 1, 1),
     ]
     assert page[0].head.thread == a.msgid
-    rest = acc.list_threads("Inbox", limit=2, cursor=page[-1].head.uid)
+    rest = account.list_threads("Inbox", limit=2, cursor=page[-1].head.uid)
     assert [(t.head.msgid, t.messages) for t in rest] == [(b.msgid, 1)]
-    newer = acc.list_threads("Inbox", limit=5, newest_first=False, cursor=b.uid)
+    newer = account.list_threads("Inbox", limit=5, newest_first=False, cursor=b.uid)
     assert [t.head.msgid for t in newer] == [c.msgid, a3.msgid]
-    assert [t.head.msgid for t in acc.list_threads("Sent")] == [b2.msgid]
+    assert [t.head.msgid for t in account.list_threads("Sent")] == [b2.msgid]
 
 
 def test_thread_page_query_walks_the_indexes(acc: AccountStore) -> None:
@@ -153,15 +156,17 @@ def test_thread_page_query_walks_the_indexes(acc: AccountStore) -> None:
     assert "TEMP B-TREE" not in plan and "SCAN m " not in plan + " "
 
 
-def test_empty_mailbox_removes_all_its_messages(acc: AccountStore) -> None:
+def test_empty_mailbox_removes_all_its_messages(account: AccountMail) -> None:
     for i in range(3):
-        acc.deliver_bytes("Trash", mail(f"t{i}", f"<t{i}@x>"))
-    kept = acc.deliver_bytes("Inbox", mail("keep", "<k@x>"))
-    uidvalidity = acc.mailbox("Trash").uidvalidity
-    assert acc.empty_mailbox("Trash") == 3
-    assert acc.mailbox("Trash").total == 0 and acc.mailbox("Trash").uidvalidity == uidvalidity
-    assert acc.get(kept.msgid).subject == "keep"
-    assert acc.check() == []
+        account.deliver_bytes("Trash", mail(f"t{i}", f"<t{i}@x>"))
+    kept = account.deliver_bytes("Inbox", mail("keep", "<k@x>"))
+    uidvalidity = account.mailbox("Trash").uidvalidity
+    assert account.empty_mailbox("Trash") == 3
+    assert (
+        account.mailbox("Trash").total == 0 and account.mailbox("Trash").uidvalidity == uidvalidity
+    )
+    assert account.get(kept.msgid).subject == "keep"
+    assert account.check() == []
 
 
 # --- migration ---
@@ -231,25 +236,27 @@ def test_thread_counts_read_indexes_only(acc: AccountStore) -> None:
         assert want in plan + " ", plan
 
 
-def test_thread_summaries_give_named_threads_as_the_list_shows_them(acc: AccountStore) -> None:
+def test_thread_summaries_give_named_threads_as_the_list_shows_them(account: AccountMail) -> None:
     """What live updates ask for (webmail /rows): given thread keys, each thread's
     newest message in the mailbox and its counts there, newest first; a key with
     nothing left in the mailbox is left out."""
-    a = acc.deliver_bytes("Inbox", mail("A", "<a@x>"))
-    b = acc.deliver_bytes("Inbox", mail("B", "<b@x>"))
-    a2 = acc.deliver_bytes("Inbox", mail("Re: A", "<a2@x>", in_reply_to="<a@x>"))
-    acc.set_flags(a.msgid, ["\\Seen"])
-    acc.deliver_bytes("Sent", mail("Re: B", "<b2@x>", in_reply_to="<b@x>"))
-    got = acc.thread_summaries("Inbox", [b.msgid, a.msgid, a.msgid, 999_999])
+    a = account.deliver_bytes("Inbox", mail("A", "<a@x>"))
+    b = account.deliver_bytes("Inbox", mail("B", "<b@x>"))
+    a2 = account.deliver_bytes("Inbox", mail("Re: A", "<a2@x>", in_reply_to="<a@x>"))
+    account.set_flags(a.msgid, ["\\Seen"])
+    account.deliver_bytes("Sent", mail("Re: B", "<b2@x>", in_reply_to="<b@x>"))
+    got = account.thread_summaries("Inbox", [b.msgid, a.msgid, a.msgid, 999_999])
     assert [(t.head.msgid, t.messages, t.unseen) for t in got] == [
         (a2.msgid, 2, 1),
         (b.msgid, 1, 1),
     ]
-    assert got == acc.list_threads("Inbox")
-    acc.move(b.msgid, "Archive")
-    assert [t.head.thread for t in acc.thread_summaries("Inbox", [b.msgid, a.msgid])] == [a.msgid]
+    assert got == account.list_threads("Inbox")
+    account.move(b.msgid, "Archive")
+    assert [t.head.thread for t in account.thread_summaries("Inbox", [b.msgid, a.msgid])] == [
+        a.msgid
+    ]
     with pytest.raises(StoreError):
-        acc.thread_summaries("Inbox", range(1, 202))
+        account.thread_summaries("Inbox", range(1, 202))
 
 
 def test_thread_head_query_probes_the_thread_index(acc: AccountStore) -> None:

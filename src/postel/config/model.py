@@ -700,16 +700,6 @@ class StaticConfig(Strict):
         split one account's data between SQLite files and PostgreSQL."""
         if self.storage.backend != "postgresql":
             return self
-        for name, listener in self.listeners.items():
-            for part, on, what in (
-                ("webmail", listener.web.webmail, "the webmail does"),
-                ("admin", listener.web.admin, "the admin pages do"),
-            ):
-                if listener.web.enabled and on:
-                    raise ValueError(
-                        f"listener {name!r}: {what} not run on the PostgreSQL store yet "
-                        f'(web.{part} with [storage] backend = "postgresql")'
-                    )
         if self.junk.enabled and "enabled" in self.junk.model_fields_set:
             raise ValueError(
                 "[junk] enabled: the junk filter does not run on the PostgreSQL store yet "

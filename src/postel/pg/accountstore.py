@@ -1,7 +1,9 @@
 """An account's mailboxes and messages in PostgreSQL (async).
 
 What IMAP needs (the operations of postel.imapserver.storeapi.MailStore, made
-synchronous by postel.pg.syncstore) plus delivery. Every change runs in one
+synchronous by postel.pg.syncstore), delivery, and what the webmail and the
+admin pages read (postel.pg.listing, postel.pg.accountwide; made synchronous
+as postel.store.api.AccountMail by postel.pg.accountmail). Every change runs in one
 transaction (postel.pg.changetx): UIDs from ``UPDATE mailbox ... RETURNING``,
 the modseq from the account's counter, notifications queued before commit.
 Message bodies are stored once per content (SHA-256); a copy is a new row
@@ -15,7 +17,9 @@ from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
+from postel.pg.accountwide import AccountWide
 from postel.pg.changetx import ChangeTx
+from postel.pg.listing import Listing
 from postel.pg.mailboxes import Mailboxes, insert_mailbox
 from postel.pg.messages import Messages
 from postel.pg.pool import Conn
@@ -26,7 +30,7 @@ from postel.store.message import Message
 from postel.store.names import DEFAULT_MAILBOXES, check_account_name
 
 
-class PgAccount(Mailboxes, Messages, Subscriptions):
+class PgAccount(Mailboxes, Messages, Subscriptions, Listing, AccountWide):
     """One account's mail in PostgreSQL."""
 
 

@@ -34,11 +34,17 @@ async def insert_mailbox(tx: ChangeTx, name: str) -> int | None:
 class Mailboxes(Reading):
     """Mailbox changes, each in one change transaction."""
 
-    async def create_mailbox(self, name: str) -> MailboxInfo:
+    async def create_mailbox(self, name: str, *, subscribe: bool = False) -> MailboxInfo:
         name = normalize_mailbox(name)
         async with change_tx(self.pool, self.id, self.name) as tx:
             if await insert_mailbox(tx, name) is None:
                 raise MailboxExists(f"account {self.name!r}: mailbox {name!r} exists")
+            if subscribe:
+                await tx.conn.execute(
+                    "INSERT INTO subscription (account_id, name) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (self.id, name),
+                )
         return await self.mailbox(name)
 
     async def rename_mailbox(self, old: str, new: str) -> MailboxInfo:

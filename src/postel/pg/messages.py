@@ -10,15 +10,18 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from postel.pg import fulltext
 from postel.pg.bodies import drop_unused_bodies, store_body
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.mailboxes import insert_mailbox
 from postel.pg.newmessage import insert_message, prepare
 from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
-from postel.store.errors import MailboxNotFound
+from postel.pg.threading import thread_for
+from postel.store.errors import InvalidFlag, MailboxNotFound
 from postel.store.message import FlagsStored, FlagState, Message
 from postel.store.names import normalize_mailbox, split_flags, store_flags_request
+from postel.store.search import fts_row
 
 log = logging.getLogger("postel.pg")
 
@@ -39,21 +42,29 @@ class Messages(Reading):
         received: datetime | None = None,
         requiretls: bool = False,
         create: bool = False,
+        keywords: Iterable[str] = (),
     ) -> Message:
-        """Store *data* as a new message of *mailbox*: body, UID and modseq in one
-        transaction (*create*: make the mailbox if it does not exist)."""
+        """Store *data* as a new message of *mailbox*: body, UID, modseq, thread
+        key and full-text index in one transaction (*create*: make the mailbox
+        if it does not exist)."""
         mailbox = normalize_mailbox(mailbox)
-        system, keywords = split_flags(flags)
-        # Parsing and hashing are CPU work: not on the event loop.
+        system, kws = split_flags(flags)
+        more, kws2 = split_flags(keywords)
+        if more:
+            raise InvalidFlag(f"system flags given as keywords: {sorted(more)}")
+        keywords = kws | kws2
+        # Parsing, hashing and the body's text are CPU work: not on the event loop.
         prepared = await asyncio.to_thread(prepare, data, self.name)
         when = received if received is not None else datetime.now(UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
         done = await insert_message(
             self.pool,
             self.name,
             mailbox,
             data,
             prepared,
-            flags=flags,
+            flags=[*system, *keywords],
             received=when,
             requiretls=requiretls,
         )
@@ -61,6 +72,7 @@ class Messages(Reading):
             return done
         # The mailbox does not exist: made here (*create*) or refused.
         env, mime, head, digest = prepared.env, prepared.mime, prepared.head, prepared.digest
+        text = prepared.text
         async with change_tx(self.pool, self.id, self.name) as tx:
             # The account's lock first, as every writer of the account: a removal
             # in it (account lock, then the body's row) cannot deadlock with us.
@@ -69,11 +81,13 @@ class Messages(Reading):
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
             mailbox_id, uid = row
+            thread, base = await thread_for(tx.conn, self.id, env, when)
             cur = await tx.conn.execute(
                 "INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received, "
                 "requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to, "
-                "has_attachments, body, mime, head) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "has_attachments, body, mime, head, thread_id, thread_subject) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s) "
                 f"RETURNING {MESSAGE_COLUMNS.replace('m.', '')}",
                 (
                     mailbox_id,
@@ -95,10 +109,24 @@ class Messages(Reading):
                     digest,
                     mime,
                     head,
+                    thread or 0,
+                    base,
                 ),
             )
             msg = await cur.fetchone()
             assert msg is not None
+            msgid = col_int(msg[0])
+            if thread is None:  # a thread of its own: its key is its id
+                await tx.conn.execute("UPDATE message SET thread_id = id WHERE id = %s", (msgid,))
+            await tx.conn.execute(
+                "INSERT INTO message_text (message_id, fts) VALUES (%s, %s::tsvector)",
+                (
+                    msgid,
+                    fulltext.document(
+                        self.id, *fts_row(env.subject, env.from_, env.to, env.cc, text)
+                    ),
+                ),
+            )
         return to_message(msg, mailbox)
 
     async def _allocate(
@@ -139,7 +167,8 @@ class Messages(Reading):
             mailbox_id, uid = await self._allocate(tx, mailbox, size, unseen, modseq, create=False)
             cols = (
                 "flags, keywords, size, received, requiretls, subject, from_addr, to_addr, cc, "
-                "date, message_id, in_reply_to, has_attachments, thread_id, body, mime"
+                "date, message_id, in_reply_to, has_attachments, thread_id, thread_subject, "
+                "body, mime, head"
             )
             cur = await tx.conn.execute(
                 f"INSERT INTO message (mailbox_id, uid, modseq, {cols}) "
@@ -149,6 +178,11 @@ class Messages(Reading):
             )
             row = await cur.fetchone()
             assert row is not None
+            await tx.conn.execute(
+                "INSERT INTO message_text (message_id, fts) "
+                "SELECT %s, fts FROM message_text WHERE message_id = %s",
+                (row[0], msgid),
+            )
         return to_message(row, mailbox)
 
     async def move(self, msgid: int, mailbox: str) -> Message:

@@ -1,8 +1,9 @@
 """A new message into an existing account and mailbox in one round trip.
 
 The delivery's steps (the account's modseq, the body, the mailbox's UID, the
-message row, the change notification) name the account and the mailbox, not
-ids read before, so they are one SQL statement: one round trip and its own
+thread key, the message row, its full-text vector, the change notification)
+name the account and the mailbox, not ids read before, so they are one SQL
+statement: one round trip and its own
 transaction, where the old path (postel.pg.messages, still used when the
 account or the mailbox must be created first) waited for eight replies. When
 the account or the mailbox does not exist, the statement writes nothing and
@@ -13,6 +14,11 @@ Should a removal of the mailbox commit while the statement waits for the
 account's lock, the statement may still raise the account's modseq and keep
 the body, then find no mailbox row to write and return no row; the caller's
 path that creates the mailbox then names the same body.
+
+The thread key is looked up by the same statement, in the snapshot it started
+with: a message committed by another delivery while this one waited for the
+account's lock is not seen by the look-up (the new message then starts a
+thread of its own, as it would had it arrived first).
 """
 
 from __future__ import annotations
@@ -25,13 +31,22 @@ from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
 
-from postel.pg import notify
+from postel.pg import fulltext, notify
 from postel.pg.pool import Conn
 from postel.pg.rows import MESSAGE_COLUMNS, to_message
 from postel.store import mimestructure
+from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, header_block, parse_envelope
 from postel.store.message import Message
 from postel.store.names import split_flags
+from postel.store.search import fts_row
+from postel.store.threads import (
+    SUBJECT_WINDOW,
+    base_subject,
+    is_reply,
+    message_ids,
+    references_of,
+)
 
 log = logging.getLogger("postel.pg")
 
@@ -42,12 +57,14 @@ HEADER_READ = 256 * 1024  # as postel.store.envelope.HEADER_LIMIT
 class Prepared:
     """What is computed from a message before its transaction (CPU work, done
     off the event loop): envelope, stored MIME structure and header fields
-    (None: computed on first IMAP use), SHA-256."""
+    (None: computed on first IMAP use), SHA-256, and the body's text for the
+    full-text index."""
 
     env: Envelope
     mime: bytes | None
     head: bytes | None
     digest: bytes
+    text: str
 
 
 def prepare(data: bytes, account: str) -> Prepared:
@@ -57,14 +74,23 @@ def prepare(data: bytes, account: str) -> Prepared:
     except Exception as exc:
         log.warning("MIME structure not stored", extra={"account": account, "err": repr(exc)})
         mime, head = None, None
-    return Prepared(env, mime, head, hashlib.sha256(data).digest())
+    try:
+        text = body_text(data[:READ_LIMIT])
+    except Exception as exc:  # still stored, found by its headers only (as on SQLite)
+        log.warning("body text not indexed", extra={"account": account, "err": repr(exc)})
+        text = ""
+    return Prepared(env, mime, head, hashlib.sha256(data).digest(), text)
 
 
 # One statement, so one round trip (its own transaction: the connection is
 # in autocommit). Each step reads the one before it, which fixes their order:
 # the account's row lock first, as every writer of the account takes it
 # (postel.pg.changetx), then the body, then the mailbox's UID. Nothing is
-# written when the account or the mailbox does not exist.
+# written when the account or the mailbox does not exist. The thread key
+# (postel.pg.threading's rules): the first of the references found in the
+# account, else a stored reply to this message, else the latest message with
+# the same base subject if received within SUBJECT_WINDOW of this one, else the
+# new message's own id (taken from the identity's sequence for that).
 _DELIVER = f"""
 WITH a AS (
     UPDATE account SET modseq = modseq + 1
@@ -80,15 +106,41 @@ WITH a AS (
         unseen = unseen + %(unseen)s, size = mailbox.size + %(size)s
     FROM a, b WHERE mailbox.account_id = a.id AND mailbox.name = %(mailbox)s
     RETURNING mailbox.id, mailbox.uidnext - 1 AS uid, a.modseq, b.sha256
+), t AS (
+    SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id, COALESCE(
+        (SELECT m.thread_id FROM unnest(%(refs)s::text[]) WITH ORDINALITY AS r (ref, n)
+            JOIN message m ON m.message_id = r.ref
+            JOIN mailbox x ON x.id = m.mailbox_id
+            WHERE x.account_id = a.id AND m.thread_id != 0 ORDER BY r.n LIMIT 1),
+        (SELECT m.thread_id FROM message m JOIN mailbox x ON x.id = m.mailbox_id
+            WHERE %(own)s != '' AND m.in_reply_to = %(own)s AND x.account_id = a.id
+            AND m.thread_id != 0 LIMIT 1),
+        (SELECT s.thread_id FROM (
+            SELECT m.thread_id, m.received FROM message m JOIN mailbox x ON x.id = m.mailbox_id
+            WHERE %(by_subject)s AND m.thread_subject = %(base)s AND x.account_id = a.id
+            AND m.thread_id != 0 ORDER BY m.id DESC LIMIT 1) AS s
+            WHERE s.received BETWEEN %(received)s::timestamptz - %(window)s::interval
+            AND %(received)s::timestamptz + %(window)s::interval)
+    ) AS thread
+    FROM a
 ), m AS (
-    INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, size, received,
+    INSERT INTO message (id, mailbox_id, uid, modseq, flags, keywords, size, received,
         requiretls, subject, from_addr, to_addr, cc, date, message_id, in_reply_to,
-        has_attachments, body, mime, head)
-    SELECT mb.id, mb.uid, mb.modseq, %(flags)s, %(keywords)s, %(size)s, %(received)s,
+        has_attachments, body, mime, head, thread_id, thread_subject)
+    OVERRIDING SYSTEM VALUE
+    SELECT t.id, mb.id, mb.uid, mb.modseq, %(flags)s, %(keywords)s, %(size)s, %(received)s,
         %(requiretls)s, %(subject)s, %(from_addr)s, %(to_addr)s, %(cc)s, %(date)s,
-        %(message_id)s, %(in_reply_to)s, %(has_attachments)s, mb.sha256, %(mime)s, %(head)s
-    FROM mb
+        %(message_id)s, %(in_reply_to)s, %(has_attachments)s, mb.sha256, %(mime)s, %(head)s,
+        COALESCE(t.thread, t.id), %(base)s
+    FROM mb, t
     RETURNING {MESSAGE_COLUMNS.replace("m.", "")}
+), ft AS (
+    -- The full-text vector: the account's lexeme, then the message's words
+    -- (postel.pg.fulltext).
+    INSERT INTO message_text (message_id, fts)
+    SELECT m.id, array_to_tsvector(ARRAY[%(lexeme_prefix)s || a.id::text])
+        || %(words)s::tsvector
+    FROM m, a
 )
 SELECT m.*, pg_notify(%(channel)s,
     jsonb_build_object('a', a.name, 'm', %(mailbox)s::text, 's', a.modseq)::text)
@@ -112,6 +164,10 @@ async def insert_message(
     notify.encode(notify.MailboxChanged(account, mailbox, 1))  # refuses an overlong payload
     system, keywords = split_flags(flags)
     env = prepared.env
+    base = base_subject(env.subject)
+    refs = references_of(env.in_reply_to, env.references)
+    own = message_ids(env.message_id)
+    fields = fts_row(env.subject, env.from_, env.to, env.cc, prepared.text)
     params = {
         "account": account,
         "mailbox": mailbox,
@@ -133,6 +189,13 @@ async def insert_message(
         "has_attachments": env.has_attachments,
         "mime": prepared.mime,
         "head": prepared.head,
+        "refs": list(refs),
+        "own": own[0] if own else "",
+        "by_subject": bool(base) and bool(refs or is_reply(env.subject)),
+        "base": base,
+        "window": SUBJECT_WINDOW,
+        "lexeme_prefix": fulltext.ACCOUNT_LEXEME_PREFIX,
+        "words": fulltext.document_words(*fields),
         "channel": notify.CHANNEL,
     }
     async with pool.connection() as conn:

@@ -5,10 +5,9 @@ delivery the account store's `Accounts`, logins `Passwords`, IMAP a function
 opening an account's `MailStore`. Here are those three over one node's pool:
 
 - :class:`PgAccounts`: delivery into PgStore (SMTP inbound and submission to
-  local accounts, bounces, reports to local accounts), and IMAP's account
-  stores (PgMailStore). The account-wide operations of postel.store.api that
-  only the webmail, the admin pages and junk training use are not here yet:
-  those parts are refused on this backend (postel.config.model).
+  local accounts, bounces, reports to local accounts), IMAP's account stores
+  (PgMailStore) and the accounts of the webmail and the admin pages
+  (PgAccountMail, postel.store.api.AccountMail).
 - :class:`PgPasswords`: PgCredentials for SMTP AUTH and IMAP logins, which
   ask from threads.
 
@@ -20,12 +19,14 @@ callers do: postel.pg.syncstore).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from postel.pg.accountmail import PgAccountMail
 from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
@@ -38,9 +39,11 @@ from postel.store.names import check_account_name, normalize_mailbox
 
 if TYPE_CHECKING:
     from postel.store.api import AccountMail, Accounts, Delivered
-    from postel.store.credentials import Passwords
+    from postel.store.credentials import PasswordStore
 
 T = TypeVar("T")
+
+ACCOUNTS_KEPT = 1000  # accounts whose PgAccountMail account() keeps
 
 log = logging.getLogger("postel.pg")
 
@@ -70,6 +73,7 @@ class PgAccounts:
         self.loop = loop
         self.body_cache = body_cache
         self._closed = False
+        self._accounts: dict[str, PgAccountMail] = {}  # account() by name
 
     async def _account(self, name: str) -> PgAccount:
         """The account, made with its default mailboxes on first use (as the
@@ -87,9 +91,20 @@ class PgAccounts:
     # -- postel.store.api.Accounts ------------------------------------------
 
     def account(self, name: str, *, create: bool = True) -> AccountMail:
-        raise NotOnPostgreSQL(
-            f"account {name!r}: this operation does not run on the PostgreSQL store yet"
-        )
+        """Account *name* (made with its default mailboxes on first use when
+        *create*, else UnknownAccount at the first call). Looked up at its first
+        call, so this may be called on the event loop's thread."""
+        check_account_name(name)
+        cached = self._accounts.get(name)
+        if cached is not None:
+            return cached
+        opener = self._account if create else self.store.account
+        acc = PgAccountMail(name, functools.partial(opener, name), self.loop)
+        if create:
+            if len(self._accounts) >= ACCOUNTS_KEPT:
+                self._accounts.pop(next(iter(self._accounts)))
+            self._accounts[name] = acc
+        return acc
 
     def account_names(self) -> list[str]:
         return _on_loop(self.loop, self._names())
@@ -188,7 +203,8 @@ class PgAccounts:
 
 
 class PgPasswords:
-    """PgCredentials as postel.store.credentials.Passwords, for logins."""
+    """PgCredentials as postel.store.credentials.PasswordStore: for logins, and
+    for the admin pages' and the webmail's use of the passwords."""
 
     def __init__(self, credentials: PgCredentials, loop: asyncio.AbstractEventLoop) -> None:
         self.credentials = credentials
@@ -200,6 +216,15 @@ class PgPasswords:
     def scram_sha256_or_decoy(self, name: str) -> tuple[bytes, int, bytes, bytes]:
         return _on_loop(self.loop, self.credentials.scram_sha256_or_decoy(name))
 
+    def set_password(self, account: str, password: str) -> None:
+        _on_loop(self.loop, self.credentials.set_password(account, password))
+
+    def accounts(self) -> list[str]:
+        return _on_loop(self.loop, self.credentials.accounts())
+
+    def remove(self, account: str) -> bool:
+        return _on_loop(self.loop, self.credentials.remove(account))
+
     def close(self) -> None:
         """The pool is the wiring root's; nothing of its own to close."""
 
@@ -207,4 +232,4 @@ class PgPasswords:
 if TYPE_CHECKING:
     # mypy --strict checks here that these are what the parts are given.
     _accounts: type[Accounts] = PgAccounts
-    _passwords: type[Passwords] = PgPasswords
+    _passwords: type[PasswordStore] = PgPasswords

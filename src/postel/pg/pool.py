@@ -14,6 +14,8 @@ log = logging.getLogger("postel.pg")
 
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
 SyncConn = psycopg.Connection[tuple[object, ...]]
+# A node's pool as the other packages name it (psycopg is imported here only).
+Pool = AsyncConnectionPool[Conn]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -80,19 +80,22 @@ class Reading:
                 out.append(col_int(uid))
         return out
 
-    async def changes_since(self, mailbox: str, modseq: int) -> MailboxChanges:
+    async def changes_since(
+        self, mailbox: str, modseq: int, *, limit: int | None = None
+    ) -> MailboxChanges:
         """Messages changed after *modseq* and UIDs removed after it, read in one
-        snapshot (RFC 7162 §3.2.5, §3.2.10)."""
+        snapshot (RFC 7162 §3.2.5, §3.2.10); *limit*: at most that many changed
+        messages, those with the highest UIDs."""
         mailbox = normalize_mailbox(mailbox)
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             box = await self._mailbox_row(conn, mailbox)
             cur = await conn.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.mailbox_id = %s "
-                "AND m.modseq > %s ORDER BY m.uid",
-                (box[1], modseq),
+                "AND m.modseq > %s ORDER BY m.uid DESC LIMIT %s",
+                (box[1], modseq, limit),
             )
-            rows = await cur.fetchall()
+            rows = list(reversed(await cur.fetchall()))
             cur = await conn.execute(
                 "SELECT uid FROM vanished WHERE mailbox_id = %s AND modseq > %s ORDER BY uid",
                 (box[1], modseq),

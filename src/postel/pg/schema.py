@@ -300,6 +300,64 @@ CREATE TABLE login_trusted (
 );
 """
 
+# The webmail's parts (postel.pg.accountmail): thread keys with the base
+# subject they were found by (postel.store.threads), the full-text index in a
+# table of its own (a flag change rewrites the message row, never the text:
+# postel.pg.fulltext), what deliveries saw of recipient domains, and the web
+# sessions every node can check. Mail stored before is its own thread and is
+# found by its subject and addresses only.
+WEBMAIL = """
+ALTER TABLE message ADD COLUMN thread_subject text NOT NULL DEFAULT '';
+UPDATE message SET thread_id = id WHERE thread_id = 0;
+CREATE INDEX message_thread ON message (thread_id, mailbox_id, uid);
+CREATE INDEX message_thread_subject ON message (thread_subject) WHERE thread_subject != '';
+CREATE INDEX message_in_reply_to ON message (in_reply_to) WHERE in_reply_to != '';
+
+CREATE TABLE message_text (
+    message_id bigint PRIMARY KEY REFERENCES message (id) ON DELETE CASCADE,
+    fts tsvector NOT NULL
+);
+CREATE INDEX message_text_fts ON message_text USING gin (fts);
+-- Mail stored before: its header fields, cut at every character that is not
+-- a letter or digit (as postel.pg.fulltext does; "carol@example.org" is three
+-- words, not one address token).
+INSERT INTO message_text (message_id, fts)
+    SELECT m.id,
+        setweight(to_tsvector('simple', regexp_replace(m.subject, '[^[:alnum:]]+', ' ', 'g')), 'A')
+        || setweight(to_tsvector('simple',
+            regexp_replace(m.from_addr, '[^[:alnum:]]+', ' ', 'g')), 'B')
+        || setweight(to_tsvector('simple',
+            regexp_replace(m.to_addr || ' ' || m.cc, '[^[:alnum:]]+', ' ', 'g')), 'C')
+        || array_to_tsvector(ARRAY['_a' || b.account_id::text])
+    FROM message m JOIN mailbox b ON b.id = m.mailbox_id;
+
+CREATE TABLE domain_security (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    domain text NOT NULL,
+    starttls boolean,
+    requiretls boolean,
+    updated timestamptz NOT NULL,
+    PRIMARY KEY (account_id, domain)
+);
+
+-- Web sessions of the admin pages and the webmail (postel.pg.websessions),
+-- so that a browser sent to any node stays logged in: the SHA-256 of the
+-- cookie's id (the id itself is never stored), its CSRF token, the user or,
+-- for a login form, the client.
+CREATE TABLE web_session (
+    id_hash bytea PRIMARY KEY,
+    scope text NOT NULL,
+    csrf text NOT NULL,
+    user_name text NOT NULL DEFAULT '',
+    client text NOT NULL DEFAULT '',
+    data jsonb NOT NULL DEFAULT '{}',
+    created timestamptz NOT NULL DEFAULT now(),
+    last_seen timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX web_session_owner ON web_session (scope, user_name, client, last_seen);
+CREATE INDEX web_session_seen ON web_session (scope, last_seen);
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -309,4 +367,5 @@ MIGRATIONS: list[str] = [
     MAILBOX_USE_AND_FLOOR,
     ACME,
     LOGIN_LIMITS,
+    WEBMAIL,
 ]

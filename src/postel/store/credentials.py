@@ -79,6 +79,16 @@ class Passwords(Protocol):
     def close(self) -> None: ...
 
 
+class PasswordStore(Passwords, Protocol):
+    """What the admin pages and the webmail's login do with the passwords, from
+    a thread: auth.db's :class:`Credentials`, or on the PostgreSQL store those
+    all nodes share (postel.pg.nodeparts.PgPasswords)."""
+
+    def set_password(self, account: str, password: str) -> None: ...
+    def accounts(self) -> list[str]: ...
+    def remove(self, account: str) -> bool: ...
+
+
 class Credentials:
     """Passwords of accounts in auth.db. Thread-safe; close when done."""
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from postel.store.changes import Change, ChangeKind
 from postel.store.errors import StoreError
@@ -63,6 +64,26 @@ class Resync:
 
 
 FeedEvent = Change | Resync
+
+
+class Watch(Protocol):
+    """One watcher's registration (a :class:`Subscription`, or on the PostgreSQL
+    store postel.pg.livefeed's)."""
+
+    async def next_batch(self) -> list[FeedEvent] | None:
+        """What changed, once something did; None when the feed stops."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LiveFeed(Protocol):
+    """What the webmail's live updates need of a feed: :class:`ChangeFeed`, or
+    the changes of every node on the PostgreSQL store (postel.pg.livefeed)."""
+
+    @property
+    def closed(self) -> bool: ...
+    def subscribe(self, account: str) -> Watch: ...
 
 
 def encode(account: str, changes: Sequence[Change], *, lost: bool = False) -> bytes:

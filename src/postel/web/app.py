@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from postel.queue import QueueRunner
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import PasswordStore
+    from postel.store.notify import LiveFeed
 
 log = logging.getLogger("postel.web")
 
@@ -53,8 +54,10 @@ def _webmail_app(
     queue: QueueRunner | None,
     submitter: Submitter | None,
     limiter: LoginLimiter,
-    feed: ChangeFeed | None,
+    feed: LiveFeed | None,
     mtastsdb: MTASTSDB | None,
+    webmail_sessions: SessionStore | None,
+    passwords: PasswordStore | None,
 ) -> Starlette:
     from postel.web.webmail import build
 
@@ -68,6 +71,8 @@ def _webmail_app(
         limiter=limiter,
         feed=feed,
         mtastsdb=mtastsdb,
+        own_sessions=webmail_sessions,
+        passwords=passwords,
     )
 
 
@@ -87,24 +92,40 @@ def build_app(
     queue: QueueRunner | None = None,
     submitter: Submitter | None = None,
     challenges: ChallengeSource | None = None,
-    feed: ChangeFeed | None = None,
+    feed: LiveFeed | None = None,
     resultdb: TLSResults | None = None,
     mtastsdb: MTASTSDB | None = None,
+    webmail_sessions: SessionStore | None = None,
+    passwords: PasswordStore | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
     between listeners. *autoconfig*: client settings (postel.web.autoconfig). *feed*:
     the store's postel.store.notify.ChangeFeed, for the webmail's live updates (none
     without it). *mtastsdb*: the MTA-STS cache for the webmail's recipient security
-    (else it opens its own)."""
-    sessions = sessions or SessionStore()
+    (else it opens its own). *webmail_sessions*: the webmail's own session store
+    (else a new one in memory). *passwords*: the accounts' passwords (else
+    auth.db of the data directory)."""
+    sessions = sessions if sessions is not None else SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
     routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=str(STATIC_DIR)))]
     if admin:
         routes.append(Mount("/admin", routes=admin_routes()))
     webmail_app = (
-        _webmail_app(cfg, store, resolver, sessions, queue, submitter, limiter, feed, mtastsdb)
+        _webmail_app(
+            cfg,
+            store,
+            resolver,
+            sessions,
+            queue,
+            submitter,
+            limiter,
+            feed,
+            mtastsdb,
+            webmail_sessions,
+            passwords,
+        )
         if webmail
         else None
     )
@@ -154,5 +175,6 @@ def build_app(
         check_options=check_options,
         queue=queue,
         resultdb=resultdb,
+        passwords=passwords,
     )
     return app

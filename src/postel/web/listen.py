@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from postel.queue import QueueRunner
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import PasswordStore
+    from postel.store.notify import LiveFeed
 
 log = logging.getLogger("postel.web")
 
@@ -85,10 +86,12 @@ async def start_web(
     sockets: Mapping[tuple[str, str, str], socket.socket] | None = None,
     challenges: ChallengeSource | None = None,
     reloaders: dict[str, ReloadingContext] | None = None,
-    feed: ChangeFeed | None = None,
+    feed: LiveFeed | None = None,
     resultdb: TLSResults | None = None,
     limiter: LoginLimiter | None = None,
     mtastsdb: MTASTSDB | None = None,
+    session_stores: Callable[[str], SessionStore] | None = None,
+    passwords: PasswordStore | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
@@ -96,8 +99,11 @@ async def start_web(
 
     HTTPS listeners follow their certificate files (postel.tlsreload) and answer
     TLS-ALPN-01 challenges of *challenges*; their contexts go in *reloaders*.
-    *limiter* and *mtastsdb*: the process's own (postel.wiring); else opened here."""
-    sessions = SessionStore()
+    *limiter* and *mtastsdb*: the process's own (postel.wiring); else opened here.
+    *session_stores*: the session store of a scope ("admin", "webmail"), when
+    not in this process's memory (on PostgreSQL: shared by the nodes).
+    *passwords*: the accounts' passwords, when not the data directory's auth.db."""
+    sessions = session_stores("admin") if session_stores is not None else SessionStore()
     if limiter is None:
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
@@ -131,6 +137,8 @@ async def start_web(
             challenges=challenges,
             feed=feed,
             mtastsdb=mtastsdb,
+            webmail_sessions=session_stores("webmail") if session_stores is not None else None,
+            passwords=passwords,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

@@ -66,7 +66,7 @@ def set_session_cookie(
     )
 
 
-def login_form(
+async def login_form(
     request: Request,
     sessions: SessionStore,
     render: Callable[[], Response],
@@ -82,18 +82,18 @@ def login_form(
         return redirect(safe_next(request.query_params.get(NEXT_FIELD, ""), prefix))
     if session is None:
         host = request.client.host if request.client else ""
-        session = sessions.new(client=client_key(host) or host)
+        session = await sessions.anew(client=client_key(host) or host)
         request.state.session = session
     response = render()
     set_session_cookie(request, response, session, cookie=cookie, prefix=prefix)
     return response
 
 
-def logout(request: Request, sessions: SessionStore, *, cookie: str, prefix: str) -> Response:
+async def logout(request: Request, sessions: SessionStore, *, cookie: str, prefix: str) -> Response:
     """End the session and clear its cookie; back to the login page."""
     session = session_of(request)
     if session is not None:
-        sessions.delete(session.id)
+        await sessions.adelete(session.id)
     response = redirect(f"{prefix}/login")
     response.delete_cookie(cookie, path=prefix)
     return response

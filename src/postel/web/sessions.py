@@ -1,4 +1,6 @@
-"""Server-side sessions: random ids in a cookie, everything else in memory.
+"""Server-side sessions: random ids in a cookie, everything else in memory
+(on the PostgreSQL store: in its database, shared by the nodes, see
+postel.pg.websessions).
 
 A session carries its CSRF token. Ids are 32 random bytes (base64url);
 sessions expire when idle and after an absolute lifetime.
@@ -191,3 +193,26 @@ class SessionStore:
     def delete(self, sid: str) -> None:
         if self._users.remove(sid) is None:
             self._anonymous.remove(sid)
+
+    # -- what the web apps call: awaitable, so that a store shared by several
+    # nodes (postel.pg.websessions) can ask its database. Here: the above.
+
+    async def aget(self, sid: str | None) -> Session | None:
+        return self.get(sid)
+
+    async def anew(self, user: str = "", client: str = "") -> Session:
+        return self.new(user, client)
+
+    async def alogin(
+        self, old: Session | None, user: str, data: dict[str, str] | None = None
+    ) -> Session:
+        """:meth:`login`, the new session carrying *data*."""
+        s = self.login(old, user)
+        s.data.update(data or {})
+        return s
+
+    async def adelete(self, sid: str) -> None:
+        self.delete(sid)
+
+    async def aalive(self, sid: str) -> bool:
+        return self.alive(sid)

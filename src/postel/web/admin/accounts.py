@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +20,7 @@ from postel.store.accountsfile import (
     static_references,
     validate_domains,
 )
-from postel.store.credentials import Credentials
+from postel.store.credentials import Credentials, PasswordStore
 from postel.store.errors import CredentialsError, StoreError
 from postel.web.admin.configedit import apply_domains_edit
 from postel.web.admin.guard import field, flash, page, redirect, render
@@ -29,19 +31,26 @@ log = logging.getLogger("postel.web")
 
 MIN_PASSWORD_LENGTH = 8
 
+T = TypeVar("T")
 
-def _credentials(request: Request) -> Credentials:
-    return Credentials(admin_state(request).cfg.datadir.auth_db)
+
+def _with_passwords(request: Request, use: Callable[[PasswordStore], T]) -> T:
+    """*use* on the server's passwords (on PostgreSQL, those of every node),
+    else on auth.db opened for the call. Blocking: from a thread."""
+    shared = admin_state(request).passwords
+    if shared is not None:
+        return use(shared)
+    creds = Credentials(admin_state(request).cfg.datadir.auth_db)
+    try:
+        return use(creds)
+    finally:
+        creds.close()
 
 
 @page
 async def index(request: Request) -> Response:
     st = admin_state(request)
-    creds = _credentials(request)
-    try:
-        with_password = set(creds.accounts())
-    finally:
-        creds.close()
+    with_password = set(await asyncio.to_thread(_with_passwords, request, lambda c: c.accounts()))
     rows = [
         (name, acc, name in with_password) for name, acc in sorted(st.cfg.domains.accounts.items())
     ]
@@ -49,11 +58,7 @@ async def index(request: Request) -> Response:
 
 
 def _set_password(request: Request, name: str, password: str) -> None:
-    creds = _credentials(request)
-    try:
-        creds.set_password(name, password)
-    finally:
-        creds.close()
+    _with_passwords(request, lambda c: c.set_password(name, password))
 
 
 @page
@@ -122,11 +127,7 @@ async def remove(request: Request) -> Response:
         except EditError as exc:
             flash(request, f"Not removed: {exc}", "error")
             return redirect("/admin/accounts")
-        creds = _credentials(request)
-        try:
-            creds.remove(name)
-        finally:
-            creds.close()
+        await asyncio.to_thread(_with_passwords, request, lambda c: c.remove(name))
     log.info("account removed", extra={"account": name})
     flash(request, f"Account {name} removed; its messages are kept in the data directory.")
     for alias in alias_references(old, acc.addresses):

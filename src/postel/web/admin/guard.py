@@ -91,7 +91,7 @@ def _guard(h: Handler, public: bool) -> Handler:
         st: AdminState = admin_state(request)
         if not listener_allows_admin(request, st.internal):
             return forbidden("the admin is only served on internal listeners and loopback")
-        session = st.sessions.get(request.cookies.get(COOKIE))
+        session = await st.sessions.aget(request.cookies.get(COOKIE))
         request.state.session = session
         if not public and (session is None or not session.authenticated):
             if request.method in ("GET", "HEAD"):

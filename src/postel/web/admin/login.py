@@ -36,7 +36,7 @@ def set_cookie(request: Request, response: Response, session: Session) -> None:
 
 @public_page
 async def login_form(request: Request) -> Response:
-    return loginflow.login_form(
+    return await loginflow.login_form(
         request,
         admin_state(request).sessions,
         lambda: render(request, "admin/login.html", error="", next=next_of(request)),
@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
         )
     await st.limiter.succeeded(attempt)
     metrics.authentication("http", "success")
-    session = st.sessions.login(session_of(request), "admin")
+    session = await st.sessions.alogin(session_of(request), "admin")
     log.info("admin logged in", extra={"client": client})
     response = redirect(next_of(request))
     set_cookie(request, response, session)
@@ -86,4 +86,6 @@ async def login(request: Request) -> Response:
 
 @page
 async def logout(request: Request) -> Response:
-    return loginflow.logout(request, admin_state(request).sessions, cookie=COOKIE, prefix=PREFIX)
+    return await loginflow.logout(
+        request, admin_state(request).sessions, cookie=COOKIE, prefix=PREFIX
+    )

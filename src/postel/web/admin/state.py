@@ -19,6 +19,7 @@ from postel.web.templating import Templates
 if TYPE_CHECKING:
     from postel.queue import QueueRunner
     from postel.store.api import Accounts
+    from postel.store.credentials import PasswordStore
 
 COOKIE = "postel_admin"
 PREFIX = "/admin"
@@ -37,6 +38,7 @@ class AdminState:
     queue: QueueRunner | None = None  # the server's runner; None: entries opened from the data dir
     resultdb: TLSResults | None = None  # the server's TLS results; None: opened per request
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    passwords: PasswordStore | None = None  # None: auth.db of the data directory
 
 
 def admin_state(request: Request) -> AdminState:

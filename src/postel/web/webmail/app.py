@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from postel.queue import QueueRunner, QueueSubmitter
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import PasswordStore
+    from postel.store.notify import LiveFeed
 
 log = logging.getLogger("postel.web")
 
@@ -109,13 +110,18 @@ def build(
     mtastsdb: MTASTSDB | None = None,
     limiter: LoginLimiter | None = None,
     https_port: int = 443,
-    feed: ChangeFeed | None = None,
+    feed: LiveFeed | None = None,
+    own_sessions: SessionStore | None = None,
+    passwords: PasswordStore | None = None,
 ) -> Starlette:
     """The webmail ASGI app. *sessions* is ignored on purpose: account sessions live
     in their own store so that no webmail session can ever pass as an admin session.
     *submitter* (or *queue*) is where sent mail goes; default: the data directory's
     queue, delivered by the server's queue loop. *feed*: the store's ChangeFeed
-    (postel.store.notify) for live updates; without it /events answers 503."""
+    (postel.store.notify) for live updates; without it /events answers 503.
+    *own_sessions*: the webmail's session store (default: a new one in memory;
+    on PostgreSQL the one the nodes share). *passwords*: the accounts'
+    passwords (default: auth.db of the data directory)."""
     del sessions
     if submitter is None:
         if queue is not None:
@@ -133,7 +139,7 @@ def build(
         cfg=cfg,
         store=store,
         resolver=resolver,
-        sessions=SessionStore(),
+        sessions=own_sessions if own_sessions is not None else SessionStore(),
         limiter=limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings()),
         templates=Templates(),
         submitter=submitter,
@@ -143,6 +149,7 @@ def build(
         addresses=internal_networks(cfg),
         feed=feed,
         trainer=trainer_for(cfg),
+        passwords=passwords,
     )
     return app
 

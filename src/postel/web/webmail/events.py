@@ -122,7 +122,7 @@ async def _stream(
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
-            if not st.sessions.alive(sid):
+            if not await st.sessions.aalive(sid):
                 yield "event: end\ndata: {}\n\n"
                 return
             try:
@@ -136,7 +136,7 @@ async def _stream(
                     batch = await asyncio.wait_for(sub.next_batch(), HEARTBEAT)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
-                    if not st.sessions.alive(sid):
+                    if not await st.sessions.aalive(sid):
                         break
                     continue
                 if batch is None:  # the feed stopped: the server is stopping

@@ -70,7 +70,7 @@ def page(
         @functools.wraps(h)
         async def endpoint(request: Request) -> Response:
             st = state_of(request)
-            session = st.sessions.get(request.cookies.get(COOKIE))
+            session = await st.sessions.aget(request.cookies.get(COOKIE))
             request.state.session = session
             if not public and (session is None or not session.authenticated):
                 if api:

@@ -46,7 +46,7 @@ def verify(auth_db: object, account: str, password: str) -> bool:
 
 @page(public=True)
 async def login_form(request: Request) -> Response:
-    return loginflow.login_form(
+    return await loginflow.login_form(
         request,
         state_of(request).sessions,
         lambda: render(request, "webmail/login.html", error="", address="", next=next_of(request)),
@@ -83,9 +83,11 @@ async def login(request: Request) -> Response:
     ok = False
     if password:
         # Verify even for unknown addresses so timing does not tell which exist.
-        ok = await asyncio.to_thread(
-            verify, st.cfg.datadir.auth_db, account or "\x00unknown", password
-        )
+        name = account or "\x00unknown"
+        if st.passwords is not None:  # the server's (on PostgreSQL, every node's)
+            ok = await asyncio.to_thread(st.passwords.verify, name, password)
+        else:
+            ok = await asyncio.to_thread(verify, st.cfg.datadir.auth_db, name, password)
     if not ok or account is None:
         log.info("webmail login failed", extra={"client": client})
         metrics.authentication("http", "failure")
@@ -100,8 +102,7 @@ async def login(request: Request) -> Response:
         )
     await st.limiter.succeeded(attempt)
     metrics.authentication("http", "success")
-    session = st.sessions.login(session_of(request), account)
-    session.data["address"] = address.lower()
+    session = await st.sessions.alogin(session_of(request), account, {"address": address.lower()})
     log.info("webmail login", extra={"client": client, "account": account})
     response = redirect(next_of(request))
     set_cookie(request, response, session)
@@ -110,4 +111,4 @@ async def login(request: Request) -> Response:
 
 @page
 async def logout(request: Request) -> Response:
-    return loginflow.logout(request, state_of(request).sessions, cookie=COOKIE, prefix=PREFIX)
+    return await loginflow.logout(request, state_of(request).sessions, cookie=COOKIE, prefix=PREFIX)

@@ -73,7 +73,8 @@ async def mailbox(request: Request) -> Response:
     try:
         boxes: list[MailboxInfo] = await asyncio.to_thread(acc.mailboxes)
         threads, older, newer = await asyncio.to_thread(load_page, acc, name, before, after)
-        info = next((b for b in boxes if b.name == acc.mailbox(name).name), None)
+        current = (await asyncio.to_thread(acc.mailbox, name)).name
+        info = next((b for b in boxes if b.name == current), None)
     except MailboxNotFound:
         return not_found_page(request, f"mailbox {name!r}")
     except StoreError as exc:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from postel.mtastsdb import MTASTSDB
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
-    from postel.store.notify import ChangeFeed
+    from postel.store.credentials import PasswordStore
+    from postel.store.notify import LiveFeed
 
 COOKIE = "postel_webmail"
 PREFIX = "/webmail"
@@ -46,9 +47,10 @@ class WebmailState:
     mtasts_ssl: ssl.SSLContext | None = None
     https_port: int = 443
     addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from
-    feed: ChangeFeed | None = None  # live updates (webmail/events.py)
+    feed: LiveFeed | None = None  # live updates (webmail/events.py)
     trainer: Trainer | None = None  # the junk filter learns from moves and reads
     streams: StreamSlots = field(default_factory=StreamSlots)
+    passwords: PasswordStore | None = None  # None: auth.db of the data directory
 
 
 def state_of(request: Request) -> WebmailState:

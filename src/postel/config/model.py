@@ -617,7 +617,7 @@ class StorageConfig(Strict):
     )
     queue_lease: float = Field(
         600.0,
-        ge=10,
+        ge=3,
         le=86400,
         description="Seconds a node holds the outgoing queue entries it claimed for a "
         "delivery attempt (renewed as each attempt starts). When a node stops mid-delivery, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postel.errors import PostelError
+from postel.queue.errors import QueueUnavailable
 
 
 class PgError(PostelError):
@@ -24,3 +25,8 @@ class PgSchemaTooNew(PgError):
 
 class PgMigrationFailed(PgError):
     """A migration step failed; its transaction was rolled back."""
+
+
+class PgQueueUnavailable(PgError, QueueUnavailable):
+    """The outgoing queue's database cannot be reached (no connection within
+    connect_timeout, or the connection broke)."""

@@ -15,9 +15,17 @@ log = logging.getLogger("postel.pg")
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a psycopg error (libpq adds hints on further lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connection_options(settings: PgSettings) -> dict[str, object]:
+    """Options of the pools' connections: autocommit (transactions are
+    explicit) and libpq's connect_timeout, so that a database host that does
+    not answer (a partition) fails a connection attempt in bounded time."""
+    return {"autocommit": True, "connect_timeout": max(1, int(settings.connect_timeout))}
 
 
 async def connect(settings: PgSettings) -> Conn:
@@ -29,7 +37,7 @@ async def connect(settings: PgSettings) -> Conn:
             connect_timeout=max(1, int(settings.connect_timeout)),
         )
     except psycopg.Error as exc:
-        raise PgConnectError(f"PostgreSQL {settings.where}: {_first_line(exc)}") from None
+        raise PgConnectError(f"PostgreSQL {settings.where}: {first_line(exc)}") from None
 
 
 async def open_pool(settings: PgSettings) -> AsyncConnectionPool[Conn]:
@@ -39,14 +47,17 @@ async def open_pool(settings: PgSettings) -> AsyncConnectionPool[Conn]:
         settings.conninfo(),
         min_size=settings.pool_min,
         max_size=settings.pool_max,
-        kwargs={"autocommit": True},
+        kwargs=connection_options(settings),
         open=False,
         name=settings.where,
+        # A caller waits this long for a connection, then fails (SMTP: 451)
+        # instead of psycopg_pool's default 30 s while the database is down.
+        timeout=settings.connect_timeout,
     )
     try:
         await pool.open(wait=True, timeout=settings.connect_timeout)
     except Exception as exc:
         await pool.close()
-        raise PgConnectError(f"PostgreSQL {settings.where}: {_first_line(exc)}") from None
+        raise PgConnectError(f"PostgreSQL {settings.where}: {first_line(exc)}") from None
     log.info("connected", extra={"db": settings.where, "pool_max": settings.pool_max})
     return pool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from postel.errors import PostelError
 from postel.queue.errors import QueueUnavailable
+from postel.store.errors import StoreUnavailable
 
 
 class PgError(PostelError):
@@ -25,6 +26,11 @@ class PgSchemaTooNew(PgError):
 
 class PgMigrationFailed(PgError):
     """A migration step failed; its transaction was rolled back."""
+
+
+class PgStoreUnavailable(PgError, StoreUnavailable):
+    """The database of accounts, mail and passwords cannot be reached (no
+    connection within connect_timeout, or the connection broke)."""
 
 
 class PgQueueUnavailable(PgError, QueueUnavailable):

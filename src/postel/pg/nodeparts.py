@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
+from postel.pg.pool import reachable
 from postel.pg.syncstore import PgMailStore
 from postel.store.errors import OverQuota, UnknownAccount
 from postel.store.message import Message
@@ -54,7 +55,8 @@ def _on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[object, object, T]
     if running is loop:
         coro.close()
         raise NotOnPostgreSQL("PostgreSQL store: a blocking call made on the event loop's thread")
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    with reachable("PostgreSQL store"):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
 class PgAccounts:
@@ -112,8 +114,9 @@ class PgAccounts:
         done: list[tuple[str, Message]] = []
         for name, mailbox in targets:
             try:
-                account = await self._account(name)
-                msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
+                with reachable(f"account {name!r}"):
+                    account = await self._account(name)
+                    msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
             except Exception as exc:  # the database gone, a bad mailbox name
                 return done, exc
             done.append((name, msg))

@@ -84,6 +84,8 @@ def open_queue_pool(settings: PgSettings) -> ConnectionPool[SyncConn]:
         open=False,
         name=f"{settings.where} queue",
         timeout=settings.connect_timeout,  # then PgQueueUnavailable, not a 30 s wait
+        check=ConnectionPool.check_connection,  # none broken by a restart handed out
+        reconnect_timeout=settings.connect_timeout,  # as postel.pg.pool.open_pool
     )
     try:
         pool.open(wait=True, timeout=settings.connect_timeout)

@@ -256,8 +256,13 @@ class QueueRunner:
                     await self._attempt(domain, group)
                 except asyncio.CancelledError:
                     raise
-                except QueueUnavailable as exc:  # retried once the store is back
-                    log.warning("queue attempt not run", extra={"domain": domain, "err": str(exc)})
+                except QueueUnavailable as exc:
+                    # Not started, or its outcome not recorded: the entries
+                    # stay as they were and are tried again once the store is back.
+                    log.warning(
+                        "queue attempt interrupted: store unavailable",
+                        extra={"domain": domain, "err": str(exc)},
+                    )
                 except Exception as exc:
                     log.exception(
                         "queue attempt failed", extra={"domain": domain, "err": repr(exc)}

@@ -34,7 +34,7 @@ def _restore_logging() -> Iterator[None]:
     levels = _package_levels()
     foreign = {
         name: (list(lg.handlers), lg.level, lg.propagate)
-        for name in log.FOREIGN_LOGGERS
+        for name in (*log.FOREIGN_LOGGERS, *log.QUIET_LOGGERS)
         for lg in [logging.getLogger(name)]
     }
     yield

@@ -48,6 +48,16 @@ class Cluster:
     port: int
     password: str
     password_file: Path  # holds *password*, readable by the test process
+    durable: bool = False
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the postmaster (pg_ctl stop -m *mode*: "fast" or "immediate"),
+        as an operator or a crash would; :meth:`start_server` starts it again."""
+        _stop(self.root, _owner(), mode)
+
+    def start_server(self) -> None:
+        """Start the stopped postmaster again on the same port."""
+        _pg_ctl_start(self.root, _owner(), self.durable, self.port)
 
     def dsn(self, dbname: str, *, with_password: bool = True) -> str:
         pw = f" password={self.password}" if with_password else ""
@@ -104,35 +114,39 @@ def _run(owner: pwd.struct_passwd | None, args: list[str], timeout: float) -> No
         raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
+def _pg_ctl_start(root: Path, owner: pwd.struct_passwd | None, durable: bool, port: int) -> None:
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -p {port} "
+        f"-c unix_socket_directories={root / 'sock'} -c max_connections=200"
+    )
+    if not durable:  # tests: speed over durability (nothing here outlives the run)
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    _run(
+        owner,
+        [
+            str(PG_BIN / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            str(START_TIMEOUT),
+            "-D",
+            str(root / "data"),
+            "-l",
+            str(root / "postgres.log"),
+            "-o",
+            opts,
+        ],
+        START_TIMEOUT + 10,
+    )
+
+
 def _start(root: Path, owner: pwd.struct_passwd | None, durable: bool) -> int:
     """Start the postmaster on a free port (retried: another process may take
     the port between the probe and the start)."""
     for _ in range(5):
         port = _free_port()
-        opts = (
-            f"-c listen_addresses=127.0.0.1 -p {port} "
-            f"-c unix_socket_directories={root / 'sock'} -c max_connections=200"
-        )
-        if not durable:  # tests: speed over durability (nothing here outlives the run)
-            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
-            _run(
-                owner,
-                [
-                    str(PG_BIN / "pg_ctl"),
-                    "start",
-                    "-w",
-                    "-t",
-                    str(START_TIMEOUT),
-                    "-D",
-                    str(root / "data"),
-                    "-l",
-                    str(root / "postgres.log"),
-                    "-o",
-                    opts,
-                ],
-                START_TIMEOUT + 10,
-            )
+            _pg_ctl_start(root, owner, durable, port)
         except RuntimeError:
             log = (root / "postgres.log").read_text(errors="replace")
             if "could not bind" in log or "Address already in use" in log:
@@ -142,10 +156,10 @@ def _start(root: Path, owner: pwd.struct_passwd | None, durable: bool) -> int:
     raise RuntimeError(f"{root}: no free port for PostgreSQL after 5 tries")
 
 
-def _stop(root: Path, owner: pwd.struct_passwd | None) -> None:
+def _stop(root: Path, owner: pwd.struct_passwd | None, mode: str = "fast") -> None:
     _run(
         owner,
-        [str(PG_BIN / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(root / "data")],
+        [str(PG_BIN / "pg_ctl"), "stop", "-m", mode, "-w", "-D", str(root / "data")],
         START_TIMEOUT + 10,
     )
 
@@ -224,7 +238,7 @@ def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
         )
         port = _start(root, owner, durable)
         started = True
-        cluster = Cluster(root, port, password, password_file)
+        cluster = Cluster(root, port, password, password_file, durable)
         with cluster.admin() as conn:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(

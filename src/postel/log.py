@@ -335,7 +335,11 @@ class LogfmtHandler(logging.StreamHandler[TextIO]):
         logsafety.note_handler_failure(record)
 
 
-FOREIGN_LOGGERS = ("uvicorn", "asyncio")
+FOREIGN_LOGGERS = ("uvicorn", "asyncio", "psycopg")
+# Foreign loggers kept quieter than warnings: psycopg_pool warns at each of
+# its reconnection attempts while a database is down (plain text, several
+# lines); postel logs such an outage once itself (postel.pg).
+QUIET_LOGGERS = {"psycopg.pool": logging.ERROR}
 
 
 def configure(
@@ -378,6 +382,10 @@ def configure(
         foreign.propagate = False
         if foreign.level == logging.NOTSET:
             foreign.setLevel(logging.WARNING)
+    for name, quiet_level in QUIET_LOGGERS.items():
+        quiet = logging.getLogger(name)
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(quiet_level)
     return handler
 
 

@@ -173,3 +173,19 @@ def test_library_warnings_are_logfmt_with_cid_and_traceback() -> None:
     assert lines[0].startswith('l=error m="Exception in ASGI application" err=boom traceback=')
     assert "RuntimeError: boom" in lines[0] and lines[0].endswith("pkg=uvicorn.error cid=2a")
     assert lines[1] == 'l=warn m="Task was destroyed" pkg=asyncio cid=2a'
+
+
+def test_psycopg_warnings_are_logfmt_and_its_pool_reconnect_attempts_quiet() -> None:
+    """psycopg's warnings went to the last-resort handler as plain text of
+    several lines; its pool warns at every reconnection attempt while the
+    database is down (postel logs such an outage once itself)."""
+    out = io.StringIO()
+    log.configure("info", stream=out)
+    logging.getLogger("psycopg").warning("error resetting connection: %s", "gone\n\thint")
+    logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "db", "refused")
+    logging.getLogger("psycopg.pool").error("pool failed")
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        'l=warn m="error resetting connection: gone\\n\\thint" pkg=psycopg',
+        'l=error m="pool failed" pkg=psycopg.pool',
+    ]

@@ -15,6 +15,7 @@ from queuehelpers import MESSAGE, T0, Clock, migrate_db, pg_node
 
 from postel.config import Config, load_config
 from postel.delivery import DeliveryOutcome, DeliveryRequest, RecipientOutcome
+from postel.pg.errors import PgQueueUnavailable
 from postel.pg.queue import PgQueueEntries
 from postel.pg.settings import PgSettings
 from postel.queue import OutcomeRecorder, QueueRunner
@@ -124,24 +125,36 @@ async def test_two_runners_deliver_each_entry_once(env: Env) -> None:
     assert left.last_code == 451 and left.next_attempt > T0
 
 
-async def test_a_node_stopped_mid_delivery_leaves_its_entries_to_another(env: Env) -> None:
-    """Node a claims and starts an attempt, then stops answering (its attempt
-    never ends); node b delivers once a's lease has ended, and a's late
-    outcome changes nothing."""
-    stuck_started = asyncio.Event()
-    release = asyncio.Event()
+class Stuck(Deliverer):
+    """An attempt that lasts until *release* is set, then fails temporarily."""
 
-    class Stuck(Deliverer):
-        async def deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
-            stuck_started.set()
-            await release.wait()
-            return DeliveryOutcome(
-                tuple(RecipientOutcome(r, "temporary", 451, "4.4.1", "late") for r in req.rcpts)
-            )
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
 
+    async def deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
+        self.started.set()
+        await self.release.wait()
+        return DeliveryOutcome(
+            tuple(RecipientOutcome(r, "temporary", 451, "4.4.1", "late") for r in req.rcpts)
+        )
+
+
+async def test_a_node_cut_off_mid_delivery_leaves_its_entries_to_another(env: Env) -> None:
+    """Node a claims and starts an attempt, then loses the database (its
+    attempt never ends, its lease renewals fail); node b delivers once a's
+    lease has ended, and a's late outcome changes nothing."""
+    stuck = Stuck()
+    stuck_started, release = stuck.started, stuck.release
     db = Deliverer()
-    a = env.runner("a", Stuck(), lease=1.0)
+    a = env.runner("a", stuck, lease=1.0)
     a_entries = env.nodes[0]
+
+    def cut_off() -> None:
+        raise PgQueueUnavailable("PostgreSQL test: queue: cut off")
+
+    a_entries.renew_claims = cut_off  # type: ignore[method-assign]
     ids = await asyncio.to_thread(
         a_entries.add, "alice", "alice@example.org", ["a@x.test", "b@x.test"], MESSAGE
     )
@@ -155,6 +168,28 @@ async def test_a_node_stopped_mid_delivery_leaves_its_entries_to_another(env: En
     await a.stop(timeout=5)
     assert await asyncio.to_thread(a_entries.entries) == []
     assert ids
+
+
+async def test_an_attempt_longer_than_the_lease_keeps_its_claim(env: Env) -> None:
+    """Node a's attempt lasts three times its lease; a renews the lease while
+    the attempt runs, so node b, looking for work all the while, never takes
+    the entry; a's outcome is recorded."""
+    stuck = Stuck()
+    db = Deliverer()
+    a = env.runner("a", stuck, lease=1.0)
+    a_entries = env.nodes[0]
+    (entry,) = await asyncio.to_thread(
+        a_entries.add, "alice", "alice@example.org", ["a@x.test"], MESSAGE
+    )
+    a.start()
+    await asyncio.wait_for(stuck.started.wait(), 10)
+    b = env.runner("b", db)
+    b.start()
+    await asyncio.sleep(3.0)
+    assert db.delivered == []
+    stuck.release.set()
+    await _until(lambda: a_entries.get(entry).last_error == "late")
+    assert db.delivered == []
 
 
 async def test_the_message_is_fetched_off_the_event_loop(env: Env) -> None:

@@ -613,16 +613,21 @@ class StorageConfig(Strict):
         10, ge=1, le=200, description="Most connections each postel node keeps open."
     )
     connect_timeout: float = Field(
-        10.0, gt=0, le=120, description="Seconds to wait for a connection to the database."
+        10.0,
+        gt=0,
+        le=120,
+        description="Seconds to wait for a connection to the database, also for a free "
+        "one from the node's pool: while the database is down, SMTP answers 4xx and IMAP "
+        "NO [UNAVAILABLE] after at most this long.",
     )
     queue_lease: float = Field(
         600.0,
-        ge=10,
+        ge=3,
         le=86400,
         description="Seconds a node holds the outgoing queue entries it claimed for a "
-        "delivery attempt (renewed as each attempt starts). When a node stops mid-delivery, "
-        "its entries are due again for the other nodes once the lease ends; keep it longer "
-        "than one delivery attempt takes.",
+        "delivery attempt (renewed as each attempt starts, and every third of it while "
+        "attempts run). When a node stops or loses the database mid-delivery, its entries "
+        "are due again for the other nodes once the lease ends.",
     )
     node_id: str = Field(
         "",

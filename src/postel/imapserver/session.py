@@ -36,7 +36,13 @@ from postel.imapserver.sessionbase import (
 from postel.imapserver.storing import StoringCommands
 from postel.metrics import record as metrics
 from postel.store import StoreError
-from postel.store.errors import InvalidFlag, MailboxExists, MailboxNotFound, OverQuota
+from postel.store.errors import (
+    InvalidFlag,
+    MailboxExists,
+    MailboxNotFound,
+    OverQuota,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("postel.imapserver")
 
@@ -163,6 +169,12 @@ class Session(
                 self.no(cmd.tag, str(exc), "UNKNOWN-CTE")
             except OverQuota as exc:  # APPEND, COPY (RFC 9208 §4.3)
                 self.no(cmd.tag, one_line(str(exc)), "OVERQUOTA")
+            except StoreUnavailable as exc:  # RFC 5530 §3: a subsystem is down
+                log.warning(
+                    "imap command failed: store unavailable",
+                    extra={"command": cmd.name, "ip": self.ip, "err": str(exc)},
+                )
+                self.no(cmd.tag, f"{cmd.name}: the mail store is unavailable", "UNAVAILABLE")
             except StoreError as exc:
                 self.no(cmd.tag, one_line(str(exc)), "CANNOT")
             except (SessionClosed, ConnectionError, CorruptStream, EOFError, TimeoutError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from postel.errors import PostelError
+from postel.queue.errors import QueueUnavailable
+from postel.store.errors import StoreUnavailable
 
 
 class PgError(PostelError):
@@ -34,3 +36,13 @@ class PgCopyError(PgError):
 class PgVerifyError(PgError):
     """`postel verifydata` could not read the PostgreSQL store (a permission
     problem, a lost connection)."""
+
+
+class PgStoreUnavailable(PgError, StoreUnavailable):
+    """The database of accounts, mail and passwords cannot be reached (no
+    connection within connect_timeout, or the connection broke)."""
+
+
+class PgQueueUnavailable(PgError, QueueUnavailable):
+    """The outgoing queue's database cannot be reached (no connection within
+    connect_timeout, or the connection broke)."""

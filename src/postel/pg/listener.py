@@ -19,7 +19,7 @@ import logging
 
 from postel.pg import notify
 from postel.pg.errors import PgError
-from postel.pg.pool import connect
+from postel.pg.pool import connect, first_line
 from postel.pg.settings import PgSettings
 
 log = logging.getLogger("postel.pg")
@@ -103,14 +103,18 @@ class ChangeListener:
 
     async def _run(self) -> None:
         delay = RETRY_MIN
+        down = False  # one warning per outage; the retries meanwhile at debug
         while True:
             try:
                 conn = await connect(self.settings)
             except PgError as exc:
-                log.warning(
+                level = logging.DEBUG if down else logging.WARNING
+                log.log(
+                    level,
                     "change listener cannot connect",
                     extra={"err": str(exc), "retry_in": delay},
                 )
+                down = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
@@ -119,6 +123,9 @@ class ChangeListener:
                 self.listening = True
                 self._connected.set()
                 delay = RETRY_MIN
+                if down:
+                    log.info("change listener listening again")
+                down = False
                 self._wake(None)  # whatever was sent while not listening
                 async for note in conn.notifies():
                     try:
@@ -129,7 +136,11 @@ class ChangeListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # psycopg.OperationalError: the connection broke
-                log.warning("change listener lost its connection", extra={"err": repr(exc)})
+                if not down:
+                    log.warning(
+                        "change listener lost its connection", extra={"err": first_line(exc)}
+                    )
+                down = True
             finally:
                 self.listening = False
                 with contextlib.suppress(Exception):

@@ -31,6 +31,7 @@ from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
 from postel.pg.newmessage import Prepared, insert_message, prepare
+from postel.pg.pool import reachable
 from postel.pg.syncstore import PgMailStore
 from postel.store.errors import OverQuota, UnknownAccount
 from postel.store.message import Message
@@ -60,7 +61,8 @@ def _on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[object, object, T]
     if running is loop:
         coro.close()
         raise NotOnPostgreSQL("PostgreSQL store: a blocking call made on the event loop's thread")
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    with reachable("PostgreSQL store"):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
 class PgAccounts:
@@ -131,10 +133,13 @@ class PgAccounts:
         prepared: dict[str, Prepared] = {}
         for name, mailbox in targets:
             try:
-                msg = await self._deliver_existing(name, mailbox, data, prepared, requiretls)
-                if msg is None:  # the account or the mailbox is new: made on the way
-                    account = await self._account(name)
-                    msg = await account.deliver(mailbox, data, requiretls=requiretls, create=True)
+                with reachable(f"account {name!r}"):
+                    msg = await self._deliver_existing(name, mailbox, data, prepared, requiretls)
+                    if msg is None:  # the account or the mailbox is new: made on the way
+                        account = await self._account(name)
+                        msg = await account.deliver(
+                            mailbox, data, requiretls=requiretls, create=True
+                        )
             except Exception as exc:  # the database gone, a bad mailbox name
                 return done, exc
             done.append((name, msg))

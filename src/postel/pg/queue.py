@@ -5,11 +5,14 @@ Claims are leases. :meth:`PgQueueEntries.claim_due` takes due entries with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (two nodes claiming at once skip each
 other's rows), marks them with this node's id, a fresh claim token and a lease
 end (the database's clock plus *lease* seconds), and commits. Each attempt's
-start renews the lease of its claim. An entry whose lease has ended is due
-again for any node: a node that died mid-delivery leaves its entries to the
-others. Outcomes are written only while the claim is still this node's (its
-id and token in the UPDATE): a node that lost its lease and finishes late
-does not overwrite the result of the node that claimed the entry after it.
+start renews the lease of its claim, and the runner renews the leases of all
+its claims every third of the lease while attempts run (:meth:`renew_claims`),
+so that an attempt longer than the lease keeps its entries. An entry whose
+lease has ended is due again for any node: a node that died (or stopped)
+mid-delivery leaves its entries to the others. Outcomes are written only
+while the claim is still this node's (its id and token in the UPDATE): a node
+that lost its lease and finishes late does not overwrite the result of the
+node that claimed the entry after it.
 
 Synchronous, as the Protocol is (the runner calls it in worker threads, the
 CLI directly), over a psycopg_pool ConnectionPool of its own; see
@@ -35,7 +38,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from postel.fsutil import write_private_copy
-from postel.pg.errors import PgConnectError
+from postel.pg.errors import PgConnectError, PgQueueUnavailable
+from postel.pg.pool import connection_options, first_line
 from postel.pg.queuerows import ENTRY_COLUMNS, col_time, to_entries
 from postel.pg.queuewake import QueueWake, publish
 from postel.pg.rows import col_bytes, col_int
@@ -76,16 +80,18 @@ def open_queue_pool(settings: PgSettings) -> ConnectionPool[SyncConn]:
         settings.conninfo(),
         min_size=1,
         max_size=settings.pool_max,
-        kwargs={"autocommit": True},
+        kwargs=connection_options(settings),
         open=False,
         name=f"{settings.where} queue",
+        timeout=settings.connect_timeout,  # then PgQueueUnavailable, not a 30 s wait
+        check=ConnectionPool.check_connection,  # none broken by a restart handed out
+        reconnect_timeout=settings.connect_timeout,  # as postel.pg.pool.open_pool
     )
     try:
         pool.open(wait=True, timeout=settings.connect_timeout)
     except Exception as exc:
         pool.close()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PgConnectError(f"PostgreSQL {settings.where}: {first}") from None
+        raise PgConnectError(f"PostgreSQL {settings.where}: {first_line(exc)}") from None
     return pool
 
 
@@ -116,8 +122,20 @@ class PgQueueEntries:
         self._claims: dict[int, uuid.UUID] = {}  # entry id -> token of this node's claim
 
     @contextlib.contextmanager
+    def _conn(self) -> Iterator[SyncConn]:
+        """A pooled connection; a database that cannot be reached (no
+        connection within connect_timeout, or one that broke) is
+        PgQueueUnavailable, one line, for the runner to wait on."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout too
+            where = f"PostgreSQL {self.where}: queue"
+            raise PgQueueUnavailable(f"{where}: {first_line(exc)}") from None
+
+    @contextlib.contextmanager
     def _tx(self) -> Iterator[SyncConn]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             yield conn
 
     # -- adding -----------------------------------------------------------
@@ -223,11 +241,11 @@ class PgQueueEntries:
 
     def entries(self) -> list[Entry]:
         """All entries, the next due first."""
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             return self._select(conn, "ORDER BY e.next_attempt, e.id")
 
     def get(self, entry_id: int) -> Entry:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             found = self._select(conn, "WHERE e.id = %s", (entry_id,))
         if not found:
             raise self._not_found(entry_id)
@@ -238,7 +256,7 @@ class PgQueueEntries:
 
     def counts(self) -> tuple[int, int]:
         """(entries, entries on hold)."""
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE hold) FROM queue_entry"
             ).fetchone()
@@ -353,7 +371,7 @@ class PgQueueEntries:
     def next_due(self) -> dt.datetime | None:
         """When the first unheld entry not claimed by this node is due: for an
         entry another node holds, not before its lease ends."""
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 "SELECT min(CASE WHEN lease_until > clock_timestamp()"
                 " THEN greatest(next_attempt, lease_until) ELSE next_attempt END)"
@@ -480,6 +498,28 @@ class PgQueueEntries:
         ).fetchall()
         return [col_int(r[0]) for r in rows]
 
+    @property
+    def renew_every(self) -> float | None:
+        """A third of the lease: two renewals may fail (a slow database)
+        before the lease ends."""
+        return self.lease / 3
+
+    def renew_claims(self) -> None:
+        """Extend the lease of every claim this node holds (attempts running,
+        and entries waiting in its jobs), so that an attempt longer than the
+        lease keeps its entries while the node runs. Claims another node has
+        taken over meanwhile are left alone."""
+        with self._lock:
+            tokens = sorted(set(self._claims.values()), key=str)
+        if not tokens:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE queue_entry SET lease_until = clock_timestamp() + make_interval(secs => %s)"
+                " WHERE claimed_by = %s AND claim = ANY(%s)",
+                (self.lease, self.node, tokens),
+            )
+
     def unclaim(self, ids: Collection[int]) -> None:
         """End this node's claims of *ids* without an outcome (a cancelled
         attempt): due again at once for any node. No database work when every
@@ -500,7 +540,7 @@ class PgQueueEntries:
 
     def message_bytes(self, msg_id: int) -> bytes | None:
         """The message's content; None when it is gone."""
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             row = conn.execute("SELECT data FROM queue_message WHERE id = %s", (msg_id,)).fetchone()
         return None if row is None else col_bytes(row[0])
 
@@ -521,7 +561,7 @@ class PgQueueEntries:
 
     def header_block(self, msg_id: int) -> bytes:
         """The message's header (for a DSN); empty when the message is gone."""
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             row = conn.execute(
                 "SELECT substring(data FROM 1 FOR %s) FROM queue_message WHERE id = %s",
                 (HEADER_LIMIT, msg_id),

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import psycopg
 
+from postel.pg.pool import first_line
+
 log = logging.getLogger("postel.pg")
 
 QUEUE_CHANNEL = "postel_queue"
@@ -68,6 +70,7 @@ class QueueWake:
     def _run(self) -> None:
         delay = RETRY_MIN
         reconnect = False
+        down = False  # one warning per outage; the retries meanwhile at debug
         while not self._stop.is_set():
             try:
                 conn = psycopg.connect(
@@ -76,16 +79,21 @@ class QueueWake:
                     connect_timeout=max(1, int(self._connect_timeout)),
                 )
             except psycopg.Error as exc:
-                log.warning(
+                log.log(
+                    logging.DEBUG if down else logging.WARNING,
                     "queue listener cannot connect",
-                    extra={"err": str(exc).strip().split("\n")[0], "retry_in": delay},
+                    extra={"err": first_line(exc), "retry_in": delay},
                 )
+                down = True
                 self._stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             try:
                 conn.execute(f"LISTEN {QUEUE_CHANNEL}")
                 delay = RETRY_MIN
+                if down:
+                    log.info("queue listener listening again")
+                down = False
                 if reconnect:
                     self._fire()  # whatever was added while the connection was down
                 reconnect = True
@@ -95,7 +103,11 @@ class QueueWake:
                         if note.payload != self.node:
                             self._fire()
             except psycopg.Error as exc:
-                log.warning("queue listener lost its connection", extra={"err": repr(exc)})
+                if not down:
+                    log.warning(
+                        "queue listener lost its connection", extra={"err": first_line(exc)}
+                    )
+                down = True
             finally:
                 self.listening.clear()
                 conn.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from postel.fsutil import write_private_copy
 from postel.pg.accountstore import PgAccount
 from postel.pg.errors import PgError
+from postel.pg.pool import reachable
 from postel.store.changes import MailboxChanges
 from postel.store.message import FlagsStored, MailboxInfo, Message
 
@@ -45,7 +46,8 @@ class PgMailStore:
             raise LoopThreadError(
                 f"account {self.account.name!r}: PgMailStore called on the event loop's thread"
             )
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        with reachable(f"account {self.account.name!r}"):
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def mailboxes(self) -> list[MailboxInfo]:
         return self._run(self.account.mailboxes())

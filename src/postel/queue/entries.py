@@ -89,6 +89,13 @@ class QueueEntries(Protocol):
     def begin_attempt(self, ids: Sequence[int]) -> None: ...
     def finish(self, done: Sequence[int], deferred: Sequence[Deferral]) -> None: ...
     def unclaim(self, ids: Collection[int]) -> None: ...
+    @property
+    def renew_every(self) -> float | None:
+        """Seconds between the runner's :meth:`renew_claims` calls while it
+        has attempts running; None: claims do not expire."""
+        ...
+
+    def renew_claims(self) -> None: ...
     def message_file(self, msg_id: int) -> Path | None: ...
     def message_bytes(self, msg_id: int) -> bytes | None: ...
     def header_block(self, msg_id: int) -> bytes: ...
@@ -250,6 +257,14 @@ class SQLiteQueueEntries:
     def unclaim(self, ids: Collection[int]) -> None:
         with self._lock:
             self._claimed.difference_update(ids)
+
+    @property
+    def renew_every(self) -> float | None:
+        """None: claims last as long as the process."""
+        return None
+
+    def renew_claims(self) -> None:
+        """Nothing to renew (claims do not expire)."""
 
     def message_file(self, msg_id: int) -> Path | None:
         """A local file with the message; None when it is missing."""

@@ -11,3 +11,8 @@ class EntryNotFound(PostelError):
 
 class BadMessage(InputError):
     """A message to queue is unusable (missing file, bad address)."""
+
+
+class QueueUnavailable(PostelError):
+    """The queue's store cannot be reached for now (a shared database down
+    or restarting); the runner waits and tries again."""

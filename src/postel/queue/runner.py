@@ -18,6 +18,7 @@ from postel.metrics import record as metrics
 from postel.queue.deliver import DelivererLike, failed_outcome
 from postel.queue.dsn import DSNInput, DSNRecipient, build_dsn
 from postel.queue.entries import QueueEntries
+from postel.queue.errors import QueueUnavailable
 from postel.queue.model import Entry, QueuedMessage
 from postel.queue.plan import AttemptPlan, plan_attempt
 from postel.queue.recorder import AttemptRecord, OutcomeRecorder
@@ -72,6 +73,7 @@ class QueueRunner:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # domain -> job
         self._stopping = False
         self._recovered = False
@@ -98,6 +100,9 @@ class QueueRunner:
         self.recover()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="postel-queue")
+        every = self.entries.renew_every
+        if every is not None and self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew(every), name="postel-queue-leases")
 
     @property
     def alive(self) -> bool:
@@ -115,6 +120,7 @@ class QueueRunner:
         log.info("queue started", extra={"concurrency": self.concurrency})
         loop = asyncio.get_running_loop()
         next_cleanup = loop.time() + CLEANUP_INTERVAL
+        unavailable = False
         while not self._stopping:
             self._wake.clear()
             try:
@@ -123,9 +129,19 @@ class QueueRunner:
                     await asyncio.to_thread(self.entries.recover)
                 await self._schedule()
                 timeout = await self._sleep_time()
+            except QueueUnavailable as exc:
+                # A shared store down: one warning, then quiet retries.
+                if not unavailable:
+                    log.warning("queue store unavailable", extra={"err": str(exc)})
+                unavailable = True
+                timeout = self.poll_interval
             except Exception as exc:
                 log.exception("queue loop error", extra={"err": repr(exc)})
                 timeout = self.poll_interval
+            else:
+                if unavailable:
+                    log.info("queue store available again")
+                unavailable = False
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -161,7 +177,10 @@ class QueueRunner:
         def done(_task: asyncio.Task[None]) -> None:
             self._running.pop(domain, None)
             # Entries without a recorded outcome (cancelled, failed) are free again.
-            self.entries.unclaim({e.id for e in entries})
+            try:
+                self.entries.unclaim({e.id for e in entries})
+            except QueueUnavailable as exc:  # a shared store's lease ends by itself
+                log.warning("queue claims not released", extra={"err": str(exc)})
             self._wake.set()
 
         return done
@@ -194,7 +213,30 @@ class QueueRunner:
                 await asyncio.gather(*pending, return_exceptions=True)
         await self._begin.wait_idle()
         await self.recorder.wait_idle()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
         log.info("queue stopped")
+
+    async def _renew(self, every: float) -> None:
+        """Renew this node's claims every *every* seconds while attempts run
+        (a shared store's leases), until stop()."""
+        failing = False
+        while True:
+            await asyncio.sleep(every)
+            if not self._running:
+                continue
+            try:
+                await asyncio.to_thread(self.entries.renew_claims)
+            except QueueUnavailable as exc:
+                if not failing:
+                    log.warning("queue claims not renewed", extra={"err": str(exc)})
+                failing = True
+            except Exception as exc:
+                log.exception("queue claims not renewed", extra={"err": repr(exc)})
+            else:
+                failing = False
 
     # -- one domain -------------------------------------------------------
 
@@ -214,6 +256,13 @@ class QueueRunner:
                     await self._attempt(domain, group)
                 except asyncio.CancelledError:
                     raise
+                except QueueUnavailable as exc:
+                    # Not started, or its outcome not recorded: the entries
+                    # stay as they were and are tried again once the store is back.
+                    log.warning(
+                        "queue attempt interrupted: store unavailable",
+                        extra={"domain": domain, "err": str(exc)},
+                    )
                 except Exception as exc:
                     log.exception(
                         "queue attempt failed", extra={"domain": domain, "err": repr(exc)}

@@ -35,6 +35,7 @@ from postel.smtpserver.context import Kind, ServerContext
 from postel.smtpserver.lines import BareLine, TooLong, line_fault, read_data, read_line
 from postel.smtpserver.spool import Spool
 from postel.smtpserver.transaction import SessionInfo, Transaction
+from postel.store.errors import StoreUnavailable
 from postel.store.routing import LocalRecipient, RecipientRefused, resolve
 
 log = logging.getLogger("postel.smtpserver")
@@ -400,6 +401,9 @@ class Session:
         except LoginRefused as exc:
             await self._refused(user, exc.wait)
             return
+        except StoreUnavailable as exc:
+            self._auth_unavailable(exc)
+            return
         if account is None:
             self.reply(535, "5.7.8", "authentication failed")
             await self._auth_failed(user)
@@ -423,6 +427,9 @@ class Session:
             keys = await logins.scram_keys(self.ip, user)
         except LoginRefused as exc:
             await self._refused(user, exc.wait)
+            return
+        except StoreUnavailable as exc:
+            self._auth_unavailable(exc)
             return
         first = server.first(keys.salt, keys.iterations)
         response = sasl.decode_text(await self._challenge(_b64(first)))
@@ -462,6 +469,12 @@ class Session:
             self.ctx.limiter = limiter
         ctx = self.ctx
         return PasswordCheck(lambda: ctx.cfg.domains, creds, limiter)
+
+    def _auth_unavailable(self, exc: StoreUnavailable) -> None:
+        """The passwords cannot be read (a shared database down): RFC 4954 §6,
+        454 4.7.0 temporary authentication failure."""
+        log.warning("authentication unavailable", extra={"err": str(exc), "ip": self.ip})
+        self.reply(454, "4.7.0", "temporary authentication failure")
 
     async def _refused(self, user: str, wait: int) -> None:
         """The login limiter makes this client or account wait (postel.loginlimit)."""

@@ -63,3 +63,9 @@ class OverQuota(StoreError):
 
 class CredentialsError(StoreError):
     """Problems with auth.db or a password that cannot be stored."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached for now (a shared database down or
+    restarting): callers answer with a temporary failure (SMTP 4xx, IMAP NO
+    [UNAVAILABLE]) and log one line."""

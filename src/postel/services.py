@@ -136,4 +136,5 @@ async def start_extras(
         feed=root.feed,
         limiter=root.limiter,
         mtastsdb=root.mtastsdb,
+        received=root.received,
     )

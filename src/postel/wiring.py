@@ -15,7 +15,8 @@ implementations of the same interfaces (postel.pg.nodeparts): delivery,
 IMAP's account stores and change notifications (LISTEN/NOTIFY), logins, and
 the outgoing queue shared by the nodes (docs/postgresql.md, Nodes), and the
 outgoing reports' TLS results, DMARC evaluations, suppression lists and daily
-runs (postel.pg.reportparts).
+runs (postel.pg.reportparts), and the received reports and MTA-STS policy
+cache (postel.pg.receivedparts).
 
 A root opens each database of its process once, in a fixed order, on an
 exit stack that closes them in reverse order; the parts take what they need
@@ -39,21 +40,23 @@ from postel.datadir import DataDir
 if TYPE_CHECKING:
     from postel.config.model import StorageConfig
     from postel.dailyrun import DailyRuns
-    from postel.dmarcdb import DMARCDB
+    from postel.dmarcdb.api import ReceivedDMARCReports
     from postel.dmarcevaldb.api import Evaluations, EvalWriter
     from postel.dns.base import Resolver
     from postel.imapserver.context import Changes
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSDB, PolicyCache
+    from postel.pg.receivedparts import PgReceived
     from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
+    from postel.receivedreports import ReceivedReports
     from postel.store.api import Accounts
     from postel.store.credentials import Credentials, Passwords
     from postel.store.notify import ChangeFeed
     from postel.store.store import Store
-    from postel.tlsrptdb import TLSRPTDB
+    from postel.tlsrptdb.api import ReceivedTLSReports
     from postel.tlsrptresultdb.api import TLSResults
 
 log = logging.getLogger("postel.wiring")
@@ -92,6 +95,19 @@ def open_mtastsdb(cfg: Config) -> MTASTSDB:
 
     return MTASTSDB.open(
         cfg.datadir.mtasts_db,
+        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+        addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
+    )
+
+
+def open_pg_mtasts(cfg: Config, received: PgReceived) -> PolicyCache:
+    """The MTA-STS policy cache the nodes share, fetching as :func:`open_mtastsdb`."""
+    from postel.netpolicy import AddressPolicy
+    from postel.pg.mtastscache import PgMTASTSCache
+
+    return PgMTASTSCache(
+        received.pool,
+        node_id(cfg),
         extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
         addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
     )
@@ -192,6 +208,16 @@ async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int)
     return reports
 
 
+async def open_pg_received(cfg: Config, stack: AsyncExitStack) -> PgReceived:
+    """The received reports and the MTA-STS cache shared by the nodes, on a
+    pool of their own (closed with *stack*)."""
+    from postel.pg.receivedparts import open_received
+
+    received = await asyncio.to_thread(open_received, pg_settings(cfg.static.storage, cfg.dir))
+    stack.callback(received.close)
+    return received
+
+
 CHECKPOINT_SECONDS = 60.0
 
 
@@ -222,8 +248,9 @@ class ServeRoot:
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
     outgoing TLS results and the resolver. On the PostgreSQL store: its pool
     with the accounts, passwords and change notifications of all nodes, and
-    the reports' TLS results, DMARC evaluations and daily runs they share; the
-    login limits and MTA-STS cache stay the node's own."""
+    the reports' TLS results, DMARC evaluations and daily runs they share, the
+    received reports and the MTA-STS cache; the login limits stay the node's
+    own."""
 
     cfg: Config
     resolver: Resolver
@@ -232,7 +259,7 @@ class ServeRoot:
     feed: ChangeFeed | None  # the SQLite store's change feed
     credentials: Passwords
     limiter: LoginLimiter
-    mtastsdb: MTASTSDB
+    mtastsdb: PolicyCache
     resultdb: TLSResults
     # On PostgreSQL: IMAP's account stores and the changes of every node.
     changes: Changes | None = None
@@ -241,6 +268,9 @@ class ServeRoot:
     # reports (None: dmarceval.db of the data directory, every run sends).
     evaldb: Evaluations | None = None
     daily_runs: DailyRuns | None = None
+    # On PostgreSQL: the received reports of every node (None: the data
+    # directory's tlsrpt.db and dmarcrpt.db, opened where used).
+    received: ReceivedReports | None = None
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -298,11 +328,14 @@ class ServeRoot:
         await listener.start(timeout=cfg.static.storage.connect_timeout)
         stack.push_async_callback(listener.stop)
         # Per node: failed logins counted by this node (auth.db of its data
-        # directory) and its MTA-STS cache.
+        # directory).
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
-        mtastsdb = open_mtastsdb(cfg)
-        stack.callback(mtastsdb.close)
+        # Shared: received reports and the MTA-STS cache.
+        from postel.receivedreports import ReceivedReports
+
+        pg_received = await open_pg_received(cfg, stack)
+        mtastsdb = open_pg_mtasts(cfg, pg_received)
         # Shared: TLS results, DMARC evaluations, suppression lists, daily runs.
         reports = await open_pg_reports(cfg, stack, pool_size=POOL_SIZE_REPORTS)
         return cls(
@@ -319,6 +352,7 @@ class ServeRoot:
             open_mailstore=pg.open_mailstore,
             evaldb=reports.evaluations,
             daily_runs=reports.runs,
+            received=ReceivedReports(pg_received.tls, pg_received.dmarc),
         )
 
 
@@ -326,7 +360,9 @@ class ServeRoot:
 class WorkerRoot:
     """What one SMTP worker process opens: the account store, auth.db and the
     resolver (on PostgreSQL: the node's pool, and auth.db for the login
-    limits). The worker adds to the queue; the serve process delivers."""
+    limits). The worker adds to the queue; the serve process delivers. Its
+    report intake stores from a child process, which connects to PostgreSQL
+    itself (postel.reportintake.stores): the worker opens nothing for it."""
 
     cfg: Config
     resolver: Resolver
@@ -390,7 +426,7 @@ class CLIRoot:
 
     Made with :meth:`for_config` on a PostgreSQL configuration, the outgoing
     reports' results, evaluations, suppression lists and daily runs are those
-    the nodes share, and the queue is theirs."""
+    the nodes share, and the queue and the received reports are theirs."""
 
     def __init__(self, datadir: DataDir, *, cfg: Config | None = None) -> None:
         self.datadir = datadir
@@ -486,18 +522,30 @@ class CLIRoot:
 
         return self._once("evaldb", open_)
 
+    def _pg_received(self, cfg: Config) -> PgReceived:
+        from postel.pg.receivedparts import open_received
+
+        return self._once(
+            "pgreceived",
+            lambda: open_received(pg_settings(cfg.static.storage, cfg.dir), pool_size=1),
+        )
+
     @property
-    def tlsrptdb(self) -> TLSRPTDB:
-        """The received TLS reports (tlsrpt.db)."""
+    def tlsrptdb(self) -> ReceivedTLSReports:
+        """The received TLS reports (tlsrpt.db, or the nodes' on PostgreSQL)."""
         from postel import tlsrptdb
 
+        if self._cfg is not None:
+            return self._pg_received(self._cfg).tls
         return self._once("tlsrptdb", lambda: tlsrptdb.open(self.datadir.tlsrpt_db))
 
     @property
-    def dmarcdb(self) -> DMARCDB:
-        """The received DMARC aggregate reports (dmarcrpt.db)."""
+    def dmarcdb(self) -> ReceivedDMARCReports:
+        """The received DMARC aggregate reports (dmarcrpt.db, or the nodes' on PostgreSQL)."""
         from postel import dmarcdb
 
+        if self._cfg is not None:
+            return self._pg_received(self._cfg).dmarc
         return self._once("dmarcdb", lambda: dmarcdb.open(self.datadir.dmarcrpt_db))
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) ->
     """Received DMARC aggregate reports (dmarcrpt.db), newest first."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with CLIRoot.for_config(load_or_exit(config_dir)) as root:
         page = root.dmarcdb.list_reports(domain=domain, limit=limit)
     if as_json:
         rows = [

@@ -228,7 +228,7 @@ def list_cmd(
     """Received TLS reports (tlsrpt.db), newest first."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with CLIRoot.for_config(load_or_exit(config_dir)) as root:
         db = root.tlsrptdb
         page = db.list_reports(domain=domain, kind="host" if host_only else None, limit=limit)
     if as_json:
@@ -263,7 +263,7 @@ def show_cmd(config_dir: Path, report_id: int) -> None:
     """Print one received TLS report as normalised JSON."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with CLIRoot.for_config(load_or_exit(config_dir)) as root:
         db = root.tlsrptdb
         report = db.get(report_id)
     if report is None:

@@ -36,8 +36,9 @@ from postel.web.sessions import SessionStore
 from postel.web.templating import STATIC_DIR, Templates
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
+    from postel.receivedreports import ReceivedReports
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
     from postel.store.notify import ChangeFeed
@@ -54,7 +55,7 @@ def _webmail_app(
     submitter: Submitter | None,
     limiter: LoginLimiter,
     feed: ChangeFeed | None,
-    mtastsdb: MTASTSDB | None,
+    mtastsdb: MTASTSCache | None,
 ) -> Starlette:
     from postel.web.webmail import build
 
@@ -89,14 +90,16 @@ def build_app(
     challenges: ChallengeSource | None = None,
     feed: ChangeFeed | None = None,
     resultdb: TLSResults | None = None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
+    received: ReceivedReports | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
     between listeners. *autoconfig*: client settings (postel.web.autoconfig). *feed*:
     the store's postel.store.notify.ChangeFeed, for the webmail's live updates (none
     without it). *mtastsdb*: the MTA-STS cache for the webmail's recipient security
-    (else it opens its own)."""
+    (else it opens its own). *received*: the server's received reports (else the
+    admin pages open the data directory's files)."""
     sessions = sessions or SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -154,5 +157,7 @@ def build_app(
         check_options=check_options,
         queue=queue,
         resultdb=resultdb,
+        received=received,
+        mtastsdb=mtastsdb,
     )
     return app

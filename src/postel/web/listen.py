@@ -29,8 +29,9 @@ from postel.web.sessions import SessionStore
 from postel.web.webprotocol import protocol_class
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
+    from postel.receivedreports import ReceivedReports
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
     from postel.store.notify import ChangeFeed
@@ -88,7 +89,8 @@ async def start_web(
     feed: ChangeFeed | None = None,
     resultdb: TLSResults | None = None,
     limiter: LoginLimiter | None = None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
+    received: ReceivedReports | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
@@ -131,6 +133,7 @@ async def start_web(
             challenges=challenges,
             feed=feed,
             mtastsdb=mtastsdb,
+            received=received,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,12 @@ def make_report(
         for dom, s, f in (policies if policies is not None else [("example.com", 10, 1)])
     ]
     return Report(org, DateRange(day, day + timedelta(days=1)), "ops@org", rid, entries)
+
+
+def incompressible(n: int) -> str:
+    """*n* characters that do not compress (a compressed index entry would fit)."""
+    out = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(n // 64 + 1))
+    return out[:n]
 
 
 @pytest.fixture
@@ -166,12 +173,12 @@ def test_failing_reports_in_a_received_window(db: ReceivedTLSReports) -> None:
 def test_long_report_id_stored_once(db: ReceivedTLSReports) -> None:
     """A reporter's report-id of any length (bounded by the parser only) is
     stored and its copies found as duplicates."""
-    long_id = "x" * 20_000
-    first = db.add(make_report(rid=long_id, policies=[("d" * 5000 + ".example", 1, 0)]))
+    long_id, long_domain = incompressible(20_000), incompressible(5000) + ".example"
+    first = db.add(make_report(rid=long_id, policies=[(long_domain, 1, 0)]))
     again = db.add(make_report(rid=long_id))
     assert again.duplicate and again.id == first.id
     assert db.count() == 1
-    assert db.list_reports(domain="d" * 5000 + ".example").total == 1
+    assert db.list_reports(domain=long_domain).total == 1
 
 
 def test_find_delete_and_reopen(tmp_path: Path) -> None:

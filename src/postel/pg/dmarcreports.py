@@ -175,7 +175,7 @@ class PgDMARCReports:
         except psycopg.Error as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise PgReportStoreError(
-                f"{self.where}: storing DMARC report {md.report_id!r}: {first}"
+                f"{self.where}: storing DMARC report {md.report_id[:80]!r}: {first[:200]}"
             ) from None
         log.debug("report stored", extra={"id": rid, "org": md.org_name})
         return AddResult(rid)

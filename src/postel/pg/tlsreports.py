@@ -152,7 +152,7 @@ class PgTLSReports:
         except psycopg.Error as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise PgReportStoreError(
-                f"{self.where}: storing TLS report {report.report_id!r}: {first}"
+                f"{self.where}: storing TLS report {report.report_id[:80]!r}: {first[:200]}"
             ) from None
         log.debug("report stored", extra={"id": rid, "org": report.organization_name})
         return AddResult(rid)

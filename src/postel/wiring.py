@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB, PolicyCache
-    from postel.pg.receivedparts import PgReceived
+    from postel.pg.receivedparts import PgReceived, PgReceivedConn
     from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
@@ -522,12 +522,11 @@ class CLIRoot:
 
         return self._once("evaldb", open_)
 
-    def _pg_received(self, cfg: Config) -> PgReceived:
-        from postel.pg.receivedparts import open_received
+    def _pg_received(self, cfg: Config) -> PgReceivedConn:
+        from postel.pg.receivedparts import connect_received
 
         return self._once(
-            "pgreceived",
-            lambda: open_received(pg_settings(cfg.static.storage, cfg.dir), pool_size=1),
+            "pgreceived", lambda: connect_received(pg_settings(cfg.static.storage, cfg.dir))
         )
 
     @property

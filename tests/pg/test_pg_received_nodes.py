@@ -240,3 +240,14 @@ def test_copies_taken_in_by_two_nodes_at_once_are_stored_once(
     finally:
         for n in nodes:
             n.close()
+
+
+def test_report_lists_without_the_database_say_so_in_one_line(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    conf = str(_config(tmp_path / "config", pg_cluster, "no_such_database"))
+    for args in (["tlsrpt", "list"], ["tlsrpt", "show", "1"], ["dmarc", "list"]):
+        got = CliRunner().invoke(cli, [*args, "--config", conf])
+        assert got.exit_code == 1, got.output
+        [line] = got.output.splitlines()
+        assert line.startswith("error: PostgreSQL ") and "no_such_database" in line

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import psycopg
 
-from postel.pg.errors import PgError
+from postel.pg.errors import PgConnectError, PgError
 from postel.pg.pool import SyncConn
 from postel.reportstore import AddResult, window_clauses
 
@@ -36,14 +36,15 @@ class OneConnection:
         self._conn = conn
 
     @classmethod
-    def connect(cls, conninfo: str, *, connect_timeout: float) -> OneConnection:
+    def connect(cls, conninfo: str, *, connect_timeout: float, where: str) -> OneConnection:
+        """Connect (PgConnectError naming *where*, user@host:port/db, when not)."""
         try:
             conn: SyncConn = psycopg.Connection.connect(
                 conninfo, autocommit=True, connect_timeout=max(1, int(connect_timeout))
             )
         except psycopg.Error as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise PgReportStoreError(f"PostgreSQL: {first}") from None
+            raise PgConnectError(f"PostgreSQL {where}: {first}") from None
         return cls(conn)
 
     @contextmanager

@@ -28,7 +28,7 @@ def _pg(target: PgTarget) -> Iterator[tuple[OneConnection, str]]:
     from postel.pg.received import OneConnection as One
 
     conninfo, where = target.conninfo()
-    conn = One.connect(conninfo, connect_timeout=target.connect_timeout)
+    conn = One.connect(conninfo, connect_timeout=target.connect_timeout, where=where)
     try:
         yield conn, where
     finally:

@@ -138,4 +138,5 @@ async def start_extras(
         mtastsdb=root.mtastsdb,
         session_stores=root.web_sessions,
         passwords=root.web_passwords,
+        received=root.received,
     )

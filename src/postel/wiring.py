@@ -14,8 +14,9 @@ node's PostgreSQL pool once and hand the parts the PostgreSQL store's
 implementations of the same interfaces (postel.pg.nodeparts): delivery,
 IMAP's and the webmail's account stores and change notifications
 (LISTEN/NOTIFY), logins, the outgoing queue shared by the nodes
-(docs/postgresql.md, Nodes), and the outgoing reports' TLS results, DMARC
-evaluations, suppression lists and daily runs (postel.pg.reportparts).
+(docs/postgresql.md, Nodes), the outgoing reports' TLS results, DMARC
+evaluations, suppression lists and daily runs (postel.pg.reportparts), and
+the received reports and MTA-STS policy cache (postel.pg.receivedparts).
 
 A root opens each database of its process once, in a fixed order, on an
 exit stack that closes them in reverse order; the parts take what they need
@@ -40,23 +41,25 @@ from postel.datadir import DataDir
 if TYPE_CHECKING:
     from postel.config.model import StorageConfig
     from postel.dailyrun import DailyRuns
-    from postel.dmarcdb import DMARCDB
+    from postel.dmarcdb.api import ReceivedDMARCReports
     from postel.dmarcevaldb.api import Evaluations, EvalWriter
     from postel.dns.base import Resolver
     from postel.imapserver.context import Changes
     from postel.imapserver.storeapi import MailStore
     from postel.loginlimit import LoginLimiter
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSDB, PolicyCache
     from postel.pg.livefeed import PgLiveFeed
     from postel.pg.pool import Pool
+    from postel.pg.receivedparts import PgReceived, PgReceivedConn
     from postel.pg.reportparts import PgReports
     from postel.pg.settings import PgSettings
     from postel.queue.entries import QueueEntries
+    from postel.receivedreports import ReceivedReports
     from postel.store.api import Accounts
     from postel.store.credentials import Credentials, Passwords, PasswordStore
     from postel.store.notify import ChangeFeed, LiveFeed
     from postel.store.store import Store
-    from postel.tlsrptdb import TLSRPTDB
+    from postel.tlsrptdb.api import ReceivedTLSReports
     from postel.tlsrptresultdb.api import TLSResults
     from postel.web.sessions import SessionStore
 
@@ -96,6 +99,19 @@ def open_mtastsdb(cfg: Config) -> MTASTSDB:
 
     return MTASTSDB.open(
         cfg.datadir.mtasts_db,
+        extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
+        addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
+    )
+
+
+def open_pg_mtasts(cfg: Config, received: PgReceived) -> PolicyCache:
+    """The MTA-STS policy cache the nodes share, fetching as :func:`open_mtastsdb`."""
+    from postel.netpolicy import AddressPolicy
+    from postel.pg.mtastscache import PgMTASTSCache
+
+    return PgMTASTSCache(
+        received.pool,
+        node_id(cfg),
         extra_ca_files=[cfg.path(p) for p in cfg.static.tls.extra_ca_files],
         addresses=AddressPolicy.from_networks(cfg.static.delivery.allowed_internal_networks),
     )
@@ -210,6 +226,16 @@ async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int)
     return reports
 
 
+async def open_pg_received(cfg: Config, stack: AsyncExitStack) -> PgReceived:
+    """The received reports and the MTA-STS cache shared by the nodes, on a
+    pool of their own (closed with *stack*)."""
+    from postel.pg.receivedparts import open_received
+
+    received = await asyncio.to_thread(open_received, pg_settings(cfg.static.storage, cfg.dir))
+    stack.callback(received.close)
+    return received
+
+
 CHECKPOINT_SECONDS = 60.0
 
 
@@ -240,8 +266,8 @@ class ServeRoot:
     feed, the passwords and login limits of auth.db, the MTA-STS cache, the
     outgoing TLS results and the resolver. On the PostgreSQL store: its pool
     with the accounts, passwords, change notifications and login limits of
-    all nodes, and the reports' TLS results, DMARC evaluations and daily runs
-    they share; the MTA-STS cache stays the node's own."""
+    all nodes, the reports' TLS results, DMARC evaluations and daily runs
+    they share, the received reports and the MTA-STS cache."""
 
     cfg: Config
     resolver: Resolver
@@ -250,7 +276,7 @@ class ServeRoot:
     feed: ChangeFeed | None  # the SQLite store's change feed
     credentials: Passwords
     limiter: LoginLimiter
-    mtastsdb: MTASTSDB
+    mtastsdb: PolicyCache
     resultdb: TLSResults
     # On PostgreSQL: IMAP's account stores and the changes of every node.
     changes: Changes | None = None
@@ -271,6 +297,10 @@ class ServeRoot:
     @property
     def live(self) -> LiveFeed | None:
         return self.feed if self.feed is not None else self.live_feed
+
+    # On PostgreSQL: the received reports of every node (None: the data
+    # directory's tlsrpt.db and dmarcrpt.db, opened where used).
+    received: ReceivedReports | None = None
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -321,6 +351,7 @@ class ServeRoot:
         from postel.pg.livefeed import PgLiveFeed
         from postel.pg.reportparts import POOL_SIZE as POOL_SIZE_REPORTS
         from postel.pg.websessions import PgSessionStore
+        from postel.receivedreports import ReceivedReports
 
         cfg.datadir.ensure()
         pg = await open_pg(cfg, stack)
@@ -332,9 +363,9 @@ class ServeRoot:
         live = PgLiveFeed(listener)
         # Failed logins counted across the nodes (postel.pg.loginlimits).
         limiter = pg.limiter(cfg, stack)
-        # Per node: its MTA-STS cache.
-        mtastsdb = open_mtastsdb(cfg)
-        stack.callback(mtastsdb.close)
+        # Shared: received reports and the MTA-STS cache.
+        pg_received = await open_pg_received(cfg, stack)
+        mtastsdb = open_pg_mtasts(cfg, pg_received)
         # Shared: TLS results, DMARC evaluations, suppression lists, daily runs.
         reports = await open_pg_reports(cfg, stack, pool_size=POOL_SIZE_REPORTS)
         return cls(
@@ -354,6 +385,7 @@ class ServeRoot:
             live_feed=live,
             web_sessions=functools.partial(PgSessionStore, pg.pool),
             web_passwords=pg.credentials,
+            received=ReceivedReports(pg_received.tls, pg_received.dmarc),
         )
 
 
@@ -361,7 +393,9 @@ class ServeRoot:
 class WorkerRoot:
     """What one SMTP worker process opens: the account store, auth.db and the
     resolver (on PostgreSQL: the node's pool, for the login limits too). The
-    worker adds to the queue; the serve process delivers."""
+    worker adds to the queue; the serve process delivers. Its report intake
+    stores from a child process, which connects to PostgreSQL itself
+    (postel.reportintake.stores): the worker opens nothing for it."""
 
     cfg: Config
     resolver: Resolver
@@ -422,7 +456,7 @@ class CLIRoot:
 
     Made with :meth:`for_config` on a PostgreSQL configuration, the outgoing
     reports' results, evaluations, suppression lists and daily runs are those
-    the nodes share, and the queue is theirs."""
+    the nodes share, and the queue and the received reports are theirs."""
 
     def __init__(self, datadir: DataDir, *, cfg: Config | None = None) -> None:
         self.datadir = datadir
@@ -518,18 +552,29 @@ class CLIRoot:
 
         return self._once("evaldb", open_)
 
+    def _pg_received(self, cfg: Config) -> PgReceivedConn:
+        from postel.pg.receivedparts import connect_received
+
+        return self._once(
+            "pgreceived", lambda: connect_received(pg_settings(cfg.static.storage, cfg.dir))
+        )
+
     @property
-    def tlsrptdb(self) -> TLSRPTDB:
-        """The received TLS reports (tlsrpt.db)."""
+    def tlsrptdb(self) -> ReceivedTLSReports:
+        """The received TLS reports (tlsrpt.db, or the nodes' on PostgreSQL)."""
         from postel import tlsrptdb
 
+        if self._cfg is not None:
+            return self._pg_received(self._cfg).tls
         return self._once("tlsrptdb", lambda: tlsrptdb.open(self.datadir.tlsrpt_db))
 
     @property
-    def dmarcdb(self) -> DMARCDB:
-        """The received DMARC aggregate reports (dmarcrpt.db)."""
+    def dmarcdb(self) -> ReceivedDMARCReports:
+        """The received DMARC aggregate reports (dmarcrpt.db, or the nodes' on PostgreSQL)."""
         from postel import dmarcdb
 
+        if self._cfg is not None:
+            return self._pg_received(self._cfg).dmarc
         return self._once("dmarcdb", lambda: dmarcdb.open(self.datadir.dmarcrpt_db))
 
     def close(self) -> None:

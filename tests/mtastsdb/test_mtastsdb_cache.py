@@ -12,7 +12,7 @@ from postel.dns.mock import MockResolver
 from postel.mtasts.errors import NoPolicy, PolicyFetchError, PolicySyntaxError
 from postel.mtasts.fetch import FetchResult
 from postel.mtasts.policy import Mode, parse_policy
-from postel.mtastsdb import MTASTSDB, refresh_once
+from postel.mtastsdb import MTASTSDB, PolicyCache, refresh_once
 from postel.tlsrpt.report import PolicyType
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -48,13 +48,12 @@ def resolver(record_id: str | None = "1") -> MockResolver:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> MTASTSDB:
-    d = MTASTSDB.open(tmp_path / "mtasts.db")
-    yield d
-    d.close()
+def db(cache: PolicyCache) -> PolicyCache:
+    """On each backend (conftest.py)."""
+    return cache
 
 
-async def test_no_record_is_no_policy_and_not_stored(db: MTASTSDB) -> None:
+async def test_no_record_is_no_policy_and_not_stored(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE)
     r = await db.get(resolver(None), "Example.COM", now=T0, fetch=fetch)
     assert r.policy is None and r.mode is None and not r.temporary
@@ -64,7 +63,7 @@ async def test_no_record_is_no_policy_and_not_stored(db: MTASTSDB) -> None:
     assert db.rows() == []
 
 
-async def test_first_fetch_stores_policy_and_result(db: MTASTSDB) -> None:
+async def test_first_fetch_stores_policy_and_result(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE)
     r = await db.get(resolver(), "example.com", now=T0, fetch=fetch)
     assert r.mode == Mode.ENFORCE and r.enforce and not r.cached
@@ -96,7 +95,7 @@ async def test_first_fetch_stores_policy_and_result(db: MTASTSDB) -> None:
     ],
 )
 async def test_first_time_failure_backs_off_five_minutes(
-    db: MTASTSDB, error: Exception, result_type: str
+    db: PolicyCache, error: Exception, result_type: str
 ) -> None:
     fetch = Fetcher(error, ENFORCE)
     res = resolver()
@@ -118,7 +117,7 @@ async def test_first_time_failure_backs_off_five_minutes(
     assert fetch.calls == 2 and r3.mode == Mode.ENFORCE and not db.rows()[0].backoff
 
 
-async def test_same_id_uses_cache_without_fetch(db: MTASTSDB) -> None:
+async def test_same_id_uses_cache_without_fetch(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE)
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=fetch)
@@ -129,7 +128,7 @@ async def test_same_id_uses_cache_without_fetch(db: MTASTSDB) -> None:
     assert db.rows()[0].last_use == later and db.rows()[0].last_update == T0
 
 
-async def test_record_error_or_removal_uses_cache(db: MTASTSDB) -> None:
+async def test_record_error_or_removal_uses_cache(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE)
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=fetch)
@@ -141,7 +140,7 @@ async def test_record_error_or_removal_uses_cache(db: MTASTSDB) -> None:
     assert r.mode == Mode.ENFORCE and fetch.calls == 1
 
 
-async def test_new_id_refetches(db: MTASTSDB) -> None:
+async def test_new_id_refetches(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE, TESTING)
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=fetch)
@@ -154,7 +153,7 @@ async def test_new_id_refetches(db: MTASTSDB) -> None:
     assert row.valid_end == later + dt.timedelta(seconds=3600)
 
 
-async def test_new_id_failed_fetch_keeps_cached_policy(db: MTASTSDB) -> None:
+async def test_new_id_failed_fetch_keeps_cached_policy(db: PolicyCache) -> None:
     fetch = Fetcher(ENFORCE, PolicyFetchError("HTTP status 503"))
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=fetch)
@@ -167,7 +166,7 @@ async def test_new_id_failed_fetch_keeps_cached_policy(db: MTASTSDB) -> None:
     assert row.record_id == "1" and row.last_update == T0 and not row.backoff
 
 
-async def test_expiry_by_max_age(db: MTASTSDB) -> None:
+async def test_expiry_by_max_age(db: PolicyCache) -> None:
     fetch = Fetcher(TESTING, PolicyFetchError("down"))
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=fetch)
@@ -178,7 +177,7 @@ async def test_expiry_by_max_age(db: MTASTSDB) -> None:
     assert fetch.calls == 2 and r.policy is None and db.rows()[0].backoff
 
 
-async def test_expired_and_record_gone_deletes_row(db: MTASTSDB) -> None:
+async def test_expired_and_record_gone_deletes_row(db: PolicyCache) -> None:
     res = resolver("1")
     await db.get(res, "example.com", now=T0, fetch=Fetcher(TESTING))
     res.remove("_mta-sts.example.com", "TXT")
@@ -186,20 +185,20 @@ async def test_expired_and_record_gone_deletes_row(db: MTASTSDB) -> None:
     assert r.policy is None and db.rows() == []
 
 
-async def test_mode_none_policy_is_no_policy_found(db: MTASTSDB) -> None:
+async def test_mode_none_policy_is_no_policy_found(db: PolicyCache) -> None:
     r = await db.get(resolver(), "example.com", now=T0, fetch=Fetcher(NONE))
     assert r.mode == Mode.NONE and r.policy is not None
     assert r.tlsrpt_result.policy.policy_type == PolicyType.NO_POLICY_FOUND
 
 
-async def test_temporary_dns_error_without_cache(db: MTASTSDB) -> None:
+async def test_temporary_dns_error_without_cache(db: PolicyCache) -> None:
     res = MockResolver({("_mta-sts.example.com", "TXT"): TemporaryError("SERVFAIL")})
     fetch = Fetcher(ENFORCE)
     r = await db.get(res, "example.com", now=T0, fetch=fetch)
     assert r.temporary and r.policy is None and fetch.calls == 0 and db.rows() == []
 
 
-async def test_record_syntax_error_backs_off(db: MTASTSDB) -> None:
+async def test_record_syntax_error_backs_off(db: PolicyCache) -> None:
     res = MockResolver({("_mta-sts.example.com", "TXT"): ['"v=STSv1; id=a_b"']})
     r = await db.get(res, "example.com", now=T0, fetch=Fetcher(ENFORCE))
     assert r.policy is None
@@ -222,13 +221,13 @@ async def test_reopen_keeps_rows(tmp_path: Path) -> None:
 # -- refresher ------------------------------------------------------------
 
 
-async def _seed(db: MTASTSDB, domain: str, text: str, when: dt.datetime) -> MockResolver:
+async def _seed(db: PolicyCache, domain: str, text: str, when: dt.datetime) -> MockResolver:
     res = MockResolver({(f"_mta-sts.{domain}", "TXT"): ['"v=STSv1; id=1"']})
     await db.get(res, domain, now=when, fetch=Fetcher(text))
     return res
 
 
-async def test_refresh_deletes_rows_unused_for_180_days(db: MTASTSDB) -> None:
+async def test_refresh_deletes_rows_unused_for_180_days(db: PolicyCache) -> None:
     await _seed(db, "old.example", ENFORCE, T0)
     await _seed(db, "recent.example", ENFORCE, T0 + dt.timedelta(days=10))
     res = MockResolver(
@@ -243,7 +242,7 @@ async def test_refresh_deletes_rows_unused_for_180_days(db: MTASTSDB) -> None:
     assert [r.domain for r in db.rows()] == ["recent.example"]
 
 
-async def test_refresh_updates_stale_rows_only(db: MTASTSDB) -> None:
+async def test_refresh_updates_stale_rows_only(db: PolicyCache) -> None:
     await _seed(db, "stale.example", ENFORCE, T0)
     await _seed(db, "fresh.example", ENFORCE, T0 + dt.timedelta(hours=6))
     res = MockResolver(
@@ -264,7 +263,7 @@ async def test_refresh_updates_stale_rows_only(db: MTASTSDB) -> None:
     assert fresh is not None and fresh.policy.mode == Mode.ENFORCE
 
 
-async def test_refresh_failure_keeps_row(db: MTASTSDB) -> None:
+async def test_refresh_failure_keeps_row(db: PolicyCache) -> None:
     await _seed(db, "a.example", ENFORCE, T0)
     res = MockResolver({("_mta-sts.a.example", "TXT"): ['"v=STSv1; id=1"']})
     stats = await refresh_once(
@@ -275,7 +274,7 @@ async def test_refresh_failure_keeps_row(db: MTASTSDB) -> None:
     assert row is not None and row.policy.mode == Mode.ENFORCE and row.last_update == T0
 
 
-async def test_refresh_deletes_mode_none_when_record_gone(db: MTASTSDB) -> None:
+async def test_refresh_deletes_mode_none_when_record_gone(db: PolicyCache) -> None:
     await _seed(db, "none.example", NONE, T0)
     await _seed(db, "enf.example", ENFORCE, T0)
     res = MockResolver({})  # both records gone
@@ -284,7 +283,7 @@ async def test_refresh_deletes_mode_none_when_record_gone(db: MTASTSDB) -> None:
     assert [r.domain for r in db.rows()] == ["enf.example"]
 
 
-async def test_refresh_loop_runs_and_stops(db: MTASTSDB) -> None:
+async def test_refresh_loop_runs_and_stops(db: PolicyCache) -> None:
     import asyncio
 
     from postel.mtastsdb import refresh_loop

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from postel import dmarcdb
 from postel.db import integrity_check
+from postel.dmarcdb.api import ReceivedDMARCReports
 from postel.dmarcrpt import (
     DateRange,
     Identifiers,
@@ -48,11 +50,16 @@ def make_report(
     )
 
 
+def incompressible(n: int) -> str:
+    """*n* characters that do not compress (a compressed index entry would fit)."""
+    out = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(n // 64 + 1))
+    return out[:n]
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[dmarcdb.DMARCDB]:
-    d = dmarcdb.open(tmp_path / "dmarcrpt.db")
-    yield d
-    d.close()
+def db(dmarcrptdb: ReceivedDMARCReports) -> ReceivedDMARCReports:
+    """On each backend (conftest.py)."""
+    return dmarcrptdb
 
 
 def test_counts_by_evaluated_result() -> None:
@@ -76,7 +83,13 @@ def test_counts_by_evaluated_result() -> None:
     ],
 )  # fmt: skip
 def test_testdata_facts_survive_storage(
-    db: dmarcdb.DMARCDB, name: str, org: str, rid: str, domain: str, records: int, messages: int
+    db: ReceivedDMARCReports,
+    name: str,
+    org: str,
+    rid: str,
+    domain: str,
+    records: int,
+    messages: int,
 ) -> None:
     parsed = parse_report((TESTDATA / name).read_bytes())
     added = db.add(parsed.report, warnings=parsed.warnings, to_rcpt="dmarc@" + domain)
@@ -88,7 +101,7 @@ def test_testdata_facts_survive_storage(
     assert got.report_dict() == parsed.report.to_dict()
 
 
-def test_duplicate_recorded_not_stored_twice(db: dmarcdb.DMARCDB) -> None:
+def test_duplicate_recorded_not_stored_twice(db: ReceivedDMARCReports) -> None:
     first = db.add(make_report())
     again = db.add(make_report(rows=[(100, "fail", "fail")]), message_ref="accounts/x/msg/0/2")
     assert again.duplicate and again.id == first.id
@@ -100,7 +113,7 @@ def test_duplicate_recorded_not_stored_twice(db: dmarcdb.DMARCDB) -> None:
     assert [r.domain for r in db.find("Org", "r1")] == ["example.com", "other.example"]
 
 
-def test_list_and_daily_totals(db: dmarcdb.DMARCDB) -> None:
+def test_list_and_daily_totals(db: ReceivedDMARCReports) -> None:
     db.add(make_report("A", "1", "a.example", BEGIN, [(3, "pass", "fail")]))
     db.add(make_report("B", "2", "a.example", BEGIN + 3600, [(5, "fail", "fail")]))
     db.add(make_report("A", "3", "b.example", BEGIN + 86400, [(7, "pass", "pass")]))
@@ -123,6 +136,41 @@ def test_list_and_daily_totals(db: dmarcdb.DMARCDB) -> None:
     assert db.domains() == ["a.example", "b.example"]
     with pytest.raises(dmarcdb.DMARCDBArgumentError):
         db.list_reports(limit=100000)
+
+
+def test_failing_records_in_a_window_and_delete(db: ReceivedDMARCReports) -> None:
+    """Rows failing DMARC (neither DKIM nor SPF passed), newest report first;
+    a deleted report takes its rows and duplicates along."""
+    first = db.add(
+        make_report("A", "1", rows=[(3, "pass", "fail"), (2, "fail", "FAIL")]),
+        received=datetime(2024, 3, 2, 1, tzinfo=UTC),
+    ).id
+    second = db.add(
+        make_report("B", "2", begin=BEGIN + 86400, rows=[(4, "fail", "fail")]),
+        received=datetime(2024, 3, 3, 1, tzinfo=UTC),
+    ).id
+    db.add(make_report("A", "1"))
+    got = db.failing_records()
+    assert [(r.report, r.organization, r.count) for r in got] == [(second, "B", 4), (first, "A", 2)]
+    window = db.failing_records(
+        received_since="2024-03-02T00:00:00", received_until="2024-03-03T00:00:00"
+    )
+    assert [r.report for r in window] == [first]
+    assert [r.report for r in db.failing_records(day_since="2024-03-02")] == [second]
+    assert [r.report for r in db.failing_records(report=first)] == [first]
+    assert db.delete(first) and not db.delete(first)
+    assert db.count() == 1 and db.duplicate_count() == 0
+    assert [r.report for r in db.failing_records()] == [second]
+
+
+def test_long_report_id_stored_once(db: ReceivedDMARCReports) -> None:
+    """A reporter's report_id and domain of any length (bounded by the parser
+    only) are stored, and a copy found as a duplicate."""
+    long_id, long_domain = incompressible(20_000), incompressible(5000) + ".example"
+    first = db.add(make_report(rid=long_id, domain=long_domain))
+    again = db.add(make_report(rid=long_id, domain=long_domain))
+    assert again.duplicate and again.id == first.id
+    assert db.list_reports(domain=long_domain).total == 1
 
 
 def test_delete_cascades_and_reopen_readonly(tmp_path: Path) -> None:

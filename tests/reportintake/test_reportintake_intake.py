@@ -11,10 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postel import dmarcdb, tlsrptdb
+from postel import tlsrptdb
 from postel.datadir import DataDir
+from postel.receivedreports import dmarc_reports, tls_reports
 from postel.reportintake import IntakeResult, Status, UnknownKind, intake, intake_sync
 from postel.reportintake.message import header_from
+from receivedbackends import Backend
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 
@@ -50,15 +52,15 @@ def datadir(tmp_path: Path) -> DataDir:
     return d
 
 
-async def test_tlsrpt_gzip_attachment_stored(datadir: DataDir) -> None:
+async def test_tlsrpt_gzip_attachment_stored(datadir: DataDir, backend: Backend) -> None:
     raw = (TESTDATA / "tlsrpt" / "rfc8460.json").read_bytes()
     mail = report_mail(gzip.compress(raw), "r.json.gz", "application", "tlsrpt+gzip", tlsrpt=True)
     path = deliver(datadir, mail)
-    res = await intake(datadir, "tlsrpt", path, "tlsrpt@company-y.example")
+    res = await intake(datadir, "tlsrpt", path, "tlsrpt@company-y.example", pg=backend.pg)
     assert res.status is Status.STORED and res.ok
     assert res.organization == "Company-X"
     assert res.report_id == "5065427c-23d3-47ca-b6e0-946ea0e8c4be"
-    with tlsrptdb.open(datadir.tlsrpt_db) as db:
+    with tls_reports(datadir, backend.received) as db:
         got = db.get(res.db_id or 0)
     assert got is not None
     assert (got.successes, got.failures) == (5326, 303)
@@ -67,19 +69,23 @@ async def test_tlsrpt_gzip_attachment_stored(datadir: DataDir) -> None:
     assert got.to_rcpt == "tlsrpt@company-y.example"
     assert got.message_ref == "accounts/reports/msg/0/1"
     assert got.kind == "domain"
+    # On PostgreSQL the report is in the shared tables, not in the data directory.
+    assert datadir.tlsrpt_db.exists() == (backend.pg is None)
 
 
 async def test_failures_others_report_are_a_warning(
-    datadir: DataDir, caplog: pytest.LogCaptureFixture
+    datadir: DataDir, backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     """docs/received-reports.md: a stored report with failures for our domain is
     logged as a warning with the count (through the child process)."""
     raw = (TESTDATA / "tlsrpt" / "rfc8460.json").read_bytes()
     mail = report_mail(raw, "r.json", "application", "tlsrpt+json", tlsrpt=True)
     with caplog.at_level(logging.INFO, logger="postel.reportintake"):
-        res = await intake(datadir, "tlsrpt", deliver(datadir, mail), "tlsrpt@company-y.example")
+        res = await intake(
+            datadir, "tlsrpt", deliver(datadir, mail), "tlsrpt@company-y.example", pg=backend.pg
+        )
         again = await intake(
-            datadir, "tlsrpt", deliver(datadir, mail, 2), "tlsrpt@company-y.example"
+            datadir, "tlsrpt", deliver(datadir, mail, 2), "tlsrpt@company-y.example", pg=backend.pg
         )
     assert res.status is Status.STORED and res.failures == 303
     assert again.status is Status.DUPLICATE  # a copy is not warned about again
@@ -87,20 +93,26 @@ async def test_failures_others_report_are_a_warning(
     assert warning.getMessage() == "report shows failures for our domain"
     assert warning.failures == 303  # type: ignore[attr-defined]
     dmarc = TESTDATA / "dmarc" / "example.net!example.com!1529366400!1529452799.xml"
-    res = intake_sync(datadir, "dmarc", deliver(datadir, dmarc.read_bytes(), 3), "d@x")
-    with dmarcdb.open(datadir.dmarcrpt_db) as db:
+    res = intake_sync(
+        datadir, "dmarc", deliver(datadir, dmarc.read_bytes(), 3), "d@x", pg=backend.pg
+    )
+    with dmarc_reports(datadir, backend.received) as db:
         stored = db.get(res.db_id or 0)
     assert stored is not None and res.failures == stored.counts.dmarc_fail
 
 
-async def test_tlsrpt_host_kind_and_duplicate(datadir: DataDir) -> None:
+async def test_tlsrpt_host_kind_and_duplicate(datadir: DataDir, backend: Backend) -> None:
     raw = (TESTDATA / "tlsrpt" / "smtp_tls.json").read_bytes()
     mail = report_mail(raw, "r.json", "application", "tlsrpt+json", tlsrpt=True)
-    first = await intake(datadir, "tlsrpt-host", deliver(datadir, mail, 1), "tlsrpt@mx.example")
-    second = await intake(datadir, "tlsrpt-host", deliver(datadir, mail, 2), "tlsrpt@mx.example")
+    first = await intake(
+        datadir, "tlsrpt-host", deliver(datadir, mail, 1), "tlsrpt@mx.example", pg=backend.pg
+    )
+    second = await intake(
+        datadir, "tlsrpt-host", deliver(datadir, mail, 2), "tlsrpt@mx.example", pg=backend.pg
+    )
     assert first.status is Status.STORED
     assert second.status is Status.DUPLICATE and second.ok and second.db_id == first.db_id
-    with tlsrptdb.open(datadir.tlsrpt_db) as db:
+    with tls_reports(datadir, backend.received) as db:
         assert db.count() == 1 and db.duplicate_count() == 1
         got = db.get(first.db_id or 0)
         assert got is not None and got.kind == "host" and (got.successes, got.failures) == (0, 3)
@@ -118,32 +130,39 @@ async def test_tlsrpt_host_kind_and_duplicate(datadir: DataDir) -> None:
     ],
 )  # fmt: skip
 async def test_dmarc_attachments_stored(
-    datadir: DataDir, name: str, maintype: str, subtype: str, org: str, rid: str, domain: str
+    datadir: DataDir,
+    backend: Backend,
+    name: str,
+    maintype: str,
+    subtype: str,
+    org: str,
+    rid: str,
+    domain: str,
 ) -> None:
     data = (TESTDATA / "dmarc" / name).read_bytes()
     path = deliver(datadir, report_mail(data, name, maintype, subtype, tlsrpt=False))
-    res = await intake(datadir, "dmarc", path, "dmarc@" + domain)
+    res = await intake(datadir, "dmarc", path, "dmarc@" + domain, pg=backend.pg)
     assert res.status is Status.STORED, res.error
-    with dmarcdb.open(datadir.dmarcrpt_db) as db:
+    with dmarc_reports(datadir, backend.received) as db:
         got = db.get(res.db_id or 0)
     assert got is not None
     assert (got.organization, got.report_id, got.domain) == (org, rid, domain)
     assert (got.record_count, got.message_count) == (1, 1)
 
 
-async def test_dmarc_whole_real_email(datadir: DataDir) -> None:
+async def test_dmarc_whole_real_email(datadir: DataDir, backend: Backend) -> None:
     path = deliver(datadir, (TESTDATA / "dmarc" / "twilight.eml").read_bytes())
-    res = await intake(datadir, "dmarc", path, "dmarc@twlnet.com")
+    res = await intake(datadir, "dmarc", path, "dmarc@twlnet.com", pg=backend.pg)
     assert res.status is Status.STORED
     assert (res.organization, res.report_id) == ("google.com", "1627703331531660819")
 
 
-async def test_lenient_report_keeps_warnings(datadir: DataDir) -> None:
+async def test_lenient_report_keeps_warnings(datadir: DataDir, backend: Backend) -> None:
     data = (TESTDATA / "dmarc" / "invalid_xml.xml").read_bytes()
     path = deliver(datadir, report_mail(data, "r.xml", "text", "xml", tlsrpt=False))
-    res = await intake(datadir, "dmarc", path, "dmarc@example.com")
+    res = await intake(datadir, "dmarc", path, "dmarc@example.com", pg=backend.pg)
     assert res.status is Status.STORED and res.warnings
-    with dmarcdb.open(datadir.dmarcrpt_db) as db:
+    with dmarc_reports(datadir, backend.received) as db:
         got = db.get(res.db_id or 0)
     assert got is not None and got.warnings == res.warnings
 

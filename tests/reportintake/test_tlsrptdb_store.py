@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from postel.tlsrpt import (
     Summary,
     parse_report,
 )
+from postel.tlsrptdb.api import ReceivedTLSReports
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "tlsrpt"
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
@@ -42,14 +43,19 @@ def make_report(
     return Report(org, DateRange(day, day + timedelta(days=1)), "ops@org", rid, entries)
 
 
+def incompressible(n: int) -> str:
+    """*n* characters that do not compress (a compressed index entry would fit)."""
+    out = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(n // 64 + 1))
+    return out[:n]
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[tlsrptdb.TLSRPTDB]:
-    d = tlsrptdb.open(tmp_path / "tlsrpt.db")
-    yield d
-    d.close()
+def db(tlsdb: ReceivedTLSReports) -> ReceivedTLSReports:
+    """On each backend (conftest.py)."""
+    return tlsdb
 
 
-def test_add_and_get_testdata_report(db: tlsrptdb.TLSRPTDB) -> None:
+def test_add_and_get_testdata_report(db: ReceivedTLSReports) -> None:
     parsed = parse_report((TESTDATA / "rfc8460.json").read_bytes())
     added = db.add(
         parsed.report,
@@ -76,7 +82,7 @@ def test_add_and_get_testdata_report(db: tlsrptdb.TLSRPTDB) -> None:
     assert got.duplicates == 0
 
 
-def test_second_copy_is_a_duplicate_not_an_error(db: tlsrptdb.TLSRPTDB) -> None:
+def test_second_copy_is_a_duplicate_not_an_error(db: ReceivedTLSReports) -> None:
     first = db.add(make_report(), to_rcpt="a@example.com")
     second = db.add(make_report(policies=[("example.com", 99, 99)]), to_rcpt="b@example.com")
     assert second.duplicate and second.id == first.id
@@ -92,7 +98,7 @@ def test_second_copy_is_a_duplicate_not_an_error(db: tlsrptdb.TLSRPTDB) -> None:
     assert db.count() == 2
 
 
-def test_list_paginates_newest_first_and_filters_by_domain(db: tlsrptdb.TLSRPTDB) -> None:
+def test_list_paginates_newest_first_and_filters_by_domain(db: ReceivedTLSReports) -> None:
     for i in range(5):
         dom = "a.example" if i % 2 == 0 else "b.example"
         db.add(make_report(rid=f"r{i}", day=DAY + timedelta(days=i), policies=[(dom, i, 0)]))
@@ -109,7 +115,7 @@ def test_list_paginates_newest_first_and_filters_by_domain(db: tlsrptdb.TLSRPTDB
         db.list_reports(kind="nonsense")
 
 
-def test_kind_host_and_filter(db: tlsrptdb.TLSRPTDB) -> None:
+def test_kind_host_and_filter(db: ReceivedTLSReports) -> None:
     db.add(make_report(rid="d"), kind="domain")
     db.add(make_report(rid="h", policies=[("mail.example.com", 3, 0)]), kind="host")
     assert [r.report_id for r in db.list_reports(kind="host").reports] == ["h"]
@@ -117,7 +123,7 @@ def test_kind_host_and_filter(db: tlsrptdb.TLSRPTDB) -> None:
         db.add(make_report(rid="x"), kind="bogus")
 
 
-def test_daily_and_organization_totals(db: tlsrptdb.TLSRPTDB) -> None:
+def test_daily_and_organization_totals(db: ReceivedTLSReports) -> None:
     db.add(make_report("A", "1", DAY, [("x.example", 10, 1), ("y.example", 5, 5)]))
     db.add(make_report("B", "2", DAY, [("x.example", 20, 0)]))
     db.add(make_report("A", "3", DAY + timedelta(days=1), [("x.example", 1, 2)]))
@@ -138,6 +144,41 @@ def test_daily_and_organization_totals(db: tlsrptdb.TLSRPTDB) -> None:
         tlsrptdb.OrgTotal("B", 1, 20, 0),
         tlsrptdb.OrgTotal("A", 2, 11, 3),
     ]
+
+
+def test_find_and_delete_with_its_duplicates(db: ReceivedTLSReports) -> None:
+    rid = db.add(make_report()).id
+    db.add(make_report())
+    found = db.find("Org", "r1")
+    assert found is not None and found.id == rid and found.duplicates == 1
+    assert db.find("Org", "nope") is None and db.get(rid + 100) is None
+    assert db.delete(rid)
+    assert not db.delete(rid)
+    assert db.count() == 0 and db.duplicate_count() == 0
+
+
+def test_failing_reports_in_a_received_window(db: ReceivedTLSReports) -> None:
+    """The digest's window: received since (inclusive) until (exclusive), newest first."""
+    db.add(make_report(rid="ok", policies=[("a.example", 5, 0)]), received=DAY)
+    db.add(make_report(rid="early"), received=DAY + timedelta(hours=1))
+    db.add(make_report(rid="late", day=DAY + timedelta(days=1)), received=DAY + timedelta(days=1))
+    since, until = "2024-03-01T00:00:00", "2024-03-02T00:00:00"
+    got = db.failing(received_since=since, received_until=until)
+    assert [r.report_id for r in got] == ["early"] and got[0].json
+    assert [r.report_id for r in db.failing()] == ["late", "early"]
+    assert [r.report_id for r in db.failing(day_since="2024-03-02")] == ["late"]
+    assert [r.report_id for r in db.failing(limit=1)] == ["late"]
+
+
+def test_long_report_id_stored_once(db: ReceivedTLSReports) -> None:
+    """A reporter's report-id of any length (bounded by the parser only) is
+    stored and its copies found as duplicates."""
+    long_id, long_domain = incompressible(20_000), incompressible(5000) + ".example"
+    first = db.add(make_report(rid=long_id, policies=[(long_domain, 1, 0)]))
+    again = db.add(make_report(rid=long_id))
+    assert again.duplicate and again.id == first.id
+    assert db.count() == 1
+    assert db.list_reports(domain=long_domain).total == 1
 
 
 def test_find_delete_and_reopen(tmp_path: Path) -> None:

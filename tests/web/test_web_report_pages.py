@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 from webtestlib import Instance, login, post
 
+from pgcluster import Cluster, pg_cluster, pg_database
 from postel import dmarcdb, tlsrptdb
 from postel.dmarcrpt import parse_report as parse_dmarc
 from postel.mtasts.policy import parse_policy
@@ -22,6 +23,8 @@ from postel.tlsrptresultdb.record import AttemptResults
 from postel.web.admin.charts import day_chart, org_chart
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+
+__all__ = ["pg_cluster", "pg_database"]  # the PostgreSQL test's fixtures
 
 
 def add_tls_report(instance: Instance, name: str = "rfc8460.json") -> int:
@@ -301,3 +304,43 @@ def test_outgoing_results_use_the_servers_connection(
         assert opened == []
     finally:
         db.close()
+
+
+def test_report_pages_read_what_the_nodes_share(
+    instance: Instance, pg_cluster: Cluster, pg_database: str
+) -> None:
+    """Given the server's shared received reports and MTA-STS cache (the
+    PostgreSQL store), the pages show what another node stored, and open no
+    file of the data directory."""
+    from postel.pg.mtastscache import PgMTASTSCache
+    from postel.receivedreports import ReceivedReports
+    from receivedbackends import migrated, pg_mtasts, pg_node
+
+    settings = migrated(pg_cluster, pg_database)
+    other, here = pg_node(settings), pg_node(settings)
+    try:
+        tls = parse_tlsrpt((TESTDATA / "tlsrpt" / "rfc8460.json").read_bytes()).report
+        tid = other.tls.add(tls, to_rcpt="tls@x").id
+        path = TESTDATA / "dmarc" / "example.net!example.com!1529366400!1529452799.xml"
+        did = other.dmarc.add(parse_dmarc(path.read_bytes()).report, to_rcpt="dmarc@x").id
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        text = "version: STSv1\nmode: enforce\nmx: mx.shared.example\nmax_age: 604800\n"
+        policy = parse_policy(text)
+        week = now + dt.timedelta(days=7)
+        row = CachedPolicy("shared.example", now, week, now, now, False, "id1", policy, text)
+        pg_mtasts(other, "other").put(row)
+        cache: PgMTASTSCache = pg_mtasts(here, "here")
+        app = instance.app(received=ReceivedReports(here.tls, here.dmarc), mtastsdb=cache)
+        with TestClient(app, follow_redirects=True) as c:
+            assert login(c).status_code == 200
+            assert "Company-X" in c.get("/admin/tlsrpt").text
+            assert c.get(f"/admin/tlsrpt/{tid}").status_code == 200
+            assert "example.net" in c.get("/admin/dmarc").text
+            assert "b043f0e264cf4ea995e93765242f6dfb" in c.get(f"/admin/dmarc/{did}").text
+            assert c.get("/admin/").status_code == 200
+            assert "mx.shared.example" in c.get("/admin/mtasts").text
+        dd = instance.cfg.datadir
+        assert not any(p.exists() for p in (dd.tlsrpt_db, dd.dmarcrpt_db, dd.mtasts_db))
+    finally:
+        other.close()
+        here.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, Protocol
 
@@ -14,6 +15,18 @@ def fail(message: str) -> NoReturn:
     """Print ``error: <message>`` on stderr and exit 1."""
     click.echo(f"error: {message}", err=True)
     raise SystemExit(1)
+
+
+@contextmanager
+def pg_errors_fail() -> Iterator[None]:
+    """A PostgreSQL store's error (no connection, a failed query) as one line
+    on stderr, exit 1; never a traceback."""
+    from postel.pg.errors import PgError
+
+    try:
+        yield
+    except PgError as exc:
+        fail(str(exc))
 
 
 STDIN = Path("-")

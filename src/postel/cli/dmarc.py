@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from postel.cli.common import print_parsed
+from postel.cli.common import pg_errors_fail, print_parsed
 from postel.cli.options import config_option, load_or_exit
 from postel.dmarcrpt.errors import DMARCReportError
 from postel.dmarcrpt.parse import DEFAULT_LIMITS, parse_report
@@ -43,7 +43,7 @@ def list_cmd(config_dir: Path, domain: str | None, limit: int, as_json: bool) ->
     """Received DMARC aggregate reports (dmarcrpt.db), newest first."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with pg_errors_fail(), CLIRoot.for_config(load_or_exit(config_dir)) as root:
         page = root.dmarcdb.list_reports(domain=domain, limit=limit)
     if as_json:
         rows = [

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from postel.cli.common import fail, print_parsed
+from postel.cli.common import fail, pg_errors_fail, print_parsed
 from postel.cli.options import config_option, load_or_exit
 from postel.cli.resolveropts import choose_resolver, config_for_resolver
 from postel.tlsrpt.errors import TLSRPTError
@@ -228,7 +228,7 @@ def list_cmd(
     """Received TLS reports (tlsrpt.db), newest first."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with pg_errors_fail(), CLIRoot.for_config(load_or_exit(config_dir)) as root:
         db = root.tlsrptdb
         page = db.list_reports(domain=domain, kind="host" if host_only else None, limit=limit)
     if as_json:
@@ -263,7 +263,7 @@ def show_cmd(config_dir: Path, report_id: int) -> None:
     """Print one received TLS report as normalised JSON."""
     from postel.wiring import CLIRoot
 
-    with CLIRoot(load_or_exit(config_dir).datadir) as root:
+    with pg_errors_fail(), CLIRoot.for_config(load_or_exit(config_dir)) as root:
         db = root.tlsrptdb
         report = db.get(report_id)
     if report is None:

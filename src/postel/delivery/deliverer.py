@@ -39,7 +39,7 @@ from postel.delivery.results import AttemptReport, is_ip_literal, tls_attempt
 from postel.dns import DNSError, Resolver
 from postel.log import cid_context
 from postel.metrics import record as metrics
-from postel.mtastsdb import MTASTSDB, PolicyLookup
+from postel.mtastsdb import MTASTSCache, PolicyLookup
 from postel.mtastsdb.model import no_policy_result
 from postel.netpolicy import AddressPolicy
 from postel.smtpclient import SessionResult, TLSMode, TLSPolicy, deliver_session
@@ -110,7 +110,7 @@ class Deliverer:
         self,
         cfg: Config,
         resolver: Resolver,
-        mtastsdb: MTASTSDB | None,
+        mtastsdb: MTASTSCache | None,
         store: Accounts,
         *,
         smtp_port: int | None = None,

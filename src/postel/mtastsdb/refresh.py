@@ -1,4 +1,8 @@
-"""Daily refresh of cached policies (RFC 8461 §5.1 "proactive refresh", docs/mta-sts.md)."""
+"""Daily refresh of cached policies (RFC 8461 §5.1 "proactive refresh", docs/mta-sts.md).
+
+Each stale row is claimed before its refresh (PolicyCache.claim_refresh): on
+the cache the nodes share in PostgreSQL, one node refreshes a policy and the
+others skip it; a data directory's own cache always grants the claim."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from postel.dns import Resolver
 from postel.mtasts.errors import MTASTSError, NoRecord
 from postel.mtasts.lookup import lookup_record
 from postel.mtasts.policy import Mode
-from postel.mtastsdb.db import MTASTSDB, Fetcher, _iso, utcnow
+from postel.mtastsdb.cache import Fetcher, PolicyCache, utcnow
 
 _log = logging.getLogger("postel.mtastsdb")
 
@@ -36,7 +40,7 @@ class RefreshStats:
 
 
 async def refresh_once(
-    db: MTASTSDB,
+    db: PolicyCache,
     resolver: Resolver,
     *,
     now: dt.datetime | None = None,
@@ -48,22 +52,25 @@ async def refresh_once(
     now = now or utcnow()
     fetch = fetch or db.fetch
     stats = RefreshStats()
-    for row in db.rows():
+    for row in await db.run(db.rows):
         if row.last_use < now - UNUSED_LIMIT:
-            db.delete(row.domain)
+            await db.run(db.delete, row.domain)
             stats.deleted_unused.append(row.domain)
-    stale = [r for r in db.rows() if r.last_update <= now - REFRESH_AGE]
+    stale_before = now - REFRESH_AGE
+    stale = [r for r in await db.run(db.rows) if r.last_update <= stale_before]
     random.shuffle(stale)
     gap = min(spread / max(len(stale), 1), MAX_GAP).total_seconds()
     for i, row in enumerate(stale):
         if sleep is not None and i > 0 and await sleep(random.uniform(0, gap)):
             break  # stopping
+        if not await db.run(db.claim_refresh, row.domain, stale_before, utcnow() if sleep else now):
+            continue  # refreshed, or being refreshed, by another node
         try:
             record = await lookup_record(resolver, row.domain)
         except NoRecord:
             # docs/mta-sts.md, Refresh: a cached mode-none policy goes when its record has gone.
             if row.policy.mode == Mode.NONE:
-                db.delete(row.domain)
+                await db.run(db.delete, row.domain)
                 stats.deleted_gone.append(row.domain)
             continue
         except MTASTSError as e:
@@ -76,20 +83,25 @@ async def refresh_once(
             _log.info("mta-sts refresh: policy fetch failed: %s", e, extra={"domain": row.domain})
             stats.failed.append(row.domain)
             continue
-        current = db.cached(row.domain)
+        current = await db.run(db.cached, row.domain)
         if current is None:
             continue  # deleted meanwhile
-        stored = db.store_fetched(row.domain, record, fetched, utcnow() if sleep else now, current)
-        # A refresh is not a use.
-        db.conn.execute(
-            "UPDATE policy SET last_use = ? WHERE domain = ?", (_iso(current.last_use), row.domain)
+        # A refresh is not a use: the row keeps its last use.
+        stored = await db.run(
+            db.store_fetched,
+            row.domain,
+            record,
+            fetched,
+            utcnow() if sleep else now,
+            current,
+            used=current.last_use,
         )
         stats.refreshed.append(stored.domain)
     return stats
 
 
 async def refresh_loop(
-    db: MTASTSDB,
+    db: PolicyCache,
     resolver: Resolver,
     stop_event: asyncio.Event,
     *,

@@ -5,5 +5,5 @@ and change notifications over LISTEN/NOTIFY, and the outgoing queue shared by
 several nodes (claims as leases, postel.pg.queue).
 
 Optional: needs the ``postgresql`` extra (psycopg 3 and psycopg_pool). Only
-postel.pg.settings may be imported without it.
+postel.pg.settings and postel.pg.target may be imported without it.
 """

@@ -358,6 +358,130 @@ CREATE INDEX web_session_owner ON web_session (scope, user_name, client, last_se
 CREATE INDEX web_session_seen ON web_session (scope, last_seen);
 """
 
+# Received reports and the MTA-STS policy cache shared by the nodes, as each
+# node's tlsrpt.db, dmarcrpt.db and mtasts.db keep them (postel.pg.tlsreports,
+# postel.pg.dmarcreports, postel.pg.mtastscache). Times the SQLite databases
+# keep as text stay text here, in the "C" collation, so that comparisons and
+# orderings are those of the SQLite files (byte order, not the locale's). A
+# policy's refresh is claimed by one node at a time: refresh_until is its lease
+# (RFC 8461 §5.1 proactive refresh, postel.mtastsdb.refresh). A report is
+# identified by ident, the SHA-256 of its identifying fields (postel.pg.received):
+# a B-tree entry has a size limit that a reporter's long report-id could pass;
+# the domains are looked up by equality only, through hash indexes for the same
+# reason.
+RECEIVED = """
+CREATE TABLE tlsrpt_report (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ident bytea NOT NULL UNIQUE CHECK (length(ident) = 32),
+    received text COLLATE "C" NOT NULL,
+    from_addr text NOT NULL DEFAULT '',
+    to_rcpt text NOT NULL DEFAULT '',
+    kind text NOT NULL CHECK (kind IN ('domain', 'host')),
+    organization text COLLATE "C" NOT NULL,
+    report_id text COLLATE "C" NOT NULL,
+    contact_info text NOT NULL DEFAULT '',
+    period_start text COLLATE "C" NOT NULL,
+    period_end text COLLATE "C" NOT NULL,
+    day text COLLATE "C" NOT NULL,
+    policy_domains text NOT NULL DEFAULT '',
+    successes bigint NOT NULL CHECK (successes >= 0),
+    failures bigint NOT NULL CHECK (failures >= 0),
+    data text NOT NULL,
+    warnings text NOT NULL DEFAULT '[]',
+    message_ref text NOT NULL DEFAULT ''
+);
+CREATE INDEX tlsrpt_report_day ON tlsrpt_report (day);
+CREATE INDEX tlsrpt_report_received ON tlsrpt_report (received);
+
+CREATE TABLE tlsrpt_policy (
+    report bigint NOT NULL REFERENCES tlsrpt_report (id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    domain text COLLATE "C" NOT NULL,
+    policy_type text NOT NULL,
+    successes bigint NOT NULL,
+    failures bigint NOT NULL,
+    PRIMARY KEY (report, idx)
+);
+CREATE INDEX tlsrpt_policy_domain ON tlsrpt_policy USING hash (domain);
+
+CREATE TABLE tlsrpt_duplicate (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    report bigint NOT NULL REFERENCES tlsrpt_report (id) ON DELETE CASCADE,
+    received text NOT NULL,
+    from_addr text NOT NULL DEFAULT '',
+    to_rcpt text NOT NULL DEFAULT '',
+    message_ref text NOT NULL DEFAULT ''
+);
+CREATE INDEX tlsrpt_duplicate_report ON tlsrpt_duplicate (report);
+
+CREATE TABLE dmarc_report (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ident bytea NOT NULL UNIQUE CHECK (length(ident) = 32),
+    received text COLLATE "C" NOT NULL,
+    from_addr text NOT NULL DEFAULT '',
+    to_rcpt text NOT NULL DEFAULT '',
+    organization text COLLATE "C" NOT NULL,
+    report_id text COLLATE "C" NOT NULL,
+    domain text COLLATE "C" NOT NULL,
+    format text NOT NULL DEFAULT 'rfc7489',
+    period_begin bigint NOT NULL,
+    period_end bigint NOT NULL,
+    day text COLLATE "C" NOT NULL,
+    record_count bigint NOT NULL,
+    message_count bigint NOT NULL,
+    dkim_pass bigint NOT NULL,
+    dkim_fail bigint NOT NULL,
+    spf_pass bigint NOT NULL,
+    spf_fail bigint NOT NULL,
+    dmarc_pass bigint NOT NULL,
+    dmarc_fail bigint NOT NULL,
+    data text NOT NULL,
+    warnings text NOT NULL DEFAULT '[]',
+    message_ref text NOT NULL DEFAULT ''
+);
+CREATE INDEX dmarc_report_domain ON dmarc_report USING hash (domain);
+CREATE INDEX dmarc_report_day ON dmarc_report (day);
+
+CREATE TABLE dmarc_record (
+    report bigint NOT NULL REFERENCES dmarc_report (id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    source_ip text NOT NULL,
+    count bigint NOT NULL,
+    disposition text NOT NULL,
+    dkim text NOT NULL,
+    spf text NOT NULL,
+    header_from text NOT NULL,
+    PRIMARY KEY (report, idx)
+);
+
+CREATE TABLE dmarc_duplicate (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    report bigint NOT NULL REFERENCES dmarc_report (id) ON DELETE CASCADE,
+    received text NOT NULL,
+    from_addr text NOT NULL DEFAULT '',
+    to_rcpt text NOT NULL DEFAULT '',
+    message_ref text NOT NULL DEFAULT ''
+);
+CREATE INDEX dmarc_duplicate_report ON dmarc_duplicate (report);
+
+CREATE TABLE mtasts_policy (
+    domain text PRIMARY KEY,
+    inserted timestamptz NOT NULL,
+    valid_end timestamptz NOT NULL,
+    last_update timestamptz NOT NULL,
+    last_use timestamptz NOT NULL,
+    backoff boolean NOT NULL,
+    record_id text NOT NULL,
+    policy jsonb NOT NULL,
+    policy_text text NOT NULL,
+    failure_type text NOT NULL DEFAULT '',
+    failure_text text NOT NULL DEFAULT '',
+    refresh_by text,
+    refresh_until timestamptz
+);
+CREATE INDEX mtasts_policy_last_use ON mtasts_policy (last_use);
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -368,4 +492,5 @@ MIGRATIONS: list[str] = [
     ACME,
     LOGIN_LIMITS,
     WEBMAIL,
+    RECEIVED,
 ]

@@ -35,7 +35,7 @@ from postel.smtp.errors import AddressError
 from postel.store.message import DomainSecurity
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
 
 log = logging.getLogger("postel.recipientsecurity")
 
@@ -73,7 +73,7 @@ async def mtasts_facts(
     resolver: Resolver,
     domain: str,
     *,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
     addresses: AddressPolicy = PUBLIC_ONLY,
@@ -153,7 +153,7 @@ async def evaluate_recipient(
     *,
     resolver: Resolver,
     memory: Callable[[str], DomainSecurity] | None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
     ssl_context: ssl.SSLContext | None = None,
     https_port: int = 443,
     timeout: float = DEFAULT_TIMEOUT,

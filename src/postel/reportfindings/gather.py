@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from postel.dmarcdb import DMARCDB
+from postel.dmarcdb.api import ReceivedDMARCReports
 from postel.reportfindings.findings import (
     FailingRow,
     Findings,
@@ -14,7 +14,7 @@ from postel.reportfindings.findings import (
     dmarc_findings,
     tls_findings,
 )
-from postel.tlsrptdb.db import TLSRPTDB
+from postel.tlsrptdb.api import ReceivedTLSReports
 
 if TYPE_CHECKING:
     from postel.config import Config
@@ -57,8 +57,8 @@ class Settings:
 
 
 def gather(
-    tlsdb: TLSRPTDB,
-    dmarcdb: DMARCDB,
+    tlsdb: ReceivedTLSReports,
+    dmarcdb: ReceivedDMARCReports,
     settings: Settings,
     *,
     day_since: str | None = None,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import postel
+from postel.pg.target import PgTarget
 from postel.reportintake.result import IntakeResult, Status
 
 # Exit status of a child whose address-space limit made an allocation fail.
@@ -75,8 +76,10 @@ async def run_in_child(
     rcpt: str,
     max_bytes: int | None,
     limits: ChildLimits,
+    pg: PgTarget | None = None,
 ) -> IntakeResult:
-    """Take the report in by a child process; its outcome, or why it was stopped."""
+    """Take the report in by a child process; its outcome, or why it was stopped.
+    *pg*: store on that PostgreSQL store (the child reads the password file)."""
     args = {
         "datadir": str(datadir),
         "kind": kind,
@@ -85,6 +88,7 @@ async def run_in_child(
         "max_bytes": max_bytes,
         "address_space": limits.max_address_space,
         "cpu_seconds": limits.max_cpu_seconds,
+        "pg": pg.to_json() if pg is not None else None,
     }
     async with _slot(limits.max_concurrent):
         try:
@@ -167,6 +171,7 @@ def main(argv: list[str]) -> int:
             Path(args["path"]),
             str(args["rcpt"]),
             max_bytes=args["max_bytes"],
+            pg=PgTarget.from_json(args["pg"]) if args.get("pg") else None,
         )
     except MemoryError:
         return EXIT_MEMORY

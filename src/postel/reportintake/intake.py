@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from postel import dmarcdb, dmarcrpt, tlsrpt, tlsrptdb
+from postel import dmarcdb, dmarcrpt, tlsrpt
 from postel.datadir import DataDir
+from postel.pg.target import PgTarget
 from postel.reportintake.child import DEFAULT_CHILD_LIMITS, ChildLimits, run_in_child
 from postel.reportintake.errors import UnknownKind
 from postel.reportintake.message import TooLarge, header_from, read_bounded
 from postel.reportintake.result import IntakeResult, Status
+from postel.reportintake.stores import dmarc_reports, tls_reports
 
 log = logging.getLogger("postel.reportintake")
 
@@ -42,14 +44,23 @@ def _failed(kind: str, rcpt: str, error: str) -> IntakeResult:
     return IntakeResult(kind, rcpt, Status.FAILED, error=error)
 
 
-def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> IntakeResult:
+def _where(where: str, e: Exception) -> str:
+    """The error, prefixed with where the report was to go unless it says so."""
+    text = str(e)
+    return text if text.startswith(where) else f"{where}: {text}"
+
+
+def _tlsrpt(
+    datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str, pg: PgTarget | None
+) -> IntakeResult:
     try:
         parsed = tlsrpt.parse_report(data)
     except tlsrpt.TLSRPTError as e:
         return _unparseable(kind, rcpt, str(e))
     report = parsed.report
+    where = str(datadir.tlsrpt_db) if pg is None else "PostgreSQL"
     try:
-        with tlsrptdb.open(datadir.tlsrpt_db) as db:
+        with tls_reports(datadir, pg) as (db, where):
             added = db.add(
                 report,
                 kind="host" if kind == "tlsrpt-host" else "domain",
@@ -59,7 +70,7 @@ def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> In
                 message_ref=ref,
             )
     except Exception as e:  # the message is delivered; storing is best effort
-        return _failed(kind, rcpt, f"{datadir.tlsrpt_db}: {e}")
+        return _failed(kind, rcpt, _where(where, e))
     return _stored(
         kind,
         rcpt,
@@ -72,14 +83,15 @@ def _tlsrpt(datadir: DataDir, kind: str, data: bytes, rcpt: str, ref: str) -> In
     )
 
 
-def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str) -> IntakeResult:
+def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str, pg: PgTarget | None) -> IntakeResult:
     try:
         parsed = dmarcrpt.parse_report(data)
     except dmarcrpt.DMARCReportError as e:
         return _unparseable("dmarc", rcpt, str(e))
     md = parsed.report.metadata
+    where = str(datadir.dmarcrpt_db) if pg is None else "PostgreSQL"
     try:
-        with dmarcdb.open(datadir.dmarcrpt_db) as db:
+        with dmarc_reports(datadir, pg) as (db, where):
             added = db.add(
                 parsed.report,
                 warnings=parsed.warnings,
@@ -88,7 +100,7 @@ def _dmarc(datadir: DataDir, data: bytes, rcpt: str, ref: str) -> IntakeResult:
                 message_ref=ref,
             )
     except Exception as e:  # the message is delivered; storing is best effort
-        return _failed("dmarc", rcpt, f"{datadir.dmarcrpt_db}: {e}")
+        return _failed("dmarc", rcpt, _where(where, e))
     failing = dmarcdb.report_counts(parsed.report).dmarc_fail
     return _stored(
         "dmarc",
@@ -165,8 +177,10 @@ def take_in(
     rcpt: str,
     *,
     max_bytes: int | None = None,
+    pg: PgTarget | None = None,
 ) -> IntakeResult:
-    """Parse the report message at *message_path* and store it; the outcome, not logged."""
+    """Parse the report message at *message_path* and store it (in the data
+    directory, or on the PostgreSQL store *pg*); the outcome, not logged."""
     check_kind(kind)
     dd = datadir if isinstance(datadir, DataDir) else DataDir(Path(datadir))
     limit = max_bytes or (
@@ -182,8 +196,8 @@ def take_in(
         return _failed(kind, rcpt, f"{message_path}: cannot read message: {e.strerror or e}")
     ref = _message_ref(dd, Path(message_path))
     if kind == "dmarc":
-        return _dmarc(dd, data, rcpt, ref)
-    return _tlsrpt(dd, kind, data, rcpt, ref)
+        return _dmarc(dd, data, rcpt, ref, pg)
+    return _tlsrpt(dd, kind, data, rcpt, ref, pg)
 
 
 def intake_sync(
@@ -193,14 +207,16 @@ def intake_sync(
     rcpt: str,
     *,
     max_bytes: int | None = None,
+    pg: PgTarget | None = None,
 ) -> IntakeResult:
     """Parse the report message at *message_path* and store it (blocking, in this process).
 
     *kind*: "tlsrpt" (a report to a domain's TLSRPT address), "tlsrpt-host"
     (to the host's TLSRPT address, about the MX host) or "dmarc". Messages
-    over *max_bytes* (default: the parser's input limit) are not parsed.
+    over *max_bytes* (default: the parser's input limit) are not parsed. *pg*:
+    the PostgreSQL store the nodes share (None: the data directory's files).
     """
-    res = take_in(datadir, kind, message_path, rcpt, max_bytes=max_bytes)
+    res = take_in(datadir, kind, message_path, rcpt, max_bytes=max_bytes, pg=pg)
     log_result(res)
     return res
 
@@ -213,11 +229,12 @@ async def intake(
     *,
     max_bytes: int | None = None,
     limits: ChildLimits = DEFAULT_CHILD_LIMITS,
+    pg: PgTarget | None = None,
 ) -> IntakeResult:
     """:func:`intake_sync` in a child process under *limits*, so that neither the
     event loop nor this process's memory pays for the parse."""
     check_kind(kind)
     root = datadir.root if isinstance(datadir, DataDir) else Path(datadir)
-    res = await run_in_child(root, kind, Path(message_path), rcpt, max_bytes, limits)
+    res = await run_in_child(root, kind, Path(message_path), rcpt, max_bytes, limits, pg)
     log_result(res)
     return res

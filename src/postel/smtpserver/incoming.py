@@ -312,9 +312,14 @@ async def run_intake(ctx: ServerContext, kind: ReportKind, path: Path, rcpt: str
 
     Every error is logged and swallowed: the delivery has already happened.
     """
+    from postel.pg.target import pg_target
     from postel.reportintake import intake
 
     try:
-        await intake(ctx.cfg.datadir, kind, path, rcpt)
+        pg = pg_target(ctx.cfg)  # on PostgreSQL: the tables the nodes share
+        if pg is None:
+            await intake(ctx.cfg.datadir, kind, path, rcpt)
+        else:
+            await intake(ctx.cfg.datadir, kind, path, rcpt, pg=pg)
     except Exception as exc:
         log.error("report intake failed", extra={"err": repr(exc), "kind": kind, "rcpt": rcpt})

@@ -36,8 +36,9 @@ from postel.web.sessions import SessionStore
 from postel.web.templating import STATIC_DIR, Templates
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
+    from postel.receivedreports import ReceivedReports
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
     from postel.store.credentials import PasswordStore
@@ -55,7 +56,7 @@ def _webmail_app(
     submitter: Submitter | None,
     limiter: LoginLimiter,
     feed: LiveFeed | None,
-    mtastsdb: MTASTSDB | None,
+    mtastsdb: MTASTSCache | None,
     webmail_sessions: SessionStore | None,
     passwords: PasswordStore | None,
 ) -> Starlette:
@@ -94,9 +95,10 @@ def build_app(
     challenges: ChallengeSource | None = None,
     feed: LiveFeed | None = None,
     resultdb: TLSResults | None = None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
     webmail_sessions: SessionStore | None = None,
     passwords: PasswordStore | None = None,
+    received: ReceivedReports | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
@@ -105,7 +107,8 @@ def build_app(
     without it). *mtastsdb*: the MTA-STS cache for the webmail's recipient security
     (else it opens its own). *webmail_sessions*: the webmail's own session store
     (else a new one in memory). *passwords*: the accounts' passwords (else
-    auth.db of the data directory)."""
+    auth.db of the data directory). *received*: the server's received reports
+    (else the admin pages open the data directory's files)."""
     sessions = sessions if sessions is not None else SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -176,5 +179,7 @@ def build_app(
         queue=queue,
         resultdb=resultdb,
         passwords=passwords,
+        received=received,
+        mtastsdb=mtastsdb,
     )
     return app

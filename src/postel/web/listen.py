@@ -29,8 +29,9 @@ from postel.web.sessions import SessionStore
 from postel.web.webprotocol import protocol_class
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
+    from postel.receivedreports import ReceivedReports
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
     from postel.store.credentials import PasswordStore
@@ -89,9 +90,10 @@ async def start_web(
     feed: LiveFeed | None = None,
     resultdb: TLSResults | None = None,
     limiter: LoginLimiter | None = None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
     session_stores: Callable[[str], SessionStore] | None = None,
     passwords: PasswordStore | None = None,
+    received: ReceivedReports | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
     Returns (ip, port, kind) for each address and each kind it serves. *sockets*:
@@ -139,6 +141,7 @@ async def start_web(
             mtastsdb=mtastsdb,
             webmail_sessions=session_stores("webmail") if session_stores is not None else None,
             passwords=passwords,
+            received=received,
         )
         tls: dict[str, Any] = {}
         reloading: ReloadingContext | None = None

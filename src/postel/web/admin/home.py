@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postel import dmarcdb, tlsrptdb
+from postel.datadir import DataDir
+from postel.receivedreports import ReceivedReports, dmarc_reports, tls_reports
 from postel.reportfindings import Findings, Settings, anchor, gather
 from postel.web.admin.guard import page, render
 from postel.web.admin.state import admin_state
@@ -19,11 +19,11 @@ FINDINGS_DAYS = 7
 
 
 def _reports(
-    tlsrpt_db: Path, dmarcrpt_db: Path, settings: Settings, since: str
+    datadir: DataDir, shared: ReceivedReports | None, settings: Settings, since: str
 ) -> tuple[Findings, int, int]:
     """The findings of the reports since *since*, and how many of each kind are
     stored: each database opened once, off the event loop."""
-    with tlsrptdb.open(tlsrpt_db) as tdb, dmarcdb.open(dmarcrpt_db) as ddb:
+    with tls_reports(datadir, shared) as tdb, dmarc_reports(datadir, shared) as ddb:
         return gather(tdb, ddb, settings, day_since=since), tdb.count(), ddb.count()
 
 
@@ -33,7 +33,7 @@ async def index(request: Request) -> Response:
     dd = st.cfg.datadir
     since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=FINDINGS_DAYS)).isoformat()
     findings, tls_reports, dmarc_reports = await asyncio.to_thread(
-        _reports, dd.tlsrpt_db, dd.dmarcrpt_db, Settings.from_config(st.cfg), since
+        _reports, dd, st.received, Settings.from_config(st.cfg), since
     )
     from postel.web.admin.queue import queue_entries
 

@@ -96,10 +96,13 @@ async def mtasts_cache(request: Request) -> Response:
     from postel.mtastsdb import MTASTSDB
 
     st = admin_state(request)
-    db = MTASTSDB.open(st.cfg.datadir.mtasts_db)
-    try:
-        rows = db.rows()
-    finally:
-        db.close()
+    if st.mtastsdb is not None:  # the server's cache (shared on PostgreSQL)
+        rows = st.mtastsdb.rows()
+    else:
+        db = MTASTSDB.open(st.cfg.datadir.mtasts_db)
+        try:
+            rows = db.rows()
+        finally:
+            db.close()
     now = dt.datetime.now(dt.UTC)
     return render(request, "admin/mtasts.html", rows=rows, now=now)

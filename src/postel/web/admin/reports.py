@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postel import dmarcdb, tlsrptdb
+from postel.receivedreports import dmarc_reports, tls_reports
 from postel.reportfindings import Settings, anchor
 from postel.reportfindings.findings import FailingRow, dmarc_findings, tls_findings
 from postel.web.admin.charts import day_chart, org_chart
@@ -49,7 +50,7 @@ def _id(request: Request) -> int | None:
 async def tlsrpt_list(request: Request) -> Response:
     st = admin_state(request)
     offset, domain = _page_args(request)
-    with tlsrptdb.open(st.cfg.datadir.tlsrpt_db) as db:
+    with tls_reports(st.cfg.datadir, st.received) as db:
         found = db.list_reports(domain=domain, limit=PAGE_SIZE, offset=offset)
         days = db.daily_totals(domain=domain)
         orgs = db.organization_totals(domain=domain)
@@ -71,7 +72,7 @@ async def tlsrpt_list(request: Request) -> Response:
 async def tlsrpt_detail(request: Request) -> Response:
     st = admin_state(request)
     rid = _id(request)
-    with tlsrptdb.open(st.cfg.datadir.tlsrpt_db) as db:
+    with tls_reports(st.cfg.datadir, st.received) as db:
         report = db.get(rid) if rid is not None else None
     if report is None:
         return render(request, "admin/notfound.html", status_code=404, what="TLS report")
@@ -126,7 +127,7 @@ def _date(epoch: int) -> str:
 async def dmarc_list(request: Request) -> Response:
     st = admin_state(request)
     offset, domain = _page_args(request)
-    with dmarcdb.open(st.cfg.datadir.dmarcrpt_db) as db:
+    with dmarc_reports(st.cfg.datadir, st.received) as db:
         found = db.list_reports(domain=domain, limit=PAGE_SIZE, offset=offset)
         days = db.daily_totals(domain=domain)
         orgs = db.organization_totals(domain=domain)
@@ -150,7 +151,7 @@ async def dmarc_list(request: Request) -> Response:
 async def dmarc_detail(request: Request) -> Response:
     st = admin_state(request)
     rid = _id(request)
-    with dmarcdb.open(st.cfg.datadir.dmarcrpt_db) as db:
+    with dmarc_reports(st.cfg.datadir, st.received) as db:
         report = db.get(rid) if rid is not None else None
         failing = (
             []

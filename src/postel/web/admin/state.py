@@ -17,7 +17,9 @@ from postel.web.sessions import SessionStore
 from postel.web.templating import Templates
 
 if TYPE_CHECKING:
+    from postel.mtastsdb.api import MTASTSCache
     from postel.queue import QueueRunner
+    from postel.receivedreports import ReceivedReports
     from postel.store.api import Accounts
     from postel.store.credentials import PasswordStore
 
@@ -37,6 +39,10 @@ class AdminState:
     check_options: CheckOptions | None = None
     queue: QueueRunner | None = None  # the server's runner; None: entries opened from the data dir
     resultdb: TLSResults | None = None  # the server's TLS results; None: opened per request
+    # The server's received reports and MTA-STS cache (shared on PostgreSQL);
+    # None: the data directory's files, opened per request.
+    received: ReceivedReports | None = None
+    mtastsdb: MTASTSCache | None = None
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     passwords: PasswordStore | None = None  # None: auth.db of the data directory
 

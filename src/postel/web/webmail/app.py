@@ -33,7 +33,7 @@ from postel.web.webmail import (
 from postel.web.webmail.state import WebmailState
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSDB, MTASTSCache
     from postel.queue import QueueRunner, QueueSubmitter
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
@@ -107,7 +107,7 @@ def build(
     sessions: SessionStore | None = None,
     submitter: Submitter | None = None,
     queue: QueueRunner | None = None,
-    mtastsdb: MTASTSDB | None = None,
+    mtastsdb: MTASTSCache | None = None,
     limiter: LoginLimiter | None = None,
     https_port: int = 443,
     feed: LiveFeed | None = None,

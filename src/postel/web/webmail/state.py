@@ -19,7 +19,7 @@ from postel.web.templating import Templates
 from postel.web.webmail.streamslots import StreamSlots
 
 if TYPE_CHECKING:
-    from postel.mtastsdb import MTASTSDB
+    from postel.mtastsdb import MTASTSCache
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
     from postel.store.credentials import PasswordStore
@@ -43,7 +43,7 @@ class WebmailState:
     limiter: LoginLimiter  # shared with SMTP AUTH through auth.db
     templates: Templates
     submitter: Submitter
-    mtastsdb: MTASTSDB | None = None  # None: direct MTA-STS lookups
+    mtastsdb: MTASTSCache | None = None  # None: direct MTA-STS lookups
     mtasts_ssl: ssl.SSLContext | None = None
     https_port: int = 443
     addresses: AddressPolicy = PUBLIC_ONLY  # policy hosts that direct lookups may fetch from

@@ -349,8 +349,21 @@ def junk_filter(cfg: Config, resolver: Resolver | None) -> JunkFilter | None:
     reloads (the accounts' own thresholds); None when the filter is off."""
     if not cfg.static.junk.enabled:
         return None
-    return JunkFilter(
-        cfg.datadir.accounts_dir,
-        lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
-        resolver,
-    )
+    return JunkFilter(cfg.datadir.accounts_dir, settings_of(cfg), resolver)
+
+
+def settings_of(cfg: Config) -> Callable[[], Settings]:
+    """The Settings of *cfg*, made again only when a reload replaced its junk
+    section or its domains (several reads per filing; each making them walked
+    all the accounts)."""
+    made: list[tuple[object, object, Settings]] = []
+
+    def current() -> Settings:
+        junk, domains = cfg.static.junk, cfg.domains
+        if made and made[0][0] is junk and made[0][1] is domains:
+            return made[0][2]
+        settings = Settings.from_config(junk, domains.accounts)
+        made[:] = [(junk, domains, settings)]
+        return settings
+
+    return current

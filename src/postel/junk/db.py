@@ -19,17 +19,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
-from postel.junk.classify import Counts, telling_probability
+from postel.junk.cache import TellingCache
+from postel.junk.classify import Counts
 from postel.junk.decide import Filing
 from postel.junk.keys import feature_key, feature_keys
 
 FILE = "junk.db"
 CHUNK = 500  # features per SELECT (SQLite's variable limit is far above)
 MAX_FILED = 20_000  # filing records kept per account
-# Feature probabilities kept in memory per open junk.db (about 2 MB at most):
-# a feature looked up once serves the next messages until the account is
-# trained again (bench/NOTES.md, junk filter cost).
-MAX_CACHED = 20_000
 
 
 def _hash_token_keys(conn: sqlite3.Connection) -> None:
@@ -93,15 +90,12 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 class JunkDB:
+    """One account's junk.db (postel.junk.store.JunkAccountData)."""
+
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        # feature -> its probability (classify.telling_probability), None
-        # when it says nothing or the account never saw it; valid while the
-        # generation read by totals() is _cached_generation.
-        self._cache: dict[str, float | None] = {}
-        self._cached_generation = -1
-        self._totals = (0, 0)
+        self._cache = TellingCache()
 
     @classmethod
     def open(cls, account_dir: Path, *, durable: bool = True) -> JunkDB:
@@ -119,14 +113,10 @@ class JunkDB:
 
     def totals(self) -> tuple[int, int]:
         """Messages trained as (ham, spam). Also checks whether the counts
-        changed since they were cached: call it before :meth:`counts`."""
+        changed since they were cached: call it before :meth:`telling`."""
         rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        generation = int(rows.get("generation", 0))
         totals = int(rows.get("ham_messages", 0)), int(rows.get("spam_messages", 0))
-        if generation != self._cached_generation or totals != self._totals:
-            self._cache.clear()
-            self._cached_generation = generation
-            self._totals = totals
+        self._cache.check(int(rows.get("generation", 0)), totals)
         return totals
 
     def _counts(self, table: str, column: str, keys: Iterable[str]) -> dict[str, Counts]:
@@ -162,39 +152,12 @@ class JunkDB:
         last: call it first. From the cache when they were looked up since
         the last training that totals() saw, else from junk.db (and then
         cached)."""
-        cache = self._cache
-        out: list[tuple[str, float]] = []
-        missing: list[str] = []
-        for f in features:
-            if f in cache:
-                p = cache[f]
-                if p is not None:
-                    out.append((f, p))
-            else:
-                missing.append(f)
-        if not missing:
-            return out
-        ham_messages, spam_messages = self._totals
-        found: dict[str, float | None] = dict.fromkeys(missing)
-        keys = feature_keys(missing)
-        for key, ham, spam in self._token_rows(keys):
-            p = telling_probability(ham, spam, ham_messages, spam_messages)
-            if p is not None:
-                token = keys[key]
-                found[token] = p
-                out.append((token, p))
-        if len(cache) + len(missing) > MAX_CACHED:
-            cache.clear()
-        if len(missing) <= MAX_CACHED:
-            cache.update(found)
-        return out
+        return self._cache.telling(features, self._token_rows)
 
     def _changed(self) -> None:
         """Inside a training transaction: the counts change (see totals)."""
         self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
-        self._cache.clear()
-        self._cached_generation = -1
-        self._totals = (-1, -1)
+        self._cache.invalidate()
 
     def reputation(self, identities: Iterable[str]) -> dict[str, Counts]:
         return self._counts("identity", "identity", identities)

@@ -153,6 +153,7 @@ async def _run(
                 sockets=sockets,
                 credentials=root.credentials,
                 limiter=root.limiter,
+                junk_data=root.junk_data,
             )
             await smtp.start()
             stack.push_async_callback(smtp.stop)

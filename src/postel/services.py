@@ -114,6 +114,7 @@ async def start_extras(
         limiter=root.limiter,
         changes=root.changes,
         open_store=root.open_mailstore,
+        junk_data=root.junk_data,
     )
     await imap.start()
     stack.push_async_callback(imap.stop)

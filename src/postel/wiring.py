@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from postel.dns.base import Resolver
     from postel.imapserver.context import Changes
     from postel.imapserver.storeapi import MailStore
+    from postel.junk.store import JunkData
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB
     from postel.pg.settings import PgSettings
@@ -145,12 +146,14 @@ def open_queue_entries(cfg: Config) -> QueueEntries:
 @dataclass(frozen=True)
 class PgParts:
     """What a node opens of the PostgreSQL store: delivery, IMAP's account
-    stores and logins over one pool."""
+    stores and logins over one pool; the junk filter's data (when [junk] is
+    on) over a synchronous pool of its own, used from threads."""
 
     settings: PgSettings
     accounts: Accounts
     open_mailstore: Callable[[str], MailStore]
     credentials: Passwords
+    junk: JunkData | None = None
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
@@ -174,7 +177,15 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
-    return PgParts(settings, accounts, accounts.mailstore, credentials)
+    junk: JunkData | None = None
+    if cfg.static.junk.enabled:
+        from postel.pg.junkstore import PgJunkData
+        from postel.pg.pool import open_sync_pool
+
+        junk_pool = await asyncio.to_thread(open_sync_pool, settings, "junk")
+        stack.callback(junk_pool.close)
+        junk = PgJunkData(junk_pool)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, junk)
 
 
 CHECKPOINT_SECONDS = 60.0
@@ -221,6 +232,7 @@ class ServeRoot:
     # On PostgreSQL: IMAP's account stores and the changes of every node.
     changes: Changes | None = None
     open_mailstore: Callable[[str], MailStore] | None = None
+    junk_data: JunkData | None = None  # the junk filter's (None: its junk.db files)
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -297,6 +309,7 @@ class ServeRoot:
             resultdb,
             changes=listener,
             open_mailstore=pg.open_mailstore,
+            junk_data=pg.junk,
         )
 
 
@@ -312,6 +325,7 @@ class WorkerRoot:
     credentials: Passwords
     limiter: LoginLimiter
     pg_accounts: Accounts | None = None
+    junk_data: JunkData | None = None  # the junk filter's (None: its junk.db files)
 
     @property
     def accounts(self) -> Accounts:
@@ -342,7 +356,7 @@ class WorkerRoot:
         pg = await open_pg(cfg, stack)
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
         stack.callback(limiter.close)
-        return cls(cfg, make_resolver(cfg), None, pg.credentials, limiter, pg.accounts)
+        return cls(cfg, make_resolver(cfg), None, pg.credentials, limiter, pg.accounts, pg.junk)
 
 
 class CLIRoot:

@@ -144,17 +144,13 @@ def test_parts_not_on_postgresql_yet_are_refused(
     assert result.exit_code != 0 and message in result.output
 
 
-def test_the_junk_filter_is_refused_on_postgresql(tmp_path: Path, pg_cluster: Cluster) -> None:
+def test_the_junk_filter_runs_on_postgresql(tmp_path: Path, pg_cluster: Cluster) -> None:
     d = _config(tmp_path / "config", pg_cluster, "postel")
-    # Not asked for: the filter's default (on) does not apply on this store.
-    assert not load_config(d).static.junk.enabled
+    # Its default (on) applies as on SQLite, and asking for it is accepted.
+    assert load_config(d).static.junk.enabled
     with (d / "postel.toml").open("a") as f:
         f.write("\n[junk]\nenabled = true\n")
-    with pytest.raises(ConfigError) as caught:
-        load_config(d)
-    assert "[junk] enabled: the junk filter does not run on the PostgreSQL store yet" in str(
-        caught.value
-    )
+    assert load_config(d).static.junk.enabled
 
 
 def test_queue_commands_show_the_shared_queue(

@@ -710,13 +710,6 @@ class StaticConfig(Strict):
                         f"listener {name!r}: {what} not run on the PostgreSQL store yet "
                         f'(web.{part} with [storage] backend = "postgresql")'
                     )
-        if self.junk.enabled and "enabled" in self.junk.model_fields_set:
-            raise ValueError(
-                "[junk] enabled: the junk filter does not run on the PostgreSQL store yet "
-                '([storage] backend = "postgresql")'
-            )
-        # Not asked for: the default (on) does not apply to this store yet.
-        self.junk.enabled = False
         return self
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from postel.pg.errors import PgConnectError
 from postel.pg.settings import PgSettings
@@ -13,6 +13,7 @@ from postel.pg.settings import PgSettings
 log = logging.getLogger("postel.pg")
 
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
+SyncConn = psycopg.Connection[tuple[object, ...]]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -49,4 +50,23 @@ async def open_pool(settings: PgSettings) -> AsyncConnectionPool[Conn]:
         await pool.close()
         raise PgConnectError(f"PostgreSQL {settings.where}: {_first_line(exc)}") from None
     log.info("connected", extra={"db": settings.where, "pool_max": settings.pool_max})
+    return pool
+
+
+def open_sync_pool(settings: PgSettings, purpose: str) -> ConnectionPool[SyncConn]:
+    """A synchronous pool of autocommit connections for code that runs in
+    threads (the junk filter's data), opened and checked like open_pool."""
+    pool: ConnectionPool[SyncConn] = ConnectionPool(
+        settings.conninfo(),
+        min_size=1,
+        max_size=settings.pool_max,
+        kwargs={"autocommit": True},
+        open=False,
+        name=f"{settings.where} {purpose}",
+    )
+    try:
+        pool.open(wait=True, timeout=settings.connect_timeout)
+    except Exception as exc:
+        pool.close()
+        raise PgConnectError(f"PostgreSQL {settings.where}: {_first_line(exc)}") from None
     return pool

@@ -136,6 +136,7 @@ async def _serve(
         sockets=sockets or None,
         credentials=root.credentials,
         limiter=root.limiter,
+        junk_data=root.junk_data,
     )
     try:
         await smtp.start()

@@ -32,6 +32,15 @@ HAM = ["meeting", "tomorrow", "project", "review", "lunch", "budget", "draft", "
 Nodes = Callable[[], JunkData]
 
 
+async def with_alice(settings: PgSettings) -> None:
+    """The store migrated, with the account alice."""
+    pool = await open_migrated(settings)
+    try:
+        await PgStore(pool).create_account("alice")
+    finally:
+        await pool.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nodes]:
     opened: list[JunkData] = []
@@ -51,14 +60,7 @@ def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nodes]:
         lt: LoopThread = request.getfixturevalue("loop_thread")
         settings: PgSettings = request.getfixturevalue("pg_settings")
 
-        async def migrated() -> None:
-            pool = await open_migrated(settings)
-            try:
-                await PgStore(pool).create_account("alice")
-            finally:
-                await pool.close()
-
-        lt.run(migrated())
+        lt.run(with_alice(settings))
 
         def node() -> JunkData:
             pool = open_sync_pool(settings, "junk")
@@ -173,3 +175,26 @@ def test_twenty_spam_moved_to_junk_file_the_next_similar_one_in_junk(nodes: Node
     jf.record("alice", key, filed, dt.datetime.now(dt.UTC))
     assert jf.filing("alice", key) == filed
     jf.close()
+
+
+def test_postgresql_keeps_the_newest_filing_records_of_an_account(
+    loop_thread: LoopThread, pg_settings: PgSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postel.pg import junkstore
+    from postel.pg.pool import open_sync_pool
+
+    loop_thread.run(with_alice(pg_settings))
+    monkeypatch.setattr(junkstore, "MAX_FILED", 5)
+    monkeypatch.setattr(junkstore, "TRIM_EVERY", 1)
+    pool = open_sync_pool(pg_settings, "junk")
+    try:
+        data = junkstore.PgJunkData(pool)
+        at = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+        with data.account("alice", records=True) as acc:
+            for i in range(12):
+                acc.record_filings([(f"k{i}", Filing("inbox", float(i), ()))], at)
+        with data.account("alice") as acc:
+            kept = [i for i in range(12) if acc.filing(f"k{i}") is not None]
+    finally:
+        pool.close()
+    assert kept == [7, 8, 9, 10, 11]

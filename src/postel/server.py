@@ -152,6 +152,7 @@ async def _run(
                 credentials=root.credentials,
                 limiter=root.limiter,
                 evaluations=root.evaldb,
+                junk_data=root.junk_data,
             )
             await smtp.start()
             stack.push_async_callback(smtp.stop)

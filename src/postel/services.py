@@ -118,6 +118,7 @@ async def start_extras(
         limiter=root.limiter,
         changes=root.changes,
         open_store=root.open_mailstore,
+        junk_data=root.junk_data,
     )
     await imap.start()
     stack.push_async_callback(imap.stop)
@@ -139,4 +140,5 @@ async def start_extras(
         session_stores=root.web_sessions,
         passwords=root.web_passwords,
         received=root.received,
+        junk_data=root.junk_data,
     )

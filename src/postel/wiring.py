@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from postel.dns.base import Resolver
     from postel.imapserver.context import Changes
     from postel.imapserver.storeapi import MailStore
+    from postel.junk.store import JunkData
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB, PolicyCache
     from postel.pg.livefeed import PgLiveFeed
@@ -169,7 +170,8 @@ def open_queue_entries(cfg: Config) -> QueueEntries:
 @dataclass(frozen=True)
 class PgParts:
     """What a node opens of the PostgreSQL store: delivery, IMAP's account
-    stores, logins and their limits over one pool."""
+    stores, logins and their limits over one pool; the junk filter's data
+    (when [junk] is on) over a synchronous pool of its own, used from threads."""
 
     settings: PgSettings
     accounts: Accounts
@@ -189,6 +191,8 @@ class PgParts:
         )
         stack.callback(limiter.close)
         return limiter
+
+    junk: JunkData | None = None
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
@@ -212,7 +216,17 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
-    return PgParts(settings, accounts, accounts.mailstore, credentials, pool)
+    junk: JunkData | None = None
+    if cfg.static.junk.enabled:
+        from postel.pg.junkstore import PgJunkData
+        from postel.pg.pool import open_sync_pool
+
+        junk_pool = await asyncio.to_thread(
+            functools.partial(open_sync_pool, settings, name="junk", max_size=settings.pool_max)
+        )
+        stack.callback(junk_pool.close)
+        junk = PgJunkData(junk_pool)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, pool, junk)
 
 
 async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int) -> PgReports:
@@ -301,6 +315,7 @@ class ServeRoot:
     # On PostgreSQL: the received reports of every node (None: the data
     # directory's tlsrpt.db and dmarcrpt.db, opened where used).
     received: ReceivedReports | None = None
+    junk_data: JunkData | None = None  # the junk filter's (None: its junk.db files)
 
     @classmethod
     async def open(cls, cfg: Config, stack: AsyncExitStack) -> ServeRoot:
@@ -386,6 +401,7 @@ class ServeRoot:
             web_sessions=functools.partial(PgSessionStore, pg.pool),
             web_passwords=pg.credentials,
             received=ReceivedReports(pg_received.tls, pg_received.dmarc),
+            junk_data=pg.junk,
         )
 
 
@@ -406,6 +422,7 @@ class WorkerRoot:
     # On PostgreSQL: where the DMARC evaluations of incoming mail go (shared
     # by the nodes); None: dmarceval.db of the data directory.
     evaluations: EvalWriter | None = None
+    junk_data: JunkData | None = None  # the junk filter's (None: its junk.db files)
 
     @property
     def accounts(self) -> Accounts:
@@ -446,6 +463,7 @@ class WorkerRoot:
             limiter,
             pg.accounts,
             evaluations=evaluations,
+            junk_data=pg.junk,
         )
 
 

@@ -71,7 +71,7 @@ connect_timeout = 5
 smtp_workers = {workers}
 
 [junk]
-enabled = false
+enabled = true
 
 [storage]
 backend = "postgresql"

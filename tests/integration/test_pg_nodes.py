@@ -4,10 +4,12 @@ a message received by SMTP on node A is heard by an IMAP IDLE client on node
 B within a second and can be fetched on B and C; a message submitted on A
 for another domain leaves the shared queue once, although the queue runners
 of all three nodes look for work (to an SMTP sink on loopback, found through
-the test network's DNS)."""
+the test network's DNS); the user's junk verdicts given over IMAP on node B
+file the next similar message received on node C."""
 
 from __future__ import annotations
 
+import random
 import smtplib
 import threading
 import time
@@ -17,7 +19,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from pgnodes import DOMAIN, Nodes, login, message, running_nodes, submit
+from pgnodes import DOMAIN, Node, Nodes, login, message, running_nodes, submit
+from test_junk_webmail_training import HAM, SPAM, text
 
 from pgcluster import Cluster, pg_cluster, pg_database
 
@@ -92,3 +95,58 @@ def test_a_message_queued_on_node_a_is_delivered_once(nodes: Nodes) -> None:
     with psycopg.connect(nodes.dsn) as conn:
         left = conn.execute("SELECT count(*) FROM queue_entry").fetchone()
     assert left == (0,)
+
+
+def _send(node: Node, subject: str, body: str) -> None:
+    data = (
+        f"From: sender@example.org\r\nTo: alice@{DOMAIN}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{time.time_ns()}@example.org>\r\n\r\n{body}\r\n"
+    ).encode()
+    with smtplib.SMTP(node.ip, node.smtp, local_hostname="client.example", timeout=20) as s:
+        s.sendmail("sender@example.org", [f"alice@{DOMAIN}"], data)
+
+
+def _where(dsn: str, subject: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT mb.name FROM message m JOIN mailbox mb ON mb.id = m.mailbox_id "
+            "WHERE m.subject = %s",
+            (subject,),
+        ).fetchone()
+    assert row is not None, f"no message {subject!r}"
+    return str(row[0])
+
+
+def _trained(dsn: str) -> tuple[int, int]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT ham_messages, spam_messages FROM junk_account").fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def test_verdicts_given_on_node_b_file_the_next_message_on_node_c(nodes: Nodes) -> None:
+    a, b, c = nodes.nodes
+    rng = random.Random(25)
+    for i in range(12):
+        _send(a, f"project {i}", text(rng, HAM))
+    for i in range(20):
+        _send(a, f"win {i}", text(rng, SPAM))
+    assert _where(nodes.dsn, "win 0") == "Inbox"  # not enough training yet
+    imap = login(b, nodes.ca_file)
+    try:
+        assert imap.cmd("s", "SELECT INBOX")[-1].startswith(b"s OK")
+        # UIDs in arrival order: the 12 kept first, then the 20 spam.
+        stored = imap.cmd("k", "UID STORE 1:12 +FLAGS.SILENT (\\Seen)")
+        assert stored[-1].startswith(b"k OK"), stored
+        moved = imap.cmd("m", "UID MOVE 13:32 Junk")
+        assert moved[-1].startswith(b"m OK"), moved
+    finally:
+        imap.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _trained(nodes.dsn) != (12, 20):
+        time.sleep(0.2)
+    assert _trained(nodes.dsn) == (12, 20)
+    # Node C never saw the verdicts but files with them.
+    _send(c, "win again", text(rng, SPAM))
+    assert _where(nodes.dsn, "win again") == "Junk"
+    _send(c, "project again", text(rng, HAM))
+    assert _where(nodes.dsn, "project again") == "Inbox"

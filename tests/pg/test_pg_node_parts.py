@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from pghelpers import LoopThread, open_migrated
 from test_pg_config import DOMAINS, STATIC
 
 from pgcluster import Cluster
 from postel.cli.main import cli
-from postel.config import ConfigError, load_config
+from postel.config import load_config
 from postel.pg.accountstore import PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.nodeparts import PgAccounts, PgPasswords
@@ -130,17 +129,13 @@ def test_webmail_and_admin_are_accepted_on_postgresql(tmp_path: Path, pg_cluster
     assert web.enabled and web.webmail and web.admin
 
 
-def test_the_junk_filter_is_refused_on_postgresql(tmp_path: Path, pg_cluster: Cluster) -> None:
+def test_the_junk_filter_runs_on_postgresql(tmp_path: Path, pg_cluster: Cluster) -> None:
     d = _config(tmp_path / "config", pg_cluster, "postel")
-    # Not asked for: the filter's default (on) does not apply on this store.
-    assert not load_config(d).static.junk.enabled
+    # Its default (on) applies as on SQLite, and asking for it is accepted.
+    assert load_config(d).static.junk.enabled
     with (d / "postel.toml").open("a") as f:
         f.write("\n[junk]\nenabled = true\n")
-    with pytest.raises(ConfigError) as caught:
-        load_config(d)
-    assert "[junk] enabled: the junk filter does not run on the PostgreSQL store yet" in str(
-        caught.value
-    )
+    assert load_config(d).static.junk.enabled
 
 
 def test_queue_commands_show_the_shared_queue(

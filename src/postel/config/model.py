@@ -699,22 +699,6 @@ class StaticConfig(Strict):
         return check_domain(value)
 
     @model_validator(mode="after")
-    def _postgresql_parts(self) -> StaticConfig:
-        """Parts that keep an account's data in the data directory do not run
-        on the PostgreSQL store yet (docs/postgresql.md): refused, not left to
-        split one account's data between SQLite files and PostgreSQL."""
-        if self.storage.backend != "postgresql":
-            return self
-        if self.junk.enabled and "enabled" in self.junk.model_fields_set:
-            raise ValueError(
-                "[junk] enabled: the junk filter does not run on the PostgreSQL store yet "
-                '([storage] backend = "postgresql")'
-            )
-        # Not asked for: the default (on) does not apply to this store yet.
-        self.junk.enabled = False
-        return self
-
-    @model_validator(mode="after")
     def _rspamd_address(self) -> StaticConfig:
         """rspamd is asked over plain HTTP with the whole message: only on
         loopback or an internal network the operator allowed."""

@@ -31,6 +31,7 @@ from postel.smtpserver.errors import BindError, ListenerConfigError
 from postel.tlsreload import ReloadingContext
 
 if TYPE_CHECKING:
+    from postel.junk.store import JunkData
     from postel.loginlimit import LoginLimiter
     from postel.store.api import Accounts
     from postel.store.credentials import Passwords
@@ -88,12 +89,14 @@ class IMAPService:
         limiter: LoginLimiter | None = None,
         changes: Changes | None = None,
         open_store: Callable[[str], MailStore] | None = None,
+        junk_data: JunkData | None = None,
     ) -> None:
         """*feed*: the store's ChangeFeed of the serve process, which wakes IDLE
         at once; without it sessions look every [imap] recheck_interval.
         *changes* and *open_store*: another store's change notifications and
         account stores (the PostgreSQL store's, postel.pg.nodeparts) in place
-        of *feed* and *store*'s accounts.
+        of *feed* and *store*'s accounts. *junk_data*: where the junk filter's
+        training goes (default: the accounts' junk.db files).
         *credentials* and *limiter*: auth.db as the wiring root (postel.wiring)
         opened it, left open at :meth:`stop`; else opened and closed here."""
         self._given_credentials = credentials
@@ -103,6 +106,7 @@ class IMAPService:
         self.feed = feed
         self._changes = changes
         self._given_open_store = open_store
+        self._junk_data = junk_data
         self._sockets = dict(sockets) if sockets is not None else None
         self.bound: list[tuple[str, int, str]] = []
         self._servers: list[asyncio.Server] = []
@@ -146,7 +150,7 @@ class IMAPService:
             logins,
             self._open_store,
             changes=changes,
-            trainer=trainer_for(cfg),
+            trainer=trainer_for(cfg, self._junk_data),
             quota=cfg.account_quota,
         )
         self.ctx = base

@@ -92,21 +92,20 @@ def classify(
     return combine(telling)
 
 
-def _strength(item: tuple[str, float]) -> tuple[float, str]:
-    return (-abs(item[1] - NEUTRAL), item[0])
-
-
 def combine(telling: Iterable[tuple[str, float]]) -> Verdict:
     """The verdict from the (feature, probability) of a message's telling
     features (telling_probability): the MAX_USED farthest from NEUTRAL
-    combined with Fisher's method."""
-    used = sorted(telling, key=_strength)[:MAX_USED]
-    if not used:
+    (ties: by feature) combined with Fisher's method."""
+    # Sorted as tuples, without a key function called per feature.
+    ranked = sorted([(-abs(p - NEUTRAL), f, p) for f, p in telling])[:MAX_USED]
+    if not ranked:
         return Verdict(NEUTRAL, 0, ())
+    used = [(f, p) for _, f, p in ranked]
     # Fisher: -2 sum(ln p) is chi-squared with 2n degrees of freedom when the
     # p are uniform; clamp away from 0 and 1 so one feature cannot decide alone.
-    ln_spam = sum(math.log(max(1e-12, 1.0 - p)) for _, p in used)
-    ln_ham = sum(math.log(max(1e-12, p)) for _, p in used)
+    log = math.log
+    ln_spam = sum([log(max(1e-12, 1.0 - p)) for _, p in used])
+    ln_ham = sum([log(max(1e-12, p)) for _, p in used])
     n = len(used)
     spamminess = 1.0 - chi2q(-2.0 * ln_spam, 2 * n)
     hamminess = 1.0 - chi2q(-2.0 * ln_ham, 2 * n)

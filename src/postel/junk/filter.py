@@ -2,10 +2,9 @@
 from the user's verdicts. Database work runs in a thread, never on the event
 loop; one owner (the delivery path) records where the message went.
 
-The junk.db of the accounts recently used stay open (at most OPEN_DBS): opening
-one costs more than filing a message (bench/NOTES.md, junk filter), so keep one
-JunkFilter per process, made in that process (an SQLite connection must not
-cross a fork), and close it at shutdown.
+The data lives behind postel.junk.store.JunkData: each account's junk.db
+(SQLite, kept open: keep one JunkFilter per process, made in that process,
+and close it at shutdown) or PostgreSQL's tables shared by the nodes.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ import email.utils
 import hashlib
 import ipaddress
 import logging
-import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +30,13 @@ from postel.config.model import JunkConfig, JunkThresholds
 from postel.dns import Resolver
 from postel.junk import dnsbl
 from postel.junk.classify import Verdict, combine
-from postel.junk.db import JunkDB
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
 from postel.junk.rspamd import TIMEOUT as RSPAMD_TIMEOUT
 from postel.junk.rspamd import check as rspamd_check
 from postel.junk.rspamdproto import Answer, Endpoint, Envelope, parse_url
+from postel.junk.sqlitedata import SQLiteJunkData
+from postel.junk.store import JunkAccountData, JunkData
 from postel.junk.tokens import features, header_features
 from postel.store.bodytext import READ_LIMIT, body_text
 
@@ -47,8 +44,6 @@ if TYPE_CHECKING:
     from postel.config import Config
 
 log = logging.getLogger("postel.junk")
-
-OPEN_DBS = 32  # accounts whose junk.db stays open between messages
 
 
 @dataclass(frozen=True)
@@ -168,67 +163,33 @@ def _checkable(ip: str | None, internal: bool) -> bool:
 
 
 class JunkFilter:
-    """Per-account junk.db files under *accounts_dir*/<account>/."""
+    """The accounts' filter over their *data*: a JunkData, or a directory of
+    accounts (each one's junk.db under <dir>/<account>/)."""
 
     def __init__(
         self,
-        accounts_dir: Path,
+        data: JunkData | Path,
         settings: Settings | Callable[[], Settings],
         resolver: Resolver | None,
     ) -> None:
-        self.accounts_dir = accounts_dir
+        self.data: JunkData = SQLiteJunkData(data) if isinstance(data, Path) else data
         # A callable follows a configuration that is reloaded (accounts' thresholds).
         self._settings = settings
         self.resolver = resolver
-        # One user of the open databases at a time in this process; SQLite
-        # serialises the processes (the SMTP workers and the main one).
-        self._lock = threading.Lock()
-        self._open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
-        # The filing records have their own connections: a filing reads on
-        # while earlier filings are committed (WAL readers do not wait).
-        self._record_lock = threading.Lock()
-        self._record_open: OrderedDict[str, tuple[JunkDB, tuple[int, int]]] = OrderedDict()
 
     @property
     def settings(self) -> Settings:
         return self._settings() if callable(self._settings) else self._settings
 
-    @contextmanager
-    def _db(self, account: str, *, records: bool = False) -> Iterator[JunkDB]:
-        """The account's junk.db, kept open; reopened when the file was
-        replaced (the account removed and added again) or removed. *records*:
-        the connection that writes the filing records (not synced)."""
-        path = self.accounts_dir / account
-        lock, pool = (self._record_lock, self._record_open) if records else (self._lock, self._open)
-        with lock:
-            entry = pool.pop(account, None)
-            if entry is not None:
-                db, ident = entry
-                try:
-                    st = os.stat(db.path)
-                    current: tuple[int, int] | None = (st.st_dev, st.st_ino)
-                except FileNotFoundError:
-                    current = None
-                if current != ident:
-                    db.close()
-                    entry = None
-            if entry is None:
-                db = JunkDB.open(path, durable=not records)
-                st = os.stat(db.path)
-                entry = (db, (st.st_dev, st.st_ino))
-            pool[account] = entry
-            while len(pool) > OPEN_DBS:
-                _, (old, _ident) = pool.popitem(last=False)
-                old.close()
-            yield entry[0]
+    def _db(
+        self, account: str, *, records: bool = False
+    ) -> AbstractContextManager[JunkAccountData]:
+        """The account's data (*records*: for the filing records)."""
+        return self.data.account(account, records=records)
 
     def close(self) -> None:
-        """Close the open junk.db files (at shutdown; later use reopens them)."""
-        for lock, pool in ((self._lock, self._open), (self._record_lock, self._record_open)):
-            with lock:
-                while pool:
-                    _, (db, _ident) = pool.popitem()
-                    db.close()
+        """Close the open data (at shutdown; later use reopens it)."""
+        self.data.close()
 
     def _signals(self, account: str, prepared: Prepared, verified: Verified, least: int) -> Signals:
         """The signals of the account's junk.db on a message; *least*: the
@@ -328,8 +289,7 @@ class JunkFilter:
 
     def filing(self, account: str, key: str) -> Filing | None:
         """Where delivery filed the message *key* (blocking)."""
-        path = self.accounts_dir / account / "junk.db"
-        if not path.exists():
+        if not self.data.has(account):
             return None
         with self._db(account) as db:
             return db.filing(key)
@@ -344,13 +304,31 @@ class JunkFilter:
         return changed
 
 
-def junk_filter(cfg: Config, resolver: Resolver | None) -> JunkFilter | None:
+def junk_filter(
+    cfg: Config, resolver: Resolver | None, data: JunkData | None = None
+) -> JunkFilter | None:
     """The accounts' junk filter of *cfg* ([junk] enabled), following its
-    reloads (the accounts' own thresholds); None when the filter is off."""
+    reloads (the accounts' own thresholds); None when the filter is off.
+    *data*: where the accounts' data is (default: their junk.db files)."""
     if not cfg.static.junk.enabled:
         return None
     return JunkFilter(
-        cfg.datadir.accounts_dir,
-        lambda: Settings.from_config(cfg.static.junk, cfg.domains.accounts),
-        resolver,
+        cfg.datadir.accounts_dir if data is None else data, settings_of(cfg), resolver
     )
+
+
+def settings_of(cfg: Config) -> Callable[[], Settings]:
+    """The Settings of *cfg*, made again only when a reload replaced its junk
+    section or its domains (several reads per filing; each making them walked
+    all the accounts)."""
+    made: list[tuple[object, object, Settings]] = []
+
+    def current() -> Settings:
+        junk, domains = cfg.static.junk, cfg.domains
+        if made and made[0][0] is junk and made[0][1] is domains:
+            return made[0][2]
+        settings = Settings.from_config(junk, domains.accounts)
+        made[:] = [(junk, domains, settings)]
+        return settings
+
+    return current

@@ -19,6 +19,7 @@ from postel.junk.verified import from_headers
 
 if TYPE_CHECKING:
     from postel.config import Config
+    from postel.junk.store import JunkData
 
 log = logging.getLogger("postel.junk")
 
@@ -90,8 +91,9 @@ class Trainer:
             return False
 
 
-def trainer_for(cfg: Config) -> Trainer | None:
+def trainer_for(cfg: Config, data: JunkData | None = None) -> Trainer | None:
     """The junk filter's trainer of *cfg* (None: [junk] off), as the webmail
-    and the IMAP server use it."""
-    junk = junk_filter(cfg, None)
+    and the IMAP server use it; *data*: where the accounts' data is (default:
+    their junk.db files)."""
+    junk = junk_filter(cfg, None, data)
     return None if junk is None else Trainer(junk, cfg.static.hostname)

@@ -119,14 +119,17 @@ async def open_pool(settings: PgSettings) -> AsyncConnectionPool[Conn]:
 
 def open_sync_pool(settings: PgSettings, *, name: str, max_size: int) -> ConnectionPool[SyncConn]:
     """A synchronous pool of autocommit connections, for parts called from
-    threads and from synchronous code (the report results, postel.pg.reportpool)."""
+    threads and from synchronous code (the reports' data, the junk filter's),
+    with open_pool's bounded waits while the database is down."""
     pool: ConnectionPool[SyncConn] = ConnectionPool(
         settings.conninfo(),
         min_size=1,
         max_size=max(1, max_size),
-        kwargs={"autocommit": True},
+        kwargs=connection_options(settings),
         open=False,
         name=f"{settings.where} {name}",
+        timeout=settings.connect_timeout,
+        reconnect_timeout=settings.connect_timeout,
     )
     try:
         pool.open(wait=True, timeout=settings.connect_timeout)

@@ -482,6 +482,53 @@ CREATE TABLE mtasts_policy (
 CREATE INDEX mtasts_policy_last_use ON mtasts_policy (last_use);
 """
 
+# The junk filter's data of each account (postel.pg.junkstore), as junk.db
+# keeps it (postel.junk.db): the classifier's counts keyed by the features'
+# 64-bit hashes (postel.junk.keys), the verdicts on verified identities, the
+# trained messages and the filing records, shared by the nodes. The totals
+# and a generation counted up by every training sit in one row per account,
+# which a training locks: one account's trainings run one after the other.
+JUNK = """
+CREATE TABLE junk_account (
+    account_id bigint PRIMARY KEY REFERENCES account (id) ON DELETE CASCADE,
+    ham_messages bigint NOT NULL DEFAULT 0 CHECK (ham_messages >= 0),
+    spam_messages bigint NOT NULL DEFAULT 0 CHECK (spam_messages >= 0),
+    generation bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE junk_token (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    key bigint NOT NULL,
+    ham integer NOT NULL DEFAULT 0 CHECK (ham >= 0),
+    spam integer NOT NULL DEFAULT 0 CHECK (spam >= 0),
+    PRIMARY KEY (account_id, key)
+);
+CREATE TABLE junk_identity (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    identity text NOT NULL,
+    ham integer NOT NULL DEFAULT 0 CHECK (ham >= 0),
+    spam integer NOT NULL DEFAULT 0 CHECK (spam >= 0),
+    PRIMARY KEY (account_id, identity)
+);
+CREATE TABLE junk_trained (
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    key text NOT NULL,
+    spam boolean NOT NULL,
+    identities text[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (account_id, key)
+);
+CREATE TABLE junk_filed (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id bigint NOT NULL REFERENCES account (id) ON DELETE CASCADE,
+    key text NOT NULL,
+    at timestamptz NOT NULL,
+    target text NOT NULL,
+    score double precision,
+    reasons text[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX junk_filed_key ON junk_filed (account_id, key, id);
+CREATE INDEX junk_filed_account ON junk_filed (account_id, id);
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -493,4 +540,5 @@ MIGRATIONS: list[str] = [
     LOGIN_LIMITS,
     WEBMAIL,
     RECEIVED,
+    JUNK,
 ]

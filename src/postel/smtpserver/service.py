@@ -27,6 +27,7 @@ from postel.tlsreload import ReloadingContext
 if TYPE_CHECKING:
     from postel.dmarcevaldb.api import EvalWriter
     from postel.dns import Resolver
+    from postel.junk.store import JunkData
     from postel.loginlimit import LoginLimiter
     from postel.smtpserver.submit import Submitter
     from postel.store.api import Accounts
@@ -82,13 +83,17 @@ class SMTPService:
         credentials: Passwords | None = None,
         limiter: LoginLimiter | None = None,
         evaluations: EvalWriter | None = None,
+        junk_data: JunkData | None = None,
     ) -> None:
         """*credentials* and *limiter*: auth.db as the process's wiring root
         (postel.wiring) opened it, left open at :meth:`stop`; else opened at
         :meth:`start` and closed at :meth:`stop`. *evaluations*: where DMARC
-        evaluations go when not dmarceval.db (shared in PostgreSQL)."""
+        evaluations go when not dmarceval.db (shared in PostgreSQL). *junk_data*:
+        where the junk filter keeps the accounts' data (default: their junk.db
+        files)."""
         self.cfg = cfg
         self._shared_evaluations = evaluations
+        self._junk_data = junk_data
         self._given_credentials = credentials
         self._given_limiter = limiter
         # Listening sockets bound before the switch to an unprivileged user
@@ -129,7 +134,7 @@ class SMTPService:
         if self.ctx.junk is None:
             from postel.junk.filter import junk_filter
 
-            self.ctx.junk = junk_filter(cfg, self.ctx.resolver)
+            self.ctx.junk = junk_filter(cfg, self.ctx.resolver, self._junk_data)
         if not cfg.static.reports.no_outgoing_dmarc_reports and self.ctx.evaluations is None:
             from postel.dmarcevaldb import EvalRecorder
 

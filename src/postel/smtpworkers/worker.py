@@ -137,6 +137,7 @@ async def _serve(
         credentials=root.credentials,
         limiter=root.limiter,
         evaluations=root.evaluations,
+        junk_data=root.junk_data,
     )
     try:
         await smtp.start()

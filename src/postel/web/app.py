@@ -36,6 +36,7 @@ from postel.web.sessions import SessionStore
 from postel.web.templating import STATIC_DIR, Templates
 
 if TYPE_CHECKING:
+    from postel.junk.store import JunkData
     from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
     from postel.receivedreports import ReceivedReports
@@ -59,6 +60,7 @@ def _webmail_app(
     mtastsdb: MTASTSCache | None,
     webmail_sessions: SessionStore | None,
     passwords: PasswordStore | None,
+    junk_data: JunkData | None,
 ) -> Starlette:
     from postel.web.webmail import build
 
@@ -74,6 +76,7 @@ def _webmail_app(
         mtastsdb=mtastsdb,
         own_sessions=webmail_sessions,
         passwords=passwords,
+        junk_data=junk_data,
     )
 
 
@@ -99,6 +102,7 @@ def build_app(
     webmail_sessions: SessionStore | None = None,
     passwords: PasswordStore | None = None,
     received: ReceivedReports | None = None,
+    junk_data: JunkData | None = None,
 ) -> Starlette:
     """One listener's app. *internal*: the listener is internal (admin allowed on all
     its addresses; otherwise only on loopback). *sessions*/*limiter* may be shared
@@ -108,7 +112,8 @@ def build_app(
     (else it opens its own). *webmail_sessions*: the webmail's own session store
     (else a new one in memory). *passwords*: the accounts' passwords (else
     auth.db of the data directory). *received*: the server's received reports
-    (else the admin pages open the data directory's files)."""
+    (else the admin pages open the data directory's files). *junk_data*: where
+    the junk filter keeps the accounts' data (else their junk.db files)."""
     sessions = sessions if sessions is not None else SessionStore()
     # One limiter for admin and webmail logins (and, through auth.db, SMTP AUTH).
     limiter = limiter or LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -128,6 +133,7 @@ def build_app(
             mtastsdb,
             webmail_sessions,
             passwords,
+            junk_data,
         )
         if webmail
         else None

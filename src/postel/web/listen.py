@@ -29,6 +29,7 @@ from postel.web.sessions import SessionStore
 from postel.web.webprotocol import protocol_class
 
 if TYPE_CHECKING:
+    from postel.junk.store import JunkData
     from postel.mtastsdb import MTASTSCache
     from postel.queue import QueueRunner
     from postel.receivedreports import ReceivedReports
@@ -93,6 +94,7 @@ async def start_web(
     mtastsdb: MTASTSCache | None = None,
     session_stores: Callable[[str], SessionStore] | None = None,
     passwords: PasswordStore | None = None,
+    junk_data: JunkData | None = None,
     received: ReceivedReports | None = None,
 ) -> list[tuple[str, int, str]]:
     """Start one HTTP(S) server per listener with web enabled; stopped by *stack*.
@@ -104,7 +106,8 @@ async def start_web(
     *limiter* and *mtastsdb*: the process's own (postel.wiring); else opened here.
     *session_stores*: the session store of a scope ("admin", "webmail"), when
     not in this process's memory (on PostgreSQL: shared by the nodes).
-    *passwords*: the accounts' passwords, when not the data directory's auth.db."""
+    *passwords*: the accounts' passwords, when not the data directory's auth.db.
+    *junk_data*: the junk filter's data, when not the accounts' junk.db files."""
     sessions = session_stores("admin") if session_stores is not None else SessionStore()
     if limiter is None:
         limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings())
@@ -141,6 +144,7 @@ async def start_web(
             mtastsdb=mtastsdb,
             webmail_sessions=session_stores("webmail") if session_stores is not None else None,
             passwords=passwords,
+            junk_data=junk_data,
             received=received,
         )
         tls: dict[str, Any] = {}

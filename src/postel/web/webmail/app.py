@@ -33,6 +33,7 @@ from postel.web.webmail import (
 from postel.web.webmail.state import WebmailState
 
 if TYPE_CHECKING:
+    from postel.junk.store import JunkData
     from postel.mtastsdb import MTASTSDB, MTASTSCache
     from postel.queue import QueueRunner, QueueSubmitter
     from postel.smtpserver.submit import Submitter
@@ -113,6 +114,7 @@ def build(
     feed: LiveFeed | None = None,
     own_sessions: SessionStore | None = None,
     passwords: PasswordStore | None = None,
+    junk_data: JunkData | None = None,
 ) -> Starlette:
     """The webmail ASGI app. *sessions* is ignored on purpose: account sessions live
     in their own store so that no webmail session can ever pass as an admin session.
@@ -121,7 +123,8 @@ def build(
     (postel.store.notify) for live updates; without it /events answers 503.
     *own_sessions*: the webmail's session store (default: a new one in memory;
     on PostgreSQL the one the nodes share). *passwords*: the accounts'
-    passwords (default: auth.db of the data directory)."""
+    passwords (default: auth.db of the data directory). *junk_data*: where the
+    junk filter keeps the accounts' data (default: their junk.db files)."""
     del sessions
     if submitter is None:
         if queue is not None:
@@ -148,7 +151,7 @@ def build(
         https_port=https_port,
         addresses=internal_networks(cfg),
         feed=feed,
-        trainer=trainer_for(cfg),
+        trainer=trainer_for(cfg, junk_data),
         passwords=passwords,
     )
     return app

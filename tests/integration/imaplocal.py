@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serverthread import serving
+from storagebackend import Backend
 
 from postel.config import Config, load_config
 from postel.localserve import ADDRESS, PASSWORD, ensure_local_config
@@ -48,18 +49,21 @@ class Local:
             c.sendmail(ADDRESS, [to], body.encode())
 
 
-def local_config(base: Path, extra: str = "") -> Config:
-    """localserve's configuration; *extra*: TOML tables appended to postel.toml."""
+def local_config(base: Path, extra: str = "", backend: Backend | None = None) -> Config:
+    """localserve's configuration; *extra*: TOML tables appended to postel.toml;
+    *backend*: the storage backend (default SQLite)."""
     info = ensure_local_config(base, IP)
     toml = info.config_dir / "postel.toml"
     text = re.sub(r"port = \d+ \}", "port = 0 }", toml.read_text())
     text = re.sub(r"(?m)^web = .*$", "", text)
     toml.write_text(text + extra)
+    if backend is not None:
+        backend.configure(info.config_dir, {"you": PASSWORD})
     return load_config(info.config_dir)
 
 
-def serve_local(base: Path, extra: str = "") -> Iterator[Local]:
-    cfg = local_config(base, extra)
+def serve_local(base: Path, extra: str = "", backend: Backend | None = None) -> Iterator[Local]:
+    cfg = local_config(base, extra, backend)
     with serving(cfg) as running:
         ports = {kind: port for _ip, port, kind in running.bound}
         yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")

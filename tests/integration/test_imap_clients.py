@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
+from storagebackend import Backend
 
 from postel.store import Store
 
@@ -28,8 +29,8 @@ SENT = (
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path)
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, backend=storage_backend)
 
 
 class Sessions(logging.Handler):

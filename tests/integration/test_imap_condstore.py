@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, serve_local
+from storagebackend import Backend
 
 from postel.store import Store
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n")
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n", storage_backend)
 
 
 def test_imapclient_idle_sees_delivery_and_flags_at_once(local: Local) -> None:

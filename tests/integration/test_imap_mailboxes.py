@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
+from storagebackend import Backend
 
 from postel.store import Store
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path)
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, backend=storage_backend)
 
 
 def test_imapclient_subscriptions(local: Local) -> None:

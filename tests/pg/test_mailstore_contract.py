@@ -249,3 +249,18 @@ def test_subscriptions_kept_for_any_name(mailstore: MailStore) -> None:
     mailstore.unsubscribe("Sent")
     assert set(mailstore.subscriptions()) == before - {"Sent"}
     assert mailstore.subscriptions() == sorted(mailstore.subscriptions())
+
+
+def test_subscription_follows_a_renamed_mailbox_and_its_children(mailstore: MailStore) -> None:
+    mailstore.create_mailbox("Lists/postel")
+    mailstore.create_mailbox("Lists/postel/announce")
+    mailstore.subscribe("Lists/postel")
+    mailstore.subscribe("Lists/postel/announce")
+    mailstore.rename_mailbox("Lists/postel", "Lists/postel-users")
+    subscribed = set(mailstore.subscriptions())
+    assert {"Lists/postel-users", "Lists/postel-users/announce"} <= subscribed
+    assert not {"Lists/postel", "Lists/postel/announce"} & subscribed
+    # an unsubscribed mailbox stays unsubscribed under its new name
+    mailstore.create_mailbox("Quiet")
+    mailstore.rename_mailbox("Quiet", "Silent")
+    assert "Silent" not in mailstore.subscriptions()

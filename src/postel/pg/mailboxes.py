@@ -69,6 +69,18 @@ class Mailboxes(Reading):
                 await tx.conn.execute(
                     "UPDATE mailbox SET name = %s WHERE id = %s", (target, mailbox_id)
                 )
+                # The subscription goes with the mailbox, as on the SQLite store
+                # (and Dovecot), so a client listing subscriptions keeps seeing it.
+                cur = await tx.conn.execute(
+                    "DELETE FROM subscription WHERE account_id = %s AND name = %s",
+                    (self.id, source),
+                )
+                if cur.rowcount:
+                    await tx.conn.execute(
+                        "INSERT INTO subscription (account_id, name) VALUES (%s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        (self.id, target),
+                    )
                 await tx.touch(mailbox_id, target)
                 tx.touched[-mailbox_id] = source  # the old name hears of it too
         return await self.mailbox(new)

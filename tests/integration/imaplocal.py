@@ -8,6 +8,7 @@ import smtplib
 import ssl
 import subprocess
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from serverthread import serving
 from storagebackend import Backend
 
 from postel.config import Config, load_config
+from postel.imapserver.storeapi import MailStore
 from postel.localserve import ADDRESS, PASSWORD, ensure_local_config
 
 IP = "127.0.0.1"
@@ -26,6 +28,7 @@ class Local:
     ports: dict[str, int]
     cert: Path  # the self-signed certificate the server presents
 
+    backend: Backend
     user: str = "you"
     password: str = PASSWORD
     address: str = ADDRESS
@@ -34,6 +37,11 @@ class Local:
         ctx = ssl.create_default_context(cafile=str(self.cert))
         ctx.check_hostname = False  # the certificate names localhost, we connect to 127.0.0.1
         return ctx
+
+    def account(self) -> AbstractContextManager[MailStore]:
+        """The account as IMAP sees it, opened beside the running server (as
+        another writer would: the webmail, a second node)."""
+        return self.backend.mailstore(self.cfg.dir, self.user)
 
     def send(self, subject: str, to: str = ADDRESS) -> None:
         """A message to *to* through submission (implicit TLS, AUTH PLAIN)."""
@@ -66,7 +74,7 @@ def serve_local(base: Path, extra: str = "", backend: Backend | None = None) -> 
     cfg = local_config(base, extra, backend)
     with serving(cfg) as running:
         ports = {kind: port for _ip, port, kind in running.bound}
-        yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")
+        yield Local(cfg, ports, cfg.dir / "certs/localhost.crt", backend or Backend("sqlite"))
 
 
 def mbsync_config(local: Local, base: Path, remote: str, channel: str) -> tuple[Path, Path]:

@@ -11,23 +11,32 @@ migrate-db` and sets the accounts' passwords in the database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from click.testing import CliRunner
 
 from pgcluster import Cluster
 from postel.cli.main import cli
 from postel.config import load_config
+from postel.imapserver.storeapi import AccountMailStore, MailStore
 from postel.pg.accountcmds import add_account
+from postel.pg.accountstore import PgStore
+from postel.pg.pool import open_pool
+from postel.pg.syncstore import PgMailStore
 from postel.store.credentials import Credentials
+from postel.store.store import Store
 from postel.wiring import pg_settings
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 BACKENDS = [SQLITE, POSTGRESQL]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,35 @@ class Backend:
         settings = pg_settings(cfg.static.storage, config_dir)
         for name, password in passwords.items():
             asyncio.run(add_account(settings, name, password))
+
+    @contextlib.contextmanager
+    def mailstore(self, config_dir: Path, account: str) -> Iterator[MailStore]:
+        """*account* of the node of *config_dir* as IMAP sees it, opened beside
+        the running node (another writer, as a second node or the webmail)."""
+        cfg = load_config(config_dir)
+        if self.cluster is None:
+            with Store(cfg.datadir) as store:
+                yield AccountMailStore(store.account(account))
+            return
+        settings = pg_settings(cfg.static.storage, config_dir)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="pg-reader", daemon=True)
+        thread.start()
+
+        def run(coro: Coroutine[object, object, T]) -> T:
+            return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
+
+        try:
+            pool = run(open_pool(settings))
+            try:
+                found = run(PgStore(pool).account(account))
+                yield PgMailStore(found, loop, config_dir / "reader-bodies")
+            finally:
+                run(pool.close())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
 
 
 def _in_thread(work: Callable[[], None]) -> None:

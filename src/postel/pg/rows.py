@@ -14,7 +14,7 @@ MESSAGE_COLUMNS = (
     "m.thread_id, m.modseq"
 )
 
-MAILBOX_COLUMNS = "name, id, uidvalidity, uidnext, total, unseen, size, highestmodseq"
+MAILBOX_COLUMNS = "name, id, uidvalidity, uidnext, total, unseen, size, highestmodseq, special_use"
 
 Row = Sequence[object]
 
@@ -90,6 +90,7 @@ def to_mailbox(row: Row) -> MailboxInfo:
         unseen=col_int(row[5]),
         size=col_int(row[6]),
         highestmodseq=col_int(row[7]),
+        special_use=_str(row[8]),
     )
 
 

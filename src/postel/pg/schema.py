@@ -242,4 +242,23 @@ CREATE TABLE report_run (
 );
 """
 
-MIGRATIONS: list[str] = [INITIAL, QUEUE, HEADS_AND_ANSWERS, SUBSCRIPTIONS, REPORTS]
+# RFC 6154 special uses of mailboxes, as the SQLite store keeps them: the
+# default mailboxes of accounts made before get theirs (DEFAULT_SPECIAL_USE of
+# postel.store.names), at most one mailbox per use and account.
+SPECIAL_USE = """
+ALTER TABLE mailbox ADD COLUMN special_use text NOT NULL DEFAULT '';
+UPDATE mailbox SET special_use = CASE name
+    WHEN 'Sent' THEN '\\Sent' WHEN 'Drafts' THEN '\\Drafts' WHEN 'Archive' THEN '\\Archive'
+    WHEN 'Junk' THEN '\\Junk' WHEN 'Trash' THEN '\\Trash' ELSE '' END;
+CREATE UNIQUE INDEX mailbox_special_use ON mailbox (account_id, special_use)
+    WHERE special_use <> '';
+"""
+
+MIGRATIONS: list[str] = [
+    INITIAL,
+    QUEUE,
+    HEADS_AND_ANSWERS,
+    SUBSCRIPTIONS,
+    REPORTS,
+    SPECIAL_USE,
+]

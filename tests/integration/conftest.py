@@ -74,3 +74,21 @@ def every_log_level(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         # still in force at the end (a test that called configure itself has
         # its own level); some tests log nothing in this process (subprocesses)
         assert logging.getLogger("postel").getEffectiveLevel() <= log.TRACEDATA
+
+
+# --- the storage backend of a node: SQLite and PostgreSQL (storagebackend.py) ---
+
+import storagebackend  # noqa: E402
+
+from pgcluster import pg_cluster, pg_database  # noqa: E402,F401
+
+
+@pytest.fixture(params=storagebackend.BACKENDS)
+def storage_backend(request: pytest.FixtureRequest) -> storagebackend.Backend:
+    """The backend a test's node stores its mail in: "sqlite" (the default) or
+    "postgresql" (a fresh database in the session's throwaway cluster)."""
+    if request.param == storagebackend.SQLITE:
+        return storagebackend.Backend(storagebackend.SQLITE)
+    cluster = request.getfixturevalue("pg_cluster")
+    database = request.getfixturevalue("pg_database")
+    return storagebackend.Backend(storagebackend.POSTGRESQL, cluster, database)

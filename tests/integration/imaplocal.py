@@ -8,12 +8,15 @@ import smtplib
 import ssl
 import subprocess
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from serverthread import serving
+from storagebackend import Backend
 
 from postel.config import Config, load_config
+from postel.imapserver.storeapi import MailStore
 from postel.localserve import ADDRESS, PASSWORD, ensure_local_config
 
 IP = "127.0.0.1"
@@ -25,6 +28,7 @@ class Local:
     ports: dict[str, int]
     cert: Path  # the self-signed certificate the server presents
 
+    backend: Backend
     user: str = "you"
     password: str = PASSWORD
     address: str = ADDRESS
@@ -33,6 +37,11 @@ class Local:
         ctx = ssl.create_default_context(cafile=str(self.cert))
         ctx.check_hostname = False  # the certificate names localhost, we connect to 127.0.0.1
         return ctx
+
+    def account(self) -> AbstractContextManager[MailStore]:
+        """The account as IMAP sees it, opened beside the running server (as
+        another writer would: the webmail, a second node)."""
+        return self.backend.mailstore(self.cfg.dir, self.user)
 
     def send(self, subject: str, to: str = ADDRESS) -> None:
         """A message to *to* through submission (implicit TLS, AUTH PLAIN)."""
@@ -48,21 +57,24 @@ class Local:
             c.sendmail(ADDRESS, [to], body.encode())
 
 
-def local_config(base: Path, extra: str = "") -> Config:
-    """localserve's configuration; *extra*: TOML tables appended to postel.toml."""
+def local_config(base: Path, extra: str = "", backend: Backend | None = None) -> Config:
+    """localserve's configuration; *extra*: TOML tables appended to postel.toml;
+    *backend*: the storage backend (default SQLite)."""
     info = ensure_local_config(base, IP)
     toml = info.config_dir / "postel.toml"
     text = re.sub(r"port = \d+ \}", "port = 0 }", toml.read_text())
     text = re.sub(r"(?m)^web = .*$", "", text)
     toml.write_text(text + extra)
+    if backend is not None:
+        backend.configure(info.config_dir, {"you": PASSWORD})
     return load_config(info.config_dir)
 
 
-def serve_local(base: Path, extra: str = "") -> Iterator[Local]:
-    cfg = local_config(base, extra)
+def serve_local(base: Path, extra: str = "", backend: Backend | None = None) -> Iterator[Local]:
+    cfg = local_config(base, extra, backend)
     with serving(cfg) as running:
         ports = {kind: port for _ip, port, kind in running.bound}
-        yield Local(cfg, ports, cfg.dir / "certs/localhost.crt")
+        yield Local(cfg, ports, cfg.dir / "certs/localhost.crt", backend or Backend("sqlite"))
 
 
 def mbsync_config(local: Local, base: Path, remote: str, channel: str) -> tuple[Path, Path]:

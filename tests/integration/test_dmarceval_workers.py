@@ -17,15 +17,18 @@ import dns.message
 import dns.rcode
 import dns.rrset
 import pytest
+from storagebackend import Backend
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import benchlib  # noqa: E402
 
-from postel.config import load_config  # noqa: E402
+from postel.config import Config, load_config  # noqa: E402
 from postel.dmarcevaldb import EvalDB  # noqa: E402
+from postel.dmarcevaldb.record import Evaluation  # noqa: E402
 from postel.server import Running, run  # noqa: E402
+from postel.wiring import node_id, pg_settings  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +99,14 @@ async def _send(port: int, n: int) -> None:
     writer.close()
 
 
-async def test_workers_record_one_evaluation_per_message(tmp_path: Path, dns_port: int) -> None:
+async def test_workers_record_one_evaluation_per_message(
+    tmp_path: Path, dns_port: int, storage_backend: Backend
+) -> None:
+    """On PostgreSQL the evaluations of every node are the database's."""
     certs = benchlib.make_certs(tmp_path / "certs")
     p = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port, smtp_workers=2)
     p.write_config()
+    storage_backend.configure(p.root)
     cfg = load_config(p.root)
     stop = asyncio.Event()
     started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
@@ -113,9 +120,22 @@ async def test_workers_record_one_evaluation_per_message(tmp_path: Path, dns_por
         stop.set()
         await asyncio.wait_for(server, 30)
     # The workers store what they recorded when they stop.
-    with EvalDB.open(cfg.datadir.dmarceval_db) as db:
-        evs = db.evaluations()
+    evs = await asyncio.to_thread(_evaluations, cfg, storage_backend)
     assert len(evs) == 20
     assert {(e.policy_domain, e.spf_aligned, e.disposition, e.source_ip) for e in evs} == {
         ("client.test", "pass", "none", "127.0.0.1")
     }
+
+
+def _evaluations(cfg: Config, backend: Backend) -> list[Evaluation]:
+    """The recorded evaluations: dmarceval.db, or the database's."""
+    if not backend.is_pg:
+        with EvalDB.open(cfg.datadir.dmarceval_db) as db:
+            return db.evaluations()
+    from postel.pg.reportparts import open_reports
+
+    reports = open_reports(pg_settings(cfg.static.storage, cfg.dir), node_id(cfg), pool_size=2)
+    try:
+        return reports.evaluations.evaluations()
+    finally:
+        reports.close()

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
-
-from postel.store import Store
+from storagebackend import Backend
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +27,8 @@ SENT = (
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path)
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, backend=storage_backend)
 
 
 class Sessions(logging.Handler):
@@ -64,8 +63,8 @@ def sessions() -> Iterator[Sessions]:
 
 
 def mailbox_total(local: Local, name: str) -> int:
-    with Store(local.cfg.datadir) as store:
-        return store.account("you").mailbox(name).total
+    with local.account() as account:
+        return account.mailbox(name).total
 
 
 def test_imaplib(local: Local) -> None:
@@ -226,8 +225,8 @@ def test_curl(local: Local, tmp_path: Path) -> None:
     _curl(local, base + "/Sent", "--upload-file", str(tmp_path / "sent.eml"))
     _curl(local, base + "/INBOX", "--request", "UID MOVE 1 Archive")
     assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
-    with Store(local.cfg.datadir) as store:
-        (msg,) = store.account("you").list_messages("Archive")
+    with local.account() as account:
+        (msg,) = account.page("Archive", 0, 1000)
         assert "\\Flagged" in msg.flags
 
 
@@ -251,8 +250,8 @@ def test_mbsync(local: Local, tmp_path: Path, sessions: Sessions) -> None:
     mbsync(rc)
     assert mailbox_total(local, "INBOX") == 0
     assert mailbox_total(local, "Archive") == 1 and mailbox_total(local, "Sent") == 1
-    with Store(local.cfg.datadir) as store:
-        (msg,) = store.account("you").list_messages("Archive")
+    with local.account() as account:
+        (msg,) = account.page("Archive", 0, 1000)
         assert {"\\Seen", "\\Flagged"} <= msg.flags
     # mbsync turns on COMPRESS=DEFLATE (RFC 4978) in every session: all of
     # the above went through deflated streams.
@@ -324,8 +323,8 @@ def test_fetchmail(local: Local, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     (got,) = list(out_dir.iterdir())
     assert b"Subject: for fetchmail" in got.read_bytes()
-    with Store(local.cfg.datadir) as store:
-        (msg,) = store.account("you").list_messages("Inbox")
+    with local.account() as account:
+        (msg,) = account.page("Inbox", 0, 1000)
         assert "\\Seen" in msg.flags
 
 
@@ -375,8 +374,8 @@ folderfilter = lambda name: name in ["INBOX", "Sent", "Archive"]
     name = got.name.split(":")[0]
     got.rename(inbox / "cur" / f"{name}:2,FS")  # flagged and seen
     sync()
-    with Store(local.cfg.datadir) as store:
-        (msg,) = store.account("you").list_messages("Inbox")
+    with local.account() as account:
+        (msg,) = account.page("Inbox", 0, 1000)
         assert {"\\Seen", "\\Flagged"} <= msg.flags
     # Moved locally to Archive (a new file there, deleted from INBOX), and a
     # message put into the local Sent.
@@ -433,6 +432,6 @@ set message_cachedir = ""
     while mailbox_total(local, "INBOX") < 1 and time.monotonic() < deadline:
         time.sleep(0.2)  # the message neomutt sent, delivered locally
     assert mailbox_total(local, "INBOX") == 1
-    with Store(local.cfg.datadir) as store:
-        (msg,) = store.account("you").list_messages("Archive")
+    with local.account() as account:
+        (msg,) = account.page("Archive", 0, 1000)
         assert msg.subject == "for neomutt" and "\\Flagged" in msg.flags

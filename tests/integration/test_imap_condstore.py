@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, serve_local
+from storagebackend import Backend
 
 from postel.store import Store
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n")
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n", storage_backend)
 
 
 def test_imapclient_idle_sees_delivery_and_flags_at_once(local: Local) -> None:
@@ -41,9 +42,8 @@ def test_imapclient_idle_sees_delivery_and_flags_at_once(local: Local) -> None:
         responses = c.idle_check(timeout=10)
         assert (2, b"EXISTS") in responses, responses
         # Another writer (as the webmail) flags message 1.
-        with Store(local.cfg.datadir) as store:
-            acct = store.account("you")
-            acct.set_flags(acct.get_by_uid("Inbox", 1).msgid, ["\\Flagged"])
+        with local.account() as acct:
+            acct.set_flags(acct.get_by_uid("Inbox", 1).msgid, ["\\Flagged"], [])
         responses = c.idle_check(timeout=10)
         c.idle_done()
         assert time.monotonic() - t0 < 10  # far below the 60 s re-check
@@ -95,10 +95,9 @@ def _qresync_select(c: imaplib.IMAP4_SSL, args: str) -> bytes:
 def test_imaplib_qresync_resync(local: Local) -> None:
     uidvalidity, modseq = _state_after(local, 3)
     # Offline: another client expunges UID 2 and answers UID 3.
-    with Store(local.cfg.datadir) as store:
-        acct = store.account("you")
+    with local.account() as acct:
         acct.remove(acct.get_by_uid("Inbox", 2).msgid)
-        acct.set_flags(acct.get_by_uid("Inbox", 3).msgid, ["\\Answered"])
+        acct.set_flags(acct.get_by_uid("Inbox", 3).msgid, ["\\Answered"], [])
     c = _connect(local)
     text = _qresync_select(c, f"{uidvalidity} {modseq} 1:3")
     assert b"* VANISHED (EARLIER) 2\r\n" in text
@@ -106,7 +105,15 @@ def test_imaplib_qresync_resync(local: Local) -> None:
     c.logout()
 
 
-def test_imaplib_qresync_from_before_the_trimmed_floor(local: Local) -> None:
+@pytest.fixture
+def local_sqlite(tmp_path: Path) -> Iterator[Local]:
+    """On SQLite only: the trim of removed UIDs below is the SQLite store's
+    (vanished_keep); the PostgreSQL store keeps every removed UID."""
+    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n")
+
+
+def test_imaplib_qresync_from_before_the_trimmed_floor(local_sqlite: Local) -> None:
+    local = local_sqlite
     uidvalidity, modseq = _state_after(local, 8)
     # Offline: another writer, keeping 2 removed UIDs per mailbox, expunges
     # UIDs 2 to 6; the oldest of them are no longer kept.

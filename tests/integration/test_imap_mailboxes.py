@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 from imaplocal import IP, Local, mbsync, mbsync_config, serve_local
-
-from postel.store import Store
+from storagebackend import Backend
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
-    yield from serve_local(tmp_path)
+def local(tmp_path: Path, storage_backend: Backend) -> Iterator[Local]:
+    yield from serve_local(tmp_path, backend=storage_backend)
 
 
 def test_imapclient_subscriptions(local: Local) -> None:
@@ -43,8 +42,8 @@ def test_imapclient_subscriptions(local: Local) -> None:
         (flags,) = [f for f, _, n in c.list_sub_folders() if n == "Lists/postel-users"]
         assert b"\\Noselect" in flags
         assert "Lists/postel-users" not in {name for _, _, name in c.list_folders()}
-    with Store(local.cfg.datadir) as store:
-        subs = store.account("you").subscriptions()
+    with local.account() as account:
+        subs = account.subscriptions()
     assert "Lists/postel-users" in subs and "Trash" not in subs
 
 
@@ -81,9 +80,9 @@ def test_imaplib_list_extended_status_and_special_use(local: Local) -> None:
 def test_mbsync_subscribed_only(local: Local, tmp_path: Path) -> None:
     """mbsync with SubscribedOnly (LSUB) and Patterns syncs the subscribed
     mailboxes only: one subscribed by a client, not one unsubscribed."""
-    with Store(local.cfg.datadir) as store:
-        acc = store.account("you")
-        acc.create_mailbox("Lists/postel", subscribe=True)
+    with local.account() as acc:
+        acc.create_mailbox("Lists/postel")
+        acc.subscribe("Lists/postel")
         acc.create_mailbox("Lists/other")
         acc.unsubscribe("Junk")
     local.send("for the list")

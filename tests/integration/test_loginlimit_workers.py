@@ -20,10 +20,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import benchlib  # noqa: E402
+from storagebackend import Backend  # noqa: E402
 
 from postel.config import load_config  # noqa: E402
 from postel.server import Running, run  # noqa: E402
-from postel.store.credentials import Credentials  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +52,10 @@ def _guess(port: int, ctx: ssl.SSLContext, password: str) -> int:
 
 
 async def test_guesses_through_two_workers_share_one_count(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, storage_backend: Backend
 ) -> None:
+    """On PostgreSQL too: the counts stay the node's (auth.db), the password is
+    the database's."""
     p = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port, smtp_workers=2)
     p.write_config()
     port = benchlib.free_port()
@@ -63,8 +65,7 @@ async def test_guesses_through_two_workers_share_one_count(
     )
     # A long first delay: no further guess becomes due while the test runs.
     toml.write_text(text + "\n[login_limit]\nfirst_delay = 600.0\n")
-    with Credentials(p.data / "auth.db") as creds:
-        creds.set_password("bench", PASSWORD)
+    storage_backend.configure(p.root, {"bench": PASSWORD})
     cfg = load_config(p.root)
     stop = asyncio.Event()
     started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from postfixpeer import PostfixPeer
 from postfixpeer.postel_env import DOMAIN, HOSTNAME, PostelEnv, running_postel
+from storagebackend import Backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
@@ -41,11 +42,11 @@ async def relay_one(
 
 @pytest.mark.parametrize("tls", ["encrypt", "verify"])
 async def test_postfix_delivers_to_postel_over_starttls(
-    testnet: Any, postfix_peer: PostfixPeer, tmp_path: Path, tls: str
+    testnet: Any, postfix_peer: PostfixPeer, tmp_path: Path, tls: str, storage_backend: Backend
 ) -> None:
     ip = testnet.ip()
     mark = postfix_peer.log_mark()
-    async with running_postel(tmp_path, testnet, ip) as env:
+    async with running_postel(tmp_path, testnet, ip, backend=storage_backend) as env:
         kw = {"tls_match": HOSTNAME} if tls == "verify" else {}
         data = await relay_one(postfix_peer, env, tls, f"starttls-{tls}", **kw)
     msg = message_from_bytes(data)

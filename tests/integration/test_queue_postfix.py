@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 from postfixpeer import PostfixPeer
+from storagebackend import Backend
 
 from postel.config import Config, load_config
 from postel.server import Running, run
-from postel.store.credentials import Credentials
-from postel.store.store import Store
+from postel.wiring import open_queue_entries
 
 pytestmark = [
     pytest.mark.integration,
@@ -41,6 +41,7 @@ class Sender:
     cfg: Config
     port: int
     ca_file: str
+    backend: Backend
 
     def submit(self, rcpts: list[str], body: bytes) -> None:
         ctx = ssl.create_default_context(cafile=self.ca_file)
@@ -50,25 +51,24 @@ class Sender:
             c.sendmail("alice@qsender.test", rcpts, body)
 
     def inbox(self) -> list[bytes]:
-        with Store(self.cfg.datadir) as store:
-            acc = store.account("alice")
-            return [
-                acc.message_path(m.msgid).read_bytes()
-                for m in acc.list_messages("Inbox", limit=100)
-            ]
+        with self.backend.mailstore(self.cfg.dir, "alice") as acc:
+            out = []
+            for m in acc.page("Inbox", 0, 100):
+                with acc.open_message(m.msgid) as f:
+                    out.append(f.read())
+            return out
 
     def queue_entries(self) -> list[Any]:
-        from postel.queue import QueueDB
-
-        db = QueueDB.open(self.cfg.datadir)
+        """The queue's entries, of the data directory or of the database."""
+        entries = open_queue_entries(self.cfg)
         try:
-            return db.entries()
+            return entries.entries()
         finally:
-            db.close()
+            entries.close()
 
 
 @pytest.fixture
-async def sender(testnet: Any, tmp_path: Path) -> AsyncIterator[Sender]:
+async def sender(testnet: Any, tmp_path: Path, storage_backend: Backend) -> AsyncIterator[Sender]:
     d = tmp_path / "sender"
     d.mkdir()
     cert = testnet.ca.issue_cert(HOSTNAME, "127.0.0.1")
@@ -101,10 +101,8 @@ connect_timeout = 5
 domain = "qsender.test"
 addresses = ["alice@qsender.test"]
 """)
+    storage_backend.configure(d, {"alice": PASSWORD})
     cfg = load_config(d)
-    cfg.datadir.ensure()
-    with Credentials(cfg.datadir.auth_db) as creds:
-        creds.set_password("alice", PASSWORD)
     ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -113,7 +111,7 @@ addresses = ["alice@qsender.test"]
     try:
         running = await asyncio.wait_for(asyncio.shield(ready), 20)
         port = next(p for _ip, p, kind in running.bound if kind == "submission")
-        yield Sender(cfg, port, str(testnet.ca_file))
+        yield Sender(cfg, port, str(testnet.ca_file), storage_backend)
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)

@@ -14,6 +14,7 @@ import pytest
 from postfixpeer import PostfixPeer
 from postfixpeer.postel_env import DOMAIN, running_postel
 from postfixpeer.reportmail import dmarc_mail, tlsrpt_mail
+from storagebackend import Backend
 
 from postel import dmarcdb, tlsrptdb
 
@@ -67,7 +68,11 @@ def dmarc_count(path: Path) -> int:
 
 
 async def test_reports_through_postfix_are_stored(
-    testnet: Any, postfix_peer: PostfixPeer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    testnet: Any,
+    postfix_peer: PostfixPeer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    storage_backend: Backend,
 ) -> None:
     testnet.set_zone("reporter.test", [f'@ TXT "v=spf1 ip4:{postfix_peer.ip} -all"'])
     tlsrpt_rcpt, dmarc_rcpt = f"tlsrpt@{DOMAIN}", f"dmarc@{DOMAIN}"
@@ -88,7 +93,7 @@ async def test_reports_through_postfix_are_stored(
 
     ip = testnet.ip()
     with caplog.at_level(logging.INFO, logger="postel.reportintake"):
-        async with running_postel(tmp_path, testnet, ip) as env:
+        async with running_postel(tmp_path, testnet, ip, backend=storage_backend) as env:
             await asyncio.to_thread(postfix_peer.configure, relay_to=(ip, env.port), tls="encrypt")
             for rcpt, data in mails:
                 await asyncio.to_thread(postfix_peer.send, SENDER, rcpt, data)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from storagebackend import Backend
 
 import postel
 
@@ -101,17 +102,23 @@ def children(pid: int) -> list[int]:
         ("every", signal.SIGTERM),  # systemctl stop (KillMode=control-group)
     ],
 )
-def test_stop_signal_stops_cleanly(tmp_path: Path, to: str, sig: signal.Signals) -> None:
+def test_stop_signal_stops_cleanly(
+    tmp_path: Path, to: str, sig: signal.Signals, storage_backend: Backend
+) -> None:
+    """On PostgreSQL without the web request: the admin pages do not run there
+    yet (docs/postgresql.md); the workers' and the main process's pools close."""
     config = tmp_path / "config"
     (config / "certs").mkdir(parents=True)
     leaf = trustme.CA().issue_cert("mail.example.test")
     leaf.cert_chain_pems[0].write_to_path(str(config / "certs" / "host.crt"))
     leaf.private_key_pem.write_to_path(str(config / "certs" / "host.key"))
     smtp, web = free_port(), free_port()
-    (config / "postel.toml").write_text(
-        POSTEL_TOML.format(dns_port=free_port(), smtp=smtp, web=web)
-    )
+    toml = POSTEL_TOML.format(dns_port=free_port(), smtp=smtp, web=web)
+    if storage_backend.is_pg:
+        toml = "\n".join(line for line in toml.splitlines() if not line.startswith("web ="))
+    (config / "postel.toml").write_text(toml)
     (config / "domains.toml").write_text(DOMAINS_TOML)
+    storage_backend.configure(config)
     log = tmp_path / "postel.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -125,25 +132,12 @@ def test_stop_signal_stops_cleanly(tmp_path: Path, to: str, sig: signal.Signals)
     try:
         with connect(smtp) as s:
             assert s.recv(512).startswith(b"220")
-        with connect(web) as http:
+        if storage_backend.is_pg:
             workers = children(proc.pid)
             assert len(workers) == 2
-            # A login whose body is still on its way when the signal comes.
-            http.sendall(
-                b"POST /admin/login HTTP/1.1\r\nHost: localhost\r\n"
-                b"Content-Type: application/x-www-form-urlencoded\r\n"
-                b"Content-Length: 20\r\n\r\npassword="
-            )
-            time.sleep(0.5)
-            if to == "group":
-                os.killpg(proc.pid, sig)
-            else:
-                for pid in (proc.pid, *workers):
-                    os.kill(pid, sig)
-            time.sleep(1.5)
-            http.sendall(b"x" * 11)
-            http.settimeout(10)
-            assert http.recv(512).startswith(b"HTTP/1.1 ")
+            signal_stop(proc, workers, to, sig)
+        else:
+            workers = _stop_during_a_web_request(proc, web, to, sig)
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
@@ -155,3 +149,36 @@ def test_stop_signal_stops_cleanly(tmp_path: Path, to: str, sig: signal.Signals)
     assert "Traceback" not in text, text
     assert 'm="smtp workers stopped"' in text
     assert not [pid for pid in workers if alive(pid)]
+
+
+def _stop_during_a_web_request(
+    proc: subprocess.Popen[bytes], web: int, to: str, sig: signal.Signals
+) -> list[int]:
+    """Signal *proc* (and its workers) while a web request is being answered;
+    returns the workers' pids."""
+    with connect(web) as http:
+        workers = children(proc.pid)
+        assert len(workers) == 2
+        # A login whose body is still on its way when the signal comes.
+        http.sendall(
+            b"POST /admin/login HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 20\r\n\r\npassword="
+        )
+        time.sleep(0.5)
+        signal_stop(proc, workers, to, sig)
+        time.sleep(1.5)
+        http.sendall(b"x" * 11)
+        http.settimeout(10)
+        assert http.recv(512).startswith(b"HTTP/1.1 ")
+    return workers
+
+
+def signal_stop(
+    proc: subprocess.Popen[bytes], workers: list[int], to: str, sig: signal.Signals
+) -> None:
+    if to == "group":
+        os.killpg(proc.pid, sig)
+    else:
+        for pid in (proc.pid, *workers):
+            os.kill(pid, sig)

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ sys.path.insert(0, str(BENCH))
 
 import benchlib  # noqa: E402
 from loadclient import run_load  # noqa: E402
+from storagebackend import Backend  # noqa: E402
 
 from postel.config import load_config  # noqa: E402
 from postel.server import Running, run  # noqa: E402
@@ -42,16 +42,20 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> benchlib.Certs:
     return benchlib.make_certs(tmp_path_factory.mktemp("certs"))
 
 
-def instance(tmp_path: Path, certs: benchlib.Certs, dns_port: int) -> benchlib.PostelInstance:
+def instance(
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, backend: Backend | None = None
+) -> benchlib.PostelInstance:
     p = benchlib.PostelInstance(tmp_path / "postel", certs, dns_port, smtp_workers=2)
     p.write_config()
+    if backend is not None:
+        backend.configure(p.root)
     return p
 
 
-def stored(data: Path) -> int:
-    db = data / "accounts" / "bench" / "index.db"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("SELECT count(*) FROM message").fetchone()[0])
+def stored(p: benchlib.PostelInstance, backend: Backend) -> int:
+    """Messages of the account "bench", in its data directory or the database."""
+    with backend.mailstore(p.root, "bench") as account:
+        return sum(box.total for box in account.mailboxes())
 
 
 def alive(pid: int) -> bool:
@@ -87,9 +91,9 @@ async def send(port: int, count: int, concurrency: int = 5) -> list[str]:
 
 
 async def test_two_workers_share_the_port_and_stop(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, storage_backend: Backend
 ) -> None:
-    p = instance(tmp_path, certs, dns_port)
+    p = instance(tmp_path, certs, dns_port, storage_backend)
     cfg = load_config(p.root)
     stop = asyncio.Event()
     started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
@@ -106,7 +110,7 @@ async def test_two_workers_share_the_port_and_stop(
         slots = {int(c, 16) >> SLOT_SHIFT for c in cids}
         assert slots == {1, 2}, cids
         assert len(set(cids)) == 40
-        assert stored(p.data) == 40
+        assert stored(p, storage_backend) == 40
     finally:
         stop.set()
         await asyncio.wait_for(server, 30)
@@ -117,9 +121,13 @@ async def test_two_workers_share_the_port_and_stop(
 
 
 async def test_crashed_worker_is_restarted(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    certs: benchlib.Certs,
+    dns_port: int,
+    storage_backend: Backend,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    p = instance(tmp_path, certs, dns_port)
+    p = instance(tmp_path, certs, dns_port, storage_backend)
     cfg = load_config(p.root)
     stop = asyncio.Event()
     started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
@@ -147,9 +155,9 @@ async def test_crashed_worker_is_restarted(
 
 
 async def test_queued_mail_wakes_the_main_process(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, storage_backend: Backend
 ) -> None:
-    p = instance(tmp_path, certs, dns_port)
+    p = instance(tmp_path, certs, dns_port, storage_backend)
     domains = p.root / "domains.toml"
     domains.write_text(
         domains.read_text() + '\n[domains."bench.test".aliases]\nfwd = ["someone@remote.test"]\n'
@@ -220,9 +228,9 @@ def test_second_serve_on_the_same_port_is_refused(
 
 
 def test_workers_die_with_the_main_process(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, storage_backend: Backend
 ) -> None:
-    p = instance(tmp_path, certs, dns_port)
+    p = instance(tmp_path, certs, dns_port, storage_backend)
     p.start()
     workers = p.pids()[1:]
     assert len(workers) == 2
@@ -231,9 +239,9 @@ def test_workers_die_with_the_main_process(
 
 
 def test_serve_stops_workers_on_sigterm(
-    tmp_path: Path, certs: benchlib.Certs, dns_port: int
+    tmp_path: Path, certs: benchlib.Certs, dns_port: int, storage_backend: Backend
 ) -> None:
-    p = instance(tmp_path, certs, dns_port)
+    p = instance(tmp_path, certs, dns_port, storage_backend)
     p.start()
     workers = p.pids()[1:]
     assert len(workers) == 2

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from postfixpeer.postel_env import DOMAIN, HOSTNAME, running_postel
+from storagebackend import Backend
 
 from postel.dane import MatchingType, Selector, Usage, tlsa_for
 from postel.smtpclient import TLSMode, TLSPolicy, deliver_session
@@ -17,7 +18,9 @@ from postel.smtpclient import TLSMode, TLSPolicy, deliver_session
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
 
-async def test_requiretls_and_dane_ta_to_postel(testnet: Any, tmp_path: Path) -> None:
+async def test_requiretls_and_dane_ta_to_postel(
+    testnet: Any, tmp_path: Path, storage_backend: Backend
+) -> None:
     ip = testnet.ip()
     ca_cert = x509.load_pem_x509_certificate(testnet.ca.cert_pem.bytes())
     anchor = tlsa_for(ca_cert, Usage.DANE_TA, Selector.CERT, MatchingType.FULL)
@@ -29,7 +32,7 @@ async def test_requiretls_and_dane_ta_to_postel(testnet: Any, tmp_path: Path) ->
     )
     root = tmp_path / "postel"
     root.mkdir()
-    async with running_postel(root, testnet, ip) as env:
+    async with running_postel(root, testnet, ip, backend=storage_backend) as env:
         tls = TLSPolicy(
             mode=TLSMode.STARTTLS_REQUIRED,
             verify_pkix=True,

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from postel.imapserver.storeapi import MailStore, iter_messages
-from postel.store.errors import MailboxExists, MailboxNotFound, MessageNotFound, StoreError
+from postel.store.errors import (
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    SpecialUseTaken,
+    StoreError,
+)
 from postel.store.message import Message
 from postel.store.names import DEFAULT_MAILBOXES
 
@@ -249,3 +255,33 @@ def test_subscriptions_kept_for_any_name(mailstore: MailStore) -> None:
     mailstore.unsubscribe("Sent")
     assert set(mailstore.subscriptions()) == before - {"Sent"}
     assert mailstore.subscriptions() == sorted(mailstore.subscriptions())
+
+
+def test_subscription_follows_a_renamed_mailbox_and_its_children(mailstore: MailStore) -> None:
+    mailstore.create_mailbox("Lists/postel")
+    mailstore.create_mailbox("Lists/postel/announce")
+    mailstore.subscribe("Lists/postel")
+    mailstore.subscribe("Lists/postel/announce")
+    mailstore.rename_mailbox("Lists/postel", "Lists/postel-users")
+    subscribed = set(mailstore.subscriptions())
+    assert {"Lists/postel-users", "Lists/postel-users/announce"} <= subscribed
+    assert not {"Lists/postel", "Lists/postel/announce"} & subscribed
+    # an unsubscribed mailbox stays unsubscribed under its new name
+    mailstore.create_mailbox("Quiet")
+    mailstore.rename_mailbox("Quiet", "Silent")
+    assert "Silent" not in mailstore.subscriptions()
+
+
+def test_special_use_of_default_and_created_mailboxes(mailstore: MailStore) -> None:
+    # RFC 6154 §2: the default mailboxes carry their use, LIST shows it.
+    uses = {box.name: box.special_use for box in mailstore.mailboxes()}
+    assert uses["Sent"] == "\\Sent" and uses["Trash"] == "\\Trash" and uses["Inbox"] == ""
+    # RFC 6154 §3 CREATE-SPECIAL-USE: kept, and each use on one mailbox only.
+    mailstore.delete_mailbox("Archive")
+    assert mailstore.create_mailbox("Kept", special_use="\\archive").special_use == "\\Archive"
+    assert mailstore.mailbox("Kept").special_use == "\\Archive"
+    with pytest.raises(SpecialUseTaken):
+        mailstore.create_mailbox("Sent2", special_use="\\Sent")
+    assert "Sent2" not in {box.name for box in mailstore.mailboxes()}
+    # a rename keeps the use
+    assert mailstore.rename_mailbox("Kept", "Old").special_use == "\\Archive"

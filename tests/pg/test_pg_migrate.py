@@ -58,3 +58,29 @@ async def test_newer_schema_is_refused(pg_settings: PgSettings) -> None:
             await migrate(conn, where="db")
     finally:
         await conn.close()
+
+
+async def test_default_mailboxes_of_earlier_accounts_get_their_special_use(
+    pg_settings: PgSettings,
+) -> None:
+    from postel.pg.schema import SPECIAL_USE
+
+    before = MIGRATIONS[: MIGRATIONS.index(SPECIAL_USE)]
+    conn = await connect(pg_settings)
+    try:
+        await migrate(conn, where="db", migrations=before)
+        await conn.execute("INSERT INTO account (name) VALUES ('old')")
+        await conn.execute(
+            "INSERT INTO mailbox (account_id, name, uidvalidity) "
+            "SELECT id, unnest(ARRAY['Inbox', 'Sent', 'Trash', 'Lists']), 1 FROM account"
+        )
+        await migrate(conn, where="db")
+        cur = await conn.execute("SELECT name, special_use FROM mailbox ORDER BY name")
+        assert await cur.fetchall() == [
+            ("Inbox", ""),
+            ("Lists", ""),
+            ("Sent", "\\Sent"),
+            ("Trash", "\\Trash"),
+        ]
+    finally:
+        await conn.close()

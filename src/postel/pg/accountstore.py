@@ -27,7 +27,7 @@ from postel.pg.rows import col_int
 from postel.pg.subscriptions import Subscriptions
 from postel.store.errors import UnknownAccount
 from postel.store.message import Message
-from postel.store.names import DEFAULT_MAILBOXES, check_account_name
+from postel.store.names import DEFAULT_MAILBOXES, DEFAULT_SPECIAL_USE, check_account_name
 
 
 class PgAccount(Mailboxes, Messages, Subscriptions, Listing, AccountWide):
@@ -53,7 +53,7 @@ class PgStore:
                 account_id = col_int(row[0])
                 tx = ChangeTx(conn, account_id, name)
                 for box in DEFAULT_MAILBOXES:
-                    await insert_mailbox(tx, box)
+                    await insert_mailbox(tx, box, DEFAULT_SPECIAL_USE.get(box, ""))
                 # Subscribed, as the SQLite store does, so that clients listing
                 # subscriptions see them (RFC 9051 §6.3.9).
                 await conn.execute(

@@ -6,22 +6,23 @@ from postel.pg.bodies import drop_unused_bodies
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.reading import Reading
 from postel.pg.rows import col_bytes, col_int
-from postel.store.errors import MailboxExists, StoreError
+from postel.store.errors import MailboxExists, SpecialUseTaken, StoreError
 from postel.store.message import MailboxInfo
-from postel.store.names import INBOX, SEPARATOR, normalize_mailbox
+from postel.store.names import INBOX, SEPARATOR, check_special_use, normalize_mailbox
 
 
-async def insert_mailbox(tx: ChangeTx, name: str) -> int | None:
+async def insert_mailbox(tx: ChangeTx, name: str, special_use: str = "") -> int | None:
     """A new mailbox with the account's next UIDVALIDITY (strictly increasing, so
-    a re-created mailbox never reuses one: RFC 9051 §2.3.1.1); None if it exists."""
+    a re-created mailbox never reuses one: RFC 9051 §2.3.1.1); None if it exists.
+    *special_use*: RFC 6154 §2, checked by the caller."""
     modseq = await tx.modseq()
     cur = await tx.conn.execute(
         "WITH v AS (UPDATE account SET next_uidvalidity = next_uidvalidity + 1 "
         "WHERE id = %s RETURNING next_uidvalidity - 1 AS uidvalidity) "
-        "INSERT INTO mailbox (account_id, name, uidvalidity, highestmodseq) "
-        "SELECT %s, %s, v.uidvalidity, %s FROM v ON CONFLICT (account_id, name) DO NOTHING "
-        "RETURNING id",
-        (tx.account_id, tx.account_id, name, modseq),
+        "INSERT INTO mailbox (account_id, name, uidvalidity, highestmodseq, special_use) "
+        "SELECT %s, %s, v.uidvalidity, %s, %s FROM v "
+        "ON CONFLICT (account_id, name) DO NOTHING RETURNING id",
+        (tx.account_id, tx.account_id, name, modseq, special_use),
     )
     row = await cur.fetchone()
     if row is None:
@@ -34,10 +35,28 @@ async def insert_mailbox(tx: ChangeTx, name: str) -> int | None:
 class Mailboxes(Reading):
     """Mailbox changes, each in one change transaction."""
 
-    async def create_mailbox(self, name: str, *, subscribe: bool = False) -> MailboxInfo:
+    async def create_mailbox(
+        self, name: str, *, subscribe: bool = False, special_use: str = ""
+    ) -> MailboxInfo:
+        """Create mailbox *name* (*subscribe*: and subscribe to it), with
+        *special_use* (RFC 6154 §3: one the store supports and no other mailbox
+        of the account has)."""
         name = normalize_mailbox(name)
+        use = check_special_use(special_use) if special_use else ""
         async with change_tx(self.pool, self.id, self.name) as tx:
-            if await insert_mailbox(tx, name) is None:
+            await tx.modseq()  # the account's lock first: the use's holder stays
+            if use:
+                cur = await tx.conn.execute(
+                    "SELECT name FROM mailbox WHERE account_id = %s AND special_use = %s",
+                    (self.id, use),
+                )
+                holder = await cur.fetchone()
+                if holder is not None:
+                    raise SpecialUseTaken(
+                        f"account {self.name!r}: mailbox {holder[0]!r} has special use {use} "
+                        "already"
+                    )
+            if await insert_mailbox(tx, name, use) is None:
                 raise MailboxExists(f"account {self.name!r}: mailbox {name!r} exists")
             if subscribe:
                 await tx.conn.execute(
@@ -75,6 +94,18 @@ class Mailboxes(Reading):
                 await tx.conn.execute(
                     "UPDATE mailbox SET name = %s WHERE id = %s", (target, mailbox_id)
                 )
+                # The subscription goes with the mailbox, as on the SQLite store
+                # (and Dovecot), so a client listing subscriptions keeps seeing it.
+                cur = await tx.conn.execute(
+                    "DELETE FROM subscription WHERE account_id = %s AND name = %s",
+                    (self.id, source),
+                )
+                if cur.rowcount:
+                    await tx.conn.execute(
+                        "INSERT INTO subscription (account_id, name) VALUES (%s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        (self.id, target),
+                    )
                 await tx.touch(mailbox_id, target)
                 tx.touched[-mailbox_id] = source  # the old name hears of it too
         return await self.mailbox(new)

@@ -529,6 +529,22 @@ CREATE INDEX junk_filed_key ON junk_filed (account_id, key, id);
 CREATE INDEX junk_filed_account ON junk_filed (account_id, id);
 """
 
+# RFC 6154 special uses of mailboxes, as the SQLite store keeps them: the
+# default mailboxes of accounts made before get theirs (DEFAULT_SPECIAL_USE of
+# postel.store.names) unless another mailbox of the account has that use (a
+# store copied by migrate-store keeps what it had), at most one mailbox per
+# use and account. The column itself came with MAILBOX_USE_AND_FLOOR.
+SPECIAL_USE = """
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS special_use text NOT NULL DEFAULT '';
+UPDATE mailbox m SET special_use = d.use
+    FROM (VALUES ('Sent', '\\Sent'), ('Drafts', '\\Drafts'), ('Archive', '\\Archive'),
+        ('Junk', '\\Junk'), ('Trash', '\\Trash')) AS d (name, use)
+    WHERE m.name = d.name AND m.special_use = '' AND NOT EXISTS (
+        SELECT 1 FROM mailbox o WHERE o.account_id = m.account_id AND o.special_use = d.use);
+CREATE UNIQUE INDEX mailbox_special_use ON mailbox (account_id, special_use)
+    WHERE special_use <> '';
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -541,4 +557,5 @@ MIGRATIONS: list[str] = [
     WEBMAIL,
     RECEIVED,
     JUNK,
+    SPECIAL_USE,
 ]

@@ -56,9 +56,7 @@ class PgMailStore:
         return self._run(self.account.mailbox(name))
 
     def create_mailbox(self, name: str, *, special_use: str = "") -> MailboxInfo:
-        """*special_use* (RFC 6154 CREATE-SPECIAL-USE) is not kept by this store
-        yet: the mailbox is made without it."""
-        return self._run(self.account.create_mailbox(name))
+        return self._run(self.account.create_mailbox(name, special_use=special_use))
 
     def subscriptions(self) -> list[str]:
         return self._run(self.account.subscriptions())

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serverthread import serving
+from storagebackend import Backend
+
 from postel.config import Config, load_config
 from postel.dns.resolver import DNSResolver
+from postel.imapserver.storeapi import MailStore
 from postel.smtpserver import LocalSubmitter, SMTPService
 from postel.store.store import Store
 
@@ -58,20 +62,28 @@ addresses = ["alice@{domain}"]
 @dataclass
 class PostelEnv:
     cfg: Config
-    store: Store
-    service: SMTPService
+    store: Store | None  # the SQLite store (None on PostgreSQL)
+    service: SMTPService | None  # the SMTP service alone (None: the whole server runs)
     ip: str
     port: int
+    alice: MailStore | None = None  # on PostgreSQL: the account, read beside the server
 
     def messages(self, mailbox: str, account: str = "alice") -> list[Any]:
         from postel.store.errors import StoreError
 
         try:
+            if self.store is None:
+                assert self.alice is not None and account == "alice"
+                return list(self.alice.page(mailbox, 0, 1000))
             return list(self.store.account(account).list_messages(mailbox, limit=1000))
         except StoreError:
             return []
 
     def message_bytes(self, msg: Any, account: str = "alice") -> bytes:
+        if self.store is None:
+            assert self.alice is not None and account == "alice"
+            with self.alice.open_message(msg.msgid) as f:
+                return f.read()
         data: bytes = self.store.account(account).message_path(msg.msgid).read_bytes()
         return data
 
@@ -87,8 +99,19 @@ def write_config(root: Path, testnet: Any, ip: str, port: int = 25) -> Config:
 
 @contextlib.asynccontextmanager
 async def running_postel(
-    root: Path, testnet: Any, ip: str, port: int = 25
+    root: Path, testnet: Any, ip: str, port: int = 25, backend: Backend | None = None
 ) -> AsyncIterator[PostelEnv]:
+    """The SMTP service on SQLite; on PostgreSQL (*backend*) the whole server
+    (postel.server.run in a thread of its own, as `postel serve`), the account
+    alice made in the database first."""
+    if backend is not None and backend.is_pg:
+        write_config(root, testnet, ip, port)
+        backend.configure(root, {"alice": "a password of alice"})
+        cfg = load_config(root)
+        with backend.mailstore(root, "alice") as alice, serving(cfg) as running:
+            bound = [p for _ip, p, kind in running.bound if kind == "smtp"]
+            yield PostelEnv(cfg, None, None, ip, bound[0], alice)
+        return
     cfg = write_config(root, testnet, ip, port)
     cfg.datadir.ensure()
     store = Store(cfg.datadir)

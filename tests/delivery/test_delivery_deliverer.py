@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -246,13 +247,14 @@ async def test_unchanged_domain_security_is_not_written_per_message(
     d = deliverer(env, script)
     acc = env.store.account("alice")
     writes: list[tuple[str, bool | None, bool | None]] = []
-    real = acc.remember_domain_security
+    real = acc.remember_domain_securities
 
-    def counting(domain: str, starttls: bool | None, requiretls: bool | None) -> None:
-        writes.append((domain, starttls, requiretls))
-        real(domain, starttls, requiretls)
+    def counting(findings: Iterable[tuple[str, bool | None, bool | None]]) -> None:
+        findings = list(findings)
+        writes.extend(findings)
+        real(findings)
 
-    monkeypatch.setattr(acc, "remember_domain_security", counting)
+    monkeypatch.setattr(acc, "remember_domain_securities", counting)
     monkeypatch.setattr(env.store, "account", lambda name: acc)
     for _ in range(5):
         out = await d.deliver(req(env))

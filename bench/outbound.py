@@ -23,7 +23,13 @@ next hop), smtp_tls_security_level none or may, other settings Postfix's
 defaults (default_destination_concurrency_limit 20, connection cache on
 demand, smtp_tls_connection_reuse no).
 
+With --baseline SRC, postel is also run from another source tree (e.g. a
+`git archive` of an older commit: its src/) in each cell, --rounds pairs in
+alternating order (baseline first, then current first), Postfix after them:
+before/after measured side by side in one run.
+
     python bench/outbound.py [--messages 600] [--domains 10] [--tls both|off|on]
+                             [--baseline DIR/src]
 """
 
 from __future__ import annotations
@@ -172,8 +178,38 @@ def key_type(cert: Path) -> str:
     return type(key).__name__
 
 
+def run_postel(
+    root: Path,
+    certs: Any,
+    dns_port: int,
+    sink_port: int,
+    messages: int,
+    domains: int,
+    timeout: float,
+    src: Path | None = None,
+) -> dict[str, Any]:
+    """Fill postel's queue, start `postel serve` (from *src* when given) and
+    measure until the queue is empty."""
+    env = {"PYTHONPATH": str(src)} if src is not None else {}
+    p = PostelInstance(root, certs, dns_port, smtp_port=sink_port, env=env)
+    p.write_config()
+    fill_postel(p, messages, domains)
+    load = round(os.getloadavg()[0], 2)
+    # Polled from the start: the queue may be empty before the SMTP port answers.
+    p.start(wait=False)
+    try:
+        result = measure(lambda p=p: postel_left(p), messages, timeout)
+    finally:
+        p.stop()
+    return {**result, "load": load}
+
+
 def run(
-    messages: int = 600, domains: int = DOMAINS, tls_cells: tuple[bool, ...] = (False, True)
+    messages: int = 600,
+    domains: int = DOMAINS,
+    tls_cells: tuple[bool, ...] = (False, True),
+    baseline: Path | None = None,
+    rounds: int = 2,
 ) -> dict[str, Any]:
     root = tmpdir("postel-bench-out-")
     certs = make_certs(root / "certs")
@@ -186,17 +222,23 @@ def run(
             cell: dict[str, Any] = {"tls": tls}
             with receiver(tls, certs, domains) as (sink_port, sink_name):
                 cell["receiver"] = sink_name
-                # postel
-                p = PostelInstance(root / f"postel-{int(tls)}", certs, dns_port,
-                                   smtp_port=sink_port)  # fmt: skip
-                p.write_config()
-                fill_postel(p, messages, domains)
-                cell["load_postel"] = round(os.getloadavg()[0], 2)
-                p.start()
-                try:
-                    cell["postel"] = measure(lambda p=p: postel_left(p), messages, timeout)
-                finally:
-                    p.stop()
+                if baseline is not None:
+                    # Alternating order (baseline first, then current first): a
+                    # receiver that has served one run can be slower for the next.
+                    cell["baseline"] = str(baseline)
+                    cell["postel_baseline"], cell["postel_runs"] = [], []
+                    for r in range(rounds):
+                        order = [(baseline, "postel_baseline"), (None, "postel_runs")]
+                        for src, key in order if r % 2 == 0 else order[::-1]:
+                            cell[key].append(run_postel(
+                                root / f"postel-{key}-{r}-{int(tls)}", certs, dns_port,
+                                sink_port, messages, domains, timeout, src,
+                            ))  # fmt: skip
+                    cell["postel"] = cell["postel_runs"][-1]
+                else:
+                    cell["postel"] = run_postel(root / f"postel-{int(tls)}", certs, dns_port,
+                                                sink_port, messages, domains, timeout)  # fmt: skip
+                cell["load_postel"] = cell["postel"]["load"]
                 # Postfix
                 pf = PostfixInstance(free_port(), certs, root=root / f"postfix-{int(tls)}")
                 try:
@@ -219,9 +261,11 @@ def main() -> None:
     ap.add_argument("--domains", type=int, default=DOMAINS, help="recipient domains (1-1000)")
     ap.add_argument("--tls", choices=("both", "off", "on"), default="both")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--baseline", type=Path, help="src/ of another postel, measured beside")
+    ap.add_argument("--rounds", type=int, default=2, help="baseline/current pairs per cell")
     a = ap.parse_args()
     cells = {"both": (False, True), "off": (False,), "on": (True,)}[a.tls]
-    out = run(a.messages, a.domains, cells)
+    out = run(a.messages, a.domains, cells, a.baseline, a.rounds)
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
 

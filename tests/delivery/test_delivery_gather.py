@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
 from postel.delivery import NextHopLookupError, NullMX, gather_ips, gather_next_hops, gather_tlsa
-from postel.dns import BogusError, TemporaryError
+from postel.dns import Answer, BogusError, Resolver, TemporaryError
 from postel.dns.mock import MockResolver
 
 TLSA_EE = "3 1 1 " + "ab" * 32
@@ -225,3 +226,56 @@ async def test_tlsa_lookup_error_means_dane_required() -> None:
 async def test_no_tlsa_secure_denial() -> None:
     t, _ = await _tlsa_for(dict(BASE))
     assert t.applies and t.records == [] and t.error is None
+
+
+class SlowResolver(Resolver):
+    """A MockResolver whose answers take *delay* seconds; counts the lookups
+    in flight at once."""
+
+    def __init__(self, inner: MockResolver, delay: float = 0.05) -> None:
+        self.inner, self.delay = inner, delay
+        self.running = self.max_running = 0
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            await asyncio.sleep(self.delay)
+            return await self.inner.lookup(name, rdtype)
+        finally:
+            self.running -= 1
+
+
+async def test_lookups_of_a_name_without_cname_are_asked_at_once() -> None:
+    """The CNAME, AAAA and A of a host (and a domain's CNAME and MX) go out
+    together: one round trip, not one per record type."""
+    r = SlowResolver(
+        MockResolver(
+            {
+                ("example.com", "MX"): ["10 mx.example.com."],
+                ("mx.example.com", "A"): ["192.0.2.1"],
+                ("mx.example.com", "AAAA"): ["2001:db8::1"],
+            }
+        )
+    )
+    hops = await gather_next_hops(r, "example.com")
+    assert r.max_running == 2 and hops.hosts == ["mx.example.com"]
+    r.max_running = 0
+    addrs = await gather_ips(r, "mx.example.com")
+    assert r.max_running == 3
+    assert addrs.ips == ["2001:db8::1", "192.0.2.1"] and addrs.error is None
+
+
+async def test_lookups_after_a_cname_are_of_its_target() -> None:
+    """A host with a CNAME: its addresses are those of the CNAME's target,
+    never of the name itself (the lookups asked before the CNAME was known
+    are dropped)."""
+    r = MockResolver(
+        {
+            ("mx.example.com", "CNAME"): ["real.example.net."],
+            ("mx.example.com", "A"): ["192.0.2.99"],
+            ("real.example.net", "A"): ["192.0.2.1"],
+        }
+    )
+    addrs = await gather_ips(r, "mx.example.com")
+    assert addrs.ips == ["192.0.2.1"] and addrs.expanded == "real.example.net"

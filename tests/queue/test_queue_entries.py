@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Collection
 
 import pytest
 from queue_env import T0, Clock, QEnv
@@ -31,6 +34,37 @@ def test_add_list_hold_release_retry_drop(qenv: QEnv) -> None:
             entries.hold(9999)
         path = entries.message_file(dropped.msg.id)
         assert path is not None and entries.header_block(dropped.msg.id) == b"S: x\r\n\r\n"
+    finally:
+        entries.close()
+
+
+def test_unclaim_does_not_wait_for_a_database_call(
+    qenv: QEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ending claims (the runner does it on its event loop when a job ends)
+    returns at once while another thread is inside a slow database call."""
+    entries = SQLiteQueueEntries(qenv.cfg.datadir, now=Clock())
+    try:
+        entries.add("alice", "alice@example.org", ["a@x.test"], b"S: x\r\n\r\nx")
+        [e] = entries.claim_due(T0, max_domains=1)["x.test"]
+        inside = threading.Event()
+        real = entries._db.next_due
+
+        def slow(exclude: Collection[int]) -> dt.datetime | None:
+            inside.set()
+            time.sleep(1.0)
+            return real(exclude)
+
+        monkeypatch.setattr(entries._db, "next_due", slow)
+        worker = threading.Thread(target=entries.next_due)
+        worker.start()
+        assert inside.wait(5)
+        started = time.monotonic()
+        entries.unclaim([e.id])
+        waited = time.monotonic() - started
+        worker.join()
+        assert waited < 0.5
+        assert list(entries.claim_due(T0, max_domains=1)) == ["x.test"]
     finally:
         entries.close()
 

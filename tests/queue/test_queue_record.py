@@ -3,9 +3,12 @@ results, the sender's domain-security memory and report bounces."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from queue_env import QEnv, TestQueue
@@ -18,6 +21,7 @@ from postel.delivery import (
     TLSAttempt,
 )
 from postel.mtastsdb.model import no_policy_result
+from postel.queue.recorder import AttemptRecord, OutcomeRecorder
 from postel.tlsrptresultdb import AttemptResults, ResultDB
 
 
@@ -74,13 +78,14 @@ async def test_delivered_outcome_recorded_once(
 ) -> None:
     acc = qenv.store.account("alice")
     remembered: list[tuple[str, bool | None, bool | None, int]] = []
-    real = acc.remember_domain_security
+    real = acc.remember_domain_securities
 
-    def spy(domain: str, starttls: bool | None, requiretls: bool | None) -> None:
-        remembered.append((domain, starttls, requiretls, threading.get_ident()))
-        real(domain, starttls, requiretls)
+    def spy(findings: Iterable[tuple[str, bool | None, bool | None]]) -> None:
+        findings = list(findings)
+        remembered.extend((*f, threading.get_ident()) for f in findings)
+        real(findings)
 
-    monkeypatch.setattr(acc, "remember_domain_security", spy)
+    monkeypatch.setattr(acc, "remember_domain_securities", spy)
     monkeypatch.setattr(qenv.store, "account", lambda name: acc)
     deliverer = OutcomeDeliverer()
     q = await run(qenv, resultdb, deliverer)
@@ -102,3 +107,37 @@ async def test_deferred_outcome_recorded_once(qenv: QEnv, resultdb: ResultDB) ->
     qenv.clock.advance(dt.timedelta(days=1))
     await q.run_due()
     assert successes(resultdb, "remote.test") == 2
+
+
+async def test_domain_security_of_one_write_is_one_store_transaction(
+    qenv: QEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempts to many domains recorded together: the sender account's
+    findings share one store transaction per recorder write, not one each."""
+    acc = qenv.store.account("alice")
+    transactions: list[int] = []
+    real = acc._write
+
+    def counting() -> Any:
+        transactions.append(1)
+        return real()
+
+    monkeypatch.setattr(acc, "_write", counting)
+    monkeypatch.setattr(qenv.store, "account", lambda name: acc)
+    recorder = OutcomeRecorder(None, None, qenv.store)
+    domains = [f"d{i}.test" for i in range(5)]
+    await asyncio.gather(
+        *(
+            recorder.record(
+                AttemptRecord(
+                    DeliveryOutcome((), learned=(DomainSecurity("alice", d, True, False),))
+                )
+            )
+            for d in domains
+        )
+    )
+    assert recorder.writes < len(domains)  # the group commit joined some
+    assert len(transactions) == recorder.writes
+    for d in domains:
+        found = acc.domain_security(d)
+        assert (found.starttls, found.requiretls) == (True, False)

@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from queue_env import T0, FakeDeliverer, QEnv, ok, temp
 
+from postel.config import load_config
+from postel.config.model import DeliveryConfig
 from postel.delivery import DeliveryRequest, RecipientOutcome
 from postel.queue import backoff
 
@@ -187,6 +189,32 @@ async def test_destination_concurrency_limit(qenv: QEnv) -> None:
 async def test_destination_concurrency_from_config(qenv: QEnv) -> None:
     q = qenv.queue()
     assert q.destination_concurrency == qenv.cfg.static.delivery.destination_concurrency == 20
+
+
+async def test_domain_concurrency_from_config(qenv: QEnv) -> None:
+    """[delivery] domain_concurrency bounds the recipient domains delivered to
+    at once; more domains wait for a free slot and all are delivered."""
+    static = qenv.root / "config" / "postel.toml"
+    static.write_text(static.read_text() + "\n[delivery]\ndomain_concurrency = 4\n")
+    qenv.cfg = load_config(qenv.root / "config")
+    qenv.deliverer.delay = 0.05
+    q = qenv.queue(poll_interval=0.05)
+    assert q.concurrency == 4
+    for i in range(12):
+        await q.add("alice", "alice@example.org", [f"x@d{i}.test"], qenv.message_file())
+    q.start()
+    for _ in range(200):
+        if not q.db.entries():
+            break
+        await asyncio.sleep(0.02)
+    assert q.db.entries() == []
+    assert len(qenv.deliverer.completed) == 12
+    assert qenv.deliverer.max_running == 4
+
+
+def test_domain_concurrency_default_is_postfix_process_limit() -> None:
+    """The default is sized like Postfix's default_process_limit (100)."""
+    assert DeliveryConfig().domain_concurrency == 100
 
 
 async def test_attempt_writes_are_batched(qenv: QEnv) -> None:

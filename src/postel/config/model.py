@@ -425,6 +425,14 @@ class DeliveryConfig(Strict):
     )
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of remote MX hosts.")
     connect_timeout: float = Field(30, gt=0, description="Seconds to connect to a host.")
+    domain_concurrency: int = Field(
+        100,
+        ge=1,
+        le=10000,
+        description="Recipient domains delivered to at once, each by its own job (sized "
+        "like Postfix's default_process_limit of 100 delivery processes); a domain's "
+        "messages count once here and up to destination_concurrency each.",
+    )
     destination_concurrency: int = Field(
         20,
         ge=1,

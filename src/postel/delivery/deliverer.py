@@ -180,12 +180,12 @@ class Deliverer:
 
     async def _deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
         domain = req.domain.rstrip(".").lower()
-        sts = await self._mtasts(req)
+        # The MTA-STS policy and the next hops are independent: asked at once.
+        sts, hops = await asyncio.gather(self._mtasts(req), self._next_hops(domain))
         report = AttemptReport(domain, sts.tlsrpt_result)
         outcomes = _Outcomes(req.rcpts)
-        try:
-            hops = await gather_next_hops(self.resolver, domain, rng=self.rng)
-        except DeliveryError as e:
+        if isinstance(hops, DeliveryError):
+            e = hops
             if isinstance(e, NextHopLookupError) and isinstance(e.cause, DNSError):
                 report.domain_dns_failure(e.cause)
             self.log.info("no next hop", extra={"domain": domain, "err": e.text})
@@ -198,6 +198,12 @@ class Deliverer:
             if stop:
                 break
         return self._outcome(req, outcomes, report)
+
+    async def _next_hops(self, domain: str) -> NextHops | DeliveryError:
+        try:
+            return await gather_next_hops(self.resolver, domain, rng=self.rng)
+        except DeliveryError as e:
+            return e
 
     async def _try_host(
         self,

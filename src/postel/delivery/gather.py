@@ -7,7 +7,9 @@ its CNAMEs and A/AAAA records, tracking DNSSEC authenticity of each step.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dns.rdtypes.ANY.CNAME
@@ -16,7 +18,7 @@ import dns.rdtypes.ANY.MX
 from postel.dane import TLSARecord
 from postel.dane.lookup import TLSALookup, lookup_tlsa
 from postel.delivery.errors import NextHopLookupError, NullMX
-from postel.dns import BogusError, DNSError, NotFound, Resolver
+from postel.dns import Answer, BogusError, DNSError, NotFound, Resolver
 from postel.dns.names import MAX_CNAMES
 
 TLSA_PORT = 25  # RFC 7672 §2.2.3: TLSA at _25._tcp.<host>
@@ -24,6 +26,37 @@ TLSA_PORT = 25  # RFC 7672 §2.2.3: TLSA at _25._tcp.<host>
 
 def _plain(name: str) -> str:
     return name.rstrip(".").lower()
+
+
+async def _outcome(resolver: Resolver, name: str, rdtype: str) -> Answer | DNSError:
+    """One lookup; its DNS error returned rather than raised (for gathering)."""
+    try:
+        return await resolver.lookup(name, rdtype)
+    except DNSError as e:
+        return e
+
+
+async def _after_cnames(
+    resolver: Resolver, name: str, rdtypes: Sequence[str]
+) -> tuple[CnameExpansion, list[Answer | DNSError]]:
+    """Follow *name*'s CNAMEs and look up *rdtypes* of where they end.
+
+    The lookups of *name* itself are asked at the same time as its CNAME (a
+    name without CNAME, the usual case, then costs one round trip, not one
+    more per type); they are dropped when a CNAME leads elsewhere.
+    """
+    plain = _plain(name)
+    early = [asyncio.ensure_future(_outcome(resolver, plain, t)) for t in rdtypes]
+    try:
+        exp = await follow_cnames(resolver, name)
+        if exp.expanded != plain:
+            for task in early:
+                task.cancel()
+            early = [asyncio.ensure_future(_outcome(resolver, exp.expanded, t)) for t in rdtypes]
+        return exp, list(await asyncio.gather(*early))
+    finally:
+        for task in early:
+            task.cancel()  # no-op when done; a raised CNAME error leaves none running
 
 
 @dataclass(frozen=True)
@@ -92,16 +125,15 @@ async def gather_next_hops(
     the DNS error, a BogusError for DNSSEC validation failures).
     """
     rng = rng or random.Random()
-    exp = await follow_cnames(resolver, domain)
-    try:
-        answer = await resolver.lookup(exp.expanded, "MX")
-    except NotFound as e:
+    exp, (answer,) = await _after_cnames(resolver, domain, ("MX",))
+    if isinstance(answer, NotFound):
         # RFC 5321 §5.1: no MX, the domain itself is the host ("implicit MX").
+        e = answer
         authentic = exp.authentic and e.authentic
         orig = exp.first_authentic and (e.authentic if exp.expanded == exp.name else True)
         return NextHops(exp.name, exp.expanded, False, orig, authentic, [exp.expanded])
-    except DNSError as e:
-        raise NextHopLookupError(f"looking up MX of {exp.expanded}: {e}", cause=e) from None
+    if isinstance(answer, DNSError):
+        raise NextHopLookupError(f"looking up MX of {exp.expanded}: {answer}", cause=answer)
     mxs = [rd for rd in answer.records if isinstance(rd, dns.rdtypes.ANY.MX.MX)]
     if len(mxs) == 1 and mxs[0].exchange.to_text() == ".":
         raise NullMX(domain)
@@ -141,13 +173,13 @@ class HostAddresses:
 
 
 async def gather_ips(resolver: Resolver, host: str) -> HostAddresses:
-    """CNAMEs, then AAAA and A records of ``host`` (IPv6 first).
+    """CNAMEs, then AAAA and A records of ``host`` (IPv6 first), asked at once.
 
     DNS failures end up in ``error`` (a NextHopLookupError's cause for CNAMEs).
     """
     host = _plain(host)
     try:
-        exp = await follow_cnames(resolver, host)
+        exp, answers = await _after_cnames(resolver, host, ("AAAA", "A"))
     except NextHopLookupError as e:
         cause = e.cause if isinstance(e.cause, DNSError) else DNSError(e.text, qname=host)
         return HostAddresses(host, host, False, False, False, [], cause)
@@ -155,14 +187,12 @@ async def gather_ips(resolver: Resolver, host: str) -> HostAddresses:
     authentic = True
     error: DNSError | None = None
     found_any = False
-    for rdtype in ("AAAA", "A"):
-        try:
-            answer = await resolver.lookup(exp.expanded, rdtype)
-        except NotFound as e:
-            authentic = authentic and e.authentic
+    for answer in answers:  # AAAA first
+        if isinstance(answer, NotFound):
+            authentic = authentic and answer.authentic
             continue
-        except DNSError as e:
-            error = error if isinstance(error, BogusError) else e
+        if isinstance(answer, DNSError):
+            error = error if isinstance(error, BogusError) else answer
             continue
         found_any = True
         authentic = authentic and answer.authentic

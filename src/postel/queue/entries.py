@@ -111,6 +111,9 @@ class SQLiteQueueEntries:
         self.now = now
         self._db = QueueDB.open(datadir)
         self._lock = threading.RLock()
+        # Claimed entry ids, under their own lock: ending claims (unclaim, from
+        # the event loop) never waits for a database call in progress.
+        self._claims_lock = threading.Lock()
         self._claimed: set[int] = set()
         self._listeners: list[Callable[[], None]] = []
 
@@ -214,18 +217,26 @@ class SQLiteQueueEntries:
         (up to CLAIM_LIMIT a domain). Reads the domains' entries through an
         index, so that a claim's cost does not grow with the queue."""
         out: dict[str, list[Entry]] = {}
-        with self._lock:
-            for domain in self._db.due_domains(now, max_domains, self._claimed, busy):
-                found = self._db.due_of_domain(domain, now, CLAIM_LIMIT, self._claimed)
+        with self._lock:  # one claim at a time: no entry is claimed twice
+            claimed = self._claimed_now()
+            for domain in self._db.due_domains(now, max_domains, claimed, busy):
+                found = self._db.due_of_domain(domain, now, CLAIM_LIMIT, claimed)
                 if found:
                     out[domain] = found
-                    self._claimed.update(e.id for e in found)
+                    ids = [e.id for e in found]
+                    claimed.update(ids)
+                    with self._claims_lock:
+                        self._claimed.update(ids)
         return out
+
+    def _claimed_now(self) -> set[int]:
+        with self._claims_lock:
+            return set(self._claimed)
 
     def next_due(self) -> dt.datetime | None:
         """When the first unclaimed, unheld entry is due."""
         with self._lock:
-            return self._db.next_due(self._claimed)
+            return self._db.next_due(self._claimed_now())
 
     def begin_attempt(self, ids: Sequence[int]) -> None:
         """Count the attempt before it runs: a message that crashes the process
@@ -251,11 +262,12 @@ class SQLiteQueueEntries:
                 if done:
                     self._db.remove(done)
             finally:
-                self._claimed.difference_update(done)
-                self._claimed.difference_update(d.entry_id for d in deferred)
+                with self._claims_lock:
+                    self._claimed.difference_update(done)
+                    self._claimed.difference_update(d.entry_id for d in deferred)
 
     def unclaim(self, ids: Collection[int]) -> None:
-        with self._lock:
+        with self._claims_lock:
             self._claimed.difference_update(ids)
 
     @property

@@ -84,9 +84,8 @@ class OutcomeRecorder:
 
     def _write(self, items: list[AttemptRecord]) -> None:
         self._write_tls(items)
+        self._remember([fact for item in items for fact in item.outcome.learned])
         for item in items:
-            for learned in item.outcome.learned:
-                self._remember(learned)
             for rcpt in item.tlsrpt_bounces:
                 self._tlsrpt_bounce(rcpt)
             for rcpt in item.dmarc_bounces:
@@ -111,33 +110,40 @@ class OutcomeRecorder:
             # Reporting must never fail a delivery.
             log.exception("recording TLS results failed", extra={"count": len(attempts)})
 
-    def _remember(self, fact: DomainSecurity) -> None:
-        """The sender account remembers STARTTLS/REQUIRETLS support
-        (docs/delivery-policy.md, After the session); an unchanged finding at
-        most every 10 minutes."""
+    def _remember(self, facts: list[DomainSecurity]) -> None:
+        """The sender accounts remember STARTTLS/REQUIRETLS support
+        (docs/delivery-policy.md, After the session): an unchanged finding at
+        most every 10 minutes, the findings of one write in one transaction
+        per account."""
         if self.store is None:
             return
-        key = (fact.account, fact.domain)
         now = time.monotonic()
-        last = self._remembered.get(key)
-        if (
-            last is not None
-            and last[:2] == (fact.starttls, fact.requiretls)
-            and now - last[2] < REMEMBER_AGAIN
-        ):
-            return
-        if len(self._remembered) >= REMEMBER_MAX:
-            self._remembered.clear()  # bounded memory; costs one write per key
-        self._remembered[key] = (fact.starttls, fact.requiretls, now)
-        try:
-            acc = self.store.account(fact.account)
-            acc.remember_domain_security(fact.domain, fact.starttls, fact.requiretls)
-        except Exception:
-            self._remembered.pop(key, None)
-            log.exception(
-                "remembering domain security failed",
-                extra={"account": fact.account, "domain": fact.domain},
-            )
+        per_account: dict[str, dict[str, DomainSecurity]] = {}
+        for fact in facts:
+            key = (fact.account, fact.domain)
+            last = self._remembered.get(key)
+            if (
+                last is not None
+                and last[:2] == (fact.starttls, fact.requiretls)
+                and now - last[2] < REMEMBER_AGAIN
+            ):
+                continue
+            if len(self._remembered) >= REMEMBER_MAX:
+                self._remembered.clear()  # bounded memory; costs one write per key
+            self._remembered[key] = (fact.starttls, fact.requiretls, now)
+            per_account.setdefault(fact.account, {})[fact.domain] = fact  # the last one wins
+        for account, found in per_account.items():
+            try:
+                self.store.account(account).remember_domain_securities(
+                    [(f.domain, f.starttls, f.requiretls) for f in found.values()]
+                )
+            except Exception:
+                for domain in found:
+                    self._remembered.pop((account, domain), None)
+                log.exception(
+                    "remembering domain security failed",
+                    extra={"account": account, "domains": len(found)},
+                )
 
     def _tlsrpt_bounce(self, rcpt: str) -> None:
         if self.resultdb is None:

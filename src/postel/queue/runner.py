@@ -27,7 +27,6 @@ from postel.store.errors import OverQuota
 
 log = logging.getLogger("postel.queue")
 
-CONCURRENCY = 10  # recipient domains delivered to at once
 POLL_INTERVAL = 5.0  # seconds: notices changes made by the CLI
 STOP_TIMEOUT = 30.0  # seconds to let running attempts finish on stop
 CLEANUP_INTERVAL = 3600.0  # seconds between orphan file sweeps
@@ -48,7 +47,7 @@ class QueueRunner:
         recorder: OutcomeRecorder,
         store: Accounts,
         *,
-        concurrency: int = CONCURRENCY,
+        concurrency: int | None = None,
         destination_concurrency: int | None = None,
         poll_interval: float = POLL_INTERVAL,
         stop_timeout: float = STOP_TIMEOUT,
@@ -60,7 +59,8 @@ class QueueRunner:
         self.deliverer = deliverer
         self.recorder = recorder
         self.store = store
-        self.concurrency = concurrency
+        # Recipient domains delivered to at once ([delivery] domain_concurrency).
+        self.concurrency = concurrency or cfg.static.delivery.domain_concurrency
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.now = now

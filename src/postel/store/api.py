@@ -168,6 +168,9 @@ class AccountMail(Protocol):
     def remember_domain_security(
         self, domain: str, starttls: bool | None, requiretls: bool | None
     ) -> None: ...
+    def remember_domain_securities(
+        self, findings: Iterable[tuple[str, bool | None, bool | None]]
+    ) -> None: ...
     def domain_security(self, domain: str) -> DomainSecurity: ...
 
 

@@ -3,6 +3,7 @@ REQUIRETLS support (docs/delivery-policy.md, After the session)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from postel.store.accountbase import AccountBase, _iso, _parse_iso
@@ -26,23 +27,35 @@ class DomainSecurityMemory(AccountBase):
         self, domain: str, starttls: bool | None, requiretls: bool | None
     ) -> None:
         """Record what a delivery to *domain* saw; None keeps the earlier value."""
-        domain = normalize_domain(domain)
+        self.remember_domain_securities([(domain, starttls, requiretls)])
+
+    def remember_domain_securities(
+        self, findings: Iterable[tuple[str, bool | None, bool | None]]
+    ) -> None:
+        """Record (domain, starttls, requiretls) findings in one transaction
+        (one commit for the many domains a busy queue delivers to at once)."""
         now = _iso(datetime.now(UTC))
+        rows = [
+            (
+                normalize_domain(domain),
+                None if starttls is None else int(starttls),
+                None if requiretls is None else int(requiretls),
+                now,
+            )
+            for domain, starttls, requiretls in findings
+        ]
+        if not rows:
+            return
         with self._lock:
             self._check_open()
             with self._write():
-                self._conn.execute(
+                self._conn.executemany(
                     "INSERT INTO domain_security (domain, starttls, requiretls, updated) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT (domain) DO UPDATE SET "
                     "starttls = coalesce(excluded.starttls, starttls), "
                     "requiretls = coalesce(excluded.requiretls, requiretls), "
                     "updated = excluded.updated",
-                    (
-                        domain,
-                        None if starttls is None else int(starttls),
-                        None if requiretls is None else int(requiretls),
-                        now,
-                    ),
+                    rows,
                 )
 
     def domain_security(self, domain: str) -> DomainSecurity:

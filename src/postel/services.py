@@ -63,11 +63,11 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
     )
     # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
     stack.push_async_callback(deliverer.aclose)
-    # Domain security is remembered in the SQLite store's accounts only.
+    # Domain security is remembered by the sender's account (either store).
     recorder = OutcomeRecorder(
         entries,
         resultdb,
-        root.store,
+        root.accounts,
         dmarc_bounce=DMARCBounce(cfg.datadir.dmarceval_db, shared=root.evaldb),
     )
     queue = QueueRunner(cfg, entries, deliverer, recorder, store)

@@ -158,3 +158,30 @@ def test_queue_commands_show_the_shared_queue(
     assert held.exit_code == 0, held.output
     assert "HELD" in run(cli, ["queue", "list", "--config", str(d)]).output
     assert not (d / "data" / "queue" / "index.db").exists()  # DataDir.queue_db
+
+
+def test_delivery_outcomes_are_remembered_by_the_sender_account(
+    tmp_path: Path, loop_thread: LoopThread, pg_settings: PgSettings
+) -> None:
+    """The queue's recorder (in its thread) keeps what deliveries saw of
+    recipient domains in the sender's account on PostgreSQL too, as the
+    webmail's recipient-security panel reads it."""
+    from postel.delivery import DeliveryOutcome, DomainSecurity
+    from postel.queue.recorder import AttemptRecord, OutcomeRecorder
+
+    pool = loop_thread.run(open_migrated(pg_settings))
+    try:
+        accounts = PgAccounts(PgStore(pool), loop_thread.loop, tmp_path / "bodies")
+        loop_thread.run(accounts.deliver_bytes([("alice", "Inbox")], MESSAGE))
+        recorder = OutcomeRecorder(None, None, accounts)
+        learned = (
+            DomainSecurity("alice", "tls.test", True, False),
+            DomainSecurity("alice", "plain.test", False, None),
+        )
+        loop_thread.run(recorder.record(AttemptRecord(DeliveryOutcome((), learned=learned))))
+        mail = accounts.account("alice")
+        tls, plain = mail.domain_security("tls.test"), mail.domain_security("plain.test")
+        assert (tls.starttls, tls.requiretls) == (True, False)
+        assert (plain.starttls, plain.requiretls) == (False, None)
+    finally:
+        loop_thread.run(pool.close())

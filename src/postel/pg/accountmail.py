@@ -299,6 +299,12 @@ class PgAccountMail:
     ) -> None:
         self._run(lambda a: a.remember_domain_security(domain, starttls, requiretls))
 
+    def remember_domain_securities(
+        self, findings: Iterable[tuple[str, bool | None, bool | None]]
+    ) -> None:
+        rows = list(findings)
+        self._run(lambda a: a.remember_domain_securities(rows))
+
     def domain_security(self, domain: str) -> DomainSecurity:
         return self._run(lambda a: a.domain_security(domain))
 

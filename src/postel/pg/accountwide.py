@@ -4,6 +4,7 @@ recipient domain (docs/delivery-policy.md, After the session)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from postel.pg.bodies import drop_unused_bodies
@@ -128,14 +129,28 @@ class AccountWide(Reading):
         self, domain: str, starttls: bool | None, requiretls: bool | None
     ) -> None:
         """Record what a delivery to *domain* saw; None keeps the earlier value."""
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO domain_security (account_id, domain, starttls, requiretls, updated) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account_id, domain) DO UPDATE SET "
+        await self.remember_domain_securities([(domain, starttls, requiretls)])
+
+    async def remember_domain_securities(
+        self, findings: Iterable[tuple[str, bool | None, bool | None]]
+    ) -> None:
+        """Record (domain, starttls, requiretls) findings in one transaction."""
+        now = datetime.now(UTC)
+        rows = [
+            (self.id, normalize_domain(domain), starttls, requiretls, now)
+            for domain, starttls, requiretls in findings
+        ]
+        if not rows:
+            return
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO domain_security (account_id, domain, starttls, requiretls, "
+                "updated) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account_id, domain) "
+                "DO UPDATE SET "
                 "starttls = coalesce(excluded.starttls, domain_security.starttls), "
                 "requiretls = coalesce(excluded.requiretls, domain_security.requiretls), "
                 "updated = excluded.updated",
-                (self.id, normalize_domain(domain), starttls, requiretls, datetime.now(UTC)),
+                rows,
             )
 
     async def domain_security(self, domain: str) -> DomainSecurity:

@@ -19,7 +19,7 @@ from pathlib import Path
 from postel.delivery.request import DeliveryOutcome, DomainSecurity
 from postel.groupcommit import GroupCommit
 from postel.queue.entries import Deferral, QueueEntries
-from postel.store import Store
+from postel.store.api import Accounts
 from postel.suppressions import Suppressions
 from postel.tlsrptresultdb.api import TLSResults
 
@@ -54,7 +54,7 @@ class OutcomeRecorder:
         self,
         entries: QueueEntries | None,
         resultdb: TLSResults | None,
-        store: Store | None,
+        store: Accounts | None,
         *,
         dmarc_bounce: DMARCBounce | None = None,
     ) -> None:

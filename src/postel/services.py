@@ -86,8 +86,11 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
 
     from postel.reportfindings.service import start_daily_digest
 
-    # Daily mail to the admin of problems that received reports show.
-    await start_daily_digest(cfg, root.accounts, submitter, stack)
+    # Daily mail to the admin of problems that received reports show; on
+    # PostgreSQL from the reports all nodes received, sent by one of them.
+    await start_daily_digest(
+        cfg, root.accounts, submitter, stack, received=root.received, runs=root.daily_runs
+    )
     return submitter
 
 

@@ -316,6 +316,44 @@ def test_admin_pages_load_on_node_b_with_a_login_made_on_node_a(web_nodes: WebNo
             page = client.get(nodes.url(nodes.b, path))
             assert page.status_code == 200, (path, page.text[:300])
         assert "alice" in client.get(nodes.url(nodes.b, "/admin/accounts")).text
+        _queue_actions_across_nodes(nodes, client)
+
+
+def _queue_actions_across_nodes(nodes: WebNodes, client: httpx.Client) -> None:
+    """An entry of the shared queue (not due for an hour, so that no runner
+    takes it) is listed and held on node B's admin, dropped on node A's."""
+    import datetime as dt
+
+    from postel.config import load_config
+    from postel.pg.queue import PgQueueEntries
+    from postel.wiring import pg_settings
+
+    cfg = load_config(nodes.a.config)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    entries = PgQueueEntries(
+        pg_settings(cfg.static.storage, nodes.a.config),
+        nodes.a.config / "test-spool",
+        node="test",
+        now=lambda: later,
+    )
+    try:
+        message = b"From: alice@webnodes.test\r\nSubject: held across\r\n\r\nhi\r\n"
+        [eid] = entries.add("alice", ADDRESS, ["bob@elsewhere.test"], message)
+        page = client.get(nodes.url(nodes.b, "/admin/queue"))
+        assert "bob@elsewhere.test" in page.text and "held across" in page.text
+        r = client.post(
+            nodes.url(nodes.b, f"/admin/queue/{eid}/hold"), data={"csrf": _csrf(page.text)}
+        )
+        assert r.status_code == 303
+        assert entries.get(eid).hold
+        page = client.get(nodes.url(nodes.a, "/admin/queue"))
+        r = client.post(
+            nodes.url(nodes.a, f"/admin/queue/{eid}/drop"), data={"csrf": _csrf(page.text)}
+        )
+        assert r.status_code == 303
+        assert entries.entries() == []
+    finally:
+        entries.close()
 
 
 def test_a_browser_moved_between_nodes_reads_searches_and_sees_new_mail(

@@ -25,8 +25,10 @@ from pathlib import Path
 
 import pytest
 import trustme
+from storagebackend import POSTGRESQL, Backend
 
 import postel
+from pgcluster import Cluster
 
 pytestmark = [
     pytest.mark.integration,
@@ -135,7 +137,7 @@ def env() -> dict[str, str]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_binds_as_root_then_runs_as_the_user(
-    base: Path, user: pwd.struct_passwd, workers: int
+    base: Path, user: pwd.struct_passwd, workers: int, storage_backend: Backend
 ) -> None:
     from postel.privdrop import hand_over_config, lookup_user
 
@@ -152,6 +154,9 @@ def test_serve_binds_as_root_then_runs_as_the_user(
     )
     (config / "domains.toml").write_text(DOMAINS_TOML)
     (config / "data").mkdir()
+    # On PostgreSQL: the [storage] section and its password file (mode 600),
+    # handed to the user with the rest of the configuration.
+    storage_backend.configure(config)
     hand_over_config(config, lookup_user(user.pw_name, "test"), "postel.toml")
 
     log = base / "postel.log"
@@ -289,5 +294,46 @@ def test_serve_as_root_refuses_a_config_the_user_could_replace(
     assert done.stderr.strip().splitlines() == [
         f"error: {config} is not owned by root, so the user postel switches to could replace "
         f"postel.toml; run: chown root {config} && chmod 1770 {config}"
+    ]
+    assert not (config / "data").exists()  # refused before anything was made
+
+
+def test_serve_as_root_needs_a_password_file_the_user_can_read(
+    base: Path, user: pwd.struct_passwd, pg_cluster: Cluster, pg_database: str
+) -> None:
+    """The PostgreSQL password file is read by the user postel switches to (the
+    server after the switch, its SMTP workers and report intake children read
+    it themselves): one that user cannot read stops the start, before the data
+    directory is made, with one line saying what to run."""
+    from postel.privdrop import hand_over_config, lookup_user
+
+    config = base / "config"
+    (config / "certs").mkdir(parents=True)
+    leaf = trustme.CA().issue_cert("mail.example.test")
+    leaf.cert_chain_pems[0].write_to_path(str(config / "certs" / "host.crt"))
+    leaf.private_key_pem.write_to_path(str(config / "certs" / "host.key"))
+    (config / "postel.toml").write_text(
+        POSTEL_TOML.format(
+            user=user.pw_name, dns_port=free_port(), smtp=free_port(), web=free_port(), workers=1
+        )
+    )
+    (config / "domains.toml").write_text(DOMAINS_TOML)
+    Backend(POSTGRESQL, pg_cluster, pg_database).configure(config)
+    hand_over_config(config, lookup_user(user.pw_name, "test"), "postel.toml")
+    secret = config / "pgpassword"
+    os.chown(secret, 0, 0)  # left root's, mode 600
+    shutil.rmtree(config / "data", ignore_errors=True)
+    done = subprocess.run(
+        [PYTHON, "-m", "postel", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env(),
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    # Checked as the user, after the switch (logged on the line before).
+    assert 'm="running as user"' in lines[0] and "Traceback" not in done.stderr
+    assert lines[1:] == [
+        f"error: [storage] password_file {secret}: cannot read: Permission denied; "
+        f"the user postel runs as must be able to read it: "
+        f"chown {user.pw_name} {secret} && chmod 600 {secret}"
     ]
     assert not (config / "data").exists()  # refused before anything was made

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ from webtestlib import Instance, login, post
 
 from pgcluster import Cluster, pg_cluster, pg_database
 from postel import dmarcdb, tlsrptdb
+from postel.config import load_config
 from postel.dmarcrpt import parse_report as parse_dmarc
 from postel.mtasts.policy import parse_policy
 from postel.mtastsdb import MTASTSDB, CachedPolicy
-from postel.queue.db import QueueDB
+from postel.queue import QueueEntries, SQLiteQueueEntries
 from postel.tlsrpt import parse_report as parse_tlsrpt
 from postel.tlsrptresultdb.db import ResultDB
 from postel.tlsrptresultdb.record import AttemptResults
@@ -134,53 +136,70 @@ def test_mtasts_cache_page(client: TestClient, instance: Instance) -> None:
     assert "cached.example" in r.text and "mx.cached.example" in r.text and "enforce" in r.text
 
 
-def queue_one(instance: Instance, rcpt: str = "someone@remote.example") -> int:
-    db = QueueDB.open(instance.cfg.datadir)
-    try:
-        ids = db.add(
-            b"From: you@postel.localhost\r\nSubject: hello\r\n\r\nhi\r\n",
-            account="you",
-            mail_from="you@postel.localhost",
-            rcpts=[rcpt],
-            requiretls=False,
-            tls_required_no=False,
-            is_tlsrpt=False,
-            is_dmarc_report=False,
-            smtputf8=False,
-            eightbit=False,
-            max_attempts=10,
-            now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
-            subject="hello",
+@pytest.fixture(params=["sqlite", "postgresql"])
+def other_node(
+    request: pytest.FixtureRequest, instance: Instance, tmp_path: Path
+) -> Iterator[QueueEntries]:
+    """The queue the admin pages act on, as another process sees it: the data
+    directory's queue (SQLite), or on PostgreSQL the queue of all nodes, seen
+    through another node's entry store; the instance's config names it."""
+    if request.param == "sqlite":
+        entries: QueueEntries = SQLiteQueueEntries(instance.cfg.datadir)
+    else:
+        from postel.pg.queue import PgQueueEntries
+        from reportbackends import migrated
+
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
+        database: str = request.getfixturevalue("pg_database")
+        settings = migrated(cluster, database)
+        config = instance.cfg.dir
+        (config / "pgpassword").write_text(cluster.password + "\n")
+        (config / "pgpassword").chmod(0o600)
+        toml = config / "postel.toml"
+        dsn = cluster.dsn(database, with_password=False)
+        storage = (
+            f'\n[storage]\nbackend = "postgresql"\ndsn = "{dsn}"\npassword_file = "pgpassword"\n'
         )
+        toml.write_text(toml.read_text() + storage)
+        instance.cfg = load_config(config)
+        entries = PgQueueEntries(settings, tmp_path / "other-spool", node="other")
+    try:
+        yield entries
     finally:
-        db.close()
+        entries.close()
+
+
+def queue_one(entries: QueueEntries, rcpt: str = "someone@remote.example") -> int:
+    ids = entries.add(
+        "you",
+        "you@postel.localhost",
+        [rcpt],
+        b"From: you@postel.localhost\r\nSubject: hello\r\n\r\nhi\r\n",
+    )
     return ids[0]
 
 
-def entry(instance: Instance, entry_id: int) -> object:
-    db = QueueDB.open(instance.cfg.datadir)
-    try:
-        return db.get(entry_id)
-    finally:
-        db.close()
-
-
-def test_queue_hold_release_retry_drop(client: TestClient, instance: Instance) -> None:
-    eid = queue_one(instance)
-    r = client.get("/admin/queue")
-    assert "someone@remote.example" in r.text and "hello" in r.text
-    r = post(client, "/admin/queue", f"/admin/queue/{eid}/hold", {})
-    assert f"Entry {eid} held" in r.text
-    assert entry(instance, eid).hold  # type: ignore[attr-defined]
-    r = post(client, "/admin/queue", f"/admin/queue/{eid}/retry", {})
-    assert f"Entry {eid} will be delivered now" in r.text
-    e = entry(instance, eid)
-    assert not e.hold  # type: ignore[attr-defined]
-    assert e.next_attempt <= dt.datetime.now(dt.UTC)  # type: ignore[attr-defined]
-    r = post(client, "/admin/queue", f"/admin/queue/{eid}/drop", {})
-    assert f"Entry {eid} dropped" in r.text
-    r = post(client, "/admin/queue", f"/admin/queue/{eid}/retry", {})
-    assert f"No queue entry {eid}" in r.text
+def test_queue_hold_release_retry_drop(instance: Instance, other_node: QueueEntries) -> None:
+    """The admin sees and acts on the queue its server's store holds: on
+    PostgreSQL the one all nodes share, with an entry another node queued."""
+    eid = queue_one(other_node)
+    with TestClient(instance.app(), follow_redirects=True) as client:
+        assert login(client).status_code == 200
+        r = client.get("/admin/queue")
+        assert "someone@remote.example" in r.text and "hello" in r.text
+        r = post(client, "/admin/queue", f"/admin/queue/{eid}/hold", {})
+        assert f"Entry {eid} held" in r.text
+        assert other_node.get(eid).hold
+        r = post(client, "/admin/queue", f"/admin/queue/{eid}/retry", {})
+        assert f"Entry {eid} will be delivered now" in r.text
+        e = other_node.get(eid)
+        assert not e.hold
+        assert e.next_attempt <= dt.datetime.now(dt.UTC)
+        r = post(client, "/admin/queue", f"/admin/queue/{eid}/drop", {})
+        assert f"Entry {eid} dropped" in r.text
+        assert other_node.entries() == []
+        r = post(client, "/admin/queue", f"/admin/queue/{eid}/retry", {})
+        assert f"No queue entry {eid}" in r.text
 
 
 def test_charts_escape_labels() -> None:

@@ -1,4 +1,5 @@
-"""One node sends each day's reports of a kind (a postel.dailyrun.DailyRuns).
+"""One node sends each day's reports of a kind, and the day's digest of
+received reports' findings (a postel.dailyrun.DailyRuns).
 
 A run holds a session advisory lock (pg_try_advisory_lock, keys in
 postel.pg.migrate) on a connection kept out of the pool for its length; a
@@ -21,13 +22,17 @@ from collections.abc import Iterator
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from postel.dailyrun import ReportKind
-from postel.pg.migrate import DMARC_REPORT_LOCK, TLS_REPORT_LOCK
+from postel.dailyrun import RunKind
+from postel.pg.migrate import DIGEST_LOCK, DMARC_REPORT_LOCK, TLS_REPORT_LOCK
 from postel.pg.pool import SyncConn
 
 log = logging.getLogger("postel.pg")
 
-LOCKS: dict[ReportKind, int] = {"tls": TLS_REPORT_LOCK, "dmarc": DMARC_REPORT_LOCK}
+LOCKS: dict[RunKind, int] = {
+    "tls": TLS_REPORT_LOCK,
+    "dmarc": DMARC_REPORT_LOCK,
+    "digest": DIGEST_LOCK,
+}
 
 
 class PgDailyRuns:
@@ -39,7 +44,7 @@ class PgDailyRuns:
         self.node = node
 
     @contextlib.contextmanager
-    def claim(self, kind: ReportKind, day: dt.date) -> Iterator[bool]:
+    def claim(self, kind: RunKind, day: dt.date) -> Iterator[bool]:
         key = LOCKS[kind]
         with self._pool.connection() as conn:
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()

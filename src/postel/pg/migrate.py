@@ -32,6 +32,9 @@ ACME_ORDER_LOCK = 0x706F7374656C04
 # pg_advisory_xact_lock key of a login attempt's count and reservation
 # (postel.pg.loginlimits): the nodes' attempts are counted one at a time.
 LOGIN_LIMIT_LOCK = 0x706F7374656C05
+# pg_try_advisory_lock key held by the node sending the day's digest of
+# received reports' findings (postel.pg.dailyrun, kind "digest").
+DIGEST_LOCK = 0x706F7374656C06
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

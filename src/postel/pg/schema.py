@@ -545,6 +545,14 @@ CREATE UNIQUE INDEX mailbox_special_use ON mailbox (account_id, special_use)
     WHERE special_use <> '';
 """
 
+# The daily digest of received reports' findings is sent by one node per day,
+# recorded in report_run as the outgoing reports' runs are (postel.pg.dailyrun).
+DIGEST_RUNS = """
+ALTER TABLE report_run DROP CONSTRAINT report_run_kind_check;
+ALTER TABLE report_run ADD CONSTRAINT report_run_kind_check
+    CHECK (kind IN ('tls', 'dmarc', 'digest'));
+"""
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -558,4 +566,5 @@ MIGRATIONS: list[str] = [
     RECEIVED,
     JUNK,
     SPECIAL_USE,
+    DIGEST_RUNS,
 ]

@@ -8,6 +8,7 @@ from postel.config import Config
 from postel.config.load import STATIC_FILE
 from postel.config.model import StaticConfig
 from postel.preflight.ports import Endpoint, check_endpoint, listen_endpoint
+from postel.preflight.storagefiles import check_password_file
 from postel.preflight.tlsfiles import check_pair
 
 
@@ -51,10 +52,12 @@ def check_owner(cfg: Config) -> None:
 
 def preflight(cfg: Config, *, ports: bool = True) -> None:
     """Raise StartupError (one line: what, where, what to do) for the first problem:
-    the data directory's version, each listener's certificate and key, each port
-    (unless *ports* is False: bound already, see :func:`listen_all`)."""
+    the PostgreSQL password file, the data directory's version, each listener's
+    certificate and key, each port (unless *ports* is False: bound already, see
+    :func:`listen_all`)."""
     config_file = str(cfg.dir / STATIC_FILE)
     check_owner(cfg)
+    check_password_file(cfg.static.storage, cfg.dir)
     cfg.datadir.check_version()
     for name, lst in cfg.static.listeners.items():
         if lst.tls_cert_file and lst.tls_key_file:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postel.queue.entries import QueueEntries, SQLiteQueueEntries
+from postel.queue.entries import QueueEntries
 from postel.queue.errors import EntryNotFound
 from postel.queue.runner import QueueRunner
 from postel.web.admin.guard import flash, page, redirect, render
@@ -24,11 +24,14 @@ ACTIONS = ("retry", "hold", "release", "drop")
 
 @contextmanager
 def queue_entries(st: AdminState) -> Iterator[QueueEntries]:
-    """The running server's entry store; else one opened from the data directory."""
+    """The running server's entry store; else one opened for the request: the
+    data directory's queue, or on PostgreSQL the queue all nodes share."""
     if isinstance(st.queue, QueueRunner):
         yield st.queue.entries
         return
-    db = SQLiteQueueEntries(st.cfg.datadir)
+    from postel.wiring import open_queue_entries
+
+    db = open_queue_entries(st.cfg)
     try:
         yield db
     finally:

@@ -37,7 +37,9 @@ class AdminState:
     templates: Templates
     internal: bool  # the listener is internal: admin allowed on any of its addresses
     check_options: CheckOptions | None = None
-    queue: QueueRunner | None = None  # the server's runner; None: entries opened from the data dir
+    # The server's runner; None: the queue entries are opened per request (the
+    # data directory's, or on PostgreSQL those of all nodes).
+    queue: QueueRunner | None = None
     resultdb: TLSResults | None = None  # the server's TLS results; None: opened per request
     # The server's received reports and MTA-STS cache (shared on PostgreSQL);
     # None: the data directory's files, opened per request.

@@ -35,6 +35,39 @@ def window_clauses(
     return clauses, args
 
 
+def day_clauses(
+    domain_clause: str, domain: str | None, since: str | None, until: str | None
+) -> tuple[str, list[object]]:
+    """A WHERE (or "") and its arguments for sums per day: *domain_clause* (SQL
+    with one placeholder) for *domain*, the report's day from *since* to
+    *until* (YYYY-MM-DD, inclusive)."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for clause, value in (
+        (domain_clause, domain_key(domain) if domain else None),
+        ("r.day >= ?", since),
+        ("r.day <= ?", until),
+    ):
+        if value:
+            clauses.append(clause)
+            args.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def col_str(value: object) -> str:
+    """A text column's value, checked."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a text column, got {type(value).__name__}")
+    return value
+
+
+def col_int(value: object) -> int:
+    """An integer column's value, checked."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer column, got {type(value).__name__}")
+    return value
+
+
 def domain_key(domain: str) -> str:
     """A domain as stored and queried: trimmed, lower case, no trailing dot."""
     return domain.strip().lower().rstrip(".")

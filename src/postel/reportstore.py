@@ -54,20 +54,6 @@ def day_clauses(
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
-def col_str(value: object) -> str:
-    """A text column's value, checked."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected a text column, got {type(value).__name__}")
-    return value
-
-
-def col_int(value: object) -> int:
-    """An integer column's value, checked."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer column, got {type(value).__name__}")
-    return value
-
-
 def domain_key(domain: str) -> str:
     """A domain as stored and queried: trimmed, lower case, no trailing dot."""
     return domain.strip().lower().rstrip(".")

@@ -9,10 +9,11 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from postel.columns import col_int, col_str
 from postel.dmarcdb.counts import report_counts
 from postel.dmarcdb.model import Counts, StoredReport
 from postel.dmarcrpt import Report
-from postel.reportstore import col_int, col_str, domain_key
+from postel.reportstore import domain_key
 
 
 def iso_time(when: datetime) -> str:

@@ -14,10 +14,11 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 import psycopg
 
+from postel.columns import col_int, col_str
 from postel.pg.errors import PgConnectError, PgError
 from postel.pg.pool import SyncConn
 from postel.pg.rows import Row
-from postel.reportstore import AddResult, col_int, col_str, window_clauses
+from postel.reportstore import AddResult, window_clauses
 
 __all__ = [
     "Connections",

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from postel.reportstore import col_int, col_str, domain_key
+from postel.columns import col_int, col_str
+from postel.reportstore import domain_key
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
 from postel.tlsrptdb.errors import TLSRPTDBArgumentError

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 def col_str(value: object) -> str:
     """A text column's value, checked."""
@@ -16,3 +18,10 @@ def col_int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer column, got {type(value).__name__}")
     return value
+
+
+def col_utc(value: object) -> dt.datetime:
+    """A timestamp-with-time-zone column's value, checked, in UTC."""
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
+    return value.astimezone(dt.UTC)

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 
 from psycopg.types.json import Jsonb
 
+from postel.columns import col_utc
 from postel.mtasts.fetch import DEFAULT_TIMEOUT
 from postel.mtastsdb.cache import PolicyCache
 from postel.mtastsdb.columns import COLUMNS, cached_policy
@@ -36,9 +37,7 @@ CLAIM_LEASE = dt.timedelta(hours=1)
 
 
 def _when(value: object, field: str, domain: str) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
-    return value.astimezone(dt.UTC)
+    return col_utc(value)
 
 
 def _row(r: Row) -> CachedPolicy:

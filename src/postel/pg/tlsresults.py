@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from postel.columns import col_utc
 from postel.pg.pool import SyncConn
 from postel.pg.rows import Row
 from postel.pg.suppressions import PgSuppressions
@@ -28,12 +29,6 @@ _COLUMNS = (
     " sent_to_recipient_domain, recipient_domain_reporting_addresses,"
     " sent_to_policy_domain, results"
 )
-
-
-def _when(value: object) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
-    return value.astimezone(dt.UTC)
 
 
 def _day(value: object) -> dt.date:
@@ -48,7 +43,7 @@ _NAMES = [c.strip() for c in _COLUMNS.split(",")]
 def _to_row(r: Row) -> ResultRow:
     # jsonb columns arrive decoded
     return result_row(
-        dict(zip(_NAMES, r, strict=True)).__getitem__, day=_day, when=_when, obj=lambda v: v
+        dict(zip(_NAMES, r, strict=True)).__getitem__, day=_day, when=col_utc, obj=lambda v: v
     )
 
 

@@ -142,7 +142,7 @@ user = ""  # runs as the user that starts it, root included
 level = "{log_level}"
 
 [dns]
-nameservers = ["{ip}"]
+nameservers = ["{dns_ip}"]
 port = {dns_port}
 timeout = 2.0
 
@@ -200,6 +200,7 @@ class PostelInstance:
         (self.root / "postel.toml").write_text(
             POSTEL_TOML.format(
                 ip=IP,
+                dns_ip=IP,
                 dns_port=self.dns_port,
                 cert=self.certs.cert,
                 key=self.certs.key,

@@ -56,7 +56,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import REPO, Certs, descendants, dns_stub, free_port, make_certs, tmpdir, wait_port
+from benchlib import (
+    DOMAINS_TOML,
+    IP,
+    POSTEL_TOML,
+    REPO,
+    Certs,
+    descendants,
+    dns_stub,
+    free_port,
+    make_certs,
+    tmpdir,
+    wait_port,
+)
 from loadclient import make_message, run_load
 from outbound import measure, receiver
 
@@ -69,41 +81,8 @@ SQLITE_IP = "127.0.0.21"
 START_TIMEOUT = 60.0
 SRC = str(REPO / "src")
 
-CONFIG = """\
-hostname = "{host}"
-postmaster_account = "bench"
-
-[server]
-user = ""
-
-[log]
-level = "info"
-
-[dns]
-nameservers = ["127.0.0.1"]
-port = {dns_port}
-timeout = 2.0
-
-[listeners.bench]
-ips = ["{ip}"]
-tls_cert_file = "{cert}"
-tls_key_file = "{key}"
-smtp = {{ port = {port} }}
-submission = {{ enabled = false }}
-submissions = {{ enabled = false }}
-
-[limits]
-max_connections = 2000
-smtp_workers = {workers}
-
-[delivery]
-allowed_internal_networks = ["127.0.0.0/8", "::1/128"]  # test network on loopback
-smtp_port = {sink_port}
-connect_timeout = 5
-
-[tls]
-extra_ca_files = ["{ca}"]
-
+# Besides benchlib's POSTEL_TOML: no outgoing reports, no junk filter.
+EXTRA = """
 [reports]
 no_outgoing_tls_reports = true
 no_outgoing_dmarc_reports = true
@@ -119,14 +98,6 @@ dsn = "{dsn}"
 password_file = "pgpassword"
 node_id = "{node}"
 queue_lease = 10  # bounds the wait for claims whose outcome was lost
-"""
-
-DOMAINS_TOML = """\
-[domains."bench.test"]
-
-[accounts.bench]
-domain = "bench.test"
-addresses = ["rcpt@bench.test", "postmaster@bench.test"]
 """
 
 
@@ -216,18 +187,20 @@ def _write_config(
 ) -> Node:
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    text = CONFIG.format(
-        host="mail.bench.test",  # the name of the bench's certificate
+    text = POSTEL_TOML.format(
         ip=ip,
+        dns_ip=IP,  # bench/dnsstub.py
         port=port,
         dns_port=dns_port,
         cert=certs.cert,
         key=certs.key,
         ca=certs.ca,
-        sink_port=sink_port,
-        workers=workers,
+        smtp_port=sink_port,
+        max_connections=2000,
+        log_level="info",
+        smtp_workers=workers,
     )
-    (root / "postel.toml").write_text(text + storage)
+    (root / "postel.toml").write_text(text + EXTRA + storage)
     (root / "domains.toml").write_text(DOMAINS_TOML)
     return Node(root, ip, port)
 

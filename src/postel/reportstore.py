@@ -35,6 +35,25 @@ def window_clauses(
     return clauses, args
 
 
+def day_clauses(
+    domain_clause: str, domain: str | None, since: str | None, until: str | None
+) -> tuple[str, list[object]]:
+    """A WHERE (or "") and its arguments for sums per day: *domain_clause* (SQL
+    with one placeholder) for *domain*, the report's day from *since* to
+    *until* (YYYY-MM-DD, inclusive)."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for clause, value in (
+        (domain_clause, domain_key(domain) if domain else None),
+        ("r.day >= ?", since),
+        ("r.day <= ?", until),
+    ):
+        if value:
+            clauses.append(clause)
+            args.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
 def domain_key(domain: str) -> str:
     """A domain as stored and queried: trimmed, lower case, no trailing dot."""
     return domain.strip().lower().rstrip(".")

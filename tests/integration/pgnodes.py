@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from click.testing import CliRunner
 from delivery_peer import PORT, PlainPeer, issue
@@ -91,7 +91,7 @@ addresses = ["postmaster@{DOMAIN}"]
 """
 
 
-def _free_port(ip: str) -> int:
+def free_port(ip: str) -> int:
     with socket.socket() as s:
         s.bind((ip, 0))
         return int(s.getsockname()[1])
@@ -108,6 +108,14 @@ def wait_port(ip: str, port: int, proc: subprocess.Popen[bytes], log: Path) -> N
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{ip}:{port} not listening after {START_TIMEOUT} s:\n{log.read_text()}")
+
+
+class Served(Protocol):
+    """A node's `postel serve`: its config folder, the process and its log."""
+
+    config: Path
+    proc: subprocess.Popen[bytes] | None
+    log: Path | None
 
 
 @dataclass
@@ -193,7 +201,7 @@ def _configure(
         host = f"node-{name}.{DOMAIN}"
         config = tmp_path / name
         certs = issue(testnet.ca, host, config / "certs", name=host)
-        node = Node(name, ip, config, _free_port(ip), _free_port(ip), _free_port(ip))
+        node = Node(name, ip, config, free_port(ip), free_port(ip), free_port(ip))
         (config / "postel.toml").write_text(
             STATIC.format(
                 host=host,
@@ -233,9 +241,9 @@ def _configure(
     return made
 
 
-def start_node(node: Node) -> None:
-    """Start (or start again) the node's `postel serve`, appending to its log,
-    and wait for its ports."""
+def start_node(node: Served) -> None:
+    """Start (or start again) the node's `postel serve`, appending to its log
+    (the caller waits for its ports)."""
     node.log = node.config / "serve.log"
     env = {**os.environ, "PYTHONPATH": SRC}
     with open(node.log, "ab") as out:
@@ -254,7 +262,7 @@ def _wait_started(node: Node) -> None:
         wait_port(node.ip, port, node.proc, node.log)
 
 
-def stop_node(node: Node) -> None:
+def stop_node(node: Served) -> None:
     """SIGTERM to the node's process group (SIGKILL when it lingers); a node
     stopped by SIGSTOP is continued first."""
     if node.proc is None:

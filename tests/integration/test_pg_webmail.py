@@ -10,13 +10,9 @@ load on node B; and chromium (Playwright) does the same as a user would."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import smtplib
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +23,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from delivery_peer import issue
+from pgnodes import free_port, start_node, stop_node, wait_port
 
-import postel
 from pgcluster import Cluster, pg_cluster, pg_database
 from postel.cli.main import cli
 from postel.store.passwords import scrypt_hash
@@ -37,12 +33,10 @@ __all__ = ["pg_cluster", "pg_database"]
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-SRC = str(Path(postel.__file__).resolve().parents[1])
 DOMAIN = "webnodes.test"
 ADDRESS = f"alice@{DOMAIN}"
 PASSWORD = "a password of alice for the web nodes"
 ADMIN_PASSWORD = "the admin password of the web nodes"
-START_TIMEOUT = 60.0
 
 STATIC = """\
 hostname = "node-{name}.{domain}"
@@ -110,26 +104,9 @@ class WebNodes:
         return f"http://{self.ip}:{node.web}{path}"
 
 
-def _free_port(ip: str) -> int:
-    with socket.socket() as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_port(ip: str, port: int, node: WebNode) -> None:
     assert node.proc is not None and node.log is not None
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if node.proc.poll() is not None:
-            raise AssertionError(
-                f"node exited with {node.proc.returncode}:\n{node.log.read_text()}"
-            )
-        try:
-            socket.create_connection((ip, port), 1.0).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{ip}:{port} not listening after {START_TIMEOUT} s")
+    wait_port(ip, port, node.proc, node.log)
 
 
 @pytest.fixture
@@ -142,7 +119,7 @@ def web_nodes(
     for name in "ab":
         config = tmp_path / name
         config.mkdir()
-        node = WebNode(name, config, _free_port(ip), _free_port(ip))
+        node = WebNode(name, config, free_port(ip), free_port(ip))
         tls = ""
         if name == "a":  # SMTP with STARTTLS on node A only
             certs = issue(testnet.ca, f"node-a.{DOMAIN}", config / "certs")
@@ -177,33 +154,16 @@ def web_nodes(
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     (b.config / "domains.toml").write_text((a.config / "domains.toml").read_text())
-    env = {**os.environ, "PYTHONPATH": SRC}
     try:
         for node in nodes:
-            node.log = node.config / "serve.log"
-            with open(node.log, "wb") as out:
-                node.proc = subprocess.Popen(
-                    [sys.executable, "-m", "postel", "serve", "--config", str(node.config)],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                )
+            start_node(node)
         _wait_port(ip, a.smtp, a)
         for node in nodes:
             _wait_port(ip, node.web, node)
         yield WebNodes(ip, a, b)
     finally:
         for node in nodes:
-            if node.proc is not None and node.proc.poll() is None:
-                os.killpg(node.proc.pid, signal.SIGTERM)
-        for node in nodes:
-            if node.proc is not None:
-                try:
-                    node.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(node.proc.pid, signal.SIGKILL)
-                    node.proc.wait(10)
+            stop_node(node)
 
 
 def _send(nodes: WebNodes, subject: str, body: str, msgid: str, reply_to: str = "") -> None:

@@ -20,7 +20,7 @@ from queuehelpers import MESSAGE, T0, migrate_db, pg_node
 from pgcluster import Cluster
 from postel.pg.queue import PgQueueEntries
 from postel.pg.settings import PgSettings
-from postel.queue import Deferral
+from postel.queue import Deferral, Entry
 
 
 @pytest.fixture
@@ -59,27 +59,43 @@ def _in_thread(call: Callable[[], None], errors: list[BaseException]) -> threadi
     return t
 
 
+def _claim_two_domains(node: PgQueueEntries) -> dict[str, list[Entry]]:
+    """Two entries for each of x.test and y.test, claimed at once."""
+    for rcpt in ("a@x.test", "b@x.test", "a@y.test", "b@y.test"):
+        node.add("alice", "alice@example.org", [rcpt], MESSAGE)
+    return node.claim_due(T0, max_domains=2)
+
+
+def _together_while_held(
+    dsn: str, held: int, first: Callable[[], None], second: Callable[[], None]
+) -> None:
+    """While another transaction holds the row of entry *held*: *first* in a
+    thread until it waits, then *second* until it waits too; then the row is
+    let go and both must finish without an error."""
+    errors: list[BaseException] = []
+    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
+        blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (held,))
+        one = _in_thread(first, errors)
+        _waiting(admin, 1)
+        two = _in_thread(second, errors)
+        _waiting(admin, 2)
+        blocker.rollback()
+        one.join(20)
+        two.join(20)
+    assert not errors, errors
+
+
 def test_attempts_of_two_domains_of_one_claim_starting_together_do_not_deadlock(
     node: PgQueueEntries, pg_cluster: Cluster, pg_database: str
 ) -> None:
     """Domain x's job and domain y's job begin their attempts while another
     transaction holds a row of y: both wait, neither fails."""
-    for rcpt in ("a@x.test", "b@x.test", "a@y.test", "b@y.test"):
-        node.add("alice", "alice@example.org", [rcpt], MESSAGE)
-    claimed = node.claim_due(T0, max_domains=2)
+    claimed = _claim_two_domains(node)
     (x1, _), (y1, y2) = claimed["x.test"], claimed["y.test"]
     dsn = pg_cluster.dsn(pg_database)
-    errors: list[BaseException] = []
-    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
-        blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (y1.id,))
-        first = _in_thread(lambda: node.begin_attempt([x1.id]), errors)
-        _waiting(admin, 1)
-        second = _in_thread(lambda: node.begin_attempt([y2.id]), errors)
-        _waiting(admin, 2)
-        blocker.rollback()
-        first.join(20)
-        second.join(20)
-    assert not errors, errors
+    _together_while_held(
+        dsn, y1.id, lambda: node.begin_attempt([x1.id]), lambda: node.begin_attempt([y2.id])
+    )
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT id, attempts FROM queue_entry ORDER BY id").fetchall()
     assert {int(str(i)): int(str(a)) for i, a in rows} == {
@@ -95,24 +111,14 @@ def test_outcomes_and_attempts_of_one_claim_recorded_together_do_not_deadlock(
 ) -> None:
     """Outcomes of y and x recorded together (a y entry first) while domain
     x's job begins its attempt and another transaction holds a row of y."""
-    for rcpt in ("a@x.test", "b@x.test", "a@y.test", "b@y.test"):
-        node.add("alice", "alice@example.org", [rcpt], MESSAGE)
-    claimed = node.claim_due(T0, max_domains=2)
+    claimed = _claim_two_domains(node)
     (x1, x2), (y1, y2) = claimed["x.test"], claimed["y.test"]
     dsn = pg_cluster.dsn(pg_database)
-    errors: list[BaseException] = []
-    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
-        blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (y1.id,))
-        first = _in_thread(lambda: node.begin_attempt([x1.id]), errors)
-        _waiting(admin, 1)
-        later = T0 + dt.timedelta(hours=1)
-        deferred = [Deferral(e.id, later, "451 try later") for e in (y2, x2)]
-        second = _in_thread(lambda: node.finish([], deferred), errors)
-        _waiting(admin, 2)
-        blocker.rollback()
-        first.join(20)
-        second.join(20)
-    assert not errors, errors
+    later = T0 + dt.timedelta(hours=1)
+    deferred = [Deferral(e.id, later, "451 try later") for e in (y2, x2)]
+    _together_while_held(
+        dsn, y1.id, lambda: node.begin_attempt([x1.id]), lambda: node.finish([], deferred)
+    )
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT id, next_attempt FROM queue_entry").fetchall()
     assert {int(str(i)) for i, t in rows if t == later} == {x2.id, y2.id}

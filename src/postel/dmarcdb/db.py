@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.db import check_page, open_db, transaction
-from postel.dmarcdb.counts import report_counts
+from postel.dmarcdb.columns import (
+    counts_at,
+    iso_time,
+    record_values,
+    report_values,
+    stored_report,
+)
 from postel.dmarcdb.errors import DMARCDBArgumentError, DMARCDBError
 from postel.dmarcdb.model import (
     AddResult,
-    Counts,
     DayTotal,
     FailingRecord,
     OrgTotal,
@@ -22,7 +26,7 @@ from postel.dmarcdb.model import (
 )
 from postel.dmarcdb.schema import MIGRATIONS
 from postel.dmarcrpt import Report
-from postel.reportstore import ReportStore, domain_key, window_clauses
+from postel.reportstore import ReportStore, day_clauses, domain_key, window_clauses
 
 log = logging.getLogger("postel.dmarcdb")
 
@@ -38,21 +42,6 @@ _SUMS = (
     "coalesce(sum(r.dkim_fail), 0), coalesce(sum(r.spf_pass), 0), coalesce(sum(r.spf_fail), 0), "
     "coalesce(sum(r.dmarc_pass), 0), coalesce(sum(r.dmarc_fail), 0)"
 )
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _day(epoch: int) -> str:
-    try:
-        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
-    except (OverflowError, OSError, ValueError):
-        return "9999-12-31"
-
-
-def _counts(row: sqlite3.Row, start: int) -> Counts:
-    return Counts(*(int(row[start + i]) for i in range(7)))
 
 
 class DMARCDB(ReportStore[StoredReport]):
@@ -73,14 +62,12 @@ class DMARCDB(ReportStore[StoredReport]):
     ) -> AddResult:
         """Store a report; a further copy of a stored one is recorded as a duplicate."""
         md = report.metadata
-        domain = domain_key(report.policy_published.domain)
-        when = _iso(received or datetime.now(UTC))
-        c = report_counts(report)
+        when = iso_time(received or datetime.now(UTC))
         try:
             with transaction(self.conn):
                 stored = self._add_if_duplicate(
                     "organization = ? AND report_id = ? AND domain = ?",
-                    (md.org_name, md.report_id, domain),
+                    (md.org_name, md.report_id, domain_key(report.policy_published.domain)),
                     when, from_addr, to_rcpt, message_ref,
                 )  # fmt: skip
                 if stored is not None:
@@ -91,28 +78,13 @@ class DMARCDB(ReportStore[StoredReport]):
                     "dkim_fail, spf_pass, spf_fail, dmarc_pass, dmarc_fail, json, warnings, "
                     "message_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                     "?, ?, ?)",
-                    (
-                        when,
-                        from_addr,
-                        to_rcpt,
-                        md.org_name,
-                        md.report_id,
-                        domain,
-                        report.format,
-                        md.date_range.begin,
-                        md.date_range.end,
-                        _day(md.date_range.begin),
-                        len(report.records),
-                        c.messages,
-                        c.dkim_pass,
-                        c.dkim_fail,
-                        c.spf_pass,
-                        c.spf_fail,
-                        c.dmarc_pass,
-                        c.dmarc_fail,
-                        report.to_json(indent=None),
-                        json.dumps(list(warnings or []), ensure_ascii=False),
-                        message_ref,
+                    report_values(
+                        report,
+                        received=when,
+                        warnings=warnings,
+                        from_addr=from_addr,
+                        to_rcpt=to_rcpt,
+                        message_ref=message_ref,
                     ),
                 )
                 rid = cur.lastrowid
@@ -120,19 +92,7 @@ class DMARCDB(ReportStore[StoredReport]):
                 self.conn.executemany(
                     "INSERT INTO record (report, idx, source_ip, count, disposition, dkim, spf, "
                     "header_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            rid,
-                            i,
-                            r.row.source_ip,
-                            r.row.count,
-                            r.row.policy_evaluated.disposition,
-                            r.row.policy_evaluated.dkim,
-                            r.row.policy_evaluated.spf,
-                            r.identifiers.header_from,
-                        )
-                        for i, r in enumerate(report.records)
-                    ],
+                    record_values(rid, report),
                 )
         except sqlite3.Error as e:
             raise DMARCDBError(f"{self.path}: storing report {md.report_id!r}: {e}") from e
@@ -141,32 +101,7 @@ class DMARCDB(ReportStore[StoredReport]):
 
     @staticmethod
     def _row(row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> StoredReport:
-        return StoredReport(
-            id=int(row["id"]),
-            received=row["received"],
-            from_addr=row["from_addr"],
-            to_rcpt=row["to_rcpt"],
-            organization=row["organization"],
-            report_id=row["report_id"],
-            domain=row["domain"],
-            format=row["format"],
-            begin=int(row["begin"]),
-            end=int(row["end"]),
-            record_count=int(row["record_count"]),
-            counts=Counts(
-                int(row["message_count"]),
-                int(row["dkim_pass"]),
-                int(row["dkim_fail"]),
-                int(row["spf_pass"]),
-                int(row["spf_fail"]),
-                int(row["dmarc_pass"]),
-                int(row["dmarc_fail"]),
-            ),
-            warnings=list(json.loads(row["warnings"] or "[]")),
-            message_ref=row["message_ref"],
-            json=row["json"] if with_json else "",
-            duplicates=duplicates,
-        )
+        return stored_report(row, with_json=with_json, duplicates=duplicates)
 
     def list_reports(self, *, domain: str | None = None, limit: int = 50, offset: int = 0) -> Page:
         """Reports newest first (by begin of the date range, then id)."""
@@ -194,23 +129,12 @@ class DMARCDB(ReportStore[StoredReport]):
         self, *, domain: str | None = None, since: str | None = None, until: str | None = None
     ) -> list[DayTotal]:
         """Sums per UTC day of the report's begin, oldest first (since/until inclusive)."""
-        clauses: list[str] = []
-        args: list[object] = []
-        if domain:
-            clauses.append("r.domain = ?")
-            args.append(domain_key(domain))
-        if since:
-            clauses.append("r.day >= ?")
-            args.append(since)
-        if until:
-            clauses.append("r.day <= ?")
-            args.append(until)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, args = day_clauses("r.domain = ?", domain, since, until)
         rows = self.conn.execute(
             f"SELECT r.day, count(*), {_SUMS} FROM report r{where} GROUP BY r.day ORDER BY r.day",
             args,
         ).fetchall()
-        return [DayTotal(r[0], int(r[1]), _counts(r, 2)) for r in rows]
+        return [DayTotal(r[0], int(r[1]), counts_at(r, 2)) for r in rows]
 
     def organization_totals(self, *, domain: str | None = None) -> list[OrgTotal]:
         where, args = ("", [])
@@ -221,7 +145,7 @@ class DMARCDB(ReportStore[StoredReport]):
             "GROUP BY r.organization ORDER BY sum(r.message_count) DESC, r.organization",
             args,
         ).fetchall()
-        return [OrgTotal(r[0], int(r[1]), _counts(r, 2)) for r in rows]
+        return [OrgTotal(r[0], int(r[1]), counts_at(r, 2)) for r in rows]
 
     def failing_records(
         self,

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
+from postel.columns import col_str
 from postel.db import open_db, transaction
 from postel.mtasts.fetch import DEFAULT_TIMEOUT
-from postel.mtasts.policy import Mode, Policy
+from postel.mtasts.policy import Policy
 from postel.mtastsdb.cache import Fetcher, PolicyCache, utcnow
+from postel.mtastsdb.columns import COLUMNS, cached_policy, policy_from_obj
 from postel.mtastsdb.errors import CorruptRow
 from postel.mtastsdb.model import CachedPolicy
 from postel.mtastsdb.schema import MIGRATIONS
@@ -27,11 +29,18 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def _parse_time(text: str, field: str, domain: str) -> dt.datetime:
+def _parse_time(value: object, field: str, domain: str) -> dt.datetime:
     try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError as e:
+        return dt.datetime.fromisoformat(col_str(value))
+    except (ValueError, TypeError) as e:
         raise CorruptRow(f"mtasts.db row {domain!r}, field {field}: {e}") from None
+
+
+def _json(value: object, domain: str) -> object:
+    try:
+        return json.loads(col_str(value))
+    except (ValueError, TypeError) as e:
+        raise CorruptRow(f"mtasts.db row {domain!r}, field policy: {e}") from None
 
 
 def policy_to_json(policy: Policy) -> str:
@@ -39,16 +48,7 @@ def policy_to_json(policy: Policy) -> str:
 
 
 def policy_from_json(text: str, domain: str) -> Policy:
-    try:
-        obj = json.loads(text)
-        return Policy(
-            mode=Mode(obj["mode"]),
-            max_age=int(obj["max_age"]),
-            mx=tuple(obj["mx"]),
-            extensions=tuple((k, v) for k, v in obj["extensions"]),
-        )
-    except (ValueError, KeyError, TypeError) as e:
-        raise CorruptRow(f"mtasts.db row {domain!r}, field policy: {e}") from None
+    return policy_from_obj(_json(text, domain), f"mtasts.db row {domain!r}")
 
 
 class MTASTSDB(PolicyCache):
@@ -104,28 +104,18 @@ class MTASTSDB(PolicyCache):
 
     @staticmethod
     def _row(r: sqlite3.Row) -> CachedPolicy:
-        d = r["domain"]
-        return CachedPolicy(
-            domain=d,
-            inserted=_parse_time(r["inserted"], "inserted", d),
-            valid_end=_parse_time(r["valid_end"], "valid_end", d),
-            last_update=_parse_time(r["last_update"], "last_update", d),
-            last_use=_parse_time(r["last_use"], "last_use", d),
-            backoff=bool(r["backoff"]),
-            record_id=r["record_id"],
-            policy=policy_from_json(r["policy"], d),
-            policy_text=r["policy_text"],
-            failure_type=r["failure_type"],
-            failure_text=r["failure_text"],
-        )
+        return cached_policy(r, table="mtasts.db", when=_parse_time, policy_obj=_json)
 
     def cached(self, domain: str) -> CachedPolicy | None:
         """The stored row for ``domain`` (expired or not), or None."""
-        r = self.conn.execute("SELECT * FROM policy WHERE domain = ?", (domain,)).fetchone()
+        r = self.conn.execute(
+            f"SELECT {COLUMNS} FROM policy WHERE domain = ?", (domain,)
+        ).fetchone()
         return None if r is None else self._row(r)
 
     def rows(self) -> list[CachedPolicy]:
-        return [self._row(r) for r in self.conn.execute("SELECT * FROM policy ORDER BY domain")]
+        found = self.conn.execute(f"SELECT {COLUMNS} FROM policy ORDER BY domain")
+        return [self._row(r) for r in found]
 
     def put(self, p: CachedPolicy) -> None:
         """Insert or replace a row."""

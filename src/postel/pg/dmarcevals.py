@@ -15,17 +15,12 @@ from collections.abc import Iterable, Sequence
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from postel.columns import col_utc
 from postel.dmarcevaldb.errors import BadEvaluation
 from postel.dmarcevaldb.record import Evaluation
 from postel.pg.pool import SyncConn
 from postel.pg.rows import col_int
 from postel.pg.suppressions import PgSuppressions
-
-
-def _when(value: object) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
-    return value.astimezone(dt.UTC)
 
 
 class PgEvalDB(PgSuppressions):
@@ -83,7 +78,7 @@ class PgEvalDB(PgSuppressions):
                 out.append(
                     Evaluation.from_json(
                         data,
-                        received=_when(received),
+                        received=col_utc(received),
                         policy_domain=str(pd),
                         optional=bool(optional),
                         id=col_int(i),
@@ -118,7 +113,7 @@ class PgEvalDB(PgSuppressions):
                 "SELECT period_end FROM dmarc_last_report WHERE policy_domain = %s",
                 (policy_domain,),
             ).fetchone()
-        return None if row is None else _when(row[0])
+        return None if row is None else col_utc(row[0])
 
     def set_last_report_end(self, policy_domain: str, end: dt.datetime) -> None:
         with self._pool.connection() as conn:

@@ -21,13 +21,13 @@ from typing import ParamSpec, TypeVar
 
 from psycopg.types.json import Jsonb
 
+from postel.columns import col_utc
 from postel.mtasts.fetch import DEFAULT_TIMEOUT
-from postel.mtasts.policy import Mode, Policy
 from postel.mtastsdb.cache import PolicyCache
-from postel.mtastsdb.errors import CorruptRow
+from postel.mtastsdb.columns import COLUMNS, cached_policy
 from postel.mtastsdb.model import CachedPolicy
 from postel.netpolicy import PUBLIC_ONLY, AddressPolicy
-from postel.pg.received import Connections, col_str
+from postel.pg.received import Connections
 from postel.pg.rows import Row
 
 P = ParamSpec("P")
@@ -35,47 +35,14 @@ T = TypeVar("T")
 
 CLAIM_LEASE = dt.timedelta(hours=1)
 
-_COLUMNS = (
-    "domain, inserted, valid_end, last_update, last_use, backoff, record_id, policy,"
-    " policy_text, failure_type, failure_text"
-)
 
-
-def _when(value: object) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
-    return value.astimezone(dt.UTC)
-
-
-def _policy(value: object, domain: str) -> Policy:
-    try:
-        if not isinstance(value, dict):
-            raise TypeError("not an object")
-        return Policy(
-            mode=Mode(value["mode"]),
-            max_age=int(value["max_age"]),
-            mx=tuple(value["mx"]),
-            extensions=tuple((k, v) for k, v in value["extensions"]),
-        )
-    except (ValueError, KeyError, TypeError) as e:
-        raise CorruptRow(f"mtasts_policy row {domain!r}, field policy: {e}") from None
+def _when(value: object, field: str, domain: str) -> dt.datetime:
+    return col_utc(value)
 
 
 def _row(r: Row) -> CachedPolicy:
-    domain = col_str(r[0])
-    return CachedPolicy(
-        domain=domain,
-        inserted=_when(r[1]),
-        valid_end=_when(r[2]),
-        last_update=_when(r[3]),
-        last_use=_when(r[4]),
-        backoff=bool(r[5]),
-        record_id=col_str(r[6]),
-        policy=_policy(r[7], domain),
-        policy_text=col_str(r[8]),
-        failure_type=col_str(r[9]),
-        failure_text=col_str(r[10]),
-    )
+    # the jsonb column arrives as the decoded object
+    return cached_policy(r, table="mtasts_policy", when=_when, policy_obj=lambda v, _d: v)
 
 
 class PgMTASTSCache(PolicyCache):
@@ -114,14 +81,14 @@ class PgMTASTSCache(PolicyCache):
     def cached(self, domain: str) -> CachedPolicy | None:
         with self._db.connection() as conn:
             r = conn.execute(
-                f"SELECT {_COLUMNS} FROM mtasts_policy WHERE domain = %s".encode(), (domain,)
+                f"SELECT {COLUMNS} FROM mtasts_policy WHERE domain = %s".encode(), (domain,)
             ).fetchone()
         return None if r is None else _row(r)
 
     def rows(self) -> list[CachedPolicy]:
         with self._db.connection() as conn:
             found = conn.execute(
-                f'SELECT {_COLUMNS} FROM mtasts_policy ORDER BY domain COLLATE "C"'.encode()
+                f'SELECT {COLUMNS} FROM mtasts_policy ORDER BY domain COLLATE "C"'.encode()
             ).fetchall()
         return [_row(r) for r in found]
 

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from postel.columns import col_utc
 from postel.pg.pool import SyncConn
 from postel.pg.rows import Row
 from postel.pg.suppressions import PgSuppressions
-from postel.tlsrpt.parse import policies_from_obj
-from postel.tlsrpt.report import policy_to_dict
-from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, rows_for_attempt
+from postel.tlsrptresultdb.columns import result_row, results_obj
+from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, merged_attempts
 
 _COLUMNS = (
     "policy_domain, day, recipient_domain, is_host, send_report, created, updated,"
@@ -31,39 +31,24 @@ _COLUMNS = (
 )
 
 
-def _when(value: object) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        raise TypeError(f"expected a timestamptz column, got {type(value).__name__}")
-    return value.astimezone(dt.UTC)
-
-
 def _day(value: object) -> dt.date:
     if not isinstance(value, dt.date):
         raise TypeError(f"expected a date column, got {type(value).__name__}")
     return value
 
 
+_NAMES = [c.strip() for c in _COLUMNS.split(",")]
+
+
 def _to_row(r: Row) -> ResultRow:
-    addresses = r[8]
-    if not isinstance(addresses, list):
-        raise TypeError("expected a jsonb array of reporting addresses")
-    return ResultRow(
-        policy_domain=str(r[0]),
-        day=_day(r[1]),
-        recipient_domain=str(r[2]),
-        is_host=bool(r[3]),
-        send_report=bool(r[4]),
-        created=_when(r[5]),
-        updated=_when(r[6]),
-        sent_to_recipient_domain=bool(r[7]),
-        recipient_domain_reporting_addresses=[str(a) for a in addresses],
-        sent_to_policy_domain=bool(r[9]),
-        results=policies_from_obj(r[10]),
+    # jsonb columns arrive decoded
+    return result_row(
+        dict(zip(_NAMES, r, strict=True)).__getitem__, day=_day, when=col_utc, obj=lambda v: v
     )
 
 
 def _results(row: ResultRow) -> Jsonb:
-    return Jsonb([policy_to_dict(p) for p in row.results])
+    return Jsonb(results_obj(row))
 
 
 class PgResultDB(PgSuppressions):
@@ -87,11 +72,7 @@ class PgResultDB(PgSuppressions):
         """Merge several attempts' results (with their send_report) in one transaction."""
         now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         day = now.date()
-        rows: dict[tuple[str, str], ResultRow] = {}
-        for a, send in attempts:
-            for r in rows_for_attempt(a, day, send):
-                key = (r.policy_domain, r.recipient_domain)
-                rows[key] = merge_row(rows[key], r) if key in rows else r
+        rows = merged_attempts(attempts, day)
         out: list[ResultRow] = []
         with self._pool.connection() as conn, conn.transaction():
             for key in sorted(rows):

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from postel.db import check_page, open_db, transaction
-from postel.reportstore import ReportStore, domain_key, window_clauses
+from postel.reportstore import ReportStore, day_clauses, domain_key, window_clauses
 from postel.tlsrpt import Report
 from postel.tlsrpt.report import format_datetime
+from postel.tlsrptdb.columns import (
+    check_kind,
+    policy_values,
+    report_values,
+    stored_report,
+)
 from postel.tlsrptdb.errors import TLSRPTDBArgumentError, TLSRPTDBError
 from postel.tlsrptdb.model import AddResult, DayTotal, OrgTotal, Page, StoredReport
 from postel.tlsrptdb.schema import MIGRATIONS
 
 log = logging.getLogger("postel.tlsrptdb")
 
-KINDS = ("domain", "host")
 MAX_PAGE = 1000
 
 _COLUMNS = (
@@ -53,10 +57,8 @@ class TLSRPTDB(ReportStore[StoredReport]):
     ) -> AddResult:
         """Store a report. A report with an (organization, report-id) already stored
         is recorded as a duplicate of that one, not stored again."""
-        if kind not in KINDS:
-            raise TLSRPTDBArgumentError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+        check_kind(kind)
         when = format_datetime(received or _now())
-        domains = [domain_key(d) for d in report.policy_domains()]
         try:
             with transaction(self.conn):
                 stored = self._add_if_duplicate(
@@ -66,29 +68,19 @@ class TLSRPTDB(ReportStore[StoredReport]):
                 )  # fmt: skip
                 if stored is not None:
                     return stored
-                start = format_datetime(report.date_range.start)
                 cur = self.conn.execute(
                     "INSERT INTO report (received, from_addr, to_rcpt, kind, organization, "
                     "report_id, contact_info, start, end, day, policy_domains, successes, "
                     "failures, json, warnings, message_ref) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        when,
-                        from_addr,
-                        to_rcpt,
-                        kind,
-                        report.organization_name,
-                        report.report_id,
-                        report.contact_info,
-                        start,
-                        format_datetime(report.date_range.end),
-                        start[:10],
-                        "\n".join(domains),
-                        report.total_successes(),
-                        report.total_failures(),
-                        report.to_json(indent=None),
-                        json.dumps(list(warnings or []), ensure_ascii=False),
-                        message_ref,
+                    report_values(
+                        report,
+                        kind=kind,
+                        received=when,
+                        warnings=warnings,
+                        from_addr=from_addr,
+                        to_rcpt=to_rcpt,
+                        message_ref=message_ref,
                     ),
                 )
                 rid = cur.lastrowid
@@ -96,17 +88,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
                 self.conn.executemany(
                     "INSERT INTO policy (report, idx, domain, policy_type, successes, failures) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            rid,
-                            i,
-                            domain_key(p.policy.policy_domain),
-                            str(p.policy.policy_type),
-                            p.summary.total_successful_session_count,
-                            p.summary.total_failure_session_count,
-                        )
-                        for i, p in enumerate(report.policies)
-                    ],
+                    policy_values(rid, report),
                 )
         except sqlite3.Error as e:
             raise TLSRPTDBError(f"{self.path}: storing report {report.report_id!r}: {e}") from e
@@ -117,25 +99,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
 
     @staticmethod
     def _row(row: sqlite3.Row, *, with_json: bool, duplicates: int = 0) -> StoredReport:
-        return StoredReport(
-            id=int(row["id"]),
-            received=row["received"],
-            from_addr=row["from_addr"],
-            to_rcpt=row["to_rcpt"],
-            kind=row["kind"],
-            organization=row["organization"],
-            report_id=row["report_id"],
-            contact_info=row["contact_info"],
-            start=row["start"],
-            end=row["end"],
-            policy_domains=[d for d in str(row["policy_domains"]).split("\n") if d],
-            successes=int(row["successes"]),
-            failures=int(row["failures"]),
-            warnings=list(json.loads(row["warnings"] or "[]")),
-            message_ref=row["message_ref"],
-            json=row["json"] if with_json else "",
-            duplicates=duplicates,
-        )
+        return stored_report(row, with_json=with_json, duplicates=duplicates)
 
     @staticmethod
     def _filter(domain: str | None, kind: str | None) -> tuple[str, list[object]]:
@@ -145,8 +109,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
             clauses.append("r.id IN (SELECT report FROM policy WHERE domain = ?)")
             args.append(domain_key(domain))
         if kind:
-            if kind not in KINDS:
-                raise TLSRPTDBArgumentError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+            check_kind(kind)
             clauses.append("r.kind = ?")
             args.append(kind)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
@@ -182,18 +145,7 @@ class TLSRPTDB(ReportStore[StoredReport]):
     ) -> list[DayTotal]:
         """Sums per day (UTC day of start-datetime), oldest first. With *domain*, only
         that domain's policy entries count. *since*/*until*: YYYY-MM-DD, inclusive."""
-        clauses: list[str] = []
-        args: list[object] = []
-        if domain:
-            clauses.append("p.domain = ?")
-            args.append(domain_key(domain))
-        if since:
-            clauses.append("r.day >= ?")
-            args.append(since)
-        if until:
-            clauses.append("r.day <= ?")
-            args.append(until)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, args = day_clauses("p.domain = ?", domain, since, until)
         rows = self.conn.execute(
             "SELECT r.day, count(DISTINCT r.id), coalesce(sum(p.successes), 0), "
             "coalesce(sum(p.failures), 0) FROM report r JOIN policy p ON p.report = r.id"

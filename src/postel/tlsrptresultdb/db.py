@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from postel.columns import col_str
 from postel.db import open_db, transaction
 from postel.suppressions import SuppressionList
-from postel.tlsrpt.parse import policies_from_obj
-from postel.tlsrpt.report import policy_to_dict
-from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, rows_for_attempt
+from postel.tlsrptresultdb.columns import result_row, results_obj
+from postel.tlsrptresultdb.record import AttemptResults, ResultRow, merge_row, merged_attempts
 
 MIGRATIONS: list[str] = [
     """
@@ -86,12 +86,7 @@ class ResultDB(SuppressionList):
         day = now.astimezone(dt.UTC).date()
         out: list[ResultRow] = []
         with self.lock, transaction(self.conn):
-            # Rows of one key merged in memory first: one read and write per key.
-            rows: dict[tuple[str, str], ResultRow] = {}
-            for a, send in attempts:
-                for r in rows_for_attempt(a, day, send):
-                    key = (r.policy_domain, r.recipient_domain)
-                    rows[key] = merge_row(rows[key], r) if key in rows else r
+            rows = merged_attempts(attempts, day)
             for row in rows.values():
                 existing = self._get(row.policy_domain, day, row.recipient_domain)
                 if existing is not None:
@@ -130,24 +125,15 @@ class ResultDB(SuppressionList):
 
     @staticmethod
     def _dump(row: ResultRow) -> str:
-        return json.dumps([policy_to_dict(p) for p in row.results], sort_keys=True)
+        return json.dumps(results_obj(row), sort_keys=True)
 
     @staticmethod
     def _row(r: sqlite3.Row) -> ResultRow:
-        return ResultRow(
-            policy_domain=r["policy_domain"],
-            day=dt.date.fromisoformat(r["day"]),
-            recipient_domain=r["recipient_domain"],
-            is_host=bool(r["is_host"]),
-            send_report=bool(r["send_report"]),
-            results=policies_from_obj(json.loads(r["results"])),
-            created=dt.datetime.fromisoformat(r["created"]),
-            updated=dt.datetime.fromisoformat(r["updated"]),
-            sent_to_recipient_domain=bool(r["sent_to_recipient_domain"]),
-            recipient_domain_reporting_addresses=json.loads(
-                r["recipient_domain_reporting_addresses"]
-            ),
-            sent_to_policy_domain=bool(r["sent_to_policy_domain"]),
+        return result_row(
+            r.__getitem__,
+            day=lambda v: dt.date.fromisoformat(col_str(v)),
+            when=lambda v: dt.datetime.fromisoformat(col_str(v)),
+            obj=lambda v: json.loads(col_str(v)),
         )
 
     def _get(self, policy_domain: str, day: dt.date, recipient_domain: str) -> ResultRow | None:

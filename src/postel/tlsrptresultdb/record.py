@@ -6,6 +6,7 @@ RFC 8460 §4.3/4.4; docs/tls-reporting.md, "What is stored".
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from postel.tlsrpt.report import Policy, PolicyType, merge_policies
@@ -83,6 +84,20 @@ def rows_for_attempt(attempt: AttemptResults, day: dt.date, send_report: bool) -
                     [dr],
                 )
             )
+    return rows
+
+
+def merged_attempts(
+    attempts: Sequence[tuple[AttemptResults, bool]], day: dt.date
+) -> dict[tuple[str, str], ResultRow]:
+    """The rows several attempts (each with its send_report) add, merged by
+    (policy domain, recipient domain) before they meet the stored rows: one
+    read and write per key."""
+    rows: dict[tuple[str, str], ResultRow] = {}
+    for a, send in attempts:
+        for r in rows_for_attempt(a, day, send):
+            key = (r.policy_domain, r.recipient_domain)
+            rows[key] = merge_row(rows[key], r) if key in rows else r
     return rows
 
 

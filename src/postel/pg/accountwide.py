@@ -48,7 +48,9 @@ class AccountWide(Reading):
                     mailbox_id,
                 ),
             )
-            await drop_unused_bodies(tx.conn, [col_bytes(r[4]) for r in rows])
+            dropped = await drop_unused_bodies(tx.conn, [col_bytes(r[4]) for r in rows])
+        if dropped and self.objects is not None:
+            await self.objects.forget(dropped)
         return [col_int(r[0]) for r in rows]
 
     async def empty_mailbox(self, mailbox: str) -> int:

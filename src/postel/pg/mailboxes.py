@@ -124,5 +124,7 @@ class Mailboxes(Reading):
             bodies = [col_bytes(r[0]) for r in await cur.fetchall()]
             await tx.conn.execute("DELETE FROM mailbox WHERE id = %s", (box[1],))
             tx.touched[col_int(box[1])] = name
-            await drop_unused_bodies(tx.conn, bodies)
+            dropped = await drop_unused_bodies(tx.conn, bodies)
+        if dropped and self.objects is not None:
+            await self.objects.forget(dropped)
         return len(bodies)

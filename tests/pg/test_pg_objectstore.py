@@ -66,7 +66,8 @@ def _bodies(lt: LoopThread, pool: AsyncConnectionPool[Conn]) -> dict[bytes, byte
     async def read() -> dict[bytes, bytes | None]:
         async with pool.connection() as conn:
             cur = await conn.execute("SELECT sha256, data FROM body")
-            return {bytes(r[0]): None if r[1] is None else bytes(r[1]) for r in await cur.fetchall()}
+            rows = await cur.fetchall()
+        return {bytes(r[0]): None if r[1] is None else bytes(r[1]) for r in rows}
 
     return lt.run(read())
 
@@ -111,7 +112,7 @@ def test_without_an_object_store_bodies_stay_in_postgresql(
 ) -> None:
     accounts = PgAccounts(PgStore(pool), loop_thread.loop, tmp_path / "bodies")
     done, error = loop_thread.run(accounts.deliver_bytes([("alice", "Inbox")], MESSAGE))
-    assert error is None
+    assert error is None and len(done) == 1
     assert _bodies(loop_thread, pool) == {DIGEST: MESSAGE}
 
 

@@ -24,9 +24,11 @@ from postel.cli.main import cli
 from postel.config import load_config
 from postel.config.errors import ConfigError
 from postel.config.model import StorageConfig
+from postel.datadir import DataDir
 from postel.pg.accountmail import PgAccountMail
 from postel.pg.accountstore import PgStore
-from postel.pg.errors import PgObjectMissing, PgObjectStoreUnavailable
+from postel.pg.copytosqlite import copy_to_sqlite
+from postel.pg.errors import PgCopyError, PgObjectMissing, PgObjectStoreUnavailable
 from postel.pg.nodeparts import PgAccounts
 from postel.pg.objectstore import ObjectStore, ObjectStoreSettings
 from postel.pg.pool import Conn
@@ -34,6 +36,7 @@ from postel.pg.settings import PgSettings
 from postel.pg.syncconn import sync_connect
 from postel.pg.verify import verify_pg
 from postel.store.errors import StoreUnavailable
+from postel.store.store import Store
 from postel.wiring import pg_objects
 
 pytestmark = pytest.mark.timeout(120)
@@ -323,3 +326,28 @@ def test_an_object_store_needs_the_postgresql_backend() -> None:
             }
         )
     assert StorageConfig().object_store.endpoint == ""  # bodies in PostgreSQL by default
+
+
+def test_copy_to_sqlite_reads_bodies_from_the_object_store(
+    tmp_path: Path,
+    loop_thread: LoopThread,
+    pool: AsyncConnectionPool[Conn],
+    pg_settings: PgSettings,
+    objects: ObjectStore,
+) -> None:
+    store = PgStore(pool, objects)
+    loop_thread.run(store.create_account("alice"))
+    loop_thread.run(store.deliver("alice", "Inbox", MESSAGE))
+    # Without the object store the body cannot be copied: said in one line.
+    with pytest.raises(PgCopyError, match="not in the database, cannot copy it"):
+        copy_to_sqlite(pg_settings, tmp_path / "without", say=lambda _: None)
+    report = copy_to_sqlite(pg_settings, tmp_path / "copy", say=lambda _: None, objects=objects)
+    assert report.messages == 1
+    copy = Store(DataDir(tmp_path / "copy"))
+    try:
+        account = copy.account("alice")
+        msg = account.get_by_uid("Inbox", 1)
+        with account.open_message(msg.msgid) as fp:
+            assert fp.read() == MESSAGE
+    finally:
+        copy.close()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB, PolicyCache
     from postel.pg.livefeed import PgLiveFeed
+    from postel.pg.objectstore import ObjectStore
     from postel.pg.pool import Pool
     from postel.pg.receivedparts import PgReceived, PgReceivedConn
     from postel.pg.reportparts import PgReports
@@ -138,6 +139,27 @@ def pg_settings(storage: StorageConfig, config_dir: Path) -> PgSettings:
     return settings
 
 
+def pg_objects(storage: StorageConfig, config_dir: Path) -> ObjectStore | None:
+    """The object store of message bodies of [storage.object_store]; None when
+    no endpoint is set (bodies in PostgreSQL). PgSettingsError says what and where."""
+    conf = storage.object_store
+    if not conf.endpoint:
+        return None
+    from postel.pg.objectstore import ObjectStore, ObjectStoreSettings, read_secret
+
+    return ObjectStore(
+        ObjectStoreSettings(
+            endpoint=conf.endpoint,
+            bucket=conf.bucket,
+            access_key_id=conf.access_key_id,
+            secret=read_secret(config_dir / conf.secret_file),
+            region=conf.region,
+            key_prefix=conf.key_prefix,
+            timeout=conf.timeout,
+        )
+    )
+
+
 def node_id(cfg: Config) -> str:
     """This node's name among the nodes: [storage] node_id, else host:pid."""
     from postel.pg.queue import default_node
@@ -213,7 +235,10 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     from postel.pg.accountstore import PgStore
 
     loop = asyncio.get_running_loop()
-    accounts = PgAccounts(PgStore(pool), loop, pg_body_cache(cfg))
+    objects = pg_objects(cfg.static.storage, cfg.dir)
+    if objects is not None:
+        stack.callback(objects.close)
+    accounts = PgAccounts(PgStore(pool, objects), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
     junk: JunkData | None = None

@@ -4,11 +4,15 @@ between a SQLite data directory and the PostgreSQL store (docs/postgresql.md).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from postel.cli.options import config_option, load_or_exit
 from postel.pg.settings import PgSettings
+
+if TYPE_CHECKING:
+    from postel.pg.objectstore import ObjectStore
 
 
 def _settings(config_dir: Path, dsn: str | None, password_file: Path | None) -> PgSettings:
@@ -34,6 +38,16 @@ def _settings(config_dir: Path, dsn: str | None, password_file: Path | None) -> 
     except PgSettingsError as exc:
         raise click.ClickException(str(exc)) from None
     return settings
+
+
+def _objects(config_dir: Path, dsn: str | None) -> ObjectStore | None:
+    """The config's object store of bodies (none with --dsn: another database)."""
+    if dsn:
+        return None
+    from postel.wiring import pg_objects
+
+    cfg = load_or_exit(config_dir)
+    return pg_objects(cfg.static.storage, cfg.dir)
 
 
 def _say(line: str) -> None:
@@ -114,7 +128,7 @@ def to_sqlite(
 
     settings = _settings(config_dir, dsn, password_file)
     try:
-        report = copy_to_sqlite(settings, newdatadir, say=_say)
+        report = copy_to_sqlite(settings, newdatadir, say=_say, objects=_objects(config_dir, dsn))
     except PostelError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.line(f"PostgreSQL {settings.where} -> {newdatadir}"))

@@ -65,11 +65,12 @@ def command(
 def _verify_pg(config_dir: Path) -> None:
     from postel.pg.errors import PgError
     from postel.pg.verify import verify_store
-    from postel.wiring import pg_settings
+    from postel.wiring import pg_objects, pg_settings
 
     cfg = load_or_exit(config_dir)
     try:
-        result = verify_store(pg_settings(cfg.static.storage, cfg.dir))
+        objects = pg_objects(cfg.static.storage, cfg.dir)
+        result = verify_store(pg_settings(cfg.static.storage, cfg.dir), objects)
     except PgError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in result.problems:

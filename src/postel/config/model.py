@@ -594,6 +594,52 @@ class MetricsConfig(Strict):
         return _ip_addresses([value])[0]
 
 
+class ObjectStoreConfig(Strict):
+    """Message bodies of the PostgreSQL store in an S3-compatible object store
+    (docs/postgresql.md, "Bodies in an object store")."""
+
+    endpoint: str = Field(
+        "",
+        description='URL of the S3-compatible service ("https://s3.eu-west-1.amazonaws.com", '
+        '"http://127.0.0.1:9000"). Empty (the default): bodies are kept in PostgreSQL. '
+        "Needs the s3 extra (pip install 'postel[s3]').",
+    )
+    bucket: str = Field("", description="The bucket; required with an endpoint.")
+    region: str = Field("us-east-1", description="The region the request signatures name.")
+    access_key_id: str = Field("", description="The access key's id (not a secret).")
+    secret_file: str = Field(
+        "",
+        description="File whose first line is the secret access key, relative to the config "
+        "dir; the secret is never inline and never logged. Required with an endpoint.",
+    )
+    key_prefix: str = Field(
+        "",
+        max_length=200,
+        description="Put before each object's name (the body's SHA-256 in hex), e.g. \"bodies/\".",
+    )
+    timeout: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Seconds to wait for the service to connect or answer one request; "
+        "when it does not, SMTP answers 4xx and IMAP NO [UNAVAILABLE].",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("not an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ObjectStoreConfig:
+        if self.endpoint and not (self.bucket and self.access_key_id and self.secret_file):
+            raise ValueError("an endpoint needs bucket, access_key_id and secret_file")
+        return self
+
+
 class StorageConfig(Strict):
     """Where accounts and mail are kept (docs/postgresql.md)."""
 
@@ -637,6 +683,11 @@ class StorageConfig(Strict):
         "attempts run). When a node stops or loses the database mid-delivery, its entries "
         "are due again for the other nodes once the lease ends.",
     )
+    object_store: ObjectStoreConfig = Field(
+        default_factory=ObjectStoreConfig,
+        description='Message bodies in an S3-compatible object store (backend = "postgresql" '
+        "only); by default they are kept in PostgreSQL.",
+    )
     node_id: str = Field(
         "",
         max_length=200,
@@ -664,6 +715,8 @@ class StorageConfig(Strict):
     def _dsn_needed(self) -> StorageConfig:
         if self.backend == "postgresql" and not self.dsn:
             raise ValueError('backend = "postgresql" needs a dsn')
+        if self.object_store.endpoint and self.backend != "postgresql":
+            raise ValueError('object_store needs backend = "postgresql"')
         return self
 
 

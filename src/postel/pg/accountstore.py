@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -29,16 +30,21 @@ from postel.store.errors import UnknownAccount
 from postel.store.message import Message
 from postel.store.names import DEFAULT_MAILBOXES, DEFAULT_SPECIAL_USE, check_account_name
 
+if TYPE_CHECKING:
+    from postel.pg.objectstore import ObjectStore
+
 
 class PgAccount(Mailboxes, Messages, Subscriptions, Listing, AccountWide):
     """One account's mail in PostgreSQL."""
 
 
 class PgStore:
-    """The accounts of one PostgreSQL database."""
+    """The accounts of one PostgreSQL database; their bodies in *objects* when
+    an object store is configured (postel.pg.objectstore)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Conn], objects: ObjectStore | None = None) -> None:
         self.pool = pool
+        self.objects = objects
 
     async def create_account(self, name: str) -> PgAccount:
         """Create the account with the default mailboxes (nothing when it exists)."""
@@ -70,7 +76,7 @@ class PgStore:
             row = await cur.fetchone()
         if row is None:
             raise UnknownAccount(f"account {name!r}: not in the PostgreSQL store")
-        return PgAccount(self.pool, name, col_int(row[0]))
+        return PgAccount(self.pool, name, col_int(row[0]), self.objects)
 
     async def deliver(
         self,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from postel.pg.bodies import drop_unused_bodies
+from postel.pg.bodies import drop_unused_bodies, left_in_object_store
 from postel.pg.changetx import change_tx
 from postel.pg.reading import Reading
 from postel.pg.rows import col_bytes, col_int
@@ -48,7 +48,8 @@ class AccountWide(Reading):
                     mailbox_id,
                 ),
             )
-            await drop_unused_bodies(tx.conn, [col_bytes(r[4]) for r in rows])
+            dropped = await drop_unused_bodies(tx.conn, [col_bytes(r[4]) for r in rows])
+        left_in_object_store(dropped)
         return [col_int(r[0]) for r in rows]
 
     async def empty_mailbox(self, mailbox: str) -> int:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 
@@ -23,7 +23,7 @@ from postel.db import open_db, transaction
 from postel.fsutil import write_atomic
 from postel.pg.copymap import special_uses, sqlite_time, uid_fixups
 from postel.pg.copytopg import BATCH_BYTES, PROGRESS_EVERY, CopyReport
-from postel.pg.errors import PgCopyError
+from postel.pg.errors import PgCopyError, PgObjectMissing
 from postel.pg.rows import col_bytes, col_int, col_names
 from postel.pg.schema import MIGRATIONS
 from postel.pg.settings import PgSettings
@@ -37,13 +37,23 @@ from postel.store.msgfile import temp_path, write_message
 from postel.store.names import INBOX
 from postel.store.schema import MIGRATIONS as STORE_MIGRATIONS
 
+if TYPE_CHECKING:
+    from postel.pg.objectstore import ObjectStore
+
 Say = Callable[[str], None]
 
 PAGE = 100  # messages delivered in one transaction (bodies read up to BATCH_BYTES at once)
 
 
-def pg_to_sqlite(settings_where: str, conn: SyncConn, datadir: DataDir, say: Say) -> CopyReport:
-    """Copy the store on *conn* into the new data directory *datadir*."""
+def pg_to_sqlite(
+    settings_where: str,
+    conn: SyncConn,
+    datadir: DataDir,
+    say: Say,
+    objects: ObjectStore | None = None,
+) -> CopyReport:
+    """Copy the store on *conn* into the new data directory *datadir*; bodies
+    kept outside the database are read from *objects*."""
     report = CopyReport()
     version_row = conn.execute("SELECT version FROM schema_version").fetchone()
     version = col_int(version_row[0]) if version_row is not None else 0
@@ -68,6 +78,7 @@ def pg_to_sqlite(settings_where: str, conn: SyncConn, datadir: DataDir, say: Say
                 (col_int(row[2]), col_int(row[3])),
                 report,
                 say,
+                objects,
             )
         _copy_queue(conn, datadir, report)
     return report
@@ -80,12 +91,19 @@ def open_target(root: Path) -> DataDir:
     return DataDir(root)
 
 
-def copy_to_sqlite(settings: PgSettings, root: Path, *, say: Say = print) -> CopyReport:
-    """Copy the PostgreSQL store of *settings* into the new directory *root*."""
+def copy_to_sqlite(
+    settings: PgSettings,
+    root: Path,
+    *,
+    say: Say = print,
+    objects: ObjectStore | None = None,
+) -> CopyReport:
+    """Copy the PostgreSQL store of *settings* (bodies outside the database in
+    *objects*) into the new directory *root*."""
     datadir = open_target(root)
     try:
         with sync_connect(settings) as conn:
-            return pg_to_sqlite(settings.where, conn, datadir, say)
+            return pg_to_sqlite(settings.where, conn, datadir, say, objects)
     except psycopg.Error as exc:
         raise PgCopyError(
             f"PostgreSQL {settings.where}: copy to {root} failed: {first_line(exc)}"
@@ -131,6 +149,7 @@ def _copy_account(
     counters: tuple[int, int],
     report: CopyReport,
     say: Say,
+    objects: ObjectStore | None,
 ) -> None:
     boxes = conn.execute(
         "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, vanished_floor "
@@ -150,7 +169,7 @@ def _copy_account(
             if box_name not in existing:
                 acc.create_mailbox(box_name)
             delivered += _copy_messages(
-                conn, acc, datadir.tmp, col_int(box[0]), box_name, report, say
+                conn, acc, datadir.tmp, col_int(box[0]), box_name, report, say, objects
             )
     finally:
         acc.close()
@@ -172,6 +191,7 @@ def _copy_messages(
     mailbox: str,
     report: CopyReport,
     say: Say,
+    objects: ObjectStore | None,
 ) -> list[tuple[int, int, int]]:
     """Deliver the mailbox's messages in UID order, a page at a time: bodies
     are read in runs of at most BATCH_BYTES (or one larger body), written to
@@ -191,14 +211,16 @@ def _copy_messages(
         try:
             deliveries = []
             for chunk in _by_size([(r, col_int(r[7])) for r in page], BATCH_BYTES):
-                bodies = _read_bodies(conn, [col_bytes(r[6]) for r in chunk])
+                bodies = _read_bodies(conn, [col_bytes(r[6]) for r in chunk], objects)
                 for r in chunk:
                     uid, digest = col_int(r[0]), col_bytes(r[6])
                     data = bodies.get(digest)
                     if data is None:
                         raise PgCopyError(
                             f"account {acc.name!r} mailbox {mailbox!r} UID {uid}: body "
-                            f"{digest.hex()} is not in the database, cannot copy it"
+                            f"{digest.hex()} is not in the database"
+                            + ("" if objects is None else " nor in the object store")
+                            + ", cannot copy it"
                         )
                     path = temp_path(tmpdir)
                     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -253,13 +275,25 @@ def _by_size(items: list[tuple[T, int]], limit: int) -> list[list[T]]:
     return runs
 
 
-def _read_bodies(conn: SyncConn, digests: list[bytes]) -> dict[bytes, bytes]:
-    """The bodies of *digests* held in the database (one query)."""
+def _read_bodies(
+    conn: SyncConn, digests: list[bytes], objects: ObjectStore | None
+) -> dict[bytes, bytes]:
+    """The bodies of *digests* held in the database (one query), and those
+    kept in *objects* (data NULL; one GET each, checked against the SHA-256)."""
     rows = conn.execute(
-        "SELECT sha256, data FROM body WHERE sha256 = ANY(%s) AND data IS NOT NULL",
-        (sorted(set(digests)),),
+        "SELECT sha256, data FROM body WHERE sha256 = ANY(%s)", (sorted(set(digests)),)
     ).fetchall()
-    return {col_bytes(r[0]): col_bytes(r[1]) for r in rows}
+    found: dict[bytes, bytes] = {}
+    for r in rows:
+        digest = col_bytes(r[0])
+        if r[1] is not None:
+            found[digest] = col_bytes(r[1])
+        elif objects is not None:
+            try:
+                found[digest] = objects.get(digest)
+            except PgObjectMissing:
+                pass  # named as not copied by the caller
+    return found
 
 
 def _time(value: object) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from postel.errors import PostelError
 from postel.queue.errors import QueueUnavailable
-from postel.store.errors import StoreUnavailable
+from postel.store.errors import StoreError, StoreUnavailable
 
 
 class PgError(PostelError):
@@ -46,3 +46,13 @@ class PgStoreUnavailable(PgError, StoreUnavailable):
 class PgQueueUnavailable(PgError, QueueUnavailable):
     """The outgoing queue's database cannot be reached (no connection within
     connect_timeout, or the connection broke)."""
+
+
+class PgObjectStoreUnavailable(PgStoreUnavailable):
+    """The object store of message bodies cannot be reached, or refused a
+    request (no answer within its timeout, a denied signature, no bucket)."""
+
+
+class PgObjectMissing(PgError, StoreError):
+    """A body's object is not in the object store, or its content does not
+    match the SHA-256 that names it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postel.pg.bodies import drop_unused_bodies
+from postel.pg.bodies import drop_unused_bodies, left_in_object_store
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.reading import Reading
 from postel.pg.rows import col_bytes, col_int
@@ -124,5 +124,6 @@ class Mailboxes(Reading):
             bodies = [col_bytes(r[0]) for r in await cur.fetchall()]
             await tx.conn.execute("DELETE FROM mailbox WHERE id = %s", (box[1],))
             tx.touched[col_int(box[1])] = name
-            await drop_unused_bodies(tx.conn, bodies)
+            dropped = await drop_unused_bodies(tx.conn, bodies)
+        left_in_object_store(dropped)
         return len(bodies)

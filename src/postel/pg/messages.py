@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from postel.pg import fulltext
-from postel.pg.bodies import drop_unused_bodies, store_body
+from postel.pg.bodies import drop_unused_bodies, left_in_object_store, store_body
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.mailboxes import insert_mailbox
 from postel.pg.newmessage import insert_message, prepare
@@ -58,6 +58,10 @@ class Messages(Reading):
         when = received if received is not None else datetime.now(UTC)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
+        if self.objects is not None:
+            # The object before the row that names it: never a row (nor an
+            # SMTP 250) without its content; a row-less object is harmless.
+            await self.objects.aput(prepared.digest, data)
         done = await insert_message(
             self.pool,
             self.name,
@@ -67,6 +71,7 @@ class Messages(Reading):
             flags=[*system, *keywords],
             received=when,
             requiretls=requiretls,
+            inline=self.objects is None,
         )
         if done is not None:
             return done
@@ -77,7 +82,7 @@ class Messages(Reading):
             # The account's lock first, as every writer of the account: a removal
             # in it (account lock, then the body's row) cannot deadlock with us.
             modseq = await tx.modseq()
-            await store_body(tx.conn, digest, data)
+            await store_body(tx.conn, digest, data, inline=self.objects is None)
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
             mailbox_id, uid = row
@@ -226,7 +231,8 @@ class Messages(Reading):
                 "WHERE id = %s",
                 (unseen, size, source_id),
             )
-            await drop_unused_bodies(tx.conn, [col_bytes(src[19])])
+            dropped = await drop_unused_bodies(tx.conn, [col_bytes(src[19])])
+        left_in_object_store(dropped)
 
     async def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:
         """Add and remove flags and keywords; removing wins over adding."""

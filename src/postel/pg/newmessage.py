@@ -158,9 +158,11 @@ async def insert_message(
     flags: Iterable[str],
     received: datetime,
     requiretls: bool,
+    inline: bool = True,
 ) -> Message | None:
     """Store *data* as a new message of *mailbox* (normalized) of *account*;
-    None when either does not exist."""
+    None when either does not exist. With *inline* false, the body's row has
+    data NULL: its content was put in the object store before."""
     notify.encode(notify.MailboxChanged(account, mailbox, 1))  # refuses an overlong payload
     system, keywords = split_flags(flags)
     env = prepared.env
@@ -173,7 +175,7 @@ async def insert_message(
         "mailbox": mailbox,
         "digest": prepared.digest,
         "size": len(data),
-        "data": data,
+        "data": data if inline else None,
         "unseen": 0 if "\\Seen" in system else 1,
         "flags": sorted(system),
         "keywords": sorted(keywords),

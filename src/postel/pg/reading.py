@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -23,14 +24,24 @@ from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import MailboxInfo, Message
 from postel.store.names import normalize_mailbox
 
+if TYPE_CHECKING:
+    from postel.pg.objectstore import ObjectStore
+
 
 class Reading:
     """The account's identity and everything that only reads."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn], name: str, account_id: int) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Conn],
+        name: str,
+        account_id: int,
+        objects: ObjectStore | None = None,
+    ) -> None:
         self.pool = pool
         self.name = name
         self.id = account_id
+        self.objects = objects  # where new bodies go and data-NULL bodies are read
 
     async def _mailbox_row(self, conn: Conn, name: str, *, lock: bool = False) -> Row:
         cur = await conn.execute(
@@ -155,6 +166,9 @@ class Reading:
             row = await cur.fetchone()
         if row is None:
             raise MessageNotFound(f"account {self.name!r}: no message with id {msgid}")
+        if row[1] is None and self.objects is not None:
+            digest = col_bytes(row[0])
+            return digest, await self.objects.aget(digest)
         if row[1] is None:
             raise StoreError(
                 f"account {self.name!r}: message {msgid}: body kept outside PostgreSQL, "

@@ -4,20 +4,29 @@ account, mailbox and UID (or body, queue entry) and what is wrong, as the
 SQLite verifydata does for a data directory.
 
 The checks run as queries in the database (SHA-256 of bodies included), so no
-body travels to this program.
+body travels to this program. Bodies kept in an object store (data NULL) are
+checked there: each object must exist with the row's size (HEAD requests,
+a few at a time, each bounded by the store's timeout).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from postel.pg.errors import PgVerifyError
-from postel.pg.rows import col_int
+from postel.pg.rows import col_bytes, col_int
 from postel.pg.schema import MIGRATIONS
 from postel.pg.settings import PgSettings
 from postel.pg.syncconn import SyncConn, first_line, sync_connect
+
+if TYPE_CHECKING:
+    from postel.pg.objectstore import ObjectStore
+
+OBJECT_CHECKS = 8  # HEAD requests at once
 
 # (query, format of one problem line from its row). Each query returns the
 # rows that break one invariant.
@@ -106,10 +115,6 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "body {0}: content does not match its SHA-256",
     ),
     (
-        "SELECT encode(sha256, 'hex') FROM body WHERE data IS NULL",
-        "body {0}: no content in the database (an object store is not supported yet)",
-    ),
-    (
         "SELECT q.id, q.size, length(q.data) FROM queue_message q WHERE length(q.data) <> q.size",
         "queued message {0}: {2} bytes stored, its row says {1}",
     ),
@@ -162,9 +167,11 @@ class PgVerification:
         return f"{self.where}: {len(self.problems)} problem(s) in {counted}"
 
 
-def verify_pg(conn: SyncConn, where: str, *, limit: int = 1000) -> PgVerification:
-    """Check the store on *conn* (autocommit, not in a transaction); at most
-    *limit* lines per check."""
+def verify_pg(
+    conn: SyncConn, where: str, *, limit: int = 1000, objects: ObjectStore | None = None
+) -> PgVerification:
+    """Check the store on *conn* (autocommit, not in a transaction), and the
+    objects of bodies without data in *objects*; at most *limit* lines per check."""
     result = PgVerification(where)
     version_row = conn.execute(
         "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0 "
@@ -191,14 +198,43 @@ def verify_pg(conn: SyncConn, where: str, *, limit: int = 1000) -> PgVerificatio
             cur = conn.execute(f"{query} LIMIT {int(limit)}")
             for row in cur.fetchall():
                 result.problems.append(line.format(*row))
+        outside = conn.execute("SELECT sha256, size FROM body WHERE data IS NULL").fetchall()
+    result.problems.extend(_check_objects(outside, objects, limit))
     return result
 
 
-def verify_store(settings: PgSettings) -> PgVerification:
-    """Connect and check the store of *settings*; PgError says what and where."""
+def _check_objects(
+    rows: list[tuple[object, ...]], objects: ObjectStore | None, limit: int
+) -> list[str]:
+    """One line per body without data whose object is missing or has another size."""
+    if objects is None:
+        return [
+            f"body {col_bytes(r[0]).hex()}: no content in the database, and no object "
+            "store is configured"
+            for r in rows[:limit]
+        ]
+
+    def check(row: tuple[object, ...]) -> str:
+        digest, size = col_bytes(row[0]), col_int(row[1])
+        found = objects.size(digest)
+        if found is None:
+            return f"body {digest.hex()}: no object in the {objects.where}"
+        if found != size:
+            return f"body {digest.hex()}: object of {found} bytes, its row says {size}"
+        return ""
+
+    with ThreadPoolExecutor(OBJECT_CHECKS) as pool:
+        problems = [p for p in pool.map(check, rows) if p]
+    return problems[:limit]
+
+
+def verify_store(settings: PgSettings, objects: ObjectStore | None = None) -> PgVerification:
+    """Connect and check the store of *settings* (and the bodies' objects in
+    *objects*); PgError says what and where (PgObjectStoreUnavailable when the
+    object store does not answer)."""
     where = f"PostgreSQL {settings.where}"
     try:
         with sync_connect(settings) as conn:
-            return verify_pg(conn, where)
+            return verify_pg(conn, where, objects=objects)
     except psycopg.Error as exc:
         raise PgVerifyError(f"{where}: cannot check the store: {first_line(exc)}") from None

@@ -159,7 +159,7 @@ async def test_a_node_cut_off_mid_delivery_leaves_its_entries_to_another(env: En
         a_entries.add, "alice", "alice@example.org", ["a@x.test", "b@x.test"], MESSAGE
     )
     a.start()
-    await asyncio.wait_for(stuck_started.wait(), 10)
+    await asyncio.wait_for(stuck_started.wait(), 90)
     b = env.runner("b", db)
     b.start()
     await _until(lambda: a_entries.counts() == (0, 0))
@@ -185,7 +185,7 @@ async def test_an_attempt_longer_than_the_lease_keeps_its_claim(env: Env) -> Non
         a_entries.add, "alice", "alice@example.org", ["a@x.test"], MESSAGE
     )
     a.start()
-    await asyncio.wait_for(stuck.started.wait(), 10)
+    await asyncio.wait_for(stuck.started.wait(), 90)
     b = env.runner("b", db)
     b.start()
     await asyncio.sleep(3 * lease)

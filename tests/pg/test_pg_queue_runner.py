@@ -159,7 +159,7 @@ async def test_a_node_cut_off_mid_delivery_leaves_its_entries_to_another(env: En
         a_entries.add, "alice", "alice@example.org", ["a@x.test", "b@x.test"], MESSAGE
     )
     a.start()
-    await asyncio.wait_for(stuck_started.wait(), 10)
+    await asyncio.wait_for(stuck_started.wait(), 90)
     b = env.runner("b", db)
     b.start()
     await _until(lambda: a_entries.counts() == (0, 0))
@@ -173,19 +173,22 @@ async def test_a_node_cut_off_mid_delivery_leaves_its_entries_to_another(env: En
 async def test_an_attempt_longer_than_the_lease_keeps_its_claim(env: Env) -> None:
     """Node a's attempt lasts three times its lease; a renews the lease while
     the attempt runs, so node b, looking for work all the while, never takes
-    the entry; a's outcome is recorded."""
+    the entry; a's outcome is recorded. The lease runs on the database's
+    clock: 3 s, renewed every second, lets a renewal be up to 2 s late on a
+    loaded machine (a 1 s lease let one late by 0.7 s lose the claim)."""
+    lease = 3.0
     stuck = Stuck()
     db = Deliverer()
-    a = env.runner("a", stuck, lease=1.0)
+    a = env.runner("a", stuck, lease=lease)
     a_entries = env.nodes[0]
     (entry,) = await asyncio.to_thread(
         a_entries.add, "alice", "alice@example.org", ["a@x.test"], MESSAGE
     )
     a.start()
-    await asyncio.wait_for(stuck.started.wait(), 10)
+    await asyncio.wait_for(stuck.started.wait(), 90)
     b = env.runner("b", db)
     b.start()
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(3 * lease)
     assert db.delivered == []
     stuck.release.set()
     await _until(lambda: a_entries.get(entry).last_error == "late")

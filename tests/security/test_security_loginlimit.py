@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import smtplib
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from starlette.testclient import TestClient
 
 from postel.dns.mock import MockResolver
 from postel.log import TRACE
+from postel.loginlimit import LoginLimiter
 from postel.smtpserver import SMTPService
 from postel.store.credentials import Credentials
 from postel.store.store import Store
@@ -33,6 +33,18 @@ WRONG = "Wrong-guess-91c2"
 
 def b64(data: str | bytes) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+class Clock:
+    """The limiter's wall clock, moved only by the test: the delays (1 s, 2 s,
+    ...) are then the same however long a password check takes on a loaded
+    machine, where a real second can pass between two guesses."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 # -- web -------------------------------------------------------------------------------
@@ -46,11 +58,20 @@ def web_app(tmp_path: Path) -> Iterator[object]:
         creds.set_password("alice", PASSWORD)
         creds.set_password("bob", BOB_PASSWORD)
     store = Store(cfg.datadir)
+    limiter = LoginLimiter(cfg.datadir.auth_db, cfg.static.login_limit.settings(), clock=Clock())
     try:
         yield build_app(
-            cfg, store, MockResolver({}), admin=True, webmail=True, mtasts=False, internal=True
+            cfg,
+            store,
+            MockResolver({}),
+            admin=True,
+            webmail=True,
+            mtasts=False,
+            internal=True,
+            limiter=limiter,
         )
     finally:
+        limiter.close()
         store.close()
 
 
@@ -139,25 +160,47 @@ def _guess(env: Env, port: int | None = None) -> int:
     return code
 
 
-async def test_smtp_auth_guesses_across_connections_are_bounded(smtp_env: Env) -> None:
-    """A new connection per guess for 3 s from one address. Before: every guess
-    was checked (about 20/s with a 1 s delay per failure, more here with the
+@pytest.fixture
+def clock(smtp_env: Env) -> Clock:
+    """The SMTP service's limiter on a clock of the test's."""
+    clock = Clock()
+    assert smtp_env.service.ctx.limiter is not None
+    smtp_env.service.ctx.limiter.clock = clock
+    return clock
+
+
+async def test_smtp_auth_guesses_across_connections_are_bounded(
+    smtp_env: Env, clock: Clock
+) -> None:
+    """A new connection per guess from one address. Before: every guess was
+    checked (about 20/s with a 1 s delay per failure, more here with the
     tests' 10 ms); now 5 free, then one after 1 s, one after 2 more s."""
 
-    def go() -> list[int]:
-        codes = []
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
-            codes.append(_guess(smtp_env))
-        return codes
+    def guesses(n: int) -> list[int]:
+        return [_guess(smtp_env) for _ in range(n)]
 
-    codes = await run(go)
-    assert 5 <= codes.count(535) <= 7, codes
-    assert codes.count(454) >= 1
-    assert set(codes) <= {535, 454}
+    def go() -> list[list[int]]:
+        rounds = [guesses(8)]
+        clock.now += 0.9  # not yet
+        rounds.append(guesses(2))
+        clock.now += 0.1  # 1 s after the fifth failure
+        rounds.append(guesses(3))
+        clock.now += 1.9
+        rounds.append(guesses(2))
+        clock.now += 0.1  # 2 s after the sixth
+        rounds.append(guesses(3))
+        return rounds
+
+    assert await run(go) == [
+        [535] * 5 + [454] * 3,
+        [454] * 2,
+        [535] + [454] * 2,
+        [454] * 2,
+        [535] + [454] * 2,
+    ]
 
 
-async def test_smtp_refusal_comes_before_the_password_check(smtp_env: Env) -> None:
+async def test_smtp_refusal_comes_before_the_password_check(smtp_env: Env, clock: Clock) -> None:
     def go() -> list[tuple[int, bytes]]:
         for _ in range(5):
             assert _guess(smtp_env) == 535
@@ -177,7 +220,7 @@ async def test_smtp_refusal_comes_before_the_password_check(smtp_env: Env) -> No
 
 
 @pytest.fixture
-async def second_service(smtp_env: Env) -> AsyncIterator[SMTPService]:
+async def second_service(smtp_env: Env, clock: Clock) -> AsyncIterator[SMTPService]:
     """Another SMTPService on the same data dir, with its own database connection:
     what an SMTP worker process has."""
     service = SMTPService(
@@ -185,6 +228,8 @@ async def second_service(smtp_env: Env) -> AsyncIterator[SMTPService]:
     )
     service.ctx.auth_failure_delay = 0.01
     await service.start()
+    assert service.ctx.limiter is not None
+    service.ctx.limiter.clock = clock
     try:
         yield service
     finally:

@@ -289,3 +289,49 @@ async def test_batch_files_fsynced_during_the_commit_and_fsync_errors_fail_one(
     assert not message_path(acc.dir, 2).exists()
     assert acc.changes_since("Inbox", 1).vanished == [2]
     assert acc.check() == []
+
+
+def test_message_removed_before_its_fsync_is_still_delivered(
+    store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under load the fsync threads may get to a file only after the commit
+    # and the index lock's release, when another connection (an IMAP
+    # expunge) may already have removed the new message: its file is gone
+    # because it was delivered and removed, so the delivery stands (250, not
+    # a 451 that would make the sender send it again).
+    real_fsync = placing.fsync_file
+    other = Store(datadir)
+
+    def slow_fsync(path: str | Path) -> None:
+        # The expunge waits for the delivery's index lock, so it runs after the commit.
+        other.account("alice").remove(int(Path(path).name))
+        real_fsync(path)
+
+    monkeypatch.setattr(placing, "fsync_file", slow_fsync)
+    acc = store.account("alice")
+    try:
+        message = acc.deliver_bytes("Inbox", HEADERS + BODY)
+    finally:
+        other.close()
+    assert message.uid == 1
+    assert acc.list_messages("Inbox") == []
+    assert not message_path(acc.dir, message.msgid).exists()
+    assert acc.check() == []
+
+
+def test_missing_file_whose_row_remains_is_taken_back(
+    store: Store, datadir: DataDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file gone while its row is still there is lost, not removed: taken back.
+    real_fsync = placing.fsync_file
+
+    def lost(path: str | Path) -> None:
+        Path(path).unlink()
+        real_fsync(path)
+
+    monkeypatch.setattr(placing, "fsync_file", lost)
+    acc = store.account("alice")
+    with pytest.raises(FileNotFoundError):
+        acc.deliver_bytes("Inbox", HEADERS + BODY)
+    assert acc.list_messages("Inbox") == []
+    assert acc.check() == []

@@ -322,6 +322,8 @@ class Placing(AccountBase):
                 self._changelog = None
                 self._funlock()
             failed = self._finish_syncs(batch, syncing)
+            if failed:
+                self._forget_removed(failed)
             self._published(changelog)
             if failed:
                 self._take_back(batch, failed)
@@ -395,6 +397,33 @@ class Placing(AccountBase):
                 if req.result is not None and req.result.msgid // 1000 == bucket:
                     failed.setdefault(req.result.msgid, error)
         return failed
+
+    def _forget_removed(self, failed: dict[int, BaseException]) -> None:
+        """Drop from *failed* the deliveries removed since the commit: once the
+        index lock is released, another connection (an IMAP expunge, a
+        webmail delete) may remove a message before an fsync thread gets to
+        its file, which is then missing. Removal deletes the row before the
+        file (AccountStore.remove), so a missing file whose row is gone too
+        was delivered and then removed, not lost: its 250 is honest, and a 451
+        would make the sender deliver it again. A missing file whose row is
+        still there stays a failure and is taken back."""
+        missing = [m for m, exc in failed.items() if isinstance(exc, FileNotFoundError)]
+        if not missing:
+            return
+        marks = ",".join("?" * len(missing))
+        present = {
+            int(r[0])
+            for r in self._conn.execute(
+                f"SELECT id FROM message WHERE id IN ({marks})", missing
+            ).fetchall()
+        }
+        for msgid in missing:
+            if msgid not in present:
+                del failed[msgid]
+                log.info(
+                    "message removed before its file was fsynced",
+                    extra={"account": self.name, "msgid": msgid},
+                )
 
     def _take_back(self, batch: list[_Pending], failed: dict[int, BaseException]) -> None:
         """Remove the committed rows of the deliveries in *failed* (their file

@@ -13,8 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Needed at run time without being imported by postel: Starlette parses forms with it.
 NOT_IMPORTED = {"python-multipart"}
-# Optional extras: imported only by their package (postel.pg: the PostgreSQL store).
-EXTRAS = {"postgresql": "pg"}
+# Optional extras: imported only by their package (postel.pg: the PostgreSQL store
+# and its optional object store for bodies).
+EXTRAS = {"postgresql": "pg", "s3": "pg"}
 
 
 def _norm(name: str) -> str:

@@ -12,7 +12,8 @@ naming the same body, and a body no message names any more is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +24,7 @@ from postel.pg.listing import Listing
 from postel.pg.mailboxes import Mailboxes, insert_mailbox
 from postel.pg.messages import Messages
 from postel.pg.pool import Conn
+from postel.pg.quota import usages
 from postel.pg.rows import col_int
 from postel.pg.subscriptions import Subscriptions
 from postel.store.errors import UnknownAccount
@@ -37,8 +39,22 @@ class PgAccount(Mailboxes, Messages, Subscriptions, Listing, AccountWide):
 class PgStore:
     """The accounts of one PostgreSQL database."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Conn], *, quota: Callable[[str], int] | None = None
+    ) -> None:
         self.pool = pool
+        # An account's quota in bytes, 0 for none (domains.toml ``quota``):
+        # enforced by every delivery, APPEND and COPY (postel.pg.quota).
+        self._quota = quota
+
+    def quota_of(self, name: str) -> int:
+        """The quota of account *name* in bytes; 0: none."""
+        return self._quota(name) if self._quota is not None else 0
+
+    async def usages(self, names: Sequence[str]) -> dict[str, int]:
+        """Bytes used by each of the accounts *names*, in one query."""
+        async with self.pool.connection() as conn:
+            return await usages(conn, names)
 
     async def create_account(self, name: str) -> PgAccount:
         """Create the account with the default mailboxes (nothing when it exists)."""
@@ -70,7 +86,10 @@ class PgStore:
             row = await cur.fetchone()
         if row is None:
             raise UnknownAccount(f"account {name!r}: not in the PostgreSQL store")
-        return PgAccount(self.pool, name, col_int(row[0]))
+        account = PgAccount(self.pool, name, col_int(row[0]))
+        if self._quota is not None:
+            account.quota = functools.partial(self._quota, name)
+        return account
 
     async def deliver(
         self,

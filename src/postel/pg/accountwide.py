@@ -37,7 +37,9 @@ class AccountWide(Reading):
             rows = sorted(await cur.fetchall(), key=lambda r: col_int(r[1]))
             if not rows:
                 return []
-            await tx.removed(mailbox_id, mailbox, [col_int(r[1]) for r in rows])
+            await tx.removed(
+                mailbox_id, mailbox, [col_int(r[1]) for r in rows], keep=self.vanished_keep
+            )
             await tx.conn.execute(
                 "UPDATE mailbox SET total = total - %s, unseen = unseen - %s, size = size - %s "
                 "WHERE id = %s",

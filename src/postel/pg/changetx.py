@@ -12,6 +12,27 @@ from psycopg_pool import AsyncConnectionPool
 from postel.pg import notify
 from postel.pg.pool import Conn
 from postel.pg.rows import col_int
+from postel.store.changes import VANISHED_KEEP
+
+# Past *over* removed UIDs in a mailbox, those older than the newest *keep*
+# are dropped, whole modseqs at a time so that the list stays complete above
+# the mailbox's vanished_floor, which records the highest modseq dropped:
+# below it VANISHED (EARLIER) answers a superset (RFC 7162 §3.2.5.2). Both
+# look-ups walk the (mailbox_id, modseq) index from the newest end.
+_TRIM = """
+WITH f AS (
+    SELECT modseq FROM vanished WHERE mailbox_id = %(id)s
+    ORDER BY modseq DESC OFFSET %(keep)s LIMIT 1
+), go AS (
+    SELECT f.modseq FROM f WHERE EXISTS (
+        SELECT 1 FROM vanished WHERE mailbox_id = %(id)s
+        ORDER BY modseq DESC OFFSET %(over)s LIMIT 1)
+), d AS (
+    DELETE FROM vanished v USING go WHERE v.mailbox_id = %(id)s AND v.modseq <= go.modseq
+)
+UPDATE mailbox SET vanished_floor = greatest(vanished_floor, go.modseq)
+FROM go WHERE mailbox.id = %(id)s
+"""
 
 
 class ChangeTx:
@@ -50,13 +71,20 @@ class ChangeTx:
         self.touched[mailbox_id] = name
         return modseq
 
-    async def removed(self, mailbox_id: int, name: str, uids: list[int]) -> None:
-        """Messages left the mailbox: their UIDs are remembered as vanished."""
+    async def removed(
+        self, mailbox_id: int, name: str, uids: list[int], *, keep: int = VANISHED_KEEP
+    ) -> None:
+        """Messages left the mailbox: their UIDs are remembered as vanished,
+        and the oldest dropped once the mailbox keeps more than a tenth over
+        *keep* (as the SQLite store does, postel.store.changes)."""
         modseq = await self.touch(mailbox_id, name)
         await self.conn.execute(
             "INSERT INTO vanished (mailbox_id, uid, modseq) SELECT %s, u, %s FROM unnest(%s) u "
             "ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
             (mailbox_id, modseq, uids),
+        )
+        await self.conn.execute(
+            _TRIM, {"id": mailbox_id, "keep": keep, "over": keep + max(1, keep // 10)}
         )
 
     async def publish(self) -> None:

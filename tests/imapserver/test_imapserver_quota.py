@@ -13,9 +13,9 @@ import pytest
 import trustme
 from imap_env import PASSWORD, Env, make_config, raw_tls, run
 
+from pgcluster import pg_cluster, pg_database
 from postel.imapserver import IMAPService
 from postel.imapserver.quota import storage_kib
-from pgcluster import pg_cluster, pg_database
 from postel.imapserver.storeapi import MailStore
 from postel.store.api import Accounts
 from postel.store.credentials import Credentials

@@ -15,9 +15,9 @@ import pytest
 import trustme
 from smtpserver_env import PASSWORD, RECORDS, Env, make_config, run
 
+from pgcluster import pg_cluster, pg_database
 from postel.dns.mock import MockResolver
 from postel.smtpserver import LocalSubmitter, SMTPService
-from pgcluster import pg_cluster, pg_database
 from postel.store.api import Accounts
 from postel.store.credentials import Credentials
 from postel.store.store import Store

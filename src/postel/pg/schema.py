@@ -545,6 +545,15 @@ CREATE UNIQUE INDEX mailbox_special_use ON mailbox (account_id, special_use)
     WHERE special_use <> '';
 """
 
+# How many removed UIDs each mailbox lists in vanished, kept by the removing
+# transactions, so that they see when to trim the list back to VANISHED_KEEP
+# (postel.pg.changetx) without counting it; as the SQLite store's column.
+VANISHED_ROWS = """
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS vanished_rows bigint NOT NULL DEFAULT 0;
+UPDATE mailbox b SET vanished_rows = (SELECT count(*) FROM vanished v WHERE v.mailbox_id = b.id);
+"""
+
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -558,4 +567,5 @@ MIGRATIONS: list[str] = [
     RECEIVED,
     JUNK,
     SPECIAL_USE,
+    VANISHED_ROWS,
 ]

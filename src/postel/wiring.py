@@ -217,16 +217,20 @@ class PgParts:
     junk: JunkData | None = None
 
 
-async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
-    """Check the schema version, then open the node's pool on *stack*. A
-    problem (no connection, a schema to migrate) is a PgError of one line."""
-    from postel.pg.check import check_store
+async def open_pg(cfg: Config, stack: AsyncExitStack, *, migrate: bool = False) -> PgParts:
+    """Check the schema version (*migrate*: run the pending migrations first,
+    as `postel serve` does), then open the node's pool on *stack*. A problem
+    (no connection, a schema to migrate or newer than this program) is a
+    PgError of one line."""
+    from postel.pg.check import check_store, migrate_at_start
     from postel.pg.credentials import PgCredentials
     from postel.pg.errors import PgError
     from postel.pg.nodeparts import PgAccounts, PgPasswords
     from postel.pg.pool import open_pool
 
     settings = pg_settings(cfg.static.storage, cfg.dir)
+    if migrate:
+        await migrate_at_start(settings)
     found = await check_store(settings)
     if found.problem:
         raise PgError(f"[storage] {found.text}")
@@ -238,7 +242,7 @@ async def open_pg(cfg: Config, stack: AsyncExitStack) -> PgParts:
     objects = pg_objects(cfg.static.storage, cfg.dir)
     if objects is not None:
         stack.callback(objects.close)
-    accounts = PgAccounts(PgStore(pool, objects), loop, pg_body_cache(cfg))
+    accounts = PgAccounts(PgStore(pool, objects, quota=cfg.account_quota), loop, pg_body_cache(cfg))
     stack.callback(accounts.close)
     credentials = PgPasswords(PgCredentials(pool), loop)
     junk: JunkData | None = None
@@ -394,7 +398,9 @@ class ServeRoot:
         from postel.receivedreports import ReceivedReports
 
         cfg.datadir.ensure()
-        pg = await open_pg(cfg, stack)
+        # The schema migrated forward at start, as the SQLite databases are
+        # when opened (once for nodes starting together: postel.pg.migrate).
+        pg = await open_pg(cfg, stack, migrate=True)
         # One LISTEN connection: IMAP IDLE hears what any node commits.
         listener = ChangeListener(pg.settings)
         await listener.start(timeout=cfg.static.storage.connect_timeout)

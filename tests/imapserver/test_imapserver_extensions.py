@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from imap_env import MESSAGE, STATIC, Env, Raw, env_with, raw_tls, run
-from test_imapserver_quota import message, qenv
+from test_imapserver_quota import message, pg_cluster, pg_database, qenv
 
 from postel.imapserver import binary, compress, searchres
 from postel.imapserver.command import parse_command
@@ -21,7 +21,7 @@ from postel.imapserver.literal import SpilledLiteral
 from postel.imapserver.reader import Limits, LineTooLong, LiteralTooBig, read_command, read_line
 from postel.imapserver.seqset import SeqSet
 
-__all__ = ["qenv"]
+__all__ = ["pg_cluster", "pg_database", "qenv"]
 
 
 def msg(subject: str, body: bytes = b"hello\r\n", headers: bytes = b"") -> bytes:
@@ -195,7 +195,8 @@ async def test_multiappend_is_all_or_none(qenv: Env) -> None:
         r.close()
 
     await run(client)
-    assert qenv.store.account("alice").mailbox("INBOX").total == 0
+    inbox = await asyncio.to_thread(qenv.store.account("alice").mailbox, "INBOX")
+    assert inbox.total == 0
 
 
 @pytest.fixture

@@ -1,25 +1,33 @@
 """QUOTA (RFC 9208): one root "" per account with STORAGE in KiB, from the
-account's quota in domains.toml; APPEND and COPY beyond it: NO [OVERQUOTA]."""
+account's quota in domains.toml; APPEND and COPY beyond it: NO [OVERQUOTA].
+On the SQLite and the PostgreSQL store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 import trustme
 from imap_env import PASSWORD, Env, make_config, raw_tls, run
 
+from pgcluster import pg_cluster, pg_database
 from postel.imapserver import IMAPService
 from postel.imapserver.quota import storage_kib
+from postel.imapserver.storeapi import MailStore
+from postel.store.api import Accounts
 from postel.store.credentials import Credentials
 from postel.store.store import Store
+
+__all__ = ["pg_cluster", "pg_database"]
 
 QUOTA = 10 * 1024  # alice: 10 KiB; bob: none
 
 
-@pytest.fixture
-async def qenv(tmp_path: Path) -> AsyncIterator[Env]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def qenv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
     ca = trustme.CA()
     cfg = make_config(tmp_path, ca)
     alice = cfg.domains.accounts["alice"]
@@ -28,15 +36,39 @@ async def qenv(tmp_path: Path) -> AsyncIterator[Env]:
     with Credentials(cfg.datadir.auth_db) as creds:
         creds.set_password("alice", PASSWORD)
         creds.set_password("bob", PASSWORD)
-    store = Store(cfg.datadir, quota=cfg.account_quota)
-    service = IMAPService(cfg, store)
-    await service.start()
-    ports = {kind: port for _ip, port, kind in service.bound}
-    try:
-        yield Env(cfg, store, service, ca, ports)
-    finally:
-        await service.stop()
-        store.close()
+    async with AsyncExitStack() as stack:
+        store: Accounts
+        open_store: Callable[[str], MailStore] | None = None
+        if request.param == "sqlite":
+            store = Store(cfg.datadir, quota=cfg.account_quota)
+        else:
+            from pg.pghelpers import open_migrated, settings_for
+            from postel.pg.accountstore import PgStore
+            from postel.pg.nodeparts import PgAccounts
+
+            settings = settings_for(
+                request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_database")
+            )
+            pool = await open_migrated(settings)
+            stack.push_async_callback(pool.close)
+            pg = PgAccounts(
+                PgStore(pool, quota=cfg.account_quota),
+                asyncio.get_running_loop(),
+                tmp_path / "bodies",
+            )
+            store, open_store = pg, pg.mailstore
+        stack.callback(store.close)
+        service = IMAPService(cfg, store, open_store=open_store)
+        await service.start()
+        stack.push_async_callback(service.stop)
+        ports = {kind: port for _ip, port, kind in service.bound}
+        yield Env(cfg, store, service, ca, ports)  # type: ignore[arg-type]
+
+
+async def deliver(env: Env, data: bytes) -> None:
+    """Into alice's Inbox, from a thread: the PostgreSQL store's synchronous
+    calls must not come from its event loop."""
+    await asyncio.to_thread(env.deliver, data)
 
 
 def message(size: int) -> bytes:
@@ -51,7 +83,7 @@ def test_kib_rounding() -> None:
 
 
 async def test_getquotaroot_getquota_and_the_capability(qenv: Env) -> None:
-    qenv.deliver(message(3000))
+    await deliver(qenv, message(3000))
 
     def client() -> None:
         r = raw_tls(qenv)
@@ -84,7 +116,7 @@ async def test_an_account_without_quota_has_no_root(qenv: Env) -> None:
 
 
 async def test_append_and_copy_over_quota_are_no_overquota(qenv: Env) -> None:
-    qenv.deliver(message(6000))
+    await deliver(qenv, message(6000))
 
     def client() -> None:
         r = raw_tls(qenv)
@@ -102,4 +134,4 @@ async def test_append_and_copy_over_quota_are_no_overquota(qenv: Env) -> None:
 
     await run(client)
     acc = qenv.store.account("alice")
-    assert acc.mailbox("Inbox").total == 2 and acc.usage() == 8000
+    assert await asyncio.to_thread(lambda: (acc.mailbox("Inbox").total, acc.usage())) == (2, 8000)

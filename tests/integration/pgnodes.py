@@ -193,7 +193,7 @@ class Nodes:
 
 
 def _configure(
-    testnet: Any, tmp_path: Path, cluster: Cluster, dsn: str, queue_lease: float
+    testnet: Any, tmp_path: Path, cluster: Cluster, dsn: str, queue_lease: float, migrate: bool
 ) -> list[Node]:
     made: list[Node] = []
     for n, name in enumerate("abc"):
@@ -224,6 +224,8 @@ def _configure(
         (config / "domains.toml").write_text(DOMAINS)
         (config / "pgpassword").write_text(cluster.password + "\n")
         made.append(node)
+    if not migrate:  # left to the nodes' `serve` (an empty database: no accounts)
+        return made
     run = CliRunner().invoke
     a = made[0]
     migrated = run(cli, ["config", "migrate-db", "--config", str(a.config)])
@@ -288,10 +290,13 @@ def running_nodes(
     database: str,
     *,
     queue_lease: float = 60,
+    migrate: bool = True,
 ) -> Iterator[Nodes]:
-    """The three nodes started (their ports open), stopped at the end."""
+    """The three nodes started (their ports open), stopped at the end.
+    *migrate*: the schema made and alice added first (else the database is
+    left empty for the nodes to migrate as they start)."""
     dsn = cluster.dsn(database, with_password=False)
-    made = _configure(testnet, tmp_path, cluster, dsn, queue_lease)
+    made = _configure(testnet, tmp_path, cluster, dsn, queue_lease, migrate)
     sink_ip = testnet.ip()
     sink_domain = f"sink-{sink_ip.replace('.', '-')}.test"
     testnet.set_zone(sink_domain, ["@ MX 10 mx", f"mx A {sink_ip}"], dnssec="unsigned")

@@ -15,8 +15,6 @@ import pytest
 from imaplocal import IP, Local, serve_local
 from storagebackend import Backend
 
-from postel.store import Store
-
 pytestmark = pytest.mark.integration
 
 
@@ -105,21 +103,13 @@ def test_imaplib_qresync_resync(local: Local) -> None:
     c.logout()
 
 
-@pytest.fixture
-def local_sqlite(tmp_path: Path) -> Iterator[Local]:
-    """On SQLite only: the trim of removed UIDs below is the SQLite store's
-    (vanished_keep); the PostgreSQL store keeps every removed UID."""
-    yield from serve_local(tmp_path, "\n[imap]\nrecheck_interval = 60\n")
-
-
-def test_imaplib_qresync_from_before_the_trimmed_floor(local_sqlite: Local) -> None:
-    local = local_sqlite
+def test_imaplib_qresync_from_before_the_trimmed_floor(local: Local) -> None:
     uidvalidity, modseq = _state_after(local, 8)
     # Offline: another writer, keeping 2 removed UIDs per mailbox, expunges
     # UIDs 2 to 6; the oldest of them are no longer kept.
-    with Store(local.cfg.datadir) as store:
-        acct = store.account("you")
-        acct.vanished_keep = 2
+    with local.account() as acct:
+        # The account behind IMAP's store (AccountStore or PgAccount) keeps 2.
+        acct.account.vanished_keep = 2  # type: ignore[attr-defined]
         for uid in range(2, 7):
             acct.remove(acct.get_by_uid("Inbox", uid).msgid)
         assert not acct.changes_since("Inbox", modseq).vanished_complete

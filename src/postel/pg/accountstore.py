@@ -12,7 +12,8 @@ naming the same body, and a body no message names any more is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from postel.pg.listing import Listing
 from postel.pg.mailboxes import Mailboxes, insert_mailbox
 from postel.pg.messages import Messages
 from postel.pg.pool import Conn
+from postel.pg.quota import usages
 from postel.pg.rows import col_int
 from postel.pg.subscriptions import Subscriptions
 from postel.store.errors import UnknownAccount
@@ -42,9 +44,27 @@ class PgStore:
     """The accounts of one PostgreSQL database; their bodies in *objects* when
     an object store is configured (postel.pg.objectstore)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn], objects: ObjectStore | None = None) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Conn],
+        objects: ObjectStore | None = None,
+        *,
+        quota: Callable[[str], int] | None = None,
+    ) -> None:
         self.pool = pool
         self.objects = objects
+        # An account's quota in bytes, 0 for none (domains.toml ``quota``):
+        # enforced by every delivery, APPEND and COPY (postel.pg.quota).
+        self._quota = quota
+
+    def quota_of(self, name: str) -> int:
+        """The quota of account *name* in bytes; 0: none."""
+        return self._quota(name) if self._quota is not None else 0
+
+    async def usages(self, names: Sequence[str]) -> dict[str, int]:
+        """Bytes used by each of the accounts *names*, in one query."""
+        async with self.pool.connection() as conn:
+            return await usages(conn, names)
 
     async def create_account(self, name: str) -> PgAccount:
         """Create the account with the default mailboxes (nothing when it exists)."""
@@ -76,7 +96,10 @@ class PgStore:
             row = await cur.fetchone()
         if row is None:
             raise UnknownAccount(f"account {name!r}: not in the PostgreSQL store")
-        return PgAccount(self.pool, name, col_int(row[0]), self.objects)
+        account = PgAccount(self.pool, name, col_int(row[0]), self.objects)
+        if self._quota is not None:
+            account.quota = functools.partial(self._quota, name)
+        return account
 
     async def deliver(
         self,

@@ -37,7 +37,9 @@ class AccountWide(Reading):
             rows = sorted(await cur.fetchall(), key=lambda r: col_int(r[1]))
             if not rows:
                 return []
-            await tx.removed(mailbox_id, mailbox, [col_int(r[1]) for r in rows])
+            await tx.removed(
+                mailbox_id, mailbox, [col_int(r[1]) for r in rows], keep=self.vanished_keep
+            )
             await tx.conn.execute(
                 "UPDATE mailbox SET total = total - %s, unseen = unseen - %s, size = size - %s "
                 "WHERE id = %s",
@@ -102,7 +104,8 @@ class AccountWide(Reading):
                 "SELECT b.name, b.total, b.unseen, b.size, b.highestmodseq, a.modseq, "
                 "count(m.id), count(m.id) FILTER (WHERE NOT ('\\Seen' = ANY(m.flags))), "
                 "coalesce(sum(m.size), 0)::bigint, coalesce(max(m.modseq), 0), "
-                "(SELECT coalesce(max(v.modseq), 0) FROM vanished v WHERE v.mailbox_id = b.id) "
+                "(SELECT coalesce(max(v.modseq), 0) FROM vanished v WHERE v.mailbox_id = b.id), "
+                "b.vanished_rows, (SELECT count(*) FROM vanished v WHERE v.mailbox_id = b.id) "
                 "FROM mailbox b JOIN account a ON a.id = b.account_id "
                 "LEFT JOIN message m ON m.mailbox_id = b.id "
                 "WHERE b.account_id = %s GROUP BY b.id, a.modseq",
@@ -112,7 +115,13 @@ class AccountWide(Reading):
         problems = [
             f"{where}: message {r[0]} in {r[2]!r} has uid {r[1]} >= uidnext {r[3]}" for r in bad_uid
         ]
-        for name, total, unseen, size, highest, counter, n, u, s, top_msg, top_gone in boxes:
+        for (
+            name, total, unseen, size, highest, counter, n, u, s, top_msg, top_gone, rows, kept
+        ) in boxes:  # fmt: skip
+            if col_int(rows) != col_int(kept):
+                problems.append(
+                    f"{where}: mailbox {name!r} counts {rows} removed UIDs but keeps {kept}"
+                )
             if (total, unseen, size) != (n, u, s):
                 problems.append(
                     f"{where}: mailbox {name!r} counters total/unseen/size "

@@ -12,6 +12,38 @@ from psycopg_pool import AsyncConnectionPool
 from postel.pg import notify
 from postel.pg.pool import Conn
 from postel.pg.rows import col_int
+from postel.store.changes import VANISHED_KEEP
+
+# Removed UIDs recorded: a UID already listed (never reused, but recorded
+# again by a copy from SQLite) only moves its modseq; the mailbox counts the
+# rows it lists (vanished_rows) and returns the count.
+_RECORD = """
+WITH ins AS (
+    INSERT INTO vanished (mailbox_id, uid, modseq)
+    SELECT %(id)s, u, %(modseq)s FROM unnest(%(uids)s) u
+    ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq
+    RETURNING (xmax = 0) AS new
+)
+UPDATE mailbox SET vanished_rows = vanished_rows + (SELECT count(*) FROM ins WHERE new)
+WHERE id = %(id)s RETURNING vanished_rows
+"""
+
+# Past a tenth more than *keep* removed UIDs in a mailbox, those older than the
+# newest *keep* are dropped, whole modseqs at a time so that the list stays
+# complete above the mailbox's vanished_floor, which records the highest modseq
+# dropped: below it VANISHED (EARLIER) answers a superset (RFC 7162 §3.2.5.2).
+_TRIM = """
+WITH f AS (
+    SELECT modseq FROM vanished WHERE mailbox_id = %(id)s
+    ORDER BY modseq DESC OFFSET %(keep)s LIMIT 1
+), d AS (
+    DELETE FROM vanished v USING f WHERE v.mailbox_id = %(id)s AND v.modseq <= f.modseq
+    RETURNING 1
+)
+UPDATE mailbox SET vanished_floor = greatest(vanished_floor, f.modseq),
+    vanished_rows = vanished_rows - (SELECT count(*) FROM d)
+FROM f WHERE mailbox.id = %(id)s
+"""
 
 
 class ChangeTx:
@@ -50,14 +82,17 @@ class ChangeTx:
         self.touched[mailbox_id] = name
         return modseq
 
-    async def removed(self, mailbox_id: int, name: str, uids: list[int]) -> None:
-        """Messages left the mailbox: their UIDs are remembered as vanished."""
+    async def removed(
+        self, mailbox_id: int, name: str, uids: list[int], *, keep: int = VANISHED_KEEP
+    ) -> None:
+        """Messages left the mailbox: their UIDs are remembered as vanished,
+        and the oldest dropped once the mailbox keeps more than a tenth over
+        *keep* (as the SQLite store does, postel.store.changes)."""
         modseq = await self.touch(mailbox_id, name)
-        await self.conn.execute(
-            "INSERT INTO vanished (mailbox_id, uid, modseq) SELECT %s, u, %s FROM unnest(%s) u "
-            "ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
-            (mailbox_id, modseq, uids),
-        )
+        cur = await self.conn.execute(_RECORD, {"id": mailbox_id, "modseq": modseq, "uids": uids})
+        row = await cur.fetchone()
+        if row is not None and col_int(row[0]) > keep + max(1, keep // 10):
+            await self.conn.execute(_TRIM, {"id": mailbox_id, "keep": keep})
 
     async def publish(self) -> None:
         if not self._modseq:

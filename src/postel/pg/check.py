@@ -3,13 +3,16 @@ the schema one this program can use? One line of outcome, never a secret."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from postel.pg.errors import PgError
+from postel.pg.errors import PgConnectError, PgError, PgMigrationFailed
 from postel.pg.migrate import schema_version
 from postel.pg.pool import connect
 from postel.pg.schema import MIGRATIONS
 from postel.pg.settings import PgSettings
+
+log = logging.getLogger("postel.pg")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,36 @@ async def check_store(settings: PgSettings) -> StoreCheck:
             "migrate it with `postel config migrate-db`",
         )
     return StoreCheck(False, f"{where}: connected, schema version {version}")
+
+
+async def migrate_at_start(settings: PgSettings) -> int:
+    """`postel serve`: run the pending migrations (each logged by
+    postel.pg.migrate) and return the version reached. PgError of one line
+    when the database cannot be reached, a step fails, or its schema is newer
+    than this program (an older node on a database a newer one migrated)."""
+    import psycopg
+
+    from postel.pg.migrate import migrate
+
+    try:
+        conn = await connect(settings)
+    except PgError as exc:
+        raise PgConnectError(f"[storage] cannot connect: {exc}") from None
+    where = f"[storage] PostgreSQL {settings.where}"
+    try:
+        before = await schema_version(conn)
+        after = await migrate(conn, where=where)
+    except psycopg.Error as exc:  # reading the version: a permission problem, a lost connection
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PgMigrationFailed(f"{where}: cannot read the schema version: {first}") from None
+    finally:
+        await conn.close()
+    if after != before:
+        log.info(
+            "schema migrated at start",
+            extra={"db": settings.where, "from_version": before, "to_version": after},
+        )
+    return after
 
 
 async def migrate_store(settings: PgSettings) -> tuple[int, int]:

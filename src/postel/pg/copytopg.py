@@ -222,6 +222,11 @@ def _copy_account(conn: SyncConn, account_dir: Path, report: CopyReport, say: Sa
                     if int(r[0]) in boxes
                 ],
             )
+        conn.execute(
+            "UPDATE mailbox b SET vanished_rows = "
+            "(SELECT count(*) FROM vanished v WHERE v.mailbox_id = b.id) WHERE b.account_id = %s",
+            (account_id,),
+        )
         _copy_messages(conn, src, account_dir, boxes, report, say)
         kept = src.execute("SELECT count(*) FROM domain_security").fetchone()[0]
         if kept:

@@ -15,6 +15,7 @@ from postel.pg.bodies import drop_unused_bodies, left_in_object_store, store_bod
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.mailboxes import insert_mailbox
 from postel.pg.newmessage import insert_message, prepare
+from postel.pg.quota import check_room
 from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
 from postel.pg.threading import thread_for
@@ -62,26 +63,34 @@ class Messages(Reading):
             # The object before the row that names it: never a row (nor an
             # SMTP 250) without its content; a row-less object is harmless.
             await self.objects.aput(prepared.digest, data)
-        done = await insert_message(
-            self.pool,
-            self.name,
-            mailbox,
-            data,
-            prepared,
-            flags=[*system, *keywords],
-            received=when,
-            requiretls=requiretls,
-            inline=self.objects is None,
+        quota = self.quota()
+        # With a quota, the path below: its room is checked under the account's lock.
+        done = (
+            None
+            if quota
+            else await insert_message(
+                self.pool,
+                self.name,
+                mailbox,
+                data,
+                prepared,
+                flags=[*system, *keywords],
+                received=when,
+                requiretls=requiretls,
+                inline=self.objects is None,
+            )
         )
         if done is not None:
             return done
-        # The mailbox does not exist: made here (*create*) or refused.
+        # The mailbox does not exist (made here, *create*, or refused), or the
+        # account has a quota.
         env, mime, head, digest = prepared.env, prepared.mime, prepared.head, prepared.digest
         text = prepared.text
         async with change_tx(self.pool, self.id, self.name) as tx:
             # The account's lock first, as every writer of the account: a removal
             # in it (account lock, then the body's row) cannot deadlock with us.
             modseq = await tx.modseq()
+            await check_room(tx, quota, len(data))
             await store_body(tx.conn, digest, data, inline=self.objects is None)
             unseen = 0 if "\\Seen" in system else 1
             row = await self._allocate(tx, mailbox, len(data), unseen, modseq, create=create)
@@ -168,6 +177,7 @@ class Messages(Reading):
             modseq = await tx.modseq()
             src = await self._message_row(tx.conn, msgid)
             size = col_int(src[4])
+            await check_room(tx, self.quota(), size)
             unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
             mailbox_id, uid = await self._allocate(tx, mailbox, size, unseen, modseq, create=False)
             cols = (
@@ -202,7 +212,7 @@ class Messages(Reading):
             size = col_int(src[4])
             unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
             target_id, uid = await self._allocate(tx, mailbox, size, unseen, modseq, create=False)
-            await tx.removed(source_id, source, [col_int(src[1])])
+            await tx.removed(source_id, source, [col_int(src[1])], keep=self.vanished_keep)
             await tx.conn.execute(
                 "UPDATE mailbox SET total = total - 1, unseen = unseen - %s, size = size - %s "
                 "WHERE id = %s",
@@ -225,7 +235,7 @@ class Messages(Reading):
             size = col_int(src[4])
             unseen = 0 if "\\Seen" in to_message(src, "").flags else 1
             await tx.conn.execute("DELETE FROM message WHERE id = %s", (msgid,))
-            await tx.removed(source_id, source, [col_int(src[1])])
+            await tx.removed(source_id, source, [col_int(src[1])], keep=self.vanished_keep)
             await tx.conn.execute(
                 "UPDATE mailbox SET total = total - 1, unseen = unseen - %s, size = size - %s "
                 "WHERE id = %s",

@@ -117,10 +117,20 @@ class PgAccounts:
             return [str(r[0]) for r in await cur.fetchall()]
 
     def quota_of(self, name: str) -> int:
-        """0: quotas are not checked on the PostgreSQL store yet."""
-        return 0
+        """The quota of account *name* in bytes; 0: none."""
+        return self.store.quota_of(name)
 
     def check_quota(self, accounts: Iterable[str], size: int = 0) -> OverQuota | None:
+        """The first of *accounts* that is full or has no room for *size* more
+        bytes (blocking: call in a thread); None when all have room. The
+        delivery itself checks again, under the account's lock (postel.pg.quota)."""
+        limited = {n: q for n in dict.fromkeys(accounts) if (q := self.quota_of(n))}
+        if not limited:
+            return None
+        used = _on_loop(self.loop, self.store.usages(list(limited)))
+        for name, quota in limited.items():
+            if used[name] >= quota or used[name] + size > quota:
+                return OverQuota(name, used[name], quota, size)
         return None
 
     async def deliver_bytes(
@@ -139,8 +149,12 @@ class PgAccounts:
         for name, mailbox in targets:
             try:
                 with reachable(f"account {name!r}"):
-                    msg = await self._deliver_existing(name, mailbox, data, prepared, requiretls)
-                    if msg is None:  # the account or the mailbox is new: made on the way
+                    msg = None
+                    if not self.store.quota_of(name):
+                        msg = await self._deliver_existing(
+                            name, mailbox, data, prepared, requiretls
+                        )
+                    if msg is None:  # a new account or mailbox (made on the way), or a quota
                         account = await self._account(name)
                         msg = await account.deliver(
                             mailbox, data, requiretls=requiretls, create=True

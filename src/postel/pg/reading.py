@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from psycopg_pool import AsyncConnectionPool
@@ -19,13 +19,17 @@ from postel.pg.rows import (
     to_mailbox,
     to_message,
 )
-from postel.store.changes import MailboxChanges
+from postel.store.changes import VANISHED_KEEP, MailboxChanges
 from postel.store.errors import MailboxNotFound, MessageNotFound, StoreError
 from postel.store.message import MailboxInfo, Message
 from postel.store.names import normalize_mailbox
 
 if TYPE_CHECKING:
     from postel.pg.objectstore import ObjectStore
+
+
+def _no_quota() -> int:
+    return 0
 
 
 class Reading:
@@ -42,6 +46,12 @@ class Reading:
         self.name = name
         self.id = account_id
         self.objects = objects  # where new bodies go and data-NULL bodies are read
+        # The account's quota in bytes, 0 for none (domains.toml ``quota``),
+        # checked by every change that adds mail (postel.pg.quota).
+        self.quota: Callable[[], int] = _no_quota
+        # Removed UIDs kept per mailbox for VANISHED (EARLIER), as on SQLite
+        # (postel.store.changes).
+        self.vanished_keep = VANISHED_KEEP
 
     async def _mailbox_row(self, conn: Conn, name: str, *, lock: bool = False) -> Row:
         cur = await conn.execute(

@@ -553,6 +553,15 @@ ALTER TABLE report_run ADD CONSTRAINT report_run_kind_check
     CHECK (kind IN ('tls', 'dmarc', 'digest'));
 """
 
+# How many removed UIDs each mailbox lists in vanished, kept by the removing
+# transactions, so that they see when to trim the list back to VANISHED_KEEP
+# (postel.pg.changetx) without counting it; as the SQLite store's column.
+VANISHED_ROWS = """
+ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS vanished_rows bigint NOT NULL DEFAULT 0;
+UPDATE mailbox b SET vanished_rows = (SELECT count(*) FROM vanished v WHERE v.mailbox_id = b.id);
+"""
+
+
 MIGRATIONS: list[str] = [
     INITIAL,
     QUEUE,
@@ -567,4 +576,5 @@ MIGRATIONS: list[str] = [
     JUNK,
     SPECIAL_USE,
     DIGEST_RUNS,
+    VANISHED_ROWS,
 ]

@@ -14,7 +14,7 @@ node's PostgreSQL pool once and hand the parts the PostgreSQL store's
 implementations of the same interfaces (postel.pg.nodeparts): delivery,
 IMAP's and the webmail's account stores and change notifications
 (LISTEN/NOTIFY), logins, the outgoing queue shared by the nodes
-(docs/postgresql.md, Nodes), the outgoing reports' TLS results, DMARC
+(docs/postgresql.md, Running nodes), the outgoing reports' TLS results, DMARC
 evaluations, suppression lists and daily runs (postel.pg.reportparts), and
 the received reports and MTA-STS policy cache (postel.pg.receivedparts).
 

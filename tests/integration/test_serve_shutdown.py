@@ -105,8 +105,8 @@ def children(pid: int) -> list[int]:
 def test_stop_signal_stops_cleanly(
     tmp_path: Path, to: str, sig: signal.Signals, storage_backend: Backend
 ) -> None:
-    """On PostgreSQL without the web request: the admin pages do not run there
-    yet (docs/postgresql.md); the workers' and the main process's pools close."""
+    """On either store, stopped during an admin web request; on PostgreSQL the
+    workers' and the main process's pools close too."""
     config = tmp_path / "config"
     (config / "certs").mkdir(parents=True)
     leaf = trustme.CA().issue_cert("mail.example.test")
@@ -114,8 +114,6 @@ def test_stop_signal_stops_cleanly(
     leaf.private_key_pem.write_to_path(str(config / "certs" / "host.key"))
     smtp, web = free_port(), free_port()
     toml = POSTEL_TOML.format(dns_port=free_port(), smtp=smtp, web=web)
-    if storage_backend.is_pg:
-        toml = "\n".join(line for line in toml.splitlines() if not line.startswith("web ="))
     (config / "postel.toml").write_text(toml)
     (config / "domains.toml").write_text(DOMAINS_TOML)
     storage_backend.configure(config)
@@ -132,12 +130,7 @@ def test_stop_signal_stops_cleanly(
     try:
         with connect(smtp) as s:
             assert s.recv(512).startswith(b"220")
-        if storage_backend.is_pg:
-            workers = children(proc.pid)
-            assert len(workers) == 2
-            signal_stop(proc, workers, to, sig)
-        else:
-            workers = _stop_during_a_web_request(proc, web, to, sig)
+        workers = _stop_during_a_web_request(proc, web, to, sig)
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:

@@ -172,7 +172,7 @@ def _set_password(root: CLIRoot, name: str, password: str) -> None:
 
 @click.group(name="account")
 def command() -> None:
-    """Manage accounts (domains.toml and their passwords in auth.db)."""
+    """Manage accounts (domains.toml, and their passwords in auth.db or the PostgreSQL store)."""
 
 
 @command.command()
@@ -295,7 +295,7 @@ def passwd(config_dir: Path, name: str, password_file: Path | None, generate: bo
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove(config_dir: Path, name: str, yes: bool) -> None:
-    """Remove account NAME from domains.toml and its password from auth.db.
+    """Remove account NAME from domains.toml and its password (auth.db or PostgreSQL).
 
     Its stored messages are kept in the data directory."""
     from postel.store.accountsfile import (

@@ -646,8 +646,8 @@ class StorageConfig(Strict):
     backend: Literal["sqlite", "postgresql"] = Field(
         "sqlite",
         description='"sqlite": SQLite and files in the data directory (the default). '
-        '"postgresql": a PostgreSQL database shared by several postel nodes (being built: '
-        "docs/postgresql.md says what works yet); needs the postgresql extra "
+        '"postgresql": a PostgreSQL database shared by several postel nodes '
+        "(docs/postgresql.md); needs the postgresql extra "
         "(pip install 'postel[postgresql]').",
     )
     dsn: str = Field(

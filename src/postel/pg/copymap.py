@@ -19,9 +19,10 @@ from postel.store.names import DEFAULT_SPECIAL_USE, parse_flags, split_flags
 # names); every other one found is listed as not copied.
 COPIED_DATABASES = frozenset({"auth", "account", "queue"})
 
-# Why each database the PostgreSQL store does not keep yet stays behind.
+# Why each database `migrate-store` does not copy stays behind (the PostgreSQL
+# store keeps these too, in its own tables; they are not copied across yet).
 NOT_KEPT: Mapping[str, str] = {
-    "junk": "the junk filter's counts (the PostgreSQL store does not keep them yet)",
+    "junk": "the junk filter's counts (each account starts neutral and learns again)",
     "mtasts": "the MTA-STS policy cache (refetched as needed)",
     "tlsrpt": "received TLS reports",
     "dmarcrpt": "received DMARC reports",
@@ -222,9 +223,10 @@ def uid_fixups(delivered: Iterable[tuple[int, int, int]]) -> list[tuple[int, int
 def special_uses(kept: Mapping[str, str]) -> dict[str, str]:
     """The special use of each mailbox (by name) for the SQLite store, from
     those kept on PostgreSQL: kept ones as they are; a default mailbox without
-    one (made on PostgreSQL, which does not give them yet) gets its default
-    use, as the SQLite store would have given it, unless another mailbox has it
-    (the stores keep one mailbox per use, RFC 6154 §2)."""
+    one (its use moved away, or a store from before special uses were kept on
+    PostgreSQL) gets its default use, as the SQLite store would have given it,
+    unless another mailbox has it (the stores keep one mailbox per use, RFC 6154
+    §2)."""
     out = dict(kept)
     taken = {use for use in kept.values() if use}
     for name, use in sorted(kept.items()):

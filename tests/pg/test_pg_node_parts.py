@@ -185,3 +185,36 @@ def test_delivery_outcomes_are_remembered_by_the_sender_account(
         assert (plain.starttls, plain.requiretls) == (False, None)
     finally:
         loop_thread.run(pool.close())
+
+
+def test_imap_reads_a_body_from_the_nodes_copy_once_it_has_one(
+    tmp_path: Path, loop_thread: LoopThread, pg_settings: PgSettings
+) -> None:
+    """Only the body's hash is read from the database when the node has its
+    copy; a copy cut short (not fsynced, a crash) is written again."""
+    pool = loop_thread.run(open_migrated(pg_settings))
+
+    async def sql(statement: str) -> None:
+        async with pool.connection() as conn:
+            await conn.execute(statement.encode())
+
+    try:
+        accounts = PgAccounts(PgStore(pool), loop_thread.loop, tmp_path / "bodies")
+        done, error = loop_thread.run(accounts.deliver_bytes([("alice", "Inbox")], MESSAGE))
+        assert error is None
+        store = accounts.mailstore("alice")
+        msgid = done[0][1].msgid
+        with store.open_message(msgid) as fp:
+            assert fp.read() == MESSAGE
+        # The database's content changed behind the node's back: the copy is read.
+        loop_thread.run(sql("UPDATE body SET data = 'changed'"))
+        with store.open_message(msgid) as fp:
+            assert fp.read() == MESSAGE
+        loop_thread.run(sql(f"UPDATE body SET data = '\\x{MESSAGE.hex()}'::bytea"))
+        (copy,) = [p for p in (tmp_path / "bodies").rglob("*") if p.is_file()]
+        copy.write_bytes(MESSAGE[:3])
+        with store.open_message(msgid) as fp:
+            assert fp.read() == MESSAGE
+        assert copy.read_bytes() == MESSAGE
+    finally:
+        loop_thread.run(pool.close())

@@ -165,6 +165,20 @@ class Reading:
             raise MessageNotFound(f"account {self.name!r}: no uid {uid} in {mailbox!r}")
         return to_message(row, mailbox)
 
+    async def body_digest(self, msgid: int) -> tuple[bytes, int]:
+        """The SHA-256 and size of a message's body (the key of a node's copy
+        of it, and a check of that copy), without reading the content."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT m.body, m.size FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
+                "WHERE m.id = %s AND b.account_id = %s",
+                (msgid, self.id),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise MessageNotFound(f"account {self.name!r}: no message with id {msgid}")
+        return col_bytes(row[0]), col_int(row[1])
+
     async def body(self, msgid: int) -> tuple[bytes, bytes]:
         """(SHA-256, content) of a message."""
         async with self.pool.connection() as conn:

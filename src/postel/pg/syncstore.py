@@ -10,6 +10,7 @@ into a local cache named by their SHA-256, which never changes for a name.
 from __future__ import annotations
 
 import asyncio
+import os
 from array import array
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -117,11 +118,22 @@ class PgMailStore:
 
     def open_message(self, msgid: int) -> BinaryIO:
         """The body, read from a file of the local cache (written on first use,
-        so that IMAP can map it as it maps the SQLite store's files)."""
+        so that IMAP can map it as it maps the SQLite store's files): only the
+        body's hash is asked for when the node has its copy already. A copy of
+        the wrong size (cut by a crash: copies are not fsynced) is written again."""
+        digest, size = self._run(self.account.body_digest(msgid))
+        path = self.body_cache / digest.hex()[:2] / digest.hex()
+        try:
+            fp = path.open("rb")
+        except FileNotFoundError:
+            pass
+        else:
+            if os.fstat(fp.fileno()).st_size == size:
+                return fp
+            fp.close()
         digest, data = self._run(self.account.body(msgid))
         path = self.body_cache / digest.hex()[:2] / digest.hex()
-        if not path.exists():
-            write_private_copy(path, data)
+        write_private_copy(path, data)
         return path.open("rb")
 
     def set_flags(self, msgid: int, add: Iterable[str], remove: Iterable[str]) -> Message:

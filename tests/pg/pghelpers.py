@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -49,3 +49,26 @@ async def open_migrated(settings: PgSettings) -> AsyncConnectionPool[Conn]:
     async with pool.connection() as conn:
         await migrate(conn, where=settings.where)
     return pool
+
+
+def run_at_once(runs: list[Callable[[], Any]]) -> list[Any]:
+    """Each run in a thread (and event loop) of its own, released together."""
+    start = threading.Barrier(len(runs))
+    out: list[Any] = [None] * len(runs)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            start.wait(10)
+            out[i] = asyncio.run(runs[i]())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(runs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a run did not end within 60 s"
+    assert not errors, errors
+    return out

@@ -9,12 +9,12 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pghelpers import run_at_once
 
 from pgcluster import Cluster
 from postel.pg.receivedparts import PgReceived, open_received
@@ -120,28 +120,6 @@ def failing_tls_report(node: Node, rid: str) -> None:
     }
     report = parse_tlsrpt(json.dumps(raw).encode()).report
     node.received.tls.add(report, kind="host", received=NOW - dt.timedelta(hours=12))
-
-
-def run_at_once(runs: list[Callable[[], Any]]) -> list[Any]:
-    """Each run in a thread (and event loop) of its own, released together."""
-    start = threading.Barrier(len(runs))
-    out: list[Any] = [None] * len(runs)
-    errors: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            start.wait(10)
-            out[i] = asyncio.run(runs[i]())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(runs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return out
 
 
 def test_nodes_due_at_once_send_one_digest_of_the_shared_reports(

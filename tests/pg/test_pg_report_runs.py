@@ -9,11 +9,12 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pghelpers import run_at_once
 
 from pgcluster import Cluster
 from postel.dmarcevaldb import DKIMEval, Evaluation, SPFEval
@@ -184,28 +185,6 @@ def add_data(kind: str, node: PgReports) -> None:
         )
     else:
         node.evaluations.add([evaluation(d) for d in DOMAINS])
-
-
-def run_at_once(runs: list[Callable[[], Any]]) -> list[Any]:
-    """Each run in a thread (and event loop) of its own, released together."""
-    start = threading.Barrier(len(runs))
-    out: list[Any] = [None] * len(runs)
-    errors: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            start.wait(10)
-            out[i] = asyncio.run(runs[i]())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(runs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return out
 
 
 EXPECTED = {

@@ -5,8 +5,10 @@ the mailbox and are logged as unparseable."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,10 @@ from postfixpeer.reportmail import dmarc_mail, tlsrpt_mail
 from storagebackend import Backend
 
 from postel import dmarcdb, tlsrptdb
+from postel.config import Config
+from postel.dmarcdb.api import ReceivedDMARCReports
+from postel.tlsrptdb.api import ReceivedTLSReports
+from postel.wiring import CLIRoot
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_log_level")]
 
@@ -67,6 +73,28 @@ def dmarc_count(path: Path) -> int:
         return db.count() + db.duplicate_count()
 
 
+@contextlib.contextmanager
+def received(
+    cfg: Config, backend: Backend
+) -> Iterator[tuple[ReceivedTLSReports, ReceivedDMARCReports]]:
+    """The stored reports: the data directory's files, or on PostgreSQL the
+    nodes' shared tables (as `postel tlsrpt` and `postel dmarc` open them)."""
+    if backend.is_pg:
+        with CLIRoot.for_config(cfg) as root:
+            yield root.tlsrptdb, root.dmarcdb
+        return
+    with tlsrptdb.open(cfg.datadir.tlsrpt_db) as tdb, dmarcdb.open(cfg.datadir.dmarcrpt_db) as ddb:
+        yield tdb, ddb
+
+
+def stored_counts(cfg: Config, backend: Backend) -> tuple[int, int]:
+    """(TLS, DMARC) reports and duplicates stored so far."""
+    if not backend.is_pg:
+        return tlsrpt_count(cfg.datadir.tlsrpt_db), dmarc_count(cfg.datadir.dmarcrpt_db)
+    with received(cfg, backend) as (tdb, ddb):
+        return tdb.count() + tdb.duplicate_count(), ddb.count() + ddb.duplicate_count()
+
+
 async def test_reports_through_postfix_are_stored(
     testnet: Any,
     postfix_peer: PostfixPeer,
@@ -98,18 +126,18 @@ async def test_reports_through_postfix_are_stored(
             for rcpt, data in mails:
                 await asyncio.to_thread(postfix_peer.send, SENDER, rcpt, data)
             await asyncio.to_thread(postfix_peer.wait_until_queue_empty, 60)
-            dd = env.cfg.datadir
+            cfg = env.cfg
             # Every message is in its mailbox, parseable or not.
             await wait_for(lambda: len(env.messages("TLSRPT")) == 4)
             await wait_for(lambda: len(env.messages("DMARC")) == 6)
             # Intake runs after delivery; wait until every parseable one is in.
-            await wait_for(lambda: tlsrpt_count(dd.tlsrpt_db) == 3)
-            await wait_for(lambda: dmarc_count(dd.dmarcrpt_db) == 5)
+            await wait_for(lambda: stored_counts(cfg, storage_backend)[0] == 3)
+            await wait_for(lambda: stored_counts(cfg, storage_backend)[1] == 5)
             await wait_for(
                 lambda: sum(r.message == "unparseable report" for r in caplog.records) == 2
             )
 
-    with tlsrptdb.open(dd.tlsrpt_db) as tdb:
+    with received(cfg, storage_backend) as (tdb, ddb):
         assert tdb.count() == 2 and tdb.duplicate_count() == 1
         for org, rid, domains, ok, fail in TLSRPT_FACTS.values():
             got = tdb.find(org, rid)
@@ -118,8 +146,6 @@ async def test_reports_through_postfix_are_stored(
             assert got.to_rcpt == tlsrpt_rcpt and got.from_addr == SENDER
             assert got.kind == "domain"
         assert tdb.find("Example Inc.", "2024-01-09T00:00:00Z_example.com").duplicates == 1  # type: ignore[union-attr]
-
-    with dmarcdb.open(dd.dmarcrpt_db) as ddb:
         assert ddb.count() == 5 and ddb.duplicate_count() == 0
         for org, rid, domain, records, messages in DMARC_FACTS.values():
             found = ddb.find(org, rid)

@@ -240,13 +240,21 @@ async def deliver(
         record_dnsbl(ctx.junk.settings.dnsbl_zones, listed)
         record_rspamd(ctx.junk.settings.rspamd is not None, checked)
         headers = rspamd_field(checked) + dnsbl_field(listed) + headers
-        filed = await file_message(
-            ctx.junk, targets, message, results, info.ip,
-            dmarc_quarantine=disposition == "junk", listed=listed, checked=checked, text=text,
-        )  # fmt: skip
-        if filed.refused is not None and not forward:
-            return Outcome(filed.refused)
-        targets, filings = filed.targets, filed.filings
+        try:
+            filed = await file_message(
+                ctx.junk, targets, message, results, info.ip,
+                dmarc_quarantine=disposition == "junk", listed=listed, checked=checked,
+                text=text,
+            )  # fmt: skip
+        except Exception as exc:
+            # The filter's data cannot be read (on PostgreSQL: the database
+            # gone): the message is not filed by it; storing it answers 4xx if
+            # the store is gone too, else it goes where it would without it.
+            log.warning("junk filing failed", extra={"err": repr(exc)})
+        else:
+            if filed.refused is not None and not forward:
+                return Outcome(filed.refused)
+            targets, filings = filed.targets, filed.filings
     elif disposition == "junk":
         targets = list(dict.fromkeys((a, JUNK_MAILBOX) for a, _m in targets))
     key = filing_key(headers, body if isinstance(body, bytes) else message) if filings else ""

@@ -131,8 +131,7 @@ class PgMailStore:
             if os.fstat(fp.fileno()).st_size == size:
                 return fp
             fp.close()
-        digest, data = self._run(self.account.body(msgid))
-        path = self.body_cache / digest.hex()[:2] / digest.hex()
+        _digest, data = self._run(self.account.body(msgid))
         write_private_copy(path, data)
         return path.open("rb")
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from postel.junk.store import JunkData
     from postel.loginlimit import LoginLimiter
     from postel.mtastsdb import MTASTSDB, PolicyCache
+    from postel.pg.housekeeping import Housekeeping
     from postel.pg.livefeed import PgLiveFeed
     from postel.pg.objectstore import ObjectStore
     from postel.pg.pool import Pool
@@ -172,6 +173,23 @@ def pg_body_cache(cfg: Config) -> Path:
     return cfg.datadir.root / "pg-bodies"
 
 
+def pg_housekeeping(cfg: Config, pg: PgParts) -> Housekeeping:
+    """The node's periodic storage jobs: its body copies' bound, the object
+    store's sweep (postel.pg.housekeeping)."""
+    from postel.pg.housekeeping import Housekeeping
+
+    storage = cfg.static.storage
+    return Housekeeping(
+        pg.pool,
+        pg_body_cache(cfg),
+        storage.body_cache_size * 1024 * 1024,
+        pg.objects,
+        sweep_every=storage.object_store.sweep_every,
+        sweep_pages=storage.object_store.sweep_pages,
+        grace=storage.object_store.sweep_grace,
+    )
+
+
 def open_queue_entries(cfg: Config) -> QueueEntries:
     """The outgoing queue's entries: the data directory's, or on the PostgreSQL
     store those of all nodes, claimed with leases under this node's id."""
@@ -215,6 +233,7 @@ class PgParts:
         return limiter
 
     junk: JunkData | None = None
+    objects: ObjectStore | None = None  # where bodies are kept outside the database
 
 
 async def open_pg(cfg: Config, stack: AsyncExitStack, *, migrate: bool = False) -> PgParts:
@@ -255,7 +274,7 @@ async def open_pg(cfg: Config, stack: AsyncExitStack, *, migrate: bool = False) 
         )
         stack.callback(junk_pool.close)
         junk = PgJunkData(junk_pool)
-    return PgParts(settings, accounts, accounts.mailstore, credentials, pool, junk)
+    return PgParts(settings, accounts, accounts.mailstore, credentials, pool, junk, objects)
 
 
 async def open_pg_reports(cfg: Config, stack: AsyncExitStack, *, pool_size: int) -> PgReports:
@@ -414,6 +433,9 @@ class ServeRoot:
         mtastsdb = open_pg_mtasts(cfg, pg_received)
         # Shared: TLS results, DMARC evaluations, suppression lists, daily runs.
         reports = await open_pg_reports(cfg, stack, pool_size=POOL_SIZE_REPORTS)
+        # The node's body copies bounded, the object store swept (postel.pg.housekeeping).
+        housekeeping = asyncio.create_task(pg_housekeeping(cfg, pg).run(), name="pg-housekeeping")
+        stack.push_async_callback(_cancel, housekeeping)
         return cls(
             cfg,
             make_resolver(cfg),

@@ -48,3 +48,16 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(f"http://{host}:{port}")
     finally:
         server.stop()
+
+
+def age_objects(bucket: str, seconds: float) -> None:
+    """Make every object of *bucket* on the test server look *seconds* older
+    (its last-modified time), as if put that long ago."""
+    import datetime as dt
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for key in backend.buckets[bucket].keys.values():
+        key.last_modified = key.last_modified - dt.timedelta(seconds=seconds)

@@ -624,6 +624,28 @@ class ObjectStoreConfig(Strict):
         description="Seconds to wait for the service to connect or answer one request; "
         "when it does not, SMTP answers 4xx and IMAP NO [UNAVAILABLE].",
     )
+    sweep_every: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds between two runs of the sweep that deletes objects no body row "
+        "names (left by removals); one node sweeps at a time. 0: never (postel "
+        "sweep-objects runs it by hand).",
+    )
+    sweep_grace: float = Field(
+        86400.0,
+        ge=600,
+        le=30 * 86400,
+        description="Seconds an object, and a delivery's record of its PUT, stay untouched by "
+        "the sweep: longer than any delivery takes between its PUT and its commit.",
+    )
+    sweep_pages: int = Field(
+        10,
+        ge=1,
+        le=10000,
+        description="Pages of the bucket's listing (1000 objects each) one periodic run "
+        "looks at; the next run goes on where it stopped.",
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -682,6 +704,15 @@ class StorageConfig(Strict):
         "delivery attempt (renewed as each attempt starts, and every third of it while "
         "attempts run). When a node stops or loses the database mid-delivery, its entries "
         "are due again for the other nodes once the lease ends.",
+    )
+    body_cache_size: int = Field(
+        1024,
+        ge=0,
+        le=10_000_000,
+        description="Megabytes of local copies of message bodies a node keeps in pg-bodies/ "
+        '(backend = "postgresql"; written when IMAP opens a body). Checked every ten '
+        "minutes: copies of removed bodies go, then the least recently used until the rest "
+        "fit. A body whose copy went is fetched again when read.",
     )
     object_store: ObjectStoreConfig = Field(
         default_factory=ObjectStoreConfig,

@@ -15,6 +15,7 @@ from postel.pg.bodies import drop_unused_bodies, left_in_object_store, store_bod
 from postel.pg.changetx import ChangeTx, change_tx
 from postel.pg.mailboxes import insert_mailbox
 from postel.pg.newmessage import insert_message, prepare
+from postel.pg.objectput import put_body
 from postel.pg.quota import check_room
 from postel.pg.reading import Reading
 from postel.pg.rows import MESSAGE_COLUMNS, col_bytes, col_int, col_names, to_message
@@ -62,7 +63,8 @@ class Messages(Reading):
         if self.objects is not None:
             # The object before the row that names it: never a row (nor an
             # SMTP 250) without its content; a row-less object is harmless.
-            await self.objects.aput(prepared.digest, data)
+            # Recorded first, so that the object sweep leaves it alone.
+            await put_body(self.pool, self.objects, prepared.digest, data)
         quota = self.quota()
         # With a quota, the path below: its room is checked under the account's lock.
         done = (

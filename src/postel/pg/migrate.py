@@ -35,6 +35,9 @@ LOGIN_LIMIT_LOCK = 0x706F7374656C05
 # pg_try_advisory_lock key held by the node sending the day's digest of
 # received reports' findings (postel.pg.dailyrun, kind "digest").
 DIGEST_LOCK = 0x706F7374656C06
+# pg_try_advisory_lock key held by the node sweeping the object store of
+# objects no body row names (postel.pg.objectsweep): one node at a time.
+OBJECT_SWEEP_LOCK = 0x706F7374656C07
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

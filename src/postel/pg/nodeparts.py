@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from postel.pg.accountstore import PgAccount, PgStore
 from postel.pg.credentials import PgCredentials
 from postel.pg.errors import PgError
 from postel.pg.newmessage import Prepared, insert_message, prepare
+from postel.pg.objectput import put_body
 from postel.pg.pool import reachable
 from postel.pg.syncstore import PgMailStore
 from postel.store.errors import OverQuota, UnknownAccount
@@ -142,8 +144,10 @@ class PgAccounts:
         done: list[tuple[str, Message]] = []
         prepared: dict[str, Prepared] = {}
         if self.store.objects is not None and targets:
-            try:  # once for all recipients, before any row names it
-                await self.store.objects.aput_content(data)
+            try:  # once for all recipients, before any row names it (recorded
+                # first, so that the object sweep leaves it alone)
+                digest = await asyncio.to_thread(lambda: hashlib.sha256(data).digest())
+                await put_body(self.store.pool, self.store.objects, digest, data)
             except Exception as exc:
                 return done, exc
         for name, mailbox in targets:

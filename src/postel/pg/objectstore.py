@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,6 +143,52 @@ class ObjectStore:
         except Exception as exc:
             raise self._failed("DELETE", digest, exc) from None
 
+    def list_page(self, after: bytes | None, limit: int) -> ObjectPage:
+        """Up to *limit* objects named after *after* (None: from the first), in
+        name order, with their last-modified times. Names that are not a
+        SHA-256 in hex after the key prefix are not postel's and are left out."""
+        prefix = self.settings.key_prefix
+        start = self.key(after) if after is not None else ""
+        try:
+            answer = self._client.list_objects_v2(
+                Bucket=self.settings.bucket, Prefix=prefix, StartAfter=start, MaxKeys=limit
+            )
+        except Exception as exc:
+            raise self._failed("LIST", after or b"", exc) from None
+        found: list[tuple[bytes, datetime]] = []
+        last: bytes | None = None
+        for item in answer.get("Contents", []):
+            name = item["Key"][len(prefix) :]
+            digest = _digest_of(name)
+            if digest is not None:
+                found.append((digest, item["LastModified"]))
+                last = digest
+        more = bool(answer.get("IsTruncated"))
+        if more and last is None:  # a whole page of other names: go on after them
+            raise PgObjectStoreUnavailable(
+                f"{self.where}: a page of {limit} names under {prefix!r} that are not bodies"
+            )
+        return ObjectPage(found, last if more else None)
+
+    def delete_many(self, digests: list[bytes]) -> None:
+        """Delete the objects of *digests* (at most 1000: one request)."""
+        if not digests:
+            return
+        try:
+            answer = self._client.delete_objects(
+                Bucket=self.settings.bucket,
+                Delete={"Objects": [{"Key": self.key(d)} for d in digests], "Quiet": True},
+            )
+        except Exception as exc:
+            raise self._failed("DELETE", digests[0], exc) from None
+        errors = answer.get("Errors", [])
+        if errors:
+            first = errors[0]
+            raise PgObjectStoreUnavailable(
+                f"{self.where}: DELETE of {first.get('Key', '?')}: {first.get('Code', 'error')} "
+                f"({len(errors)} of {len(digests)} objects not deleted)"
+            )
+
     async def aput(self, digest: bytes, data: bytes) -> None:
         await asyncio.to_thread(self.put, digest, data)
 
@@ -156,6 +203,24 @@ class ObjectStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    """One page of a bucket's listing: (SHA-256, last modified) of each object,
+    and the name to list after for the next page (None: the last page)."""
+
+    objects: list[tuple[bytes, datetime]]
+    next_after: bytes | None
+
+
+def _digest_of(name: str) -> bytes | None:
+    if len(name) != 64 or name != name.lower():
+        return None
+    try:
+        return bytes.fromhex(name)
+    except ValueError:
+        return None
 
 
 def _not_found(exc: Exception) -> bool:

@@ -561,6 +561,17 @@ ALTER TABLE mailbox ADD COLUMN IF NOT EXISTS vanished_rows bigint NOT NULL DEFAU
 UPDATE mailbox b SET vanished_rows = (SELECT count(*) FROM vanished v WHERE v.mailbox_id = b.id);
 """
 
+# A delivery records the body it is about to PUT into the object store, and
+# when, before the PUT; the sweep of objects no body row names skips those
+# recorded recently and locks the record while it deletes (postel.pg.objectsweep).
+BODY_PUTS = """
+CREATE TABLE IF NOT EXISTS body_put (
+    sha256 bytea PRIMARY KEY,
+    since timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS body_put_since ON body_put (since);
+"""
+
 
 MIGRATIONS: list[str] = [
     INITIAL,
@@ -577,4 +588,5 @@ MIGRATIONS: list[str] = [
     SPECIAL_USE,
     DIGEST_RUNS,
     VANISHED_ROWS,
+    BODY_PUTS,
 ]

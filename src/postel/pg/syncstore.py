@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from postel.fsutil import write_private_copy
 from postel.pg.accountstore import PgAccount
+from postel.pg.bodycache import copy_path, mark_used
 from postel.pg.errors import PgError
 from postel.pg.pool import reachable
 from postel.store.changes import MailboxChanges
@@ -122,13 +123,15 @@ class PgMailStore:
         body's hash is asked for when the node has its copy already. A copy of
         the wrong size (cut by a crash: copies are not fsynced) is written again."""
         digest, size = self._run(self.account.body_digest(msgid))
-        path = self.body_cache / digest.hex()[:2] / digest.hex()
+        path = copy_path(self.body_cache, digest)
         try:
             fp = path.open("rb")
         except FileNotFoundError:
             pass
         else:
-            if os.fstat(fp.fileno()).st_size == size:
+            st = os.fstat(fp.fileno())
+            if st.st_size == size:
+                mark_used(path, st.st_mtime)  # kept by the cache's bound (postel.pg.bodycache)
                 return fp
             fp.close()
         _digest, data = self._run(self.account.body(msgid))

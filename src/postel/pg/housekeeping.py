@@ -1,0 +1,74 @@
+"""The periodic storage jobs of a PostgreSQL node (started by `postel serve`):
+the bound of its body copies (postel.pg.bodycache), every node on its own,
+and the object store's sweep (postel.pg.objectsweep), one node at a time, a
+few pages per run, going on where the last run of this node stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg_pool import AsyncConnectionPool
+
+from postel.pg.bodycache import trim_body_cache
+from postel.pg.objectstore import ObjectStore
+from postel.pg.objectsweep import run_sweep
+from postel.pg.pool import Conn
+
+log = logging.getLogger("postel.pg")
+
+CACHE_CHECK_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """What the jobs work on and how often: the node's copies under
+    *body_cache* bounded to *cache_bytes*, checked every *cache_every*
+    seconds; with *objects*, a sweep of *sweep_pages* pages every
+    *sweep_every* seconds (0: none), keeping what is younger than *grace*."""
+
+    pool: AsyncConnectionPool[Conn]
+    body_cache: Path
+    cache_bytes: int
+    objects: ObjectStore | None = None
+    sweep_every: float = 3600.0
+    sweep_pages: int = 10
+    grace: float = 86400.0
+    cache_every: float = CACHE_CHECK_SECONDS
+
+    async def run(self) -> None:
+        """Both jobs until cancelled; a failed round is logged and retried at the next."""
+        jobs = [self._cache_loop()]
+        if self.objects is not None and self.sweep_every > 0:
+            jobs.append(self._sweep_loop(self.objects))
+        await asyncio.gather(*jobs)
+
+    async def _cache_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cache_every)
+            try:
+                await trim_body_cache(self.pool, self.body_cache, self.cache_bytes)
+            except Exception as exc:  # the database down: the next round
+                log.warning(
+                    "body copies not trimmed",
+                    extra={"cache": str(self.body_cache), "err": f"{type(exc).__name__}: {exc}"},
+                )
+
+    async def _sweep_loop(self, objects: ObjectStore) -> None:
+        after: bytes | None = None
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                report = await run_sweep(
+                    self.pool, objects, grace=self.grace, pages=self.sweep_pages, after=after
+                )
+            except Exception as exc:  # the database or the object store down
+                log.warning(
+                    "object store sweep failed",
+                    extra={"store": objects.where, "err": f"{type(exc).__name__}: {exc}"},
+                )
+                continue
+            if report is not None:
+                after = report.next_after

@@ -30,8 +30,8 @@ def left_in_object_store(digests: list[bytes]) -> None:
     """The objects of bodies whose rows a removal deleted stay in the object
     store: deleting one could race a delivery of the same content that PUT it
     again just before (its row committed after our check, its object then
-    gone). An object no row names costs space and is never read; a sweep that
-    can tell a fresh PUT from a leftover is still to come."""
+    gone). The sweep deletes it later, telling a fresh PUT from a leftover
+    by the delivery's record (postel.pg.objectsweep)."""
     if digests:
         log.debug("body objects left in the object store", extra={"bodies": len(digests)})
 

@@ -247,3 +247,9 @@ def test_run_all_header_names_commit_and_load(written: str) -> None:
     head = written.split("## (a)")[0]
     assert "at commit abc1234" in head
     assert "1.00 at the start and 2.00 at the end" in head
+
+
+def test_every_file_in_bench_sections_is_kept_by_run_all() -> None:
+    run_all = load_run_all()
+    listed = {p.name for p in (*run_all.KEPT_AFTER_B, *run_all.KEPT_AFTER_E)}
+    assert listed == {p.name for p in (BENCH / "sections").glob("*.md")}

@@ -53,11 +53,12 @@ def median_rate(runs: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def run_list(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Every run's rate in the order run, with the load average at its start:
-    `512.3 (load 2.10), no rate (load 3.00)`."""
+    """Every run's rate in the order run, with the load average at its start;
+    a run that did not finish shows why: `512.3 (load 2.10), no rate: queue
+    not empty after 120s (3 left) (load 3.00)`."""
     shown = []
     for r in runs:
-        rate = f"{r['rate']}" if "rate" in r else "no rate"
+        rate = f"{r['rate']}" if "rate" in r else f"no rate: {r.get('error', 'unknown')}"
         load = r.get("load")
         shown.append(f"{rate} (load {load:.2f})" if load is not None else rate)
     return ", ".join(shown)
@@ -68,6 +69,11 @@ def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or not b or a != a or b != b:  # NaN != NaN
         return "-"
     return f"{a / b:.2f}"
+
+
+def fraction(value: float | None) -> str:
+    """A ratio already computed, to two places; "-" when missing."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def load_average() -> float:

@@ -62,7 +62,12 @@ def test_median_rate_leaves_out_runs_that_did_not_finish() -> None:
 
 def test_run_list_shows_every_run_in_order_with_its_load() -> None:
     runs = [{"rate": 512.3, "load": 2.1}, {"error": "stuck", "load": 3.0}, {"rate": 9.0}]
-    assert runall_doc.run_list(runs) == "512.3 (load 2.10), no rate (load 3.00), 9.0"
+    assert runall_doc.run_list(runs) == "512.3 (load 2.10), no rate: stuck (load 3.00), 9.0"
+
+
+def test_fraction() -> None:
+    assert runall_doc.fraction(0.8) == "0.80"
+    assert runall_doc.fraction(None) == "-"
 
 
 def test_ratio() -> None:

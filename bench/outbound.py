@@ -114,6 +114,9 @@ def measure(remaining: Callable[[], int], total: int, timeout: float = 300) -> d
             t0, start_left = now, left
         if left == 0:
             assert t0 is not None
+            if start_left == 0:  # emptied between two polls: nothing timed
+                return {"messages": total,
+                        "error": "queue emptied between two polls (too few messages)"}  # fmt: skip
             elapsed = max(now - t0, 1e-3)
             done = total if start_left == total else start_left
             return {"messages": total, "seconds": round(elapsed, 3),

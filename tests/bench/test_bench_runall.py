@@ -258,3 +258,21 @@ def test_every_file_in_bench_sections_is_kept_by_run_all() -> None:
     run_all = load_run_all()
     listed = {p.name for p in (*run_all.KEPT_AFTER_B, *run_all.KEPT_AFTER_E)}
     assert listed == {p.name for p in (BENCH / "sections").glob("*.md")}
+
+
+def test_outbound_measure_times_what_it_saw_leave() -> None:
+    import outbound
+
+    left = iter([10, 10, 6, 3, 0])
+    res = outbound.measure(lambda: next(left), 10, timeout=5)
+    assert res["messages"] == 10
+    assert res["rate"] > 0
+
+
+def test_outbound_measure_of_a_queue_gone_at_once_is_no_rate() -> None:
+    import outbound
+
+    left = iter([10, 0])
+    res = outbound.measure(lambda: next(left), 10, timeout=5)
+    assert "rate" not in res
+    assert "between two polls" in res["error"]

@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +100,19 @@ def instance(
     return p
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--synthetic", action="store_true", help="loadclient's 5 KB messages")
-    ap.add_argument("--json", type=Path)
-    a = ap.parse_args()
+def run(
+    seconds: float = 3.0,
+    repeat: int = 3,
+    synthetic: bool = False,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The three configurations side by side, *repeat* rounds of *seconds*
+    each after a warm-up round; per configuration the median rate and CPU
+    per message with every run (and the load average at each run's start),
+    and both as a ratio to "off"."""
     messages = corpus(fetch())
     first = int(len(messages) * TRAIN_FRACTION)
-    payloads = None if a.synthetic else [_stuffed(m.data) for m in messages[first:]]
+    payloads = None if synthetic else [_stuffed(m.data) for m in messages[first:]]
     root = tmpdir("postel-bench-junk-")
     certs = make_certs(root / "certs")
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONFIGS}
@@ -117,17 +121,20 @@ def main() -> None:
         try:
             for p in systems.values():
                 p.start()
-            for rnd in range(a.repeat + 1):
+            for rnd in range(repeat + 1):
                 for name, p in systems.items():
-                    r = load(p, 1.0 if rnd == 0 else a.seconds, payloads)
+                    start_load = round(os.getloadavg()[0], 2)
+                    r = load(p, 1.0 if rnd == 0 else seconds, payloads)
+                    r["load"] = start_load
                     if rnd:  # round 0: warm-up, not counted
                         runs[name].append(r)
-                        shown = ("rate", "cpu_ms", "p99_ms", "rejected", "errors")
-                        print(name, json.dumps({k: r[k] for k in shown}), flush=True)
+                        shown = ("rate", "cpu_ms", "p99_ms", "rejected", "errors", "load")
+                        progress(f"  junk {name} {json.dumps({k: r[k] for k in shown})}")
         finally:
             for p in systems.values():
                 p.stop()
-    out: dict[str, Any] = {"clients": CLIENTS, "seconds": a.seconds, "synthetic": a.synthetic}
+    out: dict[str, Any] = {"clients": CLIENTS, "seconds": seconds, "repeat": repeat,
+                           "synthetic": synthetic, "trained_on": first}  # fmt: skip
     for name, rs in runs.items():
         rates = sorted(float(r["rate"]) for r in rs)
         cpus = sorted(float(r["cpu_ms"]) for r in rs)
@@ -136,10 +143,25 @@ def main() -> None:
     base = out["off"]["median_rate"]
     base_cpu = out["off"]["median_cpu_ms"]
     for name in CONFIGS:
-        rate = out[name]["median_rate"]
+        out[name]["rate_ratio"] = round(out[name]["median_rate"] / base, 2) if base else None
         cpu = out[name]["median_cpu_ms"]
-        print(f"{name}: {rate:.1f} msg/s ({rate / base:.2f} of off), runs {out[name]['rates']}; "
-              f"server CPU {cpu:.2f} ms/msg ({cpu / base_cpu:.2f} of off)")  # fmt: skip
+        out[name]["cpu_ratio"] = round(cpu / base_cpu, 2) if base_cpu else None
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--synthetic", action="store_true", help="loadclient's 5 KB messages")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    out = run(a.seconds, a.repeat, a.synthetic)
+    for name in CONFIGS:
+        c = out[name]
+        print(f"{name}: {c['median_rate']:.1f} msg/s ({c['rate_ratio']} of off), runs "
+              f"{c['rates']}; server CPU {c['median_cpu_ms']:.2f} ms/msg "
+              f"({c['cpu_ratio']} of off)")  # fmt: skip
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
 

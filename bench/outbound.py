@@ -28,8 +28,13 @@ With --baseline SRC, postel is also run from another source tree (e.g. a
 alternating order (baseline first, then current first), Postfix after them:
 before/after measured side by side in one run.
 
+With --alternate N (what bench/run-all does), each cell runs postel and
+Postfix N times each in alternating order (P F F P P F for 3) on fresh
+instances, with the load average at each run's start, and reports each
+system's median rate with every run's rate.
+
     python bench/outbound.py [--messages 600] [--domains 10] [--tls both|off|on]
-                             [--baseline DIR/src]
+                             [--baseline DIR/src] [--alternate N]
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from benchlib import (
 )
 from dnsstub import dest_ip
 from loadclient import make_message
+from runall_doc import alternating_order, median_rate
 
 DOMAINS = 10
 FILL_PARALLEL = 8  # smtp-source processes at once while filling Postfix's queue
@@ -108,6 +114,9 @@ def measure(remaining: Callable[[], int], total: int, timeout: float = 300) -> d
             t0, start_left = now, left
         if left == 0:
             assert t0 is not None
+            if start_left == 0:  # emptied between two polls: nothing timed
+                return {"messages": total,
+                        "error": "queue emptied between two polls (too few messages)"}  # fmt: skip
             elapsed = max(now - t0, 1e-3)
             done = total if start_left == total else start_left
             return {"messages": total, "seconds": round(elapsed, 3),
@@ -204,6 +213,73 @@ def run_postel(
     return {**result, "load": load}
 
 
+def run_postfix(
+    root: Path,
+    certs: Any,
+    sink_port: int,
+    tls: bool,
+    messages: int,
+    domains: int,
+    timeout: float,
+) -> dict[str, Any]:
+    """Fill a fresh Postfix's queue while delivery is deferred, release it
+    and measure until the queue is empty."""
+    pf = PostfixInstance(free_port(), certs, root=root)
+    try:
+        pf.outbound(sink_port, tls, defer=True, nexthops=nexthops(domains))
+        fill_postfix(pf, messages, domains)
+        load = round(os.getloadavg()[0], 2)
+        pf.outbound_release(sink_port, tls)
+        result = measure(lambda pf=pf: len(pf.queue_ids()), messages, timeout)
+    finally:
+        pf.cleanup()
+    return {**result, "load": load}
+
+
+def run_alternating(
+    messages: int,
+    domains: int = DOMAINS,
+    tls_cells: tuple[bool, ...] = (False, True),
+    rounds: int = 3,
+    timeout: float | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Each cell: *rounds* runs of postel and of Postfix in the order of
+    runall_doc.alternating_order (P F, F P, P F, ...), each run on a fresh
+    instance against the cell's receivers, the load average recorded at each
+    run's start; the median rate of each system with every run's rate."""
+    root = tmpdir("postel-bench-out-")
+    certs = make_certs(root / "certs")
+    messages -= messages % domains
+    if timeout is None:
+        timeout = max(120.0, messages / 10)
+    out: dict[str, Any] = {"messages": messages, "destinations": domains, "rounds": rounds,
+                           "certificate": key_type(certs.cert), "cells": []}  # fmt: skip
+    with dns_stub() as dns_port:
+        for tls in tls_cells:
+            order = alternating_order(rounds)
+            cell: dict[str, Any] = {"tls": tls, "order": order, "postel_runs": [],
+                                    "postfix_runs": []}  # fmt: skip
+            with receiver(tls, certs, domains) as (sink_port, sink_name):
+                cell["receiver"] = sink_name
+                for i, system in enumerate(order):
+                    where = root / f"{system}-{int(tls)}-{i}"
+                    if system == "postel":
+                        r = run_postel(where, certs, dns_port, sink_port, messages, domains,
+                                       timeout)  # fmt: skip
+                    else:
+                        r = run_postfix(where, certs, sink_port, tls, messages, domains, timeout)
+                    cell[f"{system}_runs"].append(r)
+                    shown = r.get("rate", r.get("error"))
+                    progress(f"  outbound {messages} msgs, {domains} domains, TLS "
+                             f"{'on' if tls else 'off'}: {system} {shown} "
+                             f"(load {r['load']})")  # fmt: skip
+            cell["postel_median"] = median_rate(cell["postel_runs"])
+            cell["postfix_median"] = median_rate(cell["postfix_runs"])
+            out["cells"].append(cell)
+    return out
+
+
 def run(
     messages: int = 600,
     domains: int = DOMAINS,
@@ -239,17 +315,9 @@ def run(
                     cell["postel"] = run_postel(root / f"postel-{int(tls)}", certs, dns_port,
                                                 sink_port, messages, domains, timeout)  # fmt: skip
                 cell["load_postel"] = cell["postel"]["load"]
-                # Postfix
-                pf = PostfixInstance(free_port(), certs, root=root / f"postfix-{int(tls)}")
-                try:
-                    pf.outbound(sink_port, tls, defer=True, nexthops=nexthops(domains))
-                    fill_postfix(pf, messages, domains)
-                    cell["load_postfix"] = round(os.getloadavg()[0], 2)
-                    pf.outbound_release(sink_port, tls)
-                    cell["postfix"] = measure(lambda pf=pf: len(pf.queue_ids()), messages,
-                                              timeout)  # fmt: skip
-                finally:
-                    pf.cleanup()
+                cell["postfix"] = run_postfix(root / f"postfix-{int(tls)}", certs, sink_port,
+                                              tls, messages, domains, timeout)  # fmt: skip
+                cell["load_postfix"] = cell["postfix"]["load"]
             out["cells"].append(cell)
             print(json.dumps(cell), flush=True)
     return out
@@ -263,9 +331,17 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--baseline", type=Path, help="src/ of another postel, measured beside")
     ap.add_argument("--rounds", type=int, default=2, help="baseline/current pairs per cell")
+    ap.add_argument("--alternate", type=int, default=0, metavar="ROUNDS",
+                    help="ROUNDS runs of each system per cell, alternating "
+                    "(P F F P ...), medians reported (as bench/run-all)")  # fmt: skip
     a = ap.parse_args()
     cells = {"both": (False, True), "off": (False,), "on": (True,)}[a.tls]
-    out = run(a.messages, a.domains, cells, a.baseline, a.rounds)
+    if a.alternate:
+        out = run_alternating(a.messages, a.domains, cells, a.alternate)
+        for c in out["cells"]:
+            print(json.dumps({k: v for k, v in c.items() if not k.endswith("_runs")}))
+    else:
+        out = run(a.messages, a.domains, cells, a.baseline, a.rounds)
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
 

@@ -245,7 +245,9 @@ def test_run_all_reproduces_the_kept_sections_of_benchmarks_md(
 def test_run_all_ends_with_the_notes(written: str) -> None:
     notes = (BENCH / "NOTES.md").read_text().rstrip("\n")
     assert written.endswith("\n\n" + notes + "\n")
-    assert (REPO / "BENCHMARKS.md").read_text().endswith("\n\n" + notes + "\n")
+    assert (REPO / "BENCHMARKS.md").read_text().endswith("\n\n" + notes + "\n"), (
+        "BENCHMARKS.md does not end with bench/NOTES.md: run `bench/run-all --assemble`"
+    )
 
 
 def test_run_all_header_names_commit_and_load(written: str) -> None:

@@ -14,6 +14,7 @@ from typing import cast
 
 import dns.message
 import dns.name
+import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
@@ -138,6 +139,25 @@ async def test_question_case_does_not_matter() -> None:
     server, port = await serve(script)
     answer = await DNSResolver(["127.0.0.1"], port=port).a("mixed.example.")
     assert answer.to_texts() == ["192.0.2.1"]
+    assert server.transport is not None
+    server.transport.close()
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.REFUSED, dns.rcode.SERVFAIL])
+async def test_error_answer_without_question_is_taken(rcode: dns.rcode.Rcode) -> None:
+    def script(q: dns.message.Message) -> list[bytes]:
+        r = dns.message.make_response(q)
+        r.set_rcode(rcode)
+        r.question = []
+        return [r.to_wire()]
+
+    server, port = await serve(script)
+    resolver = DNSResolver(["127.0.0.1"], port=port, timeout=3.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TemporaryError, match=dns.rcode.to_text(rcode)):
+        await resolver.a("err.example.")
+    assert loop.time() - started < 1.0  # the answer, not a timeout
     assert server.transport is not None
     server.transport.close()
 

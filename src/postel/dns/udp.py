@@ -60,9 +60,14 @@ def question_of(wire: bytes) -> tuple[bytes, bytes]:
 
 
 def _matches(data: bytes, waiting: _Waiting) -> bool:
-    """QR set, opcode QUERY, one question equal to ours (RFC 5452 §4.2)."""
+    """QR set, opcode QUERY, one question equal to ours (RFC 5452 §4.2), or
+    none in an error answer."""
     if len(data) < 12 or not data[2] & 0x80 or data[2] & 0x78:
         return False
+    if data[4:6] == b"\0\0":
+        # Some servers leave the question out of an error answer; dnspython
+        # accepts that for these codes too (FORMERR, SERVFAIL, NOTIMP, REFUSED).
+        return data[3] & 0x0F in (1, 2, 4, 5)
     if data[4:6] != b"\0\1":
         return False
     n = len(waiting.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import dns.exception
 import dns.name
 import dns.rdatatype
@@ -15,13 +17,24 @@ def to_name(name: str | dns.name.Name) -> dns.name.Name:
     if isinstance(name, dns.name.Name):
         n = name
     else:
-        text = name.strip()
-        if not text:
-            raise ValueError("empty domain name")
-        try:
-            n = dns.name.from_unicode(text, idna_codec=dns.name.IDNA_2008_Practical)
-        except (dns.exception.DNSException, UnicodeError) as e:
-            raise ValueError(f"invalid domain name {name!r}: {e}") from e
+        return _from_text(name)
+    if not n.is_absolute():
+        n = n.concatenate(dns.name.root)
+    return n.canonicalize()
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_text(name: str) -> dns.name.Name:
+    """to_name of a string, remembered: the same few names are asked again and
+    again, and IDNA conversion costs more than the rest of a lookup's set-up
+    (dns.name.Name is immutable, so one object may be shared)."""
+    text = name.strip()
+    if not text:
+        raise ValueError("empty domain name")
+    try:
+        n = dns.name.from_unicode(text, idna_codec=dns.name.IDNA_2008_Practical)
+    except (dns.exception.DNSException, UnicodeError) as e:
+        raise ValueError(f"invalid domain name {name!r}: {e}") from e
     if not n.is_absolute():
         n = n.concatenate(dns.name.root)
     return n.canonicalize()

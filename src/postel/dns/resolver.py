@@ -19,6 +19,7 @@ from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryEr
 from postel.dns.names import to_name, to_rdtype
 from postel.dns.resolvconf import system_nameservers
 from postel.dns.response import Step, interpret
+from postel.dns.udp import UDPClient, UDPTimeout
 from postel.metrics import record as metrics
 
 log = logging.getLogger("postel.dns")
@@ -37,6 +38,20 @@ EDNS_PAYLOAD = 1232
 def make_query(name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.QueryMessage:
     """Query with RD, EDNS0 and the DO bit (RFC 4035 §3.2.1)."""
     return dns.message.make_query(name, rdtype, use_edns=0, want_dnssec=True, payload=EDNS_PAYLOAD)
+
+
+# The parts of make_query()'s wire form that do not depend on the question:
+# header (id 0, RD, one question, one additional record) and the OPT record
+# (RFC 6891 §6.1.2: root owner, type 41, class = payload size, DO bit in the
+# TTL field, RFC 3225 §3; no options).
+_HEADER = b"\0\0\x01\x00\0\x01\0\0\0\0\0\x01"
+_OPT = b"\0\0\x29" + EDNS_PAYLOAD.to_bytes(2, "big") + b"\0\0\x80\0\0\0"
+
+
+def query_wire(name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> bytes:
+    """make_query(name, rdtype).to_wire() with id 0, without building a message."""
+    labels = b"".join(len(label).to_bytes(1, "big") + label for label in name.labels)
+    return _HEADER + labels + int(rdtype).to_bytes(2, "big") + b"\0\x01" + _OPT
 
 
 class DNSResolver(Resolver):
@@ -62,6 +77,7 @@ class DNSResolver(Resolver):
         self.timeout = timeout
         self.attempt_timeout = attempt_timeout
         self.log = logger or log
+        self.udp = UDPClient()
 
     async def lookup(self, name: str, rdtype: str) -> Answer:
         started = time.monotonic()
@@ -107,9 +123,10 @@ class DNSResolver(Resolver):
             chain = step.chain
             current = step.name
             if step.records is not None:
+                q_text = qname.to_text()
                 answer = Answer(
-                    qname=qname.to_text(),
-                    name=current.to_text(),
+                    qname=q_text,
+                    name=q_text if current is qname else current.to_text(),
                     rdtype=dns.rdatatype.to_text(qtype),
                     records=step.records,
                     authentic=authentic,
@@ -128,6 +145,24 @@ class DNSResolver(Resolver):
                 )
                 return answer
 
+    async def _exchange(
+        self, name: dns.name.Name, qtype: dns.rdatatype.RdataType, server: str, timeout: float
+    ) -> dns.message.Message:
+        """One query to one server over UDP, again over TCP if the answer was
+        truncated (RFC 7766 §5); the answer parsed by dnspython."""
+        started = time.monotonic()
+        wire = query_wire(name, qtype)
+        data = await self.udp.query(wire, server, self.port, timeout)
+        if not data[2] & 0x02:  # TC
+            return dns.message.from_wire(data)
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise UDPTimeout()
+        response = await dns.asyncquery.tcp(
+            make_query(name, qtype), server, timeout=left, port=self.port
+        )
+        return response
+
     async def _ask(
         self,
         qname: dns.name.Name,
@@ -136,8 +171,6 @@ class DNSResolver(Resolver):
         chain: list[dns.name.Name],
         deadline: float,
     ) -> Step:
-        q_text = qname.to_text()
-        t_text = dns.rdatatype.to_text(qtype)
         errors: list[str] = []
         last: TemporaryError | None = None
         # Servers that timed out or could not be reached are asked again while
@@ -149,12 +182,11 @@ class DNSResolver(Resolver):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                query = make_query(current, qtype)
                 try:
-                    response, _tcp = await dns.asyncquery.udp_with_fallback(
-                        query, server, timeout=min(self.attempt_timeout, remaining), port=self.port
+                    response = await self._exchange(
+                        current, qtype, server, min(self.attempt_timeout, remaining)
                     )
-                except dns.exception.Timeout:
+                except (dns.exception.Timeout, UDPTimeout):
                     errors.append(f"{server}: timeout")
                     retry.append(server)
                     continue
@@ -177,6 +209,7 @@ class DNSResolver(Resolver):
                 # Do not spin on an immediately failing server (e.g. ICMP unreachable).
                 await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         detail = "; ".join(errors) or "no time left"
+        q_text, t_text = qname.to_text(), dns.rdatatype.to_text(qtype)
         self.log.info(
             "dns lookup failed", extra={"qname": q_text, "rdtype": t_text, "error": detail}
         )

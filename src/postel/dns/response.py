@@ -90,6 +90,11 @@ def _negative_ttl(response: dns.message.Message) -> int | None:
     return None
 
 
+def _texts(qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> tuple[str, str]:
+    """The question as the errors name it (computed only when one is raised)."""
+    return qname.to_text(), dns.rdatatype.to_text(rdtype)
+
+
 def interpret(
     response: dns.message.Message,
     qname: dns.name.Name,
@@ -105,8 +110,6 @@ def interpret(
     original question and the CNAME limit counts across re-queries.
     Raises NotFound, BogusError, TemporaryError (CnameChainError).
     """
-    q_text = qname.to_text()
-    t_text = dns.rdatatype.to_text(rdtype)
     where = f" from {server}" if server else ""
     chain = list(chain or [])
     current = start if start is not None else qname
@@ -115,6 +118,7 @@ def interpret(
     rcode = response.rcode()
 
     if rcode == dns.rcode.SERVFAIL:
+        q_text, t_text = _texts(qname, rdtype)
         code, text = extended_error(response)
         if is_dnssec_failure(code):
             raise BogusError(q_text, t_text, ede_code=code, ede_text=text, server=server)
@@ -126,6 +130,7 @@ def interpret(
             ede_text=text,
         )
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        q_text, t_text = _texts(qname, rdtype)
         code, text = extended_error(response)
         extra = f", {describe(code, text)}" if code is not None else ""
         raise TemporaryError(
@@ -150,12 +155,14 @@ def interpret(
         assert isinstance(rd, dns.rdtypes.ANY.CNAME.CNAME)
         target = rd.target.canonicalize()
         if target in seen:
+            q_text, t_text = _texts(qname, rdtype)
             raise CnameChainError(
                 f"{q_text} {t_text}: CNAME loop at {current.to_text()} -> {target.to_text()}",
                 qname=q_text,
                 rdtype=t_text,
             )
         if len(chain) >= MAX_CNAMES:
+            q_text, t_text = _texts(qname, rdtype)
             raise CnameChainError(
                 f"{q_text} {t_text}: more than {MAX_CNAMES} CNAMEs (RFC 7672 §2.2)",
                 qname=q_text,
@@ -170,6 +177,7 @@ def interpret(
         # The chain stops at a CNAME whose target this response did not cover
         # (a full NODATA answer carries the target zone's SOA, RFC 2308 §2.2).
         return Step(current, chain, None, authentic, _answer_ttl(response))
+    q_text, t_text = _texts(qname, rdtype)
     raise NotFound(
         q_text,
         t_text,

@@ -22,12 +22,14 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 
+from postel.errors import PostelError
+
 DEFAULT_SOCKETS = 4
 DEFAULT_QUERIES_PER_SOCKET = 32
 MAX_DATAGRAM = 65535
 
 
-class UDPTimeout(TimeoutError):
+class UDPTimeout(PostelError):
     """No matching answer within the time allowed (never raised past the resolver)."""
 
 

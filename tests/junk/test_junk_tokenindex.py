@@ -1,0 +1,135 @@
+"""An account's token table read into a process's memory (postel.junk.tokenindex,
+postel.junk.cache): the features of the next messages are found there, not in
+junk.db, within a bounded memory; a training in another process is seen at
+the next filing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import postel
+from postel.junk import cache
+from postel.junk.filter import JunkFilter, Settings
+from postel.junk.reputation import Verified
+from postel.junk.tokenindex import TokenIndex
+
+SPAM = ["cheap", "pills", "casino", "winner", "bitcoin", "prize", "urgent", "loan", "offer"]
+HAM = ["meeting", "tomorrow", "project", "review", "lunch", "budget", "draft", "agenda"]
+
+
+def message(rng: random.Random, vocab: list[str], subject: str, extra: str = "") -> bytes:
+    body = " ".join(rng.choice(vocab) for _ in range(50)) + " " + extra
+    return f"From: x@sender.example\r\nSubject: {subject}\r\n\r\n{body}\r\n".encode()
+
+
+def trained(tmp_path: Path) -> JunkFilter:
+    jf = JunkFilter(tmp_path, Settings(), None)
+    rng = random.Random(9)
+    for _ in range(12):
+        jf.train("u", message(rng, HAM, "project"), Verified(), spam=False)
+        jf.train("u", message(rng, SPAM, "win"), Verified(), spam=True)
+    return jf
+
+
+def test_the_index_finds_the_keys_it_holds() -> None:
+    index = TokenIndex.build([(-5, 1, 0), (3, 0, 2), (2**62, 4, 4)], 10)
+    assert index is not None and len(index) == 3
+    wanted = {3: "a", 4: "b", -5: "c", 2**62: "d", -(2**63): "e"}
+    assert sorted(index.rows(wanted)) == [(-5, 1, 0), (3, 0, 2), (2**62, 4, 4)]
+    assert TokenIndex.build([(1, 0, 1), (2, 1, 0)], 1) is None  # more than the limit
+    assert TokenIndex.build([(2, 0, 1), (1, 1, 0)], 10) is None  # not in key order
+
+
+async def test_new_features_are_not_looked_up_in_junk_db(tmp_path: Path) -> None:
+    jf = trained(tmp_path)
+    first = await jf.file("u", message(random.Random(1), HAM, "agenda"), Verified())
+    assert first.score is not None
+    statements: list[str] = []
+    with jf._db("u") as db:
+        db.conn.set_trace_callback(statements.append)
+    # Words this process never looked up: found in memory, not in junk.db.
+    other = message(random.Random(2), SPAM, "prize", "unseen words here")
+    filed = await jf.file("u", other, Verified())
+    assert [s for s in statements if "FROM token" in s] == []
+    fresh = JunkFilter(tmp_path, Settings(), None)
+    monkey = cache.MAX_INDEXED
+    try:
+        cache.MAX_INDEXED = 0  # nothing fits: looked up in junk.db as before
+        assert await fresh.file("u", other, Verified()) == filed
+        with fresh._db("u") as db:
+            assert not db._cache.indexed
+    finally:
+        cache.MAX_INDEXED = monkey
+    fresh.close()
+    jf.close()
+
+
+def test_the_largest_index_makes_room_for_another_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jf = trained(tmp_path)
+    (tmp_path / "v").mkdir()
+    rng = random.Random(3)
+    for _ in range(12):
+        jf.train("v", message(rng, HAM, "lunch"), Verified(), spam=False)
+        jf.train("v", message(rng, SPAM, "loan"), Verified(), spam=True)
+    asyncio.run(jf.file("u", message(rng, HAM, "x"), Verified()))
+    with jf._db("u") as db:
+        assert db._cache.indexed
+        size = db._cache._index_size
+    monkeypatch.setattr(cache, "MAX_INDEXED", size + 1)  # room for one of the two
+    asyncio.run(jf.file("v", message(rng, HAM, "y"), Verified()))
+    with jf._db("v") as db:
+        assert db._cache.indexed
+    with jf._db("u") as db:
+        assert not db._cache.indexed
+    assert cache._indexed[0] <= size + 1
+    jf.close()
+
+
+TRAIN = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from postel.junk.filter import JunkFilter, Settings
+    from postel.junk.reputation import Verified
+    jf = JunkFilter(Path(sys.argv[1]), Settings(), None)
+    for path in sorted(Path(sys.argv[2]).iterdir()):
+        jf.train("u", path.read_bytes(), Verified(), spam=True)
+    jf.close()
+    """
+)
+
+
+async def test_training_in_another_process_is_seen_at_the_next_filing(tmp_path: Path) -> None:
+    worker = trained(tmp_path)  # an SMTP worker's filter, holding the table in memory
+    msg = message(random.Random(2), HAM, "agenda")
+    before = await worker.file("u", msg, Verified())
+    with worker._db("u") as db:
+        assert db._cache.indexed
+    # The user now calls such mail junk, through another process (IMAP).
+    moved = tmp_path.parent / (tmp_path.name + "-moved")
+    moved.mkdir()
+    rng = random.Random(4)
+    for i in range(40):
+        (moved / f"{i:02}").write_bytes(message(rng, HAM, "agenda"))
+    src = str(Path(postel.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src}
+    subprocess.run(
+        [sys.executable, "-c", TRAIN, str(tmp_path), str(moved)], env=env, check=True, timeout=60
+    )
+    after = await worker.file("u", msg, Verified())
+    fresh = JunkFilter(tmp_path, Settings(), None)
+    assert after == await fresh.file("u", msg, Verified())
+    assert after.score is not None and before.score is not None
+    assert after.score > before.score + 0.3, (before, after)
+    fresh.close()
+    worker.close()

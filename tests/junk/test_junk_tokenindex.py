@@ -40,12 +40,17 @@ def trained(tmp_path: Path) -> JunkFilter:
 
 
 def test_the_index_finds_the_keys_it_holds() -> None:
-    index = TokenIndex.build([(-5, 1, 0), (3, 0, 2), (2**62, 4, 4)], 10)
-    assert index is not None and len(index) == 3
-    wanted = {3: "a", 4: "b", -5: "c", 2**62: "d", -(2**63): "e"}
-    assert sorted(index.rows(wanted)) == [(-5, 1, 0), (3, 0, 2), (2**62, 4, 4)]
-    assert TokenIndex.build([(1, 0, 1), (2, 1, 0)], 1) is None  # more than the limit
-    assert TokenIndex.build([(2, 0, 1), (1, 1, 0)], 10) is None  # not in key order
+    # Keys sharing their low bits (the same first slot), negative ones, 0.
+    held = [(-5, 1, 0), (3, 0, 2), (2**62, 4, 4), (3 + 2**40, 7, 1), (0, 2, 2), (-(2**63), 1, 1)]
+    held += [(1000 + 2**20 * i, i, i + 1) for i in range(200)]  # grown several times
+    index = TokenIndex.build(iter(held), 2**12)
+    assert index is not None and len(index) == len(held)
+    assert index.slots == 512
+    wanted = dict.fromkeys([k for k, _h, _s in held] + [4, 3 + 2**41, 1000 + 2**20 * 200], "f")
+    assert sorted(index.rows(wanted)) == sorted(held)
+    assert index.rows({4: "a", 2**20: "b"}) == []
+    assert TokenIndex.build(iter(held), 256) is None  # more slots than allowed
+    assert TokenIndex.build([(1, 2**31, 0)], 256) is None  # a count that does not fit
 
 
 async def test_new_features_are_not_looked_up_in_junk_db(tmp_path: Path) -> None:
@@ -85,13 +90,13 @@ def test_the_largest_index_makes_room_for_another_account(
     with jf._db("u") as db:
         assert db._cache.indexed
         size = db._cache._index_size
-    monkeypatch.setattr(cache, "MAX_INDEXED", size + 1)  # room for one of the two
+    monkeypatch.setattr(cache, "MAX_INDEXED", 2 * size - 1)  # room for one of the two
     asyncio.run(jf.file("v", message(rng, HAM, "y"), Verified()))
     with jf._db("v") as db:
         assert db._cache.indexed
     with jf._db("u") as db:
         assert not db._cache.indexed
-    assert cache._indexed[0] <= size + 1
+    assert cache._indexed[0] <= 2 * size - 1
     jf.close()
 
 

@@ -211,9 +211,11 @@ def test_a_node_files_from_the_token_table_in_memory_and_sees_training_elsewhere
     nodes: Nodes, monkeypatch: pytest.MonkeyPatch, interval: float
 ) -> None:
     from postel.junk import cache
+    from postel.pg import junkstore
 
     # interval: how soon a node reads the table again after a training.
     monkeypatch.setattr(cache, "REINDEX_INTERVAL", interval)
+    monkeypatch.setattr(junkstore, "SCAN_PAGE", 7)  # PostgreSQL's table read in many pages
     one, other = JunkFilter(nodes(), Settings(), None), JunkFilter(nodes(), Settings(), None)
     rng = random.Random(9)
     for _ in range(12):

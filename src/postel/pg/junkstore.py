@@ -106,15 +106,18 @@ class PgJunkAccount:
         after: int | None = None
         left = limit + 1
         while left > 0:
+            page = min(left, SCAN_PAGE)
+            # A range of the primary key (account_id, key): an index scan.
+            bound = "key >= %s" if after is None else "key > %s"
             with self.pool.connection() as conn:
                 rows = conn.execute(
                     "SELECT key, ham, spam FROM junk_token WHERE account_id = %s "
-                    "AND (%s::bigint IS NULL OR key > %s::bigint) ORDER BY key LIMIT %s",
-                    (account_id, after, after, min(left, SCAN_PAGE)),
+                    f"AND {bound} ORDER BY key LIMIT %s",
+                    (account_id, -(2**63) if after is None else after, page),
                 ).fetchall()
             for k, h, s in rows:
                 yield col_int(k), col_int(h), col_int(s)
-            if len(rows) < min(left, SCAN_PAGE):
+            if len(rows) < page:
                 return
             left -= len(rows)
             after = col_int(rows[-1][0])

@@ -65,14 +65,30 @@ async def test_new_features_are_not_looked_up_in_junk_db(tmp_path: Path) -> None
     filed = await jf.file("u", other, Verified())
     assert [s for s in statements if "FROM token" in s] == []
     fresh = JunkFilter(tmp_path, Settings(), None)
-    monkey = cache.MAX_INDEXED
+    monkey, interval = cache.MAX_INDEXED, cache.REINDEX_INTERVAL
     try:
-        cache.MAX_INDEXED = 0  # nothing fits: looked up in junk.db as before
+        cache.MAX_INDEXED = 8  # too small: looked up in junk.db as before
+        cache.REINDEX_INTERVAL = 0.0
         assert await fresh.file("u", other, Verified()) == filed
         with fresh._db("u") as db:
             assert not db._cache.indexed
+            scans: list[str] = []
+            db.conn.set_trace_callback(scans.append)
+        # Not read again at the next filings: it would not fit either.
+        nearby = message(random.Random(5), HAM, "project", "other unseen words")
+        await fresh.file("u", nearby, Verified())
+        assert [s for s in scans if "ORDER BY key" in s] == []
+        assert [s for s in scans if "FROM token" in s] != []
+        # The table read that stopped early keeps no old snapshot open: a
+        # training through another connection is seen.
+        for i in range(30):
+            jf.train("u", message(random.Random(i), HAM, f"prize {i}"), Verified(), spam=False)
+        again = await fresh.file("u", other, Verified())
+        newest = JunkFilter(tmp_path, Settings(), None)
+        assert again == await newest.file("u", other, Verified()) != filed
+        newest.close()
     finally:
-        cache.MAX_INDEXED = monkey
+        cache.MAX_INDEXED, cache.REINDEX_INTERVAL = monkey, interval
     fresh.close()
     jf.close()
 

@@ -2,7 +2,9 @@
 a feature looked up once serves the next messages until the account is
 trained again, here or in another process or node (bench/NOTES.md, junk
 filter cost). Valid for one training generation and the totals read with it;
-the store reads those with every filing and hands them to :meth:`check`."""
+the store reads those with every filing and hands them to :meth:`check`.
+The features not cached are found in the account's whole token table read
+into memory (postel.junk.tokenindex) when it fits, else in the database."""
 
 from __future__ import annotations
 
@@ -153,8 +155,17 @@ class TellingCache:
         if now - self._scanned < REINDEX_INTERVAL:
             return None
         self._scanned = now
-        index = TokenIndex.build(scan(int(MAX_INDEXED * MAX_LOAD)), MAX_INDEXED)
+        rows = iter(scan(int(MAX_INDEXED * MAX_LOAD)))
+        try:
+            index = TokenIndex.build(rows, MAX_INDEXED)
+        finally:
+            close = getattr(rows, "close", None)  # a generator: its statement ends now
+            if close is not None:
+                close()
         if index is None or not _index_room(index.slots):
+            # Too large (tables do not shrink): looked up in the database
+            # from now on, not read again each REINDEX_INTERVAL.
+            self._scanned = math.inf
             return None
         with _lock:
             self._index = index

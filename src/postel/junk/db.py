@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
@@ -141,12 +141,18 @@ class JunkDB:
             (json.dumps(list(keys)),),
         )
 
-    def _all_token_rows(self, limit: int) -> sqlite3.Cursor:
+    def _all_token_rows(self, limit: int) -> Iterator[tuple[int, int, int]]:
         """(key, ham, spam) of the first *limit* + 1 feature keys in key order
-        (the rowid's: no sorting)."""
+        (the rowid's: no sorting). The statement ends when the iterator is
+        closed: a statement left open would keep its read snapshot."""
         cur = self.conn.cursor()
         cur.row_factory = None
-        return cur.execute("SELECT key, ham, spam FROM token ORDER BY key LIMIT ?", (limit + 1,))
+        try:
+            yield from cur.execute(
+                "SELECT key, ham, spam FROM token ORDER BY key LIMIT ?", (limit + 1,)
+            )
+        finally:
+            cur.close()
 
     def counts(self, features: Iterable[str]) -> dict[str, Counts]:
         """The counts of the *features* the account has seen."""

@@ -198,3 +198,42 @@ def test_postgresql_keeps_the_newest_filing_records_of_an_account(
     finally:
         pool.close()
     assert kept == [7, 8, 9, 10, 11]
+
+
+def in_memory(jf: JunkFilter, account: str) -> bool:
+    """Whether this node holds the account's token table in memory."""
+    with jf.data.account(account) as acc:
+        return bool(acc._cache.indexed)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("interval", [0.0, 3600.0])
+def test_a_node_files_from_the_token_table_in_memory_and_sees_training_elsewhere(
+    nodes: Nodes, monkeypatch: pytest.MonkeyPatch, interval: float
+) -> None:
+    from postel.junk import cache
+    from postel.pg import junkstore
+
+    # interval: how soon a node reads the table again after a training.
+    monkeypatch.setattr(cache, "REINDEX_INTERVAL", interval)
+    monkeypatch.setattr(junkstore, "SCAN_PAGE", 7)  # PostgreSQL's table read in many pages
+    one, other = JunkFilter(nodes(), Settings(), None), JunkFilter(nodes(), Settings(), None)
+    rng = random.Random(9)
+    for _ in range(12):
+        one.train("alice", message(rng, HAM, "project"), Verified(), spam=False)
+        one.train("alice", message(rng, SPAM, "win"), Verified(), spam=True)
+    msg = message(random.Random(2), HAM, "agenda")
+    before = asyncio.run(other.file("alice", msg, Verified()))
+    assert in_memory(other, "alice")
+    assert before == asyncio.run(
+        JunkFilter(nodes(), Settings(), None).file("alice", msg, Verified())
+    )
+    for _ in range(40):  # the user now calls such mail junk, through the first node
+        one.train("alice", message(rng, HAM, "agenda"), Verified(), spam=True)
+    after = asyncio.run(other.file("alice", msg, Verified()))
+    # The same filing as a node that never filed before: the training is seen
+    # at once, read again into memory or (within the interval) looked up.
+    fresh = asyncio.run(JunkFilter(nodes(), Settings(), None).file("alice", msg, Verified()))
+    assert after == fresh
+    assert after.score is not None and before.score is not None
+    assert after.score > before.score + 0.3, (before, after)
+    assert in_memory(other, "alice") == (interval == 0.0)

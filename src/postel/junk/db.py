@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
@@ -141,6 +141,19 @@ class JunkDB:
             (json.dumps(list(keys)),),
         )
 
+    def _all_token_rows(self, limit: int) -> Iterator[tuple[int, int, int]]:
+        """(key, ham, spam) of the first *limit* + 1 feature keys in key order
+        (the rowid's: no sorting). The statement ends when the iterator is
+        closed: a statement left open would keep its read snapshot."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        try:
+            yield from cur.execute(
+                "SELECT key, ham, spam FROM token ORDER BY key LIMIT ?", (limit + 1,)
+            )
+        finally:
+            cur.close()
+
     def counts(self, features: Iterable[str]) -> dict[str, Counts]:
         """The counts of the *features* the account has seen."""
         keys = feature_keys(features)
@@ -150,9 +163,9 @@ class JunkDB:
         """The (feature, probability) of the *features* that tell something
         (classify.telling_probability), at the totals :meth:`totals` read
         last: call it first. From the cache when they were looked up since
-        the last training that totals() saw, else from junk.db (and then
-        cached)."""
-        return self._cache.telling(features, self._token_rows)
+        the last training that totals() saw, else from the token table read
+        into memory (postel.junk.cache) or from junk.db (and then cached)."""
+        return self._cache.telling(features, self._token_rows, self._all_token_rows)
 
     def _changed(self) -> None:
         """Inside a training transaction: the counts change (see totals)."""

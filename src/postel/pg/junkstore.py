@@ -29,6 +29,7 @@ from postel.store.errors import UnknownAccount
 MAX_FILED = 20_000  # filing records kept per account, as in junk.db
 TRIM_EVERY = 100  # the records of an account are trimmed when an id is a multiple
 CACHED_ACCOUNTS = 32  # accounts whose feature probabilities this process keeps
+SCAN_PAGE = 50_000  # token rows per query when a process reads an account's table
 
 
 def _target(value: object) -> Target:
@@ -96,8 +97,33 @@ class PgJunkAccount:
             ).fetchall()
         return [(col_int(k), col_int(h), col_int(s)) for k, h, s in rows]
 
+    def _all_token_rows(self, limit: int) -> Iterator[tuple[int, int, int]]:
+        """(key, ham, spam) of the first *limit* + 1 feature keys in key order,
+        read SCAN_PAGE at a time (the rows of one page in memory at once)."""
+        account_id = self._kept.account_id
+        if account_id is None:
+            return
+        after: int | None = None
+        left = limit + 1
+        while left > 0:
+            page = min(left, SCAN_PAGE)
+            # A range of the primary key (account_id, key): an index scan.
+            bound = "key >= %s" if after is None else "key > %s"
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT key, ham, spam FROM junk_token WHERE account_id = %s "
+                    f"AND {bound} ORDER BY key LIMIT %s",
+                    (account_id, -(2**63) if after is None else after, page),
+                ).fetchall()
+            for k, h, s in rows:
+                yield col_int(k), col_int(h), col_int(s)
+            if len(rows) < page:
+                return
+            left -= len(rows)
+            after = col_int(rows[-1][0])
+
     def telling(self, features: Iterable[str]) -> list[tuple[str, float]]:
-        return self._cache.telling(features, self._token_rows)
+        return self._cache.telling(features, self._token_rows, self._all_token_rows)
 
     def counts(self, features: Iterable[str]) -> dict[str, Counts]:
         keys = feature_keys(features)

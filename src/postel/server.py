@@ -20,6 +20,7 @@ from postel.config import Config
 if TYPE_CHECKING:
     from postel.acme.manager import ACMEManager
     from postel.deliveryworkers import DeliveryPool
+    from postel.queue import QueueRunner
     from postel.smtpworkers import Supervisor
     from postel.store.notify import ChangeFeed
 
@@ -35,6 +36,7 @@ class Running:
     acme: ACMEManager | None = None  # when [acme] is enabled
     feed: ChangeFeed | None = None  # the account changes of every process
     delivery: DeliveryPool | None = None  # when delivery runs in worker processes
+    queue: QueueRunner | None = None  # the outgoing queue's delivery loop
 
 
 async def check_resolver(nameservers: list[str] | None, port: int) -> None:
@@ -123,6 +125,7 @@ async def _run(
         submitter = await make_submitter(root, stack, log_time=log_time)
         from postel.deliveryworkers import DeliveryPool
 
+        running.queue = submitter.queue
         if submitter.queue is not None and isinstance(submitter.queue.deliverer, DeliveryPool):
             running.delivery = submitter.queue.deliverer
         challenges = None

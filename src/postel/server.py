@@ -122,7 +122,7 @@ async def _run(
         running.feed = root.feed
         from postel.services import make_submitter, start_extras
 
-        submitter = await make_submitter(root, stack, log_time=log_time)
+        submitter = await make_submitter(root, stack, log_time=log_time, shutdown=stop)
         from postel.deliveryworkers import DeliveryPool
 
         running.queue = submitter.queue

@@ -25,12 +25,16 @@ DELIVERY_DNS_MAX_AGE = 300.0
 
 
 async def make_submitter(
-    root: ServeRoot, stack: AsyncExitStack, *, log_time: bool = True
+    root: ServeRoot,
+    stack: AsyncExitStack,
+    *,
+    log_time: bool = True,
+    shutdown: asyncio.Event | None = None,
 ) -> QueueSubmitter:
     """Where submitted mail goes: local accounts directly, the rest through the
     outgoing queue, whose delivery loop starts here. Its deliveries run in
     worker processes by ``[delivery] workers`` (logging with timestamps if
-    *log_time*), or in this process."""
+    *log_time*; not restarted once *shutdown* is set), or in this process."""
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
     from postel.mtastsdb import refresh_loop
@@ -66,7 +70,7 @@ async def make_submitter(
 
         # Each worker builds the Deliverer below for itself; this process keeps
         # claiming and recording (docs/decisions.md, delivery processes).
-        pool = DeliveryPool(cfg, workers, log_time=log_time)
+        pool = DeliveryPool(cfg, workers, log_time=log_time, shutdown=shutdown)
         await pool.start()
         # Runs after queue.stop (LIFO): each worker QUITs its idle connections.
         stack.push_async_callback(pool.aclose)

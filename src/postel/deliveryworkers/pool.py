@@ -44,6 +44,10 @@ STOP_TIMEOUT = 10.0
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growth
+# A worker that stopped cleanly (exit 0) was signalled: by systemd's stop, which
+# signals every process of the service at once, the main process included. Wait
+# this long (seconds) for the main process's own stop before calling it a failure.
+STOP_NOTICE = 3.0
 # A request for a worker being restarted waits this long for it (seconds),
 # then fails as temporary.
 WAIT_FOR_WORKER = 60.0
@@ -78,6 +82,7 @@ class DeliveryPool:
         log_time: bool = True,
         start_timeout: float = START_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
+        shutdown: asyncio.Event | None = None,
     ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
@@ -89,6 +94,9 @@ class DeliveryPool:
         self.workers = [_Worker(i + 1) for i in range(count)]
         self._ids = 0
         self._stopping = asyncio.Event()
+        # The instance's stop event: once set, a worker that exits is not
+        # started again, even before aclose() is reached.
+        self._shutdown = shutdown or asyncio.Event()
 
     def pids(self) -> list[int]:
         """Pids of the workers that are up (for tests and operators)."""
@@ -233,12 +241,12 @@ class DeliveryPool:
             assert proc is not None
             await self._read(w, proc)
             w.up.clear()
-            if proc.returncode is None and not self._stopping.is_set():
+            if proc.returncode is None and not self._halting():
                 await self._kill(proc)  # its pipe broke: start it afresh
             code = await proc.wait()
             metrics.process_exited(proc.pid)
             self._fail_pending(w, "delivery worker exited")
-            if self._stopping.is_set():
+            if await self._stop_requested(code):
                 return
             if loop.time() - started >= HEALTHY_AFTER:
                 delay = BACKOFF_FIRST
@@ -246,10 +254,10 @@ class DeliveryPool:
                 "delivery worker exited, restarting",
                 extra={"worker": w.index, "pid": proc.pid, "code": code, "delay": delay},
             )
-            while not self._stopping.is_set():
+            while not self._halting():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                if self._stopping.is_set():
+                    await asyncio.wait_for(self._halt_wait(), delay)
+                if self._halting():
                     return
                 delay = min(delay * 2, BACKOFF_MAX)
                 try:
@@ -266,6 +274,27 @@ class DeliveryPool:
                     extra={"worker": w.index, "pid": w.proc.pid if w.proc else None},
                 )
                 break
+
+    def _halting(self) -> bool:
+        return self._stopping.is_set() or self._shutdown.is_set()
+
+    async def _halt_wait(self) -> None:
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._shutdown)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in waits:
+                t.cancel()
+
+    async def _stop_requested(self, code: int) -> bool:
+        """Did the worker exit because the instance stops? A clean exit (0) after a
+        signal to every process of the service waits up to STOP_NOTICE for it."""
+        if self._halting():
+            return True
+        if code == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt_wait(), STOP_NOTICE)
+        return self._halting()
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         """End stdin (the worker finishes and exits), then SIGTERM, then SIGKILL."""

@@ -3,8 +3,9 @@
 Ctrl-C and `kill -TERM -PGID` signal the whole process group, and systemd's
 stop signals every process of the service: the workers get the signal too.
 The main process must stop them in order, without "smtp worker exited,
-restarting" or "delivery worker exited, restarting". A web request that is still being answered keeps the main
-process busy for a moment after the signal, as a real one would.
+restarting" or "delivery worker exited, restarting". A web request that is
+still being answered keeps the main process busy for a moment after the
+signal, as a real one would.
 """
 
 from __future__ import annotations

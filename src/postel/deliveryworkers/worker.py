@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.deliveryworkers import codec, frames
+from postel.deliveryworkers.errors import FrameDecodeError
 from postel.deliveryworkers.spec import Spec
 from postel.smtpworkers.pdeathsig import set_parent_death_signal
 
@@ -140,6 +141,11 @@ async def serve(spec: Spec, cfg: Config) -> int:
         log.debug("delivery worker ready", extra={"worker": spec.index, "pid": os.getpid()})
         running: set[asyncio.Task[None]] = set()
         stopped = asyncio.ensure_future(stop.wait())
+        # Signalled (systemd's stop reaches every process): the main process's
+        # queue still waits for the running deliveries, which get STOP_GRACE.
+        # stdin ended: the main process has stopped its queue (or died), so
+        # nobody waits for an outcome any more and they end at once.
+        grace = STOP_GRACE
         try:
             while True:
                 nxt = asyncio.ensure_future(frames.read_frame(reader))
@@ -150,10 +156,15 @@ async def serve(spec: Spec, cfg: Config) -> int:
                 try:
                     data = nxt.result()
                 except (asyncio.IncompleteReadError, OSError):
+                    data = None
+                if data is None:
+                    grace = 0.0
                     break
-                if data is None:  # stdin ended: the main process stops us
-                    break
-                frame = codec.decode(data)
+                try:
+                    frame = codec.decode(data)
+                except FrameDecodeError as exc:
+                    log.error("delivery request refused", extra={"err": str(exc)})
+                    continue
                 if not isinstance(frame, codec.RequestFrame):
                     continue
                 task = loop.create_task(_deliver(deliverer, out, frame))
@@ -162,7 +173,9 @@ async def serve(spec: Spec, cfg: Config) -> int:
         finally:
             stopped.cancel()
             if running:
-                _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+                late = set(running)
+                if grace:
+                    _, late = await asyncio.wait(running, timeout=grace)
                 for t in late:
                     t.cancel()
                 if late:

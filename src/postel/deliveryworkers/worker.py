@@ -125,6 +125,32 @@ async def _deliver(deliverer: Deliverer, out: _Out, frame: codec.RequestFrame) -
             await out.send(codec.OutcomeFrame(frame.id, outcome))
 
 
+async def _read_requests(
+    reader: asyncio.StreamReader,
+    deliverer: Deliverer,
+    out: _Out,
+    running: set[asyncio.Task[None]],
+) -> None:
+    """Start a delivery for each request frame until stdin ends."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            data = await frames.read_frame(reader)
+        except (asyncio.IncompleteReadError, OSError):
+            return
+        if data is None:
+            return
+        try:
+            frame = codec.decode(data)
+        except FrameDecodeError as exc:
+            log.error("delivery request refused", extra={"err": str(exc)})
+            continue
+        if isinstance(frame, codec.RequestFrame):
+            task = loop.create_task(_deliver(deliverer, out, frame))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+
 async def serve(spec: Spec, cfg: Config) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -140,37 +166,17 @@ async def serve(spec: Spec, cfg: Config) -> int:
         await out.send(codec.StatusFrame(True))
         log.debug("delivery worker ready", extra={"worker": spec.index, "pid": os.getpid()})
         running: set[asyncio.Task[None]] = set()
+        reading = asyncio.ensure_future(_read_requests(reader, deliverer, out, running))
         stopped = asyncio.ensure_future(stop.wait())
-        # Signalled (systemd's stop reaches every process): the main process's
-        # queue still waits for the running deliveries, which get STOP_GRACE.
-        # stdin ended: the main process has stopped its queue (or died), so
-        # nobody waits for an outcome any more and they end at once.
-        grace = STOP_GRACE
         try:
-            while True:
-                nxt = asyncio.ensure_future(frames.read_frame(reader))
-                await asyncio.wait((nxt, stopped), return_when=asyncio.FIRST_COMPLETED)
-                if not nxt.done():
-                    nxt.cancel()
-                    break
-                try:
-                    data = nxt.result()
-                except (asyncio.IncompleteReadError, OSError):
-                    data = None
-                if data is None:
-                    grace = 0.0
-                    break
-                try:
-                    frame = codec.decode(data)
-                except FrameDecodeError as exc:
-                    log.error("delivery request refused", extra={"err": str(exc)})
-                    continue
-                if not isinstance(frame, codec.RequestFrame):
-                    continue
-                task = loop.create_task(_deliver(deliverer, out, frame))
-                running.add(task)
-                task.add_done_callback(running.discard)
+            await asyncio.wait((reading, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # stdin ended: the main process has stopped its queue (or died), so
+            # nobody waits for an outcome any more and running deliveries end at
+            # once. Signalled (systemd's stop reaches every process): the main
+            # process's queue still waits for them, and they get STOP_GRACE.
+            grace = 0.0 if reading.done() else STOP_GRACE
+            reading.cancel()
             stopped.cancel()
             if running:
                 late = set(running)

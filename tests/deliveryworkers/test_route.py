@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+from postel.config import Config, load_config
 from postel.config.model import DeliveryConfig
 from postel.deliveryworkers import worker_for
+from postel.services import delivery_worker_count
 
 
 def test_one_domain_always_goes_to_the_same_worker() -> None:
@@ -43,3 +47,24 @@ def test_domains_spread_over_the_workers() -> None:
 def test_workers_option_defaults_to_automatic() -> None:
     assert DeliveryConfig().workers == 0
     assert DeliveryConfig(workers=1).workers == 1
+
+
+def _config(tmp_path: Path, delivery: str) -> Config:
+    (tmp_path / "postel.toml").write_text(
+        f'hostname = "mail.sender.test"\npostmaster_account = "alice"\n[listeners]\n'
+        f"[delivery]\n{delivery}\n"
+    )
+    (tmp_path / "domains.toml").write_text(
+        '[domains."sender.test"]\n[accounts.alice]\ndomain = "sender.test"\n'
+        'addresses = ["alice@sender.test"]\n'
+    )
+    return load_config(tmp_path)
+
+
+def test_process_count_of_serve(tmp_path: Path) -> None:
+    assert delivery_worker_count(_config(tmp_path, "workers = 3")) == 3
+    assert delivery_worker_count(_config(tmp_path, "workers = 1")) == 1
+    auto = delivery_worker_count(_config(tmp_path, ""))
+    assert auto == max(1, min(os.cpu_count() or 1, 4))
+    # Delivery to local accounts only (localserve) stays in the main process.
+    assert delivery_worker_count(_config(tmp_path, "workers = 3\nlocal_only = true")) == 1

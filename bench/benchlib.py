@@ -276,7 +276,7 @@ class PostelInstance:
             self.proc = None
 
     def pids(self) -> list[int]:
-        """The main process and its SMTP workers."""
+        """The main process and its worker processes (SMTP and delivery)."""
         return [self.proc.pid, *descendants(self.proc.pid)] if self.proc is not None else []
 
 

@@ -19,6 +19,8 @@ from postel.config import Config
 
 if TYPE_CHECKING:
     from postel.acme.manager import ACMEManager
+    from postel.deliveryworkers import DeliveryPool
+    from postel.queue import QueueRunner
     from postel.smtpworkers import Supervisor
     from postel.store.notify import ChangeFeed
 
@@ -33,6 +35,8 @@ class Running:
     workers: Supervisor | None = None  # when SMTP runs in worker processes
     acme: ACMEManager | None = None  # when [acme] is enabled
     feed: ChangeFeed | None = None  # the account changes of every process
+    delivery: DeliveryPool | None = None  # when delivery runs in worker processes
+    queue: QueueRunner | None = None  # the outgoing queue's delivery loop
 
 
 async def check_resolver(nameservers: list[str] | None, port: int) -> None:
@@ -118,7 +122,12 @@ async def _run(
         running.feed = root.feed
         from postel.services import make_submitter, start_extras
 
-        submitter = await make_submitter(root, stack)
+        submitter = await make_submitter(root, stack, log_time=log_time, shutdown=stop)
+        from postel.deliveryworkers import DeliveryPool
+
+        running.queue = submitter.queue
+        if submitter.queue is not None and isinstance(submitter.queue.deliverer, DeliveryPool):
+            running.delivery = submitter.queue.deliverer
         challenges = None
         if cfg.static.acme.enabled:
             from postel.acme.service import prepare_storage

@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from postel.config import Config
     from postel.queue import QueueSubmitter
     from postel.tlsreload import ChallengeSource
     from postel.wiring import ServeRoot
@@ -23,13 +24,22 @@ if TYPE_CHECKING:
 DELIVERY_DNS_MAX_AGE = 300.0
 
 
-async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitter:
+async def make_submitter(
+    root: ServeRoot,
+    stack: AsyncExitStack,
+    *,
+    log_time: bool = True,
+    shutdown: asyncio.Event | None = None,
+) -> QueueSubmitter:
     """Where submitted mail goes: local accounts directly, the rest through the
-    outgoing queue, whose delivery loop starts here."""
+    outgoing queue, whose delivery loop starts here. Its deliveries run in
+    worker processes by ``[delivery] workers`` (logging with timestamps if
+    *log_time*; not restarted once *shutdown* is set), or in this process."""
     from postel.delivery import Deliverer
     from postel.dns.cache import CachingResolver
     from postel.mtastsdb import refresh_loop
     from postel.queue import OutcomeRecorder, QueueRunner, QueueSubmitter
+    from postel.queue.deliver import DelivererLike
     from postel.queue.recorder import DMARCBounce
     from postel.wiring import open_queue_entries
 
@@ -53,16 +63,30 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
     # The data directory's queue, or on PostgreSQL the queue of all nodes.
     entries = open_queue_entries(cfg)
     stack.callback(entries.close)
-    deliverer = Deliverer(
-        cfg,
-        # Each message to a domain asks for its MX, addresses, TLSA and MTA-STS
-        # TXT records again: answers are kept for their TTL, DNSSEC status included.
-        CachingResolver(resolver, max_age=DELIVERY_DNS_MAX_AGE),
-        mtastsdb,
-        store,
-    )
-    # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
-    stack.push_async_callback(deliverer.aclose)
+    deliverer: DelivererLike
+    workers = delivery_worker_count(cfg)
+    if workers >= 2:
+        from postel.deliveryworkers import DeliveryPool
+
+        # Each worker builds the Deliverer below for itself; this process keeps
+        # claiming and recording (docs/decisions.md, delivery processes).
+        pool = DeliveryPool(cfg, workers, log_time=log_time, shutdown=shutdown)
+        await pool.start()
+        # Runs after queue.stop (LIFO): each worker QUITs its idle connections.
+        stack.push_async_callback(pool.aclose)
+        deliverer = pool
+    else:
+        in_process = Deliverer(
+            cfg,
+            # Each message to a domain asks for its MX, addresses, TLSA and MTA-STS
+            # TXT records again: answers are kept for their TTL, DNSSEC status included.
+            CachingResolver(resolver, max_age=DELIVERY_DNS_MAX_AGE),
+            mtastsdb,
+            store,
+        )
+        # Runs after queue.stop (LIFO): QUIT on the idle cached SMTP connections.
+        stack.push_async_callback(in_process.aclose)
+        deliverer = in_process
     # Domain security is remembered by the sender's account (either store).
     recorder = OutcomeRecorder(
         entries,
@@ -92,6 +116,16 @@ async def make_submitter(root: ServeRoot, stack: AsyncExitStack) -> QueueSubmitt
         cfg, root.accounts, submitter, stack, received=root.received, runs=root.daily_runs
     )
     return submitter
+
+
+def delivery_worker_count(cfg: Config) -> int:
+    """``[delivery] workers``: 0 automatic (CPUs, at most 4), 1 this process.
+    Delivery to local accounts only (localserve) stays in this process."""
+    from postel.smtpworkers import worker_count
+
+    if cfg.static.delivery.local_only:
+        return 1
+    return worker_count(cfg.static.delivery.workers)
 
 
 async def start_extras(

@@ -41,6 +41,7 @@ from pathlib import Path
 import httpx
 import pytest
 import tomlkit
+from procs import of_kind
 
 import postel
 from postel.buildinfo import checkout_commit, checkout_root
@@ -361,7 +362,8 @@ def test_quickstart_and_serve_as_root_run_as_the_postel_user(
         want = [postel_user.pw_uid] * 4, [postel_user.pw_gid] * 4, "0000000000000000"
         assert uids(proc.pid) == want
         workers = children(proc.pid)
-        assert len(workers) == 2
+        assert len(of_kind(workers, "smtp")) == 2
+        assert of_kind(workers, "delivery")  # [delivery] workers: automatic
         for pid in workers:
             assert uids(pid) == want
 

@@ -1,10 +1,11 @@
-"""A clean stop of `postel serve` with SMTP workers logs no error.
+"""A clean stop of `postel serve` with SMTP and delivery workers logs no error.
 
 Ctrl-C and `kill -TERM -PGID` signal the whole process group, and systemd's
 stop signals every process of the service: the workers get the signal too.
 The main process must stop them in order, without "smtp worker exited,
-restarting". A web request that is still being answered keeps the main
-process busy for a moment after the signal, as a real one would.
+restarting" or "delivery worker exited, restarting". A web request that is
+still being answered keeps the main process busy for a moment after the
+signal, as a real one would.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ web = {{ enabled = true, port = {web}, tls = false, admin = true }}
 
 [limits]
 smtp_workers = 2
+
+[delivery]
+workers = 2
 """
 
 DOMAINS_TOML = """\
@@ -141,6 +145,7 @@ def test_stop_signal_stops_cleanly(
     assert "restart" not in text, text
     assert "Traceback" not in text, text
     assert 'm="smtp workers stopped"' in text
+    assert 'm="delivery workers stopped"' in text
     assert not [pid for pid in workers if alive(pid)]
 
 
@@ -151,7 +156,7 @@ def _stop_during_a_web_request(
     returns the workers' pids."""
     with connect(web) as http:
         workers = children(proc.pid)
-        assert len(workers) == 2
+        assert len(workers) == 4  # two SMTP, two delivery workers
         # A login whose body is still on its way when the signal comes.
         http.sendall(
             b"POST /admin/login HTTP/1.1\r\nHost: localhost\r\n"

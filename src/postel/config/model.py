@@ -453,6 +453,15 @@ class DeliveryConfig(Strict):
         ge=1,
         description="Messages sent over one SMTP connection before it is closed.",
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that deliver outgoing mail for `postel serve`: 0 automatic "
+        "(CPUs, at most 4), 1 the main process itself, more: that many worker processes, "
+        "each recipient domain always in the same one (its idle connections stay there). "
+        "The main process still claims and records every attempt.",
+    )
     allowed_internal_networks: list[str] = Field(
         default_factory=list,
         description="Loopback, private (RFC 1918, fc00::/7), link-local, carrier-grade NAT and "

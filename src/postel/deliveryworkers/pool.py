@@ -34,6 +34,7 @@ from postel.deliveryworkers.spec import Spec
 from postel.log import cid_var
 from postel.metrics import runtime as metrics
 from postel.queue.deliver import failed_outcome
+from postel.workerrestart import BACKOFF_FIRST, Halt, restart
 
 log = logging.getLogger("postel.deliveryworkers")
 
@@ -41,13 +42,6 @@ START_TIMEOUT = 30.0  # seconds for a worker to say ready
 # Seconds a stopping worker gets after its stdin ends (its running deliveries
 # have ended already: the queue stopped first), then SIGTERM, then SIGKILL.
 STOP_TIMEOUT = 10.0
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 30.0
-HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growth
-# A worker that stopped cleanly (exit 0) was signalled: by systemd's stop, which
-# signals every process of the service at once, the main process included. Wait
-# this long (seconds) for the main process's own stop before calling it a failure.
-STOP_NOTICE = 3.0
 # A request for a worker being restarted waits this long for it (seconds),
 # then fails as temporary.
 WAIT_FOR_WORKER = 60.0
@@ -93,10 +87,9 @@ class DeliveryPool:
         self.stop_timeout = stop_timeout
         self.workers = [_Worker(i + 1) for i in range(count)]
         self._ids = 0
-        self._stopping = asyncio.Event()
         # The instance's stop event: once set, a worker that exits is not
         # started again, even before aclose() is reached.
-        self._shutdown = shutdown or asyncio.Event()
+        self._halt = Halt(shutdown)
 
     def pids(self) -> list[int]:
         """Pids of the workers that are up (for tests and operators)."""
@@ -127,7 +120,7 @@ class DeliveryPool:
 
     async def deliver(self, req: DeliveryRequest) -> DeliveryOutcome:
         w = self.workers[worker_for(req.domain, self.count)]
-        if not w.up.is_set() and not self._stopping.is_set():
+        if not w.up.is_set() and not self._halt.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(w.up.wait(), WAIT_FOR_WORKER)
         proc = w.proc
@@ -234,67 +227,30 @@ class DeliveryPool:
     async def _supervise(self, w: _Worker) -> None:
         """Read the worker's outcomes until it exits; restart it unless stopping."""
         loop = asyncio.get_running_loop()
-        delay = BACKOFF_FIRST
-        while True:
+        delay: float | None = BACKOFF_FIRST
+        while delay is not None:
             started = loop.time()
             proc = w.proc
             assert proc is not None
             await self._read(w, proc)
             w.up.clear()
-            if proc.returncode is None and not self._halting():
+            if proc.returncode is None and not self._halt.is_set():
                 await self._kill(proc)  # its pipe broke: start it afresh
             code = await proc.wait()
             metrics.process_exited(proc.pid)
             self._fail_pending(w, "delivery worker exited")
-            if await self._stop_requested(code):
+            if await self._halt.stop_requested(code):
                 return
-            if loop.time() - started >= HEALTHY_AFTER:
-                delay = BACKOFF_FIRST
-            log.error(
-                "delivery worker exited, restarting",
-                extra={"worker": w.index, "pid": proc.pid, "code": code, "delay": delay},
-            )
-            while not self._halting():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._halt_wait(), delay)
-                if self._halting():
-                    return
-                delay = min(delay * 2, BACKOFF_MAX)
-                try:
-                    await self._spawn(w)
-                except Exception as exc:
-                    log.error(
-                        "delivery worker restart failed",
-                        extra={"worker": w.index, "err": str(exc), "delay": delay},
-                    )
-                    continue
-                w.restarts += 1
-                log.info(
-                    "delivery worker restarted",
-                    extra={"worker": w.index, "pid": w.proc.pid if w.proc else None},
-                )
-                break
+            delay = await restart(
+                log, "delivery worker", w.index, pid=proc.pid, code=code,
+                ran_for=loop.time() - started, delay=delay, halt=self._halt,
+                spawn=lambda: self._respawn(w),
+            )  # fmt: skip
 
-    def _halting(self) -> bool:
-        return self._stopping.is_set() or self._shutdown.is_set()
-
-    async def _halt_wait(self) -> None:
-        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._shutdown)]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in waits:
-                t.cancel()
-
-    async def _stop_requested(self, code: int) -> bool:
-        """Did the worker exit because the instance stops? A clean exit (0) after a
-        signal to every process of the service waits up to STOP_NOTICE for it."""
-        if self._halting():
-            return True
-        if code == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._halt_wait(), STOP_NOTICE)
-        return self._halting()
+    async def _respawn(self, w: _Worker) -> int | None:
+        await self._spawn(w)
+        w.restarts += 1
+        return w.proc.pid if w.proc else None
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         """End stdin (the worker finishes and exits), then SIGTERM, then SIGKILL."""
@@ -317,7 +273,7 @@ class DeliveryPool:
 
     async def aclose(self) -> None:
         """Stop every worker: each ends its idle connections and exits."""
-        self._stopping.set()
+        self._halt.stopping.set()
         procs = [w.proc for w in self.workers if w.proc is not None]
         await asyncio.gather(*(self._kill(p) for p in procs), return_exceptions=True)
         for w in self.workers:

@@ -21,18 +21,12 @@ from postel.smtpworkers import messages
 from postel.smtpworkers.errors import WorkerStartError
 from postel.smtpworkers.reserve import Reserved, release, reserve_ports
 from postel.smtpworkers.spec import Spec
+from postel.workerrestart import BACKOFF_FIRST, Halt, restart
 
 log = logging.getLogger("postel.smtpworkers")
 
 START_TIMEOUT = 30.0  # seconds for a worker to say ready
 STOP_TIMEOUT = 10.0  # seconds after SIGTERM before SIGKILL
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 30.0
-HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growth
-# A worker that stopped cleanly (exit 0) was signalled: by systemd's stop, which
-# signals every process of the service at once, the main process included. Wait
-# this long (seconds) for the main process's own stop before calling it a failure.
-STOP_NOTICE = 3.0
 
 
 @dataclass(eq=False)
@@ -74,8 +68,7 @@ class Supervisor:
         self.stop_timeout = stop_timeout
         self.reserved: list[Reserved] = []
         self.workers = [_Worker(i + 1) for i in range(count)]
-        self._stopping = asyncio.Event()
-        self._shutdown = shutdown or asyncio.Event()
+        self._halt = Halt(shutdown)
         # Bound before the switch to an unprivileged user (postel.privdrop): every
         # worker inherits these listening sockets instead of binding its own.
         # Only SMTP's: not "web", nor "http01" of the ACME responder (postel.acme).
@@ -187,8 +180,8 @@ class Supervisor:
     async def _supervise(self, w: _Worker) -> None:
         """Read the worker's lines until it exits; restart it unless stopping."""
         loop = asyncio.get_running_loop()
-        delay = BACKOFF_FIRST
-        while True:
+        delay: float | None = BACKOFF_FIRST
+        while delay is not None:
             started = loop.time()
             proc = w.proc
             assert proc is not None and proc.stdout is not None
@@ -197,55 +190,18 @@ class Supervisor:
                     self.on_wake()
             code = await proc.wait()
             metrics.process_exited(proc.pid)  # its open-connection gauges go
-            if await self._stop_requested(code):
+            if await self._halt.stop_requested(code):
                 return
-            if loop.time() - started >= HEALTHY_AFTER:
-                delay = BACKOFF_FIRST
-            log.error(
-                "smtp worker exited, restarting",
-                extra={"worker": w.index, "pid": proc.pid, "code": code, "delay": delay},
-            )
-            while not self._halting():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._halt_wait(), delay)
-                if self._halting():
-                    return
-                delay = min(delay * 2, BACKOFF_MAX)
-                try:
-                    await self._spawn(w)
-                except Exception as exc:
-                    log.error(
-                        "smtp worker restart failed",
-                        extra={"worker": w.index, "err": str(exc), "delay": delay},
-                    )
-                    continue
-                w.restarts += 1
-                log.info(
-                    "smtp worker restarted",
-                    extra={"worker": w.index, "pid": w.proc.pid if w.proc else None},
-                )
-                break
+            delay = await restart(
+                log, "smtp worker", w.index, pid=proc.pid, code=code,
+                ran_for=loop.time() - started, delay=delay, halt=self._halt,
+                spawn=lambda: self._respawn(w),
+            )  # fmt: skip
 
-    def _halting(self) -> bool:
-        return self._stopping.is_set() or self._shutdown.is_set()
-
-    async def _halt_wait(self) -> None:
-        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._shutdown)]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in waits:
-                t.cancel()
-
-    async def _stop_requested(self, code: int) -> bool:
-        """Did the worker exit because the instance stops? A clean exit (0) after a
-        signal to every process of the service waits up to STOP_NOTICE for it."""
-        if self._halting():
-            return True
-        if code == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._halt_wait(), STOP_NOTICE)
-        return self._halting()
+    async def _respawn(self, w: _Worker) -> int | None:
+        await self._spawn(w)
+        w.restarts += 1
+        return w.proc.pid if w.proc else None
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         """SIGTERM, up to stop_timeout for a graceful stop, then SIGKILL."""
@@ -265,7 +221,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop every worker (graceful, then killed) and release the ports."""
-        self._stopping.set()
+        self._halt.stopping.set()
         for w in self.workers:  # no restarts from here on
             if w.task is not None:
                 w.task.cancel()

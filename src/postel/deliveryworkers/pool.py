@@ -34,7 +34,7 @@ from postel.deliveryworkers.spec import Spec
 from postel.log import cid_var
 from postel.metrics import runtime as metrics
 from postel.queue.deliver import failed_outcome
-from postel.workerrestart import BACKOFF_FIRST, Halt, restart
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart
 
 log = logging.getLogger("postel.deliveryworkers")
 

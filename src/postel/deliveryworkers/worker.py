@@ -20,13 +20,12 @@ import os
 import signal
 import sys
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.deliveryworkers import codec, frames
 from postel.deliveryworkers.errors import FrameDecodeError
 from postel.deliveryworkers.spec import Spec
-from postel.smtpworkers.pdeathsig import set_parent_death_signal
+from postel.workerprocess import boot
 
 if TYPE_CHECKING:
     from postel.config import Config
@@ -190,27 +189,15 @@ async def serve(spec: Spec, cfg: Config) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from postel import log as plog
-    from postel.config import load_config
-
     spec = Spec.decode(argv[1])
-    set_parent_death_signal(signal.SIGTERM)
-    if os.getppid() != spec.parent:  # the parent died before prctl
-        return 1
-    plog.set_cid_slot(CID_SLOT_BASE + spec.index)
-    try:
-        cfg = load_config(Path(spec.config))
-    except Exception as exc:
-        text = f"config {exc}".replace("\n", "; ")
-        with contextlib.suppress(OSError):
-            os.write(1, frames.pack(codec.encode(codec.StatusFrame(False, text))))
-        return 2
-    plog.configure(cfg.static.log.level, cfg.static.log.packages, with_time=spec.log_time)
-    if cfg.static.metrics.enabled:
-        from postel.metrics import runtime as metrics
 
-        # Into the directory the main process wiped at its start.
-        metrics.enable(metrics.directory(cfg.datadir.root), wipe=False)
+    def refuse(reason: str) -> None:
+        with contextlib.suppress(OSError):
+            os.write(1, frames.pack(codec.encode(codec.StatusFrame(False, reason))))
+
+    cfg = boot(spec.parent, CID_SLOT_BASE + spec.index, spec.config, spec.log_time, refuse)
+    if isinstance(cfg, int):
+        return cfg
     try:
         return asyncio.run(serve(spec, cfg))
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from postel.smtpworkers import messages
 from postel.smtpworkers.errors import WorkerStartError
 from postel.smtpworkers.reserve import Reserved, release, reserve_ports
 from postel.smtpworkers.spec import Spec
-from postel.workerrestart import BACKOFF_FIRST, Halt, restart
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart
 
 log = logging.getLogger("postel.smtpworkers")
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postel.smtpworkers import messages
-from postel.smtpworkers.pdeathsig import set_parent_death_signal
 from postel.smtpworkers.spec import Spec
+from postel.workerprocess import boot
 
 if TYPE_CHECKING:
     from postel.config import Config
@@ -157,25 +157,13 @@ async def _serve(
 
 
 def main(argv: list[str]) -> int:
-    from postel import log as plog
-    from postel.config import load_config
-
     spec = Spec.decode(argv[1])
-    set_parent_death_signal(signal.SIGTERM)
-    if os.getppid() != spec.parent:  # the parent died before prctl
-        return 1
-    plog.set_cid_slot(spec.index)
-    try:
-        cfg = load_config(Path(spec.config))
-    except Exception as exc:
-        report(messages.ERROR + f" config {exc}".replace("\n", "; ").encode())
-        return 2
-    plog.configure(cfg.static.log.level, cfg.static.log.packages, with_time=spec.log_time)
-    if cfg.static.metrics.enabled:
-        from postel.metrics import runtime as metrics
-
-        # Into the directory the main process wiped at its start.
-        metrics.enable(metrics.directory(cfg.datadir.root), wipe=False)
+    cfg = boot(
+        spec.parent, spec.index, spec.config, spec.log_time,
+        lambda reason: report(messages.ERROR + b" " + reason.encode()),
+    )  # fmt: skip
+    if isinstance(cfg, int):
+        return cfg
     try:
         return asyncio.run(serve(spec, cfg))
     except KeyboardInterrupt:

@@ -1,13 +1,24 @@
-"""Restarting a worker process of `postel serve` (the SMTP workers and the
-delivery workers): after an exit, again after a delay that doubles up to
-BACKOFF_MAX, unless the instance is stopping."""
+"""The worker processes of `postel serve` (the SMTP workers and the delivery
+workers): how one starts (``boot``, in the worker) and how its supervisor in
+the main process starts it again after an exit (``restart``: after a delay
+that doubles up to BACKOFF_MAX, unless the instance is stopping)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from postel.config import Config
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
@@ -16,6 +27,22 @@ HEALTHY_AFTER = 60.0  # a worker that ran this long restarts without delay growt
 # signals every process of the service at once, the main process included. Wait
 # this long (seconds) for the main process's own stop before calling it a failure.
 STOP_NOTICE = 3.0
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel (Linux prctl PR_SET_PDEATHSIG) to send *sig* when the
+    parent (thread) dies; False when not available (not Linux). The caller
+    checks getppid() afterwards for a parent that died before the call."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class Halt:
@@ -91,3 +118,32 @@ async def restart(
         log.info(f"{what} restarted", extra={"worker": index, "pid": new_pid})
         return delay
     return None
+
+
+def boot(
+    parent: int, cid_slot: int, config: str, log_time: bool, refuse: Callable[[str], None]
+) -> Config | int:
+    """The start of a worker process: it dies with its *parent* (the main
+    process), its log lines carry cids of *cid_slot*, it loads the config dir
+    *config* and logs and counts metrics as the main process does. Returns the
+    config, or the exit code when it cannot run (after ``refuse(reason)``,
+    which tells the main process why)."""
+    from postel import log as plog
+    from postel.config import load_config
+
+    set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl
+        return 1
+    plog.set_cid_slot(cid_slot)
+    try:
+        cfg = load_config(Path(config))
+    except Exception as exc:
+        refuse(f"config {exc}".replace("\n", "; "))
+        return 2
+    plog.configure(cfg.static.log.level, cfg.static.log.packages, with_time=log_time)
+    if cfg.static.metrics.enabled:
+        from postel.metrics import runtime as metrics
+
+        # Into the directory the main process wiped at its start.
+        metrics.enable(metrics.directory(cfg.datadir.root), wipe=False)
+    return cfg

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from postel import workerrestart
-from postel.workerrestart import BACKOFF_FIRST, Halt, restart
+from postel import workerprocess
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart
 
 log = logging.getLogger("postel.test")
 
@@ -49,7 +49,7 @@ async def test_a_worker_that_ran_long_restarts_after_the_first_delay() -> None:
 
     nxt = await restart(
         log, "delivery worker", 2, pid=1, code=1,
-        ran_for=workerrestart.HEALTHY_AFTER, delay=20.0, halt=halt, spawn=spawn,
+        ran_for=workerprocess.HEALTHY_AFTER, delay=20.0, halt=halt, spawn=spawn,
     )  # fmt: skip
     assert started and started[0] < 5.0  # not the 20 s it had grown to
     assert nxt == BACKOFF_FIRST * 2

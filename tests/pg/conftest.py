@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 from pghelpers import LoopThread, open_migrated, settings_for
+from psycopg_pool import AsyncConnectionPool
+from s3server import S3Server, s3_server
 
 from pgcluster import pg_cluster, pg_database, pg_dsn
 from postel.datadir import DataDir
 from postel.imapserver.storeapi import AccountMailStore, MailStore
 from postel.pg.accountstore import PgStore
+from postel.pg.objectstore import ObjectStore
+from postel.pg.pool import Conn
 from postel.pg.settings import PgSettings
 from postel.pg.syncstore import PgMailStore
 from postel.store.store import Store
@@ -38,6 +42,29 @@ def pg_store(loop_thread: LoopThread, pg_settings: PgSettings) -> Iterator[PgSto
     pool = loop_thread.run(open_migrated(pg_settings))
     yield PgStore(pool)
     loop_thread.run(pool.close())
+
+
+@pytest.fixture
+def pool(loop_thread: LoopThread, pg_settings: PgSettings) -> Iterator[AsyncConnectionPool[Conn]]:
+    """A pool on a migrated database."""
+    p = loop_thread.run(open_migrated(pg_settings))
+    yield p
+    loop_thread.run(p.close())
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    """moto's S3 server on loopback, one per test module."""
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def objects(s3: S3Server) -> Iterator[ObjectStore]:
+    """A new empty bucket."""
+    store = s3.new_bucket()
+    yield store
+    store.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

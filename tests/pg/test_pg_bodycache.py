@@ -9,11 +9,10 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pghelpers import LoopThread, open_migrated
+from pghelpers import LoopThread
 from psycopg_pool import AsyncConnectionPool
 from s3server import age_objects, s3_server
 
@@ -23,7 +22,6 @@ from postel.pg.bodycache import copy_path, list_copies, trim_body_cache
 from postel.pg.housekeeping import Housekeeping
 from postel.pg.nodeparts import PgAccounts
 from postel.pg.pool import Conn
-from postel.pg.settings import PgSettings
 from postel.pg.syncstore import PgMailStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -34,13 +32,6 @@ SIZE = 10_000
 def _message(i: int) -> bytes:
     head = b"From: bob@example.org\r\nSubject: %d\r\n\r\n" % i
     return head + b"x" * (SIZE - len(head) - 2) + b"\r\n"
-
-
-@pytest.fixture
-def pool(loop_thread: LoopThread, pg_settings: PgSettings) -> Iterator[AsyncConnectionPool[Conn]]:
-    p = loop_thread.run(open_migrated(pg_settings))
-    yield p
-    loop_thread.run(p.close())
 
 
 def _read_all(store: PgMailStore, count: int) -> dict[int, bytes]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pghelpers import LoopThread, open_migrated
+from pghelpers import LoopThread
 from psycopg_pool import AsyncConnectionPool
-from s3server import SECRET, S3Server, s3_server
+from s3server import SECRET, S3Server
 from test_pg_config import DOMAINS, STATIC
 
 from loopbackports import free_tcp_port
@@ -43,26 +42,6 @@ pytestmark = pytest.mark.timeout(120)
 
 MESSAGE = b"From: bob@example.org\r\nSubject: kept outside\r\n\r\nhello object store\r\n"
 DIGEST = hashlib.sha256(MESSAGE).digest()
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
-
-
-@pytest.fixture
-def objects(s3: S3Server) -> Iterator[ObjectStore]:
-    store = s3.new_bucket()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pool(loop_thread: LoopThread, pg_settings: PgSettings) -> Iterator[AsyncConnectionPool[Conn]]:
-    p = loop_thread.run(open_migrated(pg_settings))
-    yield p
-    loop_thread.run(p.close())
 
 
 def _bodies(lt: LoopThread, pool: AsyncConnectionPool[Conn]) -> dict[bytes, bytes | None]:

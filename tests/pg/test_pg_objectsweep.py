@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pghelpers import LoopThread, open_migrated
+from pghelpers import LoopThread
 from psycopg_pool import AsyncConnectionPool
-from s3server import SECRET, S3Server, age_objects, s3_server
+from s3server import SECRET, S3Server, age_objects
 from test_pg_objectstore import OBJECT_STORE, _config
 
 from pgcluster import Cluster
@@ -39,26 +38,6 @@ GONE = b"From: bob@example.org\r\nSubject: gone\r\n\r\nremoved long ago\r\n"
 
 def sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
-
-
-@pytest.fixture
-def objects(s3: S3Server) -> Iterator[ObjectStore]:
-    store = s3.new_bucket()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pool(loop_thread: LoopThread, pg_settings: PgSettings) -> Iterator[AsyncConnectionPool[Conn]]:
-    p = loop_thread.run(open_migrated(pg_settings))
-    yield p
-    loop_thread.run(p.close())
 
 
 def _sql(lt: LoopThread, pool: AsyncConnectionPool[Conn], query: str) -> None:

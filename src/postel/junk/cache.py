@@ -99,9 +99,6 @@ class TellingCache:
         self._index: TokenIndex | None = None
         self._index_slots = [0]  # shared with the finalizer
         self._scanned = -math.inf  # time.monotonic() of the last reading
-        # Held while the cache's state changes or is read: a filing may read
-        # it on the event loop (Resident) while a thread checks or trains.
-        self._mutex = threading.Lock()
         with _lock:
             _caches.add(self)
         weakref.finalize(self, _forget, self._cache, self._silent, self._index_slots)
@@ -124,10 +121,6 @@ class TellingCache:
     def check(self, generation: int, totals: tuple[int, int]) -> None:
         """The account's training generation and (ham, spam) totals as read
         now: the cache is emptied when they changed."""
-        with self._mutex:
-            self._check(generation, totals)
-
-    def _check(self, generation: int, totals: tuple[int, int]) -> None:
         if generation != self._generation or totals != self.totals:
             self._clear()
             self._drop_index()
@@ -136,10 +129,6 @@ class TellingCache:
 
     def invalidate(self) -> None:
         """The counts change (a training in this process)."""
-        with self._mutex:
-            self._invalidate()
-
-    def _invalidate(self) -> None:
         self._clear()
         self._drop_index()
         self._generation = -1
@@ -190,19 +179,6 @@ class TellingCache:
         at the totals :meth:`check` saw last: from the cache when they were
         looked up since, else in the account's table in memory, read by
         *scan* (when given, and it fits), else by *lookup*; then cached."""
-        with self._mutex:
-            indexed = self._indexed_lookup(scan) if scan is not None else None
-            return self._telling(features, indexed or lookup)
-
-    def resident(self) -> Resident | None:
-        """What answers :meth:`telling` from memory alone at the totals
-        :meth:`check` saw last, when the account's table is in memory."""
-        with self._mutex:
-            if self._index is None:
-                return None
-            return Resident(self, self._generation, self.totals)
-
-    def _telling(self, features: Iterable[str], rows: Lookup) -> list[tuple[str, float]]:
         cache, silent = self._cache, self._silent
         wanted = features if isinstance(features, (set, frozenset)) else set(features)
         # Each a loop in C over the message's features (set.difference with
@@ -214,7 +190,8 @@ class TellingCache:
         ham_messages, spam_messages = self.totals
         found: dict[str, float] = {}
         keys = feature_keys(missing)
-        for key, ham, spam in rows(keys):
+        indexed = self._indexed_lookup(scan) if scan is not None else None
+        for key, ham, spam in (indexed or lookup)(keys):
             p = telling_probability(ham, spam, ham_messages, spam_messages)
             if p is not None:
                 found[keys[key]] = p
@@ -224,30 +201,3 @@ class TellingCache:
             cache.update(found)
             silent.update(missing.difference(found))
         return out
-
-
-class Resident:
-    """An account's cache and token table in memory as of one training
-    generation: a filing finds its features there without a thread (no I/O,
-    no wait: None when the cache is busy in a thread or has moved on)."""
-
-    __slots__ = ("_cache", "_generation", "_totals")
-
-    def __init__(self, cache: TellingCache, generation: int, totals: tuple[int, int]) -> None:
-        self._cache = cache
-        self._generation = generation
-        self._totals = totals
-
-    def telling(self, features: Iterable[str]) -> list[tuple[str, float]] | None:
-        """TellingCache.telling of *features*; None when it cannot answer
-        from memory now (ask in a thread as before)."""
-        c = self._cache
-        if not c._mutex.acquire(blocking=False):
-            return None
-        try:
-            index = c._index
-            if index is None or c._generation != self._generation or c.totals != self._totals:
-                return None
-            return c._telling(features, index.rows)
-        finally:
-            c._mutex.release()

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from postel.db import Migration, open_db, transaction
-from postel.junk.cache import Resident, TellingCache
+from postel.junk.cache import TellingCache
 from postel.junk.classify import Counts
 from postel.junk.decide import Filing
 from postel.junk.keys import feature_key, feature_keys
@@ -166,9 +166,6 @@ class JunkDB:
         the last training that totals() saw, else from the token table read
         into memory (postel.junk.cache) or from junk.db (and then cached)."""
         return self._cache.telling(features, self._token_rows, self._all_token_rows)
-
-    def resident(self) -> Resident | None:
-        return self._cache.resident()
 
     def _changed(self) -> None:
         """Inside a training transaction: the counts change (see totals)."""

@@ -29,7 +29,6 @@ from postel.config.domains import Account
 from postel.config.model import JunkConfig, JunkThresholds
 from postel.dns import Resolver
 from postel.junk import dnsbl
-from postel.junk.cache import Resident
 from postel.junk.classify import Verdict, combine
 from postel.junk.decide import GTUBE, Filing, Signals, Thresholds, decide
 from postel.junk.reputation import Verified, identities, judge
@@ -192,37 +191,28 @@ class JunkFilter:
         """Close the open data (at shutdown; later use reopens it)."""
         self.data.close()
 
-    def _signals(
-        self, account: str, prepared: Prepared, verified: Verified, least: int, *, resident: bool
-    ) -> tuple[Signals, Resident | None]:
+    def _signals(self, account: str, prepared: Prepared, verified: Verified, least: int) -> Signals:
         """The signals of the account's junk.db on a message; *least*: the
-        training the classifier needs (Thresholds.min_trained). *resident*:
-        when the account's table is in memory, leave the classifier's verdict
-        to the caller (verdict None) with what answers it from memory."""
+        training the classifier needs (Thresholds.min_trained)."""
         ids = identities(verified)
         with self._db(account) as db:
             ham, spam = db.totals()
             reputation = judge(ids, db.reputation(ids)) if ids else None
-            found = db.resident() if resident and ham >= least and spam >= least else None
-        signals = Signals(
+        # An account with too little training has its classifier's verdict
+        # ignored (decide.py): no tokenizing, no lookups, only the cheap signals.
+        verdict: Verdict | None = None
+        if ham >= least and spam >= least:
+            feats = prepared.features()
+            with self._db(account) as db:
+                telling = db.telling(feats)
+            verdict = combine(telling)
+        return Signals(
             gtube=GTUBE in prepared.message[:READ_LIMIT],
-            verdict=None,
+            verdict=verdict,
             ham_messages=ham,
             spam_messages=spam,
             reputation=reputation,
         )
-        # An account with too little training has its classifier's verdict
-        # ignored (decide.py): no tokenizing, no lookups, only the cheap signals.
-        if found is None and ham >= least and spam >= least:
-            signals = replace(signals, verdict=self._verdict(account, prepared))
-        return signals, found
-
-    def _verdict(self, account: str, prepared: Prepared) -> Verdict:
-        """The classifier's verdict of the account's counts at the totals
-        read last (blocking)."""
-        feats = prepared.features()
-        with self._db(account) as db:
-            return combine(db.telling(feats))
 
     async def listings(self, ip: str | None) -> dnsbl.Result | None:
         """The DNSBL lookups of a sending address, once per message (None: none
@@ -275,19 +265,9 @@ class JunkFilter:
         if listed is None and lookup:
             listed = await self.listings(verified.ip)
         zones = tuple(x.zone for x in listed.listed) if listed is not None else ()
-        signals, resident = await asyncio.to_thread(
-            self._signals, account, prepared, verified, thresholds.min_trained, resident=True
+        signals = await asyncio.to_thread(
+            self._signals, account, prepared, verified, thresholds.min_trained
         )
-        if resident is not None:
-            # The account's counts are in memory: the features and the
-            # verdict on the event loop, no second thread (bench/NOTES.md:
-            # the filing threads' GIL contention cost more than the work).
-            telling = resident.telling(prepared.features())
-            if telling is None:  # the cache busy in a thread, or trained since
-                verdict = await asyncio.to_thread(self._verdict, account, prepared)
-            else:
-                verdict = combine(telling)
-            signals = replace(signals, verdict=verdict)
         signals = replace(
             signals,
             dnsbl=zones,

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from postel.junk.cache import Resident
 from postel.junk.classify import Counts
 from postel.junk.decide import Filing
 
@@ -32,11 +31,6 @@ class JunkAccountData(Protocol):
     def telling(self, features: Iterable[str]) -> list[tuple[str, float]]:
         """(feature, probability) of the *features* that tell something
         (classify.telling_probability) at the totals read last."""
-        ...
-
-    def resident(self) -> Resident | None:
-        """What answers :meth:`telling` at the totals read last from memory
-        alone, without I/O (None: the account's table is not in memory)."""
         ...
 
     def counts(self, features: Iterable[str]) -> dict[str, Counts]: ...

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from psycopg_pool import ConnectionPool
 
-from postel.junk.cache import Resident, TellingCache
+from postel.junk.cache import TellingCache
 from postel.junk.classify import Counts
 from postel.junk.decide import TARGETS, Filing, Target
 from postel.junk.keys import feature_keys
@@ -124,9 +124,6 @@ class PgJunkAccount:
 
     def telling(self, features: Iterable[str]) -> list[tuple[str, float]]:
         return self._cache.telling(features, self._token_rows, self._all_token_rows)
-
-    def resident(self) -> Resident | None:
-        return self._cache.resident()
 
     def counts(self, features: Iterable[str]) -> dict[str, Counts]:
         keys = feature_keys(features)

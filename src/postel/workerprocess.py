@@ -147,3 +147,22 @@ def boot(
         # Into the directory the main process wiped at its start.
         metrics.enable(metrics.directory(cfg.datadir.root), wipe=False)
     return cfg
+
+
+async def start(
+    module: str, spec: str, *, pass_fds: tuple[int, ...] = (), limit: int = 2**16
+) -> asyncio.subprocess.Process:
+    """Run ``python -m module spec`` with this postel importable, its stdin and
+    stdout pipes to the supervisor (*limit*: the longest line or frame it reads),
+    *pass_fds* inherited. A process group of its own: Ctrl-C and ``kill -TERM
+    -PGID`` reach the main process only, which then stops the workers in order."""
+    import postel
+
+    env = dict(os.environ)
+    src = str(Path(postel.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, spec,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        process_group=0, pass_fds=pass_fds, limit=limit,
+    )  # fmt: skip

@@ -16,11 +16,8 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import postel
 from postel.config import Config
 from postel.delivery.request import DeliveryOutcome, DeliveryRequest
 from postel.deliveryworkers import codec, frames
@@ -34,7 +31,7 @@ from postel.deliveryworkers.spec import Spec
 from postel.log import cid_var
 from postel.metrics import runtime as metrics
 from postel.queue.deliver import failed_outcome
-from postel.workerprocess import BACKOFF_FIRST, Halt, restart
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start
 
 log = logging.getLogger("postel.deliveryworkers")
 
@@ -151,21 +148,8 @@ class DeliveryPool:
 
     async def _spawn(self, w: _Worker) -> None:
         """Start worker *w* and wait for its ready frame."""
-        env = dict(os.environ)
-        src = str(Path(postel.__file__).resolve().parents[1])  # postel importable as here
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "postel.deliveryworkers.worker",
-            self._spec(w).encode(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-            # A process group of its own: Ctrl-C reaches the main process only,
-            # which stops the workers after the queue.
-            process_group=0,
-            limit=frames.MAX_FRAME + 4,
+        proc = await start(
+            "postel.deliveryworkers.worker", self._spec(w).encode(), limit=frames.MAX_FRAME + 4
         )
         w.proc = proc
         assert proc.stdout is not None

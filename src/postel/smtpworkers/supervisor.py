@@ -8,12 +8,9 @@ import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-import postel
 from postel.config import Config
 from postel.metrics import runtime as metrics
 from postel.smtpserver.errors import BindError, ListenerConfigError
@@ -21,7 +18,7 @@ from postel.smtpworkers import messages
 from postel.smtpworkers.errors import WorkerStartError
 from postel.smtpworkers.reserve import Reserved, release, reserve_ports
 from postel.smtpworkers.spec import Spec
-from postel.workerprocess import BACKOFF_FIRST, Halt, restart
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start
 
 log = logging.getLogger("postel.smtpworkers")
 
@@ -134,21 +131,10 @@ class Supervisor:
 
     async def _spawn(self, w: _Worker) -> None:
         """Start worker *w* and wait for its first line."""
-        env = dict(os.environ)
-        src = str(Path(postel.__file__).resolve().parents[1])  # postel importable as here
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
+        proc = await start(
             "postel.smtpworkers.worker",
             self._spec(w).encode(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-            # A process group of its own: Ctrl-C and `kill -TERM -PGID` stop the
-            # main process, which then stops the workers in order.
-            process_group=0,
-            pass_fds=[sock.fileno() for sock in self.sockets.values()],
+            pass_fds=tuple(sock.fileno() for sock in self.sockets.values()),
         )
         w.proc, w.ready = proc, False
         assert proc.stdout is not None

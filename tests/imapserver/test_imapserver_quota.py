@@ -5,7 +5,7 @@ On the SQLite and the PostgreSQL store."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -16,10 +16,9 @@ from imap_env import PASSWORD, Env, make_config, raw_tls, run
 from pgcluster import pg_cluster, pg_database
 from postel.imapserver import IMAPService
 from postel.imapserver.quota import storage_kib
-from postel.imapserver.storeapi import MailStore
-from postel.store.api import Accounts
+from postel.pg.nodeparts import PgAccounts
 from postel.store.credentials import Credentials
-from postel.store.store import Store
+from quotabackends import open_accounts
 
 __all__ = ["pg_cluster", "pg_database"]
 
@@ -37,27 +36,8 @@ async def qenv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         creds.set_password("alice", PASSWORD)
         creds.set_password("bob", PASSWORD)
     async with AsyncExitStack() as stack:
-        store: Accounts
-        open_store: Callable[[str], MailStore] | None = None
-        if request.param == "sqlite":
-            store = Store(cfg.datadir, quota=cfg.account_quota)
-        else:
-            from pg.pghelpers import open_migrated, settings_for
-            from postel.pg.accountstore import PgStore
-            from postel.pg.nodeparts import PgAccounts
-
-            settings = settings_for(
-                request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_database")
-            )
-            pool = await open_migrated(settings)
-            stack.push_async_callback(pool.close)
-            pg = PgAccounts(
-                PgStore(pool, quota=cfg.account_quota),
-                asyncio.get_running_loop(),
-                tmp_path / "bodies",
-            )
-            store, open_store = pg, pg.mailstore
-        stack.callback(store.close)
+        store = await open_accounts(request, cfg, tmp_path, stack)
+        open_store = store.mailstore if isinstance(store, PgAccounts) else None
         service = IMAPService(cfg, store, open_store=open_store)
         await service.start()
         stack.push_async_callback(service.stop)

@@ -18,9 +18,8 @@ from smtpserver_env import PASSWORD, RECORDS, Env, make_config, run
 from pgcluster import pg_cluster, pg_database
 from postel.dns.mock import MockResolver
 from postel.smtpserver import LocalSubmitter, SMTPService
-from postel.store.api import Accounts
 from postel.store.credentials import Credentials
-from postel.store.store import Store
+from quotabackends import open_accounts
 
 __all__ = ["pg_cluster", "pg_database"]
 
@@ -37,25 +36,7 @@ async def qenv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     with Credentials(cfg.datadir.auth_db) as creds:
         creds.set_password("alice", PASSWORD)
     async with AsyncExitStack() as stack:
-        store: Accounts
-        if request.param == "sqlite":
-            store = Store(cfg.datadir, quota=cfg.account_quota)
-        else:
-            from pg.pghelpers import open_migrated, settings_for
-            from postel.pg.accountstore import PgStore
-            from postel.pg.nodeparts import PgAccounts
-
-            settings = settings_for(
-                request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_database")
-            )
-            pool = await open_migrated(settings)
-            stack.push_async_callback(pool.close)
-            store = PgAccounts(
-                PgStore(pool, quota=cfg.account_quota),
-                asyncio.get_running_loop(),
-                tmp_path / "bodies",
-            )
-        stack.callback(store.close)
+        store = await open_accounts(request, cfg, tmp_path, stack)
         service = SMTPService(cfg, store, MockResolver(dict(RECORDS)), LocalSubmitter(cfg, store))
         await service.start()
         stack.push_async_callback(service.stop)

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,3 +166,12 @@ async def start(
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
         process_group=0, pass_fds=pass_fds, limit=limit,
     )  # fmt: skip
+
+
+async def start_all(spawns: Iterable[Awaitable[None]]) -> None:
+    """Start every worker at once; once all have finished trying, the first
+    failure is raised (the caller then stops those that did start)."""
+    results = await asyncio.gather(*spawns, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -31,7 +31,7 @@ from postel.deliveryworkers.spec import Spec
 from postel.log import cid_var
 from postel.metrics import runtime as metrics
 from postel.queue.deliver import failed_outcome
-from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start, start_all
 
 log = logging.getLogger("postel.deliveryworkers")
 
@@ -98,12 +98,7 @@ class DeliveryPool:
 
     async def start(self) -> None:
         try:
-            results = await asyncio.gather(
-                *(self._spawn(w) for w in self.workers), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+            await start_all(self._spawn(w) for w in self.workers)
         except BaseException:
             await self.aclose()
             raise

@@ -18,7 +18,7 @@ from postel.smtpworkers import messages
 from postel.smtpworkers.errors import WorkerStartError
 from postel.smtpworkers.reserve import Reserved, release, reserve_ports
 from postel.smtpworkers.spec import Spec
-from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start
+from postel.workerprocess import BACKOFF_FIRST, Halt, restart, start, start_all
 
 log = logging.getLogger("postel.smtpworkers")
 
@@ -102,12 +102,7 @@ class Supervisor:
         if not self.sockets:
             self.reserved = reserve_ports(self.cfg)
         try:
-            results = await asyncio.gather(
-                *(self._spawn(w) for w in self.workers), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+            await start_all(self._spawn(w) for w in self.workers)
         except BaseException:
             await self.stop()
             raise

@@ -278,3 +278,65 @@ def test_outbound_measure_of_a_queue_gone_at_once_is_no_rate() -> None:
     res = outbound.measure(lambda: next(left), 10, timeout=5)
     assert "rate" not in res
     assert "between two polls" in res["error"]
+
+
+def junk_results(base: bool) -> dict[str, Any]:
+    """(m)'s results as inbound_junk.run returns them, with or without --base."""
+    names = ["base", "off", "untrained", "trained"] if base else ["off", "untrained", "trained"]
+    out: dict[str, Any] = {
+        "clients": 10,
+        "seconds": 3.0,
+        "repeat": 3,
+        "synthetic": False,
+        "trained_on": 1813,
+        "order": "rotated",
+        "slices": [[0, 1058], [1058, 2116], [2116, 3174], [3174, 4233]],
+    }
+    for i, name in enumerate(names):
+        rate, cpu = 400.0 - 50 * i, 4.0 + i
+        cfg: dict[str, Any] = {
+            "median_rate": rate,
+            "rates": [rate],
+            "median_cpu_ms": cpu,
+            "runs": [{"rate": rate, "cpu_ms": cpu, "p99_ms": 50.0, "load": 1.5}],
+            "rate_ratio": round(rate / 350.0, 2) if base else round(rate / 400.0, 2),
+            "cpu_ratio": 1.0,
+        }
+        if base:
+            cfg["rate_ratio_base"] = round(rate / 400.0, 2)
+            cfg["cpu_ratio_base"] = round(cpu / 4.0, 2)
+        out[name] = cfg
+    if base:
+        out["base_rev"] = "320e638"
+    return out
+
+
+def test_junk_section_has_a_base_row_and_ratios_to_it() -> None:
+    md = load_run_all().junk_section(junk_results(base=True))
+    text = "\n".join(md)
+    assert "postel at commit 320e638 (the commit before the junk filter's first" in text
+    assert "its own slice of about 1,058 of those messages" in text
+    header = next(line for line in md if line.startswith("| junk filter"))
+    assert header.count("| of base |") == 2
+    rows = [line for line in md if line.startswith("| ") and line != header]
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| none (postel at 320e638)",
+        "| off",
+        "| untrained",
+        "| trained",
+    ]
+    # trained: 250 msg/s, 0.71 of off, 0.62 of base; 7 ms, 1.00 of off, 1.75 of base
+    assert rows[3].startswith("| trained | 250.0 | 0.71 | 0.62 | 7.0 | 1.00 | 1.75 | 50.0 |")
+    widths = {line.count("|") for line in md if line.startswith("|")}
+    assert widths == {10}
+
+
+def test_junk_section_of_results_without_a_base_keeps_its_columns() -> None:
+    """bench/results.json entries written before --base still assemble."""
+    md = load_run_all().junk_section(fake_results()["junk"])
+    text = "\n".join(md)
+    assert "of base" not in text
+    assert "three `postel serve` side by side" in text
+    assert "its own slice" not in text
+    widths = {line.count("|") for line in md if line.startswith("|")}
+    assert widths == {8}

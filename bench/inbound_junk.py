@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -174,11 +175,14 @@ def run(
     certs = make_certs(root / "certs")
     runs: dict[str, list[dict[str, Any]]] = {}
     names = [*(["base"] if base else []), *CONFIGS]
-    base_rev = None
+    try:
+        base_rev, src = base_tree(base, root / "base-tree") if base else (None, None)
+    except BaseTreeError:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     with dns_stub() as dns_port:
         systems = {c: instance(root, c, certs, dns_port, messages[:first]) for c in CONFIGS}
-        if base:
-            base_rev, src = base_tree(base, root / "base-tree")
+        if src is not None:
             systems = {"base": base_instance(root, certs, dns_port, src), **systems}
         try:
             for name, p in systems.items():
@@ -204,6 +208,7 @@ def run(
         finally:
             for p in systems.values():
                 p.stop()
+    shutil.rmtree(root, ignore_errors=True)  # kept when a run failed: its logs say why
     out: dict[str, Any] = {"clients": CLIENTS, "seconds": seconds, "repeat": repeat,
                            "synthetic": synthetic, "trained_on": first,
                            "slices": None if synthetic else slices,

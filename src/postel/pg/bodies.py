@@ -21,7 +21,7 @@ async def store_body(conn: Conn, digest: bytes, data: bytes, *, inline: bool = T
     same content at the same moment cannot drop it under this delivery."""
     await conn.execute(
         "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s) "
-        "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
+        "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, touched = now()",
         (digest, len(data), data if inline else None),
     )
 

@@ -99,7 +99,7 @@ WITH a AS (
     RETURNING id, name, modseq
 ), b AS (
     INSERT INTO body (sha256, size, data) SELECT %(digest)s, %(size)s, %(data)s FROM a
-    ON CONFLICT (sha256) DO UPDATE SET size = excluded.size
+    ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, touched = now()
     RETURNING sha256
 ), mb AS (
     UPDATE mailbox SET uidnext = uidnext + 1, highestmodseq = a.modseq, total = total + 1,

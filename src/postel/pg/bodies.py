@@ -44,7 +44,8 @@ async def drop_unused_bodies(conn: Conn, digests: list[bytes]) -> list[bytes]:
     commits a reference meanwhile, the foreign key refuses and the body stays.
     Rows are locked in hash order (two accounts deleting the same bodies do not
     deadlock); should PostgreSQL still report a deadlock, the bodies are kept
-    for a later sweep rather than failing the removal."""
+    rather than failing the removal, and removed later by the sweep of body
+    rows no message names (postel.pg.bodysweep)."""
     if not digests:
         return []
     try:

@@ -174,8 +174,8 @@ def pg_body_cache(cfg: Config) -> Path:
 
 
 def pg_housekeeping(cfg: Config, pg: PgParts) -> Housekeeping:
-    """The node's periodic storage jobs: its body copies' bound, the object
-    store's sweep (postel.pg.housekeeping)."""
+    """The node's periodic storage jobs: its body copies' bound, the sweeps of
+    body rows and of the object store (postel.pg.housekeeping)."""
     from postel.pg.housekeeping import Housekeeping
 
     storage = cfg.static.storage
@@ -187,6 +187,8 @@ def pg_housekeeping(cfg: Config, pg: PgParts) -> Housekeeping:
         sweep_every=storage.object_store.sweep_every,
         sweep_pages=storage.object_store.sweep_pages,
         grace=storage.object_store.sweep_grace,
+        body_sweep_every=storage.body_sweep_every,
+        body_grace=storage.body_sweep_grace,
     )
 
 

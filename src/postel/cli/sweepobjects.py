@@ -1,6 +1,7 @@
-"""`postel sweep-objects`: delete now the objects of the PostgreSQL store's
-object store that no body row names (as the nodes' periodic sweep does;
-docs/postgresql.md, "Bodies in an object store")."""
+"""`postel sweep-objects`: remove now the PostgreSQL store's body rows no
+message names, then delete the objects of its object store that no body row
+names (as the nodes' periodic sweeps do; docs/postgresql.md, "Bodies in an
+object store")."""
 
 from __future__ import annotations
 
@@ -24,29 +25,50 @@ from postel.cli.options import config_option, load_or_exit
     help="Pages of the bucket's listing (1000 objects each) to look at; 0: all.",
 )
 def command(config_dir: Path, dry_run: bool, pages: int) -> None:
-    """Delete the objects no body row names, older than [storage.object_store]
-    sweep_grace and not being put by a delivery. Needs backend = "postgresql"
-    and an object store; safe while nodes run (one node sweeps at a time)."""
+    """Remove the body rows no message names, older than [storage]
+    body_sweep_grace; then delete the objects no body row names, older than
+    [storage.object_store] sweep_grace and not being put by a delivery.
+    Needs backend = "postgresql" (objects: and an object store); safe while
+    nodes run (one node sweeps at a time)."""
     import asyncio
 
+    from postel.pg.bodysweep import sweep_bodies_now
     from postel.pg.errors import PgError
     from postel.pg.objectsweep import sweep_now
     from postel.wiring import pg_objects, pg_settings
 
     cfg = load_or_exit(config_dir)
     storage = cfg.static.storage
-    if storage.backend != "postgresql" or not storage.object_store.endpoint:
+    if storage.backend != "postgresql":
         raise click.ClickException(
-            f"{cfg.dir / 'postel.toml'}: no [storage.object_store] endpoint with "
-            'backend = "postgresql": there is no object store to sweep'
+            f'{cfg.dir / "postel.toml"}: [storage] backend is not "postgresql": '
+            "there are no body rows or objects to sweep"
         )
+    try:
+        settings = pg_settings(storage, cfg.dir)
+        rows = asyncio.run(
+            sweep_bodies_now(settings, grace=storage.body_sweep_grace, dry_run=dry_run)
+        )
+    except PgError as exc:
+        raise click.ClickException(str(exc)) from None
+    if rows is None:
+        raise click.ClickException(
+            f"{settings.where}: another node is sweeping its body rows now; try again later"
+        )
+    click.echo(
+        f"{settings.where}: {rows.looked} body rows looked at, {len(rows.removed)} no "
+        f"message names {'to remove (dry run)' if dry_run else 'removed'}"
+    )
+    if not storage.object_store.endpoint:
+        click.echo(f"{cfg.dir / 'postel.toml'}: no [storage.object_store] endpoint: no objects")
+        return
     try:
         objects = pg_objects(storage, cfg.dir)
         assert objects is not None
         try:
             report = asyncio.run(
                 sweep_now(
-                    pg_settings(storage, cfg.dir),
+                    settings,
                     objects,
                     grace=storage.object_store.sweep_grace,
                     pages=pages,

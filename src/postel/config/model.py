@@ -723,6 +723,22 @@ class StorageConfig(Strict):
         "minutes: copies of removed bodies go, then the least recently used until the rest "
         "fit. A body whose copy went is fetched again when read.",
     )
+    body_sweep_every: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds between two runs of the sweep of body rows no message names "
+        '(backend = "postgresql"; left when a removal met a deadlock); one node sweeps at a '
+        "time, 100,000 rows a run, going on where the last run stopped. 0: never (postel "
+        "sweep-objects runs it by hand).",
+    )
+    body_sweep_grace: float = Field(
+        86400.0,
+        ge=600,
+        le=30 * 86400,
+        description="Seconds a body row written by a delivery stays untouched by that sweep: "
+        "longer than any delivery takes.",
+    )
     object_store: ObjectStoreConfig = Field(
         default_factory=ObjectStoreConfig,
         description='Message bodies in an S3-compatible object store (backend = "postgresql" '

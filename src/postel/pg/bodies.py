@@ -21,7 +21,7 @@ async def store_body(conn: Conn, digest: bytes, data: bytes, *, inline: bool = T
     same content at the same moment cannot drop it under this delivery."""
     await conn.execute(
         "INSERT INTO body (sha256, size, data) VALUES (%s, %s, %s) "
-        "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
+        "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, touched = now()",
         (digest, len(data), data if inline else None),
     )
 
@@ -44,7 +44,8 @@ async def drop_unused_bodies(conn: Conn, digests: list[bytes]) -> list[bytes]:
     commits a reference meanwhile, the foreign key refuses and the body stays.
     Rows are locked in hash order (two accounts deleting the same bodies do not
     deadlock); should PostgreSQL still report a deadlock, the bodies are kept
-    for a later sweep rather than failing the removal."""
+    rather than failing the removal, and removed later by the sweep of body
+    rows no message names (postel.pg.bodysweep)."""
     if not digests:
         return []
     try:

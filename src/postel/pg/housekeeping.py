@@ -1,7 +1,8 @@
 """The periodic storage jobs of a PostgreSQL node (started by `postel serve`):
 the bound of its body copies (postel.pg.bodycache), every node on its own,
-and the object store's sweep (postel.pg.objectsweep), one node at a time, a
-few pages per run, going on where the last run of this node stopped."""
+and the sweeps of body rows no message names (postel.pg.bodysweep) and of
+the object store (postel.pg.objectsweep), each one node at a time, a few
+pages per run, going on where the last run of this node stopped."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.bodycache import trim_body_cache
+from postel.pg.bodysweep import run_body_sweep
 from postel.pg.objectstore import ObjectStore
 from postel.pg.objectsweep import run_sweep
 from postel.pg.pool import Conn
@@ -20,6 +22,7 @@ from postel.pg.pool import Conn
 log = logging.getLogger("postel.pg")
 
 CACHE_CHECK_SECONDS = 600.0
+BODY_SWEEP_PAGES = 100  # pages of body rows (1000 each) per periodic run
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class Housekeeping:
     """What the jobs work on and how often: the node's copies under
     *body_cache* bounded to *cache_bytes*, checked every *cache_every*
     seconds; with *objects*, a sweep of *sweep_pages* pages every
-    *sweep_every* seconds (0: none), keeping what is younger than *grace*."""
+    *sweep_every* seconds (0: none), keeping what is younger than *grace*;
+    a sweep of body rows no message names every *body_sweep_every* seconds
+    (0: none), keeping rows written within *body_grace*."""
 
     pool: AsyncConnectionPool[Conn]
     body_cache: Path
@@ -37,10 +42,15 @@ class Housekeeping:
     sweep_pages: int = 10
     grace: float = 86400.0
     cache_every: float = CACHE_CHECK_SECONDS
+    body_sweep_every: float = 3600.0
+    body_grace: float = 86400.0
+    body_pages: int = BODY_SWEEP_PAGES
 
     async def run(self) -> None:
-        """Both jobs until cancelled; a failed round is logged and retried at the next."""
+        """The jobs until cancelled; a failed round is logged and retried at the next."""
         jobs = [self._cache_loop()]
+        if self.body_sweep_every > 0:
+            jobs.append(self._body_loop())
         if self.objects is not None and self.sweep_every > 0:
             jobs.append(self._sweep_loop(self.objects))
         await asyncio.gather(*jobs)
@@ -55,6 +65,20 @@ class Housekeeping:
                     "body copies not trimmed",
                     extra={"cache": str(self.body_cache), "err": f"{type(exc).__name__}: {exc}"},
                 )
+
+    async def _body_loop(self) -> None:
+        after: bytes | None = None
+        while True:
+            await asyncio.sleep(self.body_sweep_every)
+            try:
+                report = await run_body_sweep(
+                    self.pool, grace=self.body_grace, pages=self.body_pages, after=after
+                )
+            except Exception as exc:  # the database down: the next round
+                log.warning("body row sweep failed", extra={"err": f"{type(exc).__name__}: {exc}"})
+                continue
+            if report is not None:
+                after = report.next_after
 
     async def _sweep_loop(self, objects: ObjectStore) -> None:
         after: bytes | None = None

@@ -38,6 +38,9 @@ DIGEST_LOCK = 0x706F7374656C06
 # pg_try_advisory_lock key held by the node sweeping the object store of
 # objects no body row names (postel.pg.objectsweep): one node at a time.
 OBJECT_SWEEP_LOCK = 0x706F7374656C07
+# pg_try_advisory_lock key held by the node sweeping body rows no message
+# names (postel.pg.bodysweep): one node at a time.
+BODY_SWEEP_LOCK = 0x706F7374656C08
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -15,10 +15,12 @@ account's lock, the statement may still raise the account's modseq and keep
 the body, then find no mailbox row to write and return no row; the caller's
 path that creates the mailbox then names the same body.
 
-The thread key is looked up by the same statement, in the snapshot it started
-with: a message committed by another delivery while this one waited for the
-account's lock is not seen by the look-up (the new message then starts a
-thread of its own, as it would had it arrived first).
+The thread key is looked up by the database function postel_thread_key
+(postel.pg.threading), which the other path calls too. It is VOLATILE, so its
+look-ups take a snapshot of their own after the statement got the account's
+lock: a message committed by another delivery while this one waited for the
+lock is seen (the statement's own snapshot, taken before the wait, would not
+see it, and a reply would start a thread of its own beside its parent).
 """
 
 from __future__ import annotations
@@ -34,19 +36,13 @@ from psycopg_pool import AsyncConnectionPool
 from postel.pg import fulltext, notify
 from postel.pg.pool import Conn
 from postel.pg.rows import MESSAGE_COLUMNS, to_message
+from postel.pg.threading import thread_args
 from postel.store import mimestructure
 from postel.store.bodytext import READ_LIMIT, body_text
 from postel.store.envelope import Envelope, header_block, parse_envelope
 from postel.store.message import Message
 from postel.store.names import split_flags
 from postel.store.search import fts_row
-from postel.store.threads import (
-    SUBJECT_WINDOW,
-    base_subject,
-    is_reply,
-    message_ids,
-    references_of,
-)
 
 log = logging.getLogger("postel.pg")
 
@@ -86,11 +82,10 @@ def prepare(data: bytes, account: str) -> Prepared:
 # in autocommit). Each step reads the one before it, which fixes their order:
 # the account's row lock first, as every writer of the account takes it
 # (postel.pg.changetx), then the body, then the mailbox's UID. Nothing is
-# written when the account or the mailbox does not exist. The thread key
-# (postel.pg.threading's rules): the first of the references found in the
-# account, else a stored reply to this message, else the latest message with
-# the same base subject if received within SUBJECT_WINDOW of this one, else the
-# new message's own id (taken from the identity's sequence for that).
+# written when the account or the mailbox does not exist. The thread key:
+# postel_thread_key (postel.pg.threading), called once the account's lock is
+# held (t reads a), else the new message's own id (taken from the identity's
+# sequence for that).
 _DELIVER = f"""
 WITH a AS (
     UPDATE account SET modseq = modseq + 1
@@ -99,7 +94,7 @@ WITH a AS (
     RETURNING id, name, modseq
 ), b AS (
     INSERT INTO body (sha256, size, data) SELECT %(digest)s, %(size)s, %(data)s FROM a
-    ON CONFLICT (sha256) DO UPDATE SET size = excluded.size
+    ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, touched = now()
     RETURNING sha256
 ), mb AS (
     UPDATE mailbox SET uidnext = uidnext + 1, highestmodseq = a.modseq, total = total + 1,
@@ -107,21 +102,9 @@ WITH a AS (
     FROM a, b WHERE mailbox.account_id = a.id AND mailbox.name = %(mailbox)s
     RETURNING mailbox.id, mailbox.uidnext - 1 AS uid, a.modseq, b.sha256
 ), t AS (
-    SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id, COALESCE(
-        (SELECT m.thread_id FROM unnest(%(refs)s::text[]) WITH ORDINALITY AS r (ref, n)
-            JOIN message m ON m.message_id = r.ref
-            JOIN mailbox x ON x.id = m.mailbox_id
-            WHERE x.account_id = a.id AND m.thread_id != 0 ORDER BY r.n LIMIT 1),
-        (SELECT m.thread_id FROM message m JOIN mailbox x ON x.id = m.mailbox_id
-            WHERE %(own)s != '' AND m.in_reply_to = %(own)s AND x.account_id = a.id
-            AND m.thread_id != 0 LIMIT 1),
-        (SELECT s.thread_id FROM (
-            SELECT m.thread_id, m.received FROM message m JOIN mailbox x ON x.id = m.mailbox_id
-            WHERE %(by_subject)s AND m.thread_subject = %(base)s AND x.account_id = a.id
-            AND m.thread_id != 0 ORDER BY m.id DESC LIMIT 1) AS s
-            WHERE s.received BETWEEN %(received)s::timestamptz - %(window)s::interval
-            AND %(received)s::timestamptz + %(window)s::interval)
-    ) AS thread
+    SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id,
+        postel_thread_key(a.id, %(refs)s::text[], %(own)s, %(by_subject)s, %(base)s,
+            %(received)s::timestamptz, %(window)s::interval) AS thread
     FROM a
 ), m AS (
     INSERT INTO message (id, mailbox_id, uid, modseq, flags, keywords, size, received,
@@ -166,9 +149,7 @@ async def insert_message(
     notify.encode(notify.MailboxChanged(account, mailbox, 1))  # refuses an overlong payload
     system, keywords = split_flags(flags)
     env = prepared.env
-    base = base_subject(env.subject)
-    refs = references_of(env.in_reply_to, env.references)
-    own = message_ids(env.message_id)
+    thread = thread_args(env)
     fields = fts_row(env.subject, env.from_, env.to, env.cc, prepared.text)
     params = {
         "account": account,
@@ -191,11 +172,11 @@ async def insert_message(
         "has_attachments": env.has_attachments,
         "mime": prepared.mime,
         "head": prepared.head,
-        "refs": list(refs),
-        "own": own[0] if own else "",
-        "by_subject": bool(base) and bool(refs or is_reply(env.subject)),
-        "base": base,
-        "window": SUBJECT_WINDOW,
+        "refs": thread.refs,
+        "own": thread.own,
+        "by_subject": thread.by_subject,
+        "base": thread.base,
+        "window": thread.window,
         "lexeme_prefix": fulltext.ACCOUNT_LEXEME_PREFIX,
         "words": fulltext.document_words(*fields),
         "channel": notify.CHANNEL,

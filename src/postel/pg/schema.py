@@ -572,6 +572,63 @@ CREATE TABLE IF NOT EXISTS body_put (
 CREATE INDEX IF NOT EXISTS body_put_since ON body_put (since);
 """
 
+# When each body row was last written by a delivery (inserted, or its upsert
+# by a delivery of the same content): the sweep of body rows no message
+# names leaves younger ones alone (postel.pg.bodysweep). Rows from before
+# this step count from the migration.
+BODY_TOUCHED = """
+ALTER TABLE body ADD COLUMN IF NOT EXISTS touched timestamptz NOT NULL DEFAULT now();
+"""
+
+# A new message's thread key, the one owner of the rules on PostgreSQL
+# (postel.pg.threading; as postel.store.threads): the first of *refs* (nearest
+# first) that a message of the account has as its Message-ID, else a stored
+# message replying to *own*, else, when *by_subject*, the newest message with
+# the base subject *base* if received within *win* of *received*; NULL: a
+# thread of its own. VOLATILE plpgsql, so that each look-up takes a snapshot
+# of its own: called by a delivery's statement after it got the account's
+# lock, it sees every message committed before (the statement's own
+# snapshot may be older, taken while it waited for the lock).
+THREAD_KEY = """
+CREATE OR REPLACE FUNCTION postel_thread_key(
+    p_account bigint, p_refs text[], p_own text, p_by_subject boolean, p_base text,
+    p_received timestamptz, p_win interval
+) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_key bigint;
+    v_at timestamptz;
+BEGIN
+    SELECT m.thread_id INTO v_key
+    FROM unnest(p_refs) WITH ORDINALITY AS r (ref, n)
+    JOIN message m ON m.message_id = r.ref
+    JOIN mailbox x ON x.id = m.mailbox_id
+    WHERE x.account_id = p_account AND m.thread_id != 0
+    ORDER BY r.n LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RETURN v_key;
+    END IF;
+    IF p_own != '' THEN
+        SELECT m.thread_id INTO v_key FROM message m JOIN mailbox x ON x.id = m.mailbox_id
+        WHERE m.in_reply_to = p_own AND x.account_id = p_account AND m.thread_id != 0
+        LIMIT 1;
+        IF v_key IS NOT NULL THEN
+            RETURN v_key;
+        END IF;
+    END IF;
+    IF p_by_subject AND p_base != '' THEN
+        SELECT m.thread_id, m.received INTO v_key, v_at
+        FROM message m JOIN mailbox x ON x.id = m.mailbox_id
+        WHERE m.thread_subject = p_base AND x.account_id = p_account AND m.thread_id != 0
+        ORDER BY m.id DESC LIMIT 1;
+        IF v_key IS NOT NULL AND v_at BETWEEN p_received - p_win AND p_received + p_win THEN
+            RETURN v_key;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+"""
+
 
 MIGRATIONS: list[str] = [
     INITIAL,
@@ -589,4 +646,6 @@ MIGRATIONS: list[str] = [
     DIGEST_RUNS,
     VANISHED_ROWS,
     BODY_PUTS,
+    BODY_TOUCHED,
+    THREAD_KEY,
 ]

@@ -1,11 +1,15 @@
 """Thread keys on PostgreSQL: the rules of postel.store.threads (references,
 then a stored reply, then a reply's base subject within SUBJECT_WINDOW, else a
-thread of its own), looked up among one account's messages inside the
-delivery's transaction."""
+thread of its own), looked up among one account's messages by the database
+function ``postel_thread_key`` (postel.pg.schema, THREAD_KEY), the one owner
+of the rules on this backend: both ways a delivery is stored call it, the
+transaction that takes the account's lock first (thread_for) and the one
+statement (postel.pg.newmessage), with the arguments of thread_args."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from postel.pg.pool import Conn
 from postel.pg.rows import col_int
@@ -18,20 +22,30 @@ from postel.store.threads import (
     references_of,
 )
 
-_BY_MESSAGE_ID = (
-    "SELECT m.thread_id FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
-    "WHERE m.message_id = %s AND b.account_id = %s AND m.thread_id != 0 LIMIT 1"
-)
-_BY_REPLY = (
-    "SELECT m.thread_id FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
-    "WHERE m.in_reply_to = %s AND m.in_reply_to != '' AND b.account_id = %s "
-    "AND m.thread_id != 0 LIMIT 1"
-)
-_BY_SUBJECT = (
-    "SELECT m.thread_id, m.received FROM message m JOIN mailbox b ON b.id = m.mailbox_id "
-    "WHERE m.thread_subject = %s AND m.thread_subject != '' AND b.account_id = %s "
-    "AND m.thread_id != 0 ORDER BY m.id DESC LIMIT 1"
-)
+
+@dataclass(frozen=True, slots=True)
+class ThreadArgs:
+    """What the look-up needs of a new message (pure): the message ids it
+    refers to, nearest first; its own message id ("" when none); whether its
+    base subject may thread it (a reply or a forward); its base subject."""
+
+    refs: list[str]
+    own: str
+    by_subject: bool
+    base: str
+    window: timedelta = SUBJECT_WINDOW
+
+
+def thread_args(env: Envelope) -> ThreadArgs:
+    base = base_subject(env.subject)
+    refs = references_of(env.in_reply_to, env.references)
+    own = message_ids(env.message_id)
+    return ThreadArgs(
+        refs=list(refs),
+        own=own[0] if own else "",
+        by_subject=bool(base) and bool(refs or is_reply(env.subject)),
+        base=base,
+    )
 
 
 async def thread_for(
@@ -39,27 +53,11 @@ async def thread_for(
 ) -> tuple[int | None, str]:
     """(thread key, base subject) of a new message of the account; key None:
     it starts a thread of its own (its key is then its own id)."""
-    base = base_subject(env.subject)
-    refs = references_of(env.in_reply_to, env.references)
-    for ref in refs:
-        cur = await conn.execute(_BY_MESSAGE_ID, (ref, account_id))
-        row = await cur.fetchone()
-        if row is not None:
-            return col_int(row[0]), base
-    own = message_ids(env.message_id)
-    if own:
-        cur = await conn.execute(_BY_REPLY, (own[0], account_id))
-        row = await cur.fetchone()
-        if row is not None:
-            return col_int(row[0]), base
-    if base and (refs or is_reply(env.subject)):
-        cur = await conn.execute(_BY_SUBJECT, (base, account_id))
-        row = await cur.fetchone()
-        found = row[1] if row is not None else None
-        if (
-            row is not None
-            and isinstance(found, datetime)
-            and abs(received - found) <= SUBJECT_WINDOW
-        ):
-            return col_int(row[0]), base
-    return None, base
+    args = thread_args(env)
+    cur = await conn.execute(
+        "SELECT postel_thread_key(%s, %s::text[], %s, %s, %s, %s, %s::interval)",
+        (account_id, args.refs, args.own, args.by_subject, args.base, received, args.window),
+    )
+    row = await cur.fetchone()
+    key = None if row is None else row[0]
+    return (None if key is None else col_int(key)), args.base

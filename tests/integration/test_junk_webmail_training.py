@@ -127,8 +127,15 @@ def test_verdicts_in_the_webmail_file_the_next_messages(tmp_path: Path) -> None:
         send(server, spam_net, "win again", text(rng, SPAM))
         assert wait_where(data_dir, "win again") == "Junk"
         # The user sees why: the filing and its reasons on the message's page.
-        page = web.c.get(f"/webmail/msg/{web.ids('Junk')['win again']}").text
-        filing = re.search(r'id="junk-filing">([^<]*)<', page)
+        # (Recorded in the background after the reply, gathered for a moment.)
+        url = f"/webmail/msg/{web.ids('Junk')['win again']}"
+        deadline = time.monotonic() + 10
+        while (
+            filing := re.search(r'id="junk-filing">([^<]*)<', page := web.c.get(url).text)
+        ) is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert filing is not None, page
         assert filing.group(1).startswith("filed in Junk"), filing.group(1)
         assert "you marked mail from ip:" in filing.group(1) or "junk score" in filing.group(1)

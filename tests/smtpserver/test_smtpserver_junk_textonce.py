@@ -136,3 +136,30 @@ async def test_filings_of_messages_arriving_together_are_recorded_in_one_commit(
     assert [junk.filing("alice", k) for k in keys] == [Filing("inbox", None, ())] * 5
     assert len(commits) == 1, commits
     junk.close()
+
+
+async def test_filings_arriving_within_the_gathering_time_share_one_commit(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from postel.junk.decide import Filing
+    from postel.junk.filter import JunkFilter, Settings
+    from postel.smtpserver.junkfiling import FilingRecorder
+
+    junk = JunkFilter(tmp_path, Settings(), None)
+    commits: list[str] = []
+    with junk._db("alice", records=True) as db:
+        db.conn.set_trace_callback(lambda s: commits.append(s) if s == "COMMIT" else None)
+    tasks: list[asyncio.Task[None]] = []
+    recorder = FilingRecorder(junk, lambda c: tasks.append(asyncio.create_task(c)), gather=1.0)
+    keys = [f"k{i}" for i in range(4)]
+    for key in keys:  # deliveries answered a few milliseconds apart
+        recorder.add(key, [("alice", Filing("inbox", None, ()))])
+        await asyncio.sleep(0.05)
+    assert commits == []  # still gathering
+    while tasks:
+        await tasks.pop()
+    assert [junk.filing("alice", k) for k in keys] == [Filing("inbox", None, ())] * 4
+    assert len(commits) == 1, commits
+    junk.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import sub
 
 STRENGTH = 0.45  # Robinson's s: how much an unknown feature is pulled to NEUTRAL
 NEUTRAL = 0.5
@@ -100,14 +102,15 @@ def combine(telling: Iterable[tuple[str, float]]) -> Verdict:
     ranked = sorted([(-abs(p - NEUTRAL), f, p) for f, p in telling])[:MAX_USED]
     if not ranked:
         return Verdict(NEUTRAL, 0, ())
-    used = [(f, p) for _, f, p in ranked]
+    ps = [p for _, _, p in ranked]
     # Fisher: -2 sum(ln p) is chi-squared with 2n degrees of freedom when the
     # p are uniform; clamp away from 0 and 1 so one feature cannot decide alone.
+    # (Sums over map in the same order: the same floating-point results.)
     log = math.log
-    ln_spam = sum([log(max(1e-12, 1.0 - p)) for _, p in used])
-    ln_ham = sum([log(max(1e-12, p)) for _, p in used])
-    n = len(used)
+    ln_spam = sum(map(log, map(max, repeat(1e-12), map(sub, repeat(1.0), ps))))
+    ln_ham = sum(map(log, map(max, repeat(1e-12), ps)))
+    n = len(ps)
     spamminess = 1.0 - chi2q(-2.0 * ln_spam, 2 * n)
     hamminess = 1.0 - chi2q(-2.0 * ln_ham, 2 * n)
     score = (spamminess - hamminess + 1.0) / 2.0
-    return Verdict(score, n, tuple((f, round(p, 3)) for f, p in used[:SIGNALS]))
+    return Verdict(score, n, tuple((f, round(p, 3)) for _, f, p in ranked[:SIGNALS]))

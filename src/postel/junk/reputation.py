@@ -8,6 +8,7 @@ identity, in that order, on which the user's verdicts clearly agree decides.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Verified:
     ip: str | None = None
 
 
+@functools.lru_cache(maxsize=4096)  # per filing; the ipaddress objects are slow to make
 def network(ip: str) -> str:
     addr = ipaddress.ip_address(ip)
     prefix = 24 if addr.version == 4 else 64

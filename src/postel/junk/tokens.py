@@ -25,12 +25,19 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _WORD = re.compile(rf"([{_CJK}]+)|[^\W\d_{_CJK}](?:[^\W{_CJK}]|['’-])*", re.UNICODE)
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _PLAIN = re.compile(rf"[^\W\d_{_CJK}](?:[^\W{_CJK}]|['’-])*", re.UNICODE)  # _WORD without CJK
+# _PLAIN for ASCII text already lower-cased, each match ending in a letter,
+# digit or underscore: what _PLAIN's matches are once stripped of "'" and "-".
+_ASCII_WORD = re.compile(r"[a-z](?:[\w'-]*\w)?", re.ASCII)
 _URL_HOST = re.compile(r"(?i)\bhttps?://([a-z0-9.-]{1,253})")
 
 
 def words(text: str, limit: int = MAX_WORDS) -> list[str]:
     # One findall and list comprehensions: a Python loop per match was most
-    # of the tokenizing time (bench/NOTES.md, junk filter cost).
+    # of the tokenizing time (bench/NOTES.md, junk filter cost). ASCII text
+    # is lower-cased once, its words need no strip (the same words).
+    if text.isascii():
+        found = _ASCII_WORD.findall(text.lower())
+        return [w for w in found if MIN_LEN <= len(w) <= MAX_LEN][:limit]
     if _HAS_CJK.search(text) is None:
         found = [w.strip("'’-").lower() for w in _PLAIN.findall(text)]
         return [w for w in found if MIN_LEN <= len(w) <= MAX_LEN][:limit]

@@ -30,11 +30,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.migrate import BODY_SWEEP_LOCK
-from postel.pg.pool import Conn, open_pool
+from postel.pg.pool import Conn, open_pool, try_session_lock
 from postel.pg.rows import col_bytes
 from postel.pg.settings import PgSettings
 
@@ -128,21 +127,11 @@ async def run_body_sweep(
     dry_run: bool = False,
 ) -> BodySweepReport | None:
     """sweep_bodies under BODY_SWEEP_LOCK; None when another node sweeps."""
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (BODY_SWEEP_LOCK,))
-        got = await cur.fetchone()
-        if got is None or not got[0]:
+    async with try_session_lock(pool, BODY_SWEEP_LOCK) as held:
+        if not held:
             log.debug("body row sweep: another node sweeps")
             return None
-        try:
-            report = await sweep_bodies(
-                pool, grace=grace, pages=pages, after=after, dry_run=dry_run
-            )
-        finally:
-            try:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (BODY_SWEEP_LOCK,))
-            except psycopg.Error:  # a broken connection ended its session and the lock
-                pass
+        report = await sweep_bodies(pool, grace=grace, pages=pages, after=after, dry_run=dry_run)
     log.info(
         "body row sweep done",
         extra={

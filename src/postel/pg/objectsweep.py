@@ -29,12 +29,11 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.migrate import OBJECT_SWEEP_LOCK
 from postel.pg.objectstore import ObjectStore
-from postel.pg.pool import Conn, open_pool
+from postel.pg.pool import Conn, open_pool, try_session_lock
 from postel.pg.rows import col_bytes
 from postel.pg.settings import PgSettings
 
@@ -157,21 +156,13 @@ async def run_sweep(
     dry_run: bool = False,
 ) -> SweepReport | None:
     """sweep_objects under OBJECT_SWEEP_LOCK; None when another node sweeps."""
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (OBJECT_SWEEP_LOCK,))
-        got = await cur.fetchone()
-        if got is None or not got[0]:
+    async with try_session_lock(pool, OBJECT_SWEEP_LOCK) as held:
+        if not held:
             log.debug("object store sweep: another node sweeps", extra={"store": objects.where})
             return None
-        try:
-            report = await sweep_objects(
-                pool, objects, grace=grace, pages=pages, after=after, dry_run=dry_run
-            )
-        finally:
-            try:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (OBJECT_SWEEP_LOCK,))
-            except psycopg.Error:  # a broken connection ended its session and the lock
-                pass
+        report = await sweep_objects(
+            pool, objects, grace=grace, pages=pages, after=after, dry_run=dry_run
+        )
     log.info(
         "object store sweep done",
         extra={

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -137,3 +137,23 @@ def open_sync_pool(settings: PgSettings, *, name: str, max_size: int) -> Connect
         pool.close()
         raise PgConnectError(f"PostgreSQL {settings.where}: {first_line(exc)}") from None
     return pool
+
+
+@contextlib.asynccontextmanager
+async def try_session_lock(pool: AsyncConnectionPool[Conn], key: int) -> AsyncIterator[bool]:
+    """Hold the session advisory lock *key* on a connection of *pool* for
+    the block, if no other session holds it: yields whether it was taken
+    (one node at a time runs the work it guards)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        got = await cur.fetchone()
+        if got is None or not got[0]:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            try:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:  # a broken connection ended its session and the lock
+                pass

@@ -114,3 +114,8 @@ def test_same_view_as_dnspython_for_every_section() -> None:
     assert parsed.soa() == (900, 77)
     assert parsed.rcode == dns.rcode.NXDOMAIN and not parsed.authentic
     assert parsed.answer == [] and parsed.options == []
+
+
+@pytest.mark.parametrize("text", [".", "example.", "WWW.Example.COM.", "a\\.b.\\065x.example."])
+def test_name_key_is_the_lower_case_wire_form(text: str) -> None:
+    assert name_key(N(text)) == N(text).canonicalize().to_wire()

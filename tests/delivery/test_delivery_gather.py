@@ -247,8 +247,8 @@ class SlowResolver(Resolver):
 
 
 async def test_lookups_of_a_name_without_cname_are_asked_at_once() -> None:
-    """The CNAME, AAAA and A of a host (and a domain's CNAME and MX) go out
-    together: one round trip, not one per record type."""
+    """The AAAA and A of a host go out together: one round trip, not one per
+    record type."""
     r = SlowResolver(
         MockResolver(
             {
@@ -259,10 +259,10 @@ async def test_lookups_of_a_name_without_cname_are_asked_at_once() -> None:
         )
     )
     hops = await gather_next_hops(r, "example.com")
-    assert r.max_running == 2 and hops.hosts == ["mx.example.com"]
+    assert hops.hosts == ["mx.example.com"]
     r.max_running = 0
     addrs = await gather_ips(r, "mx.example.com")
-    assert r.max_running == 3
+    assert r.max_running == 2
     assert addrs.ips == ["2001:db8::1", "192.0.2.1"] and addrs.error is None
 
 
@@ -279,3 +279,60 @@ async def test_lookups_after_a_cname_are_of_its_target() -> None:
     )
     addrs = await gather_ips(r, "mx.example.com")
     assert addrs.ips == ["192.0.2.1"] and addrs.expanded == "real.example.net"
+
+
+@pytest.mark.parametrize("authentic", [True, False])
+async def test_a_name_whose_answers_show_no_cname_is_not_asked_for_one(authentic: bool) -> None:
+    """A name with a CNAME has no other data (RFC 2181 §10.1) and a resolver
+    answers through it: answers at the name itself (records, NODATA or
+    NXDOMAIN) show it has none, so no CNAME lookup is made; the DNSSEC status
+    is that of those answers."""
+    r = MockResolver(
+        {
+            ("example.com", "MX"): ["10 mx.example.com.", "20 nomx.example.com."],
+            ("mx.example.com", "A"): ["192.0.2.1"],
+            ("nomx.example.com", "TXT"): ["v=spf1 -all"],
+        },
+        authentic=authentic,
+    )
+    hops = await gather_next_hops(r, "example.com", rng=rng())
+    addrs = await gather_ips(r, "mx.example.com")  # AAAA: NODATA
+    none = await gather_ips(r, "nomx.example.com")  # both NODATA
+    gone = await gather_ips(r, "gone.example.org")  # NXDOMAIN
+    assert [q for q in r.queries if q[1] == "CNAME"] == []
+    assert (hops.orig_authentic, hops.expanded_authentic) == (authentic, authentic)
+    assert hops.expanded == "example.com" and hops.have_mx
+    assert addrs.ips == ["192.0.2.1"] and addrs.expanded == "mx.example.com"
+    assert addrs.authentic is authentic and addrs.first_authentic is authentic
+    assert none.ips == [] and none.error is not None
+    assert gone.ips == [] and gone.error is not None and gone.authentic is authentic
+
+
+async def test_a_cname_seen_in_an_answer_is_followed_step_by_step() -> None:
+    """An answer that came through a CNAME: the chain is asked for link by
+    link (each link's DNSSEC status, RFC 7672 §2.2.1) and the records are
+    those of its end."""
+    r = MockResolver(
+        {
+            ("mx.example.com", "CNAME"): ["real.example.net."],
+            ("real.example.net", "A"): ["192.0.2.1"],
+        },
+        authentic={"mx.example.com"},
+    )
+    addrs = await gather_ips(r, "mx.example.com")
+    assert ("mx.example.com.", "CNAME") in r.queries
+    assert addrs.ips == ["192.0.2.1"] and addrs.expanded == "real.example.net"
+    assert addrs.first_authentic and not addrs.expanded_authentic
+
+
+async def test_a_failed_lookup_still_asks_for_the_cname() -> None:
+    """A lookup that failed shows nothing about CNAMEs: the CNAME is asked as
+    before, and its failure is the one reported."""
+    r = MockResolver(
+        {
+            ("example.com", "MX"): TemporaryError("example.com MX: timeout", qname="example.com"),
+            ("example.com", "CNAME"): TemporaryError("example.com CNAME: timeout"),
+        }
+    )
+    with pytest.raises(NextHopLookupError, match=r"looking up CNAME of example\.com"):
+        await gather_next_hops(r, "example.com")

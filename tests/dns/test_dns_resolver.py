@@ -421,3 +421,26 @@ async def test_ttl_is_the_smallest_of_every_step(fake: Callable[[Handler], FakeD
     with pytest.raises(NotFound) as e:
         await resolver.a("missing.example.")
     assert e.value.ttl == 5  # the SOA's MINIMUM (RFC 2308 §5)
+
+
+async def test_udp_answers_are_read_without_a_dnspython_message(
+    fake: Callable[[Handler], FakeDNS], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building a dnspython message was most of a lookup's CPU: UDP answers
+    are read by postel.dns.wire (TCP ones still by dnspython)."""
+    srv = fake(zone_handler(ZONE))
+    r = DNSResolver(["127.0.0.1"], port=srv.port, timeout=3)
+    parsed: list[bytes] = []
+    real = dns.message.from_wire
+
+    def watching(wire: bytes, *args: object, **kwargs: object) -> dns.message.Message:
+        if threading.current_thread() is threading.main_thread():  # not the fake server
+            parsed.append(wire)
+        return real(wire, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dns.message, "from_wire", watching)
+    mx = await r.mx("example.")
+    assert [rd.to_text() for rd in mx.records] == ["10 mx.example."] and mx.authentic
+    with pytest.raises(NotFound):
+        await r.a("nothing.example.")
+    assert parsed == []

@@ -1,6 +1,10 @@
-"""postel.dns.response.interpret on crafted responses."""
+"""postel.dns.response.interpret on crafted responses, each test once with
+the dnspython message and once with its wire form read by postel.dns.wire
+(the same Step or error from both)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import dns.edns
 import dns.flags
@@ -13,7 +17,8 @@ import pytest
 
 from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
 from postel.dns.resolver import make_query
-from postel.dns.response import extended_error, interpret
+from postel.dns.response import Response, extended_error, interpret
+from postel.dns.wire import parse
 
 N = dns.name.from_text
 
@@ -42,8 +47,23 @@ def response(
     return r
 
 
+FORM = ["message"]
+
+
+@pytest.fixture(autouse=True, params=["message", "wire"])
+def form(request: pytest.FixtureRequest) -> Iterator[str]:
+    FORM[0] = request.param
+    yield request.param
+    FORM[0] = "message"
+
+
+def as_given(r: dns.message.Message) -> Response:
+    """*r* itself, or its wire form read by postel.dns.wire."""
+    return parse(r.to_wire()) if FORM[0] == "wire" else r
+
+
 def run(r: dns.message.Message, qname: str, rdtype: str):  # type: ignore[no-untyped-def]
-    return interpret(r, N(qname), dns.rdatatype.from_text(rdtype), server="192.0.2.1")
+    return interpret(as_given(r), N(qname), dns.rdatatype.from_text(rdtype), server="192.0.2.1")
 
 
 def test_query_has_do_bit_and_edns() -> None:
@@ -204,7 +224,9 @@ def test_chain_limit_counts_earlier_steps() -> None:
     r = response("c10.example.", "A", chain_of(17)[10:])
     earlier = [N(f"c{i}.example.") for i in range(1, 11)]
     with pytest.raises(CnameChainError):
-        interpret(r, N("c0.example."), dns.rdatatype.A, start=N("c10.example."), chain=earlier)
+        interpret(
+            as_given(r), N("c0.example."), dns.rdatatype.A, start=N("c10.example."), chain=earlier
+        )
 
 
 @pytest.mark.parametrize("code", [6, 7, 9, 10, 12])
@@ -220,7 +242,7 @@ def test_servfail_with_dnssec_ede_is_bogus(code: int) -> None:
 
 def test_dnssec_ede_preferred_over_other_ede() -> None:
     r = response("x.example.", "A", rcode=dns.rcode.SERVFAIL, ede=[(22, "unreachable"), (7, "")])
-    assert extended_error(r) == (7, "")
+    assert extended_error(as_given(r)) == (7, "")
     with pytest.raises(BogusError) as ei:
         run(r, "x.example.", "A")
     assert ei.value.ede_code == 7
@@ -251,7 +273,7 @@ def test_other_rcodes_are_temporary(rcode: int) -> None:
 
 
 def test_no_ede_without_edns() -> None:
-    assert extended_error(response("x.", "A")) == (None, "")
+    assert extended_error(as_given(response("x.", "A"))) == (None, "")
 
 
 def test_ttl_is_the_smallest_in_the_answer() -> None:

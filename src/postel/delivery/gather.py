@@ -41,22 +41,32 @@ async def _after_cnames(
 ) -> tuple[CnameExpansion, list[Answer | DNSError]]:
     """Follow *name*'s CNAMEs and look up *rdtypes* of where they end.
 
-    The lookups of *name* itself are asked at the same time as its CNAME (a
-    name without CNAME, the usual case, then costs one round trip, not one
-    more per type); they are dropped when a CNAME leads elsewhere.
+    *rdtypes* of *name* itself are asked first (at once), without a lookup of
+    its CNAME: a resolver answers them through the name's CNAMEs (RFC 1034
+    §3.6.2), and a name with a CNAME has no other data (RFC 2181 §10.1). When
+    no answer shows a CNAME at *name*, it has none, with the DNSSEC status of
+    those answers (the usual case: one lookup per type, no CNAME lookup).
+    Otherwise, and when a lookup failed, the CNAMEs are followed one by one
+    (RFC 7672 §2.2.1 needs each step's DNSSEC status) and *rdtypes* asked
+    again of where they end.
     """
     plain = _plain(name)
-    early = [asyncio.ensure_future(_outcome(resolver, plain, t)) for t in rdtypes]
-    try:
-        exp = await follow_cnames(resolver, name)
-        if exp.expanded != plain:
-            for task in early:
-                task.cancel()
-            early = [asyncio.ensure_future(_outcome(resolver, exp.expanded, t)) for t in rdtypes]
-        return exp, list(await asyncio.gather(*early))
-    finally:
-        for task in early:
-            task.cancel()  # no-op when done; a raised CNAME error leaves none running
+    first = list(await asyncio.gather(*(_outcome(resolver, plain, t) for t in rdtypes)))
+    if all(_without_cname(plain, a) for a in first):
+        authentic = all(isinstance(a, Answer | NotFound) and a.authentic for a in first)
+        return CnameExpansion(plain, plain, authentic, authentic), first
+    exp = await follow_cnames(resolver, name)
+    if exp.expanded == plain:
+        return exp, first
+    again = await asyncio.gather(*(_outcome(resolver, exp.expanded, t) for t in rdtypes))
+    return exp, list(again)
+
+
+def _without_cname(plain: str, found: Answer | DNSError) -> bool:
+    """*found* (a lookup of *plain*) was answered at *plain*, through no CNAME."""
+    if isinstance(found, Answer):
+        return not found.cname_chain
+    return isinstance(found, NotFound) and _plain(found.name) == plain
 
 
 @dataclass(frozen=True)

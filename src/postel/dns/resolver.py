@@ -20,6 +20,7 @@ from postel.dns.names import to_name, to_rdtype
 from postel.dns.resolvconf import system_nameservers
 from postel.dns.response import Step, interpret
 from postel.dns.udp import UDPClient, UDPTimeout
+from postel.dns.wire import DNSWireFormatError, WireResponse, parse
 from postel.metrics import record as metrics
 
 log = logging.getLogger("postel.dns")
@@ -147,14 +148,15 @@ class DNSResolver(Resolver):
 
     async def _exchange(
         self, name: dns.name.Name, qtype: dns.rdatatype.RdataType, server: str, timeout: float
-    ) -> dns.message.Message:
+    ) -> dns.message.Message | WireResponse:
         """One query to one server over UDP, again over TCP if the answer was
-        truncated (RFC 7766 §5); the answer parsed by dnspython."""
+        truncated (RFC 7766 §5). A UDP answer is read by postel.dns.wire (no
+        dnspython message: most of a lookup's CPU), a TCP one by dnspython."""
         started = time.monotonic()
         wire = query_wire(name, qtype)
         data = await self.udp.query(wire, server, self.port, timeout)
         if not data[2] & 0x02:  # TC
-            return dns.message.from_wire(data)
+            return parse(data)
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise UDPTimeout()
@@ -190,7 +192,12 @@ class DNSResolver(Resolver):
                     errors.append(f"{server}: timeout")
                     retry.append(server)
                     continue
-                except (dns.exception.DNSException, OSError, ValueError) as e:
+                except (
+                    dns.exception.DNSException,
+                    DNSWireFormatError,
+                    OSError,
+                    ValueError,
+                ) as e:
                     errors.append(f"{server}: {type(e).__name__}: {e}")
                     retry.append(server)
                     continue
@@ -200,6 +207,10 @@ class DNSResolver(Resolver):
                     )
                 except (NotFound, BogusError, CnameChainError):
                     raise
+                except DNSWireFormatError as e:  # a record read only when needed
+                    errors.append(f"{server}: {type(e).__name__}: {e}")
+                    retry.append(server)
+                    continue
                 except TemporaryError as e:
                     # SERVFAIL without a DNSSEC reason, REFUSED, ...: try the next server.
                     errors.append(f"{server}: {e}")

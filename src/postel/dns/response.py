@@ -3,6 +3,10 @@
 The resolver asks with RD, EDNS0 and DO set (RFC 4035 §3.2.1); a validating
 resolver then sets AD on authentic data (RFC 4035 §3.2.3, RFC 6840 §5.7) and
 reports why it failed in an extended DNS error option (RFC 8914).
+
+A response comes as a dnspython message (TCP, tests) or as a WireResponse
+(UDP, postel.dns.wire: read without building a message); both give the same
+Step.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import dns.rdtypes.ANY.SOA
 from postel.dns.ede import describe, is_dnssec_failure
 from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
 from postel.dns.names import MAX_CNAMES
+from postel.dns.wire import WireResponse, name_key
+
+Response = dns.message.Message | WireResponse
 
 
 @dataclass
@@ -40,12 +47,20 @@ class Step:
     ttl: int | None = None  # the smallest TTL in the answer section
 
 
-def extended_error(response: dns.message.Message) -> tuple[int | None, str]:
+def extended_error(response: Response) -> tuple[int | None, str]:
     """The first DNSSEC-related EDE option, else the first one (RFC 8914 §2)."""
     found: list[tuple[int, str]] = []
-    for opt in response.options:
-        if isinstance(opt, dns.edns.EDEOption):
-            found.append((int(opt.code), opt.text or ""))
+    if isinstance(response, WireResponse):
+        for option, data in response.options:
+            if option == dns.edns.OptionType.EDE and len(data) >= 2:
+                raw = data[2:]
+                if raw.endswith(b"\0"):  # the text may end in a NUL (RFC 8914 §2)
+                    raw = raw[:-1]
+                found.append((int.from_bytes(data[:2], "big"), raw.decode("utf-8", "replace")))
+    else:
+        for opt in response.options:
+            if isinstance(opt, dns.edns.EDEOption):
+                found.append((int(opt.code), opt.text or ""))
     for code, text in found:
         if is_dnssec_failure(code):
             return code, text
@@ -55,8 +70,10 @@ def extended_error(response: dns.message.Message) -> tuple[int | None, str]:
 
 
 def _find(
-    response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    response: Response, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
 ) -> list[dns.rdata.Rdata] | None:
+    if isinstance(response, WireResponse):
+        return response.records(name_key(name), rdtype)
     for rrset in response.answer:
         if (
             rrset.name == name
@@ -68,26 +85,37 @@ def _find(
     return None
 
 
-def _has_soa(response: dns.message.Message) -> bool:
+def _has_soa(response: Response) -> bool:
+    if isinstance(response, WireResponse):
+        return response.soa() is not None
     return any(rrset.rdtype == dns.rdatatype.SOA for rrset in response.authority)
 
 
-def _answer_ttl(response: dns.message.Message) -> int | None:
+def _answer_ttl(response: Response) -> int | None:
     """The smallest TTL of the answer section (RFC 2181 §5.2: one per RRset)."""
+    if isinstance(response, WireResponse):
+        return response.answer_ttl()
     return min((int(rrset.ttl) for rrset in response.answer), default=None)
 
 
-def _negative_ttl(response: dns.message.Message) -> int | None:
+def _negative_ttl(response: Response) -> int | None:
     """How long a negative answer may be cached: the smaller of the SOA's TTL
     and its MINIMUM field (RFC 2308 §5); None without an SOA."""
-    for rrset in response.authority:
-        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-            soa = rrset[0]
-            assert isinstance(soa, dns.rdtypes.ANY.SOA.SOA)
-            ttl = min(int(rrset.ttl), int(soa.minimum))
-            answer = _answer_ttl(response)  # CNAMEs followed on the way
-            return ttl if answer is None else min(ttl, answer)
-    return None
+    soa: tuple[int, int] | None = None
+    if isinstance(response, WireResponse):
+        soa = response.soa()
+    else:
+        for rrset in response.authority:
+            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                rd = rrset[0]
+                assert isinstance(rd, dns.rdtypes.ANY.SOA.SOA)
+                soa = int(rrset.ttl), int(rd.minimum)
+                break
+    if soa is None:
+        return None
+    ttl = min(soa)
+    answer = _answer_ttl(response)  # CNAMEs followed on the way
+    return ttl if answer is None else min(ttl, answer)
 
 
 def _texts(qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> tuple[str, str]:
@@ -96,7 +124,7 @@ def _texts(qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> tuple[str, 
 
 
 def interpret(
-    response: dns.message.Message,
+    response: Response,
     qname: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
     *,
@@ -115,7 +143,10 @@ def interpret(
     current = start if start is not None else qname
     seen = {qname, *chain}
     authentic = bool(response.flags & dns.flags.AD)
-    rcode = response.rcode()
+    if isinstance(response, WireResponse):
+        rcode = dns.rcode.Rcode.make(response.rcode)
+    else:
+        rcode = response.rcode()
 
     if rcode == dns.rcode.SERVFAIL:
         q_text, t_text = _texts(qname, rdtype)

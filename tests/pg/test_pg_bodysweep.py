@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 from pghelpers import LoopThread
 from psycopg_pool import AsyncConnectionPool
-from s3server import SECRET, S3Server, age_objects
-from test_pg_objectstore import OBJECT_STORE, _config
+from s3server import S3Server, age_objects
+from test_pg_objectstore import _config, object_store_config
 
 from pgcluster import Cluster
 from postel.cli.main import cli
@@ -285,15 +285,15 @@ def test_sweep_objects_command_removes_body_rows_first(
     objects: ObjectStore,
     s3: S3Server,
 ) -> None:
-    d = _config(
+    d = object_store_config(
         tmp_path / "conf",
         pg_cluster,
         pg_database,
-        "body_sweep_grace = 600\n"
-        + OBJECT_STORE.format(endpoint=s3.endpoint, bucket=objects.settings.bucket)
-        + "sweep_grace = 600\n",
+        s3,
+        objects,
+        storage="body_sweep_grace = 600\n",
+        object_store="sweep_grace = 600\n",
     )
-    (d / "s3secret").write_text(SECRET + "\n")
     store = PgStore(pool, objects)
     loop_thread.run(store.create_account("alice"))
     loop_thread.run(store.deliver("alice", "Inbox", NAMED))

@@ -240,6 +240,31 @@ def _config(d: Path, pg_cluster: Cluster, dbname: str, extra: str) -> Path:
     return d
 
 
+def object_store_config(
+    d: Path,
+    pg_cluster: Cluster,
+    dbname: str,
+    s3: S3Server,
+    objects: ObjectStore,
+    *,
+    storage: str = "",
+    object_store: str = "",
+) -> Path:
+    """A node's config on *dbname* with *objects* of *s3* as its object store
+    (its secret file written): *storage*: lines of [storage] before it,
+    *object_store*: more lines of [storage.object_store]."""
+    d = _config(
+        d,
+        pg_cluster,
+        dbname,
+        storage
+        + OBJECT_STORE.format(endpoint=s3.endpoint, bucket=objects.settings.bucket)
+        + object_store,
+    )
+    (d / "s3secret").write_text(SECRET + "\n")
+    return d
+
+
 def test_verifydata_command_checks_the_configured_object_store(
     tmp_path: Path,
     loop_thread: LoopThread,
@@ -249,13 +274,7 @@ def test_verifydata_command_checks_the_configured_object_store(
     objects: ObjectStore,
     s3: S3Server,
 ) -> None:
-    d = _config(
-        tmp_path / "conf",
-        pg_cluster,
-        pg_database,
-        OBJECT_STORE.format(endpoint=s3.endpoint, bucket=objects.settings.bucket),
-    )
-    (d / "s3secret").write_text(SECRET + "\n")
+    d = object_store_config(tmp_path / "conf", pg_cluster, pg_database, s3, objects)
     cfg = load_config(d)
     made = pg_objects(cfg.static.storage, cfg.dir)
     assert made is not None and made.settings.secret == SECRET

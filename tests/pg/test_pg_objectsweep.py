@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pghelpers import LoopThread
 from psycopg_pool import AsyncConnectionPool
 from s3server import SECRET, S3Server, age_objects
-from test_pg_objectstore import OBJECT_STORE, _config
+from test_pg_objectstore import _config, object_store_config
 
 from pgcluster import Cluster
 from postel.cli.main import cli
@@ -244,14 +244,9 @@ def test_sweep_objects_command(
     objects: ObjectStore,
     s3: S3Server,
 ) -> None:
-    d = _config(
-        tmp_path / "conf",
-        pg_cluster,
-        pg_database,
-        OBJECT_STORE.format(endpoint=s3.endpoint, bucket=objects.settings.bucket)
-        + "sweep_grace = 600\n",
+    d = object_store_config(
+        tmp_path / "conf", pg_cluster, pg_database, s3, objects, object_store="sweep_grace = 600\n"
     )
-    (d / "s3secret").write_text(SECRET + "\n")
     store = PgStore(pool, objects)
     loop_thread.run(store.create_account("alice"))
     loop_thread.run(store.deliver("alice", "Inbox", KEPT))

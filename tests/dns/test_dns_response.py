@@ -1,10 +1,8 @@
-"""postel.dns.response.interpret on crafted responses, each test once with
-the dnspython message and once with its wire form read by postel.dns.wire
-(the same Step or error from both)."""
+"""postel.dns.response.interpret on crafted responses: each made as a
+dnspython message and read from its wire form by postel.dns.wire, as the
+resolver reads every answer."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import dns.edns
 import dns.flags
@@ -17,8 +15,8 @@ import pytest
 
 from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
 from postel.dns.resolver import make_query
-from postel.dns.response import Response, extended_error, interpret
-from postel.dns.wire import parse
+from postel.dns.response import extended_error, interpret
+from postel.dns.wire import WireResponse, parse
 
 N = dns.name.from_text
 
@@ -47,19 +45,9 @@ def response(
     return r
 
 
-FORM = ["message"]
-
-
-@pytest.fixture(autouse=True, params=["message", "wire"])
-def form(request: pytest.FixtureRequest) -> Iterator[str]:
-    FORM[0] = request.param
-    yield request.param
-    FORM[0] = "message"
-
-
-def as_given(r: dns.message.Message) -> Response:
-    """*r* itself, or its wire form read by postel.dns.wire."""
-    return parse(r.to_wire()) if FORM[0] == "wire" else r
+def as_given(r: dns.message.Message) -> WireResponse:
+    """*r*'s wire form read by postel.dns.wire."""
+    return parse(r.to_wire())
 
 
 def run(r: dns.message.Message, qname: str, rdtype: str):  # type: ignore[no-untyped-def]

@@ -148,10 +148,12 @@ class DNSResolver(Resolver):
 
     async def _exchange(
         self, name: dns.name.Name, qtype: dns.rdatatype.RdataType, server: str, timeout: float
-    ) -> dns.message.Message | WireResponse:
+    ) -> WireResponse:
         """One query to one server over UDP, again over TCP if the answer was
-        truncated (RFC 7766 §5). A UDP answer is read by postel.dns.wire (no
-        dnspython message: most of a lookup's CPU), a TCP one by dnspython."""
+        truncated (RFC 7766 §5); the answer read by postel.dns.wire (no
+        dnspython message: most of a lookup's CPU). Over TCP dnspython
+        exchanges and checks the answer, whose wire form is then read the
+        same way (truncation is rare: one form to interpret)."""
         started = time.monotonic()
         wire = query_wire(name, qtype)
         data = await self.udp.query(wire, server, self.port, timeout)
@@ -163,7 +165,7 @@ class DNSResolver(Resolver):
         response = await dns.asyncquery.tcp(
             make_query(name, qtype), server, timeout=left, port=self.port
         )
-        return response
+        return parse(response.to_wire())
 
     async def _ask(
         self,

@@ -4,9 +4,8 @@ The resolver asks with RD, EDNS0 and DO set (RFC 4035 §3.2.1); a validating
 resolver then sets AD on authentic data (RFC 4035 §3.2.3, RFC 6840 §5.7) and
 reports why it failed in an extended DNS error option (RFC 8914).
 
-A response comes as a dnspython message (TCP, tests) or as a WireResponse
-(UDP, postel.dns.wire: read without building a message); both give the same
-Step.
+A response is read by postel.dns.wire (without building a dnspython
+message); dnspython makes only the records asked for.
 """
 
 from __future__ import annotations
@@ -15,21 +14,16 @@ from dataclasses import dataclass
 
 import dns.edns
 import dns.flags
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.SOA
 
 from postel.dns.ede import describe, is_dnssec_failure
 from postel.dns.errors import BogusError, CnameChainError, NotFound, TemporaryError
 from postel.dns.names import MAX_CNAMES
 from postel.dns.wire import WireResponse, name_key
-
-Response = dns.message.Message | WireResponse
 
 
 @dataclass
@@ -47,20 +41,15 @@ class Step:
     ttl: int | None = None  # the smallest TTL in the answer section
 
 
-def extended_error(response: Response) -> tuple[int | None, str]:
+def extended_error(response: WireResponse) -> tuple[int | None, str]:
     """The first DNSSEC-related EDE option, else the first one (RFC 8914 §2)."""
     found: list[tuple[int, str]] = []
-    if isinstance(response, WireResponse):
-        for option, data in response.options:
-            if option == dns.edns.OptionType.EDE and len(data) >= 2:
-                raw = data[2:]
-                if raw.endswith(b"\0"):  # the text may end in a NUL (RFC 8914 §2)
-                    raw = raw[:-1]
-                found.append((int.from_bytes(data[:2], "big"), raw.decode("utf-8", "replace")))
-    else:
-        for opt in response.options:
-            if isinstance(opt, dns.edns.EDEOption):
-                found.append((int(opt.code), opt.text or ""))
+    for option, data in response.options:
+        if option == dns.edns.OptionType.EDE and len(data) >= 2:
+            raw = data[2:]
+            if raw.endswith(b"\0"):  # the text may end in a NUL (RFC 8914 §2)
+                raw = raw[:-1]
+            found.append((int.from_bytes(data[:2], "big"), raw.decode("utf-8", "replace")))
     for code, text in found:
         if is_dnssec_failure(code):
             return code, text
@@ -69,52 +58,14 @@ def extended_error(response: Response) -> tuple[int | None, str]:
     return None, ""
 
 
-def _find(
-    response: Response, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-) -> list[dns.rdata.Rdata] | None:
-    if isinstance(response, WireResponse):
-        return response.records(name_key(name), rdtype)
-    for rrset in response.answer:
-        if (
-            rrset.name == name
-            and rrset.rdtype == rdtype
-            and rrset.rdclass == dns.rdataclass.IN
-            and rrset.covers == dns.rdatatype.NONE
-        ):
-            return list(rrset)
-    return None
-
-
-def _has_soa(response: Response) -> bool:
-    if isinstance(response, WireResponse):
-        return response.soa() is not None
-    return any(rrset.rdtype == dns.rdatatype.SOA for rrset in response.authority)
-
-
-def _answer_ttl(response: Response) -> int | None:
-    """The smallest TTL of the answer section (RFC 2181 §5.2: one per RRset)."""
-    if isinstance(response, WireResponse):
-        return response.answer_ttl()
-    return min((int(rrset.ttl) for rrset in response.answer), default=None)
-
-
-def _negative_ttl(response: Response) -> int | None:
+def _negative_ttl(response: WireResponse) -> int | None:
     """How long a negative answer may be cached: the smaller of the SOA's TTL
     and its MINIMUM field (RFC 2308 §5); None without an SOA."""
-    soa: tuple[int, int] | None = None
-    if isinstance(response, WireResponse):
-        soa = response.soa()
-    else:
-        for rrset in response.authority:
-            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-                rd = rrset[0]
-                assert isinstance(rd, dns.rdtypes.ANY.SOA.SOA)
-                soa = int(rrset.ttl), int(rd.minimum)
-                break
+    soa = response.soa()
     if soa is None:
         return None
     ttl = min(soa)
-    answer = _answer_ttl(response)  # CNAMEs followed on the way
+    answer = response.answer_ttl()  # CNAMEs followed on the way
     return ttl if answer is None else min(ttl, answer)
 
 
@@ -124,7 +75,7 @@ def _texts(qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> tuple[str, 
 
 
 def interpret(
-    response: Response,
+    response: WireResponse,
     qname: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
     *,
@@ -143,10 +94,7 @@ def interpret(
     current = start if start is not None else qname
     seen = {qname, *chain}
     authentic = bool(response.flags & dns.flags.AD)
-    if isinstance(response, WireResponse):
-        rcode = dns.rcode.Rcode.make(response.rcode)
-    else:
-        rcode = response.rcode()
+    rcode = dns.rcode.Rcode.make(response.rcode)
 
     if rcode == dns.rcode.SERVFAIL:
         q_text, t_text = _texts(qname, rdtype)
@@ -174,12 +122,12 @@ def interpret(
 
     # RFC 1034 §3.6.2 / RFC 2181 §10.1: follow the chain inside the answer section.
     while True:
-        records = _find(response, current, rdtype)
+        records = response.records(name_key(current), rdtype)
         if records is not None and rcode == dns.rcode.NOERROR:
-            return Step(current, chain, records, authentic, _answer_ttl(response))
+            return Step(current, chain, records, authentic, response.answer_ttl())
         if rdtype == dns.rdatatype.CNAME:
             break
-        cname = _find(response, current, dns.rdatatype.CNAME)
+        cname = response.records(name_key(current), dns.rdatatype.CNAME)
         if not cname:
             break
         rd = cname[0]
@@ -204,10 +152,10 @@ def interpret(
         current = target
 
     nxdomain = rcode == dns.rcode.NXDOMAIN
-    if not nxdomain and current != (start or qname) and not _has_soa(response):
+    if not nxdomain and current != (start or qname) and response.soa() is None:
         # The chain stops at a CNAME whose target this response did not cover
         # (a full NODATA answer carries the target zone's SOA, RFC 2308 §2.2).
-        return Step(current, chain, None, authentic, _answer_ttl(response))
+        return Step(current, chain, None, authentic, response.answer_ttl())
     q_text, t_text = _texts(qname, rdtype)
     raise NotFound(
         q_text,

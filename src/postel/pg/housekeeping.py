@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.bodycache import trim_body_cache
-from postel.pg.bodysweep import run_body_sweep
+from postel.pg.bodysweep import BodySweepReport, run_body_sweep
 from postel.pg.objectstore import ObjectStore
-from postel.pg.objectsweep import run_sweep
+from postel.pg.objectsweep import SweepReport, run_sweep
 from postel.pg.pool import Conn
 
 log = logging.getLogger("postel.pg")
@@ -67,32 +69,45 @@ class Housekeeping:
                 )
 
     async def _body_loop(self) -> None:
-        after: bytes | None = None
-        while True:
-            await asyncio.sleep(self.body_sweep_every)
-            try:
-                report = await run_body_sweep(
-                    self.pool, grace=self.body_grace, pages=self.body_pages, after=after
-                )
-            except Exception as exc:  # the database down: the next round
-                log.warning("body row sweep failed", extra={"err": f"{type(exc).__name__}: {exc}"})
-                continue
-            if report is not None:
-                after = report.next_after
+        async def sweep(after: bytes | None) -> BodySweepReport | None:
+            return await run_body_sweep(
+                self.pool, grace=self.body_grace, pages=self.body_pages, after=after
+            )
+
+        await _resuming(self.body_sweep_every, sweep, "body row sweep failed", {})
 
     async def _sweep_loop(self, objects: ObjectStore) -> None:
-        after: bytes | None = None
-        while True:
-            await asyncio.sleep(self.sweep_every)
-            try:
-                report = await run_sweep(
-                    self.pool, objects, grace=self.grace, pages=self.sweep_pages, after=after
-                )
-            except Exception as exc:  # the database or the object store down
-                log.warning(
-                    "object store sweep failed",
-                    extra={"store": objects.where, "err": f"{type(exc).__name__}: {exc}"},
-                )
-                continue
-            if report is not None:
-                after = report.next_after
+        async def sweep(after: bytes | None) -> SweepReport | None:
+            return await run_sweep(
+                self.pool, objects, grace=self.grace, pages=self.sweep_pages, after=after
+            )
+
+        await _resuming(
+            self.sweep_every, sweep, "object store sweep failed", {"store": objects.where}
+        )
+
+
+class _Resumable(Protocol):
+    @property
+    def next_after(self) -> bytes | None: ...
+
+
+async def _resuming(
+    every: float,
+    sweep: Callable[[bytes | None], Awaitable[_Resumable | None]],
+    failed: str,
+    extra: dict[str, str],
+) -> None:
+    """Every *every* seconds a run of *sweep* from where this node's last
+    run stopped (None: another node swept; the same place next time); a
+    failed run (the database or the object store down) is logged as *failed*."""
+    after: bytes | None = None
+    while True:
+        await asyncio.sleep(every)
+        try:
+            report = await sweep(after)
+        except Exception as exc:
+            log.warning(failed, extra={**extra, "err": f"{type(exc).__name__}: {exc}"})
+            continue
+        if report is not None:
+            after = report.next_after

@@ -1,12 +1,15 @@
-"""Helpers of the PostgreSQL store's tests: a loop in a thread, a migrated pool."""
+"""Helpers of the PostgreSQL store's tests: a loop in a thread, a migrated pool,
+waiting for sessions that wait for a lock."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.migrate import migrate
@@ -72,3 +75,20 @@ def run_at_once(runs: list[Callable[[], Any]]) -> list[Any]:
     assert not any(t.is_alive() for t in threads), "a run did not end within 60 s"
     assert not errors, errors
     return out
+
+
+def wait_for_lock_waits(
+    conn: psycopg.Connection[tuple[object, ...]], count: int = 1, timeout: float = 30
+) -> None:
+    """Until *count* sessions of the test database wait for a lock (row or
+    advisory), seen through *conn*; AssertionError after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if row is not None and int(str(row[0])) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} sessions wait for a lock")

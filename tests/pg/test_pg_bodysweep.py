@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pghelpers import LoopThread
+from pghelpers import LoopThread, wait_for_lock_waits
 from psycopg_pool import AsyncConnectionPool
 from s3server import S3Server, age_objects
 from test_pg_objectstore import _config, object_store_config
@@ -139,18 +138,9 @@ def test_the_sweep_works_a_page_at_a_time(
 
 
 def _wait_for_a_lock_wait(pg_settings: PgSettings) -> None:
-    """Until a session of the test database waits for a row lock."""
+    """Until a session of the test database waits for a lock."""
     with sync_connect(pg_settings) as conn:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if row is not None and int(str(row[0])) > 0:
-                return
-            time.sleep(0.05)
-    raise AssertionError("no session waits for a lock")
+        wait_for_lock_waits(conn)
 
 
 def test_a_delivery_holding_the_row_keeps_it_from_the_sweep(

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from pghelpers import LoopThread
+from pghelpers import LoopThread, wait_for_lock_waits
 from queuehelpers import MESSAGE, T0, migrate_db, pg_node
 
 from pgcluster import Cluster
@@ -31,20 +30,6 @@ def node(
     n = pg_node(pg_settings, tmp_path, "a")
     yield n
     n.close()
-
-
-def _waiting(admin: psycopg.Connection[tuple[object, ...]], count: int) -> None:
-    """Until *count* transactions wait for a row lock (at most 20 s)."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database()"
-        ).fetchone()
-        if row is not None and int(str(row[0])) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{count} lock waiters not seen in 20 s")
 
 
 def _in_thread(call: Callable[[], None], errors: list[BaseException]) -> threading.Thread:
@@ -76,9 +61,9 @@ def _together_while_held(
     with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as blocker:
         blocker.execute("SELECT 1 FROM queue_entry WHERE id = %s FOR UPDATE", (held,))
         one = _in_thread(first, errors)
-        _waiting(admin, 1)
+        wait_for_lock_waits(admin, 1, timeout=20)
         two = _in_thread(second, errors)
-        _waiting(admin, 2)
+        wait_for_lock_waits(admin, 2, timeout=20)
         blocker.rollback()
         one.join(20)
         two.join(20)

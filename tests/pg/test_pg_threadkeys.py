@@ -7,14 +7,13 @@ cases and when the parent commits while the reply waits for the account."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from pghelpers import LoopThread
+from pghelpers import LoopThread, wait_for_lock_waits
 from psycopg_pool import AsyncConnectionPool
 
 from postel.pg.accountstore import PgStore
@@ -108,17 +107,9 @@ class _HeldPool:
 
 
 def _wait_for_a_lock_wait(pg_settings: PgSettings) -> None:
+    """Until a session of the test database waits for a lock."""
     with sync_connect(pg_settings) as conn:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if row is not None and int(str(row[0])) > 0:
-                return
-            time.sleep(0.05)
-    raise AssertionError("no session waits for a lock")
+        wait_for_lock_waits(conn)
 
 
 @pytest.mark.parametrize("path", PATHS)

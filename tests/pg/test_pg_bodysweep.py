@@ -215,12 +215,11 @@ def test_a_delivery_waiting_for_the_sweeps_lock_writes_its_body_again(
         assert verify_pg(conn, "pg", objects=objects).problems == []
 
 
-def test_the_object_of_a_removed_row_goes_with_the_object_sweep(
-    loop_thread: LoopThread,
-    pool: AsyncConnectionPool[Conn],
-    pg_settings: PgSettings,
-    objects: ObjectStore,
+def _named_and_left_in_objects(
+    loop_thread: LoopThread, pool: AsyncConnectionPool[Conn], objects: ObjectStore
 ) -> None:
+    """alice's message NAMED, and a body row LEFT no message names, both with
+    their content in *objects*, everything older than GRACE."""
     store = PgStore(pool, objects)
     loop_thread.run(store.create_account("alice"))
     loop_thread.run(store.deliver("alice", "Inbox", NAMED))
@@ -229,6 +228,15 @@ def test_the_object_of_a_removed_row_goes_with_the_object_sweep(
     _age_rows(loop_thread, pool)
     age_objects(objects.settings.bucket, 2 * GRACE)
     _sql(loop_thread, pool, "UPDATE body_put SET since = '-infinity'")
+
+
+def test_the_object_of_a_removed_row_goes_with_the_object_sweep(
+    loop_thread: LoopThread,
+    pool: AsyncConnectionPool[Conn],
+    pg_settings: PgSettings,
+    objects: ObjectStore,
+) -> None:
+    _named_and_left_in_objects(loop_thread, pool, objects)
     # While the row is there, its object stays.
     assert loop_thread.run(sweep_objects(pool, objects, grace=GRACE)).deleted == []
     report = loop_thread.run(run_body_sweep(pool, grace=GRACE))
@@ -284,14 +292,7 @@ def test_sweep_objects_command_removes_body_rows_first(
         storage="body_sweep_grace = 600\n",
         object_store="sweep_grace = 600\n",
     )
-    store = PgStore(pool, objects)
-    loop_thread.run(store.create_account("alice"))
-    loop_thread.run(store.deliver("alice", "Inbox", NAMED))
-    objects.put(sha(LEFT), LEFT)
-    _leftover(loop_thread, pool, LEFT, inline=False)
-    _age_rows(loop_thread, pool)
-    age_objects(objects.settings.bucket, 2 * GRACE)
-    _sql(loop_thread, pool, "UPDATE body_put SET since = '-infinity'")
+    _named_and_left_in_objects(loop_thread, pool, objects)
     result = CliRunner().invoke(cli, ["sweep-objects", "--config", str(d), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "2 body rows looked at, 1 no message names to remove (dry run)" in result.output

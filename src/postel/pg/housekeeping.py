@@ -74,7 +74,10 @@ class Housekeeping:
                 self.pool, grace=self.body_grace, pages=self.body_pages, after=after
             )
 
-        await _resuming(self.body_sweep_every, sweep, "body row sweep failed", {})
+        def failed(exc: Exception) -> None:
+            log.warning("body row sweep failed", extra={"err": f"{type(exc).__name__}: {exc}"})
+
+        await _resuming(self.body_sweep_every, sweep, failed)
 
     async def _sweep_loop(self, objects: ObjectStore) -> None:
         async def sweep(after: bytes | None) -> SweepReport | None:
@@ -82,9 +85,13 @@ class Housekeeping:
                 self.pool, objects, grace=self.grace, pages=self.sweep_pages, after=after
             )
 
-        await _resuming(
-            self.sweep_every, sweep, "object store sweep failed", {"store": objects.where}
-        )
+        def failed(exc: Exception) -> None:
+            log.warning(
+                "object store sweep failed",
+                extra={"store": objects.where, "err": f"{type(exc).__name__}: {exc}"},
+            )
+
+        await _resuming(self.sweep_every, sweep, failed)
 
 
 class _Resumable(Protocol):
@@ -95,19 +102,18 @@ class _Resumable(Protocol):
 async def _resuming(
     every: float,
     sweep: Callable[[bytes | None], Awaitable[_Resumable | None]],
-    failed: str,
-    extra: dict[str, str],
+    failed: Callable[[Exception], None],
 ) -> None:
     """Every *every* seconds a run of *sweep* from where this node's last
     run stopped (None: another node swept; the same place next time); a
-    failed run (the database or the object store down) is logged as *failed*."""
+    failed run (the database or the object store down) goes to *failed*."""
     after: bytes | None = None
     while True:
         await asyncio.sleep(every)
         try:
             report = await sweep(after)
         except Exception as exc:
-            log.warning(failed, extra={**extra, "err": f"{type(exc).__name__}: {exc}"})
+            failed(exc)
             continue
         if report is not None:
             after = report.next_after
